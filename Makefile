@@ -1,0 +1,35 @@
+# hullcheck — two commands set up a fresh Debian machine:
+#   make demo   installs, builds a small sample image, writes its SBOM and prints a table
+#   make test   installs, then runs ruff, the import-layer contract and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint system venv bench clean
+
+system:
+	bash scripts/setup-system.sh
+
+$(BIN)/hullcheck: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/hullcheck
+
+demo: system venv
+	$(BIN)/python scripts/demo.py
+
+lint: venv
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports
+
+test: system venv lint
+	$(BIN)/pytest -q
+
+bench: system venv
+	$(BIN)/python bench/sbom.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hullcheck's demo and tests use. Idempotent; quiet when all are present.
+set -euo pipefail
+PKGS=(docker-registry skopeo umoci debootstrap rpm golang-go apache2-utils python3-venv)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "installing system packages: ${missing[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,5 @@
+import sys
+
+from hullcheck.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,169 @@
+"""The shared vocabulary: value types that flow between the rooms.
+
+All types are frozen, slotted, keyword-only dataclasses holding tuples, so
+they can be hashed, shared between threads and compared in tests. Facts that
+drive a decision are typed fields; ``extras`` is for display only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PackageType(StrEnum):
+    """What kind of package; the value is the purl type."""
+
+    DEB = "deb"
+    APK = "apk"
+    RPM = "rpm"
+    PYTHON = "pypi"
+    NPM = "npm"
+    GO = "golang"
+    MAVEN = "maven"
+    CARGO = "cargo"
+    GEM = "gem"
+    COMPOSER = "composer"
+    NUGET = "nuget"
+    BINARY = "generic"
+
+
+class Visibility(StrEnum):
+    """Whether a package is seen in the final file system of the image."""
+
+    VISIBLE = "visible"
+    # Only in lower layers: a later layer deleted or overwrote its evidence. The bytes are
+    # still pulled with the image and can be extracted from it.
+    HIDDEN = "shipped-not-visible"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layer:
+    """One layer of an image, as the file tree and the SBOM refer to it."""
+
+    index: int
+    digest: str  # blob digest as stored (compressed), "" for a dir: source
+    diff_id: str  # digest of the uncompressed tar, from the config
+    media_type: str = ""
+    size: int = 0  # stored size in bytes
+    created_by: str = ""  # matching history[].created_by, "" when unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """Where evidence was found: an absolute path in the image and the layer that wrote it."""
+
+    path: str
+    layer: int | None = None  # index into Inventory.layers; None for a dir: source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Distro:
+    """The operating system release, from os-release."""
+
+    id: str  # "debian", "alpine", "ubuntu", "rhel", ...
+    version_id: str = ""  # "12", "3.18.4"
+    codename: str = ""  # "bookworm"
+    name: str = ""
+    pretty_name: str = ""
+    id_like: tuple[str, ...] = ()
+
+    @property
+    def release(self) -> str:
+        """The distro qualifier used in purls, e.g. ``debian-12``."""
+        return f"{self.id}-{self.version_id}" if self.version_id else self.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourcePackage:
+    """The source package an OS binary package was built from (dpkg Source:, RPM SOURCERPM,
+    apk origin). Distro advisories are keyed by it."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Package:
+    type: PackageType
+    name: str
+    version: str
+    purl: str
+    found_by: str  # cataloger name, e.g. "dpkg-db"
+    locations: tuple[Location, ...]  # the first is the primary evidence and carries the layer
+    licenses: tuple[str, ...] = ()  # SPDX expressions where known, else the text as found
+    source: SourcePackage | None = None
+    arch: str = ""
+    files: tuple[str, ...] = ()  # absolute paths of the files this package owns
+    cpes: tuple[str, ...] = ()
+    visibility: Visibility = Visibility.VISIBLE
+    # Display-only details as sorted (key, value) pairs (maintainer, description...).
+    # Nothing may decide on these.
+    extras: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def layer(self) -> int | None:
+        return self.locations[0].layer if self.locations else None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity of a package across layers: same type, name, version and arch."""
+        return (self.type.value, self.name, self.version, self.arch)
+
+
+class RelationshipType(StrEnum):
+    CONTAINS = "contains"  # package -> file it owns
+    BUILT_FROM = "built-from"  # binary package -> its source package
+    OWNED_BY = "owned-by"  # language package -> OS package that ships its files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Relationship:
+    source: str  # package purl (or path for files)
+    target: str
+    type: RelationshipType
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unknown:
+    """A piece of evidence that could not be read; the run goes on."""
+
+    location: Location
+    cataloger: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSource:
+    """What was scanned."""
+
+    kind: str  # "oci", "oci-archive", "docker-archive", "dir", "registry"
+    name: str  # the reference as the user gave it (normalised for registries)
+    manifest_digest: str = ""  # sha256 of the manifest actually read
+    config_digest: str = ""  # the image ID
+    repo_digests: tuple[str, ...] = ()  # NAME@sha256:... when known
+    tags: tuple[str, ...] = ()
+    platform: str = ""  # os/arch[/variant]
+    created: str = ""
+    labels: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inventory:
+    """Everything catalogued in one image (or decoded from one SBOM)."""
+
+    source: ImageSource
+    distro: Distro | None = None
+    layers: tuple[Layer, ...] = ()
+    packages: tuple[Package, ...] = ()
+    relationships: tuple[Relationship, ...] = ()
+    unknowns: tuple[Unknown, ...] = ()
+    scope: str = "squashed"  # "squashed" or "all-layers"
+
+    @property
+    def visible(self) -> tuple[Package, ...]:
+        return tuple(p for p in self.packages if p.visibility is Visibility.VISIBLE)
+
+    @property
+    def hidden(self) -> tuple[Package, ...]:
+        return tuple(p for p in self.packages if p.visibility is Visibility.HIDDEN)

@@ -1,0 +1,5 @@
+"""Shared pytest configuration. Fixture modules live in tests/fixtures/ and are plugged in here."""
+
+pytest_plugins = [
+    "tests.fixtures.images",
+]
