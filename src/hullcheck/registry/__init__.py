@@ -1,0 +1,1 @@
+"""OCI distribution client: references, credentials, manifests, verified blobs, push, referrers."""
