@@ -1,0 +1,7 @@
+"""The catalogers, in the order they run. Adding one is one line here."""
+
+from __future__ import annotations
+
+from hullcheck.catalog.base import Cataloger
+
+CATALOGERS: tuple[Cataloger, ...] = ()

@@ -1,0 +1,483 @@
+"""Layers → FileTree: whiteouts, every version of every file, in-root symlink resolution.
+
+The layers are read once, in parallel, as streams. Each entry's metadata is kept;
+file *contents* are kept only for paths the catalogers asked for (globs) and only
+up to a size limit. Layers are then applied in order with OCI whiteouts
+(``.wh.NAME`` and the opaque ``.wh..wh..opq``), and every path keeps its history:
+which layer wrote or deleted it. That gives both views at no extra cost:
+
+* the squashed view — what a container sees (``FileTree.view()``);
+* every file ever shipped, including ones a later layer deleted or overwrote
+  (``FileTree.all_entries()``), and the file system as of any layer
+  (``FileTree.view(upto=i)``).
+
+Symlinks are resolved against the tree itself, never the host, and ``..`` stops
+at the image root, so no link can lead outside it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
+
+from hullcheck.errors import HullcheckError, ImageError, UnsafeLayer
+from hullcheck.image.blobs import decompressed
+from hullcheck.image.model import Image
+from hullcheck.model import Layer
+
+DEFAULT_MAX_FILE = 32 << 20  # bytes of one kept file
+DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
+MAX_SYMLINK_HOPS = 40
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+
+class Kind(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    OTHER = "other"  # devices, fifos
+
+
+class FileEntry(NamedTuple):
+    """One file as one layer wrote it. A NamedTuple: there are hundreds of thousands."""
+
+    path: str  # absolute, normalised: "/usr/lib/os-release"
+    kind: Kind
+    size: int
+    mode: int
+    layer: int  # index of the layer that wrote it
+    link: str = ""  # symlink target as written; hard link target as an absolute path
+    content: bytes | None = None  # only for wanted paths within the size limit
+    too_large: bool = False  # wanted, but over the size limit: content not kept
+    uid: int = 0
+    gid: int = 0
+
+
+# ---------------------------------------------------------------------------------------
+# Globs: catalogers declare absolute-path globs; all are compiled into one regex.
+
+
+def glob_to_regex(pattern: str) -> str:
+    """``/**/`` matches any number of directories, ``*`` and ``?`` stay within one."""
+    if not pattern.startswith("/"):
+        raise ValueError(f"glob must be absolute: {pattern!r}")
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("/**/", i):
+            out.append("/(?:.*/)?")
+            i += 4
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
+def compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    parts = sorted({glob_to_regex(p) for p in patterns})
+    if not parts:
+        return None
+    return re.compile("(?:" + "|".join(parts) + r")\Z")
+
+
+# ---------------------------------------------------------------------------------------
+# Reading one layer
+
+
+def normalise(name: str, *, what: str) -> str:
+    """A tar member name as an absolute in-image path; escaping the root is an error."""
+    if name.startswith("/"):
+        raise UnsafeLayer(f"{what}: absolute path {name!r} in layer")
+    if ".." not in name and "//" not in name and "/./" not in name:
+        path = name.removeprefix("./").rstrip("/")
+        return "/" + path if path not in ("", ".") else "/"
+    parts: list[str] = []
+    for comp in name.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if not parts:
+                raise UnsafeLayer(f"{what}: path {name!r} escapes the image root")
+            parts.pop()
+        else:
+            parts.append(comp)
+    return "/" + "/".join(parts)
+
+
+@dataclass(slots=True)
+class LayerContents:
+    index: int
+    entries: list[FileEntry] = field(default_factory=list)
+    whiteouts: list[str] = field(default_factory=list)  # paths deleted from lower layers
+    opaque: list[str] = field(default_factory=list)  # dirs whose lower contents are hidden
+    uncompressed: int = 0
+
+
+def read_tar(
+    stream: object,
+    *,
+    index: int,
+    what: str,
+    wanted: re.Pattern[str] | None,
+    max_file: int = DEFAULT_MAX_FILE,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+) -> LayerContents:
+    out = LayerContents(index=index)
+    entries = out.entries
+    kept: dict[str, bytes] = {}
+    match = wanted.match if wanted is not None else None
+    try:
+        tf = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
+        for count, m in enumerate(tf):
+            if count >= max_entries:
+                raise UnsafeLayer(f"{what}: more than {max_entries} entries")
+            path = normalise(m.name, what=what)
+            if path == "/":
+                continue
+            base = path.rsplit("/", 1)[1]
+            if base.startswith(WHITEOUT):
+                parent = path.rsplit("/", 1)[0] or "/"
+                if base == OPAQUE:
+                    out.opaque.append(parent)
+                elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
+                    out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+                continue
+            if m.isreg():
+                content = None
+                too_large = False
+                if match is not None and match(path):
+                    if m.size <= max_file:
+                        f = tf.extractfile(m)
+                        content = f.read() if f is not None else b""
+                        if len(content) != m.size:
+                            raise UnsafeLayer(f"{what}: truncated tar entry {path}")
+                        kept[path] = content
+                    else:
+                        too_large = True
+                entries.append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content,
+                                         too_large, m.uid, m.gid))
+            elif m.isdir():
+                entries.append(FileEntry(path, Kind.DIR, 0, m.mode, index, "", None, False,
+                                         m.uid, m.gid))
+            elif m.issym():
+                entries.append(FileEntry(path, Kind.SYMLINK, 0, m.mode, index, m.linkname,
+                                         None, False, m.uid, m.gid))
+            elif m.islnk():
+                target = normalise(m.linkname, what=f"{what} hard link {path}")
+                content = kept.get(target)
+                if content is not None and match is not None and match(path):
+                    entries.append(FileEntry(path, Kind.FILE, len(content), m.mode, index, "",
+                                             content, False, m.uid, m.gid))
+                else:
+                    entries.append(FileEntry(path, Kind.HARDLINK, m.size, m.mode, index, target,
+                                             None, False, m.uid, m.gid))
+            else:
+                entries.append(FileEntry(path, Kind.OTHER, 0, m.mode, index, "", None, False,
+                                         m.uid, m.gid))
+        tf.close()
+    except HullcheckError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise UnsafeLayer(f"{what}: truncated or corrupt tar ({exc})") from None
+    return out
+
+
+def read_layer(
+    image: Image,
+    layer: Layer,
+    wanted: re.Pattern[str] | None,
+    max_file: int,
+) -> LayerContents:
+    what = f"layer {layer.index} ({layer.digest})"
+    with image.open_layer(layer) as raw, decompressed(
+        raw, what=what, stored_size=layer.size
+    ) as plain:
+        contents = read_tar(plain, index=layer.index, what=what, wanted=wanted, max_file=max_file)
+        # Drain the padding after the tar's end marker so the digest covers every byte.
+        while plain.read(1 << 20):
+            pass
+    return contents
+
+
+def read_rootfs(root: Path, wanted: re.Pattern[str] | None, max_file: int) -> LayerContents:
+    """Walk an unpacked root file system without following any symlink."""
+    out = LayerContents(index=0)
+    match = wanted.match if wanted is not None else None
+    root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = "/" + os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "/" if rel_dir == "/." else rel_dir
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            path = posixpath.join(rel_dir, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                out.entries.append(FileEntry(path, Kind.DIR, 0, stat.S_IMODE(mode), 0))
+            elif stat.S_ISLNK(mode):
+                out.entries.append(
+                    FileEntry(path, Kind.SYMLINK, 0, stat.S_IMODE(mode), 0, os.readlink(full))
+                )
+            elif stat.S_ISREG(mode):
+                content = None
+                too_large = False
+                if match is not None and match(path):
+                    if st.st_size <= max_file:
+                        content = _read_nofollow(full, max_file)
+                    else:
+                        too_large = True
+                out.entries.append(FileEntry(path, Kind.FILE, st.st_size, stat.S_IMODE(mode), 0,
+                                             "", content, too_large, st.st_uid, st.st_gid))
+            else:
+                out.entries.append(FileEntry(path, Kind.OTHER, 0, stat.S_IMODE(mode), 0))
+    return out
+
+
+def _read_nofollow(path: str, limit: int) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
+
+
+# ---------------------------------------------------------------------------------------
+# The tree
+
+Version = tuple[int, FileEntry | None]  # (layer index, entry or None when deleted there)
+
+
+class FileTree:
+    def __init__(self, layers: tuple[Layer, ...]) -> None:
+        self.layers = layers
+        self.versions: dict[str, list[Version]] = {}
+        self.final: dict[str, FileEntry] = {}
+        self._children: dict[str, set[str]] = {"/": set()}
+        self.last_layer = max(len(layers) - 1, 0)
+
+    # -- building -------------------------------------------------------------------
+    @classmethod
+    def from_layers(cls, layers: tuple[Layer, ...], contents: Iterable[LayerContents]) -> FileTree:
+        tree = cls(layers)
+        for lc in contents:
+            tree._apply(lc)
+        return tree
+
+    def _apply(self, lc: LayerContents) -> None:
+        i = lc.index
+        for d in lc.opaque:
+            for child in list(self._children.get(d, ())):
+                self._delete(child, i)
+        for p in lc.whiteouts:
+            self._delete(p, i)
+        for e in lc.entries:
+            old = self.final.get(e.path)
+            if old is not None and old.kind is Kind.DIR and e.kind is not Kind.DIR:
+                self._delete(e.path, i)  # a file replacing a directory hides its contents
+            self.versions.setdefault(e.path, []).append((i, e))
+            self.final[e.path] = e
+            self._link_parent(e.path)
+
+    def _link_parent(self, path: str) -> None:
+        while path != "/":
+            parent = path.rsplit("/", 1)[0] or "/"
+            kids = self._children.get(parent)
+            if kids is None:
+                self._children[parent] = {path}
+            elif path in kids:
+                return
+            else:
+                kids.add(path)
+            path = parent
+
+    def _delete(self, path: str, layer: int) -> None:
+        for child in list(self._children.pop(path, ())):
+            self._delete(child, layer)
+        if self.final.pop(path, None) is not None:
+            self.versions[path].append((layer, None))
+        parent = path.rsplit("/", 1)[0] or "/"
+        kids = self._children.get(parent)
+        if kids is not None:
+            kids.discard(path)
+
+    # -- reading --------------------------------------------------------------------
+    def view(self, upto: int | None = None) -> View:
+        """The file system as a container sees it after layer ``upto`` (default: the last)."""
+        return View(self, self.last_layer if upto is None else upto)
+
+    def all_entries(self) -> Iterator[FileEntry]:
+        """Every file any layer shipped, including deleted and overwritten ones."""
+        for versions in self.versions.values():
+            for _, e in versions:
+                if e is not None:
+                    yield e
+
+    def is_visible(self, entry: FileEntry) -> bool:
+        return self.final.get(entry.path) is entry
+
+    def matching_versions(self, pattern: re.Pattern[str]) -> list[FileEntry]:
+        """Every version (any layer) of every regular file whose path matches, in layer order."""
+        out = [
+            e
+            for path, versions in self.versions.items()
+            if pattern.match(path)
+            for _, e in versions
+            if e is not None and e.kind is Kind.FILE
+        ]
+        out.sort(key=lambda e: (e.layer, e.path))
+        return out
+
+    def deleted_at(self, entry: FileEntry) -> int | None:
+        """The layer that deleted or replaced ``entry``, None while it is visible."""
+        versions = self.versions.get(entry.path, [])
+        seen = False
+        for layer, e in versions:
+            if seen:
+                return layer
+            if e is entry:
+                seen = True
+        return None
+
+
+class View:
+    """The file system as of one layer. Paths are absolute; lookups follow symlinks in root."""
+
+    def __init__(self, tree: FileTree, upto: int) -> None:
+        self.tree = tree
+        self.upto = upto
+        self._final = upto >= tree.last_layer
+
+    def entry(self, path: str) -> FileEntry | None:
+        """The entry at exactly ``path`` (no link following)."""
+        if self._final:
+            return self.tree.final.get(path)
+        for layer, e in reversed(self.tree.versions.get(path, ())):
+            if layer <= self.upto:
+                return e
+        return None
+
+    def resolve(self, path: str, *, follow_last: bool = True) -> str | None:
+        """``path`` with every symlink resolved inside the image root; None on a loop."""
+        todo = [c for c in path.split("/") if c][::-1]
+        done: list[str] = []
+        hops = 0
+        while todo:
+            comp = todo.pop()
+            if comp == ".":
+                continue
+            if comp == "..":
+                if done:
+                    done.pop()
+                continue  # ".." at the root stays at the root
+            candidate = "/" + "/".join([*done, comp])
+            e = self.entry(candidate)
+            if e is not None and e.kind is Kind.SYMLINK and (todo or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return None
+                if e.link.startswith("/"):
+                    done = []
+                todo.extend([c for c in e.link.split("/") if c][::-1])
+                continue
+            done.append(comp)
+        return "/" + "/".join(done)
+
+    def lookup(self, path: str) -> FileEntry | None:
+        resolved = self.resolve(path)
+        if resolved is None:
+            return None
+        e = self.entry(resolved)
+        if e is not None and e.kind is Kind.HARDLINK:
+            return self.entry(e.link)
+        return e
+
+    def read(self, path: str) -> bytes | None:
+        """Contents of a wanted file (following links); None when absent or not kept."""
+        e = self.lookup(path)
+        return e.content if e is not None and e.kind is Kind.FILE else None
+
+    def exists(self, path: str) -> bool:
+        return self.lookup(path) is not None
+
+    def glob(self, pattern: str) -> list[FileEntry]:
+        """Entries present in this view whose literal path matches ``pattern``."""
+        rx = re.compile(glob_to_regex(pattern) + r"\Z")
+        if self._final:
+            return sorted(
+                (e for p, e in self.tree.final.items() if rx.match(p)), key=lambda e: e.path
+            )
+        found = []
+        for p in self.tree.versions:
+            if rx.match(p):
+                e = self.entry(p)
+                if e is not None:
+                    found.append(e)
+        return sorted(found, key=lambda e: e.path)
+
+    def files(self) -> Iterator[FileEntry]:
+        """Every entry present in this view."""
+        if self._final:
+            yield from self.tree.final.values()
+            return
+        for p in self.tree.versions:
+            e = self.entry(p)
+            if e is not None:
+                yield e
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def build(
+    image: Image,
+    globs: Iterable[str] = (),
+    *,
+    max_file: int = DEFAULT_MAX_FILE,
+    workers: int | None = None,
+    on_layer: Callable[[Layer], None] | None = None,
+) -> FileTree:
+    """Read every layer of ``image`` once and build its FileTree."""
+    wanted = compile_globs(globs)
+    if image.rootfs is not None:
+        lc = read_rootfs(image.rootfs, wanted, max_file)
+        return FileTree.from_layers((), [lc])
+    if not image.layers:
+        raise ImageError(f"{image.source.name}: image has no layers")
+    workers = workers or min(len(image.layers), os.cpu_count() or 2, 8)
+
+    def one(layer: Layer) -> LayerContents:
+        lc = read_layer(image, layer, wanted, max_file)
+        if on_layer is not None:
+            on_layer(layer)
+        return lc
+
+    if workers <= 1:
+        results = [one(layer) for layer in image.layers]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
+            results = list(pool.map(one, image.layers))
+    return FileTree.from_layers(image.layers, results)

@@ -1,0 +1,96 @@
+"""Image sources: one entry point, ``open_image``, detected from the argument.
+
+    docker-archive:PATH[:TAG]   `docker save` tarball (classic or OCI-in-docker layout)
+    oci-archive:PATH[:TAG]      tar of an OCI image layout
+    oci:DIR[:TAG]               OCI image layout directory
+    dir:PATH                    an unpacked root file system
+    registry:REF or REF         pulled over the OCI Distribution API
+
+An explicit scheme wins; without one, an existing path is inspected and anything
+else is taken as a registry reference.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hullcheck.errors import ImageError, UsageError
+from hullcheck.image.layout import open_docker_archive, open_oci_archive, open_oci_dir
+from hullcheck.image.model import Image
+from hullcheck.image.oci import Platform
+from hullcheck.model import ImageSource
+
+SCHEMES = ("docker-archive", "oci-archive", "oci", "dir", "registry")
+
+__all__ = ["SCHEMES", "Image", "Platform", "PullOptions", "open_image", "split_source"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullOptions:
+    """How to reach a registry; ignored by file sources."""
+
+    insecure: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+def split_source(text: str) -> tuple[str, str]:
+    """(scheme, rest). ``docker:`` (a daemon) is refused with a hint."""
+    if ":" in text:
+        scheme, rest = text.split(":", 1)
+        if scheme in SCHEMES:
+            return scheme, rest
+        if scheme in ("docker", "podman", "containerd"):
+            raise UsageError(
+                f"{text}: reading from a container daemon is not supported",
+                hint="export the image first: docker save IMAGE -o image.tar, then scan "
+                "docker-archive:image.tar",
+            )
+    path = Path(text)
+    if path.exists():
+        return _detect(path), text
+    return "registry", text
+
+
+def _detect(path: Path) -> str:
+    if path.is_dir():
+        return "oci" if (path / "index.json").is_file() and (path / "oci-layout").exists() else "dir"
+    try:
+        with tarfile.open(path, "r:") as tf:
+            names = set(tf.getnames()[:2000])
+    except (tarfile.TarError, OSError) as exc:
+        raise ImageError(f"{path}: not a directory or an image archive ({exc})") from None
+    return "docker-archive" if "manifest.json" in names else "oci-archive"
+
+
+def _path_and_tag(rest: str) -> tuple[Path, str | None]:
+    if Path(rest).exists() or ":" not in rest:
+        return Path(rest), None
+    path, tag = rest.rsplit(":", 1)
+    return Path(path), tag or None
+
+
+def open_image(
+    text: str, *, platform: Platform | None = None, pull: PullOptions | None = None
+) -> Image:
+    """Open the image named by ``text``; nothing is read beyond manifests and config."""
+    scheme, rest = split_source(text)
+    if scheme == "registry":
+        from hullcheck.image.remote import open_remote
+
+        return open_remote(rest, platform=platform, options=pull or PullOptions())
+    if scheme == "dir":
+        root = Path(rest)
+        if not root.is_dir():
+            raise ImageError(f"{root}: not a directory")
+        return Image(source=ImageSource(kind="dir", name=str(root)), rootfs=root)
+    path, tag = _path_and_tag(rest)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file or directory")
+    if scheme == "oci":
+        return open_oci_dir(path, tag, platform)
+    if scheme == "oci-archive":
+        return open_oci_archive(path, tag, platform)
+    return open_docker_archive(path, tag, platform)

@@ -1,0 +1,292 @@
+"""Images stored as files: OCI layout directory, OCI layout archive, `docker save` archive.
+
+Blobs are looked up by digest only (a digest is strictly ``sha256:<hex>``, so it
+can never name a path outside the layout) and verified while read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from hullcheck.digest import VerifyingReader, parse_digest, verify_bytes
+from hullcheck.errors import BlobNotFound, ImageError, UsageError
+from hullcheck.image.model import Image
+from hullcheck.image.oci import (
+    MAX_CONFIG,
+    MAX_MANIFEST,
+    REF_NAME,
+    Platform,
+    load_json,
+    resolve_descriptor,
+    select_platform,
+)
+from hullcheck.model import ImageSource, Layer
+
+
+def _read_limited(stream: BinaryIO, max_size: int, what: str) -> bytes:
+    data = stream.read(max_size + 1)
+    if len(data) > max_size:
+        raise ImageError(f"{what}: larger than {max_size} bytes")
+    return data
+
+
+class DirBlobs:
+    """Blobs of an OCI layout directory: ``blobs/<alg>/<hex>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, digest: str, what: str) -> Path:
+        algo, hexpart = parse_digest(digest, what=f"{what} digest")
+        path = self.root / "blobs" / algo / hexpart
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            raise BlobNotFound(f"{what} {digest}: blob missing from {self.root}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{what} {digest}: blob in {self.root} is not a regular file")
+        return path
+
+    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
+        with open(self._path(digest, what), "rb") as f:
+            return verify_bytes(_read_limited(f, max_size, f"{what} {digest}"), digest, what=what)
+
+    @contextlib.contextmanager
+    def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
+        path = self._path(digest, what)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb", buffering=0) as f:
+            reader = VerifyingReader(f, digest, what=what, size=size)
+            yield reader  # type: ignore[misc]
+            reader.finish()
+
+
+class TarBlobs:
+    """Blobs inside a tar archive (OCI layout tar, or a docker save tar)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - lives as long as the image
+        except (tarfile.TarError, OSError) as exc:
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        self.members: dict[str, tarfile.TarInfo] = {}
+        for m in self._tar.getmembers():
+            name = os.path.normpath(m.name.lstrip("/")) if m.name else ""
+            if m.isreg():
+                self.members[name] = m
+
+    def close(self) -> None:
+        self._tar.close()
+
+    def member(self, name: str, what: str) -> tarfile.TarInfo:
+        m = self.members.get(os.path.normpath(name))
+        if m is None:
+            raise BlobNotFound(f"{what}: {name} missing from {self.path}")
+        return m
+
+    def read_file(self, name: str, *, what: str, max_size: int) -> bytes:
+        m = self.member(name, what)
+        f = self._tar.extractfile(m)
+        assert f is not None
+        return _read_limited(f, max_size, f"{what} {name}")
+
+    def blob_name(self, digest: str, what: str) -> str:
+        algo, hexpart = parse_digest(digest, what=f"{what} digest")
+        return f"blobs/{algo}/{hexpart}"
+
+    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
+        data = self.read_file(self.blob_name(digest, what), what=f"{what} {digest}", max_size=max_size)
+        return verify_bytes(data, digest, what=what)
+
+    @contextlib.contextmanager
+    def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
+        with self.open_member(self.blob_name(digest, what), digest, what=what, size=size) as r:
+            yield r
+
+    @contextlib.contextmanager
+    def open_member(
+        self, name: str, digest: str, *, what: str, size: int | None
+    ) -> Iterator[BinaryIO]:
+        m = self.member(name, f"{what} {digest}")
+        # A private file object per stream, so layers can be read in parallel.
+        with open(self.path, "rb") as f:
+            f.seek(m.offset_data)
+            raw = _Window(f, m.size)
+            reader = VerifyingReader(raw, digest, what=what, size=size)  # type: ignore[arg-type]
+            yield reader  # type: ignore[misc]
+            reader.finish()
+
+
+class _Window(io.RawIOBase):
+    """``size`` bytes of an open file from its current position."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f = f
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+
+def _index_source(kind: str, name: str, tag: str | None) -> ImageSource:
+    return ImageSource(kind=kind, name=name, tags=(tag,) if tag else ())
+
+
+def _from_index(
+    reader: DirBlobs | TarBlobs,
+    index_bytes: bytes,
+    *,
+    kind: str,
+    name: str,
+    tag: str | None,
+    platform: Platform | None,
+) -> Image:
+    index = load_json(index_bytes, f"{name}: index.json")
+    manifests = index.get("manifests")
+    if not isinstance(manifests, list) or not manifests:
+        raise ImageError(f"{name}: index.json lists no manifests")
+    if tag is not None:
+        chosen = [
+            m for m in manifests
+            if isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME) == tag
+        ]
+        if not chosen:
+            tags = sorted(
+                {str((m.get("annotations") or {}).get(REF_NAME)) for m in manifests
+                 if isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME)}
+            )
+            raise UsageError(f"{name}: no image tagged {tag!r} (tags: {', '.join(tags) or 'none'})")
+        desc = chosen[0]
+    elif len(manifests) == 1:
+        desc = manifests[0]
+    else:
+        desc = select_platform(index, platform, f"{name}: index.json")
+    if not isinstance(desc, dict):
+        raise ImageError(f"{name}: index.json has an invalid descriptor")
+    if tag is None:
+        tag = (desc.get("annotations") or {}).get(REF_NAME)
+    return resolve_descriptor(
+        reader, desc, platform=platform, source=_index_source(kind, name, tag), what=name
+    )
+
+
+def open_oci_dir(path: Path, tag: str | None, platform: Platform | None) -> Image:
+    if not (path / "index.json").is_file():
+        raise ImageError(f"{path}: not an OCI image layout (no index.json)")
+    data = _read_limited((path / "index.json").open("rb"), MAX_MANIFEST, f"{path}/index.json")
+    return _from_index(
+        DirBlobs(path), data, kind="oci", name=str(path), tag=tag, platform=platform
+    )
+
+
+def open_oci_archive(path: Path, tag: str | None, platform: Platform | None) -> Image:
+    blobs = TarBlobs(path)
+    data = blobs.read_file("index.json", what="OCI layout", max_size=MAX_MANIFEST)
+    return _from_index(blobs, data, kind="oci-archive", name=str(path), tag=tag, platform=platform)
+
+
+def open_docker_archive(path: Path, tag: str | None, platform: Platform | None) -> Image:
+    """``docker save`` output: the classic manifest.json layout, or the OCI layout that
+    Docker 25+ writes beside it."""
+    blobs = TarBlobs(path)
+    if "manifest.json" not in blobs.members and "index.json" in blobs.members:
+        data = blobs.read_file("index.json", what="docker archive", max_size=MAX_MANIFEST)
+        return _from_index(
+            blobs, data, kind="docker-archive", name=str(path), tag=tag, platform=platform
+        )
+    manifest_bytes = blobs.read_file("manifest.json", what="docker archive", max_size=MAX_MANIFEST)
+    try:
+        import json
+
+        entries = json.loads(manifest_bytes)
+    except ValueError as exc:
+        raise ImageError(f"{path}: manifest.json is not valid JSON ({exc})") from None
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ImageError(f"{path}: manifest.json must be a non-empty list of images")
+    entry = _pick_docker_entry(entries, tag, path)
+    return _classic_docker_image(blobs, entry, manifest_bytes, path)
+
+
+def _pick_docker_entry(entries: list[dict[str, Any]], tag: str | None, path: Path) -> dict[str, Any]:
+    if tag is None:
+        if len(entries) > 1:
+            tags = [t for e in entries for t in (e.get("RepoTags") or [])]
+            raise UsageError(
+                f"{path}: archive holds {len(entries)} images; pick one with "
+                f"docker-archive:{path}:TAG (tags: {', '.join(tags) or 'none'})"
+            )
+        return entries[0]
+    for e in entries:
+        tags = e.get("RepoTags") or []
+        if tag in tags or any(t.rsplit(":", 1)[-1] == tag for t in tags):
+            return e
+    raise UsageError(f"{path}: no image tagged {tag!r}")
+
+
+def _classic_docker_image(
+    blobs: TarBlobs, entry: dict[str, Any], manifest_bytes: bytes, path: Path
+) -> Image:
+    config_name = entry.get("Config")
+    layer_names = entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layer_names, list):
+        raise ImageError(f"{path}: manifest.json entry lacks Config or Layers")
+    hexpart = os.path.basename(config_name).removesuffix(".json")
+    config_digest = f"sha256:{hexpart}"
+    parse_digest(config_digest, what=f"{path}: config name")
+    config_bytes = verify_bytes(
+        blobs.read_file(config_name, what="config", max_size=MAX_CONFIG), config_digest,
+        what="config",
+    )
+    config = load_json(config_bytes, f"config {config_digest}")
+    rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
+        raise ImageError(f"config {config_digest}: diff_ids do not match the archive's layers")
+    from hullcheck.image.oci import created_by_per_layer, labels_of, platform_of
+
+    created_by = created_by_per_layer(config, len(layer_names))
+    layers: list[Layer] = []
+    names: dict[int, str] = {}
+    for i, (lname, diff_id) in enumerate(zip(layer_names, diff_ids, strict=True)):
+        if not isinstance(lname, str):
+            raise ImageError(f"{path}: layer {i} has no file name")
+        parse_digest(str(diff_id), what=f"config {config_digest} diff_id")
+        member = blobs.member(lname, f"layer {i}")
+        names[i] = lname
+        layers.append(
+            Layer(index=i, digest=str(diff_id), diff_id=str(diff_id),
+                  media_type="application/vnd.docker.image.rootfs.diff.tar",
+                  size=member.size, created_by=created_by[i])
+        )
+
+    def opener(layer: Layer) -> contextlib.AbstractContextManager[BinaryIO]:
+        # The classic layout names layers by path and stores them uncompressed: the
+        # bytes must hash to the diff_id.
+        return blobs.open_member(
+            names[layer.index], layer.diff_id, what=f"layer {layer.index}", size=None
+        )
+
+    tags = tuple(str(t) for t in (entry.get("RepoTags") or []))
+    source = ImageSource(
+        kind="docker-archive", name=str(path),
+        config_digest=config_digest, tags=tags, platform=platform_of(config),
+        created=str(config.get("created", "")), labels=labels_of(config),
+    )
+    return Image(source=source, layers=tuple(layers), config=config, manifest=entry,
+                 manifest_bytes=manifest_bytes, config_bytes=config_bytes, opener=opener)

@@ -1,0 +1,44 @@
+"""The Image: what every image source produces and the file tree consumes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from hullcheck.model import ImageSource, Layer
+
+# Opens the stored (possibly compressed) bytes of one layer as a digest-verified stream.
+LayerOpener = Callable[[Layer], contextlib.AbstractContextManager[BinaryIO]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    source: ImageSource
+    layers: tuple[Layer, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest_bytes: bytes = b""
+    config_bytes: bytes = b""
+    # How to read a layer's stored blob; None for a dir: source.
+    opener: LayerOpener | None = None
+    # For dir: sources, the root file system on disk.
+    rootfs: Path | None = None
+    # Set when the layer blob digest is the uncompressed digest (docker-archive classic layout):
+    # the stream is verified after decompression instead of before.
+    verify_uncompressed: bool = False
+
+    @contextlib.contextmanager
+    def open_layer(self, layer: Layer) -> Iterator[BinaryIO]:
+        """The stored blob of ``layer``, verified while read."""
+        if self.opener is None:
+            raise RuntimeError("a dir: image has no layer blobs")
+        with self.opener(layer) as stream:
+            yield stream
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        hist = self.config.get("history")
+        return hist if isinstance(hist, list) else []
