@@ -1,0 +1,795 @@
+"""An OCI distribution client: manifests, digest-verified blobs, push, tags and referrers.
+
+Authentication follows Docker's protocol: every request goes out anonymously (or with a
+token cached for its host and scope); a ``401`` carries a ``WWW-Authenticate`` challenge,
+answered with a bearer token from the challenge's realm or with basic credentials, and the
+request is retried once. A ``401`` after that is an :class:`AuthError`.
+
+Plain HTTP is used for loopback hosts and when ``insecure=True``; HTTPS otherwise.
+Redirects (to blob storage) are followed by hand so ``Authorization`` is never sent to
+another origin. Every byte that leaves this module has been checked against its digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, BinaryIO
+
+import httpx
+
+from hullcheck.digest import VerifyingReader, parse_digest, sha256_digest, verify_bytes
+from hullcheck.errors import (
+    AuthError,
+    DigestMismatch,
+    FormatError,
+    ImageError,
+    NotFound,
+    RegistryError,
+    UnsupportedMediaType,
+)
+from hullcheck.registry.auth import (
+    CredentialLookup,
+    Credentials,
+    docker_credentials,
+    normalize_host,
+)
+from hullcheck.registry.challenge import Challenge, pick_challenge
+from hullcheck.registry.media import MANIFEST_TYPES, OCI_INDEX, Descriptor, Manifest
+from hullcheck.registry.reference import Reference, parse_reference
+
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+MAX_CONFIG_SIZE = 8 * 1024 * 1024
+_MAX_SMALL_BODY = 4 * 1024 * 1024  # tag lists, tokens, referrers indexes
+_MAX_ERROR_BODY = 64 * 1024
+_MAX_REDIRECTS = 5
+_MAX_PAGES = 10_000
+_CHUNK = 1 << 20
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_USER_AGENT = "hullcheck/0.1"
+_CONNECT_HINT = (
+    "check the registry address, your network and proxy settings; "
+    "use --insecure for a registry served over plain HTTP"
+)
+_LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.0/8``, ``localhost`` or ``[::1]``, with or without a port."""
+    name = host
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else name[1:]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return (url.scheme, url.host, port)
+
+
+@dataclass(slots=True)
+class _Token:
+    value: str
+    expires: float  # time.monotonic() deadline
+
+
+class _ResponseStream:
+    """A read(n) view over a streamed httpx response body; transport errors become
+    RegistryError. Bytes are read raw (no content decoding): they are what was hashed."""
+
+    def __init__(self, response: httpx.Response, *, host: str, what: str) -> None:
+        self._chunks = response.iter_raw(_CHUNK)
+        self._buffer = b""
+        self._eof = False
+        self._host = host
+        self._what = what
+        self._response = response
+
+    def _next_chunk(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self._eof = True
+            return b""
+        except httpx.HTTPError as exc:
+            raise RegistryError(
+                f"connection to {self._host} failed while reading {self._what}: {exc}",
+                hint=_CONNECT_HINT,
+            ) from None
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buffer]
+            self._buffer = b""
+            while not self._eof:
+                parts.append(self._next_chunk())
+            return b"".join(parts)
+        while not self._buffer and not self._eof:
+            self._buffer = self._next_chunk()
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _read_capped(response: httpx.Response, cap: int, *, host: str, what: str) -> bytes:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise ImageError(f"{what} on {host} is {int(length)} bytes, over the {cap}-byte limit")
+    stream = _ResponseStream(response, host=host, what=what)
+    parts: list[bytes] = []
+    total = 0
+    while chunk := stream.read(_CHUNK):
+        total += len(chunk)
+        if total > cap:
+            raise ImageError(f"{what} on {host} is over the {cap}-byte limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _error_detail(response: httpx.Response, *, host: str, what: str) -> str:
+    """``CODE: message`` from an OCI error body, else a short text excerpt."""
+    try:
+        body = _read_capped(response, _MAX_ERROR_BODY, host=host, what=what)
+    except (ImageError, RegistryError):
+        return ""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body.decode("utf-8", "replace").strip()
+        return " ".join(text.split())[:200]
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if isinstance(errors, list):
+        parts = []
+        for err in errors[:3]:
+            if isinstance(err, dict):
+                code, msg = err.get("code", ""), err.get("message", "")
+                parts.append(f"{code}: {msg}" if code and msg else str(code or msg))
+        return "; ".join(p for p in parts if p)[:300]
+    return ""
+
+
+def _json_object(data: bytes, *, host: str, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise RegistryError(f"{what} from {host} is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{what} from {host} is not a JSON object")
+    return doc
+
+
+def _next_link(response: httpx.Response) -> httpx.URL | None:
+    m = _LINK_RE.search(response.headers.get("link", ""))
+    return response.url.join(m.group(1)) if m else None
+
+
+class RegistryClient:
+    """Talks to OCI registries. Use as a context manager (or call :meth:`close`).
+
+    ``credentials``: fixed :class:`Credentials` for every host, a lookup ``host -> Credentials
+    | None``, or None for the default lookup (environment, then Docker's config.json).
+    Credentials are only looked up when a registry asks for them.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client | None = None,
+        credentials: Credentials | CredentialLookup | None = None,
+        insecure: bool = False,
+        timeout: float = 30.0,
+        max_manifest_size: int = MAX_MANIFEST_SIZE,
+    ) -> None:
+        self._owns_http = http is None
+        self._http = http or httpx.Client(timeout=timeout, headers={"User-Agent": _USER_AGENT})
+        if credentials is None:
+            self._lookup: CredentialLookup = docker_credentials()
+        elif isinstance(credentials, Credentials):
+            fixed = credentials
+            self._lookup = lambda _host: fixed
+        else:
+            self._lookup = credentials
+        self._insecure = insecure
+        self._max_manifest = max_manifest_size
+        self._creds: dict[str, Credentials | None] = {}
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._basic: dict[str, Credentials] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def get_manifest(self, ref: Reference, accept: tuple[str, ...] = MANIFEST_TYPES) -> Manifest:
+        """The manifest or index ``ref`` names, digest-verified.
+
+        With a digest in ``ref`` the bytes must hash to it; otherwise the digest is computed
+        and must equal the registry's ``Docker-Content-Digest`` when it sends one.
+        """
+        host = ref.api_host
+        what = f"manifest {ref}"
+        url = self._url(ref, f"manifests/{ref.identifier}")
+        response = self._send(
+            "GET",
+            host,
+            url,
+            scope=_scope(ref, "pull"),
+            what=what,
+            headers={"Accept": ", ".join(accept)},
+        )
+        try:
+            self._raise_for_status(response, host=host, what=what)
+            data = _read_capped(response, self._max_manifest, host=host, what=what)
+        finally:
+            response.close()
+        digest = self._check_manifest_digest(ref, data, response, what=what)
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if media_type not in MANIFEST_TYPES:
+            # Some registries serve application/json; the document's own mediaType decides.
+            declared = Manifest(media_type="", digest=digest, data=data).json().get("mediaType")
+            media_type = declared if isinstance(declared, str) and declared else media_type
+        if media_type not in accept:
+            raise UnsupportedMediaType(
+                f"{what} on {host} has media type {media_type or '(none)'!r}, "
+                f"not one of {', '.join(accept)}"
+            )
+        return Manifest(media_type=media_type, digest=digest, data=data)
+
+    def resolve(self, ref: Reference, accept: tuple[str, ...] = MANIFEST_TYPES) -> str:
+        """The digest ``ref`` points to (HEAD, falling back to GET)."""
+        host = ref.api_host
+        what = f"manifest {ref}"
+        url = self._url(ref, f"manifests/{ref.identifier}")
+        response = self._send(
+            "HEAD",
+            host,
+            url,
+            scope=_scope(ref, "pull"),
+            what=what,
+            headers={"Accept": ", ".join(accept)},
+        )
+        try:
+            if response.status_code == 404:
+                raise NotFound(f"{what} not found on {host}")
+            header = response.headers.get("docker-content-digest", "")
+            if response.is_success and header:
+                try:
+                    parse_digest(header)
+                except ImageError:
+                    raise RegistryError(
+                        f"{host} sent an invalid Docker-Content-Digest {header!r} for {what}"
+                    ) from None
+                if ref.digest is not None and header != ref.digest:
+                    raise DigestMismatch(f"{what}: registry {host} says it is {header}")
+                return header
+        finally:
+            response.close()
+        return self.get_manifest(ref, accept).digest
+
+    @contextmanager
+    def open_blob(
+        self, ref_or_repo: Reference | str, digest: str, *, size: int | None = None
+    ) -> Iterator[VerifyingReader]:
+        """Stream a blob; the reader raises DigestMismatch at end of stream when the bytes
+        (or their count, when ``size`` is given) are wrong. Read it to the end, or call
+        ``finish()``, before trusting anything read."""
+        repo = _as_repo(ref_or_repo)
+        host = repo.api_host
+        what = f"{repo.name} blob"
+        parse_digest(digest, what=f"{what} digest")
+        url = self._url(repo, f"blobs/{digest}")
+        response = self._send(
+            "GET",
+            host,
+            url,
+            scope=_scope(repo, "pull"),
+            what=f"{what} {digest}",
+            headers={"Accept-Encoding": "identity"},
+        )
+        try:
+            self._raise_for_status(response, host=host, what=f"{what} {digest}")
+            length = response.headers.get("content-length", "")
+            if size is not None and length.isdigit() and int(length) != size:
+                raise DigestMismatch(
+                    f"{what} {digest}: {host} serves {int(length)} bytes, expected {size}"
+                )
+            stream = _ResponseStream(response, host=host, what=f"{what} {digest}")
+            yield VerifyingReader(stream, digest, what=what, size=size)  # type: ignore[arg-type]
+        finally:
+            response.close()
+
+    def fetch_blob(
+        self,
+        ref_or_repo: Reference | str,
+        digest: str,
+        *,
+        max_size: int = MAX_CONFIG_SIZE,
+        size: int | None = None,
+    ) -> bytes:
+        """A small blob (a config, an attestation) in memory, verified; ImageError over
+        ``max_size``."""
+        repo = _as_repo(ref_or_repo)
+        if size is not None and size > max_size:
+            raise ImageError(
+                f"{repo.name} blob {digest} is {size} bytes, over the {max_size}-byte limit"
+            )
+        parts: list[bytes] = []
+        total = 0
+        with self.open_blob(repo, digest, size=size) as reader:
+            while chunk := reader.read(_CHUNK):
+                total += len(chunk)
+                if total > max_size:
+                    raise ImageError(
+                        f"{repo.name} blob {digest} on {repo.api_host} is over the "
+                        f"{max_size}-byte limit"
+                    )
+                parts.append(chunk)
+        return b"".join(parts)
+
+    def blob_exists(self, ref_or_repo: Reference | str, digest: str) -> bool:
+        repo = _as_repo(ref_or_repo)
+        host = repo.api_host
+        what = f"{repo.name} blob {digest}"
+        url = self._url(repo, f"blobs/{digest}")
+        response = self._send("HEAD", host, url, scope=_scope(repo, "pull"), what=what)
+        try:
+            if response.status_code == 404:
+                return False
+            self._raise_for_status(response, host=host, what=what)
+            return True
+        finally:
+            response.close()
+
+    def push_blob(
+        self, ref_or_repo: Reference | str, data: bytes | BinaryIO, digest: str, size: int
+    ) -> str:
+        """Upload a blob unless the repository already has it (monolithic POST + PUT)."""
+        repo = _as_repo(ref_or_repo)
+        host = repo.api_host
+        what = f"{repo.name} blob {digest}"
+        parse_digest(digest, what=f"{repo.name} blob digest")
+        content: bytes | Iterator[bytes]
+        if isinstance(data, bytes):
+            if len(data) != size:
+                raise DigestMismatch(f"{what}: {len(data)} bytes given, declared size {size}")
+            content = verify_bytes(data, digest, what=f"{repo.name} blob")
+        else:
+            content = _chunks(VerifyingReader(data, digest, what=f"{repo.name} blob", size=size))
+        push = _scope(repo, "pull,push")
+        head = self._send("HEAD", host, self._url(repo, f"blobs/{digest}"), scope=push, what=what)
+        head.close()
+        if head.is_success:
+            return digest
+        if head.status_code != 404:
+            self._raise_for_status(head, host=host, what=what)
+        start = self._send(
+            "POST",
+            host,
+            self._url(repo, "blobs/uploads/"),
+            scope=push,
+            what=f"upload of {what}",
+            content=b"",
+        )
+        try:
+            self._raise_for_status(start, host=host, what=f"upload of {what}")
+            location = start.headers.get("location")
+        finally:
+            start.close()
+        if not location:
+            raise RegistryError(f"{host} started an upload of {what} without a Location")
+        target = start.url.join(location).copy_merge_params({"digest": digest})
+        put = self._send(
+            "PUT",
+            host,
+            target,
+            scope=push,
+            what=f"upload of {what}",
+            content=content,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        )
+        try:
+            self._raise_for_status(put, host=host, what=f"upload of {what}")
+        finally:
+            put.close()
+        echoed = put.headers.get("docker-content-digest")
+        if echoed and echoed != digest:
+            raise DigestMismatch(f"{what}: {host} stored it as {echoed}")
+        return digest
+
+    def push_manifest(self, ref: Reference, data: bytes, media_type: str) -> str:
+        """PUT a manifest at ``ref``'s tag (or digest); returns its digest."""
+        host = ref.api_host
+        digest = sha256_digest(data)
+        what = f"manifest {ref}"
+        if ref.digest is not None:
+            verify_bytes(data, ref.digest, what=f"manifest {ref.name}")
+            digest = ref.digest
+        if len(data) > self._max_manifest:
+            raise ImageError(
+                f"{what} is {len(data)} bytes, over the {self._max_manifest}-byte limit"
+            )
+        url = self._url(ref, f"manifests/{ref.tag or digest}")
+        response = self._send(
+            "PUT",
+            host,
+            url,
+            scope=_scope(ref, "pull,push"),
+            what=what,
+            content=data,
+            headers={"Content-Type": media_type},
+        )
+        try:
+            self._raise_for_status(response, host=host, what=what)
+        finally:
+            response.close()
+        echoed = response.headers.get("docker-content-digest")
+        if echoed and echoed != digest:
+            raise DigestMismatch(f"{what}: {host} stored it as {echoed}, we sent {digest}")
+        return digest
+
+    def list_tags(
+        self, ref_or_repo: Reference | str, *, page_size: int | None = None
+    ) -> tuple[str, ...]:
+        """Every tag of the repository, following ``Link: <...>; rel="next"`` pages."""
+        repo = _as_repo(ref_or_repo)
+        host = repo.api_host
+        what = f"tag list of {repo.name}"
+        url: httpx.URL | None = httpx.URL(self._url(repo, "tags/list"))
+        if page_size is not None:
+            url = url.copy_merge_params({"n": str(page_size)})
+        tags: list[str] = []
+        seen: set[str] = set()
+        while url is not None and len(seen) < _MAX_PAGES:
+            if str(url) in seen:
+                raise RegistryError(f"{host} sent a pagination loop in the {what}")
+            seen.add(str(url))
+            doc, response = self._get_json(host, url, scope=_scope(repo, "pull"), what=what)
+            page = doc.get("tags") or []
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise RegistryError(f"{what} from {host} has a malformed 'tags' field")
+            tags.extend(page)
+            url = _next_link(response)
+        return tuple(tags)
+
+    def referrers(
+        self, ref_or_repo: Reference | str, digest: str, artifact_type: str | None = None
+    ) -> tuple[Descriptor, ...]:
+        """Manifests whose ``subject`` is ``digest`` (OCI 1.1 referrers API).
+
+        A registry without the API answers 404; then the referrers tag schema is read
+        instead: an index tagged ``sha256-<hex>``. No such tag means no referrers.
+        """
+        repo = _as_repo(ref_or_repo)
+        host = repo.api_host
+        parse_digest(digest, what=f"{repo.name} subject digest")
+        what = f"referrers of {repo.name}@{digest}"
+        url: httpx.URL | None = httpx.URL(self._url(repo, f"referrers/{digest}"))
+        if artifact_type:
+            url = url.copy_merge_params({"artifactType": artifact_type})
+        found: list[Descriptor] = []
+        filtered = True
+        seen: set[str] = set()
+        while url is not None and len(seen) < _MAX_PAGES:
+            if str(url) in seen:
+                raise RegistryError(f"{host} sent a pagination loop in the {what}")
+            seen.add(str(url))
+            try:
+                doc, response = self._get_json(
+                    host, url, scope=_scope(repo, "pull"), what=what, accept=OCI_INDEX
+                )
+            except NotFound:
+                if found:
+                    raise
+                return self._referrers_from_tag(repo, digest, artifact_type)
+            found.extend(_index_descriptors(doc, where=f"{what} on {host}"))
+            filtered = filtered and "artifactType" in response.headers.get(
+                "oci-filters-applied", ""
+            )
+            url = _next_link(response)
+        if artifact_type and not filtered:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return tuple(found)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _referrers_from_tag(
+        self, repo: Reference, digest: str, artifact_type: str | None
+    ) -> tuple[Descriptor, ...]:
+        algo, hexpart = parse_digest(digest)
+        try:
+            index = self.get_manifest(repo.with_tag(f"{algo}-{hexpart}"), accept=(OCI_INDEX,))
+        except NotFound:
+            return ()
+        where = f"referrers tag {algo}-{hexpart} of {repo.name}"
+        try:
+            found = _index_descriptors(index.json(), where=where)
+        except FormatError as exc:
+            raise RegistryError(str(exc)) from None
+        if artifact_type:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return tuple(found)
+
+    def _get_json(
+        self, host: str, url: httpx.URL, *, scope: str, what: str, accept: str = "application/json"
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        response = self._send("GET", host, url, scope=scope, what=what, headers={"Accept": accept})
+        try:
+            self._raise_for_status(response, host=host, what=what)
+            data = _read_capped(response, _MAX_SMALL_BODY, host=host, what=what)
+        finally:
+            response.close()
+        return _json_object(data, host=host, what=what), response
+
+    def _check_manifest_digest(
+        self, ref: Reference, data: bytes, response: httpx.Response, *, what: str
+    ) -> str:
+        host = ref.api_host
+        if ref.digest is not None:
+            verify_bytes(data, ref.digest, what=f"manifest {ref.name}")
+            return ref.digest
+        digest = sha256_digest(data)
+        header = response.headers.get("docker-content-digest")
+        if header:
+            try:
+                algo, hexpart = parse_digest(header)
+            except ImageError:
+                raise RegistryError(
+                    f"{host} sent an invalid Docker-Content-Digest {header!r} for {what}"
+                ) from None
+            actual = hashlib.new(algo, data).hexdigest()
+            if actual != hexpart:
+                raise DigestMismatch(
+                    f"{what}: {host} says {header} but the content hashes to {algo}:{actual}"
+                )
+        return digest
+
+    def _scheme(self, host: str) -> str:
+        return "http" if self._insecure or is_loopback(host) else "https"
+
+    def _url(self, ref: Reference, tail: str) -> str:
+        return f"{self._scheme(ref.api_host)}://{ref.api_host}/v2/{ref.repository}/{tail}"
+
+    def _credentials(self, host: str) -> Credentials | None:
+        if host not in self._creds:
+            self._creds[host] = self._lookup(normalize_host(host))
+        return self._creds[host]
+
+    def _auth_header(self, host: str, scope: str) -> str | None:
+        token = self._tokens.get((host, scope))
+        if token is not None and token.expires > time.monotonic():
+            return f"Bearer {token.value}"
+        creds = self._basic.get(host)
+        if creds is not None:
+            return _basic_header(creds)
+        return None
+
+    def _send(
+        self,
+        method: str,
+        host: str,
+        url: str | httpx.URL,
+        *,
+        scope: str,
+        what: str,
+        headers: dict[str, str] | None = None,
+        content: bytes | Iterator[bytes] | None = None,
+    ) -> httpx.Response:
+        """One request with the auth dance; the response is streamed: close it."""
+        url = httpx.URL(url)
+        same_origin = _origin(url) == _origin(httpx.URL(f"{self._scheme(host)}://{host}/"))
+        for attempt in (0, 1):
+            request_headers = dict(headers or {})
+            auth = self._auth_header(host, scope) if same_origin else None
+            if auth:
+                request_headers["Authorization"] = auth
+            response = self._send_following_redirects(
+                method, url, request_headers, content, host=host, what=what
+            )
+            if response.status_code != 401:
+                return response
+            response.close()
+            challenge_header = response.headers.get("www-authenticate", "")
+            if attempt == 1 or not (content is None or isinstance(content, bytes)):
+                break
+            self._tokens.pop((host, scope), None)
+            self._authenticate(host, scope, challenge_header, what=what, had_auth=bool(auth))
+        creds = self._credentials(host)
+        who = f"as {creds.username}" if creds and creds.username else "anonymously"
+        raise AuthError(f"{host} refused access to {what} ({scope}) {who}")
+
+    def _send_following_redirects(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | Iterator[bytes] | None,
+        *,
+        host: str,
+        what: str,
+    ) -> httpx.Response:
+        for _ in range(_MAX_REDIRECTS + 1):
+            request = self._http.build_request(method, url, headers=headers, content=content)
+            try:
+                response = self._http.send(request, stream=True, follow_redirects=False)
+            except httpx.TransportError as exc:
+                raise RegistryError(
+                    f"cannot reach {url.host}:{url.port or ''} for {what}: "
+                    f"{exc or type(exc).__name__}",
+                    hint=_CONNECT_HINT,
+                ) from None
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            target = url.join(location)
+            if target.scheme not in ("http", "https"):
+                raise RegistryError(f"{host} redirected {what} to an unsupported URL {target}")
+            if _origin(target) != _origin(url):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method not in ("GET", "HEAD")
+            ):
+                method, content = "GET", None
+            url = target
+        raise RegistryError(f"too many redirects from {host} for {what}")
+
+    def _authenticate(
+        self, host: str, scope: str, header: str, *, what: str, had_auth: bool
+    ) -> None:
+        challenge = pick_challenge(header)
+        if challenge is None:
+            raise AuthError(
+                f"{host} refused access to {what} and sent no usable WWW-Authenticate challenge"
+            )
+        if challenge.scheme == "basic":
+            creds = self._credentials(host)
+            if creds is None or not creds.basic_usable:
+                raise AuthError(f"{host} requires a username and password for {what}")
+            if had_auth and host in self._basic:
+                raise AuthError(f"{host} refused the credentials of {creds.username} for {what}")
+            self._basic[host] = creds
+            return
+        token = self._fetch_token(host, scope, challenge, what=what)
+        self._tokens[(host, scope)] = token
+
+    def _fetch_token(self, host: str, scope: str, challenge: Challenge, *, what: str) -> _Token:
+        realm = challenge.realm
+        try:
+            realm_url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            realm_url = httpx.URL("")
+        if realm_url.scheme not in ("http", "https") or not realm_url.host:
+            raise AuthError(f"{host} sent a bearer challenge with an unusable realm {realm!r}")
+        creds = self._credentials(host)
+        if (
+            creds is not None
+            and realm_url.scheme == "http"
+            and not self._insecure
+            and not is_loopback(realm_url.host)
+        ):
+            raise AuthError(
+                f"refusing to send credentials for {host} to {realm} over plain HTTP",
+                hint="use --insecure only if you trust the network to this registry",
+            )
+        scopes = [s for s in (challenge.get("scope") or scope).split(" ") if s]
+        service = challenge.get("service")
+        headers = {"Accept": "application/json"}
+        content: bytes | None = None
+        method = "GET"
+        if creds is not None and creds.identity_token:
+            method = "POST"
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "client_id": "hullcheck",
+                "scope": " ".join(scopes),
+            }
+            if service:
+                form["service"] = service
+            content = str(httpx.QueryParams(form)).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            url = realm_url
+        else:
+            params: list[tuple[str, str]] = [("scope", s) for s in scopes]
+            if service:
+                params.insert(0, ("service", service))
+            url = realm_url.copy_merge_params(httpx.QueryParams(params))
+            if creds is not None and creds.basic_usable:
+                headers["Authorization"] = _basic_header(creds)
+        token_what = f"token for {what} from {realm_url.host}"
+        response = self._send_following_redirects(
+            method, url, headers, content, host=host, what=token_what
+        )
+        try:
+            if response.status_code in (401, 403):
+                who = (
+                    f"the credentials of {creds.username}"
+                    if creds and creds.username
+                    else ("anonymous access")
+                )
+                raise AuthError(f"token server {realm} for {host} refused {who} ({scope})")
+            self._raise_for_status(response, host=realm_url.host, what=token_what)
+            data = _read_capped(response, _MAX_SMALL_BODY, host=realm_url.host, what=token_what)
+        finally:
+            response.close()
+        doc = _json_object(data, host=realm_url.host, what=token_what)
+        value = doc.get("token") or doc.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise AuthError(f"token server {realm} for {host} sent no token")
+        expires_in = doc.get("expires_in")
+        lifetime = expires_in if isinstance(expires_in, int) and expires_in > 0 else 60
+        return _Token(value=value, expires=time.monotonic() + max(lifetime - 5, 1))
+
+    def _raise_for_status(self, response: httpx.Response, *, host: str, what: str) -> None:
+        if response.is_success:
+            return
+        status = response.status_code
+        detail = (
+            _error_detail(response, host=host, what=what)
+            if response.request.method != "HEAD"
+            else ""
+        )
+        suffix = f" ({detail})" if detail else ""
+        if status == 404:
+            raise NotFound(f"{what} not found on {host}{suffix}")
+        if status in (401, 403):
+            raise AuthError(f"{host} denied {what}: HTTP {status}{suffix}")
+        raise RegistryError(f"{host} answered HTTP {status} for {what}{suffix}")
+
+
+def _basic_header(creds: Credentials) -> str:
+    raw = f"{creds.username}:{creds.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def _scope(ref: Reference, actions: str) -> str:
+    return f"repository:{ref.repository}:{actions}"
+
+
+def _as_repo(ref_or_repo: Reference | str) -> Reference:
+    if isinstance(ref_or_repo, Reference):
+        return ref_or_repo
+    return parse_reference(ref_or_repo, default_tag=False)
+
+
+def _chunks(reader: VerifyingReader) -> Iterator[bytes]:
+    while chunk := reader.read(_CHUNK):
+        yield chunk
+
+
+def _index_descriptors(doc: dict[str, Any], *, where: str) -> list[Descriptor]:
+    manifests = doc.get("manifests") or []
+    if not isinstance(manifests, list):
+        raise FormatError(f"{where}: 'manifests' is not a list")
+    return [Descriptor.from_json(m, where=where) for m in manifests]
