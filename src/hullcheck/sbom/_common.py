@@ -1,0 +1,83 @@
+"""Helpers shared by the CycloneDX and SPDX codecs."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from packageurl import PackageURL
+
+from hullcheck import __version__
+from hullcheck.model import Inventory, Layer, Package
+
+TOOL = "hullcheck"
+TOOL_VERSION = __version__
+_SCHEMES = ("docker://", "registry:", "oci-archive:", "oci:", "docker-archive:", "dir:")
+_REF_SEGMENT = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def shown(inventory: Inventory) -> tuple[Package, ...]:
+    """The packages a CycloneDX or SPDX document lists for the inventory's scope.
+
+    "squashed" lists what the final file system shows; "all-layers" lists everything, hidden
+    packages marked. The count left out is always written into the document.
+    """
+    return inventory.packages if inventory.scope == "all-layers" else inventory.visible
+
+
+def refs(packages: Iterable[Package]) -> list[str]:
+    """One unique reference per package: its purl, plus "|N" for the Nth duplicate."""
+    seen: Counter[str] = Counter()
+    out = []
+    for p in packages:
+        base = p.purl or f"hullcheck:{p.type.value}/{p.name}@{p.version}"
+        seen[base] += 1
+        out.append(base if seen[base] == 1 else f"{base}|{seen[base]}")
+    return out
+
+
+def image_purl(kind: str, name: str, digest: str) -> PackageURL | None:
+    """``pkg:oci/<name>@<digest>`` (with ``repository_url`` for registry images), or None when
+    there is no manifest digest or no usable name."""
+    if not digest.startswith("sha256:"):
+        return None
+    ref = name
+    for scheme in _SCHEMES:
+        if ref.startswith(scheme):
+            ref = ref[len(scheme):]
+            break
+    head, _, last = ref.split("@", 1)[0].rpartition("/")
+    last = last.split(":", 1)[0].lower()
+    if not _REF_SEGMENT.match(last):
+        return None
+    qualifiers = {"repository_url": f"{head}/{last}".lower()} if kind == "registry" and head else {}
+    return PackageURL(type="oci", name=last, version=digest, qualifiers=qualifiers)
+
+
+class LayerTable:
+    """Layers of a decoded document: the listed ones, plus any new diff id a package names
+    (appended in order of first mention, since foreign documents rarely list layers)."""
+
+    def __init__(self, layers: Iterable[Layer] = ()) -> None:
+        self.layers = sorted(layers, key=lambda x: x.index)
+        self._by_diff = {x.diff_id: x.index for x in self.layers if x.diff_id}
+        self._by_digest = {x.digest: x.index for x in self.layers if x.digest}
+
+    def index(self, diff_id: str = "", digest: str = "") -> int | None:
+        if diff_id in self._by_diff:
+            return self._by_diff[diff_id]
+        if digest in self._by_digest:
+            return self._by_digest[digest]
+        if not diff_id and not digest:
+            return None
+        idx = max((x.index for x in self.layers), default=-1) + 1
+        self.layers.append(Layer(index=idx, digest=digest, diff_id=diff_id))
+        if diff_id:
+            self._by_diff[diff_id] = idx
+        if digest:
+            self._by_digest[digest] = idx
+        return idx
+
+    def get(self, index: int | None) -> Layer | None:
+        return next((x for x in self.layers if x.index == index), None)

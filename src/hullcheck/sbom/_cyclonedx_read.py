@@ -1,0 +1,274 @@
+"""Reading CycloneDX JSON (ours, Syft's, Trivy's, anyone's) back into an Inventory."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+
+from packageurl import PackageURL
+
+from hullcheck.model import (
+    Distro,
+    ImageSource,
+    Inventory,
+    Layer,
+    Location,
+    Package,
+    PackageType,
+    Relationship,
+    RelationshipType,
+    SourcePackage,
+    Unknown,
+    Visibility,
+)
+from hullcheck.sbom import _props as P
+from hullcheck.sbom import _purl
+from hullcheck.sbom._common import LayerTable
+from hullcheck.sbom._reader import Node
+
+CATALOGER = "sbom-cyclonedx"
+_INDEX = re.compile(r"([0-9]{1,6}):(.+)")
+_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
+_Props = dict[str, list[str]]
+
+
+def is_cyclonedx(doc: object) -> bool:
+    return isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX"
+
+
+def decode(doc: object, name: str) -> Inventory:
+    root = Node(name, "", doc)
+    root.obj()
+    meta = root.get("metadata")
+    mprops = _properties(meta) if meta else {}
+    layers = LayerTable(_layers(meta, mprops) if meta else ())
+    packages: list[Package] = []
+    unknowns: list[Unknown] = []
+    relationships: list[Relationship] = []
+    os_component: Node | None = None
+    for comp in _walk(root):
+        ctype = comp.str("type")
+        if ctype == "operating-system":
+            os_component = os_component or comp
+            continue
+        props = _properties(comp)
+        pkg = _package(comp, props, layers)
+        if isinstance(pkg, str):
+            unknowns.append(
+                Unknown(location=Location(path=name), cataloger=CATALOGER,
+                        reason=f"{comp.path}: {pkg}")
+            )
+            continue
+        packages.append(pkg)
+        relationships += _relationships(pkg.purl, props)
+    return Inventory(
+        source=_source(meta.get("component") if meta else None, mprops),
+        distro=_distro(mprops, os_component, packages),
+        layers=tuple(layers.layers),
+        packages=tuple(packages),
+        relationships=tuple(relationships),
+        unknowns=tuple(unknowns),
+        scope=_first(mprops, P.SCOPE) or "squashed",
+    )
+
+
+def _walk(root: Node) -> Iterator[Node]:
+    """Every component, nested ones included, without recursion."""
+    stack = list(reversed(root.list("components")))
+    while stack:
+        comp = stack.pop()
+        comp.obj()
+        yield comp
+        stack += reversed(comp.list("components"))
+
+
+def _properties(node: Node) -> _Props:
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for prop in node.list("properties"):
+        out[prop.req("name").as_str()].append(prop.str("value"))
+    return dict(out)
+
+
+def _first(props: _Props, key: str) -> str:
+    values = props.get(key)
+    return values[0] if values else ""
+
+
+def _indexed(props: _Props, prefix: str) -> dict[int, dict[str, str]]:
+    """``prefix`` + ``N:field`` properties, grouped by N."""
+    out: defaultdict[int, dict[str, str]] = defaultdict(dict)
+    for key, values in props.items():
+        if key.startswith(prefix) and (m := _INDEX.fullmatch(key[len(prefix):])):
+            out[int(m.group(1))][m.group(2)] = values[0]
+    return dict(out)
+
+
+def _int(node: Node, key: str, text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,12}", text):
+        node.fail(f"property {key!r} is not a non-negative integer: {text[:40]!r}")
+    return int(text)
+
+
+def _layers(meta: Node, props: _Props) -> list[Layer]:
+    return [
+        Layer(
+            index=index, digest=f.get("digest", ""), diff_id=f.get("diff-id", ""),
+            media_type=f.get("media-type", ""),
+            size=_int(meta, f"{P.LAYER}{index}:size", f["size"]) if "size" in f else 0,
+            created_by=f.get("created-by", ""),
+        )
+        for index, f in sorted(_indexed(props, P.LAYER).items())
+    ]
+
+
+def _source(comp: Node | None, props: _Props) -> ImageSource:
+    name = comp.str("name") if comp else ""
+    version = comp.str("version") if comp else ""
+    return ImageSource(
+        kind=_first(props, P.IMAGE_KIND) or "sbom",
+        name=_first(props, P.IMAGE_NAME) or name,
+        manifest_digest=_first(props, P.IMAGE_DIGEST)
+        or (version if version.startswith("sha256:") else ""),
+        config_digest=_first(props, P.IMAGE_CONFIG),
+        repo_digests=tuple(props.get(P.IMAGE_REPO_DIGEST, ())),
+        tags=tuple(props.get(P.IMAGE_TAG, ())),
+        platform=_first(props, P.IMAGE_PLATFORM),
+        created=_first(props, P.IMAGE_CREATED),
+        labels=tuple(
+            sorted((k[len(P.IMAGE_LABEL):], v[0]) for k, v in props.items()
+                   if k.startswith(P.IMAGE_LABEL))
+        ),
+    )
+
+
+def _distro(props: _Props, os_comp: Node | None, packages: list[Package]) -> Distro | None:
+    if distro_id := _first(props, P.DISTRO + "id"):
+        return Distro(
+            id=distro_id, version_id=_first(props, P.DISTRO + "version-id"),
+            codename=_first(props, P.DISTRO + "codename"), name=_first(props, P.DISTRO + "name"),
+            pretty_name=_first(props, P.DISTRO + "pretty-name"),
+            id_like=tuple(_first(props, P.DISTRO + "id-like").split()),
+        )
+    if os_comp is not None and os_comp.str("name"):
+        return Distro(id=os_comp.str("name").lower(), version_id=os_comp.str("version"))
+    for p in packages:
+        purl = _purl.parse(p.purl)
+        if purl is not None and (d := _purl.distro(purl)) is not None:
+            return d
+    return None
+
+
+def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
+    """The package a component describes, or why it was skipped."""
+    purl_text = comp.str("purl") or _first(props, P.PURL_UNPARSED)
+    purl = _purl.parse(purl_text)
+    type_text = _first(props, P.PACKAGE_TYPE)
+    ptype = _purl.PURL_TYPES.get(type_text) or (_purl.package_type(purl) if purl else None)
+    if ptype is None:
+        if purl is not None:
+            return f"purl type {purl.type!r} is not supported"
+        return f"no usable purl ({purl_text[:80]!r})" if purl_text else "no purl"
+    ours = P.FOUND_BY in props
+    name = comp.str("name") if ours or purl is None else _purl.package_name(purl)
+    version = comp.str("version") or (_purl.package_version(purl) if purl else "")
+    visibility = _first(props, P.VISIBILITY) or Visibility.VISIBLE.value
+    if visibility not in {v.value for v in Visibility}:
+        comp.fail(f"property {P.VISIBILITY!r} has unknown value {visibility[:40]!r}")
+    numbered = sorted(
+        (int(k[len(P.CPE):]), v[0]) for k, v in props.items()
+        if k.startswith(P.CPE) and re.fullmatch(r"[0-9]{1,6}", k[len(P.CPE):])
+    )
+    cpes = ([comp.str("cpe")] if comp.str("cpe") else []) + [v for _, v in numbered]
+    return Package(
+        type=ptype,
+        name=name,
+        version=version,
+        purl=purl_text,
+        found_by=_first(props, P.FOUND_BY) or _first(props, P.SYFT_FOUND_BY) or CATALOGER,
+        locations=_locations(comp, props, layers),
+        licenses=_licenses(comp, props),
+        source=_source_package(props, ptype, version, purl),
+        arch=_first(props, P.ARCH) or (_purl.qualifier(purl, "arch") if purl else ""),
+        cpes=tuple(cpes),
+        visibility=Visibility(visibility),
+        extras=tuple(sorted((k[len(P.EXTRA):], v[0]) for k, v in props.items()
+                            if k.startswith(P.EXTRA))),
+    )
+
+
+def _locations(comp: Node, props: _Props, layers: LayerTable) -> tuple[Location, ...]:
+    if ours := _indexed(props, P.LOCATION):
+        return tuple(
+            Location(
+                path=f.get("path", ""),
+                layer=_int(comp, f"{P.LOCATION}{i}:layer-index", f["layer-index"])
+                if "layer-index" in f else None,
+            )
+            for i, f in sorted(ours.items())
+        )
+    if syft := _indexed(props, P.SYFT_LOCATION):
+        return tuple(
+            Location(path=f.get("path", ""), layer=layers.index(diff_id=f.get("layerID", "")))
+            for _, f in sorted(syft.items())
+        )
+    path, diff_id = _first(props, P.TRIVY_PATH), _first(props, P.TRIVY_DIFF_ID)
+    if path or diff_id:
+        return (Location(path=path, layer=layers.index(diff_id=diff_id)),)
+    return ()
+
+
+def _licenses(comp: Node, props: _Props) -> tuple[str, ...]:
+    if recorded := _first(props, P.LICENSES):
+        try:
+            values = json.loads(recorded)
+        except ValueError:
+            values = None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            comp.fail(f"property {P.LICENSES!r} is not a JSON list of strings")
+        return tuple(values)
+    out = []
+    for choice in comp.list("licenses"):
+        if choice.has("expression"):
+            out.append(choice.req("expression").as_str())
+        elif (lic := choice.get("license")) is not None:
+            text = lic.str("id") or lic.str("name")
+            if text:
+                out.append(text)
+    return tuple(out)
+
+
+def _source_package(
+    props: _Props, ptype: PackageType, version: str, purl: PackageURL | None
+) -> SourcePackage | None:
+    if name := _first(props, P.SOURCE_NAME):
+        return SourcePackage(name=name, version=_first(props, P.SOURCE_VERSION))
+    if name := _first(props, P.SYFT_SOURCE):
+        src_version = _first(props, P.SYFT_SOURCE_VERSION)
+    elif name := _first(props, P.TRIVY_SRC_NAME):
+        src_version = _first(props, P.TRIVY_SRC_VERSION)
+        if src_version and (release := _first(props, P.TRIVY_SRC_RELEASE)):
+            src_version = f"{src_version}-{release}"
+        if src_version and (epoch := _first(props, P.TRIVY_SRC_EPOCH)) and epoch != "0":
+            src_version = f"{epoch}:{src_version}"
+    elif purl is not None and (upstream := _purl.qualifier(purl, "upstream")):
+        name, _, src_version = upstream.partition("@")
+    else:
+        return None
+    if ptype not in _OS_TYPES:
+        return None
+    # A binary package whose source field names no version was built from its own version.
+    return SourcePackage(name=name, version=src_version or version)
+
+
+def _relationships(source: str, props: _Props) -> list[Relationship]:
+    out = []
+    for key, targets in props.items():
+        if key.startswith(P.RELATIONSHIP):
+            try:
+                rtype = RelationshipType(key[len(P.RELATIONSHIP):])
+            except ValueError:
+                continue
+            out += [Relationship(source=source, target=t, type=rtype) for t in targets]
+    return out

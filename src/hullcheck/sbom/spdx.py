@@ -1,0 +1,392 @@
+"""Inventory <-> SPDX 2.3 JSON.
+
+Written by hand rather than with the official ``spdx-tools`` library: that library pulls in
+rdflib, beartype, ply, pyparsing and more for formats we do not write, and builds and
+type-checks a full object graph per element, which is slow on images with thousands of
+packages. The document we write is small and fixed in shape; the tests validate every
+produced document against the official SPDX 2.3 JSON schema instead.
+
+Facts SPDX has no field for (layers, locations, visibility, found-by, scope, the count of
+hidden packages left out) travel as JSON in annotations whose comment starts with
+``hullcheck:package`` or ``hullcheck:document``, so our own decode restores them; other
+tools' documents are read from the standard fields (purl and CPE external references,
+GENERATED_FROM relationships to source packages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from packageurl import PackageURL
+
+from hullcheck.model import (
+    Distro,
+    ImageSource,
+    Inventory,
+    Location,
+    Package,
+    PackageType,
+    SourcePackage,
+    Unknown,
+    Visibility,
+)
+from hullcheck.sbom import _purl, native
+from hullcheck.sbom._common import TOOL, TOOL_VERSION, LayerTable, image_purl, refs, shown
+from hullcheck.sbom._license import license_ref, spdx_expression
+from hullcheck.sbom._reader import Node
+
+CATALOGER = "sbom-spdx"
+NOASSERTION = "NOASSERTION"
+DOC_FACTS = "hullcheck:document "
+PKG_FACTS = "hullcheck:package "
+IMAGE_ID = "SPDXRef-Image"
+_NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
+_SOURCE_ARCH = {"deb": "source", "rpm": "src"}
+
+
+def is_spdx(doc: object) -> bool:
+    return isinstance(doc, dict) and str(doc.get("spdxVersion", "")).startswith("SPDX-2")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
+    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    annotator = f"Tool: {TOOL}-{TOOL_VERSION}"
+    packages = shown(inventory)
+    extracted: dict[str, str] = {}  # LicenseRef id -> text
+    spdx_packages = [_image_package(inventory)]
+    relationships = [_rel("SPDXRef-DOCUMENT", "DESCRIBES", IMAGE_ID)]
+    source_ids: dict[tuple[str, str, str], str] = {}
+    listed = set()
+    for p, ref in zip(packages, refs(packages), strict=True):
+        spdx_id = _spdx_id("Package", ref)
+        listed.add(p.purl)
+        pkg = _package(inventory, p, spdx_id, extracted)
+        pkg["annotations"] = [_annotation(PKG_FACTS, _package_facts(p), annotator, created)]
+        spdx_packages.append(pkg)
+        relationships.append(_rel(IMAGE_ID, "CONTAINS", spdx_id))
+        if p.source is not None:
+            key = (p.type.value, p.source.name, p.source.version)
+            if key not in source_ids:
+                source_ids[key] = _spdx_id("Source", "/".join(key))
+                spdx_packages.append(_source_package(p, p.source, source_ids[key]))
+            relationships.append(_rel(spdx_id, "GENERATED_FROM", source_ids[key]))
+    facts = {
+        "scope": inventory.scope,
+        "hiddenPackages": len(inventory.hidden),
+        "hiddenPackagesOmitted": len(inventory.packages) - len(packages),
+        "source": native._source(inventory.source),
+        "distro": native._distro(inventory.distro) if inventory.distro else None,
+        "layers": [native._layer(x) for x in inventory.layers],
+        "relationships": [
+            {"source": r.source, "target": r.target, "type": r.type.value}
+            for r in inventory.relationships if r.source in listed
+        ],
+    }
+    doc: dict[str, Any] = {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": inventory.source.name or "image",
+        "documentNamespace": _namespace(inventory),
+        "creationInfo": {"created": created, "creators": [annotator]},
+        "packages": spdx_packages,
+        "relationships": relationships,
+        "annotations": [_annotation(DOC_FACTS, facts, annotator, created)],
+    }
+    if extracted:
+        doc["hasExtractedLicensingInfos"] = [
+            {"licenseId": k, "name": v, "extractedText": v} for k, v in sorted(extracted.items())
+        ]
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
+def _namespace(inventory: Inventory) -> str:
+    """Unique per document, and naming the image digest it describes."""
+    s = inventory.source
+    slug = _NOT_IDSTRING.sub("-", s.name).strip("-") or "image"
+    digest = s.manifest_digest.removeprefix("sha256:") or "no-digest"
+    return f"https://hullcheck.invalid/spdx/{slug[:80]}/{digest}/{uuid.uuid4()}"
+
+
+def _spdx_id(kind: str, ref: str) -> str:
+    digest = hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"SPDXRef-{kind}-{digest}"
+
+
+def _rel(element: str, kind: str, related: str) -> dict[str, str]:
+    return {"spdxElementId": element, "relationshipType": kind, "relatedSpdxElement": related}
+
+
+def _annotation(prefix: str, facts: object, annotator: str, created: str) -> dict[str, str]:
+    return {
+        "annotationDate": created,
+        "annotationType": "OTHER",
+        "annotator": annotator,
+        "comment": prefix + json.dumps(facts, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def _image_package(inventory: Inventory) -> dict[str, Any]:
+    s = inventory.source
+    pkg: dict[str, Any] = {
+        "SPDXID": IMAGE_ID,
+        "name": s.name or "image",
+        "downloadLocation": NOASSERTION,
+        "filesAnalyzed": False,
+        "primaryPackagePurpose": "CONTAINER",
+    }
+    if s.manifest_digest:
+        pkg["versionInfo"] = s.manifest_digest
+    if s.manifest_digest.startswith("sha256:"):
+        pkg["checksums"] = [
+            {"algorithm": "SHA256", "checksumValue": s.manifest_digest.removeprefix("sha256:")}
+        ]
+    if (purl := image_purl(s.kind, s.name, s.manifest_digest)) is not None:
+        pkg["externalRefs"] = [_ref("PACKAGE-MANAGER", "purl", purl.to_string())]
+    return pkg
+
+
+def _ref(category: str, kind: str, locator: str) -> dict[str, str]:
+    return {"referenceCategory": category, "referenceType": kind, "referenceLocator": locator}
+
+
+def _license_field(licenses: tuple[str, ...], extracted: dict[str, str]) -> str:
+    parts = []
+    for text in licenses:
+        expr = spdx_expression(text)
+        if expr is None:
+            expr = license_ref(text)
+            extracted[expr] = text
+        parts.append(f"({expr})" if " " in expr and len(licenses) > 1 else expr)
+    return " AND ".join(parts) or NOASSERTION
+
+
+def _package(
+    inventory: Inventory, p: Package, spdx_id: str, extracted: dict[str, str]
+) -> dict[str, Any]:
+    refs_ = [_ref("PACKAGE-MANAGER", "purl", p.purl)] if _purl.parse(p.purl) else []
+    refs_ += [
+        _ref("SECURITY", "cpe22Type" if cpe.startswith("cpe:/") else "cpe23Type", cpe)
+        for cpe in p.cpes if " " not in cpe
+    ]
+    pkg: dict[str, Any] = {
+        "SPDXID": spdx_id,
+        "name": p.name,
+        "versionInfo": p.version,
+        "downloadLocation": NOASSERTION,
+        "filesAnalyzed": False,
+        "licenseConcluded": NOASSERTION,  # we read declarations; we did not conclude anything
+        "licenseDeclared": _license_field(p.licenses, extracted),
+        "copyrightText": NOASSERTION,
+        "primaryPackagePurpose": "LIBRARY",
+        "externalRefs": refs_,
+    }
+    if info := _source_info(inventory, p):
+        pkg["sourceInfo"] = info
+    return pkg
+
+
+def _package_facts(p: Package) -> dict[str, Any]:
+    """Our lossless record of the package, without the file list (only its length)."""
+    facts = native._package(p)
+    facts["files"] = []
+    facts["filesCount"] = len(p.files)
+    return facts
+
+
+def _source_info(inventory: Inventory, p: Package) -> str:
+    if not p.locations:
+        return ""
+    loc = p.locations[0]
+    text = f"acquired package info from {loc.path}"
+    layer = next((x for x in inventory.layers if x.index == loc.layer), None)
+    if layer is not None:
+        text += f" in layer {layer.index} ({layer.diff_id or layer.digest})"
+        if layer.created_by:
+            text += f" created by: {layer.created_by}"
+    if p.visibility is Visibility.HIDDEN:
+        text += "; not visible in the final file system (deleted or replaced by a later layer)"
+    return text
+
+
+def _source_package(p: Package, src: SourcePackage, spdx_id: str) -> dict[str, Any]:
+    pkg: dict[str, Any] = {
+        "SPDXID": spdx_id,
+        "name": src.name,
+        "versionInfo": src.version,
+        "downloadLocation": NOASSERTION,
+        "filesAnalyzed": False,
+        "primaryPackagePurpose": "SOURCE",
+    }
+    binary = _purl.parse(p.purl)
+    if binary is not None and src.name:
+        qualifiers = {k: v for k, v in (binary.qualifiers or {}).items() if k == "distro"}
+        if arch := _SOURCE_ARCH.get(binary.type):
+            qualifiers["arch"] = arch
+        purl = PackageURL(type=binary.type, namespace=binary.namespace, name=src.name,
+                          version=src.version or None, qualifiers=qualifiers)
+        pkg["externalRefs"] = [_ref("PACKAGE-MANAGER", "purl", purl.to_string())]
+    return pkg
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def decode(doc: object, name: str) -> Inventory:
+    root = Node(name, "", doc)
+    root.obj()
+    facts = _facts(root, DOC_FACTS)
+    facts_node = Node(name, "annotations[hullcheck:document]", facts or {})
+    layers = LayerTable(native._read_layer(n) for n in facts_node.list("layers"))
+    spdx_packages = {n.str("SPDXID"): n for n in root.list("packages")}
+    generated_from: dict[str, str] = {}
+    described: set[str] = set()
+    for rel in root.list("relationships"):
+        kind, elem = rel.str("relationshipType"), rel.str("spdxElementId")
+        related = rel.str("relatedSpdxElement")
+        if kind == "GENERATED_FROM":
+            generated_from.setdefault(elem, related)
+        elif kind == "DESCRIBES":
+            described.add(related)
+        elif kind == "DESCRIBED_BY":
+            described.add(elem)
+    described.update(root.strs("documentDescribes"))
+    sources = {
+        t for t in generated_from.values()
+        if t in spdx_packages and spdx_packages[t].str("primaryPackagePurpose") == "SOURCE"
+    }
+    licence_names = {
+        n.str("licenseId"): n.str("name") or n.str("extractedText")
+        for n in root.list("hasExtractedLicensingInfos")
+    }
+    packages: list[Package] = []
+    unknowns: list[Unknown] = []
+    image: Node | None = None
+    for spdx_id, node in spdx_packages.items():
+        if spdx_id in sources:
+            continue
+        if spdx_id in described and (
+            node.str("primaryPackagePurpose") == "CONTAINER" or _purls(node) == []
+        ):
+            image = image or node
+            continue
+        src_node = spdx_packages.get(generated_from.get(spdx_id, ""))
+        pkg = _read_package(node, src_node, layers, licence_names)
+        if isinstance(pkg, str):
+            unknowns.append(
+                Unknown(location=Location(path=name), cataloger=CATALOGER,
+                        reason=f"{node.path}: {pkg}")
+            )
+        else:
+            packages.append(pkg)
+    source = facts_node.get("source")
+    distro = facts_node.get("distro")
+    return Inventory(
+        source=native._read_source(source) if source else _image_source(image),
+        distro=native._read_distro(distro) if distro else _guess_distro(packages),
+        layers=tuple(layers.layers),
+        packages=tuple(packages),
+        relationships=tuple(
+            native._read_relationship(n) for n in facts_node.list("relationships")
+        ),
+        unknowns=tuple(unknowns),
+        scope=facts_node.str("scope", "squashed"),
+    )
+
+
+def _facts(node: Node, prefix: str) -> dict[str, Any] | None:
+    """The JSON our annotation with ``prefix`` carries, if the element has one."""
+    for ann in node.list("annotations"):
+        comment = ann.str("comment")
+        if comment.startswith(prefix):
+            try:
+                value = json.loads(comment[len(prefix):])
+            except (ValueError, RecursionError):
+                ann.fail(f"{prefix.strip()} annotation is not valid JSON")
+            if not isinstance(value, dict):
+                ann.fail(f"{prefix.strip()} annotation is not a JSON object")
+            return value
+    return None
+
+
+def _purls(node: Node) -> list[str]:
+    return [
+        r.str("referenceLocator") for r in node.list("externalRefs")
+        if r.str("referenceType") == "purl"
+    ]
+
+
+def _image_source(image: Node | None) -> ImageSource:
+    if image is None:
+        return ImageSource(kind="sbom", name="")
+    version = image.str("versionInfo")
+    return ImageSource(
+        kind="sbom", name=image.str("name"),
+        manifest_digest=version if version.startswith("sha256:") else "",
+    )
+
+
+def _guess_distro(packages: list[Package]) -> Distro | None:
+    for p in packages:
+        purl = _purl.parse(p.purl)
+        if purl is not None and (d := _purl.distro(purl)) is not None:
+            return d
+    return None
+
+
+def _read_package(
+    node: Node, src_node: Node | None, layers: LayerTable, licence_names: dict[str, str]
+) -> Package | str:
+    facts = _facts(node, PKG_FACTS)
+    if facts is not None:
+        facts.pop("filesCount", None)
+        return native._read_package(Node(node.doc, f"{node.path}.annotations", facts))
+    purl_text = next(iter(_purls(node)), "")
+    purl = _purl.parse(purl_text)
+    if purl is None:
+        return f"no usable purl ({purl_text[:80]!r})" if purl_text else "no purl"
+    ptype = _purl.package_type(purl)
+    if ptype is None:
+        return f"purl type {purl.type!r} is not supported"
+    version = node.str("versionInfo") or _purl.package_version(purl)
+    source = None
+    if src_node is not None and src_node.str("name"):
+        source = SourcePackage(name=src_node.str("name"),
+                               version=src_node.str("versionInfo") or version)
+    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
+        upstream := _purl.qualifier(purl, "upstream")
+    ):
+        src_name, _, src_version = upstream.partition("@")
+        source = SourcePackage(name=src_name, version=src_version or version)
+    return Package(
+        type=ptype,
+        name=_purl.package_name(purl),
+        version=version,
+        purl=purl_text,
+        found_by=CATALOGER,
+        locations=(),
+        licenses=_read_licenses(node, licence_names),
+        source=source,
+        arch=_purl.qualifier(purl, "arch"),
+        cpes=tuple(
+            r.str("referenceLocator") for r in node.list("externalRefs")
+            if r.str("referenceType") in ("cpe23Type", "cpe22Type")
+        ),
+    )
+
+
+def _read_licenses(node: Node, licence_names: dict[str, str]) -> tuple[str, ...]:
+    for key in ("licenseDeclared", "licenseConcluded"):
+        text = node.str(key)
+        if text and text not in (NOASSERTION, "NONE"):
+            return (licence_names.get(text) or text,)
+    return ()
