@@ -1,0 +1,210 @@
+"""Credential lookup (explicit, environment, Docker config, credential helpers) and
+WWW-Authenticate parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hullcheck.errors import AuthError
+from hullcheck.registry.auth import Credentials, lookup_credentials, normalize_host
+from hullcheck.registry.challenge import parse_challenges, pick_challenge
+
+
+def write_config(directory: Path, doc: dict[str, object]) -> dict[str, str]:
+    """A Docker config dir holding ``doc``; returns an environment pointing at it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(doc))
+    return {"DOCKER_CONFIG": str(directory), "PATH": os.environ.get("PATH", "")}
+
+
+def install_helper(bin_dir: Path, name: str, script: str) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / f"docker-credential-{name}"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+# A helper in the protocol's shape: reads the server URL on stdin, records it, answers JSON
+# for the one server it knows and "credentials not found" otherwise.
+HELPER = """read url
+printf '%s\\n' "$url" >> "{log}"
+if [ "$url" = "{known}" ]; then
+  printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url"
+else
+  echo "credentials not found in native keychain"; exit 1
+fi
+"""
+
+
+def test_explicit_credentials_win(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
+    env |= {"HULLCHECK_USERNAME": "envuser", "HULLCHECK_PASSWORD": "envpw"}
+    creds = lookup_credentials("r.example", username="me", password="pw", env=env)
+    assert creds == Credentials(username="me", password="pw", source="explicit")
+
+
+def test_environment_before_docker_config(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
+    env |= {"HULLCHECK_USERNAME": "envuser", "HULLCHECK_PASSWORD": "envpw"}
+    creds = lookup_credentials("r.example", env=env)
+    assert creds is not None
+    assert (creds.username, creds.password) == ("envuser", "envpw")
+
+
+def test_half_set_environment_is_an_error(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {}) | {"HULLCHECK_USERNAME": "only-user"}
+    with pytest.raises(AuthError, match="HULLCHECK_PASSWORD"):
+        lookup_credentials("r.example", env=env)
+
+
+def test_auths_base64_entry(tmp_path: Path) -> None:
+    env = write_config(
+        tmp_path, {"auths": {"https://r.example:5000": {"auth": b64("alice:s3:cret")}}}
+    )
+    creds = lookup_credentials("r.example:5000", env=env)
+    assert creds is not None
+    # The password may contain ':'; only the first one separates.
+    assert (creds.username, creds.password) == ("alice", "s3:cret")
+    assert lookup_credentials("other.example", env=env) is None
+
+
+def test_auths_username_password_and_identity_token(tmp_path: Path) -> None:
+    env = write_config(
+        tmp_path,
+        {
+            "auths": {
+                "a.example": {"username": "bob", "password": "pw"},
+                "b.example": {"identitytoken": "refresh-me"},
+            }
+        },
+    )
+    a = lookup_credentials("a.example", env=env)
+    b = lookup_credentials("b.example", env=env)
+    assert a is not None and (a.username, a.password) == ("bob", "pw")
+    assert b is not None and b.identity_token == "refresh-me" and not b.basic_usable
+
+
+def test_docker_hub_key_matches_docker_io(tmp_path: Path) -> None:
+    env = write_config(
+        tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": b64("hubuser:hubpw")}}}
+    )
+    creds = lookup_credentials("docker.io", env=env)
+    assert creds is not None and creds.username == "hubuser"
+    assert lookup_credentials("registry-1.docker.io", env=env) == creds
+    assert normalize_host("https://index.docker.io/v1/") == "docker.io"
+
+
+def test_malformed_auth_entry_names_the_file(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": "%%%not-base64"}}})
+    with pytest.raises(AuthError, match=r"config\.json: 'auth' for r\.example"):
+        lookup_credentials("r.example", env=env)
+
+
+def test_unreadable_config_is_an_auth_error(tmp_path: Path) -> None:
+    tmp_path.joinpath("config.json").write_text("{not json")
+    with pytest.raises(AuthError, match="not valid JSON"):
+        lookup_credentials("r.example", env={"DOCKER_CONFIG": str(tmp_path)})
+
+
+def test_missing_config_means_no_credentials(tmp_path: Path) -> None:
+    assert lookup_credentials("r.example", env={"DOCKER_CONFIG": str(tmp_path / "none")}) is None
+
+
+def test_cred_helper_per_registry(tmp_path: Path) -> None:
+    log = tmp_path / "asked.txt"
+    install_helper(
+        tmp_path / "bin",
+        "test",
+        HELPER.format(log=log, known="r.example:5000", user="helperuser", secret="helperpw"),
+    )
+    env = write_config(tmp_path / "cfg", {"credHelpers": {"r.example:5000": "test"}})
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    creds = lookup_credentials("r.example:5000", env=env)
+    assert creds is not None
+    assert (creds.username, creds.password) == ("helperuser", "helperpw")
+    assert creds.source == "helper docker-credential-test"
+    assert log.read_text().splitlines() == ["r.example:5000"]
+
+
+def test_creds_store_asks_docker_hub_by_its_server_url(tmp_path: Path) -> None:
+    log = tmp_path / "asked.txt"
+    install_helper(
+        tmp_path / "bin",
+        "test",
+        HELPER.format(log=log, known="https://index.docker.io/v1/", user="hub", secret="pw"),
+    )
+    env = write_config(
+        tmp_path / "cfg", {"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "test"}
+    )
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    creds = lookup_credentials("docker.io", env=env)
+    assert creds is not None and creds.username == "hub"
+    # A host the store does not know: "credentials not found" means none, not an error.
+    assert lookup_credentials("elsewhere.example", env=env) is None
+    assert log.read_text().splitlines() == ["https://index.docker.io/v1/", "elsewhere.example"]
+
+
+def test_helper_identity_token(tmp_path: Path) -> None:
+    install_helper(
+        tmp_path / "bin",
+        "test",
+        HELPER.format(log=tmp_path / "log", known="r.example", user="<token>", secret="tok"),
+    )
+    env = write_config(tmp_path / "cfg", {"credsStore": "test"})
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    creds = lookup_credentials("r.example", env=env)
+    assert creds is not None and creds.identity_token == "tok" and creds.username == ""
+
+
+def test_failing_helper_names_the_helper(tmp_path: Path) -> None:
+    install_helper(tmp_path / "bin", "broken", "echo 'keychain is locked' >&2; exit 3\n")
+    env = write_config(tmp_path / "cfg", {"credHelpers": {"r.example": "broken"}})
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    with pytest.raises(
+        AuthError, match=r"docker-credential-broken for r\.example exited 3: keychain is locked"
+    ):
+        lookup_credentials("r.example", env=env)
+
+
+def test_missing_helper_names_the_helper(tmp_path: Path) -> None:
+    env = write_config(tmp_path / "cfg", {"credHelpers": {"r.example": "nonexistent"}})
+    env["PATH"] = str(tmp_path / "empty-bin")
+    with pytest.raises(AuthError, match=r"docker-credential-nonexistent .* not installed"):
+        lookup_credentials("r.example", env=env)
+
+
+def test_helper_printing_garbage(tmp_path: Path) -> None:
+    install_helper(tmp_path / "bin", "garbage", "echo 'not json'\n")
+    env = write_config(tmp_path / "cfg", {"credsStore": "garbage"})
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    with pytest.raises(AuthError, match=r"docker-credential-garbage .* invalid JSON"):
+        lookup_credentials("r.example", env=env)
+
+
+def test_bearer_challenge_with_commas_in_scope() -> None:
+    header = (
+        'Bearer realm="https://auth.example/token",service="reg.example",'
+        'scope="repository:team/app:pull,push"'
+    )
+    (challenge,) = parse_challenges(header)
+    assert challenge.scheme == "bearer"
+    assert challenge.realm == "https://auth.example/token"
+    assert challenge.get("service") == "reg.example"
+    assert challenge.get("scope") == "repository:team/app:pull,push"
+
+
+def test_bearer_preferred_over_basic() -> None:
+    challenge = pick_challenge('Basic realm="r", Bearer realm="https://t.example/token"')
+    assert challenge is not None and challenge.scheme == "bearer"
+    assert challenge.realm == "https://t.example/token"
+    assert pick_challenge("Negotiate abc") is None
+    assert pick_challenge("") is None
