@@ -66,8 +66,12 @@ def _detect(path: Path) -> str:
 
 
 def _path_and_tag(rest: str) -> tuple[Path, str | None]:
+    """``PATH[:TAG]``; the tag may itself hold a colon (``docker-archive:x.tar:app:1``)."""
     if Path(rest).exists() or ":" not in rest:
         return Path(rest), None
+    for i, ch in enumerate(rest):
+        if ch == ":" and Path(rest[:i]).exists():
+            return Path(rest[:i]), rest[i + 1 :] or None
     path, tag = rest.rsplit(":", 1)
     return Path(path), tag or None
 

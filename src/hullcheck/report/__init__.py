@@ -1,0 +1,1 @@
+"""Rendering for people and machines: tables, JSON, SARIF."""

@@ -1,0 +1,137 @@
+"""Every image source reads the same image to the same tree, and picks the right image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hullcheck import catalog, filetree
+from hullcheck.errors import UsageError
+from hullcheck.image import Platform, open_image, split_source
+from hullcheck.image.writer import ImageBuilder, write_oci_layout
+from tests.fixtures.images import build, write
+
+LAYERS = (
+    {"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n", "etc/alpine-release": "3.19.1\n",
+     "bin/tool": "v1"},
+    {"bin/tool": "v2", "srv/data.txt": "hello"},
+)
+
+
+@pytest.mark.parametrize("form", ["oci", "oci-archive", "docker-archive"])
+def test_each_form_reads_the_same_tree(tmp_path: Path, form: str) -> None:
+    img = build(*LAYERS)
+    ref = write(img, tmp_path, form)
+    image = open_image(ref)
+    assert image.source.kind == form
+    assert image.source.config_digest == img.config_digest
+    assert [la.diff_id for la in image.layers] == [la.diff_id for la in img.layers]
+    assert [la.created_by for la in image.layers] == ["RUN step 0", "RUN step 1"]
+    tree = filetree.build(image, [*catalog.globs_for(), "/bin/*", "/srv/*"])
+    assert tree.view().read("/bin/tool") == b"v2"
+    assert tree.view(upto=0).read("/bin/tool") == b"v1"
+    inv = catalog.run(tree, image.source)
+    assert inv.distro is not None and (inv.distro.id, inv.distro.version_id) == ("alpine", "3.19.1")
+
+
+def test_oci_manifest_digest_is_recorded(tmp_path: Path) -> None:
+    img = build(*LAYERS)
+    image = open_image(write(img, tmp_path, "oci"))
+    assert image.source.manifest_digest == img.digest
+    assert image.source.tags == ("latest",)
+
+
+def test_detection_without_scheme(tmp_path: Path) -> None:
+    img = build(*LAYERS)
+    oci = write(img, tmp_path, "oci").removeprefix("oci:").rsplit(":", 1)[0]
+    (tmp_path / "d").mkdir()
+    darchive = write(img, tmp_path / "d", "docker-archive").removeprefix("docker-archive:")
+    (tmp_path / "o").mkdir()
+    oarchive = write(img, tmp_path / "o", "oci-archive").removeprefix("oci-archive:")
+    assert split_source(oci)[0] == "oci"
+    assert split_source(darchive)[0] == "docker-archive"
+    assert split_source(oarchive)[0] == "oci-archive"
+    assert split_source(str(tmp_path / "d"))[0] == "dir"
+    assert split_source("debian:12") == ("registry", "debian:12")
+    assert split_source("registry:example.org:5000/a/b:1") == ("registry", "example.org:5000/a/b:1")
+
+
+def test_daemon_scheme_is_refused_with_a_hint() -> None:
+    with pytest.raises(UsageError, match="container daemon") as info:
+        split_source("docker:nginx:latest")
+    assert "docker save" in info.value.hint
+
+
+def test_tag_selection_in_oci_layout(tmp_path: Path) -> None:
+    a = build({"etc/os-release": "ID=debian\nVERSION_ID=11\n"})
+    b = build({"etc/os-release": "ID=debian\nVERSION_ID=12\n"})
+    write_oci_layout(tmp_path / "lay", [(a, "11"), (b, "12")])
+    assert open_image(f"oci:{tmp_path / 'lay'}:12").source.config_digest == b.config_digest
+    assert open_image(f"oci:{tmp_path / 'lay'}:11").source.config_digest == a.config_digest
+    with pytest.raises(UsageError, match="no image tagged '13'"):
+        open_image(f"oci:{tmp_path / 'lay'}:13")
+
+
+def test_platform_selection_in_an_index(tmp_path: Path) -> None:
+    amd = ImageBuilder(architecture="amd64").add_layer({"arch": "amd64"}).build()
+    arm = ImageBuilder(architecture="arm64", variant="v8").add_layer({"arch": "arm64"}).build()
+    write_oci_layout(tmp_path / "multi", [(amd, "1"), (arm, "1")], platform_index=True)
+    ref = f"oci:{tmp_path / 'multi'}"
+    arm_img = open_image(ref, platform=Platform.parse("linux/arm64"))
+    assert arm_img.source.config_digest == arm.config_digest
+    assert arm_img.source.platform == "linux/arm64/v8"
+    amd_img = open_image(ref, platform=Platform.parse("linux/amd64"))
+    assert amd_img.source.config_digest == amd.config_digest
+    with pytest.raises(UsageError, match="no image for platform linux/s390x"):
+        open_image(ref, platform=Platform.parse("linux/s390x"))
+
+
+def test_docker_archive_with_several_images_needs_a_tag(tmp_path: Path) -> None:
+    import json
+    import tarfile
+
+    img = build(*LAYERS)
+    path = Path(write(img, tmp_path, "docker-archive").removeprefix("docker-archive:"))
+    # Duplicate the manifest entry under another tag, as `docker save a b` does.
+    with tarfile.open(path) as tf:
+        members = {m.name: tf.extractfile(m).read() for m in tf.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    entries = json.loads(members["manifest.json"])
+    entries.append(dict(entries[0], RepoTags=["other:2"]))
+    members["manifest.json"] = json.dumps(entries).encode()
+    import io
+
+    with tarfile.open(path, "w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    with pytest.raises(UsageError, match="holds 2 images"):
+        open_image(f"docker-archive:{path}")
+    assert open_image(f"docker-archive:{path}:other:2").source.tags == ("other:2",)
+
+
+def test_dir_source_never_follows_links_out_of_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "usr/lib/os-release").write_text("ID=inside\nVERSION_ID=1\n")
+    # An absolute link: on the host it would read the host's /etc/os-release.
+    (root / "etc/os-release").symlink_to("/usr/lib/os-release")
+    (root / "etc/escape").symlink_to("../../../../../../etc/hostname")
+    image = open_image(f"dir:{root}")
+    tree = filetree.build(image, catalog.globs_for() + ("/etc/escape",))
+    inv = catalog.run(tree, image.source)
+    assert inv.distro is not None and inv.distro.id == "inside"
+    assert tree.view().read("/etc/escape") is None  # resolves to /etc/hostname in the root: absent
+    assert tree.view().resolve("/etc/escape") == "/etc/hostname"
+
+
+def test_zstd_and_uncompressed_layers(tmp_path: Path) -> None:
+    b = ImageBuilder()
+    b.add_layer({"a": "zstd"}, compression="zstd")
+    b.add_layer({"b": "plain"}, compression="none")
+    b.add_layer({"c": "gzip"}, compression="gzip")
+    write_oci_layout(tmp_path / "x", [(b.build(), None)])
+    tree = filetree.build(open_image(f"oci:{tmp_path / 'x'}"), ["/*"])
+    assert [tree.view().read(p) for p in ("/a", "/b", "/c")] == [b"zstd", b"plain", b"gzip"]

@@ -1,0 +1,124 @@
+"""Whiteouts, opaque directories, links and the history of every file across layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hullcheck.filetree import Kind, compile_globs, glob_to_regex, normalise
+from hullcheck.errors import UnsafeLayer
+from hullcheck.image.writer import directory, file, hardlink, opaque, symlink, whiteout
+from tests.fixtures.images import tree_of
+
+ALL = ["/**"]
+
+
+def test_whiteout_hides_a_file_but_keeps_its_history(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"etc/secret": "key", "etc/keep": "k"}, [whiteout("etc/secret")],
+                   globs=ALL)
+    view = tree.view()
+    assert view.entry("/etc/secret") is None
+    assert view.read("/etc/keep") == b"k"
+    shipped = [e for e in tree.all_entries() if e.path == "/etc/secret"]
+    assert len(shipped) == 1 and shipped[0].layer == 0 and shipped[0].content == b"key"
+    assert not tree.is_visible(shipped[0])
+    assert tree.deleted_at(shipped[0]) == 1
+    assert tree.view(upto=0).read("/etc/secret") == b"key"
+
+
+def test_whiteout_of_a_directory_removes_its_subtree(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"opt/app/a": "1", "opt/app/sub/b": "2", "opt/other": "3"},
+                   [whiteout("opt/app")], globs=ALL)
+    assert sorted(tree.final) == ["/opt/other"]
+
+
+def test_opaque_directory_hides_lower_contents_only(tmp_path: Path) -> None:
+    tree = tree_of(
+        tmp_path,
+        {"data/old1": "1", "data/sub/old2": "2"},
+        [opaque("data"), file("data/new", "n")],
+        globs=ALL,
+    )
+    assert sorted(p for p in tree.final if p.startswith("/data")) == ["/data/new"]
+    assert {e.path for e in tree.all_entries()} >= {"/data/old1", "/data/sub/old2", "/data/new"}
+
+
+def test_overwritten_file_keeps_both_versions(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"bin/x": "one"}, {"bin/x": "two"}, globs=ALL)
+    versions = [(e.layer, e.content) for e in tree.all_entries() if e.path == "/bin/x"]
+    assert versions == [(0, b"one"), (1, b"two")]
+    old = next(e for e in tree.all_entries() if e.content == b"one")
+    assert tree.deleted_at(old) == 1 and not tree.is_visible(old)
+
+
+def test_symlinks_resolve_inside_the_root(tmp_path: Path) -> None:
+    tree = tree_of(
+        tmp_path,
+        [
+            file("usr/lib/os-release", "ID=x"),
+            symlink("etc/os-release", "../usr/lib/os-release"),
+            symlink("lib", "usr/lib"),
+            symlink("etc/escape", "../../../../../../usr/lib/os-release"),
+            symlink("etc/abs", "/usr/lib/os-release"),
+            symlink("loop1", "loop2"),
+            symlink("loop2", "loop1"),
+        ],
+        globs=ALL,
+    )
+    view = tree.view()
+    assert view.read("/etc/os-release") == b"ID=x"
+    assert view.read("/lib/os-release") == b"ID=x"
+    assert view.read("/etc/escape") == b"ID=x"  # ".." stops at the image root
+    assert view.read("/etc/abs") == b"ID=x"  # absolute targets are image paths
+    assert view.resolve("/loop1") is None
+    assert view.read("/loop1") is None
+
+
+def test_hard_links_share_content(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [file("a/orig", "data"), hardlink("a/link", "a/orig")], globs=ALL)
+    assert tree.view().read("/a/link") == b"data"
+
+
+def test_only_wanted_files_keep_content(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"keep/me": "yes", "drop/me": "no"}, globs=["/keep/*"])
+    view = tree.view()
+    assert view.read("/keep/me") == b"yes"
+    dropped = view.entry("/drop/me")
+    assert dropped is not None and dropped.kind is Kind.FILE and dropped.content is None
+    assert dropped.size == 2
+
+
+def test_directory_entries_and_modes(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [directory("var/tmp", 0o1777), file("usr/bin/su", "", 0o4755)],
+                   globs=ALL)
+    assert tree.final["/var/tmp"].kind is Kind.DIR and tree.final["/var/tmp"].mode == 0o1777
+    assert tree.final["/usr/bin/su"].mode == 0o4755
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "hit"),
+    [
+        ("/var/lib/dpkg/status", "/var/lib/dpkg/status", True),
+        ("/var/lib/dpkg/status.d/*", "/var/lib/dpkg/status.d/base", True),
+        ("/var/lib/dpkg/status.d/*", "/var/lib/dpkg/status.d/a/b", False),
+        ("/**/*.dist-info/METADATA", "/usr/lib/python3/dist-packages/x-1.dist-info/METADATA", True),
+        ("/**/*.dist-info/METADATA", "/x-1.dist-info/METADATA", True),
+        ("/**/*.dist-info/METADATA", "/x-1.dist-info/RECORD", False),
+        ("/**/node_modules/*/package.json", "/app/node_modules/a/package.json", True),
+    ],
+)
+def test_globs(pattern: str, path: str, hit: bool) -> None:
+    rx = compile_globs([pattern])
+    assert rx is not None
+    assert bool(rx.match(path)) is hit, glob_to_regex(pattern)
+
+
+def test_normalise_paths() -> None:
+    assert normalise("./etc/passwd", what="t") == "/etc/passwd"
+    assert normalise("usr/bin/", what="t") == "/usr/bin"
+    assert normalise("a/../b", what="t") == "/b"
+    with pytest.raises(UnsafeLayer, match="escapes the image root"):
+        normalise("a/../../b", what="layer 1")
+    with pytest.raises(UnsafeLayer, match="absolute path"):
+        normalise("/etc/passwd", what="layer 1")
