@@ -1,9 +1,9 @@
 """OCI distribution client: references, credentials, manifests, verified blobs, push, referrers.
 
-    parse_reference("debian:12")  # docker.io/library/debian:12
-    with RegistryClient() as client:
-        manifest = client.get_manifest(ref)            # digest-verified Manifest
-        with client.open_blob(ref, digest, size=n) as reader: ...   # streamed, verified at EOF
+parse_reference("debian:12")  # docker.io/library/debian:12
+with RegistryClient() as client:
+    manifest = client.get_manifest(ref)            # digest-verified Manifest
+    with client.open_blob(ref, digest, size=n) as reader: ...   # streamed, verified at EOF
 """
 
 from hullcheck.registry.auth import CredentialLookup, Credentials, lookup_credentials
