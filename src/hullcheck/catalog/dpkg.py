@@ -1,0 +1,414 @@
+"""Debian packages from the dpkg database (``dpkg-db``).
+
+Evidence: ``/var/lib/dpkg/status`` and, in distroless images, one file per package
+under ``/var/lib/dpkg/status.d/`` (``NAME`` holds the stanza, ``NAME.md5sums`` the file
+list). Supporting files: ``/var/lib/dpkg/info/NAME[:ARCH].list`` for owned files and
+``/usr/share/doc/NAME/copyright`` for licences when it is machine-readable (DEP-5).
+
+Only installed packages count (``Status: install|hold ok installed``). A stanza that
+cannot be read is skipped and the others are kept; a file with no readable stanza
+at all raises ``FormatError`` so the runner records an ``Unknown``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from license_expression import Licensing, get_spdx_licensing
+from packageurl import PackageURL
+
+from hullcheck.catalog.base import Env
+from hullcheck.errors import FormatError
+from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.model import Location, Package, PackageType, SourcePackage
+
+NAME = "dpkg-db"
+STATUS = "/var/lib/dpkg/status"
+STATUS_D = "/var/lib/dpkg/status.d/"
+INFO = "/var/lib/dpkg/info/"
+DOC = "/usr/share/doc/"
+INSTALLED = frozenset({"install ok installed", "hold ok installed"})
+MAX_FIELD = 1 << 20  # one field over 1 MiB is not a real dpkg database
+
+_FIELD = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]*):[ \t]*(.*)\Z")
+_SOURCE = re.compile(r"\s*(\S+)(?:\s+\(\s*([^)\s]+)\s*\))?\s*\Z")
+
+
+# ---------------------------------------------------------------------------------------
+# The control-file (deb822) format
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stanza:
+    """One paragraph: field names as written (case kept; look-ups are case-insensitive)."""
+
+    fields: tuple[tuple[str, str], ...]
+    line: int  # 1-based line where it starts
+
+    def get(self, name: str, default: str = "") -> str:
+        key = name.lower()
+        for k, v in self.fields:
+            if k.lower() == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    line: int
+    reason: str
+
+
+def parse_stanzas(text: str) -> tuple[list[Stanza], list[Problem]]:
+    """Split deb822 text into stanzas; a malformed stanza becomes a ``Problem``.
+
+    Continuation lines (leading space or tab) extend the previous field, keeping the
+    newline; CRLF line ends are accepted; ``#`` comment lines are ignored.
+    """
+    stanzas: list[Stanza] = []
+    problems: list[Problem] = []
+    fields: list[list[str]] = []
+    start = 0
+    broken = ""
+
+    def flush() -> None:
+        nonlocal fields, broken
+        if broken:
+            problems.append(Problem(line=start, reason=broken))
+        elif fields:
+            stanzas.append(Stanza(fields=tuple((k, v) for k, v in fields), line=start))
+        fields = []
+        broken = ""
+
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            flush()
+            continue
+        if not fields and not broken:
+            start = number
+        if broken:
+            continue
+        if line.startswith("#"):
+            continue
+        if line[0] in " \t":
+            if not fields:
+                broken = f"line {number}: continuation line outside a field"
+                continue
+            fields[-1][1] += "\n" + line[1:]
+            if len(fields[-1][1]) > MAX_FIELD:
+                broken = f"line {number}: field {fields[-1][0]} is over {MAX_FIELD} bytes"
+            continue
+        m = _FIELD.match(line)
+        if m is None:
+            broken = f"line {number}: not a 'Field: value' line"
+            continue
+        fields.append([m.group(1), m.group(2).rstrip()])
+    flush()
+    return stanzas, problems
+
+
+# ---------------------------------------------------------------------------------------
+# Licences: DEP-5 copyright files and Debian short names -> SPDX
+
+
+DEP5_FORMAT = re.compile(
+    r"https?://(?:www\.)?debian\.org/doc/packaging-manuals/copyright-format/"
+    r"|https?://dep(?:-team\.pages)?\.debian\.(?:net|org)/deps/dep5",
+    re.IGNORECASE,
+)
+
+_DEBIAN_NAMES = {
+    "expat": "MIT",
+    "mit": "MIT",
+    "mit/x11": "MIT",
+    "x11": "X11",
+    "apache-2": "Apache-2.0",
+    "apache-2.0": "Apache-2.0",
+    "artistic": "Artistic-1.0-Perl",
+    "artistic-1": "Artistic-1.0-Perl",
+    "artistic-2": "Artistic-2.0",
+    "artistic-2.0": "Artistic-2.0",
+    "zlib": "Zlib",
+    "psf-2": "PSF-2.0",
+    "python": "Python-2.0",
+    "python-2.0": "Python-2.0",
+    "mpl-1.1": "MPL-1.1",
+    "mpl-2.0": "MPL-2.0",
+    "bsd-2-clause": "BSD-2-Clause",
+    "bsd-3-clause": "BSD-3-Clause",
+    "bsd-4-clause": "BSD-4-Clause",
+    "bsd-4-clause-uc": "BSD-4-Clause-UC",
+    "isc": "ISC",
+    "cc0": "CC0-1.0",
+    "cc0-1.0": "CC0-1.0",
+    "sleepycat": "Sleepycat",
+    "openssl": "OpenSSL",
+    "fsfullr": "FSFULLR",
+    "fsfap": "FSFAP",
+    "fsful": "FSFUL",
+    "unicode": "Unicode-DFS-2016",
+    "beerware": "Beerware",
+    "latex2e": "Latex2e",
+    "curl": "curl",
+    "wtfpl": "WTFPL",
+}
+
+_EXCEPTIONS = {
+    "bison": "Bison-exception-2.2",
+    "autoconf": "Autoconf-exception-3.0",
+    "autoconf-2": "Autoconf-exception-2.0",
+    "texinfo": "Texinfo-exception",
+    "linux-syscall-note": "Linux-syscall-note",
+    "openssl": "OpenSSL-exception",
+    "gcc-runtime-library": "GCC-exception-3.1",
+    "libtool": "Libtool-exception",
+    "font": "Font-exception-2.0",
+    "classpath": "Classpath-exception-2.0",
+}
+
+_GNU = re.compile(r"(agpl|lgpl|gpl|gfdl)(-niv)?-?v?(\d+(?:\.\d+)?)(\+|-or-later|-only)?", re.I)
+_WITH = re.compile(r"(.+?)\s+with\s+(.+?)(?:\s+exception)?", re.I)
+
+
+@functools.cache
+def _licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+def _spdx_id(name: str) -> str | None:
+    """One Debian short name as an SPDX id (or ``X WITH exception``); None when unknown."""
+    name = name.strip()
+    low = name.lower()
+    if low in _DEBIAN_NAMES:
+        return _DEBIAN_NAMES[low]
+    m = _GNU.fullmatch(name)
+    if m:
+        family, niv, version, suffix = m.groups()
+        if "." not in version:
+            version += ".0"
+        ident = f"{family.upper()}-{version}"
+        if niv:
+            ident += "-no-invariants"
+        later = suffix in ("+", "-or-later")
+        return ident + ("-or-later" if later else "-only")
+    m = _WITH.fullmatch(name)
+    if m:
+        base = _spdx_id(m.group(1))
+        exc_name = m.group(2).strip().lower().removesuffix(" exception")
+        if base is not None and base.startswith("GPL-2") and exc_name == "autoconf":
+            exc_name = "autoconf-2"
+        exc = _EXCEPTIONS.get(exc_name)
+        return f"{base} WITH {exc}" if base is not None and exc is not None else None
+    try:
+        info = _licensing().validate(name)
+    except Exception:  # license-expression raises assorted errors on odd input
+        return None
+    if info.errors or " " in name:
+        return None
+    return str(info.normalized_expression)
+
+
+_OPERATOR = re.compile(r"\s+(or|and)\s+|\s*([|,])\s*", re.I)
+
+
+def debian_license(short: str) -> str | None:
+    """A DEP-5 ``License:`` short name (maybe ``A or B and C``) as SPDX; else the text.
+
+    Returns None for empty values and ``none``.
+    """
+    text = " ".join(short.split())
+    if not text or text.lower() == "none":
+        return None
+    parts = _OPERATOR.split(text)
+    atoms = parts[0::3]
+    ops = [(a or b or "").lower() for a, b in zip(parts[1::3], parts[2::3], strict=True)]
+    mapped = [_spdx_id(a) for a in atoms]
+    if all(m is not None for m in mapped):
+        expr = str(mapped[0])
+        for op, m in zip(ops, mapped[1:], strict=True):
+            joiner = "AND" if op in ("and", ",") else "OR"
+            expr += f" {joiner} {m}"
+        if len(mapped) > 1:
+            try:
+                expr = str(_licensing().parse(expr, validate=False))
+            except Exception:  # keep our own rendering when the parser disagrees
+                pass
+        return expr
+    return text
+
+
+def copyright_licenses(text: str) -> tuple[str, ...]:
+    """Licences of a machine-readable copyright file: the short names of its Files
+    paragraphs (the header's when there is none). () for free-form files."""
+    stanzas, _ = parse_stanzas(text)
+    if not stanzas or not DEP5_FORMAT.search(
+        stanzas[0].get("Format") or stanzas[0].get("Format-Specification")
+    ):
+        return ()
+    files = [s for s in stanzas if s.get("Files")]
+    chosen = files or stanzas[:1]
+    found: set[str] = set()
+    for s in chosen:
+        short = s.get("License").split("\n", 1)[0]
+        lic = debian_license(short)
+        if lic is not None:
+            found.add(lic)
+    return tuple(sorted(found))
+
+
+# ---------------------------------------------------------------------------------------
+# The cataloger
+
+
+def parse_source(field: str, name: str, version: str) -> SourcePackage:
+    """``Source: name (version)`` or ``Source: name``; defaults are the binary's own."""
+    if not field.strip():
+        return SourcePackage(name=name, version=version)
+    m = _SOURCE.match(field)
+    if m is None:
+        raise FormatError(f"{name}: unreadable Source field {field!r}")
+    return SourcePackage(name=m.group(1), version=m.group(2) or version)
+
+
+def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) -> str:
+    """``pkg:deb/<distro>/<name>@<version>?arch=..&distro=<id>-<version_id>[&upstream=..]``.
+
+    As syft does, ``upstream`` names the source package when it differs from the binary,
+    with ``@version`` when the source version differs too.
+    """
+    qualifiers: dict[str, str] = {}
+    if arch:
+        qualifiers["arch"] = arch
+    if env.distro is not None:
+        qualifiers["distro"] = env.distro.release
+    if source.name != name or source.version != version:
+        qualifiers["upstream"] = (
+            source.name if source.version == version else f"{source.name}@{source.version}"
+        )
+    namespace = env.distro.id if env.distro is not None else "debian"
+    return PackageURL(type="deb", namespace=namespace, name=name, version=version,
+                      qualifiers=qualifiers).to_string()
+
+
+def _list_files(data: bytes, view: View) -> tuple[str, ...]:
+    """Paths of a ``.list`` file, without the directories dpkg also records there."""
+    out: list[str] = []
+    for raw in data.decode("utf-8", errors="replace").splitlines():
+        path = raw.strip()
+        if not path.startswith("/") or path == "/.":
+            continue
+        e = view.entry(path)
+        if e is not None and e.kind is Kind.DIR:
+            continue
+        out.append(path)
+    return tuple(out)
+
+
+def _md5sums_files(data: bytes) -> tuple[str, ...]:
+    out: list[str] = []
+    for raw in data.decode("utf-8", errors="replace").splitlines():
+        parts = raw.strip().split(None, 1)
+        if len(parts) == 2:
+            out.append("/" + parts[1].strip().lstrip("/"))
+    return tuple(out)
+
+
+def _owned_files(name: str, arch: str, evidence: str, view: View) -> tuple[str, ...]:
+    keys = [f"{name}:{arch}", name] if arch and arch != "all" else [name, f"{name}:{arch}"]
+    for key in keys:
+        data = view.read(f"{INFO}{key}.list")
+        if data is not None:
+            return _list_files(data, view)
+    if evidence.startswith(STATUS_D):
+        for key in (*keys, evidence.rsplit("/", 1)[1]):
+            data = view.read(f"{STATUS_D}{key}.md5sums")
+            if data is not None:
+                return _md5sums_files(data)
+    return ()
+
+
+def _package(stanza: Stanza, evidence: str, view: View, env: Env) -> Package | None:
+    status = " ".join(stanza.get("Status", "install ok installed").split())
+    if status not in INSTALLED:
+        return None
+    name = stanza.get("Package").strip()
+    version = stanza.get("Version").strip()
+    if not name or not version:
+        missing = "Package" if not name else "Version"
+        raise FormatError(f"stanza at line {stanza.line}: no {missing} field")
+    arch = stanza.get("Architecture").strip()
+    source = parse_source(stanza.get("Source"), name, version)
+    copyright_path = f"{DOC}{name}/copyright"
+    copyright_data = view.read(copyright_path)
+    licenses = (
+        copyright_licenses(copyright_data.decode("utf-8", errors="replace"))
+        if copyright_data is not None else ()
+    )
+    extras = []
+    for key, field in (("maintainer", "Maintainer"), ("installed-size", "Installed-Size"),
+                       ("description", "Description"), ("section", "Section"),
+                       ("priority", "Priority")):
+        value = stanza.get(field).split("\n", 1)[0].strip()
+        if value:
+            extras.append((key, value[:1000]))
+    locations = [Location(path=evidence)]
+    if licenses:
+        locations.append(Location(path=copyright_path))
+    return Package(
+        type=PackageType.DEB,
+        name=name,
+        version=version,
+        purl=purl(name, version, arch, source, env),
+        found_by=NAME,
+        locations=tuple(locations),
+        licenses=licenses,
+        source=source,
+        arch=arch,
+        files=_owned_files(name, arch, evidence, view),
+        extras=tuple(sorted(extras)),
+    )
+
+
+def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
+        list[Package], list[Problem]]:
+    """Installed packages of one status file, and the stanzas that could not be read."""
+    stanzas, problems = parse_stanzas(text)
+    packages: list[Package] = []
+    for stanza in stanzas:
+        try:
+            pkg = _package(stanza, evidence, view, env)
+        except (FormatError, ValueError) as exc:
+            problems.append(Problem(line=stanza.line, reason=str(exc)))
+            continue
+        if pkg is not None:
+            packages.append(pkg)
+    return packages, problems
+
+
+class DpkgCataloger:
+    """``dpkg-db``: installed Debian packages from the dpkg status database."""
+
+    name = NAME
+    globs = (STATUS, STATUS_D + "*")
+    needs = (INFO + "*.list", DOC + "*/copyright")
+
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+        if entry.path.endswith(".md5sums"):
+            return ()
+        return list(self._parse(entry, view, env))
+
+    def _parse(self, entry: FileEntry, view: View, env: Env) -> Iterator[Package]:
+        data = entry.content or b""
+        if b"\0" in data:
+            raise FormatError(f"{entry.path}: binary data in a dpkg status file")
+        text = data.decode("utf-8", errors="replace")
+        packages, problems = parse_database(text, entry.path, view, env)
+        if problems and not packages:
+            first = problems[0]
+            raise FormatError(f"{entry.path}: no readable stanza ({first.reason})")
+        # Broken stanzas next to good ones are skipped: the others are kept.
+        yield from packages
