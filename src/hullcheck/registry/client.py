@@ -93,7 +93,14 @@ class _ResponseStream:
     RegistryError. Bytes are read raw (no content decoding): they are what was hashed."""
 
     def __init__(self, response: httpx.Response, *, host: str, what: str) -> None:
-        self._chunks = response.iter_raw(_CHUNK)
+        self._chunks: Iterator[bytes]
+        try:
+            # A response some transports (tests' MockTransport) hand over already loaded.
+            loaded = response.content
+        except httpx.ResponseNotRead:
+            self._chunks = response.iter_raw()
+        else:
+            self._chunks = iter((loaded,) if loaded else ())
         self._buffer = b""
         self._eof = False
         self._host = host
@@ -533,9 +540,10 @@ class RegistryClient:
             return ()
         where = f"referrers tag {algo}-{hexpart} of {repo.name}"
         try:
-            found = _index_descriptors(index.json(), where=where)
+            doc = index.json()
         except FormatError as exc:
             raise RegistryError(str(exc)) from None
+        found = _index_descriptors(doc, where=where)
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return tuple(found)
@@ -789,7 +797,11 @@ def _chunks(reader: VerifyingReader) -> Iterator[bytes]:
 
 
 def _index_descriptors(doc: dict[str, Any], *, where: str) -> list[Descriptor]:
+    """The descriptors of an index a registry served; RegistryError when malformed."""
     manifests = doc.get("manifests") or []
     if not isinstance(manifests, list):
-        raise FormatError(f"{where}: 'manifests' is not a list")
-    return [Descriptor.from_json(m, where=where) for m in manifests]
+        raise RegistryError(f"{where}: 'manifests' is not a list")
+    try:
+        return [Descriptor.from_json(m, where=where) for m in manifests]
+    except FormatError as exc:
+        raise RegistryError(str(exc)) from None
