@@ -1,0 +1,151 @@
+"""rpm-db: installed RPM packages, from the rpm database itself (no ``rpm`` binary).
+
+Evidence: ``rpmdb.sqlite`` (SQLite), ``Packages`` (Berkeley DB hash) or ``Packages.db``
+(NDB) under ``/var/lib/rpm``, ``/usr/lib/sysimage/rpm`` or ``/usr/share/rpm``; the
+backend is recognised by the file's magic, not its name (see ``catalog/rpmdb``).
+
+How a package is written, following Syft so SBOMs and purls line up:
+
+* ``version`` is ``[epoch:]version-release``; the epoch appears when the package's
+  header has an EPOCH tag (even ``0``), as ``rpm -q --qf '%{EPOCH}'`` shows it.
+* ``source`` comes from SOURCERPM ``name-version-release.src.rpm``: the source
+  package's name and ``[epoch:]version-release``. A source RPM's file name never carries
+  the epoch; binary and source are built from one spec, so the binary's epoch is used.
+* purl: ``pkg:rpm/<namespace>/<name>@<version>-<release>?arch=..&distro=<id>-<version_id>
+  &epoch=<n>&upstream=<sourcerpm>``; the namespace is the os-release ID, except
+  ``rhel`` → ``redhat`` and ``opensuse-*`` → ``opensuse``. The epoch is a qualifier, never
+  part of the purl version (purl-spec RPM type).
+* ``gpg-pubkey`` entries (imported signing keys, not packages) are skipped.
+* The licence is an SPDX expression when it parses as one (``MIT``, ``GPL-2.0-or-later``),
+  else the text as rpm has it (``GPLv2+``, ``ASL 2.0``).
+
+A malformed database or header raises ``FormatError``; the runner records an Unknown.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from packageurl import PackageURL
+
+from hullcheck.catalog.base import Env
+from hullcheck.catalog.rpmdb import RpmHeader, read_headers
+from hullcheck.filetree import FileEntry, View
+from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage
+
+_DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm")
+_FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
+GLOBS = tuple(f"{d}/{f}" for d in _DIRS for f in _FILES)
+PSEUDO_PACKAGES = frozenset({"gpg-pubkey"})
+
+
+def evr(epoch: int | None, version: str, release: str) -> str:
+    """``[epoch:]version[-release]``."""
+    vr = f"{version}-{release}" if release else version
+    return f"{epoch}:{vr}" if epoch is not None else vr
+
+
+def purl_namespace(distro: Distro | None) -> str:
+    if distro is None:
+        return ""
+    if distro.id == "rhel":
+        return "redhat"
+    if distro.id.startswith("opensuse"):
+        return "opensuse"
+    return distro.id
+
+
+def parse_source_rpm(source_rpm: str, epoch: int | None) -> SourcePackage | None:
+    """``name-version-release.src.rpm`` → SourcePackage; None when it is not of that form."""
+    for suffix in (".src.rpm", ".nosrc.rpm"):
+        if source_rpm.endswith(suffix):
+            stem = source_rpm[: -len(suffix)]
+            break
+    else:
+        return None
+    parts = stem.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    name, version, release = parts
+    return SourcePackage(name=name, version=evr(epoch, version, release))
+
+
+@functools.cache
+def _licensing():  # type: ignore[no-untyped-def]
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=4096)
+def normalise_license(text: str) -> str:
+    """The SPDX expression ``text`` denotes, or ``text`` itself when it is not one."""
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        info = _licensing().validate(text, strict=True)
+    except Exception:  # license-expression raises assorted errors on odd input
+        return text
+    if info.errors or info.invalid_symbols or not info.normalized_expression:
+        return text
+    return str(info.normalized_expression)
+
+
+def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None) -> Package:
+    qualifiers = {}
+    if h.arch:
+        qualifiers["arch"] = h.arch
+    if h.epoch is not None:
+        qualifiers["epoch"] = str(h.epoch)
+    if h.source_rpm:
+        qualifiers["upstream"] = h.source_rpm
+    if distro is not None:
+        qualifiers["distro"] = distro.release
+    purl = PackageURL(
+        type=PackageType.RPM.value,
+        namespace=purl_namespace(distro) or None,
+        name=h.name,
+        version=evr(None, h.version, h.release),
+        qualifiers=qualifiers,
+    ).to_string()
+    extras = []
+    if h.vendor:
+        extras.append(("vendor", h.vendor))
+    if h.size is not None:
+        extras.append(("size", str(h.size)))
+    if h.source_rpm:
+        extras.append(("sourcerpm", h.source_rpm))
+    licence = normalise_license(h.license)
+    return Package(
+        type=PackageType.RPM,
+        name=h.name,
+        version=evr(h.epoch, h.version, h.release),
+        purl=purl,
+        found_by=RpmDbCataloger.name,
+        locations=(Location(path=path, layer=layer),),
+        licenses=(licence,) if licence else (),
+        source=parse_source_rpm(h.source_rpm, h.epoch),
+        arch=h.arch,
+        files=h.files,
+        extras=tuple(sorted(extras)),
+    )
+
+
+class RpmDbCataloger:
+    """Installed RPM packages from the rpm database (SQLite, Berkeley DB or NDB)."""
+
+    name = "rpm-db"
+    globs: tuple[str, ...] = GLOBS
+    needs: tuple[str, ...] = ()
+
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+        data = entry.content or b""
+        if not data:
+            return []
+        return [
+            package_of(h, entry.path, entry.layer, env.distro)
+            for h in read_headers(data)
+            if h.name not in PSEUDO_PACKAGES
+        ]
