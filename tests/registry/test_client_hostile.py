@@ -59,10 +59,12 @@ def test_truncated_blob() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=data[:4])
 
-    with client_for(handler) as c:
-        # A short Content-Length is refused before reading...
-        with pytest.raises(DigestMismatch, match="registry.example serves 4 bytes, expected 10"):
-            c.fetch_blob(REF, sha256_digest(data), size=len(data))
+    # A short Content-Length is refused before reading...
+    with (
+        client_for(handler) as c,
+        pytest.raises(DigestMismatch, match=r"registry\.example serves 4 bytes, expected 10"),
+    ):
+        c.fetch_blob(REF, sha256_digest(data), size=len(data))
 
     def chunked(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=iter([data[:4]]))
@@ -96,7 +98,7 @@ def test_manifest_whose_docker_content_digest_lies() -> None:
     with (
         client_for(handler) as c,
         pytest.raises(
-            DigestMismatch, match="registry.example says sha256:.* but the content hashes to"
+            DigestMismatch, match=r"registry\.example says sha256:.* but the content hashes to"
         ),
     ):
         c.get_manifest(REF)
@@ -135,7 +137,7 @@ def test_index_when_only_manifests_were_accepted() -> None:
             200, content=index.encode(), headers={"Content-Type": media.OCI_INDEX}
         )
 
-    with client_for(handler) as c, pytest.raises(UnsupportedMediaType, match="image.index"):
+    with client_for(handler) as c, pytest.raises(UnsupportedMediaType, match=r"image\.index"):
         c.get_manifest(REF, accept=(media.OCI_MANIFEST,))
 
 
@@ -256,7 +258,7 @@ def test_basic_challenge_without_credentials() -> None:
 
     with (
         client_for(handler, credentials=lambda host: None) as c,
-        pytest.raises(AuthError, match="registry.example requires a username and password"),
+        pytest.raises(AuthError, match=r"registry\.example requires a username and password"),
     ):
         c.list_tags(REF)
 
