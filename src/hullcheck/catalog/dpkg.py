@@ -232,11 +232,6 @@ def debian_license(short: str) -> str | None:
         for op, m in zip(ops, mapped[1:], strict=True):
             joiner = "AND" if op in ("and", ",") else "OR"
             expr += f" {joiner} {m}"
-        if len(mapped) > 1:
-            try:
-                expr = str(_licensing().parse(expr, validate=False))
-            except Exception:  # keep our own rendering when the parser disagrees
-                pass
         return expr
     return text
 
