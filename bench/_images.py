@@ -1,0 +1,131 @@
+"""Benchmark images, built once and cached under ~/.cache/hullcheck-bench/.
+
+* ``debootstrap``: a `debootstrap --variant=minbase bookworm` root file system as one gzip layer.
+* ``big``: the same base plus real trees of this machine (a CPython installation with its
+  site-packages, the Go toolchain) as further layers: a 500 MB+ image with many packages.
+
+Images are written as OCI archives (tar of an OCI layout, gzip layers), which both
+hullcheck and Trivy read with ``--input``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from isal import igzip
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CACHE = Path(os.environ.get("HULLCHECK_BENCH_CACHE", Path.home() / ".cache" / "hullcheck-bench"))
+
+BIG_TREES = (
+    # (directory on this machine, where it goes in the image)
+    (Path(sys.base_prefix), "opt/python"),
+    (Path("/usr/lib/go-1.19"), "usr/lib/go-1.19"),
+)
+
+
+class _Hashing(io.RawIOBase):
+    def __init__(self, f: io.BufferedWriter) -> None:
+        self.f = f
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.h.update(b)
+        self.n += len(b)
+        self.f.write(b)
+        return len(b)
+
+
+def _layer_from_dir(src: Path, prefix: str, blob_dir: Path) -> dict[str, object]:
+    """Stream ``src`` as a gzip tar layer into ``blob_dir``; return its descriptor facts."""
+    tmp = blob_dir / f".tmp-{os.getpid()}"
+    with open(tmp, "wb") as raw:
+        outer = _Hashing(raw)  # type: ignore[arg-type]
+        gz = igzip.IGzipFile(fileobj=outer, mode="wb", compresslevel=1, mtime=0)  # type: ignore[arg-type]
+        inner = _Hashing(gz)  # type: ignore[arg-type]
+        with tarfile.open(fileobj=inner, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+            for dirpath, dirnames, filenames in os.walk(src):
+                dirnames.sort()
+                for name in sorted(dirnames) + sorted(filenames):
+                    full = Path(dirpath, name)
+                    arc = f"{prefix}/{full.relative_to(src)}".lstrip("/") if prefix else str(
+                        full.relative_to(src))
+                    try:
+                        info = tf.gettarinfo(str(full), arcname=arc)
+                    except OSError:
+                        continue
+                    info.mtime = 0
+                    if info.isreg():
+                        with open(full, "rb") as fh:
+                            tf.addfile(info, fh)
+                    elif info.isdir() or info.issym() or info.islnk():
+                        tf.addfile(info)
+        gz.close()
+    digest = "sha256:" + outer.h.hexdigest()
+    tmp.rename(blob_dir / digest.split(":")[1])
+    return {"digest": digest, "diff_id": "sha256:" + inner.h.hexdigest(), "size": outer.n}
+
+
+def _write_archive(path: Path, layers: list[tuple[Path, str]]) -> Path:
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as work:
+        blob_dir = Path(work) / "blobs" / "sha256"
+        blob_dir.mkdir(parents=True)
+        descs = [_layer_from_dir(src, prefix, blob_dir) for src, prefix in layers]
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+            "config": {"Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [d["diff_id"] for d in descs]},
+            "history": [{"created_by": f"COPY {src} /{prefix}"} for src, prefix in layers],
+        }).encode()
+        cdig = hashlib.sha256(config).hexdigest()
+        (blob_dir / cdig).write_bytes(config)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": f"sha256:{cdig}", "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": d["digest"], "size": d["size"]} for d in descs],
+        }).encode()
+        mdig = hashlib.sha256(manifest).hexdigest()
+        (blob_dir / mdig).write_bytes(manifest)
+        index = {"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": f"sha256:{mdig}", "size": len(manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}
+        (Path(work) / "index.json").write_text(json.dumps(index))
+        (Path(work) / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+        tmp = path.with_suffix(".partial")
+        with tarfile.open(tmp, "w") as tf:
+            for name in ("oci-layout", "index.json", "blobs"):
+                tf.add(Path(work) / name, arcname=name)
+        tmp.rename(path)
+    return path
+
+
+def debootstrap_archive() -> Path:
+    from tests.fixtures.debootstrap import debootstrap_rootfs
+
+    return _write_archive(CACHE / "debootstrap.oci.tar", [(debootstrap_rootfs(), "")])
+
+
+def big_archive() -> Path:
+    from tests.fixtures.debootstrap import debootstrap_rootfs
+
+    trees = [(debootstrap_rootfs(), "")] + [(p, pre) for p, pre in BIG_TREES if p.is_dir()]
+    return _write_archive(CACHE / "big.oci.tar", trees)
