@@ -1,0 +1,227 @@
+"""A minimal, bounds-checked reader for executables: the format from the magic bytes, and
+for ELF the section and program headers (names, file ranges, virtual addresses).
+
+Why not ``pyelftools``: we need four things (is it an executable, where is section X,
+its bytes, and virtual address -> bytes). pyelftools is a fine library but parses
+lazily through streams with many code paths we would have to harden against hostile
+input, and would be a new dependency for ~150 lines. Every offset here is checked
+against the file size, every count is bounded, and any inconsistency is a
+``FormatError`` with a one-line message.
+
+Binaries are found by *content*, but the file tree keeps bytes only for declared
+globs; ``EXECUTABLE_GLOBS`` is the one bounded list the binary catalogers share
+(Go, Rust, well-known binaries), so their union costs memory once.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hullcheck.errors import FormatError
+
+# Where executables live in images. Deliberately not /app/** or /opt/** (those hold
+# node_modules, JDKs, ... and every kept byte stays in memory): only their bin dirs and
+# top levels. Libraries are named: only those a version rule reads.
+EXECUTABLE_GLOBS: tuple[str, ...] = (
+    "/*",  # /manager, /server, /app in distroless and scratch images
+    "/bin/*",
+    "/sbin/*",
+    "/usr/bin/*",
+    "/usr/sbin/*",
+    "/usr/local/bin/*",
+    "/usr/local/sbin/*",
+    "/usr/local/go/bin/*",
+    "/usr/local/go/pkg/tool/*/*",
+    "/usr/lib/go-*/bin/*",
+    "/app/*",
+    "/app/bin/*",
+    "/opt/*/*",
+    "/opt/*/bin/*",
+    "/srv/*",
+    "/ko-app/*",
+    "/go/bin/*",
+    "/root/go/bin/*",
+    "/home/*/go/bin/*",
+    "/home/*/bin/*",
+    "/home/*/.local/bin/*",
+    "/root/.cargo/bin/*",
+    "/usr/local/cargo/bin/*",
+    "/lib/**/libcrypto.so*",
+    "/usr/lib/**/libcrypto.so*",
+    "/usr/local/lib/**/libcrypto.so*",
+    "/usr/lib/**/libcurl.so*",
+    "/usr/local/lib/**/libcurl.so*",
+    "/usr/lib/**/libpython3*.so*",
+    "/usr/local/lib/libpython3*.so*",
+)
+
+MAX_SECTIONS = 65_536
+MAX_SEGMENTS = 65_536
+
+
+class ExeFormat(StrEnum):
+    ELF = "elf"
+    PE = "pe"
+    MACHO = "macho"
+
+
+_MACHO_MAGICS = (
+    b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe",
+)
+
+
+def executable_format(data: bytes) -> ExeFormat | None:
+    """ELF, PE or Mach-O from the first bytes; None for anything else (checked first, cheap)."""
+    head = data[:4]
+    if head == b"\x7fELF":
+        return ExeFormat.ELF
+    if head in _MACHO_MAGICS:
+        return ExeFormat.MACHO
+    if head[:2] == b"MZ" and len(data) >= 0x40:
+        (pe_off,) = struct.unpack_from("<I", data, 0x3C)
+        if pe_off + 4 <= len(data) and data[pe_off:pe_off + 4] == b"PE\0\0":
+            return ExeFormat.PE
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    type: int
+    addr: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    filesz: int
+
+
+SHT_NOBITS = 8
+PT_LOAD = 1
+PF_X, PF_W = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class ElfFile:
+    bits: int  # 32 or 64
+    little: bool
+    machine: int
+    sections: tuple[Section, ...]
+    segments: tuple[Segment, ...]
+
+    def section(self, name: str) -> Section | None:
+        for s in self.sections:
+            if s.name == name:
+                return s
+        return None
+
+    def section_bytes(self, data: bytes, sec: Section) -> bytes:
+        if sec.type == SHT_NOBITS:
+            return b""
+        return data[sec.offset:sec.offset + sec.size]
+
+    def read_at(self, data: bytes, vaddr: int, size: int) -> bytes:
+        """``size`` bytes at virtual address ``vaddr`` (from the loadable segments)."""
+        for seg in self.segments:
+            end = seg.vaddr + seg.filesz
+            if seg.type == PT_LOAD and seg.vaddr <= vaddr and vaddr + size <= end:
+                start = seg.offset + (vaddr - seg.vaddr)
+                return data[start:start + size]
+        raise FormatError(f"ELF: address {vaddr:#x} (+{size}) is not in any loaded segment")
+
+    def data_segments(self) -> tuple[Segment, ...]:
+        """Writable, non-executable loaded segments (where Go keeps build info when unnamed)."""
+        return tuple(s for s in self.segments
+                     if s.type == PT_LOAD and s.flags & (PF_X | PF_W) == PF_W)
+
+
+def parse_elf(data: bytes) -> ElfFile:
+    """Section and program headers of an ELF file; FormatError if anything is out of bounds."""
+    size = len(data)
+    if size < 52 or data[:4] != b"\x7fELF":
+        raise FormatError("ELF: truncated header")
+    ei_class, ei_data = data[4], data[5]
+    if ei_class not in (1, 2) or ei_data not in (1, 2):
+        raise FormatError(f"ELF: bad class/data bytes {ei_class}/{ei_data}")
+    bits = 32 if ei_class == 1 else 64
+    e = "<" if ei_data == 1 else ">"
+    if bits == 64:
+        if size < 64:
+            raise FormatError("ELF: truncated header")
+        (machine,) = struct.unpack_from(e + "H", data, 18)
+        phoff, shoff = struct.unpack_from(e + "QQ", data, 32)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(e + "HHHHH", data, 54)
+    else:
+        (machine,) = struct.unpack_from(e + "H", data, 18)
+        phoff, shoff = struct.unpack_from(e + "II", data, 28)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(e + "HHHHH", data, 42)
+
+    raw_sections: list[tuple[int, int, int, int, int, int]] = []
+    if shoff:
+        want = 64 if bits == 64 else 40
+        if shentsize < want:
+            raise FormatError(f"ELF: section header size {shentsize} too small")
+        if shoff + shentsize > size:
+            raise FormatError(f"ELF: section headers at {shoff:#x} beyond end of file ({size})")
+        first = _shdr(data, e, bits, shoff)
+        if shnum == 0:  # more than 0xff00 sections: the count is in section 0's size
+            shnum = first[4]
+        if shstrndx == 0xFFFF:
+            shstrndx = first[5]
+        if shnum > MAX_SECTIONS:
+            raise FormatError(f"ELF: {shnum} sections (limit {MAX_SECTIONS})")
+        if shoff + shnum * shentsize > size:
+            raise FormatError(f"ELF: {shnum} section headers at {shoff:#x} run past end of file")
+        raw_sections = [_shdr(data, e, bits, shoff + i * shentsize) for i in range(shnum)]
+
+    names = b""
+    if raw_sections and 0 < shstrndx < len(raw_sections):
+        _, _, _, off, sz, _ = raw_sections[shstrndx]
+        if off + sz > size:
+            raise FormatError("ELF: section name table beyond end of file")
+        names = data[off:off + sz]
+    sections = []
+    for name_off, stype, addr, off, sz, _link in raw_sections:
+        if stype not in (SHT_NOBITS, 0) and off + sz > size:
+            raise FormatError(f"ELF: section at {off:#x}+{sz:#x} beyond end of file ({size})")
+        end = names.find(b"\0", name_off) if name_off < len(names) else -1
+        name = names[name_off:end].decode("ascii", "replace") if end >= 0 else ""
+        sections.append(Section(name=name, type=stype, addr=addr, offset=off, size=sz))
+
+    segments = []
+    if phoff and phnum:
+        want = 56 if bits == 64 else 32
+        if phentsize < want:
+            raise FormatError(f"ELF: program header size {phentsize} too small")
+        if phnum > MAX_SEGMENTS or phoff + phnum * phentsize > size:
+            raise FormatError(f"ELF: {phnum} program headers at {phoff:#x} run past end of file")
+        for i in range(phnum):
+            at = phoff + i * phentsize
+            if bits == 64:
+                ptype, flags, off, vaddr, _pa, filesz = struct.unpack_from(e + "IIQQQQ", data, at)
+            else:
+                ptype, off, vaddr, _pa, filesz, _msz, flags = struct.unpack_from(
+                    e + "IIIIIII", data, at)
+            if ptype == PT_LOAD and off + filesz > size:
+                raise FormatError(f"ELF: segment at {off:#x}+{filesz:#x} beyond end of file")
+            segments.append(Segment(type=ptype, flags=flags, offset=off, vaddr=vaddr,
+                                    filesz=filesz))
+    return ElfFile(bits=bits, little=e == "<", machine=machine, sections=tuple(sections),
+                   segments=tuple(segments))
+
+
+def _shdr(data: bytes, e: str, bits: int, at: int) -> tuple[int, int, int, int, int, int]:
+    """(name, type, addr, offset, size, link) of the section header at ``at``."""
+    if bits == 64:
+        name, stype, _flags, addr, off, sz, link = struct.unpack_from(e + "IIQQQQI", data, at)
+    else:
+        name, stype, _flags, addr, off, sz, link = struct.unpack_from(e + "IIIIIII", data, at)
+    return name, stype, addr, off, sz, link

@@ -1,0 +1,228 @@
+"""Go binaries: build info read from binaries the real toolchain builds, offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.fixtures.binaries.elfgen import BASE, FIRST_SECTION_OFFSET, make_elf
+from tests.fixtures.images import tree_of
+
+from hullcheck import catalog
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS
+from hullcheck.catalog.golang import GoBinaryCataloger, parse_modinfo, read_build_info
+from hullcheck.errors import FormatError
+from hullcheck.image.writer import file
+from hullcheck.model import ImageSource, Inventory, Package, PackageType
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "go"
+GO = shutil.which("go")
+needs_go = pytest.mark.skipif(GO is None, reason="the go toolchain is not installed")
+SOURCE = ImageSource(kind="oci", name="test")
+
+
+@dataclass(frozen=True)
+class Built:
+    normal: Path
+    stripped: Path
+    windows: Path
+    darwin: Path
+    env: dict[str, str]
+
+
+def _proxy(root: Path) -> Path:
+    """A file-system module proxy serving rsc.example/quote v1.5.2 from the fixtures."""
+    mod = "rsc.example/quote"
+    d = root / "proxy" / mod / "@v"
+    d.mkdir(parents=True)
+    (d / "list").write_text("v1.5.2\n")
+    (d / "v1.5.2.info").write_text('{"Version":"v1.5.2","Time":"2020-01-01T00:00:00Z"}')
+    (d / "v1.5.2.mod").write_bytes((FIXTURES / "quote" / "go.mod").read_bytes())
+    with zipfile.ZipFile(d / "v1.5.2.zip", "w") as z:
+        for f in sorted((FIXTURES / "quote").iterdir()):
+            z.write(f, f"{mod}@v1.5.2/{f.name}")
+    return root / "proxy"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    if GO is None:
+        pytest.skip("the go toolchain is not installed")
+    root = tmp_path_factory.mktemp("go")
+    shutil.copytree(FIXTURES / "app", root / "app")
+    shutil.copytree(FIXTURES / "lib", root / "lib")
+    env = {
+        **os.environ,
+        "GOPROXY": f"file://{_proxy(root)}",
+        "GOFLAGS": "-mod=mod -modcacherw",
+        "GOSUMDB": "off",
+        "GONOSUMDB": "*",
+        "GOTOOLCHAIN": "local",
+        "GOPATH": str(root / "gopath"),
+        "CGO_ENABLED": "0",
+        "GOWORK": "off",
+    }
+
+    def go_build(out: str, *args: str, **extra: str) -> Path:
+        subprocess.run([GO, "build", *args, "-o", str(root / "bin" / out), "."], cwd=root / "app",
+                       env={**env, **extra}, check=True, capture_output=True, timeout=600)
+        return root / "bin" / out
+
+    return Built(
+        normal=go_build("app"),
+        stripped=go_build("app-stripped", "-ldflags=-s -w"),
+        windows=go_build("app.exe", GOOS="windows", GOARCH="amd64"),
+        darwin=go_build("app-darwin", GOOS="darwin", GOARCH="arm64"),
+        env=env,
+    )
+
+
+def go_version_m(path: Path, env: dict[str, str]) -> list[list[str]]:
+    """The tab-separated lines `go version -m` prints, without the first one."""
+    out = subprocess.run([GO or "go", "version", "-m", str(path)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return [line.strip("\t").split("\t") for line in out.splitlines()[1:]]
+
+
+def run(tmp_path: Path, files: dict[str, bytes]) -> Inventory:
+    tree = tree_of(tmp_path, {k: file(k.lstrip("/"), v, 0o755) for k, v in files.items()},
+                   globs=EXECUTABLE_GLOBS)
+    return catalog.run(tree, SOURCE, catalogers=(GoBinaryCataloger(),))
+
+
+def by_name(inv: Inventory) -> dict[str, Package]:
+    return {p.name: p for p in inv.packages}
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@needs_go
+@pytest.mark.parametrize("which", ["normal", "stripped", "windows", "darwin"])
+def test_modules_equal_go_version_m(built: Built, which: str) -> None:
+    path: Path = getattr(built, which)
+    info = read_build_info(path.read_bytes())
+    assert info is not None
+    lines = go_version_m(path, built.env)
+    assert info.main is not None
+    assert ["mod", info.main.path, info.main.version] == next(x for x in lines if x[0] == "mod")[:3]
+    expected = []
+    for fields in lines:
+        if fields[0] == "dep":
+            expected.append((fields[1], fields[2], fields[3] if len(fields) > 3 else "", None))
+        elif fields[0] == "=>":
+            p, v, _, _ = expected[-1]
+            expected[-1] = (p, v, "", (fields[1], fields[2] if len(fields) > 2 else ""))
+    got = [(d.path, d.version, d.sum,
+            (d.replaced_by.path, d.replaced_by.version) if d.replaced_by else None)
+           for d in info.deps]
+    assert got == expected
+    settings = [tuple(f[1].split("=", 1)) for f in lines if f[0] == "build"]
+    assert [(k, v) for k, v in info.settings if k not in ("-ldflags",)] == [
+        s for s in settings if s[0] != "-ldflags"]
+
+
+@needs_go
+def test_catalog_reports_modules_replacements_and_stdlib(built: Built, tmp_path: Path) -> None:
+    data = built.normal.read_bytes()
+    inv = run(tmp_path, {"/usr/local/bin/app": data, "/usr/bin/app-stripped":
+                         built.stripped.read_bytes(), "/etc/motd": b"\x7fELF not really"})
+    assert not inv.unknowns
+    paths = {p.locations[0].path for p in inv.packages}
+    assert paths == {"/usr/local/bin/app", "/usr/bin/app-stripped"}
+    pkgs = by_name(inv)
+    app = pkgs["example.com/hullcheck/app"]
+    assert app.version == "(devel)"
+    assert app.purl == "pkg:golang/example.com/hullcheck/app@%28devel%29"
+    assert app.type is PackageType.GO and app.found_by == "go-module-binary"
+    assert app.arch == "amd64"
+    extras = dict(app.extras)
+    assert extras["build.GOOS"] == "linux" and extras["build.CGO_ENABLED"] == "0"
+    assert extras["main_package"] == "example.com/hullcheck/app"
+    quote = pkgs["rsc.example/quote"]
+    assert (quote.version, quote.purl) == ("v1.5.2", "pkg:golang/rsc.example/quote@v1.5.2")
+    assert dict(quote.extras)["h1"].startswith("h1:")
+    lib = pkgs["example.com/hullcheck/lib"]  # replaced by a local directory
+    assert lib.version == "(devel)"
+    assert dict(lib.extras)["replaced_by_dir"] == "../lib"
+    assert dict(lib.extras)["replaces"] == "example.com/hullcheck/lib@v1.2.3"
+    std = pkgs["stdlib"]
+    go_version = subprocess.run([GO or "go", "env", "GOVERSION"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    assert std.version == go_version.removeprefix("go")
+    assert std.purl == f"pkg:golang/stdlib@{std.version}"
+    assert std.cpes == (f"cpe:2.3:a:golang:go:{std.version}:-:*:*:*:*:*:*",)
+    assert app.files == ("/usr/local/bin/app",) or app.files == ("/usr/bin/app-stripped",)
+
+
+@needs_go
+def test_stripped_binary_keeps_ldflags_setting(built: Built) -> None:
+    info = read_build_info(built.stripped.read_bytes())
+    assert info is not None
+    assert dict(info.settings)["-ldflags"] == "-s -w"
+
+
+def test_pre_118_pointer_format_is_followed_through_elf_segments() -> None:
+    modinfo = (b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"
+               b"path\texample.com/old\nmod\texample.com/old\tv0.1.0\t\n"
+               b"dep\tgithub.com/pkg/errors\tv0.9.1\th1:abc=\n"
+               b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2")
+    version = b"go1.16.15"
+    # Section layout: header (32) | two string headers (16 each) | version | modinfo
+    sec_addr = BASE + FIRST_SECTION_OFFSET
+    v_hdr, m_hdr = sec_addr + 32, sec_addr + 48
+    v_data, m_data = sec_addr + 64, sec_addr + 64 + len(version)
+    section = (b"\xff Go buildinf:" + bytes([8, 0]) + struct.pack("<QQ", v_hdr, m_hdr)
+               + struct.pack("<QQ", v_data, len(version)) + struct.pack("<QQ", m_data,
+                                                                          len(modinfo))
+               + version + modinfo)
+    info = read_build_info(make_elf([(".go.buildinfo", section)]))
+    assert info is not None
+    assert info.go_version == "go1.16.15"
+    assert info.main is not None and info.main.version == "v0.1.0"
+    assert [(d.path, d.version) for d in info.deps] == [("github.com/pkg/errors", "v0.9.1")]
+
+
+def test_module_replacement_reports_the_replacement() -> None:
+    info = parse_modinfo("go1.21.5", "path\tx.io/cmd\nmod\tx.io\t(devel)\t\n"
+                         "dep\tgolang.org/x/net\tv0.1.0\th1:old=\n"
+                         "=>\tgithub.com/fork/net\tv0.2.0\th1:new=\n")
+    from hullcheck.catalog.golang import packages_of
+    pkgs = {p.name: p for p in packages_of(info, "/app", "go-module-binary")}
+    fork = pkgs["github.com/fork/net"]
+    assert fork.version == "v0.2.0"
+    assert dict(fork.extras) == {"go_version": "go1.21.5", "h1": "h1:new=",
+                                 "replaces": "golang.org/x/net@v0.1.0"}
+    assert "golang.org/x/net" not in pkgs
+
+
+def test_non_executables_and_plain_elf_give_nothing(tmp_path: Path) -> None:
+    elf = make_elf([(".rodata", b"no go here")])
+    inv = run(tmp_path, {"/usr/bin/script": b"#!/bin/sh\necho hi\n", "/usr/bin/c": elf})
+    assert inv.packages == () and inv.unknowns == ()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d[:200], "beyond end of file"),
+    (lambda d: d[:0x28] + struct.pack("<Q", 1 << 40) + d[0x30:], "beyond end of file"),
+])
+def test_hostile_elf_is_a_format_error(mutate: object, message: str, tmp_path: Path) -> None:
+    section = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + b"\x05go1.x\x00"
+    good = make_elf([(".go.buildinfo", section), (".pad", bytes(400))])
+    bad = mutate(good)  # type: ignore[operator]
+    with pytest.raises(FormatError, match=message):
+        read_build_info(bad)
+    inv = run(tmp_path, {"/usr/bin/bad": bad})
+    assert len(inv.unknowns) == 1 and message in inv.unknowns[0].reason
+
+
+def test_bogus_varint_length_is_a_format_error() -> None:
+    section = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + b"\xff\xff\xff\x7f" + b"go"
+    with pytest.raises(FormatError, match="runs past end of file"):
+        read_build_info(make_elf([(".go.buildinfo", section)]))
