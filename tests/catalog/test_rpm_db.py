@@ -1,0 +1,252 @@
+"""rpm-db on real databases: what we list must equal what rpm itself lists."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from tests.fixtures.images import tree_of
+from tests.fixtures.rpm import build
+from tests.fixtures.rpm.build import Built
+
+from hullcheck import catalog
+from hullcheck.catalog.base import Env
+from hullcheck.catalog.rpm import GLOBS, RpmDbCataloger, normalise_license, parse_source_rpm
+from hullcheck.catalog.rpmdb import backend_of, read_headers
+from hullcheck.filetree import FileEntry, Kind, compile_globs
+from hullcheck.model import Distro, ImageSource, SourcePackage, Visibility
+
+FIXTURE_BDB = build.HERE / "bdb" / "Packages"
+ROCKY = Distro(id="rocky", version_id="9.3")
+ROCKY_OS_RELEASE = (
+    'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n'
+)
+
+
+@pytest.fixture(scope="session")
+def rpmdbs(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    if not build.tools_available():
+        pytest.skip("rpm and rpmbuild are not installed (scripts/setup-system.sh)")
+    return build.built(tmp_path_factory.getbasetemp() / "rpmdbs")
+
+
+def entry(path: str, data: bytes, layer: int = 0) -> FileEntry:
+    return FileEntry(path, Kind.FILE, len(data), 0o644, layer, "", data)
+
+
+def parse(data: bytes, path: str = "/var/lib/rpm/rpmdb.sqlite", distro: Distro | None = ROCKY):
+    return list(RpmDbCataloger().parse(entry(path, data), None, Env(distro=distro)))  # type: ignore[arg-type]
+
+
+def nevra(pkgs) -> list[tuple[str, str, str, str, str]]:  # type: ignore[no-untyped-def]
+    """(name, epochnum, version, release, arch) as rpm -qa --qf prints them."""
+    out = []
+    for p in pkgs:
+        evr = p.version
+        epoch, _, vr = evr.partition(":") if ":" in evr else ("0", "", evr)
+        version, release = vr.rsplit("-", 1)
+        out.append((p.name, epoch, version, release, p.arch))
+    return sorted(out)
+
+
+# -- the three backends against rpm ----------------------------------------------------
+
+
+def test_sqlite_db_lists_what_rpm_lists(rpmdbs: Built) -> None:
+    data = rpmdbs.db_all.read_bytes()
+    assert backend_of(data) == "sqlite"
+    expected = build.rpm_qa(rpmdbs.db_all.parent)
+    assert len(expected) == 5
+    assert nevra(parse(data)) == expected
+
+
+def test_files_are_what_rpm_ql_lists(rpmdbs: Built) -> None:
+    pkgs = {p.name: p for p in parse(rpmdbs.db_all.read_bytes())}
+    for name, pkg in pkgs.items():
+        assert pkg.files == build.rpm_ql(rpmdbs.db_all.parent, name), name
+    assert pkgs["alpha"].files == ("/etc/alpha.conf", "/usr/share/alpha", "/usr/share/alpha/a.txt")
+    assert pkgs["empty"].files == ()
+
+
+def test_checked_in_berkeley_db_lists_what_rpm_listed() -> None:
+    """A real libdb hash file (made by build.make_bdb); expected.txt is rpm's own -qa of it."""
+    data = FIXTURE_BDB.read_bytes()
+    assert backend_of(data) == "bdb"
+    lines = (FIXTURE_BDB.parent / "expected.txt").read_text().splitlines()
+    expected = sorted(tuple(line.split(" ")) for line in lines)
+    assert nevra(parse(data, "/var/lib/rpm/Packages")) == expected
+
+
+@pytest.mark.parametrize(("big_endian", "pagesize"), [(False, 4096), (True, 4096), (False, 512)])
+def test_berkeley_db_written_by_libdb_lists_what_rpm_lists(
+    rpmdbs: Built, tmp_path: Path, big_endian: bool, pagesize: int
+) -> None:
+    if shutil.which("db5.3_load") is None and shutil.which("db_load") is None:
+        pytest.skip("db5.3_load is not installed (Debian package db5.3-util)")
+    db = build.make_bdb(rpmdbs.blobs, tmp_path, big_endian=big_endian, pagesize=pagesize)
+    # rpm's own read-only Berkeley DB backend accepts the file...
+    expected = build.rpm_qa(tmp_path, "bdb_ro")
+    assert expected == build.rpm_qa(rpmdbs.db_all.parent)
+    # ...and so do we; 512-byte pages put each header on a chain of overflow pages.
+    assert nevra(parse(db.read_bytes(), "/var/lib/rpm/Packages")) == expected
+
+
+def test_ndb_lists_every_blob(rpmdbs: Built) -> None:
+    data = build.make_ndb([blob for _, blob in rpmdbs.blobs])
+    assert backend_of(data) == "ndb"
+    pkgs = parse(data, "/usr/lib/sysimage/rpm/Packages.db")
+    assert nevra(pkgs) == build.rpm_qa(rpmdbs.db_all.parent)
+
+
+def test_ndb_with_two_slot_pages_and_free_slots(rpmdbs: Built) -> None:
+    blobs = [blob for _, blob in rpmdbs.blobs]
+    two_pages = [h.name for h in read_headers(build.make_ndb(blobs[:2], slot_pages=2))]
+    assert len(two_pages) == 2
+    assert two_pages == [h.name for h in read_headers(build.make_ndb(blobs[:2]))]
+
+
+# -- how a package is written ---------------------------------------------------------
+
+
+def test_package_fields_and_purl(rpmdbs: Built) -> None:
+    pkgs = {p.name: p for p in parse(rpmdbs.db_all.read_bytes())}
+    alpha = pkgs["alpha"]
+    assert alpha.version == "2:1.2.3-4.el9"
+    assert alpha.arch == "noarch"
+    assert alpha.purl == (
+        "pkg:rpm/rocky/alpha@1.2.3-4.el9?arch=noarch&distro=rocky-9.3&epoch=2"
+        "&upstream=alpha-1.2.3-4.el9.src.rpm"
+    )
+    assert alpha.source == SourcePackage(name="alpha", version="2:1.2.3-4.el9")
+    assert alpha.licenses == ("MIT",)
+    assert ("vendor", "Hullcheck Test") in alpha.extras
+    assert alpha.found_by == "rpm-db"
+    assert alpha.locations[0].path == "/var/lib/rpm/rpmdb.sqlite"
+
+    libs = pkgs["beta-libs"]
+    assert libs.version == "0.9-1.el9_2"
+    assert libs.source == SourcePackage(name="beta", version="0.9-1.el9_2")
+    assert libs.licenses == ("LGPL-2.1-only",)
+    assert "epoch=" not in libs.purl
+    assert pkgs["beta"].licenses == ("GPL-2.0-or-later AND BSD-3-Clause",)
+
+    delta = pkgs["delta"]  # an explicit "Epoch: 0" is kept, as rpm's %{EPOCH} shows it
+    assert delta.version == "0:3.0~rc1-7.fc40"
+    assert delta.licenses == ("GPLv2+",)  # not SPDX: kept as found
+    assert "epoch=0" in delta.purl
+    assert pkgs["empty"].licenses == ()  # "(none)"
+    assert not any(k == "vendor" for k, _ in pkgs["empty"].extras)
+
+
+def test_rhel_purl_namespace_is_redhat(rpmdbs: Built) -> None:
+    rhel = Distro(id="rhel", version_id="9.2")
+    pkgs = {p.name: p for p in parse(rpmdbs.db_all.read_bytes(), distro=rhel)}
+    assert pkgs["beta"].purl.startswith("pkg:rpm/redhat/beta@0.9-1.el9_2?")
+    assert "distro=rhel-9.2" in pkgs["beta"].purl
+    no_distro = {p.name: p for p in parse(rpmdbs.db_all.read_bytes(), distro=None)}
+    assert no_distro["beta"].purl == (
+        "pkg:rpm/beta@0.9-1.el9_2?arch=noarch&upstream=beta-0.9-1.el9_2.src.rpm"
+    )
+
+
+def test_gpg_pubkey_entries_are_skipped(rpmdbs: Built, tmp_path: Path) -> None:
+    db = tmp_path / "rpmdb.sqlite"
+    shutil.copy(rpmdbs.db_all, db)
+    key = build.package_header("gpg-pubkey", "fd431d51", "4ae0493b", arch="")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO Packages (hnum, blob) VALUES (99, ?)", (key,))
+    con.commit()
+    con.close()
+    names = [h.name for h in read_headers(db.read_bytes())]
+    assert "gpg-pubkey" in names  # the reader sees it...
+    assert "gpg-pubkey" not in [p.name for p in parse(db.read_bytes())]  # ...the cataloger not
+    assert len(parse(db.read_bytes())) == 5
+
+
+def test_old_filenames_tag_and_dribble_entries_win() -> None:
+    blob = build.make_header([
+        (1000, 6, "old"), (1001, 6, "1"), (1002, 6, "2"), (1022, 6, "i386"),
+        (1027, 8, ["/bin/old", "/etc/old.conf"]),
+        (1001, 6, "9"),  # a later entry for the same tag (as rpm appends at install) wins
+    ])
+    (h,) = read_headers(build.make_ndb([blob]))
+    assert (h.name, h.version, h.files) == ("old", "9", ("/bin/old", "/etc/old.conf"))
+
+
+@pytest.mark.parametrize(
+    ("srpm", "expected"),
+    [
+        ("openssl-3.0.7-18.el9.src.rpm", SourcePackage(name="openssl", version="1:3.0.7-18.el9")),
+        ("py3.11-3.11.5-1.el9.nosrc.rpm", SourcePackage(name="py3.11", version="1:3.11.5-1.el9")),
+        ("weird.src.rpm", None),
+        ("not-a-source-rpm", None),
+        ("", None),
+    ],
+)
+def test_source_rpm_names(srpm: str, expected: SourcePackage | None) -> None:
+    assert parse_source_rpm(srpm, 1) == expected
+
+
+def test_license_normalisation() -> None:
+    assert normalise_license("mit") == "MIT"
+    assert normalise_license("GPL-2.0-or-later and MIT") == "GPL-2.0-or-later AND MIT"
+    assert normalise_license("ASL 2.0") == "ASL 2.0"
+    assert normalise_license("  ") == ""
+
+
+def test_globs_cover_every_rpmdb_location() -> None:
+    rx = compile_globs(GLOBS)
+    assert rx is not None
+    for path in (
+        "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages.db",
+        "/usr/lib/sysimage/rpm/rpmdb.sqlite", "/usr/share/rpm/Packages",
+    ):
+        assert rx.match(path), path
+    assert not rx.match("/var/lib/rpm/Name")
+    assert not rx.match("/var/lib/rpm/rpmdb.sqlite-wal")
+
+
+# -- end to end through an image ----------------------------------------------------
+
+
+def test_image_end_to_end_layer_attribution(rpmdbs: Built, tmp_path: Path) -> None:
+    """Layer 0: two packages; layer 1: all five; layer 2: delta erased (still shipped)."""
+    sqlite = "var/lib/rpm/rpmdb.sqlite"
+    tree = tree_of(
+        tmp_path,
+        {"etc/os-release": ROCKY_OS_RELEASE, sqlite: rpmdbs.db_first.read_bytes()},
+        {sqlite: rpmdbs.db_all.read_bytes()},
+        {sqlite: rpmdbs.db_less.read_bytes()},
+        globs=catalog.globs_for((RpmDbCataloger(),)),
+    )
+    inv = catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=(RpmDbCataloger(),))
+    assert inv.distro is not None and inv.distro.id == "rocky"
+    assert inv.unknowns == ()
+    got = {p.name: (p.layer, p.visibility) for p in inv.packages}
+    assert got == {
+        "alpha": (0, Visibility.VISIBLE),
+        "beta": (0, Visibility.VISIBLE),
+        "beta-libs": (1, Visibility.VISIBLE),
+        "empty": (1, Visibility.VISIBLE),
+        "delta": (1, Visibility.HIDDEN),
+    }
+    alpha = next(p for p in inv.packages if p.name == "alpha")
+    assert alpha.locations[0].path == "/var/lib/rpm/rpmdb.sqlite"
+    assert "distro=rocky-9.3" in alpha.purl
+
+
+def test_image_with_corrupt_db_gives_an_unknown(tmp_path: Path) -> None:
+    tree = tree_of(
+        tmp_path,
+        {"etc/os-release": ROCKY_OS_RELEASE,
+         "usr/lib/sysimage/rpm/Packages.db": b"RpmP" + b"\0" * 60},
+        globs=catalog.globs_for((RpmDbCataloger(),)),
+    )
+    inv = catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=(RpmDbCataloger(),))
+    assert inv.packages == ()
+    (unknown,) = inv.unknowns
+    assert unknown.cataloger == "rpm-db"
+    assert unknown.location.path == "/usr/lib/sysimage/rpm/Packages.db"
+    assert "slot page count 0" in unknown.reason
