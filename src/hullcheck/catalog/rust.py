@@ -1,0 +1,123 @@
+"""Rust crates: compiled into a binary by ``cargo auditable``, or listed in a Cargo.lock.
+
+``cargo auditable`` stores the dependency tree in an ELF section ``.dep-v0`` as
+zlib-compressed JSON: ``{"packages": [{"name", "version", "source", "kind",
+"dependencies", "root"}]}`` (``kind`` is "runtime" when omitted, ``root`` false).
+Build-time dependencies (``kind: build``) are not linked into the binary and are not
+reported. Decompression is bounded: a bomb is a ``FormatError``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+from packageurl import PackageURL
+
+from hullcheck.catalog.base import Env
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS, ExeFormat, executable_format, parse_elf
+from hullcheck.errors import FormatError
+from hullcheck.filetree import FileEntry, View
+from hullcheck.model import Location, Package, PackageType
+
+SECTION = ".dep-v0"
+MAX_JSON = 8 << 20  # decompressed audit data; real ones are a few KiB
+MAX_PACKAGES = 100_000
+
+
+def cargo_purl(name: str, version: str) -> str:
+    return PackageURL(type="cargo", name=name, version=version or None).to_string()
+
+
+def decompress_audit_data(raw: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(raw, MAX_JSON)
+    except zlib.error as exc:
+        raise FormatError(f"{SECTION}: bad zlib data ({exc})") from None
+    if d.unconsumed_tail:
+        raise FormatError(f"{SECTION}: audit data decompresses to over {MAX_JSON} bytes")
+    return out
+
+
+def _packages_json(text: bytes) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise FormatError(f"{SECTION}: not JSON ({exc})") from None
+    pkgs = doc.get("packages") if isinstance(doc, dict) else None
+    if not isinstance(pkgs, list):
+        raise FormatError(f"{SECTION}: no 'packages' array")
+    if len(pkgs) > MAX_PACKAGES:
+        raise FormatError(f"{SECTION}: {len(pkgs)} packages (limit {MAX_PACKAGES})")
+    return pkgs
+
+
+class RustAuditableCataloger:
+    name = "rust-cargo-auditable"
+    globs = EXECUTABLE_GLOBS
+    needs: tuple[str, ...] = ()
+
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+        data = entry.content or b""
+        # Only ELF carries a named .dep-v0 section we can find cheaply; the name must
+        # appear in the section name table, so skip the header parse when it does not.
+        if executable_format(data) is not ExeFormat.ELF or SECTION.encode() not in data:
+            return []
+        elf = parse_elf(data)
+        sec = elf.section(SECTION)
+        if sec is None:
+            return []
+        pkgs = _packages_json(decompress_audit_data(elf.section_bytes(data, sec)))
+        out = []
+        loc = (Location(path=entry.path),)
+        for i, p in enumerate(pkgs):
+            if not isinstance(p, dict):
+                raise FormatError(f"{SECTION}: package {i} is not an object")
+            name, version = p.get("name"), p.get("version")
+            if not isinstance(name, str) or not isinstance(version, str) or not name:
+                raise FormatError(f"{SECTION}: package {i} lacks a name or version")
+            if p.get("kind", "runtime") == "build":
+                continue
+            extras = [("source", str(p.get("source", "")))]
+            if p.get("root"):
+                extras.append(("root", "true"))
+            out.append(Package(
+                type=PackageType.CARGO, name=name, version=version,
+                purl=cargo_purl(name, version), found_by=self.name, locations=loc,
+                files=(entry.path,), extras=tuple(sorted(extras))))
+        return out
+
+
+class CargoLockCataloger:
+    name = "rust-cargo-lock"
+    globs = ("/**/Cargo.lock",)
+    needs: tuple[str, ...] = ()
+
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+        try:
+            doc = tomllib.loads((entry.content or b"").decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise FormatError(f"Cargo.lock: not TOML ({exc})") from None
+        pkgs = doc.get("package", [])
+        if not isinstance(pkgs, list):
+            raise FormatError("Cargo.lock: 'package' is not an array of tables")
+        out = []
+        loc = (Location(path=entry.path),)
+        for i, p in enumerate(pkgs):
+            name, version = p.get("name"), p.get("version")
+            if not isinstance(name, str) or not isinstance(version, str) or not name:
+                raise FormatError(f"Cargo.lock: package {i} lacks a name or version")
+            source = p.get("source", "")
+            extras = [("source", source if isinstance(source, str) else "")]
+            checksum = p.get("checksum")
+            if isinstance(checksum, str):
+                extras.append(("checksum", checksum))
+            out.append(Package(
+                type=PackageType.CARGO, name=name, version=version,
+                purl=cargo_purl(name, version), found_by=self.name, locations=loc,
+                extras=tuple(sorted(extras))))
+        return out

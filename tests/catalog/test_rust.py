@@ -1,0 +1,117 @@
+"""Rust: cargo-auditable data in a real ELF (gcc + objcopy), Cargo.lock files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.images import tree_of
+
+from hullcheck import catalog
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS
+from hullcheck.catalog.rust import CargoLockCataloger, RustAuditableCataloger
+from hullcheck.image.writer import file
+from hullcheck.model import ImageSource, Inventory, PackageType
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "rust"
+SOURCE = ImageSource(kind="oci", name="test")
+GCC, OBJCOPY = shutil.which("gcc"), shutil.which("objcopy")
+
+
+def run(tmp_path: Path, files: dict[str, bytes], cataloger: object) -> Inventory:
+    globs = (*EXECUTABLE_GLOBS, *CargoLockCataloger.globs)
+    tree = tree_of(tmp_path, {k: file(k.lstrip("/"), v, 0o755) for k, v in files.items()},
+                   globs=globs)
+    return catalog.run(tree, SOURCE, catalogers=(cataloger,))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def auditable_elf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real gcc-built executable with a .dep-v0 section added by objcopy."""
+    if GCC is None or OBJCOPY is None:
+        pytest.skip("gcc and objcopy are needed")
+    d = tmp_path_factory.mktemp("rust")
+    (d / "main.c").write_text("int main(void) { return 0; }\n")
+    (d / "dep.z").write_bytes(zlib.compress((FIXTURES / "dep-v0.json").read_bytes()))
+    subprocess.run([GCC, "-o", str(d / "plain"), str(d / "main.c")], check=True)
+    subprocess.run([OBJCOPY, "--add-section", f".dep-v0={d / 'dep.z'}",
+                    "--set-section-flags", ".dep-v0=noload,readonly",
+                    str(d / "plain"), str(d / "hello")], check=True)
+    return (d / "hello").read_bytes()
+
+
+def test_auditable_binary_lists_runtime_crates(auditable_elf: bytes, tmp_path: Path) -> None:
+    inv = run(tmp_path, {"/usr/local/bin/hello": auditable_elf, "/usr/bin/notes": b"text"},
+              RustAuditableCataloger())
+    assert not inv.unknowns
+    got = {(p.name, p.version, p.purl) for p in inv.packages}
+    assert got == {
+        ("adler", "1.0.2", "pkg:cargo/adler@1.0.2"),
+        ("hello", "0.1.0", "pkg:cargo/hello@0.1.0"),
+        ("miniz_oxide", "0.7.1", "pkg:cargo/miniz_oxide@0.7.1"),
+    }  # "cc" is a build dependency: not in the binary
+    hello = next(p for p in inv.packages if p.name == "hello")
+    assert dict(hello.extras) == {"root": "true", "source": "local"}
+    assert hello.type is PackageType.CARGO and hello.found_by == "rust-cargo-auditable"
+    assert hello.locations[0].path == "/usr/local/bin/hello"
+
+
+def test_plain_elf_without_section_gives_nothing(tmp_path: Path) -> None:
+    inv = run(tmp_path, {"/usr/bin/x": make_elf([(".rodata", b"x")])}, RustAuditableCataloger())
+    assert inv.packages == () and inv.unknowns == ()
+
+
+@pytest.mark.parametrize("section, message", [
+    (zlib.compress(bytes(64 << 20)), "decompresses to over"),
+    (b"not zlib at all", "bad zlib data"),
+    (zlib.compress(b"[1, 2]"), "no 'packages' array"),
+    (zlib.compress(b'{"packages": [{"name": "x"}]}'), "lacks a name or version"),
+])
+def test_hostile_audit_data_is_an_unknown(section: bytes, message: str, tmp_path: Path) -> None:
+    elf = make_elf([(".dep-v0", section)])
+    inv = run(tmp_path, {"/usr/bin/x": elf}, RustAuditableCataloger())
+    assert inv.packages == ()
+    assert [u.reason for u in inv.unknowns if message in u.reason] != []
+
+
+def test_truncated_elf_is_an_unknown(auditable_elf: bytes, tmp_path: Path) -> None:
+    inv = run(tmp_path, {"/usr/bin/x": auditable_elf[:4096] + b".dep-v0"},
+              RustAuditableCataloger())
+    assert inv.packages == ()
+    assert len(inv.unknowns) == 1 and "beyond end of file" in inv.unknowns[0].reason
+
+
+def test_cargo_lock(tmp_path: Path) -> None:
+    inv = run(tmp_path, {"/src/app/Cargo.lock": (FIXTURES / "Cargo.lock").read_bytes()},
+              CargoLockCataloger())
+    got = {p.name: p for p in inv.packages}
+    assert set(got) == {"cfg-if", "hello", "smallvec"}
+    assert got["smallvec"].purl == "pkg:cargo/smallvec@1.11.2"
+    assert dict(got["smallvec"].extras)["checksum"].startswith("4dccd094")
+    assert dict(got["hello"].extras) == {"source": ""}
+    assert got["cfg-if"].found_by == "rust-cargo-lock"
+
+
+def test_cargo_lock_garbage_is_an_unknown(tmp_path: Path) -> None:
+    inv = run(tmp_path, {"/Cargo.lock": b"[[package]\nname = "}, CargoLockCataloger())
+    assert inv.packages == () and "not TOML" in inv.unknowns[0].reason
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+def test_cargo_generated_lockfile(tmp_path: Path) -> None:
+    crate = tmp_path / "crate"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "solo"\nversion = "0.3.1"\nedition = "2021"\n')
+    (crate / "src" / "main.rs").write_text("fn main() {}\n")
+    env = {**os.environ, "CARGO_NET_OFFLINE": "true", "CARGO_HOME": str(tmp_path / "home")}
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=crate, env=env, check=True,
+                   capture_output=True, timeout=120)
+    inv = run(tmp_path, {"/src/Cargo.lock": (crate / "Cargo.lock").read_bytes()},
+              CargoLockCataloger())
+    assert [(p.name, p.version) for p in inv.packages] == [("solo", "0.3.1")]
