@@ -290,17 +290,25 @@ def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) ->
 
 
 def _list_files(data: bytes, view: View) -> tuple[str, ...]:
-    """Paths of a ``.list`` file, without the directories dpkg also records there."""
+    """Paths of a ``.list`` file, without the directories dpkg also records there: a
+    directory is a path another listed path lives under, or a directory in the image."""
+    paths = [p.strip() for p in data.decode("utf-8", errors="replace").splitlines()]
+    paths = [p for p in paths if p.startswith("/") and p != "/."]
+    parents: set[str] = set()
+    for p in paths:
+        head = p.rsplit("/", 1)[0]
+        while head and head not in parents:
+            parents.add(head)
+            head = head.rsplit("/", 1)[0]
     out: list[str] = []
-    for raw in data.decode("utf-8", errors="replace").splitlines():
-        path = raw.strip()
-        if not path.startswith("/") or path == "/.":
+    for path in paths:
+        if path in parents:
             continue
         e = view.entry(path)
         if e is not None and e.kind is Kind.DIR:
             continue
         out.append(path)
-    return tuple(out)
+    return tuple(dict.fromkeys(out))
 
 
 def _md5sums_files(data: bytes) -> tuple[str, ...]:

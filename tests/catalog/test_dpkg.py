@@ -1,0 +1,264 @@
+"""dpkg-db: real stanzas and copyright files from Debian 12, built into real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer, read
+
+from hullcheck import catalog
+from hullcheck.catalog.dpkg import (
+    DpkgCataloger,
+    copyright_licenses,
+    debian_license,
+    parse_stanzas,
+)
+from hullcheck.image.writer import whiteout
+from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
+
+CATS = (DpkgCataloger(),)
+STATUS = "var/lib/dpkg/status"
+OS_RELEASE = read("dpkg/bookworm", "usr/lib/os-release")
+
+
+def scan(tmp: Path, *layers: object) -> Inventory:
+    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
+    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+
+
+def stanza(name: str, version: str, *, source: str = "", status: str = "install ok installed",
+           arch: str = "amd64") -> str:
+    lines = [f"Package: {name}", f"Status: {status}", "Priority: optional", "Section: libs",
+             "Maintainer: Someone <someone@example.org>", "Installed-Size: 12",
+             f"Architecture: {arch}"]
+    if source:
+        lines.append(f"Source: {source}")
+    lines += [f"Version: {version}", f"Description: the {name} package",
+              " A longer description.", " .", " More of it."]
+    return "\n".join(lines) + "\n"
+
+
+def by_name(inv: Inventory) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for p in inv.packages:
+        out.setdefault(p.name, []).append(p)
+    return out
+
+
+def test_bookworm_stanzas_copied_from_a_real_system(tmp_path: Path) -> None:
+    inv = scan(tmp_path, layer("dpkg/bookworm"))
+    assert inv.unknowns == ()
+    assert inv.distro is not None and (inv.distro.id, inv.distro.version_id) == ("debian", "12")
+    pkgs = {p.name: p for p in inv.packages}
+    # "deinstall ok config-files" is not installed.
+    assert sorted(pkgs) == ["adduser", "base-files", "bash", "libc6", "libzstd1", "zlib1g"]
+
+    bash = pkgs["bash"]
+    assert bash.version == "5.2.15-2+b8"
+    assert bash.source == SourcePackage(name="bash", version="5.2.15-2")
+    assert bash.purl == ("pkg:deb/debian/bash@5.2.15-2%2Bb8?arch=amd64&distro=debian-12"
+                         "&upstream=bash%405.2.15-2")
+    assert "/bin/bash" in bash.files and "/bin" not in bash.files and "/." not in bash.files
+    assert "GPL-3.0-or-later" in bash.licenses
+    assert "GPL-3.0-or-later WITH Bison-exception-2.2" in bash.licenses
+    assert dict(bash.extras)["maintainer"] == "Matthias Klose <doko@debian.org>"
+    assert bash.found_by == "dpkg-db" and bash.layer == 0
+    assert bash.locations[0].path == "/var/lib/dpkg/status"
+
+    libc = pkgs["libc6"]
+    assert libc.source == SourcePackage(name="glibc", version=libc.version)
+    assert libc.purl.endswith("?arch=amd64&distro=debian-12&upstream=glibc")
+    assert libc.licenses == ()  # its copyright file is not machine-readable
+    assert libc.files and all(f.startswith("/") for f in libc.files)  # libc6:amd64.list
+
+    zlib = pkgs["zlib1g"]
+    assert zlib.version == "1:1.2.13.dfsg-1"
+    assert zlib.purl.startswith("pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?")
+    assert zlib.licenses == ("Zlib",)
+    assert pkgs["adduser"].licenses == ("GPL-2.0-or-later",)
+    assert pkgs["adduser"].source == SourcePackage(name="adduser", version="3.134")
+    assert "upstream" not in pkgs["adduser"].purl
+    assert pkgs["adduser"].arch == "all"
+    # Files paragraphs only: the standalone "License: GPL-2" text paragraph adds nothing.
+    assert pkgs["libzstd1"].licenses == ("BSD-3-Clause OR GPL-2.0-only", "MIT", "Zlib")
+    assert any(loc.path == "/usr/share/doc/zlib1g/copyright" for loc in zlib.locations)
+
+
+def test_removed_package_is_hidden_and_upgrade_replaces_old_version(tmp_path: Path) -> None:
+    first = stanza("libssl3", "3.0.11-1", source="openssl") + "\n" + stanza("curl", "7.88.1-10") \
+        + "\n" + stanza("tzdata", "2024a-0")
+    second = stanza("libssl3", "3.0.13-1", source="openssl") + "\n" + stanza("tzdata", "2024a-0")
+    inv = scan(
+        tmp_path,
+        {"etc/os-release": OS_RELEASE, STATUS: first},
+        {"tmp/x": "unrelated"},
+        {STATUS: second},
+    )
+    got = {(p.name, p.version): p for p in inv.packages}
+    assert set(got) == {("libssl3", "3.0.11-1"), ("libssl3", "3.0.13-1"), ("curl", "7.88.1-10"),
+                        ("tzdata", "2024a-0")}
+    assert got[("curl", "7.88.1-10")].visibility is Visibility.HIDDEN
+    assert got[("curl", "7.88.1-10")].layer == 0
+    assert got[("libssl3", "3.0.11-1")].visibility is Visibility.HIDDEN
+    assert got[("libssl3", "3.0.13-1")].visibility is Visibility.VISIBLE
+    assert got[("libssl3", "3.0.13-1")].layer == 2
+    # Untouched by the rewrite: still attributed to the layer that installed it.
+    assert got[("tzdata", "2024a-0")].visibility is Visibility.VISIBLE
+    assert got[("tzdata", "2024a-0")].layer == 0
+    assert [p.name for p in inv.visible] == ["libssl3", "tzdata"]
+
+
+def test_whole_status_deleted_hides_everything(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {STATUS: stanza("curl", "7.88.1-10")}, [whiteout("var/lib/dpkg/status")])
+    assert [(p.name, p.visibility) for p in inv.packages] == [("curl", Visibility.HIDDEN)]
+
+
+def test_distroless_status_d_with_md5sums(tmp_path: Path) -> None:
+    libc = stanza("libc6", "2.36-9+deb12u4", source="glibc").replace(
+        "Status: install ok installed\n", "")
+    md5 = ("0c33d5e7b8b6b8a1a0e4bd3a66f5e0c4  lib/x86_64-linux-gnu/libc.so.6\n"
+           "4f1bd5c5b0f8b2d4bdb48e0d4b8e7f3a  usr/share/doc/libc6/copyright\n")
+    base = stanza("base-files", "12.4+deb12u4").replace("Status: install ok installed\n", "")
+    distroless_os = (
+        'PRETTY_NAME="Distroless"\nNAME="Debian GNU/Linux"\nID="debian"\nVERSION_ID="12"\n'
+        'VERSION="Debian GNU/Linux 12 (bookworm)"\nHOME_URL="https://github.com/GoogleContainerTools/distroless"\n'
+    )
+    inv = scan(tmp_path, {
+        "usr/lib/os-release": distroless_os,
+        "var/lib/dpkg/status.d/libc6": libc,
+        "var/lib/dpkg/status.d/libc6.md5sums": md5,
+        "var/lib/dpkg/status.d/base": base,
+    })
+    assert inv.unknowns == ()
+    pkgs = {p.name: p for p in inv.packages}
+    assert sorted(pkgs) == ["base-files", "libc6"]
+    assert pkgs["libc6"].files == ("/lib/x86_64-linux-gnu/libc.so.6",
+                                   "/usr/share/doc/libc6/copyright")
+    assert pkgs["libc6"].locations[0].path == "/var/lib/dpkg/status.d/libc6"
+    assert pkgs["libc6"].purl == ("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64"
+                                  "&distro=debian-12&upstream=glibc")
+
+
+def test_hold_crlf_continuations_and_conffiles(tmp_path: Path) -> None:
+    text = (stanza("vim", "2:9.0.1378-2", status="hold ok installed", source="vim (2:9.0.1378-1)")
+            + "Conffiles:\n /etc/vim/vimrc 3a7b9d4c0c1e6c0ac2a4f0d1b9e1c2d3\n")
+    inv = scan(tmp_path, {STATUS: text.replace("\n", "\r\n")})
+    (vim,) = inv.packages
+    assert (vim.name, vim.version, vim.arch) == ("vim", "2:9.0.1378-2", "amd64")
+    assert vim.source == SourcePackage(name="vim", version="2:9.0.1378-1")
+    assert dict(vim.extras)["description"] == "the vim package"
+    assert dict(vim.extras)["installed-size"] == "12"
+
+
+def test_multiarch_list_file_is_found(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {
+        STATUS: stanza("libzstd1", "1.5.4+dfsg2-5", source="libzstd"),
+        "var/lib/dpkg/info/libzstd1:amd64.list":
+            "/.\n/usr\n/usr/lib/x86_64-linux-gnu/libzstd.so.1\n",
+        "usr/lib/x86_64-linux-gnu/libzstd.so.1": b"\x7fELF",
+    })
+    (p,) = inv.packages
+    assert p.files == ("/usr/lib/x86_64-linux-gnu/libzstd.so.1",)
+
+
+# -- hostile input ----------------------------------------------------------------------
+
+
+def test_binary_garbage_status_is_an_unknown(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {STATUS: bytes(range(256)) * 64})
+    assert inv.packages == ()
+    (unknown,) = inv.unknowns
+    assert unknown.cataloger == "dpkg-db"
+    assert unknown.location.path == "/var/lib/dpkg/status" and unknown.location.layer == 0
+    assert "binary data" in unknown.reason
+
+
+def test_text_garbage_status_is_an_unknown(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {STATUS: "this is not\na dpkg database at all\n"})
+    assert inv.packages == ()
+    (unknown,) = inv.unknowns
+    assert "no readable stanza" in unknown.reason
+
+
+def test_a_broken_stanza_does_not_lose_the_others(tmp_path: Path) -> None:
+    broken = "Package: broken\nthis line has no colon\nVersion: 1\n"
+    no_version = "Package: versionless\nStatus: install ok installed\nArchitecture: all\n"
+    huge = stanza("huge", "1.0") + "Description: x\n" + (" y" * 700_000) + "\n"
+    text = "\n".join([stanza("good1", "1.0"), broken, no_version, huge, stanza("good2", "2.0")])
+    inv = scan(tmp_path, {STATUS: text})
+    assert [p.name for p in inv.packages] == ["good1", "good2"]
+
+
+def test_unreadable_source_field_skips_only_that_stanza(tmp_path: Path) -> None:
+    text = stanza("odd", "1.0", source="( )") + "\n" + stanza("fine", "1.0")
+    inv = scan(tmp_path, {STATUS: text})
+    assert [p.name for p in inv.packages] == ["fine"]
+
+
+def test_binary_copyright_file_gives_no_licence_and_no_crash(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {
+        STATUS: stanza("curl", "7.88.1-10"),
+        "usr/share/doc/curl/copyright": b"\xff\xfe\x00garbage" * 1000,
+    })
+    (p,) = inv.packages
+    assert p.licenses == ()
+
+
+def test_empty_status_gives_nothing(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {STATUS: ""})
+    assert inv.packages == () and inv.unknowns == ()
+
+
+# -- pieces -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("short", "spdx"),
+    [
+        ("GPL-2+", "GPL-2.0-or-later"),
+        ("GPL-2", "GPL-2.0-only"),
+        ("LGPL-2.1+", "LGPL-2.1-or-later"),
+        ("LGPL-2", "LGPL-2.0-only"),
+        ("Apache-2.0", "Apache-2.0"),
+        ("Apache-2", "Apache-2.0"),
+        ("BSD-3-clause", "BSD-3-Clause"),
+        ("Expat", "MIT"),
+        ("Artistic", "Artistic-1.0-Perl"),
+        ("GPL-1+ or Artistic", "GPL-1.0-or-later OR Artistic-1.0-Perl"),
+        ("Sleepycat and BSD-3-clause", "Sleepycat AND BSD-3-Clause"),
+        ("GPLv3+", "GPL-3.0-or-later"),
+        ("GFDL-NIV-1.3+", "GFDL-1.3-no-invariants-or-later"),
+        ("GPL-2 with Linux-syscall-note exception", "GPL-2.0-only WITH Linux-syscall-note"),
+        ("public-domain", "public-domain"),  # unknown names are kept as text
+        ("LGPLv3+_or_GPLv2+", "LGPLv3+_or_GPLv2+"),
+    ],
+)
+def test_debian_licence_names_map_to_spdx(short: str, spdx: str) -> None:
+    assert debian_license(short) == spdx
+
+
+def test_debian_licence_none_and_empty() -> None:
+    assert debian_license("none") is None
+    assert debian_license("   ") is None
+
+
+def test_copyright_needs_the_dep5_format_line() -> None:
+    free_form = "This package was debianized by someone.\nLicense: GPL-2+\n"
+    assert copyright_licenses(free_form) == ()
+    dep5 = (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+        "Upstream-Name: x\n\n"
+        "Files: *\nCopyright: 2020 A\nLicense: GPL-2+\n\n"
+        "Files: debian/*\nCopyright: 2021 B\nLicense: Expat\n Permission is hereby granted...\n\n"
+        "License: GPL-2+\n This program is free software...\n"
+    )
+    assert copyright_licenses(dep5) == ("GPL-2.0-or-later", "MIT")
+
+
+def test_stanza_parser_reports_where_it_broke() -> None:
+    stanzas, problems = parse_stanzas("Package: a\nVersion: 1\n\n oops\n\nPackage: b\n")
+    assert [s.get("package") for s in stanzas] == ["a", "b"]
+    assert [p.line for p in problems] == [4]
+    assert "continuation" in problems[0].reason
