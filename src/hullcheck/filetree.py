@@ -21,7 +21,6 @@ import os
 import posixpath
 import re
 import stat
-import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from hullcheck.errors import HullcheckError, ImageError, UnsafeLayer
+from hullcheck.errors import ImageError, UnsafeLayer
 from hullcheck.image.blobs import decompressed
 from hullcheck.image.model import Image
 from hullcheck.model import Layer
+from hullcheck.tarstream import TarReader, decompress_ahead
 
 DEFAULT_MAX_FILE = 32 << 20  # bytes of one kept file
 DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
@@ -134,7 +134,7 @@ class LayerContents:
 
 
 def read_tar(
-    stream: object,
+    chunks: Iterator[bytes],
     *,
     index: int,
     what: str,
@@ -142,63 +142,56 @@ def read_tar(
     max_file: int = DEFAULT_MAX_FILE,
     max_entries: int = DEFAULT_MAX_ENTRIES,
 ) -> LayerContents:
+    """One layer's entries, whiteouts and wanted contents from its decompressed chunks."""
     out = LayerContents(index=index)
     entries = out.entries
+    append = entries.append
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
-    try:
-        tf = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
-        for count, m in enumerate(tf):
-            if count >= max_entries:
-                raise UnsafeLayer(f"{what}: more than {max_entries} entries")
-            path = normalise(m.name, what=what)
-            if path == "/":
-                continue
-            base = path.rsplit("/", 1)[1]
-            if base.startswith(WHITEOUT):
-                parent = path.rsplit("/", 1)[0] or "/"
-                if base == OPAQUE:
-                    out.opaque.append(parent)
-                elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
-                    out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
-                continue
-            if m.isreg():
-                content = None
-                too_large = False
-                if match is not None and match(path):
-                    if m.size <= max_file:
-                        f = tf.extractfile(m)
-                        content = f.read() if f is not None else b""
-                        if len(content) != m.size:
-                            raise UnsafeLayer(f"{what}: truncated tar entry {path}")
-                        kept[path] = content
-                    else:
-                        too_large = True
-                entries.append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content,
-                                         too_large, m.uid, m.gid))
-            elif m.isdir():
-                entries.append(FileEntry(path, Kind.DIR, 0, m.mode, index, "", None, False,
-                                         m.uid, m.gid))
-            elif m.issym():
-                entries.append(FileEntry(path, Kind.SYMLINK, 0, m.mode, index, m.linkname,
-                                         None, False, m.uid, m.gid))
-            elif m.islnk():
-                target = normalise(m.linkname, what=f"{what} hard link {path}")
-                content = kept.get(target)
-                if content is not None and match is not None and match(path):
-                    entries.append(FileEntry(path, Kind.FILE, len(content), m.mode, index, "",
-                                             content, False, m.uid, m.gid))
+    reader = TarReader(chunks, what=what)
+    count = 0
+    for m in reader:
+        count += 1
+        if count > max_entries:
+            raise UnsafeLayer(f"{what}: more than {max_entries} entries")
+        path = normalise(m.name, what=what)
+        if path == "/":
+            continue
+        base = path[path.rfind("/") + 1 :]
+        if base.startswith(WHITEOUT):
+            parent = path[: path.rfind("/")] or "/"
+            if base == OPAQUE:
+                out.opaque.append(parent)
+            elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
+                out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+            continue
+        if m.is_file:
+            content = None
+            too_large = False
+            if match is not None and match(path):
+                if m.size <= max_file:
+                    content = reader.read(m.size)
+                    kept[path] = content
                 else:
-                    entries.append(FileEntry(path, Kind.HARDLINK, m.size, m.mode, index, target,
-                                             None, False, m.uid, m.gid))
+                    too_large = True
+            append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
+                             m.uid, m.gid))
+        elif m.is_dir:
+            append(FileEntry(path, Kind.DIR, 0, m.mode, index, "", None, False, m.uid, m.gid))
+        elif m.is_symlink:
+            append(FileEntry(path, Kind.SYMLINK, 0, m.mode, index, m.linkname, None, False,
+                             m.uid, m.gid))
+        elif m.is_hardlink:
+            target = normalise(m.linkname, what=f"{what} hard link {path}")
+            content = kept.get(target)
+            if content is not None and match is not None and match(path):
+                append(FileEntry(path, Kind.FILE, len(content), m.mode, index, "", content,
+                                 False, m.uid, m.gid))
             else:
-                entries.append(FileEntry(path, Kind.OTHER, 0, m.mode, index, "", None, False,
-                                         m.uid, m.gid))
-        tf.close()
-    except HullcheckError:
-        raise
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise UnsafeLayer(f"{what}: truncated or corrupt tar ({exc})") from None
+                append(FileEntry(path, Kind.HARDLINK, 0, m.mode, index, target, None, False,
+                                 m.uid, m.gid))
+        else:
+            append(FileEntry(path, Kind.OTHER, 0, m.mode, index, "", None, False, m.uid, m.gid))
     return out
 
 
@@ -212,9 +205,11 @@ def read_layer(
     with image.open_layer(layer) as raw, decompressed(
         raw, what=what, stored_size=layer.size
     ) as plain:
-        contents = read_tar(plain, index=layer.index, what=what, wanted=wanted, max_file=max_file)
+        chunks = decompress_ahead(plain)
+        contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
+                            max_file=max_file)
         # Drain the padding after the tar's end marker so the digest covers every byte.
-        while plain.read(1 << 20):
+        for _ in chunks:
             pass
     return contents
 

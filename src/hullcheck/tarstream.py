@@ -1,0 +1,317 @@
+"""A fast, strict, streaming tar reader for layer blobs.
+
+Why not ``tarfile``: in stream mode it copies every byte of every member through
+several Python-level buffers (10 KiB at a time) even when the data is skipped, which
+made tar parsing cost as much as decompression itself. Layers only need headers for
+most members and the bytes of a few; this reader slices headers out of large
+decompressed chunks and skips data by moving an offset, so skipping costs nothing.
+
+It reads POSIX ustar, pax (``x``/``g`` records: path, linkpath, size, uid, gid) and GNU
+(``L``/``K`` long names, base-256 numbers) headers, verifies each header checksum, and
+bounds every length it trusts from the input. Anything malformed is ``UnsafeLayer``.
+
+``decompress_ahead`` runs the decompressor (and the digest check) in a helper thread,
+one chunk ahead of the parser: isal, zstd and hashlib release the GIL, so reading and
+parsing overlap on two cores.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hullcheck.errors import UnsafeLayer
+
+BLOCK = 512
+CHUNK = 1 << 20
+MAX_PAX = 1 << 20  # bytes of one pax header
+MAX_LONGNAME = 64 << 10
+
+REGULAR = frozenset(b"07\x00")  # regular file, contiguous file, old-style regular
+HARDLINK, SYMLINK, DIRECTORY = ord("1"), ord("2"), ord("5")
+_NO_DATA = frozenset(b"123456")
+
+
+@dataclass(slots=True)
+class Member:
+    name: str
+    type: int  # the typeflag byte
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    linkname: str
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in REGULAR
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type == DIRECTORY
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.type == SYMLINK
+
+    @property
+    def is_hardlink(self) -> bool:
+        return self.type == HARDLINK
+
+
+def _number(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:  # GNU base-256
+        value = int.from_bytes(field[1:], "big")
+        if field[0] & 0x40:
+            raise UnsafeLayer(f"{what}: negative number in tar header")
+        return value
+    text = field.split(b"\0", 1)[0].strip(b" \0")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise UnsafeLayer(f"{what}: invalid number {text[:20]!r} in tar header") from None
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _checksum_ok(header: bytes) -> bool:
+    stored = header[148:156].split(b"\0", 1)[0].strip(b" \0")
+    try:
+        expected = int(stored, 8)
+    except ValueError:
+        return False
+    unsigned = sum(header) - sum(header[148:156]) + 8 * 32
+    if unsigned == expected:
+        return True
+    # Some old tars computed it over signed bytes.
+    signed = unsigned - 256 * sum(1 for b in header if b > 127)
+    return signed == expected
+
+
+def _pax_records(data: bytes, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if data[pos] == 0:
+            break
+        sp = data.find(b" ", pos, pos + 20)
+        if sp < 0:
+            raise UnsafeLayer(f"{what}: malformed pax header")
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise UnsafeLayer(f"{what}: malformed pax record length") from None
+        end = pos + length
+        if length <= 0 or end > n or data[end - 1] != 0x0A:
+            raise UnsafeLayer(f"{what}: malformed pax record")
+        key, eq, value = data[sp + 1 : end - 1].partition(b"=")
+        if not eq:
+            raise UnsafeLayer(f"{what}: malformed pax record")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos = end
+    return out
+
+
+class TarReader:
+    """Iterate the members of a tar stream given as chunks of bytes.
+
+    For the member just yielded, :meth:`read` returns its data (once); data not read is
+    skipped when iteration moves on.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], *, what: str) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._pos = 0
+        self._what = what
+        self._pending = 0  # bytes of the current member's data not consumed yet
+        self._padding = 0
+        self.consumed = 0
+
+    # -- byte access ------------------------------------------------------------------
+    def _take(self, n: int) -> bytes:
+        """Exactly n bytes, or fewer only at end of stream."""
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            out = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            self.consumed += n
+            return out
+        parts = [self._buf[self._pos :]]
+        need = n - avail
+        self._buf, self._pos = b"", 0
+        for chunk in self._chunks:
+            if len(chunk) >= need:
+                parts.append(chunk[:need])
+                self._buf, self._pos = chunk, need
+                need = 0
+                break
+            parts.append(chunk)
+            need -= len(chunk)
+        out = b"".join(parts)
+        self.consumed += len(out)
+        return out
+
+    def _skip(self, n: int) -> None:
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            self._pos += n
+            self.consumed += n
+            return
+        need = n - avail
+        self.consumed += avail
+        self._buf, self._pos = b"", 0
+        for chunk in self._chunks:
+            if len(chunk) > need:
+                self._buf, self._pos = chunk, need
+                self.consumed += need
+                return
+            need -= len(chunk)
+            self.consumed += len(chunk)
+        if need:
+            raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
+
+    def read(self, limit: int) -> bytes:
+        """The current member's data (at most ``limit`` bytes; the rest is skipped)."""
+        n = min(self._pending, limit)
+        data = self._take(n)
+        if len(data) != n:
+            raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
+        self._pending -= n
+        return data
+
+    # -- members ----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Member]:
+        what = self._what
+        pax_global: dict[str, str] = {}
+        pax: dict[str, str] = {}
+        long_name: str | None = None
+        long_link: str | None = None
+        while True:
+            self._skip(self._pending + self._padding)
+            self._pending = self._padding = 0
+            header = self._take(BLOCK)
+            if len(header) < BLOCK:
+                if not header:
+                    return  # tolerated: no end-of-archive blocks
+                raise UnsafeLayer(f"{what}: truncated tar header")
+            if header.count(0) == BLOCK:
+                return  # end-of-archive marker; the rest is padding
+            if not _checksum_ok(header):
+                raise UnsafeLayer(f"{what}: bad tar header checksum (corrupt or not a tar)")
+            typeflag = header[156]
+            size = _number(header[124:136], what)
+            padding = (-size) % BLOCK
+            if typeflag in (ord("x"), ord("g"), ord("L"), ord("K")):
+                limit = MAX_PAX if typeflag in (ord("x"), ord("g")) else MAX_LONGNAME
+                if size > limit:
+                    raise UnsafeLayer(f"{what}: oversized tar metadata header ({size} bytes)")
+                data = self._take(size)
+                if len(data) != size:
+                    raise UnsafeLayer(f"{what}: truncated tar metadata header")
+                self._skip(padding)
+                if typeflag == ord("x"):
+                    pax.update(_pax_records(data, what))
+                elif typeflag == ord("g"):
+                    pax_global.update(_pax_records(data, what))
+                elif typeflag == ord("L"):
+                    long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                else:
+                    long_link = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                continue
+            name = _text(header[0:100])
+            if header[257:263] == b"ustar\x00":  # POSIX: prefix field holds leading dirs
+                prefix = _text(header[345:500])
+                if prefix:
+                    name = f"{prefix}/{name}"
+            linkname = _text(header[157:257])
+            uid = _number(header[108:116], what)
+            gid = _number(header[116:124], what)
+            if pax_global or pax:
+                merged = {**pax_global, **pax}
+                name = merged.get("path", name)
+                linkname = merged.get("linkpath", linkname)
+                try:
+                    size = int(merged.get("size", size))
+                    uid = int(merged.get("uid", uid))
+                    gid = int(merged.get("gid", gid))
+                except ValueError:
+                    raise UnsafeLayer(f"{what}: invalid number in pax header") from None
+                if size < 0:
+                    raise UnsafeLayer(f"{what}: negative size in pax header")
+                padding = (-size) % BLOCK
+                pax = {}
+            if long_name is not None:
+                name, long_name = long_name, None
+            if long_link is not None:
+                linkname, long_link = long_link, None
+            if typeflag in _NO_DATA:
+                # As tarfile does: links, directories and devices carry no data even
+                # when their size field says otherwise.
+                size = padding = 0
+            self._pending = size
+            self._padding = padding
+            yield Member(name=name, type=typeflag, size=size,
+                         mode=_number(header[100:108], what) & 0o7777, uid=uid, gid=gid,
+                         linkname=linkname)
+
+
+_DONE = object()
+
+
+def decompress_ahead(stream: BinaryIO, *, depth: int = 4) -> Iterator[bytes]:
+    """Yield ``stream``'s chunks, read by a helper thread ``depth`` chunks ahead.
+
+    Errors raised while reading (digest mismatch, corrupt stream, bomb) are re-raised
+    in the consumer. If the consumer stops early, the thread stops too.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            _put(q, exc, stop)
+            return
+        _put(q, _DONE, stop)
+
+    thread = threading.Thread(target=produce, name="decompress", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _put(q: queue.Queue[object], item: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
