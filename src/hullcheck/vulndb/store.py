@@ -1,0 +1,381 @@
+"""The advisory database: one SQLite file, written once by ``build`` and then only read.
+
+Schema (``SCHEMA_VERSION``)::
+
+    meta(key PRIMARY KEY, value)         schema_version, built_at, counts (JSON)
+    sources(name PRIMARY KEY, kind, locations, records, errors, duplicates,
+            fetched (JSON: [{url, etag, last_modified, sha256, size, fetched_at}]))
+    advisories(rowid, id UNIQUE, source, kind, modified, withdrawn,
+               aliases JSON, severity JSON, payload JSON)   -- payload without affected
+    affected(advisory_rowid, position, ecosystem, package_key, package, data JSON)
+        INDEX (ecosystem, package_key)                        -- the matcher's only query
+    aliases(name, advisory_rowid)  INDEX (name)               -- includes each advisory's own id
+    kev(cve PRIMARY KEY, date_added, due_date, ransomware, vendor, product, name)
+
+The file is never modified in place: ``build`` writes a new file and renames it over
+the old one. So readers open it ``immutable`` (no locks, no -wal/-shm files that a
+swap could confuse) and keep reading the old inode while a new database lands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hullcheck.errors import DatabaseError
+from hullcheck.vulndb.model import (
+    Advisory,
+    Affected,
+    KevEntry,
+    Kind,
+    advisory_from_json,
+    affected_from_json,
+)
+from hullcheck.vulndb.severity import Rating, Severity
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, locations TEXT NOT NULL,
+    records INTEGER NOT NULL, errors INTEGER NOT NULL, duplicates INTEGER NOT NULL,
+    fetched TEXT NOT NULL
+);
+CREATE TABLE advisories (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+    modified TEXT NOT NULL, withdrawn TEXT NOT NULL, aliases TEXT NOT NULL,
+    severity TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE affected (
+    advisory_rowid INTEGER NOT NULL, position INTEGER NOT NULL, ecosystem TEXT NOT NULL,
+    package_key TEXT NOT NULL, package TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE aliases (name TEXT NOT NULL, advisory_rowid INTEGER NOT NULL);
+CREATE TABLE kev (
+    cve TEXT PRIMARY KEY, date_added TEXT NOT NULL, due_date TEXT NOT NULL,
+    ransomware TEXT NOT NULL, vendor TEXT NOT NULL, product TEXT NOT NULL, name TEXT NOT NULL
+);
+"""
+
+INDEXES = """
+CREATE UNIQUE INDEX advisories_id ON advisories (id);
+CREATE INDEX affected_package ON affected (ecosystem, package_key);
+CREATE INDEX affected_advisory ON affected (advisory_rowid);
+CREATE INDEX aliases_name ON aliases (name);
+CREATE INDEX aliases_advisory ON aliases (advisory_rowid);
+"""
+
+_PEP503 = re.compile(r"[-_.]+")
+
+
+def package_key(ecosystem: str, name: str) -> str:
+    """The name under which a package is indexed: PyPI names are PEP 503-normalised,
+    NuGet and Packagist names are case-insensitive; other ecosystems compare exactly."""
+    base = ecosystem.split(":", 1)[0]
+    if base == "PyPI":
+        return _PEP503.sub("-", name).lower()
+    if base in ("NuGet", "Packagist"):
+        return name.lower()
+    return name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AffectedRecord:
+    """One advisory's statement about one package, as the matcher needs it."""
+
+    advisory_id: str
+    kind: Kind
+    aliases: tuple[str, ...]
+    severity: Severity
+    withdrawn: str  # "" unless withdrawn
+    source: str
+    affected: Affected
+
+    @property
+    def malicious(self) -> bool:
+        return self.kind is Kind.MALICIOUS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchInfo:
+    """How one source URL was last fetched (kept so the next update can ask "changed?")."""
+
+    url: str
+    etag: str = ""
+    last_modified: str = ""
+    sha256: str = ""
+    size: int = 0
+    fetched_at: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceStatus:
+    name: str
+    kind: str
+    locations: tuple[str, ...]
+    records: int
+    errors: int
+    duplicates: int
+    fetched: tuple[FetchInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DbStatus:
+    path: Path
+    schema_version: int
+    built_at: str
+    advisories: int
+    affected: int
+    kev: int
+    size: int
+    ecosystems: tuple[tuple[str, int], ...]  # (ecosystem, affected rows), sorted
+    sources: tuple[SourceStatus, ...]
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise DatabaseError(f"no vulnerability database at {path}")
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro&immutable=1"
+    try:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open the vulnerability database {path}: {exc}") from None
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
+    """The meta table, or DatabaseError when the file is not a readable database of ours."""
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error as exc:
+        raise DatabaseError(
+            f"{path} is corrupt or not a hullcheck vulnerability database ({exc})"
+        ) from None
+    try:
+        version = int(meta["schema_version"])
+    except (KeyError, ValueError):
+        raise DatabaseError(f"{path} has no schema version: not a hullcheck database") from None
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path} has database schema {version}, newer than this hullcheck reads "
+            f"({SCHEMA_VERSION})",
+            hint="upgrade hullcheck, or run 'hullcheck db update' to rebuild the database",
+        )
+    if version < SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path} has old database schema {version} (this hullcheck reads {SCHEMA_VERSION})",
+            hint="run 'hullcheck db update' to rebuild the database",
+        )
+    return meta
+
+
+class VulnStore:
+    """Read access to a built database. Thread-safe; lookups are cached."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, meta: dict[str, str], cache_size: int):
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str, bool], tuple[AffectedRecord, ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self.path = path
+        self.meta = meta
+
+    @classmethod
+    def open(cls, path: Path | str, *, readonly: bool = True, cache_size: int = 4096) -> VulnStore:
+        """Open a database; DatabaseError when missing, corrupt, or of another schema version.
+
+        ``readonly=False`` opens it for writing (WAL); only tools that annotate a database in
+        place need that, and no swap may happen while such a handle is open.
+        """
+        path = Path(path)
+        if readonly:
+            conn = _connect_readonly(path)
+        else:
+            if not path.is_file():
+                raise DatabaseError(f"no vulnerability database at {path}")
+            conn = sqlite3.connect(path, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error as exc:
+                conn.close()
+                raise DatabaseError(f"{path} is corrupt or locked ({exc})") from None
+        try:
+            meta = check_schema(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, meta, cache_size)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> VulnStore:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+
+    def lookup(
+        self, ecosystem: str, name: str, *, include_withdrawn: bool = False
+    ) -> tuple[AffectedRecord, ...]:
+        """What the database says about package ``name`` in ``ecosystem`` ("PyPI", "Debian:12").
+
+        Names are compared as the ecosystem does (``package_key``). Withdrawn advisories are
+        left out unless asked for. Ordered by advisory id.
+        """
+        key = (ecosystem, package_key(ecosystem, name), include_withdrawn)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        rows = self._rows(
+            "SELECT a.id, a.kind, a.aliases, a.severity, a.withdrawn, a.source, f.data "
+            "FROM affected f JOIN advisories a ON a.rowid = f.advisory_rowid "
+            "WHERE f.ecosystem = ? AND f.package_key = ? ORDER BY a.id, f.position",
+            key[:2],
+        )
+        out = tuple(
+            AffectedRecord(
+                advisory_id=r[0],
+                kind=Kind(r[1]),
+                aliases=tuple(json.loads(r[2])),
+                severity=_severity(r[3]),
+                withdrawn=r[4],
+                source=r[5],
+                affected=affected_from_json(json.loads(r[6])),
+            )
+            for r in rows
+            if include_withdrawn or not r[4]
+        )
+        with self._lock:
+            self._cache[key] = out
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def advisory(self, advisory_id: str) -> Advisory | None:
+        rows = self._rows("SELECT rowid, payload FROM advisories WHERE id = ?", (advisory_id,))
+        if not rows:
+            return None
+        rowid, payload = rows[0]
+        affected = tuple(
+            affected_from_json(json.loads(d))
+            for (d,) in self._rows(
+                "SELECT data FROM affected WHERE advisory_rowid = ? ORDER BY position", (rowid,)
+            )
+        )
+        return advisory_from_json(json.loads(payload), affected)
+
+    def aliases(self, advisory_id: str) -> tuple[str, ...]:
+        """Every other id naming the same issue: the record's aliases, and records that list
+        this id (or share an alias with it) — one hop. Sorted, without ``advisory_id``."""
+        rows = self._rows(
+            "SELECT DISTINCT b.name FROM aliases a"
+            " JOIN aliases b ON a.advisory_rowid = b.advisory_rowid"
+            " WHERE a.name = ?",
+            (advisory_id,),
+        )
+        return tuple(sorted({r[0] for r in rows} - {advisory_id}))
+
+    def advisories_for(self, alias: str) -> tuple[str, ...]:
+        """Ids of the advisories whose id or aliases include ``alias`` (e.g. a CVE)."""
+        rows = self._rows(
+            "SELECT a.id FROM aliases n JOIN advisories a ON a.rowid = n.advisory_rowid"
+            " WHERE n.name = ? ORDER BY a.id",
+            (alias,),
+        )
+        return tuple(dict.fromkeys(r[0] for r in rows))
+
+    def kev(self, cve: str) -> KevEntry | None:
+        rows = self._rows(
+            "SELECT cve, date_added, due_date, ransomware, vendor, product, name FROM kev"
+            " WHERE cve = ?",
+            (cve,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return KevEntry(
+            cve=r[0],
+            date_added=r[1],
+            due_date=r[2],
+            known_ransomware=r[3],
+            vendor=r[4],
+            product=r[5],
+            name=r[6],
+        )
+
+    def status(self) -> DbStatus:
+        counts = json.loads(self.meta.get("counts", "{}"))
+        sources = tuple(
+            SourceStatus(
+                name=r[0],
+                kind=r[1],
+                locations=tuple(json.loads(r[2])),
+                records=r[3],
+                errors=r[4],
+                duplicates=r[5],
+                fetched=tuple(FetchInfo(**f) for f in json.loads(r[6])),
+            )
+            for r in self._rows(
+                "SELECT name, kind, locations, records, errors, duplicates, fetched FROM sources"
+                " ORDER BY rowid",
+                (),
+            )
+        )
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            size = 0
+        return DbStatus(
+            path=self.path,
+            schema_version=int(self.meta["schema_version"]),
+            built_at=self.meta.get("built_at", ""),
+            advisories=int(counts.get("advisories", 0)),
+            affected=int(counts.get("affected", 0)),
+            kev=int(counts.get("kev", 0)),
+            size=size,
+            ecosystems=tuple(
+                sorted((str(k), int(v)) for k, v in counts.get("ecosystems", {}).items())
+            ),
+            sources=sources,
+        )
+
+
+def _severity(text: str) -> Severity:
+    d = json.loads(text)
+    return Severity(
+        rating=Rating(d.get("rating", "UNKNOWN")),
+        score=d.get("score"),
+        source=d.get("source", ""),
+        vector=d.get("vector", ""),
+    )
+
+
+def severity_json(s: Severity) -> str:
+    d: dict[str, Any] = {"rating": s.rating.value}
+    if s.score is not None:
+        d["score"] = s.score
+    if s.source:
+        d["source"] = s.source
+    if s.vector:
+        d["vector"] = s.vector
+    return json.dumps(d, separators=(",", ":"))

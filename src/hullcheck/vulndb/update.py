@@ -1,0 +1,343 @@
+"""Fetch the public sources and rebuild the database atomically.
+
+    result = update(db_path())                      # DEFAULT_SOURCES, a fresh httpx.Client
+    result = update(path, resolve_sources(), http=client)
+
+Each source URL is fetched with ``If-None-Match``/``If-Modified-Since`` from the last
+download, which is kept (with its validators) in ``<db>.sources/``. When every source
+answers 304 and the database was built from exactly those downloads, nothing is rebuilt.
+Any failed download (an HTTP error status, a network error, a body over the size limit)
+raises ``DatabaseError`` before the database is touched; the previous one stays usable.
+
+Sources come from ``$HULLCHECK_DB_SOURCES`` when set: either the path of a YAML/JSON file
+(a list of ``{name, kind, url | urls}``, or ``{sources: [...]}``), or inline entries
+``[name=]kind:location[|location...]`` separated by spaces or ``;``. Locations may be
+URLs or local paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from hullcheck.errors import DatabaseError, FormatError, UsageError
+from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
+from hullcheck.vulndb.paths import cache_dir
+from hullcheck.vulndb.store import DbStatus, FetchInfo, VulnStore
+
+ENV_SOURCES = "HULLCHECK_DB_SOURCES"
+OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
+DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
+ALPINE_SECDB = "https://secdb.alpinelinux.org"
+KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+OSV_ECOSYSTEMS = (
+    "PyPI",
+    "npm",
+    "Go",
+    "Maven",
+    "crates.io",
+    "RubyGems",
+    "NuGet",
+    "Packagist",
+    "Debian",
+    "Alpine",
+)
+ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
+MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
+
+# Order is preference: for an advisory id found in two sources the first one wins, so the
+# distro trackers (with no-dsa/postponed statuses) come before OSV's conversions of them.
+DEFAULT_SOURCES: tuple[Source, ...] = (
+    Source(name="debian-tracker", kind=SourceKind.DEBIAN, locations=(DEBIAN_TRACKER,)),
+    Source(
+        name="alpine-secdb",
+        kind=SourceKind.ALPINE,
+        locations=tuple(
+            f"{ALPINE_SECDB}/{b}/{repo}.json"
+            for b in ALPINE_BRANCHES
+            for repo in ("main", "community")
+        ),
+    ),
+    *(
+        Source(name=f"osv-{eco}", kind=SourceKind.OSV, locations=(f"{OSV_BUCKET}/{eco}/all.zip",))
+        for eco in OSV_ECOSYSTEMS
+    ),
+    Source(name="cisa-kev", kind=SourceKind.KEV, locations=(KEV_URL,)),
+)
+
+
+class FetchState(StrEnum):
+    DOWNLOADED = "downloaded"
+    NOT_MODIFIED = "not-modified"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetch:
+    source: str
+    location: str
+    state: FetchState
+    bytes: int  # downloaded now (0 when not modified or local)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateResult:
+    path: Path
+    rebuilt: bool
+    fetches: tuple[Fetch, ...]
+    build: BuildResult | None  # None when nothing changed
+
+    @property
+    def downloaded(self) -> int:
+        return sum(1 for f in self.fetches if f.state is FetchState.DOWNLOADED)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(1 for f in self.fetches if f.state is FetchState.NOT_MODIFIED)
+
+
+def _is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+def update(
+    path: Path | str,
+    sources: Sequence[Source] = DEFAULT_SOURCES,
+    http: httpx.Client | None = None,
+    *,
+    cache: Path | None = None,
+    force: bool = False,
+    max_download: int = MAX_DOWNLOAD,
+) -> UpdateResult:
+    """Fetch ``sources`` (conditionally); rebuild the database at ``path`` if anything changed."""
+    path = Path(path)
+    cache = cache or cache_dir(path)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {cache}: {exc.strerror or exc}") from None
+    own_client = http is None
+    client = http or httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(60.0, connect=20.0),
+        headers={"User-Agent": "hullcheck-vulndb"},
+    )
+    fetches: list[Fetch] = []
+    local_sources: list[Source] = []
+    fetched: dict[str, tuple[FetchInfo, ...]] = {}
+    try:
+        for src in sources:
+            paths: list[str] = []
+            infos: list[FetchInfo] = []
+            for loc in src.locations:
+                if not _is_url(loc):
+                    local = loc.removeprefix("file://")
+                    if not Path(local).exists():
+                        raise DatabaseError(
+                            f"source {src.name}: {local} does not exist",
+                            hint="fix the source list; the previous database is unchanged",
+                        )
+                    paths.append(local)
+                    fetches.append(
+                        Fetch(source=src.name, location=loc, state=FetchState.LOCAL, bytes=0)
+                    )
+                    continue
+                file, info, state, size = _fetch(client, src.name, loc, cache, max_download)
+                paths.append(str(file))
+                infos.append(info)
+                fetches.append(Fetch(source=src.name, location=loc, state=state, bytes=size))
+            local_sources.append(Source(name=src.name, kind=src.kind, locations=tuple(paths)))
+            fetched[src.name] = tuple(infos)
+    finally:
+        if own_client:
+            client.close()
+    if not force and _unchanged(path, sources, fetches, fetched):
+        return UpdateResult(path=path, rebuilt=False, fetches=tuple(fetches), build=None)
+    result = build(path, local_sources, fetched=fetched)
+    return UpdateResult(path=path, rebuilt=True, fetches=tuple(fetches), build=result)
+
+
+def _unchanged(
+    path: Path,
+    sources: Sequence[Source],
+    fetches: list[Fetch],
+    fetched: Mapping[str, tuple[FetchInfo, ...]],
+) -> bool:
+    if any(f.state is not FetchState.NOT_MODIFIED for f in fetches):
+        return False
+    try:
+        with VulnStore.open(path) as store:
+            status: DbStatus = store.status()
+    except DatabaseError:
+        return False
+    built = {s.name: tuple(f.sha256 for f in s.fetched) for s in status.sources}
+    wanted = {s.name: tuple(f.sha256 for f in fetched.get(s.name, ())) for s in sources}
+    return built == wanted
+
+
+def _key(url: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:60] or "data"
+    return f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{base}"
+
+
+def _fetch(
+    client: httpx.Client, name: str, url: str, cache: Path, max_download: int
+) -> tuple[Path, FetchInfo, FetchState, int]:
+    key = _key(url)
+    data, meta = cache / key, cache / f"{key}.meta.json"
+    previous = _read_meta(meta) if data.is_file() else None
+    headers: dict[str, str] = {}
+    if previous is not None:
+        if previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+    tmp = cache / f"{key}.tmp-{secrets.token_hex(6)}"
+    try:
+        with client.stream("GET", url, headers=headers) as resp:
+            if resp.status_code == 304 and previous is not None:
+                return data, previous, FetchState.NOT_MODIFIED, 0
+            if resp.status_code != 200:
+                raise DatabaseError(
+                    f"update failed: source {name}: GET {url} returned HTTP {resp.status_code}",
+                    hint="the previous database is unchanged; retry later or fix the source list",
+                )
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_download:
+                raise DatabaseError(
+                    f"update failed: source {name}: {url} is too large ({declared} bytes)"
+                )
+            digest = hashlib.sha256()
+            size = 0
+            with tmp.open("wb") as out:
+                for chunk in (
+                    resp.iter_raw(1 << 20) if _keep_encoding(resp) else resp.iter_bytes(1 << 20)
+                ):
+                    size += len(chunk)
+                    if size > max_download:
+                        raise DatabaseError(
+                            f"update failed: source {name}: {url} is larger than "
+                            f"{max_download} bytes"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            info = FetchInfo(
+                url=url,
+                etag=resp.headers.get("ETag", ""),
+                last_modified=resp.headers.get("Last-Modified", ""),
+                sha256=digest.hexdigest(),
+                size=size,
+                fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        os.replace(tmp, data)
+        _write_meta(meta, info)
+        return data, info, FetchState.DOWNLOADED, size
+    except httpx.HTTPError as exc:
+        raise DatabaseError(
+            f"update failed: source {name}: GET {url}: {exc}",
+            hint="check the network; the previous database is unchanged",
+        ) from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot write {tmp}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _keep_encoding(resp: httpx.Response) -> bool:
+    # A .gz file served with Content-Encoding: gzip must be stored as served.
+    return resp.url.path.endswith((".gz", ".zst")) and "content-encoding" in resp.headers
+
+
+def _read_meta(meta: Path) -> FetchInfo | None:
+    try:
+        d = json.loads(meta.read_text())
+        return FetchInfo(**{k: d[k] for k in FetchInfo.__dataclass_fields__ if k in d})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_meta(meta: Path, info: FetchInfo) -> None:
+    tmp = meta.with_name(meta.name + ".tmp")
+    tmp.write_text(json.dumps({k: getattr(info, k) for k in FetchInfo.__dataclass_fields__}))
+    os.replace(tmp, meta)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def resolve_sources(env: Mapping[str, str] | None = None) -> tuple[Source, ...]:
+    """``$HULLCHECK_DB_SOURCES`` (a file path or inline entries), else DEFAULT_SOURCES."""
+    value = (os.environ if env is None else env).get(ENV_SOURCES, "").strip()
+    if not value:
+        return DEFAULT_SOURCES
+    candidate = Path(value).expanduser()
+    if candidate.is_file():
+        return load_sources(candidate)
+    return parse_sources(value)
+
+
+def parse_sources(text: str) -> tuple[Source, ...]:
+    """Inline entries ``[name=]kind:location[|location...]`` separated by spaces or ``;``."""
+    out: list[Source] = []
+    for entry in re.split(r"[\s;]+", text.strip()):
+        if not entry:
+            continue
+        name, _, spec = entry.rpartition("=") if "=" in entry.split(":", 1)[0] else ("", "", entry)
+        kind, sep, locs = spec.partition(":")
+        out.append(_source(name, kind, [x for x in locs.split("|") if x] if sep else [], entry))
+    if not out:
+        raise UsageError(f"{ENV_SOURCES} names no sources")
+    return tuple(out)
+
+
+def load_sources(path: Path) -> tuple[Source, ...]:
+    """Sources from a YAML or JSON file: a list of ``{name, kind, url | urls}``."""
+    try:
+        doc: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise FormatError(f"{path}: cannot read the source list: {exc}") from None
+    if isinstance(doc, dict):
+        doc = doc.get("sources")
+    if not isinstance(doc, list) or not doc:
+        raise FormatError(f"{path}: expected a list of sources")
+    out = []
+    for i, d in enumerate(doc):
+        if not isinstance(d, dict):
+            raise FormatError(f"{path}: sources[{i}] must be an object")
+        urls = d.get("urls") or ([d["url"]] if d.get("url") else [])
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise FormatError(f"{path}: sources[{i}]: 'url'/'urls' must be strings")
+        out.append(_source(str(d.get("name", "")), str(d.get("kind", "")), urls, f"{path}[{i}]"))
+    return tuple(out)
+
+
+def _source(name: str, kind: str, locations: list[str], where: str) -> Source:
+    try:
+        k = SourceKind(kind)
+    except ValueError:
+        raise UsageError(
+            f"source {where}: unknown kind {kind!r} "
+            f"(one of {', '.join(s.value for s in SourceKind)})"
+        ) from None
+    if not locations:
+        raise UsageError(f"source {where}: no location given")
+    if not name:
+        stem = locations[0].rstrip("/").split("/")
+        name = f"{k.value}-{stem[-2]}" if k is SourceKind.OSV and len(stem) > 1 else k.value
+    return Source(name=name, kind=k, locations=tuple(locations))
