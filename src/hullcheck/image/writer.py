@@ -13,12 +13,16 @@ import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zstandard
 
 from hullcheck.digest import sha256_digest
 from hullcheck.image.oci import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, REF_NAME
+
+if TYPE_CHECKING:
+    from hullcheck.registry.client import RegistryClient
+    from hullcheck.registry.reference import Reference
 
 try:
     from isal import igzip as _gzip
@@ -352,3 +356,24 @@ def write_docker_archive(path: Path, image: BuiltImage, tags: Iterable[str] = ()
         manifest = [{"Config": f"{config_hex}.json", "RepoTags": list(tags), "Layers": layer_names}]
         _add_bytes(tf, "manifest.json", json.dumps(manifest).encode())
     return path
+
+
+def push(client: RegistryClient, ref: Reference, image: BuiltImage) -> str:
+    """Push an image's blobs then its manifest; returns the manifest digest."""
+    for layer in image.layers:
+        client.push_blob(ref, layer.blob, layer.digest, len(layer.blob))
+    client.push_blob(ref, image.config, image.config_digest, len(image.config))
+    return client.push_manifest(ref, image.manifest, image.manifest_media_type)
+
+
+def push_index(client: RegistryClient, ref: Reference, images: Iterable[BuiltImage]) -> str:
+    """Push several single-platform images under one OCI index at ``ref``."""
+    descriptors = []
+    for img in images:
+        digest = push(client, ref.with_digest(img.digest), img)
+        cfg = json.loads(img.config)
+        plat = {"os": cfg["os"], "architecture": cfg["architecture"]}
+        if cfg.get("variant"):
+            plat["variant"] = cfg["variant"]
+        descriptors.append({**img.descriptor(platform=plat), "digest": digest})
+    return client.push_manifest(ref, _index(descriptors), OCI_INDEX)
