@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.filetree import Kind, compile_globs, glob_to_regex, normalise
 from hullcheck.errors import UnsafeLayer
+from hullcheck.filetree import Kind, compile_globs, glob_to_regex, normalise
 from hullcheck.image.writer import directory, file, hardlink, opaque, symlink, whiteout
 from tests.fixtures.images import tree_of
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hullcheck import catalog, filetree
 from hullcheck.errors import UsageError
@@ -21,7 +21,7 @@ class SbomRequest:
     image: str
     scope: str = "squashed"
     platform: str | None = None
-    pull: PullOptions = PullOptions()
+    pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
 
 

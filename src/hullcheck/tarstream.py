@@ -288,7 +288,7 @@ def decompress_ahead(stream: BinaryIO, *, depth: int = 4) -> Iterator[bytes]:
                         break
                     except queue.Full:
                         continue
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             _put(q, exc, stop)
             return
         _put(q, _DONE, stop)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.fixtures.images import build, write
 
 from hullcheck import catalog, filetree
 from hullcheck.errors import UsageError
 from hullcheck.image import Platform, open_image, split_source
 from hullcheck.image.writer import ImageBuilder, write_oci_layout
-from tests.fixtures.images import build, write
 
 LAYERS = (
     {"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n", "etc/alpine-release": "3.19.1\n",
@@ -120,7 +120,7 @@ def test_dir_source_never_follows_links_out_of_the_root(tmp_path: Path) -> None:
     (root / "etc/os-release").symlink_to("/usr/lib/os-release")
     (root / "etc/escape").symlink_to("../../../../../../etc/hostname")
     image = open_image(f"dir:{root}")
-    tree = filetree.build(image, catalog.globs_for() + ("/etc/escape",))
+    tree = filetree.build(image, (*catalog.globs_for(), "/etc/escape"))
     inv = catalog.run(tree, image.source)
     assert inv.distro is not None and inv.distro.id == "inside"
     assert tree.view().read("/etc/escape") is None  # resolves to /etc/hostname in the root: absent

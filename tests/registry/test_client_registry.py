@@ -175,9 +175,7 @@ def test_referrers_via_the_tag_schema_fallback(
         }
     )
     artifact_digest = client.push_manifest(
-        ref.with_digest(sha256_digest(artifact)).repo().with_digest(sha256_digest(artifact)),
-        artifact,
-        media.OCI_MANIFEST,
+        ref.repo().with_digest(sha256_digest(artifact)), artifact, media.OCI_MANIFEST
     )
     fallback = canonical(
         {

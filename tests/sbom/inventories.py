@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from packageurl import PackageURL
+
 from hullcheck.model import (
     Distro,
     ImageSource,
@@ -40,7 +42,8 @@ def deb(name: str, version: str, *, layer: int, source: SourcePackage | None = N
         licenses: tuple[str, ...] = (), visibility: Visibility = Visibility.VISIBLE) -> Package:
     return Package(
         type=PackageType.DEB, name=name, version=version,
-        purl=f"pkg:deb/debian/{name}@{version}?arch=amd64&distro=debian-12",
+        purl=PackageURL(type="deb", namespace="debian", name=name, version=version,
+                        qualifiers={"arch": "amd64", "distro": "debian-12"}).to_string(),
         found_by="dpkg-db", arch="amd64",
         locations=(Location(path="/var/lib/dpkg/status", layer=layer),),
         licenses=licenses, source=source, visibility=visibility,
@@ -102,7 +105,8 @@ def alpine_inventory() -> Inventory:
     """Alpine with an apk origin, a non-SPDX licence text and a weird, unicode package name."""
     busybox = Package(
         type=PackageType.APK, name="busybox", version="1.36.1-r5",
-        purl="pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64&distro=alpine-3.18.4",
+        purl=PackageURL(type="apk", namespace="alpine", name="busybox", version="1.36.1-r5",
+                        qualifiers={"arch": "x86_64", "distro": "alpine-3.18.4"}).to_string(),
         found_by="apk-db", arch="x86_64",
         locations=(Location(path="/lib/apk/db/installed", layer=0),),
         licenses=("GPL-2.0-only",), source=SourcePackage(name="busybox", version="1.36.1-r5"),

@@ -34,9 +34,11 @@ class LayerProgress:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
-            Progress as RichProgress,
             TextColumn,
             TimeElapsedColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         self._bar = RichProgress(TextColumn("reading layers"), BarColumn(), DownloadColumn(),

@@ -189,7 +189,9 @@ class ImageBuilder:
     architecture: str = "amd64"
     variant: str = ""
     created: str = "2024-01-01T00:00:00Z"
-    env: list[str] = field(default_factory=lambda: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    env: list[str] = field(
+        default_factory=lambda: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    )
     user: str = ""
     cmd: list[str] = field(default_factory=lambda: ["/bin/sh"])
     labels: dict[str, str] = field(default_factory=dict)

@@ -106,7 +106,7 @@ def _indexed(props: _Props, prefix: str) -> dict[int, dict[str, str]]:
 
 
 def _int(node: Node, key: str, text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,12}", text):
+    if not re.fullmatch(r"[0-9]{1,20}", text):
         node.fail(f"property {key!r} is not a non-negative integer: {text[:40]!r}")
     return int(text)
 
@@ -127,8 +127,8 @@ def _source(comp: Node | None, props: _Props) -> ImageSource:
     name = comp.str("name") if comp else ""
     version = comp.str("version") if comp else ""
     return ImageSource(
-        kind=_first(props, P.IMAGE_KIND) or "sbom",
-        name=_first(props, P.IMAGE_NAME) or name,
+        kind=_first(props, P.IMAGE_KIND) if P.IMAGE_KIND in props else "sbom",
+        name=_first(props, P.IMAGE_NAME) if P.IMAGE_NAME in props else name,
         manifest_digest=_first(props, P.IMAGE_DIGEST)
         or (version if version.startswith("sha256:") else ""),
         config_digest=_first(props, P.IMAGE_CONFIG),
@@ -170,7 +170,7 @@ def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
         if purl is not None:
             return f"purl type {purl.type!r} is not supported"
         return f"no usable purl ({purl_text[:80]!r})" if purl_text else "no purl"
-    ours = P.FOUND_BY in props
+    ours = P.PACKAGE_TYPE in props
     name = comp.str("name") if ours or purl is None else _purl.package_name(purl)
     version = comp.str("version") or (_purl.package_version(purl) if purl else "")
     visibility = _first(props, P.VISIBILITY) or Visibility.VISIBLE.value
@@ -186,7 +186,8 @@ def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
         name=name,
         version=version,
         purl=purl_text,
-        found_by=_first(props, P.FOUND_BY) or _first(props, P.SYFT_FOUND_BY) or CATALOGER,
+        found_by=_first(props, P.FOUND_BY) if ours
+        else _first(props, P.SYFT_FOUND_BY) or CATALOGER,
         locations=_locations(comp, props, layers),
         licenses=_licenses(comp, props),
         source=_source_package(props, ptype, version, purl),

@@ -129,10 +129,12 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
 def _component(inventory: Inventory, p: Package, ref: str) -> Component:
     purl = _purl(p.purl)
     licenses, licenses_prop = _licenses(p.licenses)
+    always = [
+        _prop(P.PACKAGE_TYPE, p.type.value),  # also marks the component as written by us
+        _prop(P.FOUND_BY, p.found_by),
+        _prop(P.VISIBILITY, p.visibility.value),
+    ]
     props: list[tuple[str, str]] = [
-        (P.PACKAGE_TYPE, p.type.value),
-        (P.FOUND_BY, p.found_by),
-        (P.VISIBILITY, p.visibility.value),
         (P.ARCH, p.arch),
         (P.FILES_COUNT, str(len(p.files)) if p.files else ""),
         (P.LICENSES, licenses_prop),
@@ -157,7 +159,7 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         bom_ref=ref,
         licenses=licenses,
         cpe=p.cpes[0] if p.cpes else None,
-        properties=[_prop(k, v) for k, v in props if v],
+        properties=always + [_prop(k, v) for k, v in props if v],
     )
 
 
@@ -173,6 +175,7 @@ def _licenses(texts: tuple[str, ...]) -> tuple[list[License], str]:
     said in the licence field (the schema allows either licences or one expression)."""
     singles: list[License] = []
     expressions: list[str] = []
+    texts = tuple(t for t in texts if t.strip())
     for text in texts:
         spdx_id = fixup_id(text)
         if spdx_id is not None:

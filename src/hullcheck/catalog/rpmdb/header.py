@@ -103,16 +103,17 @@ class _Blob:
     def _strings(self, tag: int, typ: int, offset: int, count: int) -> list[str]:
         if count < 1 or count > self.dl - offset:  # every string takes at least one byte
             raise FormatError(f"RPM header tag {tag}: string count {count} is out of range")
-        out: list[str] = []
-        pos = self.data_start + offset
-        find = self.data.find
-        for _ in range(count):
-            end = find(b"\0", pos, self.data_end)
+        start = self.data_start + offset
+        if count == 1:
+            end = self.data.find(b"\0", start, self.data_end)
             if end < 0:
                 raise FormatError(f"RPM header tag {tag}: unterminated string")
-            out.append(self.data[pos:end].decode("utf-8", errors="replace"))
-            pos = end + 1
-        return out
+            return [self.data[start:end].decode("utf-8", errors="replace")]
+        parts = self.data[start:self.data_end].split(b"\0", count)
+        if len(parts) <= count:
+            raise FormatError(f"RPM header tag {tag}: unterminated string")
+        del parts[count]
+        return [p.decode("utf-8", errors="replace") for p in parts]
 
     def strings(self, tag: int) -> list[str]:
         """A STRING, STRING_ARRAY or I18NSTRING tag as a list ([] when absent)."""
@@ -164,13 +165,11 @@ def _files(blob: _Blob) -> tuple[str, ...]:
         raise FormatError(
             f"RPM header has {len(basenames)} file names but {len(indexes)} directory indexes"
         )
-    ndirs = len(dirnames)
-    out = []
-    for base, i in zip(basenames, indexes, strict=True):
-        if i >= ndirs:
-            raise FormatError(f"RPM header directory index {i} is out of range ({ndirs} dirs)")
-        out.append(dirnames[i] + base)
-    return tuple(out)
+    if indexes and max(indexes) >= len(dirnames):
+        raise FormatError(
+            f"RPM header directory index {max(indexes)} is out of range ({len(dirnames)} dirs)"
+        )
+    return tuple([dirnames[i] + base for base, i in zip(basenames, indexes, strict=True)])
 
 
 def parse_header(data: bytes) -> RpmHeader:
