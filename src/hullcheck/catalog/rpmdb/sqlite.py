@@ -24,14 +24,13 @@ def is_sqlite(data: bytes) -> bool:
 
 
 def _open(data: bytes) -> sqlite3.Connection:
-    buf = bytearray(data)
-    if len(buf) >= 100 and buf[18] == 2 and buf[19] == 2:
+    if len(data) >= 100 and data[18] == 2 and data[19] == 2:
         # A WAL-mode database: mark it rollback-journal so the in-memory copy opens without
         # a -wal/-shm file (rpm checkpoints the WAL when it closes the database).
-        buf[18] = buf[19] = 1
+        data = data[:18] + b"\x01\x01" + data[20:]
     con = sqlite3.connect(":memory:", check_same_thread=False)
     try:
-        con.deserialize(bytes(buf))
+        con.deserialize(data)
         con.execute("PRAGMA query_only = ON")
         con.execute("PRAGMA cell_size_check = ON")
     except Exception:
