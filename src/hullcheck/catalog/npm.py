@@ -93,6 +93,8 @@ def _load(entry: FileEntry, what: str) -> dict[str, Any]:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"{entry.path}: {what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise FormatError(f"{entry.path}: {what} is nested too deeply") from None
     if not isinstance(doc, dict):
         raise FormatError(f"{entry.path}: {what} is not a JSON object")
     return doc
@@ -231,8 +233,8 @@ class NpmLockCataloger:
             version = _text(item.get("version"), "version", entry.path)
             if version.startswith("npm:"):  # v1 alias: "version": "npm:real-name@1.2.3"
                 name, _, version = version[4:].rpartition("@")
-            if not version or not _valid_name(name):
-                continue  # git/file dependencies without a registry version
+            if not version or ":" in version or "/" in version or not _valid_name(name):
+                continue  # git, file and link dependencies are not registry packages
             dev = bool(item.get("dev") or item.get("devOptional"))
             prior = merged.get((name, version))
             # One name@version may sit at several paths: it is dev only if every copy is.

@@ -1,0 +1,166 @@
+"""npm-package and npm-lock on a real-format node_modules tree and lock files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer
+
+from hullcheck import catalog
+from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger, installed_name
+from hullcheck.image.writer import whiteout
+from hullcheck.model import ImageSource, Inventory, Visibility
+
+CATS = (NpmPackageCataloger(), NpmLockCataloger())
+APP = "/srv/app"
+
+
+def scan(tmp: Path, *layers: object) -> Inventory:
+    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
+    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+
+
+def test_installed_tree_and_lock(tmp_path: Path) -> None:
+    inv = scan(tmp_path, layer("npm/app"))
+    assert inv.unknowns == ()
+    installed = {p.name: p for p in inv.packages if p.found_by == "npm-package"}
+    locked = {p.name: p for p in inv.packages if p.found_by == "npm-lock"}
+    # The root package.json and lodash/fp/package.json are not packages.
+    assert sorted(installed) == ["@types/node", "debug", "jest", "lodash", "ms", "request"]
+    assert sorted(locked) == sorted(installed)
+
+    types = installed["@types/node"]
+    assert types.purl == "pkg:npm/%40types/node@20.11.5"
+    assert types.locations[0].path == f"{APP}/node_modules/@types/node/package.json"
+    assert installed["ms"].locations[0].path == (
+        f"{APP}/node_modules/debug/node_modules/ms/package.json")
+    assert installed["lodash"].licenses == ("MIT",)
+    assert installed["debug"].licenses == ("MIT",)  # {type, url} object
+    assert installed["request"].licenses == ("Apache-2.0",)  # legacy licenses list
+    assert installed["jest"].licenses == ("MIT OR Apache-2.0",)
+
+    # Same name@version, two kinds of evidence: different found_by and locations.
+    assert locked["lodash"].purl == installed["lodash"].purl
+    assert locked["lodash"].locations[0].path == f"{APP}/package-lock.json"
+    assert dict(locked["jest"].extras)["dev"] == "true"
+    assert dict(locked["@types/node"].extras)["dev"] == "true"
+    assert "dev" not in dict(locked["lodash"].extras)
+    assert dict(locked["lodash"].extras)["resolved"].endswith("lodash-4.17.21.tgz")
+
+
+def lock_v1() -> dict:
+    return {
+        "name": "old-app", "version": "1.0.0", "lockfileVersion": 1, "requires": True,
+        "dependencies": {
+            "express": {"version": "4.17.1", "resolved": "https://r/express-4.17.1.tgz",
+                        "dependencies": {"debug": {"version": "2.6.9"}}},
+            "debug": {"version": "4.3.4"},
+            "mocha": {"version": "10.2.0", "dev": True},
+            "@babel/core": {"version": "7.23.0", "dev": True},
+            "local-thing": {"version": "file:../local-thing"},
+            "string-width-cjs": {"version": "npm:string-width@4.2.3"},
+        },
+    }
+
+
+def test_lockfile_v1_nested_dependencies(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {"app/package-lock.json": json.dumps(lock_v1())})
+    got = {(p.name, p.version): p for p in inv.packages}
+    assert set(got) == {("express", "4.17.1"), ("debug", "2.6.9"), ("debug", "4.3.4"),
+                        ("mocha", "10.2.0"), ("@babel/core", "7.23.0"),
+                        ("string-width", "4.2.3")}  # file: dependencies are not packages
+    assert dict(got[("mocha", "10.2.0")].extras)["dev"] == "true"
+    assert got[("@babel/core", "7.23.0")].purl == "pkg:npm/%40babel/core@7.23.0"
+    assert all(p.found_by == "npm-lock" for p in inv.packages)
+
+
+def test_lockfile_v2_prefers_packages_and_skips_links(tmp_path: Path) -> None:
+    doc = {
+        "name": "ws", "lockfileVersion": 2,
+        "packages": {
+            "": {"name": "ws", "workspaces": ["packages/*"]},
+            "node_modules/a": {"version": "1.0.0"},
+            "node_modules/b": {"version": "2.0.0", "devOptional": True},
+            "node_modules/my-lib": {"resolved": "packages/my-lib", "link": True},
+            "packages/my-lib": {"name": "my-lib", "version": "0.1.0"},
+            "node_modules/alias": {"name": "real-name", "version": "3.0.0"},
+        },
+        "dependencies": {"stale": {"version": "9.9.9"}},
+    }
+    inv = scan(tmp_path, {"app/package-lock.json": json.dumps(doc)})
+    assert sorted((p.name, p.version) for p in inv.packages) == [
+        ("a", "1.0.0"), ("b", "2.0.0"), ("real-name", "3.0.0")]
+    b = next(p for p in inv.packages if p.name == "b")
+    assert dict(b.extras)["dev"] == "true" and dict(b.extras)["lockfile-version"] == "2"
+
+
+def test_same_package_at_two_lock_paths_is_dev_only_if_every_copy_is(tmp_path: Path) -> None:
+    doc = {"lockfileVersion": 3, "packages": {
+        "": {}, "node_modules/ms": {"version": "2.1.3", "dev": True},
+        "node_modules/x/node_modules/ms": {"version": "2.1.3"}}}
+    inv = scan(tmp_path, {"app/package-lock.json": json.dumps(doc)})
+    (ms,) = inv.packages
+    assert "dev" not in dict(ms.extras)
+
+
+def test_removed_node_modules_are_hidden(tmp_path: Path) -> None:
+    pj = json.dumps({"name": "left-pad", "version": "1.3.0", "license": "WTFPL"})
+    inv = scan(tmp_path, {"app/node_modules/left-pad/package.json": pj},
+               [whiteout("app/node_modules")])
+    (p,) = inv.packages
+    assert p.visibility is Visibility.HIDDEN and p.layer == 0
+    assert p.licenses == ("WTFPL",)
+
+
+def test_lock_inside_node_modules_is_ignored(tmp_path: Path) -> None:
+    doc = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/z": {"version": "1.0.0"}}}
+    inv = scan(tmp_path, {"app/node_modules/dep/package-lock.json": json.dumps(doc),
+                          "app/node_modules/dep/package.json": '{"name":"dep","version":"1.0.0"}'})
+    assert [(p.name, p.found_by) for p in inv.packages] == [("dep", "npm-package")]
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "reason"),
+    [
+        ("app/node_modules/x/package.json", b"{not json", "not valid JSON"),
+        ("app/node_modules/x/package.json", b"[1, 2]", "not a JSON object"),
+        ("app/node_modules/x/package.json", b'{"name": "x"}', "no version"),
+        ("app/node_modules/x/package.json", b'{"name": 5, "version": "1"}', "not a string"),
+        ("app/node_modules/x/package.json", b"\xff\xfe\x00\x01", "not valid JSON"),
+        ("app/package-lock.json", b'{"lockfileVersion": 99}', "unsupported lockfileVersion"),
+        ("app/package-lock.json", b'{"lockfileVersion": 3, "packages": {"node_modules/a": 1}}',
+         "not an object"),
+        ("app/package-lock.json", b"\x00" * 100, "not valid JSON"),
+    ],
+)
+def test_hostile_json_is_an_unknown(tmp_path: Path, path: str, content: bytes,
+                                    reason: str) -> None:
+    inv = scan(tmp_path, {path: content})
+    assert inv.packages == ()
+    (u,) = inv.unknowns
+    assert reason in u.reason and u.location.path == "/" + path
+
+
+def test_deeply_nested_v1_lock_is_refused_not_crashed(tmp_path: Path) -> None:
+    deps: dict = {"version": "1.0.0"}
+    for _ in range(300):
+        deps = {"version": "1.0.0", "dependencies": {"x": deps}}
+    text = json.dumps({"lockfileVersion": 1, "dependencies": {"x": deps}})
+    inv = scan(tmp_path, {"app/package-lock.json": text})
+    assert inv.unknowns and "nested too deeply" in inv.unknowns[0].reason
+
+
+def test_json_nested_past_the_recursion_limit_is_an_unknown(tmp_path: Path) -> None:
+    inv = scan(tmp_path, {"app/node_modules/x/package.json": "[" * 200_000 + "]" * 200_000})
+    assert inv.packages == ()
+    assert "nested too deeply" in inv.unknowns[0].reason
+
+
+def test_installed_name_from_path() -> None:
+    assert installed_name("/a/node_modules/x/package.json") == "x"
+    assert installed_name("/a/node_modules/@s/x/package.json") == "@s/x"
+    assert installed_name("/a/node_modules/x/lib/package.json") is None
+    assert installed_name("/a/node_modules/@s/package.json") is None
