@@ -100,7 +100,7 @@ class _Blob:
                 entries[tag] = (typ, offset, count)  # later (dribble) entries win
         self.entries = entries
 
-    def _strings(self, tag: int, typ: int, offset: int, count: int) -> list[str]:
+    def _strings(self, tag: int, offset: int, count: int) -> list[str]:
         if count < 1 or count > self.dl - offset:  # every string takes at least one byte
             raise FormatError(f"RPM header tag {tag}: string count {count} is out of range")
         start = self.data_start + offset
@@ -125,7 +125,7 @@ class _Blob:
             raise FormatError(f"RPM header tag {tag}: type {typ} is not a string")
         if typ == STRING and count != 1:
             raise FormatError(f"RPM header tag {tag}: string with count {count}")
-        return self._strings(tag, typ, offset, count)
+        return self._strings(tag, offset, count)
 
     def string(self, tag: int) -> str:
         """The first string of a tag ("" when absent); an I18N string's default locale."""
