@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from hullcheck.catalog.base import Cataloger
+from hullcheck.catalog.rpm import RpmDbCataloger
 
-CATALOGERS: tuple[Cataloger, ...] = ()
+CATALOGERS: tuple[Cataloger, ...] = (
+    RpmDbCataloger(),
+)

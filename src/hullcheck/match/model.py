@@ -1,0 +1,107 @@
+"""What matching produces: findings that explain themselves, and what could not be checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hullcheck.model import Package
+from hullcheck.vulndb.model import KevEntry
+from hullcheck.vulndb.severity import Severity
+
+
+class Level(StrEnum):
+    """Finding severity for thresholds and sorting; MALICIOUS sits above CRITICAL."""
+
+    MALICIOUS = "malicious"
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NEGLIGIBLE = "negligible"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            raise ValueError(
+                f"unknown severity {text!r}: one of {', '.join(m.value for m in cls)}"
+            ) from None
+
+
+_RANK = {
+    Level.MALICIOUS: 6, Level.CRITICAL: 5, Level.HIGH: 4, Level.MEDIUM: 3, Level.LOW: 2,
+    Level.NEGLIGIBLE: 1, Level.UNKNOWN: 0,
+}
+
+
+class Status(StrEnum):
+    FIXED = "fixed"  # a fixed version exists: upgrading helps
+    NOT_FIXED = "not-fixed"  # affected, no fix published yet
+    WONT_FIX = "wont-fix"  # the distro decided not to fix (no-dsa, ignored, end-of-life)
+    DEFERRED = "deferred"  # the distro postponed the fix to a later point release
+    MALICIOUS = "malicious"  # the package itself is malware
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why one advisory record matched."""
+
+    advisory: str  # record id, e.g. PYSEC-2018-28, DSA-5000-1, CVE-2023-1 (tracker)
+    source: str  # the database source it came from
+    ecosystem: str  # searched under, e.g. "PyPI", "Debian:12"
+    name: str  # searched name
+    via: str  # "direct" or "source-package"
+    version: str  # the version compared (the source version when via source package)
+    matched: str  # human-readable: "introduced 0, fixed 2.20.0", "listed version", ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suppression:
+    """Set by VEX or an ignore rule; a suppressed finding is kept, marked, never dropped."""
+
+    by: str  # "vex:FILE", "ignore:FILE"
+    reason: str  # justification / impact statement / reason
+    expires: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    package: Package
+    id: str  # the primary id (a CVE when the records agree on one)
+    aliases: tuple[str, ...]  # every other id of the same vulnerability
+    level: Level
+    severity: Severity
+    status: Status
+    fixed_versions: tuple[str, ...]
+    summary: str = ""
+    kev: KevEntry | None = None
+    distro_urgency: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    suppressed: Suppression | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """A package (or one of its advisories) that could not be evaluated, and why."""
+
+    package: Package
+    reason: str
+    advisory: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchResult:
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    packages_checked: int = 0
