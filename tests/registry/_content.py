@@ -28,9 +28,7 @@ class Pushed:
     layer: bytes
 
 
-def push_image(
-    client: RegistryClient, ref: Reference, *, arch: str = "amd64", layer: bytes = b""
-) -> Pushed:
+def push_image(client: RegistryClient, ref: Reference, *, arch: str = "amd64", layer: bytes = b"") -> Pushed:
     """Push a one-layer OCI image (layer bytes are opaque to the registry) at ``ref``."""
     layer = layer or f"layer for {arch}".encode()
     config = canonical(

@@ -67,9 +67,7 @@ def test_half_set_environment_is_an_error(tmp_path: Path) -> None:
 
 
 def test_auths_base64_entry(tmp_path: Path) -> None:
-    env = write_config(
-        tmp_path, {"auths": {"https://r.example:5000": {"auth": b64("alice:s3:cret")}}}
-    )
+    env = write_config(tmp_path, {"auths": {"https://r.example:5000": {"auth": b64("alice:s3:cret")}}})
     creds = lookup_credentials("r.example:5000", env=env)
     assert creds is not None
     # The password may contain ':'; only the first one separates.
@@ -94,9 +92,7 @@ def test_auths_username_password_and_identity_token(tmp_path: Path) -> None:
 
 
 def test_docker_hub_key_matches_docker_io(tmp_path: Path) -> None:
-    env = write_config(
-        tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": b64("hubuser:hubpw")}}}
-    )
+    env = write_config(tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": b64("hubuser:hubpw")}}})
     creds = lookup_credentials("docker.io", env=env)
     assert creds is not None and creds.username == "hubuser"
     assert lookup_credentials("registry-1.docker.io", env=env) == creds
@@ -142,9 +138,7 @@ def test_creds_store_asks_docker_hub_by_its_server_url(tmp_path: Path) -> None:
         "test",
         HELPER.format(log=log, known="https://index.docker.io/v1/", user="hub", secret="pw"),
     )
-    env = write_config(
-        tmp_path / "cfg", {"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "test"}
-    )
+    env = write_config(tmp_path / "cfg", {"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "test"})
     env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
     creds = lookup_credentials("docker.io", env=env)
     assert creds is not None and creds.username == "hub"

@@ -97,9 +97,7 @@ def test_manifest_whose_docker_content_digest_lies() -> None:
 
     with (
         client_for(handler) as c,
-        pytest.raises(
-            DigestMismatch, match=r"registry\.example says sha256:.* but the content hashes to"
-        ),
+        pytest.raises(DigestMismatch, match=r"registry\.example says sha256:.* but the content hashes to"),
     ):
         c.get_manifest(REF)
 
@@ -133,9 +131,7 @@ def test_index_when_only_manifests_were_accepted() -> None:
     index = json.dumps({"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": []})
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, content=index.encode(), headers={"Content-Type": media.OCI_INDEX}
-        )
+        return httpx.Response(200, content=index.encode(), headers={"Content-Type": media.OCI_INDEX})
 
     with client_for(handler) as c, pytest.raises(UnsupportedMediaType, match=r"image\.index"):
         c.get_manifest(REF, accept=(media.OCI_MANIFEST,))
@@ -215,9 +211,7 @@ def test_401_after_a_token_is_an_auth_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "auth.example":
             return httpx.Response(200, json={"token": "useless"})
-        return httpx.Response(
-            401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/token"'}
-        )
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/token"'})
 
     with (
         client_for(handler) as c,
@@ -230,9 +224,7 @@ def test_token_server_without_a_token() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "auth.example":
             return httpx.Response(200, json={"nothing": "here"})
-        return httpx.Response(
-            401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/token"'}
-        )
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/token"'})
 
     with client_for(handler) as c, pytest.raises(AuthError, match="sent no token"):
         c.get_manifest(REF)
@@ -243,9 +235,7 @@ def test_credentials_never_go_to_a_plain_http_realm() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         asked.append(str(request.url.host))
-        return httpx.Response(
-            401, headers={"WWW-Authenticate": 'Bearer realm="http://auth.example/token"'}
-        )
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="http://auth.example/token"'})
 
     with client_for(handler) as c, pytest.raises(AuthError, match="over plain HTTP"):
         c.get_manifest(REF)
@@ -265,9 +255,7 @@ def test_basic_challenge_without_credentials() -> None:
 
 def test_server_error_names_status_code_and_message() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            500, json={"errors": [{"code": "UNKNOWN", "message": "storage\nexploded"}]}
-        )
+        return httpx.Response(500, json={"errors": [{"code": "UNKNOWN", "message": "storage\nexploded"}]})
 
     with client_for(handler) as c, pytest.raises(RegistryError) as info:
         c.get_manifest(REF)
@@ -424,3 +412,24 @@ def test_loopback_hosts_use_plain_http(host: str, loopback: bool) -> None:
         c.list_tags(f"{host}/x")
     scheme = "http" if loopback else "https"
     assert urls == [f"{scheme}://{host}/v2/x/tags/list", f"http://{host}/v2/x/tags/list"]
+
+
+def test_push_referrer_leaves_the_tag_schema_alone_when_the_registry_indexes_subjects() -> None:
+    subject = sha256_digest(b"subject")
+    artifact = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media.OCI_MANIFEST,
+            "artifactType": "application/spdx+json",
+            "subject": {"mediaType": media.OCI_MANIFEST, "digest": subject, "size": 7},
+        }
+    ).encode()
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(f"{request.method} {request.url.path}")
+        return httpx.Response(201, headers={"OCI-Subject": subject})
+
+    with client_for(handler) as c:
+        assert c.push_referrer(REF, artifact, media.OCI_MANIFEST) == sha256_digest(artifact)
+    assert paths == [f"PUT /v2/team/app/manifests/{sha256_digest(artifact)}"]

@@ -35,9 +35,7 @@ def running(request: pytest.FixtureRequest) -> RunningRegistry:
 @pytest.fixture
 def client(running: RunningRegistry) -> Iterator[RegistryClient]:
     creds = (
-        Credentials(username=running.username, password=running.password)
-        if running.username
-        else _no_lookup
+        Credentials(username=running.username, password=running.password) if running.username else _no_lookup
     )
     with RegistryClient(credentials=creds) as c:
         yield c
@@ -68,9 +66,7 @@ def test_push_then_read_back(running: RunningRegistry, client: RegistryClient) -
         assert reader.bytes_read == len(pushed.layer)
 
 
-def test_pushing_an_existing_blob_is_skipped(
-    running: RunningRegistry, client: RegistryClient
-) -> None:
+def test_pushing_an_existing_blob_is_skipped(running: RunningRegistry, client: RegistryClient) -> None:
     ref = fresh_ref(running)
     data = b"already there"
     digest = sha256_digest(data)
@@ -140,72 +136,76 @@ def test_multi_arch_index(running: RunningRegistry, client: RegistryClient) -> N
     assert [c.platform for c in children] == ["linux/amd64", "linux/arm64/v8"]
     child = client.get_manifest(ref.with_digest(children[1].digest))
     assert child.data == arm64.manifest
-    assert (
-        json.loads(client.fetch_blob(ref, child.json()["config"]["digest"]))["architecture"]
-        == "arm64"
-    )
+    assert json.loads(client.fetch_blob(ref, child.json()["config"]["digest"]))["architecture"] == "arm64"
     # Asking only for single-image manifests must not hand back an index (this registry
     # refuses itself; the client's own check is tested against a hostile server).
     with pytest.raises(NotFound, match="does not support OCI indexes"):
         client.get_manifest(ref, accept=(media.OCI_MANIFEST,))
 
 
-def test_referrers_via_the_tag_schema_fallback(
-    running: RunningRegistry, client: RegistryClient
-) -> None:
-    """docker-registry 2.8 has no referrers API (it answers 404), so this exercises the
-    fallback: the ``sha256-<hex>`` tag holding an index of referrers."""
-    ref = fresh_ref(running)
-    subject = push_image(client, ref)
-    assert client.referrers(ref, subject.digest) == ()
-
+def _artifact(
+    client: RegistryClient, ref: Reference, subject: bytes, artifact_type: str, payload: bytes
+) -> bytes:
     empty = b"{}"
-    client.push_blob(ref, empty, sha256_digest(empty), len(empty))
-    payload = b'{"scanner":"hullcheck"}'
-    client.push_blob(ref, payload, sha256_digest(payload), len(payload))
-    artifact_type = "application/vnd.hullcheck.test.report+json"
-    artifact = canonical(
+    for blob in (empty, payload):
+        client.push_blob(ref, blob, sha256_digest(blob), len(blob))
+    return canonical(
         {
             "schemaVersion": 2,
             "mediaType": media.OCI_MANIFEST,
             "artifactType": artifact_type,
             "config": descriptor(media.OCI_EMPTY, empty),
             "layers": [descriptor("application/json", payload)],
-            "subject": descriptor(media.OCI_MANIFEST, subject.manifest),
+            "subject": descriptor(media.OCI_MANIFEST, subject),
+            "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
         }
-    )
-    artifact_digest = client.push_manifest(
-        ref.repo().with_digest(sha256_digest(artifact)), artifact, media.OCI_MANIFEST
-    )
-    fallback = canonical(
-        {
-            "schemaVersion": 2,
-            "mediaType": media.OCI_INDEX,
-            "manifests": [
-                descriptor(
-                    media.OCI_MANIFEST,
-                    artifact,
-                    artifactType=artifact_type,
-                    annotations={"org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
-                )
-            ],
-        }
-    )
-    client.push_manifest(
-        ref.with_tag("sha256-" + subject.digest.removeprefix("sha256:")), fallback, media.OCI_INDEX
     )
 
-    (found,) = client.referrers(ref, subject.digest)
-    assert found.digest == artifact_digest
-    assert found.artifact_type == artifact_type
-    assert found.annotations == (("org.opencontainers.image.created", "2024-01-01T00:00:00Z"),)
-    assert client.referrers(ref, subject.digest, artifact_type=artifact_type) == (found,)
+
+def test_referrers_via_the_tag_schema_fallback(running: RunningRegistry, client: RegistryClient) -> None:
+    """docker-registry 2.8 has no referrers API (it answers 404 and sends no OCI-Subject on
+    push), so this exercises the fallback both ways: push_referrer maintains the
+    ``sha256-<hex>`` tag's index, referrers() reads it."""
+    ref = fresh_ref(running)
+    subject = push_image(client, ref)
+    assert client.referrers(ref, subject.digest) == ()
+
+    report_type = "application/vnd.hullcheck.test.report+json"
+    sbom_type = "application/spdx+json"
+    report = _artifact(client, ref, subject.manifest, report_type, b'{"scanner":"hullcheck"}')
+    sbom = _artifact(client, ref, subject.manifest, sbom_type, b'{"spdxVersion":"SPDX-2.3"}')
+    assert client.push_referrer(ref, report, media.OCI_MANIFEST) == sha256_digest(report)
+    assert client.push_referrer(ref, sbom, media.OCI_MANIFEST) == sha256_digest(sbom)
+    client.push_referrer(ref, report, media.OCI_MANIFEST)  # again: listed once
+
+    # The schema itself: an index at the tag named after the subject digest.
+    tag = "sha256-" + subject.digest.removeprefix("sha256:")
+    index = client.get_manifest(ref.with_tag(tag), accept=(media.OCI_INDEX,))
+    assert [m["digest"] for m in index.json()["manifests"]] == [
+        sha256_digest(report),
+        sha256_digest(sbom),
+    ]
+    assert client.get_manifest(ref.repo().with_digest(sha256_digest(report))).data == report
+
+    found = client.referrers(ref, subject.digest)
+    assert [(d.digest, d.artifact_type) for d in found] == [
+        (sha256_digest(report), report_type),
+        (sha256_digest(sbom), sbom_type),
+    ]
+    assert found[0].annotations == (("org.opencontainers.image.created", "2024-01-01T00:00:00Z"),)
+    (only,) = client.referrers(ref, subject.digest, artifact_type=sbom_type)
+    assert only == found[1]
     assert client.referrers(ref, subject.digest, artifact_type="application/other") == ()
 
 
-def test_missing_blob_and_manifest_are_not_found(
-    running: RunningRegistry, client: RegistryClient
-) -> None:
+def test_push_referrer_needs_a_subject(running: RunningRegistry, client: RegistryClient) -> None:
+    ref = fresh_ref(running)
+    pushed = push_image(client, ref)
+    with pytest.raises(ImageError, match="has no subject"):
+        client.push_referrer(ref, pushed.manifest, media.OCI_MANIFEST)
+
+
+def test_missing_blob_and_manifest_are_not_found(running: RunningRegistry, client: RegistryClient) -> None:
     ref = fresh_ref(running)
     push_image(client, ref)
     missing = sha256_digest(b"never pushed")
@@ -218,9 +218,7 @@ def test_missing_blob_and_manifest_are_not_found(
     assert not client.blob_exists(ref, missing)
 
 
-def test_wrong_declared_size_is_a_digest_mismatch(
-    running: RunningRegistry, client: RegistryClient
-) -> None:
+def test_wrong_declared_size_is_a_digest_mismatch(running: RunningRegistry, client: RegistryClient) -> None:
     ref = fresh_ref(running)
     pushed = push_image(client, ref)
     with (
@@ -288,9 +286,7 @@ def test_identity_token_from_docker_config(
     registry_token: RunningRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "config.json").write_text(
-        json.dumps(
-            {"auths": {registry_token.host: {"identitytoken": registry_token.identity_token}}}
-        )
+        json.dumps({"auths": {registry_token.host: {"identitytoken": registry_token.identity_token}}})
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.delenv("HULLCHECK_USERNAME", raising=False)
@@ -333,9 +329,7 @@ def test_credential_helper_on_path(
         f'"Secret":"{registry_token.password}"}}\'\n'
     )
     helper.chmod(0o755)
-    (tmp_path / "config.json").write_text(
-        json.dumps({"credHelpers": {registry_token.host: "test"}})
-    )
+    (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {registry_token.host: "test"}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.delenv("HULLCHECK_USERNAME", raising=False)

@@ -126,7 +126,5 @@ def test_string_then_parse_round_trips(
     ref = Reference(registry=registry, repository=repository, tag=tag, digest=digest)
     parsed = parse_reference(str(ref))
     expected_tag = "latest" if tag is None and digest is None else tag
-    assert parsed == Reference(
-        registry=registry, repository=repository, tag=expected_tag, digest=digest
-    )
+    assert parsed == Reference(registry=registry, repository=repository, tag=expected_tag, digest=digest)
     assert parse_reference(str(parsed)) == parsed

@@ -124,9 +124,7 @@ def _from_auths_entry(entry: object, path: Path, host: str) -> Credentials | Non
     return Credentials(username=username, password=password, identity_token=token, source=source)
 
 
-def run_helper(
-    helper: str, host: str, *, env: Mapping[str, str] | None = None
-) -> Credentials | None:
+def run_helper(helper: str, host: str, *, env: Mapping[str, str] | None = None) -> Credentials | None:
     """Ask ``docker-credential-<helper>`` for the host's credentials; None when it has none."""
     program = f"docker-credential-{helper}"
     try:
@@ -139,9 +137,7 @@ def run_helper(
             env=None if env is None else dict(env),
         )
     except FileNotFoundError:
-        raise AuthError(
-            f"credential helper {program} for {host} is not installed (not on PATH)"
-        ) from None
+        raise AuthError(f"credential helper {program} for {host} is not installed (not on PATH)") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise AuthError(f"credential helper {program} for {host} failed: {exc}") from None
     out = proc.stdout.decode("utf-8", "replace").strip()
@@ -149,9 +145,7 @@ def run_helper(
         detail = (out or proc.stderr.decode("utf-8", "replace")).strip()
         if "credentials not found" in detail.lower():
             return None
-        raise AuthError(
-            f"credential helper {program} for {host} exited {proc.returncode}: {detail[:200]}"
-        )
+        raise AuthError(f"credential helper {program} for {host} exited {proc.returncode}: {detail[:200]}")
     try:
         doc = json.loads(out)
     except ValueError:
@@ -184,9 +178,7 @@ def lookup_credentials(
     env_user, env_pass = env.get("HULLCHECK_USERNAME"), env.get("HULLCHECK_PASSWORD")
     if env_user or env_pass:
         if not (env_user and env_pass):
-            raise AuthError(
-                f"set both HULLCHECK_USERNAME and HULLCHECK_PASSWORD to log in to {host}"
-            )
+            raise AuthError(f"set both HULLCHECK_USERNAME and HULLCHECK_PASSWORD to log in to {host}")
         return Credentials(username=env_user, password=env_pass, source="environment")
     path = docker_config_path(env)
     config = _load_config(path)
@@ -202,9 +194,7 @@ def lookup_credentials(
     return None
 
 
-def docker_credentials(
-    *, username: str | None = None, password: str | None = None
-) -> CredentialLookup:
+def docker_credentials(*, username: str | None = None, password: str | None = None) -> CredentialLookup:
     """The default lookup: explicit, environment, then Docker's config (read per call)."""
 
     def lookup(host: str) -> Credentials | None:

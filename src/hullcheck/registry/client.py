@@ -268,8 +268,7 @@ class RegistryClient:
             media_type = declared if isinstance(declared, str) and declared else media_type
         if media_type not in accept:
             raise UnsupportedMediaType(
-                f"{what} on {host} has media type {media_type or '(none)'!r}, "
-                f"not one of {', '.join(accept)}"
+                f"{what} on {host} has media type {media_type or '(none)'!r}, not one of {', '.join(accept)}"
             )
         return Manifest(media_type=media_type, digest=digest, data=data)
 
@@ -328,9 +327,7 @@ class RegistryClient:
             self._raise_for_status(response, host=host, what=f"{what} {digest}")
             length = response.headers.get("content-length", "")
             if size is not None and length.isdigit() and int(length) != size:
-                raise DigestMismatch(
-                    f"{what} {digest}: {host} serves {int(length)} bytes, expected {size}"
-                )
+                raise DigestMismatch(f"{what} {digest}: {host} serves {int(length)} bytes, expected {size}")
             stream = _ResponseStream(response, host=host, what=f"{what} {digest}")
             yield VerifyingReader(stream, digest, what=what, size=size)  # type: ignore[arg-type]
         finally:
@@ -348,9 +345,7 @@ class RegistryClient:
         ``max_size``."""
         repo = _as_repo(ref_or_repo)
         if size is not None and size > max_size:
-            raise ImageError(
-                f"{repo.name} blob {digest} is {size} bytes, over the {max_size}-byte limit"
-            )
+            raise ImageError(f"{repo.name} blob {digest} is {size} bytes, over the {max_size}-byte limit")
         parts: list[bytes] = []
         total = 0
         with self.open_blob(repo, digest, size=size) as reader:
@@ -358,8 +353,7 @@ class RegistryClient:
                 total += len(chunk)
                 if total > max_size:
                     raise ImageError(
-                        f"{repo.name} blob {digest} on {repo.api_host} is over the "
-                        f"{max_size}-byte limit"
+                        f"{repo.name} blob {digest} on {repo.api_host} is over the {max_size}-byte limit"
                     )
                 parts.append(chunk)
         return b"".join(parts)
@@ -378,9 +372,7 @@ class RegistryClient:
         finally:
             response.close()
 
-    def push_blob(
-        self, ref_or_repo: Reference | str, data: bytes | BinaryIO, digest: str, size: int
-    ) -> str:
+    def push_blob(self, ref_or_repo: Reference | str, data: bytes | BinaryIO, digest: str, size: int) -> str:
         """Upload a blob unless the repository already has it (monolithic POST + PUT)."""
         repo = _as_repo(ref_or_repo)
         host = repo.api_host
@@ -436,6 +428,55 @@ class RegistryClient:
 
     def push_manifest(self, ref: Reference, data: bytes, media_type: str) -> str:
         """PUT a manifest at ``ref``'s tag (or digest); returns its digest."""
+        return self._put_manifest(ref, data, media_type)[0]
+
+    def push_referrer(self, ref_or_repo: Reference | str, data: bytes, media_type: str) -> str:
+        """Push a manifest that has a ``subject`` (a signature, an SBOM...) by digest.
+
+        When the registry does not confirm it indexed the subject (no ``OCI-Subject``
+        header: no referrers API), the referrers tag schema is maintained instead: the
+        descriptor is added to the index tagged ``sha256-<hex>`` of the subject.
+        """
+        repo = _as_repo(ref_or_repo).repo()
+        digest = sha256_digest(data)
+        doc = Manifest(media_type=media_type, digest=digest, data=data).json()
+        subject = doc.get("subject")
+        if not isinstance(subject, dict) or not isinstance(subject.get("digest"), str):
+            raise ImageError(f"manifest {digest} for {repo.name} has no subject to refer to")
+        subject_digest = subject["digest"]
+        algo, hexpart = parse_digest(subject_digest, what=f"subject of manifest {digest}")
+        _, headers = self._put_manifest(repo.with_digest(digest), data, media_type)
+        if headers.get("oci-subject"):
+            return digest
+        artifact_type = doc.get("artifactType")
+        if not isinstance(artifact_type, str) or not artifact_type:
+            config = doc.get("config")
+            config_type = config.get("mediaType") if isinstance(config, dict) else None
+            artifact_type = config_type if isinstance(config_type, str) else ""
+        annotations = doc.get("annotations")
+        entry = Descriptor(
+            media_type=media_type,
+            digest=digest,
+            size=len(data),
+            artifact_type=artifact_type,
+            annotations=tuple(sorted(annotations.items())) if isinstance(annotations, dict) else (),
+        )
+        tag_ref = repo.with_tag(f"{algo}-{hexpart}")
+        try:
+            existing = self.get_manifest(tag_ref, accept=(OCI_INDEX,))
+            index = existing.json()
+        except NotFound:
+            index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        listed = index.get("manifests")
+        manifests = listed if isinstance(listed, list) else []
+        if any(isinstance(m, dict) and m.get("digest") == digest for m in manifests):
+            return digest
+        index["manifests"] = [*manifests, entry.to_json()]
+        body = json.dumps(index, separators=(",", ":")).encode()
+        self._put_manifest(tag_ref, body, OCI_INDEX)
+        return digest
+
+    def _put_manifest(self, ref: Reference, data: bytes, media_type: str) -> tuple[str, httpx.Headers]:
         host = ref.api_host
         digest = sha256_digest(data)
         what = f"manifest {ref}"
@@ -443,9 +484,7 @@ class RegistryClient:
             verify_bytes(data, ref.digest, what=f"manifest {ref.name}")
             digest = ref.digest
         if len(data) > self._max_manifest:
-            raise ImageError(
-                f"{what} is {len(data)} bytes, over the {self._max_manifest}-byte limit"
-            )
+            raise ImageError(f"{what} is {len(data)} bytes, over the {self._max_manifest}-byte limit")
         url = self._url(ref, f"manifests/{ref.tag or digest}")
         response = self._send(
             "PUT",
@@ -463,11 +502,9 @@ class RegistryClient:
         echoed = response.headers.get("docker-content-digest")
         if echoed and echoed != digest:
             raise DigestMismatch(f"{what}: {host} stored it as {echoed}, we sent {digest}")
-        return digest
+        return digest, response.headers
 
-    def list_tags(
-        self, ref_or_repo: Reference | str, *, page_size: int | None = None
-    ) -> tuple[str, ...]:
+    def list_tags(self, ref_or_repo: Reference | str, *, page_size: int | None = None) -> tuple[str, ...]:
         """Every tag of the repository, following ``Link: <...>; rel="next"`` pages."""
         repo = _as_repo(ref_or_repo)
         host = repo.api_host
@@ -520,9 +557,7 @@ class RegistryClient:
                     raise
                 return self._referrers_from_tag(repo, digest, artifact_type)
             found.extend(_index_descriptors(doc, where=f"{what} on {host}"))
-            filtered = filtered and "artifactType" in response.headers.get(
-                "oci-filters-applied", ""
-            )
+            filtered = filtered and "artifactType" in response.headers.get("oci-filters-applied", "")
             url = _next_link(response)
         if artifact_type and not filtered:
             found = [d for d in found if d.artifact_type == artifact_type]
@@ -652,8 +687,7 @@ class RegistryClient:
                 response = self._http.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 raise RegistryError(
-                    f"cannot reach {url.host}:{url.port or ''} for {what}: "
-                    f"{exc or type(exc).__name__}",
+                    f"cannot reach {url.host}:{url.port or ''} for {what}: {exc or type(exc).__name__}",
                     hint=_CONNECT_HINT,
                 ) from None
             location = response.headers.get("location")
@@ -672,14 +706,10 @@ class RegistryClient:
             url = target
         raise RegistryError(f"too many redirects from {host} for {what}")
 
-    def _authenticate(
-        self, host: str, scope: str, header: str, *, what: str, had_auth: bool
-    ) -> None:
+    def _authenticate(self, host: str, scope: str, header: str, *, what: str, had_auth: bool) -> None:
         challenge = pick_challenge(header)
         if challenge is None:
-            raise AuthError(
-                f"{host} refused access to {what} and sent no usable WWW-Authenticate challenge"
-            )
+            raise AuthError(f"{host} refused access to {what} and sent no usable WWW-Authenticate challenge")
         if challenge.scheme == "basic":
             creds = self._credentials(host)
             if creds is None or not creds.basic_usable:
@@ -736,9 +766,7 @@ class RegistryClient:
             if creds is not None and creds.basic_usable:
                 headers["Authorization"] = _basic_header(creds)
         token_what = f"token for {what} from {realm_url.host}"
-        response = self._send_following_redirects(
-            method, url, headers, content, host=host, what=token_what
-        )
+        response = self._send_following_redirects(method, url, headers, content, host=host, what=token_what)
         try:
             if response.status_code in (401, 403):
                 who = (
@@ -763,11 +791,7 @@ class RegistryClient:
         if response.is_success:
             return
         status = response.status_code
-        detail = (
-            _error_detail(response, host=host, what=what)
-            if response.request.method != "HEAD"
-            else ""
-        )
+        detail = _error_detail(response, host=host, what=what) if response.request.method != "HEAD" else ""
         suffix = f" ({detail})" if detail else ""
         if status == 404:
             raise NotFound(f"{what} not found on {host}{suffix}")

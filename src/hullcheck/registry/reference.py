@@ -59,9 +59,7 @@ def _check_digest(digest: str, text: str) -> None:
         ) from None
 
 
-def _validate(
-    registry: str, repository: str, tag: str | None, digest: str | None, text: str
-) -> None:
+def _validate(registry: str, repository: str, tag: str | None, digest: str | None, text: str) -> None:
     _check_registry(registry, text)
     _check_repository(repository, text)
     if tag is not None:
@@ -69,9 +67,7 @@ def _validate(
     if digest is not None:
         _check_digest(digest, text)
     if len(registry) + 1 + len(repository) > _MAX_NAME:
-        raise ReferenceError_(
-            f"invalid reference {text[:60]!r}...: name longer than {_MAX_NAME} characters"
-        )
+        raise ReferenceError_(f"invalid reference {text[:60]!r}...: name longer than {_MAX_NAME} characters")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
