@@ -43,9 +43,7 @@ def test_every_scheme_has_a_strategy() -> None:
     assert set(PATTERNS) == set(SCHEMES)
 
 
-_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]
-)
+_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 
 
 @pytest.mark.parametrize("scheme", sorted(PATTERNS))

@@ -21,7 +21,7 @@ _UPSTREAM_OK = re.compile(r"[A-Za-z0-9.+~:-]*")
 _REVISION_OK = re.compile(r"[A-Za-z0-9.+~]*")
 _RUNS = re.compile(r"([^0-9]*)([0-9]*)")
 
-Part = tuple[tuple[tuple[int, ...], int], ...]
+Part = tuple[tuple[int, ...], ...]
 Key = tuple[int, Part, Part]
 
 
@@ -33,22 +33,36 @@ def _weight(c: str) -> int:
     return ord(c) + 256
 
 
-# The end of a string compares like a non-digit run "" followed by the number 0.
-_END = ((0,), 0)
+_END = (1,)
 
 
 def _part(s: str) -> Part:
-    pairs = []
+    """verrevcmp as a tuple.
+
+    Written out as integers (each non-digit run's weights, 0 for its end, then the digit run's
+    value), verrevcmp compares two strings as sequences padded with zeros forever. A zero may
+    be followed by a negative weight (``~``), so plain tuple order would be wrong at the end;
+    instead each non-zero entry is keyed with the count of zeros before it: negatives
+    ``(0, zeros, x)`` < end ``(1,)`` < positives ``(2, -zeros, x)``.
+    """
+    flat: list[int] = []
     for m in _RUNS.finditer(s):
         text, digits = m.group(1), m.group(2)
         if not text and not digits:
             continue
-        pairs.append(((*(_weight(c) for c in text), 0), int(digits) if digits else 0))
-    # Trailing pairs equal to the padding carry no information; one sentinel ends the part.
-    while pairs and pairs[-1] == _END:
-        pairs.pop()
-    pairs.append(_END)
-    return tuple(pairs)
+        flat.extend(_weight(c) for c in text)
+        flat.append(0)
+        flat.append(int(digits) if digits else 0)
+    out: list[tuple[int, ...]] = []
+    zeros = 0
+    for x in flat:
+        if x == 0:
+            zeros += 1
+        else:
+            out.append((0, zeros, x) if x < 0 else (2, -zeros, x))
+            zeros = 0
+    out.append(_END)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
