@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.fixtures.binaries.elfgen import BASE, FIRST_SECTION_OFFSET, make_elf
-from tests.fixtures.images import tree_of
 
 from hullcheck import catalog
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS
@@ -20,6 +18,8 @@ from hullcheck.catalog.golang import GoBinaryCataloger, parse_modinfo, read_buil
 from hullcheck.errors import FormatError
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, Package, PackageType
+from tests.fixtures.binaries.elfgen import BASE, FIRST_SECTION_OFFSET, make_elf
+from tests.fixtures.images import tree_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "go"
 GO = shutil.which("go")

@@ -9,14 +9,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import tree_of
-from tests.fixtures.java.zips import deflate_bomb, jar, maven_jar, pom_properties
 
 from hullcheck import catalog
 from hullcheck.catalog.java import MAX_DEPTH, JavaArchiveCataloger, count_entries, parse_manifest
 from hullcheck.errors import FormatError
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, PackageType
+from tests.fixtures.images import tree_of
+from tests.fixtures.java.zips import deflate_bomb, jar, maven_jar, pom_properties
 
 SOURCE = ImageSource(kind="oci", name="test")
 CAT = JavaArchiveCataloger()
@@ -36,7 +36,8 @@ def spring_boot_jar() -> bytes:
             pom_properties("com.example", "demo", "0.0.1-SNAPSHOT"),
         "BOOT-INF/classes/com/example/Demo.class": b"\xca\xfe\xba\xbe",
         "BOOT-INF/lib/spring-core-6.1.2.jar": maven_jar(
-            "org.springframework", "spring-core", "6.1.2", licenses=("Apache License, Version 2.0",)),
+            "org.springframework", "spring-core", "6.1.2",
+            licenses=("Apache License, Version 2.0",)),
         # Stored, not deflated, as Spring Boot writes nested jars.
         "BOOT-INF/lib/jackson-databind-2.15.3.jar": maven_jar(
             "com.fasterxml.jackson.core", "jackson-databind", "2.15.3"),

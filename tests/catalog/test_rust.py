@@ -9,14 +9,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from tests.fixtures.binaries.elfgen import make_elf
-from tests.fixtures.images import tree_of
 
 from hullcheck import catalog
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS
 from hullcheck.catalog.rust import CargoLockCataloger, RustAuditableCataloger
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, PackageType
+from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.images import tree_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rust"
 SOURCE = ImageSource(kind="oci", name="test")
