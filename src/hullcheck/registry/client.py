@@ -288,7 +288,7 @@ class RegistryClient:
         try:
             if response.status_code == 404:
                 raise NotFound(f"{what} not found on {host}")
-            header = response.headers.get("docker-content-digest", "")
+            header: str = response.headers.get("docker-content-digest", "")
             if response.is_success and header:
                 try:
                     parse_digest(header)
@@ -509,9 +509,10 @@ class RegistryClient:
         repo = _as_repo(ref_or_repo)
         host = repo.api_host
         what = f"tag list of {repo.name}"
-        url: httpx.URL | None = httpx.URL(self._url(repo, "tags/list"))
+        first = httpx.URL(self._url(repo, "tags/list"))
         if page_size is not None:
-            url = url.copy_merge_params({"n": str(page_size)})
+            first = first.copy_merge_params({"n": str(page_size)})
+        url: httpx.URL | None = first
         tags: list[str] = []
         seen: set[str] = set()
         while url is not None and len(seen) < _MAX_PAGES:
@@ -538,9 +539,10 @@ class RegistryClient:
         host = repo.api_host
         parse_digest(digest, what=f"{repo.name} subject digest")
         what = f"referrers of {repo.name}@{digest}"
-        url: httpx.URL | None = httpx.URL(self._url(repo, f"referrers/{digest}"))
+        first = httpx.URL(self._url(repo, f"referrers/{digest}"))
         if artifact_type:
-            url = url.copy_merge_params({"artifactType": artifact_type})
+            first = first.copy_merge_params({"artifactType": artifact_type})
+        url: httpx.URL | None = first
         found: list[Descriptor] = []
         filtered = True
         seen: set[str] = set()
@@ -759,7 +761,7 @@ class RegistryClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             url = realm_url
         else:
-            params: list[tuple[str, str]] = [("scope", s) for s in scopes]
+            params: list[tuple[str, str | int | float | bool | None]] = [("scope", s) for s in scopes]
             if service:
                 params.insert(0, ("service", service))
             url = realm_url.copy_merge_params(httpx.QueryParams(params))
