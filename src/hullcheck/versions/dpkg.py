@@ -33,6 +33,12 @@ def _weight(c: str) -> int:
     return ord(c) + 256
 
 
+@functools.lru_cache(maxsize=4096)
+def _run(text: str) -> tuple[int, ...]:
+    """Weights of a non-digit run and its end (0); runs like ``.`` and ``+deb`` repeat a lot."""
+    return (*(_weight(c) for c in text), 0)
+
+
 _END = (1,)
 
 
@@ -50,8 +56,7 @@ def _part(s: str) -> Part:
         text, digits = m.group(1), m.group(2)
         if not text and not digits:
             continue
-        flat.extend(_weight(c) for c in text)
-        flat.append(0)
+        flat.extend(_run(text))
         flat.append(int(digits) if digits else 0)
     out: list[tuple[int, ...]] = []
     zeros = 0
