@@ -96,6 +96,14 @@ def _first(props: _Props, key: str) -> str:
     return values[0] if values else ""
 
 
+def _pairs(props: _Props, prefix: str) -> tuple[tuple[str, str], ...]:
+    """Sorted (key, value) pairs from ``prefix`` + key properties."""
+    return tuple(sorted(
+        (k[len(prefix):], v) for k, values in props.items() if k.startswith(prefix)
+        for v in values
+    ))
+
+
 def _indexed(props: _Props, prefix: str) -> dict[int, dict[str, str]]:
     """``prefix`` + ``N:field`` properties, grouped by N."""
     out: defaultdict[int, dict[str, str]] = defaultdict(dict)
@@ -136,10 +144,7 @@ def _source(comp: Node | None, props: _Props) -> ImageSource:
         tags=tuple(props.get(P.IMAGE_TAG, ())),
         platform=_first(props, P.IMAGE_PLATFORM),
         created=_first(props, P.IMAGE_CREATED),
-        labels=tuple(
-            sorted((k[len(P.IMAGE_LABEL):], v[0]) for k, v in props.items()
-                   if k.startswith(P.IMAGE_LABEL))
-        ),
+        labels=_pairs(props, P.IMAGE_LABEL),
     )
 
 
@@ -194,8 +199,7 @@ def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
         arch=_first(props, P.ARCH) or (_purl.qualifier(purl, "arch") if purl else ""),
         cpes=tuple(cpes),
         visibility=Visibility(visibility),
-        extras=tuple(sorted((k[len(P.EXTRA):], v[0]) for k, v in props.items()
-                            if k.startswith(P.EXTRA))),
+        extras=_pairs(props, P.EXTRA),
     )
 
 
@@ -243,8 +247,9 @@ def _licenses(comp: Node, props: _Props) -> tuple[str, ...]:
 def _source_package(
     props: _Props, ptype: PackageType, version: str, purl: PackageURL | None
 ) -> SourcePackage | None:
-    if name := _first(props, P.SOURCE_NAME):
-        return SourcePackage(name=name, version=_first(props, P.SOURCE_VERSION))
+    if P.SOURCE_NAME in props:
+        return SourcePackage(name=_first(props, P.SOURCE_NAME),
+                             version=_first(props, P.SOURCE_VERSION))
     if name := _first(props, P.SYFT_SOURCE):
         src_version = _first(props, P.SYFT_SOURCE_VERSION)
     elif name := _first(props, P.TRIVY_SRC_NAME):

@@ -102,14 +102,14 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
         _prop(P.HIDDEN_OMITTED, len(inventory.packages) - listed),
         _prop(P.IMAGE_KIND, s.kind),
         _prop(P.IMAGE_NAME, s.name),
+        *(_prop(P.IMAGE_REPO_DIGEST, x) for x in s.repo_digests),
+        *(_prop(P.IMAGE_TAG, x) for x in s.tags),
+        *(_prop(P.IMAGE_LABEL + k, v) for k, v in s.labels),
     ]
     optional = [
         (P.IMAGE_DIGEST, s.manifest_digest), (P.IMAGE_CONFIG, s.config_digest),
         (P.IMAGE_PLATFORM, s.platform), (P.IMAGE_CREATED, s.created),
     ]
-    optional += [(P.IMAGE_REPO_DIGEST, x) for x in s.repo_digests]
-    optional += [(P.IMAGE_TAG, x) for x in s.tags]
-    optional += [(P.IMAGE_LABEL + k, v) for k, v in s.labels]
     if (d := inventory.distro) is not None:
         optional += [
             (P.DISTRO + "id", d.id), (P.DISTRO + "version-id", d.version_id),
@@ -134,6 +134,8 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         _prop(P.FOUND_BY, p.found_by),
         _prop(P.VISIBILITY, p.visibility.value),
     ]
+    if p.source is not None:
+        always += [_prop(P.SOURCE_NAME, p.source.name), _prop(P.SOURCE_VERSION, p.source.version)]
     props: list[tuple[str, str]] = [
         (P.ARCH, p.arch),
         (P.FILES_COUNT, str(len(p.files)) if p.files else ""),
@@ -147,10 +149,7 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
     layer = next((x for x in inventory.layers if x.index == p.layer), None)
     if layer is not None:
         props += [(P.LAYER_DIFF_ID, layer.diff_id), (P.LAYER_CREATED_BY, layer.created_by)]
-    if p.source is not None:
-        props += [(P.SOURCE_NAME, p.source.name), (P.SOURCE_VERSION, p.source.version)]
     props += [(f"{P.CPE}{i}", cpe) for i, cpe in enumerate(p.cpes[1:], start=1)]
-    props += [(P.EXTRA + k, v) for k, v in p.extras]
     return Component(
         type=ComponentType.LIBRARY,
         name=p.name or "(unnamed)",
@@ -159,7 +158,9 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         bom_ref=ref,
         licenses=licenses,
         cpe=p.cpes[0] if p.cpes else None,
-        properties=always + [_prop(k, v) for k, v in props if v],
+        properties=always
+        + [_prop(k, v) for k, v in props if v]
+        + [_prop(P.EXTRA + k, v) for k, v in p.extras],
     )
 
 
