@@ -109,10 +109,10 @@ def _decode_header(data: bytes, at: int, elf: ElfFile | None) -> tuple[str, str]
             raise FormatError("Go build info: pre-1.18 pointer format is read from ELF only")
         if ptr_size not in (4, 8):
             raise FormatError(f"Go build info: bad pointer size {ptr_size}")
-        order = "big" if flags & 1 else "little"
+        big = bool(flags & 1)
 
         def ptr(raw: bytes) -> int:
-            return int.from_bytes(raw, order)
+            return int.from_bytes(raw, "big" if big else "little")
 
         def go_string(addr: int) -> bytes:
             hdr = elf.read_at(data, addr, 2 * ptr_size)
