@@ -216,11 +216,13 @@ def test_tar_with_absolute_member_is_refused(tmp_path: Path) -> None:
 
 def test_zip_bomb_is_refused(tmp_path: Path) -> None:
     bomb = tmp_path / "all.zip"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        with zf.open("GO-2099-0002.json", "w") as fh:
-            zeros = b"0" * (1 << 20)
-            for _ in range(200):
-                fh.write(zeros)
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("GO-2099-0002.json", "w") as fh,
+    ):
+        zeros = b"0" * (1 << 20)
+        for _ in range(200):
+            fh.write(zeros)
     assert bomb.stat().st_size < 1 << 20
     with pytest.raises(FormatError, match=r"hostile archive: member 'GO-2099-0002\.json' inflates"):
         read_all(bomb)

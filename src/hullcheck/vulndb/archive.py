@@ -96,12 +96,13 @@ def _file_member(path: Path, name: str, limits: Limits) -> Iterator[Member]:
 def _dir_members(root: Path, limits: Limits) -> Iterator[Member]:
     for dirpath, dirnames, filenames in os.walk(root):  # symlinked dirs are not followed
         dirnames.sort()
+        prefix = os.path.relpath(dirpath, root)
+        prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
         for fname in sorted(filenames):
-            full = Path(dirpath, fname)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
+            full = os.path.join(dirpath, fname)
+            if os.path.islink(full):
                 continue  # a record tree has no business linking elsewhere
-            yield from _file_member(full, rel, limits)
+            yield from _file_member(Path(full), prefix + fname, limits)
 
 
 def _zip_members(path: Path, limits: Limits) -> Iterator[Member]:

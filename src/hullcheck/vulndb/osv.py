@@ -54,12 +54,11 @@ def read(
 ) -> Iterator[Advisory]:
     """Advisories from every record file under ``path``; per-record problems go to ``errors``."""
     label = str(path)
+    single = not path.is_dir()
     for member in members(path, limits=limits):
         if not member.name.lower().endswith(RECORD_SUFFIXES):
             continue
-        origin = (
-            label if member.name == path.name and not path.is_dir() else f"{label}:{member.name}"
-        )
+        origin = label if single and member.name == path.name else f"{label}:{member.name}"
         if member.data is None:
             errors.append(FormatError(f"{origin}: {member.error}"))
             continue
