@@ -60,7 +60,7 @@ class LayerTable:
     (appended in order of first mention, since foreign documents rarely list layers)."""
 
     def __init__(self, layers: Iterable[Layer] = ()) -> None:
-        self.layers = sorted(layers, key=lambda x: x.index)
+        self.layers = list(layers)
         self._by_diff = {x.diff_id: x.index for x in self.layers if x.diff_id}
         self._by_digest = {x.digest: x.index for x in self.layers if x.digest}
 

@@ -17,6 +17,7 @@ from hullcheck.errors import FormatError
 
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 _NOT_SBOM = "not a CycloneDX, SPDX or hullcheck SBOM"
+HINT = "hullcheck reads CycloneDX JSON, SPDX 2.x JSON and its own JSON"
 
 
 def load_json(data: bytes, name: str) -> Any:
@@ -28,9 +29,9 @@ def load_json(data: bytes, name: str) -> Any:
     try:
         return json.loads(data)
     except RecursionError:
-        raise FormatError(f"{name}: {_NOT_SBOM} (JSON nested too deeply)") from None
+        raise FormatError(f"{name}: {_NOT_SBOM} (JSON nested too deeply)", hint=HINT) from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise FormatError(f"{name}: {_NOT_SBOM} (invalid JSON: {exc})") from None
+        raise FormatError(f"{name}: {_NOT_SBOM} (invalid JSON: {exc})", hint=HINT) from None
 
 
 def _kind(value: Any) -> str:

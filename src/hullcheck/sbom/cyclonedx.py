@@ -143,7 +143,7 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         (P.PURL_UNPARSED, p.purl if purl is None else ""),
     ]
     for i, loc in enumerate(p.locations):
-        props.append((f"{P.LOCATION}{i}:path", loc.path))
+        always.append(_prop(f"{P.LOCATION}{i}:path", loc.path))
         if loc.layer is not None:
             props.append((f"{P.LOCATION}{i}:layer-index", str(loc.layer)))
     layer = next((x for x in inventory.layers if x.index == p.layer), None)
