@@ -97,6 +97,9 @@ class Package:
     files: tuple[str, ...] = ()  # absolute paths of the files this package owns
     cpes: tuple[str, ...] = ()
     visibility: Visibility = Visibility.VISIBLE
+    # purl of the OS package whose files include this package's evidence (a Python module
+    # shipped by a .deb): its fixes come through the distro, so it is matched as the OS package.
+    owned_by: str = ""
     # Display-only details as sorted (key, value) pairs (maintainer, description...).
     # Nothing may decide on these.
     extras: tuple[tuple[str, str], ...] = ()
@@ -159,6 +162,10 @@ class Inventory:
     relationships: tuple[Relationship, ...] = ()
     unknowns: tuple[Unknown, ...] = ()
     scope: str = "squashed"  # "squashed" or "all-layers"
+    # How much of the image the packages account for: regular files visible in the final
+    # file system, and how many of them some package owns.
+    files_total: int = 0
+    files_owned: int = 0
 
     @property
     def visible(self) -> tuple[Package, ...]:

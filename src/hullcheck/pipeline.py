@@ -1,17 +1,21 @@
 """The one place that composes the rooms. The CLI and the server call this, nothing else.
 
     "IMAGE" ─image.open_image()─► Image ─filetree.build()─► FileTree ─catalog.run()─► Inventory
+    Inventory (or a decoded SBOM) + VulnStore ─match()─► findings ─vex.apply()─► ScanReport
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 from hullcheck import catalog, filetree
-from hullcheck.errors import UsageError
+from hullcheck.errors import FormatError, UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
+from hullcheck.report.findings import ScanReport
 
 SCOPES = ("squashed", "all-layers")
 
@@ -45,3 +49,67 @@ def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
         image, catalog.globs_for(), max_file=req.max_file_size, on_layer=progress.on_layer
     )
     return catalog.run(tree, image.source, scope=req.scope)
+
+
+# -- scan -------------------------------------------------------------------------------
+
+MAX_SBOM = 512 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanRequest:
+    target: str  # an image, or a CycloneDX / SPDX / hullcheck JSON SBOM file
+    db: Path | None = None
+    scope: str = "squashed"
+    platform: str | None = None
+    pull: PullOptions = field(default_factory=PullOptions)
+    vex: tuple[Path, ...] = ()
+    ignore: Path | None = None
+    only_fixed: bool = False
+    today: date = field(default_factory=date.today)
+
+
+def _sbom_file(target: str) -> Path | None:
+    """The target as an SBOM file path, when it is one (a regular file holding JSON)."""
+    path = Path(target)
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        head = f.read(64).lstrip()
+    return path if head.startswith(b"{") else None
+
+
+def load_inventory(req: ScanRequest, progress: Progress | None = None) -> Inventory:
+    sbom_path = _sbom_file(req.target)
+    if sbom_path is not None:
+        from hullcheck import sbom
+
+        if sbom_path.stat().st_size > MAX_SBOM:
+            raise FormatError(f"{sbom_path}: SBOM larger than {MAX_SBOM} bytes")
+        return sbom.decode(sbom_path.read_bytes(), name=str(sbom_path))
+    return inventory(SbomRequest(image=req.target, scope=req.scope, platform=req.platform,
+                                 pull=req.pull), progress)
+
+
+def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
+    from hullcheck import match, vex
+    from hullcheck.match.model import Status
+    from hullcheck.vulndb import VulnStore, db_path
+
+    path = db_path(req.db)
+    statements = [st for p in req.vex for st in vex.load_vex(p)]
+    rules = vex.load_ignore(req.ignore) if req.ignore else []
+    with VulnStore.open(path) as store:  # fail fast, before reading the image
+        status = store.status()
+        inv = load_inventory(req, progress)
+        result = match.match(inv, store)
+    image_ids = [i for i in (inv.source.manifest_digest, inv.source.config_digest,
+                             *inv.source.repo_digests) if i]
+    findings, notes = vex.apply(result.findings, statements, rules, today=req.today,
+                                image_ids=image_ids)
+    if req.only_fixed:
+        findings = [f for f in findings if f.status is Status.FIXED]
+    database = {"path": str(path), "builtAt": status.built_at,
+                "schemaVersion": status.schema_version, "advisories": status.advisories}
+    return ScanReport(inventory=inv, findings=tuple(findings), skipped=result.skipped,
+                      database=database, notes=tuple(notes))

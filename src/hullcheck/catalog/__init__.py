@@ -6,19 +6,21 @@ separate what a container sees from what is shipped but hidden.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
 from hullcheck.errors import FormatError
-from hullcheck.filetree import FileTree, compile_globs
+from hullcheck.filetree import FileTree, Kind, View, compile_globs
 from hullcheck.model import (
     ImageSource,
     Inventory,
     Location,
     Package,
+    PackageType,
     Relationship,
+    RelationshipType,
     Unknown,
     Visibility,
 )
@@ -55,7 +57,6 @@ def run(
     has_layers = bool(tree.layers)
     unknowns: list[Unknown] = []
     seen: dict[tuple[object, ...], _Seen] = {}
-    relationships: list[Relationship] = []
 
     for cat in catalogers:
         pattern = compile_globs(cat.globs)
@@ -71,11 +72,17 @@ def run(
             visible = tree.is_visible(entry)
             view = final_view if visible else tree.view(upto=entry.layer)
             try:
-                found: Iterable[Package] = list(cat.parse(entry, view, env))
-            except (FormatError, ValueError, UnicodeDecodeError, KeyError, IndexError) as exc:
+                found: list[Package | Unknown] = list(cat.parse(entry, view, env))
+            except (FormatError, ValueError, UnicodeDecodeError, KeyError, IndexError,
+                    RecursionError) as exc:
                 unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=str(exc)))
                 continue
             for pkg in found:
+                if isinstance(pkg, Unknown):
+                    # A parser's per-record problem (a broken stanza): it knows what, we
+                    # know where.
+                    unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=pkg.reason))
+                    continue
                 key = (pkg.key, pkg.locations[0].path if pkg.locations else entry.path)
                 prior = seen.get(key)
                 if prior is None:
@@ -99,13 +106,81 @@ def run(
                 visibility=Visibility.VISIBLE if s.visible else Visibility.HIDDEN,
             )
         )
+    packages, relationships, owned = _apply_ownership(packages, final_view)
     packages.sort(key=lambda p: (p.type.value, p.name, p.version, p.locations[0].path))
+    total = 0
+    owned_count = 0
+    for path, e in tree.final.items():
+        if e.kind is Kind.FILE:
+            total += 1
+            owned_count += path in owned
     return Inventory(
         source=source,
         distro=distro,
         layers=tree.layers,
         packages=tuple(packages),
         relationships=tuple(relationships),
-        unknowns=tuple(unknowns),
+        unknowns=tuple(_dedupe(unknowns)),
         scope=scope,
+        files_total=total,
+        files_owned=owned_count,
     )
+
+
+OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
+
+
+class _Resolver:
+    """Canonical paths (directory symlinks resolved, e.g. merged /usr), cached per directory."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.dirs: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        parent, _, base = path.rpartition("/")
+        real = self.dirs.get(parent)
+        if real is None:
+            real = self.view.resolve(parent or "/") or parent
+            self.dirs[parent] = real
+        return f"{real.rstrip('/')}/{base}"
+
+
+def _apply_ownership(
+    packages: list[Package], view: View
+) -> tuple[list[Package], list[Relationship], set[str]]:
+    """Who owns which file. A language package whose evidence an OS package owns is marked
+    ``owned_by`` (it is fixed through the distro); a binary found by its version string in a
+    file an OS package owns is dropped: the OS package already reports it."""
+    resolve = _Resolver(view)
+    owner: dict[str, str] = {}
+    for p in packages:
+        if p.type in OS_TYPES and p.visibility is Visibility.VISIBLE:
+            for f in p.files:
+                owner.setdefault(resolve(f), p.purl)
+    owned: set[str] = set(owner)
+    kept: list[Package] = []
+    relationships: list[Relationship] = []
+    for pkg in packages:
+        if pkg.type not in OS_TYPES and pkg.locations:
+            evidence = resolve(pkg.locations[0].path.split("!", 1)[0])
+            os_purl = owner.get(evidence)
+            if os_purl is not None:
+                if pkg.type is PackageType.BINARY:
+                    continue
+                pkg = dataclasses.replace(pkg, owned_by=os_purl)  # noqa: PLW2901
+                relationships.append(Relationship(source=pkg.purl, target=os_purl,
+                                                  type=RelationshipType.OWNED_BY))
+            if pkg.visibility is Visibility.VISIBLE:
+                owned.update(resolve(f) for f in pkg.files)
+                owned.add(evidence)
+        kept.append(pkg)
+    return kept, relationships, owned
+
+
+def _dedupe(unknowns: list[Unknown]) -> list[Unknown]:
+    """One Unknown per (file, layer, reason): several catalogers may want the same big file."""
+    seen: dict[tuple[str, int | None, str], Unknown] = {}
+    for u in unknowns:
+        seen.setdefault((u.location.path, u.location.layer, u.reason), u)
+    return list(seen.values())

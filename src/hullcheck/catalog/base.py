@@ -12,7 +12,9 @@ file tree can keep just those files' bytes while it reads each layer once:
 ``parse`` returns packages whose first location is the evidence file; the runner
 sets the layer that brought each package and whether it is still visible. A parser
 raises ``FormatError`` (or ``ValueError``/``UnicodeDecodeError``) for unreadable
-evidence; the runner records an ``Unknown`` and goes on.
+evidence; the runner records an ``Unknown`` and goes on. A parser that can read some
+records of a file but not others yields an ``Unknown`` (location left empty; the runner
+fills it in) for each bad record beside the packages it could read.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Distro, Package
+from hullcheck.model import Distro, Package, Unknown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +39,7 @@ class Cataloger(Protocol):
     globs: tuple[str, ...]
     needs: tuple[str, ...]
 
-    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]: ...
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]: ...
 
 
 def text_of(entry: FileEntry, *, encoding: str = "utf-8") -> str:

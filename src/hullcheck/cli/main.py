@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from hullcheck import __version__
+from hullcheck.cli import db as db_cmd
 from hullcheck.cli import sbom as sbom_cmd
+from hullcheck.cli import scan as scan_cmd
 from hullcheck.errors import HullcheckError
 
-COMMANDS = (sbom_cmd,)
+COMMANDS = (sbom_cmd, scan_cmd, db_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

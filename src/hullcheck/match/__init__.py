@@ -102,6 +102,10 @@ def _level(rec: AffectedRecord, urgency: str) -> Level:
 def _match_package(
     pkg: Package, distro: Distro | None, store: Store, skipped: list[Skipped]
 ) -> list[Finding]:
+    if pkg.owned_by:
+        skipped.append(Skipped(package=pkg, reason=f"shipped by OS package {pkg.owned_by}; "
+                               "matched through it"))
+        return []
     eco = osv_ecosystem(pkg.type, distro)
     if not eco:
         if pkg.type in OS_TYPES:

@@ -19,7 +19,7 @@ _ORDER = {EventKind.INTRODUCED: 0, EventKind.LAST_AFFECTED: 1, EventKind.FIXED: 
           EventKind.LIMIT: 2}
 
 
-class Unevaluable(Exception):  # noqa: N818 - an outcome, not an error
+class Unevaluable(Exception):
     """The record cannot be evaluated for this version (unreadable version in a range)."""
 
 
@@ -73,14 +73,20 @@ def evaluate(a: Affected, version: str, key: Callable[[str], Any]) -> Hit | None
         if _in_range(r, vkey, key):
             hits.append(r)
     if hits:
+        # The fix that applies is the lowest fixed version above the installed one in each
+        # matching range (a range may hold several introduced/fixed pairs, one per branch).
         fixed = []
         for r in hits:
+            above = []
             for v in r.values(EventKind.FIXED):
                 try:
-                    if key(v) > vkey:
-                        fixed.append(v)
+                    k = key(v)
                 except InvalidVersion:
                     continue
+                if k > vkey:
+                    above.append((k, v))
+            if above:
+                fixed.append(min(above, key=lambda t: t[0])[1])
         return Hit(matched="; ".join(_describe(r) for r in hits), fixed=tuple(dict.fromkeys(fixed)))
     if a.versions:
         for listed in a.versions:

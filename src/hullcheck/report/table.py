@@ -11,8 +11,7 @@ from hullcheck.model import Inventory, Visibility
 
 
 def _console(buf: io.StringIO, width: int | None) -> Console:
-    return Console(file=buf, width=width or 120, color_system=None, highlight=False,
-                   soft_wrap=False)
+    return Console(file=buf, width=width or 120, color_system=None, highlight=False)
 
 
 def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
@@ -24,23 +23,27 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
     for p in shown:
         layer = "-" if p.layer is None else str(p.layer)
         name = p.name if p.visibility is Visibility.VISIBLE else f"{p.name} (hidden)"
-        src = f"{p.source.name} {p.source.version}" if p.source else ""
+        src = ""
+        if p.source and (p.source.name, p.source.version) != (p.name, p.version):
+            src = p.source.name if p.source.version == p.version else (
+                f"{p.source.name} {p.source.version}")
         table.add_row(name, p.version, p.type.value, layer, src)
     buf = io.StringIO()
     console = _console(buf, width)
     console.print(table)
     distro = inv.distro.pretty_name or inv.distro.release if inv.distro else "unknown distro"
     ident = inv.source.manifest_digest or inv.source.config_digest or inv.source.name
-    console.print(f"\n{inv.source.name} ({ident}) — {distro}")
-    console.print(f"{len(inv.visible)} packages visible in {len(inv.layers) or 1} layer(s)")
+    console.print(f"\n{inv.source.name} ({ident}) — {distro}", soft_wrap=True)
+    console.print(f"{len(inv.visible)} packages visible in {len(inv.layers) or 1} layer(s)", soft_wrap=True)
     if inv.hidden:
         note = "listed above" if inv.scope == "all-layers" else "use --scope all-layers to list them"
         console.print(
             f"{len(inv.hidden)} packages shipped but not visible (deleted or replaced by a later "
-            f"layer, still extractable from the image): {note}"
+            f"layer, still extractable from the image): {note}",
+            soft_wrap=True,
         )
     if inv.unknowns:
-        console.print(f"{len(inv.unknowns)} evidence files could not be read:")
+        console.print(f"{len(inv.unknowns)} evidence files could not be read:", soft_wrap=True)
         for u in inv.unknowns[:10]:
-            console.print(f"  {u.location.path} (layer {u.location.layer}): {u.reason}")
+            console.print(f"  {u.location.path} (layer {u.location.layer}): {u.reason}", soft_wrap=True)
     return buf.getvalue()

@@ -1,0 +1,187 @@
+"""hullcheck db import|update|status|export — the advisory database."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hullcheck.cli.common import emit
+from hullcheck.errors import DatabaseError, UsageError
+from hullcheck.vulndb import (
+    DEFAULT_SOURCES,
+    Source,
+    SourceKind,
+    VulnStore,
+    build,
+    db_path,
+    export,
+    import_bundle,
+    update,
+)
+from hullcheck.vulndb.detect import BUNDLE, detect
+from hullcheck.vulndb.paths import cache_dir
+from hullcheck.vulndb.update import load_sources, resolve_sources
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("db", help="manage the advisory database",
+                       description="Build, update, inspect and move the advisory database.")
+    p.add_argument("--db", type=Path, metavar="PATH",
+                   help="database file (default: $HULLCHECK_DB, else the user cache)")
+    dsub = p.add_subparsers(dest="db_command", metavar="COMMAND")
+    dsub.required = True
+
+    imp = dsub.add_parser("import", help="add advisory data (OSV dir/zip/tarball, Debian "
+                          "tracker JSON, Alpine secdb, CISA KEV) or a database bundle")
+    imp.add_argument("paths", nargs="+", metavar="PATH|URL")
+    imp.add_argument("--kind", choices=[k.value for k in SourceKind],
+                     help="the format of every PATH (default: detected)")
+    imp.add_argument("--name", help="source name (default: derived from the path)")
+    imp.add_argument("--replace", action="store_true",
+                     help="build from these sources only, dropping the database's other sources")
+    imp.set_defaults(func=run_import)
+
+    upd = dsub.add_parser("update", help="fetch the public sources and rebuild if they changed")
+    upd.add_argument("--sources", type=Path, metavar="FILE",
+                     help="YAML/JSON list of sources (default: $HULLCHECK_DB_SOURCES, else the "
+                          "public OSV, Debian, Alpine and CISA KEV feeds)")
+    upd.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    upd.set_defaults(func=run_update)
+
+    st = dsub.add_parser("status", help="sources, record counts, last update, schema version")
+    st.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    st.set_defaults(func=run_status)
+
+    ex = dsub.add_parser("export", help="write the whole database as a bundle with its sha256")
+    ex.add_argument("file", type=Path, metavar="FILE", help="e.g. vuln.tar.zst or vuln.tar.gz")
+    ex.set_defaults(func=run_export)
+    for sp in (imp, upd, st, ex):
+        sp.add_argument("--db", type=Path, metavar="PATH", default=argparse.SUPPRESS,
+                        help="database file")
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr)
+
+
+def _download(url: str) -> Path:
+    """Fetch an advisory file once into the cache (kept: the database's sources point at it)."""
+    import httpx
+
+    dest_dir = cache_dir() / "imports"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
+    dest = dest_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
+            if resp.status_code != 200:
+                raise DatabaseError(f"{url}: HTTP {resp.status_code}",
+                                    hint="check the URL, or download the file and import it")
+            with tempfile.NamedTemporaryFile(dir=dest_dir, delete=False) as tmp:
+                for chunk in resp.iter_bytes(1 << 20):
+                    tmp.write(chunk)
+        Path(tmp.name).replace(dest)
+    except httpx.HTTPError as exc:
+        raise DatabaseError(f"{url}: download failed ({exc})") from None
+    return dest
+
+
+def _existing_sources(path: Path) -> list[Source]:
+    if not path.exists():
+        return []
+    with VulnStore.open(path) as store:
+        return [Source(name=s.name, kind=SourceKind(s.kind), locations=s.locations)
+                for s in store.status().sources]
+
+
+def run_import(args: argparse.Namespace) -> int:
+    path = db_path(args.db)
+    local: list[tuple[str, Path]] = []
+    for item in args.paths:
+        p = _download(item) if item.startswith(("http://", "https://")) else Path(item)
+        local.append((item, p))
+    kinds = {item: (SourceKind(args.kind) if args.kind else detect(p)) for item, p in local}
+    bundles = [item for item, k in kinds.items() if k == BUNDLE]
+    if bundles:
+        if len(local) > 1:
+            raise UsageError("a database bundle must be imported on its own")
+        res = import_bundle(local[0][1], path)
+        _say(args, f"imported bundle {local[0][0]}: {res.advisories} advisories, {res.kev} KEV "
+                   f"entries (sha256 verified) into {path}")
+        return 0
+    new: list[Source] = []
+    for item, p in local:
+        kind = SourceKind(kinds[item])
+        base = args.name or f"{kind.value}-{p.name.split('.')[0]}"
+        name = base if len(local) == 1 else f"{base}-{len(new) + 1}" if args.name else base
+        new.append(Source(name=name, kind=kind, locations=(str(p.resolve()),)))
+    names = {s.name for s in new}
+    sources = [] if args.replace else [s for s in _existing_sources(path) if s.name not in names]
+    missing = [s for s in sources if any(not Path(loc).exists() for loc in s.locations)]
+    if missing:
+        raise DatabaseError(
+            f"{path}: source {missing[0].name} was built from {missing[0].locations[0]}, "
+            "which is gone", hint="import it again, or pass --replace to drop other sources")
+    res = build(path, [*sources, *new])
+    for s in res.sources:
+        _say(args, f"{s.name} ({s.kind.value}): {s.records} records, {s.errors} rejected")
+    _say(args, f"{path}: {res.advisories} advisories, {res.affected} package entries, "
+               f"{res.kev} KEV entries")
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    path = db_path(args.db)
+    sources = load_sources(args.sources) if args.sources else (resolve_sources() or DEFAULT_SOURCES)
+    res = update(path, sources=sources, force=args.force)
+    for f in res.fetches:
+        _say(args, f"{f.source}: {f.location} {f.state.value}")
+    _say(args, f"{path}: " + ("rebuilt" if res.rebuilt else "unchanged, nothing to rebuild"))
+    return 0
+
+
+def _status_json(path: Path) -> dict[str, Any]:
+    with VulnStore.open(path) as store:
+        st = store.status()
+    return {
+        "path": str(st.path), "schemaVersion": st.schema_version, "builtAt": st.built_at,
+        "advisories": st.advisories, "affected": st.affected, "kev": st.kev, "size": st.size,
+        "ecosystems": dict(st.ecosystems),
+        "sources": [{"name": s.name, "kind": s.kind, "locations": list(s.locations),
+                     "records": s.records, "errors": s.errors,
+                     "fetched": [{"url": f.url, "etag": f.etag, "lastModified": f.last_modified,
+                                  "fetchedAt": f.fetched_at} for f in s.fetched]}
+                    for s in st.sources],
+    }
+
+
+def run_status(args: argparse.Namespace) -> int:
+    doc = _status_json(db_path(args.db))
+    if args.output == "json":
+        emit(json.dumps(doc, indent=2).encode() + b"\n", None)
+        return 0
+    lines = [f"database   {doc['path']}", f"schema     {doc['schemaVersion']}",
+             f"built at   {doc['builtAt']}",
+             f"records    {doc['advisories']} advisories, {doc['affected']} package entries, "
+             f"{doc['kev']} KEV entries", "sources:"]
+    for s in doc["sources"]:
+        lines.append(f"  {s['name']:<22} {s['kind']:<7} {s['records']:>7} records  "
+                     f"{s['errors']} rejected")
+    emit(("\n".join(lines) + "\n").encode(), None)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    res = export(db_path(args.db), args.file)
+    _say(args, f"wrote {res.bundle}: sha256 {res.sha256} ({res.advisories} advisories)")
+    return 0
+
+
+__all__ = ["register"]

@@ -1,0 +1,73 @@
+"""hullcheck scan IMAGE|SBOM [-o FORMAT] [--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hullcheck import pipeline
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    default_format,
+    emit,
+    pull_options,
+)
+from hullcheck.cli.progress import LayerProgress
+from hullcheck.errors import UsageError
+from hullcheck.match.model import Level
+from hullcheck.report.findings import FORMATS, render
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="find vulnerabilities and malicious packages in an image or an SBOM",
+        description="Match an image's packages (or an SBOM's) against the advisory database. "
+                    "Exit codes: 0 no finding at or over --fail-on; 1 findings at or over "
+                    "--fail-on; 2 usage or input error.",
+    )
+    p.add_argument("target", metavar="IMAGE|SBOM",
+                   help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
+                        "JSON SBOM file")
+    p.add_argument("--db", type=Path, metavar="PATH",
+                   help="advisory database (default: $HULLCHECK_DB, else the user cache)")
+    p.add_argument("--fail-on", metavar="SEVERITY",
+                   help="exit 1 when a finding is at or over this severity: malicious, critical, "
+                        "high, medium, low, negligible, unknown")
+    p.add_argument("--only-fixed", action="store_true",
+                   help="report only findings that have a fixed version")
+    p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
+                   help="OpenVEX or CycloneDX VEX document; not_affected/fixed statements "
+                        "suppress findings (repeatable)")
+    p.add_argument("--ignore", type=Path, metavar="FILE",
+                   help="YAML ignore rules: id, reason, optional package and expires date")
+    p.add_argument("--scope", choices=pipeline.SCOPES, default="squashed",
+                   help="squashed (default) or all-layers: also packages hidden by later layers")
+    add_output_options(p, FORMATS)
+    add_image_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    threshold = None
+    if args.fail_on:
+        try:
+            threshold = Level.parse(args.fail_on)
+        except ValueError as exc:
+            raise UsageError(f"--fail-on: {exc}") from None
+    fmt = default_format(args)
+    req = pipeline.ScanRequest(target=args.target, db=args.db, scope=args.scope,
+                               platform=args.platform, pull=pull_options(args),
+                               vex=tuple(args.vex), ignore=args.ignore,
+                               only_fixed=args.only_fixed)
+    with LayerProgress(args.quiet) as progress:
+        report = pipeline.scan(req, progress.callbacks)
+    emit(render(report, fmt), args.file)
+    if fmt != "table" and not args.quiet:
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if threshold is not None and any(f.level.rank >= threshold.rank for f in report.active):
+        return 1
+    return 0

@@ -1,0 +1,59 @@
+"""What kind of advisory data a local path holds, so ``db import PATH`` needs no --kind."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+from hullcheck.errors import FormatError
+from hullcheck.vulndb.build import SourceKind
+from hullcheck.vulndb.bundle import MANIFEST
+
+BUNDLE = "bundle"
+_SNIFF = 1 << 20
+
+
+def detect(path: Path) -> SourceKind | str:
+    """A ``SourceKind``, or ``BUNDLE`` for a database bundle made by ``db export``."""
+    if path.is_dir():
+        return SourceKind.OSV
+    if not path.is_file():
+        raise FormatError(f"{path}: no such file or directory")
+    name = path.name.lower()
+    if name.endswith((".tar.zst", ".tzst")):
+        return BUNDLE
+    if zipfile.is_zipfile(path):
+        return SourceKind.OSV
+    if name.endswith((".tar.gz", ".tgz", ".tar")):
+        try:
+            with tarfile.open(path) as tf:
+                first = tf.next()
+        except (tarfile.TarError, OSError) as exc:
+            raise FormatError(f"{path}: not a readable archive ({exc})") from None
+        return BUNDLE if first is not None and first.name == MANIFEST else SourceKind.OSV
+    with path.open("rb") as f:
+        head = f.read(_SNIFF)
+    text = head.lstrip()
+    if name.endswith((".yaml", ".yml")):
+        return SourceKind.ALPINE if b"secfixes" in head else SourceKind.OSV
+    if not text.startswith(b"{"):
+        raise FormatError(f"{path}: not advisory data (expected JSON, YAML, a zip or a tarball)")
+    if b'"catalogVersion"' in head and b'"vulnerabilities"' in head:
+        return SourceKind.KEV
+    if b'"distroversion"' in head or b'"secfixes"' in head:
+        return SourceKind.ALPINE
+    if b'"affected"' in head or b'"schema_version"' in head or b'"modified"' in head:
+        return SourceKind.OSV
+    try:
+        doc = json.loads(head) if len(head) < _SNIFF else None
+    except ValueError:
+        doc = None
+    if doc is None or (isinstance(doc, dict) and all(
+        isinstance(v, dict) and any(str(k).startswith(("CVE-", "TEMP-")) for k in v)
+        for v in list(doc.values())[:5]
+    )):
+        return SourceKind.DEBIAN
+    raise FormatError(f"{path}: cannot tell what advisory format this is",
+                      hint="pass --kind osv|debian|alpine|kev")
