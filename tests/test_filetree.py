@@ -122,3 +122,30 @@ def test_normalise_paths() -> None:
         normalise("a/../../b", what="layer 1")
     with pytest.raises(UnsafeLayer, match="absolute path"):
         normalise("/etc/passwd", what="layer 1")
+
+
+def test_sink_sees_every_version_including_deleted_files(tmp_path: Path) -> None:
+    import threading
+
+    from hullcheck import filetree
+    from hullcheck.image import open_image
+    from tests.fixtures.images import build, write
+
+    class Sink:
+        def __init__(self) -> None:
+            self.got: list[tuple[int, str, bytes]] = []
+            self.lock = threading.Lock()
+
+        def wants(self, path: str, size: int) -> bool:
+            return path.startswith("/etc/") and size < 100
+
+        def take(self, layer: int, path: str, data: bytes) -> None:
+            with self.lock:
+                self.got.append((layer, path, data))
+
+    ref = write(build({"etc/key": "secret", "etc/big": "x" * 200, "usr/x": "no"},
+                      [whiteout("etc/key")]), tmp_path)
+    sink = Sink()
+    tree = filetree.build(open_image(ref), [], sink=sink)
+    assert sorted(sink.got) == [(0, "/etc/key", b"secret")]
+    assert tree.view().entry("/etc/key") is None

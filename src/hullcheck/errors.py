@@ -48,7 +48,7 @@ class ImageError(InputError):
     pass
 
 
-class ReferenceError_(ImageError):  # noqa: N801 - avoid shadowing the builtin ReferenceError
+class ReferenceError_(ImageError):
     default_hint = "use NAME[:TAG][@sha256:DIGEST], or a scheme such as oci:DIR or docker-archive:FILE"
 
 

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from hullcheck.errors import ImageError, UnsafeLayer
 from hullcheck.image.blobs import decompressed
@@ -133,6 +133,19 @@ class LayerContents:
     uncompressed: int = 0
 
 
+class ContentSink(Protocol):
+    """A consumer of file bytes that are not kept in the tree (e.g. the secret scanner).
+
+    ``wants`` is asked for every regular file of every layer; ``take`` gets the bytes of
+    those it wants, once, while the layer streams by. ``take`` is called from the layer
+    reader threads, so it must be thread-safe.
+    """
+
+    def wants(self, path: str, size: int) -> bool: ...
+
+    def take(self, layer: int, path: str, data: bytes) -> None: ...
+
+
 def read_tar(
     chunks: Iterator[bytes],
     *,
@@ -141,6 +154,7 @@ def read_tar(
     wanted: re.Pattern[str] | None,
     max_file: int = DEFAULT_MAX_FILE,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    sink: ContentSink | None = None,
 ) -> LayerContents:
     """One layer's entries, whiteouts and wanted contents from its decompressed chunks."""
     out = LayerContents(index=index)
@@ -174,6 +188,8 @@ def read_tar(
                     kept[path] = content
                 else:
                     too_large = True
+            if sink is not None and sink.wants(path, m.size):
+                sink.take(index, path, content if content is not None else reader.read(m.size))
             append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
                              m.uid, m.gid))
         elif m.is_dir:
@@ -200,6 +216,7 @@ def read_layer(
     layer: Layer,
     wanted: re.Pattern[str] | None,
     max_file: int,
+    sink: ContentSink | None = None,
 ) -> LayerContents:
     what = f"layer {layer.index} ({layer.digest})"
     with image.open_layer(layer) as raw, decompressed(
@@ -207,14 +224,15 @@ def read_layer(
     ) as plain:
         chunks = decompress_ahead(plain)
         contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
-                            max_file=max_file)
+                            max_file=max_file, sink=sink)
         # Drain the padding after the tar's end marker so the digest covers every byte.
         for _ in chunks:
             pass
     return contents
 
 
-def read_rootfs(root: Path, wanted: re.Pattern[str] | None, max_file: int) -> LayerContents:
+def read_rootfs(root: Path, wanted: re.Pattern[str] | None, max_file: int,
+                sink: ContentSink | None = None) -> LayerContents:
     """Walk an unpacked root file system without following any symlink."""
     out = LayerContents(index=0)
     match = wanted.match if wanted is not None else None
@@ -244,6 +262,10 @@ def read_rootfs(root: Path, wanted: re.Pattern[str] | None, max_file: int) -> La
                         content = _read_nofollow(full, max_file)
                     else:
                         too_large = True
+                if sink is not None and sink.wants(path, st.st_size):
+                    data = content if content is not None else _read_nofollow(full, st.st_size)
+                    if data is not None:
+                        sink.take(0, path, data)
                 out.entries.append(FileEntry(path, Kind.FILE, st.st_size, stat.S_IMODE(mode), 0,
                                              "", content, too_large, st.st_uid, st.st_gid))
             else:
@@ -454,18 +476,20 @@ def build(
     max_file: int = DEFAULT_MAX_FILE,
     workers: int | None = None,
     on_layer: Callable[[Layer], None] | None = None,
+    sink: ContentSink | None = None,
 ) -> FileTree:
-    """Read every layer of ``image`` once and build its FileTree."""
+    """Read every layer of ``image`` once and build its FileTree; ``sink`` sees the bytes of
+    the files it wants on the way (every layer, deleted files included)."""
     wanted = compile_globs(globs)
     if image.rootfs is not None:
-        lc = read_rootfs(image.rootfs, wanted, max_file)
+        lc = read_rootfs(image.rootfs, wanted, max_file, sink)
         return FileTree.from_layers((), [lc])
     if not image.layers:
         raise ImageError(f"{image.source.name}: image has no layers")
     workers = workers or min(len(image.layers), os.cpu_count() or 2, 8)
 
     def one(layer: Layer) -> LayerContents:
-        lc = read_layer(image, layer, wanted, max_file)
+        lc = read_layer(image, layer, wanted, max_file, sink)
         if on_layer is not None:
             on_layer(layer)
         return lc
