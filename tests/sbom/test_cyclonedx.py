@@ -54,7 +54,8 @@ def test_cyclonedx_round_trip_restores_packages(key: str) -> None:
     inventory = INVENTORIES[key]
     decoded = sbom.decode(sbom.encode(inventory, "cyclonedx-json"), name="x.cdx.json")
     expected = inventory.packages if inventory.scope == "all-layers" else inventory.visible
-    assert sorted(map(essentials, decoded.packages)) == sorted(map(essentials, expected))
+    assert sorted(map(essentials, decoded.packages), key=repr) == sorted(
+        map(essentials, expected), key=repr)
     assert decoded.distro == inventory.distro
     assert decoded.layers == inventory.layers
     assert decoded.source == inventory.source
@@ -233,7 +234,7 @@ def test_cyclonedx_round_trip_property(inventory: Inventory) -> None:
         return (p.type, p.name or "(unnamed)", p.version, p.purl, p.locations, p.source,
                 p.visibility, p.arch, p.found_by, tuple(sorted(set(p.extras))))
 
-    assert sorted(map(key, decoded.packages)) == sorted(map(key, expected))
+    assert sorted(map(key, decoded.packages), key=repr) == sorted(map(key, expected), key=repr)
     s = inventory.source
     # properties are a sorted set in CycloneDX: multi-valued facts come back sorted, once each
     assert decoded.source == ImageSource(**{
