@@ -35,6 +35,10 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
     ident = inv.source.manifest_digest or inv.source.config_digest or inv.source.name
     console.print(f"\n{inv.source.name} ({ident}) — {distro}", soft_wrap=True)
     console.print(f"{len(inv.visible)} packages visible in {len(inv.layers) or 1} layer(s)", soft_wrap=True)
+    if inv.files_total:
+        share = 100 * inv.files_owned / inv.files_total
+        console.print(f"{inv.files_owned} of {inv.files_total} files ({share:.0f}%) are accounted "
+                      "for by a package", soft_wrap=True)
     if inv.hidden:
         note = "listed above" if inv.scope == "all-layers" else "use --scope all-layers to list them"
         console.print(

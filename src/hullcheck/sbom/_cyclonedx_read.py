@@ -71,7 +71,13 @@ def decode(doc: object, name: str) -> Inventory:
         relationships=tuple(relationships),
         unknowns=tuple(unknowns),
         scope=_first(mprops, P.SCOPE) or "squashed",
+        files_total=_count(_first(mprops, P.FILES_TOTAL)),
+        files_owned=_count(_first(mprops, P.FILES_OWNED)),
     )
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) < 16 else 0
 
 
 def _walk(root: Node) -> Iterator[Node]:
@@ -199,6 +205,7 @@ def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
         arch=_first(props, P.ARCH) or (_purl.qualifier(purl, "arch") if purl else ""),
         cpes=tuple(cpes),
         visibility=Visibility(visibility),
+        owned_by=_first(props, P.OWNED_BY),
         extras=_pairs(props, P.EXTRA),
     )
 

@@ -25,6 +25,8 @@ IMAGE_CREATED = "hullcheck:image:created"
 IMAGE_LABEL = "hullcheck:image:label:"  # + key
 DISTRO = "hullcheck:distro:"  # + id, version-id, codename, name, pretty-name, id-like
 LAYER = "hullcheck:layer:"  # + N:digest, N:diff-id, N:media-type, N:size, N:created-by
+FILES_TOTAL = "hullcheck:files:total"  # regular files visible in the image
+FILES_OWNED = "hullcheck:files:owned"  # ... of which some package owns
 
 # components
 PACKAGE_TYPE = "hullcheck:package:type"
@@ -33,6 +35,7 @@ LOCATION = "hullcheck:location:"  # + N:path, N:layer-index
 LAYER_DIFF_ID = "hullcheck:layer:diff-id"  # the layer that brought the package
 LAYER_CREATED_BY = "hullcheck:layer:created-by"
 VISIBILITY = "hullcheck:visibility"
+OWNED_BY = "hullcheck:owned-by"  # purl of the OS package that ships this package's files
 SOURCE_NAME = "hullcheck:source-package:name"
 SOURCE_VERSION = "hullcheck:source-package:version"
 ARCH = "hullcheck:arch"

@@ -100,6 +100,8 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
         _prop(P.SCOPE, inventory.scope),
         _prop(P.HIDDEN_COUNT, hidden),
         _prop(P.HIDDEN_OMITTED, len(inventory.packages) - listed),
+        _prop(P.FILES_TOTAL, inventory.files_total),
+        _prop(P.FILES_OWNED, inventory.files_owned),
         _prop(P.IMAGE_KIND, s.kind),
         _prop(P.IMAGE_NAME, s.name),
         *(_prop(P.IMAGE_REPO_DIGEST, x) for x in s.repo_digests),
@@ -136,6 +138,8 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
     ]
     if p.source is not None:
         always += [_prop(P.SOURCE_NAME, p.source.name), _prop(P.SOURCE_VERSION, p.source.version)]
+    if p.owned_by:
+        always.append(_prop(P.OWNED_BY, p.owned_by))
     props: list[tuple[str, str]] = [
         (P.ARCH, p.arch),
         (P.FILES_COUNT, str(len(p.files)) if p.files else ""),

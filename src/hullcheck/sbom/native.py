@@ -34,6 +34,8 @@ def encode(inventory: Inventory) -> bytes:
     doc = {
         "hullcheckSchema": SCHEMA_VERSION,
         "scope": inventory.scope,
+        "filesTotal": inventory.files_total,
+        "filesOwned": inventory.files_owned,
         "source": _source(inventory.source),
         "distro": _distro(inventory.distro) if inventory.distro else None,
         "layers": [_layer(x) for x in inventory.layers],
@@ -82,6 +84,8 @@ def decode(doc: Any, name: str) -> Inventory:
             for n in root.list("unknowns")
         ),
         scope=root.str("scope", "squashed"),
+        files_total=root.opt_int("filesTotal") or 0,
+        files_owned=root.opt_int("filesOwned") or 0,
     )
 
 
@@ -126,7 +130,7 @@ def _package(p: Package) -> dict[str, Any]:
         "licenses": list(p.licenses),
         "source": {"name": p.source.name, "version": p.source.version} if p.source else None,
         "arch": p.arch, "files": list(p.files), "cpes": list(p.cpes),
-        "visibility": p.visibility.value, "extras": _pairs(p.extras),
+        "visibility": p.visibility.value, "ownedBy": p.owned_by, "extras": _pairs(p.extras),
     }
 
 
@@ -207,5 +211,6 @@ def _read_package(n: Node) -> Package:
         visibility=(
             _enum(Visibility, n.req("visibility")) if n.has("visibility") else Visibility.VISIBLE
         ),
+        owned_by=n.str("ownedBy"),
         extras=_read_pairs(n, "extras"),
     )
