@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hullcheck import catalog, filetree
 from hullcheck.errors import FormatError, UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
-from hullcheck.report.findings import ScanReport
+
+if TYPE_CHECKING:  # scanning's rooms are imported when a scan runs, not by `hullcheck sbom`
+    from hullcheck.report.findings import ScanReport
 
 SCOPES = ("squashed", "all-layers")
 
@@ -94,6 +97,7 @@ def load_inventory(req: ScanRequest, progress: Progress | None = None) -> Invent
 def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
     from hullcheck import match, vex
     from hullcheck.match.model import Status
+    from hullcheck.report.findings import ScanReport
     from hullcheck.vulndb import VulnStore, db_path
 
     path = db_path(req.db)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from hullcheck.errors import FormatError, UsageError
 from hullcheck.model import Inventory
-from hullcheck.sbom import cyclonedx, native, spdx
-from hullcheck.sbom._reader import load_json
+
+# The codecs are imported when used: cyclonedx-python-lib alone takes ~100 ms to import,
+# which a `hullcheck sbom -o json` run should not pay.
 
 FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "json")
 
@@ -21,6 +22,8 @@ __all__ = ["FORMATS", "decode", "encode"]
 
 
 def encode(inventory: Inventory, fmt: str) -> bytes:
+    from hullcheck.sbom import cyclonedx, native, spdx
+
     if fmt == "cyclonedx-json":
         return cyclonedx.encode(inventory)
     if fmt == "cyclonedx-xml":
@@ -34,6 +37,9 @@ def encode(inventory: Inventory, fmt: str) -> bytes:
 
 def decode(data: bytes, *, name: str = "<sbom>") -> Inventory:
     """The inventory an SBOM document describes. Raises FormatError when it is not one we read."""
+    from hullcheck.sbom import cyclonedx, native, spdx
+    from hullcheck.sbom._reader import load_json
+
     if data.lstrip()[:1] == b"<":
         raise FormatError(
             f"{name}: not a CycloneDX, SPDX or hullcheck SBOM",

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import cache, lru_cache
+from typing import Any
 
-from license_expression import get_spdx_licensing
-
-_LICENSING = get_spdx_licensing()
 _LICENSE_REF = re.compile(r"(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
 
 
+@cache
+def _licensing() -> Any:
+    # Building the SPDX symbol table costs ~50 ms: only when a licence is first checked.
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+@lru_cache(maxsize=4096)
 def spdx_expression(text: str) -> str | None:
     """``text`` as a normalised SPDX licence expression ("mit" -> "MIT"), or None.
 
@@ -20,7 +28,7 @@ def spdx_expression(text: str) -> str | None:
     if not text.strip() or len(text) > 10_000:
         return None
     try:
-        info = _LICENSING.validate(text)
+        info = _licensing().validate(text)
     except Exception:  # license-expression raises assorted errors on odd input
         return None
     if not info.errors:
