@@ -1,0 +1,67 @@
+"""Licences as catalogers find them → SPDX expressions where valid, the text otherwise.
+
+One place for the catalogers' licence normalisation (``license-expression``'s SPDX
+table): ``spdx("mit")`` is ``"MIT"``, ``normalise("Apache 2.0")`` keeps the text,
+``expression_or_words`` reads the space-separated lists some package managers write.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from license_expression import Licensing, get_spdx_licensing
+
+MAX_TEXT = 1000  # a licence "name" longer than this is licence text: kept, cut to this
+MAX_EXPRESSION = 10_000  # never hand the parser more than this
+
+
+@functools.cache
+def _licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+def spdx(text: str) -> str | None:
+    """``text`` as a normalised SPDX expression, or None when it is not one."""
+    if not text or len(text) > MAX_EXPRESSION:
+        return None
+    try:
+        info = _licensing().validate(text)
+    except Exception:  # license-expression raises assorted errors on odd input
+        return None
+    return None if info.errors else str(info.normalized_expression)
+
+
+def normalise(text: str) -> str | None:
+    """One declared licence: its SPDX expression, else the text (whitespace folded, cut to
+    ``MAX_TEXT``); None when empty. A single pair of outer parentheses is dropped."""
+    folded = " ".join(text.split())
+    if not folded:
+        return None
+    if folded.startswith("(") and folded.endswith(")") and folded.count("(") == 1:
+        folded = folded[1:-1].strip()
+    return spdx(folded) or folded[:MAX_TEXT]
+
+
+def normalise_all(values: Iterable[object]) -> tuple[str, ...]:
+    """Each string of ``values`` normalised; non-strings and empties skipped, order kept,
+    duplicates dropped."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str):
+            one = normalise(value)
+            if one is not None:
+                out.append(one)
+    return tuple(dict.fromkeys(out))
+
+
+def expression_or_words(field: str) -> tuple[str, ...]:
+    """A whole SPDX expression when ``field`` is one, else each space-separated word
+    (apk's ``L:`` field: ``"MIT BSD"`` lists two licences)."""
+    text = " ".join(field.split())
+    if not text:
+        return ()
+    whole = spdx(text)
+    if whole is not None:
+        return (whole,)
+    return tuple(dict.fromkeys(spdx(w) or w for w in text.split()))
