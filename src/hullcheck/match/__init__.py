@@ -28,15 +28,15 @@ from hullcheck.match.model import (
     Status,
     Suppression,
 )
-from hullcheck.match.ranges import Unevaluable, evaluate
+from hullcheck.match.ranges import CompiledAffected, Unevaluable, compile_affected
 from hullcheck.model import Distro, Inventory, Package, PackageType
-from hullcheck.versions import InvalidVersion, scheme
+from hullcheck.versions import InvalidVersion, Scheme, scheme
 from hullcheck.vulndb.model import DistroStatus, KevEntry, Kind
 from hullcheck.vulndb.severity import Rating, Severity
 from hullcheck.vulndb.store import AffectedRecord
 
-__all__ = ["Evidence", "Finding", "Level", "MatchResult", "Skipped", "Status", "Suppression",
-           "match"]
+__all__ = ["Evidence", "Finding", "Level", "MatchResult", "Matcher", "Skipped", "Status",
+           "Suppression", "match"]
 
 OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
@@ -61,6 +61,14 @@ class Store(Protocol):
     def kev(self, cve: str) -> KevEntry | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One advisory record's statement about a package, compiled for one version scheme."""
+
+    rec: AffectedRecord
+    compiled: CompiledAffected
+
+
 @dataclass(slots=True)
 class _Group:
     """Records about one vulnerability for one package, being merged."""
@@ -69,11 +77,20 @@ class _Group:
     records: list[tuple[AffectedRecord, Evidence, tuple[str, ...]]] = field(default_factory=list)
 
 
-def _primary(ids: Sequence[str]) -> str:
+_ID_PREFERENCE = ("GHSA-", "GO-", "RUSTSEC-", "PYSEC-", "OSV-")
+
+
+def _primary(ids: Sequence[str], malicious: bool) -> str:
+    """The id a finding is shown under: the MAL id of a malicious package; else the CVE when
+    the records name exactly one; else the first by a fixed preference, then by name."""
+    if malicious:
+        mal = sorted(i for i in ids if i.startswith("MAL-"))
+        if mal:
+            return mal[0]
     cves = sorted({i for i in ids if i.startswith("CVE-")})
     if len(cves) == 1:
         return cves[0]
-    for prefix in ("GHSA-", "MAL-", "GO-", "RUSTSEC-", "PYSEC-"):
+    for prefix in _ID_PREFERENCE:
         hit = sorted(i for i in ids if i.startswith(prefix))
         if hit:
             return hit[0]
@@ -81,91 +98,169 @@ def _primary(ids: Sequence[str]) -> str:
 
 
 def _searches(pkg: Package) -> list[tuple[str, str, str]]:
-    """(name, version, via) to look up for a package."""
-    out = [(pkg.name, pkg.version, "direct")]
-    if pkg.type in OS_TYPES and pkg.source is not None and pkg.source.name != pkg.name:
-        out.append((pkg.source.name, pkg.source.version or pkg.version, "source-package"))
-    return out
+    """(name, version, via) to look up for a package.
+
+    An OS package is looked up by its own name and version, and by its source package's
+    name and version when either differs (distro trackers are keyed by source package and
+    record source versions, so a binNMU ``1.2-3+b1`` of source ``1.2-3`` compares as 1.2-3).
+    """
+    src = pkg.source if pkg.type in OS_TYPES else None
+    if src is None:
+        return [(pkg.name, pkg.version, "direct")]
+    version = src.version or pkg.version
+    if src.name == pkg.name and version == pkg.version:
+        return [(pkg.name, pkg.version, "direct")]
+    if src.name == pkg.name:
+        return [(src.name, version, "source-package")]
+    return [(pkg.name, pkg.version, "direct"), (src.name, version, "source-package")]
 
 
-def _level(rec: AffectedRecord, urgency: str) -> Level:
-    if rec.kind is Kind.MALICIOUS:
-        return Level.MALICIOUS
-    level = _LEVEL.get(rec.severity.rating, Level.UNKNOWN)
-    if level is Level.UNKNOWN and urgency:
-        word = urgency.rstrip("*").lower()
-        level = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW,
-                 "unimportant": Level.NEGLIGIBLE}.get(word, Level.UNKNOWN)
-    return level
+_URGENCY = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW,
+            "unimportant": Level.NEGLIGIBLE}
 
 
-def _match_package(
-    pkg: Package, distro: Distro | None, store: Store, skipped: list[Skipped]
-) -> list[Finding]:
-    if pkg.owned_by:
-        skipped.append(Skipped(package=pkg, reason=f"shipped by OS package {pkg.owned_by}; "
-                               "matched through it"))
-        return []
-    eco = osv_ecosystem(pkg.type, distro)
-    if not eco:
-        if pkg.type in OS_TYPES:
-            skipped.append(Skipped(package=pkg, reason=f"no advisory source for "
-                                   f"{distro.release if distro else 'an unknown distro'}"))
-        elif pkg.type is PackageType.BINARY:
-            skipped.append(Skipped(package=pkg, reason="binaries found by version string are "
-                                   "not matched (no CPE matching)"))
-        return []
-    vscheme = scheme(ECOSYSTEMS[pkg.type].version_scheme)
-    key = vscheme.key
-    groups: list[_Group] = []
-    by_id: dict[str, _Group] = {}
-    for name, version, via in _searches(pkg):
-        try:
-            key(version)
-        except InvalidVersion as exc:
-            skipped.append(Skipped(package=pkg, reason=f"version {version!r} not readable as "
-                                   f"{vscheme.name}: {exc}"))
-            continue
-        for rec in store.lookup(eco, name):
-            aff = rec.affected
-            if aff.status is DistroStatus.NOT_AFFECTED:
+def _word_level(rec: AffectedRecord) -> Level:
+    """A record's level without a CVSS score: the distro's urgency for this release, else
+    the database's own word."""
+    urgency = _URGENCY.get(rec.affected.urgency.rstrip("*").strip().lower())
+    if urgency is not None:
+        return urgency
+    return _LEVEL.get(rec.severity.rating, Level.UNKNOWN)
+
+
+def _severity(recs: Sequence[AffectedRecord]) -> tuple[Level, Severity]:
+    """One level and one severity for merged records that may disagree.
+
+    Malicious wins. Otherwise a CVSS score is the most specific statement: the highest
+    base score among the records sets both the level and the score shown (so the SARIF
+    security-severity and the level always agree). Without any score, the highest of the
+    distro urgencies and database words is used.
+    """
+    if any(r.kind is Kind.MALICIOUS for r in recs):
+        scored = [r for r in recs if r.severity.score is not None]
+        return Level.MALICIOUS, max(scored, key=lambda r: r.severity.score or 0.0).severity \
+            if scored else recs[0].severity
+    scored = [r for r in recs if r.severity.score is not None]
+    if scored:
+        best = max(scored, key=lambda r: (r.severity.score or 0.0, r.advisory_id))
+        return _LEVEL.get(best.severity.rating, Level.UNKNOWN), best.severity
+    levels = [(_word_level(r), r) for r in recs]
+    level, rec = max(levels, key=lambda t: t[0].rank)
+    return level, rec.severity
+
+
+class Matcher:
+    """Matches packages against a store, compiling each package's advisory records once.
+
+    Compiled entries (event versions turned into sort keys) are cached per (ecosystem,
+    name, scheme), so matching many packages — or many images against one store, as the
+    server does — decodes and compiles each record once.
+    """
+
+    def __init__(self, store: Store, *, cache_size: int = 65536) -> None:
+        self.store = store
+        self._cache: dict[tuple[str, str, str], tuple[_Entry, ...]] = {}
+        self._cache_size = cache_size
+
+    def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
+        ck = (eco, name, vscheme.name)
+        hit = self._cache.get(ck)
+        if hit is not None:
+            return hit
+        entries = tuple(
+            _Entry(rec, compile_affected(rec.affected, vscheme.key))
+            for rec in self.store.lookup(eco, name)
+            if rec.affected.status is not DistroStatus.NOT_AFFECTED and not rec.withdrawn
+        )
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[ck] = entries
+        return entries
+
+    def match_package(self, pkg: Package, distro: Distro | None,
+                      skipped: list[Skipped]) -> list[Finding]:
+        if pkg.owned_by:
+            skipped.append(Skipped(package=pkg, reason=f"shipped by OS package {pkg.owned_by}; "
+                                   "matched through it"))
+            return []
+        eco = osv_ecosystem(pkg.type, distro)
+        if not eco:
+            if pkg.type in OS_TYPES:
+                skipped.append(Skipped(package=pkg, reason="no advisory source for "
+                                       f"{distro.release if distro else 'an unknown distro'}"))
+            elif pkg.type is PackageType.BINARY:
+                skipped.append(Skipped(package=pkg, reason="binaries found by version string "
+                                       "are not matched (no CPE matching)"))
+            return []
+        vscheme = scheme(ECOSYSTEMS[pkg.type].version_scheme)
+        groups: list[_Group] = []
+        by_id: dict[str, _Group] = {}
+        for name, version, via in _searches(pkg):
+            entries = self._entries(eco, name, vscheme)
+            if not entries:
                 continue
             try:
-                if aff.status is not None and not aff.has_version_data:
-                    hit_desc, fixed = f"{eco} tracker status {aff.status.value}", ()
-                else:
-                    hit = evaluate(aff, version, key)
-                    if hit is None:
-                        continue
-                    hit_desc, fixed = hit.matched, hit.fixed
-            except Unevaluable as exc:
-                skipped.append(Skipped(package=pkg, advisory=rec.advisory_id,
-                                       reason=f"{rec.advisory_id}: {exc}"))
+                vkey = vscheme.key(version)
+            except InvalidVersion as exc:
+                skipped.append(Skipped(package=pkg, reason=f"version {version!r} not readable "
+                                       f"as {vscheme.name}: {exc}"))
                 continue
-            ev = Evidence(advisory=rec.advisory_id, source=rec.source, ecosystem=eco, name=name,
-                          via=via, version=version, matched=hit_desc)
-            ids = [rec.advisory_id, *rec.aliases]
-            group = next((by_id[i] for i in ids if i in by_id), None)
-            if group is None:
-                group = _Group()
-                groups.append(group)
-            for i in ids:
-                if i not in by_id:
-                    by_id[i] = group
-                    group.ids.append(i)
-            group.records.append((rec, ev, fixed))
-    return [_finding(pkg, g, store) for g in groups]
+            for entry in entries:
+                rec = entry.rec
+                try:
+                    hit = entry.compiled.evaluate(version, vkey)
+                except Unevaluable as exc:
+                    skipped.append(Skipped(package=pkg, advisory=rec.advisory_id,
+                                           reason=f"{rec.advisory_id}: {exc}"))
+                    continue
+                if hit is None:
+                    continue
+                matched = hit.matched
+                if rec.affected.status is not None and rec.affected.status is not \
+                        DistroStatus.FIXED:
+                    matched = f"{eco} tracker status {rec.affected.status.value}"
+                ev = Evidence(advisory=rec.advisory_id, source=rec.source, ecosystem=eco,
+                              name=name, via=via, version=version, matched=matched)
+                ids = [rec.advisory_id, *rec.aliases]
+                group = next((by_id[i] for i in ids if i in by_id), None)
+                if group is None:
+                    group = _Group()
+                    groups.append(group)
+                for i in ids:
+                    if i not in by_id:
+                        by_id[i] = group
+                        group.ids.append(i)
+                group.records.append((rec, ev, hit.fixed))
+        return [_finding(pkg, g, self.store, vscheme) for g in groups]
+
+    def match(self, inventory: Inventory, *, packages: Iterable[Package] | None = None
+              ) -> MatchResult:
+        """Match every package of ``inventory`` (or just ``packages``)."""
+        findings: list[Finding] = []
+        skipped: list[Skipped] = []
+        count = 0
+        for pkg in inventory.packages if packages is None else packages:
+            count += 1
+            findings.extend(self.match_package(pkg, inventory.distro, skipped))
+        findings.sort(key=lambda f: (-f.level.rank, f.package.name, f.package.version, f.id))
+        return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
+                           packages_checked=count)
 
 
-def _finding(pkg: Package, g: _Group, store: Store) -> Finding:
+def _sorted_fixed(versions: Iterable[str], vscheme: Scheme) -> tuple[str, ...]:
+    unique = list(dict.fromkeys(versions))
+    try:
+        return tuple(sorted(unique, key=vscheme.key))
+    except InvalidVersion:  # pragma: no cover - fixed versions were read when compiled
+        return tuple(unique)
+
+
+def _finding(pkg: Package, g: _Group, store: Store, vscheme: Scheme) -> Finding:
     recs = [r for r, _, _ in g.records]
     malicious = any(r.kind is Kind.MALICIOUS for r in recs)
     urgency = next((r.affected.urgency for r in recs if r.affected.urgency), "")
-    levels = [_level(r, urgency) for r in recs]
-    level = max(levels, key=lambda lv: lv.rank)
-    best = max(recs, key=lambda r: (r.severity.score or -1.0, r.severity.rating != Rating.UNKNOWN))
-    severity: Severity = best.severity
-    fixed = tuple(dict.fromkeys(v for _, _, fx in g.records for v in fx))
+    level, severity = _severity(recs)
+    fixed = _sorted_fixed((v for _, _, fx in g.records for v in fx), vscheme)
     statuses = [r.affected.status for r in recs if r.affected.status is not None]
     if malicious:
         status = Status.MALICIOUS
@@ -175,7 +270,7 @@ def _finding(pkg: Package, g: _Group, store: Store) -> Finding:
         status = _STATUS.get(statuses[0], Status.NOT_FIXED)
     else:
         status = Status.NOT_FIXED
-    primary = _primary(g.ids)
+    primary = _primary(g.ids, malicious)
     kev = None
     for i in g.ids:
         if i.startswith("CVE-"):
@@ -190,20 +285,27 @@ def _finding(pkg: Package, g: _Group, store: Store) -> Finding:
         severity=severity,
         status=status,
         fixed_versions=fixed,
+        summary=_summary(store, [r.advisory_id for r in recs]),
         kev=kev,
         distro_urgency=urgency,
         evidence=tuple(ev for _, ev, _ in g.records),
     )
 
 
+def _summary(store: Store, advisory_ids: Sequence[str]) -> str:
+    """The first record's summary (or the start of its details), when the store keeps it."""
+    get = getattr(store, "advisory", None)
+    if get is None:
+        return ""
+    for aid in advisory_ids:
+        adv = get(aid)
+        if adv is not None and (adv.summary or adv.details):
+            text = adv.summary or adv.details.split("\n", 1)[0]
+            return text if len(text) <= 300 else text[:299] + "…"
+    return ""
+
+
 def match(inventory: Inventory, store: Store, *, packages: Iterable[Package] | None = None
           ) -> MatchResult:
     """Match every package of ``inventory`` (or just ``packages``) against ``store``."""
-    findings: list[Finding] = []
-    skipped: list[Skipped] = []
-    count = 0
-    for pkg in inventory.packages if packages is None else packages:
-        count += 1
-        findings.extend(_match_package(pkg, inventory.distro, store, skipped))
-    findings.sort(key=lambda f: (-f.level.rank, f.package.name, f.package.version, f.id))
-    return MatchResult(findings=tuple(findings), skipped=tuple(skipped), packages_checked=count)
+    return Matcher(store).match(inventory, packages=packages)

@@ -1,9 +1,15 @@
 """OSV ``affected`` evaluation for one installed version, under one version scheme.
 
-A range's events are sorted by version and walked in order: ``introduced`` opens,
-``fixed`` / ``limit`` close at their version, ``last_affected`` closes just after it.
-Any event version the scheme cannot read makes the whole range unevaluable: we
-report that (``Unevaluable``) rather than guess.
+OSV's algorithm: a range's events are sorted by version and walked in order;
+``introduced`` opens (``"0"`` is below every version), ``fixed`` / ``limit`` close at
+their version, ``last_affected`` closes just after it. The version is affected when the
+last event at or below it (strictly below, for ``last_affected``) opened the range. At a
+tie, ``introduced`` sorts first, so ``introduced: X, fixed: X`` covers nothing.
+
+A range is *compiled* once per (record, scheme): event versions are turned into sort keys
+up front, so evaluating a package version is a few comparisons. Any event version the
+scheme cannot read makes that range unevaluable: we report it (``Unevaluable``) rather
+than guess — unless the record's explicit ``versions`` list settles the question.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from typing import Any
 from hullcheck.versions import InvalidVersion
 from hullcheck.vulndb.model import Affected, EventKind, Range, RangeType
 
-_ORDER = {EventKind.INTRODUCED: 0, EventKind.LAST_AFFECTED: 1, EventKind.FIXED: 2,
-          EventKind.LIMIT: 2}
+_OPEN, _CLOSE_AT, _CLOSE_AFTER = 0, 1, 2
+_KIND = {EventKind.INTRODUCED: _OPEN, EventKind.FIXED: _CLOSE_AT, EventKind.LIMIT: _CLOSE_AT,
+         EventKind.LAST_AFFECTED: _CLOSE_AFTER}
+_TIE = {_OPEN: 0, _CLOSE_AFTER: 1, _CLOSE_AT: 2}
 
 
 class Unevaluable(Exception):
@@ -29,73 +37,121 @@ class Hit:
     fixed: tuple[str, ...]  # fixed versions above the installed one, from the matched ranges
 
 
-_MINUS_INF = object()
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    description: str
+    # (is_zero, key, kind) sorted; is_zero marks introduced "0" (below everything)
+    events: tuple[tuple[bool, Any, int], ...]
+    fixed: tuple[tuple[Any, str], ...]  # (key, text) of the fixed events, sorted by key
+    error: str  # non-empty: the range cannot be evaluated, and why
 
-
-def _in_range(r: Range, vkey: Any, key: Callable[[str], Any]) -> bool:
-    events = []
-    for e in r.events:
-        if e.kind is EventKind.INTRODUCED and e.value == "0":
-            events.append((0, 0, e.kind))
-            continue
-        try:
-            events.append((1, key(e.value), e.kind))
-        except InvalidVersion:
-            raise Unevaluable(f"{e.kind.value} version {e.value!r} is not readable") from None
-    events.sort(key=lambda t: (t[0], t[1], _ORDER[t[2]]) if t[0] else (0, 0, 0))
-    affected = False
-    for lowest, ekey, kind in events:
-        if kind is EventKind.INTRODUCED:
-            if not lowest or vkey >= ekey:
-                affected = True
-        elif kind in (EventKind.FIXED, EventKind.LIMIT):
-            if vkey >= ekey:
+    def contains(self, vkey: Any) -> bool:
+        affected = False
+        for zero, ekey, kind in self.events:
+            if kind == _OPEN:
+                if zero or vkey >= ekey:
+                    affected = True
+                else:
+                    break  # sorted: nothing later can apply
+            elif kind == _CLOSE_AT:
+                if vkey >= ekey:
+                    affected = False
+                else:
+                    break
+            elif vkey > ekey:
                 affected = False
-        elif kind is EventKind.LAST_AFFECTED and vkey > ekey:
-            affected = False
-    return affected
+            else:
+                break
+        return affected
+
+    def fixed_above(self, vkey: Any) -> str:
+        for k, text in self.fixed:
+            if k > vkey:
+                return text
+        return ""
 
 
 def _describe(r: Range) -> str:
     return ", ".join(f"{e.kind.value} {e.value}" for e in r.events)
 
 
+def compile_range(r: Range, key: Callable[[str], Any]) -> _Compiled:
+    events: list[tuple[bool, Any, int]] = []
+    fixed: list[tuple[Any, str]] = []
+    for e in r.events:
+        kind = _KIND[e.kind]
+        if kind == _OPEN and e.value == "0":
+            events.append((True, None, kind))
+            continue
+        try:
+            k = key(e.value)
+        except InvalidVersion:
+            return _Compiled(_describe(r), (), (),
+                             f"{e.kind.value} version {e.value!r} is not readable")
+        events.append((False, k, kind))
+        if e.kind is EventKind.FIXED:
+            fixed.append((k, e.value))
+    zeros = [ev for ev in events if ev[0]]
+    rest = sorted((ev for ev in events if not ev[0]), key=lambda ev: (ev[1], _TIE[ev[2]]))
+    fixed.sort(key=lambda t: t[0])
+    try:
+        return _Compiled(_describe(r), (*zeros, *rest), tuple(fixed), "")
+    except TypeError:  # keys of one scheme always compare; be safe anyway
+        return _Compiled(_describe(r), (), (), "range versions cannot be ordered")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAffected:
+    """One ``Affected`` entry ready to evaluate many versions of one scheme."""
+
+    all_versions: bool
+    ranges: tuple[_Compiled, ...]
+    versions: frozenset[str]
+    listed_keys: tuple[tuple[Any, str], ...]  # readable listed versions, as (key, text)
+    fixed: tuple[tuple[Any, str], ...]  # every fixed version of the entry, sorted by key
+
+    def evaluate(self, version: str, vkey: Any) -> Hit | None:
+        """Whether ``version`` (with sort key ``vkey``) is affected; Unevaluable when a range
+        cannot be read and the explicit versions list does not settle it."""
+        if self.all_versions:
+            return Hit(matched="all versions", fixed=())
+        hits: list[_Compiled] = []
+        broken = ""
+        for r in self.ranges:
+            if r.error:
+                broken = broken or r.error
+            elif r.contains(vkey):
+                hits.append(r)
+        if hits:
+            # The fix that applies is the lowest fixed version above the installed one in
+            # each matching range (a range may hold several introduced/fixed pairs).
+            fixed = tuple(dict.fromkeys(f for r in hits if (f := r.fixed_above(vkey))))
+            return Hit(matched="; ".join(r.description for r in hits), fixed=fixed)
+        if version in self.versions or any(k == vkey for k, _ in self.listed_keys):
+            listed = version if version in self.versions else next(
+                t for k, t in self.listed_keys if k == vkey)
+            above = tuple(t for k, t in self.fixed if k > vkey)
+            return Hit(matched=f"version {listed} listed", fixed=above[:1])
+        if broken:
+            raise Unevaluable(broken)
+        return None
+
+
+def compile_affected(a: Affected, key: Callable[[str], Any]) -> CompiledAffected:
+    ranges = tuple(compile_range(r, key) for r in a.ranges if r.type is not RangeType.GIT)
+    listed: list[tuple[Any, str]] = []
+    for v in a.versions:
+        try:
+            listed.append((key(v), v))
+        except InvalidVersion:
+            continue  # an unreadable listed version can still match by its exact text
+    fixed = sorted({(k, t) for r in ranges for k, t in r.fixed}, key=lambda t: t[0])
+    return CompiledAffected(all_versions=a.all_versions, ranges=ranges,
+                            versions=frozenset(a.versions), listed_keys=tuple(listed),
+                            fixed=tuple(fixed))
+
+
 def evaluate(a: Affected, version: str, key: Callable[[str], Any]) -> Hit | None:
     """Whether ``version`` is affected by ``a``; raises InvalidVersion for the installed
     version and Unevaluable for the record."""
-    if a.all_versions:
-        return Hit(matched="all versions", fixed=())
-    vkey = key(version)
-    hits: list[Range] = []
-    for r in a.ranges:
-        if r.type is RangeType.GIT:
-            continue  # commit ranges cannot be evaluated against package versions
-        if _in_range(r, vkey, key):
-            hits.append(r)
-    if hits:
-        # The fix that applies is the lowest fixed version above the installed one in each
-        # matching range (a range may hold several introduced/fixed pairs, one per branch).
-        fixed = []
-        for r in hits:
-            above = []
-            for v in r.values(EventKind.FIXED):
-                try:
-                    k = key(v)
-                except InvalidVersion:
-                    continue
-                if k > vkey:
-                    above.append((k, v))
-            if above:
-                fixed.append(min(above, key=lambda t: t[0])[1])
-        return Hit(matched="; ".join(_describe(r) for r in hits), fixed=tuple(dict.fromkeys(fixed)))
-    if a.versions:
-        for listed in a.versions:
-            if listed == version:
-                return Hit(matched=f"version {listed} listed", fixed=a.fixed_versions)
-        for listed in a.versions:
-            try:
-                if key(listed) == vkey:
-                    return Hit(matched=f"version {listed} listed", fixed=a.fixed_versions)
-            except InvalidVersion:
-                continue
-    return None
+    return compile_affected(a, key).evaluate(version, key(version))
