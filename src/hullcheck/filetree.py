@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from hullcheck.errors import ImageError, UnsafeLayer
-from hullcheck.image.blobs import decompressed
+from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
 from hullcheck.model import Layer
 from hullcheck.tarstream import TarReader, decompress_ahead
@@ -219,15 +219,16 @@ def read_layer(
     sink: ContentSink | None = None,
 ) -> LayerContents:
     what = f"layer {layer.index} ({layer.digest})"
-    with image.open_layer(layer) as raw, decompressed(
-        raw, what=what, stored_size=layer.size
-    ) as plain:
-        chunks = decompress_ahead(plain)
-        contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
-                            max_file=max_file, sink=sink)
-        # Drain the padding after the tar's end marker so the digest covers every byte.
-        for _ in chunks:
-            pass
+    with image.open_layer(layer) as raw:
+        chunks = decompress_ahead(iter_decompressed(raw, what=what, stored_size=layer.size))
+        try:
+            contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
+                                max_file=max_file, sink=sink)
+            # Drain the padding after the tar's end marker so the digest covers every byte.
+            for _ in chunks:
+                pass
+        finally:
+            chunks.close()  # stops the reader thread before the blob is closed
     return contents
 
 

@@ -21,7 +21,6 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from hullcheck.errors import UnsafeLayer
 
@@ -267,21 +266,20 @@ class TarReader:
 _DONE = object()
 
 
-def decompress_ahead(stream: BinaryIO, *, depth: int = 4) -> Iterator[bytes]:
-    """Yield ``stream``'s chunks, read by a helper thread ``depth`` chunks ahead.
+def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 16) -> Iterator[bytes]:
+    """Yield the items of ``chunks``, produced by a helper thread ``depth`` items ahead.
 
-    Errors raised while reading (digest mismatch, corrupt stream, bomb) are re-raised
-    in the consumer. If the consumer stops early, the thread stops too.
+    Errors raised while producing (digest mismatch, corrupt stream, bomb) are re-raised in
+    the consumer. If the consumer stops early, the thread stops too.
     """
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            while not stop.is_set():
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
+            for chunk in chunks:
+                if stop.is_set():
+                    return
                 while not stop.is_set():
                     try:
                         q.put(chunk, timeout=0.1)
