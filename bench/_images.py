@@ -30,6 +30,7 @@ BIG_TREES = (
     # (directory on this machine, where it goes in the image)
     (Path(sys.base_prefix), "opt/python"),
     (Path("/usr/lib/go-1.19"), "usr/lib/go-1.19"),
+    (Path("/usr/lib/jvm"), "usr/lib/jvm"),
 )
 
 
