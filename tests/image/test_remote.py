@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.fixtures.registry import RunningRegistry
 
 from hullcheck import catalog, filetree
 from hullcheck.cli.main import main
@@ -17,6 +16,7 @@ from hullcheck.image.writer import ImageBuilder, push, push_index
 from hullcheck.registry.auth import Credentials
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.reference import parse_reference
+from tests.fixtures.registry import RunningRegistry
 
 OS = {"etc/os-release": "ID=alpine\nVERSION_ID=3.20.0\n"}
 

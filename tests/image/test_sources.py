@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import build, write
 
 from hullcheck import catalog, filetree
 from hullcheck.errors import UsageError
 from hullcheck.image import Platform, open_image, split_source
 from hullcheck.image.writer import ImageBuilder, write_oci_layout
+from tests.fixtures.images import build, write
 
 LAYERS = (
     {"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n", "etc/alpine-release": "3.19.1\n",
@@ -135,3 +135,33 @@ def test_zstd_and_uncompressed_layers(tmp_path: Path) -> None:
     write_oci_layout(tmp_path / "x", [(b.build(), None)])
     tree = filetree.build(open_image(f"oci:{tmp_path / 'x'}"), ["/*"])
     assert [tree.view().read(p) for p in ("/a", "/b", "/c")] == [b"zstd", b"plain", b"gzip"]
+
+
+def test_docker_25_archive_with_compressed_blobs(tmp_path: Path) -> None:
+    """Docker 25+ (containerd store) writes manifest.json naming blobs/sha256/<hex>, and
+    index.json beside it; such blobs may be compressed, so they verify by their own name."""
+    import io
+    import json
+    import tarfile
+
+    img = build(*LAYERS)
+    path = tmp_path / "d25.tar"
+    with tarfile.open(path, "w") as tf:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+        for digest, data in img.blobs().items():
+            add(f"blobs/sha256/{digest.split(':')[1]}", data)
+        add("manifest.json", json.dumps([{
+            "Config": f"blobs/sha256/{img.config_digest.split(':')[1]}",
+            "RepoTags": ["app:25"],
+            "Layers": [f"blobs/sha256/{la.digest.split(':')[1]}" for la in img.layers],
+        }]).encode())
+        add("index.json", json.dumps({"schemaVersion": 2, "manifests": [img.descriptor()]}).encode())
+        add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    image = open_image(f"docker-archive:{path}")
+    assert image.source.tags == ("app:25",)
+    tree = filetree.build(image, ["/bin/*"])
+    assert tree.view().read("/bin/tool") == b"v2"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from hullcheck.image.oci import (
     select_platform,
 )
 from hullcheck.model import ImageSource, Layer
+
+_BLOB_NAME = re.compile(r"blobs/sha256/([a-f0-9]{64})")
 
 
 def _read_limited(stream: BinaryIO, max_size: int, what: str) -> bytes:
@@ -269,17 +272,20 @@ def _classic_docker_image(
         parse_digest(str(diff_id), what=f"config {config_digest} diff_id")
         member = blobs.member(lname, f"layer {i}")
         names[i] = lname
+        m = _BLOB_NAME.fullmatch(os.path.normpath(lname))
         layers.append(
-            Layer(index=i, digest=str(diff_id), diff_id=str(diff_id),
+            Layer(index=i, digest=f"sha256:{m.group(1)}" if m else str(diff_id),
+                  diff_id=str(diff_id),
                   media_type="application/vnd.docker.image.rootfs.diff.tar",
                   size=member.size, created_by=created_by[i])
         )
 
     def opener(layer: Layer) -> contextlib.AbstractContextManager[BinaryIO]:
-        # The classic layout names layers by path and stores them uncompressed: the
-        # bytes must hash to the diff_id.
+        # The classic layout stores layers uncompressed under <id>/layer.tar: the bytes hash
+        # to the diff_id. Docker 25+ stores them as blobs/sha256/<hex>, possibly compressed
+        # (containerd image store): the bytes hash to that name.
         return blobs.open_member(
-            names[layer.index], layer.diff_id, what=f"layer {layer.index}", size=None
+            names[layer.index], layer.digest, what=f"layer {layer.index}", size=None
         )
 
     tags = tuple(str(t) for t in (entry.get("RepoTags") or []))
