@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,17 +23,28 @@ from hullcheck.errors import FormatError
 from hullcheck.match.model import Finding, Suppression
 
 MAX_DOC = 64 << 20
-SUPPRESSING = {"not_affected", "fixed", "false_positive", "resolved"}
+SUPPRESSING = {"not_affected", "fixed", "false_positive", "resolved", "resolved_with_pedigree"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    """What a statement is about: a product (an image or a package purl, a digest) and,
+    optionally, the subcomponents (package purls) inside it that the statement covers."""
+
+    id: str
+    subcomponents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Statement:
     vulnerability: tuple[str, ...]  # id and aliases
-    products: tuple[str, ...]  # purls (or image ids); empty = any product in this document
+    products: tuple[Product, ...]  # empty = any product in this document
     status: str  # OpenVEX status, or the CycloneDX analysis state
     justification: str = ""
     detail: str = ""
     source: str = ""
+    timestamp: str = ""  # OpenVEX statement (or document) timestamp; later statements win
+    order: int = 0  # position across the loaded documents, for equal timestamps
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,28 +107,41 @@ def _openvex(doc: dict[str, Any], source: str) -> list[Statement]:
             raise FormatError(f"{where}: unknown status {status!r}")
         if status == "not_affected" and not (st.get("justification") or st.get("impact_statement")):
             raise FormatError(f"{where}: not_affected needs a justification or impact_statement")
-        products: list[str] = []
-        for prod in st.get("products") or []:
-            if isinstance(prod, str):
-                products.append(prod)
-            elif isinstance(prod, dict):
-                subs = prod.get("subcomponents") or []
-                if subs:
-                    products.extend(str(s.get("@id", "")) if isinstance(s, dict) else str(s)
-                                    for s in subs)
-                else:
-                    products.append(str(prod.get("@id", "")))
-            else:
-                raise FormatError(f"{where}: products must be strings or objects")
+        products = tuple(_openvex_product(prod, where) for prod in st.get("products") or [])
+        timestamp = st.get("timestamp") or doc.get("timestamp") or ""
         out.append(Statement(
             vulnerability=_ids(st.get("vulnerability"), where),
-            products=tuple(p for p in products if p),
+            products=tuple(p for p in products if p.id or p.subcomponents),
             status=str(status),
             justification=str(st.get("justification") or ""),
             detail=str(st.get("impact_statement") or st.get("status_notes") or ""),
             source=source,
+            timestamp=str(timestamp),
+            order=i,
         ))
     return out
+
+
+def _component_id(c: Any, where: str) -> str:
+    """An OpenVEX component: a string, or an object with ``@id`` and/or
+    ``identifiers.purl`` (the purl is preferred: it is what packages are matched by)."""
+    if isinstance(c, str):
+        return c
+    if not isinstance(c, dict):
+        raise FormatError(f"{where}: products and subcomponents must be strings or objects")
+    ids = c.get("identifiers")
+    if isinstance(ids, dict) and isinstance(ids.get("purl"), str):
+        return str(ids["purl"])
+    return str(c.get("@id") or "")
+
+
+def _openvex_product(prod: Any, where: str) -> Product:
+    subs = prod.get("subcomponents") if isinstance(prod, dict) else None
+    if subs is not None and not isinstance(subs, list):
+        raise FormatError(f"{where}: subcomponents must be a list")
+    return Product(id=_component_id(prod, where),
+                   subcomponents=tuple(x for x in (_component_id(c, where) for c in subs or [])
+                                       if x))
 
 
 def _cyclonedx(doc: dict[str, Any], source: str) -> list[Statement]:
@@ -143,7 +168,10 @@ def _cyclonedx(doc: dict[str, Any], source: str) -> list[Statement]:
         for a in v.get("affects") or []:
             if isinstance(a, dict) and a.get("ref"):
                 ref = str(a["ref"])
-                products.append(refs.get(ref, ref))
+                # a BOM-Link (urn:cdx:SERIAL/VERSION#bom-ref) names a component of another BOM
+                frag = urllib.parse.unquote(ref.split("#", 1)[1]) if ref.startswith(
+                    "urn:cdx:") and "#" in ref else ref
+                products.append(Product(id=refs.get(ref) or refs.get(frag) or frag))
         out.append(Statement(
             vulnerability=(str(v["id"]), *aliases),
             products=tuple(products),
@@ -206,17 +234,49 @@ def _purl_matches(product: str, purl: str) -> bool:
     return all(have_q.get(k) == v for k, v in want_q.items())
 
 
-def _applies(products: Sequence[str], finding: Finding, image_ids: Iterable[str]) -> bool:
-    if not products:
+def _image_match(product: str, image_ids: Sequence[str]) -> bool:
+    """Whether a product names the scanned image: its digest, or a ``pkg:oci`` purl whose
+    version is one of the image's digests (manifest, config or repo digest)."""
+    if not image_ids:
+        return False
+    if product in image_ids:
         return True
-    ids = set(image_ids)
-    for prod in products:
-        if prod in ids or (prod.startswith("pkg:oci/") and not prod.startswith("pkg:oci//")
-                           and any(prod.split("@", 1)[-1].split("?", 1)[0] == i for i in ids)):
-            return True
-        if prod.startswith("pkg:") and _purl_matches(prod, finding.package.purl):
+    if product.startswith("pkg:oci/"):
+        try:
+            version = PackageURL.from_string(product).version or ""
+        except ValueError:
+            return False
+        return bool(version) and version in image_ids
+    return False
+
+
+def _package_match(product: str, finding: Finding) -> bool:
+    return product.startswith("pkg:") and _purl_matches(product, finding.package.purl)
+
+
+def _applies(st: Statement, finding: Finding, image_ids: Sequence[str]) -> bool:
+    if not st.products:
+        return True
+    for prod in st.products:
+        if prod.subcomponents:
+            # OpenVEX: the product (an image) holds the subcomponents (its packages)
+            inside = (not prod.id or _image_match(prod.id, image_ids)
+                      or _package_match(prod.id, finding))
+            if inside and any(_package_match(sub, finding) for sub in prod.subcomponents):
+                return True
+        elif _image_match(prod.id, image_ids) or _package_match(prod.id, finding):
             return True
     return False
+
+
+def _image_ids(ids: Iterable[str]) -> tuple[str, ...]:
+    """Digests identifying the image; ``NAME@sha256:...`` repo digests give their digest."""
+    out = []
+    for i in ids:
+        out.append(i)
+        if "@" in i:
+            out.append(i.rsplit("@", 1)[1])
+    return tuple(dict.fromkeys(out))
 
 
 def apply(
@@ -229,7 +289,10 @@ def apply(
 ) -> tuple[list[Finding], list[str]]:
     """Mark findings suppressed by a VEX statement or an ignore rule. Returns the findings
     (same order, none dropped) and notes for the user (expired rules, unused rules)."""
-    image_ids = tuple(image_ids)
+    image_ids = _image_ids(image_ids)
+    # OpenVEX: for one vulnerability and product the latest statement wins (a later
+    # "affected" withdraws an earlier "not_affected"); ties go to the later one loaded.
+    ordered = sorted(enumerate(statements), key=lambda t: (t[1].timestamp, t[0]), reverse=True)
     notes: list[str] = []
     live_rules = []
     for r in rules:
@@ -242,14 +305,15 @@ def apply(
     for f in findings:
         ids = set(f.ids)
         sup = None
-        for st in statements:
-            if st.status in SUPPRESSING and ids & set(st.vulnerability) and _applies(
-                    st.products, f, image_ids):
+        for _, st in ordered:
+            if ids.isdisjoint(st.vulnerability) or not _applies(st, f, image_ids):
+                continue
+            if st.status in SUPPRESSING:
                 reason = st.justification or st.status
                 if st.detail:
                     reason = f"{reason}: {st.detail}"
                 sup = Suppression(by=f"vex:{st.source}", reason=reason)
-                break
+            break  # the latest applicable statement decides
         if sup is None:
             for r in live_rules:
                 if r.id in ids and (not r.package or r.package in (f.package.name, f.package.purl)
