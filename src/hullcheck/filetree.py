@@ -296,6 +296,9 @@ class FileTree:
         self.final: dict[str, FileEntry] = {}
         self._children: dict[str, set[str]] = {"/": set()}
         self.last_layer = max(len(layers) - 1, 0)
+        # Paths some version of which was wanted (content kept, or too large to keep):
+        # the only ones catalogers can ask for, so matching need not walk every path.
+        self._wanted: set[str] = set()
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -318,6 +321,8 @@ class FileTree:
                 self._delete(e.path, i)  # a file replacing a directory hides its contents
             self.versions.setdefault(e.path, []).append((i, e))
             self.final[e.path] = e
+            if e.content is not None or e.too_large:
+                self._wanted.add(e.path)
             self._link_parent(e.path)
 
     def _link_parent(self, path: str) -> None:
@@ -361,9 +366,9 @@ class FileTree:
         """Every version (any layer) of every regular file whose path matches, in layer order."""
         out = [
             e
-            for path, versions in self.versions.items()
+            for path in self._wanted
             if pattern.match(path)
-            for _, e in versions
+            for _, e in self.versions[path]
             if e is not None and e.kind is Kind.FILE
         ]
         out.sort(key=lambda e: (e.layer, e.path))

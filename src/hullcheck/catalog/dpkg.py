@@ -179,6 +179,7 @@ def _licensing() -> Licensing:
     return get_spdx_licensing()
 
 
+@functools.lru_cache(maxsize=4096)
 def _spdx_id(name: str) -> str | None:
     """One Debian short name as an SPDX id (or ``X WITH exception``); None when unknown."""
     name = name.strip()
@@ -215,6 +216,7 @@ def _spdx_id(name: str) -> str | None:
 _OPERATOR = re.compile(r"\s+(or|and)\s+|\s*([|,])\s*", re.I)
 
 
+@functools.lru_cache(maxsize=4096)
 def debian_license(short: str) -> str | None:
     """A DEP-5 ``License:`` short name (maybe ``A or B and C``) as SPDX; else the text.
 
@@ -236,9 +238,12 @@ def debian_license(short: str) -> str | None:
     return text
 
 
+@functools.lru_cache(maxsize=1024)
 def copyright_licenses(text: str) -> tuple[str, ...]:
     """Licences of a machine-readable copyright file: the short names of its Files
     paragraphs (the header's when there is none). () for free-form files."""
+    if not DEP5_FORMAT.search(text[:4096]):
+        return ()  # free-form: not worth splitting into stanzas
     stanzas, _ = parse_stanzas(text)
     if not stanzas or not DEP5_FORMAT.search(
         stanzas[0].get("Format") or stanzas[0].get("Format-Specification")
