@@ -135,3 +135,116 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
                 "schemaVersion": status.schema_version, "advisories": status.advisories}
     return ScanReport(inventory=inv, findings=tuple(findings), skipped=result.skipped,
                       database=database, notes=tuple(notes))
+
+
+# -- signatures and attestations: types ---------------------------------------------------
+
+from typing import TypeVar  # noqa: E402
+
+if TYPE_CHECKING:
+    from hullcheck.sign.cosign import Attached, VerifiedAttestation, VerifiedSignature
+    from hullcheck.sign.store import Target
+
+_T = TypeVar("_T")
+
+
+# -- signatures and attestations (cosign-compatible) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignRequest:
+    image: str  # a registry reference or oci:DIR[:TAG]
+    key: Path  # private key: cosign-encrypted or PKCS#8 PEM
+    password: Callable[[], bytes]  # asked only for an encrypted key
+    pull: PullOptions = field(default_factory=PullOptions)
+    annotations: tuple[tuple[str, str], ...] = ()
+    bundle: bool = False  # also attach a cosign 3 Sigstore bundle through the referrers API
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttestRequest:
+    image: str
+    key: Path
+    password: Callable[[], bytes]
+    predicate_type: str  # a URI (see sign.intoto.predicate_type for cosign's --type names)
+    predicate: Path | None = None  # JSON file; None with sbom=True
+    sbom: bool = False  # generate a CycloneDX SBOM of the image as the predicate
+    platform: str | None = None
+    pull: PullOptions = field(default_factory=PullOptions)
+
+
+def _with_target(image: str, pull: PullOptions, action: Callable[..., _T]) -> _T:
+    """Run ``action(target)`` on the resolved image, closing the registry client after."""
+    from hullcheck.image import split_source
+    from hullcheck.sign.store import open_target
+
+    if split_source(image)[0] != "registry":
+        return action(open_target(image))
+    from hullcheck.image.remote import make_client
+
+    with make_client(pull) as client:
+        return action(open_target(image, client=client))
+
+
+def sign_image(req: SignRequest) -> Attached:
+    from hullcheck.sign import cosign, keys
+
+    key = keys.read_private_key(req.key, req.password)  # before any network traffic
+    return _with_target(req.image, req.pull, lambda t: cosign.sign_image(
+        t, key, annotations=dict(req.annotations), bundle=req.bundle))
+
+
+def verify_image(image: str, public_key: Path, pull: PullOptions | None = None) -> VerifiedSignature:
+    from hullcheck.sign import cosign, keys
+
+    key = keys.read_public_key(public_key)
+    return _with_target(image, pull or PullOptions(), lambda t: cosign.verify_image(t, key))
+
+
+def attest_image(req: AttestRequest) -> Attached:
+    import json
+
+    from hullcheck.sign import cosign, intoto, keys
+
+    key = keys.read_private_key(req.key, req.password)
+
+    def attest(target: Target) -> Attached:
+        if req.sbom:
+            predicate = json.loads(attest_sbom(target, req.platform, req.pull))
+        elif req.predicate is not None:
+            try:
+                data = req.predicate.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"--predicate {req.predicate}: {exc.strerror or exc}") from None
+            predicate = intoto.load_predicate(data, what=str(req.predicate))
+        else:
+            raise UsageError("give the predicate with --predicate FILE, or --sbom")
+        return cosign.attest_image(target, key, req.predicate_type, predicate)
+
+    return _with_target(req.image, req.pull, attest)
+
+
+def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> bytes:
+    """A CycloneDX JSON SBOM of exactly the attested image (pinned to its digest)."""
+    from hullcheck import sbom
+    from hullcheck.image import split_source
+
+    scheme, rest = split_source(target.name)
+    image = target.name
+    if scheme == "registry":
+        image = f"{rest.split('@', 1)[0]}@{target.digest}"
+    inv = inventory(SbomRequest(image=image, platform=platform, pull=pull))
+    if inv.source.manifest_digest not in ("", target.digest) and scheme != "registry":
+        raise UsageError(f"{target.name}: the SBOM was read from {inv.source.manifest_digest}, "
+                         f"not the attested {target.digest}")
+    return sbom.encode(inv, "cyclonedx-json")
+
+
+def verify_attestation(
+    image: str, public_key: Path, predicate_type: str | None = None, pull: PullOptions | None = None
+) -> tuple[VerifiedAttestation, ...]:
+    from hullcheck.sign import cosign, keys
+
+    key = keys.read_public_key(public_key)
+    return _with_target(image, pull or PullOptions(),
+                        lambda t: cosign.verify_attestations(t, key, predicate_type))
