@@ -1,0 +1,263 @@
+"""hullcheck base IMAGE | base add REF... | base catalog | base update-eol
+
+    hullcheck base IMAGE [-o table|json] [--trust FILE] [--catalog FILE] [--db PATH]
+                         [--fail-untrusted] [--max-age DAYS] [--fail-eol]
+    hullcheck base add REF... [--catalog FILE]
+    hullcheck base catalog [-o table|json] [--catalog FILE]
+    hullcheck base update-eol --eol-url URL
+
+An image literally named ``add``, ``catalog`` or ``update-eol`` is written ``registry:add``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hullcheck import pipeline
+from hullcheck.base.catalog import distro_to_json, entry_to_json
+from hullcheck.base.model import BaseAssessment, CatalogEntry, Deadline, TrustState
+from hullcheck.cli.common import add_image_options, emit, pull_options
+from hullcheck.errors import UsageError
+from hullcheck.match.model import Finding
+
+FORMATS = ("table", "json")
+ACTIONS = ("add", "catalog", "update-eol")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "base",
+        help="which base image an image was built on: trust, freshness, end of life, rebuild advice",
+        description="'hullcheck base IMAGE' identifies the base image (OCI base annotations, else "
+                    "the catalog entry whose layers begin the image), checks it against a trust "
+                    "file, asks the registry whether its tag moved, checks the distro's end of "
+                    "life and, when a newer base exists, what rebuilding on it would fix. "
+                    "'base add REF...' records bases in the catalog; 'base catalog' lists them; "
+                    "'base update-eol --eol-url URL' refreshes the end-of-life table. "
+                    "Exit codes: 0 fine; 1 a --fail-* condition holds; 2 usage or input error.",
+        usage="hullcheck base IMAGE [options] | base add REF... | base catalog | "
+              "base update-eol --eol-url URL",
+    )
+    p.add_argument("words", nargs="+", metavar="IMAGE | add REF... | catalog | update-eol",
+                   help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no notes on standard error")
+    p.add_argument("-o", "--output", choices=FORMATS,
+                   help="table or json (default: table on a terminal, else json)")
+    p.add_argument("--catalog", type=Path, metavar="FILE",
+                   help="base catalog (default: $HULLCHECK_BASE_CATALOG, else the user data dir)")
+    p.add_argument("--trust", type=Path, metavar="FILE",
+                   help="YAML trust file: allowed registry/repository globs, pinned digests, keys")
+    p.add_argument("--db", type=Path, metavar="PATH",
+                   help="advisory database for rebuild advice (default: $HULLCHECK_DB, else the "
+                        "user cache; advice is skipped when there is none)")
+    p.add_argument("--no-advice", action="store_true",
+                   help="do not scan the image and the newer base")
+    p.add_argument("--fail-untrusted", action="store_true",
+                   help="exit 1 unless the trust file says the base is trusted (needs --trust)")
+    p.add_argument("--max-age", type=int, metavar="DAYS",
+                   help="exit 1 when the base is more than DAYS days behind its tag's current image")
+    p.add_argument("--fail-eol", action="store_true",
+                   help="exit 1 when the distro release is past its end of security support")
+    p.add_argument("--eol-url", metavar="URL",
+                   help="update-eol: where to fetch the end-of-life table (hullcheck's eol.json format)")
+    p.add_argument("--eol-table", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    add_image_options(p)
+    p.set_defaults(func=run)
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.output:
+        return str(args.output)
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def run(args: argparse.Namespace) -> int:
+    action, rest = args.words[0], args.words[1:]
+    if action == "add":
+        if not rest:
+            raise UsageError("base add: name at least one base image reference")
+        entries = pipeline.add_bases(rest, catalog_file=args.catalog, platform=args.platform,
+                                     pull=pull_options(args))
+        if not getattr(args, "quiet", False):
+            for e in entries:
+                print(f"added {e.reference} ({len(e.diff_ids)} layers, "
+                      f"{_distro_label(e)}) to the base catalog", file=sys.stderr)
+        return 0
+    if action == "catalog":
+        if rest:
+            raise UsageError("base catalog takes no arguments")
+        entries = pipeline.base_catalog_entries(args.catalog)
+        emit(render_catalog(entries, _format(args)), None)
+        return 0
+    if action == "update-eol":
+        if not args.eol_url:
+            raise UsageError("base update-eol needs --eol-url URL")
+        from hullcheck.base import eol
+
+        table = eol.update(args.eol_url)
+        count = sum(len(r) for r in table.releases.values())
+        if not getattr(args, "quiet", False):
+            print(f"end-of-life table updated from {args.eol_url}: {len(table.releases)} "
+                  f"distributions, {count} releases ({table.origin})", file=sys.stderr)
+        return 0
+    if rest:
+        raise UsageError(f"base: one image at a time (got {len(args.words)} arguments)")
+    image = action.removeprefix("registry:") if action.removeprefix("registry:") in ACTIONS else action
+    if args.fail_untrusted and args.trust is None:
+        raise UsageError("--fail-untrusted needs --trust FILE")
+    if args.max_age is not None and args.max_age < 0:
+        raise UsageError("--max-age must be 0 or more days")
+    req = pipeline.BaseRequest(image=image, catalog=args.catalog, trust=args.trust, db=args.db,
+                               platform=args.platform, pull=pull_options(args),
+                               advice=not args.no_advice, eol_table=args.eol_table)
+    assessment = pipeline.assess_base(req)
+    failed = failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
+                      fail_eol=args.fail_eol)
+    fmt = _format(args)
+    emit(render(assessment, fmt, failed), None)
+    if fmt != "table" and not getattr(args, "quiet", False):
+        for note in assessment.notes:
+            print(f"note: {note}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
+             fail_eol: bool) -> list[str]:
+    """The --fail-* conditions that hold, each as a sentence."""
+    out = []
+    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
+        state = a.trust.state.value if a.trust else "unknown"
+        reason = a.trust.reason if a.trust else "no trust verdict"
+        out.append(f"base is {state}: {reason}")
+    if max_age is not None and a.freshness is not None:
+        behind = a.freshness.days_behind
+        if behind is not None and behind > max_age:
+            out.append(f"base is {behind} days behind {a.freshness.tag} (--max-age {max_age})")
+    if fail_eol and a.eol.past_security_support:
+        out.append(a.eol.reason)
+    return out
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def _distro_label(e: CatalogEntry) -> str:
+    if e.distro is None:
+        return "no os-release"
+    return e.distro.pretty_name or e.distro.release
+
+
+def render_catalog(entries: tuple[CatalogEntry, ...], fmt: str) -> bytes:
+    if fmt == "json":
+        return json.dumps({"bases": [entry_to_json(e) for e in entries]}, indent=2).encode() + b"\n"
+    if not entries:
+        return b"the base catalog is empty: add bases with 'hullcheck base add REF...'\n"
+    rows = [("BASE", "DIGEST", "CREATED", "DISTRO", "LAYERS")]
+    for e in entries:
+        tag = f":{e.tag}" if e.tag else ""
+        rows.append((f"{e.name}{tag}", e.digest[:19], e.created[:10], _distro_label(e),
+                     str(len(e.diff_ids))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _deadline(d: Deadline) -> str | bool | None:
+    return d.on.isoformat() if d.on else (True if d.passed else None)
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"id": f.id, "aliases": list(f.aliases), "severity": f.level.value,
+            "status": f.status.value, "fixedVersions": list(f.fixed_versions),
+            "package": {"name": f.package.name, "version": f.package.version,
+                        "type": f.package.type.value, "purl": f.package.purl,
+                        "layer": f.package.layer}}
+
+
+def to_json(a: BaseAssessment, failed: list[str]) -> dict[str, Any]:
+    ident = a.identity
+    fresh = a.freshness
+    rel = a.eol.release
+    advice = a.advice
+    return {
+        "image": {"name": a.image.name, "manifestDigest": a.image.manifest_digest or None,
+                  "created": a.image.created or None},
+        "distro": distro_to_json(a.distro),
+        "base": {
+            "identifiedBy": ident.by.value, "reference": ident.reference or None,
+            "name": ident.name or None, "tag": ident.tag or None, "digest": ident.digest or None,
+            "layers": ident.layers, "layersMatch": ident.layers_match, "also": list(ident.also),
+        },
+        "trust": None if a.trust is None else {
+            "state": a.trust.state.value, "reason": a.trust.reason, "rule": a.trust.rule or None,
+            "signers": list(a.trust.signers)},
+        "freshness": None if fresh is None else {
+            "tag": fresh.tag, "builtDigest": fresh.built_digest,
+            "builtCreated": fresh.built_created.isoformat() if fresh.built_created else None,
+            "currentDigest": fresh.current_digest,
+            "currentCreated": fresh.current_created.isoformat() if fresh.current_created else None,
+            "upToDate": fresh.up_to_date, "daysBehind": fresh.days_behind,
+            "summary": fresh.sentence()},
+        "eol": {
+            "state": a.eol.state.value, "reason": a.eol.reason, "checkedOn": a.eol.today.isoformat(),
+            "release": None if rel is None else {
+                "distro": rel.distro_id, "title": rel.title, "cycle": rel.cycle,
+                "codename": rel.codename or None,
+                "released": rel.released.isoformat() if rel.released else None,
+                "activeSupportEnd": _deadline(rel.active_support_end),
+                "securitySupportEnd": _deadline(rel.security_support_end),
+                "extendedSupportEnd": _deadline(rel.extended_support_end),
+                "latest": rel.latest or None}},
+        "advice": None if advice is None else {
+            "summary": advice.summary(), "base": advice.base, "candidate": advice.candidate,
+            "fixedBySeverity": {lv.value: n for lv, n in advice.fixed_by_level.items()},
+            "fixed": [_finding(f) for f in advice.fixed],
+            "remaining": [_finding(f) for f in advice.remaining],
+            "introduced": [_finding(f) for f in advice.introduced]},
+        "notes": list(a.notes),
+        "failures": failed,
+    }
+
+
+def table(a: BaseAssessment, failed: list[str]) -> str:
+    ident = a.identity
+    digest = f" ({a.image.manifest_digest})" if a.image.manifest_digest else ""
+    distro = (a.distro.pretty_name or a.distro.release) if a.distro else "unknown (no os-release)"
+    lines = [f"image      {a.image.name}{digest}", f"distro     {distro}"]
+    if ident.found:
+        how = {"annotation": "from the manifest annotations", "label": "from the config labels",
+               "layers": "by its layers in the base catalog"}[ident.by.value]
+        detail = f"; first {ident.layers} layers" if ident.layers is not None else ""
+        if ident.layers_match is False:
+            detail = "; WARNING: its layers are not this image's first layers"
+        lines.append(f"base       {ident.reference} ({how}{detail})")
+        lines.extend(f"           same layers: {other}" for other in ident.also)
+    else:
+        lines.append("base       not identified (no base annotations, no catalog entry matches)")
+    if a.trust is not None:
+        lines.append(f"trust      {a.trust.state.value}: {a.trust.reason}")
+    if a.freshness is not None:
+        lines.append(f"freshness  {a.freshness.sentence()}")
+    lines.append(f"eol        {a.eol.state.value}: {a.eol.reason}")
+    if a.advice is not None:
+        lines.append(f"advice     {a.advice.summary()}")
+        for f in sorted(a.advice.fixed, key=lambda f: (-f.level.rank, f.id)):
+            lines.append(f"             {f.id:<22} {f.level.value:<9} {f.package.name} "
+                         f"{f.package.version} -> fixed in the new base")
+    lines.extend(f"note       {n}" for n in a.notes)
+    lines.extend(f"FAIL       {f}" for f in failed)
+    return "\n".join(lines) + "\n"
+
+
+def render(a: BaseAssessment, fmt: str, failed: list[str]) -> bytes:
+    if fmt == "json":
+        return json.dumps(to_json(a, failed), indent=2, ensure_ascii=False).encode() + b"\n"
+    return table(a, failed).encode()
+
+
+__all__ = ["register"]
