@@ -71,14 +71,16 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, file=sys.stderr)
 
 
-def _download(url: str) -> Path:
-    """Fetch an advisory file once into the cache (kept: the database's sources point at it)."""
+def _download(url: str, db: Path) -> Path:
+    """Fetch an advisory file once into the cache beside the database (kept: the database's
+    sources point at it)."""
     import httpx
 
-    dest_dir = cache_dir() / "imports"
+    dest_dir = cache_dir(db) / "imports"
     dest_dir.mkdir(parents=True, exist_ok=True)
     name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
     dest = dest_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+    tmp = None
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
             if resp.status_code != 200:
@@ -88,9 +90,38 @@ def _download(url: str) -> Path:
                 for chunk in resp.iter_bytes(1 << 20):
                     tmp.write(chunk)
         Path(tmp.name).replace(dest)
+        tmp = None
     except httpx.HTTPError as exc:
         raise DatabaseError(f"{url}: download failed ({exc})") from None
+    finally:
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
     return dest
+
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tgz", ".tzst", ".tar", ".zip", ".json", ".yaml",
+                     ".yml")
+_GENERIC = {"", "all", "data", "json", "index", "osv", "feed", "download", "latest"}
+
+
+def _source_name(item: str, local: Path, kind: SourceKind) -> str:
+    """A source name from what the user typed: ``osv-PyPI-all`` for ``.../PyPI/all.zip``,
+    ``osv-pypa`` for a directory ``pypa``; a generic last part takes its parent's name."""
+    if item.startswith(("http://", "https://")):
+        import urllib.parse
+
+        parts = [x for x in urllib.parse.urlsplit(item).path.split("/") if x]
+    else:
+        parts = list(local.resolve().parts[1:])
+    stem = parts[-1] if parts else ""
+    for suffix in _ARCHIVE_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if stem.lower() in _GENERIC and len(parts) > 1:
+        stem = f"{parts[-2]}-{stem}" if stem else parts[-2]
+    stem = stem or "source"
+    return stem if stem.lower().startswith(kind.value) else f"{kind.value}-{stem}"
 
 
 def _existing_sources(path: Path) -> list[Source]:
@@ -105,22 +136,30 @@ def run_import(args: argparse.Namespace) -> int:
     path = db_path(args.db)
     local: list[tuple[str, Path]] = []
     for item in args.paths:
-        p = _download(item) if item.startswith(("http://", "https://")) else Path(item)
+        p = _download(item, path) if item.startswith(("http://", "https://")) else Path(item)
         local.append((item, p))
     kinds = {item: (SourceKind(args.kind) if args.kind else detect(p)) for item, p in local}
     bundles = [item for item, k in kinds.items() if k == BUNDLE]
     if bundles:
         if len(local) > 1:
             raise UsageError("a database bundle must be imported on its own")
-        res = import_bundle(local[0][1], path)
-        _say(args, f"imported bundle {local[0][0]}: {res.advisories} advisories, {res.kev} KEV "
+        bres = import_bundle(local[0][1], path)
+        _say(args, f"imported bundle {local[0][0]}: {bres.advisories} advisories, {bres.kev} KEV "
                    f"entries (sha256 verified) into {path}")
         return 0
     new: list[Source] = []
-    for item, p in local:
+    taken: set[str] = set()
+    for i, (item, p) in enumerate(local, 1):
         kind = SourceKind(kinds[item])
-        base = args.name or f"{kind.value}-{p.name.split('.')[0]}"
-        name = base if len(local) == 1 else f"{base}-{len(new) + 1}" if args.name else base
+        if args.name:
+            name = args.name if len(local) == 1 else f"{args.name}-{i}"
+        else:
+            base = name = _source_name(item, p, kind)
+            n = 1
+            while name in taken:  # two paths with the same name: number the later ones
+                n += 1
+                name = f"{base}-{n}"
+        taken.add(name)
         new.append(Source(name=name, kind=kind, locations=(str(p.resolve()),)))
     names = {s.name for s in new}
     sources = [] if args.replace else [s for s in _existing_sources(path) if s.name not in names]
