@@ -1,0 +1,135 @@
+"""Keys: cosign's encrypted format (real vectors), PKCS#8, wrong passwords, bad files, curves."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from hullcheck.errors import InputError, UsageError
+from hullcheck.sign import keys
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "sign"
+# go-securesystemslib encrypted/encrypted_test.go TestDecrypt: "reallyimportant" under "supersecret".
+GO_VECTOR = (
+    b'{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":"N9a7x5JFGbrtB2uBR81jPwp0eiLR4A7FV3mjVAQrg1g="},'
+    b'"cipher":{"name":"nacl/secretbox","nonce":"2h8HxMmgRfuYdpswZBQaU3xJ1nkA/5Ik"},'
+    b'"ciphertext":"SEW6sUh0jf2wfdjJGPNS9+bkk2uB+Cxamf32zR8XkQ=="}'
+)
+
+
+def _pem_body(pem: bytes) -> bytes:
+    return base64.b64decode(b"".join(pem.strip().splitlines()[1:-1]))
+
+
+def test_cosign_vector_loads_with_empty_password() -> None:
+    key = keys.read_private_key(FIXTURES / "empty-password.key", lambda: b"")
+    pub = keys.read_public_key(FIXTURES / "empty-password.pub")
+    assert key.public.fingerprint == pub.fingerprint
+    pub.verify(key.sign(b"payload"), b"payload", what="round trip")
+
+
+def test_cosign_vector_refuses_other_password() -> None:
+    with pytest.raises(InputError, match="wrong password"):
+        keys.read_private_key(FIXTURES / "empty-password.key", lambda: b"not-empty")
+
+
+def test_go_securesystemslib_vector_decrypts() -> None:
+    assert keys.decrypt_pkcs8(GO_VECTOR, b"supersecret", what="vector") == b"reallyimportant"
+
+
+def test_generated_key_has_cosigns_layout_and_round_trips() -> None:
+    key = keys.generate()
+    pem = keys.encrypted_private_pem(key, b"pw")
+    lines = pem.decode().splitlines()
+    assert lines[0] == "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"
+    assert lines[-1] == "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----"
+    assert all(len(line) == 64 for line in lines[1:-2])  # Go's pem line width
+    doc = json.loads(_pem_body(pem))
+    assert list(doc) == ["kdf", "cipher", "ciphertext"]
+    assert doc["kdf"]["params"] == {"N": 32768, "r": 8, "p": 1}
+    assert list(doc["kdf"]) == ["name", "params", "salt"] and doc["cipher"]["name"] == "nacl/secretbox"
+    assert len(base64.b64decode(doc["kdf"]["salt"])) == 32
+    assert len(base64.b64decode(doc["cipher"]["nonce"])) == 24
+    loaded = keys.load_private_key(pem, lambda: b"pw")
+    assert loaded.public.fingerprint == key.public.fingerprint
+
+
+def test_unsupported_scrypt_parameters_refused_before_scrypt() -> None:
+    doc = json.loads(GO_VECTOR)
+    doc["kdf"]["params"] = {"N": 1 << 30, "r": 8, "p": 1}
+    with pytest.raises(InputError, match="unsupported scrypt parameters"):
+        keys.decrypt_pkcs8(json.dumps(doc).encode(), b"supersecret", what="hostile")
+
+
+def test_unencrypted_pkcs8_loads_without_asking_for_a_password() -> None:
+    raw = ec.generate_private_key(ec.SECP256R1())
+    pem = raw.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+
+    def no_password() -> bytes:
+        raise AssertionError("password asked for an unencrypted key")
+
+    key = keys.load_private_key(pem, no_password)
+    assert key.public.der == raw.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [(lambda: ec.generate_private_key(ec.SECP384R1()), "secp384r1"),
+     (ed25519.Ed25519PrivateKey.generate, "Ed25519")],
+)
+def test_unsupported_curves_are_refused(make: object, name: str) -> None:
+    raw = make()  # type: ignore[operator]
+    pem = raw.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    with pytest.raises(InputError, match=f"unsupported key type .*{name}.*P-256"):
+        keys.load_private_key(pem, lambda: b"")
+    pub = raw.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(InputError, match="unsupported key type"):
+        keys.load_public_key(pub)
+
+
+def test_corrupted_pem_is_one_clear_error() -> None:
+    good = (FIXTURES / "empty-password.key").read_bytes()
+    broken = good.replace(b"eyJrZGYi", b"ey!!ZGYi", 1)
+    with pytest.raises(InputError, match="corrupted PEM block"):
+        keys.load_private_key(broken, lambda: b"")
+    with pytest.raises(InputError, match="not a PEM file"):
+        keys.load_private_key(b"hello", lambda: b"")
+    truncated = _pem_body(good)[:100]
+    with pytest.raises(InputError, match="corrupted encrypted key"):
+        keys.load_private_key(keys._pem(keys.SIGSTORE_PEM_TYPE, truncated), lambda: b"")
+
+
+def test_public_key_file_given_a_private_key() -> None:
+    with pytest.raises(InputError, match="this is a private key"):
+        keys.read_public_key(FIXTURES / "empty-password.key")
+
+
+def test_password_order_cosign_then_hullcheck_then_prompt() -> None:
+    assert keys.password_source(env={"COSIGN_PASSWORD": "", "HULLCHECK_PASSWORD": "h"})() == b""
+    assert keys.password_source(env={"HULLCHECK_PASSWORD": "h"})() == b"h"
+    assert keys.password_source(env={}, prompt=lambda _: "typed")() == b"typed"
+    with pytest.raises(UsageError, match="no terminal"):
+        keys.password_source(env={})()
+    answers = iter(["a", "b"])
+    with pytest.raises(UsageError, match="differ"):
+        keys.password_source(env={}, prompt=lambda _: next(answers), confirm=True)()
+
+
+def test_write_key_pair_refuses_to_overwrite(tmp_path: Path) -> None:
+    key = keys.generate()
+    priv, pub = keys.write_key_pair(tmp_path / "k", key, b"pw")
+    assert priv.stat().st_mode & 0o777 == 0o600
+    assert keys.read_public_key(pub).fingerprint == key.public.fingerprint
+    before = priv.read_bytes()
+    with pytest.raises(UsageError, match="already exists"):
+        keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
+    assert priv.read_bytes() == before
