@@ -13,8 +13,14 @@ import jsonschema
 import pytest
 
 from hullcheck.cli.main import main
-from tests.match.conftest import extras_dir, fixture_only_db, match_db  # noqa: F401
-from tests.match.support import OS_RELEASE, dist_info, dpkg_status, npm_package
+from tests.match.support import (
+    OS_RELEASE,
+    build_fixture_db,
+    build_match_db,
+    dist_info,
+    dpkg_status,
+    npm_package,
+)
 from tests.sbom.support import assert_valid, cyclonedx_validator
 
 SARIF_SCHEMA = Path(__file__).parent.parent / "fixtures" / "scan" / "sarif-schema-2.1.0.json"
@@ -43,6 +49,18 @@ def scan_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict
 def found(doc: dict[str, Any], *, active: bool = True) -> set[tuple[str, str]]:
     return {(f["package"]["name"], f["id"]) for f in doc["findings"]
             if not active or f["suppressed"] is None}
+
+
+@pytest.fixture(scope="module")
+def match_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real fixture records plus a GHSA and tracker entries written in their real formats."""
+    return build_match_db(tmp_path_factory.mktemp("scan-matchdb"))
+
+
+@pytest.fixture(scope="module")
+def fixture_only_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only the real records of tests/fixtures/advisories."""
+    return build_fixture_db(tmp_path_factory.mktemp("scan-fixdb"))
 
 
 @pytest.fixture
@@ -139,7 +157,7 @@ def test_ignore_rules_with_expiry(py_image: str, fixture_only_db: Path, tmp_path
     assert doc["summary"]["suppressed"] == 1
     code, out, _ = scan(capsys, py_image, "--db", str(fixture_only_db), "--ignore", str(ignore),
                         "-o", "table")
-    assert "expired" in out and "CVE-2018-18074" not in out.split("\n\n")[0]
+    assert code == 0 and "expired" in out and "CVE-2018-18074" not in out.split("\n\n")[0]
 
 
 def _image_digest(doc: dict[str, Any]) -> str:

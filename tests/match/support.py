@@ -105,3 +105,53 @@ def inventory(*packages: Package, distro: Distro | None = None) -> Inventory:
 def ids_of(findings: Iterable[Any]) -> dict[tuple[str, str], Any]:
     """{(package name, primary id): finding}."""
     return {(f.package.name, f.id): f for f in findings}
+
+
+# The tracker sample has no bookworm entry that is <unfixed> or no-dsa, and no sudo entry for
+# the KEV case; these are written here in the tracker's own JSON shape (status "open", no
+# fixed_version = <unfixed>; a "nodsa" text = no-dsa), with real CVE ids.
+TRACKER_EXTRA = {
+    "tiff": {"CVE-2023-52356": {"description": "segfault in TIFFReadRGBATileExt",
+                                "releases": {"bookworm": {"status": "open", "repositories": {
+                                    "bookworm": "4.5.0-6+deb12u1"}, "urgency": "low"}}}},
+    "openssl": {"CVE-2023-5678": {"description": "DH key checks slow",
+                                  "releases": {"bookworm": {
+                                      "status": "open", "repositories": {"bookworm": "3.0.11-1"},
+                                      "urgency": "not yet assigned",
+                                      "nodsa": "Minor issue", "nodsa_reason": ""}}}},
+    "sudo": {"CVE-2021-3156": {"description": "Baron Samedit",
+                               "releases": {"bookworm": {
+                                   "status": "resolved", "repositories": {"bookworm": "1.9.13p3-1"},
+                                   "fixed_version": "1.9.5p2-1", "urgency": "high"}}}},
+}
+
+# A GHSA record in OSV format aliasing the same CVE as the real PYSEC-2018-28 (as the real
+# GHSA-x84v-xcm2-53pg does), with a CVSS v3.1 vector the PYSEC record lacks.
+GHSA_REQUESTS = {
+    "schema_version": "1.4.0",
+    "id": "GHSA-x84v-xcm2-53pg",
+    "modified": "2023-11-08T03:59:57Z",
+    "published": "2018-10-29T19:06:46Z",
+    "aliases": ["CVE-2018-18074"],
+    "summary": "Insufficiently Protected Credentials in Requests",
+    "severity": [{"type": "CVSS_V3",
+                  "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+    "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+                  "ranges": [{"type": "ECOSYSTEM",
+                              "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}],
+    "database_specific": {"severity": "HIGH"},
+}
+
+
+def build_match_db(directory: Path) -> Path:
+    """The real fixture records plus the test-written GHSA and tracker entries above."""
+    write_osv(directory / "ghsa", GHSA_REQUESTS)
+    write_tracker(directory / "tracker-extra.json", TRACKER_EXTRA)
+    return make_db(directory / "vuln.db",
+                   osv_source("test-ghsa", directory / "ghsa"),
+                   debian_source("test-tracker", directory / "tracker-extra.json"))
+
+
+def build_fixture_db(directory: Path) -> Path:
+    """Only the real fixture records, nothing written by the tests."""
+    return make_db(directory / "vuln.db")
