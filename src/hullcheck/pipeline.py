@@ -569,3 +569,55 @@ def policy_check(policy: Policy, req: EvidenceRequest, progress: Progress | None
 
     evidence = gather_evidence(req, progress)
     return evidence, evaluate(evidence, policy, now=req.today)
+
+
+# -- secrets and image configuration ----------------------------------------------------
+# (rooms imported when the command runs, like scan's)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretsRequest:
+    image: str
+    platform: str | None = None
+    pull: PullOptions = field(default_factory=PullOptions)
+    config: Path | None = None  # YAML: user rules and allow-lists
+    engine: str | None = None  # keyword prefilter engine; None: the fastest available
+
+
+def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> SecretReport:
+    """Every file of every layer (deleted ones too), plus Env, Labels and history."""
+    from hullcheck import secrets
+
+    cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
+    platform = Platform.parse(req.platform) if req.platform else None
+    image = open_image(req.image, platform=platform, pull=req.pull)
+    progress = progress or Progress()
+    if progress.on_image is not None:
+        progress.on_image(image)
+    report, _ = secrets.scan_image(image, cfg, engine=req.engine, on_layer=progress.on_layer)
+    return report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigRequest:
+    image: str
+    platform: str | None = None
+    pull: PullOptions = field(default_factory=PullOptions)
+
+
+def config_check(req: ConfigRequest, progress: Progress | None = None) -> ConfigReport:
+    """Every image configuration check (config, history, annotations, file modes)."""
+    from hullcheck import misconfig
+
+    platform = Platform.parse(req.platform) if req.platform else None
+    image = open_image(req.image, platform=platform, pull=req.pull)
+    progress = progress or Progress()
+    if progress.on_image is not None:
+        progress.on_image(image)
+    tree = filetree.build(image, (), on_layer=progress.on_layer)  # headers only: paths, modes
+    return misconfig.run(image, tree)
+
+
+if TYPE_CHECKING:
+    from hullcheck.misconfig import ConfigReport
+    from hullcheck.secrets import SecretReport

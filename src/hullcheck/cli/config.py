@@ -1,0 +1,45 @@
+"""hullcheck config IMAGE [-o table|json] [--fail-on SEVERITY | --fail]"""
+
+from __future__ import annotations
+
+import argparse
+
+from hullcheck import pipeline
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    default_format,
+    emit,
+    pull_options,
+)
+from hullcheck.cli.progress import LayerProgress
+from hullcheck.cli.secrets import add_fail_options, failed
+
+FORMATS = ("table", "json")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "config",
+        help="check an image's configuration (root user, healthcheck, set-id files, ...)",
+        description="Run the image configuration checks (ids HC-Cnnn, mapped to CIS Docker "
+                    "Benchmark sections). Exit codes: 0 no failed check at or over --fail-on "
+                    "(or no --fail-on); 1 failed checks at or over it; 2 usage or input error.",
+    )
+    p.add_argument("image", metavar="IMAGE", help="an image (see 'hullcheck sbom --help')")
+    add_fail_options(p, "failed check")
+    add_output_options(p, FORMATS)
+    add_image_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullcheck import misconfig
+
+    fmt = default_format(args)
+    req = pipeline.ConfigRequest(image=args.image, platform=args.platform,
+                                 pull=pull_options(args))
+    with LayerProgress(args.quiet) as progress:
+        report = pipeline.config_check(req, progress.callbacks)
+    emit(misconfig.render(report, fmt), args.file)
+    return 1 if failed([f.severity.rank for f in report.findings], args.fail_on) else 0

@@ -1,0 +1,70 @@
+"""hullcheck secrets IMAGE [-o table|json] [--config FILE] [--fail-on SEVERITY | --fail]"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hullcheck import pipeline
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    default_format,
+    emit,
+    pull_options,
+)
+from hullcheck.cli.progress import LayerProgress
+from hullcheck.errors import UsageError
+
+FORMATS = ("table", "json")
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--fail-on", metavar="SEVERITY", type=str.lower, choices=SEVERITIES,
+                   help=f"exit 1 when a {what} is at or over this severity: "
+                        f"{', '.join(SEVERITIES)}")
+    g.add_argument("--fail", action="store_const", dest="fail_on", const="low",
+                   help=f"exit 1 when there is any {what} (same as --fail-on low)")
+
+
+def failed(severities: list[int], fail_on: str | None) -> bool:
+    """Whether any rank in ``severities`` reaches the ``--fail-on`` threshold."""
+    if fail_on is None:
+        return False
+    threshold = {"critical": 5, "high": 4, "medium": 3, "low": 2}[fail_on]
+    return any(rank >= threshold for rank in severities)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "secrets",
+        help="find secrets in every layer of an image, its config and its history",
+        description="Scan every file of every layer (also files a later layer deleted: they "
+                    "still ship), the config's Env, Labels, Cmd and the history (build args). "
+                    "Secrets are always redacted. Exit codes: 0 no finding at or over "
+                    "--fail-on (or no --fail-on); 1 findings at or over it; 2 usage or input "
+                    "error.",
+    )
+    p.add_argument("image", metavar="IMAGE", help="an image (see 'hullcheck sbom --help')")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="YAML with user rules and allow-lists (paths, regexes, rule ids)")
+    add_fail_options(p, "secret")
+    add_output_options(p, FORMATS)
+    add_image_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hullcheck import secrets
+
+    fmt = default_format(args)
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"--config: {args.config} is not a file")
+    req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
+                                  pull=pull_options(args), config=args.config)
+    with LayerProgress(args.quiet) as progress:
+        report = pipeline.secrets_scan(req, progress.callbacks)
+    emit(secrets.render(report, fmt), args.file)
+    return 1 if failed([f.severity.rank for f in report.findings], args.fail_on) else 0

@@ -1,0 +1,93 @@
+"""The keyword prefilter: which rules can match a buffer, in one pass over it.
+
+Every rule declares lower-case keywords; a rule's regular expression runs on a file only
+when one of its keywords occurs in it (in any case). Finding the keywords is the one
+pass over every byte, so it uses the fastest engine available:
+
+* ``hyperscan`` (PyPI wheels, x86-64): all keywords in one caseless literal database;
+* ``re2`` (``google-re2``, PyPI wheels): one caseless alternation, a DFA;
+* otherwise plain Python: ``bytes.lower()`` once, then ``in`` per keyword.
+
+Measured on the 9.8 MB of text files of the debootstrap image (46 keywords): hyperscan
+≈ 10 ms, re2 ≈ 35 ms, ``lower``+``in`` ≈ 360 ms, a Python ``re`` alternation ≈ 2.4 s
+(``bench/secrets.py --engine`` gives the whole-scan figure for each).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+try:  # optional: the fastest multi-literal engine
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - depends on the machine
+    _hs = None
+try:  # optional: a DFA for the alternation
+    import re2 as _re2
+except ImportError:  # pragma: no cover - depends on the machine
+    _re2 = None
+
+ENGINES = ("hyperscan", "re2", "python")
+
+
+def available() -> tuple[str, ...]:
+    """The engines importable here, fastest first; "python" always is."""
+    have = {"hyperscan": _hs is not None, "re2": _re2 is not None, "python": True}
+    return tuple(e for e in ENGINES if have[e])
+
+
+class Prefilter:
+    """``hits(data)`` → indices of the keywords (as given) present in ``data``, any case."""
+
+    def __init__(self, keywords: Sequence[str], engine: str | None = None) -> None:
+        self.keywords = tuple(k.lower().encode() for k in keywords)
+        if engine is None:
+            engine = available()[0]
+        if engine not in available():
+            raise ValueError(f"secret engine {engine!r} is not available here")
+        self.engine = engine
+        self._local = threading.local()
+        self._db: Any = None
+        if engine == "hyperscan" and self.keywords:
+            assert _hs is not None
+            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[re.escape(k) for k in self.keywords],
+                ids=list(range(len(self.keywords))),
+                flags=[_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH] * len(self.keywords),
+            )
+            self._db = db
+        self._alt: Any = None
+        self._index = {k: i for i, k in enumerate(self.keywords)}
+        if engine == "re2" and self.keywords:
+            assert _re2 is not None
+            self._alt = _re2.compile(
+                b"(?i)(" + b"|".join(re.escape(k) for k in self.keywords) + b")"
+            )
+
+    def hits(self, data: bytes) -> set[int]:
+        if not self.keywords:
+            return set()
+        if self._db is not None:
+            return self._hits_hyperscan(data)
+        if self._alt is not None:
+            index = self._index
+            return {index[m.lower()] for m in set(self._alt.findall(data))}
+        lowered = data.lower()
+        return {i for i, k in enumerate(self.keywords) if k in lowered}
+
+    def _hits_hyperscan(self, data: bytes) -> set[int]:
+        assert _hs is not None
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:  # scratch space is per thread
+            scratch = _hs.Scratch(self._db)
+            self._local.scratch = scratch
+        found: set[int] = set()
+
+        def on_match(id_: int, start: int, end: int, flags: int, ctx: object) -> None:
+            found.add(id_)
+
+        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        return found

@@ -1,0 +1,58 @@
+"""What the secret scanner reports. The secret itself never enters these types: only a
+redacted form of the match does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hullcheck.model import ImageSource, Layer
+from hullcheck.secrets.rules import Severity
+
+
+class Origin(StrEnum):
+    """Where in the image the secret sits."""
+
+    FILE = "file"  # a file of a layer (path is the file's)
+    ENV = "env"  # config Env (path is "config:Env/NAME")
+    LABEL = "label"  # config Labels ("config:Labels/KEY")
+    COMMAND = "command"  # config Cmd / Entrypoint
+    HISTORY = "history"  # history created_by: build args and RUN lines ("config:history/N")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretFinding:
+    rule_id: str
+    title: str
+    severity: Severity
+    origin: Origin
+    path: str
+    line: int  # 1-based
+    match: str  # the match with the secret redacted (first characters + "*****")
+    layer: Layer | None = None  # the layer that wrote the file (or made the history entry)
+    deleted_by: Layer | None = None  # the layer that deleted or replaced the file
+    visible: bool = True  # still in the final file system (config entries always are)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """Files not scanned, by reason (counts)."""
+
+    binary: int = 0  # NUL byte in the first 8 KiB, or a known binary extension
+    too_large: int = 0  # over the size limit
+    allowlisted: int = 0  # path on the allow-list
+
+    @property
+    def total(self) -> int:
+        return self.binary + self.too_large + self.allowlisted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretReport:
+    source: ImageSource
+    layers: tuple[Layer, ...]
+    findings: tuple[SecretFinding, ...]
+    skipped: Skipped
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    engine: str = ""  # "hyperscan" or "re"

@@ -1,0 +1,313 @@
+"""The secret scanner: a ``filetree.ContentSink`` that sees every file of every layer once.
+
+    scanner = Scanner(config)
+    tree = filetree.build(image, globs, sink=scanner)   # the one read of the layers
+    report = scanner.report(tree, image)                # + Env, Labels, Cmd, history
+
+For each file: skip it when its path is allow-listed, its extension is a known binary
+one, or it is over the size limit (counted, never read); skip it when a NUL byte is in
+its first 8 KiB (binary, counted); otherwise one keyword prefilter pass tells which rules
+can match, and only those rules' expressions run. Where two rules claim the same bytes,
+the earlier (more specific) rule wins. The tree, once built, says for each hit whether
+the file is still visible and which layer deleted it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from hullcheck import filetree
+from hullcheck.filetree import FileEntry, FileTree, Kind
+from hullcheck.image.model import Image
+from hullcheck.model import Layer
+from hullcheck.secrets.config import SecretConfig
+from hullcheck.secrets.engine import Prefilter
+from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.rules import Rule, is_placeholder, shannon_entropy
+
+SNIFF = 8192  # a NUL byte in this many first bytes marks a binary file
+REDACTED = "*****"
+_BINARY_EXT_WORDS = """a o ko so pyc pyo class jar war ear zip whl egg gz tgz bz2 xz lz lz4 lzma
+    zst 7z rar deb rpm apk png jpg jpeg gif bmp ico webp tif tiff icns woff woff2 ttf otf eot pfb
+    pcf pdf mo gmo db sqlite sqlite3 mp3 mp4 ogg wav flac avi mkv exe dll node wasm bin"""
+BINARY_EXTENSIONS = frozenset(_BINARY_EXT_WORDS.split())
+
+
+def is_binary_name(path: str) -> bool:
+    base = path[path.rfind("/") + 1:]
+    dot = base.rfind(".")
+    if dot <= 0:
+        return False
+    if base[dot + 1:].lower() in BINARY_EXTENSIONS:
+        return True
+    return ".so." in base  # libfoo.so.1.2
+
+
+def redact(secret: str) -> str:
+    """At most the first 4 characters, and never more than a quarter of the secret."""
+    return secret[: min(4, len(secret) // 4)] + REDACTED
+
+
+def _squash(data: bytes) -> str:
+    return " ".join(data.decode("utf-8", "replace").split())
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match in one buffer, secret already redacted."""
+
+    rule: Rule
+    line: int
+    match: str
+
+
+@dataclass(frozen=True, slots=True)
+class _FileHit:
+    layer: int
+    path: str
+    hit: Hit
+
+
+class Scanner:
+    """Thread-safe ``ContentSink``; ``report()`` once the tree is built."""
+
+    def __init__(self, config: SecretConfig | None = None, *, engine: str | None = None) -> None:
+        self.config = config or SecretConfig()
+        rules = self.config.active_rules
+        self._rules: list[tuple[Rule, re.Pattern[bytes], re.Pattern[str] | None]] = [
+            (r, r.compiled(), r.path_pattern()) for r in rules
+        ]
+        keywords: list[str] = []
+        self._by_keyword: list[list[int]] = []
+        self._always: list[int] = []
+        for i, r in enumerate(rules):
+            if not r.keywords:
+                self._always.append(i)
+            for kw in r.keywords:
+                k = kw.lower()
+                if k not in keywords:
+                    keywords.append(k)
+                    self._by_keyword.append([])
+                self._by_keyword[keywords.index(k)].append(i)
+        self._keyword_index = {k: i for i, k in enumerate(keywords)}
+        self._prefilter = Prefilter(keywords, engine)
+        self.engine = self._prefilter.engine
+        cfg = self.config
+        self._allow_path = re.compile("|".join(f"(?:{p})" for p in cfg.allow_paths)) \
+            if cfg.allow_paths else None
+        self._allow_value = re.compile(b"|".join(b"(?:%s)" % p.encode() for p in
+                                                 cfg.allow_regexes)) if cfg.allow_regexes else None
+        self._lock = threading.Lock()
+        self._hits: list[_FileHit] = []
+        self._binary = self._too_large = self._allowlisted = 0
+        self._files = self._bytes = 0
+
+    # -- ContentSink ----------------------------------------------------------------
+    def wants(self, path: str, size: int) -> bool:
+        if size == 0:
+            return False
+        if self._allow_path is not None and self._allow_path.search(path):
+            with self._lock:
+                self._allowlisted += 1
+            return False
+        if is_binary_name(path):
+            with self._lock:
+                self._binary += 1
+            return False
+        if size > self.config.max_file_size:
+            with self._lock:
+                self._too_large += 1
+            return False
+        return True
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        if data.find(b"\0", 0, SNIFF) >= 0:
+            with self._lock:
+                self._binary += 1
+            return
+        hits = self.scan_bytes(data, path)
+        with self._lock:
+            self._files += 1
+            self._bytes += len(data)
+            self._hits.extend(_FileHit(layer, path, h) for h in hits)
+
+    # -- matching -------------------------------------------------------------------
+    def scan_bytes(self, data: bytes, path: str | None = None) -> list[Hit]:
+        """Matches in one buffer. ``path`` is the file's (path-limited rules need one)."""
+        candidates = set(self._always)
+        present = self._prefilter.hits(data)
+        for k in present:
+            candidates.update(self._by_keyword[k])
+        if not candidates:
+            return []
+        found: list[tuple[int, int, int, Hit]] = []  # (rule index, start, end, hit)
+        lowered: bytes | None = None
+        for ri in sorted(candidates):
+            rule, rx, path_rx = self._rules[ri]
+            if path_rx is not None and (path is None or not path_rx.search(path)):
+                continue
+            if rule.multiline or not rule.keywords:
+                windows: Iterable[tuple[int, int]] = ((0, len(data)),)
+            else:
+                if lowered is None:
+                    lowered = data.lower()
+                windows = _keyword_lines(lowered, [kw for kw in rule.keywords
+                                                   if self._keyword_index[kw] in present])
+            for start, end in windows:
+                for m in rx.finditer(data, start, end):
+                    hit = self._check(rule, rx, m, data)
+                    if hit is not None:
+                        s, e = _secret_span(rx, m)
+                        found.append((ri, s, e, hit))
+        kept: list[tuple[int, int, int, Hit]] = []
+        for f in found:  # in rule order: an earlier rule's span wins over a later one's
+            if not any(f[1] < k[2] and k[1] < f[2] for k in kept):
+                kept.append(f)
+        return [f[3] for f in sorted(kept, key=lambda f: (f[1], f[0]))]
+
+    def _check(self, rule: Rule, rx: re.Pattern[bytes], m: re.Match[bytes],
+               data: bytes) -> Hit | None:
+        s, e = _secret_span(rx, m)
+        secret = data[s:e]
+        if not secret:
+            return None
+        if rule.entropy and shannon_entropy(secret) < rule.entropy:
+            return None
+        if rule.reject_placeholders and is_placeholder(secret):
+            return None
+        if self._allow_value is not None and (
+            self._allow_value.search(secret) or self._allow_value.search(m.group(0))
+        ):
+            return None
+        shown = (_squash(data[m.start():s])[-60:] + redact(secret.decode("utf-8", "replace"))
+                 + _squash(data[e:m.end()])[:40])
+        return Hit(rule=rule, line=data.count(b"\n", 0, m.start()) + 1, match=shown)
+
+    # -- results --------------------------------------------------------------------
+    def report(self, tree: FileTree, image: Image) -> SecretReport:
+        layers = tree.layers
+
+        def layer_at(i: int | None) -> Layer | None:
+            return layers[i] if i is not None and 0 <= i < len(layers) else None
+
+        findings: list[SecretFinding] = []
+        for fh in self._hits:
+            entry = _entry(tree, fh.path, fh.layer)
+            visible = entry is not None and tree.is_visible(entry)
+            deleted = tree.deleted_at(entry) if entry is not None and not visible else None
+            h = fh.hit
+            findings.append(SecretFinding(
+                rule_id=h.rule.id, title=h.rule.title, severity=h.rule.severity,
+                origin=Origin.FILE, path=fh.path, line=h.line, match=h.match,
+                layer=layer_at(fh.layer), deleted_by=layer_at(deleted), visible=visible,
+            ))
+        findings.extend(self.scan_config(image))
+        order = list(Origin)
+        findings.sort(key=lambda f: (order.index(f.origin),
+                                     -1 if f.layer is None else f.layer.index,
+                                     f.path, f.line, f.rule_id))
+        with self._lock:
+            skipped = Skipped(binary=self._binary, too_large=self._too_large,
+                              allowlisted=self._allowlisted)
+            files, nbytes = self._files, self._bytes
+        return SecretReport(source=image.source, layers=layers, findings=tuple(findings),
+                            skipped=skipped, files_scanned=files, bytes_scanned=nbytes,
+                            engine=self.engine)
+
+    def scan_config(self, image: Image) -> list[SecretFinding]:
+        """Secrets in the image config: Env, Labels, Cmd/Entrypoint and history lines."""
+        out: list[SecretFinding] = []
+        for origin, path, text, layer in _config_texts(image):
+            for h in self.scan_bytes(text.encode("utf-8", "replace")):
+                out.append(SecretFinding(
+                    rule_id=h.rule.id, title=h.rule.title, severity=h.rule.severity,
+                    origin=origin, path=path, line=h.line, match=h.match, layer=layer,
+                ))
+        return out
+
+
+def _keyword_lines(lowered: bytes, keywords: Iterable[str]) -> list[tuple[int, int]]:
+    """The (merged) spans of the lines holding any of ``keywords``: a line-scoped rule's
+    expression runs only there, so frequent short keywords cost little."""
+    spans: list[tuple[int, int]] = []
+    for k in keywords:
+        kw = k.encode()
+        i = lowered.find(kw)
+        while i >= 0:
+            start = lowered.rfind(b"\n", 0, i) + 1
+            end = lowered.find(b"\n", i + len(kw))
+            end = len(lowered) if end < 0 else end
+            spans.append((start, end))
+            i = lowered.find(kw, end)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _secret_span(rx: re.Pattern[bytes], m: re.Match[bytes]) -> tuple[int, int]:
+    if "secret" in rx.groupindex and m.start("secret") >= 0:
+        return m.span("secret")
+    return m.span()
+
+
+def _entry(tree: FileTree, path: str, layer: int) -> FileEntry | None:
+    found = None
+    for _, e in tree.versions.get(path, ()):
+        if e is not None and e.layer == layer and e.kind is Kind.FILE:
+            found = e
+    return found
+
+
+def _config_texts(image: Image) -> Iterator[tuple[Origin, str, str, Layer | None]]:
+    cfg = image.config.get("config")
+    cfg = cfg if isinstance(cfg, dict) else {}
+    env = cfg.get("Env")
+    if isinstance(env, list):
+        for item in env:
+            text = str(item)
+            yield Origin.ENV, f"config:Env/{text.partition('=')[0]}", text, None
+    labels = cfg.get("Labels")
+    if isinstance(labels, dict):
+        for k, v in sorted(labels.items()):
+            yield Origin.LABEL, f"config:Labels/{k}", f"{k}={v}", None
+    for key in ("Entrypoint", "Cmd"):
+        value = cfg.get(key)
+        if isinstance(value, list) and value:
+            yield Origin.COMMAND, f"config:{key}", " ".join(str(v) for v in value), None
+    history = image.history
+    layer_of = _history_layers(history, image.layers)
+    for i, h in enumerate(history):
+        if isinstance(h, dict) and h.get("created_by"):
+            yield Origin.HISTORY, f"config:history/{i}", str(h["created_by"]), layer_of.get(i)
+
+
+def _history_layers(history: list[object], layers: tuple[Layer, ...]) -> dict[int, Layer]:
+    """History index → the layer it created (only when the history lines up with layers)."""
+    non_empty = [i for i, h in enumerate(history)
+                 if isinstance(h, dict) and not h.get("empty_layer")]
+    if len(non_empty) != len(layers):
+        return {}
+    return dict(zip(non_empty, layers, strict=True))
+
+
+def scan_image(
+    image: Image,
+    config: SecretConfig | None = None,
+    *,
+    engine: str | None = None,
+    globs: Iterable[str] = (),
+    on_layer: Callable[[Layer], None] | None = None,
+) -> tuple[SecretReport, FileTree]:
+    """Read ``image`` once with a secret scanner attached; the tree is returned for reuse."""
+    scanner = Scanner(config, engine=engine)
+    tree = filetree.build(image, globs, sink=scanner, on_layer=on_layer)
+    return scanner.report(tree, image), tree
