@@ -16,15 +16,17 @@ from hullcheck.cli import base as base_cmd
 from hullcheck.cli import config as config_cmd
 from hullcheck.cli import db as db_cmd
 from hullcheck.cli import key as key_cmd
+from hullcheck.cli import policy as policy_cmd
 from hullcheck.cli import sbom as sbom_cmd
 from hullcheck.cli import scan as scan_cmd
 from hullcheck.cli import secrets as secrets_cmd
+from hullcheck.cli import serve as serve_cmd
 from hullcheck.cli import sign as sign_cmd
 from hullcheck.cli import verify as verify_cmd
 from hullcheck.errors import HullcheckError
 
 COMMANDS = (sbom_cmd, scan_cmd, db_cmd, key_cmd, sign_cmd, verify_cmd, attest_cmd, base_cmd,
-            secrets_cmd, config_cmd)
+            secrets_cmd, config_cmd, policy_cmd, serve_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

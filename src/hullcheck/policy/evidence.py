@@ -261,14 +261,34 @@ def attestations_from(verified: Iterable[Any]) -> tuple[AttestationEvidence, ...
     return tuple(out)
 
 
+def _state(value: Any) -> str:
+    return str(getattr(value, "value", value) or "").lower()
+
+
 def base_from(assessment: Any) -> BaseEvidence:
-    """From the base room's assessment: ``trusted``, ``eol`` / ``end_of_life``,
-    ``days_behind``; a value it could not establish stays None (unknown)."""
+    """From the base room's assessment: ``trust.state`` (trusted / untrusted / unknown),
+    ``eol.state`` (end-of-life / supported / extended-support-only / unknown),
+    ``freshness.days_behind``; flat ``trusted`` / ``eol`` / ``days_behind`` are read too.
+    Whatever it could not establish stays None (unknown)."""
     identity = _attr(assessment, "identity")
-    name = _attr(assessment, "name", default=None) or (str(identity) if identity else "")
-    eol = _attr(assessment, "eol", "end_of_life", default=None)
-    days = _attr(assessment, "days_behind", default=None)
+    name = _attr(identity, "name", default="") if identity is not None else ""
+    name = name or _attr(assessment, "name", default="")
+
     trusted = _attr(assessment, "trusted", default=None)
+    trust = _attr(assessment, "trust", default=None)
+    if trusted is None and trust is not None:
+        trusted = {"trusted": True, "untrusted": False}.get(_state(_attr(trust, "state")))
+
+    eol = _attr(assessment, "eol", "end_of_life", default=None)
+    if eol is not None and not isinstance(eol, bool):
+        # Past every announced support; "extended-support-only" (LTS/ESM) is not end of life.
+        eol = {"end-of-life": True, "supported": False,
+               "extended-support-only": False}.get(_state(_attr(eol, "state")))
+
+    days = _attr(assessment, "days_behind", default=None)
+    freshness = _attr(assessment, "freshness", default=None)
+    if days is None and freshness is not None:
+        days = _attr(freshness, "days_behind", default=None)
     return BaseEvidence(
         name=str(name or ""),
         trusted=trusted if isinstance(trusted, bool) else None,

@@ -263,9 +263,9 @@ def _sbom(f: _Fields, common: dict[str, Any]) -> Rule:
     return rule
 
 
-def _key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str) -> tuple[str, str]:
-    """(fingerprint, as written) for a key entry: a fingerprint string, or {fingerprint} or
-    {path} of a PEM public key (relative to the policy file)."""
+def _key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str) -> tuple[str, str, str]:
+    """(fingerprint, as written, PEM file or "") for a key entry: a fingerprint string, or
+    {fingerprint} or {path} of a PEM public key (relative to the policy file)."""
     if isinstance(node, yaml.ScalarNode):
         fp, written = normalise_fingerprint(node.value), node.value
     else:
@@ -275,14 +275,16 @@ def _key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str) -> tuple[str, str]:
         if bool(fp_text) == bool(pem):
             raise ctx.error(node, path, "a key needs exactly one of fingerprint or path")
         if pem:
-            return public_key_fingerprint(ctx, node, f"{path}.path", pem), pem
+            fp, file = public_key_fingerprint(ctx, node, f"{path}.path", pem)
+            return fp, pem, file
         fp, written = normalise_fingerprint(fp_text), fp_text
     if not _FINGERPRINT_RE.match(fp):
         raise ctx.error(node, path, f"{written!r} is not a key fingerprint (sha256:<hex>)")
-    return fp, written
+    return fp, written, ""
 
 
-def public_key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str, pem_path: str) -> str:
+def public_key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str, pem_path: str) -> tuple[str, str]:
+    """(fingerprint, absolute path) of a PEM public key file."""
     from cryptography.hazmat.primitives import serialization
 
     file = Path(pem_path)
@@ -298,13 +300,14 @@ def public_key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str, pem_path: str)
         raise ctx.error(node, path, f"{file} is not a PEM public key") from None
     der = key.public_bytes(serialization.Encoding.DER,
                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
+    return "sha256:" + hashlib.sha256(der).hexdigest(), str(file.resolve())
 
 
 def _signatures(f: _Fields, common: dict[str, Any]) -> Rule:
     keys = [_key_fingerprint(f.ctx, node, path) for node, path in f.seq("keys")]
-    rule = SignatureRule(**common, keys=tuple(k for k, _ in keys),
-                         key_names=tuple(n for _, n in keys),
+    rule = SignatureRule(**common, keys=tuple(k for k, _, _ in keys),
+                         key_names=tuple(n for _, n, _ in keys),
+                         key_files=tuple(f for _, _, f in keys if f),
                          require=f.choice("require", Require, Require.ANY),
                          attestations=f.strings("attestations"))
     if not rule.keys and not rule.attestations:

@@ -116,6 +116,7 @@ class Require(StrEnum):
 class SignatureRule(RuleBase):
     keys: tuple[str, ...] = ()  # normalised fingerprints (from the file or from PEM paths)
     key_names: tuple[str, ...] = ()  # how each key was written, for messages
+    key_files: tuple[str, ...] = ()  # PEM public keys (absolute paths) to verify signatures with
     require: Require = Require.ANY
     attestations: tuple[str, ...] = ()  # predicate types that must be present and verified
 
@@ -168,6 +169,16 @@ class Policy:
     def needs(self) -> frozenset[Need]:
         """The kinds of evidence the rules look at."""
         return frozenset(n for r in self.rules for n in rule_needs(r))
+
+    def verification_keys(self) -> tuple[str, ...]:
+        """PEM public key files the signature rules name: signatures are verified with these
+        (a key given only by fingerprint can be matched, not used to verify)."""
+        return tuple(dict.fromkeys(k for r in self.rules if isinstance(r, SignatureRule)
+                                   for k in r.key_files))
+
+    def attestation_types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for r in self.rules if isinstance(r, SignatureRule)
+                                   for t in r.attestations))
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -1,0 +1,1 @@
+"""hullcheck's network services. ``admission``: the Kubernetes validating webhook."""
