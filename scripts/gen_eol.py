@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def convert(product_doc: dict[str, Any], product: str) -> list[dict[str, Any]]:
     return releases
 
 
-def generate(products_dir: Path, commit: str) -> dict[str, Any]:
+def generate(products_dir: Path, commit: str,
+             products: Mapping[str, tuple[str, str]] = PRODUCTS) -> dict[str, Any]:
     distros: dict[str, Any] = {}
-    for os_id, (product, title) in sorted(PRODUCTS.items()):
+    for os_id, (product, title) in sorted(products.items()):
         path = products_dir / f"{product}.json"
         doc = json.loads(path.read_text(encoding="utf-8"))
         distros[os_id] = {"product": product, "title": title,
