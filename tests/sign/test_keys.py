@@ -68,30 +68,36 @@ def test_unsupported_scrypt_parameters_refused_before_scrypt() -> None:
 
 def test_unencrypted_pkcs8_loads_without_asking_for_a_password() -> None:
     raw = ec.generate_private_key(ec.SECP256R1())
-    pem = raw.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = raw.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
     def no_password() -> bytes:
         raise AssertionError("password asked for an unencrypted key")
 
     key = keys.load_private_key(pem, no_password)
     assert key.public.der == raw.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 @pytest.mark.parametrize(
     ("make", "name"),
-    [(lambda: ec.generate_private_key(ec.SECP384R1()), "secp384r1"),
-     (ed25519.Ed25519PrivateKey.generate, "Ed25519")],
+    [
+        (lambda: ec.generate_private_key(ec.SECP384R1()), "secp384r1"),
+        (ed25519.Ed25519PrivateKey.generate, "Ed25519"),
+    ],
 )
 def test_unsupported_curves_are_refused(make: object, name: str) -> None:
     raw = make()  # type: ignore[operator]
-    pem = raw.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = raw.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     with pytest.raises(InputError, match=f"unsupported key type .*{name}.*P-256"):
         keys.load_private_key(pem, lambda: b"")
-    pub = raw.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = raw.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     with pytest.raises(InputError, match="unsupported key type"):
         keys.load_public_key(pub)
 

@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 from hullcheck import pipeline
-from hullcheck.cli.common import add_image_options, add_output_options, default_format, emit, pull_options
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    default_format,
+    emit,
+    pull_options,
+)
 from hullcheck.cli.key import prompt_or_none
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
@@ -24,16 +30,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "attest",
         help="attach a signed in-toto attestation to an image (cosign-compatible)",
         description="Wrap the predicate in an in-toto Statement v1 about the image's digest, sign "
-                    "it as a DSSE envelope, and store it as cosign does (the sha256-<hex>.att tag) "
-                    "and as an OCI 1.1 referrer holding a Sigstore bundle.",
+        "it as a DSSE envelope, and store it as cosign does (the sha256-<hex>.att tag) "
+        "and as an OCI 1.1 referrer holding a Sigstore bundle.",
     )
     p.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     p.add_argument("--key", required=True, type=Path, metavar="KEY", help="private key")
     p.add_argument("--type", required=True, metavar="TYPE", help=TYPES_HELP)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--predicate", type=Path, metavar="FILE", help="the predicate (JSON)")
-    src.add_argument("--sbom", action="store_true",
-                     help="generate a CycloneDX SBOM of the image as the predicate (--type cyclonedx)")
+    src.add_argument(
+        "--sbom",
+        action="store_true",
+        help="generate a CycloneDX SBOM of the image as the predicate (--type cyclonedx)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     add_image_options(p)
     p.set_defaults(func=run_attest)
@@ -42,8 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verify-attestation",
         help="verify an image's attestations and print their predicates",
         description="Find the image's attestations (sha256-<hex>.att tag and OCI referrers), check "
-                    "each envelope's signature with the key and that the statement's subject is "
-                    "exactly the image's digest. Exit 1 when none verifies.",
+        "each envelope's signature with the key and that the statement's subject is "
+        "exactly the image's digest. Exit 1 when none verifies.",
     )
     v.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     v.add_argument("--key", required=True, type=Path, metavar="PUB", help="public key (PEM)")
@@ -58,17 +67,33 @@ def run_attest(args: argparse.Namespace) -> int:
     if args.sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
         raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
     req = pipeline.AttestRequest(
-        image=args.image, key=args.key, predicate_type=ptype, predicate=args.predicate,
-        sbom=args.sbom, platform=args.platform, pull=pull_options(args),
+        image=args.image,
+        key=args.key,
+        predicate_type=ptype,
+        predicate=args.predicate,
+        sbom=args.sbom,
+        platform=args.platform,
+        pull=pull_options(args),
         password=keys.password_source(prompt=prompt_or_none()),  # type: ignore[arg-type]
     )
     done = pipeline.attest_image(req)
     if not getattr(args, "quiet", False):
         print(f"Attested {done.image} ({done.digest}): {ptype}", file=sys.stderr)
         print(f"Stored at tag {done.tag} and as referrer {done.referrer_digest}", file=sys.stderr)
-    print(json.dumps({"image": done.image, "digest": done.digest, "predicateType": ptype,
-                      "tag": done.tag, "attestationManifest": done.manifest_digest,
-                      "referrer": done.referrer_digest, "key": done.key_fingerprint}, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "image": done.image,
+                "digest": done.digest,
+                "predicateType": ptype,
+                "tag": done.tag,
+                "attestationManifest": done.manifest_digest,
+                "referrer": done.referrer_digest,
+                "key": done.key_fingerprint,
+            },
+            sort_keys=True,
+        )
+    )
     return 0
 
 
@@ -82,13 +107,20 @@ def run_verify(args: argparse.Namespace) -> int:
         emit(json.dumps(found[-1].predicate, indent=2).encode() + b"\n", args.file)
         return 0
     if fmt == "json":
-        doc = [{
-            "image": a.image, "digest": a.digest, "verified": True,
-            "key": {"fingerprint": a.key_fingerprint}, "source": a.source,
-            "statementType": a.statement_type, "predicateType": a.predicate_type,
-            "subject": [{"name": s.name, "digest": {"sha256": s.sha256}} for s in a.subjects],
-            "predicate": a.predicate,
-        } for a in found]
+        doc = [
+            {
+                "image": a.image,
+                "digest": a.digest,
+                "verified": True,
+                "key": {"fingerprint": a.key_fingerprint},
+                "source": a.source,
+                "statementType": a.statement_type,
+                "predicateType": a.predicate_type,
+                "subject": [{"name": s.name, "digest": {"sha256": s.sha256}} for s in a.subjects],
+                "predicate": a.predicate,
+            }
+            for a in found
+        ]
         emit(json.dumps(doc, indent=2).encode() + b"\n", args.file)
         return 0
     lines = [f"Verified {len(found)} attestation(s) for {found[0].image} ({found[0].digest})"]

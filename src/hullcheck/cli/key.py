@@ -16,19 +16,25 @@ def prompt_or_none() -> object:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("key", help="generate signing keys (cosign-compatible)",
-                       description="Manage signing keys.")
+    p = sub.add_parser(
+        "key", help="generate signing keys (cosign-compatible)", description="Manage signing keys."
+    )
     keysub = p.add_subparsers(dest="key_command", metavar="COMMAND")
     keysub.required = True
     g = keysub.add_parser(
         "generate",
         help="generate an ECDSA P-256 key pair",
         description="Write NAME.key (encrypted in cosign's format; the password comes from "
-                    "COSIGN_PASSWORD, then HULLCHECK_PASSWORD, else a prompt) and NAME.pub. "
-                    "Existing files are never overwritten.",
+        "COSIGN_PASSWORD, then HULLCHECK_PASSWORD, else a prompt) and NAME.pub. "
+        "Existing files are never overwritten.",
     )
-    g.add_argument("--output-prefix", metavar="NAME", default="cosign", type=Path,
-                   help="write NAME.key and NAME.pub (default: cosign)")
+    g.add_argument(
+        "--output-prefix",
+        metavar="NAME",
+        default="cosign",
+        type=Path,
+        help="write NAME.key and NAME.pub (default: cosign)",
+    )
     g.set_defaults(func=run_generate)
 
 

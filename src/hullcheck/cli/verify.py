@@ -10,7 +10,13 @@ import json
 from pathlib import Path
 
 from hullcheck import pipeline
-from hullcheck.cli.common import add_image_options, add_output_options, default_format, emit, pull_options
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    default_format,
+    emit,
+    pull_options,
+)
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
 
@@ -22,8 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verify",
         help="verify an image's signatures (cosign-compatible)",
         description="Find the image's signatures (the sha256-<hex>.sig tag and Sigstore bundles "
-                    "among its OCI referrers) and check them with the public key. Succeeds only "
-                    "when one is signed by the key for exactly the digest the reference names.",
+        "among its OCI referrers) and check them with the public key. Succeeds only "
+        "when one is signed by the key for exactly the digest the reference names.",
     )
     p.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     p.add_argument("--key", required=True, type=Path, metavar="PUB", help="public key (PEM)")

@@ -27,12 +27,14 @@ from hullcheck.sign.dsse import Envelope
 from hullcheck.sign.keys import PublicKey
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-MEDIA_TYPES = frozenset({
-    MEDIA_TYPE,
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-    "application/vnd.dev.sigstore.bundle+json;version=0.2",
-    "application/vnd.dev.sigstore.bundle+json;version=0.1",
-})
+MEDIA_TYPES = frozenset(
+    {
+        MEDIA_TYPE,
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+    }
+)
 CONTENT_ANNOTATION = "dev.sigstore.bundle.content"
 PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 MAX_BUNDLE = 64 << 20
@@ -99,9 +101,15 @@ def decode(data: bytes, *, what: str) -> Bundle:
         md = ms.get("messageDigest")
         if not isinstance(md, dict) or md.get("algorithm") != "SHA2_256":
             raise VerificationError(f"{what}: bundle message digest is not SHA2_256")
-        message = MessageSignature(digest=_b64(md.get("digest"), what, "message digest"),
-                                   signature=_b64(ms.get("signature"), what, "signature"))
+        message = MessageSignature(
+            digest=_b64(md.get("digest"), what, "message digest"),
+            signature=_b64(ms.get("signature"), what, "signature"),
+        )
     else:
         raise VerificationError(f"{what}: bundle holds neither a DSSE envelope nor a message signature")
-    return Bundle(media_type=str(doc["mediaType"]), key_hint=hint if isinstance(hint, str) else "",
-                  envelope=envelope, message=message)
+    return Bundle(
+        media_type=str(doc["mediaType"]),
+        key_hint=hint if isinstance(hint, str) else "",
+        envelope=envelope,
+        message=message,
+    )

@@ -128,19 +128,27 @@ def _existing_layers(manifest: Manifest | None, where: str) -> list[dict[str, An
     try:
         doc = json.loads(manifest.data)
     except (ValueError, UnicodeDecodeError):
-        raise ImageError(f"{where}: existing manifest {manifest.digest} is not JSON; not appending") from None
+        raise ImageError(
+            f"{where}: existing manifest {manifest.digest} is not JSON; not appending"
+        ) from None
     layers = doc.get("layers") if isinstance(doc, dict) else None
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
-        raise ImageError(f"{where}: existing manifest {manifest.digest} has no layer list; not appending")
+        raise ImageError(
+            f"{where}: existing manifest {manifest.digest} has no layer list; not appending"
+        )
     return layers
 
 
-def _append(target: Target, tag: str, media_type: str, blob: bytes, annotations: Mapping[str, str]) -> str:
+def _append(
+    target: Target, tag: str, media_type: str, blob: bytes, annotations: Mapping[str, str]
+) -> str:
     """Add one layer to the manifest at ``tag`` (creating it), keeping the layers there."""
     store = target.store
     layers = _existing_layers(store.manifest_by_tag(tag), f"{target.store.where}:{tag}")
     new = _layer(media_type, blob, annotations)
-    if any(x.get("digest") == new["digest"] and x.get("annotations") == new["annotations"] for x in layers):
+    if any(
+        x.get("digest") == new["digest"] and x.get("annotations") == new["annotations"] for x in layers
+    ):
         existing = store.manifest_by_tag(tag)
         assert existing is not None
         return existing.digest
@@ -151,14 +159,19 @@ def _append(target: Target, tag: str, media_type: str, blob: bytes, annotations:
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "size": len(config),
-                   "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "size": len(config),
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+        },
         "layers": layers,
     }
     return store.put_manifest(tag, gojson.dumps(manifest), OCI_MANIFEST)
 
 
-def _push_bundle(target: Target, bundle_bytes: bytes, predicate_type: str, now: dt.datetime | None) -> str:
+def _push_bundle(
+    target: Target, bundle_bytes: bytes, predicate_type: str, now: dt.datetime | None
+) -> str:
     store = target.store
     store.put_blob(EMPTY_CONFIG)
     digest = store.put_blob(bundle_bytes)
@@ -167,17 +180,25 @@ def _push_bundle(target: Target, bundle_bytes: bytes, predicate_type: str, now: 
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": sigbundle.MEDIA_TYPE,
-        "config": {"mediaType": OCI_EMPTY, "size": len(EMPTY_CONFIG),
-                   "digest": "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest()},
-        "layers": [{
-            "mediaType": sigbundle.MEDIA_TYPE, "size": len(bundle_bytes), "digest": digest,
-            "annotations": {TITLE_ANNOTATION: digest.replace(":", "-") + ".sigstore.json"},
-        }],
+        "config": {
+            "mediaType": OCI_EMPTY,
+            "size": len(EMPTY_CONFIG),
+            "digest": "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest(),
+        },
+        "layers": [
+            {
+                "mediaType": sigbundle.MEDIA_TYPE,
+                "size": len(bundle_bytes),
+                "digest": digest,
+                "annotations": {TITLE_ANNOTATION: digest.replace(":", "-") + ".sigstore.json"},
+            }
+        ],
         "subject": target.subject(),
         "annotations": {
             sigbundle.CONTENT_ANNOTATION: "dsse-envelope",
             sigbundle.PREDICATE_ANNOTATION: predicate_type,
-            CREATED_ANNOTATION: created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z",
+            CREATED_ANNOTATION: created.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{created.microsecond // 1000:03d}Z",
         },
     }
     return store.put_referrer(gojson.dumps(manifest), OCI_MANIFEST)
@@ -196,16 +217,26 @@ def sign_image(
     payload = simplesigning.payload(target.docker_reference, target.digest, annotations)
     signature = base64.b64encode(key.sign(payload)).decode("ascii")
     tag = attached_tag(target.digest, "sig")
-    manifest_digest = _append(target, tag, simplesigning.MEDIA_TYPE, payload, {SIGNATURE_ANNOTATION: signature})
+    manifest_digest = _append(
+        target, tag, simplesigning.MEDIA_TYPE, payload, {SIGNATURE_ANNOTATION: signature}
+    )
     referrer = ""
     if bundle:
-        statement = intoto.statement(target.docker_reference, target.digest,
-                                     intoto.COSIGN_SIGN_PREDICATE, dict(annotations or {}))
+        statement = intoto.statement(
+            target.docker_reference, target.digest, intoto.COSIGN_SIGN_PREDICATE, dict(annotations or {})
+        )
         envelope = dsse.sign(statement, key)
-        referrer = _push_bundle(target, sigbundle.encode(key.public, envelope),
-                                intoto.COSIGN_SIGN_PREDICATE, now)
-    return Attached(image=target.name, digest=target.digest, tag=tag, manifest_digest=manifest_digest,
-                    referrer_digest=referrer, key_fingerprint=key.public.fingerprint)
+        referrer = _push_bundle(
+            target, sigbundle.encode(key.public, envelope), intoto.COSIGN_SIGN_PREDICATE, now
+        )
+    return Attached(
+        image=target.name,
+        digest=target.digest,
+        tag=tag,
+        manifest_digest=manifest_digest,
+        referrer_digest=referrer,
+        key_fingerprint=key.public.fingerprint,
+    )
 
 
 def attest_image(
@@ -221,13 +252,26 @@ def attest_image(
     statement = intoto.statement(target.docker_reference, target.digest, predicate_type, predicate)
     envelope = dsse.sign(statement, key)
     tag = attached_tag(target.digest, "att")
-    manifest_digest = _append(target, tag, dsse.MEDIA_TYPE, envelope.to_json(),
-                              {SIGNATURE_ANNOTATION: "", PREDICATE_TYPE_ANNOTATION: predicate_type})
+    manifest_digest = _append(
+        target,
+        tag,
+        dsse.MEDIA_TYPE,
+        envelope.to_json(),
+        {SIGNATURE_ANNOTATION: "", PREDICATE_TYPE_ANNOTATION: predicate_type},
+    )
     referrer_digest = ""
     if referrer:
-        referrer_digest = _push_bundle(target, sigbundle.encode(key.public, envelope), predicate_type, now)
-    return Attached(image=target.name, digest=target.digest, tag=tag, manifest_digest=manifest_digest,
-                    referrer_digest=referrer_digest, key_fingerprint=key.public.fingerprint)
+        referrer_digest = _push_bundle(
+            target, sigbundle.encode(key.public, envelope), predicate_type, now
+        )
+    return Attached(
+        image=target.name,
+        digest=target.digest,
+        tag=tag,
+        manifest_digest=manifest_digest,
+        referrer_digest=referrer_digest,
+        key_fingerprint=key.public.fingerprint,
+    )
 
 
 # -- finding -------------------------------------------------------------------------------
@@ -285,7 +329,7 @@ def _fail(what: str, target: Target, reasons: list[str], found: int) -> Verifica
         return VerificationError(
             f"no {what}s found for {where}",
             hint=f"sign it first, or check the image: {what}s are looked up by the digest the "
-                 "reference points to now, so a moved tag has none",
+            "reference points to now, so a moved tag has none",
         )
     shown = "; ".join(reasons[:_MAX_REASONS])
     more = f" (and {len(reasons) - _MAX_REASONS} more)" if len(reasons) > _MAX_REASONS else ""
@@ -333,8 +377,14 @@ def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> Veri
         raise VerificationError(
             f"{c.source}: digest mismatch, signature is for {claims.manifest_digest}"
         )
-    return VerifiedSignature(image=target.name, digest=target.digest, key_fingerprint=key.fingerprint,
-                             source=c.source, format="simplesigning", claims=claims)
+    return VerifiedSignature(
+        image=target.name,
+        digest=target.digest,
+        key_fingerprint=key.fingerprint,
+        source=c.source,
+        format="simplesigning",
+        claims=claims,
+    )
 
 
 def _verify_sign_bundle(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
@@ -346,47 +396,75 @@ def _verify_sign_bundle(target: Target, key: PublicKey, c: _Candidate) -> Verifi
                 f"{c.source}: digest mismatch, message signature is for sha256:{b.message.digest.hex()}"
             )
         key.verify_digest(b.message.signature, b.message.digest, what=c.source)
-        claims = SimpleSigningClaims(docker_reference=target.docker_reference, manifest_digest=target.digest,
-                                     type="sigstore message signature")
-        return VerifiedSignature(image=target.name, digest=target.digest, key_fingerprint=key.fingerprint,
-                                 source=c.source, format="sigstore-bundle", claims=claims)
+        claims = SimpleSigningClaims(
+            docker_reference=target.docker_reference,
+            manifest_digest=target.digest,
+            type="sigstore message signature",
+        )
+        return VerifiedSignature(
+            image=target.name,
+            digest=target.digest,
+            key_fingerprint=key.fingerprint,
+            source=c.source,
+            format="sigstore-bundle",
+            claims=claims,
+        )
     assert b.envelope is not None
     statement = intoto.parse(dsse.verify(b.envelope, key, what=c.source), what=c.source)
     if statement.predicate_type != intoto.COSIGN_SIGN_PREDICATE:
-        raise VerificationError(f"{c.source}: an attestation ({statement.predicate_type}), not a signature")
+        raise VerificationError(
+            f"{c.source}: an attestation ({statement.predicate_type}), not a signature"
+        )
     _check_subject(statement, target, c.source)
     optional = statement.predicate if isinstance(statement.predicate, dict) else {}
     claims = SimpleSigningClaims(
         docker_reference=next((s.name for s in statement.subjects if s.name), ""),
         manifest_digest=target.digest,
         type=statement.predicate_type,
-        optional=tuple(sorted((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in optional.items())),
+        optional=tuple(
+            sorted((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in optional.items())
+        ),
     )
-    return VerifiedSignature(image=target.name, digest=target.digest, key_fingerprint=key.fingerprint,
-                             source=c.source, format="sigstore-bundle", claims=claims)
+    return VerifiedSignature(
+        image=target.name,
+        digest=target.digest,
+        key_fingerprint=key.fingerprint,
+        source=c.source,
+        format="sigstore-bundle",
+        claims=claims,
+    )
 
 
-def verify_attestations(target: Target, key: PublicKey, predicate_type: str | None = None) -> tuple[VerifiedAttestation, ...]:
+def verify_attestations(
+    target: Target, key: PublicKey, predicate_type: str | None = None
+) -> tuple[VerifiedAttestation, ...]:
     """Every attestation signed by ``key`` about exactly ``target.digest`` (of
     ``predicate_type`` when given); VerificationError when there is none."""
     reasons: list[str] = []
-    candidates = _tag_layers(target, "att", dsse.MEDIA_TYPE) + _bundle_layers(target, reasons, signatures=False)
+    candidates = _tag_layers(target, "att", dsse.MEDIA_TYPE) + _bundle_layers(
+        target, reasons, signatures=False
+    )
     verified: list[VerifiedAttestation] = []
     seen: set[bytes] = set()
     for c in candidates:
         try:
+            envelope: dsse.Envelope | None
             if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
                 envelope = dsse.Envelope.from_json(_blob(target, c.layer, _MAX_LAYER), what=c.source)
             else:
-                envelope = sigbundle.decode(_blob(target, c.layer, sigbundle.MAX_BUNDLE), what=c.source).envelope
-                if envelope is None:
-                    continue  # a message signature: not an attestation
+                envelope = sigbundle.decode(
+                    _blob(target, c.layer, sigbundle.MAX_BUNDLE), what=c.source
+                ).envelope
+            if envelope is None:
+                continue  # a message signature: not an attestation
             statement = intoto.parse(dsse.verify(envelope, key, what=c.source), what=c.source)
             if statement.predicate_type == intoto.COSIGN_SIGN_PREDICATE:
                 continue  # a cosign 3 image signature
             _check_subject(statement, target, c.source)
             if predicate_type and statement.predicate_type != predicate_type:
-                reasons.append(f"{c.source}: predicate type is {statement.predicate_type}, not {predicate_type}")
+                reasons.append(
+                    f"{c.source}: predicate type is {statement.predicate_type}, not {predicate_type}"
+                )
                 continue
         except VerificationError as exc:
             reasons.append(str(exc))
@@ -398,11 +476,18 @@ def verify_attestations(target: Target, key: PublicKey, predicate_type: str | No
         if identity in seen:
             continue  # the same statement through the .att tag and a referrer
         seen.add(identity)
-        verified.append(VerifiedAttestation(
-            image=target.name, digest=target.digest, key_fingerprint=key.fingerprint, source=c.source,
-            statement_type=statement.type, predicate_type=statement.predicate_type,
-            predicate=statement.predicate, subjects=statement.subjects,
-        ))
+        verified.append(
+            VerifiedAttestation(
+                image=target.name,
+                digest=target.digest,
+                key_fingerprint=key.fingerprint,
+                source=c.source,
+                statement_type=statement.type,
+                predicate_type=statement.predicate_type,
+                predicate=statement.predicate,
+                subjects=statement.subjects,
+            )
+        )
     if not verified:
         raise _fail("attestation", target, reasons, len(candidates))
     return tuple(verified)

@@ -52,7 +52,8 @@ class Envelope:
             "payloadType": self.payload_type,
             "payload": base64.b64encode(self.payload).decode("ascii"),
             "signatures": [
-                {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")} for s in self.signatures
+                {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")}
+                for s in self.signatures
             ],
         }
 
@@ -80,10 +81,16 @@ class Envelope:
             if not isinstance(s, dict) or not isinstance(s.get("sig"), str):
                 raise VerificationError(f"{what}: DSSE signature entry without 'sig'")
             keyid = s.get("keyid")
-            signatures.append(Signature(keyid=keyid if isinstance(keyid, str) else "",
-                                        sig=_b64(s["sig"], what, "signature")))
-        return cls(payload_type=payload_type, payload=_b64(payload, what, "payload"),
-                   signatures=tuple(signatures))
+            signatures.append(
+                Signature(
+                    keyid=keyid if isinstance(keyid, str) else "", sig=_b64(s["sig"], what, "signature")
+                )
+            )
+        return cls(
+            payload_type=payload_type,
+            payload=_b64(payload, what, "payload"),
+            signatures=tuple(signatures),
+        )
 
 
 def _b64(text: str, what: str, field: str) -> bytes:
@@ -96,9 +103,14 @@ def _b64(text: str, what: str, field: str) -> bytes:
             raise VerificationError(f"{what}: DSSE {field} is not base64") from None
 
 
-def sign(payload: bytes, key: SigningKey, payload_type: str = INTOTO_PAYLOAD_TYPE, keyid: str = "") -> Envelope:
-    return Envelope(payload_type=payload_type, payload=payload,
-                    signatures=(Signature(keyid=keyid, sig=key.sign(pae(payload_type, payload))),))
+def sign(
+    payload: bytes, key: SigningKey, payload_type: str = INTOTO_PAYLOAD_TYPE, keyid: str = ""
+) -> Envelope:
+    return Envelope(
+        payload_type=payload_type,
+        payload=payload,
+        signatures=(Signature(keyid=keyid, sig=key.sign(pae(payload_type, payload))),),
+    )
 
 
 def verify(envelope: Envelope, key: PublicKey, *, what: str) -> bytes:

@@ -111,5 +111,6 @@ def parse(data: bytes, *, what: str) -> Statement:
             raise VerificationError(f"{what}: subject has an invalid sha256 {hexpart!r}") from None
         name = s.get("name")
         subjects.append(Subject(name=name if isinstance(name, str) else "", sha256=hexpart))
-    return Statement(type=kind, subjects=tuple(subjects), predicate_type=ptype,
-                     predicate=doc.get("predicate"))
+    return Statement(
+        type=kind, subjects=tuple(subjects), predicate_type=ptype, predicate=doc.get("predicate")
+    )

@@ -50,9 +50,7 @@ _SALT_SIZE = 32
 _NONCE_SIZE = 24
 _BOX_KEY_SIZE = 32
 _MAX_KEY_FILE = 64 * 1024
-_PEM_RE = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+_PEM_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 
 PasswordSource = Callable[[], bytes]
 
@@ -85,7 +83,9 @@ class PublicKey:
     def from_key(cls, key: object, *, what: str = "public key") -> PublicKey:
         if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
             raise _curve_error(what, key)
-        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        der = key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         return cls(key=key, der=der)
 
     @property
@@ -99,7 +99,9 @@ class PublicKey:
         return base64.b64encode(hashlib.sha256(self.der).digest()).decode("ascii")
 
     def pem(self) -> bytes:
-        return self.key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def verify(self, signature: bytes, data: bytes, *, what: str) -> None:
         """ECDSA-SHA256 over ``data``; VerificationError naming ``what`` when it does not verify."""
@@ -159,7 +161,9 @@ def _pem_blocks(data: bytes, what: str) -> list[tuple[str, bytes]]:
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise InputError(f"{what}: corrupted PEM block {m.group(1).decode()!r} (bad base64)") from None
+            raise InputError(
+                f"{what}: corrupted PEM block {m.group(1).decode()!r} (bad base64)"
+            ) from None
         blocks.append((m.group(1).decode("ascii"), raw))
     if not blocks:
         raise InputError(f"{what}: not a PEM file (no -----BEGIN ...----- block)")
@@ -170,8 +174,11 @@ def _pem(pem_type: str, der: bytes) -> bytes:
     """PEM exactly as Go's ``pem.EncodeToMemory`` writes it: 64-character lines."""
     b64 = base64.b64encode(der).decode("ascii")
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
-    return (f"-----BEGIN {pem_type}-----\n" + "".join(f"{line}\n" for line in lines)
-            + f"-----END {pem_type}-----\n").encode("ascii")
+    return (
+        f"-----BEGIN {pem_type}-----\n"
+        + "".join(f"{line}\n" for line in lines)
+        + f"-----END {pem_type}-----\n"
+    ).encode("ascii")
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -192,10 +199,14 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _box_key(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=_BOX_KEY_SIZE)
+    return hashlib.scrypt(
+        password, salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=_BOX_KEY_SIZE
+    )
 
 
-def encrypt_pkcs8(pkcs8: bytes, password: bytes, *, params: tuple[int, int, int] = DEFAULT_SCRYPT) -> bytes:
+def encrypt_pkcs8(
+    pkcs8: bytes, password: bytes, *, params: tuple[int, int, int] = DEFAULT_SCRYPT
+) -> bytes:
     """The JSON body of an encrypted key, field for field as go-securesystemslib writes it."""
     from nacl.secret import SecretBox
 
@@ -240,17 +251,17 @@ def decrypt_pkcs8(body: bytes, password: bytes, *, what: str) -> bytes:
         raise InputError(f"{what}: corrupted encrypted key (not a JSON object)")
     kdf, cipher = doc.get("kdf"), doc.get("cipher")
     if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
-        raise InputError(f"{what}: unsupported key derivation {kdf.get('name') if isinstance(kdf, dict) else kdf!r}")
+        raise InputError(
+            f"{what}: unsupported key derivation {kdf.get('name') if isinstance(kdf, dict) else kdf!r}"
+        )
     if not isinstance(cipher, dict) or cipher.get("name") != "nacl/secretbox":
         name = cipher.get("name") if isinstance(cipher, dict) else cipher
         raise InputError(f"{what}: unsupported cipher {name!r}")
     params = kdf.get("params")
-    triple = (
-        (params.get("N"), params.get("r"), params.get("p")) if isinstance(params, dict) else None
-    )
+    triple = (params.get("N"), params.get("r"), params.get("p")) if isinstance(params, dict) else None
     if triple not in SCRYPT_PARAMS:
         raise InputError(f"{what}: unsupported scrypt parameters {triple}")
-    n, r, p = triple  # type: ignore[misc]
+    n, r, p = triple
     salt = _b64_field(kdf, "salt", what)
     nonce = _b64_field(cipher, "nonce", what, _NONCE_SIZE)
     sealed = _b64_field(doc, "ciphertext", what)
@@ -289,7 +300,11 @@ def load_private_key(data: bytes, password: PasswordSource, *, what: str = "priv
             try:
                 key = serialization.load_der_private_key(der, password=secret)
             except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-                reason = "wrong password" if secret is not None and "password" in str(exc).lower() else "corrupted"
+                reason = (
+                    "wrong password"
+                    if secret is not None and "password" in str(exc).lower()
+                    else "corrupted"
+                )
                 raise InputError(f"{what}: {reason} {pem_type} PEM") from None
             return SigningKey.from_key(key, what=what)
     types = ", ".join(t for t, _ in _pem_blocks(data, what))
@@ -363,8 +378,10 @@ def write_key_pair(prefix: Path, key: SigningKey, password: bytes) -> tuple[Path
     pub_path = prefix.with_name(prefix.name + ".pub")
     for path in (priv_path, pub_path):
         if path.exists() or path.is_symlink():
-            raise UsageError(f"{path} already exists; refusing to overwrite it",
-                             hint="choose another --output-prefix or move the old key away")
+            raise UsageError(
+                f"{path} already exists; refusing to overwrite it",
+                hint="choose another --output-prefix or move the old key away",
+            )
     private_pem = encrypted_private_pem(key, password)
     try:
         fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

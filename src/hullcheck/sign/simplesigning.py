@@ -37,7 +37,9 @@ class SimpleSigningClaims:
     optional: tuple[tuple[str, str], ...] = ()  # sorted (key, value); non-strings as JSON
 
 
-def payload(docker_reference: str, manifest_digest: str, annotations: Mapping[str, str] | None = None) -> bytes:
+def payload(
+    docker_reference: str, manifest_digest: str, annotations: Mapping[str, str] | None = None
+) -> bytes:
     """The payload bytes to sign; ``optional`` is ``null`` without annotations, as cosign writes."""
     parse_digest(manifest_digest, what="manifest digest")
     doc = {

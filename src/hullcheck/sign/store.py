@@ -166,7 +166,9 @@ class LayoutStore:
         return None
 
     def manifest(self, digest: str) -> Manifest:
-        media_type = next((str(e.get("mediaType", "")) for e in self._entries() if e.get("digest") == digest), "")
+        media_type = next(
+            (str(e.get("mediaType", "")) for e in self._entries() if e.get("digest") == digest), ""
+        )
         data = self.blob(digest, max_size=MAX_MANIFEST)
         if not media_type:
             declared = json.loads(data).get("mediaType") if data.startswith(b"{") else None
@@ -187,10 +189,19 @@ class LayoutStore:
     def put_manifest(self, tag: str, data: bytes, media_type: str) -> str:
         digest = self.put_blob(data)
         index = self.index()
-        kept = [m for m in index["manifests"]
-                if not (isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME) == tag)]
-        kept.append({"mediaType": media_type, "digest": digest, "size": len(data),
-                     "annotations": {REF_NAME: tag}})
+        kept = [
+            m
+            for m in index["manifests"]
+            if not (isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME) == tag)
+        ]
+        kept.append(
+            {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": len(data),
+                "annotations": {REF_NAME: tag},
+            }
+        )
         index["manifests"] = kept
         self._write_index(index)
         return digest
@@ -213,7 +224,9 @@ class LayoutStore:
     def referrers(self, digest: str, artifact_type: str | None = None) -> tuple[Descriptor, ...]:
         found = []
         for entry in self._entries():
-            if not entry.get("artifactType") or (artifact_type and entry.get("artifactType") != artifact_type):
+            if not entry.get("artifactType") or (
+                artifact_type and entry.get("artifactType") != artifact_type
+            ):
                 continue
             try:
                 doc = json.loads(self._manifest_of(entry).data)
@@ -231,10 +244,16 @@ class LayoutStore:
             if not chosen:
                 raise ImageError(f"{self.root}: no image tagged {tag!r} in index.json")
         else:
-            chosen = [e for e in entries if not e.get("artifactType")
-                      and not _ATTACHED_TAG.match((e.get("annotations") or {}).get(REF_NAME, ""))]
+            chosen = [
+                e
+                for e in entries
+                if not e.get("artifactType")
+                and not _ATTACHED_TAG.match((e.get("annotations") or {}).get(REF_NAME, ""))
+            ]
             if len(chosen) != 1:
-                raise UsageError(f"{self.root}: the layout holds {len(chosen)} images; name one as oci:DIR:TAG")
+                raise UsageError(
+                    f"{self.root}: the layout holds {len(chosen)} images; name one as oci:DIR:TAG"
+                )
         return Descriptor.from_json(chosen[0], where=f"{self.root}/index.json")
 
 
@@ -252,15 +271,23 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # -- opening --------------------------------------------------------------------------------
 
 
-def open_target(text: str, *, pull: PullOptions | None = None, client: RegistryClient | None = None) -> Target:
+def open_target(
+    text: str, *, pull: PullOptions | None = None, client: RegistryClient | None = None
+) -> Target:
     """Resolve ``oci:DIR[:TAG]`` or a registry reference to the digest that gets signed."""
     scheme, rest = split_source(text)
     if scheme == "oci":
         root, tag = _layout_and_tag(rest)
         store = LayoutStore(root)
         desc = store.resolve(tag)
-        return Target(name=text, digest=desc.digest, media_type=desc.media_type, size=desc.size,
-                      docker_reference=tag or root.name, store=store)
+        return Target(
+            name=text,
+            digest=desc.digest,
+            media_type=desc.media_type,
+            size=desc.size,
+            docker_reference=tag or root.name,
+            store=store,
+        )
     if scheme != "registry":
         raise UsageError(
             f"{text}: signatures and attestations are stored in a registry or an OCI layout",
@@ -272,9 +299,14 @@ def open_target(text: str, *, pull: PullOptions | None = None, client: RegistryC
 
         client = make_client(pull or PullOptions())
     manifest = client.get_manifest(ref)
-    return Target(name=text, digest=manifest.digest, media_type=manifest.media_type,
-                  size=len(manifest.data), docker_reference=cosign_repository_name(ref),
-                  store=RegistryStore(client, ref))
+    return Target(
+        name=text,
+        digest=manifest.digest,
+        media_type=manifest.media_type,
+        size=len(manifest.data),
+        docker_reference=cosign_repository_name(ref),
+        store=RegistryStore(client, ref),
+    )
 
 
 def _layout_and_tag(rest: str) -> tuple[Path, str | None]:
