@@ -5,12 +5,21 @@ from __future__ import annotations
 from hullcheck.catalog.apk import ApkCataloger
 from hullcheck.catalog.base import Cataloger
 from hullcheck.catalog.binary import BinaryVersionCataloger
+from hullcheck.catalog.dotnet import DotnetDepsCataloger
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.catalog.golang import GoBinaryCataloger
 from hullcheck.catalog.java import JavaArchiveCataloger
+from hullcheck.catalog.javascript_locks import PnpmLockCataloger, YarnLockCataloger
 from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger
+from hullcheck.catalog.php import ComposerInstalledCataloger, ComposerLockCataloger
 from hullcheck.catalog.python import PythonInstalledCataloger
+from hullcheck.catalog.python_locks import (
+    PipfileLockCataloger,
+    PoetryLockCataloger,
+    RequirementsCataloger,
+)
 from hullcheck.catalog.rpm import RpmDbCataloger
+from hullcheck.catalog.ruby import GemfileLockCataloger, GemspecCataloger
 from hullcheck.catalog.rust import CargoLockCataloger, RustAuditableCataloger
 
 CATALOGERS: tuple[Cataloger, ...] = (
@@ -18,8 +27,18 @@ CATALOGERS: tuple[Cataloger, ...] = (
     ApkCataloger(),
     RpmDbCataloger(),
     PythonInstalledCataloger(),
+    PoetryLockCataloger(),
+    PipfileLockCataloger(),
+    RequirementsCataloger(),
     NpmPackageCataloger(),
     NpmLockCataloger(),
+    YarnLockCataloger(),
+    PnpmLockCataloger(),
+    GemspecCataloger(),
+    GemfileLockCataloger(),
+    ComposerInstalledCataloger(),
+    ComposerLockCataloger(),
+    DotnetDepsCataloger(),
     GoBinaryCataloger(),
     RustAuditableCataloger(),
     CargoLockCataloger(),
