@@ -35,6 +35,7 @@ from hullcheck.policy.model import (
     SignatureRule,
     VulnerabilityRule,
     Waiver,
+    rule_needs,
 )
 
 
@@ -326,6 +327,11 @@ def _check_base(rule: BaseRule, ev: Evidence) -> _Hit | None:
 
 def _check_cel(rule: CelRule, ev: Evidence, today: date,
                variables: dict[str, object] | None) -> _Hit | None:
+    # cel-python is lenient with null (size(null) == 0): evidence the expression names but
+    # that was not gathered is reported before evaluating, never read as "none found".
+    for need in rule_needs(rule):
+        if getattr(ev, need.value) is None:
+            return _missing(need.value, ev)
     result = cel.run(rule.program, variables if variables is not None else cel.activation(ev, today))
     if result is True:
         return None
