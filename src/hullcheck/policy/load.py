@@ -346,6 +346,7 @@ _RULE_TYPES: dict[str, Callable[[_Fields, dict[str, Any]], Rule]] = {
 }
 
 
+_TOP = ("apiVersion", "kind", "metadata", "rules", "waivers")
 _COMMON = ("id", "type", "action", "description")
 _FIELDS = {
     "vulnerabilities": ("severity", "onlyWithFix", "kev", "malicious", "minAgeDays"),
@@ -415,6 +416,9 @@ def loads(text: str | bytes, *, name: str = "<policy>", base_dir: Path | None = 
     if root is None:
         raise PolicyError(f"{name}: the policy file is empty")
     top = _Fields(ctx, root, "")
+    for key, (knode, _) in top.items.items():
+        if key not in _TOP:
+            raise ctx.error(knode, key, f"unknown field; expected one of {', '.join(_TOP)}")
     api = f"{top.text('apiVersion', required=True)}"
     if api != API_VERSION:
         raise ctx.error(top.node("apiVersion"), "apiVersion", f"must be {API_VERSION}, not {api!r}")
