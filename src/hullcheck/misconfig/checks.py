@@ -156,7 +156,9 @@ def setid_files(image: Image, tree: FileTree, allowed: frozenset[str] = SETID_AL
 def world_writable(image: Image, tree: FileTree) -> Evidence | None:
     out = []
     for e in sorted(tree.view().files(), key=lambda e: e.path):
-        if e.kind in (Kind.SYMLINK, Kind.HARDLINK) or not e.mode & stat.S_IWOTH:
+        # Links carry no permissions of their own; device nodes (/dev/null is 0666) are
+        # replaced by the runtime's /dev anyway.
+        if e.kind in (Kind.SYMLINK, Kind.HARDLINK, Kind.OTHER) or not e.mode & stat.S_IWOTH:
             continue
         if e.kind is Kind.DIR and e.mode & stat.S_ISVTX:
             continue  # /tmp: writable by all, but only owners may delete

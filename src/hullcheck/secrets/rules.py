@@ -97,6 +97,7 @@ RULES: tuple[Rule, ...] = (
         keywords=("akia", "asia", "abia", "acca", "a3t", "agpa", "aida", "aroa", "aipa", "anpa",
                   "anva"),
         entropy=3.0,
+        reject_placeholders=True,  # AWS's documented AKIAIOSFODNN7EXAMPLE
     ),
     Rule(
         id="aws-secret-access-key",
@@ -106,6 +107,7 @@ RULES: tuple[Rule, ...] = (
               rf"(?P<secret>[A-Za-z0-9/+]{{40}}){_END}",
         keywords=("aws",),
         entropy=4.0,
+        reject_placeholders=True,
     ),
     Rule(
         id="gcp-service-account-key",
@@ -172,6 +174,7 @@ RULES: tuple[Rule, ...] = (
         regex=r"https://hooks\.slack\.com/(?:services|workflows)/"
               r"(?P<secret>T[A-Za-z0-9_]{8,12}/B[A-Za-z0-9_]{8,12}/[A-Za-z0-9_]{24})",
         keywords=("hooks.slack.com",),
+        reject_placeholders=True,  # Slack's documented T00000000/B00000000/XXXX...
     ),
     Rule(
         id="stripe-secret-key",
@@ -262,7 +265,7 @@ RULES: tuple[Rule, ...] = (
               r"(?![A-Za-z0-9!#%*+./=?@^_~(\[-])",
         keywords=("password", "passwd", "secret", "api_key", "apikey", "access_token",
                   "accesstoken", "auth_token", "authtoken"),
-        entropy=3.5,
+        entropy=3.0,  # a 10-character value has at most log2(10) = 3.3 bits per character
         reject_placeholders=True,
     ),
 )
