@@ -161,6 +161,9 @@ class BaseRequest:
     today: date = field(default_factory=date.today)
     advice: bool = True  # scan the image and the newer base when the base is behind
     eol_table: Path | None = None  # default: the updated table in the cache, else the bundled one
+    # Raise when the registry cannot say where the base's tag points (--max-age needs it);
+    # otherwise that becomes a note and freshness stays unknown.
+    require_freshness: bool = False
 
 
 def image_distro(image: Image) -> Distro | None:
@@ -267,10 +270,16 @@ def assess_base(req: BaseRequest) -> BaseAssessment:
         built_created = None
         if entry is not None and entry.digest == identity.digest:
             built_created = base_freshness.parse_created(entry.created)
-        with make_client(req.pull) as client:
-            fresh = base_freshness.check(client, name=identity.name, tag=identity.tag,
-                                         built_digest=identity.digest,
-                                         built_created=built_created, platform=plat)
+        try:
+            with make_client(req.pull) as client:
+                fresh = base_freshness.check(client, name=identity.name, tag=identity.tag,
+                                             built_digest=identity.digest,
+                                             built_created=built_created, platform=plat)
+        except HullcheckError as exc:
+            if req.require_freshness:
+                raise
+            notes.append(f"freshness unknown: could not compare {identity.name}:{identity.tag} "
+                         f"with the registry: {exc}")
     elif identity.found:
         notes.append(f"base {identity.reference or '(unnamed)'} has no tag and digest to compare: "
                      "freshness unknown")

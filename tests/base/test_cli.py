@@ -114,3 +114,25 @@ def test_a_damaged_catalog_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, _, err = run(capsys, image, "--catalog", str(bad))
     assert code == 2
     assert "not a hullcheck base catalog" in err
+
+
+def test_an_unreachable_base_registry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hullcheck.base.identify import BASE_DIGEST, BASE_NAME
+    from hullcheck.image.writer import ImageBuilder
+    from tests.fixtures.base.images import os_release
+
+    b = ImageBuilder(annotations={BASE_NAME: "127.0.0.1:1/gone/debian:12",
+                                  BASE_DIGEST: "sha256:" + "0" * 64})
+    b.add_layer({"etc/os-release": os_release("debian", "12", "bookworm")})
+    image = write(b.build(), tmp_path)
+    args = (image, "--catalog", str(tmp_path / "empty.json"), "-o", "json")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    doc = as_json(out)
+    assert doc["base"]["identifiedBy"] == "annotation" and doc["freshness"] is None
+    assert any(n.startswith("freshness unknown: could not compare 127.0.0.1:1/gone/debian:12")
+               for n in doc["notes"])
+    # --max-age needs the answer: not being able to get it is an error, not a pass.
+    code, _, err = run(capsys, *args, "--max-age", "30")
+    assert code == 2
+    assert "127.0.0.1:1" in err

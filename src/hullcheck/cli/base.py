@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-age must be 0 or more days")
     req = pipeline.BaseRequest(image=image, catalog=args.catalog, trust=args.trust, db=args.db,
                                platform=args.platform, pull=pull_options(args),
-                               advice=not args.no_advice, eol_table=args.eol_table)
+                               advice=not args.no_advice, eol_table=args.eol_table,
+                               require_freshness=args.max_age is not None)
     assessment = pipeline.assess_base(req)
     failed = failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
                       fail_eol=args.fail_eol)
