@@ -20,12 +20,14 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+_hs: Any
+_re2: Any
 try:  # optional: the fastest multi-literal engine
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - depends on the machine
     _hs = None
-try:  # optional: a DFA for the alternation
-    import re2 as _re2
+try:  # optional: one DFA for the whole keyword set
+    import re2 as _re2  # type: ignore[import-untyped,no-redef,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the machine
     _re2 = None
 

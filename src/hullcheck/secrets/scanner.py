@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from hullcheck import filetree
@@ -290,7 +290,7 @@ def _config_texts(image: Image) -> Iterator[tuple[Origin, str, str, Layer | None
             yield Origin.HISTORY, f"config:history/{i}", str(h["created_by"]), layer_of.get(i)
 
 
-def _history_layers(history: list[object], layers: tuple[Layer, ...]) -> dict[int, Layer]:
+def _history_layers(history: Sequence[object], layers: tuple[Layer, ...]) -> dict[int, Layer]:
     """History index → the layer it created (only when the history lines up with layers)."""
     non_empty = [i for i, h in enumerate(history)
                  if isinstance(h, dict) and not h.get("empty_layer")]
