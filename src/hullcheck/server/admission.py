@@ -7,8 +7,9 @@ Pods and the workload kinds that embed a Pod template (Deployment, StatefulSet,
 DaemonSet, ReplicaSet, Job, CronJob): every container, init container and ephemeral
 container image is resolved to a digest, its evidence gathered (``gather``: pluggable;
 ``pipeline.gather_evidence`` in the real server) and judged by the policy. Decisions
-are cached by digest for ``cache_ttl`` seconds (tags are resolved on every review,
-since they move).
+the evidence is cached by digest for ``cache_ttl`` seconds (tags are resolved on every
+review, since they move); the pure evaluation runs on every review, so a decision always
+reflects the reference as written and today's waivers.
 
 A registry that cannot be reached is a *failure*: denied by default (fail closed);
 with ``failure_policy="ignore"`` allowed with a warning. Anything else that stops an
@@ -21,7 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,12 @@ class AdmissionController:
         self._fail_open = failure_policy == "ignore"
         self._clock = clock
         self._today = today
-        self._cache: dict[str, tuple[float, Decision]] = {}
+        self._cache: dict[str, tuple[float, Evidence]] = {}
         self._lock = threading.Lock()
 
     # -- one image ------------------------------------------------------------------------
 
-    def _cached(self, digest: str) -> Decision | None:
+    def _cached(self, digest: str) -> Evidence | None:
         with self._lock:
             hit = self._cache.get(digest)
             if hit is None:
@@ -165,17 +166,16 @@ class AdmissionController:
                 return None
             return hit[1]
 
-    def decision_for(self, ref: Reference) -> Decision:
-        """The decision for a digest-pinned reference (cached by digest)."""
-        assert ref.digest is not None
-        cached = self._cached(ref.digest)
-        if cached is not None:
-            return cached
-        decision = evaluate(self._gather(ref), self.policy, now=self._today())
-        if self._ttl > 0:
-            with self._lock:
-                self._cache[ref.digest] = (self._clock() + self._ttl, decision)
-        return decision
+    def decision_for(self, ref: Reference, digest: str) -> Decision:
+        """The decision for ``ref`` (as written) at ``digest``; evidence cached by digest."""
+        evidence = self._cached(digest)
+        if evidence is None:
+            evidence = self._gather(ref.with_digest(digest))
+            if self._ttl > 0:
+                with self._lock:
+                    self._cache[digest] = (self._clock() + self._ttl, evidence)
+        evidence = replace(evidence, image=replace(evidence.image, ref=str(ref), digest=digest))
+        return evaluate(evidence, self.policy, now=self._today())
 
     def _check(self, c: ContainerImage) -> tuple[str, str, str]:
         """(denial, warning, failure) for one image; each "" when it does not apply."""
@@ -186,7 +186,7 @@ class AdmissionController:
             return f"{label}: {exc}", "", ""
         try:
             digest = ref.digest or self._resolve(ref)
-            decision = self.decision_for(ref.with_digest(digest))
+            decision = self.decision_for(ref, digest)
         except RegistryError as exc:
             return "", "", f"{label}: registry unreachable or refused: {exc}"
         except HullcheckError as exc:
