@@ -107,7 +107,7 @@ def test_config_by_id_and_severity() -> None:
     rules = "  - id: cfg\n    type: config\n    ids: [HC-C001]\n    severity: high\n"
     ok = (ConfigEvidence(id="HC-C002", severity=Level.LOW, title="no HEALTHCHECK"),)
     assert decide(rules, config=ok).outcome is Outcome.PASS
-    bad = ok + (ConfigEvidence(id="HC-C001", severity=Level.MEDIUM, title="runs as root"),
+    bad = (*ok, ConfigEvidence(id="HC-C001", severity=Level.MEDIUM, title="runs as root"),
                 ConfigEvidence(id="HC-C009", severity=Level.HIGH, title="curl | sh"))
     d = decide(rules, config=bad)
     assert [i.id for i in d.violations[0].items] == ["HC-C001", "HC-C009"]
@@ -120,8 +120,8 @@ def test_licence_deny_list_over_expressions() -> None:
     rules = "  - id: lic\n    type: licenses\n    deny: [GPL-3.0-only, AGPL-3.0-or-later]\n"
     ok = (pkg("a", "1", "MIT"), pkg("b", "1", "GPL-3.0-only OR MIT"), pkg("c", "1"))
     assert decide(rules, packages=ok).outcome is Outcome.PASS
-    d = decide(rules, packages=ok + (pkg("d", "2", "MIT AND GPL-3.0"),
-                                     pkg("e", "1", "MIT", "AGPL-3.0-or-later")))
+    d = decide(rules, packages=(*ok, pkg("d", "2", "MIT AND GPL-3.0"),
+                                pkg("e", "1", "MIT", "AGPL-3.0-or-later")))
     assert [i.id for i in d.violations[0].items] == ["d", "e"]
 
 
