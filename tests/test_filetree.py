@@ -149,3 +149,30 @@ def test_sink_sees_every_version_including_deleted_files(tmp_path: Path) -> None
     tree = filetree.build(open_image(ref), [], sink=sink)
     assert sorted(sink.got) == [(0, "/etc/key", b"secret")]
     assert tree.view().entry("/etc/key") is None
+
+
+def test_globset_agrees_with_one_regex_per_glob() -> None:
+    """The indexed matcher must accept exactly what the plain translated globs accept."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hullcheck import catalog
+    from hullcheck.filetree import GlobSet
+
+    patterns = [*catalog.globs_for(), "/*", "/a/*b*.txt", "/x/**/lib*.so*", "/?/q"]
+    globs = GlobSet(patterns)
+    plain = [re.compile(glob_to_regex(p) + r"\Z") for p in patterns]
+    parts = st.sampled_from(["usr", "lib", "bin", "a", "x", "q", "node_modules", "@s", "opt",
+                             "site-packages", "x-1.dist-info", "METADATA", "package.json",
+                             "libcrypto.so.3", "requirements-dev.txt", "b.jar", "status.d",
+                             "var", "dpkg", "status", "specifications", "y.gemspec", "1b2.txt"])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(parts, min_size=1, max_size=6))
+    def check(components: list[str]) -> None:
+        path = "/" + "/".join(components)
+        assert globs.match(path) == any(rx.match(path) for rx in plain), path
+
+    check()

@@ -93,11 +93,73 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    parts = sorted({glob_to_regex(p) for p in patterns})
-    if not parts:
-        return None
-    return re.compile("(?:" + "|".join(parts) + r")\Z")
+class GlobSet:
+    """Many absolute-path globs matched at once, fast.
+
+    One big alternation regex costs ~10 µs a path; images have 10^5 paths. Instead each
+    glob is filed under what its last component must be: a literal name
+    (``METADATA``), a literal ending (``*.jar``, ``*requirements*.txt``), a literal start
+    (``libcrypto.so*``), or failing that the literal directory prefix before its first
+    wildcard (``/usr/bin/``). A path then meets only the few
+    globs that can match it.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(sorted(set(patterns)))
+        self._by_name: dict[str, list[re.Pattern[str]]] = {}
+        self._by_ext: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        self._by_head: dict[str, list[re.Pattern[str]]] = {}
+        generic: list[tuple[str, re.Pattern[str]]] = []
+        for p in self.patterns:
+            rx = re.compile(glob_to_regex(p) + r"\Z")
+            base = p.rsplit("/", 1)[1]
+            tail = base[max(base.rfind(c) for c in "*?]") + 1 :]  # literal end of the name
+            head = base[: min((i for i, c in enumerate(base) if c in "*?["), default=len(base))]
+            if base and not any(c in base for c in "*?["):
+                self._by_name.setdefault(base, []).append(rx)
+            elif "." in tail:
+                self._by_ext.setdefault(tail.rsplit(".", 1)[1], []).append((tail, rx))
+            elif len(head) >= 3:
+                self._by_head.setdefault(head[:3], []).append(rx)
+            else:
+                cut = min((i for i, c in enumerate(p) if c in "*?["), default=len(p))
+                generic.append((p[:cut], rx))
+        # Generic globs filed by their first directory ("/usr/bin/*" under "usr"); those
+        # with a wildcard in the first component are tried for every path.
+        self._generic_any = tuple((pre, rx) for pre, rx in generic if pre.count("/") < 2)
+        self._generic: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        for pre, rx in generic:
+            if pre.count("/") >= 2:
+                self._generic.setdefault(pre.split("/")[1], []).append((pre, rx))
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def match(self, path: str) -> bool:
+        base = path[path.rfind("/") + 1 :]
+        for rx in self._by_name.get(base, ()):
+            if rx.match(path):
+                return True
+        dot = base.rfind(".")
+        if dot >= 0:
+            for suffix, rx in self._by_ext.get(base[dot + 1 :], ()):
+                if base.endswith(suffix) and rx.match(path):
+                    return True
+        for rx in self._by_head.get(base[:3], ()):
+            if rx.match(path):
+                return True
+        for prefix, rx in self._generic.get(path[1 : path.find("/", 1)], ()):
+            if path.startswith(prefix) and rx.match(path):
+                return True
+        for prefix, rx in self._generic_any:
+            if path.startswith(prefix) and rx.match(path):
+                return True
+        return False
+
+
+def compile_globs(patterns: Iterable[str]) -> GlobSet | None:
+    globs = GlobSet(patterns)
+    return globs if globs else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,7 +213,7 @@ def read_tar(
     *,
     index: int,
     what: str,
-    wanted: re.Pattern[str] | None,
+    wanted: GlobSet | None,
     max_file: int = DEFAULT_MAX_FILE,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     sink: ContentSink | None = None,
@@ -214,7 +276,7 @@ def read_tar(
 def read_layer(
     image: Image,
     layer: Layer,
-    wanted: re.Pattern[str] | None,
+    wanted: GlobSet | None,
     max_file: int,
     sink: ContentSink | None = None,
 ) -> LayerContents:
@@ -232,7 +294,7 @@ def read_layer(
     return contents
 
 
-def read_rootfs(root: Path, wanted: re.Pattern[str] | None, max_file: int,
+def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
                 sink: ContentSink | None = None) -> LayerContents:
     """Walk an unpacked root file system without following any symlink."""
     out = LayerContents(index=0)
@@ -362,7 +424,7 @@ class FileTree:
     def is_visible(self, entry: FileEntry) -> bool:
         return self.final.get(entry.path) is entry
 
-    def matching_versions(self, pattern: re.Pattern[str]) -> list[FileEntry]:
+    def matching_versions(self, pattern: GlobSet) -> list[FileEntry]:
         """Every version (any layer) of every regular file whose path matches, in layer order."""
         out = [
             e

@@ -44,7 +44,7 @@ def read_blobs(data: bytes) -> Iterator[bytes]:
     deadline = time.monotonic() + DEADLINE_SECONDS
     try:
         con = _open(data)
-    except (sqlite3.Error, MemoryError, OverflowError) as exc:
+    except (sqlite3.Error, MemoryError, OverflowError, UnicodeDecodeError) as exc:
         raise FormatError(f"rpm SQLite database cannot be opened: {exc}") from None
     con.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
@@ -59,7 +59,7 @@ def read_blobs(data: bytes) -> Iterator[bytes]:
             if not isinstance(blob, bytes):
                 raise FormatError(f"rpm SQLite database: package {hnum} has no header blob")
             yield blob
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:  # text columns of a corrupt schema
         reason = "took too long" if time.monotonic() > deadline else str(exc)
         raise FormatError(f"rpm SQLite database is corrupt: {reason}") from None
     finally:
