@@ -6,15 +6,35 @@ so system site-packages, virtual environments and ``pip --target`` folders are a
 found. Owned files come from the ``RECORD`` next to METADATA (or an egg's
 ``installed-files.txt``), whose paths are relative to the directory holding the
 metadata directory.
+
+Integrity (``RECORD``): every row with a hash is checked against the image — a listed
+file that is gone is *missing*; one whose size differs from the RECORD, or whose bytes
+(when the file tree kept them) hash differently, is *modified*: changed after pip
+installed it. The RECORD itself and rows without a hash (``.pyc``) are exempt. The tree
+keeps bytes only for the files catalogers ask for, so most files are checked by size
+alone; the counts say how many were checked which way. Findings go to the
+``record:*`` extras, and modified files also to an ``Unknown`` so that tampering shows
+in every report (the typed ``Package`` field that should carry it is proposed in the
+change notes).
+
+Origin (``direct_url.json``, PEP 610): a distribution installed from a local directory
+(editable or not), a VCS URL (with its commit) or an archive URL is marked with the
+``direct-url`` extra (``local-directory``, ``local-directory-editable``, ``vcs``,
+``archive``) and the URL, credentials removed.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
+import hashlib
+import json
 import posixpath
 import re
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 
@@ -23,8 +43,8 @@ from packageurl import PackageURL
 
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
-from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Location, Package, PackageType
+from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.model import Location, Package, PackageType, Unknown
 
 NAME = "python-installed"
 MAX_SHORT_LICENSE = 100  # a License field longer than this is licence text, not a name
@@ -133,6 +153,160 @@ def owned_files(metadata_path: str, view: View) -> tuple[str, ...]:
     return ()
 
 
+# ---------------------------------------------------------------------------------------
+# RECORD integrity
+
+MAX_RECORD_ROWS = 200_000
+SHOW_PATHS = 5  # paths named in an extra or a reason
+# PEP 376/627: any hashlib.algorithms_guaranteed algorithm except md5 and sha1.
+RECORD_ALGORITHMS = frozenset(
+    a for a in hashlib.algorithms_guaranteed if a not in ("md5", "sha1") and "shake" not in a
+)
+_RECORD_SIDECARS = ("RECORD", "RECORD.jws", "RECORD.p7s")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordCheck:
+    """How the files a RECORD lists compare with the image."""
+
+    by_hash: int = 0  # bytes available and hash equal
+    by_size: int = 0  # bytes not kept; size equal (or not recorded)
+    modified: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    unsupported: int = 0  # rows whose hash is not one we can check
+
+    @property
+    def checked(self) -> int:
+        return self.by_hash + self.by_size + len(self.modified) + len(self.missing)
+
+
+def _digest(algorithm: str, data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
+
+
+def verify_record(data: bytes, meta_dir: str, view: View) -> RecordCheck:
+    """Compare every hashed row of a RECORD (``path,algo=urlsafe-b64,size``) with the view."""
+    site = posixpath.dirname(meta_dir)
+    exempt = {f"{meta_dir}/{name}" for name in _RECORD_SIDECARS}
+    by_hash = by_size = unsupported = 0
+    modified: list[str] = []
+    missing: list[str] = []
+    text = data.decode("utf-8", errors="replace")
+    for number, row in enumerate(csv.reader(text.splitlines())):
+        if number >= MAX_RECORD_ROWS:
+            break
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            continue  # no hash: the RECORD itself, .pyc files, INSTALLER written later
+        path = _absolute(row[0].strip(), site)
+        if path in exempt:
+            continue
+        algorithm, _, expected = row[1].strip().partition("=")
+        if algorithm not in RECORD_ALGORITHMS or not expected:
+            unsupported += 1
+            continue
+        entry = view.lookup(path)
+        if entry is None:
+            missing.append(path)
+            continue
+        if entry.kind is not Kind.FILE:
+            modified.append(path)  # now a directory, a device, a dangling hard link
+            continue
+        size = row[2].strip() if len(row) > 2 else ""
+        if size.isdigit() and int(size) != entry.size:
+            modified.append(path)
+        elif entry.content is not None:
+            if _digest(algorithm, entry.content) == expected.rstrip("="):
+                by_hash += 1
+            else:
+                modified.append(path)
+        else:
+            by_size += 1
+    return RecordCheck(by_hash=by_hash, by_size=by_size, modified=tuple(modified),
+                       missing=tuple(missing), unsupported=unsupported)
+
+
+def _paths_value(paths: tuple[str, ...]) -> str:
+    shown = ", ".join(paths[:SHOW_PATHS])
+    more = f", and {len(paths) - SHOW_PATHS} more" if len(paths) > SHOW_PATHS else ""
+    return f"{len(paths)}: {shown}{more}"
+
+
+def record_extras(check: RecordCheck) -> list[tuple[str, str]]:
+    if not check.checked and not check.unsupported:
+        return []
+    out = [("record:checked", f"{check.checked} files: {check.by_hash} by hash, "
+                              f"{check.by_size} by size only")]
+    if check.modified:
+        out.append(("record:modified", _paths_value(check.modified)))
+    if check.missing:
+        out.append(("record:missing", _paths_value(check.missing)))
+    if check.unsupported:
+        out.append(("record:unsupported-hash", str(check.unsupported)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# direct_url.json (PEP 610)
+
+MAX_DIRECT_URL = 64 << 10
+
+
+def _without_credentials(url: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(unreadable URL)"
+    if parts.username is None and parts.password is None:
+        return url[:2000]
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    # "git@github.com" is a user name, not a secret; anything else is dropped.
+    user = "git@" if parts.username == "git" and parts.password is None else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=user + host))[:2000]
+
+
+def direct_url_extras(data: bytes) -> list[tuple[str, str]]:
+    """Where a distribution was installed from, when not from an index. A document that
+    cannot be read still says the package was installed from a direct URL."""
+    try:
+        doc = json.loads(data[:MAX_DIRECT_URL].decode("utf-8")) \
+            if len(data) <= MAX_DIRECT_URL else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("url"), str):
+        return [("direct-url", "unreadable")]
+    url = _without_credentials(doc["url"])
+    out = [("direct-url-url", url)]
+    vcs, archive, directory = doc.get("vcs_info"), doc.get("archive_info"), doc.get("dir_info")
+    if isinstance(vcs, Mapping):
+        out.append(("direct-url", "vcs"))
+        for key, field in (("direct-url-vcs", "vcs"), ("direct-url-commit", "commit_id"),
+                           ("direct-url-requested-revision", "requested_revision")):
+            value = vcs.get(field)
+            if isinstance(value, str) and value:
+                out.append((key, value[:200]))
+    elif isinstance(archive, Mapping):
+        out.append(("direct-url", "archive"))
+        hashes = archive.get("hashes")
+        if isinstance(hashes, Mapping):
+            for algo, value in sorted(hashes.items()):
+                if isinstance(value, str):
+                    out.append(("direct-url-hash", f"{algo}={value}"[:300]))
+                    break
+        elif isinstance(archive.get("hash"), str):
+            out.append(("direct-url-hash", archive["hash"][:300]))
+    elif isinstance(directory, Mapping):
+        editable = directory.get("editable") is True
+        out.append(("direct-url", "local-directory-editable" if editable else "local-directory"))
+    else:
+        out.append(("direct-url", "unknown"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+
+
 def package_of(text: str, path: str, view: View) -> Package:
     meta = HeaderParser().parsestr(text)
     name = " ".join((meta.get("Name") or "").split())
@@ -150,6 +324,14 @@ def package_of(text: str, path: str, view: View) -> Package:
     ]
     extras.append(("site", posixpath.dirname(posixpath.dirname(path))
                    if not path.endswith(".egg-info") else posixpath.dirname(path)))
+    meta_dir = posixpath.dirname(path)
+    if meta_dir.endswith(".dist-info"):
+        record = view.read(f"{meta_dir}/RECORD")
+        if record is not None:
+            extras.extend(record_extras(verify_record(record, meta_dir, view)))
+        direct = view.read(f"{meta_dir}/direct_url.json")
+        if direct is not None:
+            extras.extend(direct_url_extras(direct))
     return Package(
         type=PackageType.PYTHON,
         name=name,
@@ -168,10 +350,19 @@ class PythonInstalledCataloger:
 
     name = NAME
     globs = ("/**/*.dist-info/METADATA", "/**/*.egg-info/PKG-INFO", "/**/*.egg-info")
-    needs = ("/**/*.dist-info/RECORD", "/**/*.egg-info/installed-files.txt")
+    needs = ("/**/*.dist-info/RECORD", "/**/*.egg-info/installed-files.txt",
+             "/**/*.dist-info/direct_url.json")
 
-    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         data = entry.content or b""
         if b"\0" in data[:8192]:
             raise FormatError(f"{entry.path}: binary data in Python core metadata")
-        return (package_of(data.decode("utf-8", errors="replace"), entry.path, view),)
+        pkg = package_of(data.decode("utf-8", errors="replace"), entry.path, view)
+        out: list[Package | Unknown] = [pkg]
+        modified = dict(pkg.extras).get("record:modified")
+        if modified is not None:
+            # Tampering after install must reach every report, not only the SBOM's extras.
+            out.append(Unknown(location=Location(path=""), cataloger=NAME,
+                               reason=f"{pkg.name} {pkg.version}: files modified after install "
+                                      f"(RECORD hash or size differs) — {modified}"))
+        return out
