@@ -507,27 +507,12 @@ def gather_evidence(req: EvidenceRequest, progress: Progress | None = None) -> E
         image_ev = pol.ImageEvidence(ref=shown, digest=target.rsplit("@", 1)[1])
     if Need.PACKAGES in req.needs or Need.VULNERABILITIES in req.needs:
         packages = ev.from_inventory(inv)
-    if Need.SECRETS in req.needs:
-        try:
-            from hullcheck.secrets import scan_image
-        except ImportError:
-            notes.append("secrets: secret scanning is not available in this build")
-        else:
-            image = open_image(target, platform=Platform.parse(req.platform) if req.platform
-                               else None, pull=req.pull)
-            secret_report, _ = scan_image(image)
-            secrets = ev.secrets_from(secret_report.findings)
+    if Need.SECRETS in req.needs:  # every layer, deleted files too, plus Env and history
+        secrets = ev.secrets_from(secrets_scan(SecretsRequest(
+            image=target, platform=req.platform, pull=req.pull)).findings)
     if Need.CONFIG in req.needs:
-        try:
-            from hullcheck import misconfig  # type: ignore[attr-defined]
-
-            check = misconfig.check  # type: ignore[attr-defined]
-        except (ImportError, AttributeError):
-            notes.append("config: configuration checks are not available in this build")
-        else:
-            image = open_image(target, platform=Platform.parse(req.platform) if req.platform
-                               else None, pull=req.pull)
-            config = ev.config_from(check(image))
+        config = ev.config_from(config_check(ConfigRequest(
+            image=target, platform=req.platform, pull=req.pull)).findings)
     if Need.SIGNATURES in req.needs:
         if not req.keys:
             notes.append("signatures: the policy names no public key file to verify with "
