@@ -89,3 +89,27 @@ def test_broken_policy_exits_2_with_line(tmp_path: Path, make_image: Callable[..
 def test_validate_ok(policy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "validate", str(policy_file)]) == 0
     assert "2 rules" in capsys.readouterr().out
+
+
+def test_secrets_and_config_gathered_through_the_pipeline(
+        make_image: Callable[..., str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("apiVersion: hullcheck/v1\nkind: Policy\nrules:\n"
+                      "  - id: no-secrets\n    type: secrets\n"
+                      "  - id: cfg\n    type: config\n    severity: negligible\n    action: warn\n")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    from hullcheck.image.writer import whiteout
+
+    img = make_image({"root/.ssh/id_ed25519": key}, [whiteout("root/.ssh/id_ed25519")])
+    rc = main(["policy", "check", img, "--policy", str(policy), "-o", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    secret = [v for v in doc["violations"] if v["rule"] == "no-secrets"]
+    assert rc == 1 and secret, doc
+    assert "deleted by a later layer" in secret[0]["message"]
+    assert any(v["rule"] == "cfg" for v in doc["violations"])  # e.g. no USER, no HEALTHCHECK
