@@ -9,13 +9,12 @@ stanza is skipped and the others kept; a file with no readable stanza raises
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from license_expression import Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
+from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -67,28 +66,9 @@ def parse_records(text: str) -> tuple[list[Record], list[tuple[int, str]]]:
     return records, problems
 
 
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
-def _spdx(text: str) -> str | None:
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return None
-    return None if info.errors else str(info.normalized_expression)
-
-
 def licenses_of(field: str) -> tuple[str, ...]:
     """``L:`` as SPDX: a whole expression when it is one, else each space-separated word."""
-    text = " ".join(field.split())
-    if not text:
-        return ()
-    whole = _spdx(text)
-    if whole is not None:
-        return (whole,)
-    return tuple(dict.fromkeys(_spdx(w) or w for w in text.split()))
+    return lic.expression_or_words(field)
 
 
 def files_of(record: Record) -> tuple[str, ...]:

@@ -18,15 +18,14 @@ inside ``node_modules`` (a dependency's own lock) are ignored.
 
 from __future__ import annotations
 
-import functools
 import json
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from license_expression import Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
+from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -37,30 +36,12 @@ LOCK = "npm-lock"
 MAX_NAME = 214  # npm's own limit on package names
 
 
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
-def _spdx(text: str) -> str | None:
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return None
-    return None if info.errors else str(info.normalized_expression)
-
-
 def _one_license(value: object) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("type")
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
-    if not text:
-        return None
-    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
-        text = text[1:-1]
-    return _spdx(text) or text[:1000]
+    return lic.normalise(value)
 
 
 def licenses_of(doc: Mapping[str, Any]) -> tuple[str, ...]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import functools
 import hashlib
 import json
 import posixpath
@@ -38,10 +37,10 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 
-from license_expression import Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
 from hullcheck.catalog.base import Env
+from hullcheck.catalog.license import spdx as _spdx
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.model import Location, Package, PackageType, Unknown
@@ -79,19 +78,6 @@ CLASSIFIERS = {
     "Apache Software License 2.0 (Apache-2.0)": "Apache-2.0",
 }
 _UNKNOWN = {"", "unknown", "none", "n/a", "other", "other/proprietary license"}
-
-
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
-def _spdx(text: str) -> str | None:
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return None
-    return None if info.errors else str(info.normalized_expression)
 
 
 def normalise_name(name: str) -> str:
