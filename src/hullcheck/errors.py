@@ -79,7 +79,7 @@ class RegistryError(HullcheckError):
 class AuthError(RegistryError):
     default_hint = (
         "log in with 'docker login', or pass --username and --password-stdin "
-        "(or HULLCHECK_USERNAME/HULLCHECK_PASSWORD)"
+        "(or HULLCHECK_REGISTRY_USERNAME/HULLCHECK_REGISTRY_PASSWORD)"
     )
 
 

@@ -151,10 +151,7 @@ class GlobSet:
         for prefix, rx in self._generic.get(path[1 : path.find("/", 1)], ()):
             if path.startswith(prefix) and rx.match(path):
                 return True
-        for prefix, rx in self._generic_any:
-            if path.startswith(prefix) and rx.match(path):
-                return True
-        return False
+        return any(path.startswith(prefix) and rx.match(path) for prefix, rx in self._generic_any)
 
 
 def compile_globs(patterns: Iterable[str]) -> GlobSet | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fixtures.images import tree_of
-from tests.fixtures.rootfs import read
-
 from hullcheck import catalog
 from hullcheck.catalog.apk import ApkCataloger
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image.writer import symlink
 from hullcheck.model import ImageSource, Inventory
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import read
 
 CATS = (DpkgCataloger(), ApkCataloger())
 DEBIAN = read("dpkg/bookworm", "usr/lib/os-release")

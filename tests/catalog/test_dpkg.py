@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import tree_of
-from tests.fixtures.rootfs import layer, read
 
 from hullcheck import catalog
 from hullcheck.catalog.dpkg import (
@@ -17,6 +15,8 @@ from hullcheck.catalog.dpkg import (
 )
 from hullcheck.image.writer import whiteout
 from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer, read
 
 CATS = (DpkgCataloger(),)
 STATUS = "var/lib/dpkg/status"

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import tree_of
-from tests.fixtures.rootfs import layer
 
 from hullcheck import catalog
 from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger, installed_name
 from hullcheck.image.writer import whiteout
 from hullcheck.model import ImageSource, Inventory, Visibility
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer
 
 CATS = (NpmPackageCataloger(), NpmLockCataloger())
 APP = "/srv/app"

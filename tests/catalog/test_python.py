@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import tree_of
-from tests.fixtures.rootfs import layer
 
 from hullcheck import catalog
 from hullcheck.catalog.python import PythonInstalledCataloger, normalise_name
 from hullcheck.image.writer import whiteout
 from hullcheck.model import ImageSource, Inventory, Visibility
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer
 
 CATS = (PythonInstalledCataloger(),)
 SITE = "/opt/venv/lib/python3.11/site-packages"

@@ -7,9 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.fixtures.images import tree_of
-from tests.fixtures.rpm import build
-from tests.fixtures.rpm.build import Built
 
 from hullcheck import catalog
 from hullcheck.catalog.base import Env
@@ -17,6 +14,9 @@ from hullcheck.catalog.rpm import GLOBS, RpmDbCataloger, normalise_license, pars
 from hullcheck.catalog.rpmdb import backend_of, read_headers
 from hullcheck.filetree import FileEntry, Kind, compile_globs
 from hullcheck.model import Distro, ImageSource, SourcePackage, Visibility
+from tests.fixtures.images import tree_of
+from tests.fixtures.rpm import build
+from tests.fixtures.rpm.build import Built
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
 ROCKY = Distro(id="rocky", version_id="9.3")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.fixtures.rpm import build
-from tests.fixtures.rpm.build import Built
 
 from hullcheck.catalog.rpmdb import bdb, parse_header, read_headers
 from hullcheck.errors import FormatError
+from tests.fixtures.rpm import build
+from tests.fixtures.rpm.build import Built
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
 

@@ -47,22 +47,22 @@ fi
 
 def test_explicit_credentials_win(tmp_path: Path) -> None:
     env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
-    env |= {"HULLCHECK_USERNAME": "envuser", "HULLCHECK_PASSWORD": "envpw"}
+    env |= {"HULLCHECK_REGISTRY_USERNAME": "envuser", "HULLCHECK_REGISTRY_PASSWORD": "envpw"}
     creds = lookup_credentials("r.example", username="me", password="pw", env=env)
     assert creds == Credentials(username="me", password="pw", source="explicit")
 
 
 def test_environment_before_docker_config(tmp_path: Path) -> None:
     env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
-    env |= {"HULLCHECK_USERNAME": "envuser", "HULLCHECK_PASSWORD": "envpw"}
+    env |= {"HULLCHECK_REGISTRY_USERNAME": "envuser", "HULLCHECK_REGISTRY_PASSWORD": "envpw"}
     creds = lookup_credentials("r.example", env=env)
     assert creds is not None
     assert (creds.username, creds.password) == ("envuser", "envpw")
 
 
 def test_half_set_environment_is_an_error(tmp_path: Path) -> None:
-    env = write_config(tmp_path, {}) | {"HULLCHECK_USERNAME": "only-user"}
-    with pytest.raises(AuthError, match="HULLCHECK_PASSWORD"):
+    env = write_config(tmp_path, {}) | {"HULLCHECK_REGISTRY_USERNAME": "only-user"}
+    with pytest.raises(AuthError, match="HULLCHECK_REGISTRY_PASSWORD"):
         lookup_credentials("r.example", env=env)
 
 

@@ -289,8 +289,8 @@ def test_identity_token_from_docker_config(
         json.dumps({"auths": {registry_token.host: {"identitytoken": registry_token.identity_token}}})
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    monkeypatch.delenv("HULLCHECK_USERNAME", raising=False)
-    monkeypatch.delenv("HULLCHECK_PASSWORD", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_PASSWORD", raising=False)
     ref = fresh_ref(registry_token)
     with RegistryClient() as c:
         pushed = push_image(c, ref)
@@ -307,8 +307,8 @@ def test_basic_credentials_from_docker_config_auth(
         json.dumps({"auths": {f"http://{registry_basic.host}": {"auth": auth.decode()}}})
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    monkeypatch.delenv("HULLCHECK_USERNAME", raising=False)
-    monkeypatch.delenv("HULLCHECK_PASSWORD", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_PASSWORD", raising=False)
     ref = fresh_ref(registry_basic)
     with RegistryClient() as c:
         pushed = push_image(c, ref)
@@ -332,8 +332,8 @@ def test_credential_helper_on_path(
     (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {registry_token.host: "test"}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.delenv("HULLCHECK_USERNAME", raising=False)
-    monkeypatch.delenv("HULLCHECK_PASSWORD", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("HULLCHECK_REGISTRY_PASSWORD", raising=False)
     ref = fresh_ref(registry_token)
     with RegistryClient() as c:
         pushed = push_image(c, ref)
@@ -344,8 +344,8 @@ def test_environment_credentials(
     registry_basic: RunningRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    monkeypatch.setenv("HULLCHECK_USERNAME", registry_basic.username)
-    monkeypatch.setenv("HULLCHECK_PASSWORD", registry_basic.password)
+    monkeypatch.setenv("HULLCHECK_REGISTRY_USERNAME", registry_basic.username)
+    monkeypatch.setenv("HULLCHECK_REGISTRY_PASSWORD", registry_basic.password)
     ref = fresh_ref(registry_basic)
     with RegistryClient() as c:
         assert push_image(c, ref).digest == c.resolve(ref)

@@ -106,8 +106,8 @@ def test_cli_against_registry_with_basic_auth(
     creds = Credentials(username=registry_basic.username, password=registry_basic.password)
     with RegistryClient(credentials=creds) as client:
         push(client, ref, build({"x": "y"}))
-    monkeypatch.setenv("HULLCHECK_USERNAME", registry_basic.username)
-    monkeypatch.setenv("HULLCHECK_PASSWORD", registry_basic.password)
+    monkeypatch.setenv("HULLCHECK_REGISTRY_USERNAME", registry_basic.username)
+    monkeypatch.setenv("HULLCHECK_REGISTRY_PASSWORD", registry_basic.password)
     (tmp_path / "prov.json").write_text('{"buildType": "https://example.com/build"}')
     assert main(["sign", str(ref), "--key", str(priv)]) == 0
     assert (

@@ -21,7 +21,7 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
                         "then linux/amd64)")
     g.add_argument("--insecure", action="store_true",
                    help="allow plain HTTP and unverified TLS to the registry")
-    g.add_argument("--username", help="registry user name (or HULLCHECK_USERNAME)")
+    g.add_argument("--username", help="registry user name (or HULLCHECK_REGISTRY_USERNAME)")
     g.add_argument("--password-stdin", action="store_true",
                    help="read the registry password from standard input")
 
@@ -33,7 +33,7 @@ def pull_options(args: argparse.Namespace) -> PullOptions:
             raise UsageError("--password-stdin: standard input is a terminal; pipe the password in")
         password = sys.stdin.readline().rstrip("\r\n")
     elif args.username:
-        password = os.environ.get("HULLCHECK_PASSWORD")
+        password = os.environ.get("HULLCHECK_REGISTRY_PASSWORD")
     return PullOptions(insecure=args.insecure, username=args.username, password=password)
 
 

@@ -3,7 +3,7 @@
 Lookup order for a registry host:
 
 1. a username/password passed in (``--username``/``--password-stdin``);
-2. ``HULLCHECK_USERNAME`` / ``HULLCHECK_PASSWORD``;
+2. ``HULLCHECK_REGISTRY_USERNAME`` / ``HULLCHECK_REGISTRY_PASSWORD``;
 3. ``$DOCKER_CONFIG/config.json`` (else ``~/.docker/config.json``): a ``credHelpers`` entry
    for the host, then an ``auths`` entry (base64 ``auth``, ``username``/``password``,
    ``identitytoken``), then the default ``credsStore``.
@@ -175,10 +175,14 @@ def lookup_credentials(
         if not (username and password):
             raise AuthError(f"both a username and a password are needed for {host}")
         return Credentials(username=username, password=password, source="explicit")
-    env_user, env_pass = env.get("HULLCHECK_USERNAME"), env.get("HULLCHECK_PASSWORD")
+    env_user = env.get("HULLCHECK_REGISTRY_USERNAME")
+    env_pass = env.get("HULLCHECK_REGISTRY_PASSWORD")
     if env_user or env_pass:
         if not (env_user and env_pass):
-            raise AuthError(f"set both HULLCHECK_USERNAME and HULLCHECK_PASSWORD to log in to {host}")
+            raise AuthError(
+                "set both HULLCHECK_REGISTRY_USERNAME and HULLCHECK_REGISTRY_PASSWORD "
+                f"to log in to {host}"
+            )
         return Credentials(username=env_user, password=env_pass, source="environment")
     path = docker_config_path(env)
     config = _load_config(path)
