@@ -30,7 +30,8 @@ BIG_TREES = (
     # (directory on this machine, where it goes in the image)
     (Path(sys.base_prefix), "opt/python"),
     (Path("/usr/lib/go-1.19"), "usr/lib/go-1.19"),
-    (Path("/usr/lib/jvm"), "usr/lib/jvm"),
+    # Shared libraries (not a JDK: Trivy then needs its Java DB, which needs the network).
+    (Path("/usr/lib/x86_64-linux-gnu"), "usr/lib/x86_64-linux-gnu"),
 )
 
 

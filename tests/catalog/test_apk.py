@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fixtures.images import tree_of
-from tests.fixtures.rootfs import layer
-
 from hullcheck import catalog
 from hullcheck.catalog.apk import ApkCataloger, licenses_of
 from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
+from tests.fixtures.images import tree_of
+from tests.fixtures.rootfs import layer
 
 CATS = (ApkCataloger(),)
 DB = "lib/apk/db/installed"

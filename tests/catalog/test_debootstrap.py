@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from packageurl import PackageURL
-from tests.fixtures.debootstrap import debootstrap_image, debootstrap_rootfs
 
 from hullcheck import catalog, filetree
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image import open_image
 from hullcheck.model import Inventory, PackageType
+from tests.fixtures.debootstrap import debootstrap_image, debootstrap_rootfs
 
 pytestmark = pytest.mark.slow
 
