@@ -76,6 +76,7 @@ def test_requests_urllib3_image(py_image: str, fixture_only_db: Path,
                           ("pywasm3", "CVE-2025-6272")}
     by_id = {f["id"]: f for f in doc["findings"]}
     assert by_id["CVE-2018-18074"]["fixedVersions"] == ["2.20.0"]
+    assert by_id["CVE-2018-18074"]["summary"].startswith("The Requests package before 2.20.0")
     assert "PYSEC-2018-28" in by_id["CVE-2018-18074"]["aliases"]
     assert by_id["CVE-2019-11324"]["fixedVersions"] == ["1.24.2"]
     assert "PYSEC-2019-133" in by_id["CVE-2019-11324"]["aliases"]
@@ -330,6 +331,7 @@ def test_sarif_is_valid_and_github_ready(make_image: Callable[..., str], match_d
     assert mal["properties"]["security-severity"] == "10.0"
     req = next(r for r in driver["rules"] if r["id"] == "CVE-2018-18074")
     assert req["properties"]["security-severity"] == "7.5"
+    assert req["fullDescription"]["text"] == "Insufficiently Protected Credentials in Requests"
     tiff = next(r for r in run["results"] if r["ruleId"] == "CVE-2023-52356")
     assert tiff["suppressions"][0]["justification"] == "not reachable"
 

@@ -14,7 +14,8 @@ evidence.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,7 +37,7 @@ from hullcheck.vulndb.severity import Rating, Severity
 from hullcheck.vulndb.store import AffectedRecord
 
 __all__ = ["Evidence", "Finding", "Level", "MatchResult", "Matcher", "Skipped", "Status",
-           "Suppression", "match"]
+           "Suppression", "match", "with_summaries"]
 
 OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
@@ -161,6 +162,7 @@ class Matcher:
         self.store = store
         self._cache: dict[tuple[str, str, str], tuple[_Entry, ...]] = {}
         self._cache_size = cache_size
+        self._kev_cache: dict[str, KevEntry | None] = {}
 
     def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
         ck = (eco, name, vscheme.name)
@@ -231,7 +233,12 @@ class Matcher:
                         by_id[i] = group
                         group.ids.append(i)
                 group.records.append((rec, ev, hit.fixed))
-        return [_finding(pkg, g, self.store, vscheme) for g in groups]
+        return [_finding(pkg, g, self._kev, vscheme) for g in groups]
+
+    def _kev(self, cve: str) -> KevEntry | None:
+        if cve not in self._kev_cache:
+            self._kev_cache[cve] = self.store.kev(cve)
+        return self._kev_cache[cve]
 
     def match(self, inventory: Inventory, *, packages: Iterable[Package] | None = None
               ) -> MatchResult:
@@ -249,13 +256,16 @@ class Matcher:
 
 def _sorted_fixed(versions: Iterable[str], vscheme: Scheme) -> tuple[str, ...]:
     unique = list(dict.fromkeys(versions))
+    if len(unique) < 2:
+        return tuple(unique)
     try:
         return tuple(sorted(unique, key=vscheme.key))
     except InvalidVersion:  # pragma: no cover - fixed versions were read when compiled
         return tuple(unique)
 
 
-def _finding(pkg: Package, g: _Group, store: Store, vscheme: Scheme) -> Finding:
+def _finding(pkg: Package, g: _Group, kev_of: Callable[[str], KevEntry | None],
+             vscheme: Scheme) -> Finding:
     recs = [r for r, _, _ in g.records]
     malicious = any(r.kind is Kind.MALICIOUS for r in recs)
     urgency = next((r.affected.urgency for r in recs if r.affected.urgency), "")
@@ -274,7 +284,7 @@ def _finding(pkg: Package, g: _Group, store: Store, vscheme: Scheme) -> Finding:
     kev = None
     for i in g.ids:
         if i.startswith("CVE-"):
-            kev = store.kev(i)
+            kev = kev_of(i)
             if kev is not None:
                 break
     return Finding(
@@ -285,24 +295,31 @@ def _finding(pkg: Package, g: _Group, store: Store, vscheme: Scheme) -> Finding:
         severity=severity,
         status=status,
         fixed_versions=fixed,
-        summary=_summary(store, [r.advisory_id for r in recs]),
         kev=kev,
         distro_urgency=urgency,
         evidence=tuple(ev for _, ev, _ in g.records),
     )
 
 
-def _summary(store: Store, advisory_ids: Sequence[str]) -> str:
-    """The first record's summary (or the start of its details), when the store keeps it."""
+def with_summaries(findings: Iterable[Finding], store: Store) -> list[Finding]:
+    """The findings with their ``summary`` filled from the store (the first record with a
+    summary, else the first line of its details), each advisory read once. Kept out of
+    ``match()`` so that matching stays a pure index walk; reports call this."""
     get = getattr(store, "advisory", None)
-    if get is None:
-        return ""
-    for aid in advisory_ids:
-        adv = get(aid)
-        if adv is not None and (adv.summary or adv.details):
-            text = adv.summary or adv.details.split("\n", 1)[0]
-            return text if len(text) <= 300 else text[:299] + "…"
-    return ""
+    cache: dict[str, str] = {}
+
+    def text(aid: str) -> str:
+        if aid not in cache:
+            adv = get(aid) if get is not None else None
+            raw = str(adv.summary or adv.details.split("\n", 1)[0]) if adv is not None else ""
+            cache[aid] = raw if len(raw) <= 300 else raw[:299] + "…"
+        return cache[aid]
+
+    out = []
+    for f in findings:
+        summary = next((t for e in f.evidence if (t := text(e.advisory))), "")
+        out.append(dataclasses.replace(f, summary=summary) if summary else f)
+    return out
 
 
 def match(inventory: Inventory, store: Store, *, packages: Iterable[Package] | None = None

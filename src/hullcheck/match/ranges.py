@@ -100,15 +100,39 @@ def compile_range(r: Range, key: Callable[[str], Any]) -> _Compiled:
         return _Compiled(_describe(r), (), (), "range versions cannot be ordered")
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledAffected:
-    """One ``Affected`` entry ready to evaluate many versions of one scheme."""
+    """One ``Affected`` entry ready to evaluate many versions of one scheme.
 
-    all_versions: bool
-    ranges: tuple[_Compiled, ...]
-    versions: frozenset[str]
-    listed_keys: tuple[tuple[Any, str], ...]  # readable listed versions, as (key, text)
-    fixed: tuple[tuple[Any, str], ...]  # every fixed version of the entry, sorted by key
+    Listed versions are compared by text first; their sort keys (to find ``1.0`` listed
+    when ``1.0.0`` is installed) are computed on first need, and only for entries without
+    an evaluable range: a record with ranges lists the versions those ranges cover.
+    """
+
+    __slots__ = ("_key", "_listed_keys", "all_versions", "fixed", "ranges", "versions")
+
+    def __init__(self, *, all_versions: bool, ranges: tuple[_Compiled, ...],
+                 versions: tuple[str, ...], fixed: tuple[tuple[Any, str], ...],
+                 key: Callable[[str], Any]) -> None:
+        self.all_versions = all_versions
+        self.ranges = ranges
+        self.versions = frozenset(versions)
+        self.fixed = fixed  # every fixed version of the entry, as (key, text) sorted by key
+        self._key = key
+        self._listed_keys: tuple[tuple[Any, str], ...] | None = None
+        if not versions or any(not r.error for r in ranges):
+            self._listed_keys = ()
+
+    @property
+    def listed_keys(self) -> tuple[tuple[Any, str], ...]:
+        if self._listed_keys is None:
+            listed = []
+            for v in self.versions:
+                try:
+                    listed.append((self._key(v), v))
+                except InvalidVersion:
+                    continue  # an unreadable listed version still matches by its exact text
+            self._listed_keys = tuple(listed)
+        return self._listed_keys
 
     def evaluate(self, version: str, vkey: Any) -> Hit | None:
         """Whether ``version`` (with sort key ``vkey``) is affected; Unevaluable when a range
@@ -139,16 +163,9 @@ class CompiledAffected:
 
 def compile_affected(a: Affected, key: Callable[[str], Any]) -> CompiledAffected:
     ranges = tuple(compile_range(r, key) for r in a.ranges if r.type is not RangeType.GIT)
-    listed: list[tuple[Any, str]] = []
-    for v in a.versions:
-        try:
-            listed.append((key(v), v))
-        except InvalidVersion:
-            continue  # an unreadable listed version can still match by its exact text
     fixed = sorted({(k, t) for r in ranges for k, t in r.fixed}, key=lambda t: t[0])
-    return CompiledAffected(all_versions=a.all_versions, ranges=ranges,
-                            versions=frozenset(a.versions), listed_keys=tuple(listed),
-                            fixed=tuple(fixed))
+    return CompiledAffected(all_versions=a.all_versions, ranges=ranges, versions=a.versions,
+                            fixed=tuple(fixed), key=key)
 
 
 def evaluate(a: Affected, version: str, key: Callable[[str], Any]) -> Hit | None:

@@ -94,6 +94,7 @@ def finding_json(f: Finding, inv: Inventory) -> dict[str, Any]:
     return {
         "id": f.id,
         "aliases": list(f.aliases),
+        "summary": f.summary or None,
         "severity": f.level.value,
         "cvss": {"score": f.severity.score, "vector": f.severity.vector,
                  "source": f.severity.source} if f.severity.score is not None else None,
