@@ -125,9 +125,10 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
         status = store.status()
         inv = load_inventory(req, progress)
         result = match.match(inv, store)
+        shown = match.with_summaries(result.findings, store)
     image_ids = [i for i in (inv.source.manifest_digest, inv.source.config_digest,
                              *inv.source.repo_digests) if i]
-    findings, notes = vex.apply(result.findings, statements, rules, today=req.today,
+    findings, notes = vex.apply(shown, statements, rules, today=req.today,
                                 image_ids=image_ids)
     if req.only_fixed:
         findings = [f for f in findings if f.status is Status.FIXED]
