@@ -83,17 +83,19 @@ def activation(evidence: Evidence, today: date) -> dict[str, Any]:
 
 def run(program: Any, variables: dict[str, Any]) -> bool | str:
     """True / False, or an error message (evaluation errors and non-bool results)."""
-    import celpy
+    from celpy import celtypes
+    from celpy.adapter import json_to_cel
+    from celpy.evaluation import CELEvalError
 
     try:
-        result = program.evaluate(celpy.json_to_cel(variables))
-    except celpy.CELEvalError as exc:
+        result = program.evaluate(json_to_cel(variables))
+    except CELEvalError as exc:
         return f"CEL evaluation error: {_message(exc)}"
     except Exception as exc:  # cel-python raises assorted errors on odd input
         return f"CEL evaluation error: {type(exc).__name__}: {_message(exc)}"
-    if isinstance(result, celpy.CELEvalError):
+    if isinstance(result, CELEvalError):
         return f"CEL evaluation error: {_message(result)}"
-    if isinstance(result, celpy.celtypes.BoolType):
+    if isinstance(result, celtypes.BoolType):
         return bool(result)
     return f"CEL expression returned {type(result).__name__} {result!r}, not a bool"
 

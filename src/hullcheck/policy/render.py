@@ -133,4 +133,4 @@ def junit(d: Decision, policy: Policy | None = None) -> bytes:
             out.text = f"warning: {text}"
     suites = ET.Element("testsuites")
     suites.append(suite)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+    return bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True)) + b"\n"
