@@ -35,12 +35,12 @@ def _env() -> Any:
 
 def compile_expression(expression: str) -> Any:
     """A runnable program, or CelSyntaxError with the parser's message."""
-    import celpy
+    from celpy.celparser import CELParseError
 
     env = _env()
     try:
         ast = env.compile(expression)
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         raise CelSyntaxError(" ".join(str(exc).split())) from None
     return env.program(ast)
 
