@@ -266,7 +266,7 @@ class TarReader:
 _DONE = object()
 
 
-def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 16) -> Iterator[bytes]:
+def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 4) -> Iterator[bytes]:
     """Yield the items of ``chunks``, produced by a helper thread ``depth`` items ahead.
 
     Errors raised while producing (digest mismatch, corrupt stream, bomb) are re-raised in
