@@ -281,9 +281,12 @@ def base_from(assessment: Any) -> BaseEvidence:
 
     eol = _attr(assessment, "eol", "end_of_life", default=None)
     if eol is not None and not isinstance(eol, bool):
-        # Past every announced support; "extended-support-only" (LTS/ESM) is not end of life.
-        eol = {"end-of-life": True, "supported": False,
-               "extended-support-only": False}.get(_state(_attr(eol, "state")))
+        # As `hullcheck base --fail-eol`: past end of *security* support counts, so a release
+        # left with only paid extended support (LTS/ESM/ELS) is end of life for a policy too.
+        past = _attr(eol, "past_security_support", default=None)
+        eol = past if isinstance(past, bool) else {
+            "end-of-life": True, "supported": False, "extended-support-only": True,
+        }.get(_state(_attr(eol, "state")))
 
     days = _attr(assessment, "days_behind", default=None)
     freshness = _attr(assessment, "freshness", default=None)
