@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hullcheck import pipeline, sbom
 from hullcheck.cli.common import (
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scope", choices=pipeline.SCOPES, default="squashed",
                    help="squashed: what a container sees (default); all-layers: also what lower "
                         "layers ship but later layers hid")
+    p.add_argument("--from-attestation", metavar="PUBKEY", type=Path,
+                   help="take the SBOM from the image's CycloneDX/SPDX attestation verified "
+                        "with this public key, instead of reading its layers")
     add_output_options(p, FORMATS)
     add_image_options(p)
     p.set_defaults(func=run)
@@ -39,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     fmt = default_format(args)
     req = pipeline.SbomRequest(image=args.image, scope=args.scope, platform=args.platform,
-                               pull=pull_options(args))
+                               pull=pull_options(args), from_attestation=args.from_attestation)
     with LayerProgress(args.quiet) as progress:
         inv = pipeline.inventory(req, progress.callbacks)
     if fmt == "table":

@@ -1,0 +1,52 @@
+"""`hullcheck sbom --from-attestation PUB`: the SBOM comes from a verified attestation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hullcheck.cli.main import main
+from tests.fixtures.images import build, write
+
+OS = {"etc/os-release": "ID=alpine\nVERSION_ID=3.19.0\n",
+      "lib/apk/db/installed": "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:zlib\nV:1.3-r2\nA:x86_64\n\n"}
+
+
+@pytest.fixture
+def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    assert main(["key", "generate", "--output-prefix", str(tmp_path / "a")]) == 0
+    assert main(["key", "generate", "--output-prefix", str(tmp_path / "b")]) == 0
+    return tmp_path / "a.key", tmp_path / "a.pub", tmp_path / "b.pub"
+
+
+def _packages(doc: dict[str, object]) -> set[tuple[str, str]]:
+    return {(p["name"], p["version"]) for p in doc["packages"]}  # type: ignore[index, union-attr]
+
+
+def test_sbom_from_a_verified_attestation(
+    tmp_path: Path, keys: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    priv, pub, other = keys
+    image = write(build(OS), tmp_path)
+    assert main(["sbom", image, "-o", "json"]) == 0
+    direct = json.loads(capsys.readouterr()[0])
+    assert main(["attest", image, "--key", str(priv), "--type", "cyclonedx", "--sbom"]) == 0
+    capsys.readouterr()
+    assert main(["sbom", image, "--from-attestation", str(pub), "-o", "json"]) == 0
+    attested = json.loads(capsys.readouterr()[0])
+    assert _packages(attested) == _packages(direct) == {("musl", "1.2.4-r2"), ("zlib", "1.3-r2")}
+    assert attested["distro"]["id"] == "alpine"
+    # Another key: nothing verifies, exit 1 with the reason.
+    assert main(["sbom", image, "--from-attestation", str(other), "-o", "json"]) == 1
+    assert "no CycloneDX or SPDX attestation verifies" in capsys.readouterr()[1]
+
+
+def test_no_attestation_at_all(
+    tmp_path: Path, keys: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = write(build(OS), tmp_path)
+    assert main(["sbom", image, "--from-attestation", str(keys[1])]) == 1
+    assert "hint: attach one" in capsys.readouterr()[1]
