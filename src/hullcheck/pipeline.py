@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,9 @@ class SbomRequest:
     platform: str | None = None
     pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
+    # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
+    # of reading the image's layers.
+    from_attestation: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +47,8 @@ class Progress:
 def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     if req.scope not in SCOPES:
         raise UsageError(f"unknown scope {req.scope!r}: choose one of {', '.join(SCOPES)}")
+    if req.from_attestation is not None:
+        return inventory_from_attestation(req.image, req.from_attestation, req.pull)
     platform = Platform.parse(req.platform) if req.platform else None
     image = open_image(req.image, platform=platform, pull=req.pull)
     progress = progress or Progress()
@@ -616,3 +622,41 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
     from hullcheck.secrets import SecretReport
+
+
+# -- SBOMs from attestations ------------------------------------------------------------------
+
+SBOM_PREDICATES = ("https://cyclonedx.org/bom", "https://spdx.dev/Document")
+
+
+def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) -> Inventory:
+    """The inventory of a CycloneDX (preferred) or SPDX attestation of ``image`` that verifies
+    with ``public_key`` (signature, subject digest and predicate type all checked)."""
+    import json
+
+    from hullcheck import sbom
+    from hullcheck.errors import VerificationError
+
+    found = [a for t in SBOM_PREDICATES for a in _attestations_or_none(image, public_key, t, pull)]
+    if not found:
+        raise VerificationError(
+            f"{image}: no CycloneDX or SPDX attestation verifies with {public_key}",
+            hint="attach one with 'hullcheck attest IMAGE --key KEY --type cyclonedx --sbom'",
+        )
+    att = found[0]
+    data = json.dumps(att.predicate).encode()
+    inv = sbom.decode(data, name=f"{image} attestation {att.predicate_type}")
+    digest = att.digest
+    source = dataclasses.replace(inv.source, name=image,
+                                 manifest_digest=inv.source.manifest_digest or digest)
+    return dataclasses.replace(inv, source=source)
+
+
+def _attestations_or_none(image: str, key: Path, predicate_type: str,
+                          pull: PullOptions) -> tuple[object, ...]:
+    from hullcheck.errors import VerificationError
+
+    try:
+        return tuple(verify_attestation(image, key, predicate_type, pull))
+    except VerificationError:
+        return ()
