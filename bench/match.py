@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench/ is sys.path[0] when run as a script; a bench module named like a standard module
-# (bench/secrets.py) would shadow it, so import nothing from there.
+# (a bench script named like a stdlib module would shadow it): import nothing from there.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from hullcheck.match import Matcher  # noqa: E402

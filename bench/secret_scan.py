@@ -1,6 +1,6 @@
 """Secret-scan speed against the layer-decompression floor, measured in the same run.
 
-    python bench/secrets.py [IMAGE] [--runs N] [--engine hyperscan|re]
+    python bench/secret_scan.py [IMAGE] [--runs N] [--engine hyperscan|re]
 
 IMAGE is an OCI archive or layout directory (default: the debootstrap image of
 bench/_images.py). It times, best of N, in this process:
