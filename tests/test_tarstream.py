@@ -39,8 +39,8 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
 @pytest.mark.parametrize("chunk", [1, 511, 512, 4096, 1 << 20])
 def test_members_match_tarfile(fmt: int, chunk: int) -> None:
     data = _archive(fmt)
-    want = [(m.name, m.size, m.mode, m.uid, m.gid, m.linkname, m.type[0])
-            for m in tarfile.open(fileobj=io.BytesIO(data))]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        want = [(m.name, m.size, m.mode, m.uid, m.gid, m.linkname, m.type[0]) for m in tf]
     reader = TarReader(iter(_chunks(data, chunk)), what="t")
     got = []
     contents = {}

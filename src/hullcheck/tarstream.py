@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import queue
 import struct
-import zlib
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
