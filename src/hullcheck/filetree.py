@@ -110,7 +110,7 @@ class GlobSet:
         self._by_name: dict[str, list[re.Pattern[str]]] = {}
         self._by_ext: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
         self._by_head: dict[str, list[re.Pattern[str]]] = {}
-        generic: list[tuple[str, re.Pattern[str]]] = []
+        generic: list[tuple[str, int, re.Pattern[str]]] = []
         for p in self.patterns:
             rx = re.compile(glob_to_regex(p) + r"\Z")
             base = p.rsplit("/", 1)[1]
@@ -124,14 +124,16 @@ class GlobSet:
                 self._by_head.setdefault(head[:3], []).append(rx)
             else:
                 cut = min((i for i, c in enumerate(p) if c in "*?["), default=len(p))
-                generic.append((p[:cut], rx))
+                # Without "**" a glob only matches paths of its own depth.
+                depth = -1 if "**" in p else p.count("/")
+                generic.append((p[:cut], depth, rx))
         # Generic globs filed by their first directory ("/usr/bin/*" under "usr"); those
         # with a wildcard in the first component are tried for every path.
-        self._generic_any = tuple((pre, rx) for pre, rx in generic if pre.count("/") < 2)
-        self._generic: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-        for pre, rx in generic:
-            if pre.count("/") >= 2:
-                self._generic.setdefault(pre.split("/")[1], []).append((pre, rx))
+        self._generic_any = tuple(g for g in generic if g[0].count("/") < 2)
+        self._generic: dict[str, list[tuple[str, int, re.Pattern[str]]]] = {}
+        for g in generic:
+            if g[0].count("/") >= 2:
+                self._generic.setdefault(g[0].split("/")[1], []).append(g)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -149,10 +151,13 @@ class GlobSet:
         for rx in self._by_head.get(base[:3], ()):
             if rx.match(path):
                 return True
-        for prefix, rx in self._generic.get(path[1 : path.find("/", 1)], ()):
-            if path.startswith(prefix) and rx.match(path):
-                return True
-        return any(path.startswith(prefix) and rx.match(path) for prefix, rx in self._generic_any)
+        generic = self._generic.get(path[1 : path.find("/", 1)], ())
+        if generic or self._generic_any:
+            depth = path.count("/")
+            for prefix, want, rx in (*generic, *self._generic_any):
+                if (want < 0 or want == depth) and path.startswith(prefix) and rx.match(path):
+                    return True
+        return False
 
 
 def compile_globs(patterns: Iterable[str]) -> GlobSet | None:
