@@ -470,6 +470,12 @@ class View:
 
     def resolve(self, path: str, *, follow_last: bool = True) -> str | None:
         """``path`` with every symlink resolved inside the image root; None on a loop."""
+        if "/." not in path and "//" not in path and not path.endswith("/"):
+            # Fast path: a layer wrote this very path and it is no link, so no component
+            # of it can be one either (layers cannot write through a link).
+            e = self.entry(path)
+            if e is not None and e.kind is not Kind.SYMLINK:
+                return path
         todo = [c for c in path.split("/") if c][::-1]
         done: list[str] = []
         hops = 0
