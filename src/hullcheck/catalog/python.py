@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import json
 import posixpath
@@ -106,14 +107,23 @@ def licenses_of(meta: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _record_files(data: bytes, base: str) -> tuple[str, ...]:
-    out: list[str] = []
+@functools.lru_cache(maxsize=64)
+def _record_rows(data: bytes, base: str) -> tuple[tuple[str, str, str], ...]:
+    """(absolute path, hash, size) per RECORD row, parsed once for files and integrity."""
+    out: list[tuple[str, str, str]] = []
     text = data.decode("utf-8", errors="replace")
-    for row in csv.reader(text.splitlines()):
+    for number, row in enumerate(csv.reader(text.splitlines())):
+        if number >= MAX_RECORD_ROWS:
+            break
         if not row or not row[0].strip():
             continue
-        out.append(_absolute(row[0].strip(), base))
-    return tuple(dict.fromkeys(out))
+        out.append((_absolute(row[0].strip(), base), row[1].strip() if len(row) > 1 else "",
+                    row[2].strip() if len(row) > 2 else ""))
+    return tuple(out)
+
+
+def _record_files(data: bytes, base: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(path for path, _, _ in _record_rows(data, base)))
 
 
 def _lines_files(data: bytes, base: str) -> tuple[str, ...]:
@@ -122,7 +132,9 @@ def _lines_files(data: bytes, base: str) -> tuple[str, ...]:
 
 
 def _absolute(path: str, base: str) -> str:
-    joined = path if path.startswith("/") else posixpath.join(base, path)
+    joined = path if path.startswith("/") else f"{base.rstrip('/')}/{path}"
+    if "/." not in joined and "//" not in joined and not joined.endswith("/"):
+        return joined  # already normal: the common case
     normal = posixpath.normpath(joined)
     return "/" + normal.lstrip("/")  # ".." stops at the image root
 
@@ -177,16 +189,12 @@ def verify_record(data: bytes, meta_dir: str, view: View) -> RecordCheck:
     by_hash = by_size = unsupported = 0
     modified: list[str] = []
     missing: list[str] = []
-    text = data.decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(text.splitlines())):
-        if number >= MAX_RECORD_ROWS:
-            break
-        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+    for path, digest, size in _record_rows(data, site):
+        if not digest:
             continue  # no hash: the RECORD itself, .pyc files, INSTALLER written later
-        path = _absolute(row[0].strip(), site)
         if path in exempt:
             continue
-        algorithm, _, expected = row[1].strip().partition("=")
+        algorithm, _, expected = digest.partition("=")
         if algorithm not in RECORD_ALGORITHMS or not expected:
             unsupported += 1
             continue
@@ -197,7 +205,6 @@ def verify_record(data: bytes, meta_dir: str, view: View) -> RecordCheck:
         if entry.kind is not Kind.FILE:
             modified.append(path)  # now a directory, a device, a dangling hard link
             continue
-        size = row[2].strip() if len(row) > 2 else ""
         if size.isdigit() and int(size) != entry.size:
             modified.append(path)
         elif entry.content is not None:
