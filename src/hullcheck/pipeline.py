@@ -44,25 +44,45 @@ class Progress:
     on_layer: Callable[[Layer], None] | None = None
 
 
+def _open(image: str, platform: str | None, pull: PullOptions,
+          progress: Progress | None) -> Image:
+    img = open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull)
+    if progress is not None and progress.on_image is not None:
+        progress.on_image(img)
+    return img
+
+
+def read_image(req: SbomRequest, progress: Progress | None = None, *,
+               sink: filetree.ContentSink | None = None,
+               globs: tuple[str, ...] | None = None) -> tuple[Image, filetree.FileTree]:
+    """Open the image and read its layers once: the files of ``globs`` (default: what the
+    catalogers want) are kept in the tree, and ``sink`` sees every file of every layer on
+    the way. ``inventory`` and ``scan`` both read images through here."""
+    image = _open(req.image, req.platform, req.pull, progress)
+    tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
+                          max_file=req.max_file_size, sink=sink,
+                          on_layer=progress.on_layer if progress is not None else None)
+    return image, tree
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UsageError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
+
+
 def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
-    if req.scope not in SCOPES:
-        raise UsageError(f"unknown scope {req.scope!r}: choose one of {', '.join(SCOPES)}")
+    _check_scope(req.scope)
     if req.from_attestation is not None:
         return inventory_from_attestation(req.image, req.from_attestation, req.pull)
-    platform = Platform.parse(req.platform) if req.platform else None
-    image = open_image(req.image, platform=platform, pull=req.pull)
-    progress = progress or Progress()
-    if progress.on_image is not None:
-        progress.on_image(image)
-    tree = filetree.build(
-        image, catalog.globs_for(), max_file=req.max_file_size, on_layer=progress.on_layer
-    )
+    image, tree = read_image(req, progress)
     return catalog.run(tree, image.source, scope=req.scope)
 
 
 # -- scan -------------------------------------------------------------------------------
 
 MAX_SBOM = 512 << 20
+SCANNERS = ("vuln", "secret", "config")  # vulnerabilities, secrets in layers, image config
+IMAGE_SCANNERS = frozenset({"secret", "config"})  # these need the image itself
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +96,11 @@ class ScanRequest:
     ignore: Path | None = None
     only_fixed: bool = False
     today: date = field(default_factory=date.today)
+    scanners: tuple[str, ...] = ("vuln",)  # any of SCANNERS
+    secret_config: Path | None = None  # YAML: user secret rules and allow-lists
+    # Take the inventory from a CycloneDX/SPDX attestation verified with this public key
+    # instead of reading the image's layers (vulnerabilities only).
+    from_attestation: Path | None = None
 
 
 _SNIFF = 4096
@@ -106,16 +131,69 @@ def _sbom_file(target: str) -> Path | None:
     return None
 
 
+def _decode_sbom(path: Path) -> Inventory:
+    from hullcheck import sbom
+
+    if path.stat().st_size > MAX_SBOM:
+        raise FormatError(f"{path}: SBOM larger than {MAX_SBOM} bytes")
+    return sbom.decode(path.read_bytes(), name=str(path))
+
+
+def _scanners(req: ScanRequest) -> frozenset[str]:
+    """The requested scanners, checked against what the target can give (usage errors)."""
+    chosen = frozenset(req.scanners)
+    unknown = sorted(chosen - set(SCANNERS))
+    if unknown or not chosen:
+        raise UsageError(f"--scanners: unknown scanner {', '.join(unknown) or '(none)'!r}: "
+                         f"choose from {','.join(SCANNERS)}")
+    _check_scope(req.scope)
+    image_only = sorted(chosen & IMAGE_SCANNERS)
+    if image_only and req.from_attestation is not None:
+        raise UsageError(f"--scanners {','.join(image_only)} reads the image's layers and "
+                         "config; --from-attestation reads only its SBOM",
+                         hint="run the vulnerability scan from the attestation and "
+                              f"'hullcheck scan IMAGE --scanners {','.join(image_only)}' apart")
+    if image_only and _sbom_file(req.target) is not None:
+        raise UsageError(f"--scanners {','.join(image_only)} needs an image; "
+                         f"{req.target} is an SBOM file (it holds packages only)",
+                         hint="scan the image itself, or use --scanners vuln")
+    return chosen
+
+
 def load_inventory(req: ScanRequest, progress: Progress | None = None) -> Inventory:
+    """The packages to match: from an SBOM file, a verified attestation, or the image."""
     sbom_path = _sbom_file(req.target)
     if sbom_path is not None:
-        from hullcheck import sbom
-
-        if sbom_path.stat().st_size > MAX_SBOM:
-            raise FormatError(f"{sbom_path}: SBOM larger than {MAX_SBOM} bytes")
-        return sbom.decode(sbom_path.read_bytes(), name=str(sbom_path))
+        if req.from_attestation is not None:
+            raise UsageError(f"--from-attestation verifies an image's attestation; "
+                             f"{req.target} is an SBOM file")
+        return _decode_sbom(sbom_path)
     return inventory(SbomRequest(image=req.target, scope=req.scope, platform=req.platform,
-                                 pull=req.pull), progress)
+                                 pull=req.pull, from_attestation=req.from_attestation), progress)
+
+
+def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progress | None
+                   ) -> tuple[Inventory, SecretReport | None, ConfigReport | None]:
+    """One read of the image for every scanner: the catalogers' files are kept, the secret
+    scanner sees every file of every layer on the way, the config checks use the headers."""
+    if not scanners & IMAGE_SCANNERS:
+        return load_inventory(req, progress), None, None
+    from hullcheck import misconfig, secrets
+
+    scanner = None
+    if "secret" in scanners:
+        cfg = (secrets.load_config(req.secret_config) if req.secret_config is not None
+               else secrets.SecretConfig())
+        scanner = secrets.Scanner(cfg)
+    vuln = "vuln" in scanners
+    image, tree = read_image(SbomRequest(image=req.target, scope=req.scope,
+                                         platform=req.platform, pull=req.pull),
+                             progress, sink=scanner, globs=None if vuln else ())
+    inv = (catalog.run(tree, image.source, scope=req.scope) if vuln
+           else Inventory(source=image.source, layers=tree.layers, scope=req.scope))
+    secret_report = scanner.report(tree, image) if scanner is not None else None
+    config_report = misconfig.run(image, tree) if "config" in scanners else None
+    return inv, secret_report, config_report
 
 
 def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
@@ -124,12 +202,18 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
     from hullcheck.report.findings import ScanReport
     from hullcheck.vulndb import VulnStore, db_path
 
+    scanners = _scanners(req)
+    if "vuln" not in scanners:
+        inv, secret_report, config_report = _read_for_scan(req, scanners, progress)
+        return ScanReport(inventory=inv, findings=(), skipped=(), database=None,
+                          secrets=secret_report, config=config_report,
+                      scanners=tuple(s for s in SCANNERS if s in scanners))
     path = db_path(req.db)
     statements = [st for p in req.vex for st in vex.load_vex(p)]
     rules = vex.load_ignore(req.ignore) if req.ignore else []
     with VulnStore.open(path) as store:  # fail fast, before reading the image
         status = store.status()
-        inv = load_inventory(req, progress)
+        inv, secret_report, config_report = _read_for_scan(req, scanners, progress)
         result = match.match(inv, store)
         shown = match.with_summaries(result.findings, store)
     image_ids = [i for i in (inv.source.manifest_digest, inv.source.config_digest,
@@ -141,7 +225,9 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
     database = {"path": str(path), "builtAt": status.built_at,
                 "schemaVersion": status.schema_version, "advisories": status.advisories}
     return ScanReport(inventory=inv, findings=tuple(findings), skipped=result.skipped,
-                      database=database, notes=tuple(notes))
+                      database=database, notes=tuple(notes), secrets=secret_report,
+                      config=config_report,
+                      scanners=tuple(s for s in SCANNERS if s in scanners))
 
 
 # -- base images ------------------------------------------------------------------------
@@ -653,7 +739,7 @@ def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) 
 
 
 def _attestations_or_none(image: str, key: Path, predicate_type: str,
-                          pull: PullOptions) -> tuple[object, ...]:
+                          pull: PullOptions) -> tuple[VerifiedAttestation, ...]:
     from hullcheck.errors import VerificationError
 
     try:

@@ -1,4 +1,5 @@
-"""hullcheck scan IMAGE|SBOM [-o FORMAT] [--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+"""hullcheck scan IMAGE|SBOM [--scanners vuln,secret,config] [--from-attestation PUB] [-o FORMAT]
+[--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
 
 from __future__ import annotations
 
@@ -24,18 +25,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "scan",
         help="find vulnerabilities and malicious packages in an image or an SBOM",
-        description="Match an image's packages (or an SBOM's) against the advisory database. "
-                    "Exit codes: 0 no finding at or over --fail-on; 1 findings at or over "
-                    "--fail-on; 2 usage or input error.",
+        description="Match an image's packages (or an SBOM's) against the advisory database; "
+                    "with --scanners, also find secrets in every layer and check the image's "
+                    "configuration, reading the layers once. Formats: table, json and sarif "
+                    "show every scanner's findings; cyclonedx-json holds the SBOM and its "
+                    "vulnerabilities only. Exit codes: 0 no finding at or "
+                    "over --fail-on; 1 findings of any scanner at or over --fail-on, or "
+                    "--from-attestation found no verified SBOM; 2 usage or input error.",
     )
     p.add_argument("target", metavar="IMAGE|SBOM",
                    help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
                         "JSON SBOM file")
     p.add_argument("--db", type=Path, metavar="PATH",
                    help="advisory database (default: $HULLCHECK_DB, else the user cache)")
+    p.add_argument("--scanners", metavar="LIST", default="vuln",
+                   help="comma-separated, any of: vuln (default), secret (every file of every "
+                        "layer, config and history; secrets always redacted), config (image "
+                        "configuration checks). secret and config need an image, not an SBOM")
+    p.add_argument("--secret-config", type=Path, metavar="FILE",
+                   help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
+                        "--config')")
+    p.add_argument("--from-attestation", metavar="PUBKEY", type=Path,
+                   help="take the packages from the image's CycloneDX/SPDX attestation verified "
+                        "with this public key instead of reading its layers (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
-                   help="exit 1 when a finding is at or over this severity: malicious, critical, "
-                        "high, medium, low, negligible, unknown")
+                   help="exit 1 when a finding of any scanner is at or over this severity: "
+                        "malicious, critical, high, medium, low, negligible, unknown")
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -57,17 +72,28 @@ def run(args: argparse.Namespace) -> int:
             threshold = Level.parse(args.fail_on)
         except ValueError as exc:
             raise UsageError(f"--fail-on: {exc}") from None
+    scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
+                                   if s.strip()))
+    if args.secret_config is not None:
+        if "secret" not in scanners:
+            raise UsageError("--secret-config needs --scanners with secret")
+        if not args.secret_config.is_file():
+            raise UsageError(f"--secret-config: {args.secret_config} is not a file")
     fmt = default_format(args)
     req = pipeline.ScanRequest(target=args.target, db=args.db, scope=args.scope,
                                platform=args.platform, pull=pull_options(args),
                                vex=tuple(args.vex), ignore=args.ignore,
-                               only_fixed=args.only_fixed)
+                               only_fixed=args.only_fixed, scanners=scanners,
+                               secret_config=args.secret_config,
+                               from_attestation=args.from_attestation)
     with LayerProgress(args.quiet) as progress:
         report = pipeline.scan(req, progress.callbacks)
     emit(render(report, fmt), args.file)
     if fmt != "table" and not args.quiet:
         for note in report.notes:
             print(f"note: {note}", file=sys.stderr)
-    if threshold is not None and any(f.level.rank >= threshold.rank for f in report.active):
-        return 1
-    return 0
+        if fmt == "cyclonedx-json" and set(report.scanners) - {"vuln"}:
+            print(f"note: cyclonedx-json holds vulnerabilities only: {len(report.secret_findings)}"
+                  f" secret and {len(report.config_findings)} config findings are not in it "
+                  "(use -o json or sarif)", file=sys.stderr)
+    return 1 if threshold is not None and report.fails(threshold) else 0
