@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +27,8 @@ from hullcheck.vulndb import (
 from hullcheck.vulndb.detect import BUNDLE, detect
 from hullcheck.vulndb.paths import cache_dir
 from hullcheck.vulndb.update import load_sources, resolve_sources
+
+EOL_URL_ENV = "HULLCHECK_EOL_URL"  # where 'db update' refreshes the end-of-life table from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +54,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="YAML/JSON list of sources (default: $HULLCHECK_DB_SOURCES, else the "
                           "public OSV, Debian, Alpine and CISA KEV feeds)")
     upd.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    upd.add_argument("--eol-url", metavar="URL",
+                     help="also refresh the distro end-of-life table (used by 'hullcheck base' "
+                          "and policies) from URL, a JSON table in the bundled format (default: "
+                          f"${EOL_URL_ENV}; without either the table is left as it is)")
     upd.set_defaults(func=run_update)
 
     st = dsub.add_parser("status", help="sources, record counts, last update, schema version")
@@ -177,12 +184,23 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
+    eol_url = args.eol_url or os.environ.get(EOL_URL_ENV, "").strip() or None
+    if eol_url is not None and not eol_url.startswith(("http://", "https://")):
+        where = "--eol-url" if args.eol_url else EOL_URL_ENV
+        raise UsageError(f"{where}: {eol_url!r} is not an http(s) URL")
     path = db_path(args.db)
     sources = load_sources(args.sources) if args.sources else (resolve_sources() or DEFAULT_SOURCES)
     res = update(path, sources=sources, force=args.force)
     for f in res.fetches:
         _say(args, f"{f.source}: {f.location} {f.state.value}")
     _say(args, f"{path}: " + ("rebuilt" if res.rebuilt else "unchanged, nothing to rebuild"))
+    if eol_url is not None:
+        from hullcheck.base import eol
+
+        table = eol.update(eol_url)  # validated before it replaces the previous table
+        releases = sum(len(r) for r in table.releases.values())
+        _say(args, f"end-of-life table: {releases} releases of {len(table.releases)} distros "
+                   f"from {eol_url} into {table.origin}")
     return 0
 
 
