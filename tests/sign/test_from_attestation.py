@@ -39,6 +39,11 @@ def test_sbom_from_a_verified_attestation(
     attested = json.loads(capsys.readouterr()[0])
     assert _packages(attested) == _packages(direct) == {("musl", "1.2.4-r2"), ("zlib", "1.3-r2")}
     assert attested["distro"]["id"] == "alpine"
+    # The cosign-style spelling gives the same answer.
+    assert main(["sbom", image, "--from-attestation", "--key", str(pub), "-o", "json"]) == 0
+    assert _packages(json.loads(capsys.readouterr()[0])) == _packages(direct)
+    assert main(["sbom", image, "--from-attestation"]) == 2
+    assert "needs a public key" in capsys.readouterr()[1]
     # Another key: nothing verifies, exit 1 with the reason.
     assert main(["sbom", image, "--from-attestation", str(other), "-o", "json"]) == 1
     assert "no CycloneDX or SPDX attestation verifies" in capsys.readouterr()[1]

@@ -84,3 +84,24 @@ def progress_bar(quiet: bool, description: str, total: int | None) -> Iterator[o
                   TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield (bar, task)
+
+
+def add_attestation_options(p: argparse.ArgumentParser, *, note: str = "") -> None:
+    """``--from-attestation PUBKEY``, or ``--from-attestation --key PUBKEY`` as cosign users
+    write it."""
+    p.add_argument("--from-attestation", nargs="?", const="", metavar="PUBKEY",
+                   help="take the packages from the image's CycloneDX/SPDX attestation verified "
+                        "with this public key (or --key) instead of reading its layers" + note)
+    p.add_argument("--key", metavar="PUBKEY", help="public key for --from-attestation")
+
+
+def attestation_key(args: argparse.Namespace) -> Path | None:
+    if args.from_attestation is None:
+        if args.key:
+            raise UsageError("--key is only used with --from-attestation")
+        return None
+    key = args.from_attestation or args.key
+    if not key:
+        raise UsageError("--from-attestation needs a public key: --from-attestation PUBKEY "
+                         "or --from-attestation --key PUBKEY")
+    return Path(key)

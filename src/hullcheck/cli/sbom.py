@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from hullcheck import pipeline, sbom
 from hullcheck.cli.common import (
+    add_attestation_options,
     add_image_options,
     add_output_options,
+    attestation_key,
     default_format,
     emit,
     pull_options,
@@ -32,9 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scope", choices=pipeline.SCOPES, default="squashed",
                    help="squashed: what a container sees (default); all-layers: also what lower "
                         "layers ship but later layers hid")
-    p.add_argument("--from-attestation", metavar="PUBKEY", type=Path,
-                   help="take the SBOM from the image's CycloneDX/SPDX attestation verified "
-                        "with this public key, instead of reading its layers")
+    add_attestation_options(p, note="")
     add_output_options(p, FORMATS)
     add_image_options(p)
     p.set_defaults(func=run)
@@ -43,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     fmt = default_format(args)
     req = pipeline.SbomRequest(image=args.image, scope=args.scope, platform=args.platform,
-                               pull=pull_options(args), from_attestation=args.from_attestation)
+                               pull=pull_options(args), from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         inv = pipeline.inventory(req, progress.callbacks)
     if fmt == "table":

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from hullcheck import pipeline
 from hullcheck.cli.common import (
+    add_attestation_options,
     add_image_options,
     add_output_options,
+    attestation_key,
     default_format,
     emit,
     pull_options,
@@ -45,9 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--secret-config", type=Path, metavar="FILE",
                    help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
                         "--config')")
-    p.add_argument("--from-attestation", metavar="PUBKEY", type=Path,
-                   help="take the packages from the image's CycloneDX/SPDX attestation verified "
-                        "with this public key instead of reading its layers (vuln only)")
+    add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
                         "malicious, critical, high, medium, low, negligible, unknown")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                                vex=tuple(args.vex), ignore=args.ignore,
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
-                               from_attestation=args.from_attestation)
+                               from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         report = pipeline.scan(req, progress.callbacks)
     emit(render(report, fmt), args.file)
