@@ -583,29 +583,34 @@ def gather_evidence(req: EvidenceRequest, progress: Progress | None = None) -> E
     notes: list[str] = []
     packages = vulns = secrets = config = signatures = attestations = None
     base = None
-    if Need.VULNERABILITIES in req.needs:
+    # One read of the layers serves vulnerabilities, secrets and configuration checks.
+    scanners = tuple(name for name, need in (("vuln", Need.VULNERABILITIES),
+                                             ("secret", Need.SECRETS), ("config", Need.CONFIG))
+                     if need in req.needs)
+    report = None
+    if scanners:
         report = scan(ScanRequest(target=target, db=req.db, platform=req.platform, pull=req.pull,
-                                  vex=req.vex, ignore=req.ignore, today=req.today), progress)
+                                  vex=req.vex, ignore=req.ignore, today=req.today,
+                                  scanners=scanners), progress)
+        if report.secrets is not None:  # every layer, deleted files too, Env and history
+            secrets = ev.secrets_from(report.secrets.findings)
+        if report.config is not None:
+            config = ev.config_from(report.config.findings)
+    if report is not None and Need.VULNERABILITIES in req.needs:
         inv = report.inventory
         vulns = ev.from_findings(report.findings, _published_dates(report.findings, req.db))
         notes.extend(report.notes)
     elif Need.PACKAGES in req.needs:
         inv = inventory(SbomRequest(image=target, platform=req.platform, pull=req.pull), progress)
+    elif report is not None:
+        inv = report.inventory
     else:
-        image = open_image(target, platform=Platform.parse(req.platform) if req.platform else None,
-                           pull=req.pull)
-        inv = Inventory(source=image.source)
+        inv = Inventory(source=_open(target, req.platform, req.pull, None).source)
     image_ev = ev.image_from(inv, shown)
     if image_ev.digest == "" and "@" in target:
         image_ev = pol.ImageEvidence(ref=shown, digest=target.rsplit("@", 1)[1])
     if Need.PACKAGES in req.needs or Need.VULNERABILITIES in req.needs:
         packages = ev.from_inventory(inv)
-    if Need.SECRETS in req.needs:  # every layer, deleted files too, plus Env and history
-        secrets = ev.secrets_from(secrets_scan(SecretsRequest(
-            image=target, platform=req.platform, pull=req.pull)).findings)
-    if Need.CONFIG in req.needs:
-        config = ev.config_from(config_check(ConfigRequest(
-            image=target, platform=req.platform, pull=req.pull)).findings)
     if Need.SIGNATURES in req.needs:
         if not req.keys:
             notes.append("signatures: the policy names no public key file to verify with "
@@ -676,12 +681,9 @@ def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> Secre
     from hullcheck import secrets
 
     cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
-    platform = Platform.parse(req.platform) if req.platform else None
-    image = open_image(req.image, platform=platform, pull=req.pull)
-    progress = progress or Progress()
-    if progress.on_image is not None:
-        progress.on_image(image)
-    report, _ = secrets.scan_image(image, cfg, engine=req.engine, on_layer=progress.on_layer)
+    image = _open(req.image, req.platform, req.pull, progress)
+    on_layer = progress.on_layer if progress is not None else None
+    report, _ = secrets.scan_image(image, cfg, engine=req.engine, on_layer=on_layer)
     return report
 
 
@@ -696,12 +698,9 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     """Every image configuration check (config, history, annotations, file modes)."""
     from hullcheck import misconfig
 
-    platform = Platform.parse(req.platform) if req.platform else None
-    image = open_image(req.image, platform=platform, pull=req.pull)
-    progress = progress or Progress()
-    if progress.on_image is not None:
-        progress.on_image(image)
-    tree = filetree.build(image, (), on_layer=progress.on_layer)  # headers only: paths, modes
+    # Headers only (paths, modes): no file's bytes are kept.
+    image, tree = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
+                             progress, globs=())
     return misconfig.run(image, tree)
 
 
