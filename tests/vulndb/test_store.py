@@ -22,6 +22,7 @@ from hullcheck.vulndb import (
 )
 from hullcheck.vulndb.build import IMPORTERS
 from hullcheck.vulndb.model import Advisory, KevEntry
+from hullcheck.vulndb.store import SCHEMA_VERSION
 from tests.vulndb.conftest import FIXTURES, fixture_sources
 
 
@@ -84,7 +85,7 @@ def test_aliases_and_kev(fixture_db: Path) -> None:
 def test_status_counts(fixture_db: Path) -> None:
     with VulnStore.open(fixture_db) as store:
         st = store.status()
-    assert st.schema_version == 1 and st.kev == 5
+    assert st.schema_version == SCHEMA_VERSION and st.kev == 5
     by_name = {s.name: s for s in st.sources}
     assert by_name["osv-pypa"].records == 5 and by_name["osv-malicious"].records == 3
     assert by_name["cisa-kev"].records == 5 and by_name["debian-tracker"].records == 7

@@ -169,15 +169,45 @@ class Matcher:
         hit = self._cache.get(ck)
         if hit is not None:
             return hit
+        return self._keep(ck, self.store.lookup(eco, name), vscheme)
+
+    def _keep(self, ck: tuple[str, str, str], records: Iterable[AffectedRecord],
+              vscheme: Scheme) -> tuple[_Entry, ...]:
+        key = vscheme.key
         entries = tuple(
-            _Entry(rec, compile_affected(rec.affected, vscheme.key))
-            for rec in self.store.lookup(eco, name)
+            _Entry(rec, compile_affected(rec.affected, key))
+            for rec in records
             if rec.affected.status is not DistroStatus.NOT_AFFECTED and not rec.withdrawn
         )
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[ck] = entries
         return entries
+
+    def _prefetch(self, packages: Sequence[Package], distro: Distro | None) -> None:
+        """Read the records of every name ``packages`` will search, a few queries per
+        ecosystem, when the store can (``lookup_many``); compile them once."""
+        many = getattr(self.store, "lookup_many", None)
+        if many is None:
+            return
+        want: dict[tuple[str, str], dict[str, None]] = {}  # (ecosystem, scheme) -> names
+        for pkg in packages:
+            if pkg.owned_by:
+                continue
+            eco = osv_ecosystem(pkg.type, distro)
+            if not eco:
+                continue
+            sname = ECOSYSTEMS[pkg.type].version_scheme
+            names = want.setdefault((eco, sname), {})
+            for name, _, _ in _searches(pkg):
+                if (eco, name, sname) not in self._cache:
+                    names[name] = None
+        for (eco, sname), names in want.items():
+            if len(names) > self._cache_size:
+                continue  # would not stay cached: read as each package is matched
+            vscheme = scheme(sname)
+            for name, records in many(eco, names).items():
+                self._keep((eco, name, sname), records, vscheme)
 
     def match_package(self, pkg: Package, distro: Distro | None,
                       skipped: list[Skipped]) -> list[Finding]:
@@ -245,13 +275,13 @@ class Matcher:
         """Match every package of ``inventory`` (or just ``packages``)."""
         findings: list[Finding] = []
         skipped: list[Skipped] = []
-        count = 0
-        for pkg in inventory.packages if packages is None else packages:
-            count += 1
+        todo = tuple(inventory.packages if packages is None else packages)
+        self._prefetch(todo, inventory.distro)
+        for pkg in todo:
             findings.extend(self.match_package(pkg, inventory.distro, skipped))
         findings.sort(key=lambda f: (-f.level.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
-                           packages_checked=count)
+                           packages_checked=len(todo))
 
 
 def _sorted_fixed(versions: Iterable[str], vscheme: Scheme) -> tuple[str, ...]:

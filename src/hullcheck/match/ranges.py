@@ -37,13 +37,22 @@ class Hit:
     fixed: tuple[str, ...]  # fixed versions above the installed one, from the matched ranges
 
 
-@dataclass(frozen=True, slots=True)
 class _Compiled:
-    description: str
-    # (is_zero, key, kind) sorted; is_zero marks introduced "0" (below everything)
-    events: tuple[tuple[bool, Any, int], ...]
-    fixed: tuple[tuple[Any, str], ...]  # (key, text) of the fixed events, sorted by key
-    error: str  # non-empty: the range cannot be evaluated, and why
+    """One range with its event versions turned into sort keys (built once, read-only)."""
+
+    __slots__ = ("error", "events", "fixed", "range")
+
+    def __init__(self, r: Range, events: tuple[tuple[bool, Any, int], ...],
+                 fixed: tuple[tuple[Any, str], ...], error: str) -> None:
+        self.range = r
+        # (is_zero, key, kind) sorted; is_zero marks introduced "0" (below everything)
+        self.events = events
+        self.fixed = fixed  # (key, text) of the fixed events, sorted by key
+        self.error = error  # non-empty: the range cannot be evaluated, and why
+
+    @property
+    def description(self) -> str:  # only needed for a hit: not built up front
+        return _describe(self.range)
 
     def contains(self, vkey: Any) -> bool:
         affected = False
@@ -75,29 +84,42 @@ def _describe(r: Range) -> str:
     return ", ".join(f"{e.kind.value} {e.value}" for e in r.events)
 
 
+def _tie_order(ev: tuple[bool, Any, int]) -> tuple[Any, int]:
+    return ev[1], _TIE[ev[2]]
+
+
 def compile_range(r: Range, key: Callable[[str], Any]) -> _Compiled:
     events: list[tuple[bool, Any, int]] = []
     fixed: list[tuple[Any, str]] = []
+    zeros = 0
     for e in r.events:
         kind = _KIND[e.kind]
         if kind == _OPEN and e.value == "0":
             events.append((True, None, kind))
+            zeros += 1
             continue
         try:
             k = key(e.value)
         except InvalidVersion:
-            return _Compiled(_describe(r), (), (),
-                             f"{e.kind.value} version {e.value!r} is not readable")
+            return _Compiled(r, (), (), f"{e.kind.value} version {e.value!r} is not readable")
         events.append((False, k, kind))
-        if e.kind is EventKind.FIXED:
+        if kind == _CLOSE_AT and e.kind is EventKind.FIXED:
             fixed.append((k, e.value))
-    zeros = [ev for ev in events if ev[0]]
-    rest = sorted((ev for ev in events if not ev[0]), key=lambda ev: (ev[1], _TIE[ev[2]]))
-    fixed.sort(key=lambda t: t[0])
     try:
-        return _Compiled(_describe(r), (*zeros, *rest), tuple(fixed), "")
+        if zeros:
+            ordered = (*(ev for ev in events if ev[0]),
+                       *sorted((ev for ev in events if not ev[0]), key=_tie_order))
+        else:
+            ordered = tuple(sorted(events, key=_tie_order))
+        if len(fixed) > 1:
+            fixed.sort(key=_first)
     except TypeError:  # keys of one scheme always compare; be safe anyway
-        return _Compiled(_describe(r), (), (), "range versions cannot be ordered")
+        return _Compiled(r, (), (), "range versions cannot be ordered")
+    return _Compiled(r, ordered, tuple(fixed), "")
+
+
+def _first(t: tuple[Any, str]) -> Any:
+    return t[0]
 
 
 class CompiledAffected:
@@ -108,19 +130,28 @@ class CompiledAffected:
     an evaluable range: a record with ranges lists the versions those ranges cover.
     """
 
-    __slots__ = ("_key", "_listed_keys", "all_versions", "fixed", "ranges", "versions")
+    __slots__ = ("_key", "_listed", "_listed_keys", "_versions", "all_versions", "fixed",
+                 "ranges")
 
     def __init__(self, *, all_versions: bool, ranges: tuple[_Compiled, ...],
                  versions: tuple[str, ...], fixed: tuple[tuple[Any, str], ...],
                  key: Callable[[str], Any]) -> None:
         self.all_versions = all_versions
         self.ranges = ranges
-        self.versions = frozenset(versions)
+        self._listed = versions
+        self._versions: frozenset[str] | None = None if versions else frozenset()
         self.fixed = fixed  # every fixed version of the entry, as (key, text) sorted by key
         self._key = key
         self._listed_keys: tuple[tuple[Any, str], ...] | None = None
         if not versions or any(not r.error for r in ranges):
             self._listed_keys = ()
+
+    @property
+    def versions(self) -> frozenset[str]:
+        """The listed versions, as a set built on first need (a hit by range never needs it)."""
+        if self._versions is None:
+            self._versions = frozenset(self._listed)
+        return self._versions
 
     @property
     def listed_keys(self) -> tuple[tuple[Any, str], ...]:

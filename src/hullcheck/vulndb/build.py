@@ -37,6 +37,7 @@ from hullcheck.vulndb.store import (
     SCHEMA_VERSION,
     FetchInfo,
     package_key,
+    record_to_json,
     severity_json,
 )
 
@@ -122,6 +123,10 @@ class _Writer:
     next_rowid: int = 1
     affected: int = 0
     ecosystems: Counter[str] = field(default_factory=Counter)
+    # (ecosystem, package_key) -> [(advisory id, position, rowid, packages.records element)]
+    packages: dict[tuple[str, str], list[tuple[str, int, int, str]]] = field(
+        default_factory=dict
+    )
 
     def add(self, adv: Advisory) -> bool:
         """Store one advisory; False when it lost to a record with the same id."""
@@ -167,9 +172,32 @@ class _Writer:
             "INSERT INTO aliases VALUES (?,?)",
             [(name, rowid) for name in dict.fromkeys((adv.id, *adv.aliases))],
         )
+        severity = adv.severity
+        for i, a in enumerate(adv.affected):
+            record = record_to_json(advisory=adv, severity=severity, affected=a)
+            self.packages.setdefault((a.ecosystem, package_key(a.ecosystem, a.package)), []).append(
+                (adv.id, i, rowid, json.dumps(record, separators=(",", ":")))
+            )
         self.affected += len(adv.affected)
         self.ecosystems.update(a.ecosystem for a in adv.affected)
         return True
+
+    def finish_packages(self) -> None:
+        """Write ``packages`` (each name's records, ordered by advisory id and position) and
+        ``package_keys``; records of replaced advisories are left out."""
+        dead = set(self.dead)
+        keys: dict[str, list[str]] = {}
+        rows = []
+        for (ecosystem, key), recs in self.packages.items():
+            live = sorted(r for r in recs if r[2] not in dead)
+            if live:
+                rows.append((ecosystem, key, "[" + ",".join(r[3] for r in live) + "]"))
+                keys.setdefault(ecosystem, []).append(key)
+        self.conn.executemany("INSERT INTO packages VALUES (?,?,?)", rows)
+        self.conn.executemany(
+            "INSERT INTO package_keys VALUES (?,?)",
+            [(ecosystem, json.dumps(sorted(k), separators=(",", ":"))) for ecosystem, k in keys.items()],
+        )
 
     def finish_dead(self) -> None:
         if not self.dead:
@@ -283,6 +311,7 @@ def build(
                 ),
             )
         writer.finish_dead()
+        writer.finish_packages()
         kev_count = conn.execute("SELECT count(*) FROM kev").fetchone()[0]
         counts = {
             "advisories": len(writer.seen),

@@ -8,9 +8,26 @@ Schema (``SCHEMA_VERSION``)::
     advisories(rowid, id UNIQUE, source, kind, modified, withdrawn,
                aliases JSON, severity JSON, payload JSON)   -- payload without affected
     affected(advisory_rowid, position, ecosystem, package_key, package, data JSON)
-        INDEX (ecosystem, package_key)                        -- the matcher's only query
+        INDEX (advisory_rowid)                                -- ``advisory()`` only
+    packages(ecosystem, package_key, records JSON, PRIMARY KEY (ecosystem, package_key))
+        WITHOUT ROWID                                         -- the matcher's only query
+    package_keys(ecosystem PRIMARY KEY, keys JSON)            -- the ecosystem's package_keys
     aliases(name, advisory_rowid)  INDEX (name)               -- includes each advisory's own id
     kev(cve PRIMARY KEY, date_added, due_date, ransomware, vendor, product, name)
+
+``packages`` is what a lookup reads: one row per (ecosystem, package_key) holding every
+advisory's statement about that package, already joined with the advisory's hot fields
+and ordered by advisory id, as one compact JSON array of positional records
+(``record_to_json``)::
+
+    [id, kind, aliases, [rating, score, source, vector], withdrawn, source,
+     package, purl, ranges, versions, all_versions, status, urgency]
+    ranges: [[type, repo, event kind, event value, event kind, event value, ...], ...]
+    versions: one string, the versions joined by newlines (a list if one holds a newline)
+
+So a lookup is one primary-key read and one ``json.loads``, whatever the number of
+records. ``package_keys`` lets a store answer "no advisories" for a name with a set lookup
+(most packages of an image have none) after reading one row per ecosystem.
 
 The file is never modified in place: ``build`` writes a new file and renames it over
 the old one. So readers open it ``immutable`` (no locks, no -wal/-shm files that a
@@ -25,6 +42,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,14 +52,19 @@ from hullcheck.errors import DatabaseError
 from hullcheck.vulndb.model import (
     Advisory,
     Affected,
+    DistroStatus,
+    Event,
+    EventKind,
     KevEntry,
     Kind,
+    Range,
+    RangeType,
     advisory_from_json,
     affected_from_json,
 )
 from hullcheck.vulndb.severity import Rating, Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: packages and package_keys tables
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +82,11 @@ CREATE TABLE affected (
     advisory_rowid INTEGER NOT NULL, position INTEGER NOT NULL, ecosystem TEXT NOT NULL,
     package_key TEXT NOT NULL, package TEXT NOT NULL, data TEXT NOT NULL
 );
+CREATE TABLE packages (
+    ecosystem TEXT NOT NULL, package_key TEXT NOT NULL, records TEXT NOT NULL,
+    PRIMARY KEY (ecosystem, package_key)
+) WITHOUT ROWID;
+CREATE TABLE package_keys (ecosystem TEXT PRIMARY KEY, keys TEXT NOT NULL);
 CREATE TABLE aliases (name TEXT NOT NULL, advisory_rowid INTEGER NOT NULL);
 CREATE TABLE kev (
     cve TEXT PRIMARY KEY, date_added TEXT NOT NULL, due_date TEXT NOT NULL,
@@ -68,7 +96,6 @@ CREATE TABLE kev (
 
 INDEXES = """
 CREATE UNIQUE INDEX advisories_id ON advisories (id);
-CREATE INDEX affected_package ON affected (ecosystem, package_key);
 CREATE INDEX affected_advisory ON affected (advisory_rowid);
 CREATE INDEX aliases_name ON aliases (name);
 CREATE INDEX aliases_advisory ON aliases (advisory_rowid);
@@ -178,18 +205,28 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
 
 
 class VulnStore:
-    """Read access to a built database. Thread-safe; lookups are cached."""
+    """Read access to a built database. Thread-safe; lookups are cached.
+
+    Per ecosystem, the set of package keys with any record is read once (one row), so a
+    name without advisories costs a set lookup. Decoded records are cached per (ecosystem,
+    package key), LRU, ``cache_size`` names; the KEV catalog is read whole on first use.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, meta: dict[str, str], cache_size: int):
         self._conn = conn
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, str, bool], tuple[AffectedRecord, ...]] = OrderedDict()
+        self._lock = threading.RLock()
+        # (ecosystem, package_key) -> (all records, records not withdrawn)
+        self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._cache_size = cache_size
+        self._keys: dict[str, frozenset[str]] = {}
+        self._decoder = _Decoder()
+        self._kev: dict[str, tuple[str, ...]] | None = None
+        self._kev_entries: dict[str, KevEntry] = {}
         self.path = path
         self.meta = meta
 
     @classmethod
-    def open(cls, path: Path | str, *, readonly: bool = True, cache_size: int = 4096) -> VulnStore:
+    def open(cls, path: Path | str, *, readonly: bool = True, cache_size: int = 65536) -> VulnStore:
         """Open a database; DatabaseError when missing, corrupt, or of another schema version.
 
         ``readonly=False`` opens it for writing (WAL); only tools that annotate a database in
@@ -232,6 +269,14 @@ class VulnStore:
         except sqlite3.Error as exc:
             raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
 
+    def _package_keys(self, ecosystem: str) -> frozenset[str]:
+        keys = self._keys.get(ecosystem)
+        if keys is None:
+            rows = self._rows("SELECT keys FROM package_keys WHERE ecosystem = ?", (ecosystem,))
+            keys = frozenset(json.loads(rows[0][0])) if rows else frozenset()
+            self._keys[ecosystem] = keys
+        return keys
+
     def lookup(
         self, ecosystem: str, name: str, *, include_withdrawn: bool = False
     ) -> tuple[AffectedRecord, ...]:
@@ -240,35 +285,50 @@ class VulnStore:
         Names are compared as the ecosystem does (``package_key``). Withdrawn advisories are
         left out unless asked for. Ordered by advisory id.
         """
-        key = (ecosystem, package_key(ecosystem, name), include_withdrawn)
+        return self.lookup_many(ecosystem, (name,), include_withdrawn=include_withdrawn)[name]
+
+    def lookup_many(
+        self, ecosystem: str, names: Iterable[str], *, include_withdrawn: bool = False
+    ) -> dict[str, tuple[AffectedRecord, ...]]:
+        """``lookup`` for many names of one ecosystem: {name: records} for every name given,
+        reading the names not cached yet in a few queries; in the order given."""
+        names = list(names)
+        out: dict[str, tuple[AffectedRecord, ...]] = dict.fromkeys(names, ())
+        want: dict[str, list[str]] = {}  # package_key -> names asking for it
+        pick = 0 if include_withdrawn else 1
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        rows = self._rows(
-            "SELECT a.id, a.kind, a.aliases, a.severity, a.withdrawn, a.source, f.data "
-            "FROM affected f JOIN advisories a ON a.rowid = f.advisory_rowid "
-            "WHERE f.ecosystem = ? AND f.package_key = ? ORDER BY a.id, f.position",
-            key[:2],
-        )
-        out = tuple(
-            AffectedRecord(
-                advisory_id=r[0],
-                kind=Kind(r[1]),
-                aliases=tuple(json.loads(r[2])),
-                severity=_severity(r[3]),
-                withdrawn=r[4],
-                source=r[5],
-                affected=affected_from_json(json.loads(r[6])),
-            )
-            for r in rows
-            if include_withdrawn or not r[4]
-        )
-        with self._lock:
-            self._cache[key] = out
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            known = self._package_keys(ecosystem)
+            cache = self._cache
+            for name in names:
+                key = package_key(ecosystem, name)
+                if key not in known:
+                    continue
+                hit = cache.get((ecosystem, key))
+                if hit is not None:
+                    cache.move_to_end((ecosystem, key))
+                    out[name] = hit[pick]
+                else:
+                    want.setdefault(key, []).append(name)
+            if not want:
+                return out
+            pending = list(want)
+            for start in range(0, len(pending), _BATCH):
+                chunk = pending[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))  # placeholders only, never data
+                sql = f"SELECT package_key, records FROM packages WHERE ecosystem = ? AND package_key IN ({marks})"  # noqa: S608, E501
+                for key, text in self._rows(sql, (ecosystem, *chunk)):
+                    try:
+                        records = self._decoder.records(ecosystem, text)
+                    except (ValueError, TypeError, KeyError, IndexError) as exc:
+                        raise DatabaseError(
+                            f"{self.path} is corrupt (records of {ecosystem} {key}: {exc!r})"
+                        ) from None
+                    entry = (records, tuple(r for r in records if not r.withdrawn))
+                    cache[(ecosystem, key)] = entry
+                    for name in want.pop(key):
+                        out[name] = entry[pick]
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
         return out
 
     def advisory(self, advisory_id: str) -> Advisory | None:
@@ -305,23 +365,32 @@ class VulnStore:
         return tuple(dict.fromkeys(r[0] for r in rows))
 
     def kev(self, cve: str) -> KevEntry | None:
-        rows = self._rows(
-            "SELECT cve, date_added, due_date, ransomware, vendor, product, name FROM kev"
-            " WHERE cve = ?",
-            (cve,),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return KevEntry(
-            cve=r[0],
-            date_added=r[1],
-            due_date=r[2],
-            known_ransomware=r[3],
-            vendor=r[4],
-            product=r[5],
-            name=r[6],
-        )
+        """The KEV catalog entry for ``cve``, if listed (the catalog is read once)."""
+        with self._lock:
+            if self._kev is None:
+                self._kev = {
+                    r[0]: tuple(r)
+                    for r in self._rows(
+                        "SELECT cve, date_added, due_date, ransomware, vendor, product, name"
+                        " FROM kev",
+                        (),
+                    )
+                }
+            entry = self._kev_entries.get(cve)
+            if entry is None:
+                r = self._kev.get(cve)
+                if r is None:
+                    return None
+                entry = self._kev_entries[cve] = KevEntry(
+                    cve=r[0],
+                    date_added=r[1],
+                    due_date=r[2],
+                    known_ransomware=r[3],
+                    vendor=r[4],
+                    product=r[5],
+                    name=r[6],
+                )
+            return entry
 
     def status(self) -> DbStatus:
         counts = json.loads(self.meta.get("counts", "{}"))
@@ -360,14 +429,100 @@ class VulnStore:
         )
 
 
-def _severity(text: str) -> Severity:
-    d = json.loads(text)
-    return Severity(
-        rating=Rating(d.get("rating", "UNKNOWN")),
-        score=d.get("score"),
-        source=d.get("source", ""),
-        vector=d.get("vector", ""),
-    )
+_BATCH = 400  # names per query in lookup_many (SQLite allows 32766 parameters)
+
+_Cached = tuple[tuple[AffectedRecord, ...], tuple[AffectedRecord, ...]]
+_KINDS = {k.value: k for k in Kind}
+_RATINGS = {r.value: r for r in Rating}
+_RANGE_TYPES = {t.value: t for t in RangeType}
+_EVENT_KINDS = {k.value: k for k in EventKind}
+_STATUSES = {s.value: s for s in DistroStatus}
+
+
+def record_to_json(
+    *, advisory: Advisory, severity: Severity, affected: Affected
+) -> list[Any]:
+    """One ``packages.records`` element: an advisory's statement about one package (the
+    positional form in the module docstring; ``_Decoder`` reads it)."""
+    return [
+        advisory.id,
+        advisory.kind.value,
+        list(advisory.aliases),
+        [severity.rating.value, severity.score, severity.source, severity.vector],
+        advisory.withdrawn,
+        advisory.source,
+        affected.package,
+        affected.purl,
+        [[r.type.value, r.repo, *(x for e in r.events for x in (e.kind.value, e.value))]
+         for r in affected.ranges],
+        _versions_json(affected.versions),
+        1 if affected.all_versions else 0,
+        affected.status.value if affected.status is not None else "",
+        affected.urgency,
+    ]
+
+
+def _versions_json(versions: tuple[str, ...]) -> str | list[str]:
+    """Listed versions as one newline-joined string (much cheaper to decode than a list of
+    strings, and records list hundreds); a list when a version holds a newline."""
+    if versions and not any("\n" in v for v in versions):
+        return "\n".join(versions)
+    return list(versions)
+
+
+class _Decoder:
+    """Turns ``packages.records`` into records; equal severities and events are shared
+    (they are frozen), which makes decoding cheaper and the cache smaller."""
+
+    def __init__(self) -> None:
+        self._severities: dict[tuple[Any, ...], Severity] = {}
+        self._events: dict[tuple[str, str], Event] = {}
+
+    def _severity(self, s: list[Any]) -> Severity:
+        key = tuple(s)
+        sev = self._severities.get(key)
+        if sev is None:
+            sev = self._severities[key] = Severity(
+                rating=_RATINGS[s[0]], score=s[1], source=s[2], vector=s[3]
+            )
+        return sev
+
+    def _range(self, r: list[Any]) -> Range:
+        events = self._events
+        out = []
+        for i in range(2, len(r), 2):
+            key = (r[i], r[i + 1])
+            ev = events.get(key)
+            if ev is None:
+                ev = events[key] = Event(kind=_EVENT_KINDS[key[0]], value=key[1])
+            out.append(ev)
+        return Range(type=_RANGE_TYPES[r[0]], events=tuple(out), repo=r[1])
+
+    def records(self, ecosystem: str, text: str) -> tuple[AffectedRecord, ...]:
+        rng = self._range
+        return tuple([
+            AffectedRecord(
+                advisory_id=aid,
+                kind=_KINDS[kind],
+                aliases=tuple(aliases),
+                severity=self._severity(sev),
+                withdrawn=withdrawn,
+                source=source,
+                affected=Affected(
+                    ecosystem=ecosystem,
+                    package=package,
+                    purl=purl,
+                    ranges=tuple([rng(r) for r in ranges]) if ranges else (),
+                    versions=tuple(versions.split("\n") if versions.__class__ is str
+                                   else versions),
+                    all_versions=bool(all_versions),
+                    status=_STATUSES[status] if status else None,
+                    urgency=urgency,
+                ),
+            )
+            for (aid, kind, aliases, sev, withdrawn, source, package, purl, ranges, versions,
+                 all_versions, status, urgency) in json.loads(text)
+        ])
 
 
 def severity_json(s: Severity) -> str:
