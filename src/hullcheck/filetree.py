@@ -29,6 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from hullcheck import globs
 from hullcheck.errors import ImageError, UnsafeLayer
 from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
@@ -73,25 +74,7 @@ def glob_to_regex(pattern: str) -> str:
     """``/**/`` matches any number of directories, ``*`` and ``?`` stay within one."""
     if not pattern.startswith("/"):
         raise ValueError(f"glob must be absolute: {pattern!r}")
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("/**/", i):
-            out.append("/(?:.*/)?")
-            i += 4
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
+    return globs.translate(pattern)
 
 
 class GlobSet:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from hullcheck import globs
 from hullcheck.base.model import BaseIdentity, TrustState, TrustVerdict
 from hullcheck.digest import parse_digest
 from hullcheck.errors import FormatError, ImageError, VerificationError
@@ -48,22 +49,8 @@ class TrustPolicy:
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+    # "/**/" is plain ".*" here: "a/**/b" does not match "a/b".
+    return re.compile(globs.translate(pattern, empty_globstar_dir=False))
 
 
 def _normalise_name(pattern: str) -> str:
