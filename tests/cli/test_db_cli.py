@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hullcheck.cli.main import main
+from hullcheck.vulndb import SCHEMA_VERSION
 from tests.match.support import dist_info
 from tests.vulndb.conftest import FIXTURES
 from tests.vulndb.test_update import Feed, _serve_fixtures, feed  # noqa: F401
@@ -64,12 +65,12 @@ def test_import_every_kind_detected(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(kinds) == 6  # unique names
     records = {s["name"]: s["records"] for s in doc["sources"]}
     assert records[next(n for n, k in kinds.items() if k == "kev")] == 5
-    assert doc["kev"] == 5 and doc["schemaVersion"] == 1 and doc["builtAt"]
+    assert doc["kev"] == 5 and doc["schemaVersion"] == SCHEMA_VERSION and doc["builtAt"]
     assert doc["ecosystems"]["PyPI"] >= 5 and doc["ecosystems"]["Go"] >= 2
     assert doc["ecosystems"]["crates.io"] >= 2 and doc["ecosystems"]["Debian:12"] >= 2
     # the table form says the same
     code, out, _ = db(capsys, "status", "--db", str(path))
-    assert code == 0 and "schema     1" in out and "5 KEV entries" in out
+    assert code == 0 and f"schema     {SCHEMA_VERSION}" in out and "5 KEV entries" in out
 
 
 def test_same_kind_paths_get_unique_names(tmp_path: Path,
