@@ -19,12 +19,14 @@ fills it in) for each bad record beside the packages it could read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Distro, Package, Unknown
+from hullcheck.model import Distro, Location, Package, Unknown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,3 +47,39 @@ class Cataloger(Protocol):
 def text_of(entry: FileEntry, *, encoding: str = "utf-8") -> str:
     """The evidence file as text; replacement characters instead of a crash on bad bytes."""
     return (entry.content or b"").decode(encoding, errors="replace")
+
+
+def load_json(entry: FileEntry, what: str) -> Any:
+    """A JSON document; FormatError for anything unreadable or nested too deeply."""
+    try:
+        return json.loads((entry.content or b"").decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"{entry.path}: {what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise FormatError(f"{entry.path}: {what} is nested too deeply") from None
+
+
+def load_json_object(entry: FileEntry, what: str) -> dict[str, Any]:
+    """``load_json``, and FormatError unless the document is an object."""
+    doc = load_json(entry, what)
+    if not isinstance(doc, dict):
+        raise FormatError(f"{entry.path}: {what} is not a JSON object")
+    return doc
+
+
+def unknown(found_by: str, reason: str) -> Unknown:
+    """An unreadable record of the evidence file (the runner fills in the location)."""
+    return Unknown(location=Location(path=""), cataloger=found_by, reason=reason)
+
+
+def check_found(found: list[Package | Unknown], path: str, *,
+                limit: int | None = None) -> list[Package | Unknown]:
+    """What one evidence file gave, unless it is over ``limit`` records or has no readable
+    package among its records: then the whole file is unreadable (FormatError)."""
+    if limit is not None and len(found) > limit:
+        raise FormatError(f"{path}: over {limit} packages")
+    if found and all(isinstance(x, Unknown) for x in found):
+        first = found[0]
+        assert isinstance(first, Unknown)
+        raise FormatError(f"{path}: no readable package ({first.reason})")
+    return found

@@ -10,7 +10,6 @@ application folder; those that are present are the package's files.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, load_json_object
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType, Unknown
@@ -33,18 +32,6 @@ _VERSION = re.compile(r"[0-9][0-9A-Za-z.+-]{0,99}\Z")
 
 def nuget_purl(name: str, version: str) -> str:
     return PackageURL(type="nuget", name=name, version=version).to_string()
-
-
-def _load(entry: FileEntry) -> Mapping[str, Any]:
-    try:
-        doc = json.loads((entry.content or b"").decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{entry.path}: deps.json is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise FormatError(f"{entry.path}: deps.json is nested too deeply") from None
-    if not isinstance(doc, Mapping):
-        raise FormatError(f"{entry.path}: deps.json is not a JSON object")
-    return doc
 
 
 def _assemblies(doc: Mapping[str, Any], key: str) -> list[str]:
@@ -80,7 +67,7 @@ def _files(doc: Mapping[str, Any], key: str, app_dir: str, view: View) -> tuple[
 
 
 def parse_deps(entry: FileEntry, view: View) -> list[Package | Unknown]:
-    doc = _load(entry)
+    doc = load_json_object(entry, "deps.json")
     libraries = doc.get("libraries")
     if not isinstance(libraries, Mapping):
         raise FormatError(f"{entry.path}: deps.json has no libraries object")

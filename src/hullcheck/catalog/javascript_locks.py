@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.catalog.npm import purl as npm_purl
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -126,18 +126,8 @@ def _package(name: str, version: str, found_by: str, evidence: str,
     )
 
 
-def _unknown(found_by: str, reason: str) -> Unknown:
-    return Unknown(location=Location(path=""), cataloger=found_by, reason=reason)
-
-
 def _check(found: list[Package | Unknown], path: str) -> list[Package | Unknown]:
-    if len(found) > MAX_PACKAGES:
-        raise FormatError(f"{path}: over {MAX_PACKAGES} packages")
-    if found and all(isinstance(x, Unknown) for x in found):
-        first = found[0]
-        assert isinstance(first, Unknown)
-        raise FormatError(f"{path}: no readable package ({first.reason})")
-    return found
+    return check_found(found, path, limit=MAX_PACKAGES)
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,8 +175,8 @@ def parse_yarn_v1(text: str, path: str) -> list[Package | Unknown]:
             name = split_spec(range_[4:])[0]  # "alias@npm:real@^1" installs real
         version = fields.get("version", "")
         if not version or not _valid_name(name):
-            out.append(_unknown(YARN, f"line {number}: entry {specs[0][:80]!r} has no "
-                                      "readable name or version"))
+            out.append(unknown(YARN, f"line {number}: entry {specs[0][:80]!r} has no "
+                                     "readable name or version"))
             continue
         if not _registry_range(range_) or not _VERSION.match(version):
             continue
@@ -206,19 +196,19 @@ def parse_yarn_berry(doc: Mapping[str, Any], path: str) -> list[Package | Unknow
         if key == "__metadata":
             continue
         if not isinstance(entry, Mapping):
-            out.append(_unknown(YARN, f"entry {str(key)[:80]!r} is not a mapping"))
+            out.append(unknown(YARN, f"entry {str(key)[:80]!r} is not a mapping"))
             continue
         resolution = entry.get("resolution")
         if not isinstance(resolution, str):
-            out.append(_unknown(YARN, f"entry {str(key)[:80]!r} has no resolution"))
+            out.append(unknown(YARN, f"entry {str(key)[:80]!r} has no resolution"))
             continue
         name, ref = split_spec(resolution)
         if not ref.startswith("npm:"):
             continue  # workspace:, patch:, git, file:, link:, portal:, exec:
         version = ref[4:]
         if not _valid_name(name) or not _VERSION.match(version):
-            out.append(_unknown(YARN, f"entry {str(key)[:80]!r}: unreadable resolution "
-                                      f"{resolution[:80]!r}"))
+            out.append(unknown(YARN, f"entry {str(key)[:80]!r}: unreadable resolution "
+                                     f"{resolution[:80]!r}"))
             continue
         extras = [("lockfile-version", f"berry-{lock_version}" if lock_version else "berry")]
         checksum = entry.get("checksum")
@@ -295,7 +285,7 @@ def parse_pnpm(doc: Mapping[str, Any], path: str) -> list[Package | Unknown]:
         if not _VERSION.match(version):
             continue  # tarball URLs, git hosts, file: and link: dependencies
         if not _valid_name(name):
-            out.append(_unknown(PNPM, f"packages[{key[:80]!r}]: unreadable package key"))
+            out.append(unknown(PNPM, f"packages[{key[:80]!r}]: unreadable package key"))
             continue
         entry = entry if isinstance(entry, Mapping) else {}  # noqa: PLW2901
         resolution = entry.get("resolution")

@@ -18,7 +18,6 @@ inside ``node_modules`` (a dependency's own lock) are ignored.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, load_json_object
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType
@@ -66,19 +65,6 @@ def purl(name: str, version: str) -> str:
     namespace, _, base = name.rpartition("/")
     return PackageURL(type="npm", namespace=namespace or None, name=base,
                       version=version).to_string()
-
-
-def _load(entry: FileEntry, what: str) -> dict[str, Any]:
-    data = entry.content or b""
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{entry.path}: {what} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise FormatError(f"{entry.path}: {what} is nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise FormatError(f"{entry.path}: {what} is not a JSON object")
-    return doc
 
 
 def _text(value: object, field: str, path: str) -> str:
@@ -123,7 +109,7 @@ class NpmPackageCataloger:
         dir_name = installed_name(entry.path)
         if dir_name is None or dir_name.startswith("."):
             return ()
-        doc = _load(entry, "package.json")
+        doc = load_json_object(entry, "package.json")
         name = _text(doc.get("name"), "name", entry.path) or dir_name
         version = _text(doc.get("version"), "version", entry.path)
         if not version:
@@ -204,7 +190,7 @@ class NpmLockCataloger:
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         if "/node_modules/" in entry.path:
             return ()
-        doc = _load(entry, "lock file")
+        doc = load_json_object(entry, "lock file")
         lock_version = doc.get("lockfileVersion", 1)
         if not isinstance(lock_version, int) or lock_version not in (1, 2, 3):
             raise FormatError(f"{entry.path}: unsupported lockfileVersion {lock_version!r}")

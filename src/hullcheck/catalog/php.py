@@ -13,16 +13,14 @@ those packages carry ``declared=true`` in extras. Development packages carry
 from __future__ import annotations
 
 import dataclasses
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from packageurl import PackageURL
 
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, check_found, load_json
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType, Unknown
@@ -32,16 +30,6 @@ LOCK = "php-composer-lock"
 MAX_PACKAGES = 100_000
 MAX_FIELD = 200
 _NAME = re.compile(r"[a-z0-9](?:[_.-]?[a-z0-9]+)*/[a-z0-9](?:(?:[_.]|-{1,2})?[a-z0-9]+)*\Z")
-
-
-def load_json(entry: FileEntry, what: str) -> Any:
-    """A JSON document; FormatError for anything unreadable or nested too deeply."""
-    try:
-        return json.loads((entry.content or b"").decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{entry.path}: {what} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise FormatError(f"{entry.path}: {what} is nested too deeply") from None
 
 
 def composer_purl(name: str, version: str) -> str:
@@ -112,14 +100,6 @@ def _packages(items: object, field: str, evidence: str, found_by: str,
     return out
 
 
-def _check(found: list[Package | Unknown], path: str) -> list[Package | Unknown]:
-    if found and all(isinstance(x, Unknown) for x in found):
-        first = found[0]
-        assert isinstance(first, Unknown)
-        raise FormatError(f"{path}: no readable package ({first.reason})")
-    return found
-
-
 class ComposerInstalledCataloger:
     """``php-composer-installed``: packages Composer installed into a vendor folder."""
 
@@ -142,7 +122,7 @@ class ComposerInstalledCataloger:
             raise FormatError(f"{entry.path}: installed.json is neither a list nor an object")
         vendor = posixpath.dirname(posixpath.dirname(entry.path))
         out: list[Package | Unknown] = []
-        for p in _check(found, entry.path):
+        for p in check_found(found, entry.path):
             if isinstance(p, Package):
                 extras = tuple(sorted((*p.extras, ("vendor-dir", vendor))))
                 p = dataclasses.replace(p, extras=extras)  # noqa: PLW2901
@@ -167,4 +147,4 @@ class ComposerLockCataloger:
                           dev=False, declared=True)
         found += _packages(doc.get("packages-dev"), "packages-dev", entry.path, LOCK, None,
                            dev=True, declared=True)
-        return _check(found, entry.path)
+        return check_found(found, entry.path)

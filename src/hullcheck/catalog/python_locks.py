@@ -25,7 +25,7 @@ from typing import Any
 from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.catalog.python import normalise_name
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -55,10 +55,6 @@ def _package(name: str, version: str, found_by: str, evidence: str,
     )
 
 
-def _unknown(found_by: str, reason: str) -> Unknown:
-    return Unknown(location=Location(path=""), cataloger=found_by, reason=reason)
-
-
 def _text(entry: FileEntry, what: str) -> str:
     data = entry.content or b""
     if len(data) > MAX_TEXT:
@@ -69,13 +65,7 @@ def _text(entry: FileEntry, what: str) -> str:
 
 
 def _check(found: list[Package | Unknown], path: str) -> list[Package | Unknown]:
-    if len(found) > MAX_PACKAGES:
-        raise FormatError(f"{path}: over {MAX_PACKAGES} packages")
-    if found and all(isinstance(x, Unknown) for x in found):
-        first = found[0]
-        assert isinstance(first, Unknown)
-        raise FormatError(f"{path}: no readable package ({first.reason})")
-    return found
+    return check_found(found, path, limit=MAX_PACKAGES)
 
 
 # ---------------------------------------------------------------------------------------
@@ -97,12 +87,12 @@ def parse_poetry(text: str, path: str) -> list[Package | Unknown]:
     out: list[Package | Unknown] = []
     for i, item in enumerate(packages):
         if not isinstance(item, Mapping):
-            out.append(_unknown(POETRY, f"package {i} is not a table"))
+            out.append(unknown(POETRY, f"package {i} is not a table"))
             continue
         name, version = item.get("name"), item.get("version")
         if not isinstance(name, str) or not isinstance(version, str) \
                 or not _NAME.match(name) or not _VERSION.match(version):
-            out.append(_unknown(POETRY, f"package {i}: no readable name or version"))
+            out.append(unknown(POETRY, f"package {i}: no readable name or version"))
             continue
         extras: list[tuple[str, str]] = []
         if isinstance(lock_version, str):
@@ -157,14 +147,14 @@ def parse_pipfile_lock(text: str, path: str) -> list[Package | Unknown]:
             raise FormatError(f"{path}: {group} is not an object")
         for name, item in section.items():
             if not isinstance(item, Mapping):
-                out.append(_unknown(PIPFILE, f"{group}[{name[:80]!r}] is not an object"))
+                out.append(unknown(PIPFILE, f"{group}[{name[:80]!r}] is not an object"))
                 continue
             pin = item.get("version")
             if pin is None:
                 continue  # git, path and file requirements carry no version
             if not isinstance(pin, str) or not pin.startswith("==") or not _NAME.match(name) \
                     or not _VERSION.match(pin.lstrip("=")):
-                out.append(_unknown(PIPFILE, f"{group}[{name[:80]!r}]: unreadable version"))
+                out.append(unknown(PIPFILE, f"{group}[{name[:80]!r}]: unreadable version"))
                 continue
             extras = [("dev", "true")] if group == "develop" else []
             for key in ("markers", "index"):
@@ -223,7 +213,7 @@ def parse_requirements(text: str, path: str) -> list[Package | Unknown]:
             continue  # -r/-c includes, -e editables, --index-url and other options
         requirement = re.split(r"\s--?[A-Za-z]", f" {line}", maxsplit=1)[0].strip()
         if len(requirement) > MAX_LINE:
-            out.append(_unknown(REQUIREMENTS, f"line {number}: over {MAX_LINE} characters"))
+            out.append(unknown(REQUIREMENTS, f"line {number}: over {MAX_LINE} characters"))
             continue
         try:
             req = Requirement(requirement)
@@ -231,7 +221,7 @@ def parse_requirements(text: str, path: str) -> list[Package | Unknown]:
             if "://" in requirement or requirement.startswith((".", "/")):
                 continue  # a URL or a local path, not a named requirement
             reason = " ".join(str(exc).split())[:200]
-            out.append(_unknown(REQUIREMENTS, f"line {number}: not a requirement ({reason})"))
+            out.append(unknown(REQUIREMENTS, f"line {number}: not a requirement ({reason})"))
             continue
         specs = list(req.specifier)
         if req.url or len(specs) != 1 or specs[0].operator not in ("==", "===") \
