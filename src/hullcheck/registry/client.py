@@ -246,15 +246,7 @@ class RegistryClient:
         """
         host = ref.api_host
         what = f"manifest {ref}"
-        url = self._url(ref, f"manifests/{ref.identifier}")
-        response = self._send(
-            "GET",
-            host,
-            url,
-            scope=_scope(ref, "pull"),
-            what=what,
-            headers={"Accept": ", ".join(accept)},
-        )
+        response = self._send_manifest_request("GET", ref, accept, what=what)
         try:
             self._raise_for_status(response, host=host, what=what)
             data = _read_capped(response, self._max_manifest, host=host, what=what)
@@ -276,26 +268,13 @@ class RegistryClient:
         """The digest ``ref`` points to (HEAD, falling back to GET)."""
         host = ref.api_host
         what = f"manifest {ref}"
-        url = self._url(ref, f"manifests/{ref.identifier}")
-        response = self._send(
-            "HEAD",
-            host,
-            url,
-            scope=_scope(ref, "pull"),
-            what=what,
-            headers={"Accept": ", ".join(accept)},
-        )
+        response = self._send_manifest_request("HEAD", ref, accept, what=what)
         try:
             if response.status_code == 404:
                 raise NotFound(f"{what} not found on {host}")
             header: str = response.headers.get("docker-content-digest", "")
             if response.is_success and header:
-                try:
-                    parse_digest(header)
-                except ImageError:
-                    raise RegistryError(
-                        f"{host} sent an invalid Docker-Content-Digest {header!r} for {what}"
-                    ) from None
+                _header_digest(header, host=host, what=what)
                 if ref.digest is not None and header != ref.digest:
                     raise DigestMismatch(f"{what}: registry {host} says it is {header}")
                 return header
@@ -512,19 +491,12 @@ class RegistryClient:
         first = httpx.URL(self._url(repo, "tags/list"))
         if page_size is not None:
             first = first.copy_merge_params({"n": str(page_size)})
-        url: httpx.URL | None = first
         tags: list[str] = []
-        seen: set[str] = set()
-        while url is not None and len(seen) < _MAX_PAGES:
-            if str(url) in seen:
-                raise RegistryError(f"{host} sent a pagination loop in the {what}")
-            seen.add(str(url))
-            doc, response = self._get_json(host, url, scope=_scope(repo, "pull"), what=what)
+        for doc, _ in self._get_json_pages(repo, first, what=what):
             page = doc.get("tags") or []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError(f"{what} from {host} has a malformed 'tags' field")
             tags.extend(page)
-            url = _next_link(response)
         return tuple(tags)
 
     def referrers(
@@ -542,25 +514,16 @@ class RegistryClient:
         first = httpx.URL(self._url(repo, f"referrers/{digest}"))
         if artifact_type:
             first = first.copy_merge_params({"artifactType": artifact_type})
-        url: httpx.URL | None = first
         found: list[Descriptor] = []
         filtered = True
-        seen: set[str] = set()
-        while url is not None and len(seen) < _MAX_PAGES:
-            if str(url) in seen:
-                raise RegistryError(f"{host} sent a pagination loop in the {what}")
-            seen.add(str(url))
-            try:
-                doc, response = self._get_json(
-                    host, url, scope=_scope(repo, "pull"), what=what, accept=OCI_INDEX
-                )
-            except NotFound:
-                if found:
-                    raise
-                return self._referrers_from_tag(repo, digest, artifact_type)
-            found.extend(_index_descriptors(doc, where=f"{what} on {host}"))
-            filtered = filtered and "artifactType" in response.headers.get("oci-filters-applied", "")
-            url = _next_link(response)
+        try:
+            for doc, response in self._get_json_pages(repo, first, what=what, accept=OCI_INDEX):
+                found.extend(_index_descriptors(doc, where=f"{what} on {host}"))
+                filtered = filtered and "artifactType" in response.headers.get("oci-filters-applied", "")
+        except NotFound:
+            if found:
+                raise
+            return self._referrers_from_tag(repo, digest, artifact_type)
         if artifact_type and not filtered:
             found = [d for d in found if d.artifact_type == artifact_type]
         return tuple(found)
@@ -585,6 +548,22 @@ class RegistryClient:
             found = [d for d in found if d.artifact_type == artifact_type]
         return tuple(found)
 
+    def _get_json_pages(
+        self, repo: Reference, first: httpx.URL, *, what: str, accept: str = "application/json"
+    ) -> Iterator[tuple[dict[str, Any], httpx.Response]]:
+        """Each page of a JSON listing, following ``Link: <...>; rel="next"`` (at most
+        ``_MAX_PAGES``; a link back to a page already read is an error)."""
+        host = repo.api_host
+        url: httpx.URL | None = first
+        seen: set[str] = set()
+        while url is not None and len(seen) < _MAX_PAGES:
+            if str(url) in seen:
+                raise RegistryError(f"{host} sent a pagination loop in the {what}")
+            seen.add(str(url))
+            doc, response = self._get_json(host, url, scope=_scope(repo, "pull"), what=what, accept=accept)
+            yield doc, response
+            url = _next_link(response)
+
     def _get_json(
         self, host: str, url: httpx.URL, *, scope: str, what: str, accept: str = "application/json"
     ) -> tuple[dict[str, Any], httpx.Response]:
@@ -596,6 +575,19 @@ class RegistryClient:
             response.close()
         return _json_object(data, host=host, what=what), response
 
+    def _send_manifest_request(
+        self, method: str, ref: Reference, accept: tuple[str, ...], *, what: str
+    ) -> httpx.Response:
+        """GET or HEAD of the manifest ``ref`` names; the response is streamed: close it."""
+        return self._send(
+            method,
+            ref.api_host,
+            self._url(ref, f"manifests/{ref.identifier}"),
+            scope=_scope(ref, "pull"),
+            what=what,
+            headers={"Accept": ", ".join(accept)},
+        )
+
     def _check_manifest_digest(
         self, ref: Reference, data: bytes, response: httpx.Response, *, what: str
     ) -> str:
@@ -606,12 +598,7 @@ class RegistryClient:
         digest = sha256_digest(data)
         header = response.headers.get("docker-content-digest")
         if header:
-            try:
-                algo, hexpart = parse_digest(header)
-            except ImageError:
-                raise RegistryError(
-                    f"{host} sent an invalid Docker-Content-Digest {header!r} for {what}"
-                ) from None
+            algo, hexpart = _header_digest(header, host=host, what=what)
             actual = hashlib.new(algo, data).hexdigest()
             if actual != hexpart:
                 raise DigestMismatch(
@@ -800,6 +787,16 @@ class RegistryClient:
         if status in (401, 403):
             raise AuthError(f"{host} denied {what}: HTTP {status}{suffix}")
         raise RegistryError(f"{host} answered HTTP {status} for {what}{suffix}")
+
+
+def _header_digest(header: str, *, host: str, what: str) -> tuple[str, str]:
+    """(algorithm, hex) of a Docker-Content-Digest header; RegistryError when malformed."""
+    try:
+        return parse_digest(header)
+    except ImageError:
+        raise RegistryError(
+            f"{host} sent an invalid Docker-Content-Digest {header!r} for {what}"
+        ) from None
 
 
 def _basic_header(creds: Credentials) -> str:
