@@ -229,14 +229,7 @@ def sign_image(
         referrer = _push_bundle(
             target, sigbundle.encode(key.public, envelope), intoto.COSIGN_SIGN_PREDICATE, now
         )
-    return Attached(
-        image=target.name,
-        digest=target.digest,
-        tag=tag,
-        manifest_digest=manifest_digest,
-        referrer_digest=referrer,
-        key_fingerprint=key.public.fingerprint,
-    )
+    return _attached(target, key, tag, manifest_digest, referrer)
 
 
 def attest_image(
@@ -264,6 +257,12 @@ def attest_image(
         referrer_digest = _push_bundle(
             target, sigbundle.encode(key.public, envelope), predicate_type, now
         )
+    return _attached(target, key, tag, manifest_digest, referrer_digest)
+
+
+def _attached(
+    target: Target, key: SigningKey, tag: str, manifest_digest: str, referrer_digest: str
+) -> Attached:
     return Attached(
         image=target.name,
         digest=target.digest,
@@ -377,12 +376,18 @@ def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> Veri
         raise VerificationError(
             f"{c.source}: digest mismatch, signature is for {claims.manifest_digest}"
         )
+    return _verified(target, key, c, "simplesigning", claims)
+
+
+def _verified(
+    target: Target, key: PublicKey, c: _Candidate, fmt: str, claims: SimpleSigningClaims
+) -> VerifiedSignature:
     return VerifiedSignature(
         image=target.name,
         digest=target.digest,
         key_fingerprint=key.fingerprint,
         source=c.source,
-        format="simplesigning",
+        format=fmt,
         claims=claims,
     )
 
@@ -401,14 +406,7 @@ def _verify_sign_bundle(target: Target, key: PublicKey, c: _Candidate) -> Verifi
             manifest_digest=target.digest,
             type="sigstore message signature",
         )
-        return VerifiedSignature(
-            image=target.name,
-            digest=target.digest,
-            key_fingerprint=key.fingerprint,
-            source=c.source,
-            format="sigstore-bundle",
-            claims=claims,
-        )
+        return _verified(target, key, c, "sigstore-bundle", claims)
     assert b.envelope is not None
     statement = intoto.parse(dsse.verify(b.envelope, key, what=c.source), what=c.source)
     if statement.predicate_type != intoto.COSIGN_SIGN_PREDICATE:
@@ -425,14 +423,7 @@ def _verify_sign_bundle(target: Target, key: PublicKey, c: _Candidate) -> Verifi
             sorted((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in optional.items())
         ),
     )
-    return VerifiedSignature(
-        image=target.name,
-        digest=target.digest,
-        key_fingerprint=key.fingerprint,
-        source=c.source,
-        format="sigstore-bundle",
-        claims=claims,
-    )
+    return _verified(target, key, c, "sigstore-bundle", claims)
 
 
 def verify_attestations(
