@@ -90,9 +90,13 @@ def export(path: Path | str, dest: Path | str) -> BundleResult:
         for leftover in (tmp_db, tmp_out):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+    return _result(dest, path, manifest, status)
+
+
+def _result(bundle: Path, db: Path, manifest: dict[str, Any], status: DbStatus) -> BundleResult:
     return BundleResult(
-        bundle=dest,
-        db=path,
+        bundle=bundle,
+        db=db,
         sha256=manifest["sha256"],
         size=manifest["size"],
         advisories=status.advisories,
@@ -172,16 +176,7 @@ def import_bundle(bundle: Path | str, path: Path | str) -> BundleResult:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    return BundleResult(
-        bundle=bundle,
-        db=path,
-        sha256=manifest["sha256"],
-        size=manifest["size"],
-        advisories=status.advisories,
-        affected=status.affected,
-        kev=status.kev,
-        built_at=status.built_at,
-    )
+    return _result(bundle, path, manifest, status)
 
 
 def _read_members(bundle: Path, tf: tarfile.TarFile, tmp: Path) -> dict[str, Any]:
