@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (a bench script named like a stdlib module would shadow it): import nothing from there.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
+from hullcheck.cli.main import tune_gc  # noqa: E402
 from hullcheck.match import Matcher  # noqa: E402
 from hullcheck.model import (  # noqa: E402
     Distro,
@@ -152,7 +153,12 @@ def main() -> int:
     ap.add_argument("--packages", type=int, default=5000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one run")
+    ap.add_argument("--default-gc", action="store_true",
+                    help="keep Python's default GC thresholds (default: the CLI's, as "
+                         "'hullcheck scan' runs)")
     args = ap.parse_args()
+    if not args.default_gc:
+        tune_gc()
     if not (args.data / "osv").is_dir():
         print(f"ABSENT: no shared advisory data at {args.data} (expected osv/, distro/, kev/); "
               "nothing measured. Pass --data DIR.", file=sys.stderr)
