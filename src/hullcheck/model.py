@@ -28,6 +28,24 @@ class PackageType(StrEnum):
     BINARY = "generic"
 
 
+class Severity(StrEnum):
+    """Severity of a secret or an image-configuration finding. The words and ranks are those
+    of the vulnerability levels (``match.model.Level``, which adds malicious, negligible and
+    unknown), so one ``--fail-on`` word means one thing."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3, Severity.LOW: 2}
+
+
 class Visibility(StrEnum):
     """Whether a package is seen in the final file system of the image."""
 

@@ -15,8 +15,8 @@ from typing import Any
 from hullcheck import filetree
 from hullcheck.filetree import FileTree
 from hullcheck.image.model import Image
-from hullcheck.misconfig.checks import CHECKS, SETID_ALLOWED, Check, Severity, setid_files
-from hullcheck.model import ImageSource
+from hullcheck.misconfig.checks import CHECKS, SETID_ALLOWED, Check, setid_files
+from hullcheck.model import ImageSource, Severity
 
 FORMATS = ("table", "json")
 

@@ -13,25 +13,11 @@ import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from hullcheck.filetree import FileTree, Kind
 from hullcheck.image.model import Image
-
-
-class Severity(StrEnum):
-    """Same names as the vulnerability levels, so one ``--fail-on`` word means one thing."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        return {"critical": 5, "high": 4, "medium": 3, "low": 2}[self.value]
-
+from hullcheck.model import Severity
 
 Evidence = tuple[str, ...]
 CheckFn = Callable[[Image, FileTree], Evidence | None]

@@ -5,11 +5,12 @@
 ``scan_image`` does both; ``Scanner`` plugs into a read the pipeline does anyway.
 """
 
+from hullcheck.model import Severity
 from hullcheck.secrets.config import SecretConfig, load_config, parse_config
 from hullcheck.secrets.engine import available as available_engines
 from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
 from hullcheck.secrets.render import FORMATS, render, to_json
-from hullcheck.secrets.rules import RULES, Rule, Severity
+from hullcheck.secrets.rules import RULES, Rule
 from hullcheck.secrets.scanner import Scanner, redact, scan_image
 
 __all__ = [

@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 
 from hullcheck.errors import FormatError
-from hullcheck.secrets.rules import RULES, Rule, Severity
+from hullcheck.model import Severity
+from hullcheck.secrets.rules import RULES, Rule
 
 DEFAULT_MAX_FILE = 10 << 20
 MAX_CONFIG = 1 << 20

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hullcheck.model import ImageSource, Layer
-from hullcheck.secrets.rules import Severity
+from hullcheck.model import ImageSource, Layer, Severity
 
 
 class Origin(StrEnum):

@@ -17,23 +17,8 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Severity(StrEnum):
-    """Same names as the vulnerability levels, so one ``--fail-on`` word means one thing."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3, Severity.LOW: 2}
+from hullcheck.model import Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
