@@ -17,12 +17,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from license_expression import Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.licenses import validate as validate_license
 from hullcheck.model import Location, Package, PackageType, SourcePackage
 
 NAME = "dpkg-db"
@@ -174,11 +174,6 @@ _GNU = re.compile(r"(agpl|lgpl|gpl|gfdl)(-niv)?-?v?(\d+(?:\.\d+)?)(\+|-or-later|
 _WITH = re.compile(r"(.+?)\s+with\s+(.+?)(?:\s+exception)?", re.I)
 
 
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
 @functools.lru_cache(maxsize=4096)
 def _spdx_id(name: str) -> str | None:
     """One Debian short name as an SPDX id (or ``X WITH exception``); None when unknown."""
@@ -204,11 +199,8 @@ def _spdx_id(name: str) -> str | None:
             exc_name = "autoconf-2"
         exc = _EXCEPTIONS.get(exc_name)
         return f"{base} WITH {exc}" if base is not None and exc is not None else None
-    try:
-        info = _licensing().validate(name)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return None
-    if info.errors or " " in name:
+    info = validate_license(name)
+    if info is None or info.errors or " " in name:
         return None
     return str(info.normalized_expression)
 

@@ -7,29 +7,20 @@ table): ``spdx("mit")`` is ``"MIT"``, ``normalise("Apache 2.0")`` keeps the text
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
-from license_expression import Licensing, get_spdx_licensing
+from hullcheck import licenses
 
 MAX_TEXT = 1000  # a licence "name" longer than this is licence text: kept, cut to this
 MAX_EXPRESSION = 10_000  # never hand the parser more than this
-
-
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
 
 
 def spdx(text: str) -> str | None:
     """``text`` as a normalised SPDX expression, or None when it is not one."""
     if not text or len(text) > MAX_EXPRESSION:
         return None
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return None
-    return None if info.errors else str(info.normalized_expression)
+    info = licenses.validate(text)
+    return None if info is None or info.errors else str(info.normalized_expression)
 
 
 def normalise(text: str) -> str | None:

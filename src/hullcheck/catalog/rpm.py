@@ -32,6 +32,7 @@ from packageurl import PackageURL
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
 from hullcheck.filetree import FileEntry, View
+from hullcheck.licenses import validate as validate_license
 from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage
 
 _DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm")
@@ -71,24 +72,14 @@ def parse_source_rpm(source_rpm: str, epoch: int | None) -> SourcePackage | None
     return SourcePackage(name=name, version=evr(epoch, version, release))
 
 
-@functools.cache
-def _licensing():  # type: ignore[no-untyped-def]
-    from license_expression import get_spdx_licensing
-
-    return get_spdx_licensing()
-
-
 @functools.lru_cache(maxsize=4096)
 def normalise_license(text: str) -> str:
     """The SPDX expression ``text`` denotes, or ``text`` itself when it is not one."""
     text = text.strip()
     if not text:
         return ""
-    try:
-        info = _licensing().validate(text, strict=True)
-    except Exception:  # license-expression raises assorted errors on odd input
-        return text
-    if info.errors or info.invalid_symbols or not info.normalized_expression:
+    info = validate_license(text)  # strict, as license-expression validates by default
+    if info is None or info.errors or info.invalid_symbols or not info.normalized_expression:
         return text
     return str(info.normalized_expression)
 

@@ -13,12 +13,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+from license_expression import ExpressionError
 
-
-@lru_cache(maxsize=1)
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
+from hullcheck.licenses import licensing as _licensing
 
 
 def normalise_id(text: str) -> str:

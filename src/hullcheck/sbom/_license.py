@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import cache, lru_cache
-from typing import Any
+from functools import lru_cache
+
+from hullcheck import licenses
 
 _LICENSE_REF = re.compile(r"(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
-
-
-@cache
-def _licensing() -> Any:
-    # Building the SPDX symbol table costs ~50 ms: only when a licence is first checked.
-    from license_expression import get_spdx_licensing
-
-    return get_spdx_licensing()
 
 
 @lru_cache(maxsize=4096)
@@ -27,9 +20,8 @@ def spdx_expression(text: str) -> str | None:
     """
     if not text.strip() or len(text) > 10_000:
         return None
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # license-expression raises assorted errors on odd input
+    info = licenses.validate(text)
+    if info is None:
         return None
     if not info.errors:
         return str(info.normalized_expression)
