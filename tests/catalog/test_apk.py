@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hullcheck import catalog
 from hullcheck.catalog.apk import ApkCataloger, licenses_of
-from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, SourcePackage, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
 
 CATS = (ApkCataloger(),)
@@ -16,8 +15,7 @@ WOLFI_OS = 'ID=wolfi\nNAME="Wolfi"\nPRETTY_NAME="Wolfi"\nVERSION_ID="20230201"\n
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def test_alpine_database(tmp_path: Path) -> None:

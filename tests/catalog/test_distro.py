@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hullcheck import catalog
 from hullcheck.catalog.apk import ApkCataloger
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image.writer import symlink
-from hullcheck.model import ImageSource, Inventory
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import read
 
 CATS = (DpkgCataloger(), ApkCataloger())
@@ -22,8 +21,7 @@ UBUNTU = (
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def test_debian_bookworm(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.dpkg import (
     DpkgCataloger,
     copyright_licenses,
@@ -14,8 +13,8 @@ from hullcheck.catalog.dpkg import (
     parse_stanzas,
 )
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, SourcePackage, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer, read
 
 CATS = (DpkgCataloger(),)
@@ -24,8 +23,7 @@ OS_RELEASE = read("dpkg/bookworm", "usr/lib/os-release")
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def stanza(name: str, version: str, *, source: str = "", status: str = "install ok installed",

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger, installed_name
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
 
 CATS = (NpmPackageCataloger(), NpmLockCataloger())
@@ -19,8 +18,7 @@ APP = "/srv/app"
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def test_installed_tree_and_lock(tmp_path: Path) -> None:

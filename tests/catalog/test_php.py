@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.php import ComposerInstalledCataloger, ComposerLockCataloger
-from hullcheck.model import ImageSource, Inventory, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
 
 CATS = (ComposerInstalledCataloger(), ComposerLockCataloger())
@@ -18,8 +17,7 @@ WWW = "/var/www/html"
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def test_composer2_installed_and_lock(tmp_path: Path) -> None:

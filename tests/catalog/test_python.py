@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.python import PythonInstalledCataloger, normalise_name
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
 
 CATS = (PythonInstalledCataloger(),)
@@ -18,8 +17,7 @@ SITE = "/opt/venv/lib/python3.11/site-packages"
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def meta(name: str, version: str, *extra: str) -> str:

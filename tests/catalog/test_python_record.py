@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.python import (
     PythonInstalledCataloger,
     _digest,
     direct_url_extras,
 )
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer, read
 
 CATS = (PythonInstalledCataloger(),)
@@ -28,9 +27,7 @@ CLI = f"{SITE}/tinypkg/cli.py"
 
 
 def scan(tmp: Path, *layers: object, extra_globs: tuple[str, ...] = ()) -> Inventory:
-    globs = (*catalog.globs_for(CATS), *extra_globs)
-    tree = tree_of(tmp, *layers, globs=globs)  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers, extra_globs=extra_globs)  # type: ignore[arg-type]
 
 
 def test_untouched_install_verifies(tmp_path: Path) -> None:

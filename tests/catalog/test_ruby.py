@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog
 from hullcheck.catalog.ruby import GemfileLockCataloger, GemspecCataloger, parse_gemspec
 from hullcheck.errors import FormatError
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, Visibility
-from tests.fixtures.images import tree_of
+from hullcheck.model import Inventory, Visibility
+from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
 
 CATS = (GemspecCataloger(), GemfileLockCataloger())
@@ -19,8 +18,7 @@ SPECS = "/usr/local/bundle/specifications"
 
 
 def scan(tmp: Path, *layers: object) -> Inventory:
-    tree = tree_of(tmp, *layers, globs=catalog.globs_for(CATS))  # type: ignore[arg-type]
-    return catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    return inventory_of(tmp, CATS, *layers)  # type: ignore[arg-type]
 
 
 def test_installed_gems_and_lock(tmp_path: Path) -> None:
