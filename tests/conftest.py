@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.images",
+    "tests.fixtures.keys",
     "tests.fixtures.registry",
 ]

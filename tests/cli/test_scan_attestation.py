@@ -23,14 +23,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
-    assert main(["key", "generate", "--output-prefix", str(tmp_path / "a")]) == 0
-    assert main(["key", "generate", "--output-prefix", str(tmp_path / "b")]) == 0
-    return tmp_path / "a.key", tmp_path / "a.pub", tmp_path / "b.pub"
-
-
-@pytest.fixture
 def image(tmp_path: Path) -> str:
     return write(build(PY_LAYER), tmp_path)
 
@@ -55,10 +47,10 @@ def _no_layer_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("kind", ["cyclonedx", "spdx"])
 def test_scan_from_a_verified_attestation_matches_the_image_scan(
-    image: str, db: Path, keys: tuple[Path, Path, Path], kind: str, tmp_path: Path,
+    image: str, db: Path, key_files: tuple[Path, Path, Path], kind: str, tmp_path: Path,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    priv, pub, _ = keys
+    priv, pub, _ = key_files
     direct = _json(capsys, image, "--db", str(db))
     assert _found(direct) == {("requests", "CVE-2018-18074"), ("urllib3", "CVE-2019-11324")}
     if kind == "cyclonedx":
@@ -75,9 +67,9 @@ def test_scan_from_a_verified_attestation_matches_the_image_scan(
 
 
 def test_a_key_that_signed_nothing_fails_verification(
-    image: str, db: Path, keys: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    image: str, db: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    priv, _, other = keys
+    priv, _, other = key_files
     assert main(["attest", image, "--key", str(priv), "--type", "cyclonedx", "--sbom"]) == 0
     capsys.readouterr()
     code = main(["scan", image, "--db", str(db), "--from-attestation", str(other), "-o", "json"])
@@ -88,11 +80,11 @@ def test_a_key_that_signed_nothing_fails_verification(
 
 @pytest.mark.parametrize("scanners", ["secret", "vuln,config"])
 def test_image_scanners_are_refused_with_an_attestation(
-    image: str, db: Path, keys: tuple[Path, Path, Path], scanners: str,
+    image: str, db: Path, key_files: tuple[Path, Path, Path], scanners: str,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _no_layer_reads(monkeypatch)
-    code = main(["scan", image, "--db", str(db), "--from-attestation", str(keys[1]),
+    code = main(["scan", image, "--db", str(db), "--from-attestation", str(key_files[1]),
                  "--scanners", scanners])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
@@ -100,12 +92,12 @@ def test_image_scanners_are_refused_with_an_attestation(
 
 
 def test_an_sbom_file_has_no_attestation(
-    image: str, db: Path, keys: tuple[Path, Path, Path], tmp_path: Path,
+    image: str, db: Path, key_files: tuple[Path, Path, Path], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sbom = tmp_path / "bom.json"
     assert main(["sbom", image, "-o", "cyclonedx-json", "--file", str(sbom)]) == 0
-    code = main(["scan", str(sbom), "--db", str(db), "--from-attestation", str(keys[1])])
+    code = main(["scan", str(sbom), "--db", str(db), "--from-attestation", str(key_files[1])])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert "is an SBOM file" in err

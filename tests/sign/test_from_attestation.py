@@ -14,22 +14,14 @@ OS = {"etc/os-release": "ID=alpine\nVERSION_ID=3.19.0\n",
       "lib/apk/db/installed": "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:zlib\nV:1.3-r2\nA:x86_64\n\n"}
 
 
-@pytest.fixture
-def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
-    assert main(["key", "generate", "--output-prefix", str(tmp_path / "a")]) == 0
-    assert main(["key", "generate", "--output-prefix", str(tmp_path / "b")]) == 0
-    return tmp_path / "a.key", tmp_path / "a.pub", tmp_path / "b.pub"
-
-
 def _packages(doc: dict[str, object]) -> set[tuple[str, str]]:
     return {(p["name"], p["version"]) for p in doc["packages"]}  # type: ignore[index, union-attr]
 
 
 def test_sbom_from_a_verified_attestation(
-    tmp_path: Path, keys: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    priv, pub, other = keys
+    priv, pub, other = key_files
     image = write(build(OS), tmp_path)
     assert main(["sbom", image, "-o", "json"]) == 0
     direct = json.loads(capsys.readouterr()[0])
@@ -50,8 +42,8 @@ def test_sbom_from_a_verified_attestation(
 
 
 def test_no_attestation_at_all(
-    tmp_path: Path, keys: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = write(build(OS), tmp_path)
-    assert main(["sbom", image, "--from-attestation", str(keys[1])]) == 1
+    assert main(["sbom", image, "--from-attestation", str(key_files[1])]) == 1
     assert "hint: attach one" in capsys.readouterr()[1]
