@@ -25,7 +25,9 @@ PATTERNS: dict[str, str] = {
     r"(\+[a-z0-9]{1,3}(\.[a-z0-9]{1,3})?)?",
     "semver": r"v?" + _SEMVER,
     "go": r"v?(0|[1-9][0-9]?)(\.(0|[1-9]))?|v?" + _SEMVER + r"|v0\.0\.0-20[0-9]{12}-[0-9a-f]{12}",
-    "maven": r"[0-9a-zA-Z]{1,3}([.-][0-9a-zA-Z]{0,4}){0,4}",
+    # Maven's ComparableVersion is not transitive for versions that start with a qualifier
+    # (0 < a < 0a0 < 0, in Maven itself too); real versions start with a number.
+    "maven": r"[0-9][0-9a-zA-Z]{0,2}([.-][0-9a-zA-Z]{0,4}){0,4}",
     "rubygems": r"[0-9]{1,2}(\.([0-9]{1,2}|[a-zA-Z]{1,3})){0,4}(-[0-9a-z]{1,3})?",
     "nuget": r"[0-9]{1,2}(\.[0-9]{1,2}){0,3}(-[0-9A-Za-z]{1,3}(\.[0-9A-Za-z]{1,3}){0,2})?"
     r"(\+[a-z]{1,2})?",

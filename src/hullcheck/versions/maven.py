@@ -61,7 +61,14 @@ def _cmp_null(a: Item) -> int:
         return 0 if a == 0 else 1
     if isinstance(a, str):
         return (a > _RELEASE) - (a < _RELEASE)
-    return _cmp_null(a[0]) if a else 0
+    # A whole list against padding, item by item, as Maven does since MNG-6964 (3.8+); older
+    # Maven looked at the first item only, which made "a0" equal "a0.1" and broke
+    # transitivity.
+    for item in a:
+        r = _cmp_null(item)
+        if r:
+            return r
+    return 0
 
 
 _KIND = {int: 2, tuple: 1, str: 0}
