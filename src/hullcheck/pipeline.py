@@ -46,10 +46,37 @@ class Progress:
 
 def _open(image: str, platform: str | None, pull: PullOptions,
           progress: Progress | None) -> Image:
-    img = open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull)
+    img = _redact_history(
+        open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
     if progress is not None and progress.on_image is not None:
         progress.on_image(img)
     return img
+
+
+def _redactor() -> Callable[[str], str]:
+    from hullcheck.secrets.scanner import Scanner
+
+    return Scanner(engine="python").redact_text
+
+
+def _redact_history(image: Image) -> Image:
+    """Secrets in build steps (``RUN TOKEN=... make``) are redacted in the layers'
+    ``created_by`` lines, which every output shows. The raw config stays for the secret
+    scanner, which reports them (redacted too)."""
+    if not any(la.created_by for la in image.layers):
+        return image
+    redact = _redactor()
+    layers = tuple(dataclasses.replace(la, created_by=redact(la.created_by))
+                   for la in image.layers)
+    return dataclasses.replace(image, layers=layers)
+
+
+def _redact_config(report: ConfigReport) -> ConfigReport:
+    """Configuration evidence quotes history lines: the same redaction applies."""
+    redact = _redactor()
+    results = tuple(dataclasses.replace(r, evidence=tuple(redact(e) for e in r.evidence))
+                    for r in report.results)
+    return dataclasses.replace(report, results=results)
 
 
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
@@ -192,7 +219,7 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
     inv = (catalog.run(tree, image.source, scope=req.scope) if vuln
            else Inventory(source=image.source, layers=tree.layers, scope=req.scope))
     secret_report = scanner.report(tree, image) if scanner is not None else None
-    config_report = misconfig.run(image, tree) if "config" in scanners else None
+    config_report = _redact_config(misconfig.run(image, tree)) if "config" in scanners else None
     return inv, secret_report, config_report
 
 
@@ -701,7 +728,7 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     # Headers only (paths, modes): no file's bytes are kept.
     image, tree = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
                              progress, globs=())
-    return misconfig.run(image, tree)
+    return _redact_config(misconfig.run(image, tree))
 
 
 if TYPE_CHECKING:

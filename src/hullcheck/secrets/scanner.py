@@ -62,6 +62,8 @@ class Hit:
     rule: Rule
     line: int
     match: str
+    start: int = 0  # the secret's span in the buffer
+    end: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +184,11 @@ class Scanner:
             self._allow_value.search(secret) or self._allow_value.search(m.group(0))
         ):
             return None
-        shown = (_squash(data[m.start():s])[-60:] + redact(secret.decode("utf-8", "replace"))
-                 + _squash(data[e:m.end()])[:40])
-        return Hit(rule=rule, line=data.count(b"\n", 0, m.start()) + 1, match=shown)
+        # What leads up to the secret, then its redacted form. Nothing after it: a rule's
+        # trailing context can hold more of the secret (the last line of a PEM body).
+        shown = _squash(data[m.start():s])[-60:] + redact(secret.decode("utf-8", "replace"))
+        return Hit(rule=rule, line=data.count(b"\n", 0, m.start()) + 1, match=shown,
+                   start=s, end=e)
 
     # -- results --------------------------------------------------------------------
     def report(self, tree: FileTree, image: Image) -> SecretReport:
@@ -216,6 +220,24 @@ class Scanner:
         return SecretReport(source=image.source, layers=layers, findings=tuple(findings),
                             skipped=skipped, files_scanned=files, bytes_scanned=nbytes,
                             engine=self.engine)
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every secret the rules find in it redacted: for display of image
+        metadata (history lines, Env) anywhere else in hullcheck's output."""
+        data = text.encode("utf-8", "surrogateescape")
+        hits = self.scan_bytes(data)
+        if not hits:
+            return text
+        out = bytearray()
+        pos = 0
+        for h in sorted(hits, key=lambda h: h.start):
+            if h.start < pos:
+                continue
+            out += data[pos:h.start]
+            out += redact(data[h.start:h.end].decode("utf-8", "replace")).encode()
+            pos = h.end
+        out += data[pos:]
+        return out.decode("utf-8", "replace")
 
     def scan_config(self, image: Image) -> list[SecretFinding]:
         """Secrets in the image config: Env, Labels, Cmd/Entrypoint and history lines."""
