@@ -13,7 +13,9 @@ What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` p
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from xml.dom import minidom
 
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception.factory import InvalidLicenseExpressionException
@@ -41,10 +43,22 @@ _LICENSES = LicenseFactory()
 def encode(inventory: Inventory, *, xml: bool = False) -> bytes:
     """The inventory as a CycloneDX 1.6 JSON (or XML) document."""
     bom = _bom(inventory)
-    fmt = OutputFormat.XML if xml else OutputFormat.JSON
-    text = make_outputter(bom, fmt, SchemaVersion.V1_6).output_as_string(indent=2)
+    if xml:
+        # XML 1.0 cannot carry most control characters, which image metadata (os-release,
+        # history) may hold: they become U+FFFD, then the document is indented.
+        raw = make_outputter(bom, OutputFormat.XML, SchemaVersion.V1_6).output_as_string()
+        clean = _XML_INVALID.sub("\ufffd", raw)
+        # Our own serialiser's output (no DTD, no entities), not untrusted input.
+        text = minidom.parseString(clean.encode("utf-8", "backslashreplace")).toprettyxml(  # noqa: S318
+            indent="  ")
+    else:
+        text = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(
+            indent=2)
     # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
     return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _bom(inventory: Inventory) -> Bom:
