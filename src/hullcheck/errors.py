@@ -45,7 +45,7 @@ class InputError(HullcheckError):
 
 
 class ImageError(InputError):
-    pass
+    default_hint = "the image is malformed or incomplete; re-export or re-pull it"
 
 
 class ReferenceError_(ImageError):
@@ -69,7 +69,7 @@ class UnsupportedMediaType(ImageError):
 
 
 class FormatError(InputError):
-    pass
+    default_hint = "check that the file is what the command expects, and that it is complete"
 
 
 class RegistryError(HullcheckError):

@@ -247,8 +247,8 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
                              *inv.source.repo_digests) if i]
     findings, notes = vex.apply(shown, statements, rules, today=req.today,
                                 image_ids=image_ids)
-    if req.only_fixed:
-        findings = [f for f in findings if f.status is Status.FIXED]
+    if req.only_fixed:  # a malicious package has no fix but removal: always shown
+        findings = [f for f in findings if f.status in (Status.FIXED, Status.MALICIOUS)]
     database = {"path": str(path), "builtAt": status.built_at,
                 "schemaVersion": status.schema_version, "advisories": status.advisories}
     return ScanReport(inventory=inv, findings=tuple(findings), skipped=result.skipped,
@@ -457,6 +457,8 @@ class AttestRequest:
     predicate_type: str  # a URI (see sign.intoto.predicate_type for cosign's --type names)
     predicate: Path | None = None  # JSON file; None with sbom=True
     sbom: bool = False  # generate a CycloneDX SBOM of the image as the predicate
+    scan: bool = False  # scan the image and attest the result (cosign's vuln predicate)
+    db: Path | None = None  # advisory database for scan=True
     platform: str | None = None
     pull: PullOptions = field(default_factory=PullOptions)
 
@@ -499,6 +501,8 @@ def attest_image(req: AttestRequest) -> Attached:
     def attest(target: Target) -> Attached:
         if req.sbom:
             predicate = json.loads(attest_sbom(target, req.platform, req.pull))
+        elif req.scan:
+            predicate = attest_scan(target, req.platform, req.pull, req.db)
         elif req.predicate is not None:
             try:
                 data = req.predicate.read_bytes()
@@ -512,17 +516,50 @@ def attest_image(req: AttestRequest) -> Attached:
     return _with_target(req.image, req.pull, attest)
 
 
-def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> bytes:
-    """A CycloneDX JSON SBOM of exactly the attested image (pinned to its digest)."""
-    from hullcheck import sbom
+def _pinned(target: Target) -> str:
+    """The attested image, pinned to the digest the attestation is about."""
     from hullcheck.image import split_source
 
     scheme, rest = split_source(target.name)
-    image = target.name
-    if scheme == "registry":
-        image = f"{rest.split('@', 1)[0]}@{target.digest}"
+    return f"{rest.split('@', 1)[0]}@{target.digest}" if scheme == "registry" else target.name
+
+
+def attest_scan(target: Target, platform: str | None, pull: PullOptions,
+                db: Path | None) -> dict[str, object]:
+    """cosign's vulnerability attestation predicate (``https://cosign.sigstore.dev/
+    attestation/vuln/v1``) for exactly the attested image: scanner, database, the scan
+    result (hullcheck's scan JSON) and when it ran."""
+    from datetime import datetime
+
+    from hullcheck import __version__
+    from hullcheck.report.findings import to_json
+
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report = scan(ScanRequest(target=_pinned(target), db=db, platform=platform, pull=pull))
+    if report.inventory.source.manifest_digest not in ("", target.digest):
+        raise UsageError(f"{target.name}: scanned {report.inventory.source.manifest_digest}, "
+                         f"not the attested {target.digest}")
+    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    database = report.database or {}
+    return {
+        "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
+        "scanner": {
+            "uri": "pkg:pypi/hullcheck",
+            "version": __version__,
+            "db": {"uri": str(database.get("path", "")), "version": str(database.get("builtAt", ""))},
+            "result": to_json(report),
+        },
+        "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
+    }
+
+
+def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> bytes:
+    """A CycloneDX JSON SBOM of exactly the attested image (pinned to its digest)."""
+    from hullcheck import sbom
+
+    image = _pinned(target)
     inv = inventory(SbomRequest(image=image, platform=platform, pull=pull))
-    if inv.source.manifest_digest not in ("", target.digest) and scheme != "registry":
+    if inv.source.manifest_digest not in ("", target.digest) and image == target.name:
         raise UsageError(f"{target.name}: the SBOM was read from {inv.source.manifest_digest}, "
                          f"not the attested {target.digest}")
     return sbom.encode(inv, "cyclonedx-json")

@@ -47,3 +47,25 @@ def test_no_attestation_at_all(
     image = write(build(OS), tmp_path)
     assert main(["sbom", image, "--from-attestation", str(key_files[1])]) == 1
     assert "hint: attach one" in capsys.readouterr()[1]
+
+
+def test_attest_scan_makes_a_cosign_vuln_predicate(
+    tmp_path: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    priv, pub, _ = key_files
+    fixtures = Path(__file__).parent.parent / "fixtures" / "advisories"
+    db = tmp_path / "vuln.db"
+    assert main(["db", "--db", str(db), "import", str(fixtures / "osv" / "malicious")]) == 0
+    image = write(build({**OS, "app/node_modules/algo-svnlook/package.json":
+                         '{"name": "algo-svnlook", "version": "1.0.0"}'}), tmp_path)
+    assert main(["attest", image, "--key", str(priv), "--type", "vuln", "--scan",
+                 "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["verify-attestation", image, "--key", str(pub), "--type", "vuln",
+                 "-o", "predicate"]) == 0
+    predicate = json.loads(capsys.readouterr()[0])
+    assert predicate["scanner"]["uri"] == "pkg:pypi/hullcheck"
+    assert predicate["metadata"]["scanStartedOn"] <= predicate["metadata"]["scanFinishedOn"]
+    ids = {f["id"] for f in predicate["scanner"]["result"]["findings"]}
+    assert "MAL-2023-1547" in ids
+    assert main(["attest", image, "--key", str(priv), "--type", "cyclonedx", "--scan"]) == 2

@@ -43,6 +43,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="generate a CycloneDX SBOM of the image as the predicate (--type cyclonedx)",
     )
+    src.add_argument(
+        "--scan",
+        action="store_true",
+        help="scan the image and attest the result as cosign's vulnerability predicate "
+        "(--type vuln)",
+    )
+    p.add_argument("--db", type=Path, metavar="PATH", help="advisory database for --scan")
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     add_image_options(p)
     p.set_defaults(func=run_attest)
@@ -66,12 +73,16 @@ def run_attest(args: argparse.Namespace) -> int:
     ptype = intoto.predicate_type(args.type)
     if args.sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
         raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
+    if args.scan and ptype != intoto.PREDICATE_TYPES["vuln"]:
+        raise UsageError("--scan makes a vulnerability predicate: use it with --type vuln")
     req = pipeline.AttestRequest(
         image=args.image,
         key=args.key,
         predicate_type=ptype,
         predicate=args.predicate,
         sbom=args.sbom,
+        scan=args.scan,
+        db=args.db,
         platform=args.platform,
         pull=pull_options(args),
         password=keys.password_source(prompt=prompt_or_none()),  # type: ignore[arg-type]
