@@ -24,3 +24,51 @@ def validate(text: str) -> Any | None:  # license_expression.ExpressionInfo
         return licensing().validate(text)
     except Exception:  # license-expression raises assorted errors on odd input
         return None
+
+
+# Common licence names that are not SPDX ids, as package metadata writes them (Python
+# "License:" fields, RPM spec files, Maven poms, gemspecs). Only unambiguous names: plain
+# "BSD" or "GPL" say too little and stay text.
+_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("apache 2.0", "apache 2", "apache-2", "apache2", "apache license 2.0",
+                     "apache license, version 2.0", "apache license version 2.0",
+                     "apache software license 2.0", "apache software license, version 2.0",
+                     "the apache software license, version 2.0",
+                     "the apache license, version 2.0", "asl 2.0", "apache v2",
+                     "apache license v2.0", "apache-2.0 license"), "Apache-2.0"),
+    **dict.fromkeys(("mit license", "the mit license", "mit/x11", "the mit license (mit)",
+                     "mit license (mit)", "expat license"), "MIT"),
+    **dict.fromkeys(("new bsd license", "bsd 3-clause", "bsd-3", "3-clause bsd",
+                     "3-clause bsd license", "bsd 3-clause license", "modified bsd license",
+                     "the 3-clause bsd license", "revised bsd license"), "BSD-3-Clause"),
+    **dict.fromkeys(("simplified bsd license", "bsd 2-clause", "bsd-2", "2-clause bsd",
+                     "2-clause bsd license", "bsd 2-clause license", "freebsd license"),
+                    "BSD-2-Clause"),
+    **dict.fromkeys(("gplv2", "gpl v2", "gpl-2", "gpl 2", "gpl version 2"), "GPL-2.0-only"),
+    **dict.fromkeys(("gplv2+", "gpl v2+", "gpl-2+", "gpl 2+", "gplv2 or later"),
+                    "GPL-2.0-or-later"),
+    **dict.fromkeys(("gplv3", "gpl v3", "gpl-3", "gpl 3", "gpl version 3"), "GPL-3.0-only"),
+    **dict.fromkeys(("gplv3+", "gpl v3+", "gpl-3+", "gpl 3+", "gplv3 or later"),
+                    "GPL-3.0-or-later"),
+    **dict.fromkeys(("lgplv2.1", "lgpl v2.1", "lgpl-2.1", "lgpl 2.1"), "LGPL-2.1-only"),
+    **dict.fromkeys(("lgplv2+", "lgplv2.1+", "lgpl-2.1+", "lgpl v2.1+"), "LGPL-2.1-or-later"),
+    **dict.fromkeys(("lgplv3", "lgpl v3", "lgpl-3", "lgpl 3"), "LGPL-3.0-only"),
+    **dict.fromkeys(("lgplv3+", "lgpl-3+", "lgpl v3+"), "LGPL-3.0-or-later"),
+    **dict.fromkeys(("mpl 2.0", "mpl-2", "mpl v2", "mozilla public license 2.0",
+                     "mozilla public license 2.0 (mpl 2.0)", "mpl2"), "MPL-2.0"),
+    **dict.fromkeys(("isc license", "isc license (iscl)"), "ISC"),
+    **dict.fromkeys(("python software foundation license", "psf license", "psf", "psfl",
+                     "python software foundation license version 2"), "PSF-2.0"),
+    **dict.fromkeys(("zlib license", "zlib/libpng", "zlib/libpng license"), "Zlib"),
+    **dict.fromkeys(("the unlicense", "unlicense license"), "Unlicense"),
+    **dict.fromkeys(("eclipse public license 2.0", "epl 2.0", "epl-2", "epl v2.0"), "EPL-2.0"),
+    **dict.fromkeys(("eclipse public license 1.0", "epl 1.0", "epl-1", "epl v1.0"), "EPL-1.0"),
+    **dict.fromkeys(("artistic 2.0", "artistic license 2.0"), "Artistic-2.0"),
+    **dict.fromkeys(("cc0", "cc0 1.0", "cc0 1.0 universal"), "CC0-1.0"),
+}
+
+
+def alias(name: str) -> str | None:
+    """The SPDX id of a well-known licence name that is not one ("Apache 2.0" → Apache-2.0),
+    or None."""
+    return _ALIASES.get(" ".join(name.lower().split()))

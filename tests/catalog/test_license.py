@@ -15,7 +15,11 @@ from hullcheck.catalog import license as lic
         ("(LGPL-2.1-only or GPL-3.0-or-later)", "LGPL-2.1-only OR GPL-3.0-or-later"),
         ("GPL-2.0-or-later WITH Classpath-exception-2.0",
          "GPL-2.0-or-later WITH Classpath-exception-2.0"),
-        ("Apache 2.0", "Apache 2.0"),  # not an SPDX id: kept as written
+        ("Apache 2.0", "Apache-2.0"),  # a well-known name for an SPDX id
+        ("Apache License, Version 2.0", "Apache-2.0"),
+        ("MIT License", "MIT"),
+        ("BSD", "BSD"),  # says too little: kept as written
+        ("Some Custom Licence v1", "Some Custom Licence v1"),
         ("  BSD   License ", "BSD License"),
         ("x" * 5000, "x" * lic.MAX_TEXT),
         ("", None),

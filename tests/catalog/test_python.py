@@ -40,7 +40,7 @@ def test_venv_and_system_site_packages(tmp_path: Path) -> None:
     assert idna.layer == 0 and idna.found_by == "python-installed"
 
     assert pkgs["mdurl"].licenses == ("MIT",)  # from the classifier
-    assert pkgs["sortedcontainers"].licenses == ("Apache 2.0",)  # short text kept as text
+    assert pkgs["sortedcontainers"].licenses == ("Apache-2.0",)  # "Apache 2.0": a known name
 
     jwt = pkgs["PyJWT"]
     assert jwt.purl == "pkg:pypi/pyjwt@2.6.0"  # PEP 503 name in the purl, display name kept

@@ -1,7 +1,8 @@
 """Licences as catalogers find them → SPDX expressions where valid, the text otherwise.
 
 One place for the catalogers' licence normalisation (``license-expression``'s SPDX
-table): ``spdx("mit")`` is ``"MIT"``, ``normalise("Apache 2.0")`` keeps the text,
+table): ``spdx("mit")`` is ``"MIT"``, ``normalise("Apache 2.0")`` is ``"Apache-2.0"``
+(well-known names, ``licenses.alias``), unknown text is kept as text,
 ``expression_or_words`` reads the space-separated lists some package managers write.
 """
 
@@ -31,7 +32,7 @@ def normalise(text: str) -> str | None:
         return None
     if folded.startswith("(") and folded.endswith(")") and folded.count("(") == 1:
         folded = folded[1:-1].strip()
-    return spdx(folded) or folded[:MAX_TEXT]
+    return spdx(folded) or licenses.alias(folded) or folded[:MAX_TEXT]
 
 
 def normalise_all(values: Iterable[object]) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from email.parser import HeaderParser
 
 from packageurl import PackageURL
 
+from hullcheck import licenses
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.license import spdx as _spdx
 from hullcheck.errors import FormatError
@@ -94,7 +95,7 @@ def licenses_of(meta: Message) -> tuple[str, ...]:
     field = (meta.get("License") or "").strip()
     if field and "\n" not in field and len(field) <= MAX_SHORT_LICENSE \
             and field.lower() not in _UNKNOWN:
-        return (_spdx(field) or field,)
+        return (_spdx(field) or licenses.alias(field) or field,)
     found: list[str] = []
     for classifier in meta.get_all("Classifier") or ():
         parts = [p.strip() for p in str(classifier).split("::")]
