@@ -136,3 +136,16 @@ def test_an_unreachable_base_registry(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, *args, "--max-age", "30")
     assert code == 2
     assert "127.0.0.1:1" in err
+
+
+def test_max_age_fails_closed_when_no_base_is_identified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = write(distro_image("debian", "12", "bookworm"), tmp_path)
+    catalog = str(tmp_path / "empty.json")
+    code, out, _ = run(capsys, image, "--catalog", catalog, "--no-advice", "-o", "json",
+                       "--max-age", "5")
+    assert code == 1
+    assert any("unknown (--max-age 5)" in f for f in as_json(out)["failures"])
+    code, _, _ = run(capsys, image, "--catalog", catalog, "--no-advice", "-o", "json")
+    assert code == 0  # without --max-age an unknown base is reported, not failed

@@ -135,10 +135,16 @@ def failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
         state = a.trust.state.value if a.trust else "unknown"
         reason = a.trust.reason if a.trust else "no trust verdict"
         out.append(f"base is {state}: {reason}")
-    if max_age is not None and a.freshness is not None:
-        behind = a.freshness.days_behind
-        if behind is not None and behind > max_age:
-            out.append(f"base is {behind} days behind {a.freshness.tag} (--max-age {max_age})")
+    if max_age is not None:
+        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
+        # the limit.
+        behind = a.freshness.days_behind if a.freshness is not None else None
+        if behind is None:
+            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
+                       "no base identified, or its tag could not be resolved")
+        elif behind > max_age:
+            tag = a.freshness.tag if a.freshness is not None else ""
+            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
     if fail_eol and a.eol.past_security_support:
         out.append(a.eol.reason)
     return out
