@@ -99,8 +99,12 @@ def build_sample(dest: Path) -> str:
         },
         created_by="RUN pip install requests==2.19.0 && npm install lodash@4.17.15",
     )
-    b.add_layer([whiteout("usr/bin/gcc-12"), file("var/lib/dpkg/status", DPKG_STATUS)],
-                created_by="RUN apt-get purge -y gcc-12")
+    b.add_layer({"root/.aws/credentials": "[default]\naws_access_key_id = AKIA" + "Q3EGRTWZ7N4XKP2M"
+                 "\naws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzQ8s3tL0vB" + "\n"},
+                created_by="COPY credentials /root/.aws/credentials")
+    b.add_layer([whiteout("usr/bin/gcc-12"), whiteout("root/.aws"),
+                 file("var/lib/dpkg/status", DPKG_STATUS)],
+                created_by="RUN apt-get purge -y gcc-12 && rm -rf /root/.aws")
     image = b.build()
     write_oci_layout(dest, [(image, "demo")])
     return f"oci:{dest}:demo"
@@ -134,11 +138,12 @@ def run() -> int:
     code = main(["db", "--db", db, "import", "--replace", *sources])
     if code:
         return code
-    print(f"== hullcheck scan {ref} --db {db} -o table", file=sys.stderr)
-    code = main(["scan", ref, "--db", db, "-o", "table"])
-    print("(debian chromium 98.0.4758.80-1 is not reported: the tracker says bookworm's fix is "
-          "exactly that version; libsope1 is matched through its source package sope)",
+    print(f"== hullcheck scan {ref} --db {db} --scanners vuln,secret,config -o table",
           file=sys.stderr)
+    code = main(["scan", ref, "--db", db, "--scanners", "vuln,secret,config", "-o", "table"])
+    print("(debian chromium 98.0.4758.80-1 is not reported: the tracker says bookworm's fix is "
+          "exactly that version; libsope1 is matched through its source package sope; the AWS "
+          "key was deleted by a later layer but still ships in the image)", file=sys.stderr)
     return code
 
 

@@ -34,7 +34,8 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
     distro = inv.distro.pretty_name or inv.distro.release if inv.distro else "unknown distro"
     ident = inv.source.manifest_digest or inv.source.config_digest or inv.source.name
     console.print(f"\n{inv.source.name} ({ident}) — {distro}", soft_wrap=True)
-    console.print(f"{len(inv.visible)} packages visible in {len(inv.layers) or 1} layer(s)", soft_wrap=True)
+    console.print(f"{_n(len(inv.visible), 'package')} visible in "
+                  f"{_n(len(inv.layers) or 1, 'layer')}", soft_wrap=True)
     if inv.files_total:
         share = 100 * inv.files_owned / inv.files_total
         console.print(f"{inv.files_owned} of {inv.files_total} files ({share:.0f}%) are accounted "
@@ -42,12 +43,17 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
     if inv.hidden:
         note = "listed above" if inv.scope == "all-layers" else "use --scope all-layers to list them"
         console.print(
-            f"{len(inv.hidden)} packages shipped but not visible (deleted or replaced by a later "
+            f"{_n(len(inv.hidden), 'package')} shipped but not visible (deleted or replaced by a later "
             f"layer, still extractable from the image): {note}",
             soft_wrap=True,
         )
     if inv.unknowns:
-        console.print(f"{len(inv.unknowns)} evidence files could not be read:", soft_wrap=True)
+        console.print(f"{_n(len(inv.unknowns), 'evidence file')} could not be read:",
+                      soft_wrap=True)
         for u in inv.unknowns[:10]:
             console.print(f"  {u.location.path} (layer {u.location.layer}): {u.reason}", soft_wrap=True)
     return buf.getvalue()
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
