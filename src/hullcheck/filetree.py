@@ -22,12 +22,13 @@ import posixpath
 import re
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeGuard
 
 from hullcheck import globs
 from hullcheck.errors import ImageError, UnsafeLayer
@@ -194,6 +195,60 @@ class ContentSink(Protocol):
     def take(self, layer: int, path: str, data: bytes) -> None: ...
 
 
+class SniffingSink(ContentSink, Protocol):
+    """A ``ContentSink`` that first looks at a file's first ``head_size`` bytes (or all of
+    them, when it is shorter): only when ``wants_head`` says yes is the rest read and
+    ``take`` called. A sink that knows files by their magic bytes (executables) then costs
+    nothing for the others. Optional: the reader checks for ``wants_head``."""
+
+    head_size: int
+
+    def wants_head(self, path: str, head: bytes) -> bool: ...
+
+
+def _sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
+    return sink is not None and callable(getattr(sink, "wants_head", None))
+
+
+class FanOut:
+    """Several ``ContentSink``s fed from the one read of each layer (e.g. the secret scanner
+    and the binary cataloger): each sink sees exactly the files it wants.
+
+    ``wants``, ``wants_head`` and ``take`` for one file are called in turn by the one thread
+    reading its layer, so which sinks still want the current file is kept per thread.
+    """
+
+    def __init__(self, *sinks: ContentSink) -> None:
+        self.sinks = sinks
+        self._sniffers: dict[int, SniffingSink] = {id(s): s for s in sinks if _sniffs(s)}
+        self.head_size = max((s.head_size for s in self._sniffers.values()), default=0)
+        self._current = threading.local()
+
+    def wants(self, path: str, size: int) -> bool:
+        chosen = [s for s in self.sinks if s.wants(path, size)]
+        self._current.path, self._current.sinks = path, chosen
+        return bool(chosen)
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        sniffers = self._sniffers
+        chosen = [s for s in self._pending(path, len(head))
+                  if id(s) not in sniffers or sniffers[id(s)].wants_head(
+                      path, head[:sniffers[id(s)].head_size])]
+        self._current.sinks = chosen
+        return bool(chosen)
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        for s in self._pending(path, len(data)):
+            s.take(layer, path, data)
+        self._current.sinks = []
+
+    def _pending(self, path: str, size: int) -> list[ContentSink]:
+        if getattr(self._current, "path", None) != path:  # called without wants(): ask now
+            self.wants(path, size)
+        sinks: list[ContentSink] = self._current.sinks
+        return sinks
+
+
 def read_tar(
     chunks: Iterator[bytes],
     *,
@@ -210,6 +265,7 @@ def read_tar(
     append = entries.append
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
+    sniffer = sink if _sniffs(sink) else None
     reader = TarReader(chunks, what=what)
     count = 0
     for m in reader:
@@ -237,7 +293,17 @@ def read_tar(
                 else:
                     too_large = True
             if sink is not None and sink.wants(path, m.size):
-                sink.take(index, path, content if content is not None else reader.read(m.size))
+                if sniffer is None:
+                    sink.take(index, path, content if content is not None
+                              else reader.read(m.size))
+                elif content is not None:
+                    if sniffer.wants_head(path, content[:sniffer.head_size]):
+                        sink.take(index, path, content)
+                else:  # the head first; the rest only when the sink wants it
+                    head = reader.read(sniffer.head_size)
+                    if sniffer.wants_head(path, head):
+                        sink.take(index, path, head + reader.read(m.size) if len(head) < m.size
+                                  else head)
             append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
                              m.uid, m.gid))
         elif m.is_dir:
@@ -312,14 +378,34 @@ def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
                     else:
                         too_large = True
                 if sink is not None and sink.wants(path, st.st_size):
-                    data = content if content is not None else _read_nofollow(full, st.st_size)
-                    if data is not None:
-                        sink.take(0, path, data)
+                    _feed_file(sink, full, path, st.st_size, content)
                 out.entries.append(FileEntry(path, Kind.FILE, st.st_size, stat.S_IMODE(mode), 0,
                                              "", content, too_large, st.st_uid, st.st_gid))
             else:
                 out.entries.append(FileEntry(path, Kind.OTHER, 0, stat.S_IMODE(mode), 0))
     return out
+
+
+def _feed_file(sink: ContentSink, full: str, path: str, size: int,
+               content: bytes | None) -> None:
+    """Give a host file to ``sink`` (its head first, when the sink sniffs)."""
+    if not _sniffs(sink):
+        data = content if content is not None else _read_nofollow(full, size)
+        if data is not None:
+            sink.take(0, path, data)
+        return
+    if content is not None:
+        if sink.wants_head(path, content[:sink.head_size]):
+            sink.take(0, path, content)
+        return
+    try:
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        head = f.read(sink.head_size)
+        if sink.wants_head(path, head):
+            sink.take(0, path, head + f.read(max(size - len(head), 0)))
 
 
 def _read_nofollow(path: str, limit: int) -> bytes | None:

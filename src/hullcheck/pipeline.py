@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hullcheck import catalog, filetree
 from hullcheck.errors import FormatError, UsageError
@@ -79,17 +79,30 @@ def _redact_config(report: ConfigReport) -> ConfigReport:
     return dataclasses.replace(report, results=results)
 
 
+class ImageRead(NamedTuple):
+    image: Image
+    tree: filetree.FileTree
+    streamed: catalog.Streamed | None  # binaries found outside the globs (None: not looked)
+
+
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
                sink: filetree.ContentSink | None = None,
-               globs: tuple[str, ...] | None = None) -> tuple[Image, filetree.FileTree]:
+               globs: tuple[str, ...] | None = None) -> ImageRead:
     """Open the image and read its layers once: the files of ``globs`` (default: what the
     catalogers want) are kept in the tree, and ``sink`` sees every file of every layer on
-    the way. ``inventory`` and ``scan`` both read images through here."""
+    the way. By default (for ``catalog.run``) a ``catalog.BinarySink`` also sees them and
+    catalogs executables anywhere by content, keeping only what it found.
+    ``inventory`` and ``scan`` both read images through here."""
     image = _open(req.image, req.platform, req.pull, progress)
+    binaries = catalog.BinarySink(kept_up_to=req.max_file_size) if globs is None else None
+    if sink is not None and binaries is not None:
+        sink = filetree.FanOut(sink, binaries)  # both fed from the one read
+    elif binaries is not None:
+        sink = binaries
     tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
                           max_file=req.max_file_size, sink=sink,
                           on_layer=progress.on_layer if progress is not None else None)
-    return image, tree
+    return ImageRead(image, tree, binaries.results() if binaries is not None else None)
 
 
 def _check_scope(scope: str) -> None:
@@ -101,8 +114,8 @@ def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     _check_scope(req.scope)
     if req.from_attestation is not None:
         return inventory_from_attestation(req.image, req.from_attestation, req.pull)
-    image, tree = read_image(req, progress)
-    return catalog.run(tree, image.source, scope=req.scope)
+    image, tree, streamed = read_image(req, progress)
+    return catalog.run(tree, image.source, scope=req.scope, streamed=streamed)
 
 
 # -- scan -------------------------------------------------------------------------------
@@ -213,10 +226,10 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
                else secrets.SecretConfig())
         scanner = secrets.Scanner(cfg)
     vuln = "vuln" in scanners
-    image, tree = read_image(SbomRequest(image=req.target, scope=req.scope,
-                                         platform=req.platform, pull=req.pull),
-                             progress, sink=scanner, globs=None if vuln else ())
-    inv = (catalog.run(tree, image.source, scope=req.scope) if vuln
+    image, tree, streamed = read_image(SbomRequest(image=req.target, scope=req.scope,
+                                                   platform=req.platform, pull=req.pull),
+                                       progress, sink=scanner, globs=None if vuln else ())
+    inv = (catalog.run(tree, image.source, scope=req.scope, streamed=streamed) if vuln
            else Inventory(source=image.source, layers=tree.layers, scope=req.scope))
     secret_report = scanner.report(tree, image) if scanner is not None else None
     config_report = _redact_config(misconfig.run(image, tree)) if "config" in scanners else None
@@ -763,8 +776,8 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     from hullcheck import misconfig
 
     # Headers only (paths, modes): no file's bytes are kept.
-    image, tree = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
-                             progress, globs=())
+    image, tree, _ = read_image(SbomRequest(image=req.image, platform=req.platform,
+                                            pull=req.pull), progress, globs=())
     return _redact_config(misconfig.run(image, tree))
 
 

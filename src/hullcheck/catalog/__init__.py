@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
-from hullcheck.errors import FormatError
-from hullcheck.filetree import FileTree, Kind, View, compile_globs
+from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, Streamed
+from hullcheck.filetree import FileEntry, FileTree, Kind, View, compile_globs
 from hullcheck.model import (
     ImageSource,
     Inventory,
@@ -25,7 +25,7 @@ from hullcheck.model import (
     Visibility,
 )
 
-__all__ = ["CATALOGERS", "Cataloger", "Env", "globs_for", "run"]
+__all__ = ["CATALOGERS", "BinarySink", "Cataloger", "Env", "Streamed", "globs_for", "run"]
 
 
 def globs_for(catalogers: Sequence[Cataloger] = CATALOGERS) -> tuple[str, ...]:
@@ -50,13 +50,43 @@ def run(
     *,
     catalogers: Sequence[Cataloger] = CATALOGERS,
     scope: str = "squashed",
+    streamed: Streamed | None = None,
 ) -> Inventory:
+    """``streamed``: what a ``BinarySink`` found in executables outside the catalogers'
+    globs while the layers were read; its packages count as those catalogers' evidence."""
     final_view = tree.view()
     distro = _distro.detect(final_view)
     env = Env(distro=distro)
     has_layers = bool(tree.layers)
     unknowns: list[Unknown] = []
     seen: dict[tuple[object, ...], _Seen] = {}
+
+    def add(pkg: Package, path: str, layer: int | None, visible: bool) -> None:
+        key = (pkg.key, pkg.locations[0].path if pkg.locations else path)
+        prior = seen.get(key)
+        if prior is None:
+            seen[key] = _Seen(package=pkg, first_layer=layer, visible=visible)
+            return
+        if visible and not prior.visible:
+            prior.package = pkg
+        prior.visible = prior.visible or visible
+        if layer is not None and (prior.first_layer is None or layer < prior.first_layer):
+            prior.first_layer = layer
+
+    names = {cat.name for cat in catalogers}
+    streamed = streamed if streamed is not None else Streamed(catalogers=frozenset())
+    for sf in streamed.files:
+        if sf.cataloger not in names:
+            continue
+        entry = _written_by(tree, sf.path, sf.layer)
+        if entry is None:
+            continue
+        layer = entry.layer if has_layers else None
+        if sf.error:
+            unknowns.append(Unknown(location=Location(path=sf.path, layer=layer),
+                                    cataloger=sf.cataloger, reason=sf.error))
+        for pkg in sf.packages:
+            add(pkg, sf.path, layer, tree.is_visible(entry))
 
     for cat in catalogers:
         pattern = compile_globs(cat.globs)
@@ -66,6 +96,8 @@ def run(
             layer = entry.layer if has_layers else None
             loc = Location(path=entry.path, layer=layer)
             if entry.too_large:
+                if cat.name in streamed.catalogers and (entry.layer, entry.path) in streamed.covered:
+                    continue  # the binary sink read it while the layers streamed
                 unknowns.append(Unknown(location=loc, cataloger=cat.name,
                                         reason=f"file of {entry.size} bytes is over the size limit"))
                 continue
@@ -73,8 +105,7 @@ def run(
             view = final_view if visible else tree.view(upto=entry.layer)
             try:
                 found: list[Package | Unknown] = list(cat.parse(entry, view, env))
-            except (FormatError, ValueError, UnicodeDecodeError, KeyError, IndexError,
-                    RecursionError) as exc:
+            except PARSE_ERRORS as exc:
                 unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=str(exc)))
                 continue
             for pkg in found:
@@ -83,16 +114,7 @@ def run(
                     # know where.
                     unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=pkg.reason))
                     continue
-                key = (pkg.key, pkg.locations[0].path if pkg.locations else entry.path)
-                prior = seen.get(key)
-                if prior is None:
-                    seen[key] = _Seen(package=pkg, first_layer=layer, visible=visible)
-                else:
-                    if visible and not prior.visible:
-                        prior.package = pkg
-                    prior.visible = prior.visible or visible
-                    if layer is not None and (prior.first_layer is None or layer < prior.first_layer):
-                        prior.first_layer = layer
+                add(pkg, entry.path, layer, visible)
 
     packages: list[Package] = []
     for s in seen.values():
@@ -125,6 +147,15 @@ def run(
         files_total=total,
         files_owned=owned_count,
     )
+
+
+def _written_by(tree: FileTree, path: str, layer: int) -> FileEntry | None:
+    """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice)."""
+    found = None
+    for _, e in tree.versions.get(path, ()):
+        if e is not None and e.layer == layer and e.kind is Kind.FILE:
+            found = e
+    return found
 
 
 OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})

@@ -103,17 +103,28 @@ class BinaryVersionCataloger:
     needs: tuple[str, ...] = ()
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
-        data = entry.content or b""
-        if executable_format(data) is None:
-            return []
-        found = identify(entry.path.rsplit("/", 1)[-1], data)
-        if found is None:
-            return []
-        rule, version, text = found
-        return [Package(
-            type=PackageType.BINARY, name=rule.name, version=version,
-            purl=PackageURL(type="generic", name=rule.name, version=version).to_string(),
-            found_by=self.name, locations=(Location(path=entry.path),), files=(entry.path,),
-            cpes=tuple(f"cpe:2.3:a:{vp}:{version}:*:*:*:*:*:*:*" for vp in rule.cpes),
-            extras=(("evidence", "version-string"), ("matched", text)),
-        )]
+        return binary_packages(entry.content or b"", entry.path, self.name)
+
+
+def has_rule_for(base: str) -> bool:
+    """Whether some rule applies to a file of this base name (a cheap test before reading)."""
+    return any(rule.files.fullmatch(base) for rule in RULES)
+
+
+def binary_packages(data: bytes, path: str,
+                    found_by: str = BinaryVersionCataloger.name) -> list[Package]:
+    """The well-known program the executable ``data`` at ``path`` is, by its version string;
+    [] when none is recognised."""
+    if executable_format(data) is None:
+        return []
+    found = identify(path.rsplit("/", 1)[-1], data)
+    if found is None:
+        return []
+    rule, version, text = found
+    return [Package(
+        type=PackageType.BINARY, name=rule.name, version=version,
+        purl=PackageURL(type="generic", name=rule.name, version=version).to_string(),
+        found_by=found_by, locations=(Location(path=path),), files=(path,),
+        cpes=tuple(f"cpe:2.3:a:{vp}:{version}:*:*:*:*:*:*:*" for vp in rule.cpes),
+        extras=(("evidence", "version-string"), ("matched", text)),
+    )]

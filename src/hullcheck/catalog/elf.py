@@ -72,6 +72,12 @@ _MACHO_MAGICS = (
 )
 
 
+def looks_executable(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (its first 4+ bytes) may be an executable: the
+    test before reading the rest (PE is confirmed by ``executable_format`` on the whole)."""
+    return head[:4] == b"\x7fELF" or head[:4] in _MACHO_MAGICS or head[:2] == b"MZ"
+
+
 def executable_format(data: bytes) -> ExeFormat | None:
     """ELF, PE or Mach-O from the first bytes; None for anything else (checked first, cheap)."""
     head = data[:4]

@@ -225,13 +225,19 @@ class GoBinaryCataloger:
     needs: tuple[str, ...] = ()
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
-        data = entry.content or b""
-        if executable_format(data) is None or MAGIC not in data:
-            return []
-        info = read_build_info(data)
-        if info is None:
-            return []
-        return packages_of(info, entry.path, self.name)
+        return binary_packages(entry.content or b"", entry.path, self.name)
+
+
+def binary_packages(data: bytes, path: str, found_by: str = GoBinaryCataloger.name) -> list[Package]:
+    """The Go modules of the executable ``data`` found at ``path``; [] when it is not a Go
+    binary. FormatError when its build info is unreadable. (The streaming binary cataloger
+    calls this for executables outside ``EXECUTABLE_GLOBS``.)"""
+    if executable_format(data) is None or MAGIC not in data:
+        return []
+    info = read_build_info(data)
+    if info is None:
+        return []
+    return packages_of(info, path, found_by)
 
 
 def packages_of(info: BuildInfo, path: str, found_by: str) -> list[Package]:

@@ -62,34 +62,40 @@ class RustAuditableCataloger:
     needs: tuple[str, ...] = ()
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
-        data = entry.content or b""
-        # Only ELF carries a named .dep-v0 section we can find cheaply; the name must
-        # appear in the section name table, so skip the header parse when it does not.
-        if executable_format(data) is not ExeFormat.ELF or SECTION.encode() not in data:
-            return []
-        elf = parse_elf(data)
-        sec = elf.section(SECTION)
-        if sec is None:
-            return []
-        pkgs = _packages_json(decompress_audit_data(elf.section_bytes(data, sec)))
-        out = []
-        loc = (Location(path=entry.path),)
-        for i, p in enumerate(pkgs):
-            if not isinstance(p, dict):
-                raise FormatError(f"{SECTION}: package {i} is not an object")
-            name, version = p.get("name"), p.get("version")
-            if not isinstance(name, str) or not isinstance(version, str) or not name:
-                raise FormatError(f"{SECTION}: package {i} lacks a name or version")
-            if p.get("kind", "runtime") == "build":
-                continue
-            extras = [("source", str(p.get("source", "")))]
-            if p.get("root"):
-                extras.append(("root", "true"))
-            out.append(Package(
-                type=PackageType.CARGO, name=name, version=version,
-                purl=cargo_purl(name, version), found_by=self.name, locations=loc,
-                files=(entry.path,), extras=tuple(sorted(extras))))
-        return out
+        return binary_packages(entry.content or b"", entry.path, self.name)
+
+
+def binary_packages(data: bytes, path: str,
+                    found_by: str = RustAuditableCataloger.name) -> list[Package]:
+    """The crates ``cargo auditable`` recorded in the executable ``data`` found at ``path``;
+    [] when it has none. FormatError when the audit data is unreadable."""
+    # Only ELF carries a named .dep-v0 section we can find cheaply; the name must
+    # appear in the section name table, so skip the header parse when it does not.
+    if executable_format(data) is not ExeFormat.ELF or SECTION.encode() not in data:
+        return []
+    elf = parse_elf(data)
+    sec = elf.section(SECTION)
+    if sec is None:
+        return []
+    pkgs = _packages_json(decompress_audit_data(elf.section_bytes(data, sec)))
+    out = []
+    loc = (Location(path=path),)
+    for i, p in enumerate(pkgs):
+        if not isinstance(p, dict):
+            raise FormatError(f"{SECTION}: package {i} is not an object")
+        name, version = p.get("name"), p.get("version")
+        if not isinstance(name, str) or not isinstance(version, str) or not name:
+            raise FormatError(f"{SECTION}: package {i} lacks a name or version")
+        if p.get("kind", "runtime") == "build":
+            continue
+        extras = [("source", str(p.get("source", "")))]
+        if p.get("root"):
+            extras.append(("root", "true"))
+        out.append(Package(
+            type=PackageType.CARGO, name=name, version=version,
+            purl=cargo_purl(name, version), found_by=found_by, locations=loc,
+            files=(path,), extras=tuple(sorted(extras))))
+    return out
 
 
 class CargoLockCataloger:
