@@ -83,6 +83,12 @@ class ImageRead(NamedTuple):
     image: Image
     tree: filetree.FileTree
     streamed: catalog.Streamed | None  # binaries found outside the globs (None: not looked)
+    # sha256 of Python package files that streamed by: RECORD rows checked by hash
+    digests: dict[tuple[int, str], str]
+
+    def inventory(self, scope: str) -> Inventory:
+        return catalog.run(self.tree, self.image.source, scope=scope, streamed=self.streamed,
+                           digests=self.digests)
 
 
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
@@ -93,16 +99,19 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     the way. By default (for ``catalog.run``) a ``catalog.BinarySink`` also sees them and
     catalogs executables anywhere by content, keeping only what it found.
     ``inventory`` and ``scan`` both read images through here."""
+    from hullcheck.catalog.python import RecordDigests
+
     image = _open(req.image, req.platform, req.pull, progress)
     binaries = catalog.BinarySink(kept_up_to=req.max_file_size) if globs is None else None
-    if sink is not None and binaries is not None:
-        sink = filetree.FanOut(sink, binaries)  # both fed from the one read
-    elif binaries is not None:
-        sink = binaries
+    records = RecordDigests() if globs is None else None
+    sinks = [s for s in (sink, binaries, records) if s is not None]
+    # Every sink is fed from the one read.
+    combined = sinks[0] if len(sinks) == 1 else filetree.FanOut(*sinks) if sinks else None
     tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
-                          max_file=req.max_file_size, sink=sink,
+                          max_file=req.max_file_size, sink=combined,
                           on_layer=progress.on_layer if progress is not None else None)
-    return ImageRead(image, tree, binaries.results() if binaries is not None else None)
+    return ImageRead(image, tree, binaries.results() if binaries is not None else None,
+                     records.digests if records is not None else {})
 
 
 def _check_scope(scope: str) -> None:
@@ -114,8 +123,7 @@ def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     _check_scope(req.scope)
     if req.from_attestation is not None:
         return inventory_from_attestation(req.image, req.from_attestation, req.pull)
-    image, tree, streamed = read_image(req, progress)
-    return catalog.run(tree, image.source, scope=req.scope, streamed=streamed)
+    return read_image(req, progress).inventory(req.scope)
 
 
 # -- scan -------------------------------------------------------------------------------
@@ -226,10 +234,11 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
                else secrets.SecretConfig())
         scanner = secrets.Scanner(cfg)
     vuln = "vuln" in scanners
-    image, tree, streamed = read_image(SbomRequest(image=req.target, scope=req.scope,
-                                                   platform=req.platform, pull=req.pull),
-                                       progress, sink=scanner, globs=None if vuln else ())
-    inv = (catalog.run(tree, image.source, scope=req.scope, streamed=streamed) if vuln
+    read = read_image(SbomRequest(image=req.target, scope=req.scope, platform=req.platform,
+                                  pull=req.pull), progress, sink=scanner,
+                      globs=None if vuln else ())
+    image, tree = read.image, read.tree
+    inv = (read.inventory(req.scope) if vuln
            else Inventory(source=image.source, layers=tree.layers, scope=req.scope))
     secret_report = scanner.report(tree, image) if scanner is not None else None
     config_report = _redact_config(misconfig.run(image, tree)) if "config" in scanners else None
@@ -776,9 +785,9 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     from hullcheck import misconfig
 
     # Headers only (paths, modes): no file's bytes are kept.
-    image, tree, _ = read_image(SbomRequest(image=req.image, platform=req.platform,
-                                            pull=req.pull), progress, globs=())
-    return _redact_config(misconfig.run(image, tree))
+    read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
+                      progress, globs=())
+    return _redact_config(misconfig.run(read.image, read.tree))
 
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ separate what a container sees from what is shipped but hidden.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
@@ -51,12 +51,13 @@ def run(
     catalogers: Sequence[Cataloger] = CATALOGERS,
     scope: str = "squashed",
     streamed: Streamed | None = None,
+    digests: Mapping[tuple[int, str], str] | None = None,
 ) -> Inventory:
     """``streamed``: what a ``BinarySink`` found in executables outside the catalogers'
     globs while the layers were read; its packages count as those catalogers' evidence."""
     final_view = tree.view()
     distro = _distro.detect(final_view)
-    env = Env(distro=distro)
+    env = Env(distro=distro, digests=digests or {})
     has_layers = bool(tree.layers)
     unknowns: list[Unknown] = []
     seen: dict[tuple[object, ...], _Seen] = {}

@@ -20,8 +20,8 @@ fills it in) for each bad record beside the packages it could read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hullcheck.errors import FormatError
@@ -31,9 +31,12 @@ from hullcheck.model import Distro, Location, Package, Unknown
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Env:
-    """Facts every cataloger may use: the distro (from os-release) of the image."""
+    """Facts every cataloger may use: the distro (from os-release) of the image, and the
+    sha256 of files whose bytes streamed by without being kept ((layer, path) -> urlsafe
+    base64, as Python's RECORD writes it), when the pipeline computed them."""
 
     distro: Distro | None = None
+    digests: Mapping[tuple[int, str], str] = field(default_factory=dict)
 
 
 class Cataloger(Protocol):

@@ -32,6 +32,7 @@ import hashlib
 import json
 import posixpath
 import re
+import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -183,8 +184,11 @@ def _digest(algorithm: str, data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
 
 
-def verify_record(data: bytes, meta_dir: str, view: View) -> RecordCheck:
-    """Compare every hashed row of a RECORD (``path,algo=urlsafe-b64,size``) with the view."""
+def verify_record(data: bytes, meta_dir: str, view: View,
+                  digests: Mapping[tuple[int, str], str] | None = None) -> RecordCheck:
+    """Compare every hashed row of a RECORD (``path,algo=urlsafe-b64,size``) with the view:
+    by hash when the file's bytes were kept or its sha256 streamed by (``digests``, from
+    ``RecordDigests``), else by size."""
     site = posixpath.dirname(meta_dir)
     exempt = {f"{meta_dir}/{name}" for name in _RECORD_SIDECARS}
     by_hash = by_size = unsupported = 0
@@ -210,6 +214,11 @@ def verify_record(data: bytes, meta_dir: str, view: View) -> RecordCheck:
             modified.append(path)
         elif entry.content is not None:
             if _digest(algorithm, entry.content) == expected.rstrip("="):
+                by_hash += 1
+            else:
+                modified.append(path)
+        elif algorithm == "sha256" and digests and (entry.layer, entry.path) in digests:
+            if digests[entry.layer, entry.path] == expected.rstrip("="):
                 by_hash += 1
             else:
                 modified.append(path)
@@ -301,7 +310,8 @@ def direct_url_extras(data: bytes) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------
 
 
-def package_of(text: str, path: str, view: View) -> Package:
+def package_of(text: str, path: str, view: View,
+               digests: Mapping[tuple[int, str], str] | None = None) -> Package:
     meta = HeaderParser().parsestr(text)
     name = " ".join((meta.get("Name") or "").split())
     version = " ".join((meta.get("Version") or "").split())
@@ -322,7 +332,7 @@ def package_of(text: str, path: str, view: View) -> Package:
     if meta_dir.endswith(".dist-info"):
         record = view.read(f"{meta_dir}/RECORD")
         if record is not None:
-            extras.extend(record_extras(verify_record(record, meta_dir, view)))
+            extras.extend(record_extras(verify_record(record, meta_dir, view, digests)))
         direct = view.read(f"{meta_dir}/direct_url.json")
         if direct is not None:
             extras.extend(direct_url_extras(direct))
@@ -351,7 +361,7 @@ class PythonInstalledCataloger:
         data = entry.content or b""
         if b"\0" in data[:8192]:
             raise FormatError(f"{entry.path}: binary data in Python core metadata")
-        pkg = package_of(data.decode("utf-8", errors="replace"), entry.path, view)
+        pkg = package_of(data.decode("utf-8", errors="replace"), entry.path, view, env.digests)
         out: list[Package | Unknown] = [pkg]
         modified = dict(pkg.extras).get("record:modified")
         if modified is not None:
@@ -360,3 +370,24 @@ class PythonInstalledCataloger:
                                reason=f"{pkg.name} {pkg.version}: files modified after install "
                                       f"(RECORD hash or size differs) — {modified}"))
         return out
+
+
+class RecordDigests:
+    """A ``filetree.ContentSink`` hashing the files of Python package directories as the
+    layers stream, so every RECORD row can be checked by hash without keeping the bytes."""
+
+    max_size = 64 << 20
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.digests: dict[tuple[int, str], str] = {}
+
+    def wants(self, path: str, size: int) -> bool:
+        return size <= self.max_size and ("/site-packages/" in path
+                                          or "/dist-packages/" in path) \
+            and not path.endswith(".pyc")
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        digest = _digest("sha256", data)
+        with self._lock:
+            self.digests[layer, path] = digest
