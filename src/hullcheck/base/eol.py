@@ -15,8 +15,6 @@ past it but within LTS / ESM / ELS (often paid, or partial); ``end-of-life`` pas
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -28,6 +26,7 @@ import platformdirs
 
 from hullcheck.base.model import Deadline, EolRelease, EolState, EolStatus
 from hullcheck.errors import DatabaseError, FormatError
+from hullcheck.fileio import atomic_write
 from hullcheck.model import Distro
 
 SCHEMA_VERSION = 1
@@ -202,12 +201,5 @@ def update(url: str, *, dest: Path | None = None, http: httpx.Client | None = No
     data = b"".join(parts)
     table = parse_table(data, url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(dest, data)
     return EolTable(origin=str(dest), source_commit=table.source_commit, releases=table.releases)

@@ -14,15 +14,14 @@ In a layout, ``.sig``/``.att`` manifests are entries of ``index.json`` named by 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from hullcheck.digest import parse_digest, sha256_digest, verify_bytes
 from hullcheck.errors import BlobNotFound, ImageError, NotFound, UsageError
+from hullcheck.fileio import atomic_write
 from hullcheck.image import PullOptions, split_source
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.media import MANIFEST_TYPES, Descriptor, Manifest
@@ -180,11 +179,11 @@ class LayoutStore:
         path = self._blob_path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, data)
+            atomic_write(path, data)
         return digest
 
     def _write_index(self, index: dict[str, Any]) -> None:
-        _atomic_write(self.root / "index.json", json.dumps(index, separators=(",", ":")).encode())
+        atomic_write(self.root / "index.json", json.dumps(index, separators=(",", ":")).encode())
 
     def put_manifest(self, tag: str, data: bytes, media_type: str) -> str:
         digest = self.put_blob(data)
@@ -255,17 +254,6 @@ class LayoutStore:
                     f"{self.root}: the layout holds {len(chosen)} images; name one as oci:DIR:TAG"
                 )
         return Descriptor.from_json(chosen[0], where=f"{self.root}/index.json")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- opening --------------------------------------------------------------------------------
