@@ -13,8 +13,9 @@ import re
 from datetime import UTC, datetime
 
 from hullcheck.base.model import Freshness
-from hullcheck.errors import FormatError, ImageError
-from hullcheck.image.oci import Platform, load_json, select_platform
+from hullcheck.errors import FormatError
+from hullcheck.image.oci import Platform, load_json
+from hullcheck.image.remote import platform_manifest
 from hullcheck.registry.client import MAX_CONFIG_SIZE, RegistryClient
 from hullcheck.registry.reference import Reference, parse_reference
 
@@ -38,15 +39,7 @@ def parse_created(text: str) -> datetime | None:
 
 def created_of(client: RegistryClient, ref: Reference, platform: Platform | None = None) -> datetime | None:
     """The config ``created`` date of the image ``ref`` names (descending an index)."""
-    manifest = client.get_manifest(ref)
-    for _ in range(4):
-        if not manifest.is_index:
-            break
-        desc = select_platform(load_json(manifest.data, f"index {manifest.digest}"), platform,
-                               f"{ref} index {manifest.digest}")
-        manifest = client.get_manifest(ref.with_digest(str(desc["digest"])))
-    else:
-        raise ImageError(f"{ref}: image indexes nested too deeply")
+    manifest = platform_manifest(client, ref, platform)
     doc = manifest.json()
     config = doc.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("digest"), str):

@@ -21,6 +21,7 @@ from hullcheck.image.oci import (
 )
 from hullcheck.model import ImageSource
 from hullcheck.registry.client import RegistryClient
+from hullcheck.registry.media import Manifest
 from hullcheck.registry.reference import Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -54,18 +55,23 @@ def make_client(options: PullOptions) -> RegistryClient:
     )
 
 
-def open_remote(text: str, *, platform: Platform | None, options: PullOptions) -> Image:
-    ref = parse_reference(text)
-    client = make_client(options)
+def platform_manifest(client: RegistryClient, ref: Reference,
+                      platform: Platform | None) -> Manifest:
+    """The single-platform image manifest ``ref`` names, descending (nested) indexes."""
     manifest = client.get_manifest(ref)
     for _depth in range(4):
         if manifest.media_type not in INDEX_TYPES:
-            break
+            return manifest
         desc = select_platform(load_json(manifest.data, f"index {manifest.digest}"), platform,
                                f"{ref} index {manifest.digest}")
         manifest = client.get_manifest(ref.with_digest(str(desc["digest"])))
-    else:
-        raise ImageError(f"{ref}: image indexes nested too deeply")
+    raise ImageError(f"{ref}: image indexes nested too deeply")
+
+
+def open_remote(text: str, *, platform: Platform | None, options: PullOptions) -> Image:
+    ref = parse_reference(text)
+    client = make_client(options)
+    manifest = platform_manifest(client, ref, platform)
     source = ImageSource(
         kind="registry",
         name=str(ref),
