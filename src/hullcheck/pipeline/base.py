@@ -1,0 +1,179 @@
+"""Base images: identity, trust, freshness, end of life, rebuild advice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hullcheck import filetree
+from hullcheck.errors import UsageError
+from hullcheck.image import Image, Platform, PullOptions, open_image
+from hullcheck.pipeline.scan import ScanRequest, scan
+
+if TYPE_CHECKING:
+    from hullcheck.base.model import BaseAssessment, CatalogEntry
+    from hullcheck.base.trust import SignatureVerifier
+    from hullcheck.model import Distro
+    from hullcheck.registry.reference import Reference
+# -- base images ------------------------------------------------------------------------
+# Image + registry + findings ─base.*─► BaseAssessment; ``hullcheck base`` calls these.
+
+
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaseRequest:
+    image: str
+    catalog: Path | None = None  # default: $HULLCHECK_BASE_CATALOG, else the user data dir
+    trust: Path | None = None  # a trust file; None: no trust verdict
+    db: Path | None = None  # advisory database for rebuild advice
+    platform: str | None = None
+    pull: PullOptions = field(default_factory=PullOptions)
+    today: date = field(default_factory=date.today)
+    advice: bool = True  # scan the image and the newer base when the base is behind
+    eol_table: Path | None = None  # default: the updated table in the cache, else the bundled one
+    # Raise when the registry cannot say where the base's tag points (--max-age needs it);
+    # otherwise that becomes a note and freshness stays unknown.
+    require_freshness: bool = False
+
+
+def image_distro(image: Image) -> Distro | None:
+    """The distro from the image's os-release, reading only the few files that say it."""
+    from hullcheck.catalog import distro as _distro
+
+    return _distro.detect(filetree.build(image, _distro.GLOBS).view())
+
+
+def _registry_ref(text: str) -> Reference | None:
+    """The registry reference ``text`` names, or None for file and dir sources."""
+    from hullcheck.image import split_source
+    from hullcheck.registry.reference import parse_reference
+
+    scheme, rest = split_source(text)
+    return parse_reference(rest) if scheme == "registry" else None
+
+
+def add_bases(refs: Sequence[str], *, catalog_file: Path | None = None, platform: str | None = None,
+              pull: PullOptions | None = None, now: datetime | None = None) -> tuple[CatalogEntry, ...]:
+    """Record each base (repository, tag, digest, created, distro, diffIDs) in the catalog;
+    returns the new entries. Every reference is read before the catalog is written."""
+    from hullcheck.base import catalog as base_catalog
+    from hullcheck.base.model import CatalogEntry
+    from hullcheck.image.remote import make_client
+
+    pull = pull or PullOptions()
+    plat = Platform.parse(platform) if platform else None
+    added = (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    new: list[CatalogEntry] = []
+    for text in refs:
+        image = open_image(text, platform=plat, pull=pull)
+        if not image.layers:
+            raise UsageError(f"{text}: a base image needs layers (dir: sources have none)")
+        ref = _registry_ref(text)
+        if ref is not None:
+            with make_client(pull) as client:
+                digest = client.resolve(ref)
+            name, tag = ref.name, ref.tag or ""
+        else:
+            name, tag, digest = image.source.name, "", image.source.manifest_digest
+        new.append(CatalogEntry(
+            name=name, tag=tag, digest=digest, manifest_digest=image.source.manifest_digest,
+            platform=image.source.platform, created=image.source.created,
+            distro=image_distro(image), diff_ids=tuple(la.diff_id for la in image.layers),
+            added=added))
+    path = base_catalog.catalog_path(catalog_file)
+    base_catalog.save(path, base_catalog.merge(base_catalog.load(path), new))
+    return tuple(new)
+
+
+def base_catalog_entries(catalog_file: Path | None = None) -> tuple[CatalogEntry, ...]:
+    from hullcheck.base import catalog as base_catalog
+
+    return base_catalog.load(base_catalog.catalog_path(catalog_file))
+
+
+def signature_verifier(pull: PullOptions) -> SignatureVerifier | None:
+    """The sign room's key-based image verification, shaped for base.trust; None while the sign
+    room has no public image verifier (trust then reports 'unknown' for key-pinned sources)."""
+    from hullcheck.base import signature
+
+    return signature.verifier(pull)
+
+
+def assess_base(req: BaseRequest) -> BaseAssessment:
+    from hullcheck.base import advice as base_advice
+    from hullcheck.base import eol as base_eol
+    from hullcheck.base import freshness as base_freshness
+    from hullcheck.base import identify as base_identify
+    from hullcheck.base import trust as base_trust
+    from hullcheck.base.model import BaseAssessment, IdentifiedBy
+    from hullcheck.errors import HullcheckError
+    from hullcheck.image.remote import make_client
+    from hullcheck.vulndb import db_path
+
+    plat = Platform.parse(req.platform) if req.platform else None
+    policy = base_trust.load(req.trust) if req.trust else None  # fail fast on a bad trust file
+    table = base_eol.load_table(req.eol_table)
+    image = open_image(req.image, platform=plat, pull=req.pull)
+    distro = image_distro(image)
+    diff_ids = tuple(la.diff_id for la in image.layers)
+    identity = base_identify.identify(image.manifest, image.config, diff_ids,
+                                      base_catalog_entries(req.catalog))
+    notes: list[str] = []
+    claimed = identity.by in (IdentifiedBy.ANNOTATION, IdentifiedBy.LABEL)
+    if claimed and identity.layers_match is None and identity.name and identity.digest:
+        # Check the claim: the named base's layers must be this image's first layers.
+        try:
+            claimed_base = open_image(f"registry:{identity.name}@{identity.digest}", platform=plat,
+                                      pull=req.pull)
+        except HullcheckError as exc:
+            notes.append(f"could not read the claimed base {identity.reference} to check its "
+                         f"layers: {exc}")
+        else:
+            identity = base_identify.check_layers(
+                identity, [la.diff_id for la in claimed_base.layers], diff_ids)
+    verdict = None
+    if policy is not None:
+        verdict = base_trust.evaluate(identity, policy, signature_verifier(req.pull))
+    fresh = None
+    if identity.found and identity.name and identity.tag and identity.digest:
+        entry = identity.entry
+        built_created = None
+        if entry is not None and entry.digest == identity.digest:
+            built_created = base_freshness.parse_created(entry.created)
+        try:
+            with make_client(req.pull) as client:
+                fresh = base_freshness.check(client, name=identity.name, tag=identity.tag,
+                                             built_digest=identity.digest,
+                                             built_created=built_created, platform=plat)
+        except HullcheckError as exc:
+            if req.require_freshness:
+                raise
+            notes.append(f"freshness unknown: could not compare {identity.name}:{identity.tag} "
+                         f"with the registry: {exc}")
+    elif identity.found:
+        notes.append(f"base {identity.reference or '(unnamed)'} has no tag and digest to compare: "
+                     "freshness unknown")
+    status = base_eol.check(distro, table, today=req.today)
+    advice = None
+    if req.advice and fresh is not None and not fresh.up_to_date:
+        path = db_path(req.db)
+        if identity.layers is None:
+            notes.append("rebuild advice skipped: which layers of the image are the base's is unknown")
+        elif req.db is None and not path.exists():
+            notes.append(f"rebuild advice skipped: no advisory database at {path} "
+                         "(run 'hullcheck db update' or pass --db)")
+        else:
+            candidate = f"{fresh.tag}@{fresh.current_digest}"
+            mine = scan(ScanRequest(target=req.image, db=path, platform=req.platform, pull=req.pull,
+                                    today=req.today))
+            theirs = scan(ScanRequest(target=f"registry:{candidate}", db=path,
+                                      platform=req.platform, pull=req.pull, today=req.today))
+            advice = base_advice.advise(mine.findings, base_layers=identity.layers,
+                                        candidate_findings=theirs.findings,
+                                        base=identity.reference, candidate=candidate)
+    return BaseAssessment(image=image.source, distro=distro, identity=identity, eol=status,
+                          trust=verdict, freshness=fresh, advice=advice, notes=tuple(notes))
