@@ -1,0 +1,35 @@
+"""The command table: every listed command is registered by the module it names, and
+running one imports only that module's command."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from hullcheck.cli.main import COMMANDS, build_parser, main
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_parses_its_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert f"usage: hullcheck {name}" in capsys.readouterr()[0]
+
+
+def test_every_module_registers_the_names_listed_for_it() -> None:
+    parser = build_parser()  # no command named: every module registers
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(COMMANDS)
+
+
+def test_sbom_does_not_import_the_other_commands() -> None:
+    code = ("import sys; from hullcheck.cli.main import build_parser; build_parser(['sbom']); "
+            "print(' '.join(m for m in sys.modules if m.startswith('hullcheck.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert "hullcheck.cli.sbom" in out
+    assert not {"hullcheck.cli.policy", "hullcheck.cli.serve", "hullcheck.cli.sign"} & set(out)
