@@ -179,7 +179,6 @@ class LayerContents:
     entries: list[FileEntry] = field(default_factory=list)
     whiteouts: list[str] = field(default_factory=list)  # paths deleted from lower layers
     opaque: list[str] = field(default_factory=list)  # dirs whose lower contents are hidden
-    uncompressed: int = 0
 
 
 class ContentSink(Protocol):

@@ -47,11 +47,6 @@ class Cataloger(Protocol):
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]: ...
 
 
-def text_of(entry: FileEntry, *, encoding: str = "utf-8") -> str:
-    """The evidence file as text; replacement characters instead of a crash on bad bytes."""
-    return (entry.content or b"").decode(encoding, errors="replace")
-
-
 def load_json(entry: FileEntry, what: str) -> Any:
     """A JSON document; FormatError for anything unreadable or nested too deeply."""
     try:

@@ -106,11 +106,6 @@ class BinaryVersionCataloger:
         return binary_packages(entry.content or b"", entry.path, self.name)
 
 
-def has_rule_for(base: str) -> bool:
-    """Whether some rule applies to a file of this base name (a cheap test before reading)."""
-    return any(rule.files.fullmatch(base) for rule in RULES)
-
-
 def binary_packages(data: bytes, path: str,
                     found_by: str = BinaryVersionCataloger.name) -> list[Package]:
     """The well-known program the executable ``data`` at ``path`` is, by its version string;

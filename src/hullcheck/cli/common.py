@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from hullcheck.errors import UsageError
@@ -61,21 +59,6 @@ def emit(data: bytes, dest: Path | None) -> None:
         sys.stdout.buffer.flush()
         return
     atomic_write(dest, data)
-
-
-@contextmanager
-def progress_bar(quiet: bool, description: str, total: int | None) -> Iterator[object]:
-    """A rich progress bar on stderr when it is a terminal and not --quiet; else nothing."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield (bar, task)
 
 
 def add_attestation_options(p: argparse.ArgumentParser, *, note: str = "") -> None:

@@ -26,9 +26,6 @@ class Image:
     opener: LayerOpener | None = None
     # For dir: sources, the root file system on disk.
     rootfs: Path | None = None
-    # Set when the layer blob digest is the uncompressed digest (docker-archive classic layout):
-    # the stream is verified after decompression instead of before.
-    verify_uncompressed: bool = False
 
     @contextlib.contextmanager
     def open_layer(self, layer: Layer) -> Iterator[BinaryIO]:

@@ -64,6 +64,3 @@ def satisfiable(expr: Any, ok: Callable[[tuple[str, ...]], bool]) -> bool:
         return any(satisfiable(a, ok) for a in expr.args)
     return ok(_keys(expr))
 
-
-def symbols(expr: Any) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(k for s in _licensing().license_symbols(expr) for k in _keys(s)[:1]))
