@@ -176,3 +176,22 @@ def test_globset_agrees_with_one_regex_per_glob() -> None:
         assert globs.match(path) == any(rx.match(path) for rx in plain), path
 
     check()
+
+
+def test_switch_interval_is_restored_after_concurrent_builds(tmp_path: Path) -> None:
+    import sys
+    import threading
+
+    from hullcheck import filetree
+    from hullcheck.image import open_image
+    from tests.fixtures.images import build, write
+
+    ref = write(build({"a": "1"}, {"b": "2"}), tmp_path)
+    before = sys.getswitchinterval()
+    threads = [threading.Thread(target=filetree.build, args=(open_image(ref), ["/*"]))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sys.getswitchinterval() == before

@@ -17,6 +17,7 @@ at the image root, so no link can lead outside it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import re
@@ -639,17 +640,41 @@ def build(
             on_layer(layer)
         return lc
 
-    # Decompression runs in C with the GIL released, beside the tar parser in Python: a
-    # short switch interval lets a finished decompress call take the GIL back at once
-    # instead of idling up to 5 ms behind the parser (measured ~15% faster overall).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.001))
-    try:
+    with _SWITCH.short():
         if workers <= 1:
             results = [one(layer) for layer in image.layers]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
                 results = list(pool.map(one, image.layers))
-    finally:
-        sys.setswitchinterval(interval)
     return FileTree.from_layers(image.layers, results)
+
+
+class _SwitchInterval:
+    """Decompression runs in C with the GIL released, beside the tar parser in Python: a
+    short switch interval lets a finished decompress call take the GIL back at once instead
+    of idling up to 5 ms behind the parser (measured ~15% faster overall). The interval is
+    process-wide, so concurrent builds (the admission server) share one change: the first
+    to start sets it, the last to finish restores it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    @contextlib.contextmanager
+    def short(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, 0.001))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    sys.setswitchinterval(self._saved)
+
+
+_SWITCH = _SwitchInterval()
