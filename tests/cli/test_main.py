@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,27 @@ def test_sbom_does_not_import_the_other_commands() -> None:
                          check=True).stdout.split()
     assert "hullcheck.cli.sbom" in out
     assert not {"hullcheck.cli.policy", "hullcheck.cli.serve", "hullcheck.cli.sign"} & set(out)
+
+
+def test_sbom_of_a_plain_image_leaves_the_heavy_optional_libraries_unloaded(
+    tmp_path: Path,
+) -> None:
+    """An SBOM of an image without pnpm locks, Python metadata or requirements files, written
+    as JSON, needs no YAML parser, e-mail parser, requirement grammar or terminal renderer."""
+    code = (
+        "import sys\n"
+        "from hullcheck.cli.main import main\n"
+        "from pathlib import Path\n"
+        "from hullcheck.image.writer import ImageBuilder, write_oci_archive\n"
+        f"p = Path({str(tmp_path)!r}) / 'i.tar'\n"
+        "img = ImageBuilder().add_layer({'etc/os-release': b'ID=debian\\n'}).build()\n"
+        "write_oci_archive(p, img)\n"
+        "out = str(p) + '.json'\n"
+        "assert main(['sbom', 'oci-archive:' + str(p), '-o', 'json', '--file', out, '-q']) == 0\n"
+        "assert open(out).read().startswith('{')\n"
+        "print(' '.join(sys.modules))\n"
+    )
+    out = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split())
+    assert "hullcheck.catalog.python_locks" in out  # the catalogers did load...
+    assert not {"yaml", "email.parser", "packaging.requirements", "rich"} & out  # ...not these

@@ -20,11 +20,10 @@ kept as a string (``version: 1.10`` stays ``"1.10"``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-
-import yaml
 
 from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.catalog.npm import purl as npm_purl
@@ -45,26 +44,34 @@ _VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?\Z")  # semver as n
 # Bounded YAML
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without aliases, with bounded depth, and with plain scalars as strings."""
+@functools.cache
+def _loader_class() -> Any:
+    """The bounded loader, built on first use: PyYAML costs ~10 ms to import, and most
+    images have no pnpm lock file."""
+    import yaml
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}  # no implicit types: plain scalars are str
+    class _Loader(yaml.SafeLoader):
+        """SafeLoader without aliases, with bounded depth, plain scalars as strings."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+        yaml_implicit_resolvers: dict[Any, Any] = {}  # no implicit types: scalars are str
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise FormatError(f"YAML alias at line {event.start_mark.line + 1}: not allowed")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise FormatError(f"YAML nested over {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise FormatError(f"YAML alias at line {event.start_mark.line + 1}: not allowed")
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise FormatError(f"YAML nested over {MAX_DEPTH} levels")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return _Loader
 
 
 def load_yaml(entry: FileEntry, what: str) -> Mapping[str, Any]:
@@ -72,7 +79,9 @@ def load_yaml(entry: FileEntry, what: str) -> Mapping[str, Any]:
     if entry.size > MAX_YAML:
         raise FormatError(f"{entry.path}: {what} of {entry.size} bytes is over {MAX_YAML}")
     text = (entry.content or b"").decode("utf-8-sig", errors="replace")
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader_class()(text)
     try:
         doc = loader.get_single_data()
     except yaml.YAMLError as exc:

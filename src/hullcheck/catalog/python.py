@@ -36,8 +36,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import HeaderParser
+from typing import TYPE_CHECKING
 
 from packageurl import PackageURL
 
@@ -47,6 +46,9 @@ from hullcheck.catalog.license import spdx as _spdx
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.model import Location, Package, PackageType, Unknown
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 NAME = "python-installed"
 MAX_SHORT_LICENSE = 100  # a License field longer than this is licence text, not a name
@@ -312,6 +314,8 @@ def direct_url_extras(data: bytes) -> list[tuple[str, str]]:
 
 def package_of(text: str, path: str, view: View,
                digests: Mapping[tuple[int, str], str] | None = None) -> Package:
+    from email.parser import HeaderParser  # ~10 ms to import; only images with Python
+
     meta = HeaderParser().parsestr(text)
     name = " ".join((meta.get("Name") or "").split())
     version = " ".join((meta.get("Version") or "").split())

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from packageurl import PackageURL
-from packaging.requirements import InvalidRequirement, Requirement
 
 from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.catalog.python import normalise_name
@@ -207,6 +206,9 @@ def logical_lines(text: str) -> Iterable[tuple[int, str]]:
 
 
 def parse_requirements(text: str, path: str) -> list[Package | Unknown]:
+    # packaging's parser costs ~13 ms to import; only images with requirements files pay it.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     out: list[Package | Unknown] = []
     for number, line in logical_lines(text):
         if line.startswith("-"):

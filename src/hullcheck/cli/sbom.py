@@ -16,7 +16,6 @@ from hullcheck.cli.common import (
     pull_options,
 )
 from hullcheck.cli.progress import LayerProgress
-from hullcheck.report.table import inventory_table
 
 FORMATS = ("table", *sbom.FORMATS)
 
@@ -46,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     with LayerProgress(args.quiet) as progress:
         inv = pipeline.inventory(req, progress.callbacks)
     if fmt == "table":
+        from hullcheck.report.table import inventory_table  # rich: ~25 ms, only for tables
+
         data = inventory_table(inv).encode()
     else:
         data = sbom.encode(inv, fmt)

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hullcheck.errors import FormatError
 from hullcheck.model import Severity
 from hullcheck.secrets.rules import RULES, Rule
@@ -141,6 +139,8 @@ def load_config(path: Path) -> SecretConfig:
         raise FormatError(f"{path}: cannot read the secret config ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: the secret config is not UTF-8") from None
+    import yaml  # ~10 ms; only a user's secret config file needs it
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -7,9 +7,6 @@ import io
 import json
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from hullcheck.model import Layer
 from hullcheck.secrets.model import SecretFinding, SecretReport
 
@@ -51,6 +48,11 @@ def to_json(report: SecretReport) -> dict[str, Any]:
 
 
 def table(report: SecretReport, *, width: int | None = None) -> str:
+    # rich costs ~25 ms to import: only table output pays it, not every image read that
+    # redacts its history through this package.
+    from rich.console import Console
+    from rich.table import Table
+
     t = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("RULE", "SEVERITY", "PATH", "LINE", "LAYER", "MATCH"):
         t.add_column(col, overflow="fold")
