@@ -206,8 +206,56 @@ class SniffingSink(ContentSink, Protocol):
     def wants_head(self, path: str, head: bytes) -> bool: ...
 
 
+class StreamingSink(SniffingSink, Protocol):
+    """A ``SniffingSink`` that can take a file as a stream: its head, then the rest in
+    chunks of at most ``STREAM_CHUNK`` bytes, so a large file need not be held whole (the
+    binary sink spools big executables to disk). ``rest`` reads the layer itself: it must
+    be consumed (or dropped) before ``take_stream`` returns; what is not read is skipped.
+    Optional: the reader checks for ``take_stream``."""
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    rest: Iterator[bytes]) -> None: ...
+
+
+class MatchingSink(ContentSink, Protocol):
+    """A ``ContentSink`` told whether the path matched the tree's globs (``matched``), so it
+    need not match the same path again. Optional: the reader checks for ``wants_matched``."""
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool: ...
+
+
+STREAM_CHUNK = 1 << 20
+
+
 def _sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
     return sink is not None and callable(getattr(sink, "wants_head", None))
+
+
+def _streams(sink: ContentSink | None) -> TypeGuard[StreamingSink]:
+    return _sniffs(sink) and callable(getattr(sink, "take_stream", None))
+
+
+def _wants_of(sink: ContentSink) -> Callable[[str, int, bool], bool]:
+    """``sink``'s question for one file, given whether the tree's globs matched its path."""
+    wants_matched = getattr(sink, "wants_matched", None)
+    if callable(wants_matched):
+        return wants_matched  # type: ignore[no-any-return]
+    wants = sink.wants
+    return lambda path, size, _matched: wants(path, size)
+
+
+def _never(_path: str, _size: int, _matched: bool) -> bool:
+    return False
+
+
+def _chunks(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
+    """At most ``size`` bytes from ``read``, ``STREAM_CHUNK`` at a time."""
+    while size > 0:
+        chunk = read(min(size, STREAM_CHUNK))
+        if not chunk:
+            return
+        size -= len(chunk)
+        yield chunk
 
 
 class FanOut:
@@ -222,10 +270,17 @@ class FanOut:
         self.sinks = sinks
         self._sniffers: dict[int, SniffingSink] = {id(s): s for s in sinks if _sniffs(s)}
         self.head_size = max((s.head_size for s in self._sniffers.values()), default=0)
+        self._wants = [(s, _wants_of(s)) for s in sinks]
         self._current = threading.local()
 
     def wants(self, path: str, size: int) -> bool:
+        # Not told whether the globs matched: a matching sink must match the path itself.
         chosen = [s for s in self.sinks if s.wants(path, size)]
+        self._current.path, self._current.sinks = path, chosen
+        return bool(chosen)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        chosen = [s for s, wants in self._wants if wants(path, size, matched)]
         self._current.path, self._current.sinks = path, chosen
         return bool(chosen)
 
@@ -241,6 +296,18 @@ class FanOut:
         for s in self._pending(path, len(data)):
             s.take(layer, path, data)
         self._current.sinks = []
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    rest: Iterator[bytes]) -> None:
+        sinks = self._pending(path, size)
+        self._current.sinks = []
+        if len(sinks) == 1 and _streams(sinks[0]):
+            sinks[0].take_stream(layer, path, size, head, rest)
+            return
+        # One read of the stream serves every sink: the bytes are needed whole anyway.
+        data = head + b"".join(rest)
+        for s in sinks:
+            s.take(layer, path, data)
 
     def _pending(self, path: str, size: int) -> list[ContentSink]:
         if getattr(self._current, "path", None) != path:  # called without wants(): ask now
@@ -266,6 +333,8 @@ def read_tar(
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
     sniffer = sink if _sniffs(sink) else None
+    streamer = sink if _streams(sink) else None
+    wants = _wants_of(sink) if sink is not None else _never
     reader = TarReader(chunks, what=what)
     count = 0
     for m in reader:
@@ -286,13 +355,14 @@ def read_tar(
         if m.is_file:
             content = None
             too_large = False
-            if match is not None and match(path):
+            matched = match is not None and match(path)
+            if matched:
                 if m.size <= max_file:
                     content = reader.read(m.size)
                     kept[path] = content
                 else:
                     too_large = True
-            if sink is not None and sink.wants(path, m.size):
+            if sink is not None and wants(path, m.size, matched):
                 if sniffer is None:
                     sink.take(index, path, content if content is not None
                               else reader.read(m.size))
@@ -302,8 +372,12 @@ def read_tar(
                 else:  # the head first; the rest only when the sink wants it
                     head = reader.read(sniffer.head_size)
                     if sniffer.wants_head(path, head):
-                        sink.take(index, path, head + reader.read(m.size) if len(head) < m.size
-                                  else head)
+                        if streamer is not None and len(head) < m.size:
+                            streamer.take_stream(index, path, m.size, head,
+                                                 _chunks(reader.read, m.size - len(head)))
+                        else:
+                            sniffer.take(index, path, head + reader.read(m.size)
+                                         if len(head) < m.size else head)
             append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
                              m.uid, m.gid))
         elif m.is_dir:
@@ -351,6 +425,7 @@ def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
     """Walk an unpacked root file system without following any symlink."""
     out = LayerContents(index=0)
     match = wanted.match if wanted is not None else None
+    wants = _wants_of(sink) if sink is not None else _never
     root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = "/" + os.path.relpath(dirpath, root).replace(os.sep, "/")
@@ -372,12 +447,13 @@ def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
             elif stat.S_ISREG(mode):
                 content = None
                 too_large = False
-                if match is not None and match(path):
+                matched = match is not None and match(path)
+                if matched:
                     if st.st_size <= max_file:
                         content = _read_nofollow(full, max_file)
                     else:
                         too_large = True
-                if sink is not None and sink.wants(path, st.st_size):
+                if sink is not None and wants(path, st.st_size, matched):
                     _feed_file(sink, full, path, st.st_size, content)
                 out.entries.append(FileEntry(path, Kind.FILE, st.st_size, stat.S_IMODE(mode), 0,
                                              "", content, too_large, st.st_uid, st.st_gid))
@@ -404,7 +480,11 @@ def _feed_file(sink: ContentSink, full: str, path: str, size: int,
         return
     with os.fdopen(fd, "rb") as f:
         head = f.read(sink.head_size)
-        if sink.wants_head(path, head):
+        if not sink.wants_head(path, head):
+            return
+        if _streams(sink) and len(head) < size:
+            sink.take_stream(0, path, size, head, _chunks(f.read, size - len(head)))
+        else:
             sink.take(0, path, head + f.read(max(size - len(head), 0)))
 
 
