@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hullcheck's demo and tests use. Idempotent; quiet when all are present.
 set -euo pipefail
-PKGS=(docker-registry skopeo umoci debootstrap rpm db5.3-util golang-go apache2-utils busybox python3-venv)
+PKGS=(docker-registry skopeo umoci debootstrap rpm db5.3-util golang-go apache2-utils busybox python3-venv
+      golang-github-knqyf263-go-rpmdb-dev go-rpmdb)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

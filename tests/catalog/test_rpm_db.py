@@ -194,6 +194,18 @@ def test_license_normalisation() -> None:
     assert normalise_license("GPL-2.0-or-later and MIT") == "GPL-2.0-or-later AND MIT"
     assert normalise_license("ASL 2.0") == "ASL 2.0"
     assert normalise_license("  ") == ""
+    # Deprecated SPDX ids are SPDX ids; license-expression's aliases are not: plain "GPL"
+    # (CentOS 5's readline) names no version, so it is not GPL-1.0-or-later.
+    assert normalise_license("LGPL-2.1+ and GPL-2.0") == "LGPL-2.1-or-later AND GPL-2.0-only"
+    assert normalise_license("GPL") == "GPL"
+    assert normalise_license("GPL and MIT") == "GPL and MIT"
+    assert normalise_license("GPL 2.0") == "GPL 2.0"
+    assert normalise_license("LicenseRef-GPL") == "LicenseRef-GPL"
+    assert normalise_license("(mit OR zlib) AND GPL-2.0-only WITH Classpath-exception-2.0") == (
+        "(MIT OR Zlib) AND GPL-2.0-only WITH Classpath-exception-2.0"
+    )
+    long = " and ".join(["MIT"] * 5000)  # longer than MAX_LICENSE: kept, never parsed
+    assert normalise_license(long) == long
 
 
 def test_globs_cover_every_rpmdb_location() -> None:
