@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import struct
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from hullcheck import catalog
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.rpm import GLOBS, RpmDbCataloger, normalise_license, parse_source_rpm
-from hullcheck.catalog.rpmdb import backend_of, read_headers
+from hullcheck.catalog.rpmdb import backend_of, ndb, read_headers
 from hullcheck.filetree import FileEntry, Kind, compile_globs
 from hullcheck.model import Distro, ImageSource, SourcePackage, Visibility
 from tests.fixtures.images import tree_of
@@ -19,6 +20,7 @@ from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
+FIXTURE_NDB = build.HERE / "ndb"  # written by rpm 4.18 built with NDB (see its README.md)
 ROCKY = Distro(id="rocky", version_id="9.3")
 ROCKY_OS_RELEASE = (
     'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n'
@@ -91,6 +93,55 @@ def test_berkeley_db_written_by_libdb_lists_what_rpm_lists(
     assert expected == build.rpm_qa(rpmdbs.db_all.parent)
     # ...and so do we; 512-byte pages put each header on a chain of overflow pages.
     assert nevra(parse(db.read_bytes(), "/var/lib/rpm/Packages")) == expected
+
+
+def expected_of(path: Path) -> tuple[list[tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """An ndb expected.txt: rpm's -qa rows and, by name, its -ql lines."""
+    rows: list[tuple[str, ...]] = []
+    files: dict[str, list[str]] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        if line.startswith("# "):
+            section = line
+        elif section.startswith("# rpm -qa"):
+            rows.append(tuple(line.split(" ")))
+        else:
+            listed = files.setdefault(section.removeprefix("# rpm -ql "), [])
+            if line != "(contains no files)":
+                listed.append(line)
+    return rows, {name: tuple(lines) for name, lines in files.items()}
+
+
+@pytest.mark.parametrize("where", ["", "erased"])
+def test_real_ndb_lists_what_rpm_listed(where: str) -> None:
+    """Packages.db written by rpm itself; expected.txt is that rpm's -qa and -ql of it."""
+    data = (FIXTURE_NDB / where / "Packages.db").read_bytes()
+    assert backend_of(data) == "ndb"
+    rows, files = expected_of(FIXTURE_NDB / where / "expected.txt")
+    assert len(rows) == (5 if not where else 4)
+    pkgs = parse(data, "/usr/lib/sysimage/rpm/Packages.db")
+    assert nevra(pkgs) == sorted(rows)
+    assert {p.name: p.files for p in pkgs} == files
+    assert files["alpha"] == ("/etc/alpha.conf", "/usr/share/alpha", "/usr/share/alpha/a.txt")
+
+
+def test_real_ndb_is_byte_for_byte_what_make_ndb_writes() -> None:
+    """make_ndb lays a fresh database out exactly as rpm does: its blobs give its bytes."""
+    data = (FIXTURE_NDB / "Packages.db").read_bytes()
+    assert build.make_ndb(list(ndb.read_blobs(data))) == data
+
+
+def test_real_ndb_after_erase_has_a_free_slot_and_moved_blobs() -> None:
+    """What rpm -e then -i left: a free slot before used ones, package 6 in a reused slot,
+    blobs no longer in slot order; make_ndb writes none of that."""
+    data = (FIXTURE_NDB / "erased" / "Packages.db").read_bytes()
+    slots = [struct.unpack_from("<4s3I", data, off) for off in range(32, 4096, 16)]
+    used = [(idx, blkoff) for _, idx, blkoff, _ in slots if blkoff]
+    first_free = next(i for i, (_, _, blkoff, _) in enumerate(slots) if blkoff == 0)
+    assert first_free < len(used)
+    assert [idx for idx, _ in used] != sorted(idx for idx, _ in used)
+    assert [off for _, off in used] != sorted(off for _, off in used)
+    assert len(list(ndb.read_blobs(data))) == len(used) == 4
 
 
 def test_ndb_lists_every_blob(rpmdbs: Built) -> None:

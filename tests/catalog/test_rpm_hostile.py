@@ -17,6 +17,7 @@ from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
+FIXTURE_NDB_ERASED = build.HERE / "ndb" / "erased" / "Packages.db"  # written by rpm itself
 
 
 @pytest.fixture(scope="session")
@@ -291,6 +292,15 @@ def test_ndb_hostile_fields(offset: int, value: int, match: str) -> None:
     fails(bytes(data), match)
 
 
+def test_real_ndb_truncated_and_flipped() -> None:
+    real = FIXTURE_NDB_ERASED.read_bytes()
+    fails(real[:8000], r"slot for package \d+ points outside the file")
+    fails(real[:4000], "truncated: 1 slot pages need 4096 bytes")
+    flipped = bytearray(real)
+    flipped[4096 + 100] ^= 0x01  # inside package 1's blob, which rpm left in place
+    fails(bytes(flipped), "checksum mismatch for package 1")
+
+
 def test_ndb_bad_slot_magic_and_truncation() -> None:
     data = _ndb()
     data[48:52] = b"Junk"
@@ -330,6 +340,16 @@ def test_fuzz_bdb(flips: list[tuple[int, int]]) -> None:
        st.integers(0, 2**20))
 def test_fuzz_ndb(flips: list[tuple[int, int]], cut: int) -> None:
     data = _ndb()
+    for pos, byte in flips:
+        data[pos % len(data)] = byte
+    _only_format_errors(bytes(data[: max(cut, 32)]))
+
+
+@_FUZZ
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, 2**20))
+def test_fuzz_real_ndb(flips: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(FIXTURE_NDB_ERASED.read_bytes())
     for pos, byte in flips:
         data[pos % len(data)] = byte
     _only_format_errors(bytes(data[: max(cut, 32)]))

@@ -6,9 +6,14 @@ Layout (rpm ``lib/backend/ndb/rpmpkg.c``), all little-endian u32:
   next package index; it takes the place of the first two slots;
 * ``slotnpages`` pages of 4096 bytes holding 16-byte slots: magic ``Slot``, package index,
   block offset, block count (blocks are 16 bytes; offset 0 marks a free slot);
-* at each used slot's block: a blob head (magic ``BlbS``, package index, timestamp, blob
+* at each used slot's block: a blob head (magic ``BlbS``, package index, generation, blob
   length), the header blob, zero padding to the block count, and a 12-byte tail
   (Adler-32 of head + blob + padding, blob length, magic ``BlbE``).
+
+Only the slots say where the blobs are: when a package is erased rpm frees its slot,
+zeroes its blocks and may move other blobs into the hole, so neither the blob area's
+order nor the slots' follows the package index (see the real file
+``tests/fixtures/rpm/ndb/erased/Packages.db``).
 """
 
 from __future__ import annotations
