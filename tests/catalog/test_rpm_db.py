@@ -277,9 +277,12 @@ def test_globs_cover_every_rpmdb_location() -> None:
 def test_image_end_to_end_layer_attribution(rpmdbs: Built, tmp_path: Path) -> None:
     """Layer 0: two packages; layer 1: all five; layer 2: delta erased (still shipped)."""
     sqlite = "var/lib/rpm/rpmdb.sqlite"
+    first: dict[str, str | bytes] = {
+        "etc/os-release": ROCKY_OS_RELEASE, sqlite: rpmdbs.db_first.read_bytes(),
+    }
     tree = tree_of(
         tmp_path,
-        {"etc/os-release": ROCKY_OS_RELEASE, sqlite: rpmdbs.db_first.read_bytes()},
+        first,
         {sqlite: rpmdbs.db_all.read_bytes()},
         {sqlite: rpmdbs.db_less.read_bytes()},
         globs=catalog.globs_for((RpmDbCataloger(),)),
@@ -301,10 +304,13 @@ def test_image_end_to_end_layer_attribution(rpmdbs: Built, tmp_path: Path) -> No
 
 
 def test_image_with_corrupt_db_gives_an_unknown(tmp_path: Path) -> None:
+    layer: dict[str, str | bytes] = {
+        "etc/os-release": ROCKY_OS_RELEASE,
+        "usr/lib/sysimage/rpm/Packages.db": b"RpmP" + b"\0" * 60,
+    }
     tree = tree_of(
         tmp_path,
-        {"etc/os-release": ROCKY_OS_RELEASE,
-         "usr/lib/sysimage/rpm/Packages.db": b"RpmP" + b"\0" * 60},
+        layer,
         globs=catalog.globs_for((RpmDbCataloger(),)),
     )
     inv = catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=(RpmDbCataloger(),))

@@ -185,7 +185,7 @@ def _bdb() -> bytearray:
     return bytearray(FIXTURE_BDB.read_bytes())
 
 
-def _overflow_pages(data: bytes) -> list[int]:
+def _overflow_pages(data: bytes | bytearray) -> list[int]:
     psize = struct.unpack_from("<I", data, 20)[0]
     return [p for p in range(len(data) // psize) if data[p * psize + 25] == bdb.P_OVERFLOW]
 
@@ -360,8 +360,7 @@ def test_fuzz_real_ndb(flips: list[tuple[int, int]], cut: int) -> None:
        st.integers(0, 10**6))
 def test_fuzz_header_blobs(flips: list[tuple[int, int]], cut: int) -> None:
     blob = bytearray(build.package_header(
-        "fuzz", **{"t1003": (4, [3]), "t1117": (8, ["a", "b"]), "t1116": (4, [0, 0]),
-                   "t1118": (8, ["/d/"])},
+        "fuzz", t1003=(4, [3]), t1117=(8, ["a", "b"]), t1116=(4, [0, 0]), t1118=(8, ["/d/"]),
     ))
     for pos, byte in flips:
         blob[pos % len(blob)] = byte
