@@ -33,7 +33,7 @@ def by_name(doc: dict) -> dict[str, dict]:
 
 def essentials(p: Package) -> tuple:
     return (p.type, p.name, p.version, p.purl, p.locations, p.source, p.visibility,
-            p.licenses, p.arch, p.found_by, p.cpes, p.extras)
+            p.licenses, p.arch, p.found_by, p.cpes, p.extras, p.files)
 
 
 @pytest.mark.parametrize("key", INVENTORIES)
@@ -230,11 +230,15 @@ def test_cyclonedx_round_trip_property(inventory: Inventory) -> None:
     decoded = sbom.decode(sbom.encode(inventory, "cyclonedx-json"))
     expected = inventory.packages if inventory.scope == "all-layers" else inventory.visible
 
-    def key(p: Package) -> tuple:
+    def key(p: Package, files: tuple[str, ...]) -> tuple:
         return (p.type, p.name or "(unnamed)", p.version, p.purl, p.locations, p.source,
-                p.visibility, p.arch, p.found_by, tuple(sorted(set(p.extras))))
+                p.visibility, p.arch, p.found_by, tuple(sorted(set(p.extras))), files)
 
-    assert sorted(map(key, decoded.packages), key=repr) == sorted(map(key, expected), key=repr)
+    def absolute(p: Package) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f if f.startswith("/") else "/" + f for f in p.files))
+
+    assert sorted((key(p, p.files) for p in decoded.packages), key=repr) == sorted(
+        (key(p, absolute(p)) for p in expected), key=repr)
     s = inventory.source
     # properties are a sorted set in CycloneDX: multi-valued facts come back sorted, once each
     assert decoded.source == ImageSource(**{

@@ -26,6 +26,16 @@ def shown(inventory: Inventory) -> tuple[Package, ...]:
     return inventory.packages if inventory.scope == "all-layers" else inventory.visible
 
 
+def owned_files(p: Package) -> tuple[str, ...]:
+    """The files a package owns as CycloneDX and SPDX list them: absolute paths (a relative one
+    is taken from the root), each once, in the package's order."""
+    return tuple(dict.fromkeys(absolute(f) for f in p.files))
+
+
+def absolute(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
+
+
 def refs(packages: Iterable[Package]) -> list[str]:
     """One unique reference per package: its purl, plus "|N" for the Nth duplicate."""
     seen: Counter[str] = Counter()

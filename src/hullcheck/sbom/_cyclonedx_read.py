@@ -6,6 +6,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 
 from packageurl import PackageURL
 
@@ -25,7 +26,7 @@ from hullcheck.model import (
 )
 from hullcheck.sbom import _props as P
 from hullcheck.sbom import _purl
-from hullcheck.sbom._common import LayerTable
+from hullcheck.sbom._common import LayerTable, absolute
 from hullcheck.sbom._reader import Node
 
 CATALOGER = "sbom-cyclonedx"
@@ -45,13 +46,19 @@ def decode(doc: object, name: str) -> Inventory:
     mprops = _properties(meta) if meta else {}
     layers = LayerTable(_layers(meta, mprops) if meta else ())
     packages: list[Package] = []
+    files: dict[str, dict[str, None]] = {}  # JSON path of a package's component -> its files
     unknowns: list[Unknown] = []
     relationships: list[Relationship] = []
     os_component: Node | None = None
-    for comp in _walk(root):
+    for comp, parent in _walk(root):
         ctype = comp.str("type")
         if ctype == "operating-system":
             os_component = os_component or comp
+            continue
+        if ctype == "file" and not comp.has("purl"):
+            # A file, not a package to scan; nested in a package's component, the package owns it.
+            if parent in files and (name := comp.str("name")):
+                files[parent][absolute(name)] = None
             continue
         props = _properties(comp)
         pkg = _package(comp, props, layers)
@@ -62,7 +69,10 @@ def decode(doc: object, name: str) -> Inventory:
             )
             continue
         packages.append(pkg)
+        files[comp.path] = {}
         relationships += _relationships(pkg.purl, props)
+    packages = [replace(p, files=tuple(owned)) if owned else p
+                for p, owned in zip(packages, files.values(), strict=True)]
     return Inventory(
         source=_source(meta.get("component") if meta else None, mprops),
         distro=_distro(mprops, os_component, packages),
@@ -80,14 +90,15 @@ def _count(text: str) -> int:
     return int(text) if text.isdigit() and len(text) < 16 else 0
 
 
-def _walk(root: Node) -> Iterator[Node]:
-    """Every component, nested ones included, without recursion."""
-    stack = list(reversed(root.list("components")))
+def _walk(root: Node) -> Iterator[tuple[Node, str]]:
+    """Every component, nested ones included, without recursion, with the JSON path of the
+    component it is nested in ("" at the top)."""
+    stack = [(c, "") for c in reversed(root.list("components"))]
     while stack:
-        comp = stack.pop()
+        comp, parent = stack.pop()
         comp.obj()
-        yield comp
-        stack += reversed(comp.list("components"))
+        yield comp, parent
+        stack += ((c, comp.path) for c in reversed(comp.list("components")))
 
 
 def _properties(node: Node) -> _Props:

@@ -13,9 +13,8 @@ What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` p
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
-from xml.dom import minidom
+from xml.etree import ElementTree
 
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception.factory import InvalidLicenseExpressionException
@@ -30,6 +29,7 @@ from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
 from hullcheck.model import Inventory, Package
+from hullcheck.sbom import _cyclonedx_files as files
 from hullcheck.sbom import _props as P
 from hullcheck.sbom._common import TOOL, TOOL_VERSION, image_purl, refs, shown
 from hullcheck.sbom._cyclonedx_read import decode, is_cyclonedx
@@ -41,24 +41,28 @@ _LICENSES = LicenseFactory()
 
 
 def encode(inventory: Inventory, *, xml: bool = False) -> bytes:
-    """The inventory as a CycloneDX 1.6 JSON (or XML) document."""
+    """The inventory as a CycloneDX 1.6 JSON (or XML) document, each package's files nested
+    in its component (see ``_cyclonedx_files``)."""
     bom = _bom(inventory)
+    owned = files.owned(inventory)
     if xml:
         # XML 1.0 cannot carry most control characters, which image metadata (os-release,
         # history) may hold: they become U+FFFD, then the document is indented.
         raw = make_outputter(bom, OutputFormat.XML, SchemaVersion.V1_6).output_as_string()
-        clean = _XML_INVALID.sub("\ufffd", raw)
+        clean = files.XML_INVALID.sub("\ufffd", raw)
         # Our own serialiser's output (no DTD, no entities), not untrusted input.
-        text = minidom.parseString(clean.encode("utf-8", "backslashreplace")).toprettyxml(  # noqa: S318
-            indent="  ")
+        root = files.parse_xml(clean.encode("utf-8", "backslashreplace"))
+        files.nest_xml(root, owned)
+        ElementTree.indent(root)
+        text = ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
     else:
-        text = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(
-            indent=2)
+        # Unindented from the library (its C encoder), indented once the files are in.
+        doc = json.loads(
+            make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string())
+        files.nest_json(doc, owned)
+        text = json.dumps(doc, indent=2)
     # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
     return text.encode("utf-8", "backslashreplace") + b"\n"
-
-
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _bom(inventory: Inventory) -> Bom:

@@ -11,6 +11,13 @@ hidden packages left out) travel as JSON in annotations whose comment starts wit
 ``hullcheck:package`` or ``hullcheck:document``, so our own decode restores them; other
 tools' documents are read from the standard fields (purl and CPE external references,
 GENERATED_FROM relationships to source packages).
+
+The files each listed package owns are ``files`` elements, one per path whichever packages own
+it, tied to their packages by CONTAINS relationships, as Syft writes them. The inventory knows
+a file's path from the package database, not its content: SPDX 2.3 requires a SHA1 for every
+file, so each gets forty zeros, Syft's value for a digest it does not have (said once in the
+document's creation comment). A package that lists files has ``filesAnalyzed`` true: the spec
+forbids files under a package whose files were not analysed.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ import hashlib
 import json
 import re
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _str  # a JSON string literal, non-ASCII kept
 from typing import Any
 
 from packageurl import PackageURL
@@ -36,7 +47,15 @@ from hullcheck.model import (
     Visibility,
 )
 from hullcheck.sbom import _purl, native
-from hullcheck.sbom._common import TOOL, TOOL_VERSION, LayerTable, image_purl, refs, shown
+from hullcheck.sbom._common import (
+    TOOL,
+    TOOL_VERSION,
+    LayerTable,
+    image_purl,
+    owned_files,
+    refs,
+    shown,
+)
 from hullcheck.sbom._license import license_ref, spdx_expression
 from hullcheck.sbom._reader import Node
 
@@ -45,6 +64,11 @@ NOASSERTION = "NOASSERTION"
 DOC_FACTS = "hullcheck:document "
 PKG_FACTS = "hullcheck:package "
 IMAGE_ID = "SPDXRef-Image"
+NO_SHA1 = "0" * 40  # Syft's checksum for a file whose digest it does not have
+FILES_COMMENT = (
+    "A package's files are those its package manager records (or the file it was found in). "
+    f"Their content was not read: a file checksum of SHA1 {NO_SHA1} means not computed."
+)
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
 _SOURCE_ARCH = {"deb": "source", "rpm": "src"}
 
@@ -64,14 +88,18 @@ def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
     spdx_packages = [_image_package(inventory)]
     relationships = [_rel("SPDXRef-DOCUMENT", "DESCRIBES", IMAGE_ID)]
     source_ids: dict[tuple[str, str, str], str] = {}
+    files = _FileIds()
     listed = set()
     for p, ref in zip(packages, refs(packages), strict=True):
         spdx_id = _spdx_id("Package", ref)
         listed.add(p.purl)
+        owned = owned_files(p)
         pkg = _package(inventory, p, spdx_id, extracted)
+        pkg["filesAnalyzed"] = bool(owned)
         pkg["annotations"] = [_annotation(PKG_FACTS, _package_facts(p), annotator, created)]
         spdx_packages.append(pkg)
         relationships.append(_rel(IMAGE_ID, "CONTAINS", spdx_id))
+        relationships += (_rel(spdx_id, "CONTAINS", files.id(path)) for path in owned)
         if p.source is not None:
             key = (p.type.value, p.source.name, p.source.version)
             if key not in source_ids:
@@ -98,15 +126,55 @@ def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
         "documentNamespace": _namespace(inventory),
         "creationInfo": {"created": created, "creators": [annotator]},
         "packages": spdx_packages,
+        "files": files.elements(),
         "relationships": relationships,
         "annotations": [_annotation(DOC_FACTS, facts, annotator, created)],
     }
+    if doc["files"]:
+        doc["creationInfo"]["comment"] = FILES_COMMENT
+    else:
+        del doc["files"]
     if extracted:
         doc["hasExtractedLicensingInfos"] = [
             {"licenseId": k, "name": v, "extractedText": v} for k, v in sorted(extracted.items())
         ]
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace") + b"\n"
+    return _render(doc).encode("utf-8", "backslashreplace") + b"\n"
+
+
+def _render(doc: dict[str, Any]) -> str:
+    """The document indented, except its files and relationships: one element per line, written
+    by hand. Those are most of an image's document (two per owned file), and json.dumps with an
+    indent runs in pure Python: on the debootstrap image's 5,300 files this takes ~5 ms where
+    indenting them took 50 ms (and made the document 25% larger)."""
+    parts = []
+    for key, value in doc.items():
+        if key == "files":
+            text = _lines(_file_line(f) for f in value)
+        elif key == "relationships":
+            text = _lines(_rel_line(r) for r in value)
+        else:
+            # JSON strings hold no raw newline, so re-indenting by replacing them is safe.
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        parts.append(f"  {_str(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
+def _lines(items: Iterable[str]) -> str:
+    body = ",\n    ".join(items)
+    return f"[\n    {body}\n  ]" if body else "[]"
+
+
+def _file_line(f: dict[str, Any]) -> str:
+    (checksum,) = f["checksums"]
+    return (f'{{"SPDXID": {_str(f["SPDXID"])}, "fileName": {_str(f["fileName"])}, '
+            f'"checksums": [{{"algorithm": {_str(checksum["algorithm"])}, '
+            f'"checksumValue": {_str(checksum["checksumValue"])}}}]}}')
+
+
+def _rel_line(r: dict[str, str]) -> str:
+    return (f'{{"spdxElementId": {_str(r["spdxElementId"])}, '
+            f'"relationshipType": {_str(r["relationshipType"])}, '
+            f'"relatedSpdxElement": {_str(r["relatedSpdxElement"])}}}')
 
 
 def _namespace(inventory: Inventory) -> str:
@@ -120,6 +188,34 @@ def _namespace(inventory: Inventory) -> str:
 def _spdx_id(kind: str, ref: str) -> str:
     digest = hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"SPDXRef-{kind}-{digest}"
+
+
+class _FileIds:
+    """One SPDX file element per path, whichever packages own it."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    def id(self, path: str) -> str:
+        found = self._ids.get(path)
+        if found is None:
+            found, n = _spdx_id("File", path), 0
+            while found in self._taken:  # a 64-bit hash collision: make the id unique anyway
+                n += 1
+                found = _spdx_id("File", f"{path}\0{n}")
+            self._ids[path] = found
+            self._taken.add(found)
+        return found
+
+    def elements(self) -> list[dict[str, Any]]:
+        """The file elements, by path. Names are relative to the image root, "./usr/bin/x"
+        as the spec asks (Syft and Trivy write "usr/bin/x"; the reader takes both)."""
+        return [
+            {"SPDXID": spdx_id, "fileName": "." + path,
+             "checksums": [{"algorithm": "SHA1", "checksumValue": NO_SHA1}]}
+            for path, spdx_id in sorted(self._ids.items())
+        ]
 
 
 def _rel(element: str, kind: str, related: str) -> dict[str, str]:
@@ -248,6 +344,12 @@ def decode(doc: object, name: str) -> Inventory:
     facts_node = Node(name, "annotations[hullcheck:document]", facts or {})
     layers = LayerTable(native._read_layer(n) for n in facts_node.list("layers"))
     spdx_packages = {n.str("SPDXID"): n for n in root.list("packages")}
+    files = _read_files(root)
+    owned: defaultdict[str, dict[str, None]] = defaultdict(dict)  # package id -> paths, in order
+    for spdx_id, node in spdx_packages.items():
+        for file_id in node.strs("hasFiles"):
+            if file_id in files:
+                owned[spdx_id][files[file_id]] = None
     generated_from: dict[str, str] = {}
     described: set[str] = set()
     for rel in root.list("relationships"):
@@ -259,6 +361,11 @@ def decode(doc: object, name: str) -> Inventory:
             described.add(related)
         elif kind == "DESCRIBED_BY":
             described.add(elem)
+        # Only package -> file edges: ids naming nothing, or other elements, are ignored.
+        elif kind == "CONTAINS" and related in files and elem in spdx_packages:
+            owned[elem][files[related]] = None
+        elif kind == "CONTAINED_BY" and elem in files and related in spdx_packages:
+            owned[related][files[elem]] = None
     described.update(root.strs("documentDescribes"))
     sources = {
         t for t in generated_from.values()
@@ -287,7 +394,7 @@ def decode(doc: object, name: str) -> Inventory:
                         reason=f"{node.path}: {pkg}")
             )
         else:
-            packages.append(pkg)
+            packages.append(replace(pkg, files=tuple(owned.get(spdx_id, ()))))
     source = facts_node.get("source")
     distro = facts_node.get("distro")
     return Inventory(
@@ -301,6 +408,23 @@ def decode(doc: object, name: str) -> Inventory:
         unknowns=tuple(unknowns),
         scope=facts_node.str("scope", "squashed"),
     )
+
+
+def _read_files(root: Node) -> dict[str, str]:
+    """File element id -> the absolute path its name gives ("./usr/bin/x", Syft's and
+    Trivy's "usr/bin/x" and "/usr/bin/x" all give "/usr/bin/x")."""
+    out: dict[str, str] = {}
+    for node in root.list("files"):
+        spdx_id, name = node.str("SPDXID"), node.str("fileName")
+        if spdx_id and name:
+            out.setdefault(spdx_id, _path(name))
+    return out
+
+
+def _path(name: str) -> str:
+    if name.startswith("./"):
+        return name[1:]
+    return name if name.startswith("/") else "/" + name
 
 
 def _facts(node: Node, prefix: str) -> dict[str, Any] | None:
