@@ -295,14 +295,20 @@ def test_pipeline_read_image_attaches_the_binary_sink_only_for_the_catalog(
 
 def test_size_limits_outside_and_inside_the_globs(go_app: bytes, tmp_path: Path) -> None:
     glob_path = "/usr/local/bin/app"
-    sink = BinarySink(kept_up_to=1024, max_size=len(go_app) - 1,
-                      max_size_in_globs=len(go_app))
-    assert not sink.wants(SVC, len(go_app))  # over the limit outside the globs
-    assert sink.wants(SVC, len(go_app) - 1)
-    assert sink.wants(glob_path, len(go_app))  # too large for the tree, within its limit
-    assert not sink.wants(glob_path, len(go_app) + 1)
+    sink = BinarySink(kept_up_to=1024, max_size=len(go_app) // 2,
+                      max_spooled=len(go_app) - 1)
+    assert sink.wants(SVC, len(go_app))  # any size: the head decides, then the limits
+    assert sink.wants(glob_path, 1025)  # too large for the tree: read here
     assert not sink.wants(glob_path, 1024)  # the tree keeps it: the catalogers parse it
     image = open_image(image_of(tmp_path, {SVC: exe(SVC, go_app),
                                            glob_path: exe(glob_path, go_app)}))
-    filetree.build(image, catalog.globs_for(), max_file=1024, sink=sink)
-    assert {f.path for f in sink.results().files} == {glob_path}
+    tree = filetree.build(image, catalog.globs_for(), max_file=1024, sink=sink)
+    assert sink.counts.skipped == {"too-large": 2} and sink.counts.parsed == 0
+    results = sink.results()
+    # Outside the globs: one unknown per parser; inside, the runner's "over the size limit".
+    assert {(f.path, f.cataloger) for f in results.files} == {
+        (SVC, name) for name in results.catalogers}
+    assert all("over the" in f.error and not f.packages for f in results.files)
+    inv = catalog.run(tree, SOURCE, streamed=results)
+    assert inv.packages == ()
+    assert {u.location.path for u in inv.unknowns} == {SVC, glob_path}

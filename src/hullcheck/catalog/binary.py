@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from packageurl import PackageURL
 
 from hullcheck.catalog.base import Env
-from hullcheck.catalog.elf import EXECUTABLE_GLOBS, executable_format
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS, Data, executable_format, search
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType
 
@@ -79,7 +79,7 @@ def _python_patterns(minor: str) -> tuple[re.Pattern[bytes], ...]:
     return _rx(rb"\x00(?P<version>" + m + rb"\.\d+(?:(?:a|b|rc)\d+)?)\x00")
 
 
-def identify(base: str, data: bytes) -> tuple[Rule, str, str] | None:
+def identify(base: str, data: Data) -> tuple[Rule, str, str] | None:
     """(rule, version, matched text) of the first rule whose file name and pattern match."""
     for rule in RULES:
         fm = rule.files.fullmatch(base)
@@ -90,7 +90,7 @@ def identify(base: str, data: bytes) -> tuple[Rule, str, str] | None:
             minor = fm.group("minor") or fm.group("libminor")
             patterns = _python_patterns(minor)
         for rx in patterns:
-            m = rx.search(data)
+            m = search(rx, data)
             if m is not None:
                 text = m.group(0).strip(b"\x00?").decode("ascii", "replace")
                 return rule, m.group("version").decode("ascii"), text[:80]
@@ -106,7 +106,7 @@ class BinaryVersionCataloger:
         return binary_packages(entry.content or b"", entry.path, self.name)
 
 
-def binary_packages(data: bytes, path: str,
+def binary_packages(data: Data, path: str,
                     found_by: str = BinaryVersionCataloger.name) -> list[Package]:
     """The well-known program the executable ``data`` at ``path`` is, by its version string;
     [] when none is recognised."""

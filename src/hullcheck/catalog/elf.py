@@ -15,6 +15,8 @@ globs; ``EXECUTABLE_GLOBS`` is the one bounded list the binary catalogers share
 
 from __future__ import annotations
 
+import mmap
+import re
 import struct
 from dataclasses import dataclass
 from enum import StrEnum
@@ -59,6 +61,7 @@ EXECUTABLE_GLOBS: tuple[str, ...] = (
 
 MAX_SECTIONS = 65_536
 MAX_SEGMENTS = 65_536
+MAX_NAMES = 1 << 20  # the section name table: real ones are a few hundred bytes
 
 
 class ExeFormat(StrEnum):
@@ -78,7 +81,7 @@ def looks_executable(head: bytes) -> bool:
     return head[:4] == b"\x7fELF" or head[:4] in _MACHO_MAGICS or head[:2] == b"MZ"
 
 
-def executable_format(data: bytes) -> ExeFormat | None:
+def executable_format(data: Data) -> ExeFormat | None:
     """ELF, PE or Mach-O from the first bytes; None for anything else (checked first, cheap)."""
     head = data[:4]
     if head == b"\x7fELF":
@@ -129,12 +132,12 @@ class ElfFile:
                 return s
         return None
 
-    def section_bytes(self, data: bytes, sec: Section) -> bytes:
+    def section_bytes(self, data: Data, sec: Section) -> bytes:
         if sec.type == SHT_NOBITS:
             return b""
         return data[sec.offset:sec.offset + sec.size]
 
-    def read_at(self, data: bytes, vaddr: int, size: int) -> bytes:
+    def read_at(self, data: Data, vaddr: int, size: int) -> bytes:
         """``size`` bytes at virtual address ``vaddr`` (from the loadable segments)."""
         for seg in self.segments:
             end = seg.vaddr + seg.filesz
@@ -149,7 +152,7 @@ class ElfFile:
                      if s.type == PT_LOAD and s.flags & (PF_X | PF_W) == PF_W)
 
 
-def parse_elf(data: bytes) -> ElfFile:
+def parse_elf(data: Data) -> ElfFile:
     """Section and program headers of an ELF file; FormatError if anything is out of bounds."""
     size = len(data)
     if size < 52 or data[:4] != b"\x7fELF":
@@ -193,6 +196,8 @@ def parse_elf(data: bytes) -> ElfFile:
         _, _, _, off, sz, _ = raw_sections[shstrndx]
         if off + sz > size:
             raise FormatError("ELF: section name table beyond end of file")
+        if sz > MAX_NAMES:  # it is copied out: a hostile size must not copy the whole file
+            raise FormatError(f"ELF: section name table of {sz} bytes (limit {MAX_NAMES})")
         names = data[off:off + sz]
     sections = []
     for name_off, stype, addr, off, sz, _link in raw_sections:
@@ -224,10 +229,77 @@ def parse_elf(data: bytes) -> ElfFile:
                    segments=tuple(segments))
 
 
-def _shdr(data: bytes, e: str, bits: int, at: int) -> tuple[int, int, int, int, int, int]:
+def _shdr(data: Data, e: str, bits: int, at: int) -> tuple[int, int, int, int, int, int]:
     """(name, type, addr, offset, size, link) of the section header at ``at``."""
     if bits == 64:
         name, stype, _flags, addr, off, sz, link = struct.unpack_from(e + "IIQQQQI", data, at)
     else:
         name, stype, _flags, addr, off, sz, link = struct.unpack_from(e + "IIIIIII", data, at)
     return name, stype, addr, off, sz, link
+
+
+# ---------------------------------------------------------------------------------------
+# Large executables, spooled to disk
+
+
+SEARCH_WINDOW = 8 << 20
+MAX_MATCH = 64 << 10  # longest match a windowed regex search finds whole (version strings)
+
+
+class PagedMap(mmap.mmap):
+    """A read-only map of a large executable (spooled to a temporary file) that the parsers
+    read like ``bytes``. Mapped pages a process has touched count in its resident memory
+    until unmapped, so a plain ``find`` over a 200 MB map would add 200 MB to the peak;
+    here ``find`` and ``search`` walk the map in ``SEARCH_WINDOW`` steps and release each
+    window behind them, and ``release`` drops every page (the page cache keeps them)."""
+
+    def find(self, sub: bytes, start: int | None = 0,  # type: ignore[override]
+             end: int | None = None) -> int:
+        n = len(self)
+        pos = max(start or 0, 0)
+        stop = n if end is None else min(end, n)
+        while pos < stop:
+            window_end = min(pos + SEARCH_WINDOW + len(sub) - 1, stop)
+            at = super().find(sub, pos, window_end)
+            self.release(pos, window_end)
+            if at >= 0:
+                return at
+            pos += SEARCH_WINDOW
+        return -1
+
+    def __contains__(self, sub: object) -> bool:
+        # mmap has no ``in`` of its own: Python would compare each byte (an int) with
+        # ``sub`` and always answer False.
+        return isinstance(sub, bytes) and self.find(sub) >= 0
+
+    def search(self, rx: re.Pattern[bytes]) -> re.Match[bytes] | None:
+        """``rx.search`` over the whole map, one window at a time: the first match, provided
+        matches are under ``MAX_MATCH`` bytes (one that starts past a window's core is left
+        to the next window, so none is cut short at a window's end)."""
+        n = len(self)
+        pos = 0
+        while pos < n:
+            core_end = pos + SEARCH_WINDOW
+            window_end = min(core_end + MAX_MATCH, n)
+            m = rx.search(self, pos, window_end)
+            self.release(pos, window_end)
+            if m is not None and (m.start() < core_end or window_end == n):
+                return m
+            pos = core_end
+        return None
+
+    def release(self, start: int = 0, end: int | None = None) -> None:
+        """Unmap the pages of ``[start, end)`` from this process (they stay readable)."""
+        end = len(self) if end is None else end
+        lo = start - start % mmap.PAGESIZE
+        if end > lo and hasattr(mmap, "MADV_DONTNEED"):
+            self.madvise(mmap.MADV_DONTNEED, lo, end - lo)
+
+
+# What the parsers read: a file's bytes, or the map of one spooled to disk.
+Data = bytes | PagedMap
+
+
+def search(rx: re.Pattern[bytes], data: Data) -> re.Match[bytes] | None:
+    """``rx.search(data)``; over a ``PagedMap``, one window at a time."""
+    return data.search(rx) if isinstance(data, PagedMap) else rx.search(data)

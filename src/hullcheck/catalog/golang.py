@@ -29,6 +29,7 @@ from hullcheck.catalog.base import Env
 from hullcheck.catalog.elf import (
     EXECUTABLE_GLOBS,
     SHT_NOBITS,
+    Data,
     ElfFile,
     ExeFormat,
     executable_format,
@@ -66,7 +67,7 @@ class BuildInfo:
 # Finding and decoding the header
 
 
-def read_build_info(data: bytes) -> BuildInfo | None:
+def read_build_info(data: Data) -> BuildInfo | None:
     """The build info of a Go executable; None if ``data`` is not one (or not built by Go)."""
     fmt = executable_format(data)
     if fmt is None:
@@ -89,7 +90,7 @@ def read_build_info(data: bytes) -> BuildInfo | None:
     return None
 
 
-def _find_magic(data: bytes, start: int, end: int) -> int | None:
+def _find_magic(data: Data, start: int, end: int) -> int | None:
     pos = data.find(MAGIC, start, end)
     while pos >= 0:
         if (pos - start) % ALIGN == 0 and pos + HEADER <= end:
@@ -98,7 +99,7 @@ def _find_magic(data: bytes, start: int, end: int) -> int | None:
     return None
 
 
-def _decode_header(data: bytes, at: int, elf: ElfFile | None) -> tuple[str, str]:
+def _decode_header(data: Data, at: int, elf: ElfFile | None) -> tuple[str, str]:
     ptr_size = data[at + 14]
     flags = data[at + 15]
     if flags & 2:  # Go 1.18+: inline strings
@@ -130,7 +131,7 @@ def _decode_header(data: bytes, at: int, elf: ElfFile | None) -> tuple[str, str]
             modinfo[16:-16].decode("utf-8", "replace") if framed else "")
 
 
-def _varint_string(data: bytes, pos: int) -> tuple[bytes, int]:
+def _varint_string(data: Data, pos: int) -> tuple[bytes, int]:
     length = shift = 0
     for i in range(10):
         if pos + i >= len(data):
@@ -228,11 +229,12 @@ class GoBinaryCataloger:
         return binary_packages(entry.content or b"", entry.path, self.name)
 
 
-def binary_packages(data: bytes, path: str, found_by: str = GoBinaryCataloger.name) -> list[Package]:
+def binary_packages(data: Data, path: str, found_by: str = GoBinaryCataloger.name) -> list[Package]:
     """The Go modules of the executable ``data`` found at ``path``; [] when it is not a Go
     binary. FormatError when its build info is unreadable. (The streaming binary cataloger
-    calls this for executables outside ``EXECUTABLE_GLOBS``.)"""
-    if executable_format(data) is None or MAGIC not in data:
+    calls this for executables outside ``EXECUTABLE_GLOBS``, with a ``PagedMap`` for those
+    spooled to disk: ``find``, not ``in``, which a map does not answer.)"""
+    if executable_format(data) is None or data.find(MAGIC) < 0:
         return []
     info = read_build_info(data)
     if info is None:

@@ -18,7 +18,14 @@ from typing import Any
 from packageurl import PackageURL
 
 from hullcheck.catalog.base import Env
-from hullcheck.catalog.elf import EXECUTABLE_GLOBS, ExeFormat, executable_format, parse_elf
+from hullcheck.catalog.elf import (
+    EXECUTABLE_GLOBS,
+    SHT_NOBITS,
+    Data,
+    ExeFormat,
+    executable_format,
+    parse_elf,
+)
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType
@@ -26,21 +33,31 @@ from hullcheck.model import Location, Package, PackageType
 SECTION = ".dep-v0"
 MAX_JSON = 8 << 20  # decompressed audit data; real ones are a few KiB
 MAX_PACKAGES = 100_000
+INPUT_CHUNK = 1 << 20  # compressed bytes fed at a time (what zlib leaves unread is copied)
 
 
 def cargo_purl(name: str, version: str) -> str:
     return PackageURL(type="cargo", name=name, version=version or None).to_string()
 
 
-def decompress_audit_data(raw: bytes) -> bytes:
+def decompress_audit_data(raw: bytes | memoryview) -> bytes:
+    """The JSON in ``raw``, at most ``MAX_JSON`` bytes of it. Fed a chunk at a time: a
+    hostile section as large as its file is then never copied whole."""
     d = zlib.decompressobj()
+    out: list[bytes] = []
+    total = 0
     try:
-        out = d.decompress(raw, MAX_JSON)
+        for at in range(0, len(raw), INPUT_CHUNK):
+            piece = d.decompress(raw[at:at + INPUT_CHUNK], MAX_JSON - total + 1)
+            total += len(piece)
+            out.append(piece)
+            if total > MAX_JSON:
+                raise FormatError(f"{SECTION}: audit data decompresses to over {MAX_JSON} bytes")
+            if d.eof:
+                break
     except zlib.error as exc:
         raise FormatError(f"{SECTION}: bad zlib data ({exc})") from None
-    if d.unconsumed_tail:
-        raise FormatError(f"{SECTION}: audit data decompresses to over {MAX_JSON} bytes")
-    return out
+    return b"".join(out)
 
 
 def _packages_json(text: bytes) -> list[dict[str, Any]]:
@@ -65,19 +82,22 @@ class RustAuditableCataloger:
         return binary_packages(entry.content or b"", entry.path, self.name)
 
 
-def binary_packages(data: bytes, path: str,
+def binary_packages(data: Data, path: str,
                     found_by: str = RustAuditableCataloger.name) -> list[Package]:
-    """The crates ``cargo auditable`` recorded in the executable ``data`` found at ``path``;
-    [] when it has none. FormatError when the audit data is unreadable."""
+    """The crates ``cargo auditable`` recorded in the executable ``data`` (bytes, or a
+    ``PagedMap`` of a file spooled to disk) found at ``path``; [] when it has none.
+    FormatError when the audit data is unreadable."""
     # Only ELF carries a named .dep-v0 section we can find cheaply; the name must
     # appear in the section name table, so skip the header parse when it does not.
-    if executable_format(data) is not ExeFormat.ELF or SECTION.encode() not in data:
+    if executable_format(data) is not ExeFormat.ELF or data.find(SECTION.encode()) < 0:
         return []
     elf = parse_elf(data)
     sec = elf.section(SECTION)
-    if sec is None:
+    if sec is None or sec.type == SHT_NOBITS:
         return []
-    pkgs = _packages_json(decompress_audit_data(elf.section_bytes(data, sec)))
+    # A view, not a copy: the section's size is the file's word (parse_elf bounds it).
+    with memoryview(data) as whole, whole[sec.offset:sec.offset + sec.size] as raw:
+        pkgs = _packages_json(decompress_audit_data(raw))
     out = []
     loc = (Location(path=path),)
     for i, p in enumerate(pkgs):

@@ -18,30 +18,40 @@ visible or shipped-not-visible, OS-package ownership). Files under the binary ca
 globs are theirs and skipped here, so nothing is reported twice; the one exception is
 such a file too large for the tree to keep (``kept_up_to``): the sink reads it instead,
 and the runner drops the "over the size limit" unknown the catalogers would give it.
+
+Large executables (a 40 MB Go service at ``/app/server``) are not held in memory: one
+over ``max_size`` is spooled, as it streams by, to an unlinked temporary file (under
+``TMPDIR``) and parsed from a ``PagedMap`` of it, whose searches keep at most one 8 MiB
+window resident. Hard limits bound what a hostile image can cost: ``max_spooled`` bytes
+per file and ``spool_budget`` bytes per image; an executable over them is counted in
+``counts.skipped`` and reported as an unknown, not read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import struct
+import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from hullcheck.catalog import binary, golang, rust
-from hullcheck.catalog.elf import executable_format, looks_executable
+from hullcheck.catalog.elf import Data, PagedMap, executable_format, looks_executable
 from hullcheck.errors import FormatError
 from hullcheck.filetree import DEFAULT_MAX_FILE, compile_globs
 from hullcheck.model import Package
 
-# Bytes of one streamed file (read whole, parsed, dropped). A file is held whole while it
-# is parsed, by each layer-reading thread: outside the executable globs, where the big ELF
-# files are mostly libraries (libLLVM: 117 MB), the limit is lower. Measured on
-# bench/sbom.py's big image: 256 MiB everywhere cost 4.9 s and 490 MB peak against 3.8 s and
-# 180 MB without the sink; 64 MiB outside the globs / 256 MiB inside, 4.4 s and 305 MB;
-# 16 MiB / 48 MiB, 4.1 s and 265 MB (the issue's budget is 300 MB). A larger executable
-# outside the bin directories is not looked into.
+# Bytes of one streamed file read whole into memory (parsed, dropped), by each
+# layer-reading thread. Measured on bench/sbom.py's big image: 256 MiB in memory cost 4.9 s
+# and 490 MB peak against 3.8 s and 180 MB without the sink; 16 MiB, 4.1 s and 265 MB (the
+# budget is 300 MB). A larger executable is spooled to disk instead.
 MAX_BINARY = 16 << 20
-MAX_BINARY_IN_GLOBS = 48 << 20  # bin dirs: a file too large for the tree is a program
+# Spooled to disk: one file, and all of one image's (a Go or Rust program is rarely over
+# 200 MB; the budget bounds the disk traffic a hostile image can cause).
+MAX_SPOOLED = 256 << 20
+SPOOL_BUDGET = 1 << 30
 HEAD = 64  # bytes sniffed before deciding to read a file
 
 # What a parser may raise for unreadable evidence (the runner's list, shared).
@@ -50,7 +60,7 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     struct.error,
 )
 
-Parser = Callable[[bytes, str, str], list[Package]]
+Parser = Callable[[Data, str, str], list[Package]]
 
 # (cataloger name, its globs, its parse function over an executable's bytes)
 PARSERS: tuple[tuple[str, tuple[str, ...], Parser], ...] = (
@@ -103,44 +113,62 @@ class Streamed:
     covered: frozenset[tuple[int, str]] = frozenset()
 
 
+# Why an executable was not read (``_Counts.skipped`` keys).
+TOO_LARGE, BUDGET_SPENT, SPOOL_FAILED, ENDED_EARLY = (
+    "too-large", "budget-spent", "spool-failed", "ended-early")
+
+
 @dataclass(slots=True)
 class _Counts:
     sniffed: int = 0
     parsed: int = 0
     bytes: int = 0
+    spooled: int = 0  # of those parsed, read from disk
+    spooled_bytes: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # executables not read, by why
+
+
+class _NotSpooled(Exception):
+    """A large executable that could not be copied to disk: (``skipped`` key, reason)."""
 
 
 class BinarySink:
-    """Thread-safe ``filetree.ContentSink`` (sniffing its first ``head_size`` bytes) that
-    catalogs executables outside the binary catalogers' globs; ``results()`` once the
-    layers are read."""
+    """Thread-safe ``filetree.ContentSink`` (sniffing its first ``head_size`` bytes, told the
+    tree's glob match, taking large files as a stream) that catalogs executables outside
+    the binary catalogers' globs; ``results()`` once the layers are read."""
 
     head_size = HEAD
 
     def __init__(self, *, kept_up_to: int = DEFAULT_MAX_FILE, max_size: int = MAX_BINARY,
-                 max_size_in_globs: int = MAX_BINARY_IN_GLOBS,
+                 max_spooled: int = MAX_SPOOLED, spool_budget: int = SPOOL_BUDGET,
                  parsers: tuple[tuple[str, tuple[str, ...], Parser], ...] = PARSERS) -> None:
         self.kept_up_to = kept_up_to  # the tree's size limit for the files it keeps
-        self.max_size = max_size
-        self.max_size_in_globs = max_size_in_globs
+        self.max_size = max_size  # read into memory up to this
+        self.max_spooled = max_spooled  # spooled to disk up to this
+        self.spool_budget = spool_budget  # bytes spooled for the whole image
         self._parsers = parsers
         globs = compile_globs(g for _, gs, _ in parsers for g in gs)
         self._globbed = globs.match if globs is not None else (lambda _path: False)
         self._lock = threading.Lock()
         self._files: list[StreamedFile] = []
         self._covered: set[tuple[int, str]] = set()
+        self._spool_left = spool_budget
         self.counts = _Counts()
 
     # -- ContentSink ----------------------------------------------------------------
     def wants(self, path: str, size: int) -> bool:
-        if size < HEAD or size > max(self.max_size, self.max_size_in_globs) \
-                or skipped_by_name(path):
+        # Not told the tree's match: assume its globs include ours (catalog.globs_for()).
+        return self.wants_matched(path, size, True)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        """``matched``: the tree's globs matched ``path``. They include the binary
+        catalogers' (so only then can it be one of theirs, and only then is it matched again
+        here), and every file the tree keeps is one they matched."""
+        if size < HEAD or skipped_by_name(path):
             return False
-        if self._globbed(path):
-            # The tree keeps these bytes and the catalogers parse them; only such a file
-            # too large to keep is read here.
-            return self.kept_up_to < size <= self.max_size_in_globs
-        return size <= self.max_size
+        # A file the tree keeps under the binary globs is the catalogers' to parse; one too
+        # large to keep is read here.
+        return not (matched and size <= self.kept_up_to and self._globbed(path))
 
     def wants_head(self, path: str, head: bytes) -> bool:
         with self._lock:
@@ -148,6 +176,26 @@ class BinarySink:
         return looks_executable(head)
 
     def take(self, layer: int, path: str, data: bytes) -> None:
+        self._catalog(layer, path, data, len(data))
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    rest: Iterator[bytes]) -> None:
+        if size <= self.max_size:
+            self._catalog(layer, path, head + b"".join(rest), size)
+            return
+        reason = self._reserve(size)
+        if reason is not None:
+            self._skip(layer, path, size, *reason)
+            return
+        try:
+            with _spooled(head, rest, size) as data:
+                self._catalog(layer, path, data, size)
+        except _NotSpooled as exc:
+            self._skip(layer, path, size, *exc.args)
+
+    # -- parsing --------------------------------------------------------------------
+    def _catalog(self, layer: int, path: str, data: Data, size: int) -> None:
+        """Every parser over one executable's bytes (or the map of its spooled copy)."""
         if executable_format(data) is None:
             return
         found: list[StreamedFile] = []
@@ -157,15 +205,44 @@ class BinarySink:
             except PARSE_ERRORS as exc:
                 found.append(StreamedFile(layer, path, name, error=str(exc)))
                 continue
+            finally:
+                if isinstance(data, PagedMap):
+                    data.release()  # what one parser touched is not kept through the next
             if pkgs:
                 found.append(StreamedFile(layer, path, name, tuple(pkgs)))
-        covered = len(data) > self.kept_up_to and self._globbed(path)
+        covered = size > self.kept_up_to and self._globbed(path)
         with self._lock:
             self.counts.parsed += 1
-            self.counts.bytes += len(data)
+            self.counts.bytes += size
+            if isinstance(data, PagedMap):
+                self.counts.spooled += 1
+                self.counts.spooled_bytes += size
             self._files.extend(found)
             if covered:
                 self._covered.add((layer, path))
+
+    def _reserve(self, size: int) -> tuple[str, str] | None:
+        """Take ``size`` bytes of the image's spool budget; (key, reason) when it cannot."""
+        if size > self.max_spooled:
+            return TOO_LARGE, (f"executable of {size} bytes is over the "
+                               f"{self.max_spooled} byte limit for binaries read from disk")
+        with self._lock:
+            if size > self._spool_left:
+                return BUDGET_SPENT, (f"executable of {size} bytes not read: the image's "
+                                      f"{self.spool_budget} byte budget for large binaries "
+                                      "is spent")
+            self._spool_left -= size
+        return None
+
+    def _skip(self, layer: int, path: str, size: int, key: str, reason: str) -> None:
+        """An executable not read: counted, and an unknown for each parser, except under
+        the catalogers' globs, where the runner already reports it as too large."""
+        globbed = size > self.kept_up_to and self._globbed(path)
+        with self._lock:
+            self.counts.skipped[key] = self.counts.skipped.get(key, 0) + 1
+            if not globbed:
+                self._files.extend(StreamedFile(layer, path, name, error=reason)
+                                   for name, _, _ in self._parsers)
 
     # -- results --------------------------------------------------------------------
     def results(self) -> Streamed:
@@ -176,4 +253,30 @@ class BinarySink:
                             covered=frozenset(self._covered))
 
 
-__all__ = ["MAX_BINARY", "MAX_BINARY_IN_GLOBS", "PARSERS", "BinarySink", "Streamed", "StreamedFile"]
+@contextlib.contextmanager
+def _spooled(head: bytes, rest: Iterator[bytes], size: int) -> Iterator[PagedMap]:
+    """The file (``head`` then ``rest``, ``size`` bytes) copied to an unlinked temporary
+    file and mapped; the copy is gone when the block ends, on errors too (closing the
+    only descriptor of an unlinked file frees it)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            f = stack.enter_context(tempfile.TemporaryFile(prefix="hullcheck-spool-"))
+            f.write(head)
+            written = len(head)
+            for chunk in rest:
+                f.write(chunk)
+                written += len(chunk)
+            f.flush()
+            if written == size:
+                data = stack.enter_context(PagedMap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        except OSError as exc:  # disk full, no TMPDIR: this one file is not looked into
+            raise _NotSpooled(SPOOL_FAILED, f"executable of {size} bytes could not be "
+                                            f"spooled to disk: {exc}") from None
+        if written != size:  # a host file that shrank while read
+            raise _NotSpooled(ENDED_EARLY,
+                              f"executable of {size} bytes ended after {written} bytes")
+        yield data
+
+
+__all__ = ["MAX_BINARY", "MAX_SPOOLED", "PARSERS", "SPOOL_BUDGET", "BinarySink", "Streamed",
+           "StreamedFile"]
