@@ -87,6 +87,15 @@ class Node:
         node = self.get(key)
         return default if node is None else node.as_str()
 
+    def fields(self, *keys: str) -> tuple[str, ...]:
+        """``str(key)`` for each key, without a node per member: for the long arrays (files,
+        relationships) of large documents. A wrong type fails as ``str`` does."""
+        obj = self.obj()
+        values = [obj.get(k) for k in keys]
+        if all(v is None or isinstance(v, str) for v in values):
+            return tuple(v or "" for v in values)
+        return tuple(self.str(k) for k in keys)
+
     def opt_int(self, key: str) -> int | None:
         node = self.get(key)
         return None if node is None else node.as_int()

@@ -353,8 +353,8 @@ def decode(doc: object, name: str) -> Inventory:
     generated_from: dict[str, str] = {}
     described: set[str] = set()
     for rel in root.list("relationships"):
-        kind, elem = rel.str("relationshipType"), rel.str("spdxElementId")
-        related = rel.str("relatedSpdxElement")
+        kind, elem, related = rel.fields(
+            "relationshipType", "spdxElementId", "relatedSpdxElement")
         if kind == "GENERATED_FROM":
             generated_from.setdefault(elem, related)
         elif kind == "DESCRIBES":
@@ -415,7 +415,7 @@ def _read_files(root: Node) -> dict[str, str]:
     Trivy's "usr/bin/x" and "/usr/bin/x" all give "/usr/bin/x")."""
     out: dict[str, str] = {}
     for node in root.list("files"):
-        spdx_id, name = node.str("SPDXID"), node.str("fileName")
+        spdx_id, name = node.fields("SPDXID", "fileName")
         if spdx_id and name:
             out.setdefault(spdx_id, _path(name))
     return out
