@@ -378,3 +378,20 @@ def test_ten_thousand_files_cost_little_to_encode(fmt: str) -> None:
     data = sbom.encode(large, fmt)
     assert time.perf_counter() - started - base < 1.5  # ~0.05-0.1 s here
     assert data.count(b"/usr/lib/x/f9999.so") == 1
+
+
+@pytest.mark.parametrize("fmt", ["cyclonedx-json", "cyclonedx-xml", "spdx-json"])
+def test_files_can_be_left_out(fmt: str) -> None:
+    inv = shared_inventory()
+    data = sbom.encode(inv, fmt, files=False)
+    assert SHARED.encode() not in data
+    assert sbom.encode(inv, fmt, files=True).count(SHARED.encode()) >= 1
+    if fmt == "spdx-json":
+        doc = json.loads(data)
+        assert "files" not in doc
+        assert not any(p["filesAnalyzed"] for p in doc["packages"])
+        assert_valid(spdx_validator(), doc)
+    elif fmt == "cyclonedx-json":
+        doc = json.loads(data)
+        assert all("components" not in c for c in doc["components"])
+        assert_valid(cyclonedx_validator(), doc)

@@ -4,8 +4,11 @@
     decode(data, name=...) -> Inventory  CycloneDX JSON, SPDX 2.x JSON or native JSON
 
 CycloneDX and SPDX list the packages of the inventory's scope ("squashed": the visible
-ones, and how many hidden ones were left out; "all-layers": all, hidden ones marked). The
-native format always holds everything and decodes to an equal Inventory.
+ones, and how many hidden ones were left out; "all-layers": all, hidden ones marked), and
+the files each of them owns: CycloneDX file components nested in the package's component,
+SPDX file elements with package CONTAINS file relationships. Decoding gives the packages
+their files back; file entries are never packages. The native format always holds
+everything and decodes to an equal Inventory.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "json")
 __all__ = ["FORMATS", "decode", "encode"]
 
 
-def encode(inventory: Inventory, fmt: str) -> bytes:
+def encode(inventory: Inventory, fmt: str, *, files: bool = True) -> bytes:
+    """``files``: list each package's files in CycloneDX and SPDX (as Syft does by default);
+    the native format always holds them."""
     from hullcheck.sbom import cyclonedx, native, spdx
 
     if fmt == "cyclonedx-json":
-        return cyclonedx.encode(inventory)
+        return cyclonedx.encode(inventory, files=files)
     if fmt == "cyclonedx-xml":
-        return cyclonedx.encode(inventory, xml=True)
+        return cyclonedx.encode(inventory, xml=True, files=files)
     if fmt == "spdx-json":
-        return spdx.encode(inventory)
+        return spdx.encode(inventory, files=files)
     if fmt == "json":
         return native.encode(inventory)
     raise UsageError(f"unknown SBOM format {fmt!r}; choose one of {', '.join(FORMATS)}")

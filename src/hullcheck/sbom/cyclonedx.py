@@ -29,7 +29,7 @@ from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
 from hullcheck.model import Inventory, Package
-from hullcheck.sbom import _cyclonedx_files as files
+from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
 from hullcheck.sbom._common import TOOL, TOOL_VERSION, image_purl, refs, shown
 from hullcheck.sbom._cyclonedx_read import decode, is_cyclonedx
@@ -40,26 +40,26 @@ __all__ = ["decode", "encode", "is_cyclonedx"]
 _LICENSES = LicenseFactory()
 
 
-def encode(inventory: Inventory, *, xml: bool = False) -> bytes:
+def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> bytes:
     """The inventory as a CycloneDX 1.6 JSON (or XML) document, each package's files nested
-    in its component (see ``_cyclonedx_files``)."""
+    in its component (see ``_cyclonedx_files``) unless ``files`` is false."""
     bom = _bom(inventory)
-    owned = files.owned(inventory)
+    owned = cdx_files.owned(inventory) if files else {}
     if xml:
         # XML 1.0 cannot carry most control characters, which image metadata (os-release,
         # history) may hold: they become U+FFFD, then the document is indented.
         raw = make_outputter(bom, OutputFormat.XML, SchemaVersion.V1_6).output_as_string()
-        clean = files.XML_INVALID.sub("\ufffd", raw)
+        clean = cdx_files.XML_INVALID.sub("\ufffd", raw)
         # Our own serialiser's output (no DTD, no entities), not untrusted input.
-        root = files.parse_xml(clean.encode("utf-8", "backslashreplace"))
-        files.nest_xml(root, owned)
+        root = cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
+        cdx_files.nest_xml(root, owned)
         ElementTree.indent(root)
         text = ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
     else:
         # Unindented from the library (its C encoder), indented once the files are in.
         doc = json.loads(
             make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string())
-        files.nest_json(doc, owned)
+        cdx_files.nest_json(doc, owned)
         text = json.dumps(doc, indent=2)
     # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
     return text.encode("utf-8", "backslashreplace") + b"\n"

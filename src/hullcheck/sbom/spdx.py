@@ -80,7 +80,8 @@ def is_spdx(doc: object) -> bool:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
+def encode(inventory: Inventory, *, now: datetime | None = None, files: bool = True) -> bytes:
+    """The inventory as an SPDX 2.3 JSON document; without its files when ``files`` is false."""
     created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     annotator = f"Tool: {TOOL}-{TOOL_VERSION}"
     packages = shown(inventory)
@@ -88,18 +89,18 @@ def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
     spdx_packages = [_image_package(inventory)]
     relationships = [_rel("SPDXRef-DOCUMENT", "DESCRIBES", IMAGE_ID)]
     source_ids: dict[tuple[str, str, str], str] = {}
-    files = _FileIds()
+    file_ids = _FileIds()
     listed = set()
     for p, ref in zip(packages, refs(packages), strict=True):
         spdx_id = _spdx_id("Package", ref)
         listed.add(p.purl)
-        owned = owned_files(p)
+        owned = owned_files(p) if files else ()
         pkg = _package(inventory, p, spdx_id, extracted)
         pkg["filesAnalyzed"] = bool(owned)
         pkg["annotations"] = [_annotation(PKG_FACTS, _package_facts(p), annotator, created)]
         spdx_packages.append(pkg)
         relationships.append(_rel(IMAGE_ID, "CONTAINS", spdx_id))
-        relationships += (_rel(spdx_id, "CONTAINS", files.id(path)) for path in owned)
+        relationships += (_rel(spdx_id, "CONTAINS", file_ids.id(path)) for path in owned)
         if p.source is not None:
             key = (p.type.value, p.source.name, p.source.version)
             if key not in source_ids:
@@ -126,7 +127,7 @@ def encode(inventory: Inventory, *, now: datetime | None = None) -> bytes:
         "documentNamespace": _namespace(inventory),
         "creationInfo": {"created": created, "creators": [annotator]},
         "packages": spdx_packages,
-        "files": files.elements(),
+        "files": file_ids.elements(),
         "relationships": relationships,
         "annotations": [_annotation(DOC_FACTS, facts, annotator, created)],
     }
