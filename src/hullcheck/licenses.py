@@ -17,6 +17,40 @@ def licensing() -> Any:  # license_expression.Licensing
     return get_spdx_licensing()
 
 
+@functools.cache
+def spdx_ids() -> frozenset[str]:
+    """Every SPDX licence and exception id license-expression knows, lower-cased, with the
+    deprecated short forms of the ``-only`` and ``-or-later`` ids (``gpl-2.0``, ``gpl-2.0+``)."""
+    ids: set[str] = set()
+    for key in licensing().known_symbols:
+        k = key.lower()
+        ids.add(k)
+        if k.endswith("-only"):
+            ids.add(k.removesuffix("-only"))
+        if k.endswith("-or-later"):
+            ids.add(k.removesuffix("-or-later") + "+")
+    return frozenset(ids)
+
+
+_OPERATORS = frozenset({"and", "or", "with"})
+
+
+def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
+    """True when every word of ``text`` is an SPDX id (any case) or an operator, and with
+    ``refs`` also when it is a ``LicenseRef-``/``DocumentRef-`` id.
+
+    license-expression's table also holds *aliases* (scancode keys): on its own it reads
+    plain ``GPL`` as GPL-1.0-or-later and ``LicenseRef-MIT-TC`` as MIT, claims the package
+    never made. Checking the words first keeps such text as text."""
+    words = text.replace("(", " ").replace(")", " ").lower().split()
+    ids = spdx_ids()
+    return all(
+        w in _OPERATORS or w in ids
+        or (refs and w.startswith(("licenseref-", "documentref-")))
+        for w in words
+    )
+
+
 def validate(text: str) -> Any | None:  # license_expression.ExpressionInfo
     """``license-expression``'s (strict) validation of ``text``; None when the parser raises
     (it raises assorted errors on odd input). Callers bound the length they hand it."""

@@ -43,3 +43,21 @@ def test_normalise_all_and_words() -> None:
     assert lic.expression_or_words("MIT AND BSD-2-Clause") == ("MIT AND BSD-2-Clause",)
     assert lic.expression_or_words("GPL-2.0-only custom") == ("GPL-2.0-only", "custom")
     assert lic.expression_or_words("") == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["GPL", "LGPL", "BSD", "LicenseRef-MIT-TC", "GPL 2.0", "Apache License"],
+)
+def test_licence_library_aliases_are_not_taken_for_spdx_ids(text: str) -> None:
+    """license-expression alone reads plain "GPL" as GPL-1.0-or-later and
+    "LicenseRef-MIT-TC" as MIT; neither is what the package declared."""
+    assert lic.spdx(text) is None
+    assert lic.normalise(text) == text
+
+
+def test_deprecated_spdx_forms_and_exceptions_still_normalise() -> None:
+    assert lic.spdx("GPL-2.0+") == "GPL-2.0-or-later"
+    assert lic.spdx("lgpl-2.1+ and gpl-2.0+") == "LGPL-2.1-or-later AND GPL-2.0-or-later"
+    assert (lic.spdx("GPL-2.0-or-later WITH Classpath-exception-2.0")
+            == "GPL-2.0-or-later WITH Classpath-exception-2.0")

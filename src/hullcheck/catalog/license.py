@@ -18,7 +18,7 @@ MAX_EXPRESSION = 10_000  # never hand the parser more than this
 
 def spdx(text: str) -> str | None:
     """``text`` as a normalised SPDX expression, or None when it is not one."""
-    if not text or len(text) > MAX_EXPRESSION:
+    if not text or len(text) > MAX_EXPRESSION or not licenses.only_spdx_ids(text):
         return None
     info = licenses.validate(text)
     return None if info is None or info.errors else str(info.normalized_expression)

@@ -34,7 +34,7 @@ from packageurl import PackageURL
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
 from hullcheck.filetree import FileEntry, View
-from hullcheck.licenses import licensing
+from hullcheck.licenses import only_spdx_ids
 from hullcheck.licenses import validate as validate_license
 from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage
 
@@ -43,7 +43,6 @@ _FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
 GLOBS = tuple(f"{d}/{f}" for d in _DIRS for f in _FILES)
 PSEUDO_PACKAGES = frozenset({"gpg-pubkey"})
 MAX_LICENSE = 10_000  # a longer licence text is kept as text, never handed to the parser
-_OPERATORS = frozenset({"and", "or", "with"})
 
 
 def evr(epoch: int | None, version: str, release: str) -> str:
@@ -77,35 +76,13 @@ def parse_source_rpm(source_rpm: str, epoch: int | None) -> SourcePackage | None
     return SourcePackage(name=name, version=evr(epoch, version, release))
 
 
-@functools.cache
-def _spdx_ids() -> frozenset[str]:
-    """Every SPDX id license-expression knows, lower-cased, with the deprecated short forms
-    of the ``-only`` and ``-or-later`` ids (``gpl-2.0``, ``gpl-2.0+``)."""
-    ids: set[str] = set()
-    for key in licensing().known_symbols:
-        k = key.lower()
-        ids.add(k)
-        if k.endswith("-only"):
-            ids.add(k.removesuffix("-only"))
-        if k.endswith("-or-later"):
-            ids.add(k.removesuffix("-or-later") + "+")
-    return frozenset(ids)
-
-
-def _only_spdx_ids(text: str) -> bool:
-    """True when every word of ``text`` is an SPDX id or an operator (not an alias)."""
-    words = text.replace("(", " ").replace(")", " ").lower().split()
-    ids = _spdx_ids()
-    return all(w in _OPERATORS or w in ids for w in words)
-
-
 @functools.lru_cache(maxsize=4096)
 def normalise_license(text: str) -> str:
     """The SPDX expression ``text`` denotes, or ``text`` itself when it is not one."""
     text = text.strip()
     if not text:
         return ""
-    if len(text) > MAX_LICENSE or not _only_spdx_ids(text):
+    if len(text) > MAX_LICENSE or not only_spdx_ids(text):
         return text
     info = validate_license(text)  # strict, as license-expression validates by default
     if info is None or info.errors or info.invalid_symbols or not info.normalized_expression:
