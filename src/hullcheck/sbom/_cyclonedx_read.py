@@ -46,7 +46,8 @@ def decode(doc: object, name: str) -> Inventory:
     mprops = _properties(meta) if meta else {}
     layers = LayerTable(_layers(meta, mprops) if meta else ())
     packages: list[Package] = []
-    files: dict[str, dict[str, None]] = {}  # JSON path of a package's component -> its files
+    # JSON path of each package's component -> its files: one entry per package, in order
+    files: dict[str, dict[str, None]] = {}
     unknowns: list[Unknown] = []
     relationships: list[Relationship] = []
     os_component: Node | None = None

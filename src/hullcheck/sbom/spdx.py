@@ -345,29 +345,16 @@ def decode(doc: object, name: str) -> Inventory:
     facts_node = Node(name, "annotations[hullcheck:document]", facts or {})
     layers = LayerTable(native._read_layer(n) for n in facts_node.list("layers"))
     spdx_packages = {n.str("SPDXID"): n for n in root.list("packages")}
-    files = _read_files(root)
-    owned: defaultdict[str, dict[str, None]] = defaultdict(dict)  # package id -> paths, in order
-    for spdx_id, node in spdx_packages.items():
-        for file_id in node.strs("hasFiles"):
-            if file_id in files:
-                owned[spdx_id][files[file_id]] = None
+    rels = [rel.fields("spdxElementId", "relationshipType", "relatedSpdxElement")
+            for rel in root.list("relationships")]
     generated_from: dict[str, str] = {}
-    described: set[str] = set()
-    for rel in root.list("relationships"):
-        kind, elem, related = rel.fields(
-            "relationshipType", "spdxElementId", "relatedSpdxElement")
+    for elem, kind, related in rels:
         if kind == "GENERATED_FROM":
             generated_from.setdefault(elem, related)
-        elif kind == "DESCRIBES":
-            described.add(related)
-        elif kind == "DESCRIBED_BY":
-            described.add(elem)
-        # Only package -> file edges: ids naming nothing, or other elements, are ignored.
-        elif kind == "CONTAINS" and related in files and elem in spdx_packages:
-            owned[elem][files[related]] = None
-        elif kind == "CONTAINED_BY" and elem in files and related in spdx_packages:
-            owned[related][files[elem]] = None
+    described = {related for _, kind, related in rels if kind == "DESCRIBES"}
+    described.update(elem for elem, kind, _ in rels if kind == "DESCRIBED_BY")
     described.update(root.strs("documentDescribes"))
+    owned = _owned_files(root, spdx_packages, rels)
     sources = {
         t for t in generated_from.values()
         if t in spdx_packages and spdx_packages[t].str("primaryPackagePurpose") == "SOURCE"
@@ -409,6 +396,26 @@ def decode(doc: object, name: str) -> Inventory:
         unknowns=tuple(unknowns),
         scope=facts_node.str("scope", "squashed"),
     )
+
+
+def _owned_files(
+    root: Node, spdx_packages: dict[str, Node], rels: list[tuple[str, str, str]]
+) -> dict[str, dict[str, None]]:
+    """Package id -> the paths of the files it owns, in document order, each once: from
+    ``hasFiles``, package CONTAINS file and file CONTAINED_BY package. Only package-file edges
+    count: ids naming nothing, or other elements (package cycles included), are ignored."""
+    files = _read_files(root)
+    owned: defaultdict[str, dict[str, None]] = defaultdict(dict)
+    for spdx_id, node in spdx_packages.items():
+        for file_id in node.strs("hasFiles"):
+            if file_id in files:
+                owned[spdx_id][files[file_id]] = None
+    for elem, kind, related in rels:
+        if kind == "CONTAINS" and related in files and elem in spdx_packages:
+            owned[elem][files[related]] = None
+        elif kind == "CONTAINED_BY" and elem in files and related in spdx_packages:
+            owned[related][files[elem]] = None
+    return owned
 
 
 def _read_files(root: Node) -> dict[str, str]:
