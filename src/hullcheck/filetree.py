@@ -207,14 +207,14 @@ class SniffingSink(ContentSink, Protocol):
 
 
 class StreamingSink(SniffingSink, Protocol):
-    """A ``SniffingSink`` that can take a file as a stream: its head, then the rest in
-    chunks of at most ``STREAM_CHUNK`` bytes, so a large file need not be held whole (the
-    binary sink spools big executables to disk). ``rest`` reads the layer itself: it must
-    be consumed (or dropped) before ``take_stream`` returns; what is not read is skipped.
+    """A ``SniffingSink`` that can take a file as a stream: its head, then ``read(n)`` for
+    at most ``n`` more bytes (b"" at its end) as often as it likes, so a large file need not
+    be held whole (the binary sink spools big executables to disk). ``read`` reads the layer
+    itself: it is valid only until ``take_stream`` returns; what is not read is skipped.
     Optional: the reader checks for ``take_stream``."""
 
     def take_stream(self, layer: int, path: str, size: int, head: bytes,
-                    rest: Iterator[bytes]) -> None: ...
+                    read: Callable[[int], bytes]) -> None: ...
 
 
 class MatchingSink(ContentSink, Protocol):
@@ -222,9 +222,6 @@ class MatchingSink(ContentSink, Protocol):
     need not match the same path again. Optional: the reader checks for ``wants_matched``."""
 
     def wants_matched(self, path: str, size: int, matched: bool) -> bool: ...
-
-
-STREAM_CHUNK = 1 << 20
 
 
 def _sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
@@ -246,16 +243,6 @@ def _wants_of(sink: ContentSink) -> Callable[[str, int, bool], bool]:
 
 def _never(_path: str, _size: int, _matched: bool) -> bool:
     return False
-
-
-def _chunks(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
-    """At most ``size`` bytes from ``read``, ``STREAM_CHUNK`` at a time."""
-    while size > 0:
-        chunk = read(min(size, STREAM_CHUNK))
-        if not chunk:
-            return
-        size -= len(chunk)
-        yield chunk
 
 
 class FanOut:
@@ -298,14 +285,14 @@ class FanOut:
         self._current.sinks = []
 
     def take_stream(self, layer: int, path: str, size: int, head: bytes,
-                    rest: Iterator[bytes]) -> None:
+                    read: Callable[[int], bytes]) -> None:
         sinks = self._pending(path, size)
         self._current.sinks = []
         if len(sinks) == 1 and _streams(sinks[0]):
-            sinks[0].take_stream(layer, path, size, head, rest)
+            sinks[0].take_stream(layer, path, size, head, read)
             return
         # One read of the stream serves every sink: the bytes are needed whole anyway.
-        data = head + b"".join(rest)
+        data = head + read(size - len(head))
         for s in sinks:
             s.take(layer, path, data)
 
@@ -373,8 +360,7 @@ def read_tar(
                     head = reader.read(sniffer.head_size)
                     if sniffer.wants_head(path, head):
                         if streamer is not None and len(head) < m.size:
-                            streamer.take_stream(index, path, m.size, head,
-                                                 _chunks(reader.read, m.size - len(head)))
+                            streamer.take_stream(index, path, m.size, head, reader.read)
                         else:
                             sniffer.take(index, path, head + reader.read(m.size)
                                          if len(head) < m.size else head)
@@ -483,7 +469,7 @@ def _feed_file(sink: ContentSink, full: str, path: str, size: int,
         if not sink.wants_head(path, head):
             return
         if _streams(sink) and len(head) < size:
-            sink.take_stream(0, path, size, head, _chunks(f.read, size - len(head)))
+            sink.take_stream(0, path, size, head, f.read)
         else:
             sink.take(0, path, head + f.read(max(size - len(head), 0)))
 
