@@ -79,6 +79,11 @@ def _python_patterns(minor: str) -> tuple[re.Pattern[bytes], ...]:
     return _rx(rb"\x00(?P<version>" + m + rb"\.\d+(?:(?:a|b|rc)\d+)?)\x00")
 
 
+def names(base: str) -> bool:
+    """Whether a rule applies to files named ``base`` (a library it would read)."""
+    return any(rule.files.fullmatch(base) for rule in RULES)
+
+
 def identify(base: str, data: Data) -> tuple[Rule, str, str] | None:
     """(rule, version, matched text) of the first rule whose file name and pattern match."""
     for rule in RULES:

@@ -81,6 +81,16 @@ def looks_executable(head: bytes) -> bool:
     return head[:4] == b"\x7fELF" or head[:4] in _MACHO_MAGICS or head[:2] == b"MZ"
 
 
+ET_DYN = 3  # e_type of shared objects (and of position-independent executables)
+
+
+def elf_type(head: bytes) -> int | None:
+    """The ``e_type`` of an ELF file from its first 18+ bytes; None when it is no ELF."""
+    if head[:4] != b"\x7fELF" or len(head) < 18 or head[5] not in (1, 2):
+        return None
+    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+
+
 def executable_format(data: Data) -> ExeFormat | None:
     """ELF, PE or Mach-O from the first bytes; None for anything else (checked first, cheap)."""
     head = data[:4]

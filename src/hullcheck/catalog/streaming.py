@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
+import re
 import struct
 import tempfile
 import threading
@@ -38,7 +39,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hullcheck.catalog import binary, golang, rust
-from hullcheck.catalog.elf import Data, PagedMap, executable_format, looks_executable
+from hullcheck.catalog.elf import (
+    ET_DYN,
+    Data,
+    PagedMap,
+    elf_type,
+    executable_format,
+    looks_executable,
+)
 from hullcheck.errors import FormatError
 from hullcheck.filetree import DEFAULT_MAX_FILE, compile_globs
 from hullcheck.model import Package
@@ -53,6 +61,7 @@ MAX_BINARY = 16 << 20
 MAX_SPOOLED = 256 << 20
 SPOOL_BUDGET = 1 << 30
 HEAD = 64  # bytes sniffed before deciding to read a file
+SPOOL_CHUNK = 1 << 20  # bytes read from the layer and written to disk at a time
 
 # What a parser may raise for unreadable evidence (the runner's list, shared).
 PARSE_ERRORS: tuple[type[Exception], ...] = (
@@ -114,8 +123,11 @@ class Streamed:
 
 
 # Why an executable was not read (``_Counts.skipped`` keys).
-TOO_LARGE, BUDGET_SPENT, SPOOL_FAILED, ENDED_EARLY = (
-    "too-large", "budget-spent", "spool-failed", "ended-early")
+TOO_LARGE, BUDGET_SPENT, SPOOL_FAILED, ENDED_EARLY, LIBRARY = (
+    "too-large", "budget-spent", "spool-failed", "ended-early", "library")
+
+# A shared library's name: libLLVM-15.so.1, radeonsi_dri.so, x.cpython-311-x86_64-linux-gnu.so
+_LIBRARY_NAME = re.compile(r"\.so(?:\.\d+)*\Z")
 
 
 @dataclass(slots=True)
@@ -179,19 +191,34 @@ class BinarySink:
         self._catalog(layer, path, data, len(data))
 
     def take_stream(self, layer: int, path: str, size: int, head: bytes,
-                    rest: Iterator[bytes]) -> None:
+                    read: Callable[[int], bytes]) -> None:
         if size <= self.max_size:
-            self._catalog(layer, path, head + b"".join(rest), size)
+            # One read, as the reader would: reading in chunks and joining them measurably
+            # raised the peak (more, and longer-lived, 1 MiB blocks on the heap).
+            self._catalog(layer, path, head + read(size - len(head)), size)
+            return
+        if self._large_library(path, head):
+            with self._lock:
+                self.counts.skipped[LIBRARY] = self.counts.skipped.get(LIBRARY, 0) + 1
             return
         reason = self._reserve(size)
         if reason is not None:
             self._skip(layer, path, size, *reason)
             return
         try:
-            with _spooled(head, rest, size) as data:
+            with _spooled(head, read, size) as data:
                 self._catalog(layer, path, data, size)
         except _NotSpooled as exc:
             self._skip(layer, path, size, *exc.args)
+
+    def _large_library(self, path: str, head: bytes) -> bool:
+        """A large ELF shared library (by name and type) outside the globs that no version
+        rule names. Not spooled: the big ELF files of an image are mostly these (libLLVM,
+        Mesa's drivers, ICU data: ~400 MB in bench/sbom.py's big image, which cost 0.45 s to
+        spool for nothing), while Go and Rust programs are not named ``*.so``."""
+        base = path[path.rfind("/") + 1:]
+        return (elf_type(head) == ET_DYN and _LIBRARY_NAME.search(base) is not None
+                and not binary.names(base) and not self._globbed(path))
 
     # -- parsing --------------------------------------------------------------------
     def _catalog(self, layer: int, path: str, data: Data, size: int) -> None:
@@ -254,16 +281,16 @@ class BinarySink:
 
 
 @contextlib.contextmanager
-def _spooled(head: bytes, rest: Iterator[bytes], size: int) -> Iterator[PagedMap]:
-    """The file (``head`` then ``rest``, ``size`` bytes) copied to an unlinked temporary
-    file and mapped; the copy is gone when the block ends, on errors too (closing the
-    only descriptor of an unlinked file frees it)."""
+def _spooled(head: bytes, read: Callable[[int], bytes], size: int) -> Iterator[PagedMap]:
+    """The file (``head`` then ``read`` until ``size`` bytes) copied to an unlinked
+    temporary file and mapped; the copy is gone when the block ends, on errors too (closing
+    the only descriptor of an unlinked file frees it)."""
     with contextlib.ExitStack() as stack:
         try:
             f = stack.enter_context(tempfile.TemporaryFile(prefix="hullcheck-spool-"))
             f.write(head)
             written = len(head)
-            for chunk in rest:
+            while written < size and (chunk := read(min(SPOOL_CHUNK, size - written))):
                 f.write(chunk)
                 written += len(chunk)
             f.flush()
