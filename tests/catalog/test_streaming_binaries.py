@@ -1,24 +1,38 @@
 """Binaries found by content anywhere in the image, while the layers stream: a real Go
 binary (built offline by the local toolchain) outside every executable glob, deleted
-binaries, glob paths reported once, non-binaries ignored, and the CLI."""
+binaries, glob paths reported once, non-binaries ignored, and the CLI. Large executables
+(a real 35 MiB Go binary) spooled to an unlinked file and parsed from a map: found, never
+held in memory, the copy always removed, hostile ones bounded."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import json
+import mmap
 import os
+import random
+import re
 import shutil
 import subprocess
+import tarfile
+import tempfile
 import threading
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hullcheck import catalog, filetree, pipeline
+from hullcheck.catalog import elf, streaming
 from hullcheck.catalog.dpkg import DpkgCataloger
-from hullcheck.catalog.elf import EXECUTABLE_GLOBS
-from hullcheck.catalog.streaming import BinarySink, Streamed
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS, Data, PagedMap
+from hullcheck.catalog.python import RecordDigests
+from hullcheck.catalog.streaming import MAX_BINARY, BinarySink, Streamed
 from hullcheck.cli.main import main
+from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree import FanOut, compile_globs
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, file, whiteout
@@ -26,6 +40,7 @@ from hullcheck.model import ImageSource, Inventory, Package, PackageType, Visibi
 from hullcheck.secrets.scanner import Scanner
 from tests.catalog.test_golang import FIXTURES, GO, _proxy
 from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import LayerSpec, build, write
 from tests.match.support import make_db, osv_source, write_osv
 from tests.secrets import fakes
@@ -36,6 +51,19 @@ RUN, SVC = "/opt/svc/server/run", "/workspace/svc"
 OS = {"etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'}
 
 
+def _go_build(root: Path, module: str) -> bytes:
+    """A stripped linux/amd64 build of ``root/module`` (offline, module proxy on disk)."""
+    assert GO is not None
+    env = {**os.environ, "GOPROXY": f"file://{_proxy(root)}", "GOFLAGS": "-mod=mod -modcacherw",
+           "GOSUMDB": "off", "GONOSUMDB": "*", "GOTOOLCHAIN": "local",
+           "GOPATH": str(root / "gopath"), "CGO_ENABLED": "0", "GOWORK": "off",
+           "GOOS": "linux", "GOARCH": "amd64"}
+    out = root / f"{module}-bin"
+    subprocess.run([GO, "build", "-ldflags=-s -w", "-o", str(out), "."], cwd=root / module,
+                   env=env, check=True, capture_output=True, timeout=600)
+    return out.read_bytes()
+
+
 @pytest.fixture(scope="session")
 def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A linux/amd64 Go binary of tests/fixtures/go/app (offline, module proxy on disk)."""
@@ -44,14 +72,23 @@ def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     root = tmp_path_factory.mktemp("go-streaming")
     shutil.copytree(FIXTURES / "app", root / "app")
     shutil.copytree(FIXTURES / "lib", root / "lib")
-    env = {**os.environ, "GOPROXY": f"file://{_proxy(root)}", "GOFLAGS": "-mod=mod -modcacherw",
-           "GOSUMDB": "off", "GONOSUMDB": "*", "GOTOOLCHAIN": "local",
-           "GOPATH": str(root / "gopath"), "CGO_ENABLED": "0", "GOWORK": "off",
-           "GOOS": "linux", "GOARCH": "amd64"}
-    out = root / "app-bin"
-    subprocess.run([GO, "build", "-ldflags=-s -w", "-o", str(out), "."], cwd=root / "app",
-                   env=env, check=True, capture_output=True, timeout=600)
-    return out.read_bytes()
+    return _go_build(root, "app")
+
+
+BIG_BLOB = 34 << 20  # the big binary is over both MAX_BINARY and the tree's DEFAULT_MAX_FILE
+
+
+@pytest.fixture(scope="session")
+def go_big(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real Go binary of tests/fixtures/go/big, over 34 MiB: it embeds random bytes."""
+    if GO is None:
+        pytest.skip("the go toolchain is not installed")
+    root = tmp_path_factory.mktemp("go-big")
+    shutil.copytree(FIXTURES / "big", root / "big")
+    (root / "big" / "blob.bin").write_bytes(random.Random(7).randbytes(BIG_BLOB))
+    data = _go_build(root, "big")
+    assert len(data) > max(MAX_BINARY, filetree.DEFAULT_MAX_FILE)
+    return data
 
 
 def exe(path: str, data: bytes) -> Entry:
@@ -312,3 +349,315 @@ def test_size_limits_outside_and_inside_the_globs(go_app: bytes, tmp_path: Path)
     inv = catalog.run(tree, SOURCE, streamed=results)
     assert inv.packages == ()
     assert {u.location.path for u in inv.unknowns} == {SVC, glob_path}
+
+
+# -- large executables, spooled to disk ------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SpoolSpy:
+    """The spool directory (TMPDIR for the test) and, for each file spooled: its size, the
+    directory listing and this process's descriptors into the directory while mapped."""
+
+    dir: Path
+    seen: list[tuple[int, list[str], list[str]]]
+
+
+def _open_into(d: Path) -> list[str]:
+    """What this process's open descriptors point at under ``d`` (Linux /proc)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(d)):
+                found.append(target)
+    return found
+
+
+@pytest.fixture
+def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SpoolSpy:
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to see the descriptors")
+    d = tmp_path / "spool"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    spy = SpoolSpy(d, [])
+    real = streaming._spooled
+
+    @contextlib.contextmanager
+    def watched(head: bytes, read: Callable[[int], bytes], size: int) -> Iterator[PagedMap]:
+        with real(head, read, size) as data:
+            spy.seen.append((size, os.listdir(d), _open_into(d)))
+            yield data
+
+    monkeypatch.setattr(streaming, "_spooled", watched)
+    return spy
+
+
+def assert_no_copy_left(spy: SpoolSpy) -> None:
+    assert os.listdir(spy.dir) == [] and _open_into(spy.dir) == []
+    for _, listing, fds in spy.seen:  # while parsed: open, but already unlinked
+        assert listing == [] and fds and all(t.endswith("(deleted)") for t in fds)
+
+
+def _read_peak(ref: str, sink: BinarySink | None) -> tuple[filetree.FileTree, int]:
+    """The tree (read as the pipeline does, with RecordDigests beside the binary sink) and
+    the peak of Python's allocations while reading."""
+    tracemalloc.start()
+    try:
+        tree = filetree.build(open_image(ref), catalog.globs_for(), workers=1,
+                              sink=FanOut(sink, RecordDigests()) if sink else RecordDigests())
+        return tree, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+BIG = "example.com/hullcheck/big"
+
+
+def test_large_go_binaries_are_spooled_never_held_whole(
+        go_big: bytes, tmp_path: Path, spool: SpoolSpy, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 35 MiB Go service outside the globs (over MAX_BINARY) and the same at /app/server
+    (a glob, but over the tree's DEFAULT_MAX_FILE) in a real image: found through a disk copy
+    that is gone afterwards, and no more than a few MiB of either is ever in memory."""
+    server = "/app/server"
+    ref = image_of(tmp_path, OS, {RUN: exe(RUN, go_big)}, {server: exe(server, go_big)})
+    _, baseline = _read_peak(ref, None)  # the reader's own buffers (decompression ahead)
+    sink = BinarySink()
+    tree, peak = _read_peak(ref, sink)
+    assert peak - baseline < 4 << 20  # a 1 MiB chunk at a time, never a file
+    assert sink.counts.spooled == 2 and sink.counts.spooled_bytes == 2 * len(go_big)
+    assert sink.counts.skipped == {}
+    assert [size for size, _, _ in spool.seen] == [len(go_big)] * 2
+    assert_no_copy_left(spool)
+    results = sink.results()
+    assert results.covered == {(2, server)}
+    inv = catalog.run(tree, SOURCE, streamed=results)
+    assert inv.unknowns == ()  # no "over the size limit" for /app/server either
+    for path, layer in ((RUN, 1), (server, 2)):
+        pkgs = go_packages(inv, path)
+        assert set(pkgs) == {BIG, "rsc.example/quote", "stdlib"}
+        assert pkgs["rsc.example/quote"].version == "v1.5.2"
+        assert dict(pkgs[BIG].extras)["build.-ldflags"] == "-s -w"
+        assert {p.locations[0].layer for p in pkgs.values()} == {layer}
+    # The measurement sees a file held whole: the same read with a large in-memory limit.
+    _, held_peak = _read_peak(ref, BinarySink(max_size=64 << 20))
+    assert held_peak - baseline > len(go_big)
+    # And through the CLI (the pipeline's own sinks).
+    assert main(["sbom", ref, "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr()[0])
+    found = {(p["locations"][0]["path"], p["name"], p["version"]) for p in doc["packages"]
+             if p["type"] == "golang"}
+    assert {(path, "rsc.example/quote", "v1.5.2") for path in (RUN, server)} <= found
+    assert_no_copy_left(spool)
+
+
+def _elf_garbage(size: int) -> bytes:
+    """ELF magic and class bytes, then random bytes holding the Go build-info magic (at a
+    16-byte boundary) and the cargo-auditable section name, so both parsers dig in."""
+    data = bytearray(b"\x7fELF\x02\x01\x01" + random.Random(size).randbytes(size - 7))
+    data[4096:4096 + 14] = b"\xff Go buildinf:"
+    data[8192:8192 + 7] = b".dep-v0"
+    return bytes(data)
+
+
+def test_hostile_large_files_are_bounded(go_app: bytes, tmp_path: Path,
+                                         spool: SpoolSpy) -> None:
+    garbage = _elf_garbage(2 << 20)
+    cut = go_app[:go_app.find(b"\xff Go buildinf:") + 4096]  # build info kept, headers lost
+    huge = b"\x7fELF\x02\x01\x01" + bytes((3 << 20) - 6)  # one byte over max_spooled
+    sink = BinarySink(max_size=64 << 10, max_spooled=3 << 20,
+                      spool_budget=len(garbage) + len(cut) + 1)
+    paths = {"garbage": "/srv/data/garbage", "cut": "/srv/data/cut", "huge": "/srv/data/huge",
+             "late": "/srv/data/late"}
+    ref = image_of(tmp_path, {paths["garbage"]: exe(paths["garbage"], garbage)},
+                   {paths["cut"]: exe(paths["cut"], cut)},
+                   {paths["huge"]: exe(paths["huge"], huge)},
+                   {paths["late"]: exe(paths["late"], go_app)})  # over what is left
+    filetree.build(open_image(ref), catalog.globs_for(), sink=sink, workers=1)
+    assert sink.counts.spooled == 2 and sink.counts.spooled_bytes == len(garbage) + len(cut)
+    assert sink.counts.skipped == {"too-large": 1, "budget-spent": 1}
+    assert_no_copy_left(spool)
+    errors: dict[str, dict[str, str]] = {}
+    for f in sink.results().files:
+        assert not f.packages
+        errors.setdefault(f.path, {})[f.cataloger] = f.error
+    assert set(errors[paths["garbage"]]) == {"go-module-binary", "rust-cargo-auditable"}
+    assert all(e.startswith("ELF: ") for e in errors[paths["garbage"]].values())
+    assert set(errors[paths["cut"]]) == {"go-module-binary"}
+    assert "beyond end of file" in errors[paths["cut"]]["go-module-binary"]
+    # Not read at all: one unknown per parser, saying why.
+    for key, why in (("huge", "limit for binaries read from disk"), ("late", "budget")):
+        assert set(errors[paths[key]]) == set(sink.results().catalogers)
+        assert all(why in e for e in errors[paths[key]].values())
+
+
+def test_a_layer_truncated_mid_spool_leaves_no_copy(go_app: bytes, spool: SpoolSpy) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("srv/run")
+        info.size = len(go_app)
+        tf.addfile(info, io.BytesIO(go_app))
+    cut = buf.getvalue()[:512 + len(go_app) // 2]
+    sink = BinarySink(max_size=64 << 10)
+    with pytest.raises(UnsafeLayer, match="truncated"):
+        filetree.read_tar(iter([cut]), index=0, what="layer 0", wanted=None, sink=sink)
+    assert os.listdir(spool.dir) == [] and _open_into(spool.dir) == []
+    assert sink.results().files == () and sink.counts.parsed == 0
+
+
+def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
+    def crash(data: Data, path: str, found_by: str) -> list[Package]:
+        raise RuntimeError(f"parser bug on {len(data)} bytes")
+
+    sink = BinarySink(max_size=64 << 10, parsers=(("crash", (), crash),))
+    with pytest.raises(RuntimeError, match=f"on {len(go_app)} bytes"):
+        sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
+    assert_no_copy_left(spool)
+
+
+def test_spool_failures_are_unknowns(go_app: bytes, tmp_path: Path, spool: SpoolSpy,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = BinarySink(max_size=64 << 10)
+    # A host file that shrank while read.
+    sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:4096]).read)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # no TMPDIR
+    sink.take_stream(0, RUN, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
+    assert sink.counts.skipped == {"ended-early": 1, "spool-failed": 1}
+    assert sink.counts.parsed == 0
+    reasons = {(f.path, f.error) for f in sink.results().files}
+    assert (SVC, f"executable of {len(go_app)} bytes ended after 4096 bytes") in reasons
+    assert any(path == RUN and "could not be spooled to disk" in why and "missing" in why
+               for path, why in reasons)
+    assert os.listdir(spool.dir) == [] and _open_into(spool.dir) == []
+
+
+def _shared_object(elf: bytes) -> bytes:
+    return elf[:16] + (3).to_bytes(2, "little") + elf[18:]  # e_type ET_DYN
+
+
+def test_large_shared_libraries_outside_the_globs_are_counted_not_spooled(
+        go_app: bytes, tmp_path: Path, spool: SpoolSpy) -> None:
+    pad = bytes(256 << 10)
+    llvm = "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+    libpython = "/opt/python/lib/libpython3.11.so.1.0"  # a version rule names it
+    go_so = "/srv/plugins/handler.so"  # named like a library, but an ET_EXEC program
+    layer = {llvm: exe(llvm, _shared_object(make_elf([(".text", pad)]))),
+             libpython: exe(libpython, _shared_object(
+                 make_elf([(".rodata", b"\x003.11.7\x00" + pad)]))),
+             go_so: exe(go_so, go_app)}
+    sink = BinarySink(max_size=64 << 10)
+    filetree.build(open_image(image_of(tmp_path, layer)), catalog.globs_for(), sink=sink)
+    assert sink.counts.skipped == {"library": 1}
+    assert sorted(size for size, _, _ in spool.seen) == sorted(
+        [len(go_app), len(layer[libpython].data)])  # type: ignore[union-attr]
+    found = {(f.path, p.name, p.version) for f in sink.results().files for p in f.packages}
+    assert (libpython, "python", "3.11.7") in found
+    assert (go_so, "rsc.example/quote", "v1.5.2") in found
+    assert {path for path, _, _ in found} == {libpython, go_so}
+    assert all(not f.error for f in sink.results().files)
+
+
+def test_a_dir_image_streams_large_files_from_disk(go_app: bytes, tmp_path: Path,
+                                                   spool: SpoolSpy) -> None:
+    root = tmp_path / "root"
+    (root / "workspace").mkdir(parents=True)
+    (root / "workspace" / "svc").write_bytes(go_app)
+    sink = BinarySink(max_size=64 << 10)
+    filetree.build(open_image(f"dir:{root}"), catalog.globs_for(), sink=sink)
+    assert sink.counts.spooled == 1
+    [f] = [f for f in sink.results().files if f.cataloger == "go-module-binary"]
+    assert f.path == "/workspace/svc" and {p.name for p in f.packages} >= {MAIN, "stdlib"}
+    assert_no_copy_left(spool)
+
+
+def test_fanout_streams_to_a_lone_sink_and_reads_whole_for_two(
+        go_app: bytes, tmp_path: Path, spool: SpoolSpy) -> None:
+    binary, other = BinarySink(max_size=64 << 10), _Recorder("/srv/both/")
+    both, alone = "/srv/both/app", "/srv/alone/app"
+    image = open_image(image_of(tmp_path, {both: exe(both, go_app), alone: exe(alone, go_app)}))
+    filetree.build(image, catalog.globs_for(), sink=FanOut(binary, other))
+    assert [(p, d) for _, p, d in other.taken] == [(both, go_app)]
+    assert binary.counts.parsed == 2 and binary.counts.spooled == 1  # "both" was in memory
+    assert {f.path for f in binary.results().files if f.packages} == {both, alone}
+
+
+# -- the tree's glob match, passed in -------------------------------------------------------
+
+
+def test_the_sink_matches_only_paths_the_tree_matched(go_app: bytes, tmp_path: Path) -> None:
+    sink = BinarySink()
+    asked: list[str] = []
+    real = sink._globbed
+    sink._globbed = lambda path: (asked.append(path), real(path))[1]  # type: ignore[method-assign]
+    app = "/usr/local/bin/app"
+    layer: dict[str, Entry] = {f"/workspace/tools/t{i}": exe(f"/workspace/tools/t{i}", b"\x00" * 100)
+                               for i in range(40)}
+    layer[app] = exe(app, go_app)
+    image = open_image(image_of(tmp_path, layer))
+    filetree.build(image, catalog.globs_for(), sink=FanOut(sink, RecordDigests()))
+    assert asked == [app]  # the 40 others: not matched by the tree, so not by the sink
+    assert sink.results().files == ()  # the catalogers' file, kept by the tree
+    # A tree without the binary globs keeps nothing: the sink must read the file itself.
+    asked.clear()
+    filetree.build(image, [], sink=sink)
+    assert asked == []
+    assert {f.path for f in sink.results().files if f.packages} == {app}
+
+
+# -- reading a map like bytes ----------------------------------------------------------------
+
+
+SIZE = 5 * 4096 + 123
+
+
+@pytest.mark.parametrize("at", [0, 4096 - 20, 4096 - 7, 4096, 2 * 4096 - 3, 4 * 4096 + 5,
+                                SIZE - 30])
+def test_paged_find_and_search_agree_with_bytes(at: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Needles and matches at and across the boundaries of 4 KiB windows."""
+    monkeypatch.setattr(elf, "SEARCH_WINDOW", 4096)
+    monkeypatch.setattr(elf, "MAX_MATCH", 64)
+    magic, banner = b"\xff Go buildinf:", b"node.js/v18.19.12\x00"
+    data = bytearray(SIZE)
+    data[at:at + len(magic)] = magic
+    data[at + 14:at + 14 + len(banner)] = banner
+    raw = bytes(data)
+    rx = re.compile(rb"node\.js/v(?P<version>\d+\.\d+\.\d+)")
+    with paged(raw) as m:
+        assert m.find(magic) == raw.find(magic) == at
+        assert m.find(magic, at + 1) == -1 and m.find(magic, 0, at + 13) == -1
+        assert m.find(magic, at, at + 14) == at
+        assert magic in m and b"absent" not in m
+        found = m.search(rx)
+        assert found is not None and found.span() == rx.search(raw).span()  # type: ignore[union-attr]
+        assert found.group("version") == b"18.19.12"  # never cut short at a window's end
+        assert m.search(re.compile(rb"absent")) is None
+
+
+def _rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) << 10
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmRSS")
+def test_paged_searches_keep_little_of_a_large_map_resident(tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    block = random.Random(1).randbytes(1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(64):
+            f.write(block)
+    absent = b"\xff Go buildinf:" + b"absent"
+    with open(path, "rb") as f:
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as plain:
+            before = _rss()
+            assert plain.find(absent) == -1
+            plain_growth = _rss() - before
+        with PagedMap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            before = _rss()
+            assert m.find(absent) == -1 and m.search(re.compile(re.escape(absent))) is None
+            paged_growth = _rss() - before
+    assert plain_growth > 48 << 20  # a plain map's pages stay resident: the test can see it
+    assert paged_growth < 16 << 20
