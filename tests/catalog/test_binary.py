@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from hullcheck import catalog
+from hullcheck.catalog import binary, elf
 from hullcheck.catalog.binary import GLOBS, BinaryVersionCataloger
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
 
 SOURCE = ImageSource(kind="oci", name="test")
@@ -63,6 +65,27 @@ def test_synthetic_version_strings(tmp_path: Path, path: str, text: bytes, name:
     assert pkg.files == (path,) and pkg.locations[0].path == path
     assert dict(pkg.extras)["evidence"] == "version-string"
     assert pkg.found_by == "binary-version"
+
+
+@pytest.mark.parametrize("path, text, name, version, cpe",
+                         test_synthetic_version_strings.pytestmark[0].args[1])  # type: ignore[attr-defined]
+def test_version_string_across_the_windows_of_a_map(
+        path: str, text: bytes, name: str, version: str, cpe: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spooled file is searched in windows: a banner across a window's end is read whole,
+    the same as from bytes."""
+    monkeypatch.setattr(elf, "SEARCH_WINDOW", 4096)
+    monkeypatch.setattr(elf, "MAX_MATCH", 256)
+    plain = elf_with(text)
+    filler = b"\x90" * (4096 - len(text) // 2 - plain.find(text))  # moves the banner
+    data = make_elf([(".text", b"\x90" * 64),
+                     (".rodata", filler + b"\x00junk\x00" + text + b"\x00")])
+    at = data.find(text)
+    assert at < 4096 < at + len(text)
+    with paged(data) as m:
+        got = binary.binary_packages(m, path)
+        assert got == binary.binary_packages(data, path)
+    assert [(p.name, p.version) for p in got] == [(name, version)]
 
 
 def test_banner_in_another_program_or_a_script_is_not_reported(tmp_path: Path) -> None:

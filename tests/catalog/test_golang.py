@@ -13,12 +13,19 @@ from pathlib import Path
 import pytest
 
 from hullcheck import catalog
-from hullcheck.catalog.elf import EXECUTABLE_GLOBS
-from hullcheck.catalog.golang import GoBinaryCataloger, parse_modinfo, read_build_info
+from hullcheck.catalog import elf
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS, parse_elf
+from hullcheck.catalog.golang import (
+    GoBinaryCataloger,
+    binary_packages,
+    parse_modinfo,
+    read_build_info,
+)
 from hullcheck.errors import FormatError
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, Package, PackageType
 from tests.fixtures.binaries.elfgen import BASE, FIRST_SECTION_OFFSET, make_elf
+from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "go"
@@ -129,6 +136,21 @@ def test_modules_equal_go_version_m(built: Built, which: str) -> None:
 
 
 @needs_go
+@pytest.mark.parametrize("which", ["normal", "stripped", "windows", "darwin"])
+def test_build_info_from_a_map_equals_from_bytes(built: Built, which: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the binary sink gives for a spooled file (ELF, PE, Mach-O): a map searched in
+    windows (64 KiB here, so many), where ``in`` would always be False."""
+    monkeypatch.setattr(elf, "SEARCH_WINDOW", 64 << 10)
+    data = getattr(built, which).read_bytes()
+    with paged(data) as m:
+        assert read_build_info(m) == read_build_info(data) is not None
+        pkgs = binary_packages(m, "/srv/app")
+    assert pkgs == binary_packages(data, "/srv/app")
+    assert {p.name for p in pkgs} >= {"example.com/hullcheck/app", "rsc.example/quote", "stdlib"}
+
+
+@needs_go
 def test_catalog_reports_modules_replacements_and_stdlib(built: Built, tmp_path: Path) -> None:
     data = built.normal.read_bytes()
     inv = run(tmp_path, {"/usr/local/bin/app": data, "/usr/bin/app-stripped":
@@ -220,6 +242,14 @@ def test_hostile_elf_is_a_format_error(mutate: object, message: str, tmp_path: P
         read_build_info(bad)
     inv = run(tmp_path, {"/usr/bin/bad": bad})
     assert len(inv.unknowns) == 1 and message in inv.unknowns[0].reason
+
+
+def test_oversized_section_name_table_is_a_format_error() -> None:
+    """The name table is copied out: its size is bounded, not the file's word."""
+    data = make_elf([("." + "n" * (1 << 20), b"x")])
+    with pytest.raises(FormatError, match="section name table of"):
+        parse_elf(data)
+    assert parse_elf(make_elf([("." + "n" * 1000, b"x")])).sections[1].name == "." + "n" * 1000
 
 
 def test_bogus_varint_length_is_a_format_error() -> None:

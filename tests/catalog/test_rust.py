@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import subprocess
 import zlib
@@ -11,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from hullcheck import catalog
+from hullcheck.catalog import rust
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS
 from hullcheck.catalog.rust import CargoLockCataloger, RustAuditableCataloger
+from hullcheck.errors import FormatError
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rust"
@@ -59,6 +64,28 @@ def test_auditable_binary_lists_runtime_crates(auditable_elf: bytes, tmp_path: P
     assert dict(hello.extras) == {"root": "true", "source": "local"}
     assert hello.type is PackageType.CARGO and hello.found_by == "rust-cargo-auditable"
     assert hello.locations[0].path == "/usr/local/bin/hello"
+
+
+def test_audit_data_from_a_map_equals_from_bytes(auditable_elf: bytes) -> None:
+    """What the binary sink gives for a spooled file; the section is read through a view,
+    released before the map closes (closing it with a view left open raises)."""
+    with paged(auditable_elf) as m:
+        got = rust.binary_packages(m, "/srv/hello")
+    assert got == rust.binary_packages(auditable_elf, "/srv/hello")
+    assert {p.name for p in got} == {"adler", "hello", "miniz_oxide"}
+
+
+def test_audit_data_is_decompressed_a_chunk_at_a_time() -> None:
+    """Compressed data over several input chunks decompresses whole; the output limit holds
+    to the byte; bytes after the zlib stream are ignored."""
+    text = json.dumps({"packages": [], "pad": random.Random(3).randbytes(3 << 20).hex()})
+    raw = zlib.compress(text.encode())
+    assert len(raw) > 3 * rust.INPUT_CHUNK
+    assert rust.decompress_audit_data(memoryview(raw + b"trailing")) == text.encode()
+    exact = zlib.compress(bytes(rust.MAX_JSON))
+    assert len(rust.decompress_audit_data(exact)) == rust.MAX_JSON
+    with pytest.raises(FormatError, match="decompresses to over"):
+        rust.decompress_audit_data(zlib.compress(bytes(rust.MAX_JSON + 1)))
 
 
 def test_plain_elf_without_section_gives_nothing(tmp_path: Path) -> None:
