@@ -51,14 +51,16 @@ RUN, SVC = "/opt/svc/server/run", "/workspace/svc"
 OS = {"etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'}
 
 
-def _go_build(root: Path, module: str) -> bytes:
-    """A stripped linux/amd64 build of ``root/module`` (offline, module proxy on disk)."""
+def _go_build(root: Path, module: str, goos: str = "linux") -> bytes:
+    """A stripped amd64 build of ``root/module`` (offline, module proxy on disk)."""
     assert GO is not None
-    env = {**os.environ, "GOPROXY": f"file://{_proxy(root)}", "GOFLAGS": "-mod=mod -modcacherw",
-           "GOSUMDB": "off", "GONOSUMDB": "*", "GOTOOLCHAIN": "local",
-           "GOPATH": str(root / "gopath"), "CGO_ENABLED": "0", "GOWORK": "off",
-           "GOOS": "linux", "GOARCH": "amd64"}
-    out = root / f"{module}-bin"
+    if not (root / "proxy").exists():
+        _proxy(root)
+    env = {**os.environ, "GOPROXY": f"file://{root / 'proxy'}",
+           "GOFLAGS": "-mod=mod -modcacherw", "GOSUMDB": "off", "GONOSUMDB": "*",
+           "GOTOOLCHAIN": "local", "GOPATH": str(root / "gopath"), "CGO_ENABLED": "0",
+           "GOWORK": "off", "GOOS": goos, "GOARCH": "amd64"}
+    out = root / f"{module}-{goos}-bin"
     subprocess.run([GO, "build", "-ldflags=-s -w", "-o", str(out), "."], cwd=root / module,
                    env=env, check=True, capture_output=True, timeout=600)
     return out.read_bytes()
@@ -73,6 +75,17 @@ def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     shutil.copytree(FIXTURES / "app", root / "app")
     shutil.copytree(FIXTURES / "lib", root / "lib")
     return _go_build(root, "app")
+
+
+@pytest.fixture(scope="session")
+def go_app_pe(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """tests/fixtures/go/app for windows/amd64: a PE."""
+    if GO is None:
+        pytest.skip("the go toolchain is not installed")
+    root = tmp_path_factory.mktemp("go-pe")
+    shutil.copytree(FIXTURES / "app", root / "app")
+    shutil.copytree(FIXTURES / "lib", root / "lib")
+    return _go_build(root, "app", goos="windows")
 
 
 BIG_BLOB = 34 << 20  # the big binary is over both MAX_BINARY and the tree's DEFAULT_MAX_FILE
@@ -490,6 +503,23 @@ def test_hostile_large_files_are_bounded(go_app: bytes, tmp_path: Path,
     for key, why in (("huge", "limit for binaries read from disk"), ("late", "budget")):
         assert set(errors[paths[key]]) == set(sink.results().catalogers)
         assert all(why in e for e in errors[paths[key]].values())
+
+
+def test_a_large_pe_is_spooled_and_a_file_merely_starting_mz_is_not(
+        go_app_pe: bytes, tmp_path: Path, spool: SpoolSpy) -> None:
+    """A PE is known by a header past the 64 bytes sniffed: the first MiB decides."""
+    pe = go_app_pe
+    exe_path, fake_path = "/srv/win/app.exe", "/srv/win/notes"
+    fake = b"MZ" + bytes(len(pe))  # over max_spooled too, but no executable: no unknown
+    sink = BinarySink(max_size=64 << 10, max_spooled=len(pe))
+    ref = image_of(tmp_path, {exe_path: exe(exe_path, pe), fake_path: exe(fake_path, fake)})
+    filetree.build(open_image(ref), catalog.globs_for(), sink=sink)
+    assert sink.counts.sniffed == 2 and sink.counts.skipped == {}
+    assert [size for size, _, _ in spool.seen] == [len(pe)]
+    [f] = [f for f in sink.results().files if f.cataloger == "go-module-binary"]
+    assert f.path == exe_path and not f.error
+    assert {(p.name, p.version) for p in f.packages} >= {("rsc.example/quote", "v1.5.2")}
+    assert {f.path for f in sink.results().files} == {exe_path}
 
 
 def test_a_layer_truncated_mid_spool_leaves_no_copy(go_app: bytes, spool: SpoolSpy) -> None:

@@ -197,6 +197,11 @@ class BinarySink:
             # raised the peak (more, and longer-lived, 1 MiB blocks on the heap).
             self._catalog(layer, path, head + read(size - len(head)), size)
             return
+        # The first MiB settles what the head could not: a PE's header lies past it, and a
+        # file that only starts with "MZ" is neither spooled nor reported.
+        head += read(min(SPOOL_CHUNK, size - len(head)))
+        if executable_format(head) is None:
+            return
         if self._large_library(path, head):
             with self._lock:
                 self.counts.skipped[LIBRARY] = self.counts.skipped.get(LIBRARY, 0) + 1
