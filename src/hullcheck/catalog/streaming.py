@@ -24,7 +24,8 @@ over ``max_size`` is spooled, as it streams by, to an unlinked temporary file (u
 ``TMPDIR``) and parsed from a ``PagedMap`` of it, whose searches keep at most one 8 MiB
 window resident. Hard limits bound what a hostile image can cost: ``max_spooled`` bytes
 per file and ``spool_budget`` bytes per image; an executable over them is counted in
-``counts.skipped`` and reported as an unknown, not read.
+``counts.skipped`` and reported as an unknown, not read. Large ELF shared libraries
+outside the globs (libLLVM) are only counted: spooling them found nothing and cost time.
 """
 
 from __future__ import annotations
