@@ -15,6 +15,7 @@ import pytest
 from hullcheck.cli.main import main
 from tests.match.support import (
     OS_RELEASE,
+    SITE,
     build_fixture_db,
     build_match_db,
     dist_info,
@@ -32,6 +33,12 @@ DEB_LAYER = {**OS_RELEASE, **dpkg_status(
     {"Package": "libtiff6", "Version": "4.5.0-6+deb12u1", "Source": "tiff"},
     {"Package": "sudo", "Version": "1.9.13p3-1"},
 )}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def scan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -350,3 +357,21 @@ def test_cyclonedx_output_is_valid_with_vulnerabilities(
     (aff,) = vulns["CVE-2019-11324"]["affects"]
     assert refs[aff["ref"]]["purl"] == "pkg:pypi/urllib3@1.24.1"
     assert vulns["CVE-2018-18074"]["ratings"][0]["score"] == 7.5
+
+
+def test_cyclonedx_report_names_packages_without_their_files(
+    make_image: Callable[..., str], match_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SBOM nests each package's files; the vulnerability report need not carry them
+    (tens of thousands on a large image)."""
+    record = f"{SITE}/urllib3-1.24.1.dist-info/RECORD"
+    layer = {**PY_LAYER, f"{SITE}/urllib3/__init__.py": "x = 1\n",
+             record: "urllib3/__init__.py,,\nurllib3-1.24.1.dist-info/METADATA,,\n"}
+    ref = make_image(layer)
+    code, sbom_out, _ = run_cli(capsys, "sbom", ref, "-o", "cyclonedx-json")
+    assert code == 0
+    assert any(c.get("components") for c in json.loads(sbom_out)["components"])
+    code, out, _ = scan(capsys, ref, "--db", str(match_db), "-o", "cyclonedx-json")
+    doc = json.loads(out)
+    assert "CVE-2019-11324" in {v["id"] for v in doc["vulnerabilities"]}
+    assert not any("components" in c for c in doc["components"])

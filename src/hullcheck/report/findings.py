@@ -405,7 +405,10 @@ def cyclonedx(report: ScanReport) -> dict[str, Any]:
     """
     from hullcheck import sbom
 
-    doc: dict[str, Any] = json.loads(sbom.encode(report.inventory, "cyclonedx-json"))
+    # A vulnerability report names packages; the files each owns (tens of thousands on a
+    # large image, 10+ MB) belong in the SBOM, not here.
+    doc: dict[str, Any] = json.loads(sbom.encode(report.inventory, "cyclonedx-json",
+                                                 files=False))
     refs: dict[str, str] = {}
     for comp in doc.get("components", []):
         if comp.get("purl") and comp.get("bom-ref"):
