@@ -586,6 +586,14 @@ def test_large_shared_libraries_outside_the_globs_are_counted_not_spooled(
     assert (go_so, "rsc.example/quote", "v1.5.2") in found
     assert {path for path, _, _ in found} == {libpython, go_so}
     assert all(not f.error for f in sink.results().files)
+    # Read whole because another sink wanted it too (a site-packages library that
+    # RecordDigests hashes): the same rule, not parsed.
+    wheel_lib = "/opt/python/lib/python3.11/site-packages/numpy.libs/libopenblas.so"
+    sink, records = BinarySink(max_size=64 << 10), RecordDigests()
+    image = open_image(image_of(tmp_path, {wheel_lib: exe(wheel_lib, layer[llvm].data)}))
+    filetree.build(image, catalog.globs_for(), sink=FanOut(sink, records))
+    assert sink.counts.skipped == {"library": 1} and sink.counts.parsed == 0
+    assert list(records.digests) == [(0, wheel_lib)]
 
 
 def test_a_dir_image_streams_large_files_from_disk(go_app: bytes, tmp_path: Path,

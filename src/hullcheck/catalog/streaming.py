@@ -189,6 +189,10 @@ class BinarySink:
         return looks_executable(head)
 
     def take(self, layer: int, path: str, data: bytes) -> None:
+        # Large and whole only because another sink wanted it too (FanOut): the same rule.
+        if len(data) > self.max_size and self._large_library(path, data):
+            self._count_skip(LIBRARY)
+            return
         self._catalog(layer, path, data, len(data))
 
     def take_stream(self, layer: int, path: str, size: int, head: bytes,
@@ -204,8 +208,7 @@ class BinarySink:
         if executable_format(head) is None:
             return
         if self._large_library(path, head):
-            with self._lock:
-                self.counts.skipped[LIBRARY] = self.counts.skipped.get(LIBRARY, 0) + 1
+            self._count_skip(LIBRARY)
             return
         reason = self._reserve(size)
         if reason is not None:
@@ -270,12 +273,16 @@ class BinarySink:
     def _skip(self, layer: int, path: str, size: int, key: str, reason: str) -> None:
         """An executable not read: counted, and an unknown for each parser, except under
         the catalogers' globs, where the runner already reports it as too large."""
-        globbed = size > self.kept_up_to and self._globbed(path)
+        self._count_skip(key)
+        if size > self.kept_up_to and self._globbed(path):
+            return
+        with self._lock:
+            self._files.extend(StreamedFile(layer, path, name, error=reason)
+                               for name, _, _ in self._parsers)
+
+    def _count_skip(self, key: str) -> None:
         with self._lock:
             self.counts.skipped[key] = self.counts.skipped.get(key, 0) + 1
-            if not globbed:
-                self._files.extend(StreamedFile(layer, path, name, error=reason)
-                                   for name, _, _ in self._parsers)
 
     # -- results --------------------------------------------------------------------
     def results(self) -> Streamed:
