@@ -154,3 +154,16 @@ def test_foreign_spdx_package_reads_standard_fields() -> None:
     assert (p.arch, p.licenses) == ("arm64", ("Custom",))
     assert inv.distro is not None
     assert (inv.distro.id, inv.distro.version_id) == ("debian", "12")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("GPL", None),  # license-expression alone: GPL-1.0-or-later
+    ("LicenseRef-MIT-TC", "LicenseRef-MIT-TC"),  # license-expression alone: MIT
+    ("mit and LicenseRef-x", "mit and LicenseRef-x"),
+    ("gpl-2.0+", "GPL-2.0-or-later"),
+    ("LicenseRef-a AND BOGUS", None),
+])
+def test_licence_aliases_are_not_resolved(text: str, expected: str | None) -> None:
+    from hullcheck.sbom._license import spdx_expression
+
+    assert spdx_expression(text) == expected

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 from hullcheck import licenses
 
-_LICENSE_REF = re.compile(r"(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
+_HAS_REF = re.compile(r"(?i)\b(?:LicenseRef|DocumentRef)-")
 
 
 @lru_cache(maxsize=4096)
@@ -18,18 +18,17 @@ def spdx_expression(text: str) -> str | None:
 
     ``LicenseRef-`` identifiers count as valid: SPDX allows them anywhere in an expression.
     """
-    if not text.strip() or len(text) > 10_000:
-        return None
+    if not text.strip() or len(text) > 10_000 or not licenses.only_spdx_ids(text, refs=True):
+        return None  # (license-expression's aliases would read "GPL" as GPL-1.0-or-later)
     info = licenses.validate(text)
     if info is None:
         return None
-    if not info.errors:
-        return str(info.normalized_expression)
-    refs_only = info.invalid_symbols and all(
-        _LICENSE_REF.fullmatch(str(s)) for s in info.invalid_symbols
-    )
-    unknown_only = all(e.startswith("Unknown license key") for e in info.errors)
-    return " ".join(text.split()) if refs_only and unknown_only else None
+    if _HAS_REF.search(text):
+        # Kept as written: the library would resolve some refs through its aliases
+        # ("LicenseRef-MIT-TC" -> MIT), which is not what the document declared.
+        unknown_only = all(e.startswith("Unknown license key") for e in info.errors)
+        return " ".join(text.split()) if unknown_only else None
+    return str(info.normalized_expression) if not info.errors else None
 
 
 def license_ref(text: str) -> str:
