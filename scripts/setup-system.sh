@@ -2,12 +2,14 @@
 # Installs the Debian packages hullcheck's demo and tests use. Idempotent; quiet when all are present.
 set -euo pipefail
 PKGS=(docker-registry skopeo umoci debootstrap rpm db5.3-util golang-go apache2-utils busybox python3-venv
-      golang-github-knqyf263-go-rpmdb-dev go-rpmdb)
+      golang-github-knqyf263-go-rpmdb-dev go-rpmdb
+      gcc binutils curl openssl libpython3.11)
 missing=()
 # node and npm (the node-semver differential test): any install will do (e.g. NodeSource's
 # nodejs, which bundles npm); Debian's packages when the commands are absent.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v cargo >/dev/null || missing+=(cargo)  # rustup's cargo will do too
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from hullcheck.model import ImageSource, Inventory, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
 from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
+from tests.fixtures.tools import need_command, need_file
 
 SOURCE = ImageSource(kind="oci", name="test")
 CAT = BinaryVersionCataloger()
@@ -97,16 +97,12 @@ def test_banner_in_another_program_or_a_script_is_not_reported(tmp_path: Path) -
     assert inv.packages == () and inv.unknowns == ()
 
 
-def _real(path: str) -> bytes:
-    p = Path(path)
-    if not p.is_file():
-        pytest.skip(f"{path} is not on this machine")
-    return p.read_bytes()
+def _real(path: str, package: str) -> bytes:
+    return need_file(path, package).read_bytes()
 
 
-def _version_of(cmd: list[str], pattern: str) -> str:
-    if shutil.which(cmd[0]) is None:
-        pytest.skip(f"{cmd[0]} is not installed")
+def _version_of(cmd: list[str], pattern: str, package: str) -> str:
+    need_command(cmd[0], package)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     m = re.search(pattern, out)
     assert m is not None, out
@@ -114,9 +110,9 @@ def _version_of(cmd: list[str], pattern: str) -> str:
 
 
 def test_real_python_binary_and_libpython(tmp_path: Path) -> None:
-    data = _real("/usr/bin/python3.11")
-    lib = _real("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0")
-    expected = _version_of(["/usr/bin/python3.11", "--version"], r"Python (\S+)")
+    data = _real("/usr/bin/python3.11", "python3.11-minimal")
+    lib = _real("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", "libpython3.11")
+    expected = _version_of(["/usr/bin/python3.11", "--version"], r"Python (\S+)", "python3.11-minimal")
     inv = run(tmp_path, {"/usr/local/bin/python3.11": data,
                          "/usr/local/lib/libpython3.11.so.1.0": lib})
     assert {(p.name, p.version, p.locations[0].path) for p in inv.packages} == {
@@ -126,8 +122,8 @@ def test_real_python_binary_and_libpython(tmp_path: Path) -> None:
 
 
 def test_real_libcrypto(tmp_path: Path) -> None:
-    data = _real("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")
-    expected = _version_of(["openssl", "version"], r"Library: OpenSSL (\S+)")
+    data = _real("/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "libssl3")
+    expected = _version_of(["openssl", "version"], r"Library: OpenSSL (\S+)", "openssl")
     inv = run(tmp_path, {"/usr/lib/x86_64-linux-gnu/libcrypto.so.3": data})
     [pkg] = inv.packages
     assert (pkg.name, pkg.version) == ("openssl", expected)
@@ -135,9 +131,9 @@ def test_real_libcrypto(tmp_path: Path) -> None:
 
 
 def test_real_curl_and_libcurl(tmp_path: Path) -> None:
-    curl = _real("/usr/bin/curl")
-    lib = _real("/usr/lib/x86_64-linux-gnu/libcurl.so.4.8.0")
-    expected = _version_of(["curl", "--version"], r"^curl (\S+)")
+    curl = _real("/usr/bin/curl", "curl")
+    lib = _real("/usr/lib/x86_64-linux-gnu/libcurl.so.4.8.0", "libcurl4")
+    expected = _version_of(["curl", "--version"], r"^curl (\S+)", "curl")
     inv = run(tmp_path, {"/usr/local/bin/curl": curl,
                          "/usr/lib/x86_64-linux-gnu/libcurl.so.4.8.0": lib})
     assert {(p.name, p.version) for p in inv.packages} == {("curl", expected)}
@@ -145,10 +141,8 @@ def test_real_curl_and_libcurl(tmp_path: Path) -> None:
 
 
 def test_real_busybox_if_present(tmp_path: Path) -> None:
-    path = shutil.which("busybox")
-    if path is None:
-        pytest.skip("busybox is not installed")
+    path = need_command("busybox", "busybox")
     data = Path(path).read_bytes()
-    expected = _version_of(["busybox"], r"BusyBox v(\d+\.\d+\.\d+)")
+    expected = _version_of(["busybox"], r"BusyBox v(\d+\.\d+\.\d+)", "busybox")
     inv = run(tmp_path, {"/bin/busybox": data})
     assert [(p.name, p.version) for p in inv.packages] == [("busybox", expected)]

@@ -3,7 +3,6 @@ scanned as an OCI image (one gzip layer) and as ``dir:``, checked against dpkg-q
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image import open_image
 from hullcheck.model import Inventory, PackageType
 from tests.fixtures.debootstrap import debootstrap_image, debootstrap_rootfs
+from tests.fixtures.tools import need_command
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +31,7 @@ def scan(ref: str) -> Inventory:
 
 
 def dpkg_query(root: Path) -> dict[str, str]:
-    if shutil.which("dpkg-query") is None:
-        pytest.skip("dpkg-query is not installed")
+    need_command("dpkg-query", "dpkg")
     out = subprocess.run(
         ["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W", "-f", "${Package} ${Version}\n"],
         capture_output=True, text=True, check=True,

@@ -27,10 +27,10 @@ from hullcheck.model import ImageSource, Inventory, Package, PackageType
 from tests.fixtures.binaries.elfgen import BASE, FIRST_SECTION_OFFSET, make_elf
 from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
+from tests.fixtures.tools import need_command
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "go"
 GO = shutil.which("go")
-needs_go = pytest.mark.skipif(GO is None, reason="the go toolchain is not installed")
 SOURCE = ImageSource(kind="oci", name="test")
 
 
@@ -59,8 +59,7 @@ def _proxy(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    if GO is None:
-        pytest.skip("the go toolchain is not installed")
+    need_command("go", "golang-go")
     root = tmp_path_factory.mktemp("go")
     shutil.copytree(FIXTURES / "app", root / "app")
     shutil.copytree(FIXTURES / "lib", root / "lib")
@@ -110,7 +109,6 @@ def by_name(inv: Inventory) -> dict[str, Package]:
 # ---------------------------------------------------------------------------------------
 
 
-@needs_go
 @pytest.mark.parametrize("which", ["normal", "stripped", "windows", "darwin"])
 def test_modules_equal_go_version_m(built: Built, which: str) -> None:
     path: Path = getattr(built, which)
@@ -135,7 +133,6 @@ def test_modules_equal_go_version_m(built: Built, which: str) -> None:
         s for s in settings if s[0] != "-ldflags"]
 
 
-@needs_go
 @pytest.mark.parametrize("which", ["normal", "stripped", "windows", "darwin"])
 def test_build_info_from_a_map_equals_from_bytes(built: Built, which: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +147,6 @@ def test_build_info_from_a_map_equals_from_bytes(built: Built, which: str,
     assert {p.name for p in pkgs} >= {"example.com/hullcheck/app", "rsc.example/quote", "stdlib"}
 
 
-@needs_go
 def test_catalog_reports_modules_replacements_and_stdlib(built: Built, tmp_path: Path) -> None:
     data = built.normal.read_bytes()
     inv = run(tmp_path, {"/usr/local/bin/app": data, "/usr/bin/app-stripped":
@@ -183,7 +179,6 @@ def test_catalog_reports_modules_replacements_and_stdlib(built: Built, tmp_path:
     assert app.files == ("/usr/local/bin/app",) or app.files == ("/usr/bin/app-stripped",)
 
 
-@needs_go
 def test_stripped_binary_keeps_ldflags_setting(built: Built) -> None:
     info = read_build_info(built.stripped.read_bytes())
     assert info is not None

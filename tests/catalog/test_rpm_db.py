@@ -18,6 +18,7 @@ from hullcheck.model import Distro, ImageSource, SourcePackage, Visibility
 from tests.fixtures.images import tree_of
 from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
+from tests.fixtures.tools import need_command
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
 FIXTURE_NDB = build.HERE / "ndb"  # written by rpm 4.18 built with NDB (see its README.md)
@@ -29,8 +30,8 @@ ROCKY_OS_RELEASE = (
 
 @pytest.fixture(scope="session")
 def rpmdbs(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    if not build.tools_available():
-        pytest.skip("rpm and rpmbuild are not installed (scripts/setup-system.sh)")
+    need_command("rpm", "rpm")
+    need_command("rpmbuild", "rpm")
     return build.built(tmp_path_factory.getbasetemp() / "rpmdbs")
 
 
@@ -86,7 +87,7 @@ def test_berkeley_db_written_by_libdb_lists_what_rpm_lists(
     rpmdbs: Built, tmp_path: Path, big_endian: bool, pagesize: int
 ) -> None:
     if shutil.which("db5.3_load") is None and shutil.which("db_load") is None:
-        pytest.skip("db5.3_load is not installed (Debian package db5.3-util)")
+        need_command("db5.3_load", "db5.3-util")
     db = build.make_bdb(rpmdbs.blobs, tmp_path, big_endian=big_endian, pagesize=pagesize)
     # rpm's own read-only Berkeley DB backend accepts the file...
     expected = build.rpm_qa(tmp_path, "bdb_ro")

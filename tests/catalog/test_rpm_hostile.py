@@ -15,6 +15,7 @@ from hullcheck.catalog.rpmdb import bdb, parse_header, read_headers
 from hullcheck.errors import FormatError
 from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
+from tests.fixtures.tools import need_command
 
 FIXTURE_BDB = build.HERE / "bdb" / "Packages"
 FIXTURE_NDB_ERASED = build.HERE / "ndb" / "erased" / "Packages.db"  # written by rpm itself
@@ -22,8 +23,8 @@ FIXTURE_NDB_ERASED = build.HERE / "ndb" / "erased" / "Packages.db"  # written by
 
 @pytest.fixture(scope="session")
 def rpmdbs(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    if not build.tools_available():
-        pytest.skip("rpm and rpmbuild are not installed (scripts/setup-system.sh)")
+    need_command("rpm", "rpm")
+    need_command("rpmbuild", "rpm")
     return build.built(tmp_path_factory.getbasetemp() / "rpmdbs")
 
 
@@ -203,7 +204,7 @@ def test_bdb_two_page_loop(rpmdbs: Built, tmp_path: Path) -> None:
     import shutil
 
     if shutil.which("db5.3_load") is None and shutil.which("db_load") is None:
-        pytest.skip("db5.3_load is not installed (Debian package db5.3-util)")
+        need_command("db5.3_load", "db5.3-util")
     data = bytearray(build.make_bdb(rpmdbs.blobs, tmp_path, pagesize=512).read_bytes())
     chain = [p for p in _overflow_pages(data) if struct.unpack_from("<I", data, p * 512 + 16)[0]]
     first = chain[0]

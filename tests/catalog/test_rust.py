@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -22,10 +21,10 @@ from hullcheck.model import ImageSource, Inventory, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
 from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import tree_of
+from tests.fixtures.tools import need_command
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rust"
 SOURCE = ImageSource(kind="oci", name="test")
-GCC, OBJCOPY = shutil.which("gcc"), shutil.which("objcopy")
 
 
 def run(tmp_path: Path, files: dict[str, bytes], cataloger: object) -> Inventory:
@@ -38,13 +37,13 @@ def run(tmp_path: Path, files: dict[str, bytes], cataloger: object) -> Inventory
 @pytest.fixture(scope="session")
 def auditable_elf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A real gcc-built executable with a .dep-v0 section added by objcopy."""
-    if GCC is None or OBJCOPY is None:
-        pytest.skip("gcc and objcopy are needed")
+    gcc = need_command("gcc", "gcc")
+    objcopy = need_command("objcopy", "binutils")
     d = tmp_path_factory.mktemp("rust")
     (d / "main.c").write_text("int main(void) { return 0; }\n")
     (d / "dep.z").write_bytes(zlib.compress((FIXTURES / "dep-v0.json").read_bytes()))
-    subprocess.run([GCC, "-o", str(d / "plain"), str(d / "main.c")], check=True)
-    subprocess.run([OBJCOPY, "--add-section", f".dep-v0={d / 'dep.z'}",
+    subprocess.run([gcc, "-o", str(d / "plain"), str(d / "main.c")], check=True)
+    subprocess.run([objcopy, "--add-section", f".dep-v0={d / 'dep.z'}",
                     "--set-section-flags", ".dep-v0=noload,readonly",
                     str(d / "plain"), str(d / "hello")], check=True)
     return (d / "hello").read_bytes()
@@ -129,8 +128,8 @@ def test_cargo_lock_garbage_is_an_unknown(tmp_path: Path) -> None:
     assert inv.packages == () and "not TOML" in inv.unknowns[0].reason
 
 
-@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 def test_cargo_generated_lockfile(tmp_path: Path) -> None:
+    need_command("cargo", "cargo")
     crate = tmp_path / "crate"
     (crate / "src").mkdir(parents=True)
     (crate / "Cargo.toml").write_text(

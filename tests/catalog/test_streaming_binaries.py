@@ -42,6 +42,7 @@ from tests.catalog.test_golang import FIXTURES, GO, _proxy
 from tests.fixtures.binaries.elfgen import make_elf
 from tests.fixtures.binaries.paged import paged
 from tests.fixtures.images import LayerSpec, build, write
+from tests.fixtures.tools import need_command
 from tests.match.support import make_db, osv_source, write_osv
 from tests.secrets import fakes
 
@@ -69,8 +70,7 @@ def _go_build(root: Path, module: str, goos: str = "linux") -> bytes:
 @pytest.fixture(scope="session")
 def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A linux/amd64 Go binary of tests/fixtures/go/app (offline, module proxy on disk)."""
-    if GO is None:
-        pytest.skip("the go toolchain is not installed")
+    need_command("go", "golang-go")
     root = tmp_path_factory.mktemp("go-streaming")
     shutil.copytree(FIXTURES / "app", root / "app")
     shutil.copytree(FIXTURES / "lib", root / "lib")
@@ -80,8 +80,7 @@ def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 @pytest.fixture(scope="session")
 def go_app_pe(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """tests/fixtures/go/app for windows/amd64: a PE."""
-    if GO is None:
-        pytest.skip("the go toolchain is not installed")
+    need_command("go", "golang-go")
     root = tmp_path_factory.mktemp("go-pe")
     shutil.copytree(FIXTURES / "app", root / "app")
     shutil.copytree(FIXTURES / "lib", root / "lib")
@@ -94,8 +93,7 @@ BIG_BLOB = 34 << 20  # the big binary is over both MAX_BINARY and the tree's DEF
 @pytest.fixture(scope="session")
 def go_big(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A real Go binary of tests/fixtures/go/big, over 34 MiB: it embeds random bytes."""
-    if GO is None:
-        pytest.skip("the go toolchain is not installed")
+    need_command("go", "golang-go")
     root = tmp_path_factory.mktemp("go-big")
     shutil.copytree(FIXTURES / "big", root / "big")
     (root / "big" / "blob.bin").write_bytes(random.Random(7).randbytes(BIG_BLOB))
