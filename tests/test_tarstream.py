@@ -75,3 +75,32 @@ def test_oversized_pax_header_is_refused() -> None:
     header = info.tobuf(format=tarfile.USTAR_FORMAT)
     with pytest.raises(UnsafeLayer, match="oversized"):
         list(TarReader(iter([header + bytes(1024)]), what="layer 0"))
+
+
+def _header(name: bytes, size_field: bytes) -> bytes:
+    """A ustar header with a hand-written size field and a correct checksum."""
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108], h[108:116], h[116:124] = b"0000644\x00", b"0000000\x00", b"0000000\x00"
+    h[124:136] = size_field
+    h[136:148] = b"00000000000\x00"
+    h[156] = ord("0")
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+@pytest.mark.parametrize("size_field", [b"-0000000001\x00", b"+0000000001\x00",
+                                        b"0_000000001\x00", b"00000000009\x00"])
+def test_signed_or_non_octal_numbers_are_refused(size_field: bytes) -> None:
+    data = _header(b"a", size_field) + b"X" * 512 + bytes(1024)
+    with pytest.raises(UnsafeLayer, match="invalid number"):
+        list(TarReader(iter([data]), what="layer 0"))
+
+
+def test_octal_numbers_with_spaces_and_nuls_still_parse() -> None:
+    for field in (b"00000000001\x00", b" 1\x00         ", b"1          \x00"):
+        reader = TarReader(iter([_header(b"a", field) + b"X" * 512 + bytes(1024)]), what="l")
+        (member,) = [(m.name, m.size, reader.read(10)) for m in reader]
+        assert member == ("a", 1, b"X")

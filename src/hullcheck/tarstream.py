@@ -81,9 +81,12 @@ def _number(field: bytes, what: str) -> int:
     text = (field if end < 0 else field[:end]).strip()
     if not text:
         return 0
+    # Octal digits only: int() alone would also take a sign ("-1" as a size) or "_".
+    if not text.isdigit():
+        raise UnsafeLayer(f"{what}: invalid number {text[:20]!r} in tar header")
     try:
         return int(text, 8)
-    except ValueError:
+    except ValueError:  # an 8 or a 9
         raise UnsafeLayer(f"{what}: invalid number {text[:20]!r} in tar header") from None
 
 
