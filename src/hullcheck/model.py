@@ -101,6 +101,21 @@ class SourcePackage:
     version: str
 
 
+# The algorithms of Package.file_digests, and the hex digits of each.
+FILE_DIGEST_HEX = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
+                   "sha512": 128}
+_HEX = frozenset("0123456789abcdef")
+
+
+def file_digest(algorithm: str, hexdigits: str) -> str | None:
+    """``algorithm:hex`` (lower case) for Package.file_digests; None unless ``algorithm`` is one
+    of FILE_DIGEST_HEX and ``hexdigits`` is that many hex digits."""
+    hexdigits = hexdigits.lower()
+    if len(hexdigits) != FILE_DIGEST_HEX.get(algorithm) or not _HEX.issuperset(hexdigits):
+        return None
+    return f"{algorithm}:{hexdigits}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Package:
     type: PackageType
@@ -113,6 +128,10 @@ class Package:
     source: SourcePackage | None = None
     arch: str = ""
     files: tuple[str, ...] = ()  # absolute paths of the files this package owns
+    # What the package database records of its files' content: sorted, distinct (path, digest)
+    # pairs, the digest "md5:<hex>", "sha1:<hex>", "sha256:<hex>"... (see FILE_DIGEST_HEX), for
+    # paths among ``files``. A file as installed; the image's copy may since have changed.
+    file_digests: tuple[tuple[str, str], ...] = ()
     cpes: tuple[str, ...] = ()
     visibility: Visibility = Visibility.VISIBLE
     # purl of the OS package whose files include this package's evidence (a Python module

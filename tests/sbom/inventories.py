@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from packageurl import PackageURL
 
 from hullcheck.model import (
@@ -48,6 +50,9 @@ def deb(name: str, version: str, *, layer: int, source: SourcePackage | None = N
         locations=(Location(path="/var/lib/dpkg/status", layer=layer),),
         licenses=licenses, source=source, visibility=visibility,
         files=(f"/usr/share/doc/{name}/copyright",),
+        # as dpkg's md5sums records it
+        file_digests=((f"/usr/share/doc/{name}/copyright",
+                       "md5:" + hashlib.md5(name.encode()).hexdigest()),),
         cpes=(f"cpe:2.3:a:debian:{name}:{version}:*:*:*:*:*:*:*",),
         extras=(("maintainer", "Debian <debian@example.org>"),),
     )

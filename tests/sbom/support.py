@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from hullcheck.model import FILE_DIGEST_HEX, Package, file_digest
+
 SCHEMAS = Path(__file__).parent.parent / "fixtures" / "schemas"
 GOLDEN = Path(__file__).parent.parent / "golden" / "sbom"
 DATA = Path(__file__).parent / "data"
@@ -71,3 +73,40 @@ def assert_golden(name: str, data: bytes) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1 to create it"
     assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+def _absolute(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
+
+
+def _valid_digests(p: Package, algorithms: frozenset[str]) -> list[tuple[str, str]]:
+    """(absolute path, digest) of ``p``'s valid digests of the files it lists, in order."""
+    owned = {_absolute(f) for f in p.files}
+    out = []
+    for path, digest in p.file_digests:
+        algorithm, _, value = digest.partition(":")
+        if (algorithm in algorithms and _absolute(path) in owned
+                and (valid := file_digest(algorithm, value))):
+            out.append((_absolute(path), valid))
+    return out
+
+
+def spdx_file_digests(packages: tuple[Package, ...]) -> list[tuple[tuple[str, str], ...]]:
+    """Each package's file digests after an SPDX round trip: one file element per path, each
+    algorithm's first valid value among the packages owning it, given to every owner; a zero
+    SHA1 means unknown."""
+    first: dict[tuple[str, str], str] = {}
+    for p in packages:
+        for path, digest in _valid_digests(p, frozenset(FILE_DIGEST_HEX)):
+            first.setdefault((path, digest.partition(":")[0]), digest)
+    out = []
+    for p in packages:
+        owned = {_absolute(f) for f in p.files}
+        out.append(tuple(sorted({(path, d) for (path, _), d in first.items()
+                                 if path in owned and d != "sha1:" + "0" * 40})))
+    return out
+
+
+def cyclonedx_file_digests(p: Package) -> tuple[tuple[str, str], ...]:
+    """The package's file digests after a CycloneDX round trip: CycloneDX has no SHA-224."""
+    return tuple(sorted(set(_valid_digests(p, frozenset(FILE_DIGEST_HEX) - {"sha224"}))))

@@ -29,12 +29,20 @@ text = st.text(max_size=12)  # any code point, lone surrogates included
 texts = st.lists(text, max_size=3).map(tuple)
 pairs = st.lists(st.tuples(text, text), max_size=2).map(tuple)
 locations = st.builds(Location, path=text, layer=st.none() | st.integers(0, 5))
+# Paths that packages share, and digests valid, malformed or of unknown algorithms.
+file_paths = st.sampled_from(("/a", "/b", "b")) | text
+digests = st.sampled_from((
+    "md5:" + "0123456789abcdef" * 2, "sha1:" + "ab" * 20, "sha1:" + "0" * 40,
+    "sha256:" + "CD" * 32, "sha224:" + "e" * 56, "sha512:" + "f" * 128, "md5:xyz", "crc:1",
+)) | text
 packages = st.builds(
     Package,
     type=st.sampled_from(PackageType), name=text, version=text, purl=text, found_by=text,
     locations=st.lists(locations, max_size=2).map(tuple), licenses=texts,
     source=st.none() | st.builds(SourcePackage, name=text, version=text), arch=text,
-    files=texts, cpes=texts, visibility=st.sampled_from(Visibility), extras=pairs,
+    files=st.lists(file_paths, max_size=3).map(tuple),
+    file_digests=st.lists(st.tuples(file_paths, digests), max_size=3).map(tuple),
+    cpes=texts, visibility=st.sampled_from(Visibility), extras=pairs,
 )
 inventories = st.builds(
     Inventory,

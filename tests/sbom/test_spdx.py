@@ -10,7 +10,7 @@ from hullcheck import sbom
 from hullcheck.model import Inventory, Package, PackageType, SourcePackage
 from hullcheck.sbom import spdx
 from tests.sbom.inventories import MANIFEST, alpine_inventory, debian_inventory
-from tests.sbom.support import DATA, assert_valid, spdx_validator
+from tests.sbom.support import DATA, assert_valid, spdx_file_digests, spdx_validator
 from tests.sbom.test_native import inventories
 
 INVENTORIES = {
@@ -39,10 +39,12 @@ def test_spdx_is_schema_valid_and_round_trips_for_any_inventory(inventory: Inven
     decoded = sbom.decode(data)
     expected = inventory.packages if inventory.scope == "all-layers" else inventory.visible
     # files come back absolute (names are relative to the image root), each once
+    # and with the digests the file elements carry
     absolute = [Package(**{**{f: getattr(p, f) for f in p.__slots__},
                            "files": tuple(dict.fromkeys(
-                               f if f.startswith("/") else "/" + f for f in p.files))})
-                for p in expected]
+                               f if f.startswith("/") else "/" + f for f in p.files)),
+                           "file_digests": digests})
+                for p, digests in zip(expected, spdx_file_digests(expected), strict=True)]
     assert list(decoded.packages) == absolute
     assert decoded.source == inventory.source
     assert decoded.layers == inventory.layers

@@ -5,7 +5,9 @@ component-assemblies use case): the file is part of the package, which a ``depen
 entry (depends-on) would not say. Syft writes the same file components at the top level with
 nothing tying them to their package; Docker Scout nests them as we do. A file two packages own
 (a Python module shipped by a .deb) is nested in both, with a bom-ref of its own in each, as
-bom-refs must be unique in the document.
+bom-refs must be unique in the document. A file component carries the ``hashes`` its package's
+database records for it (dpkg MD5, apk SHA-1, rpm file digests: the file as installed, not
+computed from the image); CycloneDX has no SHA-224, so an rpm SHA-224 digest is left out.
 
 They are added to the library's output rather than built as cyclonedx-python-lib components:
 the library builds and sorts a full model object per component, which took 2.3 s for the
@@ -20,11 +22,17 @@ import re
 from typing import Any
 from xml.etree import ElementTree
 
-from hullcheck.model import Inventory
-from hullcheck.sbom._common import owned_files, refs, shown
+from hullcheck.model import Inventory, Package, file_digest
+from hullcheck.sbom._common import absolute, owned_files, refs, shown
 
-# package bom-ref -> (file bom-ref, path) for each file it owns
-Owned = dict[str, list[tuple[str, str]]]
+Hashes = tuple[tuple[str, str], ...]  # (CycloneDX algorithm, hex)
+# package bom-ref -> (file bom-ref, path, hashes) for each file it owns
+Owned = dict[str, list[tuple[str, str, Hashes]]]
+
+# Package.file_digests algorithm <-> CycloneDX hash algorithm
+ALGORITHMS = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha384": "SHA-384",
+              "sha512": "SHA-512"}
+OUR_ALGORITHMS = {v: k for k, v in ALGORITHMS.items()}
 
 XML_NS = "http://cyclonedx.org/schema/bom/1.6"
 _NS = f"{{{XML_NS}}}"
@@ -41,8 +49,31 @@ def owned(inventory: Inventory) -> Owned:
     out: Owned = {}
     for p, ref in zip(packages, refs(packages), strict=True):
         if paths := owned_files(p):
-            out[ref] = [(_file_ref(ref, path, taken), path) for path in paths]
+            hashes = _hashes(p) if p.file_digests else {}
+            out[ref] = [(_file_ref(ref, path, taken), path, hashes.get(path, ()))
+                        for path in paths]
     return out
+
+
+def _hashes(p: Package) -> dict[str, Hashes]:
+    """Path -> the CycloneDX hashes of the package's valid digests of it, each once."""
+    found: dict[str, dict[tuple[str, str], None]] = {}
+    for path, digest in p.file_digests:
+        algorithm, _, value = digest.partition(":")
+        if algorithm in ALGORITHMS and file_digest(algorithm, value):
+            found.setdefault(absolute(path), {})[(ALGORITHMS[algorithm], value.lower())] = None
+    return {path: tuple(hashes) for path, hashes in found.items()}
+
+
+def read_hashes(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+    """(alg, content) of a file component's hashes as Package.file_digests digests; other
+    algorithms and malformed values are left out."""
+    out = []
+    for alg, content in pairs:
+        ours = OUR_ALGORITHMS.get(alg)
+        if ours is not None and (digest := file_digest(ours, content)):
+            out.append(digest)
+    return tuple(out)
 
 
 def _file_ref(owner: str, path: str, taken: set[str]) -> str:
@@ -64,8 +95,16 @@ def nest_json(doc: dict[str, Any], files: Owned) -> None:
     for i, comp in enumerate(components):
         pairs = files.get(comp.get("bom-ref", ""))
         if pairs:
-            nested = [{"bom-ref": ref, "name": path, "type": "file"} for ref, path in pairs]
+            nested = [_json_file(ref, path, hashes) for ref, path, hashes in pairs]
             components[i] = _insert_sorted(comp, "components", nested)
+
+
+def _json_file(ref: str, path: str, hashes: Hashes) -> dict[str, Any]:
+    if not hashes:
+        return {"bom-ref": ref, "name": path, "type": "file"}
+    return {"bom-ref": ref, "hashes": [{"alg": alg, "content": hexdigits}
+                                       for alg, hexdigits in hashes],
+            "name": path, "type": "file"}
 
 
 def _insert_sorted(obj: dict[str, Any], key: str, value: object) -> dict[str, Any]:
@@ -97,10 +136,14 @@ def nest_xml(root: ElementTree.Element, files: Owned) -> None:
             comp.insert(at, _xml_files(pairs))
 
 
-def _xml_files(pairs: list[tuple[str, str]]) -> ElementTree.Element:
+def _xml_files(pairs: list[tuple[str, str, Hashes]]) -> ElementTree.Element:
     wrapper = ElementTree.Element("components")
-    for ref, path in pairs:
+    for ref, path, hashes in pairs:
         comp = ElementTree.SubElement(wrapper, "component", {"type": "file", "bom-ref": ref})
         # XML 1.0 cannot carry most control characters: as in the rest of the document.
         ElementTree.SubElement(comp, "name").text = XML_INVALID.sub("\ufffd", path)
+        if hashes:
+            element = ElementTree.SubElement(comp, "hashes")  # after <name> in the XSD
+            for alg, hexdigits in hashes:
+                ElementTree.SubElement(element, "hash", {"alg": alg}).text = hexdigits
     return wrapper

@@ -24,6 +24,7 @@ from hullcheck.model import (
     Unknown,
     Visibility,
 )
+from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
 from hullcheck.sbom import _purl
 from hullcheck.sbom._common import LayerTable, absolute
@@ -46,8 +47,9 @@ def decode(doc: object, name: str) -> Inventory:
     mprops = _properties(meta) if meta else {}
     layers = LayerTable(_layers(meta, mprops) if meta else ())
     packages: list[Package] = []
-    # JSON path of each package's component -> its files: one entry per package, in order
-    files: dict[str, dict[str, None]] = {}
+    # JSON path of each package's component -> its files' paths and digests: one entry per
+    # package, in order
+    files: dict[str, dict[str, tuple[str, ...]]] = {}
     unknowns: list[Unknown] = []
     relationships: list[Relationship] = []
     os_component: Node | None = None
@@ -59,7 +61,9 @@ def decode(doc: object, name: str) -> Inventory:
         if ctype == "file" and not comp.has("purl"):
             # A file, not a package to scan; nested in a package's component, the package owns it.
             if parent in files and (name := comp.str("name")):
-                files[parent][absolute(name)] = None
+                path, digests = absolute(name), _file_hashes(comp)
+                owned = files[parent]
+                owned[path] = owned[path] + digests if path in owned else digests
             continue
         props = _properties(comp)
         pkg = _package(comp, props, layers)
@@ -72,8 +76,11 @@ def decode(doc: object, name: str) -> Inventory:
         packages.append(pkg)
         files[comp.path] = {}
         relationships += _relationships(pkg.purl, props)
-    packages = [replace(p, files=tuple(owned)) if owned else p
-                for p, owned in zip(packages, files.values(), strict=True)]
+    packages = [
+        replace(p, files=tuple(owned), file_digests=tuple(sorted(
+            {(path, d) for path, digests in owned.items() for d in digests}))) if owned else p
+        for p, owned in zip(packages, files.values(), strict=True)
+    ]
     return Inventory(
         source=_source(meta.get("component") if meta else None, mprops),
         distro=_distro(mprops, os_component, packages),
@@ -85,6 +92,12 @@ def decode(doc: object, name: str) -> Inventory:
         files_total=_count(_first(mprops, P.FILES_TOTAL)),
         files_owned=_count(_first(mprops, P.FILES_OWNED)),
     )
+
+
+def _file_hashes(comp: Node) -> tuple[str, ...]:
+    if not comp.has("hashes"):
+        return ()
+    return cdx_files.read_hashes([h.fields("alg", "content") for h in comp.list("hashes")])
 
 
 def _count(text: str) -> int:

@@ -129,7 +129,8 @@ def _package(p: Package) -> dict[str, Any]:
         "foundBy": p.found_by, "locations": [_location(x) for x in p.locations],
         "licenses": list(p.licenses),
         "source": {"name": p.source.name, "version": p.source.version} if p.source else None,
-        "arch": p.arch, "files": list(p.files), "cpes": list(p.cpes),
+        "arch": p.arch, "files": list(p.files), "fileDigests": _pairs(p.file_digests),
+        "cpes": list(p.cpes),
         "visibility": p.visibility.value, "ownedBy": p.owned_by, "extras": _pairs(p.extras),
     }
 
@@ -207,6 +208,7 @@ def _read_package(n: Node) -> Package:
         ),
         arch=n.str("arch"),
         files=n.strs("files"),
+        file_digests=_read_pairs(n, "fileDigests"),
         cpes=n.strs("cpes"),
         visibility=(
             _enum(Visibility, n.req("visibility")) if n.has("visibility") else Visibility.VISIBLE

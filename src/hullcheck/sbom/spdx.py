@@ -13,11 +13,13 @@ tools' documents are read from the standard fields (purl and CPE external refere
 GENERATED_FROM relationships to source packages).
 
 The files each listed package owns are ``files`` elements, one per path whichever packages own
-it, tied to their packages by CONTAINS relationships, as Syft writes them. The inventory knows
-a file's path from the package database, not its content: SPDX 2.3 requires a SHA1 for every
-file, so each gets forty zeros, Syft's value for a digest it does not have (said once in the
-document's creation comment). A package that lists files has ``filesAnalyzed`` true: the spec
-forbids files under a package whose files were not analysed.
+it, tied to their packages by CONTAINS relationships, as Syft writes them. Their checksums are
+those the package database records for the file as installed (dpkg's MD5, apk's SHA1, rpm's
+file digests), not computed from the image. SPDX 2.3 requires a SHA1 for every file: when the
+database records none, the file gets forty zeros, Syft's value for a digest it does not have,
+followed by the checksums that are known (said once in the document's creation comment). A
+package that lists files has ``filesAnalyzed`` true: the spec forbids files under a package
+whose files were not analysed.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ from hullcheck.model import (
     SourcePackage,
     Unknown,
     Visibility,
+    file_digest,
 )
 from hullcheck.sbom import _purl, native
 from hullcheck.sbom._common import (
     TOOL,
     TOOL_VERSION,
     LayerTable,
+    absolute,
     image_purl,
     owned_files,
     refs,
@@ -67,8 +71,16 @@ IMAGE_ID = "SPDXRef-Image"
 NO_SHA1 = "0" * 40  # Syft's checksum for a file whose digest it does not have
 FILES_COMMENT = (
     "A package's files are those its package manager records (or the file it was found in). "
-    f"Their content was not read: a file checksum of SHA1 {NO_SHA1} means not computed."
+    "Their checksums are those the package database records for the file as installed (dpkg "
+    "MD5, apk SHA1, rpm file digests), not computed from the image. A file checksum of SHA1 "
+    f"{NO_SHA1} means the SHA1 is not known (SPDX requires one); the other checksums listed "
+    "with it are the known ones."
 )
+# Package.file_digests algorithm <-> SPDX checksum algorithm, in the order they are written
+# after the SHA1.
+_SPDX_ALGORITHMS = {"sha1": "SHA1", "sha224": "SHA224", "sha256": "SHA256", "sha384": "SHA384",
+                    "sha512": "SHA512", "md5": "MD5"}
+_OUR_ALGORITHMS = {v: k for k, v in _SPDX_ALGORITHMS.items()}
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
 _SOURCE_ARCH = {"deb": "source", "rpm": "src"}
 
@@ -101,6 +113,8 @@ def encode(inventory: Inventory, *, now: datetime | None = None, files: bool = T
         spdx_packages.append(pkg)
         relationships.append(_rel(IMAGE_ID, "CONTAINS", spdx_id))
         relationships += (_rel(spdx_id, "CONTAINS", file_ids.id(path)) for path in owned)
+        if owned and p.file_digests:
+            file_ids.digests(p.file_digests, frozenset(owned))
         if p.source is not None:
             key = (p.type.value, p.source.name, p.source.version)
             if key not in source_ids:
@@ -166,10 +180,11 @@ def _lines(items: Iterable[str]) -> str:
 
 
 def _file_line(f: dict[str, Any]) -> str:
-    (checksum,) = f["checksums"]
+    checksums = ", ".join(
+        f'{{"algorithm": {_str(c["algorithm"])}, "checksumValue": {_str(c["checksumValue"])}}}'
+        for c in f["checksums"])
     return (f'{{"SPDXID": {_str(f["SPDXID"])}, "fileName": {_str(f["fileName"])}, '
-            f'"checksums": [{{"algorithm": {_str(checksum["algorithm"])}, '
-            f'"checksumValue": {_str(checksum["checksumValue"])}}}]}}')
+            f'"checksums": [{checksums}]}}')
 
 
 def _rel_line(r: dict[str, str]) -> str:
@@ -197,6 +212,15 @@ class _FileIds:
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
         self._taken: set[str] = set()
+        self._digests: dict[str, dict[str, str]] = {}  # path -> algorithm -> hex
+
+    def digests(self, pairs: Iterable[tuple[str, str]], owned: frozenset[str]) -> None:
+        """Record what a package's database says of the content of the files it owns. A path
+        two packages own keeps the first value of each algorithm (their databases agree)."""
+        for path, digest in pairs:
+            algorithm, _, value = digest.partition(":")
+            if (path := absolute(path)) in owned and file_digest(algorithm, value):
+                self._digests.setdefault(path, {}).setdefault(algorithm, value.lower())
 
     def id(self, path: str) -> str:
         found = self._ids.get(path)
@@ -214,9 +238,19 @@ class _FileIds:
         as the spec asks (Syft and Trivy write "usr/bin/x"; the reader takes both)."""
         return [
             {"SPDXID": spdx_id, "fileName": "." + path,
-             "checksums": [{"algorithm": "SHA1", "checksumValue": NO_SHA1}]}
+             "checksums": self._checksums(self._digests.get(path))}
             for path, spdx_id in sorted(self._ids.items())
         ]
+
+    @staticmethod
+    def _checksums(known: dict[str, str] | None) -> list[dict[str, str]]:
+        """The SHA1 (forty zeros when not known), then the other known digests."""
+        sha1 = known.get("sha1", NO_SHA1) if known else NO_SHA1
+        out = [{"algorithm": "SHA1", "checksumValue": sha1}]
+        if known:
+            out += ({"algorithm": _SPDX_ALGORITHMS[a], "checksumValue": known[a]}
+                    for a in _SPDX_ALGORITHMS if a != "sha1" and a in known)
+        return out
 
 
 def _rel(element: str, kind: str, related: str) -> dict[str, str]:
@@ -297,6 +331,7 @@ def _package_facts(p: Package) -> dict[str, Any]:
     facts = native._package(p)
     facts["files"] = []
     facts["filesCount"] = len(p.files)
+    del facts["fileDigests"]  # in the file elements' checksums
     return facts
 
 
@@ -382,7 +417,9 @@ def decode(doc: object, name: str) -> Inventory:
                         reason=f"{node.path}: {pkg}")
             )
         else:
-            packages.append(replace(pkg, files=tuple(owned.get(spdx_id, ()))))
+            files = owned.get(spdx_id, {})
+            packages.append(replace(pkg, files=tuple(files), file_digests=tuple(sorted(
+                {(path, d) for path, digests in files.items() for d in digests}))))
     source = facts_node.get("source")
     distro = facts_node.get("distro")
     return Inventory(
@@ -398,35 +435,57 @@ def decode(doc: object, name: str) -> Inventory:
     )
 
 
+_File = tuple[str, tuple[str, ...]]  # a file element's path and digests
+
+
 def _owned_files(
     root: Node, spdx_packages: dict[str, Node], rels: list[tuple[str, str, str]]
-) -> dict[str, dict[str, None]]:
-    """Package id -> the paths of the files it owns, in document order, each once: from
-    ``hasFiles``, package CONTAINS file and file CONTAINED_BY package. Only package-file edges
-    count: ids naming nothing, or other elements (package cycles included), are ignored."""
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Package id -> the paths of the files it owns, in document order, each once, with the
+    digests their file elements give: from ``hasFiles``, package CONTAINS file and file
+    CONTAINED_BY package. Only package-file edges count: ids naming nothing, or other elements
+    (package cycles included), are ignored."""
     files = _read_files(root)
-    owned: defaultdict[str, dict[str, None]] = defaultdict(dict)
+    owned: defaultdict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
+
+    def own(package_id: str, file: _File) -> None:
+        path, digests = file
+        paths = owned[package_id]
+        paths[path] = paths[path] + digests if path in paths else digests
+
     for spdx_id, node in spdx_packages.items():
         for file_id in node.strs("hasFiles"):
             if file_id in files:
-                owned[spdx_id][files[file_id]] = None
+                own(spdx_id, files[file_id])
     for elem, kind, related in rels:
         if kind == "CONTAINS" and related in files and elem in spdx_packages:
-            owned[elem][files[related]] = None
+            own(elem, files[related])
         elif kind == "CONTAINED_BY" and elem in files and related in spdx_packages:
-            owned[related][files[elem]] = None
+            own(related, files[elem])
     return owned
 
 
-def _read_files(root: Node) -> dict[str, str]:
+def _read_files(root: Node) -> dict[str, _File]:
     """File element id -> the absolute path its name gives ("./usr/bin/x", Syft's and
-    Trivy's "usr/bin/x" and "/usr/bin/x" all give "/usr/bin/x")."""
-    out: dict[str, str] = {}
+    Trivy's "usr/bin/x" and "/usr/bin/x" all give "/usr/bin/x"), and its checksums as
+    Package.file_digests: a SHA1 of zeros (unknown), other algorithms and malformed values
+    are left out."""
+    out: dict[str, _File] = {}
     for node in root.list("files"):
         spdx_id, name = node.fields("SPDXID", "fileName")
-        if spdx_id and name:
-            out.setdefault(spdx_id, _path(name))
+        if spdx_id and name and spdx_id not in out:
+            out[spdx_id] = (_path(name), _file_digests(node))
     return out
+
+
+def _file_digests(node: Node) -> tuple[str, ...]:
+    out = []
+    for checksum in node.list("checksums"):
+        algorithm, value = checksum.fields("algorithm", "checksumValue")
+        ours = _OUR_ALGORITHMS.get(algorithm)
+        if ours is not None and value != NO_SHA1 and (d := file_digest(ours, value)):
+            out.append(d)
+    return tuple(out)
 
 
 def _path(name: str) -> str:
