@@ -7,6 +7,7 @@ drive a decision are typed fields; ``extras`` is for display only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -105,6 +106,8 @@ class SourcePackage:
 FILE_DIGEST_HEX = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
                    "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
+_FILE_DIGEST = re.compile(
+    "(?:" + "|".join(f"{a}:[0-9a-f]{{{n}}}" for a, n in FILE_DIGEST_HEX.items()) + r")\Z")
 
 
 def file_digest(algorithm: str, hexdigits: str) -> str | None:
@@ -114,6 +117,11 @@ def file_digest(algorithm: str, hexdigits: str) -> str | None:
     if len(hexdigits) != FILE_DIGEST_HEX.get(algorithm) or not _HEX.issuperset(hexdigits):
         return None
     return f"{algorithm}:{hexdigits}"
+
+
+def is_file_digest(digest: str) -> bool:
+    """Whether ``digest`` is a Package.file_digests digest as file_digest writes it."""
+    return _FILE_DIGEST.match(digest) is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

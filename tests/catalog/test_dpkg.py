@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from hullcheck import catalog, filetree
 from hullcheck.catalog.dpkg import (
+    Digests,
     DpkgCataloger,
+    conffile_digests,
     copyright_licenses,
     debian_license,
+    parse_md5sums,
     parse_stanzas,
 )
+from hullcheck.image import open_image
 from hullcheck.image.writer import whiteout
-from hullcheck.model import Inventory, SourcePackage, Visibility
-from tests.fixtures.images import inventory_of
+from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
+from tests.fixtures.debootstrap import debootstrap_rootfs
+from tests.fixtures.images import build, inventory_of, write
 from tests.fixtures.rootfs import layer, read
+from tests.fixtures.tools import need_command
 
 CATS = (DpkgCataloger(),)
 STATUS = "var/lib/dpkg/status"
+INFO = "var/lib/dpkg/info"
 OS_RELEASE = read("dpkg/bookworm", "usr/lib/os-release")
 
 
@@ -260,3 +271,192 @@ def test_stanza_parser_reports_where_it_broke() -> None:
     assert [s.get("package") for s in stanzas] == ["a", "b"]
     assert [p.line for p in problems] == [4]
     assert "continuation" in problems[0].reason
+
+
+# -- file digests (md5sums, Conffiles) --------------------------------------------------
+
+LIBZSTD = "usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4"
+ZSTD_DOC = "usr/share/doc/libzstd1/copyright"
+ZSTD_CONF = "etc/zstd.conf"
+ZSTD_FILES = {LIBZSTD: b"\x7fELF zstd library", ZSTD_DOC: b"Format: ...\nLicense: BSD\n",
+              ZSTD_CONF: b"level=3\n"}
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def zstd_layer(md5sums: str | bytes, *, conffiles: str = "") -> dict[str, str | bytes]:
+    """libzstd1 with its files, .list and md5sums as dpkg writes them (multiarch names)."""
+    text = stanza("libzstd1", "1.5.4+dfsg2-5", source="libzstd")
+    if conffiles:
+        text += "Conffiles:\n" + conffiles
+    listed = ["/.", "/usr", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/" + LIBZSTD,
+              "/usr/share", "/usr/share/doc", "/usr/share/doc/libzstd1", "/" + ZSTD_DOC,
+              "/etc", "/" + ZSTD_CONF]
+    return {
+        "etc/os-release": OS_RELEASE, STATUS: text,
+        "var/lib/dpkg/info/libzstd1:amd64.list": "\n".join(listed) + "\n",
+        "var/lib/dpkg/info/libzstd1:amd64.md5sums": md5sums,
+        **ZSTD_FILES,
+    }
+
+
+def real_md5sums(*paths: str) -> str:
+    return "".join(f"{md5(ZSTD_FILES[p])}  {p}\n" for p in paths)
+
+
+def test_md5sums_give_each_file_its_digest(tmp_path: Path) -> None:
+    conffiles = f" /{ZSTD_CONF} {md5(ZSTD_FILES[ZSTD_CONF])}\n"
+    inv = scan(tmp_path, zstd_layer(real_md5sums(ZSTD_DOC, LIBZSTD), conffiles=conffiles))
+    assert inv.unknowns == ()
+    (p,) = inv.packages
+    assert p.files == ("/" + LIBZSTD, "/" + ZSTD_DOC, "/" + ZSTD_CONF)
+    # sorted by path; the conffile's digest from the stanza (md5sums leaves conffiles out)
+    assert p.file_digests == (
+        ("/" + ZSTD_CONF, "md5:" + md5(ZSTD_FILES[ZSTD_CONF])),
+        ("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),
+        ("/" + ZSTD_DOC, "md5:" + md5(ZSTD_FILES[ZSTD_DOC])),
+    )
+    # the digests share the file list's strings
+    assert p.file_digests[1][0] is next(f for f in p.files if f == "/" + LIBZSTD)
+
+
+def test_obsolete_and_new_conffiles_have_no_digest(tmp_path: Path) -> None:
+    conffiles = (f" /{ZSTD_CONF} newconffile\n"
+                 f" /etc/old.conf {'a' * 32} obsolete\n"
+                 f" /etc/kept.conf {'B' * 32} remove-on-upgrade\n")
+    layer = zstd_layer(real_md5sums(LIBZSTD), conffiles=conffiles)
+    layer["var/lib/dpkg/info/libzstd1:amd64.list"] += "/etc/kept.conf\n/etc/old.conf\n"
+    inv = scan(tmp_path, layer)
+    assert inv.unknowns == ()
+    (p,) = inv.packages
+    assert p.file_digests == (("/etc/kept.conf", "md5:" + "b" * 32),
+                              ("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])))
+
+
+def test_digests_only_for_files_the_package_lists(tmp_path: Path) -> None:
+    md5sums = real_md5sums(LIBZSTD) + f"{'c' * 32}  usr/bin/not-in-the-list\n"
+    (p,) = scan(tmp_path, zstd_layer(md5sums)).packages
+    assert p.file_digests == (("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),)
+
+
+def test_distroless_md5sums_give_files_and_digests(tmp_path: Path) -> None:
+    md5sums = real_md5sums(LIBZSTD, ZSTD_DOC)
+    inv = scan(tmp_path, {
+        "usr/lib/os-release": OS_RELEASE,
+        "var/lib/dpkg/status.d/libzstd1": stanza("libzstd1", "1.5.4+dfsg2-5"),
+        "var/lib/dpkg/status.d/libzstd1.md5sums": md5sums,
+        **ZSTD_FILES,
+    })
+    assert inv.unknowns == ()
+    (p,) = inv.packages
+    assert p.files == ("/" + LIBZSTD, "/" + ZSTD_DOC)
+    assert p.file_digests == (("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),
+                              ("/" + ZSTD_DOC, "md5:" + md5(ZSTD_FILES[ZSTD_DOC])))
+
+
+def test_malformed_md5sums_lines_are_counted_and_the_rest_kept(tmp_path: Path) -> None:
+    good = f"{md5(ZSTD_FILES[LIBZSTD]).upper()}  {LIBZSTD}  \r\n"  # upper case, CRLF, blanks
+    md5sums = "\n".join([
+        f"{'a' * 31}  {ZSTD_DOC}",  # short digest
+        good.rstrip("\n"),
+        f"{'g' * 32}  {ZSTD_DOC}",  # not hex
+        "",  # blank lines are no lines
+        f"{'a' * 32}  ",  # no path
+        f"{'a' * 32}",
+        f"{'a' * 32}  usr/{'x' * 5000}",  # longer than PATH_MAX
+        f"{'a' * 32}\t{ZSTD_DOC}",  # not md5sum's separator
+        "\x00\xff garbage",
+        f"{md5(ZSTD_FILES[ZSTD_DOC])}  /{ZSTD_DOC}",  # a leading slash is accepted
+    ])
+    inv = scan(tmp_path, zstd_layer(md5sums))
+    (p,) = inv.packages
+    assert p.file_digests == (("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),
+                              ("/" + ZSTD_DOC, "md5:" + md5(ZSTD_FILES[ZSTD_DOC])))
+    (u,) = inv.unknowns
+    assert u.cataloger == "dpkg-db"
+    assert u.location.path == "/var/lib/dpkg/status" and u.location.layer == 0
+    assert u.reason == ("libzstd1: /var/lib/dpkg/info/libzstd1:amd64.md5sums: 7 malformed "
+                        "line(s) ignored (the first is line 1)")
+
+
+def test_binary_md5sums_is_counted_not_fatal(tmp_path: Path) -> None:
+    inv = scan(tmp_path, zstd_layer(bytes(range(256)) * 256))
+    (p,) = inv.packages
+    assert p.files and p.file_digests == ()
+    (u,) = inv.unknowns
+    assert "malformed line(s) ignored" in u.reason
+
+
+def test_malformed_conffiles_lines_are_counted(tmp_path: Path) -> None:
+    conffiles = f" /{ZSTD_CONF} {'z' * 32}\n /etc/x\n relative {'a' * 32}\n"
+    inv = scan(tmp_path, zstd_layer(real_md5sums(LIBZSTD), conffiles=conffiles))
+    (p,) = inv.packages
+    assert p.file_digests == (("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),)
+    (u,) = inv.unknowns
+    assert u.reason == ("libzstd1: stanza at line 1: 3 malformed Conffiles line(s) ignored "
+                        "(the first is line 2 of the field)")
+
+
+def test_md5sums_over_the_size_limit_is_an_unknown(tmp_path: Path) -> None:
+    md5sums = real_md5sums(LIBZSTD) + f"{'a' * 32}  usr/share/filler\n" * 4000
+    ref = write(build(zstd_layer(md5sums)), tmp_path)
+    tree = filetree.build(open_image(ref), catalog.globs_for(CATS), max_file=100_000)
+    inv = catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=CATS)
+    (p,) = inv.packages
+    assert p.files and p.file_digests == ()
+    (u,) = inv.unknowns
+    assert u.reason == ("libzstd1: /var/lib/dpkg/info/libzstd1:amd64.md5sums: over the size "
+                        "limit, file digests not read")
+
+
+def test_a_large_md5sums_parses_in_linear_time() -> None:
+    """100,000 lines (a texlive-sized package), half of them broken."""
+    lines = [f"{i:032x}  usr/share/f{i}" if i % 2 else f"{i:031x}  usr/share/f{i}"
+             for i in range(100_000)]
+    started = time.perf_counter()
+    found = parse_md5sums("\n".join(lines).encode())
+    assert time.perf_counter() - started < 5  # ~0.1 s here
+    assert len(found.pairs) == found.bad == 50_000
+    assert found.first_bad == 1
+
+
+def test_md5sums_parser_pieces() -> None:
+    assert parse_md5sums(b"") == Digests(pairs=[])
+    assert parse_md5sums(b"\n\n") == Digests(pairs=[])
+    found = parse_md5sums(f"{'A' * 32} *usr/bin/x\n".encode())  # md5sum's binary mode
+    assert found == Digests(pairs=[("/usr/bin/x", "md5:" + "a" * 32)])
+    assert parse_md5sums(f"{'a' * 32}  a b \n".encode()).pairs == [("/a b", "md5:" + "a" * 32)]
+    assert conffile_digests("\n /etc/a " + "1" * 32 + "\n") == Digests(
+        pairs=[("/etc/a", "md5:" + "1" * 32)])
+
+
+@pytest.mark.slow
+def test_debootstrap_digests_are_md5sum_of_the_real_files() -> None:
+    """The real bookworm minbase tree: what we read from md5sums and Conffiles is what
+    ``md5sum`` says of the files (none was changed after installation)."""
+    root = debootstrap_rootfs()
+    md5sum = need_command("md5sum", "coreutils")
+    image = open_image(f"dir:{root}")
+    inv = catalog.run(filetree.build(image, catalog.globs_for(CATS)), image.source,
+                      catalogers=CATS)
+    assert inv.unknowns == ()
+    digests = {path: d for p in inv.packages for path, d in p.file_digests}
+    libc = next(f for p in inv.packages if p.name == "libc6" for f in p.files
+                if f.endswith("/libc.so.6"))
+    chosen = ["/bin/bash", libc, "/usr/bin/dpkg", "/etc/bash.bashrc", "/etc/debian_version"]
+    out = subprocess.run([md5sum, *(f"{root}{path}" for path in chosen)],
+                         capture_output=True, text=True, check=True).stdout
+    assert [digests[path] for path in chosen] == [
+        "md5:" + line.split()[0] for line in out.splitlines()]
+    # every digest, against the bytes of the file
+    wrong = [path for path, d in digests.items()
+             if d != "md5:" + hashlib.md5((root / path.lstrip("/")).read_bytes()).hexdigest()]
+    assert wrong == []
+    # every md5sums line gave a digest (each names a file its package lists), and so did
+    # the Conffiles
+    lines = sum(len(f.read_bytes().splitlines()) for f in (root / INFO).glob("*.md5sums"))
+    conffiles = sum(len(p.file_digests) for p in inv.packages) - lines
+    assert lines > 4000 and conffiles > 20
+    assert sum(1 for p in inv.packages if p.file_digests) / len(inv.packages) > 0.95

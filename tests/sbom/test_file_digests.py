@@ -324,3 +324,16 @@ def test_round_trips_for_any_files_and_digests(
     ElementTree.fromstring(sbom.encode(inv, "cyclonedx-xml"))
     assert sbom.decode(sbom.encode(inv, "json")) == inv
     assert all(file_digest(*d.partition(":")[::2]) for p in decoded for _, d in p.file_digests)
+
+
+@pytest.mark.parametrize("inv", [mixed(), debian_inventory("all-layers"), inventory(libssl3=(
+    (LIBSSL, "sha512:" + "f" * 128), (CONF, "md5:" + "1" * 32)))])
+def test_cyclonedx_json_files_are_written_as_json_dumps_would(inv: Inventory) -> None:
+    """File components are rendered by hand (json.dumps' indenting encoder is slow): the text
+    is exactly what json.dumps(indent=2) writes, hostile names included."""
+    weird = ('/a "quoted" \\ back\nslash', "/ü\u2028\udc80", "/\x00hullcheck-files-x", "rel")
+    inv = with_files(inv, requests=weird)
+    data = sbom.encode(inv, "cyclonedx-json")
+    assert data == json.dumps(json.loads(data), indent=2).encode() + b"\n"
+    assert [f["name"] for c in json.loads(data)["components"] if c["name"] == "requests"
+            for f in c["components"]] == [*weird[:3], "/rel"]

@@ -2,12 +2,16 @@
 
 Evidence: ``/var/lib/dpkg/status`` and, in distroless images, one file per package
 under ``/var/lib/dpkg/status.d/`` (``NAME`` holds the stanza, ``NAME.md5sums`` the file
-list). Supporting files: ``/var/lib/dpkg/info/NAME[:ARCH].list`` for owned files and
+list). Supporting files: ``/var/lib/dpkg/info/NAME[:ARCH].list`` for owned files,
+``/var/lib/dpkg/info/NAME[:ARCH].md5sums`` for their MD5 digests as installed (with the
+stanza's ``Conffiles`` for the configuration files, which md5sums leaves out) and
 ``/usr/share/doc/NAME/copyright`` for licences when it is machine-readable (DEP-5).
 
 Only installed packages count (``Status: install|hold ok installed``). A stanza that
 cannot be read is skipped and the others are kept; a file with no readable stanza
-at all raises ``FormatError`` so the runner records an ``Unknown``.
+at all raises ``FormatError`` so the runner records an ``Unknown``. Digest lines that
+cannot be read (not 32 hex digits, two spaces and a path) are left out, and counted in one
+``Unknown`` per md5sums file beside the package.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from dataclasses import dataclass
 
 from packageurl import PackageURL
 
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, unknown
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.licenses import validate as validate_license
-from hullcheck.model import Location, Package, PackageType, SourcePackage
+from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown
 
 NAME = "dpkg-db"
 STATUS = "/var/lib/dpkg/status"
@@ -32,9 +36,14 @@ INFO = "/var/lib/dpkg/info/"
 DOC = "/usr/share/doc/"
 INSTALLED = frozenset({"install ok installed", "hold ok installed"})
 MAX_FIELD = 1 << 20  # one field over 1 MiB is not a real dpkg database
+MAX_PATH = 4096  # PATH_MAX: a longer md5sums path is not a real one
 
 _FIELD = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]*):[ \t]*(.*)\Z")
 _SOURCE = re.compile(r"\s*(\S+)(?:\s+\(\s*([^)\s]+)\s*\))?\s*\Z")
+# An md5sums line as md5sum writes it ("<32 hex>  <path>", or " *<path>"), the path relative
+# to the root; its trailing blanks are not part of it, as for the file list.
+_MD5SUMS_LINE = re.compile(r"^([0-9a-fA-F]{32}) [ *]/*([^\n]*\S)[^\S\n]*$", re.M)
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,21 +326,115 @@ def _md5sums_files(data: bytes) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _owned_files(name: str, arch: str, evidence: str, view: View) -> tuple[str, ...]:
-    keys = [f"{name}:{arch}", name] if arch and arch != "all" else [name, f"{name}:{arch}"]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Digests:
+    """What an md5sums file (or a Conffiles field) says of the files' content."""
+
+    pairs: list[tuple[str, str]]  # (absolute path, "md5:<hex>")
+    bad: int = 0  # lines that are not '<32 hex>  <path>'
+    first_bad: int = 0  # 1-based line number of the first
+
+
+def parse_md5sums(data: bytes) -> Digests:
+    """The (path, "md5:<hex>") pairs of an md5sums file; malformed lines are counted."""
+    text = data.decode("utf-8", errors="replace")
+    pairs = [("/" + path, "md5:" + digest.lower())
+             for digest, path in _MD5SUMS_LINE.findall(text) if len(path) < MAX_PATH]
+    if text.count("\n") + (not text.endswith("\n")) == len(pairs):
+        return Digests(pairs=pairs)  # every line read (the usual case: no line by line pass)
+    bad = first = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        if line.strip() and not _good_md5sums_line(line):
+            bad += 1
+            first = first or number
+    return Digests(pairs=pairs, bad=bad, first_bad=first)
+
+
+def _good_md5sums_line(line: str) -> bool:
+    m = _MD5SUMS_LINE.match(line)
+    return m is not None and len(m.group(2)) < MAX_PATH
+
+
+def conffile_digests(field: str) -> Digests:
+    """The Conffiles field's (path, "md5:<hex>") pairs: " PATH MD5 [obsolete|remove-on-upgrade]"
+    lines. Obsolete conffiles are no longer the package's; "newconffile" (no digest yet) is
+    left out; other lines are counted as malformed."""
+    pairs: list[tuple[str, str]] = []
+    bad = first = 0
+    for number, line in enumerate(field.split("\n"), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) >= 2 and parts[0].startswith("/") and len(parts[0]) < MAX_PATH:
+            digest, flags = parts[1], parts[2:]
+            if "obsolete" in flags or digest == "newconffile":
+                continue
+            if len(digest) == 32 and _HEX.issuperset(digest):
+                pairs.append((parts[0], "md5:" + digest.lower()))
+                continue
+        bad += 1
+        first = first or number
+    return Digests(pairs=pairs, bad=bad, first_bad=first)
+
+
+def _keys(name: str, arch: str) -> list[str]:
+    return [f"{name}:{arch}", name] if arch and arch != "all" else [name, f"{name}:{arch}"]
+
+
+def _md5sums(keys: list[str], evidence: str, view: View) -> tuple[str, bytes | None]:
+    """The package's md5sums file: its bytes, or its path and None when it was over the size
+    limit; ("", None) when it has none (or its bytes were not kept)."""
+    if evidence.startswith(STATUS_D):
+        candidates = [f"{STATUS_D}{key}.md5sums" for key in (*keys, evidence.rsplit("/", 1)[1])]
+    else:
+        candidates = [f"{INFO}{key}.md5sums" for key in keys]
+    for path in candidates:
+        e = view.lookup(path)
+        if e is not None and e.kind is Kind.FILE and (e.content is not None or e.too_large):
+            return path, e.content
+    return "", None
+
+
+def _owned_files(keys: list[str], md5sums: bytes | None, evidence: str,
+                 view: View) -> tuple[str, ...]:
     for key in keys:
         data = view.read(f"{INFO}{key}.list")
         if data is not None:
             return _list_files(data, view)
-    if evidence.startswith(STATUS_D):
-        for key in (*keys, evidence.rsplit("/", 1)[1]):
-            data = view.read(f"{STATUS_D}{key}.md5sums")
-            if data is not None:
-                return _md5sums_files(data)
+    if evidence.startswith(STATUS_D) and md5sums is not None:
+        return _md5sums_files(md5sums)
     return ()
 
 
-def _package(stanza: Stanza, evidence: str, view: View, env: Env) -> Package | None:
+def _file_digests(stanza: Stanza, files: tuple[str, ...], md5sums_path: str,
+                  md5sums: bytes | None) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The package's file digests (of files it owns), and what could not be read."""
+    problems = []
+    pairs: list[tuple[str, str]] = []
+    if md5sums_path and md5sums is None:
+        problems.append(f"{md5sums_path}: over the size limit, file digests not read")
+    elif md5sums is not None:
+        found = parse_md5sums(md5sums)
+        pairs = found.pairs
+        if found.bad:
+            problems.append(f"{md5sums_path}: {found.bad} malformed line(s) ignored "
+                            f"(the first is line {found.first_bad})")
+    if conffiles := stanza.get("Conffiles"):
+        found = conffile_digests(conffiles)
+        pairs += found.pairs
+        if found.bad:
+            problems.append(f"stanza at line {stanza.line}: {found.bad} malformed Conffiles "
+                            f"line(s) ignored (the first is line {found.first_bad} of the field)")
+    if not pairs:
+        return (), problems
+    owned = {f: f for f in files}  # the digests share the file list's path strings
+    return tuple(sorted({(owned[path], d) for path, d in pairs if path in owned})), problems
+
+
+def _package(stanza: Stanza, evidence: str, view: View,
+             env: Env) -> tuple[Package, list[str]] | None:
+    """The installed package a stanza describes and what of its file digests could not be
+    read; None when it is not installed."""
     status = " ".join(stanza.get("Status", "install ok installed").split())
     if status not in INSTALLED:
         return None
@@ -358,6 +461,10 @@ def _package(stanza: Stanza, evidence: str, view: View, env: Env) -> Package | N
     locations = [Location(path=evidence)]
     if licenses:
         locations.append(Location(path=copyright_path))
+    keys = _keys(name, arch)
+    md5sums_path, md5sums = _md5sums(keys, evidence, view)
+    files = _owned_files(keys, md5sums, evidence, view)
+    digests, problems = _file_digests(stanza, files, md5sums_path, md5sums)
     return Package(
         type=PackageType.DEB,
         name=name,
@@ -368,24 +475,28 @@ def _package(stanza: Stanza, evidence: str, view: View, env: Env) -> Package | N
         licenses=licenses,
         source=source,
         arch=arch,
-        files=_owned_files(name, arch, evidence, view),
+        files=files,
+        file_digests=digests,
         extras=tuple(sorted(extras)),
-    )
+    ), problems
 
 
 def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
-        list[Package], list[Problem]]:
-    """Installed packages of one status file, and the stanzas that could not be read."""
+        list[Package | Unknown], list[Problem]]:
+    """Installed packages of one status file, each followed by an Unknown for what of its file
+    digests could not be read; and the stanzas that could not be read."""
     stanzas, problems = parse_stanzas(text)
-    packages: list[Package] = []
+    packages: list[Package | Unknown] = []
     for stanza in stanzas:
         try:
-            pkg = _package(stanza, evidence, view, env)
+            found = _package(stanza, evidence, view, env)
         except (FormatError, ValueError) as exc:
             problems.append(Problem(line=stanza.line, reason=str(exc)))
             continue
-        if pkg is not None:
+        if found is not None:
+            pkg, digest_problems = found
             packages.append(pkg)
+            packages += (unknown(NAME, f"{pkg.name}: {reason}") for reason in digest_problems)
     return packages, problems
 
 
@@ -394,14 +505,14 @@ class DpkgCataloger:
 
     name = NAME
     globs = (STATUS, STATUS_D + "*")
-    needs = (INFO + "*.list", DOC + "*/copyright")
+    needs = (INFO + "*.list", INFO + "*.md5sums", DOC + "*/copyright")
 
-    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         if entry.path.endswith(".md5sums"):
             return ()
         return list(self._parse(entry, view, env))
 
-    def _parse(self, entry: FileEntry, view: View, env: Env) -> Iterator[Package]:
+    def _parse(self, entry: FileEntry, view: View, env: Env) -> Iterator[Package | Unknown]:
         data = entry.content or b""
         if b"\0" in data:
             raise FormatError(f"{entry.path}: binary data in a dpkg status file")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator
 
 from packageurl import PackageURL
 
 from hullcheck import __version__
-from hullcheck.model import Inventory, Layer, Package
+from hullcheck.model import Inventory, Layer, Package, file_digest, is_file_digest
 
 TOOL = "hullcheck"
 TOOL_VERSION = __version__
@@ -30,6 +30,24 @@ def owned_files(p: Package) -> tuple[str, ...]:
     """The files a package owns as CycloneDX and SPDX list them: absolute paths (a relative one
     is taken from the root), each once, in the package's order."""
     return tuple(dict.fromkeys(absolute(f) for f in p.files))
+
+
+def file_digests(p: Package, owned: Container[str]) -> Iterator[tuple[str, str, str]]:
+    """(absolute path, algorithm, lower-case hex) for each valid digest of a file among
+    ``owned`` (absolute paths) in the package's ``file_digests``; malformed ones are left out."""
+    for path, digest in p.file_digests:
+        if path[:1] != "/":
+            path = "/" + path  # noqa: PLW2901
+        if path not in owned:
+            continue
+        if not is_file_digest(digest):
+            algorithm, _, value = digest.partition(":")
+            canonical = file_digest(algorithm, value)  # upper-case hex
+            if canonical is None:
+                continue
+            digest = canonical  # noqa: PLW2901
+        algorithm, _, value = digest.partition(":")
+        yield path, algorithm, value
 
 
 def absolute(path: str) -> str:

@@ -59,8 +59,7 @@ def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> by
         # Unindented from the library (its C encoder), indented once the files are in.
         doc = json.loads(
             make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string())
-        cdx_files.nest_json(doc, owned)
-        text = json.dumps(doc, indent=2)
+        text = cdx_files.dump_json(doc, owned)
     # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
     return text.encode("utf-8", "backslashreplace") + b"\n"
 

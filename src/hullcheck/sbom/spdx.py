@@ -54,7 +54,7 @@ from hullcheck.sbom._common import (
     TOOL,
     TOOL_VERSION,
     LayerTable,
-    absolute,
+    file_digests,
     image_purl,
     owned_files,
     refs,
@@ -114,7 +114,7 @@ def encode(inventory: Inventory, *, now: datetime | None = None, files: bool = T
         relationships.append(_rel(IMAGE_ID, "CONTAINS", spdx_id))
         relationships += (_rel(spdx_id, "CONTAINS", file_ids.id(path)) for path in owned)
         if owned and p.file_digests:
-            file_ids.digests(p.file_digests, frozenset(owned))
+            file_ids.digests(file_digests(p, frozenset(owned)))
         if p.source is not None:
             key = (p.type.value, p.source.name, p.source.version)
             if key not in source_ids:
@@ -164,7 +164,7 @@ def _render(doc: dict[str, Any]) -> str:
     parts = []
     for key, value in doc.items():
         if key == "files":
-            text = _lines(_file_line(f) for f in value)
+            text = _lines(value)  # already one line each
         elif key == "relationships":
             text = _lines(_rel_line(r) for r in value)
         else:
@@ -177,14 +177,6 @@ def _render(doc: dict[str, Any]) -> str:
 def _lines(items: Iterable[str]) -> str:
     body = ",\n    ".join(items)
     return f"[\n    {body}\n  ]" if body else "[]"
-
-
-def _file_line(f: dict[str, Any]) -> str:
-    checksums = ", ".join(
-        f'{{"algorithm": {_str(c["algorithm"])}, "checksumValue": {_str(c["checksumValue"])}}}'
-        for c in f["checksums"])
-    return (f'{{"SPDXID": {_str(f["SPDXID"])}, "fileName": {_str(f["fileName"])}, '
-            f'"checksums": [{checksums}]}}')
 
 
 def _rel_line(r: dict[str, str]) -> str:
@@ -206,6 +198,11 @@ def _spdx_id(kind: str, ref: str) -> str:
     return f"SPDXRef-{kind}-{digest}"
 
 
+def _checksum(algorithm: str, hexdigits: str) -> str:
+    """One checksum as JSON (the algorithm is one of ours, the value validated hex)."""
+    return f'{{"algorithm": "{algorithm}", "checksumValue": "{hexdigits}"}}'
+
+
 class _FileIds:
     """One SPDX file element per path, whichever packages own it."""
 
@@ -214,13 +211,17 @@ class _FileIds:
         self._taken: set[str] = set()
         self._digests: dict[str, dict[str, str]] = {}  # path -> algorithm -> hex
 
-    def digests(self, pairs: Iterable[tuple[str, str]], owned: frozenset[str]) -> None:
-        """Record what a package's database says of the content of the files it owns. A path
-        two packages own keeps the first value of each algorithm (their databases agree)."""
-        for path, digest in pairs:
-            algorithm, _, value = digest.partition(":")
-            if (path := absolute(path)) in owned and file_digest(algorithm, value):
-                self._digests.setdefault(path, {}).setdefault(algorithm, value.lower())
+    def digests(self, found: Iterable[tuple[str, str, str]]) -> None:
+        """Record (path, algorithm, hex) of what a package's database says of the content of
+        the files it owns. A path two packages own keeps the first value of each algorithm
+        (their databases should agree)."""
+        digests = self._digests
+        for path, algorithm, value in found:
+            known = digests.get(path)
+            if known is None:
+                digests[path] = {algorithm: value}
+            elif algorithm not in known:
+                known[algorithm] = value
 
     def id(self, path: str) -> str:
         found = self._ids.get(path)
@@ -233,24 +234,30 @@ class _FileIds:
             self._taken.add(found)
         return found
 
-    def elements(self) -> list[dict[str, Any]]:
-        """The file elements, by path. Names are relative to the image root, "./usr/bin/x"
-        as the spec asks (Syft and Trivy write "usr/bin/x"; the reader takes both)."""
+    def elements(self) -> list[str]:
+        """The file elements, by path, each as one line of JSON. Names are relative to the image
+        root, "./usr/bin/x" as the spec asks (Syft and Trivy write "usr/bin/x"; the reader
+        takes both)."""
+        digests = self._digests
         return [
-            {"SPDXID": spdx_id, "fileName": "." + path,
-             "checksums": self._checksums(self._digests.get(path))}
+            f'{{"SPDXID": {_str(spdx_id)}, "fileName": {_str("." + path)}, '
+            f'"checksums": [{_checksums(digests.get(path))}]}}'
             for path, spdx_id in sorted(self._ids.items())
         ]
 
-    @staticmethod
-    def _checksums(known: dict[str, str] | None) -> list[dict[str, str]]:
-        """The SHA1 (forty zeros when not known), then the other known digests."""
-        sha1 = known.get("sha1", NO_SHA1) if known else NO_SHA1
-        out = [{"algorithm": "SHA1", "checksumValue": sha1}]
-        if known:
-            out += ({"algorithm": _SPDX_ALGORITHMS[a], "checksumValue": known[a]}
-                    for a in _SPDX_ALGORITHMS if a != "sha1" and a in known)
-        return out
+
+_UNKNOWN_SHA1 = _checksum("SHA1", NO_SHA1)
+
+
+def _checksums(known: dict[str, str] | None) -> str:
+    """The checksums of a file element as JSON: the SHA1 (forty zeros when not known), then
+    the other known digests."""
+    if not known:
+        return _UNKNOWN_SHA1
+    out = [_checksum("SHA1", known["sha1"]) if "sha1" in known else _UNKNOWN_SHA1]
+    out += (_checksum(name, known[a]) for a, name in _SPDX_ALGORITHMS.items()
+            if a != "sha1" and a in known)
+    return ", ".join(out)
 
 
 def _rel(element: str, kind: str, related: str) -> dict[str, str]:
