@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
 from pathlib import Path
 
-from hullcheck.catalog.apk import ApkCataloger, licenses_of
+import pytest
+
+from hullcheck.catalog.apk import ApkCataloger, checksum, licenses_of, package_of, parse_records
+from hullcheck.catalog.base import Env
+from hullcheck.image.writer import Entry, file, symlink
 from hullcheck.model import Inventory, SourcePackage, Visibility
 from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
@@ -87,3 +94,118 @@ def test_huge_line_is_refused_without_crash(tmp_path: Path) -> None:
     inv = scan(tmp_path, {DB: "P:big\nV:1\nT:" + "x" * (2 << 20) + "\n\nP:small\nV:1\n"})
     assert [p.name for p in inv.packages] == ["small"]
 
+
+
+# -- file checksums (Z: lines) ------------------------------------------------------------
+
+MUSL_FILES = {"lib/ld-musl-x86_64.so.1": b"\x7fELF musl dynamic linker",
+              "usr/lib/libz.so.1.3.1": b"\x7fELF zlib", "etc/apk/world": b"musl\nzlib\n"}
+
+
+def q1(data: bytes) -> str:
+    """apk's Z: value: Q1 and the base64 of the SHA1 (apk-tools' apk_blob_push_csum)."""
+    return "Q1" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def sha1(data: bytes) -> str:
+    return "sha1:" + hashlib.sha1(data).hexdigest()
+
+
+def digest_db(*extra: str) -> str:
+    """musl with a file, a symlink (its Z: is the SHA1 of the link's target, as apk writes
+    it) and zlib with files in two directories."""
+    ld = MUSL_FILES["lib/ld-musl-x86_64.so.1"]
+    return "\n".join([
+        "P:musl", "V:1.2.4_git20230717-r4", "A:x86_64", "o:musl",
+        "F:lib", "R:ld-musl-x86_64.so.1", "a:0:0:755", f"Z:{q1(ld)}",
+        "R:libc.musl-x86_64.so.1", "a:0:0:777", f"Z:{q1(b'ld-musl-x86_64.so.1')}",
+        "",
+        "P:zlib", "V:1.3.1-r0", "A:x86_64",
+        "F:usr", "F:usr/lib", "R:libz.so.1.3.1", f"Z:{q1(MUSL_FILES['usr/lib/libz.so.1.3.1'])}",
+        "R:libz.so.1", "F:etc", "F:etc/apk", "R:world", f"Z:{q1(MUSL_FILES['etc/apk/world'])}",
+        *extra, "",
+    ])
+
+
+def digest_layer(db: str) -> list[Entry]:
+    return [file(DB, db.encode()), symlink("lib/libc.musl-x86_64.so.1", "ld-musl-x86_64.so.1"),
+            symlink("usr/lib/libz.so.1", "libz.so.1.3.1"),
+            *(file(path, data) for path, data in MUSL_FILES.items())]
+
+
+def test_z_lines_are_the_sha1_of_the_files(tmp_path: Path) -> None:
+    inv = scan(tmp_path, digest_layer(digest_db()))
+    assert inv.unknowns == ()
+    pkgs = {p.name: p for p in inv.packages}
+    musl, zlib = pkgs["musl"], pkgs["zlib"]
+    assert musl.files == ("/lib/ld-musl-x86_64.so.1", "/lib/libc.musl-x86_64.so.1")
+    # the symlink's Z: is of its target's name: no digest for it
+    assert musl.file_digests == (
+        ("/lib/ld-musl-x86_64.so.1", sha1(MUSL_FILES["lib/ld-musl-x86_64.so.1"])),)
+    assert zlib.files == ("/usr/lib/libz.so.1.3.1", "/usr/lib/libz.so.1", "/etc/apk/world")
+    assert zlib.file_digests == (  # sorted by path
+        ("/etc/apk/world", sha1(MUSL_FILES["etc/apk/world"])),
+        ("/usr/lib/libz.so.1.3.1", sha1(MUSL_FILES["usr/lib/libz.so.1.3.1"])),
+    )
+    # every digest is what the file's bytes hash to
+    for p in inv.packages:
+        for path, digest in p.file_digests:
+            assert digest == sha1(MUSL_FILES[path.lstrip("/")])
+
+
+def test_checked_in_alpine_database_z_lines(tmp_path: Path) -> None:
+    """The fixture's Z: lines are apk's Q1 form (its files are not in the fixture)."""
+    inv = scan(tmp_path, layer("apk/alpine"))
+    assert inv.unknowns == ()
+    musl = next(p for p in inv.packages if p.name == "musl")
+    assert [path for path, _ in musl.file_digests] == ["/lib/ld-musl-x86_64.so.1",
+                                                       "/lib/libc.musl-x86_64.so.1"]
+    assert all(d.startswith("sha1:") and len(d) == 45 for _, d in musl.file_digests)
+
+
+def test_other_checksum_forms() -> None:
+    data = b"content"
+    assert checksum(q1(data)) == sha1(data)
+    assert checksum("Q2" + base64.b64encode(hashlib.sha256(data).digest()).decode()) == (
+        "sha256:" + hashlib.sha256(data).hexdigest())
+    assert checksum("X1" + hashlib.sha1(data).hexdigest().upper()) == sha1(data)
+    assert checksum(hashlib.md5(data).hexdigest()) == "md5:" + hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.parametrize("value", [
+    "", "Q1", "Q1!!!!" + "A" * 22,  # not base64
+    "Q1" + base64.b64encode(b"x" * 19).decode(),  # 19 bytes
+    "Q1" + base64.b64encode(b"x" * 32).decode(),  # a SHA256's length for a SHA1
+    "Q1" + base64.b64encode(b"x" * 20).decode().rstrip("=") + "==",  # bad padding
+    "Q3" + base64.b64encode(b"x" * 20).decode(),  # unknown algorithm
+    "X1" + "g" * 40, "X1" + "a" * 39, "a" * 31, "Q1" + "A" * 10_000,
+])
+def test_malformed_checksums_are_none(value: str) -> None:
+    assert checksum(value) is None
+
+
+def test_malformed_z_lines_are_counted_and_the_rest_kept(tmp_path: Path) -> None:
+    db = digest_db().replace(
+        f"Z:{q1(MUSL_FILES['etc/apk/world'])}",
+        f"Z:{q1(MUSL_FILES['etc/apk/world'])}\nZ:{q1(b'again')}",  # a second Z: for one file
+    ).replace("F:etc\n", "F:etc\nZ:Q1notachecksum\n")  # after F:, no file
+    db = db.replace(f"Z:{q1(MUSL_FILES['usr/lib/libz.so.1.3.1'])}", "Z:Q1" + "=" * 28)
+    inv = scan(tmp_path, digest_layer(db))
+    zlib = next(p for p in inv.packages if p.name == "zlib")
+    assert zlib.file_digests == (("/etc/apk/world", sha1(MUSL_FILES["etc/apk/world"])),)
+    (u,) = inv.unknowns
+    assert u.cataloger == "apk-db" and u.location.path == "/lib/apk/db/installed"
+    assert u.reason == ("zlib: 3 Z: line(s) that are not a file's checksum ignored "
+                        "(the first is line 19)")
+    assert next(p for p in inv.packages if p.name == "musl").file_digests  # untouched
+
+
+def test_a_huge_database_of_checksums_parses_in_linear_time(tmp_path: Path) -> None:
+    lines = ["P:big", "V:1-r0", "F:usr/share/big"]
+    for i in range(100_000):
+        lines += [f"R:f{i}", f"Z:{q1(str(i).encode())}" if i % 2 else "Z:Q1broken"]
+    started = time.perf_counter()
+    (pkg, problem) = package_of(parse_records("\n".join(lines))[0][0], "/" + DB, Env())
+    assert time.perf_counter() - started < 10  # ~0.3 s here
+    assert len(pkg.files) == 100_000 and len(pkg.file_digests) == 50_000
+    assert problem.startswith("big: 50000 Z: line(s)")

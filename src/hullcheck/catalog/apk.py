@@ -2,23 +2,32 @@
 
 Evidence: ``/lib/apk/db/installed`` — stanzas of ``X:value`` lines separated by blank
 lines (``P`` name, ``V`` version, ``A`` arch, ``o`` origin, ``L`` licence, ``T``
-description, ``m`` maintainer, ``F`` a directory then ``R`` files in it). A broken
-stanza is skipped and the others kept; a file with no readable stanza raises
-``FormatError`` so the runner records an ``Unknown``.
+description, ``m`` maintainer, ``F`` a directory then ``R`` files in it, each ``R`` maybe
+followed by ``Z``, the file's checksum as installed). A broken stanza is skipped and the others
+kept; a file with no readable stanza raises ``FormatError`` so the runner records an
+``Unknown``.
+
+``Z`` is ``Q1`` and the base64 of a SHA1 (what apk writes), ``Q2`` and the base64 of a
+SHA256, ``X1`` and the hex of a SHA1, or the hex of an MD5 (apk's oldest form). For a symlink
+apk records the SHA1 of the link's target path, not of a file's content, so a path the image
+shows as a symlink gets no digest. A checksum in none of these forms is left out and counted
+in one ``Unknown`` per package.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from packageurl import PackageURL
 
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, unknown
 from hullcheck.errors import FormatError
-from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Location, Package, PackageType, SourcePackage
+from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown, file_digest
 
 NAME = "apk-db"
 INSTALLED = "/lib/apk/db/installed"
@@ -72,14 +81,62 @@ def licenses_of(field: str) -> tuple[str, ...]:
 
 
 def files_of(record: Record) -> tuple[str, ...]:
+    return contents_of(record).files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contents:
+    """The files of a stanza and what its Z: lines say of their content."""
+
+    files: tuple[str, ...]
+    digests: tuple[tuple[str, str], ...] = ()  # (path, digest) as R: and Z: lines give them
+    bad: int = 0  # Z: lines that are not a checksum of a file
+    first_bad: int = 0  # the first one's line number
+
+
+def contents_of(record: Record) -> Contents:
     folder = ""
-    out: list[str] = []
-    for key, value in record.lines:
+    files: list[str] = []
+    digests: list[tuple[str, str]] = []
+    current = ""  # the file the last R: line named
+    bad = first = 0
+    for number, (key, value) in enumerate(record.lines, record.line):
         if key == "F":
             folder = value.strip("/")
-        elif key == "R" and value:
-            out.append(f"/{folder}/{value}" if folder else f"/{value}")
-    return tuple(out)
+            current = ""
+        elif key == "R":
+            current = (f"/{folder}/{value}" if folder else f"/{value}") if value else ""
+            if current:
+                files.append(current)
+        elif key == "Z":
+            digest = checksum(value) if current else None
+            if digest is None:
+                bad += 1
+                first = first or number
+            else:
+                digests.append((current, digest))
+                current = ""  # one checksum per file
+    return Contents(files=tuple(files), digests=tuple(digests), bad=bad, first_bad=first)
+
+
+_CHECKSUM_BYTES = {"1": ("sha1", 20), "2": ("sha256", 32)}
+
+
+def checksum(value: str) -> str | None:
+    """A ``Z:`` value as a file digest ("sha1:<hex>"...); None when it is none of apk's forms."""
+    value = value.strip()
+    if value[:1] == "Q" and value[1:2] in _CHECKSUM_BYTES:
+        algorithm, size = _CHECKSUM_BYTES[value[1:2]]
+        if len(value) - 2 != (size + 2) // 3 * 4:  # base64 of exactly that many bytes
+            return None
+        try:
+            raw = base64.b64decode(value[2:], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return f"{algorithm}:{raw.hex()}" if len(raw) == size else None
+    if value[:2] == "X1":
+        return file_digest("sha1", value[2:])
+    return file_digest("md5", value)
 
 
 def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
@@ -96,7 +153,10 @@ def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
                       qualifiers=qualifiers).to_string()
 
 
-def package_of(record: Record, evidence: str, env: Env) -> Package:
+def package_of(record: Record, evidence: str, env: Env,
+               view: View | None = None) -> tuple[Package, str]:
+    """The package of a stanza, and what of its checksums could not be read ("" when all).
+    A path ``view`` shows as a symlink gets no digest (apk's is of the link's target)."""
     name = record.get("P").strip()
     version = record.get("V").strip()
     if not name or not version:
@@ -109,6 +169,12 @@ def package_of(record: Record, evidence: str, env: Env) -> Package:
                            ("installed-size", "I"), ("commit", "c"))
         if record.get(field).strip()
     ]
+    contents = contents_of(record)
+    digests = contents.digests
+    if digests and view is not None:
+        digests = tuple(d for d in digests if not _is_symlink(view, d[0]))
+    problem = (f"{name}: {contents.bad} Z: line(s) that are not a file's checksum ignored "
+               f"(the first is line {contents.first_bad})") if contents.bad else ""
     return Package(
         type=PackageType.APK,
         name=name,
@@ -120,9 +186,15 @@ def package_of(record: Record, evidence: str, env: Env) -> Package:
         # Alpine's secdb is keyed by the origin package; its version is the binary's.
         source=SourcePackage(name=origin or name, version=version),
         arch=arch,
-        files=files_of(record),
+        files=contents.files,
+        file_digests=tuple(sorted(set(digests))),
         extras=tuple(sorted(extras)),
-    )
+    ), problem
+
+
+def _is_symlink(view: View, path: str) -> bool:
+    e = view.entry(path)
+    return e is not None and e.kind is Kind.SYMLINK
 
 
 class ApkCataloger:
@@ -132,17 +204,21 @@ class ApkCataloger:
     globs = (INSTALLED,)
     needs: tuple[str, ...] = ()
 
-    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         data = entry.content or b""
         if b"\0" in data:
             raise FormatError(f"{entry.path}: binary data in the apk database")
         records, problems = parse_records(data.decode("utf-8", errors="replace"))
-        packages: list[Package] = []
+        packages: list[Package | Unknown] = []
         for record in records:
             try:
-                packages.append(package_of(record, entry.path, env))
+                pkg, problem = package_of(record, entry.path, env, view)
             except FormatError as exc:
                 problems.append((record.line, str(exc)))
+                continue
+            packages.append(pkg)
+            if problem:
+                packages.append(unknown(NAME, problem))
         if problems and not packages:
             raise FormatError(f"{entry.path}: no readable stanza ({problems[0][1]})")
         return packages
