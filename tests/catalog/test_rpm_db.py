@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import struct
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from hullcheck.catalog.base import Env
 from hullcheck.catalog.rpm import GLOBS, RpmDbCataloger, normalise_license, parse_source_rpm
 from hullcheck.catalog.rpmdb import backend_of, ndb, read_headers
 from hullcheck.filetree import FileEntry, Kind, compile_globs
-from hullcheck.model import Distro, ImageSource, SourcePackage, Visibility
+from hullcheck.model import Distro, ImageSource, Package, SourcePackage, Unknown, Visibility
 from tests.fixtures.images import tree_of
 from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
@@ -320,3 +323,207 @@ def test_image_with_corrupt_db_gives_an_unknown(tmp_path: Path) -> None:
     assert unknown.cataloger == "rpm-db"
     assert unknown.location.path == "/usr/lib/sysimage/rpm/Packages.db"
     assert "slot page count 0" in unknown.reason
+
+
+# -- file digests ---------------------------------------------------------------------
+
+
+def rpm_dump(dbdir: Path, name: str) -> dict[str, str]:
+    """path -> digest of each file ``rpm -q --dump`` lists with one (directories and symlinks
+    have a digest of zeros there: rpm's "none")."""
+    out = build._run(["rpm", "-q", "--dump", "--dbpath", dbdir, "--define",
+                      "_db_backend sqlite", name])
+    found = {}
+    for line in out.splitlines():
+        if line.startswith("/"):
+            path, _size, _mtime, digest, *_ = line.split(" ")
+            if digest.strip("0"):
+                found[path] = digest
+    return found
+
+
+def test_file_digests_are_what_rpm_dump_lists(rpmdbs: Built) -> None:
+    pkgs = {p.name: p for p in parse(rpmdbs.db_all.read_bytes())}
+    for name, pkg in pkgs.items():
+        dump = rpm_dump(rpmdbs.db_all.parent, name)
+        assert dict(pkg.file_digests) == {p: f"sha256:{d}" for p, d in dump.items()}, name
+    # rpmbuild's default: SHA256 of the content the spec wrote; the directory has none
+    assert pkgs["alpha"].file_digests == (
+        ("/etc/alpha.conf", "sha256:" + hashlib.sha256(b"cfg\n").hexdigest()),
+        ("/usr/share/alpha/a.txt", "sha256:" + hashlib.sha256(b"hi\n").hexdigest()),
+    )
+    assert pkgs["empty"].file_digests == ()
+
+
+DIGEST_SPEC = """\
+Name: digests
+Version: 1
+Release: 1
+Summary: files of every kind
+License: MIT
+BuildArch: noarch
+%description
+digests
+%install
+mkdir -p %{buildroot}/opt/d/sub
+printf 'content\\n' > %{buildroot}/opt/d/file
+printf '' > %{buildroot}/opt/d/empty
+ln -s file %{buildroot}/opt/d/link
+%files
+%dir /opt/d/sub
+/opt/d/file
+/opt/d/empty
+/opt/d/link
+"""
+
+
+@pytest.mark.parametrize(("algo", "name"), [
+    (None, "sha256"), (1, "md5"), (2, "sha1"), (8, "sha256"), (9, "sha384"), (10, "sha512"),
+    (11, "sha224"),
+])
+def test_rpmbuild_digest_algorithms(rpmdbs: Built, tmp_path: Path, algo: int | None,
+                                    name: str) -> None:
+    """A real package built with each algorithm rpm offers for file digests: a regular file,
+    an empty one, a symlink and a directory, against rpm --dump and the content itself."""
+    spec = tmp_path / "SPECS" / "digests.spec"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(DIGEST_SPEC)
+    defines = ["--define", f"_binary_filedigest_algorithm {algo}"] if algo else []
+    build._run(["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {tmp_path}",
+                "--define", "__os_install_post %{nil}", "--define", "_build_id_links none",
+                *defines, spec])
+    db = build.make_sqlite_db(tmp_path / "db", (tmp_path / "RPMS").rglob("*.rpm"))
+    (pkg,) = parse(db.read_bytes())
+    assert pkg.files == ("/opt/d/empty", "/opt/d/file", "/opt/d/link", "/opt/d/sub")
+    empty, content = (hashlib.new(name, data).hexdigest() for data in (b"", b"content\n"))
+    assert pkg.file_digests == (("/opt/d/empty", f"{name}:{empty}"),
+                                ("/opt/d/file", f"{name}:{content}"))
+    assert dict(pkg.file_digests) == {
+        p: f"{name}:{d}" for p, d in rpm_dump(db.parent, "digests").items()}
+
+
+def test_real_centos_databases_digests_are_what_rpm_lists() -> None:
+    """go-rpmdb's CentOS 5 (MD5, no FILEDIGESTALGO tag) to 8 (SHA256) databases, against
+    rpm's own FILEDIGESTS of every file of every package."""
+    rpm = need_command("rpm", "rpm")
+    testdata = Path("/usr/share/gocode/src/github.com/knqyf263/go-rpmdb/pkg/testdata")
+    if not testdata.is_dir():
+        pytest.fail(f"{testdata} is missing (Debian package golang-github-knqyf263-go-rpmdb-dev; "
+                    "scripts/setup-system.sh installs it)")
+    algorithms = set()
+    for db in ("centos5-plain", "centos7-plain", "centos8-modularitylabel"):
+        data = (testdata / db / "Packages").read_bytes()
+        out = subprocess.run(
+            [rpm, "-qa", "--dbpath", str(testdata / db), "--define", "_db_backend bdb_ro",
+             "--qf", "[%{=NAME}\\t%{FILENAMES}\\t%{FILEDIGESTS}\\n]"],
+            capture_output=True, text=True, check=True).stdout
+        expected: dict[str, set[tuple[str, str]]] = {}
+        for line in out.splitlines():
+            name, path, digest = line.split("\t")
+            if digest and name != "gpg-pubkey":
+                expected.setdefault(name, set()).add((path, digest))
+        found = parse(data, "/var/lib/rpm/Packages")
+        assert not [x for x in found if isinstance(x, Unknown)]
+        ours = {p.name: {(path, d.partition(":")[2]) for path, d in p.file_digests}
+                for p in found if p.file_digests}
+        assert ours == expected, db
+        assert sum(map(len, expected.values())) > 8000
+        algorithms |= {d.partition(":")[0] for p in found for _, d in p.file_digests}
+    assert algorithms == {"md5", "sha256"}
+
+
+def digest_header(digests: object, algo: object = (4, [8]),
+                  files: tuple[str, ...] = ("/a", "/b", "/c")) -> bytes:
+    extra: dict[str, tuple[int, object]] = {"t1027": (8, list(files))}
+    if digests is not None:
+        extra["t1035"] = (8, digests) if isinstance(digests, list) else digests  # type: ignore[assignment]
+    if algo is not None:
+        extra["t5011"] = algo  # type: ignore[assignment]
+    return build.package_header("pkg", **extra)
+
+
+def digests_of(blob: bytes) -> tuple[Package, list[str]]:
+    found = parse(build.make_ndb([blob]), "/usr/lib/sysimage/rpm/Packages.db")
+    (pkg,) = [x for x in found if isinstance(x, Package)]
+    return pkg, [x.reason for x in found if isinstance(x, Unknown)]
+
+
+SHA = [hashlib.sha256(x).hexdigest() for x in (b"a", b"b", b"c")]
+
+
+def test_digests_of_a_made_header_and_md5_when_no_algorithm_is_named() -> None:
+    pkg, problems = digests_of(digest_header(["", SHA[1], SHA[2]]))
+    assert pkg.file_digests == (("/b", f"sha256:{SHA[1]}"), ("/c", f"sha256:{SHA[2]}"))
+    assert problems == []
+    md5 = hashlib.md5(b"a").hexdigest()
+    pkg, problems = digests_of(digest_header([md5, "", ""], algo=None))
+    assert pkg.file_digests == (("/a", f"md5:{md5}"),)
+    assert problems == []
+
+
+@pytest.mark.parametrize(("digests", "algo", "problem"), [
+    ([SHA[0], SHA[1]], (4, [8]), "pkg: RPM header has 3 file names but 2 file digests"),
+    (SHA, (4, [3]), "pkg: RPM header file digest algorithm 3 is not supported"),
+    (SHA, (4, [99999]), "pkg: RPM header file digest algorithm 99999 is not supported"),
+    ((4, [1, 2, 3]), (4, [8]), "pkg: RPM header tag 1035: type 4 is not a string array"),
+    (SHA, (8, ["8"]), "pkg: RPM header tag 5011: type 8 is not an integer"),
+])
+def test_digests_that_cannot_be_matched_to_files_are_all_left_out(
+        digests: object, algo: object, problem: str) -> None:
+    pkg, problems = digests_of(digest_header(digests, algo))
+    assert pkg.files == ("/a", "/b", "/c")  # the package itself is kept
+    assert pkg.file_digests == ()
+    assert problems == [problem]
+
+
+def test_malformed_digests_are_counted_and_the_rest_kept() -> None:
+    digests = [SHA[0][:-1], SHA[1].upper(), "g" * 64, "", SHA[0] + "00"]
+    files = ("/a", "/b", "/c", "/d", "/e")
+    pkg, problems = digests_of(digest_header(digests, files=files))
+    assert pkg.file_digests == (("/b", f"sha256:{SHA[1]}"),)  # upper case is still hex
+    assert problems == ["pkg: RPM header has 3 malformed sha256 file digest(s)"]
+
+
+def test_digest_tag_outside_the_data_loses_only_the_digests() -> None:
+    blob = bytearray(digest_header(SHA))
+    il = struct.unpack_from(">I", blob)[0]
+    for i in range(il):
+        if struct.unpack_from(">i", blob, 8 + 16 * i)[0] == 1035:
+            struct.pack_into(">i", blob, 8 + 16 * i + 8, 1 << 30)
+    pkg, problems = digests_of(bytes(blob))
+    assert pkg.files == ("/a", "/b", "/c") and pkg.file_digests == ()
+    assert problems == [f"pkg: RPM header tag 1035: offset {1 << 30} is outside the "
+                        f"{struct.unpack_from('>I', blob, 4)[0]} data bytes"]
+
+
+def test_unterminated_digests_at_the_end_of_the_data() -> None:
+    # a region trailer follows the strings in a made header: without it, the last digest
+    # runs to the end of the data with no NUL
+    blob = build.make_header([(1000, 6, "pkg"), (1001, 6, "1"), (1002, 6, "1"),
+                              (1027, 8, ["/a", "/b"]), (1035, 8, [SHA[0], SHA[1]])],
+                             region=False)
+    cut = bytearray(blob[:-1])  # the last NUL, and the data length that counted it
+    struct.pack_into(">I", cut, 4, struct.unpack_from(">I", blob, 4)[0] - 1)
+    pkg, problems = digests_of(bytes(cut))
+    assert pkg.file_digests == ()
+    assert problems == ["pkg: RPM header tag 1035: unterminated string"]
+
+
+def test_an_unsorted_file_list_with_a_path_twice_gives_sorted_distinct_pairs() -> None:
+    files = ("/z", "/a", "/z")
+    pkg, problems = digests_of(digest_header([SHA[2], SHA[0], SHA[2]], files=files))
+    assert pkg.file_digests == (("/a", f"sha256:{SHA[0]}"), ("/z", f"sha256:{SHA[2]}"))
+    assert problems == []
+
+
+def test_many_digests_cost_little() -> None:
+    """A header with 200,000 files (SHA256 each, every tenth a directory)."""
+    files = [f"/usr/share/f{i:06d}" for i in range(200_000)]
+    digests = ["" if i % 10 == 0 else hashlib.sha256(str(i).encode()).hexdigest()
+               for i in range(200_000)]
+    blob = build.make_header([(1000, 6, "big"), (1001, 6, "1"), (1002, 6, "1"),
+                              (1027, 8, files), (1035, 8, digests), (5011, 4, [8])])
+    started = time.perf_counter()
+    (h,) = read_headers(build.make_ndb([blob], slot_pages=1))
+    assert time.perf_counter() - started < 5  # ~0.2 s here
+    assert len(h.file_digests) == 180_000 and h.digest_problem == ""

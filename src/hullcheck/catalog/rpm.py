@@ -21,7 +21,12 @@ How a package is written, following Syft so SBOMs and purls line up:
   ``ASL 2.0``, plain ``GPL``). Every id must be an SPDX id as written (any case):
   license-expression's own aliases are not, so ``GPL`` is never read as GPL-1.0-or-later.
 
-A malformed database or header raises ``FormatError``; the runner records an Unknown.
+* ``file_digests``: each file's digest as the header records it (FILEDIGESTS, in the
+  FILEDIGESTALGO algorithm: MD5 on old rpms, SHA256 on current ones); directories and
+  symlinks have none.
+
+A malformed database or header raises ``FormatError``; the runner records an Unknown. File
+digests that cannot be read only lose the digests: an Unknown beside the package says why.
 """
 
 from __future__ import annotations
@@ -31,12 +36,12 @@ from collections.abc import Iterable
 
 from packageurl import PackageURL
 
-from hullcheck.catalog.base import Env
+from hullcheck.catalog.base import Env, unknown
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
 from hullcheck.filetree import FileEntry, View
 from hullcheck.licenses import only_spdx_ids
 from hullcheck.licenses import validate as validate_license
-from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage
+from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage, Unknown
 
 _DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm")
 _FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
@@ -126,6 +131,7 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
         source=parse_source_rpm(h.source_rpm, h.epoch),
         arch=h.arch,
         files=h.files,
+        file_digests=h.file_digests,
         extras=tuple(sorted(extras)),
     )
 
@@ -137,12 +143,15 @@ class RpmDbCataloger:
     globs: tuple[str, ...] = GLOBS
     needs: tuple[str, ...] = ()
 
-    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         data = entry.content or b""
         if not data:
             return []
-        return [
-            package_of(h, entry.path, entry.layer, env.distro)
-            for h in read_headers(data)
-            if h.name not in PSEUDO_PACKAGES
-        ]
+        found: list[Package | Unknown] = []
+        for h in read_headers(data):
+            if h.name in PSEUDO_PACKAGES:
+                continue
+            found.append(package_of(h, entry.path, entry.layer, env.distro))
+            if h.digest_problem:
+                found.append(unknown(self.name, f"{h.name}: {h.digest_problem}"))
+        return found

@@ -8,15 +8,19 @@ time ("dribble" entries) follow it and win over earlier entries of the same tag.
 
 Only the tags a cataloger needs are decoded, and every count, offset and length is
 checked against the blob before it is used: a hostile blob raises ``FormatError`` and
-never makes us allocate more than the blob's own size.
+never makes us allocate more than the blob's own size. The file digests (FILEDIGESTS, in the
+FILEDIGESTALGO algorithm, MD5 when it is absent) are the exception: a header whose digests
+cannot be read keeps its package, without them, and says why in ``digest_problem``.
 """
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass
 
 from hullcheck.errors import FormatError
+from hullcheck.model import FILE_DIGEST_HEX, file_digest
 
 # rpm's own limits (header.c: hdrchkTags / hdrchkData).
 MAX_INDEX_ENTRIES = 0xFFFF
@@ -39,15 +43,23 @@ VENDOR = 1011
 LICENSE = 1014
 ARCH = 1022
 OLDFILENAMES = 1027
+FILEDIGESTS = 1035  # one hex digest per file, "" for directories, symlinks...
 SOURCERPM = 1044
 DIRINDEXES = 1116
 BASENAMES = 1117
 DIRNAMES = 1118
+FILEDIGESTALGO = 5011
 
+# FILEDIGESTALGO values (rpm's PGPHASHALGO_*) -> Package.file_digests algorithm
+DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
+
+_HEX_OR_NUL = b"0123456789abcdef\0"
+# A malformed one of these loses the digests, not the package.
+_DIGEST_TAGS = frozenset({FILEDIGESTS, FILEDIGESTALGO})
 _WANTED = frozenset(
     {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, ARCH, OLDFILENAMES, SOURCERPM,
      DIRINDEXES, BASENAMES, DIRNAMES}
-)
+) | _DIGEST_TAGS
 _INDEX = struct.Struct(">iIiI")
 _NONE = "(none)"  # what rpm writes for an absent SOURCERPM/LICENSE/VENDOR
 
@@ -66,12 +78,14 @@ class RpmHeader:
     vendor: str = ""
     size: int | None = None
     files: tuple[str, ...] = ()
+    file_digests: tuple[tuple[str, str], ...] = ()  # sorted (path, "sha256:<hex>"...)
+    digest_problem: str = ""  # why some or all digests could not be read
 
 
 class _Blob:
     """Bounds-checked access to the entries of one header blob."""
 
-    __slots__ = ("data", "data_end", "data_start", "dl", "entries")
+    __slots__ = ("bad", "data", "data_end", "data_start", "dl", "entries")
 
     def __init__(self, data: bytes) -> None:
         if len(data) < 8:
@@ -92,13 +106,20 @@ class _Blob:
         self.data_start = data_start
         self.data_end = data_start + dl
         entries: dict[int, tuple[int, int, int]] = {}
+        bad: dict[int, str] = {}  # digest tags whose entry is unusable
         for tag, typ, offset, count in _INDEX.iter_unpack(data[8:data_start]):
             if tag in _WANTED:
                 if offset < 0 or offset >= dl:
-                    raise FormatError(f"RPM header tag {tag}: offset {offset} is outside "
-                                      f"the {dl} data bytes")
+                    reason = f"RPM header tag {tag}: offset {offset} is outside the {dl} data bytes"
+                    if tag not in _DIGEST_TAGS:
+                        raise FormatError(reason)
+                    bad[tag] = reason
+                    entries.pop(tag, None)
+                    continue
+                bad.pop(tag, None)
                 entries[tag] = (typ, offset, count)  # later (dribble) entries win
         self.entries = entries
+        self.bad = bad
 
     def _strings(self, tag: int, offset: int, count: int) -> list[str]:
         if count < 1 or count > self.dl - offset:  # every string takes at least one byte
@@ -172,6 +193,77 @@ def _files(blob: _Blob) -> tuple[str, ...]:
     return tuple([dirnames[i] + base for base, i in zip(basenames, indexes, strict=True)])
 
 
+def _file_digests(blob: _Blob, files: tuple[str, ...]) -> tuple[
+        tuple[tuple[str, str], ...], str]:
+    """(path, digest) for each file with a digest, sorted; and what could not be read. Empty
+    digests (directories, symlinks, ghosts) are no digest; a digest of the wrong length or not
+    hex is left out and counted; digests that cannot be matched to the files (a different
+    count, an unknown algorithm, a malformed tag) are all left out."""
+    if blob.bad:
+        return (), next(iter(blob.bad.values()))
+    entry = blob.entries.get(FILEDIGESTS)
+    if entry is None:
+        return (), ""
+    try:
+        algorithms = blob.ints(FILEDIGESTALGO)
+        typ, offset, count = entry
+        if typ != STRING_ARRAY:
+            raise FormatError(f"RPM header tag {FILEDIGESTS}: type {typ} is not a string array")
+        if count != len(files):
+            raise FormatError(f"RPM header has {len(files)} file names but {count} file digests")
+        algorithm = DIGEST_ALGORITHMS.get(algorithms[0] if algorithms else 1)
+        if algorithm is None:
+            raise FormatError(f"RPM header file digest algorithm {algorithms[0]} is not supported")
+        pairs = _well_formed(blob, offset, files, algorithm)
+        bad = 0
+        if pairs is None:
+            pairs, bad = _checked(algorithm, files, blob.strings(FILEDIGESTS))
+    except FormatError as exc:
+        return (), str(exc)
+    if not all(map(operator.lt, files, files[1:])):
+        pairs = sorted(set(pairs))  # rpm lists each file once, by path: this is not rpm's
+    problem = f"RPM header has {bad} malformed {algorithm} file digest(s)" if bad else ""
+    return tuple(pairs), problem
+
+
+def _well_formed(blob: _Blob, offset: int, files: tuple[str, ...],
+                 algorithm: str) -> list[tuple[str, str]] | None:
+    """(path, digest) for each file with a digest, when every digest is empty or hex of the
+    algorithm's length (as rpm writes them); None otherwise. Checked and split by a few passes
+    over the bytes, without a step per digest: the string array ends where the ``len(files)``th
+    NUL is, which a well-formed array puts within (length + 1) bytes per file."""
+    count, width = len(files), FILE_DIGEST_HEX[algorithm]
+    start = blob.data_start + offset
+    window = blob.data[start:min(blob.data_end, start + count * (width + 1))]
+    prefix = algorithm + ":"  # put in before the split: each digest string is made once
+    text = prefix + window.decode("latin-1").replace("\0", "\0" + prefix, count)
+    digests = text.split("\0", count)
+    digests.pop()  # what follows the array (or its last string, when unterminated)
+    if len(digests) != count or not set(map(len, digests)) <= {len(prefix), len(prefix) + width}:
+        return None
+    size = sum(map(len, digests)) - count * len(prefix) + count  # with the NULs
+    if window[:size].translate(None, _HEX_OR_NUL):
+        return None  # a byte that is not a hex digit
+    if prefix in digests:  # directories, symlinks...: no digest
+        return [(path, d) for path, d in zip(files, digests, strict=True) if d != prefix]
+    return list(zip(files, digests, strict=True))
+
+
+def _checked(algorithm: str, files: tuple[str, ...],
+             digests: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """(path, digest) of the well-formed digests, and how many were malformed."""
+    pairs = []
+    bad = 0
+    for path, value in zip(files, digests, strict=True):
+        if value:
+            digest = file_digest(algorithm, value)
+            if digest is None:
+                bad += 1
+            else:
+                pairs.append((path, digest))
+    return pairs, bad
+
+
 def parse_header(data: bytes) -> RpmHeader:
     """The package facts of one stored header blob; ``FormatError`` when it is malformed."""
     blob = _Blob(data)
@@ -180,6 +272,8 @@ def parse_header(data: bytes) -> RpmHeader:
         raise FormatError("RPM header has no NAME")
     epochs = blob.ints(EPOCH)
     sizes = blob.ints(SIZE)
+    files = _files(blob)
+    file_digests, digest_problem = _file_digests(blob, files)
     return RpmHeader(
         name=name,
         version=blob.string(VERSION),
@@ -190,5 +284,7 @@ def parse_header(data: bytes) -> RpmHeader:
         license=_optional(blob.string(LICENSE)),
         vendor=_optional(blob.string(VENDOR)),
         size=sizes[0] if sizes else None,
-        files=_files(blob),
+        files=files,
+        file_digests=file_digests,
+        digest_problem=digest_problem,
     )
