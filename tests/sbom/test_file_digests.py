@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
 from typing import Any
 from xml.etree import ElementTree
 
@@ -14,9 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hullcheck import sbom
+from hullcheck import catalog, filetree, sbom
 from hullcheck.errors import FormatError
-from hullcheck.model import Inventory, Package, file_digest
+from hullcheck.image import open_image
+from hullcheck.model import Inventory, Package, PackageType, file_digest
+from tests.fixtures.debootstrap import debootstrap_rootfs
+from tests.fixtures.tools import need_command
 from tests.sbom.inventories import debian_inventory
 from tests.sbom.support import (
     assert_valid,
@@ -337,3 +341,31 @@ def test_cyclonedx_json_files_are_written_as_json_dumps_would(inv: Inventory) ->
     assert data == json.dumps(json.loads(data), indent=2).encode() + b"\n"
     assert [f["name"] for c in json.loads(data)["components"] if c["name"] == "requests"
             for f in c["components"]] == [*weird[:3], "/rel"]
+
+
+@pytest.mark.slow
+def test_debootstrap_sboms_carry_md5sum_of_the_real_files() -> None:
+    """The real bookworm minbase tree, catalogued, written and read back: SPDX and CycloneDX
+    carry for /bin/bash the MD5 that md5sum computes, and validate against their schemas."""
+    root = debootstrap_rootfs()
+    md5sum = need_command("md5sum", "coreutils")
+    image = open_image(f"dir:{root}")
+    inv = catalog.run(filetree.build(image, catalog.globs_for()), image.source)
+    bash_md5 = subprocess.run([md5sum, f"{root}/bin/bash"], capture_output=True, text=True,
+                              check=True).stdout.split()[0]
+    spdx_doc = json.loads(sbom.encode(inv, "spdx-json"))
+    assert_valid(spdx_validator(), spdx_doc)
+    (bash_file,) = (f for f in spdx_doc["files"] if f["fileName"] == "./bin/bash")
+    assert bash_file["checksums"] == [{"algorithm": "SHA1", "checksumValue": ZERO},
+                                      {"algorithm": "MD5", "checksumValue": bash_md5}]
+    cdx_doc = json.loads(sbom.encode(inv, "cyclonedx-json"))
+    assert_valid(cyclonedx_validator(), cdx_doc)
+    (bash,) = (c for c in cdx_doc["components"] if c["name"] == "bash")
+    (bash_component,) = (f for f in bash["components"] if f["name"] == "/bin/bash")
+    assert bash_component["hashes"] == [{"alg": "MD5", "content": bash_md5}]
+    for fmt in ("spdx-json", "cyclonedx-json"):
+        decoded = by_name(sbom.decode(sbom.encode(inv, fmt)).packages)
+        for p in inv.visible:
+            if p.type is PackageType.DEB:
+                assert decoded[p.name].file_digests == p.file_digests, (fmt, p.name)
+    assert sum(len(p.file_digests) for p in inv.packages) > 4000
