@@ -19,6 +19,7 @@ from hullcheck import catalog, filetree, sbom
 from hullcheck.errors import FormatError
 from hullcheck.image import open_image
 from hullcheck.model import Inventory, Package, PackageType, file_digest
+from hullcheck.sbom._cyclonedx_files import parse_xml
 from tests.fixtures.debootstrap import debootstrap_rootfs
 from tests.fixtures.tools import need_command
 from tests.sbom.inventories import debian_inventory
@@ -369,3 +370,21 @@ def test_debootstrap_sboms_carry_md5sum_of_the_real_files() -> None:
             if p.type is PackageType.DEB:
                 assert decoded[p.name].file_digests == p.file_digests, (fmt, p.name)
     assert sum(len(p.file_digests) for p in inv.packages) > 4000
+
+
+@pytest.mark.parametrize("inv", [mixed(), debian_inventory("all-layers")])
+def test_cyclonedx_xml_files_are_written_as_element_tree_would(inv: Inventory) -> None:
+    """File components are rendered by hand in XML too: the text is exactly what indenting
+    and serialising the whole tree with ElementTree gives, hostile names included."""
+    # (no CR: a parser reads it back as LF, so re-serialising would differ, for ElementTree too)
+    weird = ('/a "quoted" & <tag> \\ back\nslash\ttab', "/ü\u2028", "/c\x01d", "rel")
+    inv = with_files(inv, requests=weird)
+    data = sbom.encode(inv, "cyclonedx-xml")
+    root = parse_xml(data)
+    ElementTree.indent(root)
+    again = ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    assert data.decode() == again
+    names = [e.text for e in ElementTree.fromstring(data).iterfind(
+        "c:components/c:component/c:components/c:component/c:name", CDX_NS)]
+    assert names[-4:] == ['/a "quoted" & <tag> \\ back\nslash\ttab', "/ü\u2028",
+                          "/c\ufffdd", "/rel"]

@@ -17,6 +17,7 @@ cannot be read (not 32 hex digits, two spaces and a path) are left out, and coun
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -428,7 +429,10 @@ def _file_digests(stanza: Stanza, files: tuple[str, ...], md5sums_path: str,
     if not pairs:
         return (), problems
     owned = {f: f for f in files}  # the digests share the file list's path strings
-    return tuple(sorted({(owned[path], d) for path, d in pairs if path in owned})), problems
+    pairs = [(owned[path], d) for path, d in pairs if path in owned]
+    if not all(map(operator.lt, pairs, pairs[1:])):  # md5sums is usually sorted already
+        pairs = sorted(set(pairs))
+    return tuple(pairs), problems
 
 
 def _package(stanza: Stanza, evidence: str, view: View,

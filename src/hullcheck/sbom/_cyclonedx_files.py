@@ -154,23 +154,60 @@ def parse_xml(data: bytes) -> ElementTree.Element:
     return root
 
 
-def nest_xml(root: ElementTree.Element, files: Owned) -> None:
-    """Give each package <component> of the parsed document its file components."""
+def dump_xml(root: ElementTree.Element, files: Owned) -> str:
+    """The parsed document, each package <component> given its file components, indented and
+    serialised as ElementTree writes it. As in JSON, the file components are rendered by hand:
+    each package gets an empty <components> holding a placeholder (a fresh UUID) while the rest
+    is indented and serialised (both pure Python, and the files are most of the elements),
+    then the placeholders are replaced in one pass."""
+    mark = f"hullcheck-files-{uuid.uuid4().hex}"
+    texts = []
     for comp in root.iterfind("components/component"):
         pairs = files.get(comp.get("bom-ref", ""))
         if pairs:
             at = next((i for i, c in enumerate(comp) if c.tag in _AFTER_COMPONENTS), len(comp))
-            comp.insert(at, _xml_files(pairs))
+            placeholder = ElementTree.Element("components")
+            placeholder.text = mark
+            comp.insert(at, placeholder)
+            texts.append(_xml_files(pairs))
+    ElementTree.indent(root)
+    parts = ElementTree.tostring(root, encoding="unicode", xml_declaration=True).split(mark)
+    if len(parts) != len(texts) + 1:
+        raise AssertionError("file component placeholders lost")  # cannot happen
+    out = [parts[0]]
+    for text, part in zip(texts, parts[1:], strict=True):
+        out += (text, part)
+    return "".join(out)
 
 
-def _xml_files(pairs: list[tuple[str, str, Hashes]]) -> ElementTree.Element:
-    wrapper = ElementTree.Element("components")
-    for ref, path, hashes in pairs:
-        comp = ElementTree.SubElement(wrapper, "component", {"type": "file", "bom-ref": ref})
-        # XML 1.0 cannot carry most control characters: as in the rest of the document.
-        ElementTree.SubElement(comp, "name").text = XML_INVALID.sub("\ufffd", path)
-        if hashes:
-            element = ElementTree.SubElement(comp, "hashes")  # after <name> in the XSD
-            for alg, hexdigits in hashes:
-                ElementTree.SubElement(element, "hash", {"alg": alg}).text = hexdigits
-    return wrapper
+# A package component's <components>, at the depth ElementTree.indent puts it: <bom> (0),
+# <components> (2 spaces), a <component> (4), its children (6), its files (8).
+def _xml_files(pairs: list[tuple[str, str, Hashes]]) -> str:
+    items = "".join(_xml_file(ref, path, hashes) for ref, path, hashes in pairs)
+    return f"{items}\n      "
+
+
+def _xml_file(ref: str, path: str, hashes: Hashes) -> str:
+    # XML 1.0 cannot carry most control characters: as in the rest of the document.
+    name = _xml_text(XML_INVALID.sub("\ufffd", path))
+    listed = "".join(f'\n            <hash alg="{alg}">{hexdigits}</hash>'
+                     for alg, hexdigits in hashes)  # our algorithm names, validated hex
+    if listed:
+        listed = f"\n          <hashes>{listed}\n          </hashes>"  # after <name> in the XSD
+    return (f'\n        <component type="file" bom-ref="{_xml_attribute(ref)}">'
+            f"\n          <name>{name}</name>{listed}\n        </component>")
+
+
+def _xml_text(text: str) -> str:
+    """As ElementTree escapes element text."""
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _xml_attribute(text: str) -> str:
+    """As ElementTree escapes an attribute value (a file bom-ref never needs it)."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
+                         ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
+        text = text.replace(char, entity)
+    return text

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from xml.etree import ElementTree
 
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception.factory import InvalidLicenseExpressionException
@@ -52,9 +51,7 @@ def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> by
         clean = cdx_files.XML_INVALID.sub("\ufffd", raw)
         # Our own serialiser's output (no DTD, no entities), not untrusted input.
         root = cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
-        cdx_files.nest_xml(root, owned)
-        ElementTree.indent(root)
-        text = ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
+        text = cdx_files.dump_xml(root, owned)
     else:
         # Unindented from the library (its C encoder), indented once the files are in.
         doc = json.loads(
