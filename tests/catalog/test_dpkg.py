@@ -286,14 +286,15 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def zstd_layer(md5sums: str | bytes, *, conffiles: str = "") -> dict[str, str | bytes]:
+def zstd_layer(md5sums: str | bytes, *, conffiles: str = "",
+               listed_too: tuple[str, ...] = ()) -> dict[str, str | bytes]:
     """libzstd1 with its files, .list and md5sums as dpkg writes them (multiarch names)."""
     text = stanza("libzstd1", "1.5.4+dfsg2-5", source="libzstd")
     if conffiles:
         text += "Conffiles:\n" + conffiles
     listed = ["/.", "/usr", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/" + LIBZSTD,
               "/usr/share", "/usr/share/doc", "/usr/share/doc/libzstd1", "/" + ZSTD_DOC,
-              "/etc", "/" + ZSTD_CONF]
+              "/etc", "/" + ZSTD_CONF, *listed_too]
     return {
         "etc/os-release": OS_RELEASE, STATUS: text,
         "var/lib/dpkg/info/libzstd1:amd64.list": "\n".join(listed) + "\n",
@@ -328,8 +329,8 @@ def test_obsolete_and_new_conffiles_have_no_digest(tmp_path: Path) -> None:
     conffiles = (f" /{ZSTD_CONF} newconffile\n"
                  f" /etc/old.conf {'a' * 32} obsolete\n"
                  f" /etc/kept.conf {'B' * 32} remove-on-upgrade\n")
-    layer = zstd_layer(real_md5sums(LIBZSTD), conffiles=conffiles)
-    layer["var/lib/dpkg/info/libzstd1:amd64.list"] += "/etc/kept.conf\n/etc/old.conf\n"
+    layer = zstd_layer(real_md5sums(LIBZSTD), conffiles=conffiles,
+                       listed_too=("/etc/kept.conf", "/etc/old.conf"))
     inv = scan(tmp_path, layer)
     assert inv.unknowns == ()
     (p,) = inv.packages

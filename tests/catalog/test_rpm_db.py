@@ -432,14 +432,19 @@ def test_real_centos_databases_digests_are_what_rpm_lists() -> None:
     assert algorithms == {"md5", "sha256"}
 
 
-def digest_header(digests: object, algo: object = (4, [8]),
+def digest_header(digests: list[str] | tuple[int, object],
+                  algo: tuple[int, object] | None = (4, [8]),
                   files: tuple[str, ...] = ("/a", "/b", "/c")) -> bytes:
-    extra: dict[str, tuple[int, object]] = {"t1027": (8, list(files))}
-    if digests is not None:
-        extra["t1035"] = (8, digests) if isinstance(digests, list) else digests  # type: ignore[assignment]
+    """A header with OLDFILENAMES ``files``, FILEDIGESTS (a string array, or (type, value))
+    and FILEDIGESTALGO (type, value) unless None."""
+    entries: list[tuple[int, int, object]] = [
+        (1000, 6, "pkg"), (1001, 6, "1.0"), (1002, 6, "1"), (1022, 6, "noarch"),
+        (1027, 8, list(files)),
+        (1035, *digests) if isinstance(digests, tuple) else (1035, 8, digests),
+    ]
     if algo is not None:
-        extra["t5011"] = algo  # type: ignore[assignment]
-    return build.package_header("pkg", **extra)
+        entries.append((5011, *algo))
+    return build.make_header(entries)
 
 
 def digests_of(blob: bytes) -> tuple[Package, list[str]]:
@@ -456,7 +461,7 @@ def test_digests_of_a_made_header_and_md5_when_no_algorithm_is_named() -> None:
     assert pkg.file_digests == (("/b", f"sha256:{SHA[1]}"), ("/c", f"sha256:{SHA[2]}"))
     assert problems == []
     md5 = hashlib.md5(b"a").hexdigest()
-    pkg, problems = digests_of(digest_header([md5, "", ""], algo=None))
+    pkg, problems = digests_of(digest_header([md5, "", ""], None))
     assert pkg.file_digests == (("/a", f"md5:{md5}"),)
     assert problems == []
 
@@ -469,7 +474,7 @@ def test_digests_of_a_made_header_and_md5_when_no_algorithm_is_named() -> None:
     (SHA, (8, ["8"]), "pkg: RPM header tag 5011: type 8 is not an integer"),
 ])
 def test_digests_that_cannot_be_matched_to_files_are_all_left_out(
-        digests: object, algo: object, problem: str) -> None:
+        digests: list[str] | tuple[int, object], algo: tuple[int, object], problem: str) -> None:
     pkg, problems = digests_of(digest_header(digests, algo))
     assert pkg.files == ("/a", "/b", "/c")  # the package itself is kept
     assert pkg.file_digests == ()

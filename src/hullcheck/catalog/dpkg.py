@@ -508,8 +508,8 @@ class DpkgCataloger:
     """``dpkg-db``: installed Debian packages from the dpkg status database."""
 
     name = NAME
-    globs = (STATUS, STATUS_D + "*")
-    needs = (INFO + "*.list", INFO + "*.md5sums", DOC + "*/copyright")
+    globs: tuple[str, ...] = (STATUS, STATUS_D + "*")
+    needs: tuple[str, ...] = (INFO + "*.list", INFO + "*.md5sums", DOC + "*/copyright")
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         if entry.path.endswith(".md5sums"):

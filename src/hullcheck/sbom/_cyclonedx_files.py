@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as _ascii  # as json.dumps writes a string
 from typing import Any
 from xml.etree import ElementTree
@@ -69,7 +70,7 @@ def _hashes(p: Package, paths: tuple[str, ...]) -> dict[str, Hashes]:
     return {path: tuple(hashes) for path, hashes in found.items()}
 
 
-def read_hashes(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+def read_hashes(pairs: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
     """(alg, content) of a file component's hashes as Package.file_digests digests; other
     algorithms and malformed values are left out."""
     out = []
