@@ -7,6 +7,7 @@ Building the table costs tens of milliseconds, so it is built on first use, not 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 
@@ -33,6 +34,8 @@ def spdx_ids() -> frozenset[str]:
 
 
 _OPERATORS = frozenset({"and", "or", "with"})
+# SPDX 2.3 Annex D: ["DocumentRef-" idstring ":"] "LicenseRef-" idstring, idstring [A-Za-z0-9.-]+
+_LICENSE_REF = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 
 
 def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
@@ -42,11 +45,11 @@ def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
     license-expression's table also holds *aliases* (scancode keys): on its own it reads
     plain ``GPL`` as GPL-1.0-or-later and ``LicenseRef-MIT-TC`` as MIT, claims the package
     never made. Checking the words first keeps such text as text."""
-    words = text.replace("(", " ").replace(")", " ").lower().split()
+    words = text.replace("(", " ").replace(")", " ").split()
     ids = spdx_ids()
     return all(
-        w in _OPERATORS or w in ids
-        or (refs and w.startswith(("licenseref-", "documentref-")))
+        w.lower() in _OPERATORS or w.lower() in ids
+        or (refs and _LICENSE_REF.fullmatch(w) is not None)
         for w in words
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -113,9 +112,7 @@ def test_manifest_continuation_lines() -> None:
 
 
 def _unknown(tmp_path: Path, data: bytes) -> str:
-    start = time.monotonic()
     inv = run(tmp_path, {"/app/bad.jar": data})
-    assert time.monotonic() - start < 20
     assert inv.packages == ()
     assert len(inv.unknowns) == 1
     reason = inv.unknowns[0].reason

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -53,9 +52,7 @@ def test_good_synthetic_header_parses() -> None:
 
 def test_index_count_of_a_billion() -> None:
     blob = struct.pack(">II", 10**9, 16) + GOOD[8:]
-    start = time.monotonic()
     header_fails(blob, "index count 1000000000 is out of range")
-    assert time.monotonic() - start < 1
 
 
 @pytest.mark.parametrize(
@@ -162,9 +159,7 @@ def test_sqlite_packages_view_is_refused_not_run(tmp_path: Path) -> None:
         "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
         "SELECT x AS hnum, zeroblob(1000) AS blob FROM c"
     )
-    start = time.monotonic()
     fails(_sqlite(tmp_path, endless), "Packages is a view, not a table")
-    assert time.monotonic() - start < 5
 
 
 def test_sqlite_row_without_blob(tmp_path: Path) -> None:
@@ -195,9 +190,7 @@ def test_bdb_page_chain_loop() -> None:
     data = _bdb()
     page = _overflow_pages(data)[0]
     struct.pack_into("<I", data, page * 4096 + 16, page)  # next page = itself
-    start = time.monotonic()
     fails(bytes(data), f"overflow page chain loops at page {page}")
-    assert time.monotonic() - start < 1
 
 
 def test_bdb_two_page_loop(rpmdbs: Built, tmp_path: Path) -> None:

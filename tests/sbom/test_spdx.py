@@ -164,6 +164,10 @@ def test_foreign_spdx_package_reads_standard_fields() -> None:
     ("mit and LicenseRef-x", "mit and LicenseRef-x"),
     ("gpl-2.0+", "GPL-2.0-or-later"),
     ("LicenseRef-a AND BOGUS", None),
+    # not SPDX license-refs at all (idstring is [A-Za-z0-9.-]+, the prefix is as written)
+    ("LicenseRef-a_b", None), ("LicenseRef-", None), ("DocumentRef-foo", None),
+    ("licenseref-lower", None), ("MIT AND LicenseRef-café", None),
+    ("DocumentRef-d:LicenseRef-y", "DocumentRef-d:LicenseRef-y"),
 ])
 def test_licence_aliases_are_not_resolved(text: str, expected: str | None) -> None:
     from hullcheck.sbom._license import spdx_expression

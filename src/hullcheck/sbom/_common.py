@@ -26,6 +26,29 @@ def shown(inventory: Inventory) -> tuple[Package, ...]:
     return inventory.packages if inventory.scope == "all-layers" else inventory.visible
 
 
+class OwnedFiles:
+    """What a reader collects of the files one package owns: paths in document order, each
+    once, with at most one digest per algorithm (the first seen). Bounded work per entry,
+    however often a hostile document repeats a file or its checksums."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self) -> None:
+        self.paths: dict[str, dict[str, str]] = {}
+
+    def add(self, path: str, digests: Iterable[str]) -> None:
+        algorithms = self.paths.setdefault(path, {})
+        for d in digests:
+            algorithms.setdefault(d.partition(":")[0], d)
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(self.paths)
+
+    def digests(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((path, d) for path, algs in self.paths.items()
+                            for d in algs.values()))
+
+
 def owned_files(p: Package) -> tuple[str, ...]:
     """The files a package owns as CycloneDX and SPDX list them: absolute paths (a relative one
     is taken from the root), each once, in the package's order."""

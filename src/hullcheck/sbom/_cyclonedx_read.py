@@ -27,7 +27,7 @@ from hullcheck.model import (
 from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
 from hullcheck.sbom import _purl
-from hullcheck.sbom._common import LayerTable, absolute
+from hullcheck.sbom._common import LayerTable, OwnedFiles, absolute
 from hullcheck.sbom._reader import Node
 
 CATALOGER = "sbom-cyclonedx"
@@ -49,7 +49,7 @@ def decode(doc: object, name: str) -> Inventory:
     packages: list[Package] = []
     # JSON path of each package's component -> its files' paths and digests: one entry per
     # package, in order
-    files: dict[str, dict[str, tuple[str, ...]]] = {}
+    files: dict[str, OwnedFiles] = {}
     unknowns: list[Unknown] = []
     relationships: list[Relationship] = []
     os_component: Node | None = None
@@ -61,9 +61,7 @@ def decode(doc: object, name: str) -> Inventory:
         if ctype == "file" and not comp.has("purl"):
             # A file, not a package to scan; nested in a package's component, the package owns it.
             if parent in files and (name := comp.str("name")):
-                path, digests = absolute(name), _file_hashes(comp)
-                owned = files[parent]
-                owned[path] = owned[path] + digests if path in owned else digests
+                files[parent].add(absolute(name), _file_hashes(comp))
             continue
         props = _properties(comp)
         pkg = _package(comp, props, layers)
@@ -74,11 +72,10 @@ def decode(doc: object, name: str) -> Inventory:
             )
             continue
         packages.append(pkg)
-        files[comp.path] = {}
+        files[comp.path] = OwnedFiles()
         relationships += _relationships(pkg.purl, props)
     packages = [
-        replace(p, files=tuple(owned), file_digests=tuple(sorted(
-            {(path, d) for path, digests in owned.items() for d in digests}))) if owned else p
+        replace(p, files=owned.files(), file_digests=owned.digests()) if owned.paths else p
         for p, owned in zip(packages, files.values(), strict=True)
     ]
     return Inventory(

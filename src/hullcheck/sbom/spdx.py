@@ -54,6 +54,7 @@ from hullcheck.sbom._common import (
     TOOL,
     TOOL_VERSION,
     LayerTable,
+    OwnedFiles,
     file_digests,
     image_purl,
     owned_files,
@@ -424,9 +425,9 @@ def decode(doc: object, name: str) -> Inventory:
                         reason=f"{node.path}: {pkg}")
             )
         else:
-            files = owned.get(spdx_id, {})
-            packages.append(replace(pkg, files=tuple(files), file_digests=tuple(sorted(
-                {(path, d) for path, digests in files.items() for d in digests}))))
+            files = owned.get(spdx_id)
+            packages.append(replace(pkg, files=files.files(), file_digests=files.digests())
+                            if files is not None else pkg)
     source = facts_node.get("source")
     distro = facts_node.get("distro")
     return Inventory(
@@ -447,28 +448,29 @@ _File = tuple[str, tuple[str, ...]]  # a file element's path and digests
 
 def _owned_files(
     root: Node, spdx_packages: dict[str, Node], rels: list[tuple[str, str, str]]
-) -> dict[str, dict[str, tuple[str, ...]]]:
+) -> dict[str, OwnedFiles]:
     """Package id -> the paths of the files it owns, in document order, each once, with the
     digests their file elements give: from ``hasFiles``, package CONTAINS file and file
     CONTAINED_BY package. Only package-file edges count: ids naming nothing, or other elements
     (package cycles included), are ignored."""
     files = _read_files(root)
-    owned: defaultdict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
+    owned: defaultdict[str, OwnedFiles] = defaultdict(OwnedFiles)
+    seen: set[tuple[str, str]] = set()  # (package, file) edges: a repeat costs nothing
 
-    def own(package_id: str, file: _File) -> None:
-        path, digests = file
-        paths = owned[package_id]
-        paths[path] = paths[path] + digests if path in paths else digests
+    def own(package_id: str, file_id: str) -> None:
+        if (package_id, file_id) not in seen:
+            seen.add((package_id, file_id))
+            owned[package_id].add(*files[file_id])
 
     for spdx_id, node in spdx_packages.items():
         for file_id in node.strs("hasFiles"):
             if file_id in files:
-                own(spdx_id, files[file_id])
+                own(spdx_id, file_id)
     for elem, kind, related in rels:
         if kind == "CONTAINS" and related in files and elem in spdx_packages:
-            own(elem, files[related])
+            own(elem, related)
         elif kind == "CONTAINED_BY" and elem in files and related in spdx_packages:
-            own(related, files[elem])
+            own(related, elem)
     return owned
 
 
