@@ -107,7 +107,12 @@ def dump_json(doc: dict[str, Any], files: Owned) -> str:
         if pairs:
             texts.append(_json_files(pairs))
             components[i] = _insert_sorted(comp, "components", mark)
-    parts = json.dumps(doc, indent=2).split(_ascii(mark))
+    return _splice(json.dumps(doc, indent=2), _ascii(mark), texts)
+
+
+def _splice(document: str, mark: str, texts: list[str]) -> str:
+    """``document`` with its placeholders, in order, replaced by ``texts``."""
+    parts = document.split(mark)
     if len(parts) != len(texts) + 1:
         raise AssertionError("file component placeholders lost")  # cannot happen
     out = [parts[0]]
@@ -172,13 +177,8 @@ def dump_xml(root: ElementTree.Element, files: Owned) -> str:
             comp.insert(at, placeholder)
             texts.append(_xml_files(pairs))
     ElementTree.indent(root)
-    parts = ElementTree.tostring(root, encoding="unicode", xml_declaration=True).split(mark)
-    if len(parts) != len(texts) + 1:
-        raise AssertionError("file component placeholders lost")  # cannot happen
-    out = [parts[0]]
-    for text, part in zip(texts, parts[1:], strict=True):
-        out += (text, part)
-    return "".join(out)
+    return _splice(ElementTree.tostring(root, encoding="unicode", xml_declaration=True), mark,
+                   texts)
 
 
 # A package component's <components>, at the depth ElementTree.indent puts it: <bom> (0),
