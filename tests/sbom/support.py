@@ -108,5 +108,9 @@ def spdx_file_digests(packages: tuple[Package, ...]) -> list[tuple[tuple[str, st
 
 
 def cyclonedx_file_digests(p: Package) -> tuple[tuple[str, str], ...]:
-    """The package's file digests after a CycloneDX round trip: CycloneDX has no SHA-224."""
-    return tuple(sorted(set(_valid_digests(p, frozenset(FILE_DIGEST_HEX) - {"sha224"}))))
+    """The package's file digests after a CycloneDX round trip: each algorithm's first valid
+    value per file; CycloneDX has no SHA-224."""
+    first: dict[tuple[str, str], str] = {}
+    for path, digest in _valid_digests(p, frozenset(FILE_DIGEST_HEX) - {"sha224"}):
+        first.setdefault((path, digest.partition(":")[0]), digest)
+    return tuple(sorted({(path, d) for (path, _), d in first.items()}))

@@ -62,12 +62,14 @@ def owned(inventory: Inventory) -> Owned:
 
 
 def _hashes(p: Package, paths: tuple[str, ...]) -> dict[str, Hashes]:
-    """Path -> the CycloneDX hashes of the package's valid digests of it, each once."""
-    found: dict[str, dict[tuple[str, str], None]] = {}
+    """Path -> the CycloneDX hashes of the package's valid digests of it: one per algorithm
+    (the first; two values of one algorithm for one file cannot both be right), as SPDX
+    writes them and both readers keep them."""
+    found: dict[str, dict[str, str]] = {}
     for path, algorithm, value in file_digests(p, frozenset(paths)):
         if algorithm in ALGORITHMS:
-            found.setdefault(path, {})[(ALGORITHMS[algorithm], value)] = None
-    return {path: tuple(hashes) for path, hashes in found.items()}
+            found.setdefault(path, {}).setdefault(ALGORITHMS[algorithm], value)
+    return {path: tuple(hashes.items()) for path, hashes in found.items()}
 
 
 def read_hashes(pairs: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
