@@ -6,6 +6,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tracemalloc
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,7 +245,32 @@ def test_oversized_section_name_table_is_a_format_error() -> None:
     data = make_elf([("." + "n" * (1 << 20), b"x")])
     with pytest.raises(FormatError, match="section name table of"):
         parse_elf(data)
-    assert parse_elf(make_elf([("." + "n" * 1000, b"x")])).sections[1].name == "." + "n" * 1000
+    names = [s.name for s in parse_elf(make_elf([("." + "n" * 254, b"x"),
+                                                  ("." + "n" * 255, b"y")])).sections]
+    assert names[1:3] == ["." + "n" * 254, ""]  # over MAX_NAME: read as no name
+
+
+def test_sections_sharing_one_long_name_are_not_copies_of_it() -> None:
+    """65,535 sections naming the same 1 MiB string in a 5 MiB file were 64 GiB of names
+    (2,000 of them: 2 GB): names over MAX_NAME bytes are read as ""."""
+    count, long_name = 0xFFFF, b"." + b"n" * ((1 << 20) - 16)
+    names = long_name + b"\0.shstrtab\0"
+    shoff = 64 + len(names) + (-len(names) % 8)
+    headers = bytes(64) + struct.pack("<IIQQQQIIQQ", 0, 1, 0, 0, 0, 0, 0, 0, 0, 0) * (count - 2)
+    headers += struct.pack("<IIQQQQIIQQ", len(long_name) + 1, 3, 0, 0, 64, len(names), 0, 0, 1, 0)
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 0, shoff, 0, 64, 56, 0, 64, count,
+                               count - 1)
+    data = ehdr + names + bytes(shoff - 64 - len(names)) + headers
+    tracemalloc.start()
+    try:
+        sections = parse_elf(data).sections
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(sections) == count and sections[-1].name == ".shstrtab"
+    assert {s.name for s in sections[1:-1]} == {""}
+    assert peak < 64 << 20  # the section tuples; a name each would be 64 GiB
 
 
 def test_bogus_varint_length_is_a_format_error() -> None:

@@ -62,6 +62,10 @@ EXECUTABLE_GLOBS: tuple[str, ...] = (
 MAX_SECTIONS = 65_536
 MAX_SEGMENTS = 65_536
 MAX_NAMES = 1 << 20  # the section name table: real ones are a few hundred bytes
+# A section name longer than this is read as "" (only short names are ever looked up).
+# Every section may point at the same long name: 65,536 sections naming one 1 MiB string
+# were 64 GiB of copies.
+MAX_NAME = 256
 
 
 class ExeFormat(StrEnum):
@@ -213,7 +217,7 @@ def parse_elf(data: Data) -> ElfFile:
     for name_off, stype, addr, off, sz, _link in raw_sections:
         if stype not in (SHT_NOBITS, 0) and off + sz > size:
             raise FormatError(f"ELF: section at {off:#x}+{sz:#x} beyond end of file ({size})")
-        end = names.find(b"\0", name_off) if name_off < len(names) else -1
+        end = names.find(b"\0", name_off, name_off + MAX_NAME) if name_off < len(names) else -1
         name = names[name_off:end].decode("ascii", "replace") if end >= 0 else ""
         sections.append(Section(name=name, type=stype, addr=addr, offset=off, size=sz))
 
@@ -254,33 +258,67 @@ def _shdr(data: Data, e: str, bits: int, at: int) -> tuple[int, int, int, int, i
 
 SEARCH_WINDOW = 8 << 20
 MAX_MATCH = 64 << 10  # longest match a windowed regex search finds whole (version strings)
+# What one read fault may map around the byte read: the page cache hands out large folios
+# and maps them whole (1 MiB seen on Linux 6.18, up to a PMD: 2 MiB with 4 KiB pages),
+# pages *before* that byte included. A release from the byte's own page left those
+# resident: a parser finding one candidate after another (each find starting a little
+# further on) kept the whole file mapped. Releases are widened to this span.
+FAULT_SPAN = max(2 << 20, mmap.PAGESIZE)
+
+
+def _clamp(n: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """``start`` and ``end`` as ``bytes.find`` reads them over ``n`` bytes (slice notation:
+    None is a bound, negative counts from the end, clamped at 0; ``end`` at ``n``)."""
+    start = 0 if start is None else start + n if start < 0 else start
+    end = n if end is None else end + n if end < 0 else min(end, n)
+    return max(start, 0), max(end, 0)
 
 
 class PagedMap(mmap.mmap):
     """A read-only map of a large executable (spooled to a temporary file) that the parsers
     read like ``bytes``. Mapped pages a process has touched count in its resident memory
     until unmapped, so a plain ``find`` over a 200 MB map would add 200 MB to the peak;
-    here ``find`` and ``search`` walk the map in ``SEARCH_WINDOW`` steps and release each
-    window behind them, and ``release`` drops every page (the page cache keeps them)."""
+    here ``find`` and ``search`` walk the map in ``SEARCH_WINDOW`` steps and release what
+    they read once a window's worth has gathered (``touched``), and ``release`` drops
+    every page (the page cache keeps them). Slices (headers, a section) are not tracked
+    unless the parser says so (``touched``): the binary sink releases the whole map after
+    each parser."""
+
+    # [_lo, _hi): what finds and searches may have mapped since it was last released.
+    _lo: int = 0
+    _hi: int = 0
 
     def find(self, sub: bytes, start: int | None = 0,  # type: ignore[override]
              end: int | None = None) -> int:
-        n = len(self)
-        pos = max(start or 0, 0)
-        stop = n if end is None else min(end, n)
+        """``bytes.find``: the same answer for the same arguments, negative and None bounds
+        included."""
+        pos, stop = _clamp(len(self), start, end)
+        if stop - pos < len(sub):
+            return -1
+        if not sub:
+            return pos
         while pos < stop:
             window_end = min(pos + SEARCH_WINDOW + len(sub) - 1, stop)
             at = super().find(sub, pos, window_end)
-            self.release(pos, window_end)
+            self.touched(pos, window_end if at < 0 else at + len(sub))
             if at >= 0:
                 return at
             pos += SEARCH_WINDOW
         return -1
 
     def __contains__(self, sub: object) -> bool:
-        # mmap has no ``in`` of its own: Python would compare each byte (an int) with
-        # ``sub`` and always answer False.
-        return isinstance(sub, bytes) and self.find(sub) >= 0
+        """``sub in map`` as for ``bytes``: a bytes-like needle or a byte value. (mmap has no
+        ``in`` of its own: Python would compare each byte, an int, with ``sub``.)"""
+        if isinstance(sub, int):
+            if not 0 <= sub < 256:
+                raise ValueError("byte must be in range(0, 256)")
+            return self.find(bytes((sub,))) >= 0
+        try:
+            needle = bytes(memoryview(sub))  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError("a bytes-like object is required, "
+                            f"not {type(sub).__name__!r}") from None
+        return self.find(needle) >= 0
 
     def search(self, rx: re.Pattern[bytes]) -> re.Match[bytes] | None:
         """``rx.search`` over the whole map, one window at a time: the first match, provided
@@ -292,18 +330,38 @@ class PagedMap(mmap.mmap):
             core_end = pos + SEARCH_WINDOW
             window_end = min(core_end + MAX_MATCH, n)
             m = rx.search(self, pos, window_end)
-            self.release(pos, window_end)
+            self.touched(pos, window_end)
             if m is not None and (m.start() < core_end or window_end == n):
                 return m
             pos = core_end
         return None
 
+    def touched(self, start: int, end: int) -> None:
+        """``[start, end)`` was read (by a search, or a parser through slices): widened to
+        what its faults may have mapped, it joins the span to release, released once it
+        spans a window. A scan so releases
+        each window behind it, and a parser trying one candidate after another (a find
+        from each hit on) pays one madvise per window, not one per find: that was 5.5 us
+        a hit, minutes for a few MB of hostile image."""
+        if self._lo <= start and end <= self._hi:
+            return  # the common case: within the span already
+        lo, hi = start - start % FAULT_SPAN, min(end + -end % FAULT_SPAN, len(self))
+        if self._hi > self._lo:
+            lo, hi = min(lo, self._lo), max(hi, self._hi)
+        self._lo, self._hi = lo, hi
+        if hi - lo >= SEARCH_WINDOW:
+            self.release(lo, hi)
+
     def release(self, start: int = 0, end: int | None = None) -> None:
-        """Unmap the pages of ``[start, end)`` from this process (they stay readable)."""
-        end = len(self) if end is None else end
-        lo = start - start % mmap.PAGESIZE
+        """Unmap the pages of ``[start, end)`` from this process (they stay readable), and
+        those a fault there may have mapped beside them (``FAULT_SPAN``)."""
+        n = len(self)
+        end = n if end is None else min(end + -end % FAULT_SPAN, n)
+        lo = max(start - start % FAULT_SPAN, 0)
         if end > lo and hasattr(mmap, "MADV_DONTNEED"):
             self.madvise(mmap.MADV_DONTNEED, lo, end - lo)
+        if lo <= self._lo and self._hi <= end:
+            self._lo = self._hi = 0
 
 
 # What the parsers read: a file's bytes, or the map of one spooled to disk.

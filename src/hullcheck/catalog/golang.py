@@ -20,7 +20,7 @@ version (as syft does), so Go toolchain advisories can match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from packageurl import PackageURL
@@ -44,6 +44,15 @@ HEADER = 32
 ALIGN = 16
 MAX_STRING = 4 << 20  # a module info larger than 4 MiB is not what the linker writes
 DEVEL = "(devel)"
+# Copies of the magic tried off the 16-byte grid before giving up (a FormatError: an
+# unknown). A Go binary has the header and at most a string literal or two (a program
+# importing debug/buildinfo); a hostile file of nothing but misaligned copies cost a find
+# each, 1 s for 16 MiB in memory and minutes for a spooled 1 GiB.
+MAX_CANDIDATES = 64
+# Writable segments searched when an ELF names no .go.buildinfo section. Go's linker writes
+# one or two (Go's own reader looks at the first only); a hostile file could list 65,536
+# segments over the whole file, each a scan: 100 over 16 MiB already cost 0.34 s.
+MAX_REGIONS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,25 +87,31 @@ def read_build_info(data: Data) -> BuildInfo | None:
         if sec is not None and sec.type != SHT_NOBITS:
             regions = [(sec.offset, sec.offset + sec.size)]
         else:
-            regions = [(s.offset, s.offset + s.filesz) for s in elf.data_segments()]
+            # Distinct segments, the first few: Go's own reader looks at the first only.
+            spans = dict.fromkeys((s.offset, s.offset + s.filesz) for s in elf.data_segments())
+            regions = list(spans)[:MAX_REGIONS]
     else:
         regions = [(0, len(data))]  # PE/Mach-O: scan the file at 16-byte alignment
-    for start, end in regions:
-        at = _find_magic(data, start, min(end, len(data)))
-        if at is None:
-            continue
-        version, modinfo = _decode_header(data, at, elf)
-        return parse_modinfo(version, modinfo)
+    passed = 0  # copies of the magic off the grid, in all regions
+    for start, region_end in regions:
+        end = min(region_end, len(data))
+        for at in _magics(data, start, end):
+            if (at - start) % ALIGN == 0 and at + HEADER <= end:
+                version, modinfo = _decode_header(data, at, elf)
+                return parse_modinfo(version, modinfo)
+            passed += 1
+            if passed > MAX_CANDIDATES:
+                raise FormatError(f"Go build info: over {MAX_CANDIDATES} copies of the magic "
+                                  "off the 16-byte grid; not searched further")
     return None
 
 
-def _find_magic(data: Data, start: int, end: int) -> int | None:
+def _magics(data: Data, start: int, end: int) -> Iterator[int]:
+    """Where the magic is in ``[start, end)``, in order."""
     pos = data.find(MAGIC, start, end)
     while pos >= 0:
-        if (pos - start) % ALIGN == 0 and pos + HEADER <= end:
-            return pos
+        yield pos
         pos = data.find(MAGIC, pos + 1, end)
-    return None
 
 
 def _decode_header(data: Data, at: int, elf: ElfFile | None) -> tuple[str, str]:

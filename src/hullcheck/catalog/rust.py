@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tomllib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from packageurl import PackageURL
@@ -23,6 +23,7 @@ from hullcheck.catalog.elf import (
     SHT_NOBITS,
     Data,
     ExeFormat,
+    PagedMap,
     executable_format,
     parse_elf,
 )
@@ -40,15 +41,19 @@ def cargo_purl(name: str, version: str) -> str:
     return PackageURL(type="cargo", name=name, version=version or None).to_string()
 
 
-def decompress_audit_data(raw: bytes | memoryview) -> bytes:
+def decompress_audit_data(raw: bytes | memoryview,
+                          fed: Callable[[int, int], None] | None = None) -> bytes:
     """The JSON in ``raw``, at most ``MAX_JSON`` bytes of it. Fed a chunk at a time: a
-    hostile section as large as its file is then never copied whole."""
+    hostile section as large as its file is then never copied whole. ``fed(start, end)``
+    is told each chunk of ``raw`` read."""
     d = zlib.decompressobj()
     out: list[bytes] = []
     total = 0
     try:
         for at in range(0, len(raw), INPUT_CHUNK):
             piece = d.decompress(raw[at:at + INPUT_CHUNK], MAX_JSON - total + 1)
+            if fed is not None:
+                fed(at, min(at + INPUT_CHUNK, len(raw)))
             total += len(piece)
             out.append(piece)
             if total > MAX_JSON:
@@ -96,8 +101,17 @@ def binary_packages(data: Data, path: str,
     if sec is None or sec.type == SHT_NOBITS:
         return []
     # A view, not a copy: the section's size is the file's word (parse_elf bounds it).
+    # Zlib may read all of it for no output (empty stored blocks): from a map, what it has
+    # read is released behind it, or a 200 MiB section would be 200 MB resident.
+    fed = None
+    if isinstance(data, PagedMap):
+        paged, base = data, sec.offset
+
+        def fed(start: int, end: int) -> None:
+            paged.touched(base + start, base + end)
+
     with memoryview(data) as whole, whole[sec.offset:sec.offset + sec.size] as raw:
-        pkgs = _packages_json(decompress_audit_data(raw))
+        pkgs = _packages_json(decompress_audit_data(raw, fed))
     out = []
     loc = (Location(path=path),)
     for i, p in enumerate(pkgs):
