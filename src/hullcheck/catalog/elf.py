@@ -95,6 +95,15 @@ def elf_type(head: bytes) -> int | None:
     return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
 
 
+def section_headers_at(head: bytes) -> int:
+    """``e_shoff`` of an ELF file from its first 64+ bytes: where its section headers are
+    (0: it has none, or this is no ELF)."""
+    if elf_type(head) is None or head[4] not in (1, 2) or len(head) < 0x30:
+        return 0
+    fmt, at = ("Q", 0x28) if head[4] == 2 else ("I", 0x20)
+    return int(struct.unpack_from(("<" if head[5] == 1 else ">") + fmt, head, at)[0])
+
+
 def executable_format(data: Data) -> ExeFormat | None:
     """ELF, PE or Mach-O from the first bytes; None for anything else (checked first, cheap)."""
     head = data[:4]

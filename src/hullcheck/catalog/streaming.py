@@ -25,7 +25,11 @@ over ``max_size`` is spooled, as it streams by, to an unlinked temporary file (u
 window resident. Hard limits bound what a hostile image can cost: ``max_spooled`` bytes
 per file and ``spool_budget`` bytes per image; an executable over them is counted in
 ``counts.skipped`` and reported as an unknown, not read. Large ELF shared libraries
-outside the globs (libLLVM) are only counted: spooling them found nothing and cost time.
+outside the globs (libLLVM) are not spooled (that found nothing and cost time), save a Go
+one (``-buildmode=c-shared``, known by the build ID note in its first KiBs); the others
+stream through unread but looked at, and one holding Go build info or ``cargo auditable``
+data (a Rust cdylib), which only the headers at its end could have located, is an
+unknown: the SBOM shows the gap.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from hullcheck.catalog.elf import (
     elf_type,
     executable_format,
     looks_executable,
+    section_headers_at,
 )
 from hullcheck.errors import FormatError
 from hullcheck.filetree import DEFAULT_MAX_FILE, compile_globs
@@ -129,7 +134,22 @@ TOO_LARGE, BUDGET_SPENT, SPOOL_FAILED, ENDED_EARLY, LIBRARY = (
 
 # A shared library's name: libLLVM-15.so.1, radeonsi_dri.so, x.cpython-311-x86_64-linux-gnu.so
 _LIBRARY_NAME = re.compile(r"\.so(?:\.\d+)*\Z")
-
+# The Go build ID note (name "Go", type 4, either byte order): Go's linker writes it in the
+# first KiBs of every ELF file it links, shared libraries included (Go's own build ID
+# reader looks at the first 32 KiB only).
+_GO_NOTE = re.compile(rb"\x04\0\0\0.{4}\x04\0\0\0Go\0\0|\0\0\0\x04.{4}\0\0\0\x04Go\0\0", re.S)
+GO_NOTE_WITHIN = 32 << 10
+# What a parser would read in a large shared library streamed through unread: the name of
+# its section, (cataloger, name, what it holds). Only the headers at the end locate the
+# section, too late to spool it; but they show it is there.
+_LIBRARY_SECTIONS: tuple[tuple[str, bytes, str], ...] = (
+    (golang.GoBinaryCataloger.name, b".go.buildinfo\0", "Go build info"),
+    (rust.RustAuditableCataloger.name, rust.SECTION.encode() + b"\0", "cargo auditable data"),
+)
+# Where the section names are looked for: this much before the section headers. Linkers
+# and strip put the name table right before them: in 1,000 ELF files (/usr/lib, /usr/bin,
+# Go programs included) it ended within 7 bytes of them.
+NAMES_BEFORE_HEADERS = 1 << 20
 
 @dataclass(slots=True)
 class _Counts:
@@ -189,8 +209,11 @@ class BinarySink:
         return looks_executable(head)
 
     def take(self, layer: int, path: str, data: bytes) -> None:
-        # Large and whole only because another sink wanted it too (FanOut): the same rule.
-        if len(data) > self.max_size and self._large_library(path, data):
+        # Large and whole only because another sink wanted it too (FanOut): the same rule,
+        # but its bytes are here: one that holds what a parser reads is parsed.
+        if (len(data) > self.max_size and self._large_library(path, data)
+                and not _GO_NOTE.search(data, 0, GO_NOTE_WITHIN)
+                and not _library_sections(data, section_headers_at(data))):
             self._count_skip(LIBRARY)
             return
         self._catalog(layer, path, data, len(data))
@@ -207,27 +230,58 @@ class BinarySink:
         head += read(min(SPOOL_CHUNK, size - len(head)))
         if executable_format(head) is None:
             return
-        if self._large_library(path, head):
+        if self._large_library(path, head) and not _GO_NOTE.search(head, 0, GO_NOTE_WITHIN):
             self._count_skip(LIBRARY)
+            self._pass_library(layer, path, size, head, read)
             return
         reason = self._reserve(size)
         if reason is not None:
             self._skip(layer, path, size, *reason)
             return
+        read_in = len(head)  # the budget is charged what was read for the copy, no more
+
+        def counted(n: int) -> bytes:
+            nonlocal read_in
+            chunk = read(n)
+            read_in += len(chunk)
+            return chunk
+
         try:
-            with _spooled(head, read, size) as data:
+            with _spooled(head, counted, size) as data:
                 self._catalog(layer, path, data, size)
         except _NotSpooled as exc:
             self._skip(layer, path, size, *exc.args)
+        finally:  # a file that ended early, a full disk, a truncated layer
+            with self._lock:
+                self._spool_left += size - read_in
 
     def _large_library(self, path: str, head: bytes) -> bool:
         """A large ELF shared library (by name and type) outside the globs that no version
-        rule names. Not spooled: the big ELF files of an image are mostly these (libLLVM,
-        Mesa's drivers, ICU data: ~400 MB in bench/sbom.py's big image, which cost 0.45 s to
-        spool for nothing), while Go and Rust programs are not named ``*.so``."""
+        rule names. Not spooled unless Go's (``take_stream``): the big ELF files of an image
+        are mostly these (libLLVM, Mesa's drivers, ICU data: ~400 MB in bench/sbom.py's big
+        image, which cost 0.45 s to spool for nothing)."""
         base = path[path.rfind("/") + 1:]
         return (elf_type(head) == ET_DYN and _LIBRARY_NAME.search(base) is not None
                 and not binary.names(base) and not self._globbed(path))
+
+    def _pass_library(self, layer: int, path: str, size: int, head: bytes,
+                      read: Callable[[int], bytes]) -> None:
+        """A large shared library not spooled: read up to its section headers, keeping
+        only the ``NAMES_BEFORE_HEADERS`` bytes before them (the rest is skipped), for the
+        names of sections a parser would read. An unknown for each found."""
+        shoff = section_headers_at(head)
+        lo, hi = shoff - NAMES_BEFORE_HEADERS, min(shoff, size)
+        names, pos, chunk = bytearray(), 0, head
+        while chunk:
+            names += chunk[max(lo - pos, 0):max(hi - pos, 0)]
+            pos += len(chunk)
+            chunk = read(min(SPOOL_CHUNK, hi - pos)) if pos < hi else b""
+        wanted = {name for name, _, _ in self._parsers}
+        with self._lock:
+            self._files.extend(
+                StreamedFile(layer, path, name, error=f"large shared library ({size >> 20} "
+                             f"MiB) not read, though it holds {what}")
+                for name, what in _library_sections(names) if name in wanted)
 
     # -- parsing --------------------------------------------------------------------
     def _catalog(self, layer: int, path: str, data: Data, size: int) -> None:
@@ -291,6 +345,13 @@ class BinarySink:
             return Streamed(files=tuple(files),
                             catalogers=frozenset(name for name, _, _ in self._parsers),
                             covered=frozenset(self._covered))
+
+
+def _library_sections(data: bytes | bytearray, end: int | None = None) -> list[tuple[str, str]]:
+    """(cataloger, what) for each ``_LIBRARY_SECTIONS`` name in ``data`` (before ``end``)."""
+    start = 0 if end is None else end - NAMES_BEFORE_HEADERS
+    return [(name, what) for name, section, what in _LIBRARY_SECTIONS
+            if data.find(section, max(start, 0), end) >= 0]
 
 
 @contextlib.contextmanager
