@@ -8,15 +8,17 @@ import struct
 import subprocess
 import tracemalloc
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hullcheck import catalog
-from hullcheck.catalog import elf
-from hullcheck.catalog.elf import EXECUTABLE_GLOBS, parse_elf
+from hullcheck.catalog import elf, golang
+from hullcheck.catalog.elf import EXECUTABLE_GLOBS, PagedMap, parse_elf
 from hullcheck.catalog.golang import (
+    BuildInfo,
     GoBinaryCataloger,
     binary_packages,
     parse_modinfo,
@@ -277,3 +279,72 @@ def test_bogus_varint_length_is_a_format_error() -> None:
     section = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + b"\xff\xff\xff\x7f" + b"go"
     with pytest.raises(FormatError, match="runs past end of file"):
         read_build_info(make_elf([(".go.buildinfo", section)]))
+
+
+MAGIC = b"\xff Go buildinf:"
+OFF_GRID = b"\0" + MAGIC + b"\0"  # 16 bytes: the magic at 1 mod 16, never a header
+HEADER = MAGIC + bytes([8, 2]) + bytes(16) + b"\x05go1.x\x00"  # Go 1.18+: "go1.x", no modules
+
+
+def _pe(body: bytes) -> bytes:
+    head = bytearray(b"MZ" + bytes(62))
+    struct.pack_into("<I", head, 0x3C, 0x40)
+    return bytes(head) + b"PE\0\0" + body
+
+
+def test_copies_of_the_magic_off_the_grid_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each copy off the 16-byte grid costs a find: a 16 MiB PE of nothing else was 1M of
+    them (0.25 s in memory; spooled, 22.7 s per 64 MiB). Past MAX_CANDIDATES: an unknown."""
+    data = _pe(OFF_GRID * ((16 << 20) // len(OFF_GRID)))
+    with pytest.raises(FormatError, match=f"over {golang.MAX_CANDIDATES} copies of the magic"):
+        binary_packages(data, "/srv/app.exe")
+    finds = []
+    real = PagedMap.find
+
+    def counted(self: PagedMap, sub: bytes, start: int | None = 0, end: int | None = None) -> int:
+        finds.append(start)
+        return real(self, sub, start, end)
+
+    monkeypatch.setattr(PagedMap, "find", counted)
+    with paged(data) as m, pytest.raises(FormatError, match="not searched further"):
+        binary_packages(m, "/srv/app.exe")
+    assert len(finds) == golang.MAX_CANDIDATES + 2  # the first look, then one per copy
+
+
+@pytest.mark.parametrize("off_grid, found", [(golang.MAX_CANDIDATES, True),
+                                             (golang.MAX_CANDIDATES + 1, False)])
+def test_the_header_after_copies_off_the_grid(off_grid: int, found: bool) -> None:
+    """As many copies as MAX_CANDIDATES are passed over (a program importing debug/buildinfo
+    holds one or two): the header after them is read."""
+    data = make_elf([(".go.buildinfo", OFF_GRID * off_grid + HEADER)])
+    if found:
+        assert read_build_info(data) == BuildInfo(go_version="go1.x")
+    else:
+        with pytest.raises(FormatError, match="not searched further"):
+            read_build_info(data)
+
+
+def test_only_a_few_writable_segments_are_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No .go.buildinfo section: the writable segments are searched (Go's own reader takes
+    the first). A file could list 65,536 distinct ones over the whole file, a scan each:
+    1,000 over 16 MiB cost 3.4 s."""
+    size, count = 1 << 20, 1000
+    phdrs = b"".join(struct.pack("<IIQQQQQQ", 1, 6, 4096 + 16 * i, 0, 0, size - 8192 - 16 * i,
+                                 size, 0x1000) for i in range(count))
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, size - len(phdrs), 0, 0, 64, 56,
+                               count, 64, 0, 0)
+    body = bytearray(size - len(ehdr) - len(phdrs))
+    body[101:101 + len(MAGIC)] = MAGIC  # before every segment: each is scanned in vain
+    data = ehdr + bytes(body) + phdrs
+    assert len(elf.parse_elf(data).data_segments()) == count
+    searched = []
+    real = golang._magics
+
+    def recorded(data: bytes, start: int, end: int) -> Iterator[int]:
+        searched.append((start, end))
+        return real(data, start, end)
+
+    monkeypatch.setattr(golang, "_magics", recorded)
+    assert binary_packages(data, "/srv/app") == []
+    assert len(searched) == golang.MAX_REGIONS

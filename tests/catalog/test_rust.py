@@ -19,7 +19,7 @@ from hullcheck.errors import FormatError
 from hullcheck.image.writer import file
 from hullcheck.model import ImageSource, Inventory, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
-from tests.fixtures.binaries.paged import paged
+from tests.fixtures.binaries.paged import needs_rss, paged, resident
 from tests.fixtures.images import tree_of
 from tests.fixtures.tools import need_command
 
@@ -141,3 +141,16 @@ def test_cargo_generated_lockfile(tmp_path: Path) -> None:
     inv = run(tmp_path, {"/src/Cargo.lock": (crate / "Cargo.lock").read_bytes()},
               CargoLockCataloger())
     assert [(p.name, p.version) for p in inv.packages] == [("solo", "0.3.1")]
+
+
+@needs_rss
+def test_a_section_inflated_for_nothing_is_released_behind_the_inflater() -> None:
+    """Empty stored blocks inflate to nothing, so zlib reads all of a hostile section: from
+    a map, 64 MiB of them were once 64 MB resident. Released as it goes."""
+    blocks = b"\x78\x01" + b"\x00\x00\x00\xff\xff" * ((64 << 20) // 5)
+    with paged(make_elf([(".dep-v0", blocks)])) as m:
+        before = resident()
+        with pytest.raises(FormatError, match="not JSON"):
+            rust.binary_packages(m, "/srv/app")
+        growth = resident() - before
+    assert growth < 16 << 20

@@ -238,22 +238,15 @@ class BinarySink:
         if reason is not None:
             self._skip(layer, path, size, *reason)
             return
-        read_in = len(head)  # the budget is charged what was read for the copy, no more
-
-        def counted(n: int) -> bytes:
-            nonlocal read_in
-            chunk = read(n)
-            read_in += len(chunk)
-            return chunk
-
+        copied = _Copied()
         try:
-            with _spooled(head, counted, size) as data:
+            with _spooled(head, read, size, copied) as data:
                 self._catalog(layer, path, data, size)
         except _NotSpooled as exc:
             self._skip(layer, path, size, *exc.args)
-        finally:  # a file that ended early, a full disk, a truncated layer
-            with self._lock:
-                self._spool_left += size - read_in
+        finally:  # the budget is charged what was written: refunded the rest when a file
+            with self._lock:  # ended early, the disk was full, the layer was cut
+                self._spool_left += size - copied.bytes
 
     def _large_library(self, path: str, head: bytes) -> bool:
         """A large ELF shared library (by name and type) outside the globs that no version
@@ -354,19 +347,26 @@ def _library_sections(data: bytes | bytearray, end: int | None = None) -> list[t
             if data.find(section, max(start, 0), end) >= 0]
 
 
+@dataclass(slots=True)
+class _Copied:
+    bytes: int = 0  # written to the spool file so far
+
+
 @contextlib.contextmanager
-def _spooled(head: bytes, read: Callable[[int], bytes], size: int) -> Iterator[PagedMap]:
+def _spooled(head: bytes, read: Callable[[int], bytes], size: int,
+             copied: _Copied) -> Iterator[PagedMap]:
     """The file (``head`` then ``read`` until ``size`` bytes) copied to an unlinked
-    temporary file and mapped; the copy is gone when the block ends, on errors too (closing
-    the only descriptor of an unlinked file frees it)."""
+    temporary file (``copied`` counts the bytes written) and mapped; the copy is gone when
+    the block ends, on errors too (closing the only descriptor of an unlinked file frees
+    it)."""
     with contextlib.ExitStack() as stack:
         try:
             f = stack.enter_context(tempfile.TemporaryFile(prefix="hullcheck-spool-"))
             f.write(head)
-            written = len(head)
+            written = copied.bytes = len(head)
             while written < size and (chunk := read(min(SPOOL_CHUNK, size - written))):
                 f.write(chunk)
-                written += len(chunk)
+                written = copied.bytes = written + len(chunk)
             f.flush()
             if written == size:
                 data = stack.enter_context(PagedMap(f.fileno(), 0, access=mmap.ACCESS_READ))
