@@ -62,7 +62,7 @@ EXECUTABLE_GLOBS: tuple[str, ...] = (
 MAX_SECTIONS = 65_536
 MAX_SEGMENTS = 65_536
 MAX_NAMES = 1 << 20  # the section name table: real ones are a few hundred bytes
-# A section name longer than this is read as "" (only short names are ever looked up).
+# A section name of this many bytes or more is read as "" (only short names are looked up).
 # Every section may point at the same long name: 65,536 sections naming one 1 MiB string
 # were 64 GiB of copies.
 MAX_NAME = 256

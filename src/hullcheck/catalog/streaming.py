@@ -21,15 +21,15 @@ and the runner drops the "over the size limit" unknown the catalogers would give
 
 Large executables (a 40 MB Go service at ``/app/server``) are not held in memory: one
 over ``max_size`` is spooled, as it streams by, to an unlinked temporary file (under
-``TMPDIR``) and parsed from a ``PagedMap`` of it, whose searches keep at most one 8 MiB
-window resident. Hard limits bound what a hostile image can cost: ``max_spooled`` bytes
+``TMPDIR``) and parsed from a ``PagedMap`` of it, whose searches keep a window or two
+(8 MiB each) resident. Hard limits bound what a hostile image can cost: ``max_spooled`` bytes
 per file and ``spool_budget`` bytes per image; an executable over them is counted in
 ``counts.skipped`` and reported as an unknown, not read. Large ELF shared libraries
 outside the globs (libLLVM) are not spooled (that found nothing and cost time), save a Go
 one (``-buildmode=c-shared``, known by the build ID note in its first KiBs); the others
-stream through unread but looked at, and one holding Go build info or ``cargo auditable``
-data (a Rust cdylib), which only the headers at its end could have located, is an
-unknown: the SBOM shows the gap.
+are read up to their section headers, unparsed, and one whose section names show Go
+build info or ``cargo auditable`` data (a Rust cdylib), which only those headers at its
+end could have located, is an unknown: the SBOM shows the gap.
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ _LIBRARY_SECTIONS: tuple[tuple[str, bytes, str], ...] = (
 # and strip put the name table right before them: in 1,000 ELF files (/usr/lib, /usr/bin,
 # Go programs included) it ended within 7 bytes of them.
 NAMES_BEFORE_HEADERS = 1 << 20
+
 
 @dataclass(slots=True)
 class _Counts:
