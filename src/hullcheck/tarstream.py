@@ -21,7 +21,7 @@ import queue
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from hullcheck.errors import UnsafeLayer
@@ -289,7 +289,7 @@ class TarReader:
 _DONE = object()
 
 
-def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 4) -> Iterator[bytes]:
+def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 4) -> Generator[bytes, None, None]:
     """Yield the items of ``chunks``, produced by a helper thread ``depth`` items ahead.
 
     Errors raised while producing (digest mismatch, corrupt stream, bomb) are re-raised in

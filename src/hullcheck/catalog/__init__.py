@@ -109,13 +109,13 @@ def run(
             except PARSE_ERRORS as exc:
                 unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=str(exc)))
                 continue
-            for pkg in found:
-                if isinstance(pkg, Unknown):
+            for item in found:
+                if isinstance(item, Unknown):
                     # A parser's per-record problem (a broken stanza): it knows what, we
                     # know where.
-                    unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=pkg.reason))
+                    unknowns.append(Unknown(location=loc, cataloger=cat.name, reason=item.reason))
                     continue
-                add(pkg, entry.path, layer, visible)
+                add(item, entry.path, layer, visible)
 
     packages: list[Package] = []
     for s in seen.values():

@@ -40,9 +40,14 @@ class Env:
 
 
 class Cataloger(Protocol):
-    name: str
-    globs: tuple[str, ...]
-    needs: tuple[str, ...]
+    # Read-only members: a cataloger's class constants (``globs = ("/**/poetry.lock",)``, a
+    # ``tuple[str]``) satisfy them; nothing assigns them through the protocol.
+    @property
+    def name(self) -> str: ...
+    @property
+    def globs(self) -> tuple[str, ...]: ...
+    @property
+    def needs(self) -> tuple[str, ...]: ...
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]: ...
 

@@ -61,7 +61,8 @@ def _loader_class() -> Any:
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
+                # types-PyYAML leaves peek_event unannotated.
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise FormatError(f"YAML alias at line {event.start_mark.line + 1}: not allowed")
             self._depth += 1
             try:

@@ -122,8 +122,12 @@ def iter_decompressed(
                 raise UnsafeLayer(f"{what}: corrupt gzip stream (ends before its end marker)")
         elif kind == "zstd":
             src = _Peekable(head, raw)
+            # zstandard reads any object with read(); its stub asks for IO[bytes], which a
+            # RawIOBase is not.
             reader = zstandard.ZstdDecompressor().read_to_iter(
-                src, read_size=IN_CHUNK, write_size=OUT_CHUNK
+                src,  # type: ignore[arg-type]
+                read_size=IN_CHUNK,
+                write_size=OUT_CHUNK,
             )
             for out in reader:
                 total += len(out)
@@ -136,7 +140,8 @@ def iter_decompressed(
                 check(total)
                 yield data
                 data = raw.read(CHUNK)
-    except (_zlib.error, zstandard.ZstdError, EOFError) as exc:
+    # isal's stub declares ``error: Exception`` (an instance); it is an exception class.
+    except (_zlib.error, zstandard.ZstdError, EOFError) as exc:  # type: ignore[misc]
         raise UnsafeLayer(f"{what}: corrupt {kind} stream ({exc})") from None
 
 

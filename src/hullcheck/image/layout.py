@@ -14,7 +14,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from hullcheck.digest import VerifyingReader, parse_digest, verify_bytes
 from hullcheck.errors import BlobNotFound, ImageError, UsageError
@@ -33,7 +33,7 @@ from hullcheck.model import ImageSource, Layer
 _BLOB_NAME = re.compile(r"blobs/sha256/([a-f0-9]{64})")
 
 
-def _read_limited(stream: BinaryIO, max_size: int, what: str) -> bytes:
+def _read_limited(stream: IO[bytes], max_size: int, what: str) -> bytes:
     data = stream.read(max_size + 1)
     if len(data) > max_size:
         raise ImageError(f"{what}: larger than {max_size} bytes")
@@ -138,7 +138,7 @@ class _Window(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         if self._left <= 0:
             return b""
         n = self._left if n is None or n < 0 else min(n, self._left)

@@ -18,6 +18,7 @@ from hullcheck.pipeline.sign import verify_attestation, verify_image
 
 if TYPE_CHECKING:
     from hullcheck.policy import Decision, Evidence, Policy
+    from hullcheck.sign.cosign import VerifiedAttestation
 # -- policy: evidence from every room, then a pure decision -----------------------------------
 
 
@@ -132,7 +133,7 @@ def gather_evidence(req: EvidenceRequest, progress: Progress | None = None) -> E
         if not req.keys:
             notes.append("attestations: the policy names no public key file to verify with")
         else:
-            atts = []
+            atts: list[VerifiedAttestation] = []
             for key in req.keys:
                 for ptype in req.attestation_types or (None,):
                     try:

@@ -8,10 +8,11 @@ becomes a one-line ``FormatError`` naming the document and the JSON path
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, overload
 
 from hullcheck.errors import FormatError
 
@@ -87,7 +88,17 @@ class Node:
         node = self.get(key)
         return default if node is None else node.as_str()
 
-    def fields(self, *keys: str) -> tuple[str, ...]:
+    # Below ``def str``, a bare ``str`` in this class's annotations names that method:
+    # annotations there spell the type ``builtins.str``.
+    @overload
+    def fields(self, k1: builtins.str, k2: builtins.str, /) -> tuple[builtins.str, builtins.str]: ...
+    @overload
+    def fields(
+        self, k1: builtins.str, k2: builtins.str, k3: builtins.str, /
+    ) -> tuple[builtins.str, builtins.str, builtins.str]: ...
+    @overload
+    def fields(self, *keys: builtins.str) -> tuple[builtins.str, ...]: ...
+    def fields(self, *keys: builtins.str) -> tuple[builtins.str, ...]:
         """``str(key)`` for each key, without a node per member: for the long arrays (files,
         relationships) of large documents. A wrong type fails as ``str`` does."""
         obj = self.obj()
@@ -96,7 +107,7 @@ class Node:
             return tuple(v or "" for v in values)
         return tuple(self.str(k) for k in keys)
 
-    def opt_int(self, key: str) -> int | None:
+    def opt_int(self, key: builtins.str) -> int | None:
         node = self.get(key)
         return None if node is None else node.as_int()
 
@@ -107,10 +118,10 @@ class Node:
         for i, value in enumerate(self.value):
             yield Node(self.doc, f"{self.path}[{i}]", value)
 
-    def list(self, key: str) -> list[Node]:
+    def list(self, key: builtins.str) -> builtins.list[Node]:
         """The elements of the array member ``key`` (absent or null: empty)."""
         node = self.get(key)
         return [] if node is None else list(node.items())
 
-    def strs(self, key: str) -> tuple[str, ...]:
+    def strs(self, key: builtins.str) -> tuple[builtins.str, ...]:
         return tuple(n.as_str() for n in self.list(key))

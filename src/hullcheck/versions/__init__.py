@@ -38,7 +38,9 @@ def compare(name: str, a: str, b: str) -> int:
     """-1, 0 or 1 as ``a`` is older than, equal to or newer than ``b`` under scheme ``name``."""
     s = SCHEMES.get(name) or scheme(name)
     ka, kb = s.key(a), s.key(b)
-    return (ka > kb) - (ka < kb)
+    newer: bool = ka > kb  # keys are Any: say what their comparisons give
+    older: bool = ka < kb
+    return newer - older
 
 
 def is_valid(name: str, v: str) -> bool:

@@ -51,7 +51,9 @@ class Scheme:
 
     def compare(self, a: str, b: str) -> int:
         ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)
+        newer: bool = ka > kb  # keys are Any: say what their comparisons give
+        older: bool = ka < kb
+        return newer - older
 
     def is_valid(self, v: str) -> bool:
         try:
