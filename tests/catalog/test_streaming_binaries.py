@@ -75,24 +75,24 @@ def _go_build(root: Path, module: str, goos: str = "linux", *, shared: bool = Fa
 _builds = iter(range(1 << 30))
 
 
+def _app(tmp_path_factory: pytest.TempPathFactory, goos: str) -> bytes:
+    need_command("go", "golang-go")
+    root = tmp_path_factory.mktemp(f"go-app-{goos}")
+    shutil.copytree(FIXTURES / "app", root / "app")
+    shutil.copytree(FIXTURES / "lib", root / "lib")
+    return _go_build(root, "app", goos=goos)
+
+
 @pytest.fixture(scope="session")
 def go_app(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A linux/amd64 Go binary of tests/fixtures/go/app (offline, module proxy on disk)."""
-    need_command("go", "golang-go")
-    root = tmp_path_factory.mktemp("go-streaming")
-    shutil.copytree(FIXTURES / "app", root / "app")
-    shutil.copytree(FIXTURES / "lib", root / "lib")
-    return _go_build(root, "app")
+    return _app(tmp_path_factory, "linux")
 
 
 @pytest.fixture(scope="session")
 def go_app_pe(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """tests/fixtures/go/app for windows/amd64: a PE."""
-    need_command("go", "golang-go")
-    root = tmp_path_factory.mktemp("go-pe")
-    shutil.copytree(FIXTURES / "app", root / "app")
-    shutil.copytree(FIXTURES / "lib", root / "lib")
-    return _go_build(root, "app", goos="windows")
+    return _app(tmp_path_factory, "windows")
 
 
 BIG_BLOB = 34 << 20  # the big binary is over both MAX_BINARY and the tree's DEFAULT_MAX_FILE
