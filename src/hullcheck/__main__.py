@@ -1,6 +1,3 @@
-import sys
+from hullcheck.cli.main import entry
 
-from hullcheck.cli.main import main, tune_gc
-
-tune_gc()
-sys.exit(main())
+entry()

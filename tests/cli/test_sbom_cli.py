@@ -107,3 +107,32 @@ def test_scope_all_layers_marks_hidden_files_layers(
     doc = json.loads(capsys.readouterr()[0])
     assert doc["scope"] == "all-layers"
     assert len(doc["layers"]) == 3
+
+
+def test_console_script_output_is_whole_through_a_pipe_and_exit_codes_survive(
+    make_image: Callable[..., str], tmp_path: Path
+) -> None:
+    """The console script leaves without the interpreter's teardown: what it printed must
+    still all arrive (a megabyte through a pipe), and its exit codes must be kept."""
+    site = "usr/lib/python3/dist-packages"
+    names = [f"big/m{i:05d}.py" for i in range(5000)]
+    meta = "Metadata-Version: 2.1\nName: big\nVersion: 1.0\n"
+    ref = make_image(OS, {f"{site}/big-1.0.dist-info/METADATA": meta,
+                          f"{site}/big-1.0.dist-info/RECORD": "".join(f"{n},,\n" for n in names)})
+    exe = str(Path(sys.executable).with_name("hullcheck"))
+    proc = subprocess.run([exe, "sbom", ref, "-o", "spdx-json", "-q", "--scope", "all-layers"],
+                          capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) > 1 << 20
+    assert len(json.loads(proc.stdout)["files"]) == 5000  # the RECORD lists only these
+    missing = subprocess.run([exe, "sbom", f"oci:{tmp_path / 'nope'}"], capture_output=True,
+                             text=True, check=False)
+    assert missing.returncode == 2 and missing.stderr.startswith("hullcheck: error:")
+    # the reader stops early (| head -c 10): no traceback, no error exit
+    head = subprocess.Popen([exe, "sbom", ref, "-o", "json", "-q"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert head.stdout is not None and head.stderr is not None
+    assert len(head.stdout.read(10)) == 10
+    head.stdout.close()
+    assert head.wait(timeout=60) == 0
+    assert b"Traceback" not in head.stderr.read()

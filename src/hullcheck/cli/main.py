@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -94,4 +95,14 @@ def tune_gc() -> None:
 
 def entry() -> None:
     tune_gc()
-    sys.exit(main())
+    code = main()
+    # Leave without the interpreter's teardown, which frees a read image's file tree object by
+    # object (~50 ms of a small image's ~0.85 s sbom): every file we write is closed by now,
+    # thread pools are joined and spool files are unlinked; only the standard streams are
+    # still buffered.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (hullcheck ... | head): not an error
+        pass
+    os._exit(code)
