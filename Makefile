@@ -1,6 +1,6 @@
 # hullcheck — two commands set up a fresh Debian machine:
 #   make demo   installs, builds a small sample image, writes its SBOM and prints a table
-#   make test   installs, then runs ruff, the import-layer contract, mypy (src) and the whole test suite
+#   make test   installs, then runs ruff, the import-layer contract, mypy (src and tests) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -24,7 +24,7 @@ demo: system venv
 lint: venv
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
-	$(BIN)/mypy src/hullcheck
+	$(BIN)/mypy src/hullcheck tests
 
 test: system venv lint
 	$(BIN)/pytest -q

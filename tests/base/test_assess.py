@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from hullcheck import pipeline
-from hullcheck.base.model import EolState, IdentifiedBy, TrustState
+from hullcheck.base.model import BaseAssessment, EolState, IdentifiedBy, TrustState
 from tests.base.conftest import World
 
 TODAY = date(2024, 6, 1)  # Debian 12 supported, Debian 9 not: true of any date from here on for 9
 
 
-def assess(world: World, image: str, **kw: object) -> pipeline.BaseAssessment:
+def assess(world: World, image: str, **kw: object) -> BaseAssessment:
     args: dict[str, object] = {"catalog": world.catalog, "today": TODAY, "advice": False}
     args.update(kw)
     return pipeline.assess_base(pipeline.BaseRequest(image=image, **args))  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "tests" / "fixtures" / "base" / "eol"
 
 
-def _gen_module():  # type: ignore[no-untyped-def]
+def _gen_module():
     spec = importlib.util.spec_from_file_location("gen_eol", ROOT / "scripts" / "gen_eol.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -52,7 +52,7 @@ def check(inv: Inventory, expected: dict[str, str]) -> None:
         purl = PackageURL.from_string(p.purl)
         assert (purl.type, purl.namespace, purl.name, purl.version) == (
             "deb", "debian", p.name, p.version)
-        assert purl.qualifiers["distro"] == "debian-12"  # type: ignore[index]
+        assert purl.qualifiers["distro"] == "debian-12"
     libc = next(p for p in debs if p.name == "libc6")
     assert libc.source is not None and libc.source.name == "glibc"
     assert any(f.endswith("/libc.so.6") for f in libc.files)

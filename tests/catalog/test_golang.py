@@ -79,6 +79,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     }
 
     def go_build(out: str, *args: str, **extra: str) -> Path:
+        assert GO is not None  # need_command above
         subprocess.run([GO, "build", *args, "-o", str(root / "bin" / out), "."], cwd=root / "app",
                        env={**env, **extra}, check=True, capture_output=True, timeout=600)
         return root / "bin" / out
@@ -120,7 +121,7 @@ def test_modules_equal_go_version_m(built: Built, which: str) -> None:
     lines = go_version_m(path, built.env)
     assert info.main is not None
     assert ["mod", info.main.path, info.main.version] == next(x for x in lines if x[0] == "mod")[:3]
-    expected = []
+    expected: list[tuple[str, str, str, tuple[str, str] | None]] = []
     for fields in lines:
         if fields[0] == "dep":
             expected.append((fields[1], fields[2], fields[3] if len(fields) > 3 else "", None))

@@ -45,7 +45,7 @@ def parse(data: bytes, path: str = "/var/lib/rpm/rpmdb.sqlite", distro: Distro |
     return list(RpmDbCataloger().parse(entry(path, data), None, Env(distro=distro)))  # type: ignore[arg-type]
 
 
-def nevra(pkgs) -> list[tuple[str, str, str, str, str]]:  # type: ignore[no-untyped-def]
+def nevra(pkgs) -> list[tuple[str, str, str, str, str]]:
     """(name, epochnum, version, release, arch) as rpm -qa --qf prints them."""
     out = []
     for p in pkgs:

@@ -219,7 +219,12 @@ def test_non_binaries_are_ignored(go_app: bytes, tmp_path: Path) -> None:
     sink = BinarySink()
     sniffed: list[str] = []
     real = sink.wants_head
-    sink.wants_head = lambda path, head: (sniffed.append(path), real(path, head))[1]  # type: ignore[method-assign]
+
+    def wants_head(path: str, head: bytes) -> bool:
+        sniffed.append(path)
+        return real(path, head)
+
+    sink.wants_head = wants_head  # type: ignore[method-assign]
     text = b"#!/bin/sh\n# \xff Go buildinf:\x08\x02 mentions the magic\n" + b"x" * 200
     layer = {"/workspace/run": exe("/workspace/run", text),
              "/workspace/run.sh": exe("/workspace/run.sh", text),  # skipped by name
@@ -241,7 +246,7 @@ def test_broken_go_build_info_outside_globs_is_an_unknown(tmp_path: Path) -> Non
     assert "runs past end of file" in u.reason
 
 
-def _dpkg_owning(path: str) -> dict[str, object]:
+def _dpkg_owning(path: str) -> dict[str, str]:
     status = ("Package: busybox\nStatus: install ok installed\nArchitecture: amd64\n"
               "Version: 1:1.35.0-4\nDescription: tiny utilities\n")
     return {"var/lib/dpkg/status": status,
@@ -256,7 +261,8 @@ def test_version_string_binary_outside_globs_and_os_ownership(tmp_path: Path) ->
     assert (pkg.name, pkg.version, pkg.type) == ("busybox", "1.36.1", PackageType.BINARY)
     assert pkg.locations[0].path == path and pkg.locations[0].layer == 0
     # The same file owned by the dpkg package busybox: the OS package reports it, once.
-    inv, results, _ = streamed_inventory(tmp_path, {**_dpkg_owning(path), path: exe(path, elf)})
+    owned: dict[str, str | Entry] = {**_dpkg_owning(path), path: exe(path, elf)}
+    inv, results, _ = streamed_inventory(tmp_path, owned)
     assert [f.cataloger for f in results.files] == ["binary-version"]  # found, then dropped
     assert [(p.type, p.name) for p in inv.packages] == [(PackageType.DEB, "busybox")]
     assert inv.packages[0].found_by == DpkgCataloger.name
@@ -267,7 +273,8 @@ def test_version_string_binary_outside_globs_and_os_ownership(tmp_path: Path) ->
 
 class _Recorder:
     def __init__(self, prefix: str, sniff: bytes | None = None) -> None:
-        self.prefix, self.taken = prefix, []
+        self.prefix = prefix
+        self.taken: list[tuple[int, str, bytes]] = []
         if sniff is not None:
             self.head_size = len(sniff)
             self.wants_head = lambda path, head: head.startswith(sniff)
@@ -295,7 +302,8 @@ def test_fanout_gives_each_sink_only_what_it_wants(tmp_path: Path) -> None:
 def test_secret_scanner_and_binary_sink_share_one_read(go_app: bytes, tmp_path: Path) -> None:
     key, secret = fakes.aws_key_id(3), fakes.aws_secret(3)
     creds = f"aws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
-    image = open_image(image_of(tmp_path, {SVC: exe(SVC, go_app), "workspace/.env": creds}))
+    layer: dict[str, str | Entry] = {SVC: exe(SVC, go_app), "workspace/.env": creds}
+    image = open_image(image_of(tmp_path, layer))
     scanner, sink = Scanner(), BinarySink()
     tree = filetree.build(image, catalog.globs_for(), sink=FanOut(scanner, sink))
     report = scanner.report(tree, image)
@@ -613,7 +621,7 @@ def test_large_shared_libraries_outside_the_globs_are_counted_not_spooled(
     filetree.build(open_image(image_of(tmp_path, layer)), catalog.globs_for(), sink=sink)
     assert sink.counts.skipped == {"library": 1}
     assert sorted(size for size, _, _ in spool.seen) == sorted(
-        [len(go_app), len(layer[libpython].data)])  # type: ignore[union-attr]
+        [len(go_app), len(layer[libpython].data)])
     found = {(f.path, p.name, p.version) for f in sink.results().files for p in f.packages}
     assert (libpython, "python", "3.11.7") in found
     assert (go_so, "rsc.example/quote", "v1.5.2") in found
@@ -757,7 +765,12 @@ def test_the_sink_matches_only_paths_the_tree_matched(go_app: bytes, tmp_path: P
     sink = BinarySink()
     asked: list[str] = []
     real = sink._globbed
-    sink._globbed = lambda path: (asked.append(path), real(path))[1]  # type: ignore[method-assign]
+
+    def globbed(path: str) -> bool:
+        asked.append(path)
+        return real(path)
+
+    sink._globbed = globbed
     app = "/usr/local/bin/app"
     layer: dict[str, Entry] = {f"/workspace/tools/t{i}": exe(f"/workspace/tools/t{i}", b"\x00" * 100)
                                for i in range(40)}

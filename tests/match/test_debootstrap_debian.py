@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_tracker_statuses_on_the_debootstrap_image(
     capsys.readouterr()
     assert main(["scan", image, "--db", str(db), "-o", "json"]) == 0
     doc = json.loads(capsys.readouterr()[0])
-    by_id: dict[str, list[dict[str, object]]] = {}
+    by_id: dict[str, list[dict[str, Any]]] = {}
     for f in doc["findings"]:
         by_id.setdefault(f["id"], []).append(f)
     assert "CVE-2099-0001" not in by_id  # the release's fixed version <= installed

@@ -25,7 +25,7 @@ PY, NPM, GO, DEB, CARGO = (PackageType.PYTHON, PackageType.NPM, PackageType.GO,
                            PackageType.DEB, PackageType.CARGO)
 
 
-def run(db: Path, *packages, distro=None):  # type: ignore[no-untyped-def]
+def run(db: Path, *packages, distro=None):
     with VulnStore.open(db) as store:
         return match(inventory(*packages, distro=distro), store)
 

@@ -71,7 +71,7 @@ _V = st.tuples(st.integers(0, 6), st.integers(0, 3)).map(lambda t: f"{t[0]}.{t[1
 
 
 @given(st.lists(_V, min_size=1, max_size=6, unique=True), _V, st.randoms())
-def test_matches_the_interval_model(points: list[str], version: str, rnd) -> None:  # type: ignore[no-untyped-def]
+def test_matches_the_interval_model(points: list[str], version: str, rnd) -> None:
     """Sorted distinct points alternate introduced/fixed; shuffled in the record, the walk
     agrees with 'inside some [introduced, fixed) interval'."""
     points.sort(key=lambda v: vkey("semver", v))

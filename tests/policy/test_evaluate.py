@@ -11,6 +11,7 @@ from hullcheck.policy import (
     AttestationEvidence,
     BaseEvidence,
     ConfigEvidence,
+    Decision,
     Outcome,
     SecretEvidence,
     SignatureEvidence,
@@ -22,11 +23,11 @@ KEY_A = "sha256:" + "1" * 64
 KEY_B = "sha256:" + "2" * 64
 
 
-def decide(rules: str, waivers: str = "", **ev: object):
+def decide(rules: str, waivers: str = "", **ev: object) -> Decision:
     return evaluate(evidence(**ev), policy(rules, waivers), now=TODAY)
 
 
-def rules_hit(d) -> list[str]:
+def rules_hit(d: Decision) -> list[str]:
     return [v.rule for v in d.violations]
 
 
@@ -81,6 +82,7 @@ def test_vex_suppressed_finding_is_listed_not_violating() -> None:
     d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-1", suppressed_by="vex:app.vex.json"),))
     assert d.outcome is Outcome.PASS
     (w,) = d.waived
+    assert w.item is not None
     assert (w.rule, w.item.id, w.by) == ("no-high", "CVE-1", "vex:app.vex.json")
 
 
@@ -195,7 +197,8 @@ def test_missing_evidence_never_passes(field: str) -> None:
         "signatures": f"  - id: r\n    type: signatures\n    keys: ['{KEY_A}']\n",
         "base": "  - id: r\n    type: base\n    trusted: true\n",
     }[field]
-    d = decide(rules, **{field: None})
+    # not decide(rules, **{field: None}): a dict unpacked there could also bind ``waivers``
+    d = evaluate(evidence(**{field: None}), policy(rules), now=TODAY)
     assert d.outcome is Outcome.FAIL
     assert "evidence was not gathered" in d.violations[0].message
 
@@ -247,6 +250,7 @@ def test_vulnerability_waiver_by_alias_and_package() -> None:
     assert [i.id for i in d.violations[0].items] == ["CVE-2024-2"]
     assert "(1 more waived)" in d.violations[0].message
     (w,) = d.waived
+    assert w.item is not None
     assert (w.item.id, w.reason, w.expires) == ("CVE-2024-1", "not reachable", date(2025, 12, 31))
     assert w.by == "waiver test.yaml:10"
 

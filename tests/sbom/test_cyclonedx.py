@@ -133,9 +133,9 @@ def test_licences_ids_expressions_and_names() -> None:
 def test_duplicate_purls_get_distinct_bom_refs() -> None:
     inv = debian_inventory("all-layers")
     twin = inv.packages[1]  # libssl3 again, hidden, from the base layer
-    twin = Package(**{**{f: getattr(twin, f) for f in twin.__slots__},  # type: ignore[attr-defined]
+    twin = Package(**{**{f: getattr(twin, f) for f in twin.__slots__},
                       "visibility": Visibility.HIDDEN})
-    inv = Inventory(**{**{f: getattr(inv, f) for f in inv.__slots__},  # type: ignore[attr-defined]
+    inv = Inventory(**{**{f: getattr(inv, f) for f in inv.__slots__},
                        "packages": (*inv.packages, twin)})
     doc = json.loads(sbom.encode(inv, "cyclonedx-json"))
     refs = [c["bom-ref"] for c in doc["components"] if c["name"] == "libssl3"]
@@ -151,7 +151,9 @@ def test_cyclonedx_xml_is_well_formed_and_escapes_names() -> None:
     assert root.tag == "{http://cyclonedx.org/schema/bom/1.6}bom"
     names = [e.text for e in root.findall("c:components/c:component/c:name", ns)]
     assert 'zope.interface<&>"ünïcödé' in names
-    assert root.find("c:metadata/c:component", ns).get("type") == "container"
+    component = root.find("c:metadata/c:component", ns)
+    assert component is not None
+    assert component.get("type") == "container"
 
 
 # --- documents written by others -------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -396,11 +397,14 @@ def test_spdx_repeated_edges_and_checksums_are_read_once(monkeypatch: pytest.Mon
     times: each (package, file) edge is taken once, one digest per algorithm (the first)."""
     from hullcheck.sbom import _common
 
-    calls = []
+    calls: list[str] = []
     real_add = _common.OwnedFiles.add
-    monkeypatch.setattr(_common.OwnedFiles, "add",
-                        lambda self, path, digests: calls.append(path) or real_add(self, path,
-                                                                                   digests))
+
+    def add(self: _common.OwnedFiles, path: str, digests: Iterable[str]) -> None:
+        calls.append(path)
+        real_add(self, path, digests)
+
+    monkeypatch.setattr(_common.OwnedFiles, "add", add)
     md5s = [{"algorithm": "MD5", "checksumValue": f"{i:032x}"} for i in range(1, 3001)]
     data = spdx_foreign(
         [{"SPDXID": "SPDXRef-f", "fileName": "./a", "checksums": md5s}],

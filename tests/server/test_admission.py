@@ -122,7 +122,7 @@ class Counting(httpx.Client):
         super().__init__(timeout=5.0)
         self.calls = 0
 
-    def send(self, request: httpx.Request, **kw: Any) -> httpx.Response:  # type: ignore[override]
+    def send(self, request: httpx.Request, **kw: Any) -> httpx.Response:
         self.calls += 1
         return super().send(request, **kw)
 

@@ -118,9 +118,9 @@ def test_layout_sign_verify_and_append(tmp_path: Path, key: keys.SigningKey) -> 
     assert v1.claims.manifest_digest == v2.claims.manifest_digest == digest
     assert dict(v1.claims.optional) == {"team": "blue"}
     assert v1.key_fingerprint == key.public.fingerprint
-    layers = json.loads(
-        LayoutStore(tmp_path / "a" / "oci").manifest_by_tag(attached_tag(digest, "sig")).data
-    )["layers"]  # type: ignore[union-attr]
+    sig = LayoutStore(tmp_path / "a" / "oci").manifest_by_tag(attached_tag(digest, "sig"))
+    assert sig is not None
+    layers = json.loads(sig.data)["layers"]
     assert len(layers) == 2  # appended, not replaced
 
 

@@ -91,7 +91,7 @@ def _semver_version(rng: random.Random) -> str:
     return v
 
 
-def _pairs(gen, n: int, seed: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _pairs(gen, n: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     pool = [gen(rng) for _ in range(max(40, n // 4))]
     pairs = []
@@ -238,7 +238,7 @@ def test_semver_matches_node_semver(node_semver: Path) -> None:
     results = json.loads(proc.stdout)
     assert len(results) == len(pairs)
     compared = 0
-    mismatches = []
+    mismatches: list[tuple[object, ...]] = []
     for (a, b), (va, vb, want) in zip(pairs, results, strict=True):
         if is_valid("semver", a) != va or is_valid("semver", b) != vb:
             mismatches.append(("validity", a, va, b, vb))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def write(tmp: Path, doc: object, name: str = "vex.json") -> Path:
     return p
 
 
-def openvex(*statements: dict[str, object]) -> dict[str, object]:
+def openvex(*statements: Mapping[str, object]) -> dict[str, object]:
     return {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/v",
             "author": "a", "timestamp": "2024-01-01T00:00:00Z", "version": 1,
             "statements": list(statements)}
@@ -64,7 +65,7 @@ def test_statement_for_another_package_version_does_not_apply(tmp_path: Path) ->
 
 
 def test_affected_and_under_investigation_do_not_suppress(tmp_path: Path) -> None:
-    sts = [{"vulnerability": {"name": "CVE-2018-18074"}, "status": s, "products": []}
+    sts: list[dict[str, object]] = [{"vulnerability": {"name": "CVE-2018-18074"}, "status": s, "products": []}
            for s in ("affected", "under_investigation")]
     out, _ = apply([finding()], load_vex(write(tmp_path, openvex(*sts))), today=date(2024, 1, 1))
     assert out[0].suppressed is None

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from hullcheck.errors import FormatError
-from hullcheck.vulndb import DistroStatus, EventKind, alpine, debian, kev
+from hullcheck.vulndb import Advisory, DistroStatus, EventKind, alpine, debian, kev
 from tests.vulndb.conftest import FIXTURES
 
 DISTRO = FIXTURES / "distro"
 TRACKER = DISTRO / "debian-tracker-json-sample.json"
 
 
-def _debian(path: Path = TRACKER) -> tuple[dict[str, debian.Advisory], list[FormatError]]:
+def _debian(path: Path = TRACKER) -> tuple[dict[str, Advisory], list[FormatError]]:
     errors: list[FormatError] = []
     return {a.id: a for a in debian.read(path, source="debian", errors=errors)}, errors
 

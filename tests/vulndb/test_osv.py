@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from hullcheck.errors import FormatError
-from hullcheck.vulndb import EventKind, Kind, RangeType, Rating, osv
+from hullcheck.vulndb import Advisory, EventKind, Kind, RangeType, Rating, osv
 from tests.vulndb.conftest import FIXTURES
 
 OSV = FIXTURES / "osv"
 
 
-def read_all(path: Path) -> tuple[dict[str, osv.Advisory], list[FormatError]]:
+def read_all(path: Path) -> tuple[dict[str, Advisory], list[FormatError]]:
     errors: list[FormatError] = []
     got = {a.id: a for a in osv.read(path, source="test", errors=errors)}
     return got, errors

@@ -26,7 +26,7 @@ from hullcheck.vulndb.store import SCHEMA_VERSION
 from tests.vulndb.conftest import FIXTURES, fixture_sources
 
 
-def ids(records: tuple) -> list[str]:  # type: ignore[type-arg]
+def ids(records: tuple) -> list[str]:
     return [r.advisory_id for r in records]
 
 

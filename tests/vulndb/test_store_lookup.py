@@ -29,7 +29,7 @@ from hullcheck.vulndb.model import SeverityScore
 IN, FX, LA, LIM = EventKind.INTRODUCED, EventKind.FIXED, EventKind.LAST_AFFECTED, EventKind.LIMIT
 
 
-def ids(records: tuple) -> list[str]:  # type: ignore[type-arg]
+def ids(records: tuple) -> list[str]:
     return [r.advisory_id for r in records]
 
 
