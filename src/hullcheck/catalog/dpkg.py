@@ -28,7 +28,7 @@ from hullcheck.catalog.base import Env, unknown
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.licenses import validate as validate_license
-from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown
+from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown, file_digest
 
 NAME = "dpkg-db"
 STATUS = "/var/lib/dpkg/status"
@@ -44,7 +44,6 @@ _SOURCE = re.compile(r"\s*(\S+)(?:\s+\(\s*([^)\s]+)\s*\))?\s*\Z")
 # An md5sums line as md5sum writes it ("<32 hex>  <path>", or " *<path>"), the path relative
 # to the root; its trailing blanks are not part of it, as for the file list.
 _MD5SUMS_LINE = re.compile(r"^([0-9a-fA-F]{32}) [ *]/*([^\n]*\S)[^\S\n]*$", re.M)
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 # ---------------------------------------------------------------------------------------
@@ -370,8 +369,8 @@ def conffile_digests(field: str) -> Digests:
             digest, flags = parts[1], parts[2:]
             if "obsolete" in flags or digest == "newconffile":
                 continue
-            if len(digest) == 32 and _HEX.issuperset(digest):
-                pairs.append((parts[0], "md5:" + digest.lower()))
+            if (md5 := file_digest("md5", digest)) is not None:
+                pairs.append((parts[0], md5))
                 continue
         bad += 1
         first = first or number

@@ -212,8 +212,7 @@ class BinarySink:
     def take(self, layer: int, path: str, data: bytes) -> None:
         # Large and whole only because another sink wanted it too (FanOut): the same rule,
         # but its bytes are here: one that holds what a parser reads is parsed.
-        if (len(data) > self.max_size and self._large_library(path, data)
-                and not _GO_NOTE.search(data, 0, GO_NOTE_WITHIN)
+        if (len(data) > self.max_size and self._unread_library(path, data)
                 and not _library_sections(data, section_headers_at(data))):
             self._count_skip(LIBRARY)
             return
@@ -231,7 +230,7 @@ class BinarySink:
         head += read(min(SPOOL_CHUNK, size - len(head)))
         if executable_format(head) is None:
             return
-        if self._large_library(path, head) and not _GO_NOTE.search(head, 0, GO_NOTE_WITHIN):
+        if self._unread_library(path, head):
             self._count_skip(LIBRARY)
             self._pass_library(layer, path, size, head, read)
             return
@@ -249,14 +248,15 @@ class BinarySink:
             with self._lock:  # ended early, the disk was full, the layer was cut
                 self._spool_left += size - copied.bytes
 
-    def _large_library(self, path: str, head: bytes) -> bool:
+    def _unread_library(self, path: str, head: bytes) -> bool:
         """A large ELF shared library (by name and type) outside the globs that no version
-        rule names. Not spooled unless Go's (``take_stream``): the big ELF files of an image
-        are mostly these (libLLVM, Mesa's drivers, ICU data: ~400 MB in bench/sbom.py's big
-        image, which cost 0.45 s to spool for nothing)."""
+        rule names and Go did not link (no build ID note in ``head``): not parsed. The big
+        ELF files of an image are mostly these (libLLVM, Mesa's drivers, ICU data: ~400 MB
+        in bench/sbom.py's big image, which cost 0.45 s to spool for nothing)."""
         base = path[path.rfind("/") + 1:]
         return (elf_type(head) == ET_DYN and _LIBRARY_NAME.search(base) is not None
-                and not binary.names(base) and not self._globbed(path))
+                and not binary.names(base) and not self._globbed(path)
+                and not _GO_NOTE.search(head, 0, GO_NOTE_WITHIN))
 
     def _pass_library(self, layer: int, path: str, size: int, head: bytes,
                       read: Callable[[int], bytes]) -> None:
@@ -294,7 +294,7 @@ class BinarySink:
                     data.release()  # what one parser touched is not kept through the next
             if pkgs:
                 found.append(StreamedFile(layer, path, name, tuple(pkgs)))
-        covered = size > self.kept_up_to and self._globbed(path)
+        covered = self._too_large_for_tree(path, size)
         with self._lock:
             self.counts.parsed += 1
             self.counts.bytes += size
@@ -322,11 +322,16 @@ class BinarySink:
         """An executable not read: counted, and an unknown for each parser, except under
         the catalogers' globs, where the runner already reports it as too large."""
         self._count_skip(key)
-        if size > self.kept_up_to and self._globbed(path):
+        if self._too_large_for_tree(path, size):
             return
         with self._lock:
             self._files.extend(StreamedFile(layer, path, name, error=reason)
                                for name, _, _ in self._parsers)
+
+    def _too_large_for_tree(self, path: str, size: int) -> bool:
+        """One of the binary catalogers' files that the tree does not keep: the runner
+        reports it to them as too large, unless this sink read it."""
+        return size > self.kept_up_to and self._globbed(path)
 
     def _count_skip(self, key: str) -> None:
         with self._lock:
