@@ -73,6 +73,15 @@ def file_digests(p: Package, owned: Container[str]) -> Iterator[tuple[str, str, 
         yield path, algorithm, value
 
 
+def group_digests(found: Iterable[tuple[str, str, str]],
+                  into: dict[str, dict[str, str]]) -> None:
+    """Add (path, algorithm, hex) to ``into`` (path -> algorithm -> hex), keeping the first
+    value of each algorithm: two values for one file cannot both be right, and the writers
+    and readers of both formats keep the first."""
+    for path, algorithm, value in found:
+        into.setdefault(path, {}).setdefault(algorithm, value)
+
+
 def absolute(path: str) -> str:
     return path if path.startswith("/") else "/" + path
 

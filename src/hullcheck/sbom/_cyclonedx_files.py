@@ -29,7 +29,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from hullcheck.model import Inventory, Package, file_digest
-from hullcheck.sbom._common import file_digests, owned_files, refs, shown
+from hullcheck.sbom._common import file_digests, group_digests, owned_files, refs, shown
 
 Hashes = tuple[tuple[str, str], ...]  # (CycloneDX algorithm, hex)
 # package bom-ref -> (file bom-ref, path, hashes) for each file it owns
@@ -66,10 +66,11 @@ def _hashes(p: Package, paths: tuple[str, ...]) -> dict[str, Hashes]:
     (the first; two values of one algorithm for one file cannot both be right), as SPDX
     writes them and both readers keep them."""
     found: dict[str, dict[str, str]] = {}
-    for path, algorithm, value in file_digests(p, frozenset(paths)):
-        if algorithm in ALGORITHMS:
-            found.setdefault(path, {}).setdefault(ALGORITHMS[algorithm], value)
-    return {path: tuple(hashes.items()) for path, hashes in found.items()}
+    group_digests(((path, algorithm, value)
+                   for path, algorithm, value in file_digests(p, frozenset(paths))
+                   if algorithm in ALGORITHMS), found)
+    return {path: tuple((ALGORITHMS[a], v) for a, v in algorithms.items())
+            for path, algorithms in found.items()}
 
 
 def read_hashes(pairs: Iterable[tuple[str, ...]]) -> tuple[str, ...]:

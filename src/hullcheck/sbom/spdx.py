@@ -56,6 +56,7 @@ from hullcheck.sbom._common import (
     LayerTable,
     OwnedFiles,
     file_digests,
+    group_digests,
     image_purl,
     owned_files,
     refs,
@@ -216,13 +217,7 @@ class _FileIds:
         """Record (path, algorithm, hex) of what a package's database says of the content of
         the files it owns. A path two packages own keeps the first value of each algorithm
         (their databases should agree)."""
-        digests = self._digests
-        for path, algorithm, value in found:
-            known = digests.get(path)
-            if known is None:
-                digests[path] = {algorithm: value}
-            elif algorithm not in known:
-                known[algorithm] = value
+        group_digests(found, self._digests)
 
     def id(self, path: str) -> str:
         found = self._ids.get(path)
