@@ -58,3 +58,31 @@ def test_sbom_of_a_plain_image_leaves_the_heavy_optional_libraries_unloaded(
                              check=True).stdout.split())
     assert "hullcheck.catalog.python_locks" in out  # the catalogers did load...
     assert not {"yaml", "email.parser", "packaging.requirements", "rich"} & out  # ...not these
+
+
+def test_internal_error_is_one_line_with_its_own_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import hullcheck.cli.key as key_cli
+
+    def boom(args: argparse.Namespace) -> int:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(key_cli, "run_generate", boom)
+    code = main(["key", "generate", "--output-prefix", str(tmp_path / "k")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.splitlines()[0] == "hullcheck: internal error: KeyError: 'a bug'"
+    assert "--debug" in err and "Traceback" not in err
+    code = main(["key", "generate", "--output-prefix", str(tmp_path / "k"), "--debug"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "Traceback (most recent call last)" in err and "boom" in err
+
+
+def test_error_messages_escape_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    from hullcheck.errors import RegistryError
+
+    message = str(RegistryError("registry said \x1b[2J\x1b]8;;http://evil\x07click\x9b"))
+    assert "\x1b" not in message and "\x07" not in message and "\x9b" not in message
+    assert "\\x1b[2J" in message

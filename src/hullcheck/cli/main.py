@@ -1,7 +1,9 @@
 """The ``hullcheck`` command: parse arguments, dispatch, turn errors into one line + exit code.
 
 Exit codes: 0 success / clean; 1 findings at or over --fail-on, or verification failed;
-2 usage or input error (bad arguments, unreadable image or document); 130 interrupted.
+2 usage or input error (bad arguments, unreadable image or document, registry refused,
+deadline passed); 3 internal error (a bug: one line, ``--debug`` for the traceback);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import gc
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from hullcheck import __version__
-from hullcheck.errors import HullcheckError
+from hullcheck.errors import INTERNAL_ERROR_EXIT, HullcheckError
 
 # name -> (module that registers it, one-line help). Only the module of the command being
 # run is imported: importing all of them (cryptography, httpx, cyclonedx, cel...) costs
@@ -55,6 +58,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hullcheck {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress or notes on standard error")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an internal error (also after the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     wanted = _command_in(argv)
@@ -71,6 +76,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, as Trivy accepts it.
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
@@ -85,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: say so in one line, never as a result
+        if debug:
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())[:300]
+        print(f"hullcheck: internal error: {type(exc).__name__}"
+              + (f": {detail}" if detail else ""), file=sys.stderr)
+        print("hint: this is a bug in hullcheck; run again with --debug for the traceback "
+              "and report it", file=sys.stderr)
+        return INTERNAL_ERROR_EXIT
 
 
 def tune_gc() -> None:
