@@ -46,7 +46,7 @@ def test_inner_deadline_cannot_extend_outer():
 
 def test_carry_into_threads():
     with deadline.within(5.0, "outer"):
-        fn = deadline.carry(lambda: deadline.remaining())
+        fn = deadline.carry(deadline.remaining)
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(lambda _: fn(), range(4)))
         plain = ThreadPoolExecutor(1).submit(deadline.remaining).result()

@@ -33,7 +33,7 @@ def test_json_at_the_limit_is_read():
 
 
 def test_json_error_class_is_the_callers():
-    with pytest.raises(RegistryError, match="^manifest m: not valid JSON"):
+    with pytest.raises(RegistryError, match=r"^manifest m: not valid JSON"):
         untrusted.json_document(b"{", what="manifest m", error=RegistryError)
     with pytest.raises(FormatError, match="expected a JSON object, got a list"):
         untrusted.json_object(b"[1]", what="key")
@@ -59,7 +59,7 @@ def test_yaml_recursive_alias_refused():
 
 
 def test_yaml_deep_nesting_is_one_line_error():
-    with pytest.raises(FormatError, match="^t:1: not valid YAML"):
+    with pytest.raises(FormatError, match=r"^t:1: not valid YAML"):
         untrusted.yaml_document("[" * 5000 + "]" * 5000, what="t")
     with pytest.raises(FormatError, match="nested more than 128"):
         untrusted.yaml_document("[" * 300 + "]" * 300, what="t")
