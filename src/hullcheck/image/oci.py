@@ -174,9 +174,8 @@ def image_from_manifest(
     rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_descs):
-        raise ImageError(
-            f"config {config_digest}: {len(diff_ids or [])} diff_ids for {len(layer_descs)} layers"
-        )
+        count = len(diff_ids) if isinstance(diff_ids, list) else "no"
+        raise ImageError(f"config {config_digest}: {count} diff_ids for {len(layer_descs)} layers")
     created_by = created_by_per_layer(config, len(layer_descs))
     layers = []
     for i, (desc, diff_id) in enumerate(zip(layer_descs, diff_ids, strict=True)):

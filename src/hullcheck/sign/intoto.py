@@ -83,8 +83,8 @@ def parse(data: bytes, *, what: str) -> Statement:
     """A statement from verified payload bytes; VerificationError when malformed."""
     doc = untrusted.json_object(data, what=f"{what}: statement", error=VerificationError)
     kind = doc.get("_type")
-    if kind not in STATEMENT_TYPES:
-        raise VerificationError(f"{what}: not an in-toto statement (_type {kind!r})")
+    if not isinstance(kind, str) or kind not in STATEMENT_TYPES:
+        raise VerificationError(f"{what}: not an in-toto statement (_type {kind!r:.80})")
     ptype = doc.get("predicateType")
     if not isinstance(ptype, str) or not ptype:
         raise VerificationError(f"{what}: statement has no predicateType")
