@@ -281,12 +281,9 @@ def open_docker_archive(path: Path, tag: str | None, platform: Platform | None) 
             blobs, data, kind="docker-archive", name=str(path), tag=tag, platform=platform
         )
     manifest_bytes = blobs.read_file("manifest.json", what="docker archive", max_size=MAX_MANIFEST)
-    try:
-        import json
+    from hullcheck import untrusted
 
-        entries = json.loads(manifest_bytes)
-    except ValueError as exc:
-        raise ImageError(f"{path}: manifest.json is not valid JSON ({exc})") from None
+    entries = untrusted.json_document(manifest_bytes, what=f"{path}: manifest.json", error=ImageError)
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise ImageError(f"{path}: manifest.json must be a non-empty list of images")
     entry = _pick_docker_entry(entries, tag, path)

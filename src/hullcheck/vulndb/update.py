@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from hullcheck import untrusted
 from hullcheck.errors import DatabaseError, FormatError, UsageError
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
@@ -281,6 +281,9 @@ def _write_meta(meta: Path, info: FetchInfo) -> None:
 # ---------------------------------------------------------------- configuration
 
 
+MAX_SOURCES_FILE = 1 << 20  # a list of feeds: a few hundred bytes a source
+
+
 def resolve_sources(env: Mapping[str, str] | None = None) -> tuple[Source, ...]:
     """``$HULLCHECK_DB_SOURCES`` (a file path or inline entries), else DEFAULT_SOURCES."""
     value = (os.environ if env is None else env).get(ENV_SOURCES, "").strip()
@@ -308,10 +311,8 @@ def parse_sources(text: str) -> tuple[Source, ...]:
 
 def load_sources(path: Path) -> tuple[Source, ...]:
     """Sources from a YAML or JSON file: a list of ``{name, kind, url | urls}``."""
-    try:
-        doc: Any = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise FormatError(f"{path}: cannot read the source list: {exc}") from None
+    text = untrusted.read_text(path, what="source list", limit=MAX_SOURCES_FILE)
+    doc: Any = untrusted.yaml_document(text, what=f"{path}: source list")
     if isinstance(doc, dict):
         doc = doc.get("sources")
     if not isinstance(doc, list) or not doc:
