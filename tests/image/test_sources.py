@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,20 @@ def test_a_layout_of_signatures_only_says_so(
     (layout / "index.json").write_text(json.dumps(doc))
     with pytest.raises(ImageError, match="lists only signatures or attestations, no image"):
         open_image(f"oci:{layout}")
+
+
+def test_docker_archive_with_malformed_repo_tags_is_an_input_error(tmp_path: Path) -> None:
+    """RepoTags that is not a list of strings is not a crash."""
+    import tarfile as _tarfile
+
+    archive = tmp_path / "bad.tar"
+    manifest = json.dumps([{"Config": "x.json", "Layers": [], "RepoTags": {"a": 1}},
+                           {"Config": "y.json", "Layers": [], "RepoTags": [1, None]}]).encode()
+    with _tarfile.open(archive, "w") as tf:
+        info = _tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tf.addfile(info, io.BytesIO(manifest))
+    with pytest.raises(UsageError, match="archive holds 2 images"):
+        open_image(f"docker-archive:{archive}")
+    with pytest.raises(UsageError, match="no image tagged 'app'"):
+        open_image(f"docker-archive:{archive}:app")

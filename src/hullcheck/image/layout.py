@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from hullcheck import untrusted
 from hullcheck.digest import VerifyingReader, parse_digest, verify_bytes
 from hullcheck.errors import BlobNotFound, ImageError, UsageError
 from hullcheck.image.model import Image
@@ -259,7 +260,8 @@ def _names(images: list[dict[str, Any]]) -> str:
 def open_oci_dir(path: Path, tag: str | None, platform: Platform | None) -> Image:
     if not (path / "index.json").is_file():
         raise ImageError(f"{path}: not an OCI image layout (no index.json)")
-    data = _read_limited((path / "index.json").open("rb"), MAX_MANIFEST, f"{path}/index.json")
+    data = untrusted.read_file(path / "index.json", what="OCI layout index", limit=MAX_MANIFEST,
+                               error=ImageError)
     return _from_index(
         DirBlobs(path), data, kind="oci", name=str(path), tag=tag, platform=platform
     )
@@ -290,17 +292,22 @@ def open_docker_archive(path: Path, tag: str | None, platform: Platform | None) 
     return _classic_docker_image(blobs, entry, manifest_bytes, path)
 
 
+def _repo_tags(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("RepoTags") or []
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 def _pick_docker_entry(entries: list[dict[str, Any]], tag: str | None, path: Path) -> dict[str, Any]:
     if tag is None:
         if len(entries) > 1:
-            tags = [t for e in entries for t in (e.get("RepoTags") or [])]
+            tags = [t for e in entries for t in _repo_tags(e)]
             raise UsageError(
                 f"{path}: archive holds {len(entries)} images; pick one with "
                 f"docker-archive:{path}:TAG (tags: {', '.join(tags) or 'none'})"
             )
         return entries[0]
     for e in entries:
-        tags = e.get("RepoTags") or []
+        tags = _repo_tags(e)
         if tag in tags or any(t.rsplit(":", 1)[-1] == tag for t in tags):
             return e
     raise UsageError(f"{path}: no image tagged {tag!r}")
