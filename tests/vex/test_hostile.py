@@ -151,7 +151,9 @@ def test_vex_and_ignore_files_are_read_under_a_cap_that_does_not_trust_stat() ->
 def test_alias_bomb_in_the_ignore_file_is_refused_before_it_expands(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
-    path = write(tmp_path, "\n".join([*lines, "ignore: *a9", ""]), "ignore.yaml")
+    # a rule's id that would print as ten billion x's
+    path = write(tmp_path, "\n".join([*lines, "ignore:", "  - id: *a9", "    reason: r", ""]),
+                 "ignore.yaml")
     with pytest.raises(FormatError, match=r"YAML aliases expand to more than 1,000,000 nodes; "
                                           r"refused$"):
         load_ignore(path)

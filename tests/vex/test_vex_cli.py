@@ -63,7 +63,7 @@ def test_statements_naming_no_product_are_noted_once_and_suppress_nothing(
      "statements[0]: vulnerability must be a string or an object, not a number"),
     ("--ignore", "bomb.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
      + "".join(f"b{i}: &b{i} [" + ", ".join([f"*{'a' if i == 0 else f'b{i - 1}'}"] * 10) + "]\n"
-               for i in range(8)) + "ignore: []\n",
+               for i in range(8)) + "ignore:\n  - {id: *b7, reason: r}\n",
      "YAML aliases expand to more than 1,000,000 nodes; refused"),
 ])
 def test_hostile_files_exit_2_in_one_line(image: str, db: Path, tmp_path: Path, option: str,
