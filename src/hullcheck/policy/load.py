@@ -259,6 +259,9 @@ def _sbom(f: _Fields, common: dict[str, Any]) -> Rule:
     banned = []
     for node, path in f.seq("banned"):
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _TAG + "null" or not node.value.strip():
+                raise f.ctx.error(node, path, "must be a package name glob or {name, purl}, "
+                                  "not empty")
             banned.append(BannedPackage(name=node.value))
             continue
         b = _Fields(f.ctx, node, path)
