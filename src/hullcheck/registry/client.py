@@ -167,15 +167,21 @@ class _ResponseStream:
             raise RegistryError(f"{self._host} broke off {self._what}: {exc}") from None
 
     def read(self, n: int = -1) -> bytes:
+        """``n`` bytes, fewer only at the end of the body, as a file's ``read`` gives: readers
+        sniff magic numbers with ``read(4)``, and a slow server sends a byte at a time."""
         if n is None or n < 0:
             parts = [self._buffer]
             self._buffer = b""
             while not self._eof:
                 parts.append(self._next_chunk())
             return b"".join(parts)
-        while not self._buffer and not self._eof:
-            self._buffer = self._next_chunk()
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        parts, have = [self._buffer], len(self._buffer)
+        while have < n and not self._eof:
+            chunk = self._next_chunk()
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        out, self._buffer = data[:n], data[n:]
         return out
 
     def close(self) -> None:
