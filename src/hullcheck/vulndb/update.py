@@ -23,13 +23,13 @@ URLs or local paths.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import hashlib
 import json
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +43,9 @@ import yaml
 
 from hullcheck import deadline
 from hullcheck.errors import DatabaseError, FormatError, UsageError
+
+if sys.platform != "win32":  # Windows has no advisory locks: one writer at a time is the user's care
+    import fcntl
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
 from hullcheck.vulndb.store import DbStatus, FetchInfo, VulnStore
@@ -326,7 +329,11 @@ def download(url: str, dest: Path, *, http: httpx.Client | None = None,
 def exclusive(path: Path) -> Iterator[tuple[Path, ...]]:
     """Hold the writer lock of the database at ``path`` (``<path>.lock``, waited for within
     the command's deadline) and yield the temporary files removed on taking it: with the
-    lock held no other writer runs, so any ``*.tmp-*`` left is from one that was killed."""
+    lock held no other writer runs, so any ``*.tmp-*`` left is from one that was killed.
+    Without ``fcntl`` (Windows) nothing is locked and nothing removed."""
+    if sys.platform == "win32":
+        yield ()
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = path.with_name(path.name + ".lock").open("a+b")
