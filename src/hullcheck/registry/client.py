@@ -98,26 +98,31 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, port)
 
 
-def _tls_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` was caused by a TLS failure (a certificate that does not verify)."""
+# TLS errors that mean the connection went away, not that the server's TLS was refused.
+_TLS_CUT = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by TLS we refuse: a certificate that does not verify, a
+    failed handshake, a server that does not speak TLS."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, ssl.SSLError):
-            return True
+            return not isinstance(cause, _TLS_CUT)
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return False
 
 
-def network_error(exc: httpx.TransportError, *, where: str, doing: str) -> HullcheckError:
+def _network_error(exc: httpx.TransportError, *, where: str, doing: str) -> HullcheckError:
     """The error for a request or read that failed without an HTTP answer: DeadlineExceeded
-    when the command's deadline has passed (raised), else Unreachable for no answer
-    (refused, DNS, timeouts, a dropped connection), else RegistryError (a TLS certificate we
-    refuse, an answer that is not HTTP)."""
+    when the command's deadline has passed (raised), else RegistryError for TLS we refuse
+    (an answer, of a kind), else Unreachable for no answer (refused, DNS, timeouts, a
+    dropped connection), else RegistryError (an answer that is not HTTP)."""
     deadline.check(doing)
     detail = str(exc) or type(exc).__name__
-    if _tls_failure(exc):
+    if _tls_refused(exc):
         return RegistryError(f"TLS with {where} failed while {doing}: {detail}", hint=_TLS_HINT)
     if isinstance(exc, httpx.TimeoutException):
         return Unreachable(f"{where} did not answer in time while {doing} ({detail})")
@@ -162,7 +167,7 @@ class _ResponseStream:
             self._eof = True
             return b""
         except httpx.TransportError as exc:
-            raise network_error(exc, where=self._host, doing=f"reading {self._what}") from None
+            raise _network_error(exc, where=self._host, doing=f"reading {self._what}") from None
         except httpx.HTTPError as exc:  # e.g. a body cut short of its Content-Length
             raise RegistryError(f"{self._host} broke off {self._what}: {exc}") from None
 
@@ -209,7 +214,7 @@ def _error_detail(response: httpx.Response, *, host: str, what: str) -> str:
     sequences never reach the terminal)."""
     try:
         body = _read_capped(response, _MAX_ERROR_BODY, host=host, what=f"error body of {what}")
-    except (ImageError, Unreachable, RegistryError):
+    except (ImageError, RegistryError):
         return ""
     try:
         doc = untrusted.json_document(body, what=f"error body from {host}", error=RegistryError)
@@ -762,7 +767,7 @@ class RegistryClient:
             try:
                 response = self._http.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
-                raise network_error(exc, where=_netloc(url), doing=doing) from None
+                raise _network_error(exc, where=_netloc(url), doing=doing) from None
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or not location:
                 return response

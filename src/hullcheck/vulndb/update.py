@@ -43,12 +43,12 @@ import yaml
 
 from hullcheck import deadline
 from hullcheck.errors import DatabaseError, FormatError, UsageError
-
-if sys.platform != "win32":  # Windows has no advisory locks: one writer at a time is the user's care
-    import fcntl
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
 from hullcheck.vulndb.store import DbStatus, FetchInfo, VulnStore
+
+if sys.platform != "win32":  # Windows has no advisory locks: one writer at a time is the user's care
+    import fcntl
 
 ENV_SOURCES = "HULLCHECK_DB_SOURCES"
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
