@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="advisory database, for policies with vulnerability rules")
     a.add_argument("--base-trust", type=Path, metavar="FILE",
                    help="trust file for the base-image rules")
-    add_image_options(a)
+    add_image_options(a, timeout=False)  # a review's deadline is per request, not the process's
     a.set_defaults(func=run_admission)
 
 
