@@ -208,7 +208,7 @@ class AdmissionController:
 
     def _check(self, c: ContainerImage) -> tuple[ImageResult, str]:
         """The result for one image, and its denial, warning or failure text ("" if none)."""
-        label = f"{c.role} {c.container!r} image {c.image}"
+        label = _label(c)
         result = ImageResult(container=c.container, role=c.role, image=c.image)
         try:
             ref = parse_reference(c.image)
@@ -253,9 +253,11 @@ class AdmissionController:
                  busy: bool = False) -> Verdict:
         """The verdict when the evaluation could not finish in time (or did not start: the
         webhook is busy): like an unreachable registry, the failure policy decides."""
+        unique = dict.fromkeys(review.images)
         images = tuple(ImageResult(container=c.container, role=c.role, image=c.image,
-                                   outcome="unreachable") for c in dict.fromkeys(review.images))
-        verdict = self._verdict([], [], [f"not evaluated: {why}"], images=images)
+                                   outcome="unreachable") for c in unique)
+        labels = ", ".join(_label(c) for c in unique)
+        verdict = self._verdict([], [], [f"{labels}: not evaluated: {why}"], images=images)
         return replace(verdict, timed_out=timed_out, busy=busy)
 
     def internal_error(self, review: Review, error: BaseException) -> Verdict:
@@ -299,6 +301,10 @@ class AdmissionController:
         except BadReview as exc:
             return 400, {"error": str(exc)}
         return 200, self.answer(review, self.decide(review))
+
+
+def _label(c: ContainerImage) -> str:
+    return f"{c.role} {c.container!r} image {c.image}"
 
 
 def _cut(text: str, limit: int) -> str:

@@ -34,6 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from hullcheck.server.metrics import CONTENT_TYPE, AdmissionMetrics
 MAX_BODY = 3 << 20  # the API server's own request limit is about 3 MiB
 MAX_HEAD = 64 << 10  # request line and headers
 READ_CHUNK = 64 << 10
+LINGER = 2.0  # seconds to drain a refused request's input before closing
 MAX_LOGGED = 256  # characters of each name, uid or image in the decision log
 JSON = "application/json"
 
@@ -194,6 +196,7 @@ class AdmissionServer:
             except _Refused as refused:
                 await self._send(conn, writer, request, refused.status,
                                  _json({"error": str(refused)}), close=True)
+                await _linger(reader)
                 return
             status, payload, content_type = await self._route(request, body)
             await self._send(conn, writer, request, status, payload, content_type=content_type)
@@ -263,7 +266,8 @@ class AdmissionServer:
         headers = [("content-type", content_type), ("content-length", str(len(payload)))]
         if close:
             headers.append(("connection", "close"))
-        data = conn.send(h11.Response(status_code=status, headers=headers)) or b""
+        data = conn.send(h11.Response(status_code=status, headers=headers,
+                                      reason=HTTPStatus(status).phrase.encode())) or b""
         if request is None or request.method != b"HEAD":
             data += conn.send(h11.Data(data=payload)) or b""
         data += conn.send(h11.EndOfMessage()) or b""
@@ -308,7 +312,7 @@ class AdmissionServer:
             return self.controller.decide(review)
         if not self._take_slot():
             return self.controller.fallback(
-                review, f"{lim.max_concurrent} reviews already in progress "
+                review, f"the webhook is busy: all {lim.max_concurrent} review slots are in use "
                         "(--max-concurrent-reviews)", busy=True)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Verdict] = loop.create_future()
@@ -364,6 +368,15 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> Any
         if event is not h11.NEED_DATA:
             return event
         conn.receive_data(await reader.read(READ_CHUNK))
+
+
+async def _linger(reader: asyncio.StreamReader) -> None:
+    """Drop what the client still sends, for a moment: closing with unread input resets the
+    connection, and the client could lose the answer it has not read yet."""
+    with contextlib.suppress(TimeoutError, OSError):
+        async with asyncio.timeout(LINGER):
+            while await reader.read(READ_CHUNK):
+                pass
 
 
 def _header(request: h11.Request, name: bytes) -> bytes | None:
