@@ -116,6 +116,7 @@ def test_unreachable_registry_allowed_with_warning_when_ignored(webhook: Any, tl
     json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
     json.dumps(review({"spec": {"containers": [{"name": "x"}]}})).encode(),
     json.dumps(review({"spec": {"containers": "nginx"}})).encode(),
+    json.dumps({**review(None), "request": {"uid": "x", "kind": {"kind": ["Pod"]}}}).encode(),
 ])
 def test_malformed_review_is_400(webhook: Any, tls: Any, body: bytes) -> None:
     url, _ = webhook()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -125,6 +126,29 @@ def test_header_deadline_counts_total_time_not_time_between_bytes(webhook: Any, 
     assert sent < 60
     assert metrics(url, tls)[("hullcheck_admission_errors_total",
                               (("reason", "header_timeout"),))] == 1.0
+
+
+def test_tls_handshake_deadline_counts_total_time(webhook: Any, tls: Tls) -> None:
+    webhook(limits=Limits(handshake_timeout=1.0))
+    with socket.create_connection(("127.0.0.1", webhook.server.port), timeout=30.0) as raw:
+        # A TLS handshake record that never ends, one byte every 0.2 s.
+        record = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 60
+        sent = 0
+        for i in range(len(record)):
+            try:
+                raw.sendall(record[i:i + 1])
+            except OSError:
+                break
+            sent = i + 1
+            raw.settimeout(0.2)
+            try:
+                if raw.recv(1024) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    assert sent < len(record), "the server waited out a 14 s handshake"
 
 
 def test_body_deadline_counts_total_time_and_answers_408(webhook: Any, tls: Tls) -> None:

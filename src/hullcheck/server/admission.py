@@ -102,6 +102,8 @@ def parse_review(body: bytes) -> Review:
     if not isinstance(uid, str) or not uid:
         raise BadReview("malformed AdmissionReview: request.uid is missing")
     kind = _obj(req.get("kind"), "request.kind").get("kind", "")
+    if not isinstance(kind, str):
+        raise BadReview("malformed AdmissionReview: request.kind.kind must be a string")
     operation = str(req.get("operation") or "")
     obj = req.get("object")
     images: list[ContainerImage] = []
@@ -123,7 +125,7 @@ def parse_review(body: bytes) -> Review:
                                     "is missing")
                 images.append(ContainerImage(container=str(c.get("name") or f"#{i}"),
                                              role=role, image=image))
-    return Review(uid=uid, kind=str(kind), namespace=str(req.get("namespace") or ""),
+    return Review(uid=uid, kind=kind, namespace=str(req.get("namespace") or ""),
                   name=str(req.get("name") or ""), operation=operation, images=tuple(images))
 
 

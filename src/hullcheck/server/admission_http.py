@@ -288,7 +288,13 @@ class AdmissionServer:
             return 404, _json({"error": "not found"}), JSON
         if method != "POST":
             return 405, _json({"error": f"method {method} not allowed"}), JSON
-        status, doc = await self._review(body)
+        try:
+            status, doc = await self._review(body)
+        except Exception as exc:  # a bug: still an answer, in one line
+            self.metrics.error("internal")
+            log.error(json.dumps({"time": _now(), "event": "internal_error",
+                                  "error": repr(exc)[:500]}))
+            return 500, _json({"error": f"internal error in hullcheck: {type(exc).__name__}"}), JSON
         return status, _json(doc), JSON
 
     async def _review(self, body: bytes) -> tuple[int, dict[str, Any]]:
