@@ -118,3 +118,8 @@ def test_digest_parse_refuses_trailing_newline_and_non_strings():
     for bad in (good + "\n", good + "/../../etc/passwd", None, 7, ["x"]):
         with pytest.raises(ImageError):
             parse_digest(bad)  # type: ignore[arg-type]
+
+
+def test_read_file_refuses_nul_in_the_name():
+    with pytest.raises(FormatError, match="cannot hold a NUL byte"):
+        untrusted.read_file("key\x00.pub", what="key", limit=10)

@@ -217,6 +217,8 @@ def read_file(path: Path | str, *, what: str, limit: int,
     """The bytes of ``path``, at most ``limit``; ``error`` beyond it. The size ``stat()``
     reports is not trusted (FIFOs, ``/dev/zero`` and files that grow are cut at the cap)."""
     path = Path(path)
+    if "\x00" in str(path):
+        raise _fail(error, f"{what} {str(path)!r}: a file name cannot hold a NUL byte")
     parts: list[bytes] = []
     total = 0
     try:
