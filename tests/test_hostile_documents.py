@@ -417,7 +417,7 @@ def test_dev_zero_as_a_key_is_refused_at_the_cap() -> None:
 
 
 def test_limits_are_the_documented_ones() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "security-limits.md").read_text()
+    doc = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
     assert keys.MAX_KEY_FILE == 64 << 10 and "64 KiB" in doc
     assert trust.MAX_TRUST_FILE == 1 << 20
     assert scan_pipeline.MAX_SBOM == 512 << 20 and "512 MiB" in doc
