@@ -300,3 +300,25 @@ def test_latest_statement_wins_across_a_findings_ids(tmp_path: Path, affected_at
          "timestamp": f"{affected_at}T00:00:00Z"}]
     out, _ = apply([finding()], load_vex(write(tmp_path, openvex(*sts))), today=date(2024, 7, 1))
     assert (out[0].suppressed is not None) is suppressed
+
+
+def test_cyclonedx_affects_versions_narrow_never_widen(tmp_path: Path) -> None:
+    """``affects[].versions`` names the versions the analysis covers: a statement for
+    requests 2.19.0 does not suppress requests 2.20.0; a vers range is not evaluated, so it
+    names nothing (with a note); a version marked affected is not covered."""
+    import dataclasses
+
+    newer = dataclasses.replace(REQ, version="2.20.0", purl="pkg:pypi/requests@2.20.0")
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+           "components": [{"type": "library", "bom-ref": "req", "name": "requests",
+                           "purl": "pkg:pypi/requests"}],
+           "vulnerabilities": [
+               {"id": "CVE-2018-18074", "analysis": {"state": "not_affected"},
+                "affects": [{"ref": "req", "versions": [{"version": "2.19.0", "status": "unaffected"},
+                                                        {"version": "2.20.0", "status": "affected"},
+                                                        {"range": "vers:pypi/<3"}]}]}]}
+    statements = load_vex(write(tmp_path, doc))
+    out, notes = apply([finding(REQ), finding(newer)], statements, today=date(2024, 1, 1))
+    assert out[0].suppressed is not None
+    assert out[1].suppressed is None
+    assert any("vers:pypi/<3" in n for n in notes)

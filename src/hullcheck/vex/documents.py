@@ -228,10 +228,27 @@ def _affects(v: dict[str, Any], refs: dict[str, str],
             raise FormatError(f"{where}: affects[{j}] must be an object, not {_kind(a)}")
         ref = _text(a, "ref", f"{where}: affects[{j}]")
         pid = products.identify(_resolve(ref, refs))
-        if pid:
-            named.append(Product(id=pid))
-        else:
+        if not pid:
             ignored.append(ref or "an empty affects ref")
+            continue
+        versions = _list(a, "versions", f"{where}: affects[{j}]")
+        if not versions:
+            named.append(Product(id=pid))
+            continue
+        # affects[].versions narrows the statement to those versions of the component: it
+        # must never widen to every version. A vers range is not evaluated: it names nothing.
+        for k, item in enumerate(versions):
+            at = f"{where}: affects[{j}].versions[{k}]"
+            if not isinstance(item, dict):
+                raise FormatError(f"{at} must be an object, not {_kind(item)}")
+            version, vers = _text(item, "version", at), _text(item, "range", at)
+            if _text(item, "status", at) == "affected":
+                continue  # the analysis does not cover a version this entry says is affected
+            narrowed = products.with_version(pid, version) if version else ""
+            if narrowed:
+                named.append(Product(id=narrowed))
+            else:
+                ignored.append(f"{ref} {vers or version or 'an empty version'}".strip())
     return tuple(named), tuple(ignored)
 
 

@@ -40,6 +40,15 @@ def identify(text: str) -> str:
     return digest if _DIGEST.match(digest) else ""
 
 
+def with_version(product: str, version: str) -> str:
+    """The package purl ``product`` pinned to ``version``; "" when ``product`` is not a
+    package purl or names another version already."""
+    purl = parse_purl(product)
+    if purl is None or purl.type == "oci" or (purl.version and purl.version != version):
+        return ""
+    return purl._replace(version=version).to_string()
+
+
 def image_ids(ids: Iterable[str]) -> tuple[str, ...]:
     """Digests identifying the image; ``NAME@sha256:...`` repo digests give their digest."""
     out = []
