@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from hullcheck.image.writer import ImageBuilder
+from tests.registry._servers import reply
 
 STATUS = "var/lib/dpkg/status"
 OS_RELEASE = 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
@@ -169,16 +170,10 @@ def hostile_registry(behaviour: Behaviour) -> Iterator[HostileRegistry]:
 
 
 def answers(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Behaviour:
-    def reply(h: http.server.BaseHTTPRequestHandler, _: HostileRegistry) -> None:
-        h.send_response(status)
-        for name, value in (headers or {}).items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(body)
+    def answer(h: http.server.BaseHTTPRequestHandler, _: HostileRegistry) -> None:
+        reply(h, status, body, headers)
 
-    return reply
+    return answer
 
 
 BASIC_CHALLENGE = answers(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
