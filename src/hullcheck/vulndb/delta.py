@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.vulndb.store import VulnStore, package_key
@@ -219,18 +219,14 @@ def _everything(new: VulnStore) -> Delta:
 def _compare(old: VulnStore, new: VulnStore) -> Delta:
     packages: list[PackageDelta] = []
     touched: dict[str, None] = {}  # advisory ids with a statement that changed, in order met
-    for (ecosystem, key), before, after in _merge(_rows(old, _PACKAGES), _rows(new, _PACKAGES)):
-        where = f"{ecosystem} {key}"
-        ids = _changed(_statements(old, where, before), _statements(new, where, after))
+    for before, after in _merge(old.iter_rows(_PACKAGES), new.iter_rows(_PACKAGES), 2):
+        ecosystem, key = _either(before, after)[:2]
+        ids = _changed(_statements(old, before), _statements(new, after))
         touched.update(dict.fromkeys(ids))
-        change = Change.ADDED if before is None else Change.REMOVED if after is None else \
-            Change.CHANGED
-        packages.append(PackageDelta(ecosystem=ecosystem, key=key, change=change, advisories=ids))
-    kev = [
-        KevDelta(cve=cve[0], change=Change.ADDED if b is None else Change.REMOVED if a is None
-                 else Change.CHANGED)
-        for cve, b, a in _merge(_kev_rows(old), _kev_rows(new))
-    ]
+        packages.append(PackageDelta(ecosystem=ecosystem, key=key, change=_change(before, after),
+                                     advisories=ids))
+    kev = [KevDelta(cve=_either(before, after)[0], change=_change(before, after))
+           for before, after in _merge(old.iter_rows(_KEV), new.iter_rows(_KEV), 1)]
     return Delta(
         packages=tuple(packages),
         advisories=_advisory_changes(old, new, sorted(touched)),
@@ -240,46 +236,51 @@ def _compare(old: VulnStore, new: VulnStore) -> Delta:
     )
 
 
-K = TypeVar("K", bound=tuple[str, ...])
-V = TypeVar("V")
+Row = tuple[Any, ...]
 
 
-def _rows(store: VulnStore, sql: str) -> Iterator[tuple[tuple[str, str], str]]:
-    for ecosystem, key, records in store.iter_rows(sql):
-        yield (ecosystem, key), records
+def _merge(old: Iterator[Row], new: Iterator[Row], width: int) -> Iterator[tuple[Row | None,
+                                                                               Row | None]]:
+    """One pass over two streams of rows sorted by their first ``width`` columns (the key):
+    (old row, new row) for every key whose rows differ, None standing for "absent".
 
-
-def _kev_rows(store: VulnStore) -> Iterator[tuple[tuple[str], tuple[Any, ...]]]:
-    for row in store.iter_rows(_KEV):
-        yield (row[0],), row[1:]
-
-
-def _merge(
-    old: Iterator[tuple[K, V]], new: Iterator[tuple[K, V]]
-) -> Iterator[tuple[K, V | None, V | None]]:
-    """One pass over two streams sorted by key: (key, old value, new value) for every key
-    whose values differ, None standing for "absent". Keys compare as SQLite's BINARY
-    collation orders them (UTF-8 byte order is code point order)."""
+    Whole rows are compared first: the common case, an unchanged row, is one tuple equality
+    (the JSON texts compared as strings) and nothing is built. Rows whose keys differ order
+    by their keys, since tuples compare column by column; Python orders strings by code point
+    as SQLite's BINARY collation orders UTF-8 bytes.
+    """
     a = next(old, None)
     b = next(new, None)
     while a is not None and b is not None:
-        if a[0] == b[0]:
-            if a[1] != b[1]:
-                yield a[0], a[1], b[1]
+        if a == b:
             a = next(old, None)
             b = next(new, None)
-        elif a[0] < b[0]:
-            yield a[0], a[1], None
+        elif a[:width] == b[:width]:
+            yield a, b
+            a = next(old, None)
+            b = next(new, None)
+        elif a < b:
+            yield a, None
             a = next(old, None)
         else:
-            yield b[0], None, b[1]
+            yield None, b
             b = next(new, None)
     while a is not None:
-        yield a[0], a[1], None
+        yield a, None
         a = next(old, None)
     while b is not None:
-        yield b[0], None, b[1]
+        yield None, b
         b = next(new, None)
+
+
+def _change(before: Row | None, after: Row | None) -> Change:
+    return Change.ADDED if before is None else Change.REMOVED if after is None else Change.CHANGED
+
+
+def _either(before: Row | None, after: Row | None) -> Row:
+    row = before if before is not None else after
+    assert row is not None  # _merge never yields two Nones
+    return row
 
 
 def _changed(was: dict[str, list[Any]], now: dict[str, list[Any]]) -> tuple[str, ...]:
@@ -287,17 +288,19 @@ def _changed(was: dict[str, list[Any]], now: dict[str, list[Any]]) -> tuple[str,
     return tuple(sorted(i for i in was.keys() | now.keys() if was.get(i) != now.get(i)))
 
 
-def _statements(store: VulnStore, where: str, text: str | None) -> dict[str, list[Any]]:
-    """{advisory id: [its records]} of one ``packages.records`` text (None: no row; see
-    ``store.record_to_json``)."""
+def _statements(store: VulnStore, row: Row | None) -> dict[str, list[Any]]:
+    """{advisory id: [its records]} of one ``packages`` row (None: no row; the records'
+    form is ``store.record_to_json``'s)."""
     out: dict[str, list[Any]] = {}
-    if text is None:
+    if row is None:
         return out
+    ecosystem, key, text = row
     try:
         for record in json.loads(text):
             out.setdefault(str(record[0]), []).append(record)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise DatabaseError(f"{store.path} is corrupt (records of {where}: {exc!r})") from None
+        raise DatabaseError(f"{store.path} is corrupt (records of {ecosystem} {key}: {exc!r})") \
+            from None
     return out
 
 

@@ -36,6 +36,7 @@ swap could confuse) and keep reading the old inode while a new database lands.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -404,13 +405,17 @@ class VulnStore:
                 cursor = self._conn.execute(sql, args)
         except sqlite3.Error as exc:
             raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+        # Rows are handed out by chain (C), so Python runs once per batch, not once per row.
+        return itertools.chain.from_iterable(self._batches(cursor, batch))
+
+    def _batches(self, cursor: sqlite3.Cursor, batch: int) -> Iterator[list[tuple[Any, ...]]]:
         try:
             while True:
                 with self._lock:
                     rows = cursor.fetchmany(batch)
                 if not rows:
                     return
-                yield from rows
+                yield rows
         except sqlite3.Error as exc:
             raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
         finally:
