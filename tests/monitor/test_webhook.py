@@ -72,6 +72,8 @@ def test_a_retry_sends_the_same_bytes_signature_and_key() -> None:
 @pytest.mark.parametrize(("reply", "outcome", "after"), [
     (Reply(200), Outcome.DELIVERED, None),
     (Reply(204, body=b""), Outcome.DELIVERED, None),
+    # Taken: the status says so, though the answer's body does not decode.
+    (Reply(200, (("Content-Encoding", "gzip"),), b"not gzip"), Outcome.DELIVERED, None),
     (Reply(400, body=b"bad event"), Outcome.PERMANENT, None),
     (Reply(401), Outcome.PERMANENT, None),
     (Reply(404), Outcome.PERMANENT, None),

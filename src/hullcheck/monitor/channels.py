@@ -267,12 +267,16 @@ class _HttpChannel(Channel):
 
 
 def _read_some(resp: httpx.Response) -> bytes:
-    """The start of a receiver's answer (it may be endless): enough for a detail line."""
+    """The start of a receiver's answer (it may be endless): enough for a detail line. The
+    status has been given, so a body that breaks off or does not decode is only shorter."""
     out = b""
-    for chunk in resp.iter_bytes():
-        out += chunk
-        if len(out) >= _SNIPPET:
-            break
+    try:
+        for chunk in resp.iter_bytes():
+            out += chunk
+            if len(out) >= _SNIPPET:
+                break
+    except httpx.HTTPError:
+        pass
     return out[:_SNIPPET]
 
 
