@@ -97,7 +97,7 @@ def best(runs: int, fn: object) -> float:
 def scan(db: Path) -> int:
     with VulnStore.open(db, cache_size=0) as store:
         return sum(1 for _ in store.iter_rows(
-            "SELECT ecosystem, package_key, records FROM packages"))
+            "SELECT ecosystem, package_key, records FROM packages ORDER BY ecosystem, package_key"))
 
 
 def main() -> int:

@@ -39,8 +39,9 @@ from hullcheck.vulndb.store import VulnStore, package_key
 # small, and re-matching everything is then about as cheap as reading a huge list.
 MAX_SCOPE_KEYS = 5000
 
-_PACKAGES = "SELECT ecosystem, package_key, records FROM packages"  # primary-key order
-_KEYS = "SELECT ecosystem, package_key FROM packages"
+# WITHOUT ROWID: the table is stored in key order, so this ORDER BY is a plain scan, no sort.
+_PACKAGES = "SELECT ecosystem, package_key, records FROM packages ORDER BY ecosystem, package_key"
+_KEYS = "SELECT ecosystem, package_key FROM packages ORDER BY ecosystem, package_key"
 _KEV = "SELECT cve, date_added, due_date, ransomware, vendor, product, name FROM kev ORDER BY cve"
 _ADVISORIES = "SELECT id, withdrawn, aliases FROM advisories"
 _BATCH = 400  # ids per IN (...) query
