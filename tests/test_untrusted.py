@@ -107,3 +107,19 @@ def test_read_file_errors(tmp_path: Path):
     assert untrusted.read_file(tmp_path / "ok", what="p", limit=5) == b"12345"
     with pytest.raises(FormatError, match="larger than 4 bytes"):
         untrusted.read_file(tmp_path / "ok", what="p", limit=4)
+
+
+def test_digest_parse_refuses_trailing_newline_and_non_strings():
+    from hullcheck.digest import parse_digest
+    from hullcheck.errors import ImageError
+
+    good = "sha256:" + "a" * 64
+    assert parse_digest(good) == ("sha256", "a" * 64)
+    for bad in (good + "\n", good + "/../../etc/passwd", None, 7, ["x"]):
+        with pytest.raises(ImageError):
+            parse_digest(bad)  # type: ignore[arg-type]
+
+
+def test_read_file_refuses_nul_in_the_name():
+    with pytest.raises(FormatError, match="cannot hold a NUL byte"):
+        untrusted.read_file("key\x00.pub", what="key", limit=10)

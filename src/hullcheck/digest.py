@@ -13,7 +13,8 @@ from typing import BinaryIO
 
 from hullcheck.errors import DigestMismatch, ImageError
 
-_DIGEST_RE = re.compile(r"^(sha256):([a-f0-9]{64})$|^(sha512):([a-f0-9]{128})$")
+# fullmatch, not "$": "$" also matches before a final newline ("sha256:<hex>\n").
+_DIGEST_RE = re.compile(r"(sha256):([a-f0-9]{64})|(sha512):([a-f0-9]{128})")
 
 
 def parse_digest(digest: str, *, what: str = "digest") -> tuple[str, str]:
@@ -21,7 +22,7 @@ def parse_digest(digest: str, *, what: str = "digest") -> tuple[str, str]:
 
     The strict pattern also guarantees a digest is safe to use as a file name.
     """
-    m = _DIGEST_RE.match(digest or "")
+    m = _DIGEST_RE.fullmatch(digest) if isinstance(digest, str) else None
     if not m:
         raise ImageError(f"invalid {what} {digest!r}: expected sha256:<64 hex digits>")
     return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))

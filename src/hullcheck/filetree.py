@@ -31,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeGuard
 
-from hullcheck import globs
+from hullcheck import deadline, globs
 from hullcheck.errors import ImageError, UnsafeLayer
 from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
@@ -711,7 +711,8 @@ def build(
             results = [one(layer) for layer in image.layers]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
-                results = list(pool.map(one, image.layers))
+                # carry: each layer's reads honour the command's deadline (a contextvar).
+                results = list(pool.map(deadline.carry(one), image.layers))
     return FileTree.from_layers(image.layers, results)
 
 

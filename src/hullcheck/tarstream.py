@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
+from hullcheck import deadline
 from hullcheck.errors import UnsafeLayer
 
 BLOCK = 512
@@ -314,7 +315,8 @@ def decompress_ahead(chunks: Iterator[bytes], *, depth: int = 4) -> Generator[by
             return
         _put(q, _DONE, stop)
 
-    thread = threading.Thread(target=produce, name="decompress", daemon=True)
+    # carry: the reads the thread makes (a registry stream) honour the command's deadline.
+    thread = threading.Thread(target=deadline.carry(produce), name="decompress", daemon=True)
     thread.start()
     try:
         while True:

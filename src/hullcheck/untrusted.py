@@ -70,8 +70,17 @@ def json_document(data: bytes | str, *, what: str, error: type[HullcheckError] =
         raise _fail(error, f"{what}: not valid JSON (not UTF-8 text)") from None
     except ValueError as exc:
         raise _fail(error, f"{what}: not valid JSON ({exc})") from None
-    check_depth(doc, what=what, limit=max_depth, error=error)
+    # Nesting cannot exceed the number of opening brackets (those inside strings only add to
+    # it): counted in C, this spares the walk for most documents (an OSV record: +20%, not +150%).
+    if _openers(data) > max_depth:
+        check_depth(doc, what=what, limit=max_depth, error=error)
     return doc
+
+
+def _openers(data: bytes | str) -> int:
+    if isinstance(data, str):
+        return data.count("[") + data.count("{")
+    return data.count(b"[") + data.count(b"{")
 
 
 def json_object(data: bytes | str, *, what: str, error: type[HullcheckError] = FormatError,
@@ -208,6 +217,8 @@ def read_file(path: Path | str, *, what: str, limit: int,
     """The bytes of ``path``, at most ``limit``; ``error`` beyond it. The size ``stat()``
     reports is not trusted (FIFOs, ``/dev/zero`` and files that grow are cut at the cap)."""
     path = Path(path)
+    if "\x00" in str(path):
+        raise _fail(error, f"{what} {str(path)!r}: a file name cannot hold a NUL byte")
     parts: list[bytes] = []
     total = 0
     try:

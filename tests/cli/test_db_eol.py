@@ -13,6 +13,7 @@ from hullcheck.base import eol
 from hullcheck.base.model import EolState
 from hullcheck.cli.main import main
 from hullcheck.model import Distro
+from tests.registry._servers import drip, serve
 from tests.vulndb.test_update import Feed, _serve_fixtures, feed  # noqa: F401
 
 
@@ -111,3 +112,16 @@ def test_a_url_that_is_not_http_is_a_usage_error(served: tuple[Feed, str, Path],
     code, err = update(capsys, tmp_path, listing, "--eol-url", "/etc/eol.json")
     assert code == 2 and "--eol-url: '/etc/eol.json' is not an http(s) URL" in err
     assert not (tmp_path / "vuln.db").exists()  # refused before any fetch
+
+
+def test_a_dripping_eol_url_ends_at_the_timeout(served: tuple[Feed, str, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """One byte a second is never a read timeout: --timeout bounds the whole command."""
+    _, _, listing = served
+    with serve(lambda h: drip(h, _newer_table(), stop=slow.stop)) as slow:
+        code, err = update(capsys, tmp_path, listing, "--eol-url", f"{slow.url}/eol.json",
+                           "--timeout", "3s")
+    assert code == 2
+    assert (f"hullcheck: error: db update: gave up after 3s (--timeout) while downloading "
+            f"{slow.url}/eol.json") in err
+    assert not eol.cache_path().exists()  # the bundled table stays in use

@@ -52,7 +52,8 @@ def test_pull_with_basic_auth(registry_basic: RunningRegistry, monkeypatch: pyte
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no stray credentials
     creds = Credentials(username=registry_basic.username, password=registry_basic.password)
     cfg = _push(registry_basic, "secure/app", creds=creds)
-    ok = PullOptions(username=registry_basic.username, password=registry_basic.password)
+    ok = PullOptions(username=registry_basic.username, password=registry_basic.password,
+                     registry=registry_basic.host)
     assert open_image(f"{registry_basic.host}/secure/app:1.0", pull=ok).source.config_digest == cfg
     code = main(["sbom", f"{registry_basic.host}/secure/app:1.0", "-o", "json", "-q"])
     assert code == 2  # no credentials: a clear error, exit 2

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hullcheck import catalog, filetree
-from hullcheck.errors import UsageError
+from hullcheck.errors import ImageError, UsageError
 from hullcheck.image import Platform, open_image, split_source
 from hullcheck.image.writer import ImageBuilder, write_oci_layout
 from tests.fixtures.images import build, write
@@ -165,3 +168,113 @@ def test_docker_25_archive_with_compressed_blobs(tmp_path: Path) -> None:
     assert image.source.tags == ("app:25",)
     tree = filetree.build(image, ["/bin/*"])
     assert tree.view().read("/bin/tool") == b"v2"
+
+
+# -- a layout named without a tag: the image, not what is attached to it ----------------------
+
+
+def _signed_layout(tmp_path: Path, key: Path, *tags: str) -> Path:
+    """A layout holding one image per tag, the first signed and attested by the CLI."""
+    from hullcheck.cli.main import main
+
+    images = [build({"etc/os-release": f"ID=alpine\nVERSION_ID=3.19.{i}\n"})
+              for i, _ in enumerate(tags)]
+    write_oci_layout(tmp_path / "lay", zip(images, tags, strict=True))
+    first = f"oci:{tmp_path / 'lay'}:{tags[0]}"
+    assert main(["sign", first, "--key", str(key)]) == 0
+    assert main(["attest", first, "--key", str(key), "--type", "cyclonedx", "--sbom", "-q"]) == 0
+    return tmp_path / "lay"
+
+
+def _index(layout: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((layout / "index.json").read_bytes())
+    return doc
+
+
+def test_signed_layout_is_read_without_a_tag(
+    tmp_path: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hullcheck.cli.main import main
+
+    layout = _signed_layout(tmp_path, key_files[0], "1")
+    entries = _index(layout)["manifests"]
+    # image, .sig and .att tags, and the referrer (artifactType) of the attestation
+    assert len(entries) == 4 and sum(1 for e in entries if e.get("artifactType")) == 1
+    image = open_image(f"oci:{layout}")
+    assert image.source.tags == ("1",) and image.source.manifest_digest == entries[0]["digest"]
+    capsys.readouterr()
+    assert main(["sbom", f"oci:{layout}", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["distro"]["versionId"] == "3.19.0"
+    # Other tools list a referrer without repeating its artifactType: its manifest's
+    # subject tells it apart.
+    doc = _index(layout)
+    for e in doc["manifests"]:
+        e.pop("artifactType", None)
+    (layout / "index.json").write_text(json.dumps(doc))
+    assert open_image(f"oci:{layout}").source.manifest_digest == entries[0]["digest"]
+
+
+def test_several_images_without_a_tag_are_listed(
+    tmp_path: Path, key_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hullcheck.cli.main import main
+
+    layout = _signed_layout(tmp_path, key_files[0], "app-1", "app-2")
+    doc = _index(layout)
+    untagged = dict(doc["manifests"][1], annotations="not a mapping")  # hostile, not a crash
+    doc["manifests"].append(untagged)
+    (layout / "index.json").write_text(json.dumps(doc))
+    digests = [e["digest"][:19] for e in doc["manifests"][:2]]
+    expected = (f"oci:{layout} holds 3 images: app-1 ({digests[0]}), app-2 ({digests[1]}), "
+                f"untagged ({digests[1]}); name one with oci:{layout}:TAG")
+    with pytest.raises(UsageError) as info:
+        open_image(f"oci:{layout}")
+    assert str(info.value) == expected
+    capsys.readouterr()
+    assert main(["sbom", f"oci:{layout}", "-o", "json"]) == 2
+    assert expected in capsys.readouterr().err
+    assert open_image(f"oci:{layout}:app-2").source.manifest_digest == doc["manifests"][1]["digest"]
+
+
+def test_platform_variants_side_by_side_are_chosen_by_platform(tmp_path: Path) -> None:
+    amd = ImageBuilder(architecture="amd64").add_layer({"arch": "amd64"}).build()
+    arm = ImageBuilder(architecture="arm64").add_layer({"arch": "arm64"}).build()
+    write_oci_layout(tmp_path / "lay", [(amd, None), (arm, None)])
+    doc = _index(tmp_path / "lay")
+    for entry, arch in zip(doc["manifests"], ("amd64", "arm64"), strict=True):
+        entry["platform"] = {"os": "linux", "architecture": arch}
+    # buildkit's attestation manifest beside them
+    doc["manifests"].append(dict(doc["manifests"][0],
+                                 platform={"os": "unknown", "architecture": "unknown"}))
+    (tmp_path / "lay" / "index.json").write_text(json.dumps(doc))
+    ref = f"oci:{tmp_path / 'lay'}"
+    assert open_image(ref, platform=Platform.parse("linux/arm64")).source.platform == "linux/arm64"
+    assert open_image(ref, platform=Platform.parse("linux/amd64")).source.platform == "linux/amd64"
+
+
+def test_a_layout_of_signatures_only_says_so(
+    tmp_path: Path, key_files: tuple[Path, Path, Path]
+) -> None:
+    layout = _signed_layout(tmp_path, key_files[0], "1")
+    doc = _index(layout)
+    doc["manifests"] = doc["manifests"][1:]
+    (layout / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(ImageError, match="lists only signatures or attestations, no image"):
+        open_image(f"oci:{layout}")
+
+
+def test_docker_archive_with_malformed_repo_tags_is_an_input_error(tmp_path: Path) -> None:
+    """RepoTags that is not a list of strings is not a crash."""
+    import tarfile as _tarfile
+
+    archive = tmp_path / "bad.tar"
+    manifest = json.dumps([{"Config": "x.json", "Layers": [], "RepoTags": {"a": 1}},
+                           {"Config": "y.json", "Layers": [], "RepoTags": [1, None]}]).encode()
+    with _tarfile.open(archive, "w") as tf:
+        info = _tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tf.addfile(info, io.BytesIO(manifest))
+    with pytest.raises(UsageError, match="archive holds 2 images"):
+        open_image(f"docker-archive:{archive}")
+    with pytest.raises(UsageError, match="no image tagged 'app'"):
+        open_image(f"docker-archive:{archive}:app")

@@ -180,7 +180,7 @@ def test_helper_printing_garbage(tmp_path: Path) -> None:
     install_helper(tmp_path / "bin", "garbage", "echo 'not json'\n")
     env = write_config(tmp_path / "cfg", {"credsStore": "garbage"})
     env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
-    with pytest.raises(AuthError, match=r"docker-credential-garbage .* invalid JSON"):
+    with pytest.raises(AuthError, match=r"docker-credential-garbage .* not valid JSON"):
         lookup_credentials("r.example", env=env)
 
 

@@ -14,7 +14,7 @@ import pytest
 from hullcheck.digest import sha256_digest
 from hullcheck.errors import AuthError, DigestMismatch, ImageError, NotFound
 from hullcheck.registry import media
-from hullcheck.registry.auth import Credentials
+from hullcheck.registry.auth import Credentials, scoped_credentials
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.reference import Reference, parse_reference
 from tests.fixtures.registry import RunningRegistry
@@ -340,12 +340,16 @@ def test_credential_helper_on_path(
         assert c.resolve(ref) == pushed.digest
 
 
-def test_environment_credentials(
+def test_environment_credentials_belong_to_the_named_registry(
     registry_basic: RunningRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("HULLCHECK_REGISTRY_USERNAME", registry_basic.username)
     monkeypatch.setenv("HULLCHECK_REGISTRY_PASSWORD", registry_basic.password)
     ref = fresh_ref(registry_basic)
-    with RegistryClient() as c:
+    with RegistryClient(credentials=scoped_credentials(registry_basic.host)) as c:
         assert push_image(c, ref).digest == c.resolve(ref)
+    # Named for another registry (or for none), they are not sent here.
+    for lookup in (scoped_credentials("elsewhere.example:5000"), None):
+        with RegistryClient(credentials=lookup) as c, pytest.raises(AuthError, match="requires a username"):
+            c.resolve(ref)

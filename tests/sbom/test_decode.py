@@ -23,7 +23,7 @@ def test_anything_else_is_not_an_sbom(data: bytes) -> None:
 
 
 def test_deep_nesting_is_a_format_error_not_a_crash() -> None:
-    with pytest.raises(FormatError, match=NOT_SBOM + r" \(JSON nested too deeply\)"):
+    with pytest.raises(FormatError, match=NOT_SBOM + r": nested more than 128 levels deep$"):
         sbom.decode(b"[" * 100_000 + b"]" * 100_000, name="doc")
 
 

@@ -85,6 +85,9 @@ CASES: dict[str, tuple[str, str, str, str, str]] = {
                                        "credsStore": "desktop"})),
     "netrc-password": ("/root/.netrc", f"machine ftp.example.org login bob password {rand(ALNUM, 6)}\n",
                        rand(ALNUM, 6), "/root/.netrc", "machine ftp.example.org login bob\n"),
+    "command-line-password": (
+        "/app/fetch.sh", f"curl -fsSL -u deploy:{rand(ALNUM, 12)} https://repo.example.org/x\n",
+        rand(ALNUM, 12), "/app/fetch.sh", "curl -fsSL -u \"$REPO_USER:$REPO_PASS\" https://x\n"),
     "url-password": ("/app/settings.py",
                      f"DATABASE_URL = 'postgres://app:{rand(ALNUM, 14)}@db.internal:5432/app'\n",
                      rand(ALNUM, 14), "/app/settings.py",

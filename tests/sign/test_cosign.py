@@ -202,7 +202,7 @@ def test_truncated_envelope_fails(tmp_path: Path, key: keys.SigningKey) -> None:
     cut = envelope[: len(envelope) // 2]
     layer["digest"], layer["size"] = store.put_blob(cut), len(cut)
     store.put_manifest(tag, json.dumps(doc).encode(), doc["mediaType"])
-    with pytest.raises(VerificationError, match="not valid JSON \\(truncated\\?\\)"):
+    with pytest.raises(VerificationError, match=r"DSSE envelope: not valid JSON \(Unterminated"):
         cosign.verify_attestations(open_target(ref), key.public)
 
 

@@ -150,7 +150,7 @@ def test_non_json_file_is_reported_by_name(tmp_path: Path) -> None:
     got, errors = read_all(tmp_path)
     assert list(got) == ["GO-2020-0001"]
     (err,) = errors
-    assert "GO-2099-0001.json: not a valid document" in str(err)
+    assert "GO-2099-0001.json: not valid JSON (not UTF-8 text)" in str(err)
 
 
 @pytest.mark.parametrize(

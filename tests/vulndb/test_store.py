@@ -230,4 +230,4 @@ def test_per_record_errors_are_counted_not_fatal(tmp_path: Path) -> None:
                                                   locations=(str(tree),))])
     (src,) = result.sources
     assert (src.records, src.errors) == (2, 1)
-    assert "bad.json: not a valid document" in str(src.first_errors[0])
+    assert "bad.json: not valid JSON (Expecting property name" in str(src.first_errors[0])

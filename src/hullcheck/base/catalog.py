@@ -19,6 +19,7 @@ from typing import Any
 
 import platformdirs
 
+from hullcheck import untrusted
 from hullcheck.base.model import CatalogEntry
 from hullcheck.digest import parse_digest
 from hullcheck.errors import FormatError, ImageError
@@ -101,17 +102,14 @@ def entry_from_json(obj: object, where: str) -> CatalogEntry:
 def load(path: Path) -> tuple[CatalogEntry, ...]:
     """The entries of the catalog at ``path``; () when it does not exist; FormatError when it
     is not a catalog."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+    if not path.exists():
         return ()
-    if size > MAX_CATALOG:
-        raise FormatError(f"{path}: base catalog larger than {MAX_CATALOG} bytes")
+    data = untrusted.read_file(path, what="base catalog", limit=MAX_CATALOG)
     try:
-        doc = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: base catalog is not valid JSON ({exc})",
-                          hint="fix or delete the file, then 'hullcheck base add' the bases again") from None
+        doc = untrusted.json_document(data, what=f"{path}: base catalog")
+    except FormatError as exc:
+        raise FormatError(str(exc), hint="fix or delete the file, then 'hullcheck base add' the "
+                                         "bases again") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("bases"), list):
         raise FormatError(f"{path}: not a hullcheck base catalog (no 'bases' list)")
     version = doc.get("schemaVersion")

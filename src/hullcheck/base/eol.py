@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import platformdirs
 
+from hullcheck import deadline
 from hullcheck.base.model import Deadline, EolRelease, EolState, EolStatus
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.fileio import atomic_write
@@ -181,18 +182,22 @@ def update(url: str, *, dest: Path | None = None, http: httpx.Client | None = No
     dest = dest or cache_path()
     client = http or httpx.Client(timeout=60, follow_redirects=True)
     try:
-        with client.stream("GET", url) as resp:
+        # Each wait is bounded by the command's deadline (--timeout), checked at every chunk
+        # the network delivers (unsized iter_bytes), so a dripping server cannot hold it.
+        with client.stream("GET", url, timeout=deadline.clamp(60.0)) as resp:
             if resp.status_code != 200:
                 raise DatabaseError(f"{url}: HTTP {resp.status_code}",
                                     hint="check --eol-url; the bundled table stays in use")
             parts: list[bytes] = []
             total = 0
-            for chunk in resp.iter_bytes(1 << 16):
+            for chunk in resp.iter_bytes():
+                deadline.check(f"downloading {url}")
                 total += len(chunk)
                 if total > MAX_TABLE:
                     raise DatabaseError(f"{url}: end-of-life table over {MAX_TABLE} bytes")
                 parts.append(chunk)
     except httpx.HTTPError as exc:
+        deadline.check(f"downloading {url}")
         raise DatabaseError(f"{url}: download failed ({exc})",
                             hint="check --eol-url and your network; the bundled table stays in use") from None
     finally:

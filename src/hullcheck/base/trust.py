@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hullcheck import globs
+from hullcheck import globs, untrusted
 from hullcheck.base.model import BaseIdentity, TrustState, TrustVerdict
 from hullcheck.digest import parse_digest
 from hullcheck.errors import FormatError, ImageError, VerificationError
 from hullcheck.registry.reference import Reference, parse_reference
 
-MAX_TRUST_FILE = 1 << 20
+MAX_TRUST_FILE = 1 << 20  # a list of sources; real ones are a few KiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,10 +72,7 @@ def _list(entry: dict[str, Any], key: str, where: str) -> list[str]:
 
 
 def parse(text: str, path: Path) -> TrustPolicy:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"{path}: trust file is not valid YAML ({' '.join(str(exc).split())})") from None
+    doc = untrusted.yaml_document(text, what=f"{path}: trust file")
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
         raise FormatError(f"{path}: trust file needs a 'sources' list",
                           hint="see docs/base-images.md for the trust file format")
@@ -86,9 +81,9 @@ def parse(text: str, path: Path) -> TrustPolicy:
         where = f"{path}: sources[{i}]"
         if not isinstance(entry, dict):
             raise FormatError(f"{where}: expected a mapping with 'name'")
-        unknown = set(entry) - {"name", "digests", "keys"}
+        unknown = {str(k) for k in entry} - {"name", "digests", "keys"}  # YAML keys: any type
         if unknown:
-            raise FormatError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+            raise FormatError(f"{where}: unknown keys {', '.join(sorted(unknown))}"[:300])
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise FormatError(f"{where}: 'name' (a registry/repository glob) is required")
@@ -105,12 +100,7 @@ def parse(text: str, path: Path) -> TrustPolicy:
 
 
 def load(path: Path) -> TrustPolicy:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read trust file ({exc.strerror})") from None
-    if len(data) > MAX_TRUST_FILE:
-        raise FormatError(f"{path}: trust file larger than {MAX_TRUST_FILE} bytes")
+    data = untrusted.read_file(path, what="trust file", limit=MAX_TRUST_FILE)
     return parse(data.decode("utf-8", errors="replace"), path)
 
 

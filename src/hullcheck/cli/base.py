@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if not rest:
             raise UsageError("base add: name at least one base image reference")
         entries = pipeline.add_bases(rest, catalog_file=args.catalog, platform=args.platform,
-                                     pull=pull_options(args))
+                                     pull=pull_options(args, rest))
         if not getattr(args, "quiet", False):
             for e in entries:
                 print(f"added {e.reference} ({len(e.diff_ids)} layers, "
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_age is not None and args.max_age < 0:
         raise UsageError("--max-age must be 0 or more days")
     req = pipeline.BaseRequest(image=image, catalog=args.catalog, trust=args.trust, db=args.db,
-                               platform=args.platform, pull=pull_options(args),
+                               platform=args.platform, pull=pull_options(args, [image]),
                                advice=not args.no_advice, eol_table=args.eol_table,
                                require_freshness=args.max_age is not None)
     assessment = pipeline.assess_base(req)

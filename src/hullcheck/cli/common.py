@@ -1,38 +1,118 @@
-"""Options and helpers shared by subcommands: output, progress, image access."""
+"""Options and helpers shared by subcommands: output, progress, image access, --timeout."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from hullcheck.errors import UsageError
+from hullcheck import deadline
+from hullcheck.errors import ReferenceError_, UsageError
 from hullcheck.fileio import atomic_write
-from hullcheck.image import PullOptions
+from hullcheck.image import SCHEMES, PullOptions
+
+ENV_USERNAME = "HULLCHECK_REGISTRY_USERNAME"
+ENV_PASSWORD = "HULLCHECK_REGISTRY_PASSWORD"  # noqa: S105 (a variable's name, not a secret)
 
 
-def add_image_options(p: argparse.ArgumentParser) -> None:
+def add_image_options(p: argparse.ArgumentParser, *, timeout: bool = True) -> None:
+    """--platform, --insecure, --username, --password-stdin and (unless ``timeout`` is
+    False: a server, whose deadlines are per request) --timeout."""
     g = p.add_argument_group("image access")
     g.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
                    help="pick this platform from a multi-platform image (default: this machine's, "
                         "then linux/amd64)")
     g.add_argument("--insecure", action="store_true",
                    help="allow plain HTTP and unverified TLS to the registry")
-    g.add_argument("--username", help="registry user name (or HULLCHECK_REGISTRY_USERNAME)")
+    g.add_argument("--username",
+                   help=f"user name for the registry of IMAGE (or {ENV_USERNAME}); never sent to "
+                        "another registry, which gets only what Docker's config.json holds for it")
     g.add_argument("--password-stdin", action="store_true",
-                   help="read the registry password from standard input")
+                   help=f"read the password for the registry of IMAGE from standard input (or "
+                        f"{ENV_PASSWORD})")
+    if timeout:
+        add_timeout_option(g)
 
 
-def pull_options(args: argparse.Namespace) -> PullOptions:
+def add_timeout_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--timeout DURATION``: the deadline of the whole command (cli.main applies it)."""
+    p.add_argument("--timeout", type=_duration, default=deadline.DEFAULT_TIMEOUT,
+                   metavar="DURATION",
+                   help="give up after DURATION in all, however slowly servers answer "
+                        "(e.g. 30s, 5m, 1h; default 5m)")
+
+
+def _duration(text: str) -> float:
+    try:
+        return deadline.parse_duration(text)
+    except UsageError as exc:  # argparse reports ArgumentTypeError as a usage error
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def registry_of(text: str) -> str | None:
+    """The registry host ``text`` names when it is a registry reference (``registry:REF``,
+    or a REF that is no existing path, as ``image.split_source`` decides); None for file
+    and directory sources and for what is no reference."""
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme in SCHEMES:
+        if scheme != "registry":
+            return None
+        text = rest
+    elif Path(text).exists():
+        return None
+    from hullcheck.registry.reference import parse_reference  # (httpx: only for a registry)
+
+    try:
+        return parse_reference(text).registry
+    except ReferenceError_:
+        return None
+
+
+def pull_options(args: argparse.Namespace, images: Sequence[str] | None = None) -> PullOptions:
+    """How to reach registries. Explicit (--username, --password-stdin) and environment
+    credentials belong to the registry of the image named on the command line (``images``,
+    default ``args.image`` or ``args.target``); every other host gets Docker's config only.
+    --username with no registry image to belong to is a usage error."""
+    if images is None:
+        images = [t for t in (getattr(args, "image", None), getattr(args, "target", None)) if t]
+    hosts = {registry_of(text) for text in images}
+    registry = next(iter(hosts)) if len(hosts) == 1 else None
+    username = getattr(args, "username", None)
+    password_stdin = getattr(args, "password_stdin", False)
+    if (username or password_stdin) and registry is None:
+        raise _nowhere_to_send(images, hosts)
+    if password_stdin and not username:
+        username = os.environ.get(ENV_USERNAME)
+        if not username:
+            raise UsageError(f"--password-stdin needs --username (or {ENV_USERNAME})")
     password = None
-    if args.password_stdin:
+    if password_stdin:
         if sys.stdin.isatty():
             raise UsageError("--password-stdin: standard input is a terminal; pipe the password in")
         password = sys.stdin.readline().rstrip("\r\n")
-    elif args.username:
-        password = os.environ.get("HULLCHECK_REGISTRY_PASSWORD")
-    return PullOptions(insecure=args.insecure, username=args.username, password=password)
+    elif username:
+        password = os.environ.get(ENV_PASSWORD)
+    return PullOptions(insecure=getattr(args, "insecure", False), username=username,
+                       password=password, registry=registry)
+
+
+def _nowhere_to_send(images: Sequence[str], hosts: set[str | None]) -> UsageError:
+    hint = ("registry credentials go only to the registry of the image named on the command "
+            "line; for other registries (a base image's, say) use 'docker login' or Docker's "
+            "config.json, which apply by host")
+    if not images:
+        return UsageError("--username/--password-stdin: this command names no registry image "
+                          "for the credentials to belong to", hint=hint)
+    local = next((text for text in images if registry_of(text) is None), None)
+    if local is not None:
+        return UsageError(f"--username/--password-stdin: {local} is not a registry reference "
+                          "(a file or directory source), so the credentials belong to no "
+                          "registry", hint=hint)
+    named = ", ".join(sorted(h for h in hosts if h))
+    return UsageError(f"--username/--password-stdin: the images are on different registries "
+                      f"({named}); credentials belong to one", hint=hint)
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hullcheck.cli.common import emit
-from hullcheck.errors import DatabaseError, UsageError
+from hullcheck.cli.common import add_timeout_option, emit
+from hullcheck.errors import DatabaseError, HullcheckError, UsageError
 from hullcheck.vulndb import (
     DEFAULT_SOURCES,
     Source,
@@ -26,7 +27,7 @@ from hullcheck.vulndb import (
 )
 from hullcheck.vulndb.detect import BUNDLE, detect
 from hullcheck.vulndb.paths import cache_dir
-from hullcheck.vulndb.update import load_sources, resolve_sources
+from hullcheck.vulndb.update import download, exclusive, load_sources, resolve_sources
 
 EOL_URL_ENV = "HULLCHECK_EOL_URL"  # where 'db update' refreshes the end-of-life table from
 
@@ -71,6 +72,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sp.add_argument("--db", type=Path, metavar="PATH", default=argparse.SUPPRESS,
                         help="database file")
         sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    for sp in (imp, upd):  # they download
+        add_timeout_option(sp)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -79,31 +82,37 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def _download(url: str, db: Path) -> Path:
-    """Fetch an advisory file once into the cache beside the database (kept: the database's
-    sources point at it)."""
-    import httpx
-
+    """Fetch an advisory file once into the cache beside the database (kept while the
+    database's sources point at it), capped and within --timeout as 'db update' is."""
     dest_dir = cache_dir(db) / "imports"
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
-    dest = dest_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
-    tmp = None
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
-            if resp.status_code != 200:
-                raise DatabaseError(f"{url}: HTTP {resp.status_code}",
-                                    hint="check the URL, or download the file and import it")
-            with tempfile.NamedTemporaryFile(dir=dest_dir, delete=False) as tmp:
-                for chunk in resp.iter_bytes(1 << 20):
-                    tmp.write(chunk)
-        Path(tmp.name).replace(dest)
-        tmp = None
-    except httpx.HTTPError as exc:
-        raise DatabaseError(f"{url}: download failed ({exc})") from None
-    finally:
-        if tmp is not None:
-            Path(tmp.name).unlink(missing_ok=True)
-    return dest
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {dest_dir}: {exc.strerror or exc}") from None
+    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
+    return download(url, dest_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}")
+
+
+@contextlib.contextmanager
+def _writing(args: argparse.Namespace, path: Path) -> Iterator[None]:
+    """The database's writer lock for the command; says what a killed writer left."""
+    with exclusive(path) as removed:
+        if removed:
+            _say(args, f"removed {len(removed)} temporary file(s) an interrupted import or "
+                       f"update left: {', '.join(p.name for p in removed[:3])}")
+        yield
+
+
+def _drop_unused(downloads: list[Path], path: Path) -> None:
+    """Remove what this import downloaded unless the database (as it now is) was built from
+    it: a failed or interrupted import, or a bundle, keeps nothing."""
+    try:
+        used = {loc for s in _existing_sources(path) for loc in s.locations}
+    except HullcheckError:
+        used = set()
+    for p in downloads:
+        if str(p.resolve()) not in used:
+            p.unlink(missing_ok=True)
 
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tgz", ".tzst", ".tar", ".zip", ".json", ".yaml",
@@ -141,9 +150,21 @@ def _existing_sources(path: Path) -> list[Source]:
 
 def run_import(args: argparse.Namespace) -> int:
     path = db_path(args.db)
+    downloads: list[Path] = []
+    with _writing(args, path):
+        try:
+            return _import(args, path, downloads)
+        finally:
+            _drop_unused(downloads, path)
+
+
+def _import(args: argparse.Namespace, path: Path, downloads: list[Path]) -> int:
     local: list[tuple[str, Path]] = []
     for item in args.paths:
-        p = _download(item, path) if item.startswith(("http://", "https://")) else Path(item)
+        if item.startswith(("http://", "https://")):
+            downloads.append(p := _download(item, path))
+        else:
+            p = Path(item)
         local.append((item, p))
     kinds = {item: (SourceKind(args.kind) if args.kind else detect(p)) for item, p in local}
     bundles = [item for item, k in kinds.items() if k == BUNDLE]
@@ -190,7 +211,8 @@ def run_update(args: argparse.Namespace) -> int:
         raise UsageError(f"{where}: {eol_url!r} is not an http(s) URL")
     path = db_path(args.db)
     sources = load_sources(args.sources) if args.sources else (resolve_sources() or DEFAULT_SOURCES)
-    res = update(path, sources=sources, force=args.force)
+    with _writing(args, path):
+        res = update(path, sources=sources, force=args.force)
     for f in res.fetches:
         _say(args, f"{f.source}: {f.location} {f.state.value}")
     _say(args, f"{path}: " + ("rebuilt" if res.rebuilt else "unchanged, nothing to rebuild"))

@@ -16,8 +16,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from hullcheck import __version__
-from hullcheck.errors import INTERNAL_ERROR_EXIT, HullcheckError
+from hullcheck import __version__, deadline
+from hullcheck.errors import INTERNAL_ERROR_EXIT, HullcheckError, printable
 
 # name -> (module that registers it, one-line help). Only the module of the command being
 # run is imported: importing all of them (cryptography, httpx, cyclonedx, cel...) costs
@@ -74,6 +74,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _deadline_label(args: argparse.Namespace) -> str:
+    """What a --timeout message names: the command and what it was given ("sbom IMAGE")."""
+    words = [str(args.command)]
+    words += [str(getattr(args, a)) for a in ("policy_command", "db_command")
+              if getattr(args, a, None)]
+    for attr in ("image", "target", "words", "paths"):
+        value = getattr(args, attr, None)
+        if value:
+            words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            break
+    return " ".join(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line, as Trivy accepts it.
@@ -82,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        # --timeout (commands that touch the network): one deadline for the whole command,
+        # which every network wait below honours (hullcheck.deadline).
+        with deadline.within(getattr(args, "timeout", None), _deadline_label(args)):
+            return int(args.func(args))
     except HullcheckError as exc:
         print(f"hullcheck: error: {exc}", file=sys.stderr)
         if exc.hint:
@@ -96,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, never as a result
         if debug:
             traceback.print_exc()
-        detail = " ".join(str(exc).split())[:300]
+        # Escaped like every HullcheckError: the text may quote what a server sent.
+        detail = printable(" ".join(str(exc).split())[:300])
         print(f"hullcheck: internal error: {type(exc).__name__}"
               + (f": {detail}" if detail else ""), file=sys.stderr)
         print("hint: this is a bug in hullcheck; run again with --debug for the traceback "

@@ -29,11 +29,24 @@ __all__ = ["SCHEMES", "Image", "Platform", "PullOptions", "open_image", "split_s
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PullOptions:
-    """How to reach a registry; ignored by file sources."""
+    """How to reach a registry; ignored by file sources.
+
+    ``username``/``password`` and the ``HULLCHECK_REGISTRY_USERNAME/PASSWORD`` environment
+    variables are sent only to ``registry`` (the host of the reference the user named);
+    every other host (a base image's registry named by a label, a registry a Pod names)
+    gets only what Docker's config.json or a credential helper holds for it.
+    ``PullOptions()`` therefore means "Docker's config by host, nothing else".
+    """
 
     insecure: bool = False
     username: str | None = None
     password: str | None = None
+    registry: str | None = None  # the host the explicit and environment credentials belong to
+
+    def __post_init__(self) -> None:
+        if (self.username or self.password) and not self.registry:
+            # Credentials without a host would go nowhere (or, before, everywhere).
+            raise ValueError("PullOptions: explicit credentials need the registry they belong to")
 
 
 def split_source(text: str) -> tuple[str, str]:

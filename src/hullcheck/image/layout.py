@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from hullcheck import untrusted
 from hullcheck.digest import VerifyingReader, parse_digest, verify_bytes
 from hullcheck.errors import BlobNotFound, ImageError, UsageError
 from hullcheck.image.model import Image
@@ -165,34 +166,102 @@ def _from_index(
     if not isinstance(manifests, list) or not manifests:
         raise ImageError(f"{name}: index.json lists no manifests")
     if tag is not None:
-        chosen = [
-            m for m in manifests
-            if isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME) == tag
-        ]
+        chosen = [m for m in manifests if isinstance(m, dict) and _ref_name(m) == tag]
         if not chosen:
-            tags = sorted(
-                {str((m.get("annotations") or {}).get(REF_NAME)) for m in manifests
-                 if isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME)}
-            )
+            tags = sorted({t for m in manifests if isinstance(m, dict) and (t := _ref_name(m))})
             raise UsageError(f"{name}: no image tagged {tag!r} (tags: {', '.join(tags) or 'none'})")
         desc = chosen[0]
     elif len(manifests) == 1:
         desc = manifests[0]
     else:
-        desc = select_platform(index, platform, f"{name}: index.json")
+        desc = _untagged_image(reader, manifests, f"{kind}:{name}", platform)
     if not isinstance(desc, dict):
         raise ImageError(f"{name}: index.json has an invalid descriptor")
     if tag is None:
-        tag = (desc.get("annotations") or {}).get(REF_NAME)
+        tag = _ref_name(desc)
     return resolve_descriptor(
         reader, desc, platform=platform, source=_index_source(kind, name, tag), what=name
     )
 
 
+# cosign's tags for what it attaches to an image: sha256-<hex>.sig / .att / .sbom
+_ATTACHED_TAG = re.compile(r"sha256-[0-9a-f]{64}(?:\.[a-z]+)?")
+MAX_LISTED = 10  # images named in the "holds N images" message
+MAX_INSPECTED = 64  # manifests read to tell referrers from images
+
+
+def _untagged_image(reader: DirBlobs | TarBlobs, manifests: list[Any], where: str,
+                    platform: Platform | None) -> dict[str, Any]:
+    """The one image of a layout named without a tag: signatures, attestations and other
+    artifacts attached to it (``hullcheck sign``/``attest``, cosign) do not count; one image
+    per platform is chosen by platform; several images are an error naming them."""
+    images = [m for m in manifests if isinstance(m, dict) and not _attached(m)]
+    if len(images) > 1 and len(images) <= MAX_INSPECTED:
+        images = [m for m in images if not _is_referrer(reader, m)]
+    if len(images) == 1:
+        return images[0]
+    if not images:
+        raise ImageError(f"{where}: index.json lists only signatures or attestations, no image")
+    if _one_per_platform(images):
+        return select_platform({"manifests": images}, platform, f"{where}: index.json")
+    raise UsageError(f"{where} holds {len(images)} images: {_names(images)}; "
+                     f"name one with {where}:TAG")
+
+
+def _attached(desc: dict[str, Any]) -> bool:
+    """Tagged as cosign tags what it attaches, an OCI artifact (it has an artifactType), or a
+    buildkit attestation manifest (platform unknown/unknown)."""
+    tag = _ref_name(desc)
+    platform = desc.get("platform")
+    return bool(desc.get("artifactType")) or (
+        tag is not None and _ATTACHED_TAG.fullmatch(tag) is not None) or (
+        isinstance(platform, dict) and platform.get("os") == "unknown")
+
+
+def _ref_name(desc: dict[str, Any]) -> str | None:
+    annotations = desc.get("annotations")
+    tag = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+    return tag if isinstance(tag, str) and tag else None
+
+
+def _is_referrer(reader: DirBlobs | TarBlobs, desc: dict[str, Any]) -> bool:
+    """Whether the manifest refers to another (``subject``) or says it is an artifact: the
+    descriptor in index.json need not repeat either. Unreadable: not known to be one."""
+    try:
+        data = reader.read_blob(str(desc.get("digest", "")), what="manifest",
+                                max_size=MAX_MANIFEST)
+        doc = load_json(data, "manifest")
+    except (ImageError, OSError):
+        return False
+    return isinstance(doc.get("subject"), dict) or bool(doc.get("artifactType"))
+
+
+def _one_per_platform(images: list[dict[str, Any]]) -> bool:
+    """Platform variants of one image listed side by side (not several images)."""
+    keys = set()
+    for m in images:
+        p = m.get("platform")
+        if not isinstance(p, dict) or p.get("os") in (None, "unknown"):
+            return False
+        keys.add((str(p.get("os")), str(p.get("architecture")), str(p.get("variant", ""))))
+    return len(keys) == len(images)
+
+
+def _names(images: list[dict[str, Any]]) -> str:
+    """``app:1 (sha256:0123456789ab), untagged (sha256:...)``, at most MAX_LISTED of them."""
+    def name(m: dict[str, Any]) -> str:
+        return f"{_ref_name(m) or 'untagged'} ({str(m.get('digest', ''))[:19]})"
+
+    shown = ", ".join(name(m) for m in images[:MAX_LISTED])
+    more = len(images) - MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
 def open_oci_dir(path: Path, tag: str | None, platform: Platform | None) -> Image:
     if not (path / "index.json").is_file():
         raise ImageError(f"{path}: not an OCI image layout (no index.json)")
-    data = _read_limited((path / "index.json").open("rb"), MAX_MANIFEST, f"{path}/index.json")
+    data = untrusted.read_file(path / "index.json", what="OCI layout index", limit=MAX_MANIFEST,
+                               error=ImageError)
     return _from_index(
         DirBlobs(path), data, kind="oci", name=str(path), tag=tag, platform=platform
     )
@@ -214,29 +283,31 @@ def open_docker_archive(path: Path, tag: str | None, platform: Platform | None) 
             blobs, data, kind="docker-archive", name=str(path), tag=tag, platform=platform
         )
     manifest_bytes = blobs.read_file("manifest.json", what="docker archive", max_size=MAX_MANIFEST)
-    try:
-        import json
+    from hullcheck import untrusted
 
-        entries = json.loads(manifest_bytes)
-    except ValueError as exc:
-        raise ImageError(f"{path}: manifest.json is not valid JSON ({exc})") from None
+    entries = untrusted.json_document(manifest_bytes, what=f"{path}: manifest.json", error=ImageError)
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise ImageError(f"{path}: manifest.json must be a non-empty list of images")
     entry = _pick_docker_entry(entries, tag, path)
     return _classic_docker_image(blobs, entry, manifest_bytes, path)
 
 
+def _repo_tags(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("RepoTags") or []
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 def _pick_docker_entry(entries: list[dict[str, Any]], tag: str | None, path: Path) -> dict[str, Any]:
     if tag is None:
         if len(entries) > 1:
-            tags = [t for e in entries for t in (e.get("RepoTags") or [])]
+            tags = [t for e in entries for t in _repo_tags(e)]
             raise UsageError(
                 f"{path}: archive holds {len(entries)} images; pick one with "
                 f"docker-archive:{path}:TAG (tags: {', '.join(tags) or 'none'})"
             )
         return entries[0]
     for e in entries:
-        tags = e.get("RepoTags") or []
+        tags = _repo_tags(e)
         if tag in tags or any(t.rsplit(":", 1)[-1] == tag for t in tags):
             return e
     raise UsageError(f"{path}: no image tagged {tag!r}")

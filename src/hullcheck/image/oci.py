@@ -8,11 +8,11 @@ blob by digest; all blobs are verified by that reader.
 from __future__ import annotations
 
 import contextlib
-import json
 import platform as _platform
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
+from hullcheck import untrusted
 from hullcheck.digest import parse_digest
 from hullcheck.errors import ImageError, UnsupportedMediaType, UsageError
 from hullcheck.image.blobs import check_layer_media_type
@@ -79,13 +79,8 @@ class Platform:
 
 
 def load_json(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ImageError(f"{what}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"{what}: expected a JSON object")
-    return doc
+    """A manifest, index or config: a JSON object, ImageError (one line) otherwise."""
+    return untrusted.json_object(data, what=what, error=ImageError)
 
 
 def _descriptors(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
@@ -93,7 +88,10 @@ def _descriptors(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any
     if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
         raise ImageError(f"{what}: '{key}' must be a list of descriptors")
     for d in items:
-        parse_digest(d.get("digest", ""), what=f"{what} descriptor digest")
+        digest = d.get("digest", "")
+        if not isinstance(digest, str):
+            raise ImageError(f"{what}: descriptor digest is not a string")
+        parse_digest(digest, what=f"{what} descriptor digest")
         if not isinstance(d.get("size", 0), int) or d.get("size", 0) < 0:
             raise ImageError(f"{what}: descriptor {d.get('digest')} has an invalid size")
     return items
@@ -112,10 +110,7 @@ def select_platform(
 ) -> dict[str, Any]:
     manifests = _descriptors(index, "manifests", what)
     # Attestation manifests (buildkit) carry platform unknown/unknown.
-    images = [
-        m for m in manifests
-        if (m.get("platform") or {}).get("os") not in (None, "unknown")
-    ]
+    images = [m for m in manifests if _platform_spec(m).get("os") not in (None, "unknown")]
     if not images:
         images = [m for m in manifests if m.get("mediaType") in MANIFEST_TYPES + INDEX_TYPES]
         if len(images) == 1:
@@ -124,16 +119,23 @@ def select_platform(
     wanted = [platform] if platform else [Platform.host(), Platform("linux", "amd64")]
     for want in wanted:
         for m in images:
-            if want.matches(m.get("platform") or {}):
+            if want.matches(_platform_spec(m)):
                 return m
     have = ", ".join(
-        str(Platform(p.get("os", "?"), p.get("architecture", "?"), p.get("variant", "")))
-        for p in (m.get("platform") or {} for m in images)
+        str(Platform(str(p.get("os", "?")), str(p.get("architecture", "?")),
+                     str(p.get("variant", ""))))
+        for p in map(_platform_spec, images)
     )
     raise UsageError(
         f"{what}: no image for platform {wanted[0]} (available: {have})",
         hint="choose one with --platform os/arch[/variant]",
     )
+
+
+def _platform_spec(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """A descriptor's ``platform`` object ({} when absent or not an object)."""
+    spec = descriptor.get("platform")
+    return spec if isinstance(spec, dict) else {}
 
 
 def created_by_per_layer(config: dict[str, Any], count: int) -> list[str]:
@@ -172,9 +174,8 @@ def image_from_manifest(
     rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_descs):
-        raise ImageError(
-            f"config {config_digest}: {len(diff_ids or [])} diff_ids for {len(layer_descs)} layers"
-        )
+        count = len(diff_ids) if isinstance(diff_ids, list) else "no"
+        raise ImageError(f"config {config_digest}: {count} diff_ids for {len(layer_descs)} layers")
     created_by = created_by_per_layer(config, len(layer_descs))
     layers = []
     for i, (desc, diff_id) in enumerate(zip(layer_descs, diff_ids, strict=True)):

@@ -41,16 +41,19 @@ class RegistryBlobs:
 
     @contextlib.contextmanager
     def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
-        with self.client.open_blob(self.ref, digest, size=size) as reader:
+        with self.client.open_blob(self.ref, digest, size=size, label=what) as reader:
             yield reader  # type: ignore[misc]
             reader.finish()
 
 
 def make_client(options: PullOptions) -> RegistryClient:
-    from hullcheck.registry.auth import docker_credentials
+    """A client whose explicit and environment credentials go to ``options.registry`` only;
+    any other host gets what Docker's config holds for it."""
+    from hullcheck.registry.auth import scoped_credentials
 
     return RegistryClient(
-        credentials=docker_credentials(username=options.username, password=options.password),
+        credentials=scoped_credentials(options.registry, username=options.username,
+                                       password=options.password),
         insecure=options.insecure,
     )
 

@@ -123,6 +123,9 @@ def assess_base(req: BaseRequest) -> BaseAssessment:
     identity = base_identify.identify(image.manifest, image.config, diff_ids,
                                       base_catalog_entries(req.catalog))
     notes: list[str] = []
+    # The base's name comes from the image (its builder chose it): its registry is reached
+    # with req.pull, whose explicit and environment credentials belong to req.pull.registry
+    # only; any other host gets what Docker's config holds for it (image.remote.make_client).
     claimed = identity.by in (IdentifiedBy.ANNOTATION, IdentifiedBy.LABEL)
     if claimed and identity.layers_match is None and identity.name and identity.digest:
         # Check the claim: the named base's layers must be this image's first layers.

@@ -1,5 +1,5 @@
-"""Reading an image once: open it (history redacted), build the file tree with every
-content sink on the way, catalog it."""
+"""Reading an image once: open it (history and labels redacted: ``redaction``), build the
+file tree with every content sink on the way, catalog it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hullcheck import catalog, filetree
 from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
+from hullcheck.pipeline.redaction import redactor
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
@@ -43,34 +44,16 @@ class Progress:
 
 def _open(image: str, platform: str | None, pull: PullOptions,
           progress: Progress | None) -> Image:
-    img = _redact_history(
+    img = redactor().image(
         open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
     if progress is not None and progress.on_image is not None:
         progress.on_image(img)
     return img
 
 
-def _redactor() -> Callable[[str], str]:
-    from hullcheck.secrets.scanner import Scanner
-
-    return Scanner(engine="python").redact_text
-
-
-def _redact_history(image: Image) -> Image:
-    """Secrets in build steps (``RUN TOKEN=... make``) are redacted in the layers'
-    ``created_by`` lines, which every output shows. The raw config stays for the secret
-    scanner, which reports them (redacted too)."""
-    if not any(la.created_by for la in image.layers):
-        return image
-    redact = _redactor()
-    layers = tuple(dataclasses.replace(la, created_by=redact(la.created_by))
-                   for la in image.layers)
-    return dataclasses.replace(image, layers=layers)
-
-
 def _redact_config(report: ConfigReport) -> ConfigReport:
     """Configuration evidence quotes history lines: the same redaction applies."""
-    redact = _redactor()
+    redact = redactor().text
     results = tuple(dataclasses.replace(r, evidence=tuple(redact(e) for e in r.evidence))
                     for r in report.results)
     return dataclasses.replace(report, results=results)
@@ -121,5 +104,7 @@ def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     if req.from_attestation is not None:
         from hullcheck.pipeline.sign import inventory_from_attestation  # (sign imports us)
 
-        return inventory_from_attestation(req.image, req.from_attestation, req.pull)
+        # An attestation's SBOM was written by anyone: its labels and history are redacted too.
+        return redactor().inventory(
+            inventory_from_attestation(req.image, req.from_attestation, req.pull))
     return read_image(req, progress).inventory(req.scope)

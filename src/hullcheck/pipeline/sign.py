@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from hullcheck import untrusted
 from hullcheck.errors import UsageError
 from hullcheck.image import PullOptions
 from hullcheck.model import Inventory
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 
 _T = TypeVar("_T")
+# An attestation predicate (an SBOM, provenance, a scan result): its DSSE envelope, base64
+# and so a third larger, must stay within the 64 MiB a verifier reads (dsse.MAX_ENVELOPE).
+MAX_PREDICATE = 32 << 20
 
 
 # -- signatures and attestations (cosign-compatible) ---------------------------------------
@@ -94,10 +98,8 @@ def attest_image(req: AttestRequest) -> Attached:
         elif req.scan:
             predicate = attest_scan(target, req.platform, req.pull, req.db)
         elif req.predicate is not None:
-            try:
-                data = req.predicate.read_bytes()
-            except OSError as exc:
-                raise UsageError(f"--predicate {req.predicate}: {exc.strerror or exc}") from None
+            data = untrusted.read_file(req.predicate, what="--predicate", limit=MAX_PREDICATE,
+                                       error=UsageError)
             predicate = intoto.load_predicate(data, what=str(req.predicate))
         else:
             raise UsageError("give the predicate with --predicate FILE, or --sbom")

@@ -12,19 +12,61 @@ Variables (each ``null`` when that evidence was not gathered):
     attestations     [{predicateType, keyFingerprint, verified}]
     base             {name, trusted, eol, daysBehind}
     severityRank     {"critical": 5, ...}: compare severities by rank
+
+Every evaluation has a budget of :data:`STEP_BUDGET` steps (one step: one node of the
+expression's syntax tree evaluated, the unit cel-python's interpreter works in). cel-python
+0.5 has no cost limit of its own, and a Python thread cannot be stopped from outside, so
+the interpreter counts its own steps and stops itself; the command's deadline is checked on
+the way. ``policy.celcost`` estimates the same count before a rule is ever run.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hullcheck import deadline
+from hullcheck.errors import HullcheckError
 from hullcheck.match.model import Level
 from hullcheck.policy.evidence import Evidence
+
+STEP_BUDGET = 1_000_000  # about 5-10 s of cel-python on one core: a rule, not a workload
+_DEADLINE_EVERY = 1024  # steps between deadline checks
 
 
 class CelSyntaxError(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    """One evaluation: ``value`` True/False, or None with ``error`` saying why."""
+
+    value: bool | None
+    error: str = ""
+    steps: int = 0
+    over_budget: bool = False  # stopped after ``steps`` steps: the budget ran out
+
+
+class _OverBudget(Exception):
+    """Not a CELEvalError on purpose: cel-python's macros swallow those."""
+
+
+class _Meter:
+    """Steps taken by one evaluation, shared by the evaluators of its nested macros."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > self.budget:
+            raise _OverBudget
+        if self.steps % _DEADLINE_EVERY == 0:
+            deadline.check("evaluating a CEL rule")
 
 
 def _env() -> Any:
@@ -34,7 +76,8 @@ def _env() -> Any:
 
 
 def compile_expression(expression: str) -> Any:
-    """A runnable program, or CelSyntaxError with the parser's message."""
+    """A runnable program (its syntax tree is ``.ast``), or CelSyntaxError with the
+    parser's message."""
     from celpy.celparser import CELParseError
 
     env = _env()
@@ -43,6 +86,26 @@ def compile_expression(expression: str) -> Any:
     except CELParseError as exc:
         raise CelSyntaxError(" ".join(str(exc).split())) from None
     return env.program(ast)
+
+
+@functools.cache
+def _metered_evaluator() -> Any:
+    """cel-python's tree-walking Evaluator, counting each node it visits on a meter."""
+    from celpy.evaluation import Evaluator
+
+    class Metered(Evaluator):
+        def __init__(self, ast: Any, activation: Any, meter: _Meter) -> None:
+            super().__init__(ast, activation)
+            self.meter = meter
+
+        def sub_evaluator(self, ast: Any) -> Evaluator:  # a macro's body: the same meter
+            return Metered(ast, self.activation, self.meter)
+
+        def _visit_tree(self, tree: Any) -> Any:  # every node, nested or not, passes here
+            self.meter.step()
+            return super()._visit_tree(tree)
+
+    return Metered
 
 
 def _list(items: Any, fn: Any) -> Any:
@@ -81,23 +144,35 @@ def activation(evidence: Evidence, today: date) -> dict[str, Any]:
     }
 
 
-def run(program: Any, variables: dict[str, Any]) -> bool | str:
-    """True / False, or an error message (evaluation errors and non-bool results)."""
+def run(program: Any, variables: dict[str, Any], *, budget: int = STEP_BUDGET) -> Result:
+    """Evaluate ``program`` over ``variables`` in at most ``budget`` steps. Evaluation
+    errors, non-bool results and a spent budget are results; a passed deadline raises."""
     from celpy import celtypes
     from celpy.adapter import json_to_cel
     from celpy.evaluation import CELEvalError
 
+    meter = _Meter(budget)
+    evaluator = _metered_evaluator()(program.ast, program.new_activation(), meter)
     try:
-        result = program.evaluate(json_to_cel(variables))
+        value = evaluator.evaluate(json_to_cel(variables))
+    except _OverBudget:
+        return Result(value=None, steps=meter.steps, over_budget=True,
+                      error=f"exceeded its evaluation budget of {budget:,} steps")
+    except HullcheckError:
+        raise  # the deadline: the whole command stops, not just this rule
     except CELEvalError as exc:
-        return f"CEL evaluation error: {_message(exc)}"
+        return Result(value=None, steps=meter.steps,
+                      error=f"CEL evaluation error: {_message(exc)}")
     except Exception as exc:  # cel-python raises assorted errors on odd input
-        return f"CEL evaluation error: {type(exc).__name__}: {_message(exc)}"
-    if isinstance(result, CELEvalError):
-        return f"CEL evaluation error: {_message(result)}"
-    if isinstance(result, celtypes.BoolType):
-        return bool(result)
-    return f"CEL expression returned {type(result).__name__} {result!r}, not a bool"
+        return Result(value=None, steps=meter.steps,
+                      error=f"CEL evaluation error: {type(exc).__name__}: {_message(exc)}")
+    if isinstance(value, CELEvalError):
+        return Result(value=None, steps=meter.steps,
+                      error=f"CEL evaluation error: {_message(value)}")
+    if isinstance(value, celtypes.BoolType):
+        return Result(value=bool(value), steps=meter.steps)
+    return Result(value=None, steps=meter.steps,
+                  error=f"CEL expression returned {type(value).__name__} {value!r}, not a bool")
 
 
 def _message(exc: Exception) -> str:

@@ -333,11 +333,13 @@ def _check_cel(rule: CelRule, ev: Evidence, today: date,
         if getattr(ev, need.value) is None:
             return _missing(need.value, ev)
     result = cel.run(rule.program, variables if variables is not None else cel.activation(ev, today))
-    if result is True:
+    if result.value is True:
         return None
-    if result is False:
+    if result.value is False:
         return _Hit(rule.message or f"expression is false: {rule.expression}")
-    return _Hit(result)
+    if result.over_budget:  # the rule failed, not the evaluation: the others still run
+        return _Hit(f"rule {rule.id} {result.error}; simplify the expression")
+    return _Hit(result.error)
 
 
 # -- waivers ------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The document is *composed* (not constructed) so each value keeps its node and mark;
 unknown fields, duplicate keys, wrong types and unknown rule ids are errors, never
 ignored. A policy that cannot be read is a :class:`PolicyError`, so a broken file can
-never turn into a silent pass.
+never turn into a silent pass. Files are read through ``hullcheck.untrusted`` (a byte cap
+that does not trust ``stat()``; nesting and YAML alias expansion bounded), and a CEL rule
+whose cost cannot be bounded (``policy.celcost``) is refused here, before it can run.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 import yaml
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.match.model import Level
+from hullcheck.policy import celcost
 from hullcheck.policy import licenses as lic
-from hullcheck.policy.cel import CelSyntaxError, compile_expression
+from hullcheck.policy.cel import STEP_BUDGET, CelSyntaxError, compile_expression
 from hullcheck.policy.evidence import normalise_fingerprint
 from hullcheck.policy.model import (
     API_VERSION,
@@ -44,6 +48,8 @@ from hullcheck.policy.model import (
 )
 
 MAX_POLICY = 4 << 20
+MAX_KEY = 64 << 10  # a PEM public key is well under a kilobyte
+MAX_EXPRESSION = 16 << 10  # characters of one CEL expression
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _FINGERPRINT_RE = re.compile(r"^sha(256|384|512):[0-9a-f]{32,128}$")
 _TAG = "tag:yaml.org,2002:"
@@ -127,9 +133,13 @@ class _Fields:
         node = self._scalar(key, False)
         if node is None:
             return None
-        if node.tag != _TAG + "int":
-            raise self.ctx.error(node, self._p(key), f"must be a whole number, not {node.value!r}")
-        value = int(node.value.replace("_", ""), 0)
+        try:  # YAML 1.1 ints Python does not read (010, 1:30) and over 4300 digits too
+            if node.tag != _TAG + "int":
+                raise ValueError
+            value = int(node.value.replace("_", ""), 0)
+        except ValueError:
+            raise self.ctx.error(node, self._p(key),
+                                 f"must be a whole number, not {node.value[:40]!r}") from None
         if value < minimum:
             raise self.ctx.error(node, self._p(key), f"must be at least {minimum}")
         return value
@@ -249,6 +259,9 @@ def _sbom(f: _Fields, common: dict[str, Any]) -> Rule:
     banned = []
     for node, path in f.seq("banned"):
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _TAG + "null" or not node.value.strip():
+                raise f.ctx.error(node, path, "must be a package name glob or {name, purl}, "
+                                  "not empty")
             banned.append(BannedPackage(name=node.value))
             continue
         b = _Fields(f.ctx, node, path)
@@ -285,18 +298,19 @@ def _key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str) -> tuple[str, str, s
 
 def public_key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str, pem_path: str) -> tuple[str, str]:
     """(fingerprint, absolute path) of a PEM public key file."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     file = Path(pem_path)
     if not file.is_absolute() and ctx.base_dir is not None:
         file = ctx.base_dir / file
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ctx.error(node, path, f"cannot read {file}: {exc.strerror or exc}") from None
+        data = untrusted.read_file(file, what="public key", limit=MAX_KEY, error=PolicyError)
+    except PolicyError as exc:
+        raise ctx.error(node, path, f"cannot read {exc}") from None
     try:
         key = serialization.load_pem_public_key(data)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise ctx.error(node, path, f"{file} is not a PEM public key") from None
     der = key.public_bytes(serialization.Encoding.DER,
                            serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -327,11 +341,29 @@ def _base(f: _Fields, common: dict[str, Any]) -> Rule:
 def _cel(f: _Fields, common: dict[str, Any]) -> Rule:
     node = f.node("expression", required=True)
     expression = f.text("expression", required=True)
+    field = f"{f.path}.expression"
+    if len(expression) > MAX_EXPRESSION:
+        raise f.ctx.error(node, field, f"longer than {MAX_EXPRESSION:,} characters")
     try:
         program = compile_expression(expression)
     except CelSyntaxError as exc:
-        raise f.ctx.error(node, f"{f.path}.expression", f"CEL syntax error: {exc}") from None
+        raise f.ctx.error(node, field, f"CEL syntax error: {exc}") from None
+    if celcost.depth(program.ast) > celcost.MAX_DEPTH:
+        raise f.ctx.error(node, field, "nested too deeply (more than "
+                          f"{celcost.MAX_DEPTH} levels of syntax); split it into rules")
+    cost = celcost.estimate(program.ast)
+    if cost.steps > STEP_BUDGET:
+        raise f.ctx.error(node, field, _unbounded(cost))
     return CelRule(**common, expression=expression, message=f.text("message"), program=program)
+
+
+def _unbounded(cost: celcost.Estimate) -> str:
+    steps = f"{cost.steps:,}" if cost.steps < 10**15 else "more than 10^15"
+    nesting = (f" ({' inside '.join(reversed(cost.nesting))} over evidence lists)"
+               if len(cost.nesting) > 1 else "")
+    return (f"evaluation cost cannot be bounded: {steps} steps for an image with "
+            f"{celcost.EVIDENCE_ITEMS:,} packages or findings, over the budget of "
+            f"{STEP_BUDGET:,}{nesting}; avoid nesting comprehensions over the evidence")
 
 
 _RULE_TYPES: dict[str, Callable[[_Fields, dict[str, Any]], Rule]] = {
@@ -405,14 +437,7 @@ def _waiver(ctx: _Ctx, node: yaml.Node, path: str, rule_ids: set[str]) -> Waiver
 
 def loads(text: str | bytes, *, name: str = "<policy>", base_dir: Path | None = None) -> Policy:
     ctx = _Ctx(name, base_dir)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise PolicyError(f"{name}{line}: not valid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{name}: not valid YAML: {exc}") from None
+    root = untrusted.yaml_node(text, what=name, error=PolicyError)
     if root is None:
         raise PolicyError(f"{name}: the policy file is empty")
     top = _Fields(ctx, root, "")
@@ -451,14 +476,5 @@ def loads(text: str | bytes, *, name: str = "<policy>", base_dir: Path | None = 
 
 def load(path: Path | str) -> Policy:
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_POLICY:
-            raise PolicyError(f"{path}: policy file larger than {MAX_POLICY} bytes")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: the policy file is not UTF-8 text") from None
+    text = untrusted.read_text(path, what="policy file", limit=MAX_POLICY, error=PolicyError)
     return loads(text, name=str(path), base_dir=path.parent)

@@ -1,22 +1,27 @@
 """Registry credentials: explicit, from the environment, or from Docker's config.json.
 
-Lookup order for a registry host:
+Credentials belong to a host. A command's lookup (:func:`scoped_credentials`) answers for
+the registry of the reference the user named:
 
 1. a username/password passed in (``--username``/``--password-stdin``);
 2. ``HULLCHECK_REGISTRY_USERNAME`` / ``HULLCHECK_REGISTRY_PASSWORD``;
-3. ``$DOCKER_CONFIG/config.json`` (else ``~/.docker/config.json``): a ``credHelpers`` entry
-   for the host, then an ``auths`` entry (base64 ``auth``, ``username``/``password``,
-   ``identitytoken``), then the default ``credsStore``.
+3. Docker's config, as for any host;
+
+and for every other host (a base image's registry named by an image label, a registry a Pod
+names) only with what Docker's config holds for that host (:func:`config_credentials`):
+``$DOCKER_CONFIG/config.json`` (else ``~/.docker/config.json``): a ``credHelpers`` entry for
+the host, then an ``auths`` entry (base64 ``auth``, ``username``/``password``,
+``identitytoken``), then the default ``credsStore``.
 
 Helpers are run as ``docker-credential-<name> get`` with the server URL on stdin.
-Docker Hub is keyed ``https://index.docker.io/v1/`` in config files; it matches ``docker.io``.
+Docker Hub is keyed ``https://index.docker.io/v1/`` in config files; it matches ``docker.io``
+(and ``index.docker.io``, ``registry-1.docker.io``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -24,11 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hullcheck import deadline, untrusted
 from hullcheck.errors import AuthError
 from hullcheck.registry.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
 
 DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/"
 _HELPER_TIMEOUT = 30.0
+MAX_CONFIG = 4 << 20  # a Docker config.json; real ones are a few KiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,19 +82,10 @@ def docker_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _load_config(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except OSError as exc:
-        raise AuthError(f"cannot read Docker config {path}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise AuthError(f"Docker config {path} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise AuthError(f"Docker config {path} is not a JSON object")
-    return doc
+    data = untrusted.read_file(path, what="Docker config", limit=MAX_CONFIG, error=AuthError)
+    return untrusted.json_object(data, what=f"Docker config {path}", error=AuthError)
 
 
 def _find_for_host(table: object, host: str) -> Any:
@@ -132,13 +130,17 @@ def run_helper(helper: str, host: str, *, env: Mapping[str, str] | None = None) 
             [program, "get"],
             input=server_url(host).encode(),
             capture_output=True,
-            timeout=_HELPER_TIMEOUT,
+            timeout=deadline.clamp(_HELPER_TIMEOUT),
             check=False,
             env=None if env is None else dict(env),
         )
     except FileNotFoundError:
         raise AuthError(f"credential helper {program} for {host} is not installed (not on PATH)") from None
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired:
+        deadline.check(f"waiting for credential helper {program} for {host}")
+        raise AuthError(f"credential helper {program} for {host} did not answer within "
+                        f"{_HELPER_TIMEOUT:g}s") from None
+    except OSError as exc:
         raise AuthError(f"credential helper {program} for {host} failed: {exc}") from None
     out = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0:
@@ -146,12 +148,8 @@ def run_helper(helper: str, host: str, *, env: Mapping[str, str] | None = None) 
         if "credentials not found" in detail.lower():
             return None
         raise AuthError(f"credential helper {program} for {host} exited {proc.returncode}: {detail[:200]}")
-    try:
-        doc = json.loads(out)
-    except ValueError:
-        raise AuthError(f"credential helper {program} for {host} printed invalid JSON") from None
-    if not isinstance(doc, dict):
-        raise AuthError(f"credential helper {program} for {host} printed invalid JSON")
+    doc = untrusted.json_object(out, what=f"credential helper {program} for {host} output",
+                                error=AuthError)
     username, secret = doc.get("Username"), doc.get("Secret")
     if not isinstance(username, str) or not isinstance(secret, str):
         raise AuthError(f"credential helper {program} for {host} gave no Username/Secret")
@@ -161,6 +159,25 @@ def run_helper(helper: str, host: str, *, env: Mapping[str, str] | None = None) 
     return Credentials(username=username, password=secret, source=source)
 
 
+def config_credentials(host: str, *, env: Mapping[str, str] | None = None) -> Credentials | None:
+    """What Docker's config (credential helpers, ``auths``, ``credsStore``) holds for ``host``;
+    never the explicit or environment credentials."""
+    env = os.environ if env is None else env
+    host = normalize_host(host)
+    path = docker_config_path(env)
+    config = _load_config(path)
+    helper = _find_for_host(config.get("credHelpers"), host)
+    if isinstance(helper, str) and helper:
+        return run_helper(helper, host, env=env)
+    found = _from_auths_entry(_find_for_host(config.get("auths"), host), path, host)
+    if found is not None:
+        return found
+    store = config.get("credsStore")
+    if isinstance(store, str) and store:
+        return run_helper(store, host, env=env)
+    return None
+
+
 def lookup_credentials(
     host: str,
     *,
@@ -168,7 +185,8 @@ def lookup_credentials(
     password: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Credentials | None:
-    """Find credentials for a registry host (``docker.io``, ``example.org:5000``) or None."""
+    """The credentials for the registry the user named (``docker.io``, ``example.org:5000``):
+    explicit, else the environment's, else Docker's config; None when there are none."""
     env = os.environ if env is None else env
     host = normalize_host(host)
     if username or password:
@@ -184,24 +202,25 @@ def lookup_credentials(
                 f"to log in to {host}"
             )
         return Credentials(username=env_user, password=env_pass, source="environment")
-    path = docker_config_path(env)
-    config = _load_config(path)
-    helper = _find_for_host(config.get("credHelpers"), host)
-    if isinstance(helper, str) and helper:
-        return run_helper(helper, host, env=env)
-    found = _from_auths_entry(_find_for_host(config.get("auths"), host), path, host)
-    if found is not None:
-        return found
-    store = config.get("credsStore")
-    if isinstance(store, str) and store:
-        return run_helper(store, host, env=env)
-    return None
+    return config_credentials(host, env=env)
 
 
-def docker_credentials(*, username: str | None = None, password: str | None = None) -> CredentialLookup:
-    """The default lookup: explicit, environment, then Docker's config (read per call)."""
+def scoped_credentials(
+    registry: str | None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CredentialLookup:
+    """A command's lookup: :func:`lookup_credentials` (explicit, environment, config) for
+    ``registry`` only, :func:`config_credentials` for every other host. ``registry=None``:
+    Docker's config by host for every host, and the explicit and environment credentials
+    for none. Docker's config is read at each call."""
+    home = normalize_host(registry) if registry else None
 
     def lookup(host: str) -> Credentials | None:
-        return lookup_credentials(host, username=username, password=password)
+        if home is not None and normalize_host(host) == home:
+            return lookup_credentials(host, username=username, password=password, env=env)
+        return config_credentials(host, env=env)
 
     return lookup

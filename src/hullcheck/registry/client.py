@@ -5,9 +5,21 @@ token cached for its host and scope); a ``401`` carries a ``WWW-Authenticate`` c
 answered with a bearer token from the challenge's realm or with basic credentials, and the
 request is retried once. A ``401`` after that is an :class:`AuthError`.
 
+Credentials and tokens stay with the registry they belong to: redirects (to blob storage)
+are followed by hand so ``Authorization`` is never sent to another origin, and a ``401``
+from another origin (a redirect target) is never answered. The bearer realm the registry
+names may be on another host (Docker Hub's ``auth.docker.io``), as Docker allows; a
+redirect away from it drops ``Authorization`` too.
+
+Every wait is bounded: each request and read has a timeout, shortened to what is left of
+the command's deadline (:mod:`hullcheck.deadline`), which is checked between chunks, so a
+server that drips a byte at a time ends at the deadline with :class:`DeadlineExceeded`.
+No answer (connection refused, DNS failure, a timeout) is :class:`Unreachable`; an answer
+we refuse (an HTTP error status, a malformed body, a TLS certificate that does not verify)
+is a :class:`RegistryError` or one of its other kinds.
+
 Plain HTTP is used for loopback hosts and when ``insecure=True``; HTTPS otherwise.
-Redirects (to blob storage) are followed by hand so ``Authorization`` is never sent to
-another origin. Every byte that leaves this module has been checked against its digest.
+Every byte that leaves this module has been checked against its digest.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,21 +39,24 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from hullcheck import deadline, untrusted
 from hullcheck.digest import VerifyingReader, parse_digest, sha256_digest, verify_bytes
 from hullcheck.errors import (
     AuthError,
     DigestMismatch,
     FormatError,
+    HullcheckError,
     ImageError,
     NotFound,
     RegistryError,
+    Unreachable,
     UnsupportedMediaType,
 )
 from hullcheck.registry.auth import (
     CredentialLookup,
     Credentials,
-    docker_credentials,
     normalize_host,
+    scoped_credentials,
 )
 from hullcheck.registry.challenge import Challenge, pick_challenge
 from hullcheck.registry.media import MANIFEST_TYPES, OCI_INDEX, Descriptor, Manifest
@@ -55,9 +71,9 @@ _MAX_PAGES = 10_000
 _CHUNK = 1 << 20
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = "hullcheck/0.1"
-_CONNECT_HINT = (
-    "check the registry address, your network and proxy settings; "
-    "use --insecure for a registry served over plain HTTP"
+_TLS_HINT = (
+    "the registry's certificate did not verify; fix its certificate (or SSL_CERT_FILE), "
+    "or use --insecure only if you trust the network to it"
 )
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
@@ -82,6 +98,39 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, port)
 
 
+# TLS errors that mean the connection went away, not that the server's TLS was refused.
+_TLS_CUT = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by TLS we refuse: a certificate that does not verify, a
+    failed handshake, a server that does not speak TLS."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLError):
+            return not isinstance(cause, _TLS_CUT)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _network_error(exc: httpx.TransportError, *, where: str, doing: str) -> HullcheckError:
+    """The error for a request or read that failed without an HTTP answer: DeadlineExceeded
+    when the command's deadline has passed (raised), else RegistryError for TLS we refuse
+    (an answer, of a kind), else Unreachable for no answer (refused, DNS, timeouts, a
+    dropped connection), else RegistryError (an answer that is not HTTP)."""
+    deadline.check(doing)
+    detail = str(exc) or type(exc).__name__
+    if _tls_refused(exc):
+        return RegistryError(f"TLS with {where} failed while {doing}: {detail}", hint=_TLS_HINT)
+    if isinstance(exc, httpx.TimeoutException):
+        return Unreachable(f"{where} did not answer in time while {doing} ({detail})")
+    if isinstance(exc, httpx.NetworkError):
+        return Unreachable(f"cannot reach {where} while {doing}: {detail}")
+    return RegistryError(f"{where} sent an answer that is not valid HTTP while {doing}: {detail}")
+
+
 @dataclass(slots=True)
 class _Token:
     value: str
@@ -93,6 +142,7 @@ class _ResponseStream:
     RegistryError. Bytes are read raw (no content decoding): they are what was hashed."""
 
     def __init__(self, response: httpx.Response, *, host: str, what: str) -> None:
+        # ``what`` names the body for messages: "reading <what>".
         self._chunks: Iterator[bytes]
         try:
             # A response some transports (tests' MockTransport) hand over already loaded.
@@ -108,27 +158,35 @@ class _ResponseStream:
         self._response = response
 
     def _next_chunk(self) -> bytes:
+        # A per-read timeout alone lets a server that drips a byte at a time go on for
+        # ever: the command's deadline is checked before every read.
+        deadline.check(f"reading {self._what}")
         try:
             return next(self._chunks)
         except StopIteration:
             self._eof = True
             return b""
-        except httpx.HTTPError as exc:
-            raise RegistryError(
-                f"connection to {self._host} failed while reading {self._what}: {exc}",
-                hint=_CONNECT_HINT,
-            ) from None
+        except httpx.TransportError as exc:
+            raise _network_error(exc, where=self._host, doing=f"reading {self._what}") from None
+        except httpx.HTTPError as exc:  # e.g. a body cut short of its Content-Length
+            raise RegistryError(f"{self._host} broke off {self._what}: {exc}") from None
 
     def read(self, n: int = -1) -> bytes:
+        """``n`` bytes, fewer only at the end of the body, as a file's ``read`` gives: readers
+        sniff magic numbers with ``read(4)``, and a slow server sends a byte at a time."""
         if n is None or n < 0:
             parts = [self._buffer]
             self._buffer = b""
             while not self._eof:
                 parts.append(self._next_chunk())
             return b"".join(parts)
-        while not self._buffer and not self._eof:
-            self._buffer = self._next_chunk()
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        parts, have = [self._buffer], len(self._buffer)
+        while have < n and not self._eof:
+            chunk = self._next_chunk()
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        out, self._buffer = data[:n], data[n:]
         return out
 
     def close(self) -> None:
@@ -151,14 +209,16 @@ def _read_capped(response: httpx.Response, cap: int, *, host: str, what: str) ->
 
 
 def _error_detail(response: httpx.Response, *, host: str, what: str) -> str:
-    """``CODE: message`` from an OCI error body, else a short text excerpt."""
+    """``CODE: message`` from an OCI error body, else a short text excerpt. The text goes
+    into an error message, which escapes control characters (a hostile body's ANSI/OSC
+    sequences never reach the terminal)."""
     try:
-        body = _read_capped(response, _MAX_ERROR_BODY, host=host, what=what)
+        body = _read_capped(response, _MAX_ERROR_BODY, host=host, what=f"error body of {what}")
     except (ImageError, RegistryError):
         return ""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        doc = untrusted.json_document(body, what=f"error body from {host}", error=RegistryError)
+    except RegistryError:
         text = body.decode("utf-8", "replace").strip()
         return " ".join(text.split())[:200]
     errors = doc.get("errors") if isinstance(doc, dict) else None
@@ -173,26 +233,30 @@ def _error_detail(response: httpx.Response, *, host: str, what: str) -> str:
 
 
 def _json_object(data: bytes, *, host: str, what: str) -> dict[str, Any]:
+    return untrusted.json_object(data, what=f"{what} from {host}", error=RegistryError)
+
+
+def _join(base: httpx.URL, link: str, *, host: str, what: str) -> httpx.URL:
+    """``link`` (a Location or Link header) resolved against ``base``; RegistryError when
+    it is not a URL."""
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise RegistryError(f"{what} from {host} is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise RegistryError(f"{what} from {host} is not a JSON object")
-    return doc
+        return base.join(link)
+    except httpx.InvalidURL:
+        raise RegistryError(f"{host} sent an invalid URL {link[:200]!r} for {what}") from None
 
 
-def _next_link(response: httpx.Response) -> httpx.URL | None:
+def _next_link(response: httpx.Response, *, host: str, what: str) -> httpx.URL | None:
     m = _LINK_RE.search(response.headers.get("link", ""))
-    return response.url.join(m.group(1)) if m else None
+    return _join(response.url, m.group(1), host=host, what=what) if m else None
 
 
 class RegistryClient:
     """Talks to OCI registries. Use as a context manager (or call :meth:`close`).
 
     ``credentials``: fixed :class:`Credentials` for every host, a lookup ``host -> Credentials
-    | None``, or None for the default lookup (environment, then Docker's config.json).
-    Credentials are only looked up when a registry asks for them.
+    | None`` (a command's: :func:`~hullcheck.registry.auth.scoped_credentials`), or None for
+    Docker's config.json by host. Credentials are only looked up when a registry asks for
+    them. ``timeout``: seconds for each connect and each read, never past the deadline.
     """
 
     def __init__(
@@ -207,13 +271,14 @@ class RegistryClient:
         self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout, headers={"User-Agent": _USER_AGENT})
         if credentials is None:
-            self._lookup: CredentialLookup = docker_credentials()
+            self._lookup: CredentialLookup = scoped_credentials(None)
         elif isinstance(credentials, Credentials):
             fixed = credentials
             self._lookup = lambda _host: fixed
         else:
             self._lookup = credentials
         self._insecure = insecure
+        self._timeout = timeout
         self._max_manifest = max_manifest_size
         self._creds: dict[str, Credentials | None] = {}
         self._tokens: dict[tuple[str, str], _Token] = {}
@@ -253,10 +318,13 @@ class RegistryClient:
         finally:
             response.close()
         digest = self._check_manifest_digest(ref, data, response, what=what)
+        # Decoded here, with the depth limit, so that nobody downstream meets a manifest that
+        # is not a JSON object or nests deep enough to exhaust the stack.
+        doc = untrusted.json_object(data, what=f"{what} on {host}", error=ImageError)
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
             # Some registries serve application/json; the document's own mediaType decides.
-            declared = Manifest(media_type="", digest=digest, data=data).json().get("mediaType")
+            declared = doc.get("mediaType")
             media_type = declared if isinstance(declared, str) and declared else media_type
         if media_type not in accept:
             raise UnsupportedMediaType(
@@ -284,11 +352,17 @@ class RegistryClient:
 
     @contextmanager
     def open_blob(
-        self, ref_or_repo: Reference | str, digest: str, *, size: int | None = None
+        self,
+        ref_or_repo: Reference | str,
+        digest: str,
+        *,
+        size: int | None = None,
+        label: str = "blob",
     ) -> Iterator[VerifyingReader]:
         """Stream a blob; the reader raises DigestMismatch at end of stream when the bytes
         (or their count, when ``size`` is given) are wrong. Read it to the end, or call
-        ``finish()``, before trusting anything read."""
+        ``finish()``, before trusting anything read. ``label`` ("layer 2") names it in
+        messages."""
         repo = _as_repo(ref_or_repo)
         host = repo.api_host
         what = f"{repo.name} blob"
@@ -307,7 +381,7 @@ class RegistryClient:
             length = response.headers.get("content-length", "")
             if size is not None and length.isdigit() and int(length) != size:
                 raise DigestMismatch(f"{what} {digest}: {host} serves {int(length)} bytes, expected {size}")
-            stream = _ResponseStream(response, host=host, what=f"{what} {digest}")
+            stream = _ResponseStream(response, host=host, what=f"{label} {digest} of {repo.name}")
             yield VerifyingReader(stream, digest, what=what, size=size)  # type: ignore[arg-type]
         finally:
             response.close()
@@ -386,7 +460,8 @@ class RegistryClient:
             start.close()
         if not location:
             raise RegistryError(f"{host} started an upload of {what} without a Location")
-        target = start.url.join(location).copy_merge_params({"digest": digest})
+        target = _join(start.url, location, host=host, what=f"upload of {what}")
+        target = target.copy_merge_params({"digest": digest})
         put = self._send(
             "PUT",
             host,
@@ -562,7 +637,7 @@ class RegistryClient:
             seen.add(str(url))
             doc, response = self._get_json(host, url, scope=_scope(repo, "pull"), what=what, accept=accept)
             yield doc, response
-            url = _next_link(response)
+            url = _next_link(response, host=host, what=what)
 
     def _get_json(
         self, host: str, url: httpx.URL, *, scope: str, what: str, accept: str = "application/json"
@@ -639,10 +714,10 @@ class RegistryClient:
     ) -> httpx.Response:
         """One request with the auth dance; the response is streamed: close it."""
         url = httpx.URL(url)
-        same_origin = _origin(url) == _origin(httpx.URL(f"{self._scheme(host)}://{host}/"))
+        home = _origin(httpx.URL(f"{self._scheme(host)}://{host}/"))
         for attempt in (0, 1):
             request_headers = dict(headers or {})
-            auth = self._auth_header(host, scope) if same_origin else None
+            auth = self._auth_header(host, scope) if _origin(url) == home else None
             if auth:
                 request_headers["Authorization"] = auth
             response = self._send_following_redirects(
@@ -651,6 +726,16 @@ class RegistryClient:
             if response.status_code != 401:
                 return response
             response.close()
+            if _origin(response.url) != home:
+                # A redirect target (blob storage) asks to authenticate: the registry's
+                # credentials are not its to have, and a token it hands out must never be
+                # sent back to the registry. Docker answers no such challenge either.
+                raise AuthError(
+                    f"{host} sent {what} on to {_netloc(response.url)}, which asks for "
+                    f"credentials; the credentials for {host} are not sent to another host",
+                    hint="the registry's storage redirect needs no credentials of ours; "
+                    "ask the registry's operator to fix it",
+                )
             challenge_header = response.headers.get("www-authenticate", "")
             if attempt == 1 or not (content is None or isinstance(content, bytes)):
                 break
@@ -671,19 +756,23 @@ class RegistryClient:
         what: str,
     ) -> httpx.Response:
         for _ in range(_MAX_REDIRECTS + 1):
-            request = self._http.build_request(method, url, headers=headers, content=content)
+            doing = f"requesting {what}"
+            deadline.check(doing)
+            # Each connect, write and read waits at most the client's timeout, and never
+            # past the command's deadline.
+            timeout = httpx.Timeout(deadline.clamp(self._timeout))
+            request = self._http.build_request(
+                method, url, headers=headers, content=content, timeout=timeout
+            )
             try:
                 response = self._http.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
-                raise RegistryError(
-                    f"cannot reach {url.host}:{url.port or ''} for {what}: {exc or type(exc).__name__}",
-                    hint=_CONNECT_HINT,
-                ) from None
+                raise _network_error(exc, where=_netloc(url), doing=doing) from None
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or not location:
                 return response
             response.close()
-            target = url.join(location)
+            target = _join(url, location, host=host, what=what)
             if target.scheme not in ("http", "https"):
                 raise RegistryError(f"{host} redirected {what} to an unsupported URL {target}")
             if _origin(target) != _origin(url):
@@ -787,6 +876,10 @@ class RegistryClient:
         if status in (401, 403):
             raise AuthError(f"{host} denied {what}: HTTP {status}{suffix}")
         raise RegistryError(f"{host} answered HTTP {status} for {what}{suffix}")
+
+
+def _netloc(url: httpx.URL) -> str:
+    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def _header_digest(header: str, *, host: str, what: str) -> tuple[str, str]:

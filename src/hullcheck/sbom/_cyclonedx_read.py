@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ from dataclasses import replace
 
 from packageurl import PackageURL
 
+from hullcheck import untrusted
+from hullcheck.errors import FormatError
 from hullcheck.model import (
     Distro,
     ImageSource,
@@ -256,8 +257,8 @@ def _locations(comp: Node, props: _Props, layers: LayerTable) -> tuple[Location,
 def _licenses(comp: Node, props: _Props) -> tuple[str, ...]:
     if recorded := _first(props, P.LICENSES):
         try:
-            values = json.loads(recorded)
-        except ValueError:
+            values = untrusted.json_document(recorded, what=P.LICENSES)
+        except FormatError:
             values = None
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             comp.fail(f"property {P.LICENSES!r} is not a JSON list of strings")

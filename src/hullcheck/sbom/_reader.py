@@ -9,11 +9,11 @@ becomes a one-line ``FormatError`` naming the document and the JSON path
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, overload
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
@@ -28,11 +28,9 @@ def load_json(data: bytes, name: str) -> Any:
             f"{name}: document is {len(data)} bytes, more than the limit of {MAX_DOCUMENT_BYTES}"
         )
     try:
-        return json.loads(data)
-    except RecursionError:
-        raise FormatError(f"{name}: {_NOT_SBOM} (JSON nested too deeply)", hint=HINT) from None
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise FormatError(f"{name}: {_NOT_SBOM} (invalid JSON: {exc})", hint=HINT) from None
+        return untrusted.json_document(data, what=f"{name}: {_NOT_SBOM}")
+    except FormatError as exc:
+        raise FormatError(str(exc), hint=HINT) from None
 
 
 def _kind(value: Any) -> str:

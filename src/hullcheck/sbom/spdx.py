@@ -37,6 +37,8 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from hullcheck import untrusted
+from hullcheck.errors import FormatError
 from hullcheck.model import (
     Distro,
     ImageSource,
@@ -504,9 +506,10 @@ def _facts(node: Node, prefix: str) -> dict[str, Any] | None:
         comment = ann.str("comment")
         if comment.startswith(prefix):
             try:
-                value = json.loads(comment[len(prefix):])
-            except (ValueError, RecursionError):
-                ann.fail(f"{prefix.strip()} annotation is not valid JSON")
+                value = untrusted.json_document(
+                    comment[len(prefix):], what=f"{prefix.strip()} annotation")
+            except FormatError as exc:
+                ann.fail(str(exc))
             if not isinstance(value, dict):
                 ann.fail(f"{prefix.strip()} annotation is not a JSON object")
             return value

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.model import Severity
 from hullcheck.secrets.rules import RULES, Rule
 
 DEFAULT_MAX_FILE = 10 << 20
-MAX_CONFIG = 1 << 20
+MAX_CONFIG = 1 << 20  # rules and allow-lists: real files are a few KiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,11 @@ class SecretConfig:
         return tuple(r for r in self.rules if r.id not in self.disabled)
 
 
+def _unknown(doc: dict[Any, Any], known: set[str]) -> str | None:
+    """The first key of ``doc`` that is not ``known`` (YAML keys may be numbers, dates...)."""
+    return min((str(k) for k in doc if k not in known), default=None)
+
+
 def _strings(value: Any, what: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -53,20 +59,39 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _regex(text: str, what: str) -> str:
+def _keywords(value: Any, what: str) -> tuple[str, ...]:
+    """Lower-cased keywords; each must be non-empty UTF-8 (the prefilter matches their bytes,
+    and an empty one would match everywhere, or be refused by the matching engine)."""
+    out = []
+    for k in _strings(value, what):
+        try:
+            k.encode()
+        except UnicodeEncodeError:
+            raise FormatError(f"{what}: {k!r:.60} is not valid text") from None
+        if not k:
+            raise FormatError(f"{what}: an empty keyword")
+        out.append(k.lower())
+    return tuple(out)
+
+
+def _regex(text: str, what: str, *, on_paths: bool = False, joined: bool = False) -> str:
+    """``text`` once it compiles as the scanner compiles it: over bytes (contents) or text
+    (``on_paths``), alone or ``joined`` with others as ``(?:...)|(?:...)`` (where a global
+    flag such as ``(?i)`` is an error)."""
+    pattern = f"(?:{text})" if joined else text
     try:
-        re.compile(text.encode())
-    except re.error as exc:
-        raise FormatError(f"{what}: invalid regular expression ({exc})") from None
+        re.compile(pattern if on_paths else pattern.encode())
+    except (re.error, ValueError, OverflowError, RecursionError) as exc:
+        raise FormatError(f"{what}: invalid regular expression ({exc})"[:300]) from None
     return text
 
 
 def _rule(doc: Any, what: str) -> Rule:
     if not isinstance(doc, dict):
         raise FormatError(f"{what}: expected a mapping")
-    unknown = set(doc) - {"id", "title", "severity", "regex", "keywords", "entropy", "paths"}
+    unknown = _unknown(doc, {"id", "title", "severity", "regex", "keywords", "entropy", "paths"})
     if unknown:
-        raise FormatError(f"{what}: unknown field {sorted(unknown)[0]!r}")
+        raise FormatError(f"{what}: unknown field {unknown!r:.80}")
     for key in ("id", "regex"):
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise FormatError(f"{what}: '{key}' is required (a string)")
@@ -87,9 +112,9 @@ def _rule(doc: Any, what: str) -> Rule:
         title=str(doc.get("title", rid)),
         severity=severity,
         regex=_regex(doc["regex"], f"{what} ({rid}) regex"),
-        keywords=tuple(k.lower() for k in _strings(doc.get("keywords"), f"{what} ({rid}) keywords")),
+        keywords=_keywords(doc.get("keywords"), f"{what} ({rid}) keywords"),
         entropy=float(entropy),
-        paths=_regex(paths, f"{what} ({rid}) paths") if paths else "",
+        paths=_regex(paths, f"{what} ({rid}) paths", on_paths=True) if paths else "",
     )
 
 
@@ -98,9 +123,9 @@ def parse_config(doc: Any, *, name: str = "secret config") -> SecretConfig:
         return SecretConfig()
     if not isinstance(doc, dict):
         raise FormatError(f"{name}: expected a mapping at the top level")
-    unknown = set(doc) - {"rules", "allow", "max-file-size"}
+    unknown = _unknown(doc, {"rules", "allow", "max-file-size"})
     if unknown:
-        raise FormatError(f"{name}: unknown field {sorted(unknown)[0]!r}")
+        raise FormatError(f"{name}: unknown field {unknown!r:.80}")
     raw_rules = doc.get("rules") or []
     if not isinstance(raw_rules, list):
         raise FormatError(f"{name}: 'rules' must be a list")
@@ -112,12 +137,12 @@ def parse_config(doc: Any, *, name: str = "secret config") -> SecretConfig:
     allow = doc.get("allow") or {}
     if not isinstance(allow, dict):
         raise FormatError(f"{name}: 'allow' must be a mapping")
-    unknown = set(allow) - {"paths", "regexes", "rules"}
+    unknown = _unknown(allow, {"paths", "regexes", "rules"})
     if unknown:
-        raise FormatError(f"{name}: allow: unknown field {sorted(unknown)[0]!r}")
-    paths = tuple(_regex(p, f"{name}: allow.paths") for p in
+        raise FormatError(f"{name}: allow: unknown field {unknown!r:.80}")
+    paths = tuple(_regex(p, f"{name}: allow.paths", on_paths=True, joined=True) for p in
                   _strings(allow.get("paths"), f"{name}: allow.paths"))
-    regexes = tuple(_regex(p, f"{name}: allow.regexes") for p in
+    regexes = tuple(_regex(p, f"{name}: allow.regexes", joined=True) for p in
                     _strings(allow.get("regexes"), f"{name}: allow.regexes"))
     disabled = _strings(allow.get("rules"), f"{name}: allow.rules")
     missing = [d for d in disabled if d not in ids]
@@ -131,20 +156,5 @@ def parse_config(doc: Any, *, name: str = "secret config") -> SecretConfig:
 
 
 def load_config(path: Path) -> SecretConfig:
-    try:
-        if path.stat().st_size > MAX_CONFIG:
-            raise FormatError(f"{path}: secret config larger than {MAX_CONFIG} bytes")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read the secret config ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise FormatError(f"{path}: the secret config is not UTF-8") from None
-    import yaml  # ~10 ms; only a user's secret config file needs it
-
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FormatError(f"{path}: not valid YAML{where}") from None
-    return parse_config(doc, name=str(path))
+    text = untrusted.read_text(path, what="secret config", limit=MAX_CONFIG)
+    return parse_config(untrusted.yaml_document(text, what=str(path)), name=str(path))

@@ -1,24 +1,31 @@
 """Kubernetes admission: AdmissionReview (admission.k8s.io/v1) in, allow / deny out.
 
     controller = AdmissionController(policy, resolve=..., gather=...)
-    status, body = controller.handle(request_body)      # 400 for a malformed review
+    review = parse_review(body)                      # BadReview (HTTP 400) when malformed
+    verdict = controller.decide(review)              # or controller.fallback(review, why)
+    doc = controller.answer(review, verdict)         # the AdmissionReview response
 
 Pods and the workload kinds that embed a Pod template (Deployment, StatefulSet,
 DaemonSet, ReplicaSet, Job, CronJob): every container, init container and ephemeral
 container image is resolved to a digest, its evidence gathered (``gather``: pluggable;
-``pipeline.gather_evidence`` in the real server) and judged by the policy. Decisions
-the evidence is cached by digest for ``cache_ttl`` seconds (tags are resolved on every
-review, since they move); the pure evaluation runs on every review, so a decision always
-reflects the reference as written and today's waivers.
+``pipeline.gather_evidence`` in the real server) and judged by the policy. The evidence
+is cached by digest for ``cache_ttl`` seconds (tags are resolved on every review, since
+they move); the pure evaluation runs on every review, so a decision always reflects the
+reference as written and today's waivers.
 
-A registry that cannot be reached is a *failure*: denied by default (fail closed);
-with ``failure_policy="ignore"`` allowed with a warning. Anything else that stops an
-evaluation (a digest mismatch, a bad reference) is always denied.
+A registry that could not be reached (connection refused, DNS failure, network timeout,
+the review's deadline) is a *failure*: denied by default (fail closed); with
+``failure_policy="ignore"`` allowed with a warning. A registry that *answered* (401, 403,
+404, 5xx, a malformed or mismatching manifest) has answered: always denied, whatever the
+failure policy, or a Pod could name a registry that answers 401 to be let through.
+
+Registry credentials come from the Docker config (``DOCKER_CONFIG``) by host only
+(:func:`webhook_pull_options`): a Pod author chooses the registry, so credentials meant
+for one registry must never be offered to whatever host a Pod names.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +34,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hullcheck.errors import FormatError, HullcheckError, RegistryError
+from hullcheck import untrusted
+from hullcheck.errors import DeadlineExceeded, FormatError, HullcheckError, Unreachable
 from hullcheck.image import PullOptions
 from hullcheck.policy import Decision, Evidence, Outcome, Policy, evaluate
 from hullcheck.registry.client import RegistryClient
@@ -37,6 +45,7 @@ API_VERSION = "admission.k8s.io/v1"
 FAILURE_POLICIES = ("fail", "ignore")
 MAX_MESSAGE = 4096
 MAX_WARNING = 256
+MAX_REASON = 1024  # each reason in the decision log
 
 # kind -> path from the object to its PodSpec
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -81,19 +90,20 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
 
 
 def parse_review(body: bytes) -> Review:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadReview(f"malformed AdmissionReview: not JSON ({exc})") from None
-    doc = _obj(doc, "the document")
+    # The body is the API server's, but anyone who reaches the port can send one: nesting
+    # bombs and non-JSON become one-line BadReview errors (HTTP 400), never a dropped socket.
+    doc = untrusted.json_object(body, what="malformed AdmissionReview", error=BadReview)
     if doc.get("kind") != "AdmissionReview" or doc.get("apiVersion") != API_VERSION:
         raise BadReview(f"malformed AdmissionReview: expected kind AdmissionReview, apiVersion "
-                        f"{API_VERSION}; got {doc.get('kind')!r}, {doc.get('apiVersion')!r}")
+                        f"{API_VERSION}; got {_short(doc.get('kind'))}, "
+                        f"{_short(doc.get('apiVersion'))}")
     req = _obj(doc.get("request"), "request")
     uid = req.get("uid")
     if not isinstance(uid, str) or not uid:
         raise BadReview("malformed AdmissionReview: request.uid is missing")
     kind = _obj(req.get("kind"), "request.kind").get("kind", "")
+    if not isinstance(kind, str):
+        raise BadReview("malformed AdmissionReview: request.kind.kind must be a string")
     operation = str(req.get("operation") or "")
     obj = req.get("object")
     images: list[ContainerImage] = []
@@ -115,8 +125,23 @@ def parse_review(body: bytes) -> Review:
                                     "is missing")
                 images.append(ContainerImage(container=str(c.get("name") or f"#{i}"),
                                              role=role, image=image))
-    return Review(uid=uid, kind=str(kind), namespace=str(req.get("namespace") or ""),
+    return Review(uid=uid, kind=kind, namespace=str(req.get("namespace") or ""),
                   name=str(req.get("name") or ""), operation=operation, images=tuple(images))
+
+
+def _short(value: Any) -> str:
+    return _cut(repr(value), 80)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageResult:
+    """What happened to one image, for the decision log."""
+
+    container: str
+    role: str
+    image: str
+    digest: str = ""  # "" when it was not resolved
+    outcome: str = "pass"  # pass, warn, deny, unreachable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +149,12 @@ class Verdict:
     allowed: bool
     message: str = ""
     warnings: tuple[str, ...] = ()
+    images: tuple[ImageResult, ...] = ()
+    reasons: tuple[str, ...] = ()  # every denial and failure, in full (for the log)
+    unreachable: bool = False  # some registry could not be reached: the failure policy decided
+    timed_out: bool = False  # answered at the deadline, before the evaluation finished
+    busy: bool = False  # answered without evaluation: too many reviews in progress
+    internal_error: bool = False
 
 
 Resolver = Callable[[Reference], str]  # tag -> digest, through the registry
@@ -148,7 +179,7 @@ class AdmissionController:
         self._resolve = resolve
         self._gather = gather
         self._ttl = cache_ttl
-        self._fail_open = failure_policy == "ignore"
+        self.failure_policy = failure_policy
         self._clock = clock
         self._today = today
         self._cache: dict[str, tuple[float, Evidence]] = {}
@@ -177,67 +208,116 @@ class AdmissionController:
         evidence = replace(evidence, image=replace(evidence.image, ref=str(ref), digest=digest))
         return evaluate(evidence, self.policy, now=self._today())
 
-    def _check(self, c: ContainerImage) -> tuple[str, str, str]:
-        """(denial, warning, failure) for one image; each "" when it does not apply."""
-        label = f"{c.role} {c.container!r} image {c.image}"
+    def _check(self, c: ContainerImage) -> tuple[ImageResult, str]:
+        """The result for one image, and its denial, warning or failure text ("" if none)."""
+        label = _label(c)
+        result = ImageResult(container=c.container, role=c.role, image=c.image)
         try:
             ref = parse_reference(c.image)
         except HullcheckError as exc:
-            return f"{label}: {exc}", "", ""
+            return replace(result, outcome="deny"), f"{label}: {exc}"
+        digest = ref.digest or ""
         try:
-            digest = ref.digest or self._resolve(ref)
+            digest = digest or self._resolve(ref)
             decision = self.decision_for(ref, digest)
-        except RegistryError as exc:
-            return "", "", f"{label}: registry unreachable or refused: {exc}"
+        except (Unreachable, DeadlineExceeded) as exc:
+            # No answer at all: the one case the failure policy decides.
+            return (replace(result, digest=digest, outcome="unreachable"),
+                    f"{label}: registry could not be reached: {exc}")
         except HullcheckError as exc:
-            return f"{label}: cannot be evaluated: {exc}", "", ""
+            # An answer (401, 404, 5xx, garbage, a digest mismatch...): always a denial.
+            return (replace(result, digest=digest, outcome="deny"),
+                    f"{label}: cannot be evaluated: {exc}")
+        result = replace(result, digest=digest)
         where = f"{label} ({digest})"
         if decision.outcome is Outcome.FAIL:
             rules = "; ".join(f"{v.rule}: {v.message}" for v in decision.failed)
-            return f"{where} fails policy {self.policy.name}: {rules}", "", ""
+            return replace(result, outcome="deny"), f"{where} fails policy {self.policy.name}: {rules}"
         if decision.outcome is Outcome.WARN:
             rules = "; ".join(f"{v.rule}: {v.message}" for v in decision.violations)
-            return "", f"{where}: policy {self.policy.name} warns: {rules}", ""
-        return "", "", ""
+            return replace(result, outcome="warn"), f"{where}: policy {self.policy.name} warns: {rules}"
+        return result, ""
 
     # -- one review -----------------------------------------------------------------------
 
     def decide(self, review: Review) -> Verdict:
-        denials: list[str] = []
-        warnings: list[str] = []
-        failures: list[str] = []
+        results: list[ImageResult] = []
+        texts: dict[str, list[str]] = {"deny": [], "warn": [], "unreachable": []}
         for c in dict.fromkeys(review.images):
-            denial, warning, failure = self._check(c)
-            for text, out in ((denial, denials), (warning, warnings), (failure, failures)):
-                if text:
-                    out.append(text)
-        if failures and not self._fail_open:
-            denials.extend(f"{f} (failure policy: fail closed)" for f in failures)
+            result, text = self._check(c)
+            results.append(result)
+            if text:
+                texts[result.outcome].append(text)
+        return self._verdict(texts["deny"], texts["warn"], texts["unreachable"],
+                             images=tuple(results))
+
+    def fallback(self, review: Review, why: str, *, timed_out: bool = False,
+                 busy: bool = False) -> Verdict:
+        """The verdict when the evaluation could not finish in time (or did not start: the
+        webhook is busy): like an unreachable registry, the failure policy decides."""
+        unique = dict.fromkeys(review.images)
+        images = tuple(ImageResult(container=c.container, role=c.role, image=c.image,
+                                   outcome="unreachable") for c in unique)
+        labels = ", ".join(_label(c) for c in unique)
+        verdict = self._verdict([], [], [f"{labels}: not evaluated: {why}"], images=images)
+        return replace(verdict, timed_out=timed_out, busy=busy)
+
+    def internal_error(self, review: Review, error: BaseException) -> Verdict:
+        """A bug stopped the evaluation: denied whatever the failure policy (it is not an
+        unreachable registry), with the error's type named."""
+        images = tuple(ImageResult(container=c.container, role=c.role, image=c.image,
+                                   outcome="deny") for c in dict.fromkeys(review.images))
+        detail = " ".join(str(error).split())[:200]
+        reason = f"internal error in hullcheck: {type(error).__name__}" + (f": {detail}" if detail else "")
+        return replace(self._verdict([reason], [], [], images=images), internal_error=True)
+
+    def _verdict(self, denials: list[str], warnings: list[str], failures: list[str], *,
+                 images: tuple[ImageResult, ...]) -> Verdict:
+        if failures and self.failure_policy == "fail":
+            denials = denials + [f"{f} (failure policy: fail closed)" for f in failures]
         elif failures:
-            warnings.extend(f"{f}; allowed by failure policy 'ignore'" for f in failures)
+            warnings = warnings + [f"{f}; allowed by failure policy 'ignore'" for f in failures]
+        reasons = tuple(_cut(r, MAX_REASON) for r in (*denials, *warnings))
+        cut_warnings = tuple(_cut(w, MAX_WARNING) for w in warnings)
         if denials:
             message = "hullcheck denied: " + " | ".join(denials)
-            return Verdict(allowed=False, message=_cut(message, MAX_MESSAGE),
-                           warnings=tuple(_cut(w, MAX_WARNING) for w in warnings))
-        return Verdict(allowed=True, warnings=tuple(_cut(w, MAX_WARNING) for w in warnings))
+            return Verdict(allowed=False, message=_cut(message, MAX_MESSAGE), warnings=cut_warnings,
+                           images=images, reasons=reasons, unreachable=bool(failures))
+        return Verdict(allowed=True, warnings=cut_warnings, images=images, reasons=reasons,
+                       unreachable=bool(failures))
 
-    def handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON document) for a request body."""
-        try:
-            review = parse_review(body)
-        except BadReview as exc:
-            return 400, {"error": str(exc)}
-        verdict = self.decide(review)
+    def answer(self, review: Review, verdict: Verdict) -> dict[str, Any]:
+        """The AdmissionReview document that answers ``review``."""
         response: dict[str, Any] = {"uid": review.uid, "allowed": verdict.allowed}
         if not verdict.allowed:
             response["status"] = {"code": 403, "reason": "Forbidden", "message": verdict.message}
         if verdict.warnings:
             response["warnings"] = list(verdict.warnings)
-        return 200, {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
+        return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
+
+    def handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON document) for a request body, evaluated in this thread with no
+        time limit (the HTTP server adds one: ``admission_http``)."""
+        try:
+            review = parse_review(body)
+        except BadReview as exc:
+            return 400, {"error": str(exc)}
+        return 200, self.answer(review, self.decide(review))
+
+
+def _label(c: ContainerImage) -> str:
+    return f"{c.role} {c.container!r} image {c.image}"
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def webhook_pull_options(*, insecure: bool = False) -> PullOptions:
+    """How the webhook reaches registries: no explicit or environment credentials, so only
+    the Docker config's entries (and credential helpers) for each host apply. A Pod author
+    picks the registry; a credential for one registry must never go to another."""
+    return PullOptions(insecure=insecure)
 
 
 def controller_for(
@@ -254,7 +334,7 @@ def controller_for(
     through ``pipeline.gather_evidence`` (signatures verified against the registry)."""
     from hullcheck import pipeline
 
-    pull = pull or PullOptions()
+    pull = pull or webhook_pull_options()
 
     def gather(ref: Reference) -> Evidence:
         req = pipeline.evidence_request(policy, f"{ref.name}@{ref.digest}", db=db, pull=pull,

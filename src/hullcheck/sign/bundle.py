@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.errors import VerificationError
 from hullcheck.sign import gojson
 from hullcheck.sign.dsse import Envelope
@@ -83,13 +83,10 @@ def _b64(value: object, what: str, field: str) -> bytes:
 def decode(data: bytes, *, what: str) -> Bundle:
     if len(data) > MAX_BUNDLE:
         raise VerificationError(f"{what}: bundle is {len(data)} bytes, too large")
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise VerificationError(f"{what}: Sigstore bundle is not valid JSON (truncated?)") from None
-    if not isinstance(doc, dict) or doc.get("mediaType") not in MEDIA_TYPES:
-        kind = doc.get("mediaType") if isinstance(doc, dict) else None
-        raise VerificationError(f"{what}: not a Sigstore bundle (mediaType {kind!r})")
+    doc = untrusted.json_object(data, what=f"{what}: Sigstore bundle", error=VerificationError)
+    kind = doc.get("mediaType")
+    if not isinstance(kind, str) or kind not in MEDIA_TYPES:
+        raise VerificationError(f"{what}: not a Sigstore bundle (mediaType {repr(kind)[:80]})")
     material = doc.get("verificationMaterial")
     public_key = material.get("publicKey") if isinstance(material, dict) else None
     hint = public_key.get("hint") if isinstance(public_key, dict) else ""

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.errors import HullcheckError, ImageError, VerificationError
 from hullcheck.registry.media import OCI_EMPTY, OCI_MANIFEST, Manifest
 from hullcheck.sign import bundle as sigbundle
@@ -125,13 +126,10 @@ def _layer(media_type: str, blob: bytes, annotations: Mapping[str, str]) -> dict
 def _existing_layers(manifest: Manifest | None, where: str) -> list[dict[str, Any]]:
     if manifest is None:
         return []
-    try:
-        doc = json.loads(manifest.data)
-    except (ValueError, UnicodeDecodeError):
-        raise ImageError(
-            f"{where}: existing manifest {manifest.digest} is not JSON; not appending"
-        ) from None
-    layers = doc.get("layers") if isinstance(doc, dict) else None
+    doc = untrusted.json_object(
+        manifest.data, what=f"{where}: manifest {manifest.digest}", error=ImageError
+    )
+    layers = doc.get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ImageError(
             f"{where}: existing manifest {manifest.digest} has no layer list; not appending"
@@ -301,18 +299,26 @@ def _bundle_layers(target: Target, reasons: list[str], *, signatures: bool) -> l
         if declared and (declared == intoto.COSIGN_SIGN_PREDICATE) != signatures:
             continue
         try:
-            doc = json.loads(target.store.manifest(desc.digest).data)
-        except (ValueError, HullcheckError) as exc:
+            doc = untrusted.json_object(
+                target.store.manifest(desc.digest).data, what="manifest", error=ImageError
+            )
+        except HullcheckError as exc:
             reasons.append(f"referrer {desc.digest}: unreadable ({exc})")
             continue
-        subject = doc.get("subject") if isinstance(doc, dict) else None
+        subject = doc.get("subject")
         if not isinstance(subject, dict) or subject.get("digest") != target.digest:
             reasons.append(f"referrer {desc.digest}: its subject is not {target.digest}")
             continue
-        for layer in doc.get("layers") or []:
-            if isinstance(layer, dict) and layer.get("mediaType") in sigbundle.MEDIA_TYPES:
+        layers = doc.get("layers")
+        for layer in layers if isinstance(layers, list) else ():
+            if isinstance(layer, dict) and _is_one_of(layer.get("mediaType"), sigbundle.MEDIA_TYPES):
                 out.append(_Candidate(f"referrer {desc.digest}", layer))
     return out
+
+
+def _is_one_of(value: object, names: frozenset[str]) -> bool:
+    # A hostile manifest's list or object here would make a set lookup raise TypeError.
+    return isinstance(value, str) and value in names
 
 
 def _blob(target: Target, layer: dict[str, Any], max_size: int) -> bytes:

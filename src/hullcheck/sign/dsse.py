@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.errors import VerificationError
 from hullcheck.sign import gojson
 from hullcheck.sign.keys import PublicKey, SigningKey
@@ -61,10 +61,7 @@ class Envelope:
     def from_json(cls, data: bytes, *, what: str) -> Envelope:
         if len(data) > MAX_ENVELOPE:
             raise VerificationError(f"{what}: envelope is {len(data)} bytes, too large")
-        try:
-            doc = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise VerificationError(f"{what}: DSSE envelope is not valid JSON (truncated?)") from None
+        doc = untrusted.json_document(data, what=f"{what}: DSSE envelope", error=VerificationError)
         return cls.from_dict(doc, what=what)
 
     @classmethod

@@ -11,10 +11,10 @@ Statement v0.1 (what cosign 1.x/2.x attest) is accepted when reading.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.digest import parse_digest
 from hullcheck.errors import FormatError, ImageError, UsageError, VerificationError
 from hullcheck.sign import gojson
@@ -76,23 +76,15 @@ def statement(subject_name: str, subject_digest: str, ptype: str, predicate: Any
 
 
 def load_predicate(data: bytes, *, what: str) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{what}: predicate is not valid JSON ({exc})") from None
+    return untrusted.json_document(data, what=f"{what}: predicate", error=FormatError)
 
 
 def parse(data: bytes, *, what: str) -> Statement:
     """A statement from verified payload bytes; VerificationError when malformed."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise VerificationError(f"{what}: statement is not JSON") from None
-    if not isinstance(doc, dict):
-        raise VerificationError(f"{what}: statement is not a JSON object")
+    doc = untrusted.json_object(data, what=f"{what}: statement", error=VerificationError)
     kind = doc.get("_type")
-    if kind not in STATEMENT_TYPES:
-        raise VerificationError(f"{what}: not an in-toto statement (_type {kind!r})")
+    if not isinstance(kind, str) or kind not in STATEMENT_TYPES:
+        raise VerificationError(f"{what}: not an in-toto statement (_type {kind!r:.80})")
     ptype = doc.get("predicateType")
     if not isinstance(ptype, str) or not ptype:
         raise VerificationError(f"{what}: statement has no predicateType")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from hullcheck import untrusted
 from hullcheck.errors import InputError, UsageError, VerificationError
 
 SIGSTORE_PEM_TYPE = "ENCRYPTED SIGSTORE PRIVATE KEY"
@@ -49,7 +49,7 @@ DEFAULT_SCRYPT = (1 << 15, 8, 1)
 _SALT_SIZE = 32
 _NONCE_SIZE = 24
 _BOX_KEY_SIZE = 32
-_MAX_KEY_FILE = 64 * 1024
+MAX_KEY_FILE = 64 * 1024  # a P-256 key PEM is < 1 KiB; a certificate chain fits easily
 _PEM_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 
 PasswordSource = Callable[[], bytes]
@@ -182,17 +182,8 @@ def _pem(pem_type: str, der: bytes) -> bytes:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > _MAX_KEY_FILE:
-            raise InputError(f"{what} {path}: {size} bytes, too large for a key file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"{what} {path}: permission denied") from None
+    # Capped while reading: a FIFO or /dev/zero given as --key stops at the cap.
+    return untrusted.read_file(path, what=what, limit=MAX_KEY_FILE, error=InputError)
 
 
 # -- cosign's encrypted format -------------------------------------------------------------
@@ -238,30 +229,42 @@ def _b64_field(obj: Mapping[str, object], key: str, what: str, size: int | None 
     return raw
 
 
+def _short(value: object) -> str:
+    return repr(value)[:40]
+
+
+def _scrypt_params(kdf: Mapping[str, object], what: str) -> tuple[int, int, int]:
+    """(N, r, p) when they are one of the sets go-securesystemslib writes; InputError before
+    scrypt runs otherwise. Only exact integers: 32768.0 equals 32768 (and True equals 1), so
+    it would pass the set lookup and fail inside scrypt; Go's decoder refuses it too."""
+    params = kdf.get("params")
+    if not isinstance(params, dict):
+        raise InputError(f"{what}: encrypted key has no scrypt 'params' object")
+    n, r, p = (params.get(k) for k in ("N", "r", "p"))
+    if type(n) is not int or type(r) is not int or type(p) is not int:
+        raise InputError(
+            f"{what}: scrypt parameters must be integers (N={_short(n)}, r={_short(r)}, "
+            f"p={_short(p)})"
+        )
+    if (n, r, p) not in SCRYPT_PARAMS:
+        raise InputError(f"{what}: unsupported scrypt parameters N={n}, r={r}, p={p}"[:200])
+    return n, r, p
+
+
 def decrypt_pkcs8(body: bytes, password: bytes, *, what: str) -> bytes:
     """The PKCS#8 DER inside an encrypted key; InputError for a wrong password or a bad file."""
     from nacl.exceptions import CryptoError
     from nacl.secret import SecretBox
 
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError(f"{what}: corrupted encrypted key (not JSON)") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{what}: corrupted encrypted key (not a JSON object)")
+    doc = untrusted.json_object(body, what=f"{what}: corrupted encrypted key", error=InputError)
     kdf, cipher = doc.get("kdf"), doc.get("cipher")
     if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
-        raise InputError(
-            f"{what}: unsupported key derivation {kdf.get('name') if isinstance(kdf, dict) else kdf!r}"
-        )
+        name = kdf.get("name") if isinstance(kdf, dict) else kdf
+        raise InputError(f"{what}: unsupported key derivation {_short(name)}")
     if not isinstance(cipher, dict) or cipher.get("name") != "nacl/secretbox":
         name = cipher.get("name") if isinstance(cipher, dict) else cipher
-        raise InputError(f"{what}: unsupported cipher {name!r}")
-    params = kdf.get("params")
-    triple = (params.get("N"), params.get("r"), params.get("p")) if isinstance(params, dict) else None
-    if triple not in SCRYPT_PARAMS:
-        raise InputError(f"{what}: unsupported scrypt parameters {triple}")
-    n, r, p = triple
+        raise InputError(f"{what}: unsupported cipher {_short(name)}")
+    n, r, p = _scrypt_params(kdf, what)
     salt = _b64_field(kdf, "salt", what)
     nonce = _b64_field(cipher, "nonce", what, _NONCE_SIZE)
     sealed = _b64_field(doc, "ciphertext", what)
@@ -324,10 +327,10 @@ def load_public_key(data: bytes, *, what: str = "public key") -> PublicKey:
             from cryptography import x509
 
             try:
-                cert = x509.load_der_x509_certificate(der)
-            except ValueError:
+                cert_key = x509.load_der_x509_certificate(der).public_key()
+            except (ValueError, UnsupportedAlgorithm):
                 raise InputError(f"{what}: corrupted CERTIFICATE PEM") from None
-            return PublicKey.from_key(cert.public_key(), what=what)
+            return PublicKey.from_key(cert_key, what=what)
         if pem_type in ENCRYPTED_TYPES or pem_type.endswith("PRIVATE KEY"):
             raise InputError(f"{what}: this is a private key; pass the public key (.pub)")
     raise InputError(f"{what}: no PUBLIC KEY block in the PEM file")

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hullcheck import untrusted
 from hullcheck.digest import parse_digest
 from hullcheck.errors import ImageError, VerificationError
 from hullcheck.sign import gojson
@@ -58,11 +59,8 @@ def parse(data: bytes, *, what: str) -> SimpleSigningClaims:
     payload is not a cosign image signature."""
     if len(data) > MAX_PAYLOAD:
         raise VerificationError(f"{what}: payload is {len(data)} bytes, too large")
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise VerificationError(f"{what}: payload is not JSON") from None
-    critical = doc.get("critical") if isinstance(doc, dict) else None
+    doc = untrusted.json_object(data, what=f"{what}: payload", error=VerificationError)
+    critical = doc.get("critical")
     if not isinstance(critical, dict):
         raise VerificationError(f"{what}: payload has no 'critical' section")
     kind = critical.get("type")

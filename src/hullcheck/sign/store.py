@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from hullcheck import untrusted
 from hullcheck.digest import parse_digest, sha256_digest, verify_bytes
-from hullcheck.errors import BlobNotFound, ImageError, NotFound, UsageError
+from hullcheck.errors import BlobNotFound, HullcheckError, ImageError, NotFound, UsageError
 from hullcheck.fileio import atomic_write
 from hullcheck.image import PullOptions, split_source
 from hullcheck.registry.client import RegistryClient
@@ -119,12 +120,11 @@ class LayoutStore:
             raise ImageError(f"{root}: not an OCI image layout (no index.json)")
 
     def index(self) -> dict[str, Any]:
-        try:
-            doc = json.loads((self.root / "index.json").read_bytes())
-        except (OSError, ValueError) as exc:
-            raise ImageError(f"{self.root}/index.json: unreadable ({exc})") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
-            raise ImageError(f"{self.root}/index.json: not an OCI index")
+        where = f"{self.root}/index.json"
+        data = untrusted.read_file(where, what="OCI index", limit=MAX_MANIFEST, error=ImageError)
+        doc = untrusted.json_object(data, what=where, error=ImageError)
+        if not isinstance(doc.get("manifests", []), list):
+            raise ImageError(f"{where}: not an OCI index")
         doc.setdefault("manifests", [])
         return doc
 
@@ -149,18 +149,12 @@ class LayoutStore:
     def _manifest_of(self, entry: dict[str, Any]) -> Manifest:
         digest = str(entry.get("digest", ""))
         data = self.blob(digest, max_size=MAX_MANIFEST)
-        media_type = str(entry.get("mediaType") or "")
-        if not media_type:
-            try:
-                declared = json.loads(data).get("mediaType")
-            except (ValueError, AttributeError):
-                declared = None
-            media_type = declared if isinstance(declared, str) else ""
+        media_type = str(entry.get("mediaType") or "") or _declared_media_type(data, digest)
         return Manifest(media_type=media_type, digest=digest, data=data)
 
     def manifest_by_tag(self, tag: str) -> Manifest | None:
         for entry in self._entries():
-            if (entry.get("annotations") or {}).get(REF_NAME) == tag:
+            if _ref_name(entry) == tag:
                 return self._manifest_of(entry)
         return None
 
@@ -169,10 +163,8 @@ class LayoutStore:
             (str(e.get("mediaType", "")) for e in self._entries() if e.get("digest") == digest), ""
         )
         data = self.blob(digest, max_size=MAX_MANIFEST)
-        if not media_type:
-            declared = json.loads(data).get("mediaType") if data.startswith(b"{") else None
-            media_type = declared if isinstance(declared, str) else ""
-        return Manifest(media_type=media_type, digest=digest, data=data)
+        return Manifest(media_type=media_type or _declared_media_type(data, digest), digest=digest,
+                        data=data)
 
     def put_blob(self, data: bytes) -> str:
         digest = sha256_digest(data)
@@ -191,7 +183,7 @@ class LayoutStore:
         kept = [
             m
             for m in index["manifests"]
-            if not (isinstance(m, dict) and (m.get("annotations") or {}).get(REF_NAME) == tag)
+            if not (isinstance(m, dict) and _ref_name(m) == tag)
         ]
         kept.append(
             {
@@ -228,10 +220,12 @@ class LayoutStore:
             ):
                 continue
             try:
-                doc = json.loads(self._manifest_of(entry).data)
-            except (ValueError, ImageError):
-                continue
-            subject = doc.get("subject") if isinstance(doc, dict) else None
+                doc = untrusted.json_object(
+                    self._manifest_of(entry).data, what="referrer manifest", error=ImageError
+                )
+            except HullcheckError:
+                continue  # not a referrer we can read: like a registry, do not list it
+            subject = doc.get("subject")
             if isinstance(subject, dict) and subject.get("digest") == digest:
                 found.append(Descriptor.from_json(entry, where=f"{self.root}/index.json"))
         return tuple(found)
@@ -239,21 +233,34 @@ class LayoutStore:
     def resolve(self, tag: str | None) -> Descriptor:
         entries = self._entries()
         if tag is not None:
-            chosen = [e for e in entries if (e.get("annotations") or {}).get(REF_NAME) == tag]
+            chosen = [e for e in entries if _ref_name(e) == tag]
             if not chosen:
                 raise ImageError(f"{self.root}: no image tagged {tag!r} in index.json")
         else:
             chosen = [
                 e
                 for e in entries
-                if not e.get("artifactType")
-                and not _ATTACHED_TAG.match((e.get("annotations") or {}).get(REF_NAME, ""))
+                if not e.get("artifactType") and not _ATTACHED_TAG.match(_ref_name(e))
             ]
             if len(chosen) != 1:
                 raise UsageError(
                     f"{self.root}: the layout holds {len(chosen)} images; name one as oci:DIR:TAG"
                 )
         return Descriptor.from_json(chosen[0], where=f"{self.root}/index.json")
+
+
+def _ref_name(entry: dict[str, Any]) -> str:
+    """The entry's ``ref.name`` annotation ("" when absent or not a string)."""
+    annotations = entry.get("annotations")
+    name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _declared_media_type(data: bytes, digest: str) -> str:
+    """The ``mediaType`` a manifest declares in itself, for entries that do not say."""
+    doc = untrusted.json_document(data, what=f"manifest {digest}", error=ImageError)
+    declared = doc.get("mediaType") if isinstance(doc, dict) else None
+    return declared if isinstance(declared, str) else ""
 
 
 # -- opening --------------------------------------------------------------------------------

@@ -10,14 +10,12 @@ package was never affected (status not-affected, no ranges). The packages are *o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.vulndb.archive import DEFAULT_LIMITS, Limits, members
 from hullcheck.vulndb.model import (
@@ -69,12 +67,13 @@ def _file(
     errors: list[FormatError],
 ) -> None:
     try:
-        if name.lower().endswith(".json"):
-            doc: Any = json.loads(data)
-        else:
-            doc = yaml.load(data, Loader=yaml.BaseLoader)  # noqa: S506 - strings only
-    except (ValueError, RecursionError, yaml.YAMLError) as exc:
-        errors.append(FormatError(f"{origin}: not a valid secdb document: {str(exc)[:200]}"))
+        doc: Any = (
+            untrusted.json_document(data, what=origin)
+            if name.lower().endswith(".json")
+            else untrusted.yaml_document(data, what=origin, strings_only=True)
+        )
+    except FormatError as exc:
+        errors.append(exc)
         return
     if isinstance(doc, dict) and doc.get("packages") in (None, ""):
         doc["packages"] = []  # an empty repository is written "packages: null"
@@ -83,7 +82,7 @@ def _file(
         return
     branch = doc.get("distroversion")
     if not isinstance(branch, str) or not _BRANCH.match(branch):
-        errors.append(FormatError(f"{origin}: invalid 'distroversion' {branch!r}"))
+        errors.append(FormatError(f"{origin}: invalid 'distroversion' {branch!r:.80}"))
         return
     eco = f"Alpine:{branch}"
     for i, entry in enumerate(doc["packages"]):
@@ -96,7 +95,7 @@ def _file(
         for version, listed in (fixes or {}).items():
             ids = None if listed == "" else listed  # YAML "7.4.0-r0:" with nothing under it
             if not isinstance(version, str) or not isinstance(ids, list | None):
-                errors.append(FormatError(f"{origin}: {name_}: bad secfixes entry {version!r}"))
+                errors.append(FormatError(f"{origin}: {name_}: bad secfixes entry {version!r:.80}"))
                 continue
             for raw in ids or ():
                 if not isinstance(raw, str):

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import zstandard
 
+from hullcheck import untrusted
 from hullcheck.errors import DatabaseError, FormatError, VerificationError
 from hullcheck.vulndb.store import SCHEMA_VERSION, DbStatus, VulnStore
 
@@ -216,10 +217,7 @@ def _read_members(bundle: Path, tf: tarfile.TarFile, tmp: Path) -> dict[str, Any
 
 
 def _parse_manifest(bundle: Path, data: bytes) -> dict[str, Any]:
-    try:
-        m = json.loads(data)
-    except ValueError:
-        raise FormatError(f"{bundle}: manifest is not JSON") from None
+    m = untrusted.json_document(data, what=f"{bundle}: bundle manifest")
     if not isinstance(m, dict) or m.get("format") != BUNDLE_FORMAT:
         raise FormatError(f"{bundle}: not a hullcheck database bundle")
     if m.get("bundle_version") != BUNDLE_VERSION or m.get("schema_version") != SCHEMA_VERSION:

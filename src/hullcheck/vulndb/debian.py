@@ -16,12 +16,12 @@ CVE) with one ``Affected`` per (source package, release): ecosystem ``Debian:<ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.vulndb.model import (
     MAX_DETAILS,
@@ -94,16 +94,9 @@ def read(path: Path, *, source: str, errors: list[FormatError]) -> Iterator[Advi
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE:
-            raise FormatError(f"{path}: too large for a tracker export ({size} bytes)")
-        with path.open("rb") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise FormatError(f"{path}: not valid JSON: {exc}") from None
+    data = untrusted.read_file(path, what="Debian tracker export", limit=MAX_FILE)
+    doc = untrusted.json_document(data, what=str(path))
+    del data  # the export can be large: do not hold its bytes and its objects at once
     if not isinstance(doc, dict):
         raise FormatError(f"{path}: not a Debian tracker export (expected an object of packages)")
     return doc

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import tarfile
 import zipfile
 from pathlib import Path
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.vulndb.build import SourceKind
 from hullcheck.vulndb.bundle import MANIFEST
@@ -47,9 +47,9 @@ def detect(path: Path) -> SourceKind | str:
     if b'"affected"' in head or b'"schema_version"' in head or b'"modified"' in head:
         return SourceKind.OSV
     try:
-        doc = json.loads(head) if len(head) < _SNIFF else None
-    except ValueError:
-        doc = None
+        doc = untrusted.json_document(head, what=str(path)) if len(head) < _SNIFF else None
+    except FormatError:
+        doc = None  # the Debian reader says what is wrong with it
     if doc is None or (isinstance(doc, dict) and all(
         isinstance(v, dict) and any(str(k).startswith(("CVE-", "TEMP-")) for k in v)
         for v in list(doc.values())[:5]

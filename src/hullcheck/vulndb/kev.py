@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.vulndb.model import KevEntry
 
@@ -15,14 +15,8 @@ _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 
 
 def read(path: Path, *, errors: list[FormatError]) -> Iterator[KevEntry]:
-    try:
-        if path.stat().st_size > MAX_FILE:
-            raise FormatError(f"{path}: too large for a KEV catalog")
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise FormatError(f"{path}: not valid JSON: {exc}") from None
+    data = untrusted.read_file(path, what="KEV catalog", limit=MAX_FILE)
+    doc = untrusted.json_document(data, what=str(path))
     vulns = doc.get("vulnerabilities") if isinstance(doc, dict) else None
     if not isinstance(vulns, list):
         raise FormatError(f"{path}: not a KEV catalog (no 'vulnerabilities' list)")

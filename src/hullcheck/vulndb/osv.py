@@ -11,14 +11,12 @@ and the record id in ``errors``, and reading goes on. A hostile archive raises.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hullcheck import untrusted
 from hullcheck.errors import FormatError
 from hullcheck.vulndb.archive import DEFAULT_LIMITS, Limits, members
 from hullcheck.vulndb.model import (
@@ -63,9 +61,9 @@ def read(
             errors.append(FormatError(f"{origin}: {member.error}"))
             continue
         try:
-            doc = load_document(member.data, member.name)
+            doc = load_document(member.data, member.name, what=origin)
         except FormatError as exc:
-            errors.append(FormatError(f"{origin}: not a valid document: {exc}"))
+            errors.append(exc)
             continue
         try:
             yield parse_record(doc, source=source, origin=origin)
@@ -75,15 +73,13 @@ def read(
             errors.append(exc)
 
 
-def load_document(data: bytes, name: str) -> Any:
-    try:
-        if name.lower().endswith(".json"):
-            return json.loads(data)
-        # BaseLoader keeps every scalar a string: versions like 1.10 stay "1.10".
-        return yaml.load(data, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
-    except (ValueError, RecursionError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FormatError(first) from None
+def load_document(data: bytes, name: str, *, what: str = "") -> Any:
+    """The JSON or YAML document of the record file ``name``; FormatError (one line, naming
+    ``what``) when it is not one, is nested too deeply, or its YAML aliases would expand."""
+    if name.lower().endswith(".json"):
+        return untrusted.json_document(data, what=what or name)
+    # Strings only: every scalar stays a string, so versions like 1.10 stay "1.10".
+    return untrusted.yaml_document(data, what=what or name, strings_only=True)
 
 
 def parse_record(doc: Any, *, source: str, origin: str) -> Advisory:
@@ -206,9 +202,10 @@ def _affected(d: dict[str, Any], kind: Kind, index: int) -> Affected | None:
 def _range(r: Any, where: str) -> Range:
     if not isinstance(r, dict):
         raise _Bad(f"{where} must be an object")
-    rtype = _RANGE_TYPES.get(r.get("type"))  # type: ignore[arg-type]
+    kind = r.get("type")
+    rtype = _RANGE_TYPES.get(kind) if isinstance(kind, str) else None
     if rtype is None:
-        raise _Bad(f"{where}.type {r.get('type')!r} is not ECOSYSTEM, SEMVER or GIT")
+        raise _Bad(f"{where}.type {kind!r:.60} is not ECOSYSTEM, SEMVER or GIT")
     events = r.get("events")
     if not isinstance(events, list) or not events:
         raise _Bad(f"{where}.events must be a non-empty list")

@@ -9,6 +9,11 @@ answers 304 and the database was built from exactly those downloads, nothing is 
 Any failed download (an HTTP error status, a network error, a body over the size limit)
 raises ``DatabaseError`` before the database is touched; the previous one stays usable.
 
+Every download (here and ``db import URL``, through :func:`download`) is capped at
+``MAX_DOWNLOAD`` bytes, honours the command's deadline (``--timeout``) between chunks, and
+goes through a ``*.tmp-<random>`` file removed on every failure. :func:`exclusive` lets one
+writer at a time import or update a database, and removes what a killed one left behind.
+
 Sources come from ``$HULLCHECK_DB_SOURCES`` when set: either the path of a YAML/JSON file
 (a list of ``{name, kind, url | urls}``, or ``{sources: [...]}``), or inline entries
 ``[name=]kind:location[|location...]`` separated by spaces or ``;``. Locations may be
@@ -18,12 +23,15 @@ URLs or local paths.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,12 +39,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from hullcheck import deadline, untrusted
 from hullcheck.errors import DatabaseError, FormatError, UsageError
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
 from hullcheck.vulndb.store import DbStatus, FetchInfo, VulnStore
+
+if sys.platform != "win32":  # Windows has no advisory locks: one writer at a time is the user's care
+    import fcntl
 
 ENV_SOURCES = "HULLCHECK_DB_SOURCES"
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -56,7 +67,10 @@ OSV_ECOSYSTEMS = (
     "Alpine",
 )
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
-MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
+MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024  # per file, for 'db update' and 'db import URL' alike
+_READ_TIMEOUT = 60.0  # each connect/read; never past the command's deadline
+_CONNECT_TIMEOUT = 20.0
+_TMP = ".tmp-"  # the mark of every temporary file a database writer makes
 
 # Order is preference: for an advisory id found in two sources the first one wins, so the
 # distro trackers (with no-dsa/postponed statuses) come before OSV's conversions of them.
@@ -120,21 +134,19 @@ def update(
     *,
     cache: Path | None = None,
     force: bool = False,
-    max_download: int = MAX_DOWNLOAD,
+    max_download: int | None = None,
 ) -> UpdateResult:
-    """Fetch ``sources`` (conditionally); rebuild the database at ``path`` if anything changed."""
+    """Fetch ``sources`` (conditionally); rebuild the database at ``path`` if anything changed.
+    ``max_download``: bytes per file (default ``MAX_DOWNLOAD``)."""
     path = Path(path)
+    max_download = MAX_DOWNLOAD if max_download is None else max_download
     cache = cache or cache_dir(path)
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"cannot create {cache}: {exc.strerror or exc}") from None
     own_client = http is None
-    client = http or httpx.Client(
-        follow_redirects=True,
-        timeout=httpx.Timeout(60.0, connect=20.0),
-        headers={"User-Agent": "hullcheck-vulndb"},
-    )
+    client = http or _client()
     fetches: list[Fetch] = []
     local_sources: list[Source] = []
     fetched: dict[str, tuple[FetchInfo, ...]] = {}
@@ -205,9 +217,9 @@ def _fetch(
             headers["If-None-Match"] = previous.etag
         if previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-    tmp = cache / f"{key}.tmp-{secrets.token_hex(6)}"
+    tmp = _temporary(data)
     try:
-        with client.stream("GET", url, headers=headers) as resp:
+        with client.stream("GET", url, headers=headers, timeout=_timeout()) as resp:
             if resp.status_code == 304 and previous is not None:
                 return data, previous, FetchState.NOT_MODIFIED, 0
             if resp.status_code != 200:
@@ -215,32 +227,12 @@ def _fetch(
                     f"update failed: source {name}: GET {url} returned HTTP {resp.status_code}",
                     hint="the previous database is unchanged; retry later or fix the source list",
                 )
-            declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_download:
-                raise DatabaseError(
-                    f"update failed: source {name}: {url} is too large ({declared} bytes)"
-                )
-            digest = hashlib.sha256()
-            size = 0
-            with tmp.open("wb") as out:
-                for chunk in (
-                    resp.iter_raw(1 << 20) if _keep_encoding(resp) else resp.iter_bytes(1 << 20)
-                ):
-                    size += len(chunk)
-                    if size > max_download:
-                        raise DatabaseError(
-                            f"update failed: source {name}: {url} is larger than "
-                            f"{max_download} bytes"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            sha256, size = _save(resp, tmp, max_download, what=f"update failed: source {name}: {url}")
             info = FetchInfo(
                 url=url,
                 etag=resp.headers.get("ETag", ""),
                 last_modified=resp.headers.get("Last-Modified", ""),
-                sha256=digest.hexdigest(),
+                sha256=sha256,
                 size=size,
                 fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
@@ -248,6 +240,7 @@ def _fetch(
         _write_meta(meta, info)
         return data, info, FetchState.DOWNLOADED, size
     except httpx.HTTPError as exc:
+        deadline.check(f"downloading {url}")
         raise DatabaseError(
             f"update failed: source {name}: GET {url}: {exc}",
             hint="check the network; the previous database is unchanged",
@@ -257,6 +250,130 @@ def _fetch(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(_READ_TIMEOUT, connect=_CONNECT_TIMEOUT),
+        headers={"User-Agent": "hullcheck-vulndb"},
+    )
+
+
+def _timeout() -> httpx.Timeout:
+    """Per-request timeouts, shortened to what is left of the command's deadline."""
+    return httpx.Timeout(deadline.clamp(_READ_TIMEOUT), connect=deadline.clamp(_CONNECT_TIMEOUT))
+
+
+def _temporary(dest: Path) -> Path:
+    return dest.with_name(f"{dest.name}{_TMP}{secrets.token_hex(6)}")
+
+
+def _save(resp: httpx.Response, tmp: Path, limit: int, *, what: str) -> tuple[str, int]:
+    """Write the body of ``resp`` to ``tmp`` (synced); its sha256 and size. DatabaseError past
+    ``limit`` bytes (declared or sent); DeadlineExceeded when the deadline passes, checked
+    at every chunk the network delivers (a server dripping bytes cannot hold it)."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise DatabaseError(f"{what} is too large ({declared} bytes, over the {limit}-byte limit)")
+    digest = hashlib.sha256()
+    size = 0
+    # Unsized iterators yield what each read brings, so the deadline is checked that often.
+    chunks = resp.iter_raw() if _keep_encoding(resp) else resp.iter_bytes()
+    with tmp.open("wb") as out:
+        for chunk in chunks:
+            deadline.check(f"downloading {resp.url}")
+            size += len(chunk)
+            if size > limit:
+                raise DatabaseError(f"{what} is larger than {limit} bytes; refused")
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
+def download(url: str, dest: Path, *, http: httpx.Client | None = None,
+             max_download: int | None = None) -> Path:
+    """GET ``url`` into ``dest`` through a temporary file beside it, renamed once complete:
+    at most ``max_download`` bytes (default ``MAX_DOWNLOAD``, as for ``update``), within the
+    command's deadline. DatabaseError when it fails; the temporary file never stays."""
+    limit = MAX_DOWNLOAD if max_download is None else max_download
+    tmp = _temporary(dest)
+    client = http or _client()
+    try:
+        with client.stream("GET", url, timeout=_timeout()) as resp:
+            if resp.status_code != 200:
+                raise DatabaseError(f"{url}: HTTP {resp.status_code}",
+                                    hint="check the URL, or download the file and import it")
+            _save(resp, tmp, limit, what=url)
+        os.replace(tmp, dest)
+        return dest
+    except httpx.HTTPError as exc:
+        deadline.check(f"downloading {url}")
+        raise DatabaseError(f"{url}: download failed ({exc})") from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot write {tmp}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if http is None:
+            client.close()
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[tuple[Path, ...]]:
+    """Hold the writer lock of the database at ``path`` (``<path>.lock``, waited for within
+    the command's deadline) and yield the temporary files removed on taking it: with the
+    lock held no other writer runs, so any ``*.tmp-*`` left is from one that was killed.
+    Without ``fcntl`` (Windows) nothing is locked and nothing removed."""
+    if sys.platform == "win32":
+        yield ()
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock").open("a+b")
+    except OSError as exc:
+        raise DatabaseError(f"cannot lock {path}: {exc.strerror or exc}") from None
+    with lock:
+        _wait_for_lock(lock.fileno(), path)
+        try:
+            yield _remove_stale(path)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _wait_for_lock(fd: int, path: Path) -> None:
+    if deadline.remaining() is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            deadline.check(f"waiting for another hullcheck to finish writing {path}")
+            time.sleep(0.1)
+
+
+def _remove_stale(path: Path) -> tuple[Path, ...]:
+    """Remove the temporary files of the database at ``path``: beside it (a new database
+    being built), in its download cache and in the cache's imports."""
+    cache = cache_dir(path)
+    found = [
+        *path.parent.glob(f"{glob.escape(path.name)}{_TMP}*"),
+        *cache.glob(f"*{_TMP}*"),
+        *(cache / "imports").glob(f"*{_TMP}*"),
+    ]
+    removed = []
+    for tmp in found:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+            tmp.unlink()
+            removed.append(tmp)
+    return tuple(removed)
 
 
 def _keep_encoding(resp: httpx.Response) -> bool:
@@ -279,6 +396,9 @@ def _write_meta(meta: Path, info: FetchInfo) -> None:
 
 
 # ---------------------------------------------------------------- configuration
+
+
+MAX_SOURCES_FILE = 1 << 20  # a list of feeds: a few hundred bytes a source
 
 
 def resolve_sources(env: Mapping[str, str] | None = None) -> tuple[Source, ...]:
@@ -308,10 +428,8 @@ def parse_sources(text: str) -> tuple[Source, ...]:
 
 def load_sources(path: Path) -> tuple[Source, ...]:
     """Sources from a YAML or JSON file: a list of ``{name, kind, url | urls}``."""
-    try:
-        doc: Any = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise FormatError(f"{path}: cannot read the source list: {exc}") from None
+    text = untrusted.read_text(path, what="source list", limit=MAX_SOURCES_FILE)
+    doc: Any = untrusted.yaml_document(text, what=f"{path}: source list")
     if isinstance(doc, dict):
         doc = doc.get("sources")
     if not isinstance(doc, list) or not doc:
