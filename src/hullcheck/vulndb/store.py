@@ -36,13 +36,14 @@ swap could confuse) and keep reading the old inode while a new database lands.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -391,6 +392,34 @@ class VulnStore:
                     name=r[6],
                 )
             return entry
+
+    # --- Read helper for vulndb.delta (reads the schema above, changes nothing) -------------
+
+    def iter_rows(
+        self, sql: str, args: tuple[Any, ...] = (), *, batch: int = 2048
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of one read-only query, fetched ``batch`` at a time on this store's own
+        connection: a store opened before a swap keeps streaming the file it opened."""
+        try:
+            with self._lock:
+                cursor = self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+        # Rows are handed out by chain (C), so Python runs once per batch, not once per row.
+        return itertools.chain.from_iterable(self._batches(cursor, batch))
+
+    def _batches(self, cursor: sqlite3.Cursor, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield rows
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+        finally:
+            cursor.close()
 
     def status(self) -> DbStatus:
         counts = json.loads(self.meta.get("counts", "{}"))
