@@ -641,7 +641,9 @@ class View:
             return None
         e = self.entry(resolved)
         if e is not None and e.kind is Kind.HARDLINK:
-            return self.entry(e.link)
+            # The file as the link's layer had it: a later layer deleting or replacing the
+            # target's name leaves this name to the old file, as in a container.
+            return View(self.tree, e.layer).entry(e.link)
         return e
 
     def read(self, path: str) -> bytes | None:

@@ -391,12 +391,14 @@ class SpoolSpy:
 
 
 def _open_into(d: Path) -> list[str]:
-    """What this process's open descriptors point at under ``d`` (Linux /proc)."""
+    """The files in ``d`` this process's open descriptors point at (Linux /proc), not ``d``
+    itself: a layer thread taking its snapshot while another lists ``d`` (two layers spooled
+    at once) saw that listing's handle on the directory, and failed as a leaked copy."""
     found = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(str(d)):
+            if target.startswith(f"{d}/"):
                 found.append(target)
     return found
 
@@ -404,7 +406,7 @@ def _open_into(d: Path) -> list[str]:
 @pytest.fixture
 def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SpoolSpy:
     if not Path("/proc/self/fd").is_dir():
-        pytest.skip("needs /proc to see the descriptors")
+        pytest.fail("needs Linux /proc to see the descriptors")
     d = tmp_path / "spool"
     d.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(d))
@@ -549,6 +551,24 @@ def test_a_layer_truncated_mid_spool_leaves_no_copy(go_app: bytes, spool: SpoolS
         filetree.read_tar(iter([cut]), index=0, what="layer 0", wanted=None, sink=sink)
     assert os.listdir(spool.dir) == [] and _open_into(spool.dir) == []
     assert sink.results().files == () and sink.counts.parsed == 0
+
+
+def test_the_spy_sees_copies_not_a_listing_of_the_spool(go_app: bytes,
+                                                        spool: SpoolSpy) -> None:
+    """Two layers spooled at once (the CLI's reader threads): one took its snapshot while
+    the other listed the spool directory, and that listing's handle on the directory once
+    failed the test as a copy left open. A handle on the directory is no copy; an open
+    spooled file still is one."""
+    listing = os.open(spool.dir, os.O_RDONLY | os.O_DIRECTORY)  # the other thread's listdir
+    try:
+        sink = BinarySink(max_size=64 << 10)
+        sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
+        assert sink.counts.spooled == 1 and [s for s, _, _ in spool.seen] == [len(go_app)]
+        assert_no_copy_left(spool)
+    finally:
+        os.close(listing)
+    with tempfile.TemporaryFile(), pytest.raises(AssertionError):  # a copy never closed
+        assert_no_copy_left(spool)
 
 
 def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:

@@ -86,6 +86,8 @@ _SPDX_ALGORITHMS = {"sha1": "SHA1", "sha224": "SHA224", "sha256": "SHA256", "sha
                     "sha512": "SHA512", "md5": "MD5"}
 _OUR_ALGORITHMS = {v: k for k, v in _SPDX_ALGORITHMS.items()}
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
+# Trivy names an OS package's source in its sourceInfo: "built package from: glibc 2.36-9".
+_BUILT_FROM = re.compile(r"built package from: (?P<name>\S+)(?: (?P<version>\S+))?")
 _SOURCE_ARCH = {"deb": "source", "rpm": "src"}
 
 
@@ -565,6 +567,10 @@ def _read_package(
     ):
         src_name, _, src_version = upstream.partition("@")
         source = SourcePackage(name=src_name, version=src_version or version)
+    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
+        built := _BUILT_FROM.fullmatch(node.str("sourceInfo"))
+    ):
+        source = SourcePackage(name=built["name"], version=built["version"] or version)
     return Package(
         type=ptype,
         name=_purl.package_name(purl),
