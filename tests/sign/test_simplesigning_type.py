@@ -36,6 +36,7 @@ OTHER_TYPES: list[tuple[str, object]] = [
     ("empty", ""),
     ("trailing-space", COSIGN_TYPE + " "),
     ("prefix", "cosign container image"),
+    ("other-case", COSIGN_TYPE.upper()),  # cosign compares the value exactly
     ("null", None),
     ("number", 1),
     ("list", [COSIGN_TYPE]),
