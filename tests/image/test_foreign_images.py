@@ -32,8 +32,8 @@ import pytest
 
 from hullcheck import filetree
 from hullcheck.cli.main import main
-from hullcheck.filetree import FileTree, Kind
 from hullcheck.errors import UnsafeLayer
+from hullcheck.filetree import FileTree, Kind
 from hullcheck.image import open_image
 from hullcheck.tarstream import TarReader
 from tests.fixtures.tools import need_command
