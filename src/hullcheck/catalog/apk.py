@@ -21,8 +21,7 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env, unknown
 from hullcheck.errors import FormatError
@@ -149,8 +148,8 @@ def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
     if origin and origin != name:
         qualifiers["upstream"] = origin
     namespace = env.distro.id if env.distro is not None else "alpine"
-    return PackageURL(type="apk", namespace=namespace, name=name, version=version,
-                      qualifiers=qualifiers).to_string()
+    return ecosystem.purl(PackageType.APK, name, version, namespace=namespace,
+                          qualifiers=qualifiers)
 
 
 def package_of(record: Record, evidence: str, env: Env,

@@ -22,8 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, unknown
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
@@ -291,8 +290,8 @@ def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) ->
             source.name if source.version == version else f"{source.name}@{source.version}"
         )
     namespace = env.distro.id if env.distro is not None else "debian"
-    return PackageURL(type="deb", namespace=namespace, name=name, version=version,
-                      qualifiers=qualifiers).to_string()
+    return ecosystem.purl(PackageType.DEB, name, version, namespace=namespace,
+                          qualifiers=qualifiers)
 
 
 def _list_files(data: bytes, view: View) -> tuple[str, ...]:

@@ -25,8 +25,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, check_found, unknown
-from hullcheck.catalog.npm import purl as npm_purl
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType, Unknown
@@ -129,7 +129,7 @@ def _package(name: str, version: str, found_by: str, evidence: str,
         type=PackageType.NPM,
         name=name,
         version=version,
-        purl=npm_purl(name, version),
+        purl=ecosystem.purl(PackageType.NPM, name, version),
         found_by=found_by,
         locations=(Location(path=evidence),),
         extras=tuple(sorted([("declared", "true"), *extras])),

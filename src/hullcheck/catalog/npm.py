@@ -22,8 +22,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env, load_json_object
 from hullcheck.errors import FormatError
@@ -59,12 +58,6 @@ def licenses_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
         if one is not None:
             found.append(one)
     return tuple(dict.fromkeys(found))
-
-
-def purl(name: str, version: str) -> str:
-    namespace, _, base = name.rpartition("/")
-    return PackageURL(type="npm", namespace=namespace or None, name=base,
-                      version=version).to_string()
 
 
 def _text(value: object, field: str, path: str) -> str:
@@ -133,7 +126,7 @@ class NpmPackageCataloger:
                 type=PackageType.NPM,
                 name=name,
                 version=version,
-                purl=purl(name, version),
+                purl=ecosystem.purl(PackageType.NPM, name, version),
                 found_by=PACKAGE,
                 locations=(Location(path=entry.path),),
                 licenses=licenses_of(doc),
@@ -220,7 +213,7 @@ class NpmLockCataloger:
                     type=PackageType.NPM,
                     name=name,
                     version=version,
-                    purl=purl(name, version),
+                    purl=ecosystem.purl(PackageType.NPM, name, version),
                     found_by=LOCK,
                     locations=(Location(path=entry.path),),
                     licenses=licenses_of(item),

@@ -38,9 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packageurl import PackageURL
-
-from hullcheck import licenses
+from hullcheck import ecosystem, licenses
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.license import spdx as _spdx
 from hullcheck.errors import FormatError
@@ -344,7 +342,7 @@ def package_of(text: str, path: str, view: View,
         type=PackageType.PYTHON,
         name=name,
         version=version,
-        purl=PackageURL(type="pypi", name=normalise_name(name), version=version).to_string(),
+        purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
         found_by=NAME,
         locations=(Location(path=path),),
         licenses=licenses_of(meta),

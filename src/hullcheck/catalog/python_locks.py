@@ -22,8 +22,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.catalog.python import normalise_name
 from hullcheck.errors import FormatError
@@ -47,7 +46,7 @@ def _package(name: str, version: str, found_by: str, evidence: str,
         type=PackageType.PYTHON,
         name=name,
         version=version,
-        purl=PackageURL(type="pypi", name=normalise_name(name), version=version).to_string(),
+        purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
         found_by=found_by,
         locations=(Location(path=evidence),),
         extras=tuple(sorted([("declared", "true"), *extras])),

@@ -26,8 +26,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
@@ -85,7 +84,7 @@ def _string_list(expr: str) -> tuple[str, ...] | None:
 
 def gem_purl(name: str, version: str, platform: str = "") -> str:
     qualifiers = {"platform": platform} if platform and platform != "ruby" else {}
-    return PackageURL(type="gem", name=name, version=version, qualifiers=qualifiers).to_string()
+    return ecosystem.purl(PackageType.GEM, name, version, qualifiers=qualifiers)
 
 
 def parse_gemspec(text: str, path: str) -> Package:

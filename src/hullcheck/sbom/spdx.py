@@ -37,13 +37,13 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from hullcheck.ecosystem import is_os
 from hullcheck.model import (
     Distro,
     ImageSource,
     Inventory,
     Location,
     Package,
-    PackageType,
     SourcePackage,
     Unknown,
     Visibility,
@@ -557,9 +557,7 @@ def _read_package(
     if src_node is not None and src_node.str("name"):
         source = SourcePackage(name=src_node.str("name"),
                                version=src_node.str("versionInfo") or version)
-    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
-        upstream := _purl.qualifier(purl, "upstream")
-    ):
+    elif is_os(ptype) and (upstream := _purl.qualifier(purl, "upstream")):
         src_name, _, src_version = upstream.partition("@")
         source = SourcePackage(name=src_name, version=src_version or version)
     return Package(

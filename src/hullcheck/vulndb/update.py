@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import yaml
 
+from hullcheck.ecosystem import OSV_DOWNLOADS
 from hullcheck.errors import DatabaseError, FormatError, UsageError
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
@@ -43,18 +44,7 @@ OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-OSV_ECOSYSTEMS = (
-    "PyPI",
-    "npm",
-    "Go",
-    "Maven",
-    "crates.io",
-    "RubyGems",
-    "NuGet",
-    "Packagist",
-    "Debian",
-    "Alpine",
-)
+OSV_ECOSYSTEMS = OSV_DOWNLOADS  # from THE table: a new ecosystem's row is downloaded too
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
 
