@@ -551,11 +551,24 @@ def test_a_layer_truncated_mid_spool_leaves_no_copy(go_app: bytes, spool: SpoolS
     assert sink.results().files == () and sink.counts.parsed == 0
 
 
-def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
-    def crash(data: Data, path: str, found_by: str) -> list[Package]:
+class _Crash:
+    """A binary cataloger whose parser has a bug."""
+
+    name = "crash"
+    globs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()
+
+    def parse(self, entry: filetree.FileEntry, view: filetree.View,
+              env: catalog.Env) -> list[Package]:
+        return self.parse_binary(entry.content or b"", entry.path)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
         raise RuntimeError(f"parser bug on {len(data)} bytes")
 
-    sink = BinarySink(max_size=64 << 10, parsers=(("crash", (), crash),))
+
+def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
+    sink = BinarySink(max_size=64 << 10, catalogers=(_Crash(),))
     with pytest.raises(RuntimeError, match=f"on {len(go_app)} bytes"):
         sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
     assert_no_copy_left(spool)

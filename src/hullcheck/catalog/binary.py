@@ -105,9 +105,13 @@ class BinaryVersionCataloger:
     name = "binary-version"
     globs = GLOBS
     needs: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()  # a version string can be in any section
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str,

@@ -232,9 +232,13 @@ class GoBinaryCataloger:
     name = "go-module-binary"
     globs = EXECUTABLE_GLOBS
     needs: tuple[str, ...] = ()
+    sections = ((".go.buildinfo", "Go build info"),)
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str, found_by: str = GoBinaryCataloger.name) -> list[Package]:

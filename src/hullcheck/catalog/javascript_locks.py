@@ -27,6 +27,7 @@ from typing import Any
 
 from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, check_found, unknown
+from hullcheck.catalog.npm import valid_name
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Location, Package, PackageType, Unknown
@@ -36,7 +37,6 @@ PNPM = "javascript-pnpm-lock"
 MAX_DEPTH = 64
 MAX_YAML = 16 << 20  # pure-Python YAML reads ~1 MB/s: a larger lock is an Unknown, not a stall
 MAX_PACKAGES = 200_000
-MAX_NAME = 214  # npm's limit
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?\Z")  # semver as npm publishes it
 
 
@@ -97,15 +97,6 @@ def load_yaml(entry: FileEntry, what: str) -> Mapping[str, Any]:
 
 # ---------------------------------------------------------------------------------------
 # Names, specs and packages
-
-
-def _valid_name(name: str) -> bool:
-    if not name or len(name) > MAX_NAME or any(c.isspace() for c in name):
-        return False
-    if name.startswith("@"):
-        scope, _, base = name.partition("/")
-        return len(scope) > 1 and bool(base) and "/" not in base
-    return "/" not in name and ":" not in name
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -184,7 +175,7 @@ def parse_yarn_v1(text: str, path: str) -> list[Package | Unknown]:
         if range_.startswith("npm:") and "@" in range_[5:]:
             name = split_spec(range_[4:])[0]  # "alias@npm:real@^1" installs real
         version = fields.get("version", "")
-        if not version or not _valid_name(name):
+        if not version or not valid_name(name):
             out.append(unknown(YARN, f"line {number}: entry {specs[0][:80]!r} has no "
                                      "readable name or version"))
             continue
@@ -216,7 +207,7 @@ def parse_yarn_berry(doc: Mapping[str, Any], path: str) -> list[Package | Unknow
         if not ref.startswith("npm:"):
             continue  # workspace:, patch:, git, file:, link:, portal:, exec:
         version = ref[4:]
-        if not _valid_name(name) or not _VERSION.match(version):
+        if not valid_name(name) or not _VERSION.match(version):
             out.append(unknown(YARN, f"entry {str(key)[:80]!r}: unreadable resolution "
                                      f"{resolution[:80]!r}"))
             continue
@@ -294,7 +285,7 @@ def parse_pnpm(doc: Mapping[str, Any], path: str) -> list[Package | Unknown]:
         name, version = parsed
         if not _VERSION.match(version):
             continue  # tarball URLs, git hosts, file: and link: dependencies
-        if not _valid_name(name):
+        if not valid_name(name):
             out.append(unknown(PNPM, f"packages[{key[:80]!r}]: unreadable package key"))
             continue
         entry = entry if isinstance(entry, Mapping) else {}  # noqa: PLW2901

@@ -68,8 +68,11 @@ def _text(value: object, field: str, path: str) -> str:
     return value.strip()
 
 
-def _valid_name(name: str) -> bool:
-    if not name or len(name) > MAX_NAME or any(c.isspace() for c in name):
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can be an npm registry package's: ``name`` or ``@scope/name``, at
+    most 214 characters, no blanks and no ':' (npm refuses names that are not URL-safe;
+    in a lock file a ':' is an alias or a git/file spec, not a registry name)."""
+    if not name or len(name) > MAX_NAME or ":" in name or any(c.isspace() for c in name):
         return False
     if name.startswith("@"):
         scope, _, base = name.partition("/")
@@ -107,7 +110,7 @@ class NpmPackageCataloger:
         version = _text(doc.get("version"), "version", entry.path)
         if not version:
             raise FormatError(f"{entry.path}: package.json has no version")
-        if not _valid_name(name) or len(version) > MAX_NAME:
+        if not valid_name(name) or len(version) > MAX_NAME:
             raise FormatError(f"{entry.path}: implausible package name or version")
         extras = [("package-dir", posixpath.dirname(entry.path))]
         for key in ("description", "homepage"):
@@ -193,7 +196,7 @@ class NpmLockCataloger:
             version = _text(item.get("version"), "version", entry.path)
             if version.startswith("npm:"):  # v1 alias: "version": "npm:real-name@1.2.3"
                 name, _, version = version[4:].rpartition("@")
-            if not version or ":" in version or "/" in version or not _valid_name(name):
+            if not version or ":" in version or "/" in version or not valid_name(name):
                 continue  # git, file and link dependencies are not registry packages
             dev = bool(item.get("dev") or item.get("devOptional"))
             prior = merged.get((name, version))

@@ -77,9 +77,13 @@ class RustAuditableCataloger:
     name = "rust-cargo-auditable"
     globs = EXECUTABLE_GLOBS
     needs: tuple[str, ...] = ()
+    sections = ((SECTION, "cargo auditable data"),)
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str,
