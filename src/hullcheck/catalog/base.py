@@ -118,5 +118,5 @@ def with_bad_stanzas(found: list[Package | Unknown], bad: list[BadStanza], path:
                      found_by: str) -> list[Package | Unknown]:
     """A database's packages and an Unknown for each stanza that could not be read (where
     it starts and why); FormatError when no stanza could be read."""
-    unknowns = [unknown(found_by, f"stanza at line {b.line} skipped ({b.reason})") for b in bad]
+    unknowns = [unknown(found_by, f"stanza at line {b.line} skipped: {b.reason}") for b in bad]
     return check_found([*found, *unknowns], path, what="stanza")
