@@ -68,6 +68,15 @@ def _text(value: object, field: str, path: str) -> str:
     return value.strip()
 
 
+def package(name: str, version: str, found_by: str, evidence: str,
+            extras: Iterable[tuple[str, str]], *, licenses: tuple[str, ...] = ()) -> Package:
+    """The npm package ``evidence`` (a package.json, a lock file) names."""
+    return Package(type=PackageType.NPM, name=name, version=version,
+                   purl=ecosystem.purl(PackageType.NPM, name, version), found_by=found_by,
+                   locations=(Location(path=evidence),), licenses=licenses,
+                   extras=tuple(sorted(extras)))
+
+
 def valid_name(name: str) -> bool:
     """Whether ``name`` can be an npm registry package's: ``name`` or ``@scope/name``, at
     most 214 characters, no blanks and no ':' (npm refuses names that are not URL-safe;
@@ -124,18 +133,7 @@ class NpmPackageCataloger:
             extras.append(("author", author.strip()[:1000]))
         if name != dir_name:
             extras.append(("installed-as", dir_name))  # an alias: npm install x@npm:y
-        return (
-            Package(
-                type=PackageType.NPM,
-                name=name,
-                version=version,
-                purl=ecosystem.purl(PackageType.NPM, name, version),
-                found_by=PACKAGE,
-                locations=(Location(path=entry.path),),
-                licenses=licenses_of(doc),
-                extras=tuple(sorted(extras)),
-            ),
-        )
+        return (package(name, version, PACKAGE, entry.path, extras, licenses=licenses_of(doc)),)
 
 
 # ---------------------------------------------------------------------------------------
@@ -211,16 +209,5 @@ class NpmLockCataloger:
                 value = item.get(key)
                 if isinstance(value, str) and value:
                     extras.append((key, value[:2000]))
-            out.append(
-                Package(
-                    type=PackageType.NPM,
-                    name=name,
-                    version=version,
-                    purl=ecosystem.purl(PackageType.NPM, name, version),
-                    found_by=LOCK,
-                    locations=(Location(path=entry.path),),
-                    licenses=licenses_of(item),
-                    extras=tuple(sorted(extras)),
-                )
-            )
+            out.append(package(name, version, LOCK, entry.path, extras, licenses=licenses_of(item)))
         return out

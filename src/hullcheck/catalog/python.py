@@ -338,17 +338,19 @@ def package_of(text: str, path: str, view: View,
         direct = view.read(f"{meta_dir}/direct_url.json")
         if direct is not None:
             extras.extend(direct_url_extras(direct))
-    return Package(
-        type=PackageType.PYTHON,
-        name=name,
-        version=version,
-        purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
-        found_by=NAME,
-        locations=(Location(path=path),),
-        licenses=licenses_of(meta),
-        files=owned_files(path, view),
-        extras=tuple(sorted(extras)),
-    )
+    return package(name, version, NAME, path, extras, licenses=licenses_of(meta),
+                   files=owned_files(path, view))
+
+
+def package(name: str, version: str, found_by: str, evidence: str,
+            extras: list[tuple[str, str]], *, licenses: tuple[str, ...] = (),
+            files: tuple[str, ...] = ()) -> Package:
+    """The Python distribution ``evidence`` (its METADATA, a lock file) names; its purl
+    name is the normalised one."""
+    return Package(type=PackageType.PYTHON, name=name, version=version,
+                   purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
+                   found_by=found_by, locations=(Location(path=evidence),), licenses=licenses,
+                   files=files, extras=tuple(sorted(extras)))
 
 
 class PythonInstalledCataloger:

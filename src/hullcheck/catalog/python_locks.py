@@ -22,12 +22,11 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hullcheck import ecosystem
+from hullcheck.catalog import python
 from hullcheck.catalog.base import Env, check_found, unknown
-from hullcheck.catalog.python import normalise_name
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Location, Package, PackageType, Unknown
+from hullcheck.model import Package, Unknown
 
 POETRY = "python-poetry-lock"
 PIPFILE = "python-pipfile-lock"
@@ -42,15 +41,7 @@ _INSTALLED = re.compile(r"/(?:site|dist)-packages/")
 
 def _package(name: str, version: str, found_by: str, evidence: str,
              extras: list[tuple[str, str]]) -> Package:
-    return Package(
-        type=PackageType.PYTHON,
-        name=name,
-        version=version,
-        purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
-        found_by=found_by,
-        locations=(Location(path=evidence),),
-        extras=tuple(sorted([("declared", "true"), *extras])),
-    )
+    return python.package(name, version, found_by, evidence, [("declared", "true"), *extras])
 
 
 def _text(entry: FileEntry, what: str) -> str:
