@@ -31,13 +31,14 @@ from hullcheck.catalog import elf, streaming
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS, Data, PagedMap
 from hullcheck.catalog.python import RecordDigests
+from hullcheck.catalog.registry import BINARY_CATALOGERS, CATALOGERS
 from hullcheck.catalog.streaming import MAX_BINARY, BinarySink, Streamed
 from hullcheck.cli.main import main
 from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree import FanOut, compile_globs
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, file, whiteout
-from hullcheck.model import ImageSource, Inventory, Package, PackageType, Visibility
+from hullcheck.model import ImageSource, Inventory, Location, Package, PackageType, Visibility
 from hullcheck.secrets.scanner import Scanner
 from tests.catalog.test_golang import FIXTURES, GO, _proxy
 from tests.fixtures.binaries.elfgen import make_elf
@@ -571,11 +572,24 @@ def test_the_spy_sees_copies_not_a_listing_of_the_spool(go_app: bytes,
         assert_no_copy_left(spool)
 
 
-def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
-    def crash(data: Data, path: str, found_by: str) -> list[Package]:
+class _Crash:
+    """A binary cataloger whose parser has a bug."""
+
+    name = "crash"
+    globs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()
+
+    def parse(self, entry: filetree.FileEntry, view: filetree.View,
+              env: catalog.Env) -> list[Package]:
+        return self.parse_binary(entry.content or b"", entry.path)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
         raise RuntimeError(f"parser bug on {len(data)} bytes")
 
-    sink = BinarySink(max_size=64 << 10, parsers=(("crash", (), crash),))
+
+def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
+    sink = BinarySink(max_size=64 << 10, catalogers=(_Crash(),))
     with pytest.raises(RuntimeError, match=f"on {len(go_app)} bytes"):
         sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
     assert_no_copy_left(spool)
@@ -752,6 +766,58 @@ def test_only_the_bytes_before_a_large_librarys_section_headers_are_looked_at() 
     assert [(f.cataloger, f.error) for f in sink.results().files] == [
         ("go-module-binary", "large shared library (4 MiB) not read, though it holds Go "
                              "build info")]
+
+
+class _ZigDeps:
+    """A binary cataloger the sink has never heard of: "ZIGDEP name@version" records in a
+    ``.zig.deps`` section (made up for the test)."""
+
+    name = "zig-deps"
+    globs = ("/usr/local/bin/*",)
+    needs: tuple[str, ...] = ()
+    sections = ((".zig.deps", "Zig dependencies"),)
+
+    def parse(self, entry: filetree.FileEntry, view: filetree.View,
+              env: catalog.Env) -> list[Package]:
+        return self.parse_binary(entry.content or b"", entry.path)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        found = re.findall(rb"ZIGDEP ([a-z]+)@([0-9.]+)", data if isinstance(data, bytes) else b"")
+        return [Package(type=PackageType.BINARY, name=n.decode(), version=v.decode(),
+                        purl=f"pkg:generic/{n.decode()}@{v.decode()}", found_by=self.name,
+                        locations=(Location(path=path),)) for n, v in found]
+
+
+def test_the_sink_reads_for_the_registered_binary_catalogers() -> None:
+    assert [c.name for c in BINARY_CATALOGERS] == [
+        c.name for c in CATALOGERS if hasattr(c, "parse_binary")] == [
+        "go-module-binary", "rust-cargo-auditable", "binary-version"]
+    names = {c.name for c in BINARY_CATALOGERS}
+    assert Streamed().catalogers == BinarySink().results().catalogers == names
+
+
+def test_a_new_binary_cataloger_needs_nothing_of_the_sink(tmp_path: Path) -> None:
+    """Its parse_binary reads executables outside its globs, and the section it names in a
+    large shared library that is not read becomes its Unknown: no table in the sink."""
+    zig = _ZigDeps()
+    app = make_elf([(".text", bytes(64)), (".zig.deps", b"ZIGDEP ziglyph@0.11.0\n")])
+    # A 4 MiB shared library whose section names (just before its headers) include ours.
+    shoff = (3 << 20) + 100
+    body = bytearray(4 << 20)
+    body[shoff - 16:shoff - 6] = b".zig.deps\0"
+    head = _shared_object(make_elf([(".text", b"")]))[:64]
+    lib = head[:0x28] + shoff.to_bytes(8, "little") + head[0x30:] + bytes(body[64:])
+    layer = {"/opt/zig/app": exe("/opt/zig/app", app),
+             "/srv/lib/libzig.so": exe("/srv/lib/libzig.so", lib)}
+    sink = BinarySink(max_size=64 << 10, catalogers=(zig,))
+    tree = filetree.build(open_image(image_of(tmp_path, layer)), catalog.globs_for((zig,)),
+                          sink=sink)
+    inv = catalog.run(tree, SOURCE, catalogers=(zig,), streamed=sink.results())
+    assert [(p.name, p.version, p.found_by, p.locations[0].path) for p in inv.packages] == [
+        ("ziglyph", "0.11.0", "zig-deps", "/opt/zig/app")]
+    assert [(u.location.path, u.cataloger, u.reason) for u in inv.unknowns] == [
+        ("/srv/lib/libzig.so", "zig-deps",
+         "large shared library (4 MiB) not read, though it holds Zig dependencies")]
 
 
 def test_a_dir_image_streams_large_files_from_disk(go_app: bytes, tmp_path: Path,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hullcheck.ecosystem import ECOSYSTEMS, osv_ecosystem
+from hullcheck.ecosystem import ECOSYSTEMS, is_os, osv_ecosystem
 from hullcheck.match.model import (
     Evidence,
     Finding,
@@ -38,8 +38,6 @@ from hullcheck.vulndb.store import AffectedRecord
 
 __all__ = ["Evidence", "Finding", "Level", "MatchResult", "Matcher", "Skipped", "Status",
            "Suppression", "match", "with_summaries"]
-
-OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 _STATUS = {
     DistroStatus.UNFIXED: Status.NOT_FIXED,
@@ -105,7 +103,7 @@ def _searches(pkg: Package) -> list[tuple[str, str, str]]:
     name and version when either differs (distro trackers are keyed by source package and
     record source versions, so a binNMU ``1.2-3+b1`` of source ``1.2-3`` compares as 1.2-3).
     """
-    src = pkg.source if pkg.type in OS_TYPES else None
+    src = pkg.source if is_os(pkg.type) else None
     if src is None:
         return [(pkg.name, pkg.version, "direct")]
     version = src.version or pkg.version
@@ -217,7 +215,7 @@ class Matcher:
             return []
         eco = osv_ecosystem(pkg.type, distro)
         if not eco:
-            if pkg.type in OS_TYPES:
+            if is_os(pkg.type):
                 skipped.append(Skipped(package=pkg, reason="no advisory source for "
                                        f"{distro.release if distro else 'an unknown distro'}"))
             elif pkg.type is PackageType.BINARY:

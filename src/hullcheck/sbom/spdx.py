@@ -38,6 +38,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from hullcheck import untrusted
+from hullcheck.ecosystem import is_os
 from hullcheck.errors import FormatError
 from hullcheck.model import (
     Distro,
@@ -45,7 +46,6 @@ from hullcheck.model import (
     Inventory,
     Location,
     Package,
-    PackageType,
     SourcePackage,
     Unknown,
     Visibility,
@@ -562,12 +562,10 @@ def _read_package(
     if src_node is not None and src_node.str("name"):
         source = SourcePackage(name=src_node.str("name"),
                                version=src_node.str("versionInfo") or version)
-    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
-        upstream := _purl.qualifier(purl, "upstream")
-    ):
+    elif is_os(ptype) and (upstream := _purl.qualifier(purl, "upstream")):
         src_name, _, src_version = upstream.partition("@")
         source = SourcePackage(name=src_name, version=src_version or version)
-    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
+    elif is_os(ptype) and (
         built := _BUILT_FROM.fullmatch(node.str("sourceInfo"))
     ):
         source = SourcePackage(name=built["name"], version=built["version"] or version)

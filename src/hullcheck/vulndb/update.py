@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from hullcheck import deadline, untrusted
+from hullcheck.ecosystem import OSV_DOWNLOADS
 from hullcheck.errors import DatabaseError, FormatError, UsageError
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
 from hullcheck.vulndb.paths import cache_dir
@@ -54,18 +55,7 @@ OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-OSV_ECOSYSTEMS = (
-    "PyPI",
-    "npm",
-    "Go",
-    "Maven",
-    "crates.io",
-    "RubyGems",
-    "NuGet",
-    "Packagist",
-    "Debian",
-    "Alpine",
-)
+OSV_ECOSYSTEMS = OSV_DOWNLOADS  # from THE table: a new ecosystem's row is downloaded too
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024  # per file, for 'db update' and 'db import URL' alike
 _READ_TIMEOUT = 60.0  # each connect/read; never past the command's deadline
