@@ -11,6 +11,7 @@ import pytest
 
 from hullcheck import fleet
 from hullcheck.fleet.model import FindingRow, ImageRecord, LayerRecord, PackageRow
+from tests.fixtures.postgres import PostgresServer
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -37,14 +38,36 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> str:
+    """A PostgreSQL database migrated to head once, copied for each test that needs one."""
+    name = postgres_server.create_database()
+    fleet.open(postgres_server.url(name)).close()
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each backend migrated to head (PostgreSQL: copied from the template)."""
+    if request.param == "sqlite":
+        yield fleet.data_dir_url(tmp_path / "data")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=request.getfixturevalue("migrated_template"))
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def store(db_url: str, clock: Clock) -> Iterator[fleet.Store]:
-    with fleet.open(db_url, clock=clock) as s:
+def store(store_url: str, clock: Clock) -> Iterator[fleet.Store]:
+    with fleet.open(store_url, clock=clock) as s:
         yield s
 
 

@@ -27,6 +27,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -169,7 +170,7 @@ def _check_known(script: ScriptDirectory, revision: str | None, engine: Engine) 
         return
     try:
         script.get_revision(revision)
-    except RevisionError:
+    except (RevisionError, CommandError):  # alembic wraps the former in the latter
         raise DatabaseError(
             f"the fleet database {describe(engine)} has schema revision {revision!r}, newer "
             f"than this hullcheck knows (newest: {script.get_current_head()})",
