@@ -279,8 +279,9 @@ def _hits(conn: Connection,
     digests = list(found)
     repos: dict[str, str] = {}
     for batch in chunks(digests, CHUNK):
-        repos.update(conn.execute(sa.select(t.images.c.digest, t.images.c.repository)
-                                  .where(t.images.c.digest.in_(batch))).tuples())
+        repos.update((r.digest, r.repository) for r in conn.execute(
+            sa.select(t.images.c.digest, t.images.c.repository)
+            .where(t.images.c.digest.in_(batch))))
     tags = current_tags(conn, digests)
     owners = owners_of(conn, digests)
     deployed = deployments_of(conn, digests)
@@ -337,8 +338,9 @@ def packages_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
 def _packages_of(conn: Connection, digests: list[str],
                  ids: dict[str, list[int]]) -> Iterator[ImagePackages]:
     p = t.packages.c
-    builds = dict(conn.execute(sa.select(t.images.c.digest, t.images.c.matched_build)
-                               .where(t.images.c.digest.in_(digests))).tuples())
+    builds = {r.digest: r.matched_build for r in conn.execute(
+        sa.select(t.images.c.digest, t.images.c.matched_build)
+        .where(t.images.c.digest.in_(digests)))}
     rows: dict[str, list[PackageRow]] = defaultdict(list)
     for id_batch in chunks([i for d in digests for i in ids[d]], CHUNK * 5):
         for r in conn.execute(sa.select(t.packages).where(p.id.in_(id_batch))).mappings():
