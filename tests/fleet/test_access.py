@@ -17,6 +17,7 @@ from tests.fleet.conftest import DIGEST_A, DIGEST_B, DIGEST_C, Clock
 
 def test_tokens_are_stored_hashed_and_verified(store: fleet.Store, clock: Clock):
     info, token = store.create_token("ci", Scope.WRITE, actor="cli")
+    assert (info.name, info.scope, info.revoked_at) == ("ci", Scope.WRITE, None)
     assert token.startswith("hc_") and len(token) == 3 + 43  # 256 bits, base64url
     with store.read() as conn:
         stored = conn.execute(sa.select(schema.tokens.c.token_sha256)).scalar_one()

@@ -51,18 +51,21 @@ def test_upgrade_from_0001_keeps_the_data_and_backfills_the_trend(db_url: str):
     with engine.connect() as conn:
         assert not sa.inspect(conn).has_table("daily_counts")
     engine.dispose()
-    # A store at 0001 holding an image with findings (two open high, one suppressed).
+    # A store at 0001 holding an image with findings (two open high, one suppressed), written
+    # as rows: the code of today would also write 0002's table.
     xz, ssl = deb("xz-utils", "5.6.0"), deb("openssl", "3.0.11")
-    with fleet.Store(db.connect(db_url)) as old:
-        with old.write() as conn:
-            # record_scan without its daily counts: 0001 has no such table.
-            from hullcheck.fleet import scans
-            scans._write_image(conn, image(), dt.datetime.now(dt.UTC), "")
-            scans._write_packages(conn, DIGEST_A, [xz, ssl])
-            diff = scans._compare({}, {f.key: f for f in (
-                finding("CVE-1", xz), finding("CVE-2", ssl),
-                finding("CVE-3", ssl, suppressed=True))}, None)
-            scans._write_findings(conn, DIGEST_A, diff, dt.datetime.now(dt.UTC))
+    then = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    with fleet.Store(db.connect(db_url)) as old, old.write() as conn:
+        conn.execute(schema.images.insert().values(
+            digest=DIGEST_A, repository="registry.example/app", status="scanned", labels={},
+            signatures=[], first_seen=then, first_scanned=then, last_scanned=then))
+        for i, (pkg, suppressed) in enumerate(((xz, False), (ssl, False), (ssl, True)), 1):
+            f = finding(f"CVE-{i}", pkg, suppressed=suppressed)
+            conn.execute(schema.findings.insert().values(
+                image_digest=DIGEST_A, advisory_id=f.advisory_id, package_purl=f.package_purl,
+                aliases=[], severity="high", cvss=None, kev=False, fixed_versions=[],
+                status="not-fixed", suppressed=suppressed, suppressed_reason="", data=f.data,
+                state="open", first_seen=then, updated_at=then))
     before = dt.datetime.now(dt.UTC).date()
     with fleet.open(db_url) as store:
         after = dt.datetime.now(dt.UTC).date()
@@ -75,8 +78,11 @@ def test_upgrade_from_0001_keeps_the_data_and_backfills_the_trend(db_url: str):
         (row,) = store.trend(days=2)
         assert (row.severity, row.open, row.new, row.fixed) == ("high", 2, 0, 0)
         assert before <= row.day <= after
-        # and the upgraded store works on
-        assert store.record_scan(image(), [xz, ssl], [finding("CVE-1", xz)]).fixed
+        # and the upgraded store works on: CVE-2 (open, unsuppressed) is fixed by a rescan.
+        changes = store.record_scan(image(), [xz, ssl], [
+            finding("CVE-1", xz), finding("CVE-3", ssl, suppressed=True)])
+        assert [c.advisory_id for c in changes.fixed] == ["CVE-2"] and not changes.new
+        assert [(r.open, r.fixed) for r in store.trend(days=2)][-1] == (1, 1)
 
 
 def test_a_newer_database_is_refused_in_one_line(db_url: str):

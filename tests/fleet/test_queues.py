@@ -177,9 +177,10 @@ def test_a_killed_workers_job_is_claimed_again_after_its_lease(store_url: str):
         assert held is not None and held.locked_by == "doomed-worker"
         assert held.status is JobStatus.RUNNING and held.locked_until is not None
         # While the lease runs nobody else gets it; once it has lapsed, the next claim does.
-        store.clock = lambda: held.locked_until - dt.timedelta(seconds=1)  # type: ignore[operator]
+        until = held.locked_until
+        store.clock = lambda: until - dt.timedelta(seconds=1)
         assert store.claim_job("w2", lease=LEASE) is None
-        store.clock = lambda: held.locked_until + dt.timedelta(seconds=1)  # type: ignore[operator]
+        store.clock = lambda: until + dt.timedelta(seconds=1)
         again = store.claim_job("w2", lease=LEASE)
         assert again is not None and (again.id, again.attempts, again.locked_by) == (
             job_id, 2, "w2")
