@@ -13,6 +13,7 @@ stored findings of an image with a new set gives:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hullcheck.fleet import schema as t
@@ -229,10 +231,11 @@ def diff_findings(conn: Connection, digest: str, findings: Iterable[FindingRow],
     history = _write_findings(conn, digest, diff, now)
     events = _write_events(conn, digest, diff, stored=stored, incoming=incoming, now=now,
                            route=route)
-    for (finding_id, change, details), event_id in zip(history, events, strict=True):
-        details["event"] = event_id
-        conn.execute(t.finding_history.insert().values(
-            finding_id=finding_id, at=now, change=change, reason=reason, details=details))
+    rows = [{"finding_id": finding_id, "at": now, "change": change, "reason": reason,
+             "details": details | {"event": event_id}}
+            for (finding_id, change, details), event_id in zip(history, events, strict=True)]
+    for batch in chunks(rows):
+        conn.execute(t.finding_history.insert(), batch)
     _count_daily(conn, diff, stored, now)
     changes = [_with_event(c, e) for c, e in zip(diff.changes, events, strict=True)]
     return Changes(
@@ -365,16 +368,29 @@ def image_context(conn: Connection, digest: str) -> JSON:
 def add_event(conn: Connection, kind: str, digest: str, payload: JSON, *,
               channels: Iterable[str], now: dt.datetime) -> int:
     """One event and its pending deliveries, in the caller's transaction; its id."""
-    event_id = conn.execute(
-        t.events.insert().values(uid=str(uuid.uuid4()), type=kind, image_digest=digest,
-                                 payload=payload, created_at=now)
-        .returning(t.events.c.id)).scalar_one()
+    (event_id,) = add_events(conn, digest, [(kind, payload, channels)], now=now)
+    return event_id
+
+
+def add_events(conn: Connection, digest: str,
+               events: Sequence[tuple[str, JSON, Iterable[str]]], *,
+               now: dt.datetime) -> list[int]:
+    """Events (type, payload, channels) of one image and their pending deliveries, written
+    in batches; their ids in order."""
+    ids: list[int] = []
+    for some in chunks(events):
+        result = conn.execute(
+            t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True),
+            [{"uid": str(uuid.uuid4()), "type": kind, "image_digest": digest,
+              "payload": payload, "created_at": now} for kind, payload, _ in some])
+        ids.extend(int(i) for i in result.scalars())
     rows = [{"event_id": event_id, "channel": ch, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "locked_by": "", "last_error": ""}
+            for event_id, (_, _, channels) in zip(ids, events, strict=True)
             for ch in dict.fromkeys(channels)]
-    if rows:
-        conn.execute(t.deliveries.insert(), rows)
-    return int(event_id)
+    for batch in chunks(rows):
+        conn.execute(t.deliveries.insert(), batch)
+    return ids
 
 
 def _write_events(conn: Connection, digest: str, diff: _Diff, *,
@@ -384,7 +400,7 @@ def _write_events(conn: Connection, digest: str, diff: _Diff, *,
     if not diff.changes:
         return []
     image = image_context(conn, digest)
-    ids = []
+    events: list[tuple[str, JSON, Iterable[str]]] = []
     for change in diff.changes:
         key = (change.advisory_id, change.package_purl)
         finding = incoming[key].data if key in incoming else stored[key].values["data"]
@@ -395,10 +411,9 @@ def _write_events(conn: Connection, digest: str, diff: _Diff, *,
         if change.changes:
             payload["changes"] = [{"field": k, "before": b, "after": a}
                                   for k, b, a in change.changes]
-        channels = route(change.type.value, payload) if route is not None else ()
-        ids.append(add_event(conn, change.type.value, digest, payload, channels=channels,
-                             now=now))
-    return ids
+        channels = tuple(route(change.type.value, payload)) if route is not None else ()
+        events.append((change.type.value, payload, channels))
+    return add_events(conn, digest, events, now=now)
 
 
 # -- daily counts ----------------------------------------------------------------------------
@@ -423,24 +438,30 @@ def _count_daily(conn: Connection, diff: _Diff, stored: dict[tuple[str, str], _S
     for _, old in diff.fixes:
         fixed[old.values["severity"]] += 1
         opened[old.values["severity"]] -= 0 if old.values["suppressed"] else 1
-    day = now.date()
-    for severity in sorted(set(opened) | set(new) | set(fixed)):
-        if opened[severity] == new[severity] == fixed[severity] == 0:
-            continue
-        bump_daily(conn, day, severity, opened=opened[severity], new=new[severity],
-                   fixed=fixed[severity])
+    rows = [{"day_": now.date(), "severity_": severity, "opened": opened[severity],
+             "new_": new[severity], "fixed_": fixed[severity]}
+            for severity in sorted(set(opened) | set(new) | set(fixed))
+            if opened[severity] or new[severity] or fixed[severity]]
+    if rows:
+        conn.execute(_bump_statement(conn.dialect.name), rows)
 
 
-def bump_daily(conn: Connection, day: dt.date, severity: str, *, opened: int, new: int,
-               fixed: int) -> None:
-    """Add to a day's counts; a day's first row starts from the last day's open count."""
+@functools.cache
+def _bump_statement(dialect: str) -> Any:
+    """Add to a day's counts (executemany over severities); a day's first row starts from
+    the last day's open count. Built once per dialect: building Core statements costs more
+    than running this one."""
     dc = t.daily_counts
+    day = sa.bindparam("day_", type_=sa.Date)
+    severity = sa.bindparam("severity_", type_=sa.Text)
+    opened, new, fixed = (sa.bindparam(n, type_=sa.Integer) for n in ("opened", "new_", "fixed_"))
     previous = (sa.select(dc.c.open).where(dc.c.severity == severity, dc.c.day < day)
                 .order_by(dc.c.day.desc()).limit(1).scalar_subquery())
-    stmt = upsert(conn, dc).values(
+    insert = postgresql.insert(dc) if dialect == "postgresql" else sqlite.insert(dc)
+    return insert.values(
         day=day, severity=severity, open=sa.func.coalesce(previous, 0) + opened, new=new,
-        fixed=fixed)
-    conn.execute(stmt.on_conflict_do_update(
+        fixed=fixed,
+    ).on_conflict_do_update(
         index_elements=["day", "severity"],
         set_={"open": dc.c.open + opened, "new": dc.c.new + new, "fixed": dc.c.fixed + fixed},
-    ))
+    )
