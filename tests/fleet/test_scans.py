@@ -4,12 +4,13 @@ time and daily counts, on both backends."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import sqlalchemy as sa
 
 from hullcheck import fleet
 from hullcheck.fleet import schema
-from hullcheck.fleet.model import DeliveryStatus, FindingState, ImageStatus
+from hullcheck.fleet.model import DeliveryStatus, FindingState, ImageStatus, PackageRow
 from tests.fleet.conftest import DIGEST_A, DIGEST_B, Clock, deb, finding, image, pypi
 
 OPENSSL = deb("openssl", "3.0.11-1~deb12u2")
@@ -191,3 +192,41 @@ def test_rescan_replaces_packages_layers_and_sbom(store: fleet.Store):
         layers = conn.execute(sa.select(sa.func.count()).select_from(schema.layers)).scalar()
     assert (n, layers) == (1, 1)
     assert store.sbom(DIGEST_A) == ("zstd", b"second")
+
+
+def test_two_scans_moving_the_same_tags_at_once_both_land(store_url: str):
+    """Two workers record two digests that both claim `latest` and `stable`, many times,
+    concurrently: no deadlock, no error, and each tag ends current at exactly one digest."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+    with fleet.open(store_url) as store:
+
+        def scan(digest: str) -> None:
+            barrier.wait()
+            try:
+                for _ in range(15):
+                    store.record_scan(image(digest, tags=("stable", "latest")), [OPENSSL], [])
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=scan, args=(d,)) for d in (DIGEST_A, DIGEST_B)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        current = [(s.digest, s.tags) for s in
+                   store.images_by_repository("registry.example/app").images if s.tags]
+        assert len(current) == 1 and current[0][1] == ("latest", "stable")
+
+
+def test_nul_in_hostile_strings_is_stored_the_same_on_both_backends(store: fleet.Store):
+    evil = PackageRow(purl="pkg:deb/debian/evil@1.0\x00x", type="deb", ecosystem="Debian:12",
+                      name="evil\x00", version="1.0\x00x", source_name="evil")
+    store.record_scan(image(labels={"a\x00": "b\x00"}), [evil],
+                      [finding("CVE-2025-0\x00", evil)])
+    (hit,) = store.images_with_package("pkg:deb/debian/evil")
+    assert [(p.name, p.version) for p in hit.packages] == [("evil\ufffd", "1.0\ufffdx")]
+    detail = store.image(DIGEST_A)
+    assert detail is not None and detail.labels == {"a\x00": "b\x00"}  # JSON keeps it
+    assert [f.finding.advisory_id for f in detail.findings] == ["CVE-2025-0\ufffd"]

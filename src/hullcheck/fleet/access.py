@@ -55,18 +55,29 @@ def create_token(conn: Connection, name: str, scope: Scope, *,
     return _token(row), token
 
 
-def verify_token(conn: Connection, token: str, *, now: dt.datetime) -> TokenInfo | None:
-    """The token's info when it is known and not revoked, else None."""
+def verify_token(conn: Connection, token: str) -> TokenInfo | None:
+    """The token's info when it is known and not revoked, else None (a read)."""
     digest = token_hash(token)
     row = conn.execute(sa.select(t.tokens).where(tk.token_sha256 == digest)).mappings().first()
     if row is None or not hmac.compare_digest(row["token_sha256"], digest):
         return None
     if row["revoked_at"] is not None:
         return None
-    last = row["last_used_at"]
-    if last is None or now - last >= LAST_USED_RESOLUTION:
-        conn.execute(t.tokens.update().where(tk.id == row["id"]).values(last_used_at=now))
     return _token(row)
+
+
+def use_is_due(info: TokenInfo, now: dt.datetime) -> bool:
+    """Whether ``last_used_at`` is old enough to be written again."""
+    return info.last_used_at is None or now - info.last_used_at >= LAST_USED_RESOLUTION
+
+
+def touch_token(conn: Connection, token_id: int, *, now: dt.datetime) -> None:
+    """Note a use; written at most once per ``LAST_USED_RESOLUTION`` so that reads do not
+    all become writes."""
+    conn.execute(t.tokens.update()
+                 .where(tk.id == token_id, sa.or_(tk.last_used_at.is_(None),
+                                                  tk.last_used_at <= now - LAST_USED_RESOLUTION))
+                 .values(last_used_at=now))
 
 
 def list_tokens(conn: Connection) -> tuple[TokenInfo, ...]:

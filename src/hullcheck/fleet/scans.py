@@ -113,7 +113,14 @@ def _record_tags(conn: Connection, digest: str, repository: str, tags: Sequence[
                  now: dt.datetime) -> None:
     """Each tag now points at ``digest``: rows of the tag at other digests stop being current
     (their ``last_seen`` is when it moved); this one is current, first seen once."""
-    for tag in dict.fromkeys(tags):
+    tags = sorted(set(tags))
+    if conn.dialect.name == "postgresql":
+        # Two scans moving the same tags (to two digests) would lock each other's rows in
+        # opposite orders: take a lock per tag, in one order, first.
+        for tag in tags:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                sa.func.hashtextextended(f"{repository}:{tag}", 0))))
+    for tag in tags:
         conn.execute(
             t.tags.update()
             .where(t.tags.c.repository == repository, t.tags.c.tag == tag,

@@ -47,6 +47,17 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class Text(sa.TypeDecorator[str]):
+    """Text that may come from hostile images: NUL becomes U+FFFD on the way in, on both
+    backends (PostgreSQL's text cannot hold NUL; one store must not differ from the other)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
 # Row ids: BIGSERIAL in PostgreSQL, the rowid in SQLite.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Time = UTCDateTime
@@ -57,17 +68,17 @@ def _id() -> sa.Column[int]:
 
 
 def _digest_fk(name: str = "image_digest", *, index: bool = False) -> sa.Column[str]:
-    return sa.Column(name, sa.Text, sa.ForeignKey("images.digest", ondelete="CASCADE"),
+    return sa.Column(name, Text, sa.ForeignKey("images.digest", ondelete="CASCADE"),
                      nullable=False, index=index)
 
 
 images = sa.Table(
     "images", metadata,
-    sa.Column("digest", sa.Text, primary_key=True),
-    sa.Column("repository", sa.Text, nullable=False, index=True),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("error", sa.Text, nullable=False, server_default=""),
-    sa.Column("media_type", sa.Text, nullable=False, server_default=""),
+    sa.Column("digest", Text, primary_key=True),
+    sa.Column("repository", Text, nullable=False, index=True),
+    sa.Column("status", Text, nullable=False),
+    sa.Column("error", Text, nullable=False, server_default=""),
+    sa.Column("media_type", Text, nullable=False, server_default=""),
     sa.Column("created", Time, nullable=True),
     sa.Column("labels", sa.JSON, nullable=False),
     sa.Column("base", sa.JSON, nullable=True),
@@ -76,15 +87,15 @@ images = sa.Table(
     sa.Column("first_seen", Time, nullable=False),
     sa.Column("first_scanned", Time, nullable=True),
     sa.Column("last_scanned", Time, nullable=True),
-    sa.Column("matched_build", sa.Text, nullable=False, server_default=""),
+    sa.Column("matched_build", Text, nullable=False, server_default=""),
     sa.CheckConstraint("status IN ('pending', 'scanned', 'failed')", name="status"),
 )
 
 sboms = sa.Table(
     "sboms", metadata,
-    sa.Column("image_digest", sa.Text, sa.ForeignKey("images.digest", ondelete="CASCADE"),
+    sa.Column("image_digest", Text, sa.ForeignKey("images.digest", ondelete="CASCADE"),
               primary_key=True),
-    sa.Column("encoding", sa.Text, nullable=False),
+    sa.Column("encoding", Text, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
@@ -92,17 +103,17 @@ layers = sa.Table(
     "layers", metadata,
     _digest_fk(),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("digest", sa.Text, nullable=False),
-    sa.Column("diff_id", sa.Text, nullable=False, index=True),
+    sa.Column("digest", Text, nullable=False),
+    sa.Column("diff_id", Text, nullable=False, index=True),
     sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_by", Text, nullable=False),
     sa.PrimaryKeyConstraint("image_digest", "position"),
 )
 
 tags = sa.Table(
     "tags", metadata,
-    sa.Column("repository", sa.Text, nullable=False),
-    sa.Column("tag", sa.Text, nullable=False),
+    sa.Column("repository", Text, nullable=False),
+    sa.Column("tag", Text, nullable=False),
     _digest_fk(index=True),
     sa.Column("first_seen", Time, nullable=False),
     sa.Column("last_seen", Time, nullable=False),
@@ -113,7 +124,7 @@ tags = sa.Table(
 owners = sa.Table(
     "owners", metadata,
     _digest_fk(),
-    sa.Column("owner", sa.Text, nullable=False, index=True),
+    sa.Column("owner", Text, nullable=False, index=True),
     sa.PrimaryKeyConstraint("image_digest", "owner"),
 )
 
@@ -121,17 +132,17 @@ packages = sa.Table(
     "packages", metadata,
     _id(),
     _digest_fk(index=True),
-    sa.Column("purl", sa.Text, nullable=False),
-    sa.Column("purl_base", sa.Text, nullable=False, index=True),  # without version and qualifiers
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("ecosystem", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("name_key", sa.Text, nullable=False),
-    sa.Column("version", sa.Text, nullable=False),
-    sa.Column("source_name", sa.Text, nullable=False),
-    sa.Column("source_key", sa.Text, nullable=False),
-    sa.Column("source_version", sa.Text, nullable=False),
-    sa.Column("licence", sa.Text, nullable=False),
+    sa.Column("purl", Text, nullable=False),
+    sa.Column("purl_base", Text, nullable=False, index=True),  # without version and qualifiers
+    sa.Column("type", Text, nullable=False),
+    sa.Column("ecosystem", Text, nullable=False),
+    sa.Column("name", Text, nullable=False),
+    sa.Column("name_key", Text, nullable=False),
+    sa.Column("version", Text, nullable=False),
+    sa.Column("source_name", Text, nullable=False),
+    sa.Column("source_key", Text, nullable=False),
+    sa.Column("source_version", Text, nullable=False),
+    sa.Column("licence", Text, nullable=False),
     sa.Column("layer", sa.Integer, nullable=True),
     sa.Column("visible", sa.Boolean, nullable=False),
     # Name first: serves (ecosystem, name) lookups of a delta and name-only searches.
@@ -143,18 +154,18 @@ findings = sa.Table(
     "findings", metadata,
     _id(),
     _digest_fk(),
-    sa.Column("advisory_id", sa.Text, nullable=False, index=True),
-    sa.Column("package_purl", sa.Text, nullable=False),
+    sa.Column("advisory_id", Text, nullable=False, index=True),
+    sa.Column("package_purl", Text, nullable=False),
     sa.Column("aliases", sa.JSON, nullable=False),
-    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("severity", Text, nullable=False),
     sa.Column("cvss", sa.Float, nullable=True),
     sa.Column("kev", sa.Boolean, nullable=False),
     sa.Column("fixed_versions", sa.JSON, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("status", Text, nullable=False),
     sa.Column("suppressed", sa.Boolean, nullable=False),
-    sa.Column("suppressed_reason", sa.Text, nullable=False),
+    sa.Column("suppressed_reason", Text, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("state", Text, nullable=False),
     sa.Column("first_seen", Time, nullable=False),
     sa.Column("fixed_at", Time, nullable=True),
     sa.Column("updated_at", Time, nullable=False),
@@ -167,7 +178,7 @@ findings = sa.Table(
 finding_names = sa.Table(
     "finding_names", metadata,
     sa.Column("finding_id", Id, sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("name", sa.Text, nullable=False, index=True),
+    sa.Column("name", Text, nullable=False, index=True),
     sa.PrimaryKeyConstraint("finding_id", "name"),
 )
 
@@ -177,8 +188,8 @@ finding_history = sa.Table(
     sa.Column("finding_id", Id, sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False,
               index=True),
     sa.Column("at", Time, nullable=False),
-    sa.Column("change", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("change", Text, nullable=False),
+    sa.Column("reason", Text, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
 )
 
@@ -186,27 +197,27 @@ finding_history = sa.Table(
 deployments = sa.Table(
     "deployments", metadata,
     _id(),
-    sa.Column("cluster", sa.Text, nullable=False, index=True),
-    sa.Column("namespace", sa.Text, nullable=False),
-    sa.Column("workload", sa.Text, nullable=False),
-    sa.Column("container", sa.Text, nullable=False),
-    sa.Column("image_digest", sa.Text, nullable=False, index=True),
+    sa.Column("cluster", Text, nullable=False, index=True),
+    sa.Column("namespace", Text, nullable=False),
+    sa.Column("workload", Text, nullable=False),
+    sa.Column("container", Text, nullable=False),
+    sa.Column("image_digest", Text, nullable=False, index=True),
     sa.Column("reported_at", Time, nullable=False),
 )
 
 triage = sa.Table(
     "triage", metadata,
     _id(),
-    sa.Column("scope", sa.Text, nullable=False),
-    sa.Column("target", sa.Text, nullable=False),
-    sa.Column("advisory_id", sa.Text, nullable=False),
-    sa.Column("package_purl", sa.Text, nullable=False),  # "" = any package
-    sa.Column("action", sa.Text, nullable=False),
-    sa.Column("assignee", sa.Text, nullable=False),
-    sa.Column("vex_status", sa.Text, nullable=False),
-    sa.Column("vex_justification", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("scope", Text, nullable=False),
+    sa.Column("target", Text, nullable=False),
+    sa.Column("advisory_id", Text, nullable=False),
+    sa.Column("package_purl", Text, nullable=False),  # "" = any package
+    sa.Column("action", Text, nullable=False),
+    sa.Column("assignee", Text, nullable=False),
+    sa.Column("vex_status", Text, nullable=False),
+    sa.Column("vex_justification", Text, nullable=False),
+    sa.Column("reason", Text, nullable=False),
+    sa.Column("actor", Text, nullable=False),
     sa.Column("at", Time, nullable=False),
     sa.UniqueConstraint("scope", "target", "advisory_id", "package_purl", "action"),
     sa.CheckConstraint("scope IN ('image', 'repository')", name="scope"),
@@ -217,10 +228,10 @@ audit_log = sa.Table(
     "audit_log", metadata,
     _id(),
     sa.Column("at", Time, nullable=False, index=True),
-    sa.Column("actor", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),
-    sa.Column("target", sa.Text, nullable=False, index=True),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", Text, nullable=False),
+    sa.Column("action", Text, nullable=False),
+    sa.Column("target", Text, nullable=False, index=True),
+    sa.Column("reason", Text, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
     sqlite_autoincrement=True,
 )
@@ -228,9 +239,9 @@ audit_log = sa.Table(
 tokens = sa.Table(
     "tokens", metadata,
     _id(),
-    sa.Column("name", sa.Text, nullable=False, unique=True),
-    sa.Column("scope", sa.Text, nullable=False),
-    sa.Column("token_sha256", sa.Text, nullable=False, unique=True),
+    sa.Column("name", Text, nullable=False, unique=True),
+    sa.Column("scope", Text, nullable=False),
+    sa.Column("token_sha256", Text, nullable=False, unique=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("last_used_at", Time, nullable=True),
     sa.Column("revoked_at", Time, nullable=True),
@@ -241,9 +252,9 @@ tokens = sa.Table(
 events = sa.Table(
     "events", metadata,
     _id(),
-    sa.Column("uid", sa.Text, nullable=False, unique=True),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("image_digest", sa.Text, nullable=False, index=True),
+    sa.Column("uid", Text, nullable=False, unique=True),
+    sa.Column("type", Text, nullable=False),
+    sa.Column("image_digest", Text, nullable=False, index=True),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", Time, nullable=False, index=True),
     sqlite_autoincrement=True,
@@ -253,13 +264,13 @@ deliveries = sa.Table(
     "deliveries", metadata,
     _id(),
     sa.Column("event_id", Id, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("channel", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("channel", Text, nullable=False),
+    sa.Column("status", Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", Time, nullable=False),
-    sa.Column("locked_by", sa.Text, nullable=False),
+    sa.Column("locked_by", Text, nullable=False),
     sa.Column("locked_until", Time, nullable=True),
-    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("last_error", Text, nullable=False),
     sa.Column("delivered_at", Time, nullable=True),
     sa.UniqueConstraint("event_id", "channel"),
     sa.Index(None, "status", "next_attempt_at"),
@@ -270,15 +281,15 @@ deliveries = sa.Table(
 jobs = sa.Table(
     "jobs", metadata,
     _id(),
-    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("kind", Text, nullable=False),
     sa.Column("args", sa.JSON, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("status", Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("max_attempts", sa.Integer, nullable=False),
     sa.Column("run_after", Time, nullable=False),
-    sa.Column("locked_by", sa.Text, nullable=False),
+    sa.Column("locked_by", Text, nullable=False),
     sa.Column("locked_until", Time, nullable=True),
-    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("last_error", Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("finished_at", Time, nullable=True),
     sa.Index(None, "status", "run_after"),
@@ -289,7 +300,7 @@ jobs = sa.Table(
 # Which advisory database builds were matched (delta re-matching diffs against the last).
 advisory_builds = sa.Table(
     "advisory_builds", metadata,
-    sa.Column("build_id", sa.Text, primary_key=True),
+    sa.Column("build_id", Text, primary_key=True),
     sa.Column("built_at", Time, nullable=True),
     sa.Column("matched_at", Time, nullable=False, index=True),
 )
@@ -298,7 +309,7 @@ advisory_builds = sa.Table(
 daily_counts = sa.Table(
     "daily_counts", metadata,
     sa.Column("day", sa.Date, nullable=False),
-    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("severity", Text, nullable=False),
     sa.Column("open", sa.Integer, nullable=False),
     sa.Column("new", sa.Integer, nullable=False),
     sa.Column("fixed", sa.Integer, nullable=False),

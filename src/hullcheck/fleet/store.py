@@ -214,8 +214,14 @@ class Store:
             return info, token
 
     def verify_token(self, token: str) -> TokenInfo | None:
-        with self.write() as conn:  # notes when it was last used (at most once a minute)
-            return access.verify_token(conn, token, now=self.clock())
+        """A read; plus a write at most once a minute per token, noting when it was used."""
+        with self.read() as conn:
+            info = access.verify_token(conn, token)
+        now = self.clock()
+        if info is not None and access.use_is_due(info, now):
+            with self.write() as conn:
+                access.touch_token(conn, info.id, now=now)
+        return info
 
     def list_tokens(self) -> tuple[TokenInfo, ...]:
         with self.read() as conn:
