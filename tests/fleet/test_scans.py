@@ -204,7 +204,7 @@ def test_two_scans_moving_the_same_tags_at_once_both_land(store_url: str):
         def scan(digest: str) -> None:
             barrier.wait()
             try:
-                for _ in range(15):
+                for _ in range(30):
                     store.record_scan(image(digest, tags=("stable", "latest")), [OPENSSL], [])
             except BaseException as e:
                 errors.append(e)
