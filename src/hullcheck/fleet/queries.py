@@ -323,9 +323,10 @@ def packages_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
     p = t.packages.c
     ids: dict[str, list[int]] = defaultdict(list)
     for keys in chunks(sorted(wanted), CHUNK * 5):
-        rows = conn.execution_options(yield_per=10_000).execute(
+        rows = conn.execute(  # streamed (a server-side cursor in PostgreSQL)
             sa.select(p.id, p.image_digest, p.ecosystem, p.name_key, p.source_key)
-            .where(sa.or_(p.name_key.in_(keys), p.source_key.in_(keys))))
+            .where(sa.or_(p.name_key.in_(keys), p.source_key.in_(keys)))
+            .execution_options(yield_per=10_000))
         for r in rows:
             if r.ecosystem in wanted.get(r.name_key, ()) or r.ecosystem in wanted.get(
                     r.source_key, ()):
@@ -354,9 +355,9 @@ def images_not_matched(conn: Connection, build: str) -> Iterator[str]:
     """Scanned images last matched against another advisory build than ``build`` (they
     need a full re-match: a delta from ``build``'s predecessor does not cover them)."""
     i = t.images.c
-    yield from conn.execution_options(yield_per=10_000).execute(
+    yield from conn.execute(
         sa.select(i.digest).where(i.status == ImageStatus.SCANNED, i.matched_build != build)
-        .order_by(i.digest)).scalars()
+        .order_by(i.digest).execution_options(yield_per=10_000)).scalars()
 
 
 def last_build(conn: Connection) -> str | None:
