@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from hullcheck import fleet
 from hullcheck.fleet.model import DeliveryStatus, JobStatus
-from tests.fleet.conftest import Clock, deb, finding, image
+from tests.fleet.conftest import DIGEST_A, Clock, deb, finding, image
 
 LEASE = dt.timedelta(seconds=60)
 
@@ -61,10 +61,13 @@ def test_dead_letters_and_retry(store: fleet.Store, clock: Clock):
 def test_a_delivery_whose_worker_died_is_claimed_again_then_dead(store: fleet.Store,
                                                                    clock: Clock):
     events_with_deliveries(store, 1, ("ops",))
+    keys = set()
     for attempt in (1, 2, 3):
         (d,) = store.claim_deliveries(f"w{attempt}", lease=LEASE, max_attempts=3)
         assert d.attempts == attempt
+        keys.add(d.idempotency_key)
         clock.advance(seconds=61)  # the worker died holding the lease
+    assert len(keys) == 1  # every resend carries the same key: the receiver can drop repeats
     assert store.claim_deliveries("w4", lease=LEASE, max_attempts=3) == []
     (dead,) = store.dead_letters()
     assert dead.last_error == "the lease expired on every attempt"
@@ -194,3 +197,14 @@ def test_a_job_whose_lease_lapsed_on_its_last_attempt_fails(store: fleet.Store, 
     job = store.job(job_id)
     assert job is not None and job.status is JobStatus.FAILED
     assert job.last_error == "the lease expired on every attempt"
+
+
+def test_the_monitors_own_events_get_their_deliveries(store: fleet.Store):
+    store.record_pending(DIGEST_A, "registry.example/app", ["1.0"])
+    event_id = store.add_event("policy-failed", DIGEST_A, {"event": "policy-failed"},
+                               ["ops", "ops", "mail"])
+    (event,) = store.events_since(0)
+    assert (event.id, event.type, event.image_digest) == (event_id, "policy-failed", DIGEST_A)
+    assert store.events_since(event_id) == []
+    pending = store.deliveries(DeliveryStatus.PENDING, event_id=event_id)
+    assert sorted(d.channel for d in pending) == ["mail", "ops"]

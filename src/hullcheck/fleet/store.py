@@ -96,8 +96,8 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One read transaction: a consistent snapshot (SQLite WAL; PostgreSQL REPEATABLE
-        READ would be stricter; READ COMMITTED is what the queries need)."""
+        """One read transaction (SQLite: plain ``BEGIN``, a WAL snapshot that never waits for
+        the writer; PostgreSQL: READ COMMITTED, each statement sees what was committed)."""
         try:
             with self.engine.connect().execution_options(**db.READ) as conn, conn.begin():
                 yield conn
