@@ -10,9 +10,10 @@ Any failed download (an HTTP error status, a network error, a body over the size
 raises ``DatabaseError`` before the database is touched; the previous one stays usable.
 
 Every download (here and ``db import URL``, through :func:`download`) goes through
-:mod:`hullcheck.fetch`, capped at ``MAX_DOWNLOAD`` bytes: within the command's deadline
-(``--timeout``), through a ``*.tmp-<random>`` file removed on every failure. :func:`exclusive` lets one
-writer at a time import or update a database, and removes what a killed one left behind.
+:mod:`hullcheck.fetch`: capped at ``MAX_DOWNLOAD`` bytes, within the command's deadline
+(``--timeout``), through a ``*.tmp-<random>`` file removed on every failure.
+:func:`exclusive` lets one writer at a time import or update a database, and removes what a
+killed one left behind.
 
 Sources come from ``$HULLCHECK_DB_SOURCES`` when set: either the path of a YAML/JSON file
 (a list of ``{name, kind, url | urls}``, or ``{sources: [...]}``), or inline entries
