@@ -97,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "update-eol":
         if not args.eol_url:
             raise UsageError("base update-eol needs --eol-url URL")
-        from hullcheck.base import eol
-
-        table = eol.update(args.eol_url)
+        table = pipeline.update_eol_table(args.eol_url)
         count = sum(len(r) for r in table.releases.values())
         if not getattr(args, "quiet", False):
             print(f"end-of-life table updated from {args.eol_url}: {len(table.releases)} "

@@ -109,7 +109,7 @@ def _decision_log() -> None:
 
 
 def run_admission(args: argparse.Namespace) -> int:
-    from hullcheck.image.remote import make_client
+    from hullcheck.pipeline import registry_client
     from hullcheck.server.admission import controller_for, webhook_pull_options
     from hullcheck.server.admission_http import Limits, serve
 
@@ -125,7 +125,7 @@ def run_admission(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()  # Kubernetes stops a Pod with SIGTERM: leave cleanly, exit 0
 
-    with make_client(pull) as client:
+    with registry_client(pull) as client:
         controller = controller_for(policy, client=client, pull=pull, db=args.db,
                                     base_trust=args.base_trust, cache_ttl=args.cache_ttl,
                                     failure_policy=args.failure_policy)

@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from hullcheck.base.trust import SignatureVerifier
     from hullcheck.model import Distro
     from hullcheck.registry.reference import Reference
-# -- base images ------------------------------------------------------------------------
-# Image + registry + findings ─base.*─► BaseAssessment; ``hullcheck base`` calls these.
-
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,12 +91,31 @@ def base_catalog_entries(catalog_file: Path | None = None) -> tuple[CatalogEntry
     return base_catalog.load(base_catalog.catalog_path(catalog_file))
 
 
-def signature_verifier(pull: PullOptions) -> SignatureVerifier | None:
-    """The sign room's key-based image verification, shaped for base.trust; None while the sign
-    room has no public image verifier (trust then reports 'unknown' for key-pinned sources)."""
-    from hullcheck.base import signature
+def signature_verifier(pull: PullOptions) -> SignatureVerifier:
+    """Base trust's check of a source's keys: the base, resolved by digest in its registry,
+    must carry a cosign signature (``.sig`` tag or Sigstore bundle referrer) by one of the
+    keys for exactly that digest. Returns a description of each key that signed it."""
+    from hullcheck.errors import FormatError, InputError, VerificationError
+    from hullcheck.sign import cosign, keys, store
 
-    return signature.verifier(pull)
+    def verify(ref: Reference, key_paths: tuple[Path, ...]) -> tuple[str, ...]:
+        if ref.digest is None:
+            raise VerificationError(f"{ref}: a signature can only be checked for a digest")
+        target = store.open_target(f"registry:{ref}", pull=pull)
+        if target.digest != ref.digest:
+            raise VerificationError(f"{ref}: the registry serves {target.digest}")
+        if not key_paths:
+            raise VerificationError(f"{ref}: no keys to verify with")
+        named = []
+        for path in key_paths:
+            try:
+                named.append((path.name, keys.read_public_key(path)))
+            except InputError as exc:
+                raise FormatError(f"trust file key {path}: {exc}", hint=exc.hint) from None
+        return tuple(f"{name} ({verified.key_fingerprint})"
+                     for name, verified in cosign.signers(target, named))
+
+    return verify
 
 
 def assess_base(req: BaseRequest) -> BaseAssessment:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from hullcheck.image import PullOptions
 from hullcheck.model import Inventory
 from hullcheck.pipeline.base import BaseRequest, _registry_ref, assess_base
-from hullcheck.pipeline.images import Progress, SbomRequest, _open, inventory
+from hullcheck.pipeline.images import Progress, SbomRequest, _open
+from hullcheck.pipeline.inventory import inventory
 from hullcheck.pipeline.scan import ScanRequest, scan
 from hullcheck.pipeline.sign import verify_attestation, verify_image
 

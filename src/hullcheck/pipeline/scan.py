@@ -17,9 +17,9 @@ from hullcheck.pipeline.images import (
     SbomRequest,
     _check_scope,
     _redact_config,
-    inventory,
     read_image,
 )
+from hullcheck.pipeline.inventory import inventory
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
