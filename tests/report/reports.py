@@ -19,16 +19,16 @@ from hullcheck.base.model import (
     TrustState,
     TrustVerdict,
 )
-from hullcheck.match.model import Evidence, Finding, Level, Skipped, Status, Suppression
+from hullcheck.match.model import Evidence, Finding, Skipped, Status, Suppression
 from hullcheck.misconfig import ConfigFinding, ConfigReport
 from hullcheck.misconfig import Status as CheckStatus
 from hullcheck.model import Severity
-from hullcheck.policy import Decision, evaluate
+from hullcheck.policy import evaluate
+from hullcheck.report import BaseCatalog, BaseReport, PolicyReport, ScanReport
 from hullcheck.secrets import Origin, SecretFinding, SecretReport
 from hullcheck.secrets import Skipped as SecretsSkipped
 from hullcheck.vulndb.model import KevEntry
-from hullcheck.vulndb.severity import UNKNOWN, Rating
-from hullcheck.vulndb.severity import Severity as Score
+from hullcheck.vulndb.severity import UNKNOWN, Rating, Score
 from tests.policy._build import TODAY, evidence, pkg, policy, vuln
 from tests.sbom.inventories import LAYERS, debian_inventory
 
@@ -36,14 +36,14 @@ INVENTORY = debian_inventory("squashed")
 P = {p.name: p for p in INVENTORY.packages}
 
 
-def _finding(name: str, fid: str, level: Level, score: Score = UNKNOWN, **kw: object) -> Finding:
+def _finding(name: str, fid: str, severity: Severity, score: Score = UNKNOWN, **kw: object) -> Finding:
     return Finding(package=P[name], id=fid, aliases=kw.pop("aliases", ()),  # type: ignore[arg-type]
-                   level=level, severity=score, status=kw.pop("status", Status.FIXED),  # type: ignore[arg-type]
+                   severity=severity, score=score, status=kw.pop("status", Status.FIXED),  # type: ignore[arg-type]
                    fixed_versions=kw.pop("fixed", ()), **kw)  # type: ignore[arg-type]
 
 
 FINDINGS = (
-    _finding("libssl3", "CVE-2024-0001", Level.CRITICAL,
+    _finding("libssl3", "CVE-2024-0001", Severity.CRITICAL,
              Score(rating=Rating.CRITICAL, score=9.8, source="CVSS_V3",
                    vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
              aliases=("DSA-5000-1",), fixed=("3.0.13-1~deb12u1",), summary="heap overflow",
@@ -52,21 +52,21 @@ FINDINGS = (
              evidence=(Evidence(advisory="DSA-5000-1", source="debian", ecosystem="Debian:12",
                                 name="openssl", via="source-package", version="3.0.11-1~deb12u2",
                                 matched="fixed 3.0.13-1~deb12u1"),)),
-    _finding("openssl", "CVE-2024-0001", Level.CRITICAL,
+    _finding("openssl", "CVE-2024-0001", Severity.CRITICAL,
              Score(rating=Rating.CRITICAL, score=9.8, source="CVSS_V3",
                    vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
              aliases=("DSA-5000-1",), fixed=("3.0.13-1~deb12u1",)),
-    _finding("requests", "MAL-2024-7", Level.MALICIOUS, status=Status.MALICIOUS,
+    _finding("requests", "MAL-2024-7", Severity.MALICIOUS, status=Status.MALICIOUS,
              summary="Malicious code in requests"),
-    _finding("requests", "GHSA-aaaa-bbbb-cccc", Level.MEDIUM,
+    _finding("requests", "GHSA-aaaa-bbbb-cccc", Severity.MEDIUM,
              Score(rating=Rating.MEDIUM, score=5.6, source="CVSS_V4", vector="CVSS:4.0/AV:N"),
              aliases=("CVE-2024-35195",), fixed=("2.32.0",)),
-    _finding("base-files", "CVE-2023-9999", Level.LOW, status=Status.WONT_FIX),
-    _finding("@types/node", "CVE-2022-1111", Level.NEGLIGIBLE,
+    _finding("base-files", "CVE-2023-9999", Severity.LOW, status=Status.WONT_FIX),
+    _finding("@types/node", "CVE-2022-1111", Severity.NEGLIGIBLE,
              Score(rating=Rating.LOW, score=2.1, source="CVSS_V2", vector="AV:N/AC:H"),
              status=Status.NOT_FIXED),
-    _finding("openssl", "CVE-2021-0002", Level.UNKNOWN, status=Status.DEFERRED),
-    _finding("openssl", "CVE-2020-0003", Level.HIGH, fixed=("3.0.12",),
+    _finding("openssl", "CVE-2021-0002", Severity.UNKNOWN, status=Status.DEFERRED),
+    _finding("openssl", "CVE-2020-0003", Severity.HIGH, fixed=("3.0.12",),
              suppressed=Suppression(by="vex:vex.json", reason="component_not_present",
                                     expires="2026-01-01")),
 )
@@ -106,12 +106,12 @@ CONFIG = ConfigReport(source=INVENTORY.source, results=(
 ))
 
 
-def scan_report(*, scanners: tuple[str, ...] = ("vuln", "secret", "config")) -> dict[str, object]:
-    """The keyword arguments of a ScanReport with every scanner's results."""
-    return {"inventory": INVENTORY, "findings": FINDINGS, "skipped": SKIPPED,
-            "database": DATABASE, "notes": ("a VEX statement names no product here",),
-            "secrets": SECRETS if "secret" in scanners else None,
-            "config": CONFIG if "config" in scanners else None, "scanners": scanners}
+def scan_report(*, scanners: tuple[str, ...] = ("vuln", "secret", "config")) -> ScanReport:
+    """A scan with the results of ``scanners``."""
+    return ScanReport(inventory=INVENTORY, findings=FINDINGS, skipped=SKIPPED, database=DATABASE,
+                      notes=("a VEX statement names no product here",),
+                      secrets=SECRETS if "secret" in scanners else None,
+                      config=CONFIG if "config" in scanners else None, scanners=scanners)
 
 
 POLICY_TEXT = """\
@@ -149,22 +149,22 @@ WAIVERS = """\
 """
 
 
-def decision() -> tuple[Decision, object]:
-    """(decision, policy) with failed and warned rules, a waived item and an expired waiver."""
+def decision() -> PolicyReport:
+    """A decision with failed and warned rules, a waived item and an expired waiver."""
     from hullcheck.policy import ConfigEvidence, SecretEvidence, SignatureEvidence
 
     pol = policy(POLICY_TEXT, WAIVERS)
     ev = evidence(
         packages=(pkg("libssl3", "3.0.11"), pkg("zlib1g", "1.2")),
-        vulnerabilities=tuple(vuln(f"CVE-2024-000{i}", Level.CRITICAL, fixed=("9",))
+        vulnerabilities=tuple(vuln(f"CVE-2024-000{i}", Severity.CRITICAL, fixed=("9",))
                               for i in range(1, 8)),
-        secrets=(SecretEvidence(rule="aws-access-key-id", severity=Level.CRITICAL,
+        secrets=(SecretEvidence(rule="aws-access-key-id", severity=Severity.CRITICAL,
                                 path="/root/.aws/credentials", layer=1, visible=False),),
-        config=(ConfigEvidence(id="HC-C001", severity=Level.HIGH, title="Image runs as root"),),
+        config=(ConfigEvidence(id="HC-C001", severity=Severity.HIGH, title="Image runs as root"),),
         signatures=(SignatureEvidence(key_fingerprint="sha256:" + "ff" * 32, verified=True),),
         notes=("signatures: one key file could not be read",),
     )
-    return evaluate(ev, pol, now=TODAY), pol
+    return PolicyReport(decision=evaluate(ev, pol, now=TODAY), policy=pol)
 
 
 def _deadline(on: str | None = None, passed: bool = False) -> Deadline:
@@ -177,6 +177,13 @@ ENTRY = CatalogEntry(name="docker.io/library/debian", tag="12", digest="sha256:"
                      diff_ids=(LAYERS[0].diff_id,), added="2024-02-01T00:00:00Z")
 ENTRY_BARE = CatalogEntry(name="example.org/ünïcode/scratch", tag="", digest="sha256:" + "c" * 64,
                           manifest_digest="sha256:" + "c" * 64)
+
+
+def base(*, found: bool = True, failures: tuple[str, ...] = ()) -> BaseReport:
+    return BaseReport(assessment=assessment(found=found), failures=failures)
+
+
+CATALOG = BaseCatalog(entries=(ENTRY, ENTRY_BARE))
 
 
 def assessment(*, found: bool = True) -> BaseAssessment:
@@ -210,4 +217,4 @@ def assessment(*, found: bool = True) -> BaseAssessment:
         freshness=fresh, advice=advice, notes=("advice from the local database",))
 
 
-__all__ = ["ENTRY", "ENTRY_BARE", "INVENTORY", "assessment", "decision", "scan_report"]
+__all__ = ["CATALOG", "CONFIG", "INVENTORY", "SECRETS", "base", "decision", "scan_report"]
