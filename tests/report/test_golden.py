@@ -44,3 +44,34 @@ CASES: dict[str, Callable[[], bytes]] = {
 def test_golden(name: str) -> None:
     data = CASES[name]().replace(f'"version": "{__version__}"'.encode(), b'"version": "VERSION"')
     assert_golden(f"../report/{name}", data)
+
+
+def test_the_machine_formats_meet_their_schemas() -> None:
+    import json
+
+    import jsonschema
+
+    from tests.cli.test_scan_cli import SARIF_SCHEMA
+    from tests.sbom.support import assert_valid, cyclonedx_validator
+
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    sarif = jsonschema.validators.validator_for(schema)(schema)
+    assert_valid(sarif, json.loads(report.render(reports.scan_report(), "sarif")))
+    assert_valid(sarif, json.loads(report.render(reports.decision(), "sarif")))
+    assert_valid(cyclonedx_validator(),
+                 json.loads(report.render(reports.scan_report(), "cyclonedx-json")))
+
+
+def test_every_report_type_has_a_table_and_json_or_only_a_table() -> None:
+    from hullcheck.misconfig import ConfigReport
+    from hullcheck.model import Inventory
+    from hullcheck.report import BaseReport, PolicyReport, ScanReport
+    from hullcheck.secrets import SecretReport
+
+    assert report.formats(ScanReport) == ("table", "json", "sarif", "cyclonedx-json")
+    assert report.formats(PolicyReport) == ("table", "json", "sarif", "junit")
+    for kind in (SecretReport, ConfigReport, BaseReport, BaseCatalog):
+        assert report.formats(kind) == ("table", "json")
+    assert report.formats(Inventory) == ("table",)  # its other formats are the SBOM's
+    with pytest.raises(ValueError, match="no 'junit' format for a ScanReport"):
+        report.render(reports.scan_report(), "junit")

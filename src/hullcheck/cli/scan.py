@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
-                        "malicious, critical, high, medium, low, negligible, unknown")
+                        + ", ".join(s.value for s in Severity))
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",

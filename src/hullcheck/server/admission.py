@@ -1,6 +1,6 @@
 """Kubernetes admission: AdmissionReview (admission.k8s.io/v1) in, allow / deny out.
 
-    controller = controller_for(pipeline.Admission(policy))
+    controller = controller_for(Admission(policy))  # pipeline.admission
     review = parse_review(body)                      # BadReview (HTTP 400) when malformed
     verdict = controller.decide(review)              # or controller.fallback(review, why)
     doc = controller.answer(review, verdict)         # the AdmissionReview response
