@@ -156,8 +156,8 @@ class DistroEcosystem:
     # any ":<release>".
     ecosystem: str
     release: Callable[[Distro], str | None] = _whole  # the release as the advisories write it
-    # What is searched, "{name}" and "{release}" filled in (just "{name}" when the release
-    # is unknown: Debian testing has no VERSION_ID).
+    # What is searched, "{name}", "{release}" and "{version}" (os-release's VERSION_ID)
+    # filled in; just "{name}" when the release is unknown (Debian testing has no VERSION_ID).
     searched: tuple[Search, ...] = (Search(ecosystem="{name}:{release}"),)
     # RPM module streams: a fix built in a module applies only to packages of that module
     # stream, a fix outside modules only to packages outside them (match/distros.py).
@@ -180,7 +180,8 @@ class DistroEcosystem:
         if release is None and any("{release}" in s.ecosystem for s in self.searched):
             return (Search(ecosystem=self.ecosystem),)
         return tuple(
-            Search(ecosystem=s.ecosystem.format(name=self.ecosystem, release=release or ""),
+            Search(ecosystem=s.ecosystem.format(name=self.ecosystem, release=release or "",
+                                                version=distro.version_id),
                    subscription=s.subscription)
             for s in self.searched
         )
@@ -201,9 +202,12 @@ DISTROS: dict[str, DistroEcosystem] = {
         DistroEcosystem(id="ubuntu", ecosystem="Ubuntu", release=_ubuntu, osv=True,
                         searched=(Search(ecosystem="{name}:{release}"),
                                   Search(ecosystem="{name}:Pro:{release}", subscription=_PRO))),
-        # Red Hat scopes records by CPE: "Red Hat:enterprise_linux:9::appstream", "::baseos".
+        # Red Hat scopes records by CPE: "Red Hat:enterprise_linux:9::appstream", "::baseos"
+        # for the release; "Red Hat:rhel_eus:9.2::appstream" (EUS, AUS, TUS, E4S) for fixes
+        # built for one minor release, which is what an image of that minor release runs.
         DistroEcosystem(id="rhel", ecosystem="Red Hat", release=_major, modular=True, osv=True,
-                        searched=(Search(ecosystem="{name}:enterprise_linux:{release}::*"),),
+                        searched=(Search(ecosystem="{name}:enterprise_linux:{release}::*"),
+                                  Search(ecosystem="{name}:rhel_*:{version}::*")),
                         purl_namespace="redhat"),
         DistroEcosystem(id="rocky", ecosystem="Rocky Linux", release=_major, modular=True,
                         osv=True),

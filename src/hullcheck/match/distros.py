@@ -6,9 +6,10 @@ stream (release ``...module+el8.5.0+10613+59a13ec4``; its header's MODULARITYLAB
 ``nodejs:14:8070020230306170042:bd1311ed``) is updated through that stream only. So a
 record whose fix is a module build applies to module builds, a record whose fix is not
 to packages outside modules; and where the record names its streams (``rpmmod``, see
-``vulndb/distros.py``) and one is of the installed package's module, it applies only to
-the installed stream (nodejs:16's fix says nothing about nodejs:14, whose versions are
-all lower). A record naming no stream of that module is not excluded on a guess.
+``vulndb/distros.py``) and the installed package's label names its own, it applies only
+when they agree (nodejs:16's fix says nothing about nodejs:14, whose versions are all
+lower; python39's says nothing of python38's numpy). A module build whose header carries
+no label is not excluded on a guess.
 """
 
 from __future__ import annotations
@@ -56,9 +57,5 @@ def module_rule_applies(pkg: Package, version: str, a: Affected) -> bool:
     fixed = a.fixed_versions
     if fixed and not any(bool(MODULE_BUILD.search(f)) == modular for f in fixed):
         return False
-    if stream:
-        module = stream.split(":", 1)[0]
-        named = [s for s in record_streams(a) if s.split(":", 1)[0] == module]
-        if named and stream not in named:
-            return False
-    return True
+    named = record_streams(a)
+    return not (stream and named and stream not in named)
