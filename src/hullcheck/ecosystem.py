@@ -109,10 +109,13 @@ def _ubuntu(d: Distro) -> str | None:
 
 
 def _service_pack(d: Distro) -> str | None:
-    """SUSE's product version: "15.5" -> "15 SP5", "15" (or "15.0") -> "15"."""
+    """SUSE's product version: "15.5" -> "15 SP5", "15" (or "15.0") -> "15"; from SLE 16
+    on, the dotted version itself ("16.0")."""
     major, _, sp = d.version_id.partition(".")
     if not major.isdigit():
         return None
+    if int(major) >= 16:
+        return d.version_id
     return f"{major} SP{sp}" if sp not in ("", "0") else major
 
 

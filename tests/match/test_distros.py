@@ -25,7 +25,7 @@ from tests.fixtures.osimages import Rpm, apk_installed, dpkg_status, os_release,
 from tests.match.support import write_osv
 
 DISTRO = Path(__file__).parent.parent / "fixtures" / "advisories" / "distro"
-GO = Path("/work/shared/data/osv/go")
+GO_STDLIB = Path(__file__).parent.parent / "fixtures" / "advisories" / "osv" / "go-stdlib"
 MakeImage = Callable[..., str]
 
 
@@ -403,12 +403,9 @@ def test_go_toolchain_found_by_version_string_is_matched(make_image: MakeImage, 
                                                          ) -> None:
     """A Go toolchain copied in (no package manager): Go's own database names it, as
     "toolchain" (the go command) and "stdlib" (the library it builds into programs)."""
-    records = tmp_path / "go"
-    records.mkdir()
-    for rid in GO_RECORDS:
-        (records / f"{rid}.json").write_bytes((GO / f"{rid}.json").read_bytes())
+    assert sorted(p.stem for p in GO_STDLIB.iterdir()) == list(GO_RECORDS)
     db = tmp_path / "vuln.db"
-    _import(db, "osv", records)
+    _import(db, "osv", GO_STDLIB)
     elf = make_elf([(".text", b"\x90" * 64), (".rodata", b"\x00junk\x00go1.21.9\x00")])
     busybox = make_elf([(".text", b"\x90" * 64), (".rodata", b"\x00BusyBox v1.36.1 (2023)\x00")])
     image = make_image({"usr/local/go/bin/go": elf, "bin/busybox": busybox})

@@ -81,7 +81,10 @@ def _file(path: Path, source: str, errors: list[FormatError]) -> Iterator[Adviso
                 el.clear()
                 if advisory is not None:
                     yield advisory
-    except (ParseError, DefusedXmlException) as exc:
+    except DefusedXmlException:
+        errors.append(FormatError(f"{path}: not a readable updateinfo file (it declares a DTD "
+                                  "or entities, which updateinfo never needs: refused)"))
+    except ParseError as exc:
         errors.append(FormatError(f"{path}: not a readable updateinfo file ({exc})"))
     except (OSError, EOFError) as exc:
         errors.append(FormatError(f"{path}: cannot read ({exc})"))
