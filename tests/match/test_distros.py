@@ -13,6 +13,8 @@ from yum's documented updateinfo schema (README).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from tests.fixtures.osimages import Rpm, apk_installed, dpkg_status, os_release,
 from tests.match.support import write_osv
 
 DISTRO = Path(__file__).parent.parent / "fixtures" / "advisories" / "distro"
-GO_STDLIB = Path(__file__).parent.parent / "fixtures" / "advisories" / "osv" / "go-stdlib"
+GO_STDLIB = Path(__file__).parent.parent / "fixtures" / "advisories" / "upstream" / "go-stdlib"
 MakeImage = Callable[..., str]
 
 
@@ -420,3 +422,22 @@ def test_go_toolchain_found_by_version_string_is_matched(make_image: MakeImage, 
     [skip] = [s for s in doc["skipped"] if s["package"].startswith("pkg:generic/busybox")]
     assert "no advisories name busybox by version" in skip["reason"]
     assert "busybox:busybox" in skip["reason"]
+
+
+def test_real_go_toolchain_is_matched_once(make_image: MakeImage, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The machine's own go command: its build info gives "stdlib" (a Go package), its
+    version string the toolchain; the standard library's advisories are not reported twice."""
+    go = Path(shutil.which("go") or "go").resolve()
+    db = tmp_path / "vuln.db"
+    _import(db, "osv", GO_STDLIB)
+    doc = _scan(make_image({"usr/local/go/bin/go": go.read_bytes()}), db, capsys)
+    version = subprocess.run([str(go), "env", "GOVERSION"], capture_output=True, text=True,
+                             check=True).stdout.strip().removeprefix("go")
+    assert version.startswith("1.19.")  # every record below is fixed in 1.21 or later
+    found = _found(doc)
+    assert set(found) == {("go", "CVE-2024-24787"),      # toolchain, by version string
+                          ("stdlib", "CVE-2023-45288"),  # stdlib, by build info
+                          ("stdlib", "CVE-2024-24790")}
+    assert found["go", "CVE-2024-24787"]["evidence"][0]["searchedName"] == "toolchain"
+    assert found["stdlib", "CVE-2024-24790"]["package"]["version"] == version

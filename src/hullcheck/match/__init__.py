@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from hullcheck.ecosystem import (
     BINARY_ADVISORIES,
@@ -77,8 +77,7 @@ class _Entry:
     compiled: CompiledAffected
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(NamedTuple):
     """What is searched for one package: (name, version, via) in each ecosystem."""
 
     searches: tuple[tuple[str, str, str], ...]
@@ -87,8 +86,7 @@ class _Plan:
     modular: bool  # RPM module streams decide which records apply (match/distros.py)
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
+class _Found(NamedTuple):
     """One searched name and version in one ecosystem."""
 
     pkg: Package
@@ -100,8 +98,7 @@ class _Found:
     modular: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):
     rec: AffectedRecord
     evidence: Evidence
     fixed: tuple[str, ...]
@@ -206,7 +203,9 @@ class Matcher:
         self._cache_size = cache_size
         self._kev_cache: dict[str, KevEntry | None] = {}
         self._known: tuple[str, ...] | None = None
-        self._wheres: dict[tuple[PackageType, Distro | None], tuple[Search, ...]] = {}
+        self._wheres: dict[PackageType, tuple[Search, ...]] = {}
+        self._wheres_distro: Distro | None = None
+        self._distro_modular = False  # the distro of _wheres has RPM module streams
         self._go_built: frozenset[str] = frozenset()
 
     def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
@@ -239,8 +238,11 @@ class Matcher:
     def _where(self, ptype: PackageType, distro: Distro | None) -> tuple[Search, ...]:
         """The ecosystems searched for packages of ``ptype`` on ``distro``: the table's
         names, its patterns ("Red Hat:enterprise_linux:9::*") matched against the store's."""
-        ck = (ptype, distro)
-        found = self._wheres.get(ck)
+        if distro is not self._wheres_distro:  # one distro per inventory: never hashed
+            self._wheres_distro = distro
+            self._wheres = {}
+            self._distro_modular = _modular(distro)
+        found = self._wheres.get(ptype)
         if found is None:
             out: list[Search] = []
             for s in osv_ecosystems(ptype, distro):
@@ -249,7 +251,7 @@ class Matcher:
                             for e in self._known_ecosystems() if fnmatchcase(e, s.ecosystem)]
                 else:
                     out.append(s)
-            found = self._wheres[ck] = tuple(out)
+            found = self._wheres[ptype] = tuple(out)
         return found
 
     def _plan(self, pkg: Package, distro: Distro | None) -> _Plan | str:
@@ -267,7 +269,7 @@ class Matcher:
             return ""
         return _Plan(searches=tuple(_searches(pkg)), wheres=wheres,
                      scheme=ECOSYSTEMS[pkg.type].version_scheme,
-                     modular=is_os(pkg.type) and _modular(distro))
+                     modular=self._distro_modular and is_os(pkg.type))
 
     def _binary_plan(self, pkg: Package) -> _Plan | str:
         """A program found by its version string: its own advisories where the table names
@@ -279,21 +281,21 @@ class Matcher:
             return (f"found by version string; no advisories name {pkg.name} by version in "
                     f"this database (NVD files it by CPE{' ' + cpes if cpes else ''}, "
                     "which is not a source)")
-        if any(loc.path in self._go_built for loc in pkg.locations):
-            return "matched through its Go build info (stdlib)"
-        return _Plan(searches=tuple((n, pkg.version, "upstream") for n in upstream.packages),
+        # A Go binary whose build info gave its standard library is matched through that.
+        built = any(loc.path in self._go_built for loc in pkg.locations)
+        names = tuple(n for n in upstream.packages if not (built and n == "stdlib"))
+        return _Plan(searches=tuple((n, pkg.version, "upstream") for n in names),
                      wheres=osv_ecosystems(upstream.ptype, None),
                      scheme=ECOSYSTEMS[upstream.ptype].version_scheme, modular=False)
 
-    def _prefetch(self, packages: Sequence[Package], distro: Distro | None) -> None:
-        """Read the records of every name ``packages`` will search, a few queries per
+    def _prefetch(self, plans: Iterable[_Plan | str]) -> None:
+        """Read the records of every name the ``plans`` will search, a few queries per
         ecosystem, when the store can (``lookup_many``); compile them once."""
         many = getattr(self.store, "lookup_many", None)
         if many is None:
             return
         want: dict[tuple[str, str], dict[str, None]] = {}  # (ecosystem, scheme) -> names
-        for pkg in packages:
-            plan = self._plan(pkg, distro)
+        for plan in plans:
             if isinstance(plan, str):
                 continue
             for where in plan.wheres:
@@ -310,7 +312,10 @@ class Matcher:
 
     def match_package(self, pkg: Package, distro: Distro | None,
                       skipped: list[Skipped]) -> list[Finding]:
-        plan = self._plan(pkg, distro)
+        return self._match_planned(pkg, self._plan(pkg, distro), skipped)
+
+    def _match_planned(self, pkg: Package, plan: _Plan | str,
+                       skipped: list[Skipped]) -> list[Finding]:
         if isinstance(plan, str):
             if plan:
                 skipped.append(Skipped(package=pkg, reason=plan))
@@ -404,9 +409,10 @@ class Matcher:
         self._go_built = frozenset(loc.path for p in inventory.packages
                                    if p.type is PackageType.GO and p.name == "stdlib"
                                    for loc in p.locations)
-        self._prefetch(todo, inventory.distro)
-        for pkg in todo:
-            findings.extend(self.match_package(pkg, inventory.distro, skipped))
+        plans = [self._plan(pkg, inventory.distro) for pkg in todo]
+        self._prefetch(plans)
+        for pkg, plan in zip(todo, plans, strict=True):
+            findings.extend(self._match_planned(pkg, plan, skipped))
         findings.sort(key=lambda f: (-f.level.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
                            packages_checked=len(todo))

@@ -14,6 +14,8 @@ no label is not excluded on a guess.
 
 from __future__ import annotations
 
+import functools
+
 from packageurl import PackageURL
 
 from hullcheck.model import Package
@@ -33,10 +35,13 @@ def installed_stream(pkg: Package) -> str:
 
 def record_streams(a: Affected) -> tuple[str, ...]:
     """The "name:stream" module streams an affected entry's purl names (``rpmmod``)."""
-    if "rpmmod=" not in a.purl:
-        return ()
+    return _purl_streams(a.purl) if "rpmmod=" in a.purl else ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _purl_streams(purl: str) -> tuple[str, ...]:
     try:
-        qualifiers = PackageURL.from_string(a.purl).qualifiers
+        qualifiers = PackageURL.from_string(purl).qualifiers
     except ValueError:
         return ()
     value = qualifiers.get("rpmmod", "") if isinstance(qualifiers, dict) else ""
