@@ -2,10 +2,17 @@
 
 One generic matcher serves every ecosystem, because ``ecosystem.py`` says for each
 package type which OSV ecosystem to search and which version scheme to compare with.
-OS packages are searched under their *source* package too (Debian's tracker, DSAs and
-Alpine's secdb are keyed by it) and the finding says so. Distro statuses become
-finding statuses, so a backported fix (fixed in 1.2-3+deb12u1 while upstream says
-1.3) is not reported.
+OS packages are searched under their *source* package too (distro feeds are keyed by it)
+and the finding says so. Distro statuses become finding statuses, so a backported fix
+(fixed in 1.2-3+deb12u1 while upstream says 1.3) is not reported.
+
+A distro release may be filed under several ecosystems (``ecosystem.DISTROS``): Ubuntu's
+release and its Pro (ESM) overlay, Red Hat's repositories and minor-release streams, SUSE's
+products; patterns among them are matched against the store's ecosystem names. A record
+one of them affects while another's fix of it is installed (an ESM update over the
+release's unfixed entry) is not reported; RPM module streams decide which records apply
+(``match/distros.py``). Programs found by their version string are matched where their own
+advisory data names them (``ecosystem.BINARY_ADVISORIES``), else listed as skipped.
 
 Records about the same vulnerability (PYSEC and GHSA and CVE ids that alias each
 other) merge into one finding per (package, vulnerability), keeping every record's
