@@ -36,7 +36,7 @@ def spdx_ids() -> frozenset[str]:
 
 _OPERATORS = frozenset({"and", "or", "with"})
 # SPDX 2.3 Annex D: ["DocumentRef-" idstring ":"] "LicenseRef-" idstring, idstring [A-Za-z0-9.-]+
-_LICENSE_REF = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
+LICENSE_REF = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 
 
 def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
@@ -50,7 +50,7 @@ def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
     ids = spdx_ids()
     return all(
         w.lower() in _OPERATORS or w.lower() in ids
-        or (refs and _LICENSE_REF.fullmatch(w) is not None)
+        or (refs and LICENSE_REF.fullmatch(w) is not None)
         for w in words
     )
 

@@ -119,6 +119,24 @@ class Supplier:
     kind: SupplierKind = SupplierKind.ORGANIZATION
 
 
+# "Name <address>" as Debian's Maintainer, Alpine's m: and Trivy's CycloneDX supplier write
+# it. Split by hand: email.utils.parseaddr reads RFC 5322 address lists only, and gives
+# ('', 'Fedora') for the vendor "Fedora Project", ('', 'Red') for "Red Hat, Inc. <URL>".
+_NAME_ADDRESS = re.compile(r"(?P<name>[^<>]*)<(?P<address>[^<>@\s]+@[^<>\s]+)>\s*\Z")
+
+
+def split_contact(text: str) -> tuple[str, str]:
+    """``Name <address>`` -> (name, address); a bare address -> ("", address); anything else
+    -> (text, ""). Whitespace is folded, surrounding quotes dropped from the name."""
+    text = " ".join(text.split())
+    m = _NAME_ADDRESS.fullmatch(text)
+    if m is not None:
+        return m.group("name").strip().strip('"').strip(), m.group("address")
+    if "@" in text and " " not in text:
+        return "", text.strip("<>")
+    return text, ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectedLicense:
     """A licence concluded from licence text by a classifier, not declared by the package (a

@@ -38,8 +38,8 @@ from collections.abc import Iterable
 
 from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, unknown
-from hullcheck.catalog.supplier import supplier
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
+from hullcheck.catalog.supplier import supplier
 from hullcheck.filetree import FileEntry, View
 from hullcheck.licenses import only_spdx_ids
 from hullcheck.licenses import validate as validate_license

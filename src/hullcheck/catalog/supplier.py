@@ -8,15 +8,10 @@ names a team: a mailing-list address (``lists.debian.org``, ``alioth-lists.debia
 
 from __future__ import annotations
 
-import re
-
-from hullcheck.model import Supplier, SupplierKind
+from hullcheck.model import Supplier, SupplierKind, split_contact
 
 MAX_NAME = 1000  # a longer field is cut: a name, not a document
 
-# Split by hand: email.utils.parseaddr reads RFC 5322 address lists only, and gives
-# ('', 'Fedora') for the vendor "Fedora Project" and ('', 'Red') for "Red Hat, Inc. <URL>".
-_NAME_ADDRESS = re.compile(r"(?P<name>[^<>]*)<(?P<address>[^<>@\s]+@[^<>\s]+)>\s*\Z")
 _TEAM_WORDS = frozenset({"maintainers", "team", "group", "developers", "project", "packagers"})
 _LIST_HOSTS = frozenset({"lists", "alioth-lists"})  # first label of a mailing list's host
 
@@ -27,12 +22,7 @@ def supplier(field: str, kind: SupplierKind | None = None) -> Supplier | None:
     text = " ".join(field.split())[:MAX_NAME]
     if not text or text.lower() in ("(none)", "unknown"):
         return None
-    name, email = text, ""
-    m = _NAME_ADDRESS.fullmatch(text)
-    if m is not None:
-        name, email = m.group("name").strip().strip('"').strip(), m.group("address")
-    elif "@" in text and " " not in text:
-        name, email = "", text.strip("<>")
+    name, email = split_contact(text)
     return Supplier(name=name or email, email=email, kind=kind or _kind(name, email))
 
 
