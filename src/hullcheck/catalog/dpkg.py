@@ -302,8 +302,8 @@ class Detector:
     Distinct texts are read once (libc6 and libc-bin share one); past ``MAX_DETECT_TOTAL``
     characters in all (~10 s) the rest are not read, and counted."""
 
-    def __init__(self, budget: int = MAX_DETECT_TOTAL) -> None:
-        self.budget = budget
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = MAX_DETECT_TOTAL if budget is None else budget
         self.skipped = 0  # packages whose copyright text was not read
         self._seen: dict[str, lic.Detection] = {}
 
