@@ -185,11 +185,12 @@ def test_free_form_copyright_files_give_detected_licences_dep5_declared(tmp_path
     """Real copyright files of Debian 12: base-files (free form) and bash (DEP-5)."""
     status = dpkg_stanza("base-files", "Santiago Vila <sanvila@debian.org>") + "\n" \
         + dpkg_stanza("bash")
-    inv = inventory_of(tmp_path, (DpkgCataloger(),), {
+    files: dict[str, bytes | str] = {
         "var/lib/dpkg/status": status,
         "usr/share/doc/base-files/copyright": read(BOOKWORM, "usr/share/doc/base-files/copyright"),
         "usr/share/doc/bash/copyright": read(BOOKWORM, "usr/share/doc/bash/copyright"),
-    })
+    }
+    inv = inventory_of(tmp_path, (DpkgCataloger(),), files)
     pkgs = {p.name: p for p in inv.packages}
     base, bash = pkgs["base-files"], pkgs["bash"]
     assert base.licenses == ("GPL-2.0-or-later",)

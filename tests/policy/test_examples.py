@@ -11,8 +11,8 @@ from hullcheck import catalog, filetree, misconfig
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image import open_image
 from hullcheck.image.writer import ImageBuilder, file, write_oci_layout
-from hullcheck.policy import evaluate, load
-from hullcheck.policy.evaluate import Action, Outcome
+from hullcheck.policy import Action, evaluate, load
+from hullcheck.policy.evaluate import Outcome
 from hullcheck.policy.evidence import config_from, from_inventory
 from hullcheck.policy.model import ConfigRule
 from tests.fixtures.debootstrap import debootstrap_rootfs
