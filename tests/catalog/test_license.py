@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck import catalog, filetree
+from hullcheck import catalog, deadline, filetree
 from hullcheck.catalog import dpkg
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.dpkg import DpkgCataloger, debian_license
 from hullcheck.catalog.supplier import supplier
+from hullcheck.errors import DeadlineExceeded
 from hullcheck.image import open_image
-from hullcheck.model import Supplier, SupplierKind
+from hullcheck.model import ImageSource, Supplier, SupplierKind
 from hullcheck.policy.licenses import parse
 from tests.fixtures.debootstrap import debootstrap_rootfs
-from tests.fixtures.images import inventory_of
+from tests.fixtures.images import inventory_of, tree_of
 from tests.fixtures.rootfs import read
 
 
@@ -278,3 +279,16 @@ def test_debootstrap_tree_licences_and_suppliers_beat_trivy() -> None:
     assert debs["libc6"].supplier == Supplier(
         name="GNU Libc Maintainers", email="debian-glibc@lists.debian.org",
         kind=SupplierKind.ORGANIZATION)
+
+
+def test_licence_detection_gives_up_at_the_commands_deadline(tmp_path: Path) -> None:
+    """Past the --timeout, detection stops with the command's one-line error, not later."""
+    files: dict[str, bytes | str] = {
+        "var/lib/dpkg/status": dpkg_stanza("base-files"),
+        "usr/share/doc/base-files/copyright": read(BOOKWORM, "usr/share/doc/base-files/copyright"),
+    }
+    tree = tree_of(tmp_path, files, globs=catalog.globs_for((DpkgCataloger(),)))
+    # a deadline of 0 s has passed at once: only where detection checks it can it be seen
+    with deadline.within(0.0, "sbom test"), pytest.raises(DeadlineExceeded, match=(
+            r"^sbom test: gave up after .* while detecting licences in Debian copyright files$")):
+        catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=(DpkgCataloger(),))
