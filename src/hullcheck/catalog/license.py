@@ -12,7 +12,6 @@ declared (``model.DetectedLicense``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -92,10 +91,10 @@ class Detection:
     confidence: float
 
 
-@functools.lru_cache(maxsize=256)
 def detect(text: str) -> Detection:
     """The licences whose text or notice appears in ``text`` (its first ``MAX_DETECT``
-    characters). Nothing found: no ids, confidence 0."""
+    characters). Nothing found: no ids, confidence 0. Not cached here: a cache of texts this
+    size would outlive the scan (the dpkg cataloger reads each distinct text once)."""
     from licenseclassifier import identify_license  # its ~40 ms load only when used
 
     text = text[:MAX_DETECT]
