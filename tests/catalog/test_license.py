@@ -9,15 +9,19 @@ import pytest
 from hullcheck import catalog, deadline, filetree
 from hullcheck.catalog import dpkg
 from hullcheck.catalog import license as lic
+from hullcheck.catalog.base import Env
 from hullcheck.catalog.dpkg import DpkgCataloger, debian_license
+from hullcheck.catalog.rpm import RpmDbCataloger
 from hullcheck.catalog.supplier import supplier
 from hullcheck.errors import DeadlineExceeded
+from hullcheck.filetree import FileEntry, Kind
 from hullcheck.image import open_image
-from hullcheck.model import ImageSource, Supplier, SupplierKind
+from hullcheck.model import ImageSource, Package, Supplier, SupplierKind
 from hullcheck.policy.licenses import parse
 from tests.fixtures.debootstrap import debootstrap_rootfs
 from tests.fixtures.images import inventory_of, tree_of
 from tests.fixtures.rootfs import read
+from tests.fixtures.rpm import build as rpm_build
 
 
 @pytest.mark.parametrize(
@@ -292,3 +296,21 @@ def test_licence_detection_gives_up_at_the_commands_deadline(tmp_path: Path) -> 
     with deadline.within(0.0, "sbom test"), pytest.raises(DeadlineExceeded, match=(
             r"^sbom test: gave up after .* while detecting licences in Debian copyright files$")):
         catalog.run(tree, ImageSource(kind="oci", name="test"), catalogers=(DpkgCataloger(),))
+
+
+def test_rpm_supplier_is_the_vendor_else_the_packager() -> None:
+    """Real header blobs in a real NDB database: VENDOR wins; without one, PACKAGER ("Name
+    <address>", as Rocky's "Release Engineering <...>"); an organisation either way."""
+    both = rpm_build.package_header("a", t1011=(6, "Rocky Enterprise Software Foundation"),
+                                    t1015=(6, "Release Engineering <infrastructure@rockylinux.org>"))
+    packager = rpm_build.package_header(
+        "b", t1015=(6, "Release Engineering <infrastructure@rockylinux.org>"))
+    entry = FileEntry("/var/lib/rpm/Packages.db", Kind.FILE, 0, 0o644, 0, "",
+                      rpm_build.make_ndb([both, packager]))
+    found = RpmDbCataloger().parse(entry, None, Env(distro=None))  # type: ignore[arg-type]
+    pkgs = {p.name: p for p in found if isinstance(p, Package)}
+    assert pkgs["a"].supplier == Supplier(name="Rocky Enterprise Software Foundation",
+                                          kind=SupplierKind.ORGANIZATION)
+    assert pkgs["b"].supplier == Supplier(name="Release Engineering",
+                                          email="infrastructure@rockylinux.org",
+                                          kind=SupplierKind.ORGANIZATION)

@@ -21,7 +21,7 @@ How a package is written, following Syft so SBOMs and purls line up:
   ``ASL 2.0``, plain ``GPL``). Every id must be an SPDX id as written (any case):
   license-expression's own aliases are not, so ``GPL`` is never read as GPL-1.0-or-later.
 
-* The supplier is the VENDOR (an organisation), else the PACKAGER.
+* The supplier is the VENDOR, else the PACKAGER: an organisation.
 
 * ``file_digests``: each file's digest as the header records it (FILEDIGESTS, in the
   FILEDIGESTALGO algorithm: MD5 on old rpms, SHA256 on current ones); directories and
@@ -131,9 +131,9 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
         found_by=RpmDbCataloger.name,
         locations=(Location(path=path, layer=layer),),
         licenses=(licence,) if licence else (),
-        # The Vendor is an organisation ("Red Hat, Inc."); else who packaged it.
-        supplier=(supplier(h.vendor, SupplierKind.ORGANIZATION) if h.vendor
-                  else supplier(h.packager)),
+        # The Vendor ("Red Hat, Inc."), else who packaged it: a distribution's build team
+        # ("Release Engineering <...>", "Fedora Project"), an organisation as Syft has it.
+        supplier=supplier(h.vendor or h.packager, SupplierKind.ORGANIZATION),
         source=parse_source_rpm(h.source_rpm, h.epoch),
         arch=h.arch,
         files=h.files,
