@@ -63,7 +63,7 @@ from hullcheck.vulndb.model import (
     advisory_from_json,
     affected_from_json,
 )
-from hullcheck.vulndb.severity import Rating, Severity
+from hullcheck.vulndb.severity import Rating, Score
 
 SCHEMA_VERSION = 2  # 2: packages and package_keys tables
 
@@ -123,7 +123,7 @@ class AffectedRecord:
     advisory_id: str
     kind: Kind
     aliases: tuple[str, ...]
-    severity: Severity
+    severity: Score
     withdrawn: str  # "" unless withdrawn
     source: str
     affected: Affected
@@ -469,7 +469,7 @@ _STATUSES = {s.value: s for s in DistroStatus}
 
 
 def record_to_json(
-    *, advisory: Advisory, severity: Severity, affected: Affected
+    *, advisory: Advisory, severity: Score, affected: Affected
 ) -> list[Any]:
     """One ``packages.records`` element: an advisory's statement about one package (the
     positional form in the module docstring; ``_Decoder`` reads it)."""
@@ -504,14 +504,14 @@ class _Decoder:
     (they are frozen), which makes decoding cheaper and the cache smaller."""
 
     def __init__(self) -> None:
-        self._severities: dict[tuple[Any, ...], Severity] = {}
+        self._severities: dict[tuple[Any, ...], Score] = {}
         self._events: dict[tuple[str, str], Event] = {}
 
-    def _severity(self, s: list[Any]) -> Severity:
+    def _severity(self, s: list[Any]) -> Score:
         key = tuple(s)
         sev = self._severities.get(key)
         if sev is None:
-            sev = self._severities[key] = Severity(
+            sev = self._severities[key] = Score(
                 rating=_RATINGS[s[0]], score=s[1], source=s[2], vector=s[3]
             )
         return sev
@@ -554,7 +554,7 @@ class _Decoder:
         ])
 
 
-def severity_json(s: Severity) -> str:
+def severity_json(s: Score) -> str:
     d: dict[str, Any] = {"rating": s.rating.value}
     if s.score is not None:
         d["score"] = s.score
