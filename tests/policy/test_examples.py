@@ -11,10 +11,10 @@ from hullcheck import catalog, filetree, misconfig
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.image import open_image
 from hullcheck.image.writer import ImageBuilder, file, write_oci_layout
+from hullcheck.pipeline.policy import config_evidence, package_evidence
 from hullcheck.policy import Action, evaluate, load
 from hullcheck.policy.evaluate import Outcome
-from hullcheck.policy.evidence import config_from, from_inventory
-from hullcheck.policy.model import ConfigRule
+from hullcheck.policy.rules import ConfigRule
 from tests.fixtures.debootstrap import debootstrap_rootfs
 from tests.policy._build import TODAY, evidence
 
@@ -41,7 +41,7 @@ def test_a_root_image_without_healthcheck_warns_and_does_not_fail(tmp_path: Path
     """"Runs as root" is a high-severity check; the example says it warns, and it does."""
     findings = misconfig.check(open_image(root_image(tmp_path)))
     assert {f.id for f in findings} == {"HC-C001", "HC-C002"}
-    decision = evaluate(evidence(config=config_from(findings)), load(PRODUCTION), now=TODAY)
+    decision = evaluate(evidence(config=config_evidence(findings)), load(PRODUCTION), now=TODAY)
     assert decision.outcome is Outcome.WARN
     (v,) = decision.violations
     assert (v.rule, v.action) == ("image-hygiene", Action.WARN)
@@ -54,7 +54,7 @@ def test_a_pipe_to_shell_still_fails(tmp_path: Path) -> None:
                 created_by="RUN /bin/sh -c curl -fsSL https://get.example.sh | sh")
     write_oci_layout(tmp_path / "oci", [(b.build(), "t")])
     findings = misconfig.check(open_image(f"oci:{tmp_path / 'oci'}:t"))
-    decision = evaluate(evidence(config=config_from(findings)), load(PRODUCTION), now=TODAY)
+    decision = evaluate(evidence(config=config_evidence(findings)), load(PRODUCTION), now=TODAY)
     assert decision.outcome is Outcome.FAIL
     assert [v.rule for v in decision.failed] == ["image-config"]
 
@@ -68,7 +68,7 @@ def test_stock_debian_licences_raise_no_licence_warning() -> None:
     cats = (DpkgCataloger(),)
     inv = catalog.run(filetree.build(image, catalog.globs_for(cats)), image.source,
                       catalogers=cats)
-    packages = from_inventory(inv)
+    packages = package_evidence(inv)
     assert len(packages) > 80
     decision = evaluate(evidence(packages=packages), load(PRODUCTION), now=TODAY)
     assert [v.rule for v in decision.violations] == []
