@@ -49,6 +49,7 @@ from hullcheck.pipeline.sign import (
     inventory_from_attestation,
     sign_image,
     verify_attestation,
+    verify_bundle,
     verify_image,
 )
 
@@ -59,5 +60,5 @@ __all__ = [
     "attest_sbom", "attest_scan", "base_catalog_entries", "config_check", "evidence_request",
     "gather_evidence", "image_distro", "inventory", "inventory_from_attestation",
     "load_inventory", "policy_check", "read_image", "scan", "secrets_scan", "sign_image",
-    "signature_verifier", "verify_attestation", "verify_image",
+    "signature_verifier", "verify_attestation", "verify_bundle", "verify_image",
 ]

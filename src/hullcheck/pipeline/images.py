@@ -17,6 +17,7 @@ from hullcheck.pipeline.redaction import redactor
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
+    from hullcheck.sign.identity import Keyless
 
 
 SCOPES = ("squashed", "all-layers")
@@ -31,7 +32,7 @@ class SbomRequest:
     max_file_size: int = filetree.DEFAULT_MAX_FILE
     # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
     # of reading the image's layers.
-    from_attestation: Path | None = None
+    from_attestation: Path | Keyless | None = None  # a public key, or keyless identities
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
     from hullcheck.report.findings import ScanReport
     from hullcheck.secrets import SecretReport
+    from hullcheck.sign.identity import Keyless
 
 # -- scan -------------------------------------------------------------------------------
 
@@ -48,7 +49,7 @@ class ScanRequest:
     secret_config: Path | None = None  # YAML: user secret rules and allow-lists
     # Take the inventory from a CycloneDX/SPDX attestation verified with this public key
     # instead of reading the image's layers (vulnerabilities only).
-    from_attestation: Path | None = None
+    from_attestation: Path | Keyless | None = None  # a public key, or keyless identities
 
 
 _SNIFF = 4096

@@ -19,7 +19,10 @@ from hullcheck.pipeline.scan import ScanRequest, scan
 
 if TYPE_CHECKING:
     from hullcheck.sign.cosign import Attached, VerifiedAttestation, VerifiedSignature
+    from hullcheck.sign.identity import Keyless
+    from hullcheck.sign.keyless import KeylessAttestation, KeylessSignature
     from hullcheck.sign.store import Target
+    from hullcheck.sign.trustroot import TrustRoot
 # -- signatures and attestations: types ---------------------------------------------------
 
 
@@ -78,11 +81,48 @@ def sign_image(req: SignRequest) -> Attached:
         t, key, annotations=dict(req.annotations), bundle=req.bundle))
 
 
-def verify_image(image: str, public_key: Path, pull: PullOptions | None = None) -> VerifiedSignature:
-    from hullcheck.sign import cosign, keys
+def _trust_root(keyless: Keyless) -> TrustRoot:
+    from hullcheck.sign import trustroot
 
+    return trustroot.load(keyless.trusted_root, refresh=keyless.refresh)
+
+
+def verify_image(image: str, public_key: Path | Keyless,
+                 pull: PullOptions | None = None) -> VerifiedSignature:
+    """A signature of ``image`` by the key in ``public_key``, or keyless by one of its
+    identities (``sign.identity.Keyless``)."""
+    from hullcheck.sign import cosign, keys
+    from hullcheck.sign.identity import Keyless
+
+    if isinstance(public_key, Keyless):
+        from hullcheck.sign import keyless
+
+        root, accepted = _trust_root(public_key), public_key  # the root: before any network
+        return _with_target(image, pull or PullOptions(),
+                            lambda t: keyless.verify_image(t, accepted, root))
     key = keys.read_public_key(public_key)
     return _with_target(image, pull or PullOptions(), lambda t: cosign.verify_image(t, key))
+
+
+def verify_bundle(bundle: Path, digest: str, accepted: Keyless, *, attestation: bool = False,
+                  predicate_type: str | None = None) -> KeylessSignature | KeylessAttestation:
+    """A keyless Sigstore bundle file that signs (or attests to) the image ``digest``; no
+    registry is contacted."""
+    from hullcheck.digest import parse_digest
+    from hullcheck.errors import InputError
+    from hullcheck.sign import keyless, sigstore_bundle
+
+    algo, _ = parse_digest(digest, what="--digest")
+    if algo != "sha256":
+        raise UsageError(f"--digest {digest}: image digests are sha256")
+    root = _trust_root(accepted)
+    data = untrusted.read_file(bundle, what="bundle", limit=sigstore_bundle.MAX_BUNDLE,
+                               error=InputError)
+    what = f"bundle {bundle}"
+    if attestation:
+        return keyless.verify_bundle_attestation(data, digest, accepted, root, what=what,
+                                                 predicate_type=predicate_type)
+    return keyless.verify_bundle_signature(data, digest, accepted, root, what=what)
 
 
 def attest_image(req: AttestRequest) -> Attached:
@@ -157,10 +197,18 @@ def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> byte
 
 
 def verify_attestation(
-    image: str, public_key: Path, predicate_type: str | None = None, pull: PullOptions | None = None
+    image: str, public_key: Path | Keyless, predicate_type: str | None = None,
+    pull: PullOptions | None = None
 ) -> tuple[VerifiedAttestation, ...]:
     from hullcheck.sign import cosign, keys
+    from hullcheck.sign.identity import Keyless
 
+    if isinstance(public_key, Keyless):
+        from hullcheck.sign import keyless
+
+        root, accepted = _trust_root(public_key), public_key
+        return _with_target(image, pull or PullOptions(), lambda t: keyless.verify_attestations(
+            t, accepted, root, predicate_type))
     key = keys.read_public_key(public_key)
     return _with_target(image, pull or PullOptions(),
                         lambda t: cosign.verify_attestations(t, key, predicate_type))
@@ -172,18 +220,23 @@ def verify_attestation(
 SBOM_PREDICATES = ("https://cyclonedx.org/bom", "https://spdx.dev/Document")
 
 
-def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) -> Inventory:
+def inventory_from_attestation(image: str, public_key: Path | Keyless,
+                               pull: PullOptions) -> Inventory:
     """The inventory of a CycloneDX (preferred) or SPDX attestation of ``image`` that verifies
-    with ``public_key`` (signature, subject digest and predicate type all checked)."""
+    with ``public_key`` or keylessly by one of its identities (signature, subject digest and
+    predicate type all checked)."""
     import json
 
     from hullcheck import sbom
     from hullcheck.errors import VerificationError
+    from hullcheck.sign.identity import Keyless
 
     found = [a for t in SBOM_PREDICATES for a in _attestations_or_none(image, public_key, t, pull)]
     if not found:
+        by = (f"keylessly by {public_key.describe()}" if isinstance(public_key, Keyless)
+              else f"with {public_key}")
         raise VerificationError(
-            f"{image}: no CycloneDX or SPDX attestation verifies with {public_key}",
+            f"{image}: no CycloneDX or SPDX attestation verifies {by}",
             hint="attach one with 'hullcheck attest IMAGE --key KEY --type cyclonedx --sbom'",
         )
     att = found[0]
@@ -195,7 +248,7 @@ def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) 
     return dataclasses.replace(inv, source=source)
 
 
-def _attestations_or_none(image: str, key: Path, predicate_type: str,
+def _attestations_or_none(image: str, key: Path | Keyless, predicate_type: str,
                           pull: PullOptions) -> tuple[VerifiedAttestation, ...]:
     from hullcheck.errors import VerificationError
 

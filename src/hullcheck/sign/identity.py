@@ -23,22 +23,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat import asn1
-from cryptography.x509.oid import ObjectIdentifier
+from typing import TYPE_CHECKING
 
 from hullcheck.errors import HullcheckError, UsageError, VerificationError
 
-_OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
-_OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
-_OID_OTHERNAME = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+if TYPE_CHECKING:  # cryptography is imported when a certificate is read (CLI start-up time)
+    from cryptography import x509
+
+_OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+_OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+_OID_OTHERNAME = "1.3.6.1.4.1.57264.1.7"
 # cosign's --certificate-github-workflow-* flags check these (raw-bytes, "v1") extensions.
-GITHUB_CLAIMS: dict[str, ObjectIdentifier] = {
-    "trigger": ObjectIdentifier("1.3.6.1.4.1.57264.1.2"),
-    "sha": ObjectIdentifier("1.3.6.1.4.1.57264.1.3"),
-    "name": ObjectIdentifier("1.3.6.1.4.1.57264.1.4"),
-    "repository": ObjectIdentifier("1.3.6.1.4.1.57264.1.5"),
-    "ref": ObjectIdentifier("1.3.6.1.4.1.57264.1.6"),
+GITHUB_CLAIMS: dict[str, str] = {
+    "trigger": "1.3.6.1.4.1.57264.1.2",
+    "sha": "1.3.6.1.4.1.57264.1.3",
+    "name": "1.3.6.1.4.1.57264.1.4",
+    "repository": "1.3.6.1.4.1.57264.1.5",
+    "ref": "1.3.6.1.4.1.57264.1.6",
 }
 # cosign's flag for each IdentityPolicy field (YAML files use the field names themselves).
 FLAGS: Mapping[str, str] = {
@@ -72,9 +73,11 @@ def _text(raw: bytes) -> str:
     return raw[:_MAX_VALUE].decode("utf-8", errors="replace")
 
 
-def _extension_bytes(cert: x509.Certificate, oid: ObjectIdentifier) -> bytes | None:
+def _extension_bytes(cert: x509.Certificate, oid: str) -> bytes | None:
+    from cryptography import x509
+
     try:
-        value = cert.extensions.get_extension_for_oid(oid).value
+        value = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid)).value
     except x509.ExtensionNotFound:
         return None
     return value.value if isinstance(value, x509.UnrecognizedExtension) else None
@@ -82,6 +85,8 @@ def _extension_bytes(cert: x509.Certificate, oid: ObjectIdentifier) -> bytes | N
 
 def _issuer(cert: x509.Certificate) -> str:
     """The v2 issuer (DER UTF8String) when present, else the v1 one (raw bytes), as cosign."""
+    from cryptography.hazmat import asn1
+
     v2 = _extension_bytes(cert, _OID_ISSUER_V2)
     if v2 is not None:
         try:
@@ -93,6 +98,9 @@ def _issuer(cert: x509.Certificate) -> str:
 
 
 def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+    from cryptography.hazmat import asn1
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -102,7 +110,7 @@ def _sans(cert: x509.Certificate) -> tuple[str, ...]:
     found = [*san.get_values_for_type(x509.RFC822Name),
              *san.get_values_for_type(x509.UniformResourceIdentifier)]
     for other in san.get_values_for_type(x509.OtherName):
-        if other.type_id == _OID_OTHERNAME:
+        if other.type_id.dotted_string == _OID_OTHERNAME:
             try:
                 found.append(asn1.decode_der(str, other.value))
             except ValueError:
@@ -150,8 +158,8 @@ class IdentityPolicy:
     _issuer_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def create(cls, *, error: type[HullcheckError] = UsageError,
-               names: Mapping[str, str] = FLAGS, **values: str) -> IdentityPolicy:
+    def create(cls, values: Mapping[str, str], *, error: type[HullcheckError] = UsageError,
+               names: Mapping[str, str] = FLAGS) -> IdentityPolicy:
         """A checked policy: one of identity/identity_regexp and one of issuer/issuer_regexp,
         regexps that compile. ``names`` spells the fields as the caller's user wrote them
         (cosign's flags by default, YAML keys); errors are raised as ``error``."""
@@ -234,6 +242,7 @@ class Keyless:
 
     identities: tuple[IdentityPolicy, ...]  # any one of them
     trusted_root: Path | None = None
+    refresh: bool = False  # may the production root be refreshed through TUF first
 
     def describe(self) -> str:
         return " or ".join(p.describe() for p in self.identities)

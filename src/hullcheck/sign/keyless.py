@@ -42,6 +42,7 @@ class KeylessSignature(VerifiedSignature):
     log_index: int  # the Rekor entry
     integrated_time: dt.datetime | None
     trusted_root: str  # where the trust material came from
+    notes: tuple[str, ...] = ()  # about the trust material (a TUF refresh that failed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +51,7 @@ class KeylessAttestation(VerifiedAttestation):
     log_index: int
     integrated_time: dt.datetime | None
     trusted_root: str
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +131,7 @@ def _signature(checked: _Checked, *, image: str, digest: str, docker_reference: 
     return KeylessSignature(image=image, digest=digest, key_fingerprint="", source=what,
                             format=fmt, claims=claims, signer=checked.signer,
                             log_index=checked.log_index, integrated_time=checked.integrated_time,
-                            trusted_root=root.source)
+                            trusted_root=root.source, notes=root.notes)
 
 
 def _subject(statement: intoto.Statement, digest: str, what: str) -> None:
@@ -178,7 +180,8 @@ def _attestation(image: str, digest: str, checked: _Checked, what: str,
                               predicate_type=statement.predicate_type,
                               predicate=statement.predicate, subjects=statement.subjects,
                               signer=checked.signer, log_index=checked.log_index,
-                              integrated_time=checked.integrated_time, trusted_root=root.source)
+                              integrated_time=checked.integrated_time, trusted_root=root.source,
+                              notes=root.notes)
 
 
 def verify_attestations(target: Target, keyless: Keyless, root: TrustRoot,
