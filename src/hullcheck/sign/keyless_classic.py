@@ -308,9 +308,9 @@ def verify_layer(*, blob: bytes, dsse_layer: bool, annotations: Mapping[str, obj
     failed step."""
     leaf, *chain = _certificates(_annotation(annotations, CERTIFICATE_ANNOTATION, what), what,
                                  "certificate")
-    chain_text = annotations.get(CHAIN_ANNOTATION)
-    if isinstance(chain_text, str) and chain_text:
-        chain += _certificates(chain_text, what, "certificate chain")
+    if annotations.get(CHAIN_ANNOTATION):
+        chain += _certificates(_annotation(annotations, CHAIN_ANNOTATION, what), what,
+                               "certificate chain")
     envelope: dsse.Envelope | None = None
     if dsse_layer:
         envelope = dsse.Envelope.from_json(blob, what=what)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from sigstore_models.trustroot.v1 import TransparencyLogInstance
 
 PRODUCTION_TUF = "https://tuf-repo-cdn.sigstore.dev"
+REFRESH_URL = PRODUCTION_TUF  # where a refresh asks (a module variable: tests point it elsewhere)
 OFFLINE_ENV = "HULLCHECK_OFFLINE"
 REFRESH_SECONDS = 10.0  # a TUF refresh that takes longer is abandoned (the cached root is used)
 REFRESH_EVERY = 24 * 3600  # seconds between attempts, successful or not
@@ -192,7 +193,7 @@ def load(path: Path | None = None, *, refresh: bool = False) -> TrustRoot:
         return parse(data, source=str(path))
     notes: tuple[str, ...] = ()
     if refresh and not os.environ.get(OFFLINE_ENV):
-        notes = _refresh_if_due()
+        notes = _refresh_if_due(REFRESH_URL)
     cached = _tuf_cache(PRODUCTION_TUF)
     if cached.is_file():
         with contextlib.suppress(OSError, FormatError):
@@ -226,7 +227,7 @@ def _stamp() -> Path:
     return Path(platformdirs.user_cache_dir("hullcheck")) / "sigstore-tuf-attempt"
 
 
-def _refresh_if_due(url: str = PRODUCTION_TUF) -> tuple[str, ...]:
+def _refresh_if_due(url: str) -> tuple[str, ...]:
     """Refresh sigstore-python's TUF cache when the last attempt is a day old; a note when it
     did not work. The attempt runs in a daemon thread so a silent network cannot hold the
     command beyond ``REFRESH_SECONDS`` (nor its deadline)."""
