@@ -48,6 +48,12 @@ FLAGS: Mapping[str, str] = {
     "issuer_regexp": "--certificate-oidc-issuer-regexp",
     **{f"github_workflow_{k}": f"--certificate-github-workflow-{k}" for k in GITHUB_CLAIMS},
 }
+# The same fields in YAML files (policy signature rules, base trust files), camelCase.
+YAML_KEYS: Mapping[str, str] = {
+    "identity": "identity", "identityRegexp": "identity_regexp",
+    "issuer": "issuer", "issuerRegexp": "issuer_regexp",
+    **{"githubWorkflow" + k.title(): f"github_workflow_{k}" for k in GITHUB_CLAIMS},
+}
 _MAX_SHOWN = 200  # characters of a certificate value quoted in a message
 _MAX_VALUE = 4096  # longer extension values are not identities
 
@@ -186,6 +192,15 @@ class IdentityPolicy:
         object.__setattr__(policy, "_issuer_re",
                            _compile(policy.issuer_regexp, names["issuer_regexp"], error))
         return policy
+
+    @classmethod
+    def from_yaml(cls, values: Mapping[str, str], *, error: type[HullcheckError],
+                  where: str) -> IdentityPolicy:
+        """A policy from a YAML mapping of ``YAML_KEYS`` (the caller checked the keys);
+        messages name the fields as ``where.key``."""
+        names = {field: f"{where}.{key}" for key, field in YAML_KEYS.items()}
+        return cls.create({YAML_KEYS[k]: v for k, v in values.items() if v}, error=error,
+                          names=names)
 
     def describe(self) -> str:
         who = self.identity or f"/{self.identity_regexp}/"
