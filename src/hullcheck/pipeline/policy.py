@@ -19,6 +19,7 @@ from hullcheck.pipeline.sign import verify_attestation, verify_image
 if TYPE_CHECKING:
     from hullcheck.policy import Decision, Evidence, Policy
     from hullcheck.sign.cosign import VerifiedAttestation
+    from hullcheck.sign.identity import Keyless
 # -- policy: evidence from every room, then a pure decision -----------------------------------
 
 
@@ -36,6 +37,7 @@ class EvidenceRequest:
     vex: tuple[Path, ...] = ()
     ignore: Path | None = None
     keys: tuple[Path, ...] = ()  # public keys to verify signatures and attestations with
+    keyless: tuple[Keyless, ...] = ()  # keyless signers, one identity each (for require: all)
     attestation_types: tuple[str, ...] = ()
     base_trust: Path | None = None  # base trust file; None: trust unknown
     base_catalog: Path | None = None
@@ -118,23 +120,25 @@ def gather_evidence(req: EvidenceRequest, progress: Progress | None = None) -> E
     if Need.PACKAGES in req.needs or Need.VULNERABILITIES in req.needs:
         packages = ev.from_inventory(inv)
     if Need.SIGNATURES in req.needs:
-        if not req.keys:
+        if not req.keys and not req.keyless:
             notes.append("signatures: the policy names no public key file to verify with "
                          "(keys given by fingerprint only cannot verify)")
         else:
             found = []
-            for key in req.keys:
+            signers: tuple[Path | Keyless, ...] = (*req.keys, *req.keyless)
+            for key in signers:
                 try:
                     found.append(verify_image(target, key, req.pull))
                 except VerificationError:
                     continue  # not signed by this key: no evidence for it
             signatures = ev.signatures_from(found)
     if Need.ATTESTATIONS in req.needs:
-        if not req.keys:
+        if not req.keys and not req.keyless:
             notes.append("attestations: the policy names no public key file to verify with")
         else:
             atts: list[VerifiedAttestation] = []
-            for key in req.keys:
+            attesters: tuple[Path | Keyless, ...] = (*req.keys, *req.keyless)
+            for key in attesters:
                 for ptype in req.attestation_types or (None,):
                     try:
                         atts.extend(verify_attestation(target, key, ptype, req.pull))
@@ -155,8 +159,13 @@ def gather_evidence(req: EvidenceRequest, progress: Progress | None = None) -> E
 
 def evidence_request(policy: Policy, image: str, **options: object) -> EvidenceRequest:
     """What ``policy`` needs gathered about ``image``."""
+    from hullcheck.sign.identity import Keyless
+
+    root = Path(policy.trusted_root()) if policy.trusted_root() else None
     return EvidenceRequest(image=image, needs=frozenset(n.value for n in policy.needs()),
                            keys=tuple(Path(k) for k in policy.verification_keys()),
+                           keyless=tuple(Keyless(identities=(p,), trusted_root=root)
+                                         for p in policy.signing_identities()),
                            attestation_types=policy.attestation_types(),
                            **options)  # type: ignore[arg-type]
 

@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 
 from hullcheck.policy import cel
 from hullcheck.policy import licenses as lic
-from hullcheck.policy.evidence import Evidence, ImageEvidence, VulnEvidence
+from hullcheck.policy.evidence import AttestationEvidence, Evidence, ImageEvidence, VulnEvidence
 from hullcheck.policy.model import (
     Action,
     BaseRule,
@@ -280,28 +280,39 @@ def _check_sbom(rule: SbomRule, ev: Evidence) -> _Hit | None:
 
 def _check_signatures(rule: SignatureRule, ev: Evidence) -> _Hit | None:
     problems = []
-    names = dict(zip(rule.keys, rule.key_names, strict=True))
-    if rule.keys:
+    if rule.keys or rule.identities:
         if ev.signatures is None:
             return _missing("signatures", ev)
-        verified = {s.key_fingerprint for s in ev.signatures if s.verified}
-        missing = [k for k in rule.keys if k not in verified]
-        if rule.require is Require.ANY and len(missing) == len(rule.keys):
-            problems.append("not signed by any required key ("
-                            + ", ".join(names[k] for k in rule.keys) + ")")
+        verified = [s for s in ev.signatures if s.verified]
+        fingerprints = {s.key_fingerprint for s in verified}
+        # Each signer the rule names (a key, a keyless identity) and whether one signed.
+        signers = [(name, k in fingerprints)
+                   for k, name in zip(rule.keys, rule.key_names, strict=True)]
+        signers += [(p.describe(), any(s.identity and p.matches(s.identity, s.issuer)
+                                       for s in verified)) for p in rule.identities]
+        missing = [name for name, present in signers if not present]
+        if rule.require is Require.ANY and len(missing) == len(signers):
+            kind = "key" if not rule.identities else "identity" if not rule.keys else "signer"
+            problems.append(f"not signed by any required {kind} (" + ", ".join(missing) + ")")
         elif rule.require is Require.ALL and missing:
-            problems.append("no verified signature by " + ", ".join(names[k] for k in missing))
+            problems.append("no verified signature by " + ", ".join(missing))
     if rule.attestations:
         if ev.attestations is None:
             return _missing("attestations", ev)
-        keys = set(rule.keys)
         absent = [t for t in rule.attestations if not any(
-            a.predicate_type == t and a.verified
-            and (not keys or not a.key_fingerprint or a.key_fingerprint in keys)
+            a.predicate_type == t and a.verified and _by_rule_signer(rule, a)
             for a in ev.attestations)]
         if absent:
             problems.append("no verified attestation of type " + ", ".join(absent))
     return _Hit("; ".join(problems)) if problems else None
+
+
+def _by_rule_signer(rule: SignatureRule, a: AttestationEvidence) -> bool:
+    """Whether an attestation is by a signer the rule names (any, when it names none)."""
+    if a.identity:  # keyless
+        return (not rule.keys and not rule.identities) or any(
+            p.matches(a.identity, a.issuer) for p in rule.identities)
+    return not rule.keys or not a.key_fingerprint or a.key_fingerprint in rule.keys
 
 
 def _check_base(rule: BaseRule, ev: Evidence) -> _Hit | None:

@@ -101,8 +101,10 @@ class ConfigEvidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureEvidence:
-    key_fingerprint: str  # "sha256:<hex of the DER SubjectPublicKeyInfo>"
+    key_fingerprint: str  # "sha256:<hex of the DER SubjectPublicKeyInfo>"; "" when keyless
     verified: bool
+    identity: str = ""  # keyless: the certificate's identity and OIDC issuer
+    issuer: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +112,8 @@ class AttestationEvidence:
     predicate_type: str
     key_fingerprint: str = ""
     verified: bool = True
+    identity: str = ""  # keyless: the certificate's identity and OIDC issuer
+    issuer: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,9 +244,19 @@ def signatures_from(verified: Iterable[Any]) -> tuple[SignatureEvidence, ...]:
         fp = _attr(v, "key_fingerprint", "fingerprint", "key_id", default=None)
         if fp is None:
             fp = _attr(_attr(v, "key"), "fingerprint", default="")
+        identity, issuer = _signer(v)
         out.append(SignatureEvidence(key_fingerprint=normalise_fingerprint(str(fp)),
-                                     verified=bool(_attr(v, "verified", default=True))))
+                                     verified=bool(_attr(v, "verified", default=True)),
+                                     identity=identity, issuer=issuer))
     return tuple(out)
+
+
+def _signer(verified: Any) -> tuple[str, str]:
+    """(identity, issuer) of a keyless result's ``signer``; ("", "") for a key's."""
+    signer = _attr(verified, "signer", default=None)
+    if signer is None:
+        return "", ""
+    return str(_attr(signer, "identity", default="")), str(_attr(signer, "issuer", default=""))
 
 
 def attestations_from(verified: Iterable[Any]) -> tuple[AttestationEvidence, ...]:
@@ -255,9 +269,11 @@ def attestations_from(verified: Iterable[Any]) -> tuple[AttestationEvidence, ...
         fp = _attr(v, "key_fingerprint", "fingerprint", default=None)
         if fp is None:
             fp = _attr(_attr(v, "key"), "fingerprint", default="")
+        identity, issuer = _signer(v)
         out.append(AttestationEvidence(predicate_type=str(ptype or ""),
                                        key_fingerprint=normalise_fingerprint(str(fp or "")),
-                                       verified=bool(_attr(v, "verified", default=True))))
+                                       verified=bool(_attr(v, "verified", default=True)),
+                                       identity=identity, issuer=issuer))
     return tuple(out)
 
 

@@ -46,6 +46,7 @@ from hullcheck.policy.model import (
     VulnerabilityRule,
     Waiver,
 )
+from hullcheck.sign.identity import YAML_KEYS, IdentityPolicy
 
 MAX_POLICY = 4 << 20
 MAX_KEY = 64 << 10  # a PEM public key is well under a kilobyte
@@ -317,15 +318,40 @@ def public_key_fingerprint(ctx: _Ctx, node: yaml.Node, path: str, pem_path: str)
     return "sha256:" + hashlib.sha256(der).hexdigest(), str(file.resolve())
 
 
+def _identity(ctx: _Ctx, node: yaml.Node, path: str) -> IdentityPolicy:
+    """A keyless signer: identity/identityRegexp, issuer/issuerRegexp, GitHub claims."""
+    k = _Fields(ctx, node, path)
+    values = {key: k.text(key) for key in YAML_KEYS}
+    k.finish()
+    try:
+        return IdentityPolicy.from_yaml(values, error=PolicyError, where=path)
+    except PolicyError as exc:
+        raise ctx.error(node, "", str(exc)) from None
+
+
+def _trusted_root(f: _Fields) -> str:
+    written = f.text("trustedRoot")
+    if not written:
+        return ""
+    file = Path(written)
+    if not file.is_absolute() and f.ctx.base_dir is not None:
+        file = f.ctx.base_dir / file
+    return str(file.resolve())
+
+
 def _signatures(f: _Fields, common: dict[str, Any]) -> Rule:
     keys = [_key_fingerprint(f.ctx, node, path) for node, path in f.seq("keys")]
     rule = SignatureRule(**common, keys=tuple(k for k, _, _ in keys),
                          key_names=tuple(n for _, n, _ in keys),
                          key_files=tuple(f for _, _, f in keys if f),
                          require=f.choice("require", Require, Require.ANY),
-                         attestations=f.strings("attestations"))
-    if not rule.keys and not rule.attestations:
-        raise f.ctx.error(f.mapping, f.path, "a signatures rule needs keys or attestations")
+                         attestations=f.strings("attestations"),
+                         identities=tuple(_identity(f.ctx, node, path)
+                                          for node, path in f.seq("identities")),
+                         trusted_root=_trusted_root(f))
+    if not rule.keys and not rule.identities and not rule.attestations:
+        raise f.ctx.error(f.mapping, f.path,
+                          "a signatures rule needs keys, identities or attestations")
     return rule
 
 
@@ -386,7 +412,7 @@ _FIELDS = {
     "config": ("ids", "severity"),
     "licenses": ("deny", "allow", "requireKnown"),
     "sbom": ("required", "banned"),
-    "signatures": ("keys", "require", "attestations"),
+    "signatures": ("keys", "require", "attestations", "identities", "trustedRoot"),
     "base": ("trusted", "notEol", "maxDaysBehind"),
     "cel": ("expression", "message"),
 }

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from hullcheck.match.model import Level
+from hullcheck.sign.identity import IdentityPolicy
 
 API_VERSION = "hullcheck/v1"
 KIND = "Policy"
@@ -119,6 +120,8 @@ class SignatureRule(RuleBase):
     key_files: tuple[str, ...] = ()  # PEM public keys (absolute paths) to verify signatures with
     require: Require = Require.ANY
     attestations: tuple[str, ...] = ()  # predicate types that must be present and verified
+    identities: tuple[IdentityPolicy, ...] = ()  # keyless signers (Fulcio/Rekor), like keys
+    trusted_root: str = ""  # Sigstore trusted_root.json (absolute path); "": production root
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +179,16 @@ class Policy:
         return tuple(dict.fromkeys(k for r in self.rules if isinstance(r, SignatureRule)
                                    for k in r.key_files))
 
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        """The keyless signers the signature rules accept, each verified on its own."""
+        return tuple(dict.fromkeys(i for r in self.rules if isinstance(r, SignatureRule)
+                                   for i in r.identities))
+
+    def trusted_root(self) -> str:
+        """The Sigstore trusted root the signature rules name ("" for the production root)."""
+        return next((r.trusted_root for r in self.rules
+                     if isinstance(r, SignatureRule) and r.trusted_root), "")
+
     def attestation_types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for r in self.rules if isinstance(r, SignatureRule)
                                    for t in r.attestations))
@@ -198,7 +211,7 @@ _CEL_NAMES = {n.value: n for n in Need}
 
 def rule_needs(rule: Rule) -> tuple[Need, ...]:
     if isinstance(rule, SignatureRule):
-        return ((Need.SIGNATURES,) if rule.keys else ()) + (
+        return ((Need.SIGNATURES,) if rule.keys or rule.identities else ()) + (
             (Need.ATTESTATIONS,) if rule.attestations else ())
     if isinstance(rule, CelRule):
         import re
