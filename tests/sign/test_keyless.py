@@ -557,3 +557,24 @@ def test_identity_policy_matches_like_cosign() -> None:
         IdentityPolicy.create({"identity": v.MITR, "issuer": v.GITHUB_OAUTH,
                                "github_workflow_ref": "refs/x"}).check(
             Signer(identities=(v.MITR,), issuer=v.GITHUB_OAUTH), what="t")
+
+
+# -- cosign save layouts and images by digest --------------------------------------------------
+
+
+def test_a_cosign_save_layout_reads_as_its_image(capsys: pytest.CaptureFixture[str]) -> None:
+    """The attestation next to the image (kind ``dev.cosignproject.cosign/atts``, untagged) is
+    not a second image; ``@sha256:`` names the index or one of its platform images."""
+    amd64 = "sha256:d1fc0de9c6a33e502c488221644de1736c53d8ddb59b0e41b4946fb26af50e69"
+    for image in (f"oci:{v.SLSA_LAYOUT}", f"oci:{v.SLSA_LAYOUT}@{v.SLSA_DIGEST}",
+                  f"oci:{v.SLSA_LAYOUT}@{amd64}"):
+        code, out, err = run(capsys, "sbom", image, "-o", "json")
+        assert code == 0, err
+        source = json.loads(out)["source"]
+        assert source["manifestDigest"] == amd64 and source["platform"] == "linux/amd64"
+    missing = "sha256:" + "a" * 64
+    code, _, err = run(capsys, "sbom", f"oci:{v.SLSA_LAYOUT}@{missing}")
+    assert code == 2 and f"no image with digest {missing} in the layout" in err, err
+    code, _, err = run(capsys, "verify-attestation", f"oci:{v.SLSA_LAYOUT}@{missing}",
+                       *who(v.SLSA_IDENTITY, v.GITHUB), *ROOT)
+    assert code == 2 and f"no image with digest {missing} in index.json" in err, err

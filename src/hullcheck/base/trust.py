@@ -100,7 +100,10 @@ def _identities(entry: dict[str, Any], where: str) -> tuple[IdentityPolicy, ...]
         unknown = {str(k) for k in item} - set(YAML_KEYS)
         if unknown:
             raise FormatError(f"{at}: unknown keys {', '.join(sorted(unknown))}"[:300])
-        out.append(IdentityPolicy.from_yaml(item, error=FormatError, where=at))
+        try:
+            out.append(IdentityPolicy.from_yaml(item, error=FormatError, where=f"identities[{j}]"))
+        except FormatError as exc:
+            raise FormatError(f"{where}: {exc}") from None
     return tuple(out)
 
 

@@ -166,7 +166,7 @@ def _from_index(
     if not isinstance(manifests, list) or not manifests:
         raise ImageError(f"{name}: index.json lists no manifests")
     if tag is not None and tag.startswith("@"):  # oci:DIR@sha256:<hex>
-        desc = _by_digest(manifests, tag[1:], name)
+        desc = _by_digest(reader, manifests, tag[1:], name)
     elif tag is not None:
         chosen = [m for m in manifests if isinstance(m, dict) and _ref_name(m) == tag]
         if not chosen:
@@ -186,12 +186,19 @@ def _from_index(
     )
 
 
-def _by_digest(manifests: list[Any], digest: str, name: str) -> dict[str, Any]:
-    """The index.json entry with ``digest``, or a bare descriptor of a blob of the layout (a
-    platform manifest an index lists): it is read, and checked against its digest, as any."""
+def _by_digest(reader: DirBlobs | TarBlobs, manifests: list[Any], digest: str,
+               name: str) -> dict[str, Any]:
+    """The index.json entry with ``digest``, or a bare descriptor of a manifest blob of the
+    layout (a platform manifest an index lists): it is read, and checked, as any."""
     parse_digest(digest, what=f"{name}: image digest")
     listed = [m for m in manifests if isinstance(m, dict) and m.get("digest") == digest]
-    return listed[0] if listed else {"digest": digest}
+    if listed:
+        return dict(listed[0])
+    try:
+        reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST)
+    except BlobNotFound:
+        raise ImageError(f"{name}: no image with digest {digest} in the layout") from None
+    return {"digest": digest}
 
 
 # cosign's tags for what it attaches to an image: sha256-<hex>.sig / .att / .sbom
