@@ -578,3 +578,36 @@ def test_a_cosign_save_layout_reads_as_its_image(capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "verify-attestation", f"oci:{v.SLSA_LAYOUT}@{missing}",
                        *who(v.SLSA_IDENTITY, v.GITHUB), *ROOT)
     assert code == 2 and f"no image with digest {missing} in index.json" in err, err
+
+
+# -- the policy's judgement over keyless evidence (pure) -----------------------------------------
+
+
+def test_policy_judges_keyless_signers_with_keys_alike() -> None:
+    from hullcheck.policy import AttestationEvidence, SignatureEvidence, evaluate
+    from tests.policy._build import TODAY, evidence, policy
+
+    key = "sha256:" + "1" * 64
+    rules = ("  - id: s\n    type: signatures\n    require: {require}\n    keys: [\"" + key + "\"]\n"
+             "    identities:\n      - identityRegexp: ^https://github.com/org/\n"
+             f"        issuer: {v.GITHUB}\n    attestations: [https://slsa.dev/provenance/v1]\n")
+    by_org = SignatureEvidence(key_fingerprint="", verified=True,
+                               identity="https://github.com/org/r/.github/workflows/a.yml@refs/x",
+                               issuer=v.GITHUB)
+    by_key = SignatureEvidence(key_fingerprint=key, verified=True)
+    att = AttestationEvidence(predicate_type="https://slsa.dev/provenance/v1",
+                              identity=by_org.identity, issuer=v.GITHUB)
+    other_att = AttestationEvidence(predicate_type="https://slsa.dev/provenance/v1",
+                                    identity="https://github.com/evil/x", issuer=v.GITHUB)
+
+    def problems(require: str, signatures: tuple[Any, ...], attestations: tuple[Any, ...]) -> str:
+        d = evaluate(evidence(signatures=signatures, attestations=attestations),
+                     policy(rules.format(require=require)), now=TODAY)
+        return "; ".join(v.message for v in d.violations)
+
+    assert problems("any", (by_org,), (att,)) == ""
+    assert problems("all", (by_org, by_key), (att,)) == ""
+    assert "no verified signature by " + key in problems("all", (by_org,), (att,))
+    assert "not signed by any required signer" in problems("any", (), (att,))
+    # An attestation by an identity the rule does not name does not count.
+    assert "no verified attestation of type" in problems("any", (by_org,), (other_att,))

@@ -367,3 +367,86 @@ def test_the_admission_webhook_verifies_keyless_signatures(
                     f"{GITHUB_ISSUER}))") in denied["status"]["message"]
         finally:
             server.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["message signature", "sign/v1 statement"])
+def test_a_keyless_bundle_referrer_signing_an_image(
+        kind: str, registry: RunningRegistry, test_sigstore: tuple[MiniSigstore, Path],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """cosign 3's image signature (a DSSE statement with predicate sign/v1), or a bundle whose
+    message signature signs the manifest digest, attached as a referrer of a test image."""
+    instance, root = test_sigstore
+    ref = f"{registry.host}/keyless/bundle-{kind.split(maxsplit=1)[0]}:1"
+    with RegistryClient() as client:
+        digest = push(client, parse_reference(ref), build({**OS, "marker": kind}))
+        if kind == "message signature":
+            bundle = instance.bundle_message(digest, RELEASE)
+        else:
+            bundle = instance.bundle_dsse(ref.rsplit(":", 1)[0], digest,
+                                          "https://sigstore.dev/cosign/sign/v1", {}, RELEASE)
+        v.push_bundle(client, ref.rsplit(":", 1)[0], digest, bundle,
+                      "https://sigstore.dev/cosign/sign/v1")
+    code, out, err = run(capsys, "verify", ref, *who(RELEASE, GITHUB_ISSUER), "--trusted-root",
+                         str(root), "-o", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["format"] == "sigstore-bundle" and doc["digest"] == digest
+    assert doc["critical"]["type"] == ("sigstore message signature" if kind == "message signature"
+                                       else "https://sigstore.dev/cosign/sign/v1")
+    # The same bundle, as a file, for another digest: refused, naming the digest it signs.
+    (tmp_path / "b.json").write_bytes(bundle)
+    code, _, err = run(capsys, "verify", "--bundle", str(tmp_path / "b.json"), "--digest",
+                       v.A_DIGEST, *who(RELEASE, GITHUB_ISSUER), "--trusted-root", str(root))
+    expected = ("digest mismatch, message signature is for " if kind == "message signature"
+                else "digest mismatch, the statement is about ") + digest
+    assert code == 1 and expected in err, err
+    # verify-attestation does not take an image signature for an attestation.
+    code, _, err = run(capsys, "verify-attestation", ref, *who(RELEASE, GITHUB_ISSUER),
+                       "--trusted-root", str(root))
+    assert code == 1, err
+
+
+def test_the_policy_attestation_rule_with_identities(
+        registry: RunningRegistry, test_sigstore: tuple[MiniSigstore, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Identities stand for keys: the image must be signed by one, and the attestation too."""
+    instance, root = test_sigstore
+    refs = {}
+    with RegistryClient() as client:
+        for attester in (MIRROR, RELEASE):
+            ref = f"{registry.host}/keyless/attested-{attester.split('/')[4]}:v1"
+            digest = push(client, parse_reference(ref), debian_image(("bash", "5.2"), marker=ref))
+            target = open_target(ref, client=client)
+            attach(target, instance.sign(target.docker_reference, digest, MIRROR))
+            attach(target, instance.attest(target.docker_reference, digest,
+                                           "https://slsa.dev/provenance/v1",
+                                           {"builder": {"id": "x"}}, attester))
+            refs[attester] = ref
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "apiVersion: hullcheck/v1\nkind: Policy\nmetadata: {name: p}\nrules:\n"
+        "  - id: provenance\n    type: signatures\n    attestations: [https://slsa.dev/provenance/v1]\n"
+        f"    trustedRoot: {root}\n    identities:\n{_identity(MIRROR)}")
+    code, out, err = run(capsys, "policy", "check", refs[MIRROR], "--policy", str(policy),
+                         "-o", "json")
+    assert code == 0, err + out
+    code, out, err = run(capsys, "policy", "check", refs[RELEASE], "--policy", str(policy),
+                         "-o", "json")
+    assert code == 1, err
+    assert "no verified attestation of type https://slsa.dev/provenance/v1" in out
+    assert "not signed by any required identity" not in out
+
+
+def test_policy_identities_are_checked_with_their_line(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: hullcheck/v1\nkind: Policy\nmetadata: {name: p}\nrules:\n"
+                      "  - id: s\n    type: signatures\n    identities:\n"
+                      "      - identity: x\n        subject: y\n")
+    code, _, err = run(capsys, "policy", "validate", str(policy))
+    assert code == 2 and "policy.yaml:9: rules[0].identities[0].subject: unknown field" in err, err
+    policy.write_text("apiVersion: hullcheck/v1\nkind: Policy\nmetadata: {name: p}\nrules:\n"
+                      "  - id: s\n    type: signatures\n    identities:\n      - identity: x\n")
+    code, _, err = run(capsys, "policy", "validate", str(policy))
+    assert code == 2 and ("policy.yaml:8: keyless verification needs rules[0].identities[0].issuer "
+                          "or rules[0].identities[0].issuerRegexp") in err, err
