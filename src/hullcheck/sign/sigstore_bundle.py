@@ -126,7 +126,7 @@ def verify(data: bytes, *, root: TrustRoot, policies: tuple[IdentityPolicy, ...]
     digest = _message_digest(doc, what) if "dsseEnvelope" not in doc else b""
     try:
         bundle = Bundle.from_json(data)
-        verifier = Verifier(trusted_root=root.sigstore)
+        verifier = Verifier(trusted_root=root.sigstore())
         policy = _Identity(policies, what)
         if "dsseEnvelope" in doc:
             payload_type, payload = verifier.verify_dsse(bundle, policy)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sigstore.models import TrustedRoot as SigstoreTrustedRoot
     from sigstore_models.common.v1 import PublicKey as PublicKeyModel
     from sigstore_models.trustroot.v1 import TransparencyLogInstance
+    from sigstore_models.trustroot.v1 import TrustedRoot as Model
 
 PRODUCTION_TUF = "https://tuf-repo-cdn.sigstore.dev"
 REFRESH_URL = PRODUCTION_TUF  # where a refresh asks (a module variable: tests point it elsewhere)
@@ -115,7 +116,14 @@ class TrustRoot:
     fulcio: tuple[Authority, ...]
     timestamp_authorities: int
     notes: tuple[str, ...] = ()  # e.g. why a TUF refresh did not happen
-    sigstore: SigstoreTrustedRoot = field(compare=False, repr=False)  # for sigstore-python
+    model: Model = field(compare=False, repr=False)  # as parsed, for sigstore-python
+
+    def sigstore(self) -> SigstoreTrustedRoot:
+        """The root as sigstore-python's type (bundles only: importing it takes ~1 s, which the
+        classic layout does not pay)."""
+        from sigstore.models import TrustedRoot as SigstoreTrustedRoot
+
+        return SigstoreTrustedRoot(self.model)
 
     def rekor_log(self, log_id: bytes) -> Log | None:
         return next((log for log in self.rekor if log.log_id == log_id), None)
@@ -155,8 +163,6 @@ def _log(model: TransparencyLogInstance) -> Log | None:
 def parse(data: bytes, *, source: str, notes: tuple[str, ...] = ()) -> TrustRoot:
     """A trust root from ``trusted_root.json`` bytes; FormatError (one line) when malformed."""
     from pydantic import ValidationError
-    from sigstore.errors import Error as SigstoreError
-    from sigstore.models import TrustedRoot as SigstoreTrustedRoot
     from sigstore_models.trustroot.v1 import TrustedRoot as Model
 
     what = f"{source}: Sigstore trusted root"
@@ -168,12 +174,11 @@ def parse(data: bytes, *, source: str, notes: tuple[str, ...] = ()) -> TrustRoot
                                          for c in ca.cert_chain.certificates),
                       start=ca.valid_for.start, end=ca.valid_for.end)
             for ca in model.certificate_authorities)
-        wrapped = SigstoreTrustedRoot(model)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise FormatError(f"{what}: {where}: {first.get('msg', 'invalid')}") from None
-    except (ValueError, SigstoreError) as exc:
+    except ValueError as exc:
         raise FormatError(f"{what}: {exc}") from None
     rekor = tuple(log for m in model.tlogs if (log := _log(m)) is not None)
     ct = tuple(log for m in model.ctlogs if (log := _log(m)) is not None)
@@ -182,7 +187,7 @@ def parse(data: bytes, *, source: str, notes: tuple[str, ...] = ()) -> TrustRoot
                           "hullcheck can use")
     return TrustRoot(source=source, rekor=rekor, ct=ct, fulcio=fulcio,
                      timestamp_authorities=len(model.timestamp_authorities), notes=notes,
-                     sigstore=wrapped)
+                     model=model)
 
 
 def load(path: Path | None = None, *, refresh: bool = False) -> TrustRoot:
