@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.images",
     "tests.fixtures.keys",
+    "tests.fixtures.postgres",
     "tests.fixtures.registry",
 ]

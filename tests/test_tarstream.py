@@ -61,11 +61,25 @@ def test_corrupt_checksum_is_refused() -> None:
 
 def test_truncated_member_data_is_refused() -> None:
     data = _archive(tarfile.GNU_FORMAT)
-    reader = TarReader(iter([data[:700]]), what="layer 0")
+    cut = data.index(b"x" * 700) + 100  # inside the second file's data
+    reader = TarReader(iter([data[:cut]]), what="layer 0")
     with pytest.raises(UnsafeLayer, match="truncated"):
         for m in reader:
             if m.is_file:
                 reader.read(m.size)
+    # Unread member data that ends early is refused too.
+    with pytest.raises(UnsafeLayer, match="member data ends early"):
+        list(TarReader(iter([data[:cut]]), what="layer 0"))
+
+
+def test_missing_padding_after_the_last_member_ends_the_archive() -> None:
+    """Go's archive/tar (Docker, containerd, umoci) reads an archive whose last member's
+    padding is cut (no footer either) as ended; so does hullcheck."""
+    data = _archive(tarfile.GNU_FORMAT)
+    end = data.index(b"hello") + 5  # a.txt's data complete, its padding missing
+    reader = TarReader(iter([data[:end]]), what="layer 0")
+    members = [(m.name, reader.read(m.size)) for m in reader]
+    assert members == [("a.txt", b"hello")]
 
 
 def test_oversized_pax_header_is_refused() -> None:

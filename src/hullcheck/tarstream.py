@@ -183,12 +183,15 @@ class TarReader:
         self.consumed += len(out)
         return out
 
-    def _skip(self, n: int) -> None:
+    def _skip(self, n: int, *, padding: bool = False) -> bool:
+        """Skip ``n`` bytes; False when the stream ended first. Member data that ends early
+        is an error; padding that does (``padding=True``) ends the archive, as Go's and
+        Docker's readers allow (umoci writes a last member without its padding)."""
         avail = len(self._buf) - self._pos
         if avail >= n:
             self._pos += n
             self.consumed += n
-            return
+            return True
         need = n - avail
         self.consumed += avail
         self._buf, self._pos = b"", 0
@@ -196,11 +199,12 @@ class TarReader:
             if len(chunk) > need:
                 self._buf, self._pos = chunk, need
                 self.consumed += need
-                return
+                return True
             need -= len(chunk)
             self.consumed += len(chunk)
-        if need:
+        if need and not padding:
             raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
+        return not need
 
     def read(self, limit: int) -> bytes:
         """The current member's data (at most ``limit`` bytes; the rest is skipped)."""
@@ -220,8 +224,11 @@ class TarReader:
         long_link: str | None = None
         unpack = _HEADER.unpack
         while True:
-            self._skip(self._pending + self._padding)
+            self._skip(self._pending)
+            ended = not self._skip(self._padding, padding=True)
             self._pending = self._padding = 0
+            if ended:
+                return
             header = self._take(BLOCK)
             if len(header) < BLOCK:
                 if not header:

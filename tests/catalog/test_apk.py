@@ -13,7 +13,7 @@ from hullcheck.catalog.base import Env
 from hullcheck.image.writer import Entry, file, symlink
 from hullcheck.model import Inventory, SourcePackage, Visibility
 from tests.fixtures.images import inventory_of
-from tests.fixtures.rootfs import layer
+from tests.fixtures.rootfs import layer, read
 
 CATS = (ApkCataloger(),)
 DB = "lib/apk/db/installed"
@@ -74,6 +74,30 @@ def test_broken_stanza_keeps_the_others(tmp_path: Path) -> None:
             "P:good2\nV:2.0-r0\n")
     inv = scan(tmp_path, {DB: text.replace("\n", "\r\n")})
     assert [p.name for p in inv.packages] == ["good", "good2"]
+
+
+def test_broken_stanzas_in_a_real_database_are_unknowns_beside_the_packages(
+        tmp_path: Path) -> None:
+    """The Alpine 3.19 database with a corrupted stanza (a line that is not 'X:value') and
+    one without V: inserted before libcrypto3's: every real package is kept, and each
+    broken stanza is one Unknown naming the file, its line and why."""
+    real = read("apk/alpine", DB).decode()
+    corrupt = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:libbroken\nV:1.0-r0\nthis is no field\nA:x86_64\n"
+    versionless = "P:versionless\nA:x86_64\n"
+    at = real.index("C:Q1Z8dQbBGNjJ4PkCvcOzNCu6Sm7Zk=\nP:busybox")  # busybox's stanza
+    first = real.count("\n", 0, at) + 1
+    second = first + corrupt.count("\n") + 1
+    text = real[:at] + corrupt + "\n" + versionless + "\n" + real[at:]
+    inv = scan(tmp_path, layer("apk/alpine"), {DB: text})
+    assert sorted(p.name for p in inv.packages) == [
+        "busybox", "ca-certificates-bundle", "libcrypto3", "musl"]
+    assert sorted((u.location.path, u.location.layer, u.cataloger, u.reason)
+                  for u in inv.unknowns) == [
+        ("/lib/apk/db/installed", 1, "apk-db",
+         f"stanza at line {first} skipped: line {first + 3}: not an 'X:value' line"),
+        ("/lib/apk/db/installed", 1, "apk-db", f"stanza at line {second} skipped: no V field"),
+    ]
+    assert (first, second) == (45, 51)  # where they start in the real file
 
 
 def test_garbage_database_is_an_unknown(tmp_path: Path) -> None:

@@ -199,6 +199,57 @@ def test_a_broken_stanza_does_not_lose_the_others(tmp_path: Path) -> None:
     assert [p.name for p in inv.packages] == ["good1", "good2"]
 
 
+REAL_STATUS = read("dpkg/bookworm", STATUS).decode()
+
+
+def with_stanzas_before(status: str, package: str, *stanzas: str) -> tuple[str, list[int]]:
+    """``status`` with ``stanzas`` inserted before ``package``'s, and the line each starts at."""
+    at = status.index(f"Package: {package}\n")
+    line = status.count("\n", 0, at) + 1
+    starts = []
+    for s in stanzas:
+        starts.append(line)
+        line += s.count("\n") + 1  # and the blank line after it
+    return status[:at] + "".join(s + "\n" for s in stanzas) + status[at:], starts
+
+
+def test_broken_stanzas_in_a_real_status_are_unknowns_beside_the_packages(
+        tmp_path: Path) -> None:
+    """The bookworm status file with a corrupted copy of zlib1g's stanza (a line without its
+    colon) and a stanza without Version inserted before libc6's: every real package is
+    kept, and each broken stanza is one Unknown naming the file, its line and why."""
+    zlib = REAL_STATUS[REAL_STATUS.index("Package: zlib1g\n"):].split("\n\n", 1)[0] + "\n"
+    corrupt = zlib.replace("Package: zlib1g", "Package: libbroken1").replace(
+        "Source: zlib", "Source zlib")
+    versionless = "Package: versionless\nStatus: install ok installed\nArchitecture: amd64\n"
+    text, (first, second) = with_stanzas_before(REAL_STATUS, "libc6", corrupt, versionless)
+    inv = scan(tmp_path, layer("dpkg/bookworm"), {STATUS: text})
+    assert sorted(p.name for p in inv.packages) == [
+        "adduser", "base-files", "bash", "libc6", "libzstd1", "zlib1g"]
+    assert all(p.visibility is Visibility.VISIBLE for p in inv.packages)
+    assert sorted((u.location.path, u.location.layer, u.cataloger, u.reason)
+                  for u in inv.unknowns) == [
+        ("/var/lib/dpkg/status", 1, "dpkg-db",
+         f"stanza at line {first} skipped: line {first + 8}: not a 'Field: value' line"),
+        ("/var/lib/dpkg/status", 1, "dpkg-db",
+         f"stanza at line {second} skipped: no Version field"),
+    ]
+    assert (first, second) == (62, 81)  # where they start in the real file
+
+
+def test_a_status_d_file_with_a_broken_stanza_is_an_unknown_of_that_file(
+        tmp_path: Path) -> None:
+    inv = scan(tmp_path, {
+        "var/lib/dpkg/status.d/good": stanza("good", "1.0"),
+        "var/lib/dpkg/status.d/odd": stanza("odd", "1.0", source="( )"),
+    })
+    assert [p.name for p in inv.packages] == ["good"]
+    (u,) = inv.unknowns
+    assert u.location.path == "/var/lib/dpkg/status.d/odd"
+    assert u.reason == ("/var/lib/dpkg/status.d/odd: no readable stanza (stanza at line 1 "
+                        "skipped: odd: unreadable Source field '( )')")
+
+
 def test_unreadable_source_field_skips_only_that_stanza(tmp_path: Path) -> None:
     text = stanza("odd", "1.0", source="( )") + "\n" + stanza("fine", "1.0")
     inv = scan(tmp_path, {STATUS: text})
@@ -356,6 +407,26 @@ def test_distroless_md5sums_give_files_and_digests(tmp_path: Path) -> None:
     assert p.files == ("/" + LIBZSTD, "/" + ZSTD_DOC)
     assert p.file_digests == (("/" + LIBZSTD, "md5:" + md5(ZSTD_FILES[LIBZSTD])),
                               ("/" + ZSTD_DOC, "md5:" + md5(ZSTD_FILES[ZSTD_DOC])))
+
+
+def test_distroless_md5sums_malformed_lines_name_no_file(tmp_path: Path) -> None:
+    """One parser reads a distroless md5sums file for the file list and the digests: a
+    line it cannot read (not '<32 hex>  <path>') gives no file either, and is counted."""
+    md5sums = (real_md5sums(LIBZSTD) + f"{'z' * 32}  usr/bin/not-a-digest\n"
+               + f"{'a' * 32}\tusr/bin/tab-separated\n" + real_md5sums(ZSTD_DOC))
+    inv = scan(tmp_path, {
+        "usr/lib/os-release": OS_RELEASE,
+        "var/lib/dpkg/status.d/libzstd1": stanza("libzstd1", "1.5.4+dfsg2-5"),
+        "var/lib/dpkg/status.d/libzstd1.md5sums": md5sums,
+        **ZSTD_FILES,
+    })
+    (p,) = inv.packages
+    assert p.files == ("/" + LIBZSTD, "/" + ZSTD_DOC)
+    assert [path for path, _ in p.file_digests] == ["/" + LIBZSTD, "/" + ZSTD_DOC]
+    (u,) = inv.unknowns
+    assert u.location.path == "/var/lib/dpkg/status.d/libzstd1"
+    assert u.reason == ("libzstd1: /var/lib/dpkg/status.d/libzstd1.md5sums: 2 malformed "
+                        "line(s) ignored (the first is line 2)")
 
 
 def test_malformed_md5sums_lines_are_counted_and_the_rest_kept(tmp_path: Path) -> None:

@@ -84,6 +84,18 @@ def test_pnpm_keys(key: str, major: int, expected: tuple[str, str] | None) -> No
     assert pnpm_key(key, major) == expected
 
 
+def test_a_scoped_name_with_a_colon_is_an_unknown(tmp_path: Path) -> None:
+    """The one npm name rule: ':' is refused in a scoped name too (it was only refused in
+    unscoped ones here, and nowhere in npm's catalogers)."""
+    text = ("lockfileVersion: '9.0'\npackages:\n"
+            "  '@s/a:b@1.0.0': {resolution: {integrity: sha512-x}}\n"
+            "  'ok@1.0.0': {resolution: {integrity: sha512-y}}\n")
+    inv = scan(tmp_path, {"app/pnpm-lock.yaml": text})
+    assert [p.name for p in inv.packages] == ["ok"]
+    (u,) = inv.unknowns
+    assert u.reason == "packages['@s/a:b@1.0.0']: unreadable package key"
+
+
 def test_lock_replaced_in_later_layer(tmp_path: Path) -> None:
     v1 = '# yarn lockfile v1\n\nms@^2.1.1:\n  version "{v}"\n'
     inv = scan(tmp_path, {"app/yarn.lock": v1.format(v="2.1.1")},

@@ -142,6 +142,26 @@ def test_hostile_json_is_an_unknown(tmp_path: Path, path: str, content: bytes,
     assert reason in u.reason and u.location.path == "/" + path
 
 
+def test_a_name_with_a_colon_is_no_registry_package(tmp_path: Path) -> None:
+    """npm refuses names that are not URL-safe: a package.json named with a ':' is an
+    Unknown, a lock entry so named is not a registry package (the yarn and pnpm catalogers
+    share the rule)."""
+    lock = {"lockfileVersion": 3, "packages": {
+        "": {"name": "app"},
+        "node_modules/@s/a:b": {"version": "1.0.0"},
+        "node_modules/ok": {"version": "1.0.0"}}}
+    inv = scan(tmp_path, {
+        "app/node_modules/x/package.json": json.dumps({"name": "x:y", "version": "1.0.0"}),
+        "app/node_modules/ok/package.json": json.dumps({"name": "ok", "version": "1.0.0"}),
+        "app/package-lock.json": json.dumps(lock),
+    })
+    assert sorted((p.found_by, p.name) for p in inv.packages) == [
+        ("npm-lock", "ok"), ("npm-package", "ok")]
+    (u,) = inv.unknowns
+    assert u.location.path == "/app/node_modules/x/package.json"
+    assert "implausible package name" in u.reason
+
+
 def test_deeply_nested_v1_lock_is_refused_not_crashed(tmp_path: Path) -> None:
     deps: dict = {"version": "1.0.0"}
     for _ in range(300):

@@ -31,13 +31,14 @@ from hullcheck.catalog import elf, streaming
 from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS, Data, PagedMap
 from hullcheck.catalog.python import RecordDigests
+from hullcheck.catalog.registry import BINARY_CATALOGERS, CATALOGERS
 from hullcheck.catalog.streaming import MAX_BINARY, BinarySink, Streamed
 from hullcheck.cli.main import main
 from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree import FanOut, compile_globs
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, file, whiteout
-from hullcheck.model import ImageSource, Inventory, Package, PackageType, Visibility
+from hullcheck.model import ImageSource, Inventory, Location, Package, PackageType, Visibility
 from hullcheck.secrets.scanner import Scanner
 from tests.catalog.test_golang import FIXTURES, GO, _proxy
 from tests.fixtures.binaries.elfgen import make_elf
@@ -391,12 +392,14 @@ class SpoolSpy:
 
 
 def _open_into(d: Path) -> list[str]:
-    """What this process's open descriptors point at under ``d`` (Linux /proc)."""
+    """The files in ``d`` this process's open descriptors point at (Linux /proc), not ``d``
+    itself: a layer thread taking its snapshot while another lists ``d`` (two layers spooled
+    at once) saw that listing's handle on the directory, and failed as a leaked copy."""
     found = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(str(d)):
+            if target.startswith(f"{d}/"):
                 found.append(target)
     return found
 
@@ -404,7 +407,7 @@ def _open_into(d: Path) -> list[str]:
 @pytest.fixture
 def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SpoolSpy:
     if not Path("/proc/self/fd").is_dir():
-        pytest.skip("needs /proc to see the descriptors")
+        pytest.fail("needs Linux /proc to see the descriptors")
     d = tmp_path / "spool"
     d.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(d))
@@ -551,11 +554,42 @@ def test_a_layer_truncated_mid_spool_leaves_no_copy(go_app: bytes, spool: SpoolS
     assert sink.results().files == () and sink.counts.parsed == 0
 
 
-def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
-    def crash(data: Data, path: str, found_by: str) -> list[Package]:
+def test_the_spy_sees_copies_not_a_listing_of_the_spool(go_app: bytes,
+                                                        spool: SpoolSpy) -> None:
+    """Two layers spooled at once (the CLI's reader threads): one took its snapshot while
+    the other listed the spool directory, and that listing's handle on the directory once
+    failed the test as a copy left open. A handle on the directory is no copy; an open
+    spooled file still is one."""
+    listing = os.open(spool.dir, os.O_RDONLY | os.O_DIRECTORY)  # the other thread's listdir
+    try:
+        sink = BinarySink(max_size=64 << 10)
+        sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
+        assert sink.counts.spooled == 1 and [s for s, _, _ in spool.seen] == [len(go_app)]
+        assert_no_copy_left(spool)
+    finally:
+        os.close(listing)
+    with tempfile.TemporaryFile(), pytest.raises(AssertionError):  # a copy never closed
+        assert_no_copy_left(spool)
+
+
+class _Crash:
+    """A binary cataloger whose parser has a bug."""
+
+    name = "crash"
+    globs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()
+
+    def parse(self, entry: filetree.FileEntry, view: filetree.View,
+              env: catalog.Env) -> list[Package]:
+        return self.parse_binary(entry.content or b"", entry.path)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
         raise RuntimeError(f"parser bug on {len(data)} bytes")
 
-    sink = BinarySink(max_size=64 << 10, parsers=(("crash", (), crash),))
+
+def test_a_parser_crash_still_removes_the_copy(go_app: bytes, spool: SpoolSpy) -> None:
+    sink = BinarySink(max_size=64 << 10, catalogers=(_Crash(),))
     with pytest.raises(RuntimeError, match=f"on {len(go_app)} bytes"):
         sink.take_stream(0, SVC, len(go_app), go_app[:64], io.BytesIO(go_app[64:]).read)
     assert_no_copy_left(spool)
@@ -732,6 +766,58 @@ def test_only_the_bytes_before_a_large_librarys_section_headers_are_looked_at() 
     assert [(f.cataloger, f.error) for f in sink.results().files] == [
         ("go-module-binary", "large shared library (4 MiB) not read, though it holds Go "
                              "build info")]
+
+
+class _ZigDeps:
+    """A binary cataloger the sink has never heard of: "ZIGDEP name@version" records in a
+    ``.zig.deps`` section (made up for the test)."""
+
+    name = "zig-deps"
+    globs = ("/usr/local/bin/*",)
+    needs: tuple[str, ...] = ()
+    sections = ((".zig.deps", "Zig dependencies"),)
+
+    def parse(self, entry: filetree.FileEntry, view: filetree.View,
+              env: catalog.Env) -> list[Package]:
+        return self.parse_binary(entry.content or b"", entry.path)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        found = re.findall(rb"ZIGDEP ([a-z]+)@([0-9.]+)", data if isinstance(data, bytes) else b"")
+        return [Package(type=PackageType.BINARY, name=n.decode(), version=v.decode(),
+                        purl=f"pkg:generic/{n.decode()}@{v.decode()}", found_by=self.name,
+                        locations=(Location(path=path),)) for n, v in found]
+
+
+def test_the_sink_reads_for_the_registered_binary_catalogers() -> None:
+    assert [c.name for c in BINARY_CATALOGERS] == [
+        c.name for c in CATALOGERS if hasattr(c, "parse_binary")] == [
+        "go-module-binary", "rust-cargo-auditable", "binary-version"]
+    names = {c.name for c in BINARY_CATALOGERS}
+    assert Streamed().catalogers == BinarySink().results().catalogers == names
+
+
+def test_a_new_binary_cataloger_needs_nothing_of_the_sink(tmp_path: Path) -> None:
+    """Its parse_binary reads executables outside its globs, and the section it names in a
+    large shared library that is not read becomes its Unknown: no table in the sink."""
+    zig = _ZigDeps()
+    app = make_elf([(".text", bytes(64)), (".zig.deps", b"ZIGDEP ziglyph@0.11.0\n")])
+    # A 4 MiB shared library whose section names (just before its headers) include ours.
+    shoff = (3 << 20) + 100
+    body = bytearray(4 << 20)
+    body[shoff - 16:shoff - 6] = b".zig.deps\0"
+    head = _shared_object(make_elf([(".text", b"")]))[:64]
+    lib = head[:0x28] + shoff.to_bytes(8, "little") + head[0x30:] + bytes(body[64:])
+    layer = {"/opt/zig/app": exe("/opt/zig/app", app),
+             "/srv/lib/libzig.so": exe("/srv/lib/libzig.so", lib)}
+    sink = BinarySink(max_size=64 << 10, catalogers=(zig,))
+    tree = filetree.build(open_image(image_of(tmp_path, layer)), catalog.globs_for((zig,)),
+                          sink=sink)
+    inv = catalog.run(tree, SOURCE, catalogers=(zig,), streamed=sink.results())
+    assert [(p.name, p.version, p.found_by, p.locations[0].path) for p in inv.packages] == [
+        ("ziglyph", "0.11.0", "zig-deps", "/opt/zig/app")]
+    assert [(u.location.path, u.cataloger, u.reason) for u in inv.unknowns] == [
+        ("/srv/lib/libzig.so", "zig-deps",
+         "large shared library (4 MiB) not read, though it holds Zig dependencies")]
 
 
 def test_a_dir_image_streams_large_files_from_disk(go_app: bytes, tmp_path: Path,

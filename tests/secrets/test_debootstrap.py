@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hullcheck import secrets
 from hullcheck.image import open_image
 from tests.fixtures.debootstrap import debootstrap_image
+
+pytestmark = pytest.mark.slow
 
 
 def test_debian_minbase_has_no_secret_findings(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hullcheck.cli.main import main
 from hullcheck.errors import FormatError, VerificationError
 from hullcheck.sign import keyless_classic, trustroot
-from hullcheck.sign.identity import IdentityPolicy
+from hullcheck.signers import IdentityPolicy
 from tests.fixtures.sigstore import vectors as v
 
 ROOT = ["--trusted-root", str(v.PRODUCTION_ROOT)]
@@ -552,7 +552,7 @@ def test_identity_policy_matches_like_cosign() -> None:
     assert exact.matches((v.CODY, v.MITR), v.GITHUB_OAUTH)
     assert not exact.matches("x" + v.MITR, v.GITHUB_OAUTH)
     with pytest.raises(VerificationError, match="GitHub workflow ref is missing, not refs/x"):
-        from hullcheck.sign.identity import Signer
+        from hullcheck.signers import Signer
 
         IdentityPolicy.create({"identity": v.MITR, "issuer": v.GITHUB_OAUTH,
                                "github_workflow_ref": "refs/x"}).check(
@@ -611,3 +611,30 @@ def test_policy_judges_keyless_signers_with_keys_alike() -> None:
     assert "not signed by any required signer" in problems("any", (), (att,))
     # An attestation by an identity the rule does not name does not count.
     assert "no verified attestation of type" in problems("any", (by_org,), (other_att,))
+
+
+def test_cel_rules_see_the_keyless_signer() -> None:
+    """CEL reads a keyless signature's identity and issuer (and attestations'), as policy
+    rules do; a key's signature has neither."""
+    from hullcheck.policy import AttestationEvidence, SignatureEvidence, evaluate
+    from tests.policy._build import TODAY, evidence, policy
+
+    rules = ("  - id: by-org\n    type: cel\n    expression: >-\n"
+             "      signatures.exists(s, s.verified && s.issuer == '" + v.GITHUB + "' &&\n"
+             "        s.identity.startsWith('https://github.com/org/')) &&\n"
+             "      attestations.exists(a, a.identity.startsWith('https://github.com/org/'))\n")
+    org = "https://github.com/org/r/.github/workflows/a.yml@refs/x"
+    by_key = SignatureEvidence(key_fingerprint="sha256:" + "1" * 64, verified=True)
+    att = AttestationEvidence(predicate_type="https://slsa.dev/provenance/v1", identity=org,
+                              issuer=v.GITHUB)
+
+    def passes(*signatures: SignatureEvidence) -> bool:
+        d = evaluate(evidence(signatures=signatures, attestations=(att,)), policy(rules),
+                     now=TODAY)
+        return not d.violations
+
+    assert passes(SignatureEvidence(key_fingerprint="", verified=True, identity=org,
+                                    issuer=v.GITHUB))
+    assert not passes(by_key)
+    assert not passes(SignatureEvidence(key_fingerprint="", verified=True, identity=org,
+                                        issuer=v.GITHUB_OAUTH))

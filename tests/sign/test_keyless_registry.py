@@ -29,6 +29,7 @@ from hullcheck.base.model import TrustState
 from hullcheck.cli.main import main
 from hullcheck.errors import NotFound
 from hullcheck.image.writer import BuiltImage, push
+from hullcheck.pipeline.admission import Admission
 from hullcheck.policy import loads
 from hullcheck.registry import RegistryClient, parse_reference
 from hullcheck.server.admission import controller_for
@@ -354,7 +355,7 @@ def test_the_admission_webhook_verifies_keyless_signatures(
     policy = loads(POLICY.format(require="any", root=test_sigstore[1],
                                  identities=_identity(RELEASE)), name="cluster.yaml")
     with RegistryClient() as client:
-        server = serve(controller_for(policy, client=client), host="127.0.0.1", port=0,
+        server = serve(controller_for(Admission(policy, client=client)), host="127.0.0.1", port=0,
                        cert=cert, key=key)
         try:
             url = f"https://127.0.0.1:{server.port}/validate"

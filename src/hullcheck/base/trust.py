@@ -33,7 +33,7 @@ from hullcheck.base.model import BaseIdentity, TrustState, TrustVerdict
 from hullcheck.digest import parse_digest
 from hullcheck.errors import FormatError, ImageError, VerificationError
 from hullcheck.registry.reference import Reference, parse_reference
-from hullcheck.sign.identity import YAML_KEYS, IdentityPolicy, Keyless
+from hullcheck.signers import YAML_KEYS, IdentityPolicy, Keyless
 
 MAX_TRUST_FILE = 1 << 20  # a list of sources; real ones are a few KiB
 
@@ -88,7 +88,7 @@ def _list(entry: dict[str, Any], key: str, where: str) -> list[str]:
 
 def _identities(entry: dict[str, Any], where: str) -> tuple[IdentityPolicy, ...]:
     """Keyless signers: mappings of identity/identityRegexp, issuer/issuerRegexp and the
-    GitHub workflow claims (``sign.identity.YAML_KEYS``)."""
+    GitHub workflow claims (``signers.YAML_KEYS``)."""
     value = entry.get("identities") or []
     if not isinstance(value, list):
         raise FormatError(f"{where}: 'identities' must be a list of mappings")

@@ -12,6 +12,7 @@ from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
 from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, Streamed
+from hullcheck.ecosystem import is_os
 from hullcheck.filetree import FileEntry, FileTree, Kind, View, compile_globs
 from hullcheck.model import (
     ImageSource,
@@ -159,9 +160,6 @@ def _written_by(tree: FileTree, path: str, layer: int) -> FileEntry | None:
     return found
 
 
-OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
-
-
 class _Resolver:
     """Canonical paths (directory symlinks resolved, e.g. merged /usr), cached per directory."""
 
@@ -187,14 +185,14 @@ def _apply_ownership(
     resolve = _Resolver(view)
     owner: dict[str, str] = {}
     for p in packages:
-        if p.type in OS_TYPES and p.visibility is Visibility.VISIBLE:
+        if is_os(p.type) and p.visibility is Visibility.VISIBLE:
             for f in p.files:
                 owner.setdefault(resolve(f), p.purl)
     owned: set[str] = set(owner)
     kept: list[Package] = []
     relationships: list[Relationship] = []
     for pkg in packages:
-        if pkg.type not in OS_TYPES and pkg.locations:
+        if not is_os(pkg.type) and pkg.locations:
             evidence = resolve(pkg.locations[0].path.split("!", 1)[0])
             os_purl = owner.get(evidence)
             if os_purl is not None:

@@ -3,9 +3,9 @@
 Evidence: ``/lib/apk/db/installed`` — stanzas of ``X:value`` lines separated by blank
 lines (``P`` name, ``V`` version, ``A`` arch, ``o`` origin, ``L`` licence, ``T``
 description, ``m`` maintainer, ``F`` a directory then ``R`` files in it, each ``R`` maybe
-followed by ``Z``, the file's checksum as installed). A broken stanza is skipped and the others
-kept; a file with no readable stanza raises ``FormatError`` so the runner records an
-``Unknown``.
+followed by ``Z``, the file's checksum as installed). A broken stanza is skipped, with an
+``Unknown`` naming its line and why, and the others kept; a file with no readable stanza
+raises ``FormatError`` so the runner records an ``Unknown``.
 
 ``Z`` is ``Q1`` and the base64 of a SHA1 (what apk writes), ``Q2`` and the base64 of a
 SHA256, ``X1`` and the hex of a SHA1, or the hex of an MD5 (apk's oldest form). For a symlink
@@ -21,10 +21,9 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.base import Env, unknown
+from hullcheck.catalog.base import BadStanza, Env, unknown, with_bad_stanzas
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown, file_digest
@@ -48,10 +47,10 @@ class Record:
         return ""
 
 
-def parse_records(text: str) -> tuple[list[Record], list[tuple[int, str]]]:
-    """Stanzas of the database, and (line, reason) for each stanza that is unreadable."""
+def parse_records(text: str) -> tuple[list[Record], list[BadStanza]]:
+    """Stanzas of the database, and each stanza that is unreadable."""
     records: list[Record] = []
-    problems: list[tuple[int, str]] = []
+    problems: list[BadStanza] = []
     current: list[tuple[str, str]] = []
     start = 0
     broken = ""
@@ -59,7 +58,7 @@ def parse_records(text: str) -> tuple[list[Record], list[tuple[int, str]]]:
         line = raw.rstrip("\r")
         if not line.strip():
             if broken:
-                problems.append((start, broken))
+                problems.append(BadStanza(line=start, reason=broken))
             elif current:
                 records.append(Record(lines=tuple(current), line=start))
             current, broken = [], ""
@@ -149,8 +148,8 @@ def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
     if origin and origin != name:
         qualifiers["upstream"] = origin
     namespace = env.distro.id if env.distro is not None else "alpine"
-    return PackageURL(type="apk", namespace=namespace, name=name, version=version,
-                      qualifiers=qualifiers).to_string()
+    return ecosystem.purl(PackageType.APK, name, version, namespace=namespace,
+                          qualifiers=qualifiers)
 
 
 def package_of(record: Record, evidence: str, env: Env,
@@ -160,7 +159,7 @@ def package_of(record: Record, evidence: str, env: Env,
     name = record.get("P").strip()
     version = record.get("V").strip()
     if not name or not version:
-        raise FormatError(f"stanza at line {record.line}: no {'P' if not name else 'V'} field")
+        raise FormatError(f"no {'P' if not name else 'V'} field")
     arch = record.get("A").strip()
     origin = record.get("o").strip()
     extras = [
@@ -214,11 +213,9 @@ class ApkCataloger:
             try:
                 pkg, problem = package_of(record, entry.path, env, view)
             except FormatError as exc:
-                problems.append((record.line, str(exc)))
+                problems.append(BadStanza(line=record.line, reason=str(exc)))
                 continue
             packages.append(pkg)
             if problem:
                 packages.append(unknown(NAME, problem))
-        if problems and not packages:
-            raise FormatError(f"{entry.path}: no readable stanza ({problems[0][1]})")
-        return packages
+        return with_bad_stanzas(packages, problems, entry.path, NAME)

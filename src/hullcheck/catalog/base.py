@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from hullcheck.catalog.elf import Data
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
 from hullcheck.model import Distro, Location, Package, Unknown
@@ -52,6 +53,23 @@ class Cataloger(Protocol):
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]: ...
 
 
+@runtime_checkable
+class BinaryCataloger(Cataloger, Protocol):
+    """A cataloger of executables, which also reads those outside its globs anywhere in the
+    image as they stream by (``catalog.streaming.BinarySink``): registering it in
+    ``registry.CATALOGERS`` is enough."""
+
+    # (ELF section name, what it holds) whose presence in a large shared library that is
+    # not read shows this cataloger would have found something there.
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...]: ...
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        """The packages of the executable ``data`` (bytes, or a map of its spooled copy)
+        found at ``path``; [] when it has none of this cataloger's evidence."""
+        ...
+
+
 def load_json(entry: FileEntry, what: str) -> Any:
     """A JSON document; FormatError for anything unreadable or nested too deeply."""
     try:
@@ -75,14 +93,30 @@ def unknown(found_by: str, reason: str) -> Unknown:
     return Unknown(location=Location(path=""), cataloger=found_by, reason=reason)
 
 
-def check_found(found: list[Package | Unknown], path: str, *,
-                limit: int | None = None) -> list[Package | Unknown]:
+def check_found(found: list[Package | Unknown], path: str, *, limit: int | None = None,
+                what: str = "package") -> list[Package | Unknown]:
     """What one evidence file gave, unless it is over ``limit`` records or has no readable
-    package among its records: then the whole file is unreadable (FormatError)."""
+    ``what`` among its records: then the whole file is unreadable (FormatError)."""
     if limit is not None and len(found) > limit:
         raise FormatError(f"{path}: over {limit} packages")
     if found and all(isinstance(x, Unknown) for x in found):
         first = found[0]
         assert isinstance(first, Unknown)
-        raise FormatError(f"{path}: no readable package ({first.reason})")
+        raise FormatError(f"{path}: no readable {what} ({first.reason})")
     return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadStanza:
+    """A stanza of a package database (dpkg status, apk installed) that could not be read."""
+
+    line: int  # 1-based line where it starts
+    reason: str
+
+
+def with_bad_stanzas(found: list[Package | Unknown], bad: list[BadStanza], path: str,
+                     found_by: str) -> list[Package | Unknown]:
+    """A database's packages and an Unknown for each stanza that could not be read (where
+    it starts and why); FormatError when no stanza could be read."""
+    unknowns = [unknown(found_by, f"stanza at line {b.line} skipped: {b.reason}") for b in bad]
+    return check_found([*found, *unknowns], path, what="stanza")

@@ -17,8 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.elf import EXECUTABLE_GLOBS, Data, executable_format, search
 from hullcheck.filetree import FileEntry, View
@@ -106,9 +105,13 @@ class BinaryVersionCataloger:
     name = "binary-version"
     globs = GLOBS
     needs: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()  # a version string can be in any section
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str,
@@ -123,7 +126,7 @@ def binary_packages(data: Data, path: str,
     rule, version, text = found
     return [Package(
         type=PackageType.BINARY, name=rule.name, version=version,
-        purl=PackageURL(type="generic", name=rule.name, version=version).to_string(),
+        purl=ecosystem.purl(PackageType.BINARY, rule.name, version),
         found_by=found_by, locations=(Location(path=path),), files=(path,),
         cpes=tuple(f"cpe:2.3:a:{vp}:{version}:*:*:*:*:*:*:*" for vp in rule.cpes),
         extras=(("evidence", "version-string"), ("matched", text)),

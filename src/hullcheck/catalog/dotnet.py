@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, load_json_object
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -28,10 +27,6 @@ MAX_LIBRARIES = 100_000
 MAX_FILES = 10_000  # assemblies listed for one package
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}\Z")  # NuGet package ids
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+-]{0,99}\Z")
-
-
-def nuget_purl(name: str, version: str) -> str:
-    return PackageURL(type="nuget", name=name, version=version).to_string()
 
 
 def _assemblies(doc: Mapping[str, Any], key: str) -> list[str]:
@@ -103,7 +98,7 @@ def parse_deps(entry: FileEntry, view: View) -> list[Package | Unknown]:
             type=PackageType.NUGET,
             name=name,
             version=version,
-            purl=nuget_purl(name, version),
+            purl=ecosystem.purl(PackageType.NUGET, name, version),
             found_by=NAME,
             locations=(Location(path=entry.path),),
             files=_files(doc, key, app_dir, view),

@@ -8,9 +8,10 @@ stanza's ``Conffiles`` for the configuration files, which md5sums leaves out) an
 ``/usr/share/doc/NAME/copyright`` for licences when it is machine-readable (DEP-5).
 
 Only installed packages count (``Status: install|hold ok installed``). A stanza that
-cannot be read is skipped and the others are kept; a file with no readable stanza
-at all raises ``FormatError`` so the runner records an ``Unknown``. Digest lines that
-cannot be read (not 32 hex digits, two spaces and a path) are left out, and counted in one
+cannot be read is skipped, with an ``Unknown`` naming its line and why, and the others are
+kept; a file with no readable stanza at all raises ``FormatError`` so the runner records
+an ``Unknown``. md5sums lines that cannot be read (not 32 hex digits, two spaces and a
+path) are left out, of the file list (distroless) as of the digests, and counted in one
 ``Unknown`` per md5sums file beside the package.
 """
 
@@ -19,12 +20,11 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
-from hullcheck.catalog.base import Env, unknown
+from hullcheck import ecosystem
+from hullcheck.catalog.base import BadStanza, Env, unknown, with_bad_stanzas
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.licenses import validate as validate_license
@@ -65,20 +65,14 @@ class Stanza:
         return default
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
-    line: int
-    reason: str
-
-
-def parse_stanzas(text: str) -> tuple[list[Stanza], list[Problem]]:
-    """Split deb822 text into stanzas; a malformed stanza becomes a ``Problem``.
+def parse_stanzas(text: str) -> tuple[list[Stanza], list[BadStanza]]:
+    """Split deb822 text into stanzas; a malformed stanza becomes a ``BadStanza``.
 
     Continuation lines (leading space or tab) extend the previous field, keeping the
     newline; CRLF line ends are accepted; ``#`` comment lines are ignored.
     """
     stanzas: list[Stanza] = []
-    problems: list[Problem] = []
+    problems: list[BadStanza] = []
     fields: list[list[str]] = []
     start = 0
     broken = ""
@@ -86,7 +80,7 @@ def parse_stanzas(text: str) -> tuple[list[Stanza], list[Problem]]:
     def flush() -> None:
         nonlocal fields, broken
         if broken:
-            problems.append(Problem(line=start, reason=broken))
+            problems.append(BadStanza(line=start, reason=broken))
         elif fields:
             stanzas.append(Stanza(fields=tuple((k, v) for k, v in fields), line=start))
         fields = []
@@ -291,8 +285,8 @@ def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) ->
             source.name if source.version == version else f"{source.name}@{source.version}"
         )
     namespace = env.distro.id if env.distro is not None else "debian"
-    return PackageURL(type="deb", namespace=namespace, name=name, version=version,
-                      qualifiers=qualifiers).to_string()
+    return ecosystem.purl(PackageType.DEB, name, version, namespace=namespace,
+                          qualifiers=qualifiers)
 
 
 def _list_files(data: bytes, view: View) -> tuple[str, ...]:
@@ -315,15 +309,6 @@ def _list_files(data: bytes, view: View) -> tuple[str, ...]:
             continue
         out.append(path)
     return tuple(dict.fromkeys(out))
-
-
-def _md5sums_files(data: bytes) -> tuple[str, ...]:
-    out: list[str] = []
-    for raw in data.decode("utf-8", errors="replace").splitlines():
-        parts = raw.strip().split(None, 1)
-        if len(parts) == 2:
-            out.append("/" + parts[1].strip().lstrip("/"))
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -395,36 +380,37 @@ def _md5sums(keys: list[str], evidence: str, view: View) -> tuple[str, bytes | N
     return "", None
 
 
-def _owned_files(keys: list[str], md5sums: bytes | None, evidence: str,
+def _owned_files(keys: list[str], md5sums: Digests | None, evidence: str,
                  view: View) -> tuple[str, ...]:
+    """The ``.list`` file's paths; in distroless images (no ``info/``), the md5sums file's
+    (its readable lines: a malformed line names no file for certain)."""
     for key in keys:
         data = view.read(f"{INFO}{key}.list")
         if data is not None:
             return _list_files(data, view)
     if evidence.startswith(STATUS_D) and md5sums is not None:
-        return _md5sums_files(md5sums)
+        return tuple(dict.fromkeys(path for path, _ in md5sums.pairs))
     return ()
 
 
 def _file_digests(stanza: Stanza, files: tuple[str, ...], md5sums_path: str,
-                  md5sums: bytes | None) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+                  md5sums: Digests | None) -> tuple[tuple[tuple[str, str], ...], list[str]]:
     """The package's file digests (of files it owns), and what could not be read."""
     problems = []
     pairs: list[tuple[str, str]] = []
     if md5sums_path and md5sums is None:
         problems.append(f"{md5sums_path}: over the size limit, file digests not read")
     elif md5sums is not None:
-        found = parse_md5sums(md5sums)
-        pairs = found.pairs
-        if found.bad:
-            problems.append(f"{md5sums_path}: {found.bad} malformed line(s) ignored "
-                            f"(the first is line {found.first_bad})")
+        pairs = list(md5sums.pairs)
+        if md5sums.bad:
+            problems.append(f"{md5sums_path}: {md5sums.bad} malformed line(s) ignored "
+                            f"(the first is line {md5sums.first_bad})")
     if conffiles := stanza.get("Conffiles"):
-        found = conffile_digests(conffiles)
-        pairs += found.pairs
-        if found.bad:
-            problems.append(f"stanza at line {stanza.line}: {found.bad} malformed Conffiles "
-                            f"line(s) ignored (the first is line {found.first_bad} of the field)")
+        conf = conffile_digests(conffiles)
+        pairs += conf.pairs
+        if conf.bad:
+            problems.append(f"stanza at line {stanza.line}: {conf.bad} malformed Conffiles "
+                            f"line(s) ignored (the first is line {conf.first_bad} of the field)")
     if not pairs:
         return (), problems
     owned = {f: f for f in files}  # the digests share the file list's path strings
@@ -444,8 +430,7 @@ def _package(stanza: Stanza, evidence: str, view: View,
     name = stanza.get("Package").strip()
     version = stanza.get("Version").strip()
     if not name or not version:
-        missing = "Package" if not name else "Version"
-        raise FormatError(f"stanza at line {stanza.line}: no {missing} field")
+        raise FormatError(f"no {'Package' if not name else 'Version'} field")
     arch = stanza.get("Architecture").strip()
     source = parse_source(stanza.get("Source"), name, version)
     copyright_path = f"{DOC}{name}/copyright"
@@ -465,7 +450,8 @@ def _package(stanza: Stanza, evidence: str, view: View,
     if licenses:
         locations.append(Location(path=copyright_path))
     keys = _keys(name, arch)
-    md5sums_path, md5sums = _md5sums(keys, evidence, view)
+    md5sums_path, md5sums_data = _md5sums(keys, evidence, view)
+    md5sums = parse_md5sums(md5sums_data) if md5sums_data is not None else None
     files = _owned_files(keys, md5sums, evidence, view)
     digests, problems = _file_digests(stanza, files, md5sums_path, md5sums)
     return Package(
@@ -485,7 +471,7 @@ def _package(stanza: Stanza, evidence: str, view: View,
 
 
 def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
-        list[Package | Unknown], list[Problem]]:
+        list[Package | Unknown], list[BadStanza]]:
     """Installed packages of one status file, each followed by an Unknown for what of its file
     digests could not be read; and the stanzas that could not be read."""
     stanzas, problems = parse_stanzas(text)
@@ -494,7 +480,7 @@ def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
         try:
             found = _package(stanza, evidence, view, env)
         except (FormatError, ValueError) as exc:
-            problems.append(Problem(line=stanza.line, reason=str(exc)))
+            problems.append(BadStanza(line=stanza.line, reason=str(exc)))
             continue
         if found is not None:
             pkg, digest_problems = found
@@ -513,16 +499,9 @@ class DpkgCataloger:
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         if entry.path.endswith(".md5sums"):
             return ()
-        return list(self._parse(entry, view, env))
-
-    def _parse(self, entry: FileEntry, view: View, env: Env) -> Iterator[Package | Unknown]:
         data = entry.content or b""
         if b"\0" in data:
             raise FormatError(f"{entry.path}: binary data in a dpkg status file")
         text = data.decode("utf-8", errors="replace")
         packages, problems = parse_database(text, entry.path, view, env)
-        if problems and not packages:
-            first = problems[0]
-            raise FormatError(f"{entry.path}: no readable stanza ({first.reason})")
-        # Broken stanzas next to good ones are skipped: the others are kept.
-        yield from packages
+        return with_bad_stanzas(packages, problems, entry.path, NAME)

@@ -23,8 +23,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.elf import (
     EXECUTABLE_GLOBS,
@@ -218,12 +217,6 @@ def _unquote(value: str) -> str:
 # Packages
 
 
-def go_purl(path: str, version: str) -> str:
-    namespace, _, name = path.rpartition("/")
-    return PackageURL(type="golang", namespace=namespace or None, name=name,
-                      version=version or None).to_string()
-
-
 def stdlib_version(go_version: str) -> str:
     """``go1.21.5 X:boringcrypto`` -> ``1.21.5``: the version Go vulnerability records use."""
     v = go_version.split(maxsplit=1)[0] if go_version.strip() else ""
@@ -239,9 +232,13 @@ class GoBinaryCataloger:
     name = "go-module-binary"
     globs = EXECUTABLE_GLOBS
     needs: tuple[str, ...] = ()
+    sections = ((".go.buildinfo", "Go build info"),)
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str, found_by: str = GoBinaryCataloger.name) -> list[Package]:
@@ -258,10 +255,15 @@ def binary_packages(data: Data, path: str, found_by: str = GoBinaryCataloger.nam
 
 
 def packages_of(info: BuildInfo, path: str, found_by: str) -> list[Package]:
-    settings = dict(info.settings)
-    arch = settings.get("GOARCH", "")
-    loc = (Location(path=path),)
-    common = {"found_by": found_by, "locations": loc, "arch": arch, "files": (path,)}
+    arch = dict(info.settings).get("GOARCH", "")
+
+    def module(name: str, version: str, extras: list[tuple[str, str]], *,
+               licenses: tuple[str, ...] = (), cpes: tuple[str, ...] = ()) -> Package:
+        return Package(type=PackageType.GO, name=name, version=version,
+                       purl=ecosystem.purl(PackageType.GO, name, version), found_by=found_by,
+                       locations=(Location(path=path),), arch=arch, files=(path,),
+                       licenses=licenses, cpes=cpes, extras=tuple(sorted(extras)))
+
     out: list[Package] = []
     if info.main is not None and info.main.path:
         m = info.main
@@ -269,9 +271,7 @@ def packages_of(info: BuildInfo, path: str, found_by: str) -> list[Package]:
         if m.sum:
             extras.append(("h1", m.sum))
         extras.extend((f"build.{k}", v) for k, v in info.settings)
-        out.append(Package(type=PackageType.GO, name=m.path, version=m.version,
-                           purl=go_purl(m.path, m.version), extras=tuple(sorted(extras)),
-                           **common))  # type: ignore[arg-type]
+        out.append(module(m.path, m.version, extras))
     for dep in info.deps:
         name, version, extras = dep.path, dep.version, [("go_version", info.go_version)]
         if dep.sum:
@@ -288,18 +288,14 @@ def packages_of(info: BuildInfo, path: str, found_by: str) -> list[Package]:
                 extras = [e for e in extras if e[0] != "h1"]
                 if r.sum:
                     extras.append(("h1", r.sum))
-        out.append(Package(type=PackageType.GO, name=name, version=version,
-                           purl=go_purl(name, version), extras=tuple(sorted(extras)),
-                           **common))  # type: ignore[arg-type]
+        out.append(module(name, version, extras))
     std = stdlib_version(info.go_version)
     std_extras = [("go_version", info.go_version)]
     if not out:  # no main module (GOPATH build, a toolchain command): keep the settings here
         std_extras.extend((f"build.{k}", v) for k, v in info.settings)
     if std:
-        out.append(Package(
-            type=PackageType.GO, name="stdlib", version=std, purl=go_purl("stdlib", std),
-            licenses=("BSD-3-Clause",), cpes=(f"cpe:2.3:a:golang:go:{_cpe_version(std)}",),
-            extras=tuple(sorted(std_extras)), **common))  # type: ignore[arg-type]
+        out.append(module("stdlib", std, std_extras, licenses=("BSD-3-Clause",),
+                          cpes=(f"cpe:2.3:a:golang:go:{_cpe_version(std)}",)))
     return out
 
 

@@ -33,8 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
@@ -200,9 +199,8 @@ class _Ctx:
 
 def _package(ctx: _Ctx, group: str, artifact: str, version: str, *,
              licenses: tuple[str, ...], how: str) -> Package:
-    name = f"{group}:{artifact}" if group else artifact
-    purl = PackageURL(type="maven", namespace=group or None, name=artifact,
-                      version=version or None).to_string()
+    name = ecosystem.package_name(PackageType.MAVEN, group, artifact)
+    purl = ecosystem.purl(PackageType.MAVEN, artifact, version, namespace=group)
     extras = [("identified_by", how), ("virtual_path", ctx.vpath)]
     if ctx.manifest.get("Implementation-Vendor"):
         extras.append(("vendor", ctx.manifest["Implementation-Vendor"]))

@@ -25,18 +25,17 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from hullcheck.catalog import npm
 from hullcheck.catalog.base import Env, check_found, unknown
-from hullcheck.catalog.npm import purl as npm_purl
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Location, Package, PackageType, Unknown
+from hullcheck.model import Package, Unknown
 
 YARN = "javascript-yarn-lock"
 PNPM = "javascript-pnpm-lock"
 MAX_DEPTH = 64
 MAX_YAML = 16 << 20  # pure-Python YAML reads ~1 MB/s: a larger lock is an Unknown, not a stall
 MAX_PACKAGES = 200_000
-MAX_NAME = 214  # npm's limit
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?\Z")  # semver as npm publishes it
 
 
@@ -99,15 +98,6 @@ def load_yaml(entry: FileEntry, what: str) -> Mapping[str, Any]:
 # Names, specs and packages
 
 
-def _valid_name(name: str) -> bool:
-    if not name or len(name) > MAX_NAME or any(c.isspace() for c in name):
-        return False
-    if name.startswith("@"):
-        scope, _, base = name.partition("/")
-        return len(scope) > 1 and bool(base) and "/" not in base
-    return "/" not in name and ":" not in name
-
-
 def split_spec(spec: str) -> tuple[str, str]:
     """``"@scope/name@range"`` → ``("@scope/name", "range")``; the range may be empty."""
     at = spec.find("@", 1)
@@ -125,15 +115,7 @@ def _registry_range(range_: str) -> bool:
 
 def _package(name: str, version: str, found_by: str, evidence: str,
              extras: list[tuple[str, str]]) -> Package:
-    return Package(
-        type=PackageType.NPM,
-        name=name,
-        version=version,
-        purl=npm_purl(name, version),
-        found_by=found_by,
-        locations=(Location(path=evidence),),
-        extras=tuple(sorted([("declared", "true"), *extras])),
-    )
+    return npm.package(name, version, found_by, evidence, [("declared", "true"), *extras])
 
 
 def _check(found: list[Package | Unknown], path: str) -> list[Package | Unknown]:
@@ -184,7 +166,7 @@ def parse_yarn_v1(text: str, path: str) -> list[Package | Unknown]:
         if range_.startswith("npm:") and "@" in range_[5:]:
             name = split_spec(range_[4:])[0]  # "alias@npm:real@^1" installs real
         version = fields.get("version", "")
-        if not version or not _valid_name(name):
+        if not version or not npm.valid_name(name):
             out.append(unknown(YARN, f"line {number}: entry {specs[0][:80]!r} has no "
                                      "readable name or version"))
             continue
@@ -216,7 +198,7 @@ def parse_yarn_berry(doc: Mapping[str, Any], path: str) -> list[Package | Unknow
         if not ref.startswith("npm:"):
             continue  # workspace:, patch:, git, file:, link:, portal:, exec:
         version = ref[4:]
-        if not _valid_name(name) or not _VERSION.match(version):
+        if not npm.valid_name(name) or not _VERSION.match(version):
             out.append(unknown(YARN, f"entry {str(key)[:80]!r}: unreadable resolution "
                                      f"{resolution[:80]!r}"))
             continue
@@ -294,7 +276,7 @@ def parse_pnpm(doc: Mapping[str, Any], path: str) -> list[Package | Unknown]:
         name, version = parsed
         if not _VERSION.match(version):
             continue  # tarball URLs, git hosts, file: and link: dependencies
-        if not _valid_name(name):
+        if not npm.valid_name(name):
             out.append(unknown(PNPM, f"packages[{key[:80]!r}]: unreadable package key"))
             continue
         entry = entry if isinstance(entry, Mapping) else {}  # noqa: PLW2901

@@ -22,8 +22,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env, load_json_object
 from hullcheck.errors import FormatError
@@ -61,12 +60,6 @@ def licenses_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def purl(name: str, version: str) -> str:
-    namespace, _, base = name.rpartition("/")
-    return PackageURL(type="npm", namespace=namespace or None, name=base,
-                      version=version).to_string()
-
-
 def _text(value: object, field: str, path: str) -> str:
     if value is None:
         return ""
@@ -75,8 +68,20 @@ def _text(value: object, field: str, path: str) -> str:
     return value.strip()
 
 
-def _valid_name(name: str) -> bool:
-    if not name or len(name) > MAX_NAME or any(c.isspace() for c in name):
+def package(name: str, version: str, found_by: str, evidence: str,
+            extras: Iterable[tuple[str, str]], *, licenses: tuple[str, ...] = ()) -> Package:
+    """The npm package ``evidence`` (a package.json, a lock file) names."""
+    return Package(type=PackageType.NPM, name=name, version=version,
+                   purl=ecosystem.purl(PackageType.NPM, name, version), found_by=found_by,
+                   locations=(Location(path=evidence),), licenses=licenses,
+                   extras=tuple(sorted(extras)))
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can be an npm registry package's: ``name`` or ``@scope/name``, at
+    most 214 characters, no blanks and no ':' (npm refuses names that are not URL-safe;
+    in a lock file a ':' is an alias or a git/file spec, not a registry name)."""
+    if not name or len(name) > MAX_NAME or ":" in name or any(c.isspace() for c in name):
         return False
     if name.startswith("@"):
         scope, _, base = name.partition("/")
@@ -114,7 +119,7 @@ class NpmPackageCataloger:
         version = _text(doc.get("version"), "version", entry.path)
         if not version:
             raise FormatError(f"{entry.path}: package.json has no version")
-        if not _valid_name(name) or len(version) > MAX_NAME:
+        if not valid_name(name) or len(version) > MAX_NAME:
             raise FormatError(f"{entry.path}: implausible package name or version")
         extras = [("package-dir", posixpath.dirname(entry.path))]
         for key in ("description", "homepage"):
@@ -128,18 +133,7 @@ class NpmPackageCataloger:
             extras.append(("author", author.strip()[:1000]))
         if name != dir_name:
             extras.append(("installed-as", dir_name))  # an alias: npm install x@npm:y
-        return (
-            Package(
-                type=PackageType.NPM,
-                name=name,
-                version=version,
-                purl=purl(name, version),
-                found_by=PACKAGE,
-                locations=(Location(path=entry.path),),
-                licenses=licenses_of(doc),
-                extras=tuple(sorted(extras)),
-            ),
-        )
+        return (package(name, version, PACKAGE, entry.path, extras, licenses=licenses_of(doc)),)
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,7 +194,7 @@ class NpmLockCataloger:
             version = _text(item.get("version"), "version", entry.path)
             if version.startswith("npm:"):  # v1 alias: "version": "npm:real-name@1.2.3"
                 name, _, version = version[4:].rpartition("@")
-            if not version or ":" in version or "/" in version or not _valid_name(name):
+            if not version or ":" in version or "/" in version or not valid_name(name):
                 continue  # git, file and link dependencies are not registry packages
             dev = bool(item.get("dev") or item.get("devOptional"))
             prior = merged.get((name, version))
@@ -215,16 +209,5 @@ class NpmLockCataloger:
                 value = item.get(key)
                 if isinstance(value, str) and value:
                     extras.append((key, value[:2000]))
-            out.append(
-                Package(
-                    type=PackageType.NPM,
-                    name=name,
-                    version=version,
-                    purl=purl(name, version),
-                    found_by=LOCK,
-                    locations=(Location(path=entry.path),),
-                    licenses=licenses_of(item),
-                    extras=tuple(sorted(extras)),
-                )
-            )
+            out.append(package(name, version, LOCK, entry.path, extras, licenses=licenses_of(item)))
         return out

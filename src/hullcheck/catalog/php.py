@@ -17,8 +17,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env, check_found, load_json
 from hullcheck.errors import FormatError
@@ -30,11 +29,6 @@ LOCK = "php-composer-lock"
 MAX_PACKAGES = 100_000
 MAX_FIELD = 200
 _NAME = re.compile(r"[a-z0-9](?:[_.-]?[a-z0-9]+)*/[a-z0-9](?:(?:[_.]|-{1,2})?[a-z0-9]+)*\Z")
-
-
-def composer_purl(name: str, version: str) -> str:
-    vendor, _, base = name.partition("/")
-    return PackageURL(type="composer", namespace=vendor, name=base, version=version).to_string()
 
 
 def _package(item: object, index: int, evidence: str, found_by: str, *, dev: bool,
@@ -74,7 +68,7 @@ def _package(item: object, index: int, evidence: str, found_by: str, *, dev: boo
         type=PackageType.COMPOSER,
         name=name,
         version=version,
-        purl=composer_purl(name, version),
+        purl=ecosystem.purl(PackageType.COMPOSER, name, version),
         found_by=found_by,
         locations=(Location(path=evidence),),
         licenses=licenses,

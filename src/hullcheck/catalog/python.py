@@ -38,9 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packageurl import PackageURL
-
-from hullcheck import licenses
+from hullcheck import ecosystem, licenses
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.license import spdx as _spdx
 from hullcheck.errors import FormatError
@@ -340,17 +338,19 @@ def package_of(text: str, path: str, view: View,
         direct = view.read(f"{meta_dir}/direct_url.json")
         if direct is not None:
             extras.extend(direct_url_extras(direct))
-    return Package(
-        type=PackageType.PYTHON,
-        name=name,
-        version=version,
-        purl=PackageURL(type="pypi", name=normalise_name(name), version=version).to_string(),
-        found_by=NAME,
-        locations=(Location(path=path),),
-        licenses=licenses_of(meta),
-        files=owned_files(path, view),
-        extras=tuple(sorted(extras)),
-    )
+    return package(name, version, NAME, path, extras, licenses=licenses_of(meta),
+                   files=owned_files(path, view))
+
+
+def package(name: str, version: str, found_by: str, evidence: str,
+            extras: list[tuple[str, str]], *, licenses: tuple[str, ...] = (),
+            files: tuple[str, ...] = ()) -> Package:
+    """The Python distribution ``evidence`` (its METADATA, a lock file) names; its purl
+    name is the normalised one."""
+    return Package(type=PackageType.PYTHON, name=name, version=version,
+                   purl=ecosystem.purl(PackageType.PYTHON, normalise_name(name), version),
+                   found_by=found_by, locations=(Location(path=evidence),), licenses=licenses,
+                   files=files, extras=tuple(sorted(extras)))
 
 
 class PythonInstalledCataloger:

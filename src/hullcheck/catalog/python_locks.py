@@ -22,13 +22,11 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck.catalog import python
 from hullcheck.catalog.base import Env, check_found, unknown
-from hullcheck.catalog.python import normalise_name
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, View
-from hullcheck.model import Location, Package, PackageType, Unknown
+from hullcheck.model import Package, Unknown
 
 POETRY = "python-poetry-lock"
 PIPFILE = "python-pipfile-lock"
@@ -43,15 +41,7 @@ _INSTALLED = re.compile(r"/(?:site|dist)-packages/")
 
 def _package(name: str, version: str, found_by: str, evidence: str,
              extras: list[tuple[str, str]]) -> Package:
-    return Package(
-        type=PackageType.PYTHON,
-        name=name,
-        version=version,
-        purl=PackageURL(type="pypi", name=normalise_name(name), version=version).to_string(),
-        found_by=found_by,
-        locations=(Location(path=evidence),),
-        extras=tuple(sorted([("declared", "true"), *extras])),
-    )
+    return python.package(name, version, found_by, evidence, [("declared", "true"), *extras])
 
 
 def _text(entry: FileEntry, what: str) -> str:

@@ -1,9 +1,10 @@
-"""The catalogers, in the order they run. Adding one is one line here."""
+"""The catalogers, in the order they run. Adding one is one line here; a cataloger of
+executables (a ``base.BinaryCataloger``) also reads those found anywhere by content."""
 
 from __future__ import annotations
 
 from hullcheck.catalog.apk import ApkCataloger
-from hullcheck.catalog.base import Cataloger
+from hullcheck.catalog.base import BinaryCataloger, Cataloger
 from hullcheck.catalog.binary import BinaryVersionCataloger
 from hullcheck.catalog.dotnet import DotnetDepsCataloger
 from hullcheck.catalog.dpkg import DpkgCataloger
@@ -45,3 +46,7 @@ CATALOGERS: tuple[Cataloger, ...] = (
     JavaArchiveCataloger(),
     BinaryVersionCataloger(),
 )
+
+# The catalogers the binary sink (catalog.streaming) hands executables found by content.
+BINARY_CATALOGERS: tuple[BinaryCataloger, ...] = tuple(
+    c for c in CATALOGERS if isinstance(c, BinaryCataloger))

@@ -34,8 +34,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, unknown
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
 from hullcheck.filetree import FileEntry, View
@@ -105,13 +104,8 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
         qualifiers["upstream"] = h.source_rpm
     if distro is not None:
         qualifiers["distro"] = distro.release
-    purl = PackageURL(
-        type=PackageType.RPM.value,
-        namespace=purl_namespace(distro) or None,
-        name=h.name,
-        version=evr(None, h.version, h.release),
-        qualifiers=qualifiers,
-    ).to_string()
+    purl = ecosystem.purl(PackageType.RPM, h.name, evr(None, h.version, h.release),
+                          namespace=purl_namespace(distro), qualifiers=qualifiers)
     extras = []
     if h.vendor:
         extras.append(("vendor", h.vendor))

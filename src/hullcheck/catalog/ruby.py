@@ -26,8 +26,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import Env
 from hullcheck.errors import FormatError
@@ -83,9 +82,15 @@ def _string_list(expr: str) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def gem_purl(name: str, version: str, platform: str = "") -> str:
+def gem(name: str, version: str, platform: str, found_by: str, evidence: str, *,
+        extras: list[tuple[str, str]], licenses: tuple[str, ...] = ()) -> Package:
+    """The gem ``evidence`` names; its ``platform`` ("" for pure Ruby) is its arch and a
+    purl qualifier."""
     qualifiers = {"platform": platform} if platform and platform != "ruby" else {}
-    return PackageURL(type="gem", name=name, version=version, qualifiers=qualifiers).to_string()
+    return Package(type=PackageType.GEM, name=name, version=version,
+                   purl=ecosystem.purl(PackageType.GEM, name, version, qualifiers=qualifiers),
+                   found_by=found_by, locations=(Location(path=evidence),), licenses=licenses,
+                   arch=platform, extras=tuple(sorted(extras)))
 
 
 def parse_gemspec(text: str, path: str) -> Package:
@@ -119,17 +124,7 @@ def parse_gemspec(text: str, path: str) -> Package:
         extras.append(("platform", platform))
     if "/specifications/default/" in path:
         extras.append(("default-gem", "true"))  # bundled with Ruby itself
-    return Package(
-        type=PackageType.GEM,
-        name=name,
-        version=version,
-        purl=gem_purl(name, version, platform),
-        found_by=GEMSPEC,
-        locations=(Location(path=path),),
-        licenses=licenses,
-        arch=platform,
-        extras=tuple(sorted(extras)),
-    )
+    return gem(name, version, platform, GEMSPEC, path, extras=extras, licenses=licenses)
 
 
 class GemspecCataloger:
@@ -213,16 +208,7 @@ def parse_gemfile_lock(text: str, path: str) -> list[Package | Unknown]:
         for key in ("remote", "revision", "ref", "branch", "tag"):
             if facts.get(key):
                 extras.append((key, facts[key]))
-        out.append(Package(
-            type=PackageType.GEM,
-            name=name,
-            version=version,
-            purl=gem_purl(name, version, platform),
-            found_by=LOCK,
-            locations=(Location(path=path),),
-            arch=platform,
-            extras=tuple(sorted(extras)),
-        ))
+        out.append(gem(name, version, platform, LOCK, path, extras=extras))
     return out
 
 

@@ -15,8 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from packageurl import PackageURL
-
+from hullcheck import ecosystem
 from hullcheck.catalog.base import Env
 from hullcheck.catalog.elf import (
     EXECUTABLE_GLOBS,
@@ -35,10 +34,6 @@ SECTION = ".dep-v0"
 MAX_JSON = 8 << 20  # decompressed audit data; real ones are a few KiB
 MAX_PACKAGES = 100_000
 INPUT_CHUNK = 1 << 20  # compressed bytes fed at a time (what zlib leaves unread is copied)
-
-
-def cargo_purl(name: str, version: str) -> str:
-    return PackageURL(type="cargo", name=name, version=version or None).to_string()
 
 
 def decompress_audit_data(raw: bytes | memoryview,
@@ -82,9 +77,13 @@ class RustAuditableCataloger:
     name = "rust-cargo-auditable"
     globs = EXECUTABLE_GLOBS
     needs: tuple[str, ...] = ()
+    sections = ((SECTION, "cargo auditable data"),)
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
         return binary_packages(entry.content or b"", entry.path, self.name)
+
+    def parse_binary(self, data: Data, path: str) -> list[Package]:
+        return binary_packages(data, path, self.name)
 
 
 def binary_packages(data: Data, path: str,
@@ -127,7 +126,7 @@ def binary_packages(data: Data, path: str,
             extras.append(("root", "true"))
         out.append(Package(
             type=PackageType.CARGO, name=name, version=version,
-            purl=cargo_purl(name, version), found_by=found_by, locations=loc,
+            purl=ecosystem.purl(PackageType.CARGO, name, version), found_by=found_by, locations=loc,
             files=(path,), extras=tuple(sorted(extras))))
     return out
 
@@ -158,6 +157,6 @@ class CargoLockCataloger:
                 extras.append(("checksum", checksum))
             out.append(Package(
                 type=PackageType.CARGO, name=name, version=version,
-                purl=cargo_purl(name, version), found_by=self.name, locations=loc,
+                purl=ecosystem.purl(PackageType.CARGO, name, version), found_by=self.name, locations=loc,
                 extras=tuple(sorted(extras))))
         return out

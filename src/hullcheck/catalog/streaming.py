@@ -5,9 +5,10 @@ The file tree keeps bytes only for the catalogers' globs, so an executable at
 and keeping every executable's bytes would cost hundreds of MB. ``BinarySink`` is a
 ``filetree.ContentSink`` that looks at the other regular files as they stream by: their
 first bytes say whether they are an executable (ELF, PE, Mach-O); only then is a file
-read whole, handed to the Go build-info, ``cargo auditable`` and version-string parsers
-(the catalogers' own functions), and dropped. What stays is small: the packages each file
-gave, or why it could not be read, with its path and layer.
+read whole, handed to the binary catalogers (``registry.BINARY_CATALOGERS``: Go build
+info, ``cargo auditable``, version strings; each one's ``parse_binary``), and dropped.
+What stays is small: the packages each file gave, or why it could not be read, with its
+path and layer.
 
     sink = BinarySink(kept_up_to=max_file)
     tree = filetree.build(image, catalog.globs_for(), max_file=max_file, sink=sink)
@@ -40,10 +41,11 @@ import re
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from hullcheck.catalog import binary, golang, rust
+from hullcheck.catalog import binary
+from hullcheck.catalog.base import BinaryCataloger
 from hullcheck.catalog.elf import (
     ET_DYN,
     Data,
@@ -53,6 +55,7 @@ from hullcheck.catalog.elf import (
     looks_executable,
     section_headers_at,
 )
+from hullcheck.catalog.registry import BINARY_CATALOGERS
 from hullcheck.errors import FormatError
 from hullcheck.filetree import DEFAULT_MAX_FILE, compile_globs
 from hullcheck.model import Package
@@ -73,17 +76,6 @@ SPOOL_CHUNK = 1 << 20  # bytes read from the layer and written to disk at a time
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     FormatError, ValueError, UnicodeDecodeError, KeyError, IndexError, RecursionError,
     struct.error,
-)
-
-Parser = Callable[[Data, str, str], list[Package]]
-
-# (cataloger name, its globs, its parse function over an executable's bytes)
-PARSERS: tuple[tuple[str, tuple[str, ...], Parser], ...] = (
-    (golang.GoBinaryCataloger.name, golang.GoBinaryCataloger.globs, golang.binary_packages),
-    (rust.RustAuditableCataloger.name, rust.RustAuditableCataloger.globs,
-     rust.binary_packages),
-    (binary.BinaryVersionCataloger.name, binary.BinaryVersionCataloger.globs,
-     binary.binary_packages),
 )
 
 # Never an executable: text, sources, documents, media, archives, objects and modules
@@ -123,7 +115,7 @@ class Streamed:
     """The binary sink's results, for ``catalog.run(..., streamed=)``."""
 
     files: tuple[StreamedFile, ...] = ()
-    catalogers: frozenset[str] = frozenset(name for name, _, _ in PARSERS)
+    catalogers: frozenset[str] = frozenset(c.name for c in BINARY_CATALOGERS)
     # (layer, path) of glob files the tree did not keep (too large) that the sink read.
     covered: frozenset[tuple[int, str]] = frozenset()
 
@@ -139,13 +131,10 @@ _LIBRARY_NAME = re.compile(r"\.so(?:\.\d+)*\Z")
 # reader looks at the first 32 KiB only).
 _GO_NOTE = re.compile(rb"\x04\0\0\0.{4}\x04\0\0\0Go\0\0|\0\0\0\x04.{4}\0\0\0\x04Go\0\0", re.S)
 GO_NOTE_WITHIN = 32 << 10
-# What a parser would read in a large shared library streamed through unread: the name of
-# its section, (cataloger, name, what it holds). Only the headers at the end locate the
-# section, too late to spool it; but they show it is there.
-_LIBRARY_SECTIONS: tuple[tuple[str, bytes, str], ...] = (
-    (golang.GoBinaryCataloger.name, b".go.buildinfo\0", "Go build info"),
-    (rust.RustAuditableCataloger.name, rust.SECTION.encode() + b"\0", "cargo auditable data"),
-)
+# What a cataloger would read in a large shared library streamed through unread is named by
+# its ``sections``: only the headers at the end locate a section, too late to spool it; but
+# the section names before them show it is there.
+Sections = tuple[tuple[str, bytes, str], ...]  # (cataloger, section name + NUL, what it holds)
 # Where the section names are looked for: this much before the section headers. Linkers
 # and strip put the name table right before them: in 1,000 ELF files (/usr/lib, /usr/bin,
 # Go programs included) it ended within 7 bytes of them.
@@ -175,13 +164,15 @@ class BinarySink:
 
     def __init__(self, *, kept_up_to: int = DEFAULT_MAX_FILE, max_size: int = MAX_BINARY,
                  max_spooled: int = MAX_SPOOLED, spool_budget: int = SPOOL_BUDGET,
-                 parsers: tuple[tuple[str, tuple[str, ...], Parser], ...] = PARSERS) -> None:
+                 catalogers: Sequence[BinaryCataloger] = BINARY_CATALOGERS) -> None:
         self.kept_up_to = kept_up_to  # the tree's size limit for the files it keeps
         self.max_size = max_size  # read into memory up to this
         self.max_spooled = max_spooled  # spooled to disk up to this
         self.spool_budget = spool_budget  # bytes spooled for the whole image
-        self._parsers = parsers
-        globs = compile_globs(g for _, gs, _ in parsers for g in gs)
+        self._catalogers = tuple(catalogers)
+        self._sections: Sections = tuple((c.name, section.encode() + b"\0", what)
+                                         for c in catalogers for section, what in c.sections)
+        globs = compile_globs(g for c in catalogers for g in c.globs)
         self._globbed = globs.match if globs is not None else (lambda _path: False)
         self._lock = threading.Lock()
         self._files: list[StreamedFile] = []
@@ -213,7 +204,7 @@ class BinarySink:
         # Large and whole only because another sink wanted it too (FanOut): the same rule,
         # but its bytes are here: one that holds what a parser reads is parsed.
         if (len(data) > self.max_size and self._unread_library(path, data)
-                and not _library_sections(data, section_headers_at(data))):
+                and not _library_sections(self._sections, data, section_headers_at(data))):
             self._count_skip(LIBRARY)
             return
         self._catalog(layer, path, data, len(data))
@@ -270,12 +261,11 @@ class BinarySink:
             names += chunk[max(lo - pos, 0):max(hi - pos, 0)]
             pos += len(chunk)
             chunk = read(min(SPOOL_CHUNK, hi - pos)) if pos < hi else b""
-        wanted = {name for name, _, _ in self._parsers}
         with self._lock:
             self._files.extend(
                 StreamedFile(layer, path, name, error=f"large shared library ({size >> 20} "
                              f"MiB) not read, though it holds {what}")
-                for name, what in _library_sections(names) if name in wanted)
+                for name, what in _library_sections(self._sections, names))
 
     # -- parsing --------------------------------------------------------------------
     def _catalog(self, layer: int, path: str, data: Data, size: int) -> None:
@@ -283,17 +273,17 @@ class BinarySink:
         if executable_format(data) is None:
             return
         found: list[StreamedFile] = []
-        for name, _, parse in self._parsers:
+        for cat in self._catalogers:
             try:
-                pkgs = parse(data, path, name)
+                pkgs = cat.parse_binary(data, path)
             except PARSE_ERRORS as exc:
-                found.append(StreamedFile(layer, path, name, error=str(exc)))
+                found.append(StreamedFile(layer, path, cat.name, error=str(exc)))
                 continue
             finally:
                 if isinstance(data, PagedMap):
                     data.release()  # what one parser touched is not kept through the next
             if pkgs:
-                found.append(StreamedFile(layer, path, name, tuple(pkgs)))
+                found.append(StreamedFile(layer, path, cat.name, tuple(pkgs)))
         covered = self._too_large_for_tree(path, size)
         with self._lock:
             self.counts.parsed += 1
@@ -326,7 +316,7 @@ class BinarySink:
             return
         with self._lock:
             self._files.extend(StreamedFile(layer, path, name, error=reason)
-                               for name, _, _ in self._parsers)
+                               for name in self._names())
 
     def _too_large_for_tree(self, path: str, size: int) -> bool:
         """One of the binary catalogers' files that the tree does not keep: the runner
@@ -337,19 +327,23 @@ class BinarySink:
         with self._lock:
             self.counts.skipped[key] = self.counts.skipped.get(key, 0) + 1
 
+    def _names(self) -> list[str]:
+        return [c.name for c in self._catalogers]
+
     # -- results --------------------------------------------------------------------
     def results(self) -> Streamed:
         with self._lock:
             files = sorted(self._files, key=lambda f: (f.layer, f.path, f.cataloger))
             return Streamed(files=tuple(files),
-                            catalogers=frozenset(name for name, _, _ in self._parsers),
+                            catalogers=frozenset(self._names()),
                             covered=frozenset(self._covered))
 
 
-def _library_sections(data: bytes | bytearray, end: int | None = None) -> list[tuple[str, str]]:
-    """(cataloger, what) for each ``_LIBRARY_SECTIONS`` name in ``data`` (before ``end``)."""
+def _library_sections(sections: Sections, data: bytes | bytearray,
+                      end: int | None = None) -> list[tuple[str, str]]:
+    """(cataloger, what) for each of ``sections`` named in ``data`` (before ``end``)."""
     start = 0 if end is None else end - NAMES_BEFORE_HEADERS
-    return [(name, what) for name, section, what in _LIBRARY_SECTIONS
+    return [(name, what) for name, section, what in sections
             if data.find(section, max(start, 0), end) >= 0]
 
 
@@ -385,5 +379,5 @@ def _spooled(head: bytes, read: Callable[[int], bytes], size: int,
         yield data
 
 
-__all__ = ["MAX_BINARY", "MAX_SPOOLED", "PARSERS", "SPOOL_BUDGET", "BinarySink", "Streamed",
+__all__ = ["MAX_BINARY", "MAX_SPOOLED", "SPOOL_BUDGET", "BinarySink", "Streamed",
            "StreamedFile"]

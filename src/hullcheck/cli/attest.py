@@ -23,7 +23,6 @@ from hullcheck.cli.key import prompt_or_none
 from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_json, signed_by
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
-from hullcheck.sign import intoto, keys
 
 TYPES_HELP = "cyclonedx, spdx, slsaprovenance, vuln, custom, or a predicate type URI"
 FORMATS = ("table", "json", "predicate")
@@ -80,11 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_attest(args: argparse.Namespace) -> int:
-    ptype = intoto.predicate_type(args.type)
-    if args.sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
-        raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
-    if args.scan and ptype != intoto.PREDICATE_TYPES["vuln"]:
-        raise UsageError("--scan makes a vulnerability predicate: use it with --type vuln")
+    ptype = pipeline.attestation_type(args.type, sbom=args.sbom, scan=args.scan)
     req = pipeline.AttestRequest(
         image=args.image,
         key=args.key,
@@ -95,7 +90,7 @@ def run_attest(args: argparse.Namespace) -> int:
         db=args.db,
         platform=args.platform,
         pull=pull_options(args),
-        password=keys.password_source(prompt=prompt_or_none()),  # type: ignore[arg-type]
+        prompt=prompt_or_none(),
     )
     done = pipeline.attest_image(req)
     if not getattr(args, "quiet", False):
@@ -119,7 +114,7 @@ def run_attest(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    ptype = intoto.predicate_type(args.type) if args.type else None
+    ptype = pipeline.attestation_type(args.type) if args.type else None
     trust = key_or_keyless(args)
     if args.bundle is not None or args.digest:
         if args.image:

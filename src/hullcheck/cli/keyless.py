@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hullcheck.errors import UsageError
-from hullcheck.sign.identity import FLAGS, IdentityPolicy, Keyless, Signer
+from hullcheck.signers import FLAGS, IdentityPolicy, Keyless, Signer
 
 _HELP = {
     "identity": "accept signatures whose certificate names this identity (an e-mail address or "

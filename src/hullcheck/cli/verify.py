@@ -25,7 +25,7 @@ from hullcheck.cli.common import (
 from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_json, signed_by
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
-from hullcheck.sign.identity import Keyless
+from hullcheck.signers import Keyless
 
 FORMATS = ("table", "json")
 

@@ -19,27 +19,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hullcheck.ecosystem import ECOSYSTEMS, osv_ecosystem
+from hullcheck.ecosystem import ECOSYSTEMS, is_os, osv_ecosystem
 from hullcheck.match.model import (
     Evidence,
     Finding,
-    Level,
     MatchResult,
     Skipped,
     Status,
     Suppression,
 )
 from hullcheck.match.ranges import CompiledAffected, Unevaluable, compile_affected
-from hullcheck.model import Distro, Inventory, Package, PackageType
+from hullcheck.model import Distro, Inventory, Package, PackageType, Severity
 from hullcheck.versions import InvalidVersion, Scheme, scheme
 from hullcheck.vulndb.model import DistroStatus, KevEntry, Kind
-from hullcheck.vulndb.severity import Rating, Severity
+from hullcheck.vulndb.severity import Score
 from hullcheck.vulndb.store import AffectedRecord
 
-__all__ = ["Evidence", "Finding", "Level", "MatchResult", "Matcher", "Skipped", "Status",
+__all__ = ["Evidence", "Finding", "MatchResult", "Matcher", "Skipped", "Status",
            "Suppression", "match", "with_summaries"]
-
-OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 _STATUS = {
     DistroStatus.UNFIXED: Status.NOT_FIXED,
@@ -49,12 +46,6 @@ _STATUS = {
     DistroStatus.END_OF_LIFE: Status.WONT_FIX,
     DistroStatus.POSTPONED: Status.DEFERRED,
 }
-
-_LEVEL = {
-    Rating.CRITICAL: Level.CRITICAL, Rating.HIGH: Level.HIGH, Rating.MEDIUM: Level.MEDIUM,
-    Rating.LOW: Level.LOW, Rating.NONE: Level.NEGLIGIBLE, Rating.UNKNOWN: Level.UNKNOWN,
-}
-
 
 class Store(Protocol):
     def lookup(self, ecosystem: str, name: str) -> tuple[AffectedRecord, ...]: ...
@@ -105,7 +96,7 @@ def _searches(pkg: Package) -> list[tuple[str, str, str]]:
     name and version when either differs (distro trackers are keyed by source package and
     record source versions, so a binNMU ``1.2-3+b1`` of source ``1.2-3`` compares as 1.2-3).
     """
-    src = pkg.source if pkg.type in OS_TYPES else None
+    src = pkg.source if is_os(pkg.type) else None
     if src is None:
         return [(pkg.name, pkg.version, "direct")]
     version = src.version or pkg.version
@@ -116,38 +107,38 @@ def _searches(pkg: Package) -> list[tuple[str, str, str]]:
     return [(pkg.name, pkg.version, "direct"), (src.name, version, "source-package")]
 
 
-_URGENCY = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW,
-            "unimportant": Level.NEGLIGIBLE}
+_URGENCY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW,
+            "unimportant": Severity.NEGLIGIBLE}
 
 
-def _word_level(rec: AffectedRecord) -> Level:
-    """A record's level without a CVSS score: the distro's urgency for this release, else
+def _word_severity(rec: AffectedRecord) -> Severity:
+    """A record's severity without a CVSS score: the distro's urgency for this release, else
     the database's own word."""
     urgency = _URGENCY.get(rec.affected.urgency.rstrip("*").strip().lower())
     if urgency is not None:
         return urgency
-    return _LEVEL.get(rec.severity.rating, Level.UNKNOWN)
+    return rec.severity.rating.severity
 
 
-def _severity(recs: Sequence[AffectedRecord]) -> tuple[Level, Severity]:
-    """One level and one severity for merged records that may disagree.
+def _severity(recs: Sequence[AffectedRecord]) -> tuple[Severity, Score]:
+    """One severity and one score for merged records that may disagree.
 
     Malicious wins. Otherwise a CVSS score is the most specific statement: the highest
-    base score among the records sets both the level and the score shown (so the SARIF
-    security-severity and the level always agree). Without any score, the highest of the
+    base score among the records sets both the severity and the score shown (so the SARIF
+    security-severity and the severity always agree). Without any score, the highest of the
     distro urgencies and database words is used.
     """
     if any(r.kind is Kind.MALICIOUS for r in recs):
         scored = [r for r in recs if r.severity.score is not None]
-        return Level.MALICIOUS, max(scored, key=lambda r: r.severity.score or 0.0).severity \
+        return Severity.MALICIOUS, max(scored, key=lambda r: r.severity.score or 0.0).severity \
             if scored else recs[0].severity
     scored = [r for r in recs if r.severity.score is not None]
     if scored:
         best = max(scored, key=lambda r: (r.severity.score or 0.0, r.advisory_id))
-        return _LEVEL.get(best.severity.rating, Level.UNKNOWN), best.severity
-    levels = [(_word_level(r), r) for r in recs]
-    level, rec = max(levels, key=lambda t: t[0].rank)
-    return level, rec.severity
+        return best.severity.rating.severity, best.severity
+    words = [(_word_severity(r), r) for r in recs]
+    severity, rec = max(words, key=lambda t: t[0])
+    return severity, rec.severity
 
 
 class Matcher:
@@ -217,7 +208,7 @@ class Matcher:
             return []
         eco = osv_ecosystem(pkg.type, distro)
         if not eco:
-            if pkg.type in OS_TYPES:
+            if is_os(pkg.type):
                 skipped.append(Skipped(package=pkg, reason="no advisory source for "
                                        f"{distro.release if distro else 'an unknown distro'}"))
             elif pkg.type is PackageType.BINARY:
@@ -279,7 +270,7 @@ class Matcher:
         self._prefetch(todo, inventory.distro)
         for pkg in todo:
             findings.extend(self.match_package(pkg, inventory.distro, skipped))
-        findings.sort(key=lambda f: (-f.level.rank, f.package.name, f.package.version, f.id))
+        findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
                            packages_checked=len(todo))
 
@@ -299,7 +290,7 @@ def _finding(pkg: Package, g: _Group, kev_of: Callable[[str], KevEntry | None],
     recs = [r for r, _, _ in g.records]
     malicious = any(r.kind is Kind.MALICIOUS for r in recs)
     urgency = next((r.affected.urgency for r in recs if r.affected.urgency), "")
-    level, severity = _severity(recs)
+    severity, score = _severity(recs)
     fixed = _sorted_fixed((v for _, _, fx in g.records for v in fx), vscheme)
     statuses = [r.affected.status for r in recs if r.affected.status is not None]
     if malicious:
@@ -321,8 +312,8 @@ def _finding(pkg: Package, g: _Group, kev_of: Callable[[str], KevEntry | None],
         package=pkg,
         id=primary,
         aliases=tuple(i for i in g.ids if i != primary),
-        level=level,
         severity=severity,
+        score=score,
         status=status,
         fixed_versions=fixed,
         kev=kev,

@@ -14,10 +14,10 @@ from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
 from hullcheck.pipeline.redaction import redactor
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
-    from hullcheck.sign.identity import Keyless
 
 
 SCOPES = ("squashed", "all-layers")
@@ -31,8 +31,9 @@ class SbomRequest:
     pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
     # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
-    # of reading the image's layers.
-    from_attestation: Path | Keyless | None = None  # a public key, or keyless identities
+    # of reading the image's layers (``inventory.inventory`` chooses); or keylessly by one
+    # of the identities a ``signers.Keyless`` accepts.
+    from_attestation: Path | Keyless | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +80,7 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     catalogers want) are kept in the tree, and ``sink`` sees every file of every layer on
     the way. By default (for ``catalog.run``) a ``catalog.BinarySink`` also sees them and
     catalogs executables anywhere by content, keeping only what it found.
-    ``inventory`` and ``scan`` both read images through here."""
+    Every command that reads an image's layers reads them through here."""
     from hullcheck.catalog.python import RecordDigests
 
     image = _open(req.image, req.platform, req.pull, progress)
@@ -98,14 +99,3 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
 def _check_scope(scope: str) -> None:
     if scope not in SCOPES:
         raise UsageError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
-
-
-def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
-    _check_scope(req.scope)
-    if req.from_attestation is not None:
-        from hullcheck.pipeline.sign import inventory_from_attestation  # (sign imports us)
-
-        # An attestation's SBOM was written by anyone: its labels and history are redacted too.
-        return redactor().inventory(
-            inventory_from_attestation(req.image, req.from_attestation, req.pull))
-    return read_image(req, progress).inventory(req.scope)

@@ -10,6 +10,7 @@ from dataclasses import replace
 from packageurl import PackageURL
 
 from hullcheck import untrusted
+from hullcheck.ecosystem import is_os
 from hullcheck.errors import FormatError
 from hullcheck.model import (
     Distro,
@@ -33,7 +34,6 @@ from hullcheck.sbom._reader import Node
 
 CATALOGER = "sbom-cyclonedx"
 _INDEX = re.compile(r"([0-9]{1,6}):(.+)")
-_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 _Props = dict[str, list[str]]
 
 
@@ -292,7 +292,7 @@ def _source_package(
         name, _, src_version = upstream.partition("@")
     else:
         return None
-    if ptype not in _OS_TYPES:
+    if not is_os(ptype):
         return None
     # A binary package whose source field names no version was built from its own version.
     return SourcePackage(name=name, version=src_version or version)

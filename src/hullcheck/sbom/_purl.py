@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from packageurl import PackageURL
 
-from hullcheck.ecosystem import ECOSYSTEMS
+from hullcheck import ecosystem
 from hullcheck.model import Distro, PackageType
 
-# purl type -> package type, read from THE table.
-PURL_TYPES: dict[str, PackageType] = {e.purl_type: t for t, e in ECOSYSTEMS.items()}
-_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
-# Ecosystems whose package names include the purl namespace, and how it is joined.
-_NAMESPACE_JOIN = {"maven": ":", "npm": "/", "golang": "/", "composer": "/"}
+PURL_TYPES = ecosystem.PURL_TYPES  # purl type -> package type, read from THE table
 
 
 def parse(purl: str) -> PackageURL | None:
@@ -30,10 +26,8 @@ def package_type(purl: PackageURL) -> PackageType | None:
 
 def package_name(purl: PackageURL) -> str:
     """The ecosystem's own spelling of the name: "org.group:artifact", "@scope/pkg", ..."""
-    join = _NAMESPACE_JOIN.get(purl.type)
-    if join and purl.namespace:
-        return f"{purl.namespace}{join}{purl.name}"
-    return purl.name
+    ptype = PURL_TYPES.get(purl.type)
+    return ecosystem.package_name(ptype, purl.namespace, purl.name) if ptype else purl.name
 
 
 def package_version(purl: PackageURL) -> str:
@@ -51,7 +45,7 @@ def qualifier(purl: PackageURL, key: str) -> str:
 def distro(purl: PackageURL) -> Distro | None:
     """The distro from an OS package's ``distro=`` qualifier ("debian-12", "rocky-9.3", or
     Trivy's bare "3.18.4" with the id taken from the namespace)."""
-    if PURL_TYPES.get(purl.type) not in _OS_TYPES:
+    if PURL_TYPES.get(purl.type) not in ecosystem.OS_TYPES:
         return None
     value = qualifier(purl, "distro")
     if not value:

@@ -38,6 +38,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from hullcheck import untrusted
+from hullcheck.ecosystem import is_os
 from hullcheck.errors import FormatError
 from hullcheck.model import (
     Distro,
@@ -45,7 +46,6 @@ from hullcheck.model import (
     Inventory,
     Location,
     Package,
-    PackageType,
     SourcePackage,
     Unknown,
     Visibility,
@@ -86,6 +86,8 @@ _SPDX_ALGORITHMS = {"sha1": "SHA1", "sha224": "SHA224", "sha256": "SHA256", "sha
                     "sha512": "SHA512", "md5": "MD5"}
 _OUR_ALGORITHMS = {v: k for k, v in _SPDX_ALGORITHMS.items()}
 _NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
+# Trivy names an OS package's source in its sourceInfo: "built package from: glibc 2.36-9".
+_BUILT_FROM = re.compile(r"built package from: (?P<name>\S+)(?: (?P<version>\S+))?")
 _SOURCE_ARCH = {"deb": "source", "rpm": "src"}
 
 
@@ -560,11 +562,13 @@ def _read_package(
     if src_node is not None and src_node.str("name"):
         source = SourcePackage(name=src_node.str("name"),
                                version=src_node.str("versionInfo") or version)
-    elif ptype in (PackageType.DEB, PackageType.APK, PackageType.RPM) and (
-        upstream := _purl.qualifier(purl, "upstream")
-    ):
+    elif is_os(ptype) and (upstream := _purl.qualifier(purl, "upstream")):
         src_name, _, src_version = upstream.partition("@")
         source = SourcePackage(name=src_name, version=src_version or version)
+    elif is_os(ptype) and (
+        built := _BUILT_FROM.fullmatch(node.str("sourceInfo"))
+    ):
+        source = SourcePackage(name=built["name"], version=built["version"] or version)
     return Package(
         type=ptype,
         name=_purl.package_name(purl),

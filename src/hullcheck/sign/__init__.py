@@ -7,7 +7,8 @@
     bundle.py         Sigstore bundles (cosign 3), key-based
     store.py          where signatures live: registry repository or OCI layout
     cosign.py         sign / attest / verify in cosign's layouts
-    identity.py       keyless signers: what a Fulcio certificate says, cosign's identity flags
+    identity.py       keyless signers: what a Fulcio certificate says (judged by
+                      ``hullcheck.signers.IdentityPolicy``, cosign's identity flags)
     trustroot.py      Sigstore trust material (trusted_root.json; the production root, TUF)
     keyless_classic.py  cosign's classic keyless layer (certificate, chain, Rekor SET), by hand
     sigstore_bundle.py  keyless Sigstore bundles, through sigstore-python

@@ -16,22 +16,24 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from hullcheck.errors import HullcheckError, VerificationError
+from hullcheck.errors import VerificationError
 from hullcheck.sign import dsse, intoto, keyless_classic, sigstore_bundle, simplesigning
 from hullcheck.sign.cosign import (
-    _MAX_LAYER,
+    MAX_LAYER,
+    Candidate,
     VerifiedAttestation,
     VerifiedSignature,
-    _blob,
-    _bundle_layers,
-    _Candidate,
-    _fail,
-    _tag_layers,
+    attempts,
+    bundle_layers,
+    failure,
+    layer_blob,
+    tag_layers,
+    where_found,
 )
-from hullcheck.sign.identity import Keyless, Signer
 from hullcheck.sign.simplesigning import SimpleSigningClaims
 from hullcheck.sign.store import Target
 from hullcheck.sign.trustroot import TrustRoot
+from hullcheck.signers import Keyless, Signer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,18 +68,18 @@ class _Checked:
     message_digest: bytes = b""
 
 
-def _annotations(c: _Candidate) -> dict[str, object]:
+def _annotations(c: Candidate) -> dict[str, object]:
     annotations = c.layer.get("annotations")
     return annotations if isinstance(annotations, dict) else {}
 
 
-def _classic(target: Target, c: _Candidate, keyless: Keyless, root: TrustRoot, *,
+def _classic(target: Target, c: Candidate, keyless: Keyless, root: TrustRoot, *,
              dsse_layer: bool) -> _Checked:
     annotations = _annotations(c)
     if not keyless_classic.has_certificate(annotations):
         raise VerificationError(f"{c.source}: signed with a key (no certificate); verify it "
                                 "with --key")
-    blob = _blob(target, c.layer, _MAX_LAYER if dsse_layer else simplesigning.MAX_PAYLOAD)
+    blob = layer_blob(target, c.layer, MAX_LAYER if dsse_layer else simplesigning.MAX_PAYLOAD)
     payload_type, payload, proof = keyless_classic.verify_layer(
         blob=blob, dsse_layer=dsse_layer, annotations=annotations, root=root,
         policies=keyless.identities, what=c.source)
@@ -144,25 +146,25 @@ def _subject(statement: intoto.Statement, digest: str, what: str) -> None:
 def verify_image(target: Target, keyless: Keyless, root: TrustRoot) -> KeylessSignature:
     """The first keyless signature by an accepted identity for exactly ``target.digest``."""
     reasons: list[str] = []
-    candidates = _tag_layers(target, "sig", simplesigning.MEDIA_TYPE) + _bundle_layers(
+    candidates = tag_layers(target, "sig", simplesigning.MEDIA_TYPE) + bundle_layers(
         target, reasons, signatures=True)
-    for c in candidates:
-        try:
-            if c.layer.get("mediaType") == simplesigning.MEDIA_TYPE:
-                checked = _classic(target, c, keyless, root, dsse_layer=False)
-                fmt = "simplesigning"
-            else:
-                data = _blob(target, c.layer, sigstore_bundle.MAX_BUNDLE)
-                checked = _bundle(data, keyless, root, c.source)
-                fmt = "sigstore-bundle"
-            return _signature(checked, image=target.name, digest=target.digest,
-                              docker_reference=target.docker_reference, what=c.source, fmt=fmt,
-                              root=root)
-        except VerificationError as exc:
-            reasons.append(str(exc))
-        except HullcheckError as exc:
-            reasons.append(f"{c.source}: {exc}")
-    raise _fail("signature", target, reasons, len(candidates))
+    for _, verified in attempts(candidates, lambda c: _image_signature(target, c, keyless, root),
+                                where_found, reasons):
+        return verified
+    raise failure("signature", target, reasons, len(candidates))
+
+
+def _image_signature(target: Target, c: Candidate, keyless: Keyless,
+                     root: TrustRoot) -> KeylessSignature:
+    if c.layer.get("mediaType") == simplesigning.MEDIA_TYPE:
+        checked = _classic(target, c, keyless, root, dsse_layer=False)
+        fmt = "simplesigning"
+    else:
+        data = layer_blob(target, c.layer, sigstore_bundle.MAX_BUNDLE)
+        checked = _bundle(data, keyless, root, c.source)
+        fmt = "sigstore-bundle"
+    return _signature(checked, image=target.name, digest=target.digest,
+                      docker_reference=target.docker_reference, what=c.source, fmt=fmt, root=root)
 
 
 # -- attestations ----------------------------------------------------------------------------
@@ -189,39 +191,40 @@ def verify_attestations(target: Target, keyless: Keyless, root: TrustRoot,
     """Every attestation by an accepted identity about exactly ``target.digest`` (of
     ``predicate_type`` when given); VerificationError when there is none."""
     reasons: list[str] = []
-    candidates = _tag_layers(target, "att", dsse.MEDIA_TYPE) + _bundle_layers(
+    candidates = tag_layers(target, "att", dsse.MEDIA_TYPE) + bundle_layers(
         target, reasons, signatures=False)
     verified: list[KeylessAttestation] = []
     seen: set[bytes] = set()
-    for c in candidates:
-        try:
-            if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
-                checked = _classic(target, c, keyless, root, dsse_layer=True)
-            else:
-                checked = _bundle(_blob(target, c.layer, sigstore_bundle.MAX_BUNDLE), keyless,
-                                  root, c.source)
-            if checked.message_digest:
-                continue  # a message signature: not an attestation
-            found = _attestation(target.name, target.digest, checked, c.source, root)
-        except VerificationError as exc:
-            reasons.append(str(exc))
-            continue
-        except HullcheckError as exc:
-            reasons.append(f"{c.source}: {exc}")
-            continue
-        if found is None:
-            continue
-        if predicate_type and found.predicate_type != predicate_type:
-            reasons.append(f"{c.source}: predicate type is {found.predicate_type}, not "
-                           f"{predicate_type}")
-            continue
-        identity = hashlib.sha256(checked.payload).digest()
+    for _, (payload, found) in attempts(
+            candidates, lambda c: _image_attestation(target, c, keyless, root, predicate_type),
+            where_found, reasons):
+        identity = hashlib.sha256(payload).digest()
         if identity not in seen:  # the same statement through the .att tag and a referrer
             seen.add(identity)
             verified.append(found)
     if not verified:
-        raise _fail("attestation", target, reasons, len(candidates))
+        raise failure("attestation", target, reasons, len(candidates))
     return tuple(verified)
+
+
+def _image_attestation(target: Target, c: Candidate, keyless: Keyless, root: TrustRoot,
+                       predicate_type: str | None) -> tuple[bytes, KeylessAttestation] | None:
+    """The verified payload and attestation of a candidate; None when it is a signature (a
+    message signature, or cosign 3's image signature statement)."""
+    if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
+        checked = _classic(target, c, keyless, root, dsse_layer=True)
+    else:
+        checked = _bundle(layer_blob(target, c.layer, sigstore_bundle.MAX_BUNDLE), keyless,
+                          root, c.source)
+    if checked.message_digest:
+        return None
+    found = _attestation(target.name, target.digest, checked, c.source, root)
+    if found is None:
+        return None
+    if predicate_type and found.predicate_type != predicate_type:
+        raise VerificationError(f"{c.source}: predicate type is {found.predicate_type}, not "
+                                f"{predicate_type}")
+    return checked.payload, found
 
 
 # -- a bundle file, no registry ----------------------------------------------------------------

@@ -54,8 +54,9 @@ from cryptography.x509.verification import (
 from hullcheck import untrusted
 from hullcheck.errors import VerificationError
 from hullcheck.sign import dsse, simplesigning
-from hullcheck.sign.identity import IdentityPolicy, Signer, signer_of
+from hullcheck.sign.identity import signer_of
 from hullcheck.sign.trustroot import TrustRoot
+from hullcheck.signers import IdentityPolicy, Signer
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"

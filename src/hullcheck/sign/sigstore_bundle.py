@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from hullcheck import untrusted
 from hullcheck.errors import VerificationError
-from hullcheck.sign.identity import IdentityPolicy, Signer, signer_of
+from hullcheck.sign.identity import signer_of
 from hullcheck.sign.keyless_classic import check_identity
 from hullcheck.sign.trustroot import TrustRoot
+from hullcheck.signers import IdentityPolicy, Signer
 
 if TYPE_CHECKING:
     from cryptography import x509

@@ -70,7 +70,9 @@ def parse(data: bytes, *, what: str) -> SimpleSigningClaims:
     identity = _field(critical, "identity")
     digest = _field(image, "docker-manifest-digest") if isinstance(image, dict) else None
     reference = _field(identity, "docker-reference") if isinstance(identity, dict) else ""
-    if not isinstance(kind, str) or kind.lower() != SIGNATURE_TYPE:
+    # The type's value is compared exactly, as cosign compares it (only field names are
+    # case-insensitive in Go's json).
+    if kind != SIGNATURE_TYPE:
         raise VerificationError(f"{what}: payload type is {kind!r}, not {SIGNATURE_TYPE!r}")
     if not isinstance(digest, str):
         raise VerificationError(f"{what}: payload names no docker-manifest-digest")

@@ -36,13 +36,14 @@ swap could confuse) and keep reading the old inode while a new database lands.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -62,7 +63,7 @@ from hullcheck.vulndb.model import (
     advisory_from_json,
     affected_from_json,
 )
-from hullcheck.vulndb.severity import Rating, Severity
+from hullcheck.vulndb.severity import Rating, Score
 
 SCHEMA_VERSION = 2  # 2: packages and package_keys tables
 
@@ -122,7 +123,7 @@ class AffectedRecord:
     advisory_id: str
     kind: Kind
     aliases: tuple[str, ...]
-    severity: Severity
+    severity: Score
     withdrawn: str  # "" unless withdrawn
     source: str
     affected: Affected
@@ -392,6 +393,34 @@ class VulnStore:
                 )
             return entry
 
+    # --- Read helper for vulndb.delta (reads the schema above, changes nothing) -------------
+
+    def iter_rows(
+        self, sql: str, args: tuple[Any, ...] = (), *, batch: int = 2048
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of one read-only query, fetched ``batch`` at a time on this store's own
+        connection: a store opened before a swap keeps streaming the file it opened."""
+        try:
+            with self._lock:
+                cursor = self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+        # Rows are handed out by chain (C), so Python runs once per batch, not once per row.
+        return itertools.chain.from_iterable(self._batches(cursor, batch))
+
+    def _batches(self, cursor: sqlite3.Cursor, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield rows
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path} is corrupt ({exc})") from None
+        finally:
+            cursor.close()
+
     def status(self) -> DbStatus:
         counts = json.loads(self.meta.get("counts", "{}"))
         sources = tuple(
@@ -440,7 +469,7 @@ _STATUSES = {s.value: s for s in DistroStatus}
 
 
 def record_to_json(
-    *, advisory: Advisory, severity: Severity, affected: Affected
+    *, advisory: Advisory, severity: Score, affected: Affected
 ) -> list[Any]:
     """One ``packages.records`` element: an advisory's statement about one package (the
     positional form in the module docstring; ``_Decoder`` reads it)."""
@@ -475,14 +504,14 @@ class _Decoder:
     (they are frozen), which makes decoding cheaper and the cache smaller."""
 
     def __init__(self) -> None:
-        self._severities: dict[tuple[Any, ...], Severity] = {}
+        self._severities: dict[tuple[Any, ...], Score] = {}
         self._events: dict[tuple[str, str], Event] = {}
 
-    def _severity(self, s: list[Any]) -> Severity:
+    def _severity(self, s: list[Any]) -> Score:
         key = tuple(s)
         sev = self._severities.get(key)
         if sev is None:
-            sev = self._severities[key] = Severity(
+            sev = self._severities[key] = Score(
                 rating=_RATINGS[s[0]], score=s[1], source=s[2], vector=s[3]
             )
         return sev
@@ -525,7 +554,7 @@ class _Decoder:
         ])
 
 
-def severity_json(s: Severity) -> str:
+def severity_json(s: Score) -> str:
     d: dict[str, Any] = {"rating": s.rating.value}
     if s.score is not None:
         d["score"] = s.score

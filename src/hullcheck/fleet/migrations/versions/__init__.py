@@ -1,0 +1,1 @@
+"""One module per revision, named by it; never edit a released one, add the next."""
