@@ -114,6 +114,28 @@ def scan_report(*, scanners: tuple[str, ...] = ("vuln", "secret", "config")) -> 
                       config=CONFIG if "config" in scanners else None, scanners=scanners)
 
 
+ALL_LAYERS = debian_inventory("all-layers")
+_A = {p.name: p for p in ALL_LAYERS.packages}
+
+
+def all_layers_report() -> ScanReport:
+    """``--scope all-layers``: a finding on the package a later layer hid (marked in every
+    format), and one whose severity an alias advisory gives."""
+    curl = Finding(package=_A["curl"], id="CVE-2023-38545", aliases=("DEBIAN-CVE-2023-38545",),
+                   severity=Severity.CRITICAL, score=Score(rating=Rating.CRITICAL, score=9.8,
+                                                            source="CVSS_V3"),
+                   status=Status.FIXED, fixed_versions=("7.88.1-10+deb12u4",))
+    requests = Finding(package=_A["requests"], id="PYSEC-2023-74",
+                       aliases=("CVE-2023-32681", "GHSA-j8r2-6x86-q33q"),
+                       severity=Severity.MEDIUM,
+                       score=Score(rating=Rating.MEDIUM, score=6.1, source="CVSS_V3",
+                                   vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"),
+                       status=Status.FIXED, fixed_versions=("2.31.0",),
+                       severity_from="GHSA-j8r2-6x86-q33q")
+    return ScanReport(inventory=ALL_LAYERS, findings=(curl, requests), skipped=(),
+                      database=DATABASE, hidden_findings=1)
+
+
 POLICY_TEXT = """\
   - id: no-critical
     type: vulnerabilities

@@ -4,6 +4,7 @@ read of the layers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from hullcheck.errors import FormatError, UsageError
 from hullcheck.image import PullOptions
-from hullcheck.model import Inventory
+from hullcheck.model import Inventory, Visibility
 from hullcheck.pipeline.images import (
     Progress,
     SbomRequest,
@@ -22,6 +23,7 @@ from hullcheck.pipeline.images import (
 from hullcheck.pipeline.inventory import inventory
 
 if TYPE_CHECKING:
+    from hullcheck.match.model import Finding
     from hullcheck.misconfig import ConfigReport
     from hullcheck.report import ScanReport
     from hullcheck.secrets import SecretReport
@@ -162,16 +164,29 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
         status = store.status()
         inv, secret_report, config_report = _read_for_scan(req, scanners, progress)
         result = match.match(inv, store)
-        shown = match.with_summaries(result.findings, store)
+        summarised = match.with_summaries(result.findings, store)
     image_ids = [i for i in (inv.source.manifest_digest, inv.source.config_digest,
                              *inv.source.repo_digests) if i]
-    findings, notes = vex.apply(shown, statements, rules, today=req.today,
+    findings, notes = vex.apply(summarised, statements, rules, today=req.today,
                                 image_ids=image_ids)
     if req.only_fixed:  # a malicious package has no fix but removal: always shown
         findings = [f for f in findings if f.status in (Status.FIXED, Status.MALICIOUS)]
+    in_scope, hidden = _in_scope(inv, findings)
+    skipped = tuple(s for s in result.skipped
+                    if inv.scope == "all-layers" or s.package.visibility is Visibility.VISIBLE)
     database = {"path": str(path), "builtAt": status.built_at,
                 "schemaVersion": status.schema_version, "advisories": status.advisories}
-    return ScanReport(inventory=inv, findings=tuple(findings), skipped=result.skipped,
+    return ScanReport(inventory=inv, findings=in_scope, skipped=skipped,
                       database=database, notes=tuple(notes), secrets=secret_report,
-                      config=config_report,
+                      config=config_report, hidden_findings=hidden,
                       scanners=tuple(s for s in SCANNERS if s in scanners))
+
+
+def _in_scope(inv: Inventory, findings: Sequence[Finding]) -> tuple[tuple[Finding, ...], int]:
+    """The findings the inventory's scope lists, as its SBOM lists packages ("squashed": those
+    of visible packages; "all-layers": all), and how many are on packages shipped but not
+    visible (listed in "all-layers" only, and marked there by their package)."""
+    hidden = sum(1 for f in findings if f.package.visibility is not Visibility.VISIBLE)
+    if inv.scope == "all-layers":
+        return tuple(findings), hidden
+    return tuple(f for f in findings if f.package.visibility is Visibility.VISIBLE), hidden

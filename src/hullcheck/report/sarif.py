@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hullcheck import __version__
-from hullcheck.model import Layer, Severity
+from hullcheck.model import Layer, Severity, Visibility
 
 if TYPE_CHECKING:
     from hullcheck.match.model import Finding
@@ -107,9 +107,13 @@ def _vulnerability(f: Finding, report: ScanReport, rules: _Rules) -> dict[str, A
     name = report.inventory.source.name
     path = (p.locations[0].path if p.locations else "").lstrip("/") or name
     fixed = ", ".join(f.fixed_versions)
+    hidden = p.visibility is not Visibility.VISIBLE
     message = (f"{p.name} {p.version} ({p.type.value}) is affected by {f.id} "
                f"[{f.severity.value}]" + (f"; fixed in {fixed}" if fixed else "; no fix yet")
-               + (f"; layer {p.layer}" if p.layer is not None else ""))
+               + (f"; layer {p.layer}" if p.layer is not None else "")
+               + ("; shipped but not visible (deleted or replaced by a later layer, still "
+                  "extractable from the image)" if hidden else "")
+               + (f"; severity from {f.severity_from}" if f.severity_from else ""))
     result: dict[str, Any] = {
         "ruleId": f.id,
         "ruleIndex": rules.index(f.id, partial(_vulnerability_rule, f)),
@@ -119,6 +123,7 @@ def _vulnerability(f: Finding, report: ScanReport, rules: _Rules) -> dict[str, A
                                             "region": {"startLine": 1}},
                        "message": {"text": f"{name}: {path}"}}],
         "partialFingerprints": {"hullcheck/v1": f"{p.purl}|{f.id}"},
+        "properties": {"visible": not hidden, "severityFrom": f.severity_from or None},
     }
     if f.suppressed is not None:
         result["suppressions"] = [{"kind": "external", "justification": f.suppressed.reason}]

@@ -66,10 +66,11 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
     t = _table("PACKAGE", "VERSION", "TYPE", "VULNERABILITY", "SEVERITY", "STATUS", "FIXED IN",
                "LAYER")
     for f in report.active:
-        sev = f.severity.value + (" (KEV)" if f.kev else "")
-        t.add_row(f.package.name, f.package.version, f.package.type.value, f.id, sev,
-                  f.status.value, ", ".join(f.fixed_versions) or "-",
-                  "-" if f.package.layer is None else str(f.package.layer))
+        p = f.package
+        sev = f.severity.value + (" (KEV)" if f.kev else "") + ("*" if f.severity_from else "")
+        name = p.name if p.visibility is Visibility.VISIBLE else f"{p.name} (hidden)"
+        t.add_row(name, p.version, p.type.value, f.id, sev, f.status.value,
+                  ", ".join(f.fixed_versions) or "-", "-" if p.layer is None else str(p.layer))
     buf = io.StringIO()
     console = _console(buf, width)
     if report.active:
@@ -77,19 +78,36 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
     inv = report.inventory
     counts = Counter(f.severity for f in report.active)
     summary = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
-    console.print(f"\n{inv.source.name}: {len(inv.packages)} packages, "
-                  f"{len(report.active)} findings" + (f" ({summary})" if summary else ""),
+    console.print(f"\n{inv.source.name}: {_n(len(report.packages), 'package')}, "
+                  f"{_n(len(report.active), 'finding')}" + (f" ({summary})" if summary else ""),
                   soft_wrap=True)
+    if any(f.severity_from for f in report.active):
+        console.print("* severity of an alias advisory: the matched records rate none "
+                      "(see -o json 'severityFrom')", soft_wrap=True)
+    if inv.hidden:
+        console.print(_hidden_line(report), soft_wrap=True)
     suppressed = len(report.findings) - len(report.active)
     if suppressed:
-        console.print(f"{suppressed} findings suppressed by VEX or ignore rules (see -o json)",
-                      soft_wrap=True)
+        console.print(f"{_n(suppressed, 'finding')} suppressed by VEX or ignore rules "
+                      "(see -o json)", soft_wrap=True)
     if report.skipped:
         console.print(f"{len(report.skipped)} packages or advisories could not be evaluated "
                       "(see -o json 'skipped')", soft_wrap=True)
     for note in report.notes:
         console.print(f"note: {note}", soft_wrap=True)
     return buf.getvalue()
+
+
+def _hidden_line(report: ScanReport) -> str:
+    """What the scope says of packages shipped but not visible and their findings."""
+    inv, n = report.inventory, report.hidden_findings
+    them = "it" if len(inv.hidden) == 1 else "them"
+    shipped = (f"{_n(len(inv.hidden), 'package')} shipped but not visible (deleted or replaced "
+               f"by a later layer, still extractable from the image)")
+    if inv.scope == "all-layers":
+        return f"{shipped}: listed, marked (hidden); {_n(n, 'finding')} on {them}"
+    return (f"{shipped}: {_n(n, 'finding')} on {them} not listed; --scope all-layers lists "
+            "them")
 
 
 def secrets(report: SecretReport, *, width: int | None = None) -> str:
