@@ -1,5 +1,5 @@
 """hullcheck scan IMAGE|SBOM [--scanners vuln,secret,config] [--from-attestation PUB] [-o FORMAT]
-[--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+[--fail-on SEVERITY] [--fail-on-unknown] [--only-fixed] [--vex FILE] [--ignore FILE]"""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "configuration, reading the layers once. Formats: table, json and sarif "
                     "show every scanner's findings; cyclonedx-json holds the SBOM and its "
                     "vulnerabilities only. Exit codes: 0 no finding at or "
-                    "over --fail-on; 1 findings of any scanner at or over --fail-on, or "
-                    "--from-attestation found no verified SBOM; 2 usage or input error.",
+                    "over --fail-on; 1 findings of any scanner at or over --fail-on (or of "
+                    "unknown severity, with --fail-on-unknown), or --from-attestation found "
+                    "no verified SBOM; 2 usage or input error.",
     )
     p.add_argument("target", metavar="IMAGE|SBOM",
                    help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
@@ -52,7 +53,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
-                        + ", ".join(s.value for s in Severity))
+                        + ", ".join(s.value for s in Severity) + ". A vulnerability no record "
+                        "rates (nor any alias of it) is 'unknown', the lowest: it fails only "
+                        "--fail-on unknown, or with --fail-on-unknown")
+    p.add_argument("--fail-on-unknown", action="store_true",
+                   help="also exit 1 for a vulnerability of unknown severity (with or without "
+                        "--fail-on)")
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -98,4 +104,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
                   f" secret and {len(scanned.config_findings)} config findings are not in it "
                   "(use -o json or sarif)", file=sys.stderr)
-    return 1 if threshold is not None and scanned.fails(threshold) else 0
+    return 1 if scanned.fails(threshold, unknown=args.fail_on_unknown) else 0

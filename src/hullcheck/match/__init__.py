@@ -10,6 +10,12 @@ finding statuses, so a backported fix (fixed in 1.2-3+deb12u1 while upstream say
 Records about the same vulnerability (PYSEC and GHSA and CVE ids that alias each
 other) merge into one finding per (package, vulnerability), keeping every record's
 evidence.
+
+Severity: the matched records' own (the highest CVSS score, else the distro's urgency or
+the database's word). When none of them rates the vulnerability (PyPA records often carry
+no score), the rating of an alias advisory elsewhere in the database is taken — a GHSA
+record's CVSS, the Debian tracker's urgency for the CVE, NVD's score where it is imported —
+with the same preference, and the finding names it (``severity_from``).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ class Store(Protocol):
     def lookup(self, ecosystem: str, name: str) -> tuple[AffectedRecord, ...]: ...
 
     def kev(self, cve: str) -> KevEntry | None: ...
+
+    # Optional (a store without it leaves unrated findings unknown):
+    # alias_severities(ids) -> ((advisory id, Score), ...) of the advisories naming any of ids.
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,7 @@ class Matcher:
         self._cache: dict[tuple[str, str, str], tuple[_Entry, ...]] = {}
         self._cache_size = cache_size
         self._kev_cache: dict[str, KevEntry | None] = {}
+        self._alias_cache: dict[tuple[str, ...], tuple[str, Score] | None] = {}
 
     def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
         ck = (eco, name, vscheme.name)
@@ -254,7 +264,23 @@ class Matcher:
                         by_id[i] = group
                         group.ids.append(i)
                 group.records.append((rec, ev, hit.fixed))
-        return [_finding(pkg, g, self._kev, vscheme) for g in groups]
+        return [self._rated(_finding(pkg, g, self._kev, vscheme)) for g in groups]
+
+    def _rated(self, f: Finding) -> Finding:
+        """``f``, rated by an alias advisory when its own records rate it not at all."""
+        if f.severity is not Severity.UNKNOWN:
+            return f
+        ids = tuple(sorted(f.ids))
+        if ids not in self._alias_cache:
+            ask = getattr(self.store, "alias_severities", None)
+            found = ask(ids) if ask is not None else ()
+            self._alias_cache[ids] = _best_alias(found)
+        best = self._alias_cache[ids]
+        if best is None:
+            return f
+        aid, score = best
+        return dataclasses.replace(f, severity=score.rating.severity, score=score,
+                                   severity_from=aid)
 
     def _kev(self, cve: str) -> KevEntry | None:
         if cve not in self._kev_cache:
@@ -273,6 +299,18 @@ class Matcher:
         findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
                            packages_checked=len(todo))
+
+
+def _best_alias(found: Iterable[tuple[str, Score]]) -> tuple[str, Score] | None:
+    """The alias rating to take: the highest CVSS base score, else the highest word; None
+    when no alias rates the vulnerability either."""
+    rated = [(aid, s) for aid, s in found if s.rating.severity is not Severity.UNKNOWN]
+    scored = [(aid, s) for aid, s in rated if s.score is not None]
+    if scored:
+        return max(scored, key=lambda t: (t[1].score or 0.0, t[0]))
+    if rated:
+        return max(rated, key=lambda t: (t[1].rating.severity, t[0]))
+    return None
 
 
 def _sorted_fixed(versions: Iterable[str], vscheme: Scheme) -> tuple[str, ...]:
