@@ -20,6 +20,7 @@ from hullcheck.cli.common import (
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
 from hullcheck.model import Severity
+from hullcheck.pipeline.scan import DB_MAX_AGE_DAYS
 from hullcheck.report import ScanReport
 
 FORMATS = report.formats(ScanReport)
@@ -59,6 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--fail-on-unknown", action="store_true",
                    help="also exit 1 for a vulnerability of unknown severity (with or without "
                         "--fail-on)")
+    p.add_argument("--db-max-age", type=_days, default=DB_MAX_AGE_DAYS, metavar="DAYS",
+                   help="note when the advisory database was built more than DAYS days ago "
+                        f"(default {DB_MAX_AGE_DAYS}; 0 never notes it)")
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -71,6 +75,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_output_options(p, FORMATS)
     add_image_options(p)
     p.set_defaults(func=run)
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                vex=tuple(args.vex), ignore=args.ignore,
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
+                               db_max_age=args.db_max_age or None,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         scanned = pipeline.scan(req, progress.callbacks)

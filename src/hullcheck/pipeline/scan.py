@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hullcheck.ecosystem import is_os, osv_ecosystem
 from hullcheck.errors import FormatError, UsageError
 from hullcheck.image import PullOptions
-from hullcheck.model import Inventory, Visibility
+from hullcheck.model import Inventory, PackageType, Visibility
 from hullcheck.pipeline.images import (
     Progress,
     SbomRequest,
@@ -27,9 +28,11 @@ if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
     from hullcheck.report import ScanReport
     from hullcheck.secrets import SecretReport
+    from hullcheck.vulndb.store import DbStatus
 
 # -- scan -------------------------------------------------------------------------------
 
+DB_MAX_AGE_DAYS = 5  # as Grype's default (120h): advisories change every day
 MAX_SBOM = 512 << 20  # the SBOM decoder's own limit (sbom._reader.MAX_DOCUMENT_BYTES)
 SCANNERS = ("vuln", "secret", "config")  # vulnerabilities, secrets in layers, image config
 IMAGE_SCANNERS = frozenset({"secret", "config"})  # these need the image itself
@@ -46,6 +49,10 @@ class ScanRequest:
     ignore: Path | None = None
     only_fixed: bool = False
     today: date = field(default_factory=date.today)
+    # Warn when the advisory database was built more than this many days before ``today``
+    # (None: never); and, always, when a distro release or ecosystem of the image has no
+    # advisories in it at all.
+    db_max_age: int | None = DB_MAX_AGE_DAYS
     scanners: tuple[str, ...] = ("vuln",)  # any of SCANNERS
     secret_config: Path | None = None  # YAML: user secret rules and allow-lists
     # Take the inventory from a CycloneDX/SPDX attestation verified with this public key
@@ -172,6 +179,7 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
     if req.only_fixed:  # a malicious package has no fix but removal: always shown
         findings = [f for f in findings if f.status in (Status.FIXED, Status.MALICIOUS)]
     in_scope, hidden = _in_scope(inv, findings)
+    notes = [*notes, *database_notes(inv, status, today=req.today, max_age=req.db_max_age)]
     skipped = tuple(s for s in result.skipped
                     if inv.scope == "all-layers" or s.package.visibility is Visibility.VISIBLE)
     database = {"path": str(path), "builtAt": status.built_at,
@@ -180,6 +188,51 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
                       database=database, notes=tuple(notes), secrets=secret_report,
                       config=config_report, hidden_findings=hidden,
                       scanners=tuple(s for s in SCANNERS if s in scanners))
+
+
+def database_notes(inv: Inventory, status: DbStatus, *, today: date,
+                   max_age: int | None) -> list[str]:
+    """What makes the database's silence untrustworthy for this image: its age over
+    ``max_age`` days, and each distro release or ecosystem among the scope's packages that
+    it holds no advisories for at all (findings for those would be missing, not absent)."""
+    notes = []
+    built = _built_on(status.built_at)
+    if max_age is not None and built is not None and (today - built).days > max_age:
+        notes.append(f"the advisory database was built {_n((today - built).days, 'day')} ago "
+                     f"({status.built_at}), more than {max_age}: findings published since are "
+                     "missing; run 'hullcheck db update' (--db-max-age sets the limit)")
+    held = {eco for eco, count in status.ecosystems if count > 0}
+    wanted: dict[str, int] = {}
+    unmatched_os = 0
+    packages = inv.packages if inv.scope == "all-layers" else inv.visible
+    for p in packages:
+        if p.owned_by or p.type is PackageType.BINARY:
+            continue  # matched through their OS package, or not matched at all
+        eco = osv_ecosystem(p.type, inv.distro)
+        if eco:
+            wanted[eco] = wanted.get(eco, 0) + 1
+        elif is_os(p.type):
+            unmatched_os += 1
+    for eco, count in sorted(wanted.items()):
+        if eco not in held:
+            notes.append(f"no advisories for {eco.replace(':', ' ')} in this database: "
+                         f"findings for its {_n(count, 'package')} would be missing")
+    if unmatched_os:
+        what = inv.distro.pretty_name or inv.distro.release if inv.distro else "an unknown distro"
+        notes.append(f"no advisory source for {what}: its {_n(unmatched_os, 'OS package')} "
+                     f"{'is' if unmatched_os == 1 else 'are'} not matched")
+    return notes
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _built_on(built_at: str) -> date | None:
+    try:
+        return datetime.fromisoformat(built_at.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
 
 
 def _in_scope(inv: Inventory, findings: Sequence[Finding]) -> tuple[tuple[Finding, ...], int]:
