@@ -27,6 +27,7 @@ from hullcheck.policy import evaluate
 from hullcheck.report import BaseCatalog, BaseReport, PolicyReport, ScanReport
 from hullcheck.secrets import Origin, SecretFinding, SecretReport
 from hullcheck.secrets import Skipped as SecretsSkipped
+from hullcheck.secrets.model import Confidence
 from hullcheck.vulndb.model import KevEntry
 from hullcheck.vulndb.severity import UNKNOWN, Rating, Score
 from tests.policy._build import TODAY, evidence, pkg, policy, vuln
@@ -87,8 +88,14 @@ SECRETS = SecretReport(
         SecretFinding(rule_id="private-key", title="Private key", severity=Severity.MEDIUM,
                       origin=Origin.FILE, path="/app/key.pem", line=1,
                       match="-----BEGIN RSA PRIVATE KEY-----*****", layer=LAYERS[2]),
+        SecretFinding(rule_id="jwt", title="JSON Web Token", severity=Severity.MEDIUM,
+                      origin=Origin.FILE,
+                      path="/usr/lib/python3/dist-packages/jose/README.md", line=40,
+                      match="token = eyJh*****", layer=LAYERS[2], confidence=Confidence.LOW,
+                      why_low="in a language package's documentation or type declarations"),
     ),
-    skipped=SecretsSkipped(binary=4, too_large=1, allowlisted=2),
+    skipped=SecretsSkipped(binary=4, too_large=1, allowlisted=2, package_files=9,
+                           package_matches=12),
     files_scanned=120, bytes_scanned=345_678, engine="re",
 )
 

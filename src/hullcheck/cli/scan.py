@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--secret-config", type=Path, metavar="FILE",
                    help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
                         "--config')")
+    p.add_argument("--include-package-files", action="store_true",
+                   help="with the secret scanner: also report secrets in OS packages' unchanged "
+                        "files (as 'hullcheck secrets --include-package-files')")
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--fail-on: {exc}") from None
     scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
                                    if s.strip()))
+    if args.include_package_files and "secret" not in scanners:
+        raise UsageError("--include-package-files needs --scanners with secret")
     if args.secret_config is not None:
         if "secret" not in scanners:
             raise UsageError("--secret-config needs --scanners with secret")
@@ -108,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
                                db_max_age=args.db_max_age or None,
+                               include_package_files=args.include_package_files,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         scanned = pipeline.scan(req, progress.callbacks)

@@ -1,6 +1,7 @@
 """Scanning: an inventory (image, SBOM file or verified attestation) matched against the
 advisory database, VEX/ignore marks, and the secret and configuration scanners on the same
-read of the layers."""
+read of the layers (the secret scanner told what the package databases recorded of their
+files, to leave the distro's unchanged files out)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hullcheck import catalog
 from hullcheck.ecosystem import is_os, osv_ecosystem
 from hullcheck.errors import FormatError, UsageError
+from hullcheck.filetree import FileTree
 from hullcheck.image import PullOptions
 from hullcheck.model import Inventory, PackageType, Visibility
 from hullcheck.pipeline.images import (
@@ -24,11 +27,50 @@ from hullcheck.pipeline.images import (
 from hullcheck.pipeline.inventory import inventory
 
 if TYPE_CHECKING:
+    from hullcheck import secrets
+    from hullcheck.catalog import Cataloger
+    from hullcheck.image import Image
     from hullcheck.match.model import Finding
     from hullcheck.misconfig import ConfigReport
     from hullcheck.report import ScanReport
     from hullcheck.secrets import SecretReport
     from hullcheck.vulndb.store import DbStatus
+
+# -- what the package databases say of their files, for the secret scanner ----------------
+
+# The catalogers of OS package databases: what these record of each file's content tells the
+# distro's files from the user's.
+PACKAGE_DATABASES = ("dpkg-db", "apk-db", "rpm-db")
+
+
+def package_databases() -> tuple[Cataloger, ...]:
+    return tuple(c for c in catalog.CATALOGERS if c.name in PACKAGE_DATABASES)
+
+
+def package_files(inventory: Inventory, tree: FileTree) -> dict[str, frozenset[str]]:
+    """Each file OS packages own, at its path in the layers (directory links such as merged
+    /usr's /bin -> usr/bin resolved), with the digests their databases recorded of it."""
+    view = tree.view()
+    parents: dict[str, str] = {}
+    out: dict[str, set[str]] = {}
+    for p in inventory.packages:
+        if not is_os(p.type):
+            continue
+        for path, digest in p.file_digests:
+            parent, _, base = ("/" + path.lstrip("/")).rpartition("/")
+            real = parents.get(parent)
+            if real is None:
+                real = parents[parent] = (view.resolve(parent or "/") or parent).rstrip("/")
+            out.setdefault(f"{real}/{base}", set()).add(digest.lower())
+    return {path: frozenset(digests) for path, digests in out.items()}
+
+
+def secret_report(scanner: secrets.Scanner, tree: FileTree, image: Image,
+                  inventory: Inventory | None) -> SecretReport:
+    """The scanner's findings; matches in the distro's unchanged files left out and counted
+    when the inventory of the package databases is given (None: every match reported)."""
+    files = package_files(inventory, tree) if inventory is not None else None
+    return scanner.report(tree, image, package_files=files)
 
 # -- scan -------------------------------------------------------------------------------
 
@@ -55,6 +97,8 @@ class ScanRequest:
     db_max_age: int | None = DB_MAX_AGE_DAYS
     scanners: tuple[str, ...] = ("vuln",)  # any of SCANNERS
     secret_config: Path | None = None  # YAML: user secret rules and allow-lists
+    # Report secrets in OS packages' unchanged files too (by default counted, not reported).
+    include_package_files: bool = False
     # Take the inventory from a CycloneDX/SPDX attestation verified with this public key
     # instead of reading the image's layers (vulnerabilities only).
     from_attestation: Path | None = None
@@ -130,7 +174,8 @@ def load_inventory(req: ScanRequest, progress: Progress | None = None) -> Invent
 def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progress | None
                    ) -> tuple[Inventory, SecretReport | None, ConfigReport | None]:
     """One read of the image for every scanner: the catalogers' files are kept, the secret
-    scanner sees every file of every layer on the way, the config checks use the headers."""
+    scanner sees every file of every layer on the way, the config checks use the headers.
+    The secret scanner is told what the package databases recorded of their files."""
     if not scanners & IMAGE_SCANNERS:
         return load_inventory(req, progress), None, None
     from hullcheck import misconfig, secrets
@@ -141,15 +186,20 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
                else secrets.SecretConfig())
         scanner = secrets.Scanner(cfg)
     vuln = "vuln" in scanners
+    databases = package_databases() if scanner is not None and not vuln else ()
     read = read_image(SbomRequest(image=req.target, scope=req.scope, platform=req.platform,
                                   pull=req.pull), progress, sink=scanner,
-                      globs=None if vuln else ())
+                      globs=None if vuln else catalog.globs_for(databases))
     image, tree = read.image, read.tree
     inv = (read.inventory(req.scope) if vuln
            else Inventory(source=image.source, layers=tree.layers, scope=req.scope))
-    secret_report = scanner.report(tree, image) if scanner is not None else None
+    secret_report_ = None
+    if scanner is not None:
+        owners = None if req.include_package_files else (
+            inv if vuln else catalog.run(tree, image.source, catalogers=databases))
+        secret_report_ = secret_report(scanner, tree, image, owners)
     config_report = _redact_config(misconfig.run(image, tree)) if "config" in scanners else None
-    return inv, secret_report, config_report
+    return inv, secret_report_, config_report
 
 
 def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:

@@ -118,6 +118,8 @@ def _secret(f: SecretFinding) -> dict[str, Any]:
         "visible": f.visible,
         "layer": _secret_layer(f.layer),
         "deletedBy": _secret_layer(f.deleted_by),
+        "confidence": f.confidence.value,
+        "lowConfidenceReason": f.why_low or None,
         "match": f.match,
     }
 
@@ -129,7 +131,9 @@ def secrets(report: SecretReport) -> dict[str, Any]:
                    "configDigest": src.config_digest},
         "findings": [_secret(f) for f in report.findings],
         "skipped": {"binary": report.skipped.binary, "tooLarge": report.skipped.too_large,
-                    "allowlisted": report.skipped.allowlisted},
+                    "allowlisted": report.skipped.allowlisted,
+                    "packageFiles": report.skipped.package_files,
+                    "packageFileMatches": report.skipped.package_matches},
         "scanned": {"files": report.files_scanned, "bytes": report.bytes_scanned},
     }
 

@@ -159,19 +159,22 @@ def _secret_rule(f: SecretFinding) -> dict[str, Any]:
 
 
 def _secret(f: SecretFinding, image: str) -> dict[str, Any]:
-    from hullcheck.secrets.model import Origin
+    from hullcheck.secrets.model import Confidence, Origin
 
     where = _layer_text(f.layer)
     message = (f"{f.title} in {f.path} line {f.line}" + (f", {where}" if where else "")
                + ("" if f.visible else
                   f"; deleted or replaced in {_layer_text(f.deleted_by) or 'a later layer'} "
                   "but still shipped in the image")
+               + (f"; low confidence: {f.why_low}" if f.why_low else "")
                + f": {f.match}")
     uri = f.path.lstrip("/") if f.origin is Origin.FILE else f.path
+    low = f.confidence is Confidence.LOW
     layer = f.layer
     return {
         "ruleId": f.rule_id,
-        "level": _LEVEL[f.severity],
+        # A likely example is a note, whatever the rule's severity: shown, not alarming.
+        "level": "note" if low else _LEVEL[f.severity],
         "message": {"text": message},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
                                             "region": {"startLine": max(f.line, 1)}},
@@ -184,6 +187,7 @@ def _secret(f: SecretFinding, image: str) -> dict[str, Any]:
             "layer": {"index": layer.index, "diffId": layer.diff_id,
                       "createdBy": layer.created_by} if layer else None,
             "deletedBy": f.deleted_by.index if f.deleted_by else None,
+            "confidence": f.confidence.value,
         },
     }
 

@@ -111,26 +111,40 @@ def _hidden_line(report: ScanReport) -> str:
 
 
 def secrets(report: SecretReport, *, width: int | None = None) -> str:
+    from hullcheck.secrets.model import Confidence
+
     t = _table("RULE", "SEVERITY", "PATH", "LINE", "LAYER", "MATCH")
     for f in report.findings:
         layer = "-" if f.layer is None else str(f.layer.index)
         if not f.visible:
             layer += " (deleted" + ("" if f.deleted_by is None else f" in {f.deleted_by.index}") + ")"
-        t.add_row(f.rule_id, f.severity.value, f.path, str(f.line), layer, f.match)
+        severity = f.severity.value + (" (low confidence)" if f.confidence is Confidence.LOW
+                                       else "")
+        t.add_row(f.rule_id, severity, f.path, str(f.line), layer, f.match)
     buf = io.StringIO()
     console = _console(buf, width or 140)
     if report.findings:
         console.print(t)
     hidden = sum(1 for f in report.findings if not f.visible)
+    low = sum(1 for f in report.findings if f.confidence is Confidence.LOW)
     summary = f"{len(report.findings)} secret(s)"
     if hidden:
         summary += (f", {hidden} in files a later layer deleted or replaced (still extractable "
                     "from the image)")
+    if low:
+        summary += (f", {low} with low confidence (in a language package's tests, examples or "
+                    "documentation)")
     console.print(f"\n{report.source.name}: {summary}", soft_wrap=True)
     s = report.skipped
     console.print(f"scanned {report.files_scanned} files ({report.bytes_scanned} bytes); skipped "
                   f"{s.binary} binary, {s.too_large} too large, {s.allowlisted} allow-listed",
                   soft_wrap=True)
+    if s.package_files:
+        matches = f"{s.package_matches} match" + ("es" if s.package_matches != 1 else "")
+        console.print(f"not reported: {matches} in "
+                      f"{_n(s.package_files, 'package file')} as their OS package installed "
+                      "them (the distro's own; --include-package-files reports them)",
+                      soft_wrap=True)
     return buf.getvalue()
 
 
