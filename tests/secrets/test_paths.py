@@ -57,3 +57,20 @@ def test_a_package_file_behind_merged_usr_links(make_image: Callable[..., str]) 
     report = pipeline.secrets_scan(pipeline.SecretsRequest(image=ref))
     assert [(f.path, f.rule_id) for f in report.findings] == [("/usr/bin/other", "url-password")]
     assert (report.skipped.package_files, report.skipped.package_matches) == (1, 1)
+
+
+def test_the_readmes_secret_config_example_is_a_valid_config() -> None:
+    from pathlib import Path
+
+    from hullcheck import untrusted
+    from hullcheck.secrets import Scanner, parse_config
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Secrets"):]
+    example = section[section.index("```yaml\n") + 8:section.index("```\n", 1)]
+    cfg = parse_config(untrusted.yaml_document(example, what="README"), name="README")
+    assert cfg.rules[-1].id == "acme-api-token" and cfg.disabled == ("jwt",)
+    assert cfg.allow_paths == ("^/usr/share/doc/", "/fixtures/")
+    scanner = Scanner(cfg)
+    hits = scanner.scan_bytes(b"k = acme_" + b"0123456789abcdef" * 2, "/app/.env")
+    assert [h.rule.id for h in hits] == ["acme-api-token"]

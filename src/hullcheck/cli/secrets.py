@@ -55,7 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="find secrets in every layer of an image, its config and its history",
         description="Scan every file of every layer (also files a later layer deleted: they "
                     "still ship), the config's Env, Labels, Cmd and the history (build args). "
-                    "Secrets are always redacted. Exit codes: 0 no finding at or over "
+                    "Secrets are always redacted. Matches in an OS package's files as it "
+                    "installed them are counted, not reported (--include-package-files); in "
+                    "a language package's tests, examples or docs, reported with low "
+                    "confidence. Exit codes: 0 no finding at or over "
                     "--fail-on (or no --fail-on); 1 findings at or over it; 2 usage or input "
                     "error.",
     )
