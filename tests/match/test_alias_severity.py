@@ -29,7 +29,7 @@ from tests.match.support import (
 )
 
 PYSEC = FIXTURES / "osv" / "pypa"
-GHSA = FIXTURES / "osv" / "ghsa"
+GHSA = FIXTURES / "ghsa"
 
 
 def _tracker(urgency: str) -> dict[str, object]:
