@@ -287,3 +287,20 @@ def test_installed_name_from_path() -> None:
     assert installed_name("/a/node_modules/@s/x/package.json") == "@s/x"
     assert installed_name("/a/node_modules/x/lib/package.json") is None
     assert installed_name("/a/node_modules/@s/package.json") is None
+
+
+def test_debians_module_folders_hold_installed_packages(tmp_path: Path) -> None:
+    """Debian's nodejs ships @types/node in /usr/share/nodejs; node-* packages their modules
+    there too: installed packages (as in node_modules), never "the project"."""
+    pj = '{"name": "@types/node", "version": "18.19.4", "license": "MIT"}'
+    inv = inventory_of(tmp_path, CATALOGERS, {
+        "usr/share/nodejs/@types/node/package.json": pj,
+        "usr/share/nodejs/acorn/package.json": '{"name": "acorn", "version": "8.8.1"}',
+        "usr/lib/x86_64-linux-gnu/nodejs/ws/package.json": '{"name": "ws", "version": "8.11.0"}',
+        "usr/share/nodejs/acorn/dist/package.json": '{"name": "x", "version": "1.0.0"}',
+    })
+    got = sorted((p.name, p.version, p.found_by) for p in inv.packages)
+    assert got == [("@types/node", "18.19.4", "npm-package"), ("acorn", "8.8.1", "npm-package"),
+                   ("ws", "8.11.0", "npm-package")]
+    assert installed_name("/usr/share/nodejs/@types/node/package.json") == "@types/node"
+    assert installed_name("/usr/share/nodejs/acorn/dist/package.json") is None

@@ -2,8 +2,9 @@
 and the application's own project (``npm-project``).
 
 ``npm-package`` reads ``node_modules/NAME/package.json`` and
-``node_modules/@SCOPE/NAME/package.json`` at any depth (nested ``node_modules`` too),
-never the package.json files of folders inside a package.
+``node_modules/@SCOPE/NAME/package.json`` at any depth (nested ``node_modules`` too), and
+the same in Debian's module folders (``/usr/share/nodejs``, ``/usr/lib/nodejs``,
+``/usr/lib/<triplet>/nodejs``), never the package.json files of folders inside a package.
 
 ``npm-lock`` reads ``package-lock.json`` (lockfileVersion 1, 2 and 3; also
 ``npm-shrinkwrap.json``): the ``packages`` map (v2/v3) or the nested
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -198,13 +200,29 @@ def declared_by_locks(view: View, root: str, rel: str, name: str, version: str
 # Installed packages
 
 
+# Where Debian installs node modules (node-* packages, nodejs's own @types/node): folders of
+# installed packages, as node_modules is.
+SYSTEM_MODULES = ("/usr/share/nodejs", "/usr/lib/nodejs")
+_SYSTEM_MODULES = re.compile(r"/usr/(?:share|lib)/nodejs\Z|/usr/lib/[^/]+/nodejs\Z")
+_IN_SYSTEM_MODULES = re.compile(r"/usr/(?:share|lib)/nodejs/|/usr/lib/[^/]+/nodejs/")
+
+
+def _modules_dir(parent: str) -> bool:
+    return parent.rsplit("/", 1)[-1] == "node_modules" or _SYSTEM_MODULES.match(parent) is not None
+
+
 def installed_name(path: str) -> str | None:
-    """The package name a node_modules path stands for; None when it is not a package root."""
-    parts = path.split("/")
-    if len(parts) >= 4 and parts[-3] == "node_modules" and not parts[-2].startswith("@"):
-        return parts[-2]
-    if len(parts) >= 5 and parts[-4] == "node_modules" and parts[-3].startswith("@"):
-        return f"{parts[-3]}/{parts[-2]}"
+    """The package name a package.json in a modules folder (node_modules, Debian's
+    /usr/share/nodejs) stands for; None when it is not a package root."""
+    folder = posixpath.dirname(path)
+    parent, name = posixpath.split(folder)
+    if name.startswith("@"):
+        return None
+    if _modules_dir(parent):
+        return name
+    grand, scope = posixpath.split(parent)
+    if scope.startswith("@") and len(scope) > 1 and _modules_dir(grand):
+        return f"{scope}/{name}"
     return None
 
 
@@ -228,7 +246,9 @@ class NpmPackageCataloger:
     when the project has one)."""
 
     name = PACKAGE
-    globs = ("/**/node_modules/*/package.json", "/**/node_modules/@*/*/package.json")
+    globs = ("/**/node_modules/*/package.json", "/**/node_modules/@*/*/package.json",
+             *(f"{d}/{p}" for d in (*SYSTEM_MODULES, "/usr/lib/*/nodejs")
+               for p in ("*/package.json", "@*/*/package.json")))
     needs = ("/**/package-lock.json", "/**/npm-shrinkwrap.json", "/**/yarn.lock",
              "/**/pnpm-lock.yaml")
 
@@ -248,6 +268,8 @@ class NpmPackageCataloger:
         if name != dir_name:
             extras.append(("installed-as", dir_name))  # an alias: npm install x@npm:y
         pkg = package(name, version, PACKAGE, entry.path, extras, licenses=licenses_of(doc))
+        if "/node_modules/" not in entry.path:
+            return (pkg,)  # a system folder's module: no project, no lock
         root = project_root(entry.path)
         declared = declared_by_locks(view, root, package_dir[len(root) + 1:], name, version)
         if declared is None:
@@ -411,7 +433,7 @@ class NpmProjectCataloger:
     needs: tuple[str, ...] = ()
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
-        if "/node_modules/" in entry.path:
+        if "/node_modules/" in entry.path or _IN_SYSTEM_MODULES.match(entry.path):
             return ()  # installed packages and the folders inside them
         try:
             doc = load_json_object(entry, "package.json")
