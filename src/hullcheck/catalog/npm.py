@@ -28,6 +28,7 @@ JSON are not package evidence and are passed over.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import re
@@ -116,19 +117,20 @@ def project_root(path: str) -> str:
         posixpath.dirname(path)
 
 
-def name_and_version(data: bytes | None) -> tuple[str, str] | None:
-    """(name, version) of a package.json's bytes; None when it names neither or is not JSON
-    (the installed cataloger reports it as unreadable)."""
+def name_and_version(entry: FileEntry) -> tuple[str, str] | None:
+    """(name, version) of an installed package.json, its folder's name when it names none
+    (as ``npm-package`` reads it); None when it has no version or is not JSON (that
+    cataloger reports it as unreadable)."""
     try:
-        doc = json.loads((data or b"").decode("utf-8-sig"))
+        doc = json.loads((entry.content or b"").decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if not isinstance(doc, dict):
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, str) or not version.strip():
         return None
-    name, version = doc.get("name"), doc.get("version")
-    if not isinstance(name, str) or not isinstance(version, str):
-        return None
-    return name.strip(), version.strip()
+    name = doc.get("name")
+    name = name.strip() if isinstance(name, str) else ""
+    return name or installed_name(entry.path) or "", version.strip()
 
 
 def installed_at(view: View, root: str, rel: str) -> tuple[str, str] | None:
@@ -137,11 +139,7 @@ def installed_at(view: View, root: str, rel: str) -> tuple[str, str] | None:
     entry = view.lookup(f"{root}/{rel}/package.json")
     if entry is None or entry.kind is not Kind.FILE:
         return None
-    found = name_and_version(entry.content)
-    if found is None:
-        return None
-    name = found[0] or (installed_name(f"{root}/{rel}/package.json") or "")
-    return name, found[1]
+    return name_and_version(entry)
 
 
 def installed_under(view: View, root: str) -> frozenset[tuple[str, str]]:
@@ -154,7 +152,7 @@ def installed_under(view: View, root: str) -> frozenset[tuple[str, str]]:
         if not path.startswith(prefix) or not path.endswith("/package.json") \
                 or entry.kind is not Kind.FILE or installed_name(path) is None:
             continue
-        found = name_and_version(entry.content)
+        found = name_and_version(entry)
         if found is not None:
             out.add(found)
     return frozenset(out)
@@ -274,10 +272,8 @@ class NpmPackageCataloger:
         declared = declared_by_locks(view, root, package_dir[len(root) + 1:], name, version)
         if declared is None:
             return (pkg,)
-        return (Package(type=pkg.type, name=name, version=version, purl=pkg.purl,
-                        found_by=PACKAGE, licenses=pkg.licenses,
-                        locations=(*pkg.locations, Location(path=declared.lock)),
-                        extras=tuple(sorted({*pkg.extras, *declared.extras}))),)
+        return (dataclasses.replace(pkg, locations=(*pkg.locations, Location(path=declared.lock)),
+                                    extras=tuple(sorted({*pkg.extras, *declared.extras}))),)
 
 
 # ---------------------------------------------------------------------------------------
