@@ -8,9 +8,9 @@ from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.cli.secrets import add_fail_options, failed
@@ -35,10 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = default_format(args)
+    outs = outputs(args)
     req = pipeline.ConfigRequest(image=args.image, platform=args.platform,
                                  pull=pull_options(args))
     with LayerProgress(args.quiet) as progress:
         checked = pipeline.config_check(req, progress.callbacks)
-    emit(report.render(checked, fmt), args.file)
+    write_outputs(outs, lambda fmt, width: report.render(checked, fmt, width=width))
     return 1 if failed((f.severity for f in checked.findings), args.fail_on) else 0

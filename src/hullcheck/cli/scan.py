@@ -13,9 +13,10 @@ from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
     attestation_key,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    shows_table,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--secret-config needs --scanners with secret")
         if not args.secret_config.is_file():
             raise UsageError(f"--secret-config: {args.secret_config} is not a file")
-    fmt = default_format(args)
+    outs = outputs(args)
     req = pipeline.ScanRequest(target=args.target, db=args.db, scope=args.scope,
                                platform=args.platform, pull=pull_options(args),
                                vex=tuple(args.vex), ignore=args.ignore,
@@ -117,12 +118,13 @@ def run(args: argparse.Namespace) -> int:
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         scanned = pipeline.scan(req, progress.callbacks)
-    emit(report.render(scanned, fmt), args.file)
-    if fmt != "table" and not args.quiet:
+    write_outputs(outs, lambda fmt, width: report.render(scanned, fmt, width=width))
+    if not shows_table(outs) and not args.quiet:
         for note in scanned.notes:
             print(f"note: {note}", file=sys.stderr)
-        if fmt == "cyclonedx-json" and set(scanned.scanners) - {"vuln"}:
-            print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
-                  f" secret and {len(scanned.config_findings)} config findings are not in it "
-                  "(use -o json or sarif)", file=sys.stderr)
+    cyclonedx = any(o.format == "cyclonedx-json" for o in outs)
+    if cyclonedx and not args.quiet and set(scanned.scanners) - {"vuln"}:
+        print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
+              f" secret and {len(scanned.config_findings)} config findings are not in it "
+              "(use -o json or sarif)", file=sys.stderr)
     return 1 if scanned.fails(threshold, unknown=args.fail_on_unknown) else 0

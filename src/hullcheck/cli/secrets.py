@@ -11,9 +11,9 @@ from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = default_format(args)
+    outs = outputs(args)
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"--config: {args.config} is not a file")
     req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
@@ -81,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
                                   include_package_files=args.include_package_files)
     with LayerProgress(args.quiet) as progress:
         found = pipeline.secrets_scan(req, progress.callbacks)
-    emit(report.render(found, fmt), args.file)
+    write_outputs(outs, lambda fmt, width: report.render(found, fmt, width=width))
     return 1 if failed((f.severity for f in found.findings), args.fail_on) else 0
