@@ -24,7 +24,8 @@ from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_j
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
 
-TYPES_HELP = "cyclonedx, spdx, slsaprovenance, vuln, custom, or a predicate type URI"
+TYPES_HELP = ("cosign's names: cyclonedx, spdx, spdxjson, slsaprovenance (SLSA v0.2), "
+              "slsaprovenance1 (SLSA v1), openvex, vuln, custom; or a predicate type URI")
 FORMATS = ("table", "json", "predicate")
 
 
@@ -38,13 +39,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     p.add_argument("--key", required=True, type=Path, metavar="KEY", help="private key")
-    p.add_argument("--type", required=True, metavar="TYPE", help=TYPES_HELP)
+    p.add_argument("--type", metavar="TYPE",
+                   help=TYPES_HELP + " (default: cyclonedx with --sbom, vuln with --scan, "
+                        "else custom, as cosign's)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--predicate", type=Path, metavar="FILE", help="the predicate (JSON)")
     src.add_argument(
         "--sbom",
         action="store_true",
-        help="generate a CycloneDX SBOM of the image as the predicate (--type cyclonedx)",
+        help="generate an SBOM of the image as the predicate: CycloneDX (--type cyclonedx, "
+        "the default) or SPDX (--type spdx or spdxjson)",
     )
     src.add_argument(
         "--scan",
@@ -79,7 +83,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_attest(args: argparse.Namespace) -> int:
-    ptype = pipeline.attestation_type(args.type, sbom=args.sbom, scan=args.scan)
+    default = "cyclonedx" if args.sbom else "vuln" if args.scan else "custom"
+    ptype = pipeline.attestation_type(args.type or default, sbom=args.sbom, scan=args.scan)
     req = pipeline.AttestRequest(
         image=args.image,
         key=args.key,
