@@ -141,6 +141,9 @@ def outputs(args: argparse.Namespace) -> tuple[Output, ...]:
     output (only one may); a table when none is named, as Trivy, Grype and Syft print."""
     chosen = [o if o.path is not None else Output(o.format, args.file)
               for o in (args.output or [Output("table")])]
+    if args.file is not None and args.file not in (o.path for o in chosen):
+        raise UsageError("--file: every -o names its own file; --file is for the output "
+                         "named without one")
     if sum(o.path is None for o in chosen) > 1:
         raise UsageError("-o: only one output can go to standard output; write the others to "
                          "files (-o FORMAT=FILE)")

@@ -19,12 +19,14 @@ from hullcheck.cli.common import (
     write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
+from hullcheck.cli.severity import add_severity_option, scan_report
 from hullcheck.errors import UsageError
 from hullcheck.model import Severity
 from hullcheck.pipeline.scan import DB_MAX_AGE_DAYS
 from hullcheck.report import ScanReport
 
 FORMATS = report.formats(ScanReport)
+SCANNER_ALIASES = {"misconfig": "config"}  # Trivy's names
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scanners", metavar="LIST", default="vuln",
                    help="comma-separated, any of: vuln (default), secret (every file of every "
                         "layer, config and history; secrets always redacted), config (image "
-                        "configuration checks). secret and config need an image, not an SBOM")
+                        "configuration checks; also 'misconfig', as Trivy names it). secret and "
+                        "config need an image, not an SBOM")
+    add_severity_option(p)
     p.add_argument("--secret-config", type=Path, metavar="FILE",
                    help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
                         "--config')")
@@ -98,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
             threshold = Severity.parse(args.fail_on)
         except ValueError as exc:
             raise UsageError(f"--fail-on: {exc}") from None
-    scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
-                                   if s.strip()))
+    scanners = tuple(dict.fromkeys(SCANNER_ALIASES.get(s, s) for s in (
+        w.strip().lower() for w in args.scanners.split(",")) if s))
     if args.include_package_files and "secret" not in scanners:
         raise UsageError("--include-package-files needs --scanners with secret")
     if args.secret_config is not None:
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                                include_package_files=args.include_package_files,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
-        scanned = pipeline.scan(req, progress.callbacks)
+        scanned = scan_report(pipeline.scan(req, progress.callbacks), args.severity)
     write_outputs(outs, lambda fmt, width: report.render(scanned, fmt, width=width))
     if not shows_table(outs) and not args.quiet:
         for note in scanned.notes:
