@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(--type vuln)",
     )
     p.add_argument("--db", type=Path, metavar="PATH", help="advisory database for --scan")
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print only the result (JSON) on standard output, nothing on standard "
+                        "error")
     add_image_options(p)
     p.set_defaults(func=run_attest)
 

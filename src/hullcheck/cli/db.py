@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = dsub.add_parser("import", help="add advisory data (OSV dir/zip/tarball, Debian "
                           "tracker JSON, Alpine/Wolfi/Chainguard secdb, Amazon ALAS updateinfo, "
                           "CISA KEV) or a database bundle")
-    imp.add_argument("paths", nargs="+", metavar="PATH|URL")
+    imp.add_argument("paths", nargs="+", metavar="PATH|URL",
+                     help="advisory files, directories (each file's format is detected, so a "
+                          "folder may mix them), archives or http(s) URLs; or one bundle")
     imp.add_argument("--kind", choices=pipeline.source_kinds(),
                      help="the format of every PATH (default: detected)")
     imp.add_argument("--name", help="source name (default: derived from the path)")
@@ -49,7 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upd.set_defaults(func=run_update)
 
     st = dsub.add_parser("status", help="sources, record counts, last update, schema version")
-    st.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    st.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                    help="table (default) or json")
     st.set_defaults(func=run_status)
 
     ex = dsub.add_parser("export", help="write the whole database as a bundle with its sha256")
@@ -58,7 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for sp in (imp, upd, st, ex):
         sp.add_argument("--db", type=Path, metavar="PATH", default=argparse.SUPPRESS,
                         help="database file")
-        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress or notes on standard error")
     for sp in (imp, upd):  # they download
         add_timeout_option(sp)
 

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate = psub.add_parser("validate", help="check that a policy file is well formed",
                                description="Exit 0 when the file loads, 2 with the line and "
                                            "field of the first problem otherwise.")
-    validate.add_argument("policy", type=Path, metavar="FILE")
+    validate.add_argument("policy", type=Path, metavar="FILE", help="the policy file (YAML)")
     validate.set_defaults(func=run_validate)
 
 
