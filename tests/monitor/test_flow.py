@@ -53,7 +53,7 @@ def test_push_scan_update_alert(tmp_path: Path, registry: RunningRegistry,
                           config=cfg) as svc:
             advisories = svc.update_advisories(requested_by="admin")
             drain(svc)
-            assert svc.job(advisories).status == "done"
+            assert svc.job(advisories).status == "done"  # type: ignore[union-attr]
 
             job = svc.submit_scan(f"{repository}:1.0", requested_by="ci")
             drain(svc)
@@ -91,7 +91,8 @@ def test_push_scan_update_alert(tmp_path: Path, registry: RunningRegistry,
             assert AUTHORS in event["image"]["owners"]
             keys = {d.headers["x-hullcheck-delivery"] for d in hook.deliveries}
             assert len(keys) == 2
-            findings = {f.finding.advisory_id for f in svc.image(digest).findings}
+            findings = {f.finding.advisory_id
+                        for f in svc.image(digest).findings}  # type: ignore[union-attr]
             assert findings == {"CVE-2018-18074", "CVE-2023-32681"}
             # Running again changes nothing and sends nothing.
             svc.update_advisories(requested_by="admin")

@@ -57,7 +57,8 @@ def write_state(root: Path, states: list[int]) -> None:
         record = osv_edited(record) if state == EDITED else \
             {**record, "withdrawn": "2026-01-02T00:00:00Z"} if state == WITHDRAWN else record
         (root / "pypa" / f"{rid}.json").write_text(json.dumps(record))
-    full_tracker, tracker = load(TRACKER), {}
+    full_tracker = load(TRACKER)
+    tracker: dict[str, Any] = {}
     for package, cve in TRACKER_POOL:
         state = next(it)
         if state != ABSENT:
