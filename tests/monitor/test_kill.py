@@ -167,8 +167,8 @@ alerts: [{{name: all, when: [new-finding], channels: [ops]}}]
             kill(first)  # mid-scan: nothing recorded, the job is running
             info = svc.job(job)
             assert info is not None and info.status == "running"
-            pending = svc.image(digest)
-            assert pending is not None and pending.status == "pending"
+            scanning = svc.image(digest)
+            assert scanning is not None and scanning.status == "pending"
             blob_release.set()
 
             second = worker(tmp_path, database_url, "second")
