@@ -6,6 +6,7 @@ once to a real webhook receiver on 127.0.0.1 with a valid HMAC."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from tests.monitor.support import (
 
 AUTHORS = "shop-team@example.org"
 
+SUFFIX = uuid.uuid4().hex[:8]  # repository names unique in the session's registry
+
 
 def monitor_config(tmp_path: Path, registry: RunningRegistry, hook: str) -> str:
     return f"""
@@ -45,8 +48,8 @@ def test_push_scan_update_alert(tmp_path: Path, registry: RunningRegistry,
     write_sources(tmp_path, [osv_record("PYSEC-2018-28")])  # requests < 2.20.0
     image = python_image({"requests": "2.19.0", "Jinja2": "2.10"},
                          labels={"org.opencontainers.image.authors": AUTHORS})
-    digest = push_image(registry.host, f"shop/web-{tmp_path.name[-12:]}:1.0", image)
-    repository = f"{registry.host}/shop/web-{tmp_path.name[-12:]}"
+    digest = push_image(registry.host, f"shop/web-{SUFFIX}:1.0", image)
+    repository = f"{registry.host}/shop/web-{SUFFIX}"
     with receiver(secret=HOOK_SECRET.encode()) as hook:
         cfg = config(monitor_config(tmp_path, registry, hook.url()), base=tmp_path)
         with Service.open(data_dir=tmp_path / "data", database_url=database_url,

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,8 @@ from tests.monitor.support import (
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 WAIT = 120.0  # a bound on waiting for a process to reach a point, not a speed limit
+
+SUFFIX = uuid.uuid4().hex[:8]  # repository names unique in the session's registry
 
 
 @contextmanager
@@ -144,7 +147,7 @@ def test_a_killed_worker_duplicates_nothing(tmp_path: Path, registry: RunningReg
                                             database_url: str | None) -> None:
     write_sources(tmp_path, [osv_record("PYSEC-2018-28"), osv_record("PYSEC-2023-74")])
     image = python_image({"requests": "2.19.0"})
-    digest = push_image(registry.host, f"kill/app-{tmp_path.name[-10:]}:1.0", image)
+    digest = push_image(registry.host, f"kill/app-{SUFFIX}:1.0", image)
     with stalling_proxy(registry.url) as (proxy, blob_asked, blob_release), \
             hanging_receiver() as (hook, posts, posted, post_release):
         text = f"""
@@ -158,7 +161,7 @@ alerts: [{{name: all, when: [new-finding], channels: [ops]}}]
                           config=config(text, base=tmp_path)) as svc:
             svc.update_advisories(requested_by="test")
             drain(svc)
-            job = svc.submit_scan(f"{proxy}/kill/app-{tmp_path.name[-10:]}:1.0",
+            job = svc.submit_scan(f"{proxy}/kill/app-{SUFFIX}:1.0",
                                   requested_by="test")
 
             first = worker(tmp_path, database_url, "first")
