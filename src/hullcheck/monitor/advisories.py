@@ -148,6 +148,9 @@ def rematch_image(ctx: Context, store: Any, digest: str, purls: Iterable[str] | 
                                       route=alerts.router(ctx.config), build=build)
         if _has_deliveries(conn, changes.events):
             wake_delivery(ctx, conn)
+        if changes and ctx.config.policy is not None:  # the policy is judged again
+            queue.enqueue(ctx, "assess", {"digest": digest, "repository": repository},
+                          conn=conn)
 
 
 def _repository(ctx: Context, digest: str) -> str | None:
