@@ -131,6 +131,8 @@ SCENARIOS = {
     "withdrawn-and-kev": ([AS_PUBLISHED] * KEV_LAST + [ABSENT] * len(KEV_POOL),
                           [WITHDRAWN, AS_PUBLISHED, ABSENT] * (KEV_LAST // 3)
                           + [AS_PUBLISHED] * (KEV_LAST % 3) + [AS_PUBLISHED] * len(KEV_POOL)),
+    "kev-only": ([AS_PUBLISHED] * KEV_LAST + [ABSENT] * len(KEV_POOL),
+                 [AS_PUBLISHED] * POOL_SIZE),
     "one-record": ([AS_PUBLISHED] * POOL_SIZE,
                    [EDITED if i == OSV_POOL.index("PYSEC-2023-74") else AS_PUBLISHED
                     for i in range(POOL_SIZE)]),
