@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-attestation": ("attest", "verify an image's attestations, print their predicates"),
     "policy": ("policy", "judge an image against a policy: pass, warn or fail, with reasons"),
     "serve": ("serve", "run a hullcheck service (Kubernetes admission webhook)"),
+    "worker": ("worker", "run the monitoring service's jobs (scans, re-matches, deliveries)"),
 }
 
 
