@@ -40,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 from hullcheck import deadline
 from hullcheck.errors import HullcheckError
 from hullcheck.fleet.model import TokenInfo
+from hullcheck.monitor.service import MAX_DEPLOYMENTS, MAX_ENVELOPE, MAX_UPLOAD
 from hullcheck.server.api_auth import RateLimiter, bearer, require, unknown_token
 from hullcheck.server.api_http import ApiError, error_response, from_error, read_body
 
@@ -57,9 +58,9 @@ class ApiSettings:
     """Limits of one API node. Body caps default to the facade's own (``monitor.service``)."""
 
     max_body: int = 1 << 20  # a small JSON request (scan request, triage decision)
-    max_upload: int = 64 << 20  # a pushed scan result or an SBOM
-    max_envelope: int = 4 << 20  # a registry notification envelope
-    max_deployments: int = 32 << 20  # kubectl get pods -A -o json of a large cluster
+    max_upload: int = MAX_UPLOAD  # a pushed scan result or an SBOM
+    max_envelope: int = MAX_ENVELOPE  # a registry notification envelope
+    max_deployments: int = MAX_DEPLOYMENTS  # kubectl get pods -A -o json of a large cluster
     body_timeout: float = 120.0  # seconds to receive a whole body (at ~0.5 MB/s: 64 MiB)
     request_timeout: float = 60.0  # seconds of work for one request, once its body is in
     intake_rate: str = "120/minute"  # per token, on intake calls

