@@ -126,7 +126,7 @@ def config_text(*, registry: str | None, sources: Path, extra: str = "") -> str:
 @contextmanager
 def running(data_dir: Path, *, database_url: str | None, registry: str | None,
             settings: ApiSettings | None = None, extra_config: str = "",
-            records: tuple[str, ...] = (URLLIB3_ADVISORY,)) -> Iterator[Running]:
+            records: tuple[str, ...] = (URLLIB3_ADVISORY,), port: int = 0) -> Iterator[Running]:
     """A service with an advisory database built from ``records`` (by a real advisory update
     job), served on a free port; closed afterwards."""
     sources = osv_sources(data_dir.parent / f"{data_dir.name}-sources", *records)
@@ -138,7 +138,7 @@ def running(data_dir: Path, *, database_url: str | None, registry: str | None,
         tokens = {s.value: service.create_token(f"{s.value}-token", s, actor="test")[1]
                   for s in Scope}
         server = ApiServer(create_app(service, settings=settings), host="127.0.0.1",
-                           port=0).start()
+                           port=port).start()
         r = Running(service=service, server=server, tokens=tokens)
         try:
             yield r
