@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", metavar="REPO[:TAG]",
                    help="file it under this repository and tag (default: IMAGE's own, for a "
                         "registry reference; required for archives and layouts)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress or notes on standard error")
     add_image_options(p)
     p.set_defaults(func=run)
 
