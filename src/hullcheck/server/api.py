@@ -38,7 +38,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hullcheck import deadline
-from hullcheck.errors import HullcheckError
+from hullcheck.errors import DeadlineExceeded, HullcheckError
 from hullcheck.fleet.model import TokenInfo
 from hullcheck.monitor.service import MAX_DEPLOYMENTS, MAX_ENVELOPE, MAX_UPLOAD
 from hullcheck.server.api_auth import RateLimiter, bearer, require, unknown_token
@@ -97,6 +97,10 @@ class Api:
         except TimeoutError:
             raise ApiError(504, f"{what}: not done within {seconds:g}s; it may still "
                                 "complete") from None
+        except DeadlineExceeded as exc:  # said as the service's limit, not the CLI's --timeout
+            raise ApiError(504, str(exc).replace(" (--timeout)", ""),
+                           hint=f"the service gives each request {seconds:g}s; try again "
+                                "later") from None
         except HullcheckError as exc:
             raise from_error(exc) from None
 

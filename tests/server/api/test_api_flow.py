@@ -8,7 +8,6 @@ import socket
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hullcheck import fleet
@@ -22,7 +21,6 @@ from tests.server.api.support import (
     URLLIB3_ADVISORY,
     URLLIB3_CVE,
     URLLIB3_PURL,
-    Running,
     drain,
     push_image,
     python_image,
