@@ -156,7 +156,8 @@ SCHEMAS: dict[str, JSON] = {
 }
 
 _REFUSALS = {
-    "400": "malformed request (parameters, JSON)",
+    "400": "malformed request (parameters, JSON), or one the service does not allow (a "
+           "registry it does not pull from)",
     "401": "no token, or an unknown or revoked one",
     "403": "the token's scope is not enough",
 }
@@ -164,8 +165,8 @@ _BODY_REFUSALS = {
     "408": "the body did not arrive in time",
     "413": "the body is larger than the limit (counted as it arrives)",
     "415": "the body is not JSON (sniffed from its bytes; Content-Type is not trusted)",
-    "422": "the document is JSON but not usable (not an SBOM, an event for a registry the "
-           "service does not know...)",
+    "422": "the document is JSON but not usable (not an SBOM, not a registry envelope, a "
+           "nesting bomb...)",
 }
 
 
