@@ -126,12 +126,13 @@ def config_text(*, registry: str | None, sources: Path, extra: str = "") -> str:
 @contextmanager
 def running(data_dir: Path, *, database_url: str | None, registry: str | None,
             settings: ApiSettings | None = None, extra_config: str = "",
-            records: tuple[str, ...] = (URLLIB3_ADVISORY,), port: int = 0) -> Iterator[Running]:
+            records: tuple[str, ...] = (URLLIB3_ADVISORY,), port: int = 0,
+            environ: Mapping[str, str] | None = None) -> Iterator[Running]:
     """A service with an advisory database built from ``records`` (by a real advisory update
     job), served on a free port; closed afterwards."""
     sources = osv_sources(data_dir.parent / f"{data_dir.name}-sources", *records)
     config = parse_config(config_text(registry=registry, sources=sources, extra=extra_config),
-                          name="monitor.yaml", base=data_dir.parent)
+                          name="monitor.yaml", base=data_dir.parent, environ=dict(environ or {}))
     with Service.open(data_dir=data_dir, database_url=database_url, config=config) as service:
         service.update_advisories(requested_by="test")
         drain(service)
