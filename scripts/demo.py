@@ -287,7 +287,19 @@ def monitor_demo(ref: str) -> int:
                 print(f"== {LATE_ADVISORY} (urllib3 < 1.24.2) is published; an admin asks for "
                       "an update: POST /api/v1/advisories/update", file=sys.stderr)
                 write_feed(feed, late=True)
+                digest = api.get("/api/v1/images", params={"repository": SAMPLE_NAME.split(
+                    ":")[0]}).json()["images"][0]["digest"]
+
+                def build() -> str:
+                    return str(api.get(f"/api/v1/images/{digest}").json()["matchedBuild"])
+
+                matched = build()
                 update()
+                # the update job queues the re-match as jobs of its own: wait for the image
+                # to be matched against the new build (not just awaiting it), then its alerts
+                wait_until("the re-match", lambda: build() != matched
+                           and not build().startswith("awaiting:"))
+                wait_until("the alerts of the update", settled)
                 late = [e for e in received[first:] if e["event"] == "new-finding"]
                 print(f"== {len(late)} new alert(s) from the update: only the packages the "
                       "delta names were re-matched", file=sys.stderr)
