@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from hullcheck.errors import UnsafeLayer
-from hullcheck.filetree import Kind, compile_globs, glob_to_regex, normalise
+from hullcheck.filetree import Kind, compile_globs
+from hullcheck.filetree.globset import GlobSet, glob_to_regex
+from hullcheck.filetree.tar import normalise
 from hullcheck.image.writer import directory, file, hardlink, opaque, symlink, whiteout
 from tests.fixtures.images import tree_of
 
@@ -159,7 +161,6 @@ def test_globset_agrees_with_one_regex_per_glob() -> None:
     from hypothesis import strategies as st
 
     from hullcheck import catalog
-    from hullcheck.filetree import GlobSet
 
     patterns = [*catalog.globs_for(), "/*", "/a/*b*.txt", "/x/**/lib*.so*", "/?/q"]
     globs = GlobSet(patterns)

@@ -48,7 +48,7 @@ from tests.fixtures.images import build, write
 
 # The modules (hullcheck.pipeline re-exports functions of the same names).
 scan_pipeline = importlib.import_module("hullcheck.pipeline.scan")
-sign_pipeline = importlib.import_module("hullcheck.pipeline.sign")
+attest_pipeline = importlib.import_module("hullcheck.pipeline.attest")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OSV_RECORD = FIXTURES / "advisories" / "osv" / "go" / "GO-2020-0001.json"
@@ -421,7 +421,7 @@ def test_limits_are_the_documented_ones() -> None:
     assert keys.MAX_KEY_FILE == 64 << 10 and "64 KiB" in doc
     assert trust.MAX_TRUST_FILE == 1 << 20
     assert scan_pipeline.MAX_SBOM == 512 << 20 and "512 MiB" in doc
-    assert sign_pipeline.MAX_PREDICATE == 32 << 20 and "32 MiB" in doc
+    assert attest_pipeline.MAX_PREDICATE == 32 << 20 and "32 MiB" in doc
 
 
 # -- through the commands a user runs ---------------------------------------------------------
@@ -510,7 +510,7 @@ def test_cli_attest_predicate_over_the_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COSIGN_PASSWORD", "")
-    monkeypatch.setattr(sign_pipeline, "MAX_PREDICATE", 1 << 20)
+    monkeypatch.setattr(attest_pipeline, "MAX_PREDICATE", 1 << 20)
     predicate = tmp_path / "big.json"
     predicate.write_bytes(b'{"a": "' + b"x" * (1 << 20) + b'"}')
     code, _, err = run(capsys, "attest", image, "--key", str(EMPTY_PASSWORD_KEY),

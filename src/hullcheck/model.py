@@ -30,21 +30,57 @@ class PackageType(StrEnum):
 
 
 class Severity(StrEnum):
-    """Severity of a secret or an image-configuration finding. The words and ranks are those
-    of the vulnerability levels (``match.model.Level``, which adds malicious, negligible and
-    unknown), so one ``--fail-on`` word means one thing."""
+    """How serious a finding is, in one vocabulary for every scanner and judge: vulnerability
+    findings, secrets, image configuration checks, policy thresholds and ``--fail-on``.
 
+    Ordered by rank (``Severity.LOW < Severity.HIGH``); members are listed worst first, the
+    order tables and summaries show them in. MALICIOUS (a malicious package) sits above
+    CRITICAL; NEGLIGIBLE and UNKNOWN (no rating known) below LOW.
+    """
+
+    MALICIOUS = "malicious"
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+    NEGLIGIBLE = "negligible"
+    UNKNOWN = "unknown"
 
     @property
     def rank(self) -> int:
+        """6 (malicious) down to 0 (unknown); CEL policies see these numbers."""
         return _SEVERITY_RANK[self]
 
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """The severity named by ``text`` (any case); ValueError naming the words otherwise."""
+        try:
+            return cls(text.lower())
+        except ValueError:
+            raise ValueError(
+                f"unknown severity {text!r}: one of {', '.join(m.value for m in cls)}"
+            ) from None
 
-_SEVERITY_RANK = {Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3, Severity.LOW: 2}
+    # Compared by rank, not as strings ("low" > "high" alphabetically).
+    def __lt__(self, other: object) -> bool:
+        return self.rank < other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= other.rank if isinstance(other, Severity) else NotImplemented
+
+
+_SEVERITY_RANK = {Severity.MALICIOUS: 6, Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3,
+                  Severity.LOW: 2, Severity.NEGLIGIBLE: 1, Severity.UNKNOWN: 0}
+
+# The words a rule of our own carries (a secret rule, an image configuration check): malicious,
+# negligible and unknown describe advisories, not rules.
+RULE_SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 class Visibility(StrEnum):

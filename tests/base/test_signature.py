@@ -83,12 +83,10 @@ def test_a_base_recorded_by_digest_has_no_tag_to_compare(signed: Signed) -> None
 
 
 def test_the_image_the_tag_moved_to_is_not_signed(signed: Signed) -> None:
-    from hullcheck.base import signature
     from hullcheck.errors import VerificationError
     from hullcheck.image import PullOptions
 
-    verify = signature.verifier(PullOptions())
-    assert verify is not None
+    verify = pipeline.signature_verifier(PullOptions())
     ref = parse_reference(f"{signed.repo}@{signed.new.digest}")
     with pytest.raises(VerificationError, match="no signatures found"):
         verify(ref, (signed.tmp / "good.pub",))

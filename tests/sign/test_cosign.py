@@ -282,3 +282,24 @@ def test_registry_sign_verify_attest_and_moved_tag(
     pinned = open_target(f"{registry.host}/sign/app@{first.digest}", client=client)
     assert cosign.verify_image(pinned, key.public).digest == first.digest
     client.close()
+
+
+def test_signers_names_each_key_that_signed_and_every_reason_when_none_did(
+    tmp_path: Path, key: keys.SigningKey,
+) -> None:
+    """The one loop over candidates (signatures, attestations, keys): a key that signed is
+    named with its signature; the others' reasons make the error when none did."""
+    ref, digest = _layout(tmp_path)
+    other, stranger = keys.generate(), keys.generate()
+    cosign.sign_image(open_target(ref), key)
+    cosign.sign_image(open_target(ref), other)
+    named = [("a.pub", key.public), ("s.pub", stranger.public), ("b.pub", other.public)]
+    found = cosign.signers(open_target(ref), named)
+    assert [(n, v.key_fingerprint, v.digest) for n, v in found] == [
+        ("a.pub", key.public.fingerprint, digest), ("b.pub", other.public.fingerprint, digest)]
+    with pytest.raises(VerificationError) as info:
+        cosign.signers(open_target(ref), [("s.pub", stranger.public),
+                                          ("t.pub", keys.generate().public)])
+    # Each key's own reason names the two signatures it did not make.
+    assert str(info.value).count(f"no valid signature for {ref} ({digest}): ") == 2
+    assert str(info.value).count("signature invalid for key") == 4

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import platformdirs
 
-from hullcheck import deadline
+from hullcheck import fetch
 from hullcheck.base.model import Deadline, EolRelease, EolState, EolStatus
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.fileio import atomic_write
@@ -180,30 +180,8 @@ def update(url: str, *, dest: Path | None = None, http: httpx.Client | None = No
     and install it atomically at ``dest`` (default: the user cache). DatabaseError when the
     download fails, FormatError when it is not a table; the previous file stays either way."""
     dest = dest or cache_path()
-    client = http or httpx.Client(timeout=60, follow_redirects=True)
-    try:
-        # Each wait is bounded by the command's deadline (--timeout), checked at every chunk
-        # the network delivers (unsized iter_bytes), so a dripping server cannot hold it.
-        with client.stream("GET", url, timeout=deadline.clamp(60.0)) as resp:
-            if resp.status_code != 200:
-                raise DatabaseError(f"{url}: HTTP {resp.status_code}",
-                                    hint="check --eol-url; the bundled table stays in use")
-            parts: list[bytes] = []
-            total = 0
-            for chunk in resp.iter_bytes():
-                deadline.check(f"downloading {url}")
-                total += len(chunk)
-                if total > MAX_TABLE:
-                    raise DatabaseError(f"{url}: end-of-life table over {MAX_TABLE} bytes")
-                parts.append(chunk)
-    except httpx.HTTPError as exc:
-        deadline.check(f"downloading {url}")
-        raise DatabaseError(f"{url}: download failed ({exc})",
-                            hint="check --eol-url and your network; the bundled table stays in use") from None
-    finally:
-        if http is None:
-            client.close()
-    data = b"".join(parts)
+    data = fetch.to_bytes(url, limit=MAX_TABLE, error=DatabaseError, http=http,
+                          hint="check --eol-url and your network; the bundled table stays in use")
     table = parse_table(data, url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(dest, data)

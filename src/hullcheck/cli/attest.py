@@ -19,7 +19,6 @@ from hullcheck.cli.common import (
 from hullcheck.cli.key import prompt_or_none
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
-from hullcheck.sign import intoto, keys
 
 TYPES_HELP = "cyclonedx, spdx, slsaprovenance, vuln, custom, or a predicate type URI"
 FORMATS = ("table", "json", "predicate")
@@ -70,11 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_attest(args: argparse.Namespace) -> int:
-    ptype = intoto.predicate_type(args.type)
-    if args.sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
-        raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
-    if args.scan and ptype != intoto.PREDICATE_TYPES["vuln"]:
-        raise UsageError("--scan makes a vulnerability predicate: use it with --type vuln")
+    ptype = pipeline.attestation_type(args.type, sbom=args.sbom, scan=args.scan)
     req = pipeline.AttestRequest(
         image=args.image,
         key=args.key,
@@ -85,7 +80,7 @@ def run_attest(args: argparse.Namespace) -> int:
         db=args.db,
         platform=args.platform,
         pull=pull_options(args),
-        password=keys.password_source(prompt=prompt_or_none()),  # type: ignore[arg-type]
+        prompt=prompt_or_none(),
     )
     done = pipeline.attest_image(req)
     if not getattr(args, "quiet", False):
@@ -109,7 +104,7 @@ def run_attest(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    ptype = intoto.predicate_type(args.type) if args.type else None
+    ptype = pipeline.attestation_type(args.type) if args.type else None
     found = pipeline.verify_attestation(args.image, args.key, ptype, pull_options(args))
     fmt = default_format(args)
     if fmt == "predicate":

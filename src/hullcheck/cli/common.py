@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hullcheck import deadline
-from hullcheck.errors import ReferenceError_, UsageError
+from hullcheck.errors import UsageError
 from hullcheck.fileio import atomic_write
-from hullcheck.image import SCHEMES, PullOptions
+from hullcheck.pipeline import PullOptions, registry_of
 
 ENV_USERNAME = "HULLCHECK_REGISTRY_USERNAME"
 ENV_PASSWORD = "HULLCHECK_REGISTRY_PASSWORD"  # noqa: S105 (a variable's name, not a secret)
@@ -49,25 +49,6 @@ def _duration(text: str) -> float:
         return deadline.parse_duration(text)
     except UsageError as exc:  # argparse reports ArgumentTypeError as a usage error
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def registry_of(text: str) -> str | None:
-    """The registry host ``text`` names when it is a registry reference (``registry:REF``,
-    or a REF that is no existing path, as ``image.split_source`` decides); None for file
-    and directory sources and for what is no reference."""
-    scheme, sep, rest = text.partition(":")
-    if sep and scheme in SCHEMES:
-        if scheme != "registry":
-            return None
-        text = rest
-    elif Path(text).exists():
-        return None
-    from hullcheck.registry.reference import parse_reference  # (httpx: only for a registry)
-
-    try:
-        return parse_reference(text).registry
-    except ReferenceError_:
-        return None
 
 
 def pull_options(args: argparse.Namespace, images: Sequence[str] | None = None) -> PullOptions:

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hullcheck import pipeline
 from hullcheck.cli.common import add_timeout_option, emit
-from hullcheck.errors import DatabaseError, HullcheckError, UsageError
-from hullcheck.vulndb import (
-    DEFAULT_SOURCES,
-    Source,
-    SourceKind,
-    VulnStore,
-    build,
-    db_path,
-    export,
-    import_bundle,
-    update,
-)
-from hullcheck.vulndb.detect import BUNDLE, detect
-from hullcheck.vulndb.paths import cache_dir
-from hullcheck.vulndb.update import download, exclusive, load_sources, resolve_sources
+from hullcheck.errors import UsageError
 
 EOL_URL_ENV = "HULLCHECK_EOL_URL"  # where 'db update' refreshes the end-of-life table from
 
@@ -43,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = dsub.add_parser("import", help="add advisory data (OSV dir/zip/tarball, Debian "
                           "tracker JSON, Alpine secdb, CISA KEV) or a database bundle")
     imp.add_argument("paths", nargs="+", metavar="PATH|URL")
-    imp.add_argument("--kind", choices=[k.value for k in SourceKind],
+    imp.add_argument("--kind", choices=pipeline.source_kinds(),
                      help="the format of every PATH (default: detected)")
     imp.add_argument("--name", help="source name (default: derived from the path)")
     imp.add_argument("--replace", action="store_true",
@@ -81,126 +65,28 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, file=sys.stderr)
 
 
-def _download(url: str, db: Path) -> Path:
-    """Fetch an advisory file once into the cache beside the database (kept while the
-    database's sources point at it), capped and within --timeout as 'db update' is."""
-    dest_dir = cache_dir(db) / "imports"
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(f"cannot create {dest_dir}: {exc.strerror or exc}") from None
-    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
-    return download(url, dest_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}")
+def _stale(args: argparse.Namespace) -> pipeline.OnStale:
+    def say(removed: tuple[Path, ...]) -> None:
+        _say(args, f"removed {len(removed)} temporary file(s) an interrupted import or "
+                   f"update left: {', '.join(p.name for p in removed[:3])}")
 
-
-@contextlib.contextmanager
-def _writing(args: argparse.Namespace, path: Path) -> Iterator[None]:
-    """The database's writer lock for the command; says what a killed writer left."""
-    with exclusive(path) as removed:
-        if removed:
-            _say(args, f"removed {len(removed)} temporary file(s) an interrupted import or "
-                       f"update left: {', '.join(p.name for p in removed[:3])}")
-        yield
-
-
-def _drop_unused(downloads: list[Path], path: Path) -> None:
-    """Remove what this import downloaded unless the database (as it now is) was built from
-    it: a failed or interrupted import, or a bundle, keeps nothing."""
-    try:
-        used = {loc for s in _existing_sources(path) for loc in s.locations}
-    except HullcheckError:
-        used = set()
-    for p in downloads:
-        if str(p.resolve()) not in used:
-            p.unlink(missing_ok=True)
-
-
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst", ".tgz", ".tzst", ".tar", ".zip", ".json", ".yaml",
-                     ".yml")
-_GENERIC = {"", "all", "data", "json", "index", "osv", "feed", "download", "latest"}
-
-
-def _source_name(item: str, local: Path, kind: SourceKind) -> str:
-    """A source name from what the user typed: ``osv-PyPI-all`` for ``.../PyPI/all.zip``,
-    ``osv-pypa`` for a directory ``pypa``; a generic last part takes its parent's name."""
-    if item.startswith(("http://", "https://")):
-        import urllib.parse
-
-        parts = [x for x in urllib.parse.urlsplit(item).path.split("/") if x]
-    else:
-        parts = list(local.resolve().parts[1:])
-    stem = parts[-1] if parts else ""
-    for suffix in _ARCHIVE_SUFFIXES:
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    if stem.lower() in _GENERIC and len(parts) > 1:
-        stem = f"{parts[-2]}-{stem}" if stem else parts[-2]
-    stem = stem or "source"
-    return stem if stem.lower().startswith(kind.value) else f"{kind.value}-{stem}"
-
-
-def _existing_sources(path: Path) -> list[Source]:
-    if not path.exists():
-        return []
-    with VulnStore.open(path) as store:
-        return [Source(name=s.name, kind=SourceKind(s.kind), locations=s.locations)
-                for s in store.status().sources]
+    return say
 
 
 def run_import(args: argparse.Namespace) -> int:
-    path = db_path(args.db)
-    downloads: list[Path] = []
-    with _writing(args, path):
-        try:
-            return _import(args, path, downloads)
-        finally:
-            _drop_unused(downloads, path)
-
-
-def _import(args: argparse.Namespace, path: Path, downloads: list[Path]) -> int:
-    local: list[tuple[str, Path]] = []
-    for item in args.paths:
-        if item.startswith(("http://", "https://")):
-            downloads.append(p := _download(item, path))
-        else:
-            p = Path(item)
-        local.append((item, p))
-    kinds = {item: (SourceKind(args.kind) if args.kind else detect(p)) for item, p in local}
-    bundles = [item for item, k in kinds.items() if k == BUNDLE]
-    if bundles:
-        if len(local) > 1:
-            raise UsageError("a database bundle must be imported on its own")
-        bres = import_bundle(local[0][1], path)
-        _say(args, f"imported bundle {local[0][0]}: {bres.advisories} advisories, {bres.kev} KEV "
-                   f"entries (sha256 verified) into {path}")
-        return 0
-    new: list[Source] = []
-    taken: set[str] = set()
-    for i, (item, p) in enumerate(local, 1):
-        kind = SourceKind(kinds[item])
-        if args.name:
-            name = args.name if len(local) == 1 else f"{args.name}-{i}"
-        else:
-            base = name = _source_name(item, p, kind)
-            n = 1
-            while name in taken:  # two paths with the same name: number the later ones
-                n += 1
-                name = f"{base}-{n}"
-        taken.add(name)
-        new.append(Source(name=name, kind=kind, locations=(str(p.resolve()),)))
-    names = {s.name for s in new}
-    sources = [] if args.replace else [s for s in _existing_sources(path) if s.name not in names]
-    missing = [s for s in sources if any(not Path(loc).exists() for loc in s.locations)]
-    if missing:
-        raise DatabaseError(
-            f"{path}: source {missing[0].name} was built from {missing[0].locations[0]}, "
-            "which is gone", hint="import it again, or pass --replace to drop other sources")
-    res = build(path, [*sources, *new])
-    for s in res.sources:
-        _say(args, f"{s.name} ({s.kind.value}): {s.records} records, {s.errors} rejected")
-    _say(args, f"{path}: {res.advisories} advisories, {res.affected} package entries, "
-               f"{res.kev} KEV entries")
+    req = pipeline.ImportRequest(items=tuple(args.paths), db=args.db, kind=args.kind,
+                                 name=args.name, replace=args.replace)
+    done = pipeline.import_advisories(req, on_stale=_stale(args))
+    if done.bundle is not None:
+        b = done.bundle
+        _say(args, f"imported bundle {args.paths[0]}: {b.advisories} advisories, {b.kev} KEV "
+                   f"entries (sha256 verified) into {done.path}")
+    if done.build is not None:
+        res = done.build
+        for s in res.sources:
+            _say(args, f"{s.name} ({s.kind.value}): {s.records} records, {s.errors} rejected")
+        _say(args, f"{done.path}: {res.advisories} advisories, {res.affected} package entries, "
+                   f"{res.kev} KEV entries")
     return 0
 
 
@@ -209,26 +95,21 @@ def run_update(args: argparse.Namespace) -> int:
     if eol_url is not None and not eol_url.startswith(("http://", "https://")):
         where = "--eol-url" if args.eol_url else EOL_URL_ENV
         raise UsageError(f"{where}: {eol_url!r} is not an http(s) URL")
-    path = db_path(args.db)
-    sources = load_sources(args.sources) if args.sources else (resolve_sources() or DEFAULT_SOURCES)
-    with _writing(args, path):
-        res = update(path, sources=sources, force=args.force)
+    req = pipeline.UpdateRequest(db=args.db, sources=args.sources, force=args.force)
+    res = pipeline.update_database(req, on_stale=_stale(args))
     for f in res.fetches:
         _say(args, f"{f.source}: {f.location} {f.state.value}")
-    _say(args, f"{path}: " + ("rebuilt" if res.rebuilt else "unchanged, nothing to rebuild"))
+    _say(args, f"{res.path}: " + ("rebuilt" if res.rebuilt else "unchanged, nothing to rebuild"))
     if eol_url is not None:
-        from hullcheck.base import eol
-
-        table = eol.update(eol_url)  # validated before it replaces the previous table
+        table = pipeline.update_eol_table(eol_url)
         releases = sum(len(r) for r in table.releases.values())
         _say(args, f"end-of-life table: {releases} releases of {len(table.releases)} distros "
                    f"from {eol_url} into {table.origin}")
     return 0
 
 
-def _status_json(path: Path) -> dict[str, Any]:
-    with VulnStore.open(path) as store:
-        st = store.status()
+def _status_json(db: Path | None) -> dict[str, Any]:
+    st = pipeline.database_status(db)
     return {
         "path": str(st.path), "schemaVersion": st.schema_version, "builtAt": st.built_at,
         "advisories": st.advisories, "affected": st.affected, "kev": st.kev, "size": st.size,
@@ -242,7 +123,7 @@ def _status_json(path: Path) -> dict[str, Any]:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    doc = _status_json(db_path(args.db))
+    doc = _status_json(args.db)
     if args.output == "json":
         emit(json.dumps(doc, indent=2).encode() + b"\n", None)
         return 0
@@ -258,7 +139,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    res = export(db_path(args.db), args.file)
+    res = pipeline.export_database(args.db, args.file)
     _say(args, f"wrote {res.bundle}: sha256 {res.sha256} ({res.advisories} advisories)")
     return 0
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from hullcheck.sign import keys
+from hullcheck import pipeline
 
 
-def prompt_or_none() -> object:
+def prompt_or_none() -> Callable[[str], str] | None:
     """getpass when standard input is a terminal; None (no prompting) otherwise."""
     return getpass.getpass if sys.stdin.isatty() else None
 
@@ -39,11 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    source = keys.password_source(prompt=prompt_or_none(), confirm=True)  # type: ignore[arg-type]
-    key = keys.generate()
-    private, public = keys.write_key_pair(args.output_prefix, key, source())
+    pair = pipeline.generate_key_pair(args.output_prefix, prompt_or_none())
     if not getattr(args, "quiet", False):
-        print(f"Private key written to {private}", file=sys.stderr)
-        print(f"Public key written to {public}", file=sys.stderr)
-    print(key.public.fingerprint)
+        print(f"Private key written to {pair.private}", file=sys.stderr)
+        print(f"Public key written to {pair.public}", file=sys.stderr)
+    print(pair.fingerprint)
     return 0

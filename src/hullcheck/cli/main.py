@@ -20,8 +20,8 @@ from hullcheck import __version__, deadline
 from hullcheck.errors import INTERNAL_ERROR_EXIT, HullcheckError, printable
 
 # name -> (module that registers it, one-line help). Only the module of the command being
-# run is imported: importing all of them (cryptography, httpx, cyclonedx, cel...) costs
-# ~0.4 s, more than an SBOM of a small image takes.
+# run is imported: all of them (cryptography, httpx, cyclonedx, cel...) would take longer to
+# import than a small image's SBOM takes to make (bench/README.md).
 COMMANDS: dict[str, tuple[str, str]] = {
     "sbom": ("sbom", "list what is inside an image (SBOM)"),
     "scan": ("scan", "find vulnerabilities and malicious packages in an image or an SBOM"),
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def tune_gc() -> None:
     """A scan allocates hundreds of thousands of small objects that form no cycles (file
-    entries, packages): collect young objects less often (measured 5-20% faster)."""
+    entries, packages): collect young objects less often (bench/README.md)."""
     gc.set_threshold(50_000, 20, 20)
 
 
@@ -135,9 +135,8 @@ def entry() -> None:
     tune_gc()
     code = main()
     # Leave without the interpreter's teardown, which frees a read image's file tree object by
-    # object (~50 ms of a small image's ~0.85 s sbom): every file we write is closed by now,
-    # thread pools are joined and spool files are unlinked; only the standard streams are
-    # still buffered.
+    # object: every file we write is closed by now, thread pools are joined and spool files
+    # are unlinked; only the standard streams are still buffered.
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_attestation_options,
     add_image_options,
@@ -19,8 +19,10 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
-from hullcheck.match.model import Level
-from hullcheck.report.findings import FORMATS, render
+from hullcheck.model import Severity
+from hullcheck.report import ScanReport
+
+FORMATS = report.formats(ScanReport)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
-                        "malicious, critical, high, medium, low, negligible, unknown")
+                        + ", ".join(s.value for s in Severity))
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     threshold = None
     if args.fail_on:
         try:
-            threshold = Level.parse(args.fail_on)
+            threshold = Severity.parse(args.fail_on)
         except ValueError as exc:
             raise UsageError(f"--fail-on: {exc}") from None
     scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
@@ -87,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
                                secret_config=args.secret_config,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
-        report = pipeline.scan(req, progress.callbacks)
-    emit(render(report, fmt), args.file)
+        scanned = pipeline.scan(req, progress.callbacks)
+    emit(report.render(scanned, fmt), args.file)
     if fmt != "table" and not args.quiet:
-        for note in report.notes:
+        for note in scanned.notes:
             print(f"note: {note}", file=sys.stderr)
-        if fmt == "cyclonedx-json" and set(report.scanners) - {"vuln"}:
-            print(f"note: cyclonedx-json holds vulnerabilities only: {len(report.secret_findings)}"
-                  f" secret and {len(report.config_findings)} config findings are not in it "
+        if fmt == "cyclonedx-json" and set(scanned.scanners) - {"vuln"}:
+            print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
+                  f" secret and {len(scanned.config_findings)} config findings are not in it "
                   "(use -o json or sarif)", file=sys.stderr)
-    return 1 if threshold is not None and report.fails(threshold) else 0
+    return 1 if threshold is not None and scanned.fails(threshold) else 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
@@ -15,9 +16,11 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
+from hullcheck.model import RULE_SEVERITIES, Severity
+from hullcheck.secrets import SecretReport
 
-FORMATS = ("table", "json")
-SEVERITIES = ("critical", "high", "medium", "low")
+FORMATS = report.formats(SecretReport)
+SEVERITIES = tuple(s.value for s in RULE_SEVERITIES)
 
 
 def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
@@ -29,12 +32,12 @@ def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"exit 1 when there is any {what} (same as --fail-on low)")
 
 
-def failed(severities: list[int], fail_on: str | None) -> bool:
-    """Whether any rank in ``severities`` reaches the ``--fail-on`` threshold."""
+def failed(severities: Iterable[Severity], fail_on: str | None) -> bool:
+    """Whether any of ``severities`` reaches the ``--fail-on`` threshold."""
     if fail_on is None:
         return False
-    threshold = {"critical": 5, "high": 4, "medium": 3, "low": 2}[fail_on]
-    return any(rank >= threshold for rank in severities)
+    threshold = Severity(fail_on)
+    return any(s >= threshold for s in severities)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,14 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullcheck import secrets
-
     fmt = default_format(args)
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"--config: {args.config} is not a file")
     req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
                                   pull=pull_options(args), config=args.config)
     with LayerProgress(args.quiet) as progress:
-        report = pipeline.secrets_scan(req, progress.callbacks)
-    emit(secrets.render(report, fmt), args.file)
-    return 1 if failed([f.severity.rank for f in report.findings], args.fail_on) else 0
+        found = pipeline.secrets_scan(req, progress.callbacks)
+    emit(report.render(found, fmt), args.file)
+    return 1 if failed((f.severity for f in found.findings), args.fail_on) else 0

@@ -196,14 +196,13 @@ def _decision_log() -> None:
 
 
 def run_admission(args: argparse.Namespace) -> int:
-    from hullcheck.image.remote import make_client
-    from hullcheck.server.admission import controller_for, webhook_pull_options
+    from hullcheck.pipeline.admission import Admission
+    from hullcheck.server.admission import controller_for
     from hullcheck.server.admission_http import Limits, serve
 
     review_timeout, concurrent, connections = _limits(args)
     _drop_environment_credentials(args.quiet)
     policy = load(args.policy)
-    pull = webhook_pull_options(insecure=args.insecure)
     limits = Limits(review_timeout=review_timeout, max_concurrent=concurrent,
                     max_connections=connections)
     _decision_log()
@@ -212,9 +211,9 @@ def run_admission(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()  # Kubernetes stops a Pod with SIGTERM: leave cleanly, exit 0
 
-    with make_client(pull) as client:
-        controller = controller_for(policy, client=client, pull=pull, db=args.db,
-                                    base_trust=args.base_trust, cache_ttl=args.cache_ttl,
+    with Admission(policy, insecure=args.insecure, db=args.db,
+                   base_trust=args.base_trust) as admission:
+        controller = controller_for(admission, cache_ttl=args.cache_ttl,
                                     failure_policy=args.failure_policy)
         server = serve(controller, host=args.host, port=args.port, cert=args.tls_cert,
                        key=args.tls_key, limits=limits)

@@ -11,7 +11,6 @@ from hullcheck import pipeline
 from hullcheck.cli.common import add_image_options, pull_options
 from hullcheck.cli.key import prompt_or_none
 from hullcheck.errors import UsageError
-from hullcheck.sign import keys
 
 IMAGE_HELP = "a registry reference (NAME[:TAG][@DIGEST]) or oci:DIR[:TAG]"
 
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         image=args.image,
         key=args.key,
         pull=pull_options(args),
-        password=keys.password_source(prompt=prompt_or_none()),  # type: ignore[arg-type]
+        prompt=prompt_or_none(),
         annotations=tuple(args.annotation),
         bundle=args.bundle,
     )

@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from hullcheck.base.trust import SignatureVerifier
     from hullcheck.model import Distro
     from hullcheck.registry.reference import Reference
-# -- base images ------------------------------------------------------------------------
-# Image + registry + findings ─base.*─► BaseAssessment; ``hullcheck base`` calls these.
-
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,12 +91,31 @@ def base_catalog_entries(catalog_file: Path | None = None) -> tuple[CatalogEntry
     return base_catalog.load(base_catalog.catalog_path(catalog_file))
 
 
-def signature_verifier(pull: PullOptions) -> SignatureVerifier | None:
-    """The sign room's key-based image verification, shaped for base.trust; None while the sign
-    room has no public image verifier (trust then reports 'unknown' for key-pinned sources)."""
-    from hullcheck.base import signature
+def signature_verifier(pull: PullOptions) -> SignatureVerifier:
+    """Base trust's check of a source's keys: the base, resolved by digest in its registry,
+    must carry a cosign signature (``.sig`` tag or Sigstore bundle referrer) by one of the
+    keys for exactly that digest. Returns a description of each key that signed it."""
+    from hullcheck.errors import FormatError, InputError, VerificationError
+    from hullcheck.sign import cosign, keys, store
 
-    return signature.verifier(pull)
+    def verify(ref: Reference, key_paths: tuple[Path, ...]) -> tuple[str, ...]:
+        if ref.digest is None:
+            raise VerificationError(f"{ref}: a signature can only be checked for a digest")
+        target = store.open_target(f"registry:{ref}", pull=pull)
+        if target.digest != ref.digest:
+            raise VerificationError(f"{ref}: the registry serves {target.digest}")
+        if not key_paths:
+            raise VerificationError(f"{ref}: no keys to verify with")
+        named = []
+        for path in key_paths:
+            try:
+                named.append((path.name, keys.read_public_key(path)))
+            except InputError as exc:
+                raise FormatError(f"trust file key {path}: {exc}", hint=exc.hint) from None
+        return tuple(f"{name} ({verified.key_fingerprint})"
+                     for name, verified in cosign.signers(target, named))
+
+    return verify
 
 
 def assess_base(req: BaseRequest) -> BaseAssessment:
@@ -180,3 +195,28 @@ def assess_base(req: BaseRequest) -> BaseAssessment:
                                         base=identity.reference, candidate=candidate)
     return BaseAssessment(image=image.source, distro=distro, identity=identity, eol=status,
                           trust=verdict, freshness=fresh, advice=advice, notes=tuple(notes))
+
+
+def base_failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
+                  fail_eol: bool) -> list[str]:
+    """The ``base --fail-*`` conditions that hold, each as a sentence."""
+    from hullcheck.base.model import TrustState
+
+    out = []
+    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
+        state = a.trust.state.value if a.trust else "unknown"
+        reason = a.trust.reason if a.trust else "no trust verdict"
+        out.append(f"base is {state}: {reason}")
+    if max_age is not None:
+        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
+        # the limit.
+        behind = a.freshness.days_behind if a.freshness is not None else None
+        if behind is None:
+            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
+                       "no base identified, or its tag could not be resolved")
+        elif behind > max_age:
+            tag = a.freshness.tag if a.freshness is not None else ""
+            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
+    if fail_eol and a.eol.past_security_support:
+        out.append(a.eol.reason)
+    return out

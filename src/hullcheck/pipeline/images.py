@@ -30,7 +30,7 @@ class SbomRequest:
     pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
     # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
-    # of reading the image's layers.
+    # of reading the image's layers (``inventory.inventory`` chooses).
     from_attestation: Path | None = None
 
 
@@ -38,7 +38,7 @@ class SbomRequest:
 class Progress:
     """Callbacks the CLI uses to draw progress; the pipeline never prints."""
 
-    on_image: Callable[[Image], None] | None = None
+    on_image: Callable[[tuple[Layer, ...]], None] | None = None  # the layers about to be read
     on_layer: Callable[[Layer], None] | None = None
 
 
@@ -47,7 +47,7 @@ def _open(image: str, platform: str | None, pull: PullOptions,
     img = redactor().image(
         open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
     if progress is not None and progress.on_image is not None:
-        progress.on_image(img)
+        progress.on_image(img.layers)
     return img
 
 
@@ -78,7 +78,7 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     catalogers want) are kept in the tree, and ``sink`` sees every file of every layer on
     the way. By default (for ``catalog.run``) a ``catalog.BinarySink`` also sees them and
     catalogs executables anywhere by content, keeping only what it found.
-    ``inventory`` and ``scan`` both read images through here."""
+    Every command that reads an image's layers reads them through here."""
     from hullcheck.catalog.python import RecordDigests
 
     image = _open(req.image, req.platform, req.pull, progress)
@@ -97,14 +97,3 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
 def _check_scope(scope: str) -> None:
     if scope not in SCOPES:
         raise UsageError(f"unknown scope {scope!r}: choose one of {', '.join(SCOPES)}")
-
-
-def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
-    _check_scope(req.scope)
-    if req.from_attestation is not None:
-        from hullcheck.pipeline.sign import inventory_from_attestation  # (sign imports us)
-
-        # An attestation's SBOM was written by anyone: its labels and history are redacted too.
-        return redactor().inventory(
-            inventory_from_attestation(req.image, req.from_attestation, req.pull))
-    return read_image(req, progress).inventory(req.scope)

@@ -17,13 +17,13 @@ from hullcheck.pipeline.images import (
     SbomRequest,
     _check_scope,
     _redact_config,
-    inventory,
     read_image,
 )
+from hullcheck.pipeline.inventory import inventory
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
-    from hullcheck.report.findings import ScanReport
+    from hullcheck.report import ScanReport
     from hullcheck.secrets import SecretReport
 
 # -- scan -------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
 def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
     from hullcheck import match, vex
     from hullcheck.match.model import Status
-    from hullcheck.report.findings import ScanReport
+    from hullcheck.report import ScanReport
     from hullcheck.vulndb import VulnStore, db_path
 
     scanners = _scanners(req)

@@ -1,63 +1,67 @@
-"""Signatures and attestations (cosign-compatible), and SBOMs taken from verified
-attestations."""
+"""Signatures (cosign-compatible): keys, signing an image, verifying its signatures and
+attestations. Making attestations, which may scan the image first, is ``attest``."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from hullcheck import untrusted
 from hullcheck.errors import UsageError
 from hullcheck.image import PullOptions
-from hullcheck.model import Inventory
-from hullcheck.pipeline.images import SbomRequest, inventory
-from hullcheck.pipeline.scan import ScanRequest, scan
 
 if TYPE_CHECKING:
     from hullcheck.sign.cosign import Attached, VerifiedAttestation, VerifiedSignature
     from hullcheck.sign.store import Target
-# -- signatures and attestations: types ---------------------------------------------------
-
-
 
 _T = TypeVar("_T")
-# An attestation predicate (an SBOM, provenance, a scan result): its DSSE envelope, base64
-# and so a third larger, must stay within the 64 MiB a verifier reads (dsse.MAX_ENVELOPE).
-MAX_PREDICATE = 32 << 20
+# Asks for a key's password (getpass); None where there is no terminal to ask at.
+Prompt = Callable[[str], str]
 
 
-# -- signatures and attestations (cosign-compatible) ---------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyPair:
+    private: Path  # PREFIX.key, cosign-encrypted
+    public: Path  # PREFIX.pub
+    fingerprint: str
+
+
+def generate_key_pair(prefix: Path, prompt: Prompt | None) -> KeyPair:
+    """A new ECDSA P-256 pair written to PREFIX.key and PREFIX.pub (never over a file); the
+    password from COSIGN_PASSWORD, HULLCHECK_PASSWORD, else asked twice."""
+    from hullcheck.sign import keys
+
+    source = keys.password_source(prompt=prompt, confirm=True)
+    key = keys.generate()
+    private, public = keys.write_key_pair(prefix, key, source())
+    return KeyPair(private=private, public=public, fingerprint=key.public.fingerprint)
+
+
+def attestation_type(name: str, *, sbom: bool = False, scan: bool = False) -> str:
+    """The predicate type URI for a cosign ``--type`` name or a URI; ``sbom`` and ``scan``
+    make their own predicate, so they need its type."""
+    from hullcheck.sign import intoto
+
+    ptype = intoto.predicate_type(name)
+    if sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
+        raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
+    if scan and ptype != intoto.PREDICATE_TYPES["vuln"]:
+        raise UsageError("--scan makes a vulnerability predicate: use it with --type vuln")
+    return ptype
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignRequest:
     image: str  # a registry reference or oci:DIR[:TAG]
     key: Path  # private key: cosign-encrypted or PKCS#8 PEM
-    password: Callable[[], bytes]  # asked only for an encrypted key
+    prompt: Prompt | None = None  # asked only for an encrypted key without a password variable
     pull: PullOptions = field(default_factory=PullOptions)
     annotations: tuple[tuple[str, str], ...] = ()
     bundle: bool = False  # also attach a cosign 3 Sigstore bundle through the referrers API
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttestRequest:
-    image: str
-    key: Path
-    password: Callable[[], bytes]
-    predicate_type: str  # a URI (see sign.intoto.predicate_type for cosign's --type names)
-    predicate: Path | None = None  # JSON file; None with sbom=True
-    sbom: bool = False  # generate a CycloneDX SBOM of the image as the predicate
-    scan: bool = False  # scan the image and attest the result (cosign's vuln predicate)
-    db: Path | None = None  # advisory database for scan=True
-    platform: str | None = None
-    pull: PullOptions = field(default_factory=PullOptions)
-
-
-def _with_target(image: str, pull: PullOptions, action: Callable[..., _T]) -> _T:
+def with_target(image: str, pull: PullOptions, action: Callable[[Target], _T]) -> _T:
     """Run ``action(target)`` on the resolved image, closing the registry client after."""
     from hullcheck.image import split_source
     from hullcheck.sign.store import open_target
@@ -73,8 +77,9 @@ def _with_target(image: str, pull: PullOptions, action: Callable[..., _T]) -> _T
 def sign_image(req: SignRequest) -> Attached:
     from hullcheck.sign import cosign, keys
 
-    key = keys.read_private_key(req.key, req.password)  # before any network traffic
-    return _with_target(req.image, req.pull, lambda t: cosign.sign_image(
+    # The key is read before any network traffic.
+    key = keys.read_private_key(req.key, keys.password_source(prompt=req.prompt))
+    return with_target(req.image, req.pull, lambda t: cosign.sign_image(
         t, key, annotations=dict(req.annotations), bundle=req.bundle))
 
 
@@ -82,78 +87,7 @@ def verify_image(image: str, public_key: Path, pull: PullOptions | None = None) 
     from hullcheck.sign import cosign, keys
 
     key = keys.read_public_key(public_key)
-    return _with_target(image, pull or PullOptions(), lambda t: cosign.verify_image(t, key))
-
-
-def attest_image(req: AttestRequest) -> Attached:
-    import json
-
-    from hullcheck.sign import cosign, intoto, keys
-
-    key = keys.read_private_key(req.key, req.password)
-
-    def attest(target: Target) -> Attached:
-        if req.sbom:
-            predicate = json.loads(attest_sbom(target, req.platform, req.pull))
-        elif req.scan:
-            predicate = attest_scan(target, req.platform, req.pull, req.db)
-        elif req.predicate is not None:
-            data = untrusted.read_file(req.predicate, what="--predicate", limit=MAX_PREDICATE,
-                                       error=UsageError)
-            predicate = intoto.load_predicate(data, what=str(req.predicate))
-        else:
-            raise UsageError("give the predicate with --predicate FILE, or --sbom")
-        return cosign.attest_image(target, key, req.predicate_type, predicate)
-
-    return _with_target(req.image, req.pull, attest)
-
-
-def _pinned(target: Target) -> str:
-    """The attested image, pinned to the digest the attestation is about."""
-    from hullcheck.image import split_source
-
-    scheme, rest = split_source(target.name)
-    return f"{rest.split('@', 1)[0]}@{target.digest}" if scheme == "registry" else target.name
-
-
-def attest_scan(target: Target, platform: str | None, pull: PullOptions,
-                db: Path | None) -> dict[str, object]:
-    """cosign's vulnerability attestation predicate (``https://cosign.sigstore.dev/
-    attestation/vuln/v1``) for exactly the attested image: scanner, database, the scan
-    result (hullcheck's scan JSON) and when it ran."""
-
-    from hullcheck import __version__
-    from hullcheck.report.findings import to_json
-
-    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    report = scan(ScanRequest(target=_pinned(target), db=db, platform=platform, pull=pull))
-    if report.inventory.source.manifest_digest not in ("", target.digest):
-        raise UsageError(f"{target.name}: scanned {report.inventory.source.manifest_digest}, "
-                         f"not the attested {target.digest}")
-    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    database = report.database or {}
-    return {
-        "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
-        "scanner": {
-            "uri": "pkg:pypi/hullcheck",
-            "version": __version__,
-            "db": {"uri": str(database.get("path", "")), "version": str(database.get("builtAt", ""))},
-            "result": to_json(report),
-        },
-        "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
-    }
-
-
-def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> bytes:
-    """A CycloneDX JSON SBOM of exactly the attested image (pinned to its digest)."""
-    from hullcheck import sbom
-
-    image = _pinned(target)
-    inv = inventory(SbomRequest(image=image, platform=platform, pull=pull))
-    if inv.source.manifest_digest not in ("", target.digest) and image == target.name:
-        raise UsageError(f"{target.name}: the SBOM was read from {inv.source.manifest_digest}, "
-                         f"not the attested {target.digest}")
-    return sbom.encode(inv, "cyclonedx-json")
+    return with_target(image, pull or PullOptions(), lambda t: cosign.verify_image(t, key))
 
 
 def verify_attestation(
@@ -162,44 +96,5 @@ def verify_attestation(
     from hullcheck.sign import cosign, keys
 
     key = keys.read_public_key(public_key)
-    return _with_target(image, pull or PullOptions(),
-                        lambda t: cosign.verify_attestations(t, key, predicate_type))
-
-
-
-# -- SBOMs from attestations ------------------------------------------------------------------
-
-SBOM_PREDICATES = ("https://cyclonedx.org/bom", "https://spdx.dev/Document")
-
-
-def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) -> Inventory:
-    """The inventory of a CycloneDX (preferred) or SPDX attestation of ``image`` that verifies
-    with ``public_key`` (signature, subject digest and predicate type all checked)."""
-    import json
-
-    from hullcheck import sbom
-    from hullcheck.errors import VerificationError
-
-    found = [a for t in SBOM_PREDICATES for a in _attestations_or_none(image, public_key, t, pull)]
-    if not found:
-        raise VerificationError(
-            f"{image}: no CycloneDX or SPDX attestation verifies with {public_key}",
-            hint="attach one with 'hullcheck attest IMAGE --key KEY --type cyclonedx --sbom'",
-        )
-    att = found[0]
-    data = json.dumps(att.predicate).encode()
-    inv = sbom.decode(data, name=f"{image} attestation {att.predicate_type}")
-    digest = att.digest
-    source = dataclasses.replace(inv.source, name=image,
-                                 manifest_digest=inv.source.manifest_digest or digest)
-    return dataclasses.replace(inv, source=source)
-
-
-def _attestations_or_none(image: str, key: Path, predicate_type: str,
-                          pull: PullOptions) -> tuple[VerifiedAttestation, ...]:
-    from hullcheck.errors import VerificationError
-
-    try:
-        return tuple(verify_attestation(image, key, predicate_type, pull))
-    except VerificationError:
-        return ()
+    return with_target(image, pull or PullOptions(),
+                       lambda t: cosign.verify_attestations(t, key, predicate_type))

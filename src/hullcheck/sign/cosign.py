@@ -36,9 +36,9 @@ import binascii
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hullcheck import untrusted
 from hullcheck.errors import HullcheckError, ImageError, VerificationError
@@ -60,6 +60,8 @@ _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 _MAX_LAYER = 64 << 20
 _MAX_PAYLOAD = 1 << 20
 _MAX_REASONS = 4
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 # -- results -------------------------------------------------------------------------------
@@ -348,22 +350,56 @@ def _check_subject(statement: intoto.Statement, target: Target, source: str) -> 
         raise VerificationError(f"{source}: digest mismatch, the statement is about {names}")
 
 
+def _attempts(items: Iterable[_T], check: Callable[[_T], _R | None], name: Callable[[_T], str],
+              reasons: list[str]) -> Iterator[tuple[_T, _R]]:
+    """Each item with what ``check`` made of it (None: not one of the kind looked for). An
+    item that does not verify adds its reason instead: a VerificationError's message, any
+    other failure's after the item's name."""
+    for item in items:
+        try:
+            result = check(item)
+        except VerificationError as exc:
+            reasons.append(str(exc))
+            continue
+        except HullcheckError as exc:
+            reasons.append(f"{name(item)}: {exc}")
+            continue
+        if result is not None:
+            yield item, result
+
+
+def _source(c: _Candidate) -> str:
+    return c.source
+
+
 def verify_image(target: Target, key: PublicKey) -> VerifiedSignature:
     """The first signature by ``key`` for exactly ``target.digest``; VerificationError else."""
     reasons: list[str] = []
     candidates = _tag_layers(target, "sig", simplesigning.MEDIA_TYPE) + _bundle_layers(
         target, reasons, signatures=True
     )
-    for c in candidates:
-        try:
-            if c.layer.get("mediaType") == simplesigning.MEDIA_TYPE:
-                return _verify_simplesigning(target, key, c)
-            return _verify_sign_bundle(target, key, c)
-        except VerificationError as exc:
-            reasons.append(str(exc))
-        except HullcheckError as exc:
-            reasons.append(f"{c.source}: {exc}")
+    for _, verified in _attempts(candidates, lambda c: _verify_signature(target, key, c),
+                                 _source, reasons):
+        return verified
     raise _fail("signature", target, reasons, len(candidates))
+
+
+def signers(target: Target, keys: Sequence[tuple[str, PublicKey]]
+            ) -> tuple[tuple[str, VerifiedSignature], ...]:
+    """Each named key with its signature for exactly ``target.digest``; VerificationError
+    with every key's reason when none signed it."""
+    reasons: list[str] = []
+    found = tuple((name, verified) for (name, _), verified in _attempts(
+        keys, lambda named: verify_image(target, named[1]), lambda named: named[0], reasons))
+    if not found:
+        raise VerificationError("; ".join(reasons) or f"{target.name}: no keys to verify with")
+    return found
+
+
+def _verify_signature(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
+    if c.layer.get("mediaType") == simplesigning.MEDIA_TYPE:
+        return _verify_simplesigning(target, key, c)
+    return _verify_sign_bundle(target, key, c)
 
 
 def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
@@ -443,33 +479,9 @@ def verify_attestations(
     )
     verified: list[VerifiedAttestation] = []
     seen: set[bytes] = set()
-    for c in candidates:
-        try:
-            envelope: dsse.Envelope | None
-            if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
-                envelope = dsse.Envelope.from_json(_blob(target, c.layer, _MAX_LAYER), what=c.source)
-            else:
-                envelope = sigbundle.decode(
-                    _blob(target, c.layer, sigbundle.MAX_BUNDLE), what=c.source
-                ).envelope
-            if envelope is None:
-                continue  # a message signature: not an attestation
-            statement = intoto.parse(dsse.verify(envelope, key, what=c.source), what=c.source)
-            if statement.predicate_type == intoto.COSIGN_SIGN_PREDICATE:
-                continue  # a cosign 3 image signature
-            _check_subject(statement, target, c.source)
-            if predicate_type and statement.predicate_type != predicate_type:
-                reasons.append(
-                    f"{c.source}: predicate type is {statement.predicate_type}, not {predicate_type}"
-                )
-                continue
-        except VerificationError as exc:
-            reasons.append(str(exc))
-            continue
-        except HullcheckError as exc:
-            reasons.append(f"{c.source}: {exc}")
-            continue
-        identity = hashlib.sha256(envelope.payload).digest()
+    for c, (payload, statement) in _attempts(
+            candidates, lambda c: _attestation(target, key, c, predicate_type), _source, reasons):
+        identity = hashlib.sha256(payload).digest()
         if identity in seen:
             continue  # the same statement through the .att tag and a referrer
         seen.add(identity)
@@ -488,3 +500,25 @@ def verify_attestations(
     if not verified:
         raise _fail("attestation", target, reasons, len(candidates))
     return tuple(verified)
+
+
+def _attestation(target: Target, key: PublicKey, c: _Candidate, predicate_type: str | None
+                 ) -> tuple[bytes, intoto.Statement] | None:
+    """The verified payload and statement of an attestation candidate; None when it is a
+    signature (a message signature, or cosign 3's image signature statement)."""
+    envelope: dsse.Envelope | None
+    if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
+        envelope = dsse.Envelope.from_json(_blob(target, c.layer, _MAX_LAYER), what=c.source)
+    else:
+        envelope = sigbundle.decode(_blob(target, c.layer, sigbundle.MAX_BUNDLE),
+                                    what=c.source).envelope
+    if envelope is None:
+        return None
+    statement = intoto.parse(dsse.verify(envelope, key, what=c.source), what=c.source)
+    if statement.predicate_type == intoto.COSIGN_SIGN_PREDICATE:
+        return None
+    _check_subject(statement, target, c.source)
+    if predicate_type and statement.predicate_type != predicate_type:
+        raise VerificationError(
+            f"{c.source}: predicate type is {statement.predicate_type}, not {predicate_type}")
+    return envelope.payload, statement

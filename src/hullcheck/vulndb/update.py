@@ -9,10 +9,11 @@ answers 304 and the database was built from exactly those downloads, nothing is 
 Any failed download (an HTTP error status, a network error, a body over the size limit)
 raises ``DatabaseError`` before the database is touched; the previous one stays usable.
 
-Every download (here and ``db import URL``, through :func:`download`) is capped at
-``MAX_DOWNLOAD`` bytes, honours the command's deadline (``--timeout``) between chunks, and
-goes through a ``*.tmp-<random>`` file removed on every failure. :func:`exclusive` lets one
-writer at a time import or update a database, and removes what a killed one left behind.
+Every download (here and ``db import URL``, through :func:`download`) goes through
+:mod:`hullcheck.fetch`: capped at ``MAX_DOWNLOAD`` bytes, within the command's deadline
+(``--timeout``), through a ``*.tmp-<random>`` file removed on every failure.
+:func:`exclusive` lets one writer at a time import or update a database, and removes what a
+killed one left behind.
 
 Sources come from ``$HULLCHECK_DB_SOURCES`` when set: either the path of a YAML/JSON file
 (a list of ``{name, kind, url | urls}``, or ``{sources: [...]}``), or inline entries
@@ -28,9 +29,9 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from hullcheck import deadline, untrusted
+from hullcheck import deadline, fetch, untrusted
 from hullcheck.ecosystem import OSV_DOWNLOADS
 from hullcheck.errors import DatabaseError, FormatError, UsageError
 from hullcheck.vulndb.build import BuildResult, Source, SourceKind, build
@@ -54,16 +55,19 @@ ENV_SOURCES = "HULLCHECK_DB_SOURCES"
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
+WOLFI_SECDB = "https://packages.wolfi.dev/os/security.json"
+CHAINGUARD_SECDB = "https://packages.cgr.dev/chainguard/security.json"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 OSV_ECOSYSTEMS = OSV_DOWNLOADS  # from THE table: a new ecosystem's row is downloaded too
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024  # per file, for 'db update' and 'db import URL' alike
-_READ_TIMEOUT = 60.0  # each connect/read; never past the command's deadline
-_CONNECT_TIMEOUT = 20.0
-_TMP = ".tmp-"  # the mark of every temporary file a database writer makes
+_TMP = fetch.TMP_MARK  # the mark of every temporary file a database writer makes
+_UPDATE_HINT = ("the previous database is unchanged; check the network, retry later or fix "
+                "the source list")
 
 # Order is preference: for an advisory id found in two sources the first one wins, so the
 # distro trackers (with no-dsa/postponed statuses) come before OSV's conversions of them.
+# Each distro's row in ecosystem.DISTROS says which of these cover it ("feeds", "osv").
 DEFAULT_SOURCES: tuple[Source, ...] = (
     Source(name="debian-tracker", kind=SourceKind.DEBIAN, locations=(DEBIAN_TRACKER,)),
     Source(
@@ -75,8 +79,11 @@ DEFAULT_SOURCES: tuple[Source, ...] = (
             for repo in ("main", "community")
         ),
     ),
+    Source(name="wolfi-secdb", kind=SourceKind.WOLFI, locations=(WOLFI_SECDB,)),
+    Source(name="chainguard-secdb", kind=SourceKind.CHAINGUARD, locations=(CHAINGUARD_SECDB,)),
     *(
-        Source(name=f"osv-{eco}", kind=SourceKind.OSV, locations=(f"{OSV_BUCKET}/{eco}/all.zip",))
+        Source(name=f"osv-{eco}", kind=SourceKind.OSV,
+               locations=(f"{OSV_BUCKET}/{urllib.parse.quote(eco)}/all.zip",))
         for eco in OSV_ECOSYSTEMS
     ),
     Source(name="cisa-kev", kind=SourceKind.KEV, locations=(KEV_URL,)),
@@ -136,7 +143,7 @@ def update(
     except OSError as exc:
         raise DatabaseError(f"cannot create {cache}: {exc.strerror or exc}") from None
     own_client = http is None
-    client = http or _client()
+    client = http or fetch.client()
     fetches: list[Fetch] = []
     local_sources: list[Source] = []
     fetched: dict[str, tuple[FetchInfo, ...]] = {}
@@ -201,89 +208,22 @@ def _fetch(
     key = _key(url)
     data, meta = cache / key, cache / f"{key}.meta.json"
     previous = _read_meta(meta) if data.is_file() else None
-    headers: dict[str, str] = {}
-    if previous is not None:
-        if previous.etag:
-            headers["If-None-Match"] = previous.etag
-        if previous.last_modified:
-            headers["If-Modified-Since"] = previous.last_modified
-    tmp = _temporary(data)
+    got = fetch.to_file(url, data, limit=max_download, error=DatabaseError, http=client,
+                        what=f"update failed: source {name}", hint=_UPDATE_HINT,
+                        etag=previous.etag if previous else "",
+                        last_modified=previous.last_modified if previous else "")
+    if not got.modified and previous is not None:
+        return data, previous, FetchState.NOT_MODIFIED, 0
+    info = FetchInfo(url=url, etag=got.etag, last_modified=got.last_modified, sha256=got.sha256,
+                     size=got.size, fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
-        with client.stream("GET", url, headers=headers, timeout=_timeout()) as resp:
-            if resp.status_code == 304 and previous is not None:
-                return data, previous, FetchState.NOT_MODIFIED, 0
-            if resp.status_code != 200:
-                raise DatabaseError(
-                    f"update failed: source {name}: GET {url} returned HTTP {resp.status_code}",
-                    hint="the previous database is unchanged; retry later or fix the source list",
-                )
-            sha256, size = _save(resp, tmp, max_download, what=f"update failed: source {name}: {url}")
-            info = FetchInfo(
-                url=url,
-                etag=resp.headers.get("ETag", ""),
-                last_modified=resp.headers.get("Last-Modified", ""),
-                sha256=sha256,
-                size=size,
-                fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            )
-        os.replace(tmp, data)
         _write_meta(meta, info)
-        return data, info, FetchState.DOWNLOADED, size
-    except httpx.HTTPError as exc:
-        deadline.check(f"downloading {url}")
-        raise DatabaseError(
-            f"update failed: source {name}: GET {url}: {exc}",
-            hint="check the network; the previous database is unchanged",
-        ) from None
     except OSError as exc:
-        raise DatabaseError(f"cannot write {tmp}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        raise DatabaseError(f"cannot write {meta}: {exc.strerror or exc}") from None
+    return data, info, FetchState.DOWNLOADED, got.size
 
 
 # ---------------------------------------------------------------- downloads
-
-
-def _client() -> httpx.Client:
-    return httpx.Client(
-        follow_redirects=True,
-        timeout=httpx.Timeout(_READ_TIMEOUT, connect=_CONNECT_TIMEOUT),
-        headers={"User-Agent": "hullcheck-vulndb"},
-    )
-
-
-def _timeout() -> httpx.Timeout:
-    """Per-request timeouts, shortened to what is left of the command's deadline."""
-    return httpx.Timeout(deadline.clamp(_READ_TIMEOUT), connect=deadline.clamp(_CONNECT_TIMEOUT))
-
-
-def _temporary(dest: Path) -> Path:
-    return dest.with_name(f"{dest.name}{_TMP}{secrets.token_hex(6)}")
-
-
-def _save(resp: httpx.Response, tmp: Path, limit: int, *, what: str) -> tuple[str, int]:
-    """Write the body of ``resp`` to ``tmp`` (synced); its sha256 and size. DatabaseError past
-    ``limit`` bytes (declared or sent); DeadlineExceeded when the deadline passes, checked
-    at every chunk the network delivers (a server dripping bytes cannot hold it)."""
-    declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise DatabaseError(f"{what} is too large ({declared} bytes, over the {limit}-byte limit)")
-    digest = hashlib.sha256()
-    size = 0
-    # Unsized iterators yield what each read brings, so the deadline is checked that often.
-    chunks = resp.iter_raw() if _keep_encoding(resp) else resp.iter_bytes()
-    with tmp.open("wb") as out:
-        for chunk in chunks:
-            deadline.check(f"downloading {resp.url}")
-            size += len(chunk)
-            if size > limit:
-                raise DatabaseError(f"{what} is larger than {limit} bytes; refused")
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest(), size
 
 
 def download(url: str, dest: Path, *, http: httpx.Client | None = None,
@@ -291,27 +231,10 @@ def download(url: str, dest: Path, *, http: httpx.Client | None = None,
     """GET ``url`` into ``dest`` through a temporary file beside it, renamed once complete:
     at most ``max_download`` bytes (default ``MAX_DOWNLOAD``, as for ``update``), within the
     command's deadline. DatabaseError when it fails; the temporary file never stays."""
-    limit = MAX_DOWNLOAD if max_download is None else max_download
-    tmp = _temporary(dest)
-    client = http or _client()
-    try:
-        with client.stream("GET", url, timeout=_timeout()) as resp:
-            if resp.status_code != 200:
-                raise DatabaseError(f"{url}: HTTP {resp.status_code}",
-                                    hint="check the URL, or download the file and import it")
-            _save(resp, tmp, limit, what=url)
-        os.replace(tmp, dest)
-        return dest
-    except httpx.HTTPError as exc:
-        deadline.check(f"downloading {url}")
-        raise DatabaseError(f"{url}: download failed ({exc})") from None
-    except OSError as exc:
-        raise DatabaseError(f"cannot write {tmp}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        if http is None:
-            client.close()
+    fetch.to_file(url, dest, limit=MAX_DOWNLOAD if max_download is None else max_download,
+                  error=DatabaseError, http=http,
+                  hint="check the URL, or download the file and import it")
+    return dest
 
 
 @contextlib.contextmanager
@@ -364,11 +287,6 @@ def _remove_stale(path: Path) -> tuple[Path, ...]:
             tmp.unlink()
             removed.append(tmp)
     return tuple(removed)
-
-
-def _keep_encoding(resp: httpx.Response) -> bool:
-    # A .gz file served with Content-Encoding: gzip must be stored as served.
-    return resp.url.path.endswith((".gz", ".zst")) and "content-encoding" in resp.headers
 
 
 def _read_meta(meta: Path) -> FetchInfo | None:

@@ -1,0 +1,130 @@
+"""Content sinks: consumers of file bytes that are not kept in the tree (the secret
+scanner, the binary cataloger), fed while each layer streams by, and ``FanOut``, which
+feeds several from the one read."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol, TypeGuard
+
+
+class ContentSink(Protocol):
+    """A consumer of file bytes that are not kept in the tree (e.g. the secret scanner).
+
+    ``wants`` is asked for every regular file of every layer; ``take`` gets the bytes of
+    those it wants, once, while the layer streams by. ``take`` is called from the layer
+    reader threads, so it must be thread-safe.
+    """
+
+    def wants(self, path: str, size: int) -> bool: ...
+
+    def take(self, layer: int, path: str, data: bytes) -> None: ...
+
+
+class SniffingSink(ContentSink, Protocol):
+    """A ``ContentSink`` that first looks at a file's first ``head_size`` bytes (or all of
+    them, when it is shorter): only when ``wants_head`` says yes is the rest read and
+    ``take`` called. A sink that knows files by their magic bytes (executables) then costs
+    nothing for the others. Optional: the reader checks for ``wants_head``."""
+
+    head_size: int
+
+    def wants_head(self, path: str, head: bytes) -> bool: ...
+
+
+class StreamingSink(SniffingSink, Protocol):
+    """A ``SniffingSink`` that can take a file as a stream: its head, then ``read(n)`` for
+    at most ``n`` more bytes (b"" at its end) as often as it likes, so a large file need not
+    be held whole (the binary sink spools big executables to disk). ``read`` reads the layer
+    itself: it is valid only until ``take_stream`` returns; what is not read is skipped.
+    Optional: the reader checks for ``take_stream``."""
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    read: Callable[[int], bytes]) -> None: ...
+
+
+class MatchingSink(ContentSink, Protocol):
+    """A ``ContentSink`` told whether the path matched the tree's globs (``matched``), so it
+    need not match the same path again. Optional: the reader checks for ``wants_matched``."""
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool: ...
+
+
+def sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
+    return sink is not None and callable(getattr(sink, "wants_head", None))
+
+
+def streams(sink: ContentSink | None) -> TypeGuard[StreamingSink]:
+    return sniffs(sink) and callable(getattr(sink, "take_stream", None))
+
+
+def wants_of(sink: ContentSink) -> Callable[[str, int, bool], bool]:
+    """``sink``'s question for one file, given whether the tree's globs matched its path."""
+    wants_matched = getattr(sink, "wants_matched", None)
+    if callable(wants_matched):
+        return wants_matched  # type: ignore[no-any-return]
+    wants = sink.wants
+    return lambda path, size, _matched: wants(path, size)
+
+
+def never(_path: str, _size: int, _matched: bool) -> bool:
+    return False
+
+
+class FanOut:
+    """Several ``ContentSink``s fed from the one read of each layer (e.g. the secret scanner
+    and the binary cataloger): each sink sees exactly the files it wants.
+
+    ``wants``, ``wants_head`` and ``take`` for one file are called in turn by the one thread
+    reading its layer, so which sinks still want the current file is kept per thread.
+    """
+
+    def __init__(self, *sinks: ContentSink) -> None:
+        self.sinks = sinks
+        self._sniffers: dict[int, SniffingSink] = {id(s): s for s in sinks if sniffs(s)}
+        self.head_size = max((s.head_size for s in self._sniffers.values()), default=0)
+        self._wants = [(s, wants_of(s)) for s in sinks]
+        self._current = threading.local()
+
+    def wants(self, path: str, size: int) -> bool:
+        # Not told whether the globs matched: a matching sink must match the path itself.
+        chosen = [s for s in self.sinks if s.wants(path, size)]
+        self._current.path, self._current.sinks = path, chosen
+        return bool(chosen)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        chosen = [s for s, wants in self._wants if wants(path, size, matched)]
+        self._current.path, self._current.sinks = path, chosen
+        return bool(chosen)
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        sniffers = self._sniffers
+        chosen = [s for s in self._pending(path, len(head))
+                  if id(s) not in sniffers or sniffers[id(s)].wants_head(
+                      path, head[:sniffers[id(s)].head_size])]
+        self._current.sinks = chosen
+        return bool(chosen)
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        for s in self._pending(path, len(data)):
+            s.take(layer, path, data)
+        self._current.sinks = []
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    read: Callable[[int], bytes]) -> None:
+        sinks = self._pending(path, size)
+        self._current.sinks = []
+        if len(sinks) == 1 and streams(sinks[0]):
+            sinks[0].take_stream(layer, path, size, head, read)
+            return
+        # One read of the stream serves every sink: the bytes are needed whole anyway.
+        data = head + read(size - len(head))
+        for s in sinks:
+            s.take(layer, path, data)
+
+    def _pending(self, path: str, size: int) -> list[ContentSink]:
+        if getattr(self._current, "path", None) != path:  # called without wants(): ask now
+            self.wants(path, size)
+        sinks: list[ContentSink] = self._current.sinks
+        return sinks

@@ -1,0 +1,144 @@
+"""One layer blob → ``LayerContents``: decompressed one step ahead of a strict streaming
+tar parser; whiteouts recorded; the bytes of wanted files kept, every file offered to the
+content sink."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from hullcheck.errors import UnsafeLayer
+from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind, LayerContents
+from hullcheck.filetree.globset import GlobSet
+from hullcheck.filetree.sinks import ContentSink, never, sniffs, streams, wants_of
+from hullcheck.image.blobs import iter_decompressed
+from hullcheck.image.model import Image
+from hullcheck.model import Layer
+from hullcheck.tarstream import TarReader, decompress_ahead
+
+DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+
+def normalise(name: str, *, what: str) -> str:
+    """A tar member name as an absolute in-image path; escaping the root is an error."""
+    if name.startswith("/"):
+        raise UnsafeLayer(f"{what}: absolute path {name!r} in layer")
+    if ".." not in name and "//" not in name and "/./" not in name:
+        path = name.removeprefix("./").rstrip("/")
+        return "/" + path if path not in ("", ".") else "/"
+    parts: list[str] = []
+    for comp in name.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if not parts:
+                raise UnsafeLayer(f"{what}: path {name!r} escapes the image root")
+            parts.pop()
+        else:
+            parts.append(comp)
+    return "/" + "/".join(parts)
+
+
+def read_tar(
+    chunks: Iterator[bytes],
+    *,
+    index: int,
+    what: str,
+    wanted: GlobSet | None,
+    max_file: int = DEFAULT_MAX_FILE,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    sink: ContentSink | None = None,
+) -> LayerContents:
+    """One layer's entries, whiteouts and wanted contents from its decompressed chunks."""
+    out = LayerContents(index=index)
+    entries = out.entries
+    append = entries.append
+    kept: dict[str, bytes] = {}
+    match = wanted.match if wanted is not None else None
+    sniffer = sink if sniffs(sink) else None
+    streamer = sink if streams(sink) else None
+    wants = wants_of(sink) if sink is not None else never
+    reader = TarReader(chunks, what=what)
+    count = 0
+    for m in reader:
+        count += 1
+        if count > max_entries:
+            raise UnsafeLayer(f"{what}: more than {max_entries} entries")
+        path = normalise(m.name, what=what)
+        if path == "/":
+            continue
+        base = path[path.rfind("/") + 1 :]
+        if base.startswith(WHITEOUT):
+            parent = path[: path.rfind("/")] or "/"
+            if base == OPAQUE:
+                out.opaque.append(parent)
+            elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
+                out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+            continue
+        if m.is_file:
+            content = None
+            too_large = False
+            matched = match is not None and match(path)
+            if matched:
+                if m.size <= max_file:
+                    content = reader.read(m.size)
+                    kept[path] = content
+                else:
+                    too_large = True
+            if sink is not None and wants(path, m.size, matched):
+                if sniffer is None:
+                    sink.take(index, path, content if content is not None
+                              else reader.read(m.size))
+                elif content is not None:
+                    if sniffer.wants_head(path, content[:sniffer.head_size]):
+                        sink.take(index, path, content)
+                else:  # the head first; the rest only when the sink wants it
+                    head = reader.read(sniffer.head_size)
+                    if sniffer.wants_head(path, head):
+                        if streamer is not None and len(head) < m.size:
+                            streamer.take_stream(index, path, m.size, head, reader.read)
+                        else:
+                            sniffer.take(index, path, head + reader.read(m.size)
+                                         if len(head) < m.size else head)
+            append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
+                             m.uid, m.gid))
+        elif m.is_dir:
+            append(FileEntry(path, Kind.DIR, 0, m.mode, index, "", None, False, m.uid, m.gid))
+        elif m.is_symlink:
+            append(FileEntry(path, Kind.SYMLINK, 0, m.mode, index, m.linkname, None, False,
+                             m.uid, m.gid))
+        elif m.is_hardlink:
+            target = normalise(m.linkname, what=f"{what} hard link {path}")
+            content = kept.get(target)
+            if content is not None and match is not None and match(path):
+                append(FileEntry(path, Kind.FILE, len(content), m.mode, index, "", content,
+                                 False, m.uid, m.gid))
+            else:
+                append(FileEntry(path, Kind.HARDLINK, 0, m.mode, index, target, None, False,
+                                 m.uid, m.gid))
+        else:
+            append(FileEntry(path, Kind.OTHER, 0, m.mode, index, "", None, False, m.uid, m.gid))
+    return out
+
+
+def read_layer(
+    image: Image,
+    layer: Layer,
+    wanted: GlobSet | None,
+    max_file: int,
+    sink: ContentSink | None = None,
+) -> LayerContents:
+    what = f"layer {layer.index} ({layer.digest})"
+    with image.open_layer(layer) as raw:
+        chunks = decompress_ahead(iter_decompressed(raw, what=what, stored_size=layer.size))
+        try:
+            contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
+                                max_file=max_file, sink=sink)
+            # Drain the padding after the tar's end marker so the digest covers every byte.
+            for _ in chunks:
+                pass
+        finally:
+            chunks.close()  # stops the reader thread before the blob is closed
+    return contents

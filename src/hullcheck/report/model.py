@@ -1,0 +1,84 @@
+"""The report types: what a command (and the service's web pages) shows about one image.
+
+Each holds other rooms' results as they are, frozen; the renderers (``report.table``,
+``.json``, ``.sarif``, ``.junit``, ``.cyclonedx``) read them and nothing else. A secrets-only
+or config-only report is the scanner's own ``SecretReport`` or ``ConfigReport``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+# The rooms whose results these hold are imported for type checking only: every command
+# imports ``report`` to list its formats, and the advisory model and policy are heavy.
+if TYPE_CHECKING:
+    from hullcheck.base.model import BaseAssessment, CatalogEntry
+    from hullcheck.match.model import Finding, Skipped
+    from hullcheck.misconfig import ConfigFinding, ConfigReport
+    from hullcheck.model import Inventory, Severity
+    from hullcheck.policy import Decision, Policy
+    from hullcheck.secrets.model import SecretFinding, SecretReport
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanReport:
+    """What each scanner found in one image (or SBOM): vulnerability findings, secrets (always
+    redacted: the secrets room never hands out the secret itself), failed configuration checks."""
+
+    inventory: Inventory
+    findings: tuple[Finding, ...]  # shown findings (after --only-fixed), suppressed ones marked
+    skipped: tuple[Skipped, ...]
+    database: dict[str, Any] | None  # builtAt, schemaVersion, path; None: no vuln scanner
+    notes: tuple[str, ...] = ()
+    secrets: SecretReport | None = None  # None: the secret scanner did not run
+    config: ConfigReport | None = None  # None: the config checks did not run
+    scanners: tuple[str, ...] = ("vuln",)
+
+    @property
+    def active(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.suppressed is None)
+
+    @property
+    def secret_findings(self) -> tuple[SecretFinding, ...]:
+        return self.secrets.findings if self.secrets is not None else ()
+
+    @property
+    def config_findings(self) -> tuple[ConfigFinding, ...]:
+        """The failed checks."""
+        return self.config.findings if self.config is not None else ()
+
+    def fails(self, threshold: Severity) -> bool:
+        """Whether an active finding of any scanner is at or over ``threshold``."""
+        severities = [f.severity for f in self.active]
+        severities += [f.severity for f in self.secret_findings]
+        severities += [f.severity for f in self.config_findings]
+        return any(s >= threshold for s in severities)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyReport:
+    """A decision, and the policy it was made by (its rules name the SARIF rules and the JUnit
+    test cases, passed ones too); without the policy only the violated rules are known."""
+
+    decision: Decision
+    policy: Policy | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaseReport:
+    """A base-image assessment and the ``--fail-*`` conditions that hold, each a sentence."""
+
+    assessment: BaseAssessment
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaseCatalog:
+    """The bases recorded in the base catalog."""
+
+    entries: tuple[CatalogEntry, ...]
+
+
+Report: TypeAlias = ("ScanReport | SecretReport | ConfigReport | PolicyReport | BaseReport"
+                     " | BaseCatalog | Inventory")
