@@ -140,6 +140,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()  # a service manager stops us with SIGTERM: leave cleanly, exit 0
 
+    _hold_signals()
     with Service.open(data_dir=args.data_dir, database_url=args.database_url,
                       config=config) as service:
         server = ApiServer(create_app(service, settings=settings), host=host, port=port).start()
@@ -151,7 +152,7 @@ def run_monitor(args: argparse.Namespace) -> int:
                       f"config {config.source})", file=sys.stderr, flush=True)
             if not args.no_worker:
                 service.start_worker()
-            stop.wait()
+            _wait(stop)
         finally:
             server.shutdown()
     return 0
@@ -211,6 +212,7 @@ def run_admission(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()  # Kubernetes stops a Pod with SIGTERM: leave cleanly, exit 0
 
+    _hold_signals()
     with Admission(policy, insecure=args.insecure, db=args.db,
                    base_trust=args.base_trust) as admission:
         controller = controller_for(admission, cache_ttl=args.cache_ttl,
@@ -225,7 +227,26 @@ def run_admission(args: argparse.Namespace) -> int:
                   f"{concurrent} reviews at once, cache {args.cache_ttl:g}s)",
                   file=sys.stderr, flush=True)
         try:
-            stop.wait()
+            _wait(stop)
         finally:
             server.shutdown()
     return 0
+
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _hold_signals() -> None:
+    """Block the stop signals in this (the main) thread before the server and worker threads
+    start: threads inherit the mask, so the kernel delivers SIGTERM to the main thread only."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _wait(stop: threading.Event) -> None:
+    """Take the stop signals again and block until ``stop`` is set by the SIGTERM handler.
+    In slices too: had the kernel handed the signal to another thread, Python would run the
+    handler only when the main thread next executes bytecode, which an endless wait never
+    does (a stopped service then hung until killed)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    while not stop.wait(0.5):
+        pass

@@ -38,6 +38,7 @@ from hullcheck.errors import FormatError, HullcheckError
 from hullcheck.globs import translate
 from hullcheck.model import Severity
 from hullcheck.monitor.channels import Channel, ChannelConfigError, channel_from_config
+from hullcheck.signers import YAML_KEYS, IdentityPolicy, Keyless
 
 MAX_CONFIG = 1 << 20
 EVENTS = ("new-finding", "fixed-finding", "finding-changed", "policy-failed", "base-stale",
@@ -130,6 +131,7 @@ class Config:
     repositories: tuple[RepositoryRule, ...] = ()
     watch: tuple[Watch, ...] = ()
     signature_keys: tuple[Path, ...] = ()
+    signature_keyless: Keyless | None = None  # keyless signers (Fulcio/Rekor) that count
     signing: Signing | None = None
     base_catalog: Path | None = None
     base_trust: Path | None = None
@@ -431,8 +433,25 @@ def _signatures(ctx: _Ctx, node: yaml.Node | None) -> dict[str, Any]:
         return {}
     m = _Map(ctx, node, "signatures")
     keys = tuple(ctx.path(_scalar(ctx, n, p), p) for n, p in m.seq("keys"))
+    identities = tuple(_identity(ctx, n, p) for n, p in m.seq("identities"))
+    root = m.file("trustedRoot")
     m.finish()
-    return {"signature_keys": keys}
+    if root is not None and not identities:
+        raise ctx.error(node, "signatures.trustedRoot", "is only used with identities")
+    keyless = Keyless(identities=identities, trusted_root=root) if identities else None
+    return {"signature_keys": keys, "signature_keyless": keyless}
+
+
+def _identity(ctx: _Ctx, node: yaml.Node, path: str) -> IdentityPolicy:
+    """One keyless signer: identity/identityRegexp, issuer/issuerRegexp and the GitHub
+    workflow claims, as base trust files and policies spell them (``signers.YAML_KEYS``)."""
+    m = _Map(ctx, node, path)
+    values = {key: m.text(key) for key in YAML_KEYS if key in m.items}
+    m.finish()
+    try:
+        return IdentityPolicy.from_yaml(values, error=ConfigError, where=path)
+    except ConfigError as exc:
+        raise ctx.error(node, path, str(exc)) from None
 
 
 def _signing(ctx: _Ctx, node: yaml.Node | None) -> Signing | None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hullcheck.ecosystem import osv_ecosystem
 from hullcheck.fleet.model import FindingRow, ImageRecord, LayerRecord, PackageRow, TriageDecision
 from hullcheck.model import Inventory, Package
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.image import PullOptions
@@ -305,13 +306,14 @@ def assess_base(target: str, db: Path, pull: PullOptions, *, catalog: Path | Non
     }
 
 
-def verified_signatures(target: str, keys: Sequence[Path],
-                        pull: PullOptions) -> tuple[dict[str, Any], ...]:
-    """The configured keys that signed the image (cosign format), one entry each."""
+def verified_signatures(target: str, keys: Sequence[Path], pull: PullOptions, *,
+                        keyless: Keyless | None = None) -> tuple[dict[str, Any], ...]:
+    """The configured keys that signed the image (cosign format), one entry each, and the
+    keyless signature by a configured identity (Fulcio certificate, Rekor entry) if any."""
     from hullcheck import pipeline
     from hullcheck.errors import VerificationError
 
-    out = []
+    out: list[dict[str, Any]] = []
     for key in keys:
         try:
             verified = pipeline.verify_image(target, key, pull)
@@ -319,6 +321,16 @@ def verified_signatures(target: str, keys: Sequence[Path],
             continue
         out.append({"key": str(key), "keyFingerprint": verified.key_fingerprint,
                     "source": verified.source, "format": verified.format})
+    if keyless is not None:
+        try:
+            signed = pipeline.verify_image(target, keyless, pull)
+        except VerificationError:
+            return tuple(out)
+        signer = getattr(signed, "signer", None)
+        out.append({"identity": signer.identity if signer else "",
+                    "issuer": signer.issuer if signer else "",
+                    "logIndex": getattr(signed, "log_index", None),
+                    "source": signed.source, "format": signed.format})
     return tuple(out)
 
 

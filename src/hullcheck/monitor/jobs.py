@@ -285,8 +285,9 @@ def assess(ctx: Context, args: dict[str, Any]) -> None:
                                    allowed=lambda h: cfg.registry(h) is not None)
     except HullcheckError as exc:
         base = {"error": str(exc)}
-    signatures = convert.verified_signatures(target, cfg.signature_keys, pull) \
-        if cfg.signature_keys else None
+    signatures = convert.verified_signatures(target, cfg.signature_keys, pull,
+                                             keyless=cfg.signature_keyless) \
+        if cfg.signature_keys or cfg.signature_keyless else None
     policy = None
     if cfg.policy is not None:
         try:
@@ -307,8 +308,10 @@ def assess(ctx: Context, args: dict[str, Any]) -> None:
                 "summary": (base.get("advice") or base.get("freshness") or {}).get("summary")})
         if signatures is not None and not signatures and known.base is None:
             wake |= _event(conn, ctx, "image-unsigned", digest, {
-                "summary": "no signature by any configured key",
-                "keys": [str(k) for k in cfg.signature_keys]})
+                "summary": "no signature by any configured key or keyless signer",
+                "keys": [str(k) for k in cfg.signature_keys],
+                "identities": [p.describe() for p in (cfg.signature_keyless.identities
+                                                      if cfg.signature_keyless else ())]})
         if _failed(policy) and not _failed(known.policy):
             assert policy is not None
             wake |= _event(conn, ctx, "policy-failed", digest, {
