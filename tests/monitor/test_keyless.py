@@ -91,10 +91,10 @@ def test_keyless_signers_count_and_others_raise_image_unsigned(
 
 def test_trusted_root_without_identities_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "root.json").write_text("{}")
-    with pytest.raises(ConfigError, match="signatures.trustedRoot.*only used with identities"):
+    with pytest.raises(ConfigError, match=r"signatures\.trustedRoot.*only used with identities"):
         config("signatures: {trustedRoot: root.json}\n", base=tmp_path)
 
 
 def test_an_identity_needs_an_issuer(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="signatures.identities"):
+    with pytest.raises(ConfigError, match=r"signatures\.identities"):
         config(f"signatures: {{identities: [{{identity: \"{RELEASE}\"}}]}}\n", base=tmp_path)
