@@ -1,5 +1,5 @@
 """hullcheck scan IMAGE|SBOM [--scanners vuln,secret,config] [--from-attestation PUB] [-o FORMAT]
-[--fail-on SEVERITY] [--fail-on-unknown] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+[--fail-on SEVERITY] [--fail-on-unknown] [--only-fixed] [--vex FILE] [--ignore FILE]..."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from hullcheck.report import ScanReport
 
 FORMATS = report.formats(ScanReport)
 SCANNER_ALIASES = {"misconfig": "config"}  # Trivy's names
+# Read from the working directory when no --ignore is given, as Trivy and Grype read theirs.
+IGNORE_FILES = (".trivyignore", ".trivyignore.yaml", ".grype.yaml")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,8 +78,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
                    help="OpenVEX or CycloneDX VEX document; not_affected/fixed statements "
                         "suppress findings (repeatable)")
-    p.add_argument("--ignore", type=Path, metavar="FILE",
-                   help="YAML ignore rules: id, reason, optional package and expires date")
+    p.add_argument("--ignore", type=Path, action="append", default=[], metavar="FILE",
+                   help="ignore rules (repeatable): hullcheck's YAML (id, reason, optional "
+                        "package and expires date), Trivy's .trivyignore (text or YAML) or "
+                        "Grype's .grype.yaml (docs/ignore-files.md). Default: those of "
+                        + ", ".join(IGNORE_FILES) + " in the working directory")
     p.add_argument("--scope", choices=pipeline.SCOPES, default="squashed",
                    help="squashed (default) or all-layers: also packages hidden by later layers")
     add_output_options(p, FORMATS)
@@ -112,9 +117,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.secret_config.is_file():
             raise UsageError(f"--secret-config: {args.secret_config} is not a file")
     outs = outputs(args)
+    ignore = tuple(args.ignore) or _found_ignore_files(args.quiet)
     req = pipeline.ScanRequest(target=args.target, db=args.db, scope=args.scope,
                                platform=args.platform, pull=pull_options(args),
-                               vex=tuple(args.vex), ignore=args.ignore,
+                               vex=tuple(args.vex), ignore=ignore,
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
                                db_max_age=args.db_max_age or None,
@@ -132,3 +138,12 @@ def run(args: argparse.Namespace) -> int:
               f" secret and {len(scanned.config_findings)} config findings are not in it "
               "(use -o json or sarif)", file=sys.stderr)
     return 1 if scanned.fails(threshold, unknown=args.fail_on_unknown) else 0
+
+
+def _found_ignore_files(quiet: bool) -> tuple[Path, ...]:
+    """Trivy's and Grype's ignore files in the working directory, each said as read."""
+    found = tuple(Path(name) for name in IGNORE_FILES if Path(name).is_file())
+    if found and not quiet:
+        print(f"note: ignore rules read from {', '.join(map(str, found))} in the working "
+              "directory (--ignore FILE names others)", file=sys.stderr)
+    return found

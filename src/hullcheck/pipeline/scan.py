@@ -89,7 +89,7 @@ class ScanRequest:
     platform: str | None = None
     pull: PullOptions = field(default_factory=PullOptions)
     vex: tuple[Path, ...] = ()
-    ignore: Path | None = None
+    ignore: Path | tuple[Path, ...] | None = None  # hullcheck's, Trivy's or Grype's files
     only_fixed: bool = False
     today: date = field(default_factory=date.today)
     # Warn when the advisory database was built more than this many days before ``today``
@@ -217,7 +217,8 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
                       scanners=tuple(s for s in SCANNERS if s in scanners))
     path = db_path(req.db)
     statements = [st for p in req.vex for st in vex.load_vex(p)]
-    rules = vex.load_ignore(req.ignore) if req.ignore else []
+    files = (req.ignore,) if isinstance(req.ignore, Path) else req.ignore or ()
+    rules = [rule for p in files for rule in vex.load_ignore(p)]
     with VulnStore.open(path) as store:  # fail fast, before reading the image
         status = store.status()
         inv, secret_report, config_report = _read_for_scan(req, scanners, progress)
