@@ -134,7 +134,8 @@ def test_a_required_option_from_the_environment(
     ({}, "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"b{i}: &b{i} [" + ", ".join([f"*{'a' if i == 0 else f'b{i - 1}'}"] * 10) + "]\n"
         for i in range(8)), "YAML aliases expand to more than 1,000,000 nodes; refused"),
-    ({}, "scan: " + "[" * 5000 + "]" * 5000 + "\n", "hullcheck.yaml:1: not valid YAML: exceeded maximum nesting depth"),
+    ({}, "scan: " + "[" * 5000 + "]" * 5000 + "\n",
+     "hullcheck.yaml:1: not valid YAML: exceeded maximum nesting depth"),
 ])
 def test_a_bad_setting_is_one_line(here: Path, kev_db: Path, env: dict[str, str], text: str,
                                    message: str, monkeypatch: pytest.MonkeyPatch,
