@@ -132,15 +132,14 @@ def rematch(ctx: Context, args: dict[str, Any]) -> None:
 def rematch_image(ctx: Context, store: Any, digest: str, purls: Iterable[str] | None, *,
                   build: str) -> None:
     stored = ctx.store.sbom(digest)
-    image = ctx.store.image(digest)
-    if stored is None or image is None:
+    repository = _repository(ctx, digest)
+    if stored is None or repository is None:
         return  # deleted, or never scanned
-    inv = convert.decode_stored_sbom(*stored, name=f"stored SBOM of {digest}")
     wanted = None if purls is None else set(purls)
-    packages = None if wanted is None else [p for p in inv.packages if p.purl in wanted]
-    decisions = ctx.store.decisions(digest=digest, repository=image.repository)
+    inv = convert.decode_stored_sbom(*stored, name=f"stored SBOM of {digest}", purls=wanted)
+    decisions = ctx.store.decisions(digest=digest, repository=repository)
     marks = convert.load_marks(ctx.config.vex, ctx.config.ignore, decisions, digest)
-    found = convert.judge(inv, store, marks, today=ctx.clock().date(), packages=packages)
+    found = convert.judge(inv, store, marks, today=ctx.clock().date())
     rows = convert.finding_rows(found, inv)
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
@@ -149,6 +148,19 @@ def rematch_image(ctx: Context, store: Any, digest: str, purls: Iterable[str] | 
                                       route=alerts.router(ctx.config), build=build)
         if _has_deliveries(conn, changes.events):
             wake_delivery(ctx, conn)
+        if changes and ctx.config.policy is not None:  # the policy is judged again
+            queue.enqueue(ctx, "assess", {"digest": digest, "repository": repository},
+                          conn=conn)
+
+
+def _repository(ctx: Context, digest: str) -> str | None:
+    import sqlalchemy as sa
+
+    from hullcheck.fleet import schema as t
+
+    with ctx.store.read() as conn:
+        return conn.execute(sa.select(t.images.c.repository)
+                            .where(t.images.c.digest == digest)).scalar()
 
 
 def require_database(ctx: Context) -> None:

@@ -37,7 +37,7 @@ from hullcheck.deadline import parse_duration
 from hullcheck.errors import FormatError, HullcheckError
 from hullcheck.globs import translate
 from hullcheck.match.model import Level
-from hullcheck.monitor.channels import Channel, channel_from_config
+from hullcheck.monitor.channels import Channel, ChannelConfigError, channel_from_config
 
 MAX_CONFIG = 1 << 20
 EVENTS = ("new-finding", "fixed-finding", "finding-changed", "policy-failed", "base-stale",
@@ -346,7 +346,10 @@ def _channels(top: _Map, ctx: _Ctx) -> dict[str, Channel]:
         for node, path in top.seq("channels"):
             where = f"{ctx.name}:{node.start_mark.line + 1}: {path}"
             doc = untrusted.yaml_document(yaml.serialize(node), what=where, error=ConfigError)
-            channel = channel_from_config(doc, where=where, environ=ctx.environ)
+            try:
+                channel = channel_from_config(doc, where=where, environ=ctx.environ)
+            except ChannelConfigError as exc:  # one error class for the whole file
+                raise ConfigError(str(exc)) from None
             if channel.name in out:
                 channel.close()
                 raise ctx.error(node, path, f"a channel named {channel.name!r} is already defined")

@@ -145,13 +145,26 @@ def encode_sbom(inv: Inventory) -> bytes:
     return zlib.compress(sbom.encode(inv, "json"), 6)
 
 
-def decode_stored_sbom(encoding: str, data: bytes, *, name: str) -> Inventory:
-    from hullcheck import sbom
+def decode_stored_sbom(encoding: str, data: bytes, *, name: str,
+                       purls: Collection[str] | None = None) -> Inventory:
+    """An SBOM the service stored (``encode_sbom``), with only the packages ``purls`` names
+    when given: a delta re-match decodes the few packages it re-matches, not all of them.
+    The bytes are this service's own encoder's output (uploads are decoded, then encoded
+    again), so the standard parser reads them; the native decoder still checks every field
+    of what it builds."""
+    import json
+
     from hullcheck.errors import DatabaseError
+    from hullcheck.sbom import native
 
     if encoding != SBOM_ENCODING:
         raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
-    return sbom.decode(zlib.decompress(data), name=name)
+    doc = json.loads(zlib.decompress(data))
+    if purls is not None and isinstance(doc, dict) and isinstance(doc.get("packages"), list):
+        doc["packages"] = [p for p in doc["packages"]
+                           if isinstance(p, dict) and p.get("purl") in purls]
+        doc["relationships"] = []  # the matcher does not read them
+    return native.decode(doc, name)
 
 
 def decode_sbom(document: bytes, *, name: str) -> Inventory:

@@ -70,17 +70,17 @@ def send(ctx: Context, channel: Channel, batch: Sequence[Delivery]) -> None:
             result = channel.send([d.event.payload for d in group], idempotency_key=key)
         except Exception as exc:  # a channel bug must not lose the delivery: retried, noted
             result = DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
+        # One retry time for the group: a digest's events stay together on the next run.
+        delay = backoff(max(d.attempts for d in group), retry_after=result.retry_after)
         for d in group:
-            _settle(ctx, d, result)
+            _settle(ctx, d, result, ctx.clock() + dt.timedelta(seconds=delay))
 
 
-def _settle(ctx: Context, d: Delivery, result: DeliveryResult) -> None:
+def _settle(ctx: Context, d: Delivery, result: DeliveryResult, retry_at: dt.datetime) -> None:
     if result.outcome is Outcome.DELIVERED:
         ctx.store.mark_delivered(d.id, ctx.worker)
         return
     if result.outcome is Outcome.PERMANENT or d.attempts >= MAX_ATTEMPTS:
         ctx.store.mark_failed(d.id, ctx.worker, error=result.detail, retry_at=None)
         return
-    delay = backoff(d.attempts, retry_after=result.retry_after)
-    ctx.store.mark_failed(d.id, ctx.worker, error=result.detail,
-                          retry_at=ctx.clock() + dt.timedelta(seconds=delay))
+    ctx.store.mark_failed(d.id, ctx.worker, error=result.detail, retry_at=retry_at)

@@ -68,8 +68,8 @@ def app(ctx: Context, *, sweep_every: int = 5) -> Any:
     from hullcheck.monitor import jobs, workers
     from hullcheck.monitor.queue import KINDS, MAX_ATTEMPTS, QUEUE
 
-    application = procrastinate.App(connector=procrastinate.PsycopgConnector(
-        conninfo=conninfo(ctx.store), kwargs={"autocommit": True}))
+    application = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(ctx.store)))
 
     def register(kind: str) -> None:
         def task(context: Any, /, **args: Any) -> None:

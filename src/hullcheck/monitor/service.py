@@ -182,6 +182,14 @@ class Service:
             if self._worker is None:
                 self._worker = workers.start(self.ctx, threads=threads)
 
+    def run_worker(self, *, threads: int = 2) -> None:
+        """Start the worker and block until ``stop_worker()`` (``hullcheck worker``; call it
+        from a signal handler)."""
+        self.start_worker(threads=threads)
+        worker = self._worker
+        if worker is not None:
+            worker.wait()
+
     def stop_worker(self) -> None:
         with self._lock:
             worker, self._worker = self._worker, None

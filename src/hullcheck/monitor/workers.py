@@ -100,7 +100,7 @@ def _run_pending_procrastinate(ctx: Context, limit: int) -> int:
         with ctx.store.read() as conn:
             return int(conn.execute(sa.text(
                 "SELECT count(*) FROM procrastinate_jobs WHERE status IN "
-                "('succeeded', 'failed')")).scalar_one())
+                "('succeeded', 'failed') AND task_name <> 'sweep'")).scalar_one())
 
     before = count()
     app = procrastination.app(ctx)
