@@ -264,7 +264,7 @@ alerts: [{{name: new, when: [new-finding], channels: [ops]}}]
             before = len(got)
             log(f"inventory: {images} images stored in {stored:.1f} s "
                 f"({images / stored:.0f}/s, matched on upload); {before} alerts of the first "
-                "scans delivered")
+                f"scans delivered, {len(svc.dead_letters(limit=100_000))} dead letters")
 
             old_db = work / "old-vuln.db"
             shutil.copyfile(svc.ctx.db_path, old_db)
@@ -281,7 +281,7 @@ alerts: [{{name: new, when: [new-finding], channels: [ops]}}]
             events = len(svc.store.events_since(0, limit=10_000_000)) - events_before
             svc.stop_worker()
             log(f"advisory update -> all alerts delivered: {delivered:.1f} s for {images} images "
-                f"({events} events, {alerts} new-finding webhooks, one POST each; update + delta "
+                f"({len(svc.dead_letters(limit=100_000))} dead letters in all; {events} events, {alerts} new-finding webhooks, one POST each; update + delta "
                 f"re-match {rematched:.1f} s)")
 
             # Delta vs full, both from the old build to the new one over the same stored

@@ -132,3 +132,39 @@ def test_retries_back_off_then_end_in_dead_letters(tmp_path: Path) -> None:
         assert all(w >= min(delivery.MAX_DELAY, delivery.BASE_DELAY * 2 ** (n - 1)) / 2
                    for n, w in enumerate(waits, start=1))
         assert waits[-1] > waits[0]
+
+
+def test_sboms_and_uploads_are_sniffed_and_checked(tmp_path: Path) -> None:
+    """A CycloneDX SBOM (the content says so) is stored and matched; an upload must be a
+    native SBOM naming its manifest digest; what is refused is one line and stores nothing."""
+    import pytest
+
+    from hullcheck.errors import FormatError, UsageError
+
+    inv = inventory(pkg(PackageType.PYTHON, "requests", "2.19.0"))
+    with receiver() as slack, \
+            service(tmp_path, f'[{{name: out, type: slack, url: "{slack.url()}"}}]') as svc:
+        digest = svc.ingest_sbom(sbom.encode(inv, "cyclonedx-json"), name="vendor/appliance",
+                                 version="7.1", requested_by="ci")
+        image = svc.image(digest)
+        assert image is not None and image.repository == "vendor/appliance"
+        assert [t.tag for t in image.tags] == ["7.1"]
+        assert {f.finding.advisory_id for f in image.findings} == \
+            {"CVE-2018-18074", "CVE-2023-32681"}
+        for bad, message in [
+            (b"<bom xmlns='http://cyclonedx.org/schema/bom/1.6'/>", "XML SBOMs are not read"
+             "|not a CycloneDX, SPDX or hullcheck SBOM"),
+            (b'{"bomFormat": "CycloneDX", "components": 3}', "CycloneDX|components"),
+            (b"\xff\xfe garbage", "not valid JSON"),
+        ]:
+            with pytest.raises(FormatError, match=message):
+                svc.ingest_sbom(bad, name="x", version="1", requested_by="ci")
+        with pytest.raises(FormatError, match="not a hullcheck native SBOM"):
+            svc.ingest_push(sbom.encode(inv, "cyclonedx-json"), name="r.example/a:1",
+                            requested_by="ci")
+        with pytest.raises(FormatError, match="names no image manifest digest"):
+            svc.ingest_push(sbom.encode(inv, "json"), name="r.example/a:1", requested_by="ci")
+        with pytest.raises(UsageError, match="not a digest"):
+            svc.ingest_push(upload("r.example/a:1", "c"), name="r.example/a@sha256:" + "c" * 64,
+                            requested_by="ci")
+        assert [i.digest for i in svc.images("r.example/a").images] == []

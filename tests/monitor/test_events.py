@@ -6,7 +6,11 @@ watch scanning new tags."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,31 @@ rules:
 """
 
 SUFFIX = uuid.uuid4().hex[:8]  # repository names unique in the session's registry
+
+
+@contextmanager
+def counting_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on 127.0.0.1 that records every request it gets (and answers 404)."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            asked.append(f"{self.command} {self.path}")
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD = do_POST = _any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], asked
+    finally:
+        server.shutdown()
 
 
 def events_config(registry: RunningRegistry, hook: str, extra: str = "") -> str:
@@ -155,3 +184,31 @@ watch: [{{repository: "{registry.host}/{repo}", tags: ["1.*"], every: 10m}}]
         drain(svc)
         digests = {i.digest for i in svc.images(f"{registry.host}/{repo}").images}
         assert digests == {one, two}
+
+
+def test_a_base_named_in_another_registry_is_not_contacted(tmp_path: Path,
+                                                           registry: RunningRegistry) -> None:
+    """An image's author names its base; a base in a registry the config does not list is
+    never fetched (a real HTTP server there counts the requests it gets: none)."""
+    write_sources(tmp_path, [osv_record("PYSEC-2018-28")])
+    with counting_server() as (port, asked):
+        b = ImageBuilder(annotations={
+            "org.opencontainers.image.base.name": f"127.0.0.1:{port}/internal/base:1",
+            "org.opencontainers.image.base.digest": "sha256:" + "b" * 64})
+        b.add_layer({"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n"}, created_by="base")
+        digest = push_image(registry.host, f"events/claims-{SUFFIX}:1", b.build())
+        (tmp_path / "policy.yaml").write_text(
+            "apiVersion: hullcheck/v1\nkind: Policy\nmetadata: {name: p}\nrules:\n"
+            "  - {id: fresh, type: base, maxDaysBehind: 30}\n")
+        text = f'registries: ["{registry.host}"]\nadvisories: {{sources: sources.yaml}}\n' \
+               "policy: policy.yaml\n"
+        with Service.open(data_dir=tmp_path / "data", config=config(text, base=tmp_path)) as svc:
+            svc.update_advisories(requested_by="admin")
+            drain(svc)
+            svc.submit_scan(f"{registry.host}/events/claims-{SUFFIX}:1", requested_by="ci")
+            drain(svc)
+            image = svc.image(digest)
+            assert image is not None and image.base is not None and image.policy is not None
+            assert "not in the service's registries: not contacted" in image.base["notes"][0]
+            assert image.policy["outcome"] == "error"
+        assert asked == []

@@ -147,7 +147,7 @@ def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
         qualifiers["distro"] = env.distro.release
     if origin and origin != name:
         qualifiers["upstream"] = origin
-    namespace = env.distro.id if env.distro is not None else "alpine"
+    namespace = ecosystem.purl_namespace(env.distro, "alpine")
     return ecosystem.purl(PackageType.APK, name, version, namespace=namespace,
                           qualifiers=qualifiers)
 

@@ -284,7 +284,7 @@ def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) ->
         qualifiers["upstream"] = (
             source.name if source.version == version else f"{source.name}@{source.version}"
         )
-    namespace = env.distro.id if env.distro is not None else "debian"
+    namespace = ecosystem.purl_namespace(env.distro, "debian")
     return ecosystem.purl(PackageType.DEB, name, version, namespace=namespace,
                           qualifiers=qualifiers)
 

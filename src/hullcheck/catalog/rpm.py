@@ -56,13 +56,7 @@ def evr(epoch: int | None, version: str, release: str) -> str:
 
 
 def purl_namespace(distro: Distro | None) -> str:
-    if distro is None:
-        return ""
-    if distro.id == "rhel":
-        return "redhat"
-    if distro.id.startswith("opensuse"):
-        return "opensuse"
-    return distro.id
+    return ecosystem.purl_namespace(distro, "")  # THE table's column
 
 
 def parse_source_rpm(source_rpm: str, epoch: int | None) -> SourcePackage | None:
@@ -113,6 +107,8 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
         extras.append(("size", str(h.size)))
     if h.source_rpm:
         extras.append(("sourcerpm", h.source_rpm))
+    if h.modularity_label:
+        extras.append(("modularitylabel", h.modularity_label))  # match/distros.py reads it
     licence = normalise_license(h.license)
     return Package(
         type=PackageType.RPM,

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from hullcheck import pipeline, report
-from hullcheck.base.model import BaseAssessment, TrustState
 from hullcheck.cli.common import add_image_options, emit, pull_options
 from hullcheck.errors import UsageError
 from hullcheck.report import BaseCatalog, BaseReport
@@ -113,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                                advice=not args.no_advice, eol_table=args.eol_table,
                                require_freshness=args.max_age is not None)
     assessment = pipeline.assess_base(req)
-    failed = failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
+    failed = pipeline.base_failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
                       fail_eol=args.fail_eol)
     fmt = _format(args)
     emit(report.render(BaseReport(assessment=assessment, failures=tuple(failed)), fmt), None)
@@ -121,29 +120,6 @@ def run(args: argparse.Namespace) -> int:
         for note in assessment.notes:
             print(f"note: {note}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
-             fail_eol: bool) -> list[str]:
-    """The --fail-* conditions that hold, each as a sentence."""
-    out = []
-    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
-        state = a.trust.state.value if a.trust else "unknown"
-        reason = a.trust.reason if a.trust else "no trust verdict"
-        out.append(f"base is {state}: {reason}")
-    if max_age is not None:
-        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
-        # the limit.
-        behind = a.freshness.days_behind if a.freshness is not None else None
-        if behind is None:
-            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
-                       "no base identified, or its tag could not be resolved")
-        elif behind > max_age:
-            tag = a.freshness.tag if a.freshness is not None else ""
-            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
-    if fail_eol and a.eol.past_security_support:
-        out.append(a.eol.reason)
-    return out
 
 
 __all__ = ["register"]

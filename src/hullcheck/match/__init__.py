@@ -2,10 +2,17 @@
 
 One generic matcher serves every ecosystem, because ``ecosystem.py`` says for each
 package type which OSV ecosystem to search and which version scheme to compare with.
-OS packages are searched under their *source* package too (Debian's tracker, DSAs and
-Alpine's secdb are keyed by it) and the finding says so. Distro statuses become
-finding statuses, so a backported fix (fixed in 1.2-3+deb12u1 while upstream says
-1.3) is not reported.
+OS packages are searched under their *source* package too (distro feeds are keyed by it)
+and the finding says so. Distro statuses become finding statuses, so a backported fix
+(fixed in 1.2-3+deb12u1 while upstream says 1.3) is not reported.
+
+A distro release may be filed under several ecosystems (``ecosystem.DISTROS``): Ubuntu's
+release and its Pro (ESM) overlay, Red Hat's repositories and minor-release streams, SUSE's
+products; patterns among them are matched against the store's ecosystem names. A record
+one of them affects while another's fix of it is installed (an ESM update over the
+release's unfixed entry) is not reported; RPM module streams decide which records apply
+(``match/distros.py``). Programs found by their version string are matched where their own
+advisory data names them (``ecosystem.BINARY_ADVISORIES``), else listed as skipped.
 
 Records about the same vulnerability (PYSEC and GHSA and CVE ids that alias each
 other) merge into one finding per (package, vulnerability), keeping every record's
@@ -17,9 +24,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from fnmatch import fnmatchcase
+from typing import Any, NamedTuple, Protocol
 
-from hullcheck.ecosystem import ECOSYSTEMS, is_os, osv_ecosystem
+from hullcheck.ecosystem import (
+    BINARY_ADVISORIES,
+    DISTROS,
+    ECOSYSTEMS,
+    Search,
+    is_os,
+    osv_ecosystems,
+)
+from hullcheck.match.distros import module_rule_applies
 from hullcheck.match.model import (
     Evidence,
     Finding,
@@ -61,6 +77,33 @@ class _Entry:
     compiled: CompiledAffected
 
 
+class _Plan(NamedTuple):
+    """What is searched for one package: (name, version, via) in each ecosystem."""
+
+    searches: tuple[tuple[str, str, str], ...]
+    wheres: tuple[Search, ...]
+    scheme: str  # key of hullcheck.versions
+    modular: bool  # RPM module streams decide which records apply (match/distros.py)
+
+
+class _Found(NamedTuple):
+    """One searched name and version in one ecosystem."""
+
+    pkg: Package
+    name: str
+    version: str
+    via: str
+    vkey: Any
+    where: Search
+    modular: bool
+
+
+class _Hit(NamedTuple):
+    rec: AffectedRecord
+    evidence: Evidence
+    fixed: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class _Group:
     """Records about one vulnerability for one package, being merged."""
@@ -87,6 +130,11 @@ def _primary(ids: Sequence[str], malicious: bool) -> str:
         if hit:
             return hit[0]
     return sorted(ids)[0]
+
+
+def _modular(distro: Distro | None) -> bool:
+    row = DISTROS.get(distro.id) if distro is not None else None
+    return row is not None and row.modular
 
 
 def _searches(pkg: Package) -> list[tuple[str, str, str]]:
@@ -154,6 +202,11 @@ class Matcher:
         self._cache: dict[tuple[str, str, str], tuple[_Entry, ...]] = {}
         self._cache_size = cache_size
         self._kev_cache: dict[str, KevEntry | None] = {}
+        self._known: tuple[str, ...] | None = None
+        self._wheres: dict[PackageType, tuple[Search, ...]] = {}
+        self._wheres_distro: Distro | None = None
+        self._distro_modular = False  # the distro of _wheres has RPM module streams
+        self._go_built: frozenset[str] = frozenset()
 
     def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
         ck = (eco, name, vscheme.name)
@@ -175,24 +228,81 @@ class Matcher:
         self._cache[ck] = entries
         return entries
 
-    def _prefetch(self, packages: Sequence[Package], distro: Distro | None) -> None:
-        """Read the records of every name ``packages`` will search, a few queries per
+    def _known_ecosystems(self) -> tuple[str, ...]:
+        """The ecosystems the store has records for (what search patterns match)."""
+        if self._known is None:
+            get = getattr(self.store, "ecosystems", None)
+            self._known = tuple(get()) if get is not None else ()
+        return self._known
+
+    def _where(self, ptype: PackageType, distro: Distro | None) -> tuple[Search, ...]:
+        """The ecosystems searched for packages of ``ptype`` on ``distro``: the table's
+        names, its patterns ("Red Hat:enterprise_linux:9::*") matched against the store's."""
+        if distro is not self._wheres_distro:  # one distro per inventory: never hashed
+            self._wheres_distro = distro
+            self._wheres = {}
+            self._distro_modular = _modular(distro)
+        found = self._wheres.get(ptype)
+        if found is None:
+            out: list[Search] = []
+            for s in osv_ecosystems(ptype, distro):
+                if s.is_pattern:
+                    out += [Search(ecosystem=e, subscription=s.subscription)
+                            for e in self._known_ecosystems() if fnmatchcase(e, s.ecosystem)]
+                else:
+                    out.append(s)
+            found = self._wheres[ptype] = tuple(out)
+        return found
+
+    def _plan(self, pkg: Package, distro: Distro | None) -> _Plan | str:
+        """What to search for ``pkg``, or why nothing is ("" when there is nothing to say:
+        a distro whose advisories are not in this database, say)."""
+        if pkg.owned_by:
+            return f"shipped by OS package {pkg.owned_by}; matched through it"
+        if pkg.type is PackageType.BINARY:
+            return self._binary_plan(pkg)
+        wheres = self._where(pkg.type, distro)
+        if not wheres:
+            if is_os(pkg.type) and not osv_ecosystems(pkg.type, distro):
+                return ("no advisory source for "
+                        f"{distro.release if distro else 'an unknown distro'}")
+            return ""
+        return _Plan(searches=tuple(_searches(pkg)), wheres=wheres,
+                     scheme=ECOSYSTEMS[pkg.type].version_scheme,
+                     modular=self._distro_modular and is_os(pkg.type))
+
+    def _binary_plan(self, pkg: Package) -> _Plan | str:
+        """A program found by its version string: its own advisories where the table names
+        them (the Go toolchain: Go's "stdlib" and "toolchain"), else why not."""
+        upstream = BINARY_ADVISORIES.get(pkg.name)
+        if upstream is None:
+            cpes = ", ".join(c.split(":")[3] + ":" + c.split(":")[4] for c in pkg.cpes
+                             if c.count(":") > 4)
+            return (f"found by version string; no advisories name {pkg.name} by version in "
+                    f"this database (NVD files it by CPE{' ' + cpes if cpes else ''}, "
+                    "which is not a source)")
+        # A Go binary whose build info gave its standard library is matched through that.
+        built = any(loc.path in self._go_built for loc in pkg.locations)
+        names = tuple(n for n in upstream.packages if not (built and n == "stdlib"))
+        return _Plan(searches=tuple((n, pkg.version, "upstream") for n in names),
+                     wheres=osv_ecosystems(upstream.ptype, None),
+                     scheme=ECOSYSTEMS[upstream.ptype].version_scheme, modular=False)
+
+    def _prefetch(self, plans: Iterable[_Plan | str]) -> None:
+        """Read the records of every name the ``plans`` will search, a few queries per
         ecosystem, when the store can (``lookup_many``); compile them once."""
         many = getattr(self.store, "lookup_many", None)
         if many is None:
             return
         want: dict[tuple[str, str], dict[str, None]] = {}  # (ecosystem, scheme) -> names
-        for pkg in packages:
-            if pkg.owned_by:
+        for plan in plans:
+            if isinstance(plan, str):
                 continue
-            eco = osv_ecosystem(pkg.type, distro)
-            if not eco:
-                continue
-            sname = ECOSYSTEMS[pkg.type].version_scheme
-            names = want.setdefault((eco, sname), {})
-            for name, _, _ in _searches(pkg):
-                if (eco, name, sname) not in self._cache:
-                    names[name] = None
+            for where in plan.wheres:
+                names = want.setdefault((where.ecosystem, plan.scheme), {})
+                for name, _, _ in plan.searches:
+                    if (where.ecosystem, name, plan.scheme) not in self._cache:
+                        names[name] = None
         for (eco, sname), names in want.items():
             if len(names) > self._cache_size:
                 continue  # would not stay cached: read as each package is matched
@@ -202,58 +312,86 @@ class Matcher:
 
     def match_package(self, pkg: Package, distro: Distro | None,
                       skipped: list[Skipped]) -> list[Finding]:
-        if pkg.owned_by:
-            skipped.append(Skipped(package=pkg, reason=f"shipped by OS package {pkg.owned_by}; "
-                                   "matched through it"))
+        return self._match_planned(pkg, self._plan(pkg, distro), skipped)
+
+    def _match_planned(self, pkg: Package, plan: _Plan | str,
+                       skipped: list[Skipped]) -> list[Finding]:
+        if isinstance(plan, str):
+            if plan:
+                skipped.append(Skipped(package=pkg, reason=plan))
             return []
-        eco = osv_ecosystem(pkg.type, distro)
-        if not eco:
-            if is_os(pkg.type):
-                skipped.append(Skipped(package=pkg, reason="no advisory source for "
-                                       f"{distro.release if distro else 'an unknown distro'}"))
-            elif pkg.type is PackageType.BINARY:
-                skipped.append(Skipped(package=pkg, reason="binaries found by version string "
-                                       "are not matched (no CPE matching)"))
-            return []
-        vscheme = scheme(ECOSYSTEMS[pkg.type].version_scheme)
-        groups: list[_Group] = []
-        by_id: dict[str, _Group] = {}
-        for name, version, via in _searches(pkg):
-            entries = self._entries(eco, name, vscheme)
-            if not entries:
+        vscheme = scheme(plan.scheme)
+        hits: list[_Hit] = []
+        cleared: dict[str, set[str]] = {}  # advisory id -> ecosystems whose fix is installed
+        for name, version, via in plan.searches:
+            vkey: Any = None
+            for where in plan.wheres:
+                entries = self._entries(where.ecosystem, name, vscheme)
+                if not entries:
+                    continue
+                if vkey is None:
+                    try:
+                        vkey = vscheme.key(version)
+                    except InvalidVersion as exc:
+                        skipped.append(Skipped(package=pkg, reason=f"version {version!r} not "
+                                               f"readable as {vscheme.name}: {exc}"))
+                        break
+                found = _Found(pkg=pkg, name=name, version=version, via=via, vkey=vkey,
+                               where=where, modular=plan.modular)
+                self._evaluate(found, entries, hits, cleared, skipped)
+        return self._findings(pkg, hits, cleared if len(plan.wheres) > 1 else {}, vscheme)
+
+    @staticmethod
+    def _evaluate(found: _Found, entries: Iterable[_Entry], hits: list[_Hit],
+                  cleared: dict[str, set[str]], skipped: list[Skipped]) -> None:
+        """Evaluate one ecosystem's entries for one searched name and version."""
+        eco = found.where.ecosystem
+        for entry in entries:
+            rec = entry.rec
+            if found.modular and not module_rule_applies(found.pkg, found.version, rec.affected):
                 continue
             try:
-                vkey = vscheme.key(version)
-            except InvalidVersion as exc:
-                skipped.append(Skipped(package=pkg, reason=f"version {version!r} not readable "
-                                       f"as {vscheme.name}: {exc}"))
+                hit = entry.compiled.evaluate(found.version, found.vkey)
+            except Unevaluable as exc:
+                skipped.append(Skipped(package=found.pkg, advisory=rec.advisory_id,
+                                       reason=f"{rec.advisory_id}: {exc}"))
                 continue
-            for entry in entries:
-                rec = entry.rec
-                try:
-                    hit = entry.compiled.evaluate(version, vkey)
-                except Unevaluable as exc:
-                    skipped.append(Skipped(package=pkg, advisory=rec.advisory_id,
-                                           reason=f"{rec.advisory_id}: {exc}"))
-                    continue
-                if hit is None:
-                    continue
-                matched = hit.matched
-                if rec.affected.status is not None and rec.affected.status is not \
-                        DistroStatus.FIXED:
-                    matched = f"{eco} tracker status {rec.affected.status.value}"
-                ev = Evidence(advisory=rec.advisory_id, source=rec.source, ecosystem=eco,
-                              name=name, via=via, version=version, matched=matched)
-                ids = [rec.advisory_id, *rec.aliases]
-                group = next((by_id[i] for i in ids if i in by_id), None)
-                if group is None:
-                    group = _Group()
-                    groups.append(group)
-                for i in ids:
-                    if i not in by_id:
-                        by_id[i] = group
-                        group.ids.append(i)
-                group.records.append((rec, ev, hit.fixed))
+            if hit is None:
+                fixes = entry.compiled.fixed
+                if fixes and fixes[0][0] <= found.vkey:  # this ecosystem's fix is installed
+                    cleared.setdefault(rec.advisory_id, set()).add(eco)
+                continue
+            matched = hit.matched
+            if rec.affected.status is not None and rec.affected.status is not \
+                    DistroStatus.FIXED:
+                matched = f"{eco} tracker status {rec.affected.status.value}"
+            if found.where.subscription:
+                matched = f"{matched} (in {found.where.subscription})"
+            ev = Evidence(advisory=rec.advisory_id, source=rec.source, ecosystem=eco,
+                          name=found.name, via=found.via, version=found.version,
+                          matched=matched)
+            hits.append(_Hit(rec=rec, evidence=ev, fixed=hit.fixed))
+
+    def _findings(self, pkg: Package, hits: Iterable[_Hit], cleared: dict[str, set[str]],
+                  vscheme: Scheme) -> list[Finding]:
+        """One finding per vulnerability: records whose ids alias each other merge. A record
+        one searched ecosystem affects while another's fix of it is installed (an Ubuntu
+        Pro (ESM) update over the release's unfixed entry) is left out."""
+        groups: list[_Group] = []
+        by_id: dict[str, _Group] = {}
+        for h in hits:
+            if cleared.get(h.rec.advisory_id, set()) - {h.evidence.ecosystem}:
+                continue
+            ids = [h.rec.advisory_id, *h.rec.aliases]
+            group = next((by_id[i] for i in ids if i in by_id), None)
+            if group is None:
+                group = _Group()
+                groups.append(group)
+            for i in ids:
+                if i not in by_id:
+                    by_id[i] = group
+                    group.ids.append(i)
+            group.records.append((h.rec, h.evidence, h.fixed))
         return [_finding(pkg, g, self._kev, vscheme) for g in groups]
 
     def _kev(self, cve: str) -> KevEntry | None:
@@ -267,9 +405,14 @@ class Matcher:
         findings: list[Finding] = []
         skipped: list[Skipped] = []
         todo = tuple(inventory.packages if packages is None else packages)
-        self._prefetch(todo, inventory.distro)
-        for pkg in todo:
-            findings.extend(self.match_package(pkg, inventory.distro, skipped))
+        # Go binaries whose build info gave their standard library: not matched twice.
+        self._go_built = frozenset(loc.path for p in inventory.packages
+                                   if p.type is PackageType.GO and p.name == "stdlib"
+                                   for loc in p.locations)
+        plans = [self._plan(pkg, inventory.distro) for pkg in todo]
+        self._prefetch(plans)
+        for pkg, plan in zip(todo, plans, strict=True):
+            findings.extend(self._match_planned(pkg, plan, skipped))
         findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
                            packages_checked=len(todo))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,11 +253,37 @@ def secrets_json(report: ScanReport) -> list[dict[str, Any]]:
 # -- base images, signatures, policy ------------------------------------------------------------
 
 
+def claimed_base_host(target: str, pull: PullOptions) -> str:
+    """The registry host of the base the image's annotations or labels name ("" when none):
+    the image's author chose it, so the service contacts it only when it is configured."""
+    from hullcheck.base.identify import claimed
+    from hullcheck.errors import HullcheckError
+    from hullcheck.image import open_image
+    from hullcheck.registry import parse_reference
+
+    image = open_image(target, pull=pull)
+    _, name, _ = claimed(image.manifest, image.config)
+    if not name:
+        return ""
+    try:
+        return parse_reference(name, default_tag=False).registry
+    except HullcheckError:
+        return ""
+
+
 def assess_base(target: str, db: Path, pull: PullOptions, *, catalog: Path | None,
-                trust: Path | None, today: dt.date) -> dict[str, Any]:
-    """The base assessment (identity, freshness, EOL, rebuild advice) as stored JSON."""
+                trust: Path | None, today: dt.date,
+                allowed: Callable[[str], bool] = lambda _host: True) -> dict[str, Any]:
+    """The base assessment (identity, freshness, EOL, rebuild advice) as stored JSON. A base
+    named by the image in a registry ``allowed`` refuses is not contacted (no SSRF through
+    an image's labels): the assessment says so instead."""
     from hullcheck import pipeline
 
+    host = claimed_base_host(target, pull)
+    if host and not allowed(host):
+        return {"base": None, "trust": None, "freshness": None, "eol": None, "advice": None,
+                "notes": [f"the image names a base in {host}, which is not in the service's "
+                          "registries: not contacted"]}
     a = pipeline.assess_base(pipeline.BaseRequest(
         image=target, catalog=catalog, trust=trust, db=db, pull=pull, today=today))
     ident, fresh, advice = a.identity, a.freshness, a.advice
@@ -298,13 +324,22 @@ def verified_signatures(target: str, keys: Sequence[Path],
 
 def policy_decision(policy_file: Path, target: str, db: Path, pull: PullOptions, *,
                     vex_files: Sequence[Path], ignore: Path | None, today: dt.date,
-                    base_catalog: Path | None, base_trust: Path | None) -> dict[str, Any]:
-    """The policy's decision about the image, as ``policy -o json`` writes it."""
+                    base_catalog: Path | None, base_trust: Path | None,
+                    allowed: Callable[[str], bool] = lambda _host: True) -> dict[str, Any]:
+    """The policy's decision about the image, as ``policy -o json`` writes it. A policy with
+    base rules about an image whose base is in a registry ``allowed`` refuses is not
+    evaluated (its evidence would come from there)."""
     from hullcheck import pipeline
-    from hullcheck.policy import load
+    from hullcheck.policy import Need, load
     from hullcheck.policy.render import to_json
 
     policy = load(policy_file)
+    if Need.BASE in policy.needs():
+        host = claimed_base_host(target, pull)
+        if host and not allowed(host):
+            return {"outcome": "error", "policy": policy.name,
+                    "error": f"the policy judges the base, which the image names in {host}, "
+                             "not in the service's registries: not contacted"}
     req = pipeline.evidence_request(policy, target, db=db, pull=pull, vex=tuple(vex_files),
                                     ignore=ignore, today=today, base_catalog=base_catalog,
                                     base_trust=base_trust)

@@ -281,7 +281,8 @@ def assess(ctx: Context, args: dict[str, Any]) -> None:
     cfg = ctx.config
     try:
         base = convert.assess_base(target, ctx.db_path, pull, catalog=cfg.base_catalog,
-                                   trust=cfg.base_trust, today=today)
+                                   trust=cfg.base_trust, today=today,
+                                   allowed=lambda h: cfg.registry(h) is not None)
     except HullcheckError as exc:
         base = {"error": str(exc)}
     signatures = convert.verified_signatures(target, cfg.signature_keys, pull) \
@@ -292,7 +293,8 @@ def assess(ctx: Context, args: dict[str, Any]) -> None:
             policy = convert.policy_decision(cfg.policy, target, ctx.db_path, pull,
                                              vex_files=cfg.vex, ignore=cfg.ignore, today=today,
                                              base_catalog=cfg.base_catalog,
-                                             base_trust=cfg.base_trust)
+                                             base_trust=cfg.base_trust,
+                                             allowed=lambda h: cfg.registry(h) is not None)
         except HullcheckError as exc:
             policy = {"outcome": "error", "error": str(exc)}
     with ctx.store.write() as conn:

@@ -18,6 +18,7 @@ from hullcheck.pipeline.base import (
     add_bases,
     assess_base,
     base_catalog_entries,
+    base_failures,
     image_distro,
     signature_verifier,
 )
@@ -65,7 +66,7 @@ __all__ = [
     "AttestRequest", "BaseRequest", "ConfigRequest", "EvidenceRequest", "ImageRead",
     "ImportRequest", "Imported", "KeyPair", "OnStale", "Progress", "PullOptions", "SbomRequest",
     "ScanRequest", "SecretsRequest", "SignRequest", "UpdateRequest", "add_bases", "assess_base",
-    "attest_image", "attestation_type", "base_catalog_entries", "config_check",
+    "attest_image", "attestation_type", "base_catalog_entries", "base_failures", "config_check",
     "database_status", "evidence_request", "export_database", "gather_evidence",
     "generate_key_pair", "image_distro", "import_advisories", "inventory",
     "inventory_from_attestation", "load_inventory", "policy_check", "read_image",

@@ -195,3 +195,28 @@ def assess_base(req: BaseRequest) -> BaseAssessment:
                                         base=identity.reference, candidate=candidate)
     return BaseAssessment(image=image.source, distro=distro, identity=identity, eol=status,
                           trust=verdict, freshness=fresh, advice=advice, notes=tuple(notes))
+
+
+def base_failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
+                  fail_eol: bool) -> list[str]:
+    """The ``base --fail-*`` conditions that hold, each as a sentence."""
+    from hullcheck.base.model import TrustState
+
+    out = []
+    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
+        state = a.trust.state.value if a.trust else "unknown"
+        reason = a.trust.reason if a.trust else "no trust verdict"
+        out.append(f"base is {state}: {reason}")
+    if max_age is not None:
+        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
+        # the limit.
+        behind = a.freshness.days_behind if a.freshness is not None else None
+        if behind is None:
+            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
+                       "no base identified, or its tag could not be resolved")
+        elif behind > max_age:
+            tag = a.freshness.tag if a.freshness is not None else ""
+            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
+    if fail_eol and a.eol.past_security_support:
+        out.append(a.eol.reason)
+    return out

@@ -38,7 +38,7 @@ class SbomRequest:
 class Progress:
     """Callbacks the CLI uses to draw progress; the pipeline never prints."""
 
-    on_image: Callable[[Image], None] | None = None
+    on_image: Callable[[tuple[Layer, ...]], None] | None = None  # the layers about to be read
     on_layer: Callable[[Layer], None] | None = None
 
 
@@ -47,7 +47,7 @@ def _open(image: str, platform: str | None, pull: PullOptions,
     img = redactor().image(
         open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
     if progress is not None and progress.on_image is not None:
-        progress.on_image(img)
+        progress.on_image(img.layers)
     return img
 
 

@@ -220,6 +220,7 @@ class VulnStore:
         self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._cache_size = cache_size
         self._keys: dict[str, frozenset[str]] = {}
+        self._ecosystems: tuple[str, ...] | None = None
         self._decoder = _Decoder()
         self._kev: dict[str, tuple[str, ...]] | None = None
         self._kev_entries: dict[str, KevEntry] = {}
@@ -277,6 +278,15 @@ class VulnStore:
             keys = frozenset(json.loads(rows[0][0])) if rows else frozenset()
             self._keys[ecosystem] = keys
         return keys
+
+    def ecosystems(self) -> tuple[str, ...]:
+        """Every ecosystem the database has records for ("Debian:12", "Red Hat:...::baseos"),
+        sorted: what a search pattern of ``ecosystem.DISTROS`` is matched against."""
+        with self._lock:
+            if self._ecosystems is None:
+                rows = self._rows("SELECT ecosystem FROM package_keys ORDER BY ecosystem", ())
+                self._ecosystems = tuple(r[0] for r in rows)
+            return self._ecosystems
 
     def lookup(
         self, ecosystem: str, name: str, *, include_withdrawn: bool = False

@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ ENV_SOURCES = "HULLCHECK_DB_SOURCES"
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
+WOLFI_SECDB = "https://packages.wolfi.dev/os/security.json"
+CHAINGUARD_SECDB = "https://packages.cgr.dev/chainguard/security.json"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 OSV_ECOSYSTEMS = OSV_DOWNLOADS  # from THE table: a new ecosystem's row is downloaded too
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
@@ -64,6 +67,7 @@ _UPDATE_HINT = ("the previous database is unchanged; check the network, retry la
 
 # Order is preference: for an advisory id found in two sources the first one wins, so the
 # distro trackers (with no-dsa/postponed statuses) come before OSV's conversions of them.
+# Each distro's row in ecosystem.DISTROS says which of these cover it ("feeds", "osv").
 DEFAULT_SOURCES: tuple[Source, ...] = (
     Source(name="debian-tracker", kind=SourceKind.DEBIAN, locations=(DEBIAN_TRACKER,)),
     Source(
@@ -75,8 +79,11 @@ DEFAULT_SOURCES: tuple[Source, ...] = (
             for repo in ("main", "community")
         ),
     ),
+    Source(name="wolfi-secdb", kind=SourceKind.WOLFI, locations=(WOLFI_SECDB,)),
+    Source(name="chainguard-secdb", kind=SourceKind.CHAINGUARD, locations=(CHAINGUARD_SECDB,)),
     *(
-        Source(name=f"osv-{eco}", kind=SourceKind.OSV, locations=(f"{OSV_BUCKET}/{eco}/all.zip",))
+        Source(name=f"osv-{eco}", kind=SourceKind.OSV,
+               locations=(f"{OSV_BUCKET}/{urllib.parse.quote(eco)}/all.zip",))
         for eco in OSV_ECOSYSTEMS
     ),
     Source(name="cisa-kev", kind=SourceKind.KEV, locations=(KEV_URL,)),

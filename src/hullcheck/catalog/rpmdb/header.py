@@ -49,6 +49,7 @@ DIRINDEXES = 1116
 BASENAMES = 1117
 DIRNAMES = 1118
 FILEDIGESTALGO = 5011
+MODULARITYLABEL = 5096  # "nodejs:14:8070020230306170042:bd1311ed": built in a module stream
 
 # FILEDIGESTALGO values (rpm's PGPHASHALGO_*) -> Package.file_digests algorithm
 DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
@@ -58,7 +59,7 @@ _HEX_OR_NUL = b"0123456789abcdef\0"
 _DIGEST_TAGS = frozenset({FILEDIGESTS, FILEDIGESTALGO})
 _WANTED = frozenset(
     {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, ARCH, OLDFILENAMES, SOURCERPM,
-     DIRINDEXES, BASENAMES, DIRNAMES}
+     DIRINDEXES, BASENAMES, DIRNAMES, MODULARITYLABEL}
 ) | _DIGEST_TAGS
 _INDEX = struct.Struct(">iIiI")
 _NONE = "(none)"  # what rpm writes for an absent SOURCERPM/LICENSE/VENDOR
@@ -80,6 +81,7 @@ class RpmHeader:
     files: tuple[str, ...] = ()
     file_digests: tuple[tuple[str, str], ...] = ()  # sorted (path, "sha256:<hex>"...)
     digest_problem: str = ""  # why some or all digests could not be read
+    modularity_label: str = ""  # the module stream it was built in (RHEL 8+ AppStream)
 
 
 class _Blob:
@@ -287,4 +289,5 @@ def parse_header(data: bytes) -> RpmHeader:
         files=files,
         file_digests=file_digests,
         digest_problem=digest_problem,
+        modularity_label=_optional(blob.string(MODULARITYLABEL)),
     )
