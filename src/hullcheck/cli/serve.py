@@ -112,6 +112,19 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _service_log(quiet: bool) -> None:
+    """The service's log (the API's internal errors, the worker's failed jobs and
+    deliveries) on standard error, one line each; the library only logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name, level in (("hullcheck", logging.WARNING if quiet else logging.INFO),
+                        ("procrastinate", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
 def run_monitor(args: argparse.Namespace) -> int:
     from hullcheck.monitor.config import Config, load_config
     from hullcheck.monitor.service import Service
@@ -121,6 +134,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     settings = ApiSettings(intake_rate=args.rate_limit)
     config = load_config(args.config) if args.config is not None else Config()
+    _service_log(args.quiet)
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -130,13 +144,13 @@ def run_monitor(args: argparse.Namespace) -> int:
                       config=config) as service:
         server = ApiServer(create_app(service, settings=settings), host=host, port=port).start()
         try:
-            if not args.no_worker:
-                service.start_worker()
             signal.signal(signal.SIGTERM, on_term)
             if not args.quiet:
                 worker = "no worker" if args.no_worker else "worker in this process"
                 print(f"hullcheck monitor: {server.url}/api/v1 ({service.mode}, {worker}, "
                       f"config {config.source})", file=sys.stderr, flush=True)
+            if not args.no_worker:
+                service.start_worker()
             stop.wait()
         finally:
             server.shutdown()

@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--scope", required=True, choices=[s.value for s in fleet.Scope],
                    help="read: look; write: also send images, SBOMs, events, triage; admin: "
                         "also update advisories and manage dead letters")
+    c.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print only the token")
     add_database_options(c)
     c.set_defaults(func=run_create)
     ls = tsub.add_parser("list", help="list the tokens (never the tokens themselves)")
@@ -67,6 +69,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = tsub.add_parser("revoke", help="revoke a token: it stops working at once")
     r.add_argument("--name", required=True)
     r.add_argument("--reason", default="", help="why (kept in the audit log)")
+    r.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print nothing")
     add_database_options(r)
     r.set_defaults(func=run_revoke)
 
