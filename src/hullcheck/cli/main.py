@@ -40,7 +40,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("token", "manage the monitoring service's API tokens"),
     "push": ("push", "scan an image here and upload the result to a monitoring service"),
     "query": ("query", "ask a monitoring service where a package or advisory ships"),
-    "worker": ("worker", "run the monitoring service's jobs (scans, re-matches, deliveries)"),
 }
 
 

@@ -41,9 +41,9 @@ def upgrade() -> None:
     # SQLite cannot alter a CHECK constraint: batch mode copies the table (it is small).
     with op.batch_alter_table("triage", recreate="always") as batch:
         batch.add_column(sa.Column("expires", sa.Date(), nullable=True))
-        batch.drop_constraint("ck_triage_action", type_="check")
+        batch.drop_constraint(op.f("ck_triage_action"), type_="check")
         batch.create_check_constraint(
-            "ck_triage_action", "action IN ('acknowledge', 'assign', 'vex', 'waive')")
+            op.f("ck_triage_action"), "action IN ('acknowledge', 'assign', 'vex', 'waive')")
     op.create_index(op.f("ix_finding_history_at"), "finding_history", ["at"])
     op.create_index(op.f("ix_findings_state_suppressed_severity_image_digest"), "findings",
                     ["state", "suppressed", "severity", "image_digest"])
