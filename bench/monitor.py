@@ -280,9 +280,10 @@ alerts: [{{name: new, when: [new-finding], channels: [ops]}}]
             alerts = len(got) - before
             events = len(svc.store.events_since(0, limit=10_000_000)) - events_before
             svc.stop_worker()
+            dead = len(svc.dead_letters(limit=100_000))
             log(f"advisory update -> all alerts delivered: {delivered:.1f} s for {images} images "
-                f"({len(svc.dead_letters(limit=100_000))} dead letters in all; {events} events, {alerts} new-finding webhooks, one POST each; update + delta "
-                f"re-match {rematched:.1f} s)")
+                f"({dead} dead letters in all; {events} events, {alerts} new-finding webhooks, "
+                f"one POST each; update + delta re-match {rematched:.1f} s)")
 
             # Delta vs full, both from the old build to the new one over the same stored
             # findings (so both write nothing): the matching cost of each.

@@ -10,17 +10,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hullcheck.fleet import Router
-from hullcheck.match.model import Level
+from hullcheck.model import Severity
 from hullcheck.monitor.config import AlertRule, Config
 
 FINDING_EVENTS = frozenset({"new-finding", "fixed-finding", "finding-changed"})
 
 
-def _level(finding: Mapping[str, Any]) -> Level:
+def _severity(finding: Mapping[str, Any]) -> Severity:
     try:
-        return Level.parse(str(finding.get("severity", "unknown")))
+        return Severity.parse(str(finding.get("severity", "unknown")))
     except ValueError:
-        return Level.UNKNOWN
+        return Severity.UNKNOWN
 
 
 def _malicious(finding: Mapping[str, Any]) -> bool:
@@ -42,7 +42,7 @@ def wants(rule: AlertRule, kind: str, payload: Mapping[str, Any]) -> bool:
         return False
     if finding.get("suppressed") and not rule.include_suppressed and kind == "new-finding":
         return False
-    if rule.min_severity is not None and _level(finding).rank < rule.min_severity.rank:
+    if rule.min_severity is not None and _severity(finding) < rule.min_severity:
         return False
     if rule.malicious and not _malicious(finding):
         return False

@@ -36,7 +36,7 @@ from hullcheck import untrusted
 from hullcheck.deadline import parse_duration
 from hullcheck.errors import FormatError, HullcheckError
 from hullcheck.globs import translate
-from hullcheck.match.model import Level
+from hullcheck.model import Severity
 from hullcheck.monitor.channels import Channel, ChannelConfigError, channel_from_config
 
 MAX_CONFIG = 1 << 20
@@ -86,7 +86,7 @@ class AlertRule:
     name: str
     when: tuple[str, ...]  # event types
     channels: tuple[str, ...]
-    min_severity: Level | None = None  # finding events: at or above
+    min_severity: Severity | None = None  # finding events: at or above
     malicious: bool = False  # finding events: only malicious packages
     kev: bool = False  # finding events: only findings in CISA's KEV
     repositories: tuple[Glob, ...] = ()  # only images of these repositories (none: all)
@@ -388,7 +388,7 @@ def _alerts(top: _Map, ctx: _Ctx, channels: Mapping[str, Channel]) -> tuple[Aler
         level = None
         if severity is not None:
             try:
-                level = Level.parse(severity.value)
+                level = Severity.parse(severity.value)
             except ValueError as exc:
                 raise ctx.error(severity, f"{path}.min-severity", str(exc)) from None
         names = _channel_names(ctx, m, "channels", channels)

@@ -25,7 +25,7 @@ from hullcheck.model import Inventory, Package
 if TYPE_CHECKING:
     from hullcheck.image import PullOptions
     from hullcheck.match.model import Finding
-    from hullcheck.report.findings import ScanReport
+    from hullcheck.report.model import ScanReport
     from hullcheck.vex.model import IgnoreRule, Statement
     from hullcheck.vulndb import VulnStore
 
@@ -198,11 +198,11 @@ def package_rows(inv: Inventory) -> list[PackageRow]:
 
 
 def finding_rows(findings: Iterable[Finding], inv: Inventory) -> list[FindingRow]:
-    from hullcheck.report.findings import finding_json
+    from hullcheck.report.json import finding as finding_json
 
     return [FindingRow(
         advisory_id=f.id, package_purl=f.package.purl, aliases=f.aliases,
-        severity=f.level.value, cvss=f.severity.score, kev=f.kev is not None,
+        severity=f.severity.value, cvss=f.score.score, kev=f.kev is not None,
         fixed_versions=f.fixed_versions, status=f.status.value,
         suppressed=f.suppressed is not None,
         suppressed_reason=f.suppressed.reason if f.suppressed else "",
@@ -243,9 +243,9 @@ def image_record(inv: Inventory, *, digest: str, repository: str, tags: Collecti
 
 def secrets_json(report: ScanReport) -> list[dict[str, Any]]:
     """The secret findings as ``scan -o json`` shows them (redacted)."""
-    from hullcheck.report.findings import to_json
+    from hullcheck.report.json import scan as scan_json
 
-    secrets = to_json(report).get("secrets") or {}
+    secrets = scan_json(report).get("secrets") or {}
     found = secrets.get("findings", []) if isinstance(secrets, dict) else []
     return list(found)
 
@@ -300,7 +300,7 @@ def assess_base(target: str, db: Path, pull: PullOptions, *, catalog: Path | Non
         "eol": {"state": a.eol.state.value, "reason": a.eol.reason},
         "advice": None if advice is None else {
             "summary": advice.summary(), "base": advice.base, "candidate": advice.candidate,
-            "fixedBySeverity": {lv.value: n for lv, n in advice.fixed_by_level.items()}},
+            "fixedBySeverity": {lv.value: n for lv, n in advice.fixed_by_severity.items()}},
         "notes": list(a.notes),
     }
 
@@ -329,9 +329,12 @@ def policy_decision(policy_file: Path, target: str, db: Path, pull: PullOptions,
     """The policy's decision about the image, as ``policy -o json`` writes it. A policy with
     base rules about an image whose base is in a registry ``allowed`` refuses is not
     evaluated (its evidence would come from there)."""
+    import dataclasses
+
     from hullcheck import pipeline
     from hullcheck.policy import Need, load
-    from hullcheck.policy.render import to_json
+    from hullcheck.report.json import decision as decision_json
+    from hullcheck.report.model import PolicyReport
 
     policy = load(policy_file)
     if Need.BASE in policy.needs():
@@ -340,8 +343,9 @@ def policy_decision(policy_file: Path, target: str, db: Path, pull: PullOptions,
             return {"outcome": "error", "policy": policy.name,
                     "error": f"the policy judges the base, which the image names in {host}, "
                              "not in the service's registries: not contacted"}
-    req = pipeline.evidence_request(policy, target, db=db, pull=pull, vex=tuple(vex_files),
-                                    ignore=ignore, today=today, base_catalog=base_catalog,
-                                    base_trust=base_trust)
+    req = dataclasses.replace(
+        pipeline.evidence_request(policy, target, db=db, pull=pull, vex=tuple(vex_files),
+                                  base_trust=base_trust),
+        ignore=ignore, today=today, base_catalog=base_catalog)
     _, decision = pipeline.policy_check(policy, req)
-    return dict(to_json(decision))
+    return dict(decision_json(PolicyReport(decision=decision, policy=policy)))

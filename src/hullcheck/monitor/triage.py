@@ -139,7 +139,7 @@ def attach(ctx: Context, repository: str, *, actor: str) -> list[str]:
     if ctx.config.registry(host) is None:
         raise UsageError(f"registry {host} is not in the service's registries")
     doc = openvex(ctx, repository)
-    password = os.environ.get(signing.password_env, "").encode() if signing.password_env else b""
+    password = os.environ.get(signing.password_env, "") if signing.password_env else ""
     attached = []
     with tempfile.TemporaryDirectory(prefix="hullcheck-vex-") as tmp:
         predicate = Path(tmp) / "openvex.json"
@@ -149,7 +149,7 @@ def attach(ctx: Context, repository: str, *, actor: str) -> list[str]:
                                                    action=TriageAction.VEX)):
             pipeline.attest_image(pipeline.AttestRequest(
                 image=f"registry:{repository}@{digest}", key=signing.key,
-                password=lambda: password, predicate_type=OPENVEX_PREDICATE,
+                prompt=lambda _what: password, predicate_type=OPENVEX_PREDICATE,
                 predicate=predicate, pull=ctx.pull_options(host)))
             attached.append(digest)
     ctx.store.audit(actor=actor, action="vex.attest", target=f"repository:{repository}",
