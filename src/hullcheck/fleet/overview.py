@@ -153,7 +153,7 @@ def at_risk(conn: Connection, flt: Filter = Filter(), *, limit: int = 50,
                        kev.label("kev"), fixable.label("fixable"),
                        *[v.label(k) for k, v in flags.items()],
                        sa.func.count().over().label("total"))
-             .select_from(i_.table.outerjoin(agg, agg.c.digest == i_.digest))
+             .select_from(t.images.outerjoin(agg, agg.c.digest == i_.digest))
              .where(risky, *_digests_where(flt, i_.digest))
              .order_by(sa.case((mal > 0, 0), else_=1), sa.case((kev > 0, 0), else_=1),
                        sa.case((fixable > 0, 0), else_=1), flags["policy_failed"].desc(),

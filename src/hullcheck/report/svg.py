@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from hullcheck.report.fleet import TrendPoint
 
-CHARTED = ("malicious", "critical", "high", "medium", "low")
-_DASH = {"malicious": "2 3", "critical": "", "high": "8 4", "medium": "4 4", "low": "1 3"}
+CHARTED = ("malicious", "critical", "high", "medium", "low", "negligible", "unknown")
+_DASH = {"malicious": "2 3", "critical": "", "high": "8 4", "medium": "4 4", "low": "1 3",
+         "negligible": "6 2 1 2", "unknown": "1 1"}
 
 
 def _nice_max(value: int) -> int:

@@ -26,7 +26,7 @@ from hullcheck.fleet.model import (
     TokenInfo,
     TriageDecision,
 )
-from hullcheck.match.model import Level
+from hullcheck.model import Severity as Level  # main: one Severity (issue 11)
 
 JSON = dict[str, Any]
 SEVERITIES = tuple(level.value for level in Level)  # malicious, critical, ..., unknown

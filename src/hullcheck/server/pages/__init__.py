@@ -56,6 +56,7 @@ def routes() -> list[BaseRoute]:
         Route("/settings/dead-letters/retry", actions.retry_dead_letter, methods=["POST"],
               name="retry_dead_letter"),
         Route("/static/{name}", views.static, methods=["GET"], name="static"),
+        Route("/favicon.ico", views.no_icon, methods=["GET"], name="favicon"),
     ]
 
 

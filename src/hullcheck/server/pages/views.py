@@ -133,3 +133,9 @@ async def static(ctx: PageContext) -> Response:
         raise ApiError(404, f"no asset {name[:80]!r}")
     return FileResponse(STATIC / name, media_type=ASSETS[name],
                         headers=security_headers(cache=True))
+
+
+async def no_icon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico on their own, signed in or not: nothing to read here
+    (the pages name /static/favicon.svg)."""
+    return Response(status_code=204, headers=security_headers())
