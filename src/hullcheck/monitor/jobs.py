@@ -141,8 +141,7 @@ def scan(ctx: Context, args: dict[str, Any]) -> None:
         raise
     inv = report.inventory
     decisions = ctx.store.decisions(digest=digest, repository=repository)
-    findings = convert.mark(report.findings, inv,
-                            convert.Marks(triage=convert.triage_statements(decisions, digest)),
+    findings = convert.mark(report.findings, inv, convert.triage_marks(decisions, digest),
                             today=ctx.clock().date())
     first = known is None or known.status != ImageStatus.SCANNED
     record(ctx, inv, findings=convert.finding_rows(findings, inv), digest=digest,
