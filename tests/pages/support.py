@@ -75,10 +75,11 @@ class Site:
         """A browser-like client: keeps cookies, does not follow redirects."""
         return httpx.Client(base_url=self.url, timeout=60, follow_redirects=False)
 
-    def signed_in(self, scope: str = "read") -> httpx.Client:
-        client = self.client()
-        login(client, self.tokens[scope])
-        return client
+    @contextmanager
+    def signed_in(self, scope: str = "read") -> Iterator[httpx.Client]:
+        with self.client() as client:
+            assert login(client, self.tokens[scope]).status_code == 303
+            yield client
 
 
 def login(client: httpx.Client, token: str) -> httpx.Response:
