@@ -39,6 +39,9 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[webdriver.Chrome]:
                  "--disable-extensions", "--disable-dev-shm-usage",
                  f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"):
         options.add_argument(flag)
+    if size[0] < 500:  # a desktop window cannot be this narrow: emulate a phone's screen
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {
+            "width": size[0], "height": size[1], "pixelRatio": 3.0, "touch": True}})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options,
                               service=DriverService(executable_path=str(CHROMEDRIVER)))

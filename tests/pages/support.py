@@ -22,6 +22,7 @@ from hullcheck.monitor.service import Service
 from hullcheck.server.api_serve import ApiServer
 from hullcheck.server.pages import create_app
 from tests.fixtures.images import write
+from tests.secrets.fakes import aws_key_id, aws_secret
 from tests.server.api.support import (
     ADVISORIES,
     URLLIB3_ADVISORY,
@@ -33,8 +34,8 @@ from tests.server.api.support import (
 )
 
 REPO = "registry.example.org/shop"
-# A key shaped like AWS's documentation example: the secret scanner's rule finds it.
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+# A made-up key of AWS's shape (not the documented example, which the scanner skips).
+AWS_KEY = aws_key_id(13)
 HOSTILE = '<script>alert("x")</script>'
 ULTRALYTICS_ADVISORY = "PYSEC-2024-154"  # ultralytics 8.3.41-8.3.46 (high, fixed in 8.3.47)
 MALICIOUS_ADVISORY = "MAL-2023-1"  # @hyperion-util/cookies 77.77.79 on npm
@@ -108,7 +109,8 @@ def secret_image() -> Any:
     """An image whose second layer writes a credentials file and whose third deletes it."""
     b = ImageBuilder(labels={"org.opencontainers.image.authors": HOSTILE})
     b.add_layer({"etc/os-release": 'ID=debian\nVERSION_ID="12"\n'}, created_by="base")
-    b.add_layer({"root/.aws/credentials": f"[default]\naws_access_key_id = {AWS_KEY}\n"},
+    b.add_layer({"root/.aws/credentials": f"[default]\naws_access_key_id = {AWS_KEY}\n"
+                                          f"aws_secret_access_key = {aws_secret(13)}\n"},
                 created_by="COPY credentials /root/.aws/")
     b.add_layer([whiteout("root/.aws/credentials")], created_by="RUN rm credentials")
     return b.build()

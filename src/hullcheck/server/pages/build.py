@@ -263,26 +263,33 @@ class SecretView:
     rule: str
     severity: str
     path: str
+    line: int | None
     layer: str
-    deleted: bool
+    deleted_by: str  # the layer that deleted the file ("" when it is still visible)
     redacted: str
 
 
+def _layer_index(value: Any) -> str:
+    index = _dict(value).get("index")
+    return str(index) if isinstance(index, int) else ""
+
+
 def secrets_of(payload: JSON | None) -> tuple[tuple[SecretView, ...], int]:
-    """The secret findings of the image's ``secret-found`` event (redacted by the scanner)."""
+    """The secret findings of the image's ``secret-found`` event (redacted by the scanner:
+    ``match`` is what ``scan -o json`` shows, never the secret)."""
     if not isinstance(payload, dict):
         return (), 0
     out = []
     for s in _list(payload.get("secrets"))[:100]:
         s = _dict(s)
-        layer = _dict(s.get("layer"))
-        index = layer.get("index")
+        line = s.get("line")
+        deleted = _layer_index(s.get("deletedBy"))
         out.append(SecretView(
-            rule=_text(s.get("rule"), 200) or _text(s.get("id"), 200),
-            severity=_text(s.get("severity"), 20) or "unknown",
-            path=_text(s.get("path"), 1000), layer=str(index) if isinstance(index, int) else "",
-            deleted=s.get("visible") is False, redacted=_text(s.get("match"), 200)
-            or _text(s.get("redacted"), 200)))
+            rule=_text(s.get("title"), 200) or _text(s.get("ruleId"), 200),
+            severity=_text(s.get("severity"), 20) or "unknown", path=_text(s.get("path"), 1000),
+            line=line if isinstance(line, int) else None, layer=_layer_index(s.get("layer")),
+            deleted_by=deleted or ("?" if s.get("visible") is False else ""),
+            redacted=_text(s.get("match"), 200)))
     count = payload.get("count")
     return tuple(out), count if isinstance(count, int) else len(out)
 
