@@ -69,7 +69,9 @@ def _open() -> list[sa.ColumnElement[bool]]:
 def _json_text(conn: Connection, column: sa.Column[Any], *path: str) -> sa.ColumnElement[Any]:
     """The text of a JSON field (``'fail'``), or for booleans the word (``'false'``)."""
     if conn.dialect.name == "postgresql":
-        return column.op("#>>")(sa.literal("{" + ",".join(path) + "}"))
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column.op("#>>")(sa.cast(sa.literal("{" + ",".join(path) + "}"), ARRAY(sa.Text)))
     where = "$." + ".".join(path)
     # json_type says 'true'/'false' for booleans (json_extract would say 1/0).
     return sa.case((sa.func.json_type(column, where).in_(("true", "false")),

@@ -39,10 +39,12 @@ if TYPE_CHECKING:
 PAGE = 50  # images at risk per page
 PACKAGES_PAGE = 200
 TREND_DAYS = 30
-MAX_HITS = 500  # images a search or an advisory page lists
+MAX_HITS = 200  # images a search or an advisory page lists (the first ones, said so)
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-ADVISORY = re.compile(r"(CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3}|[A-Z][A-Z0-9]*-[A-Za-z0-9][\w.:-]*)",
-                      re.IGNORECASE)
+# An advisory id as databases write them: CVE-2024-3094 (any case), GHSA-xxxx-xxxx-xxxx,
+# or an upper-case prefix and a number (PYSEC-2019-133, MAL-2023-1, DSA-5649-1, RUSTSEC-...).
+# Package names are lower case, so "python-3" stays a package search.
+ADVISORY = re.compile(r"(?i:CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3})|[A-Z][A-Z0-9]+-\d[\w.:-]*")
 _RANK = {s.value: s.rank for s in Severity}
 
 
@@ -563,7 +565,7 @@ def classify(q: str) -> tuple[str, str, str]:
         if sep and "/" not in tag:
             return "reference", repo, tag
         return "repository", q, ""
-    if ADVISORY.fullmatch(q) and any(c.isdigit() for c in q) and "-" in q:
+    if ADVISORY.fullmatch(q):
         return "advisory", q, ""
     name, sep, version = q.replace("@", " ").partition(" ")
     return "package", name.strip(), version.strip() if sep else ""

@@ -38,8 +38,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_sessions_expires_at"), "sessions", ["expires_at"])
     op.create_index(op.f("ix_sessions_token_id"), "sessions", ["token_id"])
-    # SQLite cannot alter a CHECK constraint: batch mode copies the table (it is small).
-    with op.batch_alter_table("triage", recreate="always") as batch:
+    # SQLite cannot alter a CHECK constraint: batch mode copies the table there (it is small);
+    # PostgreSQL alters it in place ("auto": a copy would restart the id sequence at 1).
+    with op.batch_alter_table("triage", recreate="auto") as batch:
         batch.add_column(sa.Column("expires", sa.Date(), nullable=True))
         batch.drop_constraint(op.f("ck_triage_action"), type_="check")
         batch.create_check_constraint(
