@@ -15,7 +15,9 @@
    browser does, and times each page over HTTP (median of --runs after one warm-up): the
    fleet (plain, filtered by owner, by cluster, page 20 of the images at risk), an image,
    its package search, an advisory in many images and in few, search by purl, by name, by
-   repository, the triage form and the settings. Target: each under 200 ms.
+   repository and the settings. Target: each under 200 ms. Wall time, and the CPU time of
+   this process (server and client; in PostgreSQL mode the database's own work is in its
+   processes): on a shared machine under load the wall time includes waiting for a core.
 
 Without --database-url, PostgreSQL mode starts a throwaway server from Debian's postgresql
 package (tests/fixtures/postgres.py). Prints figures; the last line is one JSON object.
@@ -248,22 +250,25 @@ def measure(url: str, label: str, args: argparse.Namespace, data_dir: Path) -> d
                 assert nonce is not None
                 r = c.post("/login", data={"login": nonce.group(1), "token": token})
                 assert r.status_code == 303, r.text
-                for name, path in pages(args.images):
-                    path = path.replace("{common}", common).replace(
+                for name, template in pages(args.images):
+                    path = template.replace("{common}", common).replace(
                         "{advisory}", advisory).replace("{alias}", "GHSA-" + advisory[-5:])
-                    times = []
+                    times, cpu = [], []
                     for run in range(args.runs + 1):
-                        began = time.perf_counter()
+                        began, began_cpu = time.perf_counter(), time.process_time()
                         r = c.get(path)
                         took = (time.perf_counter() - began) * 1000
+                        took_cpu = (time.process_time() - began_cpu) * 1000
                         assert r.status_code == 200, (path, r.status_code, r.text[:300])
                         if run:  # the first run warms caches
                             times.append(took)
-                    ms = statistics.median(times)
+                            cpu.append(took_cpu)
+                    ms, cpu_ms = statistics.median(times), statistics.median(cpu)
                     figures[name] = round(ms, 1)
+                    figures[name + " (cpu)"] = round(cpu_ms, 1)
                     flag = "" if ms < TARGET_MS else f"  OVER {TARGET_MS:.0f} ms"
-                    print(f"[{label}] {name}: {ms:.1f} ms ({len(r.content) // 1024} KiB){flag}",
-                          flush=True)
+                    print(f"[{label}] {name}: {ms:.1f} ms wall, {cpu_ms:.1f} ms CPU of this "
+                          f"process ({len(r.content) // 1024} KiB){flag}", flush=True)
         finally:
             server.shutdown()
     return figures
@@ -301,8 +306,8 @@ def main() -> None:
                                                    "postgresql", args, Path(tmp))
                 finally:
                     server.stop()
-    slowest = max((v for k in ("sqlite", "postgresql") for v in result.get(k, {}).values()),
-                  default=0.0)
+    slowest = max((v for k in ("sqlite", "postgresql") for n, v in result.get(k, {}).items()
+                   if not n.endswith("(cpu)")), default=0.0)
     result["slowestMs"] = slowest
     result["allUnderTarget"] = slowest < TARGET_MS
     print(json.dumps(result))

@@ -54,17 +54,19 @@ def test_images_at_risk_come_worst_first_for_their_reasons(store: fleet.Store) -
     store.record_scan(image("sha256:" + "f" * 64, "r/f"), [mal],
                       [finding("MAL-1", mal, severity="malicious")])
     with store.read() as conn:
-        rows, total = overview.at_risk(conn)
-    assert total == 5
-    assert [r.repository for r in rows] == ["r/f", "r/a", "r/b", "r/c", "r/d"]
-    f, a, b, c, d = rows
+        risk = overview.fleet_risk(conn)
+    assert risk.total == 5
+    assert [r.repository for r in risk.rows] == ["r/f", "r/a", "r/b", "r/c", "r/d"]
+    f, a, b, c, d = risk.rows
     assert (f.malicious, a.kev, b.fixable, c.policy_failed, d.base_stale) == (1, 1, 1, True, True)
     assert b.counts == {"critical": 1, "high": 1} and not b.policy_failed and not b.base_stale
     assert a.tags == ("1.0",) and not d.base_eol
+    assert risk.totals == {"malicious": 1, "medium": 1, "critical": 1, "high": 1, "low": 1}
     with store.read() as conn:  # paging: the second page of two, and past the end
-        page, total = overview.at_risk(conn, limit=2, offset=2)
-        assert [r.repository for r in page] == ["r/b", "r/c"] and total == 5
-        assert overview.at_risk(conn, limit=2, offset=10) == ([], 5)
+        page = overview.fleet_risk(conn, limit=2, offset=2)
+        assert [r.repository for r in page.rows] == ["r/b", "r/c"] and page.total == 5
+        past = overview.fleet_risk(conn, limit=2, offset=10)
+        assert (past.rows, past.total) == ((), 5)
 
 
 def test_suppressed_and_fixed_findings_put_nothing_at_risk(store: fleet.Store) -> None:
@@ -75,8 +77,8 @@ def test_suppressed_and_fixed_findings_put_nothing_at_risk(store: fleet.Store) -
         finding("CVE-2", SSL, severity="critical", fixed=("1",), status="fixed")])
     store.record_scan(image(DIGEST_B, "r/b"), [SSL], [])  # rescanned: CVE-2 fixed
     with store.read() as conn:
-        assert overview.at_risk(conn) == ([], 0)
-        assert overview.severity_totals(conn) == {}
+        risk = overview.fleet_risk(conn)
+    assert (risk.rows, risk.total, risk.totals) == ((), 0, {})
 
 
 def test_filters_narrow_totals_and_risk(store: fleet.Store) -> None:
@@ -87,15 +89,19 @@ def test_filters_narrow_totals_and_risk(store: fleet.Store) -> None:
         finding("CVE-2", XZ, severity="critical", fixed=("5.6.1",), status="fixed"),
         finding("CVE-3", SSL, severity="high")])
     with store.read() as conn:
-        assert overview.severity_totals(conn) == {"medium": 1, "critical": 1, "high": 1,
-                                                  "low": 1}
+        assert overview.fleet_risk(conn).totals == {"medium": 1, "critical": 1, "high": 1,
+                                                    "low": 1}
         prod = overview.Filter(cluster="prod")
-        assert overview.severity_totals(conn, prod) == {"medium": 1}
-        assert [r.digest for r in overview.at_risk(conn, prod)[0]] == [DIGEST_A]
+        in_prod = overview.fleet_risk(conn, prod)
+        assert in_prod.totals == {"medium": 1}
+        assert [r.digest for r in in_prod.rows] == [DIGEST_A]
         assert overview.image_count(conn, prod) == 1
         assert overview.image_count(conn, overview.Filter(cluster="prod", namespace="x")) == 0
         by_repo = overview.Filter(repository="r/b")
-        assert [r.digest for r in overview.at_risk(conn, by_repo)[0]] == [DIGEST_B]
+        assert [r.digest for r in overview.fleet_risk(conn, by_repo).rows] == [DIGEST_B]
+        # the image-level reasons obey the filter too: C fails its policy, outside r/b
+        assert [r.digest for r in overview.fleet_risk(
+            conn, overview.Filter(repository="r/c")).rows] == [DIGEST_C]
         assert overview.image_count(conn, overview.Filter(owner="nobody")) == 0
         options = overview.filter_options(conn)
         assert options.clusters == ("prod",) and options.namespaces == ("shop",)
@@ -111,10 +117,15 @@ def test_changes_in_a_window(store: fleet.Store, clock: Clock) -> None:
     with store.read() as conn:
         day = overview.changes_since(conn, now - dt.timedelta(days=1), latest=10)
         week = overview.changes_since(conn, now - dt.timedelta(days=7))
-    assert day.counts == {"fixed": {"high": 1}} and day.total("fixed") == 1
+        other = overview.changes_since(conn, now - dt.timedelta(days=7),
+                                       overview.Filter(repository="r/x"))
+        mine = overview.changes_since(conn, now - dt.timedelta(days=7),
+                                      overview.Filter(repository="r/a"))
+    assert day.counts == {"fixed": 1} and day.total("fixed") == 1
     assert [(c.change, c.advisory_id, c.repository) for c in day.latest] == [
         ("fixed", "CVE-1", "r/a")]
     assert week.total("new") == 2 and week.total("fixed") == 1 and not week.latest
+    assert other.counts == {} and mine.counts == week.counts
 
 
 def test_an_images_packages_layers_and_replacements(store: fleet.Store) -> None:
@@ -206,4 +217,4 @@ def test_upgrade_from_0002_keeps_triage_and_allows_waivers(db_url: str) -> None:
         assert len(store.decisions(repository="r/a")) == 2
         with store.read() as conn:
             names = {ix["name"] for ix in sa.inspect(conn).get_indexes("finding_history")}
-        assert "ix_finding_history_at" in names
+        assert "ix_finding_history_at_change" in names

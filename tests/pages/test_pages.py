@@ -149,8 +149,7 @@ def test_a_vex_decision_marks_the_finding_and_reaches_the_openvex_export(
         assert "vulnerable_code_not_in_execute_path" in row
         audit = html.split('id="audit"', 1)[1]
         assert "write-token" in audit and "triage.vex" in audit
-    doc = json.loads(site.service.openvex(f"{REPO}/web") and json.dumps(
-        site.service.openvex(f"{REPO}/web")))
+    doc = site.service.openvex(f"{REPO}/web")
     (statement,) = doc["statements"]
     assert statement["vulnerability"]["name"] == CVE
     assert statement["status"] == "not_affected"

@@ -46,9 +46,10 @@ def test_the_chart_is_well_formed_labelled_and_free_of_inline_style() -> None:
     svg = trend_chart(points)
     root = ET.fromstring(svg)  # well-formed XML
     ns = "{http://www.w3.org/2000/svg}"
-    assert root.find(f"{ns}title").text == "Open findings per day"
-    desc = root.find(f"{ns}desc").text
-    assert "2025-03-09" in desc and "critical 2, high 7, unknown 0" in desc
+    title, desc = root.find(f"{ns}title"), root.find(f"{ns}desc")
+    assert title is not None and title.text == "Open findings per day"
+    assert desc is not None and desc.text is not None
+    assert "2025-03-09" in desc.text and "critical 2, high 7, unknown 0" in desc.text
     labels = [t.text for t in root.iter(f"{ns}text") if "label" in t.get("class", "")]
     assert labels == ["critical 2", "high 7", "unknown 0"]
     lines = [p.get("class") for p in root.iter(f"{ns}polyline")]

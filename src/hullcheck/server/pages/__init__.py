@@ -7,7 +7,7 @@ and tokens as the REST API (docs/pages.md).
 |---|---|---|
 | ``/login``, ``/logout`` | anyone / signed in | a token in, a session cookie out; and back |
 | ``/`` | read | the fleet: at risk first, counts, what changed, the trend, filters |
-| ``/images/{digest}`` | read | one image: tags, deployments, base, signatures, policy, layers, packages, findings, secrets, history |
+| ``/images/{digest}`` | read | one image: where it runs, base, signatures, policy, findings, ... |
 | ``/advisories/{id}`` | read | one advisory (any alias): what it says, where it ships |
 | ``/search?q=`` | read | a purl, a package name, an advisory, an image reference or digest |
 | ``/images/{digest}/triage``, ``/triage`` | write | acknowledge, assign, VEX, waive a finding |

@@ -93,16 +93,16 @@ def fleet(service: Service, flt: overview.Filter, *, page: int = 1) -> FleetData
     store = service.store
     now = store.clock()
     with store.read() as conn:
-        totals = overview.severity_totals(conn, flt)
-        rows, total = overview.at_risk(conn, flt, limit=PAGE, offset=(page - 1) * PAGE)
+        risky = overview.fleet_risk(conn, flt, limit=PAGE, offset=(page - 1) * PAGE)
         day = overview.changes_since(conn, now - dt.timedelta(days=1), flt, latest=20)
         week = overview.changes_since(conn, now - dt.timedelta(days=7), flt)
         count = overview.image_count(conn, flt)
         options = overview.filter_options(conn)
     points = trend(((c.day, c.severity, c.open) for c in store.trend(days=TREND_DAYS + 400)),
                    days=TREND_DAYS, today=now.date())
-    return FleetData(filter=flt, totals=totals, images=count, at_risk=tuple(risk(r) for r in rows),
-                     at_risk_total=total, page=page, pages=max(1, -(-total // PAGE)), day=day,
+    return FleetData(filter=flt, totals=risky.totals, images=count,
+                     at_risk=tuple(risk(r) for r in risky.rows), at_risk_total=risky.total,
+                     page=page, pages=max(1, -(-risky.total // PAGE)), day=day,
                      week=week, trend=points, options=options)
 
 
@@ -155,8 +155,8 @@ def finding_view(s: StoredFinding, decisions: tuple[TriageDecision, ...] = ()) -
     sup = _dict(data.get("suppressed"))
     layer = _dict(pkg.get("layer"))
     via = ""
-    for e in _list(data.get("evidence")):
-        e = _dict(e)
+    for item in _list(data.get("evidence")):
+        e = _dict(item)
         if _text(e.get("via")) == "source":
             via = _text(e.get("searchedName"), 200)
     index = layer.get("index")
@@ -236,8 +236,8 @@ def policy_view(policy: JSON | None) -> PolicyView | None:
     if not isinstance(policy, dict):
         return None
     violations = []
-    for v in _list(policy.get("violations"))[:100]:
-        v = _dict(v)
+    for item in _list(policy.get("violations"))[:100]:
+        v = _dict(item)
         items = tuple(_text(_dict(i).get("id"), 200) or _text(_dict(i).get("detail"), 200)
                       for i in _list(v.get("items"))[:20])
         violations.append(Violation(rule=_text(v.get("rule"), 200),
@@ -282,8 +282,8 @@ def secrets_of(payload: JSON | None) -> tuple[tuple[SecretView, ...], int]:
     if not isinstance(payload, dict):
         return (), 0
     out = []
-    for s in _list(payload.get("secrets"))[:100]:
-        s = _dict(s)
+    for item in _list(payload.get("secrets"))[:100]:
+        s = _dict(item)
         line = s.get("line")
         deleted = _layer_index(s.get("deletedBy"))
         out.append(SecretView(
@@ -346,11 +346,11 @@ def _layers(detail: ImageDetail, by_layer: dict[int | None, overview.LayerPackag
                 replaced_in[new.layer].append(h)
     out = []
     for index, la in enumerate(detail.layers):
-        lp = by_layer.get(index)
+        here = by_layer.get(index)
         out.append(LayerView(
             index=index, digest=la.digest, size=la.size, created_by=la.created_by,
-            added=lp.visible if lp else 0,
-            hidden=tuple((h, replaced.get(h.purl)) for h in (lp.hidden if lp else ())),
+            added=here.visible if here else 0,
+            hidden=tuple((h, replaced.get(h.purl)) for h in (here.hidden if here else ())),
             replaced_here=tuple(replaced_in.get(index, ()))))
     return tuple(out)
 

@@ -221,10 +221,10 @@ async def read_form(request: Request, *, sid: str | None) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "the form is not valid UTF-8 urlencoded data") from None
     form: dict[str, str] = {}
-    for key, value in pairs:
+    for key, raw in pairs:
         if key in form:
             raise ApiError(400, f"form field {key[:40]!r} is given twice")
-        value = value.replace("\r\n", "\n")
+        value = raw.replace("\r\n", "\n")
         if len(value) > MAX_FIELD or not value.replace("\n", " ").isprintable():
             raise ApiError(400, f"form field {key[:40]!r}: at most {MAX_FIELD} printable "
                                 "characters")

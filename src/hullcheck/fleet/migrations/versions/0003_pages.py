@@ -5,9 +5,11 @@
   or logging out ends it; ``ON DELETE CASCADE`` removes it with its token.
 - ``triage.expires`` and the action ``waive``: a waiver accepts a finding's risk until a
   date, after which the finding counts again.
-- ``finding_history(at)``: what changed in the last day or week, newest first.
-- ``findings(state, suppressed, severity, image_digest)``: the fleet's open findings by
-  severity and the images at risk, read from the index alone.
+- ``finding_history(at, change)``: what changed in the last day or week, counted from the
+  index alone.
+- ``findings(state, suppressed, image_digest, severity, kev, status)``: the fleet's open
+  findings per image (by severity, in KEV, with a fix) read from the index alone, in image
+  order: the fleet page ranks images at risk from it.
 
 Frozen once released: types are spelled out here, not imported.
 """
@@ -45,9 +47,10 @@ def upgrade() -> None:
         batch.drop_constraint(op.f("ck_triage_action"), type_="check")
         batch.create_check_constraint(
             op.f("ck_triage_action"), "action IN ('acknowledge', 'assign', 'vex', 'waive')")
-    op.create_index(op.f("ix_finding_history_at"), "finding_history", ["at"])
-    op.create_index(op.f("ix_findings_state_suppressed_severity_image_digest"), "findings",
-                    ["state", "suppressed", "severity", "image_digest"])
+    op.create_index(op.f("ix_finding_history_at_change"), "finding_history", ["at", "change"])
+    op.create_index(op.f("ix_findings_state_suppressed_image_digest_severity_kev_status"),
+                    "findings", ["state", "suppressed", "image_digest", "severity", "kev",
+                                 "status"])
 
 
 def downgrade() -> None:
