@@ -164,7 +164,8 @@ def run() -> int:
 
 LATE_ADVISORY = "PYSEC-2019-133"  # urllib3 < 1.24.2 (CVE-2019-11324): "published" mid-demo
 HOOK_SECRET = "demo-webhook-secret"  # noqa: S105 - the demo's own throwaway HMAC key
-SAMPLE_NAME = "demo.example/hullcheck-demo:1.0"
+SAMPLE_REPOSITORY = "demo.example/hullcheck-demo"
+SAMPLE_NAME = f"{SAMPLE_REPOSITORY}:1.0"
 
 
 def write_feed(feed: Path, *, late: bool) -> Path:
@@ -299,7 +300,19 @@ def monitor_demo(ref: str) -> int:
                 print(f"== {LATE_ADVISORY} (urllib3 < 1.24.2) is published; an admin asks for "
                       "an update: POST /api/v1/advisories/update", file=sys.stderr)
                 write_feed(feed, late=True)
+                digest = api.get("/api/v1/images", params={"repository": SAMPLE_REPOSITORY}
+                                 ).json()["images"][0]["digest"]
+
+                def build() -> str:
+                    return str(api.get(f"/api/v1/images/{digest}").json()["matchedBuild"])
+
+                matched = build()
                 update()
+                # the update job queues the re-match as jobs of its own: wait for the image
+                # to be matched against the new build (not just awaiting it), then its alerts
+                wait_until("the re-match", lambda: build() != matched
+                           and not build().startswith("awaiting:"))
+                wait_until("the alerts of the update", settled)
                 late = [e for e in received[first:] if e["event"] == "new-finding"]
                 print(f"== {len(late)} new alert(s) from the update: only the packages the "
                       "delta names were re-matched", file=sys.stderr)

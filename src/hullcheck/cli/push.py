@@ -8,9 +8,10 @@ import os
 import sys
 
 from hullcheck import pipeline, sbom
-from hullcheck.cli.common import add_image_options, pull_options, registry_of
+from hullcheck.cli.common import add_image_options, pull_options
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
+from hullcheck.model import ImageSource
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,25 +36,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def upload_name(image: str, name: str | None) -> str:
-    """``--name``, else the repository and tag IMAGE names (a registry reference)."""
-    if name:
-        if not name.isprintable() or len(name) > 255 or " " in name:
-            raise UsageError(f"--name {name[:80]!r}: write REPO[:TAG]")
-        return name
-    if registry_of(image) is None:
+def check_name(image: str, name: str | None) -> None:
+    """``--name`` is REPO[:TAG]; without it IMAGE must be a registry reference (checked
+    before the image is read)."""
+    if name is not None and (not name or not name.isprintable() or len(name) > 255
+                             or " " in name):
+        raise UsageError(f"--name {name[:80]!r}: write REPO[:TAG]")
+    if name is None and pipeline.registry_of(image) is None:
         raise UsageError(f"{image} is not a registry reference; say what to file it under "
                          "with --name REPO[:TAG]")
-    from hullcheck.registry.reference import parse_reference
 
-    ref = parse_reference(image.removeprefix("registry:"))
-    return f"{ref.name}:{ref.tag}" if ref.tag else ref.name
+
+def upload_name(source: ImageSource, name: str | None) -> str:
+    """``--name``, else the repository and tag the registry source was read from."""
+    if name:
+        return name
+    repository = source.repo_digests[0].partition("@")[0] if source.repo_digests else ""
+    if not repository:
+        raise UsageError(f"{source.name}: no repository to file it under; use --name REPO[:TAG]")
+    return f"{repository}:{source.tags[0]}" if source.tags else repository
 
 
 def run(args: argparse.Namespace) -> int:
     from hullcheck.server.api_client import TOKEN_ENV, ApiClient
 
-    name = upload_name(args.image, args.name)
+    check_name(args.image, args.name)
     token = os.environ.get(TOKEN_ENV, "")
     with ApiClient(args.server, token) as api:  # checks --server and the token first
         req = pipeline.SbomRequest(image=args.image, scope="all-layers", platform=args.platform,
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.image} has no manifest digest (a directory source?); "
                              "push uploads images", hint="push the image, or send an SBOM "
                                                          "to POST /api/v1/sboms")
+        name = upload_name(inv.source, args.name)
         answer = api.post("/uploads", params={"name": name}, content=sbom.encode(inv, "json"))
     digest = answer.get("digest") if isinstance(answer, dict) else None
     if not isinstance(digest, str) or digest != inv.source.manifest_digest:

@@ -56,7 +56,9 @@ class ApiClient:
         self._http = http or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         self._headers = {"Authorization": f"Bearer {token}",
                          "User-Agent": f"hullcheck/{__version__}",
-                         "Accept": "application/json"}
+                         "Accept": "application/json",
+                         # the answer is read raw (capped as it arrives): never compressed
+                         "Accept-Encoding": "identity"}
 
     def __enter__(self) -> ApiClient:
         return self

@@ -26,10 +26,10 @@ from hullcheck.fleet.model import (
     TokenInfo,
     TriageDecision,
 )
-from hullcheck.model import Severity as Level  # main: one Severity (issue 11)
+from hullcheck.model import Severity
 
 JSON = dict[str, Any]
-SEVERITIES = tuple(level.value for level in Level)  # malicious, critical, ..., unknown
+SEVERITIES = tuple(s.value for s in Severity)  # malicious, critical, ..., unknown
 
 
 def when(at: dt.datetime | dt.date | None) -> str | None:

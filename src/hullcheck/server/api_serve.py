@@ -12,6 +12,7 @@ owns the signals. Library code configures no logging (uvicorn's default would).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from hullcheck.errors import UsageError
 
@@ -31,8 +33,58 @@ class ServeLimits:
 
     max_connections: int = 512  # open connections and tasks; more get 503 at once
     keep_alive: int = 30  # seconds an idle kept-alive connection stays open
+    head_timeout: float = 10.0  # seconds from a request's first byte to its last header
     max_head: int = 64 << 10  # bytes of a request line and headers
     graceful_shutdown: int = 5  # seconds requests in flight get to finish on shutdown
+
+
+class _HeadDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with one more deadline: a request's head (request line and
+    headers) must arrive within ``head_timeout`` of its first byte, or of the connection.
+    uvicorn closes idle kept-alive connections but lets a head arrive a byte a minute
+    (slowloris), each holding one of the ``max_connections``. The hook points are its
+    protocol's own methods (``connection_made``, ``data_received``, ``handle_events``,
+    ``on_response_complete``, ``connection_lost``); a test sends a head that never ends."""
+
+    head_timeout = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first byte of the next request on a kept-alive connection
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        before = self.cycle
+        super().handle_events()
+        if self.cycle is not before:  # a whole request head was read
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        self._disarm()  # idle from here on: uvicorn's keep-alive timeout applies
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -58,11 +110,12 @@ class ApiServer:
         limits = limits or ServeLimits()
         self.host = host
         self._sock = _bind(host, port)
+        protocol = type("HeadDeadline", (_HeadDeadline,), {"head_timeout": limits.head_timeout})
         config = uvicorn.Config(
             app, lifespan="off", log_config=None, access_log=False, server_header=False,
             limit_concurrency=limits.max_connections, timeout_keep_alive=limits.keep_alive,
             h11_max_incomplete_event_size=limits.max_head,
-            timeout_graceful_shutdown=limits.graceful_shutdown, http="h11", ws="none",
+            timeout_graceful_shutdown=limits.graceful_shutdown, http=protocol, ws="none",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="hullcheck-api", daemon=True)

@@ -20,7 +20,7 @@ from hullcheck.monitor.config import parse_config
 from hullcheck.monitor.service import Service
 from hullcheck.registry import RegistryClient, parse_reference
 from hullcheck.server.api import ApiSettings, create_app
-from hullcheck.server.api_serve import ApiServer
+from hullcheck.server.api_serve import ApiServer, ServeLimits
 
 ADVISORIES = Path(__file__).resolve().parents[2] / "fixtures" / "advisories"
 SITE = "usr/lib/python3/dist-packages"
@@ -127,7 +127,8 @@ def config_text(*, registry: str | None, sources: Path, extra: str = "") -> str:
 def running(data_dir: Path, *, database_url: str | None, registry: str | None,
             settings: ApiSettings | None = None, extra_config: str = "",
             records: tuple[str, ...] = (URLLIB3_ADVISORY,), port: int = 0,
-            environ: Mapping[str, str] | None = None) -> Iterator[Running]:
+            environ: Mapping[str, str] | None = None,
+            limits: ServeLimits | None = None) -> Iterator[Running]:
     """A service with an advisory database built from ``records`` (by a real advisory update
     job), served on a free port; closed afterwards."""
     sources = osv_sources(data_dir.parent / f"{data_dir.name}-sources", *records)
@@ -139,7 +140,7 @@ def running(data_dir: Path, *, database_url: str | None, registry: str | None,
         tokens = {s.value: service.create_token(f"{s.value}-token", s, actor="test")[1]
                   for s in Scope}
         server = ApiServer(create_app(service, settings=settings), host="127.0.0.1",
-                           port=port).start()
+                           port=port, limits=limits).start()
         r = Running(service=service, server=server, tokens=tokens)
         try:
             yield r

@@ -142,3 +142,17 @@ def test_push_refuses_before_reading_when_the_server_or_token_is_wrong(
     assert "cannot reach http://127.0.0.1:" in capsys.readouterr().err
     assert main(["push", ref, "--server", "http://127.0.0.1:9"]) == 2
     assert "is not a registry reference; say what to file it under" in capsys.readouterr().err
+
+
+def test_push_files_a_registry_image_under_its_own_name(tmp_path: Path, registry,
+                                                         monkeypatch, capsys) -> None:
+    digest = push_image(registry.host, "ci/app:3.1", python_image({"urllib3": "1.24.1"},
+                                                                   marker="push-name"))
+    with running(tmp_path / "data", database_url=None, registry=None) as api:
+        monkeypatch.setenv("HULLCHECK_TOKEN", api.tokens["write"])
+        # the service is not configured to pull from this registry: push reads it here
+        assert main(["push", f"{registry.host}/ci/app:3.1", "--server", api.url, "-q"]) == 0
+        assert capsys.readouterr().out.strip() == digest
+        image = api.get(f"/images/{digest}").json()
+        assert (image["repository"], image["tags"]) == (f"{registry.host}/ci/app", ["3.1"])
+        assert [f["id"] for f in image["findings"]] == [URLLIB3_CVE]

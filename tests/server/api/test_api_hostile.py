@@ -20,6 +20,7 @@ from hullcheck import deadline
 from hullcheck.fleet import schema
 from hullcheck.server.api import Api, ApiSettings
 from hullcheck.server.api_http import ApiError
+from hullcheck.server.api_serve import ServeLimits
 from tests.fixtures.registry import RunningRegistry
 from tests.server.api.support import Running, running
 
@@ -95,6 +96,36 @@ def test_a_body_that_stops_arriving_is_cut_off(small: Running) -> None:
                                 f"{auth}\nContent-Length: 1000\n", b'{"bomFormat": ')
     assert status == 408
     assert answer == {"error": "SBOM: the body did not arrive within 1s"}
+
+
+def one_answer(c: socket.socket) -> bytes:
+    """One whole HTTP answer (head and Content-Length body) from the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += c.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += c.recv(65536)
+    return data
+
+
+def test_a_request_head_that_never_ends_is_cut_off(tmp_path: Path) -> None:
+    """slowloris: uvicorn alone would keep a half-sent head open for ever."""
+    with running(tmp_path / "data", database_url=None, registry=None,
+                 limits=ServeLimits(head_timeout=0.5)) as api:
+        request = (b"GET /api/v1/images?repository=a HTTP/1.1\r\nHost: x\r\n"
+                   b"Authorization: Bearer " + api.tokens["read"].encode() + b"\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as c:
+            c.sendall(request[:40])  # and nothing more
+            assert c.recv(1024) == b""  # closed by the server, without an answer
+        with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as c:
+            for _ in range(2):  # whole heads in time: answered, and the connection kept
+                c.sendall(request)
+                assert one_answer(c).startswith(b"HTTP/1.1 200 ")
+            c.sendall(request[:40])  # the next request's head stalls: cut off too
+            assert c.recv(1024) == b""
 
 
 @pytest.mark.parametrize(("body", "headers", "status", "message"), [

@@ -214,3 +214,43 @@ def test_hullcheck_query_answers_from_the_service(api: Running, fleet: dict[str,
     assert "HTTP 401: the token is not known or was revoked" in err
     assert "hint: the token in HULLCHECK_TOKEN is missing, unknown or revoked" in err
 
+
+
+def test_vex_decisions_are_attached_to_the_images_as_a_signed_attestation(
+        tmp_path: Path, registry, key_files, monkeypatch, capsys) -> None:
+    from tests.server.api.support import push_image, running
+
+    private, public, other = key_files  # COSIGN_PASSWORD is set
+    repository = f"{registry.host}/attest/web"
+    digest = push_image(registry.host, "attest/web:1", python_image({"urllib3": "1.24.1"},
+                                                                     marker="attest"))
+    signing = f"signing: {{key: {private}, password-env: COSIGN_PASSWORD}}\n"
+    with running(tmp_path / "data", database_url=None, registry=registry.host,
+                 extra_config=signing, environ={"COSIGN_PASSWORD": "pw"}) as api:
+        assert api.post("/images", body={"reference": f"{repository}:1"}).status_code == 202
+        drain(api.service)
+        assert api.post("/triage", body={
+            "scope": "repository", "target": repository, "advisory": URLLIB3_CVE,
+            "action": "vex", "vexStatus": "not_affected", "justification":
+            "vulnerable_code_not_present", "reason": "patched copy"}).status_code == 201
+        assert api.post("/vex/attestations", scope="read",
+                        params={"repository": repository}).status_code == 403
+        r = api.post("/vex/attestations", params={"repository": repository})
+        assert r.status_code == 201, r.text
+        assert check(r.json(), "Attested") == {"attested": [digest]}
+        exported = api.get("/vex", repository=repository).json()
+
+    assert main(["verify-attestation", f"{repository}@{digest}", "--key", str(public),
+                 "--type", "https://openvex.dev/ns/v0.2.0", "-o", "json"]) == 0
+    [verified] = json.loads(capsys.readouterr().out)
+    assert verified["subject"][0]["digest"]["sha256"] == digest.removeprefix("sha256:")
+    assert verified["predicate"]["statements"] == exported["statements"]
+    assert verified["predicate"]["statements"][0]["status"] == "not_affected"
+    # the other key did not sign it
+    assert main(["verify-attestation", f"{repository}@{digest}", "--key", str(other)]) == 1
+
+
+def test_attesting_without_a_signing_key_is_refused(api: Running) -> None:
+    r = api.post("/vex/attestations", params={"repository": "registry.example.org/a"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "no signing key is configured (signing: in the monitor config)"
