@@ -226,8 +226,12 @@ def measure(url: str, label: str, args: argparse.Namespace, data_dir: Path) -> d
 
     start = time.perf_counter()
     if args.reuse and (data_dir / "fleet.db").exists():
-        counts = {"images": args.images, "packages": args.images * args.packages,
-                  "findings": -1, "finding_history": -1}
+        with fleet.open(url) as store, store.read() as conn:
+            counts = {name: int(conn.execute(sa.select(sa.func.count()).select_from(table))
+                                .scalar_one())
+                      for name, table in (("images", t.images), ("packages", t.packages),
+                                          ("findings", t.findings),
+                                          ("finding_history", t.finding_history))}
     else:
         counts = load(url, args.images, args.packages)
     print(f"[{label}] loaded {counts['images']:,} images, {counts['packages']:,} package rows, "
@@ -236,7 +240,7 @@ def measure(url: str, label: str, args: argparse.Namespace, data_dir: Path) -> d
     figures: dict[str, float] = {}
     database_url = None if url.startswith("sqlite") else url
     with Service.open(data_dir=data_dir, database_url=database_url) as service:
-        _, token = service.create_token("bench", Scope.ADMIN, actor="bench")
+        _, token = service.create_token(f"bench-{time.time_ns()}", Scope.ADMIN, actor="bench")
         with service.store.read() as conn:
             common = conn.execute(sa.select(t.packages.c.name).where(
                 t.packages.c.type == "deb").limit(1)).scalar_one()

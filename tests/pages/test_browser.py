@@ -72,6 +72,7 @@ def test_a_person_signs_in_looks_triages_and_logs_out(browser_site: Site) -> Non
         assert "/root/.aws/credentials" in secrets
         assert "deleted by a later layer (#2), still shipped" in secrets
         assert AWS_KEY not in d.page_source and AWS_KEY[:4] in secrets  # redacted
+        assert "Image runs as root" in secrets and "CIS 4.1" in secrets  # its config checks
         screenshot(d, "image-secret")
 
         # the package search box swaps the table in place (htmx, from /static)

@@ -271,6 +271,15 @@ def secrets_json(report: ScanReport) -> list[dict[str, Any]]:
     return list(found)
 
 
+def config_json(report: ScanReport) -> list[dict[str, Any]]:
+    """The failed configuration checks as ``scan -o json`` shows them."""
+    from hullcheck.report.json import scan as scan_json
+
+    config = scan_json(report).get("config") or {}
+    found = config.get("findings", []) if isinstance(config, dict) else []
+    return list(found)
+
+
 # -- base images, signatures, policy ------------------------------------------------------------
 
 

@@ -297,6 +297,31 @@ def secrets_of(payload: JSON | None) -> tuple[tuple[SecretView, ...], int]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckView:
+    id: str
+    title: str
+    severity: str
+    cis: str
+    remediation: str
+    evidence: tuple[str, ...]
+
+
+def checks_of(payload: JSON | None) -> tuple[tuple[CheckView, ...], int]:
+    """The failed configuration checks of the image's ``config-failed`` event."""
+    if not isinstance(payload, dict):
+        return (), 0
+    out = []
+    for item in _list(payload.get("checks"))[:100]:
+        c = _dict(item)
+        out.append(CheckView(id=_text(c.get("id"), 100), title=_text(c.get("title"), 300),
+                             severity=_text(c.get("severity"), 20) or "unknown",
+                             cis=_text(c.get("cis"), 40), remediation=_text(c.get("remediation"), 500),
+                             evidence=tuple(_text(e, 300) for e in _list(c.get("evidence"))[:5])))
+    count = payload.get("count")
+    return tuple(out), count if isinstance(count, int) else len(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventView:
     type: str
     at: dt.datetime
@@ -322,6 +347,8 @@ class ImageData:
     secrets: tuple[SecretView, ...]
     secrets_count: int
     secrets_at: dt.datetime | None
+    checks: tuple[CheckView, ...]
+    checks_count: int
     events: tuple[EventView, ...]
     history: tuple[overview.DigestHistory, ...]
     audit: tuple[AuditEntry, ...]
@@ -382,6 +409,7 @@ def image(service: Service, digest: str, *, text: str = "", page: int = 1) -> Im
         hidden = [h for lp in by_layer.values() for h in lp.hidden]
         replaced = overview.replacements(conn, digest, hidden)
         secret = overview.latest_event(conn, digest, "secret-found")
+        config = overview.latest_event(conn, digest, "config-failed")
         events = overview.latest_events(conn, digest)
         history = overview.repository_history(conn, detail.repository)
     audit = sorted((*store.audit_log(target=f"image:{digest}", limit=30),
@@ -393,6 +421,7 @@ def image(service: Service, digest: str, *, text: str = "", page: int = 1) -> Im
         if v.state == FindingState.OPEN and not v.suppressed:
             counts[v.severity] += 1
     secrets, secrets_count = secrets_of(secret[1] if secret else None)
+    checks, checks_count = checks_of(config[1] if config else None)
     sigs = tuple({k: _text(v, 300) for k, v in _dict(s).items() if isinstance(v, str)}
                  for s in detail.signatures)
     return ImageData(
@@ -405,6 +434,7 @@ def image(service: Service, digest: str, *, text: str = "", page: int = 1) -> Im
         layers=_layers(detail, by_layer, replaced), base=base_view(detail.base),
         policy=policy_view(detail.policy), signatures=sigs, secrets=secrets,
         secrets_count=secrets_count, secrets_at=secret[0] if secret else None,
+        checks=checks, checks_count=checks_count,
         events=tuple(EventView(type=k, at=at, summary=_event_summary(k, _dict(p)))
                      for k, at, p in events),
         history=history, audit=tuple(audit),
