@@ -60,7 +60,8 @@ def _digests_where(flt: Filter, digest: sa.ColumnElement[Any]) -> list[sa.Column
 
 
 def _open() -> list[sa.ColumnElement[bool]]:
-    return [f_.state == FindingState.OPEN, f_.suppressed.is_(False)]
+    # "= false", not "IS false": PostgreSQL uses an index only for the former
+    return [f_.state == FindingState.OPEN, f_.suppressed == sa.false()]
 
 
 # -- JSON fields of the images table, the same answer on both backends ------------------------
