@@ -54,6 +54,26 @@ def test_a_token_signs_in_with_a_strict_session_cookie(site: Site) -> None:
     assert hashlib.sha256(sid.encode()).hexdigest() in stored and sid not in stored
 
 
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_host_bound(site: Site) -> None:
+    """A TLS-terminating proxy on this host says so (X-Forwarded-Proto, which uvicorn takes
+    from 127.0.0.1 only): the cookie becomes ``__Host-…; Secure``."""
+    with site.client() as c:
+        proxy = {"X-Forwarded-Proto": "https"}
+        form = c.get("/login", headers=proxy)
+        nonce = re.search(r'name="login" value="([^"]+)"', form.text)
+        assert nonce is not None and "secure" in form.headers["set-cookie"].lower()
+        # a Secure cookie is not sent back over plain http: the proxy would; say it by hand
+        c.cookies.set("hullcheck_login", nonce.group(1))
+        r = c.post("/login", headers={**proxy, "Origin": "https://" + c.base_url.netloc.decode()},
+                   data={"login": nonce.group(1), "token": site.tokens["read"]})
+        assert r.status_code == 303, r.text
+        cookie = next(v for k, v in r.headers.multi_items()
+                      if k == "set-cookie" and v.startswith("__Host-hullcheck_session="))
+        flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+        assert {"secure", "httponly", "samesite=strict", "path=/"} <= flags
+        assert not any(f.startswith("domain") for f in flags)
+
+
 def test_a_wrong_token_or_a_stale_form_signs_nobody_in(site: Site) -> None:
     with site.client() as c:
         r = login(c, "hc_" + "A" * 43)

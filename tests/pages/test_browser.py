@@ -22,13 +22,20 @@ from tests.pages.support import AWS_KEY, REPO, Site, fill, running
 from tests.server.api.support import drain
 
 CVE = "CVE-2019-11324"
+POLICY = """apiVersion: hullcheck/v1
+kind: Policy
+metadata: {name: production}
+rules:
+  - {id: no-secrets, type: secrets}
+"""
 
 
 @pytest.fixture
 def browser_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  registry) -> Iterator[Site]:
     assert not missing(), f"not installed: {missing()} (scripts/setup-system.sh installs them)"
-    with running(tmp_path, registry=registry.host) as site:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    with running(tmp_path, registry=registry.host, extra_config="policy: policy.yaml\n") as site:
         fill(site, tmp_path, monkeypatch, registry=registry.host)
         yield site
 
@@ -73,6 +80,8 @@ def test_a_person_signs_in_looks_triages_and_logs_out(browser_site: Site) -> Non
         assert "deleted by a later layer (#2), still shipped" in secrets
         assert AWS_KEY not in d.page_source and AWS_KEY[:4] in secrets  # redacted
         assert "Image runs as root" in secrets and "CIS 4.1" in secrets  # its config checks
+        policy = d.find_element(By.ID, "policy").find_element(By.XPATH, "..").text
+        assert "FAIL" in policy and "production" in policy and "no-secrets" in policy
         screenshot(d, "image-secret")
 
         # the package search box swaps the table in place (htmx, from /static)
