@@ -274,3 +274,44 @@ def test_dead_letters_are_listed_and_retried(tmp_path: Path,
             pending = site.service.store.deliveries(DeliveryStatus.PENDING)
             assert [d.id for d in pending] == [dead[0].id]
             assert len(site.service.dead_letters()) == len(dead) - 1
+
+
+def test_base_policy_and_signatures_read_from_the_stored_assessment(fresh: Site) -> None:
+    """What the assess job stores (base freshness and EOL with rebuild advice, the policy's
+    violations, verified signatures) shows on the image page; JSON of unexpected shapes
+    shows as absent instead of breaking the page."""
+    from hullcheck.fleet import scans
+
+    web, worker = fresh.digests["web"], fresh.digests["worker"]
+    with fresh.service.store.write() as conn:
+        scans.set_assessment(conn, web, base={
+            "base": {"identifiedBy": "catalog", "reference": "debian:12"},
+            "trust": {"state": "trusted", "reason": "signed by the platform key"},
+            "freshness": {"upToDate": False, "summary": "debian:12 moved 40 days ago"},
+            "eol": {"state": "end-of-life", "reason": "Debian 10 ended 2024-06-30"},
+            "advice": {"summary": "rebuild on debian:12 now: fixes 3 high"}},
+            policy={"outcome": "fail", "policy": "production", "violations": [
+                {"rule": "no-critical", "action": "fail", "message": "2 critical findings",
+                 "items": [{"id": "CVE-2024-1"}, {"id": "CVE-2024-2"}]}]},
+            signatures=[{"key": "cosign.pub", "keyFingerprint": "ab" * 16, "format": "cosign"}])
+        scans.set_assessment(conn, worker, base={"base": ["not", "a", "mapping"],
+                                                 "freshness": "stale?", "eol": 5},
+                             policy={"outcome": 3, "violations": {"x": 1}})
+    with fresh.signed_in() as c:
+        html = c.get(f"/images/{web}").text
+        base = html.split('id="base"', 1)[1].split("</section>", 1)[0]
+        assert "debian:12" in base and "(by catalog)" in base and "trusted" in base
+        assert ">stale</span> debian:12 moved 40 days ago" in base
+        assert ">end-of-life</span> Debian 10 ended" in base
+        assert "rebuild on debian:12 now: fixes 3 high" in base
+        policy = html.split('id="policy"', 1)[1].split("</section>", 1)[0]
+        assert "outcome-fail" in policy and "no-critical" in policy
+        assert "2 critical findings" in policy and "CVE-2024-1, CVE-2024-2" in policy
+        assert ">verified</span> cosign.pub" in html
+        risk = c.get("/").text.split('<table class="risk">', 1)[1].split("</table>", 1)[0]
+        row = next(r for r in risk.split("<tr>") if web in r)
+        assert "policy failing" in row and "base image end of life" in row
+        assert "base image stale" in row
+        odd = c.get(f"/images/{worker}")
+        assert odd.status_code == 200 and "unidentified" in odd.text
+        assert "outcome-unknown" in odd.text

@@ -207,7 +207,8 @@ def base_view(base: JSON | None) -> BaseView | None:
     up = fresh.get("upToDate")
     return BaseView(
         reference=_text(b.get("reference")) or _text(b.get("name")),
-        identified_by=_text(b.get("identifiedBy"), 100), trust=_text(trust.get("state"), 40),
+        identified_by="" if b.get("identifiedBy") == "none" else _text(b.get("identifiedBy"), 100),
+        trust=_text(trust.get("state"), 40),
         trust_reason=_text(trust.get("reason"), 500), freshness=_text(fresh.get("summary"), 500),
         up_to_date=up if isinstance(up, bool) else None, eol_state=_text(eol.get("state"), 40),
         eol_reason=_text(eol.get("reason"), 500), advice=_text(advice.get("summary"), 500),
@@ -344,6 +345,7 @@ class ImageData:
     base: BaseView | None
     policy: PolicyView | None
     signatures: tuple[dict[str, str], ...]
+    signature_keys: int  # keys the config verifies signatures with (0: not checked)
     secrets: tuple[SecretView, ...]
     secrets_count: int
     secrets_at: dt.datetime | None
@@ -432,7 +434,8 @@ def image(service: Service, digest: str, *, text: str = "", page: int = 1) -> Im
         packages_total=total, package_query=text, package_page=page,
         package_pages=max(1, -(-total // PACKAGES_PAGE)),
         layers=_layers(detail, by_layer, replaced), base=base_view(detail.base),
-        policy=policy_view(detail.policy), signatures=sigs, secrets=secrets,
+        policy=policy_view(detail.policy), signatures=sigs,
+        signature_keys=len(service.config.signature_keys), secrets=secrets,
         secrets_count=secrets_count, secrets_at=secret[0] if secret else None,
         checks=checks, checks_count=checks_count,
         events=tuple(EventView(type=k, at=at, summary=_event_summary(k, _dict(p)))
