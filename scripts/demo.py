@@ -238,9 +238,9 @@ def wait_until(what: str, done: Callable[[], bool], seconds: float = 120.0) -> N
 
 
 def stay_up(url: str, token: str) -> None:
-    """Print where the pages are; on a terminal, keep serving them until Ctrl-C."""
+    """Print where the pages are; run on a terminal, keep serving them until Ctrl-C."""
     print(f"\n== the pages: {url}/ (sign in with the admin token {token})", file=sys.stderr)
-    if not sys.stdin.isatty():
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return
     print("== serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
     try:
