@@ -76,7 +76,8 @@ class Service:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._worker: Any = None  # workers.InProcess, started by start_worker()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may stop while start holds it
+        self._stopping = threading.Event()  # run_worker() returns once it is set
 
     @classmethod
     def open(cls, *, data_dir: Path, database_url: str | None = None,
@@ -184,13 +185,14 @@ class Service:
 
     def run_worker(self, *, threads: int = 2) -> None:
         """Start the worker and block until ``stop_worker()`` (``hullcheck worker``; call it
-        from a signal handler)."""
+        from a signal handler: a stop asked before the worker started is kept, not lost)."""
         self.start_worker(threads=threads)
-        worker = self._worker
-        if worker is not None:
-            worker.wait()
+        while not self._stopping.wait(1.0):
+            pass
+        self.stop_worker()
 
     def stop_worker(self) -> None:
+        self._stopping.set()
         with self._lock:
             worker, self._worker = self._worker, None
         if worker is not None:

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,14 +229,12 @@ class InProcess:
 
 
 class _Procrastinate:
-    """A procrastinate worker on its own event loop in a thread."""
+    """A procrastinate worker on its own event loop in a thread; ``stop()`` cancels it (a
+    stop asked before the loop started is kept: the worker then stops as it starts)."""
 
     def __init__(self, ctx: Context, concurrency: int) -> None:
-        import asyncio
-
         self.ctx, self.concurrency = ctx, concurrency
-        self.loop = asyncio.new_event_loop()
-        self.task: Any = None
+        self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="hullcheck-procrastinate",
                                        daemon=True)
 
@@ -245,33 +243,33 @@ class _Procrastinate:
 
         from hullcheck.monitor import procrastination
 
-        asyncio.set_event_loop(self.loop)
         app = procrastination.app(self.ctx)
         lease = self.ctx.job_lease.total_seconds()
 
         async def main() -> None:
             async with app.open_async():
-                await app.run_worker_async(
+                worker = asyncio.ensure_future(app.run_worker_async(
                     queues=[queue.QUEUE], concurrency=self.concurrency, wait=True,
                     install_signal_handlers=False, name=self.ctx.worker,
                     update_heartbeat_interval=max(lease / 4, 0.5),
-                    stalled_worker_timeout=lease)
+                    stalled_worker_timeout=lease))
+                stop = asyncio.ensure_future(asyncio.to_thread(self._stop.wait))
+                await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not worker.done():
+                    worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
 
-        self.task = self.loop.create_task(main())
         try:
-            self.loop.run_until_complete(self.task)
-        except BaseException as exc:  # cancelled on stop
-            if not isinstance(exc, asyncio.CancelledError):
-                log.error("procrastinate worker: %s", describe(exc))
-        finally:
-            self.loop.close()
+            asyncio.run(main())
+        except Exception as exc:
+            log.error("procrastinate worker: %s", describe(exc))
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
-        if self.task is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.task.cancel)
+        self._stop.set()
         self.thread.join(timeout=60)
 
 
