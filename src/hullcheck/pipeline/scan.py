@@ -20,6 +20,7 @@ from hullcheck.pipeline.images import (
     read_image,
 )
 from hullcheck.pipeline.inventory import inventory
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
@@ -48,7 +49,7 @@ class ScanRequest:
     secret_config: Path | None = None  # YAML: user secret rules and allow-lists
     # Take the inventory from a CycloneDX/SPDX attestation verified with this public key
     # instead of reading the image's layers (vulnerabilities only).
-    from_attestation: Path | None = None
+    from_attestation: Path | Keyless | None = None  # a public key, or keyless identities
 
 
 _SNIFF = 4096
