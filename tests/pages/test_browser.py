@@ -66,6 +66,7 @@ def test_a_person_signs_in_looks_triages_and_logs_out(browser_site: Site) -> Non
         assert "Images at risk" in body and "1 malicious package" in body
         rows = d.find_elements(By.CSS_SELECTOR, "table.risk tbody tr")
         assert "lab/frontend" in rows[0].text and "lab/trainer" in rows[1].text
+        assert "shop/secret" in rows[2].text and "policy failing" in rows[2].text
         assert d.find_element(By.CSS_SELECTOR, "svg.trend title").get_attribute(
             "textContent") == "Open findings per day"
         screenshot(d, "fleet")
