@@ -45,8 +45,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "no verified SBOM; 2 usage or input error.",
     )
     p.add_argument("target", metavar="IMAGE|SBOM",
-                   help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
-                        "JSON SBOM file")
+                   help="an image (see 'hullcheck sbom --help') or an SBOM file: CycloneDX JSON "
+                        "or XML, SPDX JSON, hullcheck JSON")
     p.add_argument("--db", type=Path, metavar="PATH",
                    help="advisory database (default: $HULLCHECK_DB, else the user cache)")
     p.add_argument("--scanners", metavar="LIST", default="vuln",

@@ -83,7 +83,7 @@ IMAGE_SCANNERS = frozenset({"secret", "config"})  # these need the image itself
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanRequest:
-    target: str  # an image, or a CycloneDX / SPDX / hullcheck JSON SBOM file
+    target: str  # an image, or an SBOM file (CycloneDX JSON/XML, SPDX or hullcheck JSON)
     db: Path | None = None
     scope: str = "squashed"
     platform: str | None = None
@@ -126,7 +126,10 @@ def _sbom_file(target: str) -> Path | None:
     if head.startswith(b"{"):
         return path
     if head.startswith(b"<"):
-        raise FormatError(f"{path}: an XML document; scan reads CycloneDX or SPDX JSON SBOMs",
+        if b"cyclonedx.org/schema/bom" in head:  # CycloneDX XML, as 'sbom -o cyclonedx-xml'
+            return path
+        raise FormatError(f"{path}: an XML document that is not a CycloneDX BOM; scan reads "
+                          "CycloneDX (JSON or XML) and SPDX JSON SBOMs",
                           hint="produce one with 'hullcheck sbom IMAGE -o cyclonedx-json'")
     if target.startswith("sbom:"):
         raise FormatError(f"{path}: not a JSON SBOM")
