@@ -100,6 +100,28 @@ def judge(inv: Inventory, store: VulnStore, marks: Marks, *, today: dt.date,
     return mark(shown, inv, marks, today=today)
 
 
+class Judge:
+    """``judge`` for many inventories against one store (a re-match job): one matcher, so
+    each advisory record is read and compiled once for all of them, and the config's VEX
+    documents and ignore rules read once; triage statements are per image."""
+
+    def __init__(self, store: VulnStore, vex_files: Sequence[Path], ignore: Path | None) -> None:
+        from hullcheck import match
+
+        self.store = store
+        self.matcher = match.Matcher(store)
+        self.config = load_marks(vex_files, ignore, (), "")
+
+    def __call__(self, inv: Inventory, triage: tuple[Statement, ...], *,
+                 today: dt.date) -> list[Finding]:
+        from hullcheck import match
+
+        result = self.matcher.match(inv)
+        shown = match.with_summaries(result.findings, self.store)
+        marks = Marks(statements=self.config.statements, rules=self.config.rules, triage=triage)
+        return mark(shown, inv, marks, today=today)
+
+
 # -- scanning an image ------------------------------------------------------------------------
 
 
