@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -199,7 +200,7 @@ def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.da
         for batch in chunks(sorted(present)):
             conn.execute(t.images.update().where(i.digest.in_(batch)).values(matched_build=build))
         _note_build(conn, build, now)
-    stored = _load_many(conn, sorted(present))
+    stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
     why = reason if not build else f"{reason} {build}"
     return [diff_findings(conn, r.digest, r.findings, scope=r.purls, now=now, route=route,
                           reason=why, stored=stored.get(r.digest, {}))
@@ -234,21 +235,31 @@ _STORED = ("aliases", "severity", "cvss", "kev", "fixed_versions", "status", "su
 
 
 def _load(conn: Connection, digest: str) -> dict[tuple[str, str], _Stored]:
-    return _load_many(conn, [digest]).get(digest, {})
+    return _load_many(conn, {digest: None}).get(digest, {})
 
 
-def _load_many(conn: Connection,
-               digests: Sequence[str]) -> dict[str, dict[tuple[str, str], _Stored]]:
-    """The stored findings of each of ``digests`` by key, a query per thousand images."""
+_JSON_STORED = ("aliases", "fixed_versions", "data")
+
+
+def _load_many(conn: Connection, scopes: dict[str, Collection[str] | None],
+               ) -> dict[str, dict[tuple[str, str], _Stored]]:
+    """The stored findings of each image of ``scopes`` by key, a query per thousand images;
+    only those on the purls its scope names (None: all). JSON columns are fetched as text
+    and decoded for those kept: a delta's images keep few of their findings."""
     c = t.findings.c
     stored: dict[str, dict[tuple[str, str], _Stored]] = {}
-    for batch in chunks(digests):
+    columns = [c[k] if k not in _JSON_STORED else sa.cast(c[k], sa.Text).label(k)
+               for k in _STORED]
+    for batch in chunks(sorted(scopes)):
         rows = conn.execute(
-            sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state,
-                      *(c[k] for k in _STORED)).where(c.image_digest.in_(batch))
+            sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state, *columns)
+            .where(c.image_digest.in_(batch))
         ).mappings()
         for r in rows:
-            values = {k: r[k] for k in _STORED}
+            scope = scopes[r["image_digest"]]
+            if scope is not None and r["package_purl"] not in scope:
+                continue
+            values = {k: json.loads(r[k]) if k in _JSON_STORED else r[k] for k in _STORED}
             stored.setdefault(r["image_digest"], {})[(r["advisory_id"], r["package_purl"])] = \
                 _Stored(r["id"], r["state"], values)
     return stored
@@ -272,7 +283,8 @@ def diff_findings(conn: Connection, digest: str, findings: Iterable[FindingRow],
         stored = _load(conn, digest)
     incoming: dict[tuple[str, str], FindingRow] = {}
     for f in findings:
-        incoming.setdefault(f.key, f)  # one finding per key: the first wins
+        if scope is None or f.package_purl in scope:  # only re-matched packages change
+            incoming.setdefault(f.key, f)  # one finding per key: the first wins
     diff = _compare(stored, incoming, scope)
     history = _write_findings(conn, digest, diff, now)
     events = _write_events(conn, digest, diff, stored=stored, incoming=incoming, now=now,

@@ -16,6 +16,7 @@ new build with the findings a fresh scan would give.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,7 @@ from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
 BATCH = 200  # images per rematch job
-PART = 50  # images a rematch job reads, matches and writes at once
+PART = 200  # images a rematch job reads, matches and writes at once
 AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
 
 
@@ -128,9 +129,23 @@ def rematch(ctx: Context, args: dict[str, Any]) -> None:
         return  # superseded: a newer update re-plans these images
     images = _images(args)
     with convert.open_vulnstore(ctx.db_path) as store:
-        judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore)
+        judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
         for start in range(0, len(images), PART):
             rematch_images(ctx, judge, images[start:start + PART], build=build)
+
+
+_CACHE: dict[str, dict[Any, Any]] = {}  # build -> (distro, package) -> findings
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache(build: str) -> dict[Any, Any]:
+    """The package findings cache of ``build``, shared by this process's re-match jobs (a
+    worker runs hundreds of jobs of one update; their images share most packages)."""
+    with _CACHE_LOCK:
+        if build not in _CACHE:
+            _CACHE.clear()  # an older build's findings are never asked for again
+            _CACHE[build] = {}
+        return _CACHE[build]
 
 
 def rematch_images(ctx: Context, judge: convert.Judge,
