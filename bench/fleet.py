@@ -268,7 +268,7 @@ class Fleet:
             inv = Inventory(source=ImageSource(kind="registry", name="bench",
                                                manifest_digest=PLACEHOLDER),
                             distro=distro, packages=tuple(base + self.apps[key[1]]))
-            findings = judge(inv, (), today=TODAY)
+            findings = judge(inv, convert.Marks(), today=TODAY)
             found = self.templates[key] = Template(
                 sbom=sbom.encode(inv, "json"), packages=convert.package_rows(inv),
                 findings=convert.finding_rows(findings, inv))

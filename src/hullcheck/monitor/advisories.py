@@ -166,7 +166,7 @@ def rematch_images(ctx: Context, judge: convert.Judge,
                                          purls=wanted)
         mine = [d for d in decisions if d.target == (digest if d.scope == "image" else
                                                        repository)]
-        found = judge(inv, convert.triage_statements(mine, digest), today=today)
+        found = judge(inv, convert.triage_marks(mine, digest), today=today)
         done.append(scans.Rematched(digest, convert.finding_rows(found, inv), wanted))
         repositories[digest] = repository
     if not done:

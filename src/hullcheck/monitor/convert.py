@@ -143,8 +143,8 @@ class Judge:
         self.summaries = _Summaries(store)
         self.cache: dict[Any, tuple[Finding, ...]] = {} if cache is None else cache
 
-    def __call__(self, inv: Inventory, triage: tuple[Statement, ...], *,
-                 today: dt.date) -> list[Finding]:
+    def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
+        """``triage``: the image's own marks (``triage_marks``: VEX decisions, waivers)."""
         from hullcheck import match
         from hullcheck.model import PackageType
 
@@ -170,7 +170,8 @@ class Judge:
                     self.cache[(inv.distro, pkg)] = tuple(fs)
             found.extend(fresh)
         found.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
-        marks = Marks(statements=self.config.statements, rules=self.config.rules, triage=triage)
+        marks = Marks(statements=self.config.statements, rules=self.config.rules,
+                      triage=triage.triage, waivers=triage.waivers)
         return mark(found, inv, marks, today=today)
 
 
