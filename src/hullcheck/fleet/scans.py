@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hullcheck.fleet import schema as t
+from hullcheck.fleet import summary
 from hullcheck.fleet.model import (
     JSON,
     Changes,
@@ -58,6 +59,7 @@ def record_pending(conn: Connection, digest: str, repository: str, tags: Sequenc
             signatures=[], first_seen=now,
         ).on_conflict_do_nothing(index_elements=["digest"])
     )
+    summary.add(conn, digest)
     _record_tags(conn, digest, repository, tags, now)
 
 
@@ -157,8 +159,10 @@ def record_scan(conn: Connection, image: ImageRecord, packages: Iterable[Package
     _write_packages(conn, image.digest, packages)
     if build:
         _note_build(conn, build, now)
-    return diff_findings(conn, image.digest, findings, scope=None, now=now, route=route,
-                         reason=reason)
+    changes = diff_findings(conn, image.digest, findings, scope=None, now=now, route=route,
+                            reason=reason)
+    summary.refresh(conn, [image.digest])  # its base and policy were rewritten too
+    return changes
 
 
 def apply_rematch(conn: Connection, digest: str, findings: Iterable[FindingRow], *,
@@ -175,8 +179,11 @@ def apply_rematch(conn: Connection, digest: str, findings: Iterable[FindingRow],
         conn.execute(t.images.update().where(t.images.c.digest == digest)
                      .values(matched_build=build))
         _note_build(conn, build, now)
-    return diff_findings(conn, digest, findings, scope=purls, now=now, route=route,
-                         reason=reason if not build else f"{reason} {build}")
+    changes = diff_findings(conn, digest, findings, scope=purls, now=now, route=route,
+                            reason=reason if not build else f"{reason} {build}")
+    if changes:  # no new, fixed or changed finding: no count or flag of the summary moved
+        summary.refresh(conn, [digest])
+    return changes
 
 
 def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
@@ -492,7 +499,11 @@ def set_assessment(conn: Connection, digest: str, *, base: JSON | None = None,
     if not values:
         return False
     done = conn.execute(t.images.update().where(t.images.c.digest == digest).values(values))
-    return done.rowcount == 1
+    if done.rowcount != 1:
+        return False
+    if base is not None or policy is not None:
+        summary.refresh(conn, [digest])
+    return True
 
 
 def note_build(conn: Connection, build: str, now: dt.datetime) -> None:
