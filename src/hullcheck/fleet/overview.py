@@ -92,6 +92,15 @@ class RiskPage:
     totals: dict[str, int]  # open, unsuppressed findings of the (filtered) fleet by severity
 
 
+def risk_page(flt: Filter, *, limit: int, offset: int) -> sa.Select[Any]:
+    """One page of the images at risk, worst first: their summary rows, a range of the
+    ``image_summary(risk_rank, image_digest)`` index read in its order. Alone, not joined:
+    joined to the images, SQLite's planner may scan every image and sort instead."""
+    return (sa.select(t.image_summary)
+            .where(s_.risk_rank.is_not(None), *_digests_where(flt, s_.image_digest))
+            .order_by(s_.risk_rank, s_.image_digest).limit(limit).offset(offset))
+
+
 def fleet_risk(conn: Connection, flt: Filter = Filter(), *, limit: int = 50,
                offset: int = 0) -> RiskPage:
     """Images at risk, worst first: a malicious package, a finding in CISA's KEV, a critical
@@ -100,30 +109,30 @@ def fleet_risk(conn: Connection, flt: Filter = Filter(), *, limit: int = 50,
     open findings by severity.
 
     Read from ``image_summary`` (revision 0004, kept current by every write): the page is a
-    range of its ``(risk_rank, image_digest)`` index, the number at risk a count over the
-    same index, the totals one sum over its narrow rows."""
+    range of its rank index, its images and tags are fetched by digest; the number at risk
+    and the totals are one pass over its narrow rows (of the filtered images)."""
     where = _digests_where(flt, s_.image_digest)
-    at_risk = [s_.risk_rank.is_not(None), *where]
-    total = int(conn.execute(sa.select(sa.func.count()).select_from(t.image_summary)
-                             .where(*at_risk)).scalar_one())
-    sums = conn.execute(sa.select(*[sa.func.coalesce(sa.func.sum(s_[w]), 0)
-                                    for w in SEVERITY_WORDS]).where(*where)).one()
+    at_risk, *sums = conn.execute(
+        sa.select(sa.func.count(s_.risk_rank),
+                  *[sa.func.coalesce(sa.func.sum(s_[w]), 0) for w in SEVERITY_WORDS])
+        .where(*where)).one()
     totals = {w: int(n) for w, n in zip(SEVERITY_WORDS, sums, strict=True) if n}
-    found = conn.execute(
-        sa.select(t.image_summary, i_.repository, i_.status, i_.last_scanned)
-        .join(t.images, i_.digest == s_.image_digest).where(*at_risk)
-        .order_by(s_.risk_rank, s_.image_digest).limit(limit).offset(offset)).mappings().all()
-    tags = current_tags(conn, [r["image_digest"] for r in found])
+    found = conn.execute(risk_page(flt, limit=limit, offset=offset)).mappings().all()
+    page = [r["image_digest"] for r in found]
+    images = {r.digest: r for r in conn.execute(
+        sa.select(i_.digest, i_.repository, i_.status, i_.last_scanned)
+        .where(i_.digest.in_(page)))} if page else {}
+    tags = current_tags(conn, page)
     rows = []
     for r in found:
-        s = summary.of_row(r)
+        s, img = summary.of_row(r), images[r["image_digest"]]
         rows.append(RiskRow(
-            digest=r["image_digest"], repository=r["repository"],
-            status=ImageStatus(r["status"]), last_scanned=r["last_scanned"],
-            tags=tags.get(r["image_digest"], ()), counts=dict(s.counts),
-            malicious=s.counts.get("malicious", 0), kev=s.kev, fixable=s.fixable,
-            policy_failed=s.policy_failed, base_stale=s.base_stale, base_eol=s.base_eol))
-    return RiskPage(rows=tuple(rows), total=total, totals=totals)
+            digest=img.digest, repository=img.repository, status=ImageStatus(img.status),
+            last_scanned=img.last_scanned, tags=tags.get(img.digest, ()),
+            counts=dict(s.counts), malicious=s.counts.get("malicious", 0), kev=s.kev,
+            fixable=s.fixable, policy_failed=s.policy_failed, base_stale=s.base_stale,
+            base_eol=s.base_eol))
+    return RiskPage(rows=tuple(rows), total=int(at_risk), totals=totals)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
