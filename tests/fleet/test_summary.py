@@ -16,24 +16,22 @@ from hypothesis import strategies as st
 from hullcheck import fleet
 from hullcheck.fleet import db, overview, scans, schema, summary
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
-from tests.fleet.conftest import DIGEST_A, DIGEST_B, DIGEST_C, deb, finding, image, pypi
+from tests.fleet.conftest import (
+    DIGEST_A,
+    DIGEST_B,
+    DIGEST_C,
+    consistent,
+    deb,
+    finding,
+    image,
+    pypi,
+)
 
 DIGEST_D = "sha256:" + "d" * 64
 DIGEST_E = "sha256:" + "e" * 64
 DIGEST_P = "sha256:" + "9" * 64
 SSL, XZ, ZLIB = deb("openssl", "3.0.11"), deb("xz-utils", "5.6.0"), deb("zlib1g", "1.2.13")
 EVIL = pypi("evil", "1.0")
-
-
-def consistent(store: fleet.Store) -> dict[str, dict[str, Any]]:
-    """Assert the stored summary is one row per image, each as computed from scratch."""
-    with store.read() as conn:
-        kept = summary.stored(conn)
-        fresh = {d: s.row(d) for d, s in summary.compute(conn).items()}
-        images = set(conn.execute(sa.select(schema.images.c.digest)).scalars())
-    assert set(kept) == images
-    assert kept == fresh
-    return kept
 
 
 def ranked(store: fleet.Store) -> list[str]:
