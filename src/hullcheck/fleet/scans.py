@@ -161,7 +161,7 @@ def record_scan(conn: Connection, image: ImageRecord, packages: Iterable[Package
         _note_build(conn, build, now)
     changes = diff_findings(conn, image.digest, findings, scope=None, now=now, route=route,
                             reason=reason)
-    summary.refresh(conn, [image.digest])  # its base and policy were rewritten too
+    summary.refresh(conn, image.digest)  # its base and policy were rewritten too
     return changes
 
 
@@ -182,7 +182,7 @@ def apply_rematch(conn: Connection, digest: str, findings: Iterable[FindingRow],
     changes = diff_findings(conn, digest, findings, scope=purls, now=now, route=route,
                             reason=reason if not build else f"{reason} {build}")
     if changes:  # no new, fixed or changed finding: no count or flag of the summary moved
-        summary.refresh(conn, [digest])
+        summary.refresh(conn, digest)
     return changes
 
 
@@ -502,7 +502,7 @@ def set_assessment(conn: Connection, digest: str, *, base: JSON | None = None,
     if done.rowcount != 1:
         return False
     if base is not None or policy is not None:
-        summary.refresh(conn, [digest])
+        summary.refresh(conn, digest)
     return True
 
 

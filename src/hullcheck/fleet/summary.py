@@ -12,16 +12,18 @@ derives the same rows from scratch: the consistency tests compare the two.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hullcheck.fleet import schema as t
 from hullcheck.fleet.model import FindingState
-from hullcheck.fleet.sql import chunks, upsert
+from hullcheck.fleet.sql import chunks
 
 SEVERITIES = ("malicious", "critical", "high", "medium", "low", "negligible", "unknown")
 # What puts an image at risk, worst first: each is one bit of the rank key, so comparing
@@ -84,34 +86,28 @@ def image_flags(base: Any, policy: Any) -> tuple[bool, bool, bool]:
             _dict(_dict(base).get("eol")).get("state") == "end-of-life")
 
 
-def _counts(digests: Collection[str] | None) -> sa.Select[Any]:
-    """Per image with open, unsuppressed findings: counts by severity, in KEV, critical or
-    high with a fix (``digests``: of these images only; None: of all)."""
+def _counts(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Per image with open, unsuppressed findings (of those ``where`` names): counts by
+    severity, in KEV, critical or high with a fix."""
     def n(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
         # untyped: plain ints as the driver gives them, no result processing per cell
         return sa.type_coerce(sa.func.sum(sa.case((cond, 1), else_=0)), sa.types.NullType())
 
-    where = [f_.state == FindingState.OPEN, f_.suppressed == sa.false()]
-    if digests is not None:
-        where.append(f_.image_digest.in_(digests))
     return (sa.select(f_.image_digest, *[n(f_.severity == w) for w in SEVERITIES],
                       n(f_.kev.is_(True)),
                       n(sa.and_(f_.severity.in_(("critical", "high")), f_.status == "fixed")))
-            .where(*where).group_by(f_.image_digest))
+            .where(f_.state == FindingState.OPEN, f_.suppressed == sa.false(), *where)
+            .group_by(f_.image_digest))
 
 
-def compute(conn: Connection, digests: Collection[str] | None = None) -> dict[str, Summary]:
-    """The summaries of ``digests`` (None: every image), derived from the findings and the
-    images' stored JSON: what ``image_summary`` must hold."""
+def _summaries(counted: Iterable[Any], images: Iterable[Any]) -> dict[str, Summary]:
+    """Summaries from rows of ``_counts`` and rows (digest, base, policy) of the images."""
     found: dict[str, tuple[dict[str, int], int, int]] = {}
-    for digest, *values in conn.execute(_counts(digests)):
+    for digest, *values in counted:
         counts = {w: int(v) for w, v in zip(SEVERITIES, values, strict=False) if v}
         found[digest] = (counts, int(values[-2]), int(values[-1]))
-    images = sa.select(i_.digest, i_.base, i_.policy)
-    if digests is not None:
-        images = images.where(i_.digest.in_(digests))
     out = {}
-    for digest, base, policy in conn.execute(images):
+    for digest, base, policy in images:
         counts, kev, fixable = found.get(digest, ({}, 0, 0))
         p, stale, eol = image_flags(base, policy)
         out[digest] = Summary(counts=counts, kev=kev, fixable=fixable, policy_failed=p,
@@ -119,22 +115,45 @@ def compute(conn: Connection, digests: Collection[str] | None = None) -> dict[st
     return out
 
 
-def refresh(conn: Connection, digests: Iterable[str]) -> None:
-    """Recompute the rows of ``digests`` in the caller's transaction (each image's findings
-    by its index: the cost of one image, not of the fleet)."""
-    for batch in chunks(sorted(set(digests))):
-        rows = [summary.row(d) for d, summary in compute(conn, batch).items()]
-        if rows:
-            stmt = upsert(conn, t.image_summary)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["image_digest"],
-                set_={c: stmt.excluded[c] for c in rows[0] if c != "image_digest"}), rows)
+def compute(conn: Connection, digests: Collection[str] | None = None) -> dict[str, Summary]:
+    """The summaries of ``digests`` (None: every image), derived from the findings and the
+    images' stored JSON: what ``image_summary`` must hold."""
+    images = sa.select(i_.digest, i_.base, i_.policy)
+    if digests is None:
+        return _summaries(conn.execute(_counts()), conn.execute(images))
+    return _summaries(conn.execute(_counts(f_.image_digest.in_(digests))),
+                      conn.execute(images.where(i_.digest.in_(digests))))
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
+    """The statements of a refresh, built once per dialect (building Core statements costs
+    more than running these): one image's counts, its JSON, the upsert of its row; and the
+    insert of a new image's row."""
+    digest = sa.bindparam("digest", type_=t.Text())
+    table = t.image_summary
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["image_digest"],
+        set_={c.name: insert.excluded[c.name] for c in table.c if c.name != "image_digest"})
+    return (_counts(f_.image_digest == digest),
+            sa.select(i_.digest, i_.base, i_.policy).where(i_.digest == digest), upsert,
+            insert.on_conflict_do_nothing(index_elements=["image_digest"]))
+
+
+def refresh(conn: Connection, digest: str) -> None:
+    """Recompute the image's row in the caller's transaction: its findings by the
+    ``findings(image_digest, ...)`` index, the cost of one image, not of the fleet."""
+    counted, image, upsert, _ = _statements(conn.dialect.name)
+    found = _summaries(conn.execute(counted, {"digest": digest}),
+                       conn.execute(image, {"digest": digest}))
+    if digest in found:  # else the image is gone, and its row with it
+        conn.execute(upsert, found[digest].row(digest))
 
 
 def add(conn: Connection, digest: str) -> None:
     """A new image's row, all zero (an image already summarised keeps its row)."""
-    conn.execute(upsert(conn, t.image_summary).values(Summary().row(digest))
-                 .on_conflict_do_nothing(index_elements=["image_digest"]))
+    conn.execute(_statements(conn.dialect.name)[3], Summary().row(digest))
 
 
 def rebuild(conn: Connection) -> int:
