@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullcheck import fleet
@@ -165,6 +165,7 @@ SUMMARIES = st.builds(
     base_stale=st.booleans(), base_eol=st.booleans())
 
 
+@settings(max_examples=200, deadline=None)  # no wall-clock limit: counts, not time
 @given(st.lists(SUMMARIES, max_size=30))
 def test_the_rank_key_orders_as_the_reasons_then_the_counts(items: list[summary.Summary]) -> None:
     """The order the page ranked by before 0004: each reason in turn, then more critical,

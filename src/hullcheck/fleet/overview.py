@@ -2,9 +2,10 @@
 images at risk first, what changed lately), one image's packages and layers, a repository's
 digests over time, an image's latest events, and the values the fleet page filters by.
 
-Each query is served by an index (docs/fleet.md, revisions 0003 and 0004) and returns one page at a
-time; tags, owners and deployments of a page come in batched ``IN`` queries
-(``queries.current_tags``...), never one query per image.
+Each query is served by an index (docs/fleet.md, revisions 0003 and 0004) and returns one
+page at a time; images at risk come from the images' risk summary (``fleet.summary``), not
+from ranking every image; tags, owners and deployments of a page come in batched ``IN``
+queries (``queries.current_tags``...), never one query per image.
 """
 
 from __future__ import annotations
