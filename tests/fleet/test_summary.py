@@ -2,7 +2,7 @@
 scan, re-match, triage mark, assessment, pending or failed image and removal it equals a
 recomputation from scratch; the fleet page reads a page of it by its rank index and never
 the findings; its rank key orders as the reasons and counts did; 0004's upgrade of a store
-holding data backfills it."""
+holding data backfills it. And the page's day and week of changes come from one pass."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.fleet.conftest import (
     DIGEST_A,
     DIGEST_B,
     DIGEST_C,
+    Clock,
     consistent,
     deb,
     finding,
@@ -231,3 +232,34 @@ def test_upgrade_from_0003_backfills_the_summary(db_url: str) -> None:
         assert (kept[DIGEST_B]["policy_failed"], kept[DIGEST_B]["base_stale"]) == (True, False)
         assert (kept[DIGEST_C]["base_eol"], kept[DIGEST_C]["policy_failed"]) == (True, False)
         assert kept[DIGEST_D]["risk_rank"] is None
+
+
+def test_the_day_and_the_week_are_counted_in_one_pass(store: fleet.Store,
+                                                       clock: Clock) -> None:
+    store.record_scan(image(DIGEST_A, "r/a"), [SSL, XZ], [finding("CVE-1", SSL),
+                                                         finding("CVE-2", XZ, severity="low")])
+    clock.advance(days=3)
+    store.record_scan(image(DIGEST_A, "r/a"), [SSL, XZ], [finding("CVE-2", XZ, severity="low")])
+    now = clock.advance(hours=1)
+    windows = [now - dt.timedelta(days=1), now - dt.timedelta(days=7)]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.lower())
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.read() as conn:
+            day, week = overview.changes_in(conn, windows, latest=10)
+            mine = overview.changes_in(conn, windows, overview.Filter(repository="r/a"))
+            other = overview.changes_in(conn, windows, overview.Filter(repository="r/x"))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    assert (day.counts, week.counts) == ({"fixed": 1}, {"new": 2, "fixed": 1})
+    assert [(c.change, c.advisory_id) for c in day.latest] == [("fixed", "CVE-1")]
+    assert week.latest == () and (day.since, week.since) == tuple(windows)
+    assert [c.counts for c in mine] == [day.counts, week.counts]
+    assert [c.counts for c in other] == [{}, {}]
+    # one count per call (the latest rows apart): the day is not a second pass
+    counting = [s for s in statements if "finding_history" in s and "group by" in s]
+    assert len(counting) == 3

@@ -162,27 +162,45 @@ class Changes:
 
 def changes_since(conn: Connection, since: dt.datetime, flt: Filter = Filter(), *,
                   latest: int = 0) -> Changes:
-    """Finding changes (new, reopened, changed, fixed) at or after ``since``, counted from
-    the covering ``finding_history(at, change)`` index alone (joined to the findings only
-    when a filter names images); with ``latest``, the newest that many as rows."""
+    """Finding changes (new, reopened, changed, fixed) at or after ``since``; with
+    ``latest``, the newest that many as rows."""
+    (changes,) = changes_in(conn, [since], flt, latest=latest)
+    return changes
+
+
+def changes_in(conn: Connection, windows: Sequence[dt.datetime], flt: Filter = Filter(), *,
+               latest: int = 0) -> tuple[Changes, ...]:
+    """Finding changes at or after each of ``windows`` (the last day, the last week...),
+    counted in one pass over the widest: from the covering ``finding_history(at, change)``
+    index alone, joined to the findings only when a filter names images. With ``latest``,
+    the newest that many changes as rows, given with the narrowest window."""
     h = t.finding_history.c
+    oldest = min(windows)
     base = (sa.select().select_from(t.finding_history.join(t.findings, f_.id == h.finding_id))
-            .where(h.at >= since, *_digests_where(flt, f_.image_digest)))
-    counting = base if flt else sa.select().select_from(t.finding_history).where(h.at >= since)
-    counts = {change: int(n) for change, n in conn.execute(
-        counting.add_columns(h.change, sa.func.count()).group_by(h.change))}
+            .where(h.at >= oldest, *_digests_where(flt, f_.image_digest)))
+    counting = base if flt else sa.select().select_from(t.finding_history).where(h.at >= oldest)
+    counts: list[dict[str, int]] = [{} for _ in windows]
+    for change, *ns in conn.execute(counting.add_columns(
+            h.change, *[sa.func.sum(sa.case((h.at >= w, 1), else_=0)) for w in windows])
+            .group_by(h.change)):
+        for window, n in zip(counts, ns, strict=True):
+            if n:
+                window[change] = int(n)
     rows: tuple[ChangeRow, ...] = ()
+    newest = max(windows)
     if latest:
         found = conn.execute(
-            base.add_columns(h.at, h.change, f_.image_digest, i_.repository, f_.advisory_id,
-                             f_.package_purl, f_.severity, f_.kev)
+            base.where(h.at >= newest)
+            .add_columns(h.at, h.change, f_.image_digest, i_.repository, f_.advisory_id,
+                         f_.package_purl, f_.severity, f_.kev)
             .join(t.images, i_.digest == f_.image_digest)
             .order_by(h.at.desc(), h.id.desc()).limit(latest)).mappings()
         rows = tuple(ChangeRow(at=r["at"], change=r["change"], digest=r["image_digest"],
                                repository=r["repository"], advisory_id=r["advisory_id"],
                                package_purl=r["package_purl"], severity=r["severity"],
                                kev=bool(r["kev"])) for r in found)
-    return Changes(since=since, counts=dict(counts), latest=rows)
+    return tuple(Changes(since=w, counts=c, latest=rows if w == newest else ())
+                 for w, c in zip(windows, counts, strict=True))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
