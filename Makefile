@@ -31,7 +31,7 @@ test: system venv lint
 
 # Mutation testing of the security-critical modules (slow: not part of `make test`).
 # GROUPS="digest vex" runs some of the groups in pyproject's [tool.hullcheck-mutate]; the
-# results are kept in build/mutate/ and a second run re-tests only changed functions.
+# results are kept in build/mutate/; a second run re-tests survivors and changed functions.
 mutate: system venv
 	PYTHONPATH=src $(BIN)/python -m tests.mutation.run $(GROUPS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ MUTATING = "MUTANT_UNDER_TEST" in os.environ
 if MUTATING:
     settings.register_profile("mutmut", derandomize=True, database=None, deadline=None)
     settings.load_profile("mutmut")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under mutmut, each mutant's run starts with empty caches: its process is forked from the
+    one that ran every test once, and a cached answer (``versions.key``'s lru_cache) would hide
+    the mutant from the tests."""
+    if not MUTATING:
+        return
+    for name, module in list(sys.modules.items()):
+        if name.startswith("hullcheck.") and module is not None:
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

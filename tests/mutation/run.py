@@ -5,7 +5,8 @@ the tests that check them. mutmut runs once per group in its own directory,
 `build/mutate/<group>/` (a generated pyproject.toml, `src` and `tests` linked to the
 repository's), so a group's stats run and its mutants see only that group's tests; inside it,
 mutmut runs each mutant against the tests that reached the mutated function. Results are kept
-there: a second run re-tests only the functions whose code changed (`--fresh` starts over).
+there: a second run re-tests the survivors and the functions whose code changed (`--fresh`
+starts over).
 
 A mutant listed in docs/testing.md's table of equivalent mutants counts as equivalent, not as
 survived. The score of a module is killed / (killed + survived), equivalent ones set aside.
@@ -101,7 +102,20 @@ def prepare(group: Group, *, fresh: bool) -> Path:
         if key != "testpaths":
             lines.append(f"{key} = {json.dumps(value)}")
     (where / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejudge(where)
     return where
+
+
+def rejudge(where: Path) -> None:
+    """Survivors of an earlier run are tested again (mutmut keeps every verdict): the tests
+    written since may kill them."""
+    for meta in where.glob("mutants/src/**/*.py.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes = data.get("exit_code_by_key", {})
+        for name, code in codes.items():
+            if code in SURVIVED or code in NO_TESTS:
+                codes[name] = None
+        meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
 
 def run(group: Group, *, fresh: bool, max_children: int) -> int:
