@@ -62,3 +62,18 @@ def test_the_scanning_and_judging_rooms_do_not_render(room: str) -> None:
     module = importlib.import_module(f"hullcheck.{room}")
     assert not {"render", "table", "to_json", "FORMATS"} & set(dir(module))
     assert importlib.util.find_spec(f"hullcheck.{room}.render") is None
+
+
+def test_base_trust_names_signers_and_the_pipeline_verifies() -> None:
+    """Base trust files name keys and keyless identities; the verifying is the pipeline's
+    (``pipeline.signature_verifier``), so base reaches no sign module."""
+    chains = graph().find_shortest_chains(importer="hullcheck.base", imported="hullcheck.sign")
+    assert not chains, chains
+
+
+def test_the_signer_vocabulary_is_plain_values() -> None:
+    """``signers`` (whom a keyless verification accepts), shared by sign, base, policy and the
+    CLI, imports no room and no cryptography."""
+    imported = graph().find_modules_directly_imported_by("hullcheck.signers")
+    assert {m for m in imported if m.startswith("hullcheck")} <= {"hullcheck.errors"}
+    assert not {m for m in imported if m.startswith(("cryptography", "sigstore"))}

@@ -67,6 +67,30 @@ def test_config_and_signatures() -> None:
                                        key_fingerprint="sha256:" + "01" * 32, verified=True)
 
 
+def test_keyless_signatures_and_attestations_carry_their_signer() -> None:
+    """A keyless result has no key: the evidence names the certificate's identity and issuer
+    (what a signatures rule's ``identities`` and CEL match), not a fingerprint."""
+    from hullcheck.sign.keyless import KeylessAttestation, KeylessSignature
+    from hullcheck.signers import Signer
+
+    who = Signer(identities=("https://github.com/org/app/.github/workflows/r.yml@refs/tags/v1",
+                             "extra@example.com"), issuer="https://token.actions.githubusercontent.com")
+    claims = SimpleSigningClaims(docker_reference="r/app", manifest_digest="sha256:1", type="t")
+    sig = KeylessSignature(image="r/app", digest="sha256:1", key_fingerprint="", source="tag",
+                           format="simplesigning", claims=claims, signer=who, log_index=7,
+                           integrated_time=None, trusted_root="root.json")
+    assert adapt.signature_evidence([sig]) == (ev.SignatureEvidence(
+        key_fingerprint="", verified=True, identity=who.identity, issuer=who.issuer),)
+    att = KeylessAttestation(image="r/app", digest="sha256:1", key_fingerprint="", source="tag",
+                             statement_type="https://in-toto.io/Statement/v1",
+                             predicate_type="https://slsa.dev/provenance/v1", predicate={},
+                             subjects=(), signer=who, log_index=8, integrated_time=None,
+                             trusted_root="root.json")
+    assert adapt.attestation_evidence([att]) == (ev.AttestationEvidence(
+        predicate_type="https://slsa.dev/provenance/v1", verified=True, identity=who.identity,
+        issuer=who.issuer),)
+
+
 def _assessment(*, trust: TrustState | None, eol: EolState, days: int | None,
                 name: str = "docker.io/library/debian") -> BaseAssessment:
     fresh = None

@@ -27,6 +27,7 @@ from hullcheck.policy import evaluate
 from hullcheck.report import BaseCatalog, BaseReport, PolicyReport, ScanReport
 from hullcheck.secrets import Origin, SecretFinding, SecretReport
 from hullcheck.secrets import Skipped as SecretsSkipped
+from hullcheck.secrets.model import Confidence
 from hullcheck.vulndb.model import KevEntry
 from hullcheck.vulndb.severity import UNKNOWN, Rating, Score
 from tests.policy._build import TODAY, evidence, pkg, policy, vuln
@@ -87,8 +88,14 @@ SECRETS = SecretReport(
         SecretFinding(rule_id="private-key", title="Private key", severity=Severity.MEDIUM,
                       origin=Origin.FILE, path="/app/key.pem", line=1,
                       match="-----BEGIN RSA PRIVATE KEY-----*****", layer=LAYERS[2]),
+        SecretFinding(rule_id="jwt", title="JSON Web Token", severity=Severity.MEDIUM,
+                      origin=Origin.FILE,
+                      path="/usr/lib/python3/dist-packages/jose/README.md", line=40,
+                      match="token = eyJh*****", layer=LAYERS[2], confidence=Confidence.LOW,
+                      why_low="in a language package's documentation or type declarations"),
     ),
-    skipped=SecretsSkipped(binary=4, too_large=1, allowlisted=2),
+    skipped=SecretsSkipped(binary=4, too_large=1, allowlisted=2, package_files=9,
+                           package_matches=12),
     files_scanned=120, bytes_scanned=345_678, engine="re",
 )
 
@@ -112,6 +119,28 @@ def scan_report(*, scanners: tuple[str, ...] = ("vuln", "secret", "config")) -> 
                       notes=("a VEX statement names no product here",),
                       secrets=SECRETS if "secret" in scanners else None,
                       config=CONFIG if "config" in scanners else None, scanners=scanners)
+
+
+ALL_LAYERS = debian_inventory("all-layers")
+_A = {p.name: p for p in ALL_LAYERS.packages}
+
+
+def all_layers_report() -> ScanReport:
+    """``--scope all-layers``: a finding on the package a later layer hid (marked in every
+    format), and one whose severity an alias advisory gives."""
+    curl = Finding(package=_A["curl"], id="CVE-2023-38545", aliases=("DEBIAN-CVE-2023-38545",),
+                   severity=Severity.CRITICAL, score=Score(rating=Rating.CRITICAL, score=9.8,
+                                                            source="CVSS_V3"),
+                   status=Status.FIXED, fixed_versions=("7.88.1-10+deb12u4",))
+    requests = Finding(package=_A["requests"], id="PYSEC-2023-74",
+                       aliases=("CVE-2023-32681", "GHSA-j8r2-6x86-q33q"),
+                       severity=Severity.MEDIUM,
+                       score=Score(rating=Rating.MEDIUM, score=6.1, source="CVSS_V3",
+                                   vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"),
+                       status=Status.FIXED, fixed_versions=("2.31.0",),
+                       severity_from="GHSA-j8r2-6x86-q33q")
+    return ScanReport(inventory=ALL_LAYERS, findings=(curl, requests), skipped=(),
+                      database=DATABASE, hidden_findings=1)
 
 
 POLICY_TEXT = """\

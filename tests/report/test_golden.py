@@ -21,6 +21,11 @@ CASES: dict[str, Callable[[], bytes]] = {
     "scan-vuln.json": lambda: report.render(reports.scan_report(scanners=("vuln",)), "json"),
     "scan.sarif": lambda: report.render(reports.scan_report(), "sarif"),
     "scan.cdx.json": lambda: report.render(reports.scan_report(), "cyclonedx-json"),
+    "scan-all-layers.txt": lambda: report.render(reports.all_layers_report(), "table"),
+    "scan-all-layers.json": lambda: report.render(reports.all_layers_report(), "json"),
+    "scan-all-layers.sarif": lambda: report.render(reports.all_layers_report(), "sarif"),
+    "scan-all-layers.cdx.json": lambda: report.render(reports.all_layers_report(),
+                                                      "cyclonedx-json"),
     "secrets.txt": lambda: report.render(reports.SECRETS, "table"),
     "secrets.json": lambda: report.render(reports.SECRETS, "json"),
     "config.txt": lambda: report.render(reports.CONFIG, "table"),
@@ -60,6 +65,9 @@ def test_the_machine_formats_meet_their_schemas() -> None:
     assert_valid(sarif, json.loads(report.render(reports.decision(), "sarif")))
     assert_valid(cyclonedx_validator(),
                  json.loads(report.render(reports.scan_report(), "cyclonedx-json")))
+    assert_valid(sarif, json.loads(report.render(reports.all_layers_report(), "sarif")))
+    assert_valid(cyclonedx_validator(),
+                 json.loads(report.render(reports.all_layers_report(), "cyclonedx-json")))
 
 
 def test_every_report_type_has_a_table_and_json_or_only_a_table() -> None:

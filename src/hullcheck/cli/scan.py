@@ -1,5 +1,5 @@
 """hullcheck scan IMAGE|SBOM [--scanners vuln,secret,config] [--from-attestation PUB] [-o FORMAT]
-[--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+[--fail-on SEVERITY] [--fail-on-unknown] [--only-fixed] [--vex FILE] [--ignore FILE]"""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from hullcheck.cli.common import (
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
 from hullcheck.model import Severity
+from hullcheck.pipeline.scan import DB_MAX_AGE_DAYS
 from hullcheck.report import ScanReport
 
 FORMATS = report.formats(ScanReport)
@@ -34,8 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "configuration, reading the layers once. Formats: table, json and sarif "
                     "show every scanner's findings; cyclonedx-json holds the SBOM and its "
                     "vulnerabilities only. Exit codes: 0 no finding at or "
-                    "over --fail-on; 1 findings of any scanner at or over --fail-on, or "
-                    "--from-attestation found no verified SBOM; 2 usage or input error.",
+                    "over --fail-on; 1 findings of any scanner at or over --fail-on (or of "
+                    "unknown severity, with --fail-on-unknown), or --from-attestation found "
+                    "no verified SBOM; 2 usage or input error.",
     )
     p.add_argument("target", metavar="IMAGE|SBOM",
                    help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
@@ -49,10 +51,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--secret-config", type=Path, metavar="FILE",
                    help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
                         "--config')")
+    p.add_argument("--include-package-files", action="store_true",
+                   help="with the secret scanner: also report secrets in OS packages' unchanged "
+                        "files (as 'hullcheck secrets --include-package-files')")
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
-                        + ", ".join(s.value for s in Severity))
+                        + ", ".join(s.value for s in Severity) + ". A vulnerability no record "
+                        "rates (nor any alias of it) is 'unknown', the lowest: it fails only "
+                        "--fail-on unknown, or with --fail-on-unknown")
+    p.add_argument("--fail-on-unknown", action="store_true",
+                   help="also exit 1 for a vulnerability of unknown severity (with or without "
+                        "--fail-on)")
+    p.add_argument("--db-max-age", type=_days, default=DB_MAX_AGE_DAYS, metavar="DAYS",
+                   help="note when the advisory database was built more than DAYS days ago "
+                        f"(default {DB_MAX_AGE_DAYS}; 0 never notes it)")
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -67,6 +80,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
 def run(args: argparse.Namespace) -> int:
     threshold = None
     if args.fail_on:
@@ -76,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--fail-on: {exc}") from None
     scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
                                    if s.strip()))
+    if args.include_package_files and "secret" not in scanners:
+        raise UsageError("--include-package-files needs --scanners with secret")
     if args.secret_config is not None:
         if "secret" not in scanners:
             raise UsageError("--secret-config needs --scanners with secret")
@@ -87,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
                                vex=tuple(args.vex), ignore=args.ignore,
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
+                               db_max_age=args.db_max_age or None,
+                               include_package_files=args.include_package_files,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         scanned = pipeline.scan(req, progress.callbacks)
@@ -98,4 +125,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
                   f" secret and {len(scanned.config_findings)} config findings are not in it "
                   "(use -o json or sarif)", file=sys.stderr)
-    return 1 if threshold is not None and scanned.fails(threshold) else 0
+    return 1 if scanned.fails(threshold, unknown=args.fail_on_unknown) else 0

@@ -1,4 +1,5 @@
-"""hullcheck secrets IMAGE [-o table|json] [--config FILE] [--fail-on SEVERITY | --fail]"""
+"""hullcheck secrets IMAGE [-o table|json] [--config FILE] [--include-package-files]
+[--fail-on SEVERITY | --fail]"""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from hullcheck.secrets import SecretReport
 
 FORMATS = report.formats(SecretReport)
 SEVERITIES = tuple(s.value for s in RULE_SEVERITIES)
+
+
+def add_package_files_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--include-package-files", action="store_true",
+                   help="also report secrets in files an OS package installed and nobody "
+                        "changed since (content as its dpkg/apk/rpm database recorded it): "
+                        "the distro's own examples and test keys. By default they are "
+                        "counted, not reported; changed package files are always reported")
 
 
 def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
@@ -46,13 +55,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="find secrets in every layer of an image, its config and its history",
         description="Scan every file of every layer (also files a later layer deleted: they "
                     "still ship), the config's Env, Labels, Cmd and the history (build args). "
-                    "Secrets are always redacted. Exit codes: 0 no finding at or over "
+                    "Secrets are always redacted. Matches in an OS package's files as it "
+                    "installed them are counted, not reported (--include-package-files); in "
+                    "a language package's tests, examples or docs, reported with low "
+                    "confidence. Exit codes: 0 no finding at or over "
                     "--fail-on (or no --fail-on); 1 findings at or over it; 2 usage or input "
                     "error.",
     )
     p.add_argument("image", metavar="IMAGE", help="an image (see 'hullcheck sbom --help')")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="YAML with user rules and allow-lists (paths, regexes, rule ids)")
+    add_package_files_option(p)
     add_fail_options(p, "secret")
     add_output_options(p, FORMATS)
     add_image_options(p)
@@ -64,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"--config: {args.config} is not a file")
     req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
-                                  pull=pull_options(args), config=args.config)
+                                  pull=pull_options(args), config=args.config,
+                                  include_package_files=args.include_package_files)
     with LayerProgress(args.quiet) as progress:
         found = pipeline.secrets_scan(req, progress.callbacks)
     emit(report.render(found, fmt), args.file)

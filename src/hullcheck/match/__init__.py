@@ -17,6 +17,12 @@ advisory data names them (``ecosystem.BINARY_ADVISORIES``), else listed as skipp
 Records about the same vulnerability (PYSEC and GHSA and CVE ids that alias each
 other) merge into one finding per (package, vulnerability), keeping every record's
 evidence.
+
+Severity: the matched records' own (the highest CVSS score, else the distro's urgency or
+the database's word). When none of them rates the vulnerability (PyPA records often carry
+no score), the rating of an alias advisory elsewhere in the database is taken — a GHSA
+record's CVSS, the Debian tracker's urgency for the CVE, NVD's score where it is imported —
+with the same preference, and the finding names it (``severity_from``).
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ class Store(Protocol):
     def lookup(self, ecosystem: str, name: str) -> tuple[AffectedRecord, ...]: ...
 
     def kev(self, cve: str) -> KevEntry | None: ...
+
+    # Optional (a store without it leaves unrated findings unknown):
+    # alias_severities(ids) -> ((advisory id, Score), ...) of the advisories naming any of ids.
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +216,7 @@ class Matcher:
         self._wheres_distro: Distro | None = None
         self._distro_modular = False  # the distro of _wheres has RPM module streams
         self._go_built: frozenset[str] = frozenset()
+        self._alias_cache: dict[tuple[str, ...], tuple[str, Score] | None] = {}
 
     def _entries(self, eco: str, name: str, vscheme: Scheme) -> tuple[_Entry, ...]:
         ck = (eco, name, vscheme.name)
@@ -392,7 +402,23 @@ class Matcher:
                     by_id[i] = group
                     group.ids.append(i)
             group.records.append((h.rec, h.evidence, h.fixed))
-        return [_finding(pkg, g, self._kev, vscheme) for g in groups]
+        return [self._rated(_finding(pkg, g, self._kev, vscheme)) for g in groups]
+
+    def _rated(self, f: Finding) -> Finding:
+        """``f``, rated by an alias advisory when its own records rate it not at all."""
+        if f.severity is not Severity.UNKNOWN:
+            return f
+        ids = tuple(sorted(f.ids))
+        if ids not in self._alias_cache:
+            ask = getattr(self.store, "alias_severities", None)
+            found = ask(ids) if ask is not None else ()
+            self._alias_cache[ids] = _best_alias(found)
+        best = self._alias_cache[ids]
+        if best is None:
+            return f
+        aid, score = best
+        return dataclasses.replace(f, severity=score.rating.severity, score=score,
+                                   severity_from=aid)
 
     def _kev(self, cve: str) -> KevEntry | None:
         if cve not in self._kev_cache:
@@ -416,6 +442,18 @@ class Matcher:
         findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
         return MatchResult(findings=tuple(findings), skipped=tuple(skipped),
                            packages_checked=len(todo))
+
+
+def _best_alias(found: Iterable[tuple[str, Score]]) -> tuple[str, Score] | None:
+    """The alias rating to take: the highest CVSS base score, else the highest word; None
+    when no alias rates the vulnerability either."""
+    rated = [(aid, s) for aid, s in found if s.rating.severity is not Severity.UNKNOWN]
+    scored = [(aid, s) for aid, s in rated if s.score is not None]
+    if scored:
+        return max(scored, key=lambda t: (t[1].score or 0.0, t[0]))
+    if rated:
+        return max(rated, key=lambda t: (t[1].rating.severity, t[0]))
+    return None
 
 
 def _sorted_fixed(versions: Iterable[str], vscheme: Scheme) -> tuple[str, ...]:

@@ -54,6 +54,9 @@ class Finding:
     distro_urgency: str = ""
     evidence: tuple[Evidence, ...] = ()
     suppressed: Suppression | None = None
+    # The alias advisory (a GHSA, a Debian tracker entry...) whose rating ``severity`` and
+    # ``score`` are, when none of the matched records rates the vulnerability; "" otherwise.
+    severity_from: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:

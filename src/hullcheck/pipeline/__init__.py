@@ -58,6 +58,7 @@ from hullcheck.pipeline.sign import (
     generate_key_pair,
     sign_image,
     verify_attestation,
+    verify_bundle,
     verify_image,
 )
 
@@ -72,5 +73,5 @@ __all__ = [
     "inventory_from_attestation", "load_inventory", "policy_check", "read_image",
     "registry_client", "registry_of", "scan", "secrets_scan", "sign_image",
     "signature_verifier", "source_kinds", "update_database", "update_eol_table",
-    "verify_attestation", "verify_image",
+    "verify_attestation", "verify_bundle", "verify_image",
 ]

@@ -14,6 +14,7 @@ from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
 from hullcheck.pipeline.redaction import redactor
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
@@ -30,8 +31,9 @@ class SbomRequest:
     pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
     # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
-    # of reading the image's layers (``inventory.inventory`` chooses).
-    from_attestation: Path | None = None
+    # of reading the image's layers (``inventory.inventory`` chooses); or keylessly by one
+    # of the identities a ``signers.Keyless`` accepts.
+    from_attestation: Path | Keyless | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,7 @@ from hullcheck.pipeline.images import Progress, SbomRequest, _open
 from hullcheck.pipeline.inventory import inventory
 from hullcheck.pipeline.scan import ScanRequest, scan
 from hullcheck.pipeline.sign import verify_attestation, verify_image
+from hullcheck.signers import Keyless
 
 # The policy room (YAML, CEL, the advisory model) is imported where it is used: every
 # command imports ``pipeline``, and most never judge a policy.
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     )
     from hullcheck.secrets.model import SecretFinding
     from hullcheck.sign.cosign import VerifiedAttestation, VerifiedSignature
+    from hullcheck.signers import Signer
 
 
 # -- adapters: each room's result as policy's evidence -----------------------------------------
@@ -106,23 +108,41 @@ def config_evidence(findings: Iterable[ConfigFinding]) -> tuple[ConfigEvidence, 
     return tuple(ConfigEvidence(id=f.id, severity=f.severity, title=f.title) for f in findings)
 
 
+def _signer(verified: VerifiedSignature | VerifiedAttestation) -> Signer | None:
+    """Who signed keylessly (the certificate's identity and issuer); None for a key."""
+    from hullcheck.sign.keyless import KeylessAttestation, KeylessSignature
+
+    return verified.signer if isinstance(verified, KeylessSignature | KeylessAttestation) else None
+
+
 def signature_evidence(verified: Iterable[VerifiedSignature]) -> tuple[SignatureEvidence, ...]:
-    """Signatures the sign room verified (it raises for the others)."""
+    """Signatures the sign room verified (it raises for the others): by a key (its
+    fingerprint) or keylessly (the signer's identity and issuer, no fingerprint)."""
     from hullcheck.policy import SignatureEvidence, normalise_fingerprint
 
-    return tuple(SignatureEvidence(key_fingerprint=normalise_fingerprint(v.key_fingerprint),
-                                   verified=True)
-                 for v in verified)
+    out = []
+    for v in verified:
+        signer = _signer(v)
+        out.append(SignatureEvidence(key_fingerprint=normalise_fingerprint(v.key_fingerprint),
+                                     verified=True,
+                                     identity=signer.identity if signer else "",
+                                     issuer=signer.issuer if signer else ""))
+    return tuple(out)
 
 
 def attestation_evidence(verified: Iterable[VerifiedAttestation]
                          ) -> tuple[AttestationEvidence, ...]:
     from hullcheck.policy import AttestationEvidence, normalise_fingerprint
 
-    return tuple(AttestationEvidence(predicate_type=v.predicate_type,
-                                     key_fingerprint=normalise_fingerprint(v.key_fingerprint),
-                                     verified=True)
-                 for v in verified)
+    out = []
+    for v in verified:
+        signer = _signer(v)
+        out.append(AttestationEvidence(predicate_type=v.predicate_type,
+                                       key_fingerprint=normalise_fingerprint(v.key_fingerprint),
+                                       verified=True,
+                                       identity=signer.identity if signer else "",
+                                       issuer=signer.issuer if signer else ""))
+    return tuple(out)
 
 
 def base_evidence(a: BaseAssessment) -> BaseEvidence:
@@ -157,6 +177,7 @@ class EvidenceRequest:
     vex: tuple[Path, ...] = ()
     ignore: Path | None = None
     keys: tuple[Path, ...] = ()  # public keys to verify signatures and attestations with
+    keyless: tuple[Keyless, ...] = ()  # keyless signers, one identity each (for require: all)
     attestation_types: tuple[str, ...] = ()
     base_trust: Path | None = None  # base trust file; None: trust unknown
     base_catalog: Path | None = None
@@ -202,14 +223,15 @@ def _published_dates(findings: Sequence[Finding], db: Path | None) -> dict[str, 
 
 def _signatures(target: str, req: EvidenceRequest, notes: list[str]
                 ) -> tuple[SignatureEvidence, ...] | None:
-    if not req.keys:
+    if not req.keys and not req.keyless:
         notes.append("signatures: the policy names no public key file to verify with "
                      "(keys given by fingerprint only cannot verify)")
         return None
     from hullcheck.errors import VerificationError
 
     found = []
-    for key in req.keys:
+    signers: tuple[Path | Keyless, ...] = (*req.keys, *req.keyless)
+    for key in signers:
         try:
             found.append(verify_image(target, key, req.pull))
         except VerificationError:
@@ -219,13 +241,14 @@ def _signatures(target: str, req: EvidenceRequest, notes: list[str]
 
 def _attestations(target: str, req: EvidenceRequest, notes: list[str]
                   ) -> tuple[AttestationEvidence, ...] | None:
-    if not req.keys:
+    if not req.keys and not req.keyless:
         notes.append("attestations: the policy names no public key file to verify with")
         return None
     from hullcheck.errors import VerificationError
 
     found: list[VerifiedAttestation] = []
-    for key in req.keys:
+    attesters: tuple[Path | Keyless, ...] = (*req.keys, *req.keyless)
+    for key in attesters:
         for ptype in req.attestation_types or (None,):
             try:
                 found.extend(verify_attestation(target, key, ptype, req.pull))
@@ -290,9 +313,13 @@ def evidence_request(policy: Policy, image: str, *, db: Path | None = None,
                      platform: str | None = None, pull: PullOptions | None = None,
                      vex: tuple[Path, ...] = (), base_trust: Path | None = None
                      ) -> EvidenceRequest:
-    """What ``policy`` needs gathered about ``image``."""
+    """What ``policy`` needs gathered about ``image``: keyless identities are verified one
+    by one, so ``require: all`` sees each that signed."""
+    root = Path(policy.trusted_root()) if policy.trusted_root() else None
     return EvidenceRequest(image=image, needs=frozenset(n.value for n in policy.needs()),
                            keys=tuple(Path(k) for k in policy.verification_keys()),
+                           keyless=tuple(Keyless(identities=(p,), trusted_root=root)
+                                         for p in policy.signing_identities()),
                            attestation_types=policy.attestation_types(), db=db,
                            platform=platform, pull=pull or PullOptions(), vex=vex,
                            base_trust=base_trust)

@@ -8,8 +8,8 @@ Variables (each ``null`` when that evidence was not gathered):
                        malicious, ageDays, suppressed}]
     secrets          [{rule, severity, path, layer, visible}]
     config           [{id, severity, title}]
-    signatures       [{keyFingerprint, verified}]
-    attestations     [{predicateType, keyFingerprint, verified}]
+    signatures       [{keyFingerprint, verified, identity, issuer}]   (identity: keyless)
+    attestations     [{predicateType, keyFingerprint, verified, identity, issuer}]
     base             {name, trusted, eol, daysBehind}
     severityRank     {"critical": 5, ...}: compare severities by rank
 
@@ -130,10 +130,11 @@ _LISTS: dict[str, Callable[[Evidence, date], list[dict[str, Any]] | None]] = {
     "config": lambda ev, today: _list(ev.config, lambda c: {
         "id": c.id, "severity": c.severity.value, "title": c.title}),
     "signatures": lambda ev, today: _list(ev.signatures, lambda s: {
-        "keyFingerprint": s.key_fingerprint, "verified": s.verified}),
+        "keyFingerprint": s.key_fingerprint, "verified": s.verified,
+        "identity": s.identity, "issuer": s.issuer}),
     "attestations": lambda ev, today: _list(ev.attestations, lambda a: {
         "predicateType": a.predicate_type, "keyFingerprint": a.key_fingerprint,
-        "verified": a.verified}),
+        "verified": a.verified, "identity": a.identity, "issuer": a.issuer}),
 }
 
 

@@ -98,8 +98,10 @@ class ConfigEvidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureEvidence:
-    key_fingerprint: str  # "sha256:<hex of the DER SubjectPublicKeyInfo>"
+    key_fingerprint: str  # "sha256:<hex of the DER SubjectPublicKeyInfo>"; "" when keyless
     verified: bool
+    identity: str = ""  # keyless: the certificate's identity and OIDC issuer
+    issuer: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +109,8 @@ class AttestationEvidence:
     predicate_type: str
     key_fingerprint: str = ""
     verified: bool = True
+    identity: str = ""  # keyless: the certificate's identity and OIDC issuer
+    issuer: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

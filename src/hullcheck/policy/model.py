@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 if TYPE_CHECKING:
     from hullcheck.policy.evidence import Evidence
     from hullcheck.policy.fields import Fields
+    from hullcheck.signers import IdentityPolicy
 
 API_VERSION = "hullcheck/v1"
 KIND = "Policy"
@@ -127,6 +128,14 @@ class Rule(ABC):
         """Predicate types of the attestations this rule looks for."""
         return ()
 
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        """Keyless signers this rule accepts (signatures are verified for each)."""
+        return ()
+
+    def sigstore_root(self) -> str:
+        """The Sigstore trusted_root.json this rule names ("": the production root)."""
+        return ""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Waiver:
@@ -163,6 +172,14 @@ class Policy:
 
     def attestation_types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for r in self.rules for t in r.attestation_types()))
+
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        """The keyless signers the rules accept, each verified on its own."""
+        return tuple(dict.fromkeys(i for r in self.rules for i in r.signing_identities()))
+
+    def trusted_root(self) -> str:
+        """The Sigstore trusted root the rules name (the first; "" for the production root)."""
+        return next((root for r in self.rules if (root := r.sigstore_root())), "")
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -24,9 +24,15 @@ from hullcheck import untrusted
 from hullcheck.model import Severity
 from hullcheck.policy import cel, celcost
 from hullcheck.policy import licenses as lic
-from hullcheck.policy.evidence import Evidence, VulnEvidence, normalise_fingerprint
+from hullcheck.policy.evidence import (
+    AttestationEvidence,
+    Evidence,
+    VulnEvidence,
+    normalise_fingerprint,
+)
 from hullcheck.policy.fields import TAG, Context, Fields, PolicyError, kind_of
 from hullcheck.policy.model import Hit, Item, Need, Rule, Suppressed
+from hullcheck.signers import YAML_KEYS, IdentityPolicy
 
 MAX_KEY = 64 << 10  # a PEM public key is well under a kilobyte
 MAX_EXPRESSION = 16 << 10  # characters of one CEL expression
@@ -331,14 +337,19 @@ class Require(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureRule(Rule):
+    """Signers (public keys, keyless identities) the image must be signed by, and attestation
+    types that must be present, verified, and by one of those signers when the rule names any."""
+
     TYPE = "signatures"
-    FIELDS = ("keys", "require", "attestations")
+    FIELDS = ("keys", "require", "attestations", "identities", "trustedRoot")
 
     keys: tuple[str, ...] = ()  # normalised fingerprints (from the file or from PEM paths)
     key_names: tuple[str, ...] = ()  # how each key was written, for messages
     key_files: tuple[str, ...] = ()  # PEM public keys (absolute paths) to verify signatures with
     require: Require = Require.ANY
     attestations: tuple[str, ...] = ()  # predicate types that must be present and verified
+    identities: tuple[IdentityPolicy, ...] = ()  # keyless signers (Fulcio/Rekor), like keys
+    trusted_root: str = ""  # Sigstore trusted_root.json (absolute path); "": production root
 
     @classmethod
     def read(cls, f: Fields, common: dict[str, Any]) -> Self:
@@ -347,13 +358,17 @@ class SignatureRule(Rule):
                    key_names=tuple(n for _, n, _ in keys),
                    key_files=tuple(pem for _, _, pem in keys if pem),
                    require=f.choice("require", Require, Require.ANY),
-                   attestations=f.strings("attestations"))
-        if not rule.keys and not rule.attestations:
-            raise f.ctx.error(f.mapping, f.path, "a signatures rule needs keys or attestations")
+                   attestations=f.strings("attestations"),
+                   identities=tuple(_identity(f.ctx, node, path)
+                                    for node, path in f.seq("identities")),
+                   trusted_root=_trusted_root(f))
+        if not rule.keys and not rule.identities and not rule.attestations:
+            raise f.ctx.error(f.mapping, f.path,
+                              "a signatures rule needs keys, identities or attestations")
         return rule
 
     def needs(self) -> tuple[Need, ...]:
-        return ((Need.SIGNATURES,) if self.keys else ()) + (
+        return ((Need.SIGNATURES,) if self.keys or self.identities else ()) + (
             (Need.ATTESTATIONS,) if self.attestations else ())
 
     def verification_keys(self) -> tuple[str, ...]:
@@ -362,30 +377,75 @@ class SignatureRule(Rule):
     def attestation_types(self) -> tuple[str, ...]:
         return self.attestations
 
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        return self.identities
+
+    def sigstore_root(self) -> str:
+        return self.trusted_root
+
     def check(self, evidence: Evidence, today: date) -> Hit | None:
         problems = []
-        names = dict(zip(self.keys, self.key_names, strict=True))
-        if self.keys:
+        if self.keys or self.identities:
             if evidence.signatures is None:
                 return _missing("signatures", evidence)
-            verified = {s.key_fingerprint for s in evidence.signatures if s.verified}
-            missing = [k for k in self.keys if k not in verified]
-            if self.require is Require.ANY and len(missing) == len(self.keys):
-                problems.append("not signed by any required key ("
-                                + ", ".join(names[k] for k in self.keys) + ")")
-            elif self.require is Require.ALL and missing:
-                problems.append("no verified signature by " + ", ".join(names[k] for k in missing))
+            problem = self._signed(evidence)
+            if problem:
+                problems.append(problem)
         if self.attestations:
             if evidence.attestations is None:
                 return _missing("attestations", evidence)
-            keys = set(self.keys)
             absent = [t for t in self.attestations if not any(
-                a.predicate_type == t and a.verified
-                and (not keys or not a.key_fingerprint or a.key_fingerprint in keys)
+                a.predicate_type == t and a.verified and self._by_signer(a)
                 for a in evidence.attestations)]
             if absent:
                 problems.append("no verified attestation of type " + ", ".join(absent))
         return Hit(message="; ".join(problems)) if problems else None
+
+    def _signed(self, evidence: Evidence) -> str:
+        """What is wrong with the signatures ("" when the rule's signers signed)."""
+        verified = [s for s in evidence.signatures or () if s.verified]
+        fingerprints = {s.key_fingerprint for s in verified}
+        # Each signer the rule names (a key, a keyless identity) and whether it signed.
+        signers = [(name, k in fingerprints)
+                   for k, name in zip(self.keys, self.key_names, strict=True)]
+        signers += [(p.describe(), any(s.identity and p.matches(s.identity, s.issuer)
+                                       for s in verified)) for p in self.identities]
+        missing = [name for name, present in signers if not present]
+        if self.require is Require.ANY and len(missing) == len(signers):
+            kind = "key" if not self.identities else "identity" if not self.keys else "signer"
+            return f"not signed by any required {kind} (" + ", ".join(missing) + ")"
+        if self.require is Require.ALL and missing:
+            return "no verified signature by " + ", ".join(missing)
+        return ""
+
+    def _by_signer(self, a: AttestationEvidence) -> bool:
+        """Whether an attestation is by a signer the rule names (any, when it names none)."""
+        if a.identity:  # keyless
+            return (not self.keys and not self.identities) or any(
+                p.matches(a.identity, a.issuer) for p in self.identities)
+        return not self.keys or not a.key_fingerprint or a.key_fingerprint in self.keys
+
+
+def _identity(ctx: Context, node: yaml.Node, path: str) -> IdentityPolicy:
+    """A keyless signer: identity/identityRegexp, issuer/issuerRegexp, GitHub claims."""
+    k = Fields(ctx, node, path)
+    values = {key: k.text(key) for key in YAML_KEYS}
+    k.finish()
+    try:
+        return IdentityPolicy.from_yaml(values, error=PolicyError, where=path)
+    except PolicyError as exc:
+        raise ctx.error(node, "", str(exc)) from None
+
+
+def _trusted_root(f: Fields) -> str:
+    """The ``trustedRoot`` file (relative to the policy file), as an absolute path."""
+    written = f.text("trustedRoot")
+    if not written:
+        return ""
+    file = Path(written)
+    if not file.is_absolute() and f.ctx.base_dir is not None:
+        file = f.ctx.base_dir / file
+    return str(file.resolve())
 
 
 def _key_fingerprint(ctx: Context, node: yaml.Node, path: str) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ from hullcheck.model import Severity
 
 if TYPE_CHECKING:
     from hullcheck.match.model import Finding
+    from hullcheck.model import Package
     from hullcheck.report.model import ScanReport
 
 _SEVERITY = {Severity.MALICIOUS: "critical", Severity.CRITICAL: "critical",
@@ -25,21 +26,30 @@ _METHOD = {"CVSS_V3": "CVSSv31", "CVSS_V4": "CVSSv4", "CVSS_V2": "CVSSv2"}
 
 
 def scan(report: ScanReport) -> dict[str, Any]:
+    """The SBOM of the report's scope and one vulnerability per id, affecting the component
+    of each package it was found in: the same findings the other formats list."""
     from hullcheck import sbom
+    from hullcheck.sbom._common import refs as component_refs
+    from hullcheck.sbom._common import shown
 
     # A vulnerability report names packages; the files each owns (tens of thousands on a
     # large image, 10+ MB) belong in the SBOM, not here.
     doc: dict[str, Any] = json.loads(sbom.encode(report.inventory, "cyclonedx-json",
                                                  files=False))
-    refs: dict[str, str] = {}
-    for comp in doc.get("components", []):
-        if comp.get("purl") and comp.get("bom-ref"):
-            refs.setdefault(comp["purl"], comp["bom-ref"])
+    # Each package's own bom-ref, as the encoder gives it (two copies of one purl at two
+    # paths are two components): by identity, with equality for a copy of the package.
+    listed = shown(report.inventory)
+    names = component_refs(listed)
+    refs = dict(zip(map(id, listed), names, strict=True))
+    by_value: dict[Package, str] = {}
     vulns: dict[str, dict[str, Any]] = {}
     for f in report.findings:
-        ref = refs.get(f.package.purl)
+        ref = refs.get(id(f.package))
         if ref is None:
-            continue
+            by_value = by_value or dict(zip(listed, names, strict=True))
+            ref = by_value.get(f.package)
+        if ref is None:
+            continue  # not in the scope's SBOM (the pipeline listed none such)
         v = vulns.get(f.id)
         if v is None:
             v = vulns[f.id] = _vulnerability(f)
@@ -53,6 +63,8 @@ def scan(report: ScanReport) -> dict[str, Any]:
 def _vulnerability(f: Finding) -> dict[str, Any]:
     """The entry for ``f.id`` as its first finding states it; ``affects`` gathers the rest."""
     rating: dict[str, Any] = {"severity": _SEVERITY[f.severity]}
+    if f.severity_from:
+        rating["source"] = {"name": f.severity_from}
     if f.score.score is not None:
         rating["score"] = f.score.score
         if f.score.source in _METHOD:

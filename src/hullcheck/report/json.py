@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from hullcheck.model import Visibility
+
 if TYPE_CHECKING:
     from hullcheck.base.model import Deadline
     from hullcheck.match.model import Finding
@@ -41,6 +43,7 @@ def finding(f: Finding, inv: Inventory) -> dict[str, Any]:
         "severity": f.severity.value,
         "cvss": {"score": f.score.score, "vector": f.score.vector,
                  "source": f.score.source} if f.score.score is not None else None,
+        "severityFrom": f.severity_from or None,
         "status": f.status.value,
         "fixedVersions": list(f.fixed_versions),
         "kev": {"dateAdded": f.kev.date_added, "ransomware": f.kev.ransomware}
@@ -49,6 +52,7 @@ def finding(f: Finding, inv: Inventory) -> dict[str, Any]:
         "package": {"name": p.name, "version": p.version, "type": p.type.value, "purl": p.purl,
                     "location": p.locations[0].path if p.locations else "",
                     "layer": _scan_layer(inv, p.layer),
+                    "visible": p.visibility is Visibility.VISIBLE,
                     "source": {"name": p.source.name, "version": p.source.version}
                     if p.source else None},
         "evidence": [
@@ -74,7 +78,9 @@ def scan(report: ScanReport) -> dict[str, Any]:
         "distro": {"id": inv.distro.id, "versionId": inv.distro.version_id,
                    "codename": inv.distro.codename} if inv.distro else None,
         "database": report.database,
-        "summary": {"packages": len(inv.packages), "findings": len(report.active),
+        "summary": {"scope": inv.scope, "packages": len(report.packages),
+                    "hiddenPackages": len(inv.hidden), "hiddenFindings": report.hidden_findings,
+                    "findings": len(report.active),
                     "suppressed": len(report.findings) - len(report.active),
                     "bySeverity": dict(sorted(counts.items())),
                     "secrets": None if report.secrets is None else len(report.secret_findings),
@@ -112,6 +118,8 @@ def _secret(f: SecretFinding) -> dict[str, Any]:
         "visible": f.visible,
         "layer": _secret_layer(f.layer),
         "deletedBy": _secret_layer(f.deleted_by),
+        "confidence": f.confidence.value,
+        "lowConfidenceReason": f.why_low or None,
         "match": f.match,
     }
 
@@ -123,7 +131,9 @@ def secrets(report: SecretReport) -> dict[str, Any]:
                    "configDigest": src.config_digest},
         "findings": [_secret(f) for f in report.findings],
         "skipped": {"binary": report.skipped.binary, "tooLarge": report.skipped.too_large,
-                    "allowlisted": report.skipped.allowlisted},
+                    "allowlisted": report.skipped.allowlisted,
+                    "packageFiles": report.skipped.package_files,
+                    "packageFileMatches": report.skipped.package_matches},
         "scanned": {"files": report.files_scanned, "bytes": report.bytes_scanned},
     }
 

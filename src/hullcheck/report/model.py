@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from hullcheck.model import Inventory, Package, Severity
+
 # The rooms whose results these hold are imported for type checking only: every command
 # imports ``report`` to list its formats, and the advisory model and policy are heavy.
 if TYPE_CHECKING:
     from hullcheck.base.model import BaseAssessment, CatalogEntry
     from hullcheck.match.model import Finding, Skipped
     from hullcheck.misconfig import ConfigFinding, ConfigReport
-    from hullcheck.model import Inventory, Severity
     from hullcheck.policy import Decision, Policy
     from hullcheck.secrets.model import SecretFinding, SecretReport
 
@@ -24,7 +25,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanReport:
     """What each scanner found in one image (or SBOM): vulnerability findings, secrets (always
-    redacted: the secrets room never hands out the secret itself), failed configuration checks."""
+    redacted: the secrets room never hands out the secret itself), failed configuration checks.
+
+    The vulnerability findings follow the inventory's scope, as its SBOM does: "squashed"
+    lists those of the packages a container sees and counts (``hidden_findings``) those of the
+    packages shipped but not visible; "all-layers" lists both, the latter marked by their
+    package's visibility. Every format renders the same list.
+    """
 
     inventory: Inventory
     findings: tuple[Finding, ...]  # shown findings (after --only-fixed), suppressed ones marked
@@ -34,10 +41,31 @@ class ScanReport:
     secrets: SecretReport | None = None  # None: the secret scanner did not run
     config: ConfigReport | None = None  # None: the config checks did not run
     scanners: tuple[str, ...] = ("vuln",)
+    # Findings on packages shipped but not visible: in "squashed" scope counted, not listed;
+    # in "all-layers" listed (and this many of ``findings`` are theirs).
+    hidden_findings: int = 0
 
     @property
     def active(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.suppressed is None)
+
+    @property
+    def packages(self) -> tuple[Package, ...]:
+        """The packages of the scope: those a container sees, or (all-layers) every one."""
+        inv = self.inventory
+        return inv.packages if inv.scope == "all-layers" else inv.visible
+
+    def fails(self, threshold: Severity | None, *, unknown: bool = False) -> bool:
+        """Whether an active finding of any scanner is at or over ``threshold``; with
+        ``unknown``, a vulnerability of unknown severity (no rating anywhere) fails too."""
+        if unknown and any(f.severity is Severity.UNKNOWN for f in self.active):
+            return True
+        if threshold is None:
+            return False
+        severities = [f.severity for f in self.active]
+        severities += [f.severity for f in self.secret_findings]
+        severities += [f.severity for f in self.config_findings]
+        return any(s >= threshold for s in severities)
 
     @property
     def secret_findings(self) -> tuple[SecretFinding, ...]:
@@ -47,13 +75,6 @@ class ScanReport:
     def config_findings(self) -> tuple[ConfigFinding, ...]:
         """The failed checks."""
         return self.config.findings if self.config is not None else ()
-
-    def fails(self, threshold: Severity) -> bool:
-        """Whether an active finding of any scanner is at or over ``threshold``."""
-        severities = [f.severity for f in self.active]
-        severities += [f.severity for f in self.secret_findings]
-        severities += [f.severity for f in self.config_findings]
-        return any(s >= threshold for s in severities)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

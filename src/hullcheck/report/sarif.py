@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hullcheck import __version__
-from hullcheck.model import Layer, Severity
+from hullcheck.model import Layer, Severity, Visibility
 
 if TYPE_CHECKING:
     from hullcheck.match.model import Finding
@@ -107,9 +107,13 @@ def _vulnerability(f: Finding, report: ScanReport, rules: _Rules) -> dict[str, A
     name = report.inventory.source.name
     path = (p.locations[0].path if p.locations else "").lstrip("/") or name
     fixed = ", ".join(f.fixed_versions)
+    hidden = p.visibility is not Visibility.VISIBLE
     message = (f"{p.name} {p.version} ({p.type.value}) is affected by {f.id} "
                f"[{f.severity.value}]" + (f"; fixed in {fixed}" if fixed else "; no fix yet")
-               + (f"; layer {p.layer}" if p.layer is not None else ""))
+               + (f"; layer {p.layer}" if p.layer is not None else "")
+               + ("; shipped but not visible (deleted or replaced by a later layer, still "
+                  "extractable from the image)" if hidden else "")
+               + (f"; severity from {f.severity_from}" if f.severity_from else ""))
     result: dict[str, Any] = {
         "ruleId": f.id,
         "ruleIndex": rules.index(f.id, partial(_vulnerability_rule, f)),
@@ -119,6 +123,7 @@ def _vulnerability(f: Finding, report: ScanReport, rules: _Rules) -> dict[str, A
                                             "region": {"startLine": 1}},
                        "message": {"text": f"{name}: {path}"}}],
         "partialFingerprints": {"hullcheck/v1": f"{p.purl}|{f.id}"},
+        "properties": {"visible": not hidden, "severityFrom": f.severity_from or None},
     }
     if f.suppressed is not None:
         result["suppressions"] = [{"kind": "external", "justification": f.suppressed.reason}]
@@ -154,19 +159,22 @@ def _secret_rule(f: SecretFinding) -> dict[str, Any]:
 
 
 def _secret(f: SecretFinding, image: str) -> dict[str, Any]:
-    from hullcheck.secrets.model import Origin
+    from hullcheck.secrets.model import Confidence, Origin
 
     where = _layer_text(f.layer)
     message = (f"{f.title} in {f.path} line {f.line}" + (f", {where}" if where else "")
                + ("" if f.visible else
                   f"; deleted or replaced in {_layer_text(f.deleted_by) or 'a later layer'} "
                   "but still shipped in the image")
+               + (f"; low confidence: {f.why_low}" if f.why_low else "")
                + f": {f.match}")
     uri = f.path.lstrip("/") if f.origin is Origin.FILE else f.path
+    low = f.confidence is Confidence.LOW
     layer = f.layer
     return {
         "ruleId": f.rule_id,
-        "level": _LEVEL[f.severity],
+        # A likely example is a note, whatever the rule's severity: shown, not alarming.
+        "level": "note" if low else _LEVEL[f.severity],
         "message": {"text": message},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
                                             "region": {"startLine": max(f.line, 1)}},
@@ -179,6 +187,7 @@ def _secret(f: SecretFinding, image: str) -> dict[str, Any]:
             "layer": {"index": layer.index, "diffId": layer.diff_id,
                       "createdBy": layer.created_by} if layer else None,
             "deletedBy": f.deleted_by.index if f.deleted_by else None,
+            "confidence": f.confidence.value,
         },
     }
 

@@ -66,10 +66,11 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
     t = _table("PACKAGE", "VERSION", "TYPE", "VULNERABILITY", "SEVERITY", "STATUS", "FIXED IN",
                "LAYER")
     for f in report.active:
-        sev = f.severity.value + (" (KEV)" if f.kev else "")
-        t.add_row(f.package.name, f.package.version, f.package.type.value, f.id, sev,
-                  f.status.value, ", ".join(f.fixed_versions) or "-",
-                  "-" if f.package.layer is None else str(f.package.layer))
+        p = f.package
+        sev = f.severity.value + (" (KEV)" if f.kev else "") + ("*" if f.severity_from else "")
+        name = p.name if p.visibility is Visibility.VISIBLE else f"{p.name} (hidden)"
+        t.add_row(name, p.version, p.type.value, f.id, sev, f.status.value,
+                  ", ".join(f.fixed_versions) or "-", "-" if p.layer is None else str(p.layer))
     buf = io.StringIO()
     console = _console(buf, width)
     if report.active:
@@ -77,13 +78,18 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
     inv = report.inventory
     counts = Counter(f.severity for f in report.active)
     summary = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
-    console.print(f"\n{inv.source.name}: {len(inv.packages)} packages, "
-                  f"{len(report.active)} findings" + (f" ({summary})" if summary else ""),
+    console.print(f"\n{inv.source.name}: {_n(len(report.packages), 'package')}, "
+                  f"{_n(len(report.active), 'finding')}" + (f" ({summary})" if summary else ""),
                   soft_wrap=True)
+    if any(f.severity_from for f in report.active):
+        console.print("* severity of an alias advisory: the matched records rate none "
+                      "(see -o json 'severityFrom')", soft_wrap=True)
+    if inv.hidden:
+        console.print(_hidden_line(report), soft_wrap=True)
     suppressed = len(report.findings) - len(report.active)
     if suppressed:
-        console.print(f"{suppressed} findings suppressed by VEX or ignore rules (see -o json)",
-                      soft_wrap=True)
+        console.print(f"{_n(suppressed, 'finding')} suppressed by VEX or ignore rules "
+                      "(see -o json)", soft_wrap=True)
     if report.skipped:
         console.print(f"{len(report.skipped)} packages or advisories could not be evaluated "
                       "(see -o json 'skipped')", soft_wrap=True)
@@ -92,27 +98,53 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
     return buf.getvalue()
 
 
+def _hidden_line(report: ScanReport) -> str:
+    """What the scope says of packages shipped but not visible and their findings."""
+    inv, n = report.inventory, report.hidden_findings
+    them = "it" if len(inv.hidden) == 1 else "them"
+    shipped = (f"{_n(len(inv.hidden), 'package')} shipped but not visible (deleted or replaced "
+               f"by a later layer, still extractable from the image)")
+    if inv.scope == "all-layers":
+        return f"{shipped}: listed, marked (hidden); {_n(n, 'finding')} on {them}"
+    return (f"{shipped}: {_n(n, 'finding')} on {them} not listed; --scope all-layers lists "
+            "them")
+
+
 def secrets(report: SecretReport, *, width: int | None = None) -> str:
+    from hullcheck.secrets.model import Confidence
+
     t = _table("RULE", "SEVERITY", "PATH", "LINE", "LAYER", "MATCH")
     for f in report.findings:
         layer = "-" if f.layer is None else str(f.layer.index)
         if not f.visible:
             layer += " (deleted" + ("" if f.deleted_by is None else f" in {f.deleted_by.index}") + ")"
-        t.add_row(f.rule_id, f.severity.value, f.path, str(f.line), layer, f.match)
+        severity = f.severity.value + (" (low confidence)" if f.confidence is Confidence.LOW
+                                       else "")
+        t.add_row(f.rule_id, severity, f.path, str(f.line), layer, f.match)
     buf = io.StringIO()
     console = _console(buf, width or 140)
     if report.findings:
         console.print(t)
     hidden = sum(1 for f in report.findings if not f.visible)
+    low = sum(1 for f in report.findings if f.confidence is Confidence.LOW)
     summary = f"{len(report.findings)} secret(s)"
     if hidden:
         summary += (f", {hidden} in files a later layer deleted or replaced (still extractable "
                     "from the image)")
+    if low:
+        summary += (f", {low} with low confidence (in a language package's tests, examples or "
+                    "documentation)")
     console.print(f"\n{report.source.name}: {summary}", soft_wrap=True)
     s = report.skipped
     console.print(f"scanned {report.files_scanned} files ({report.bytes_scanned} bytes); skipped "
                   f"{s.binary} binary, {s.too_large} too large, {s.allowlisted} allow-listed",
                   soft_wrap=True)
+    if s.package_files:
+        matches = f"{s.package_matches} match" + ("es" if s.package_matches != 1 else "")
+        console.print(f"not reported: {matches} in "
+                      f"{_n(s.package_files, 'package file')} as their OS package installed "
+                      "them (the distro's own; --include-package-files reports them)",
+                      soft_wrap=True)
     return buf.getvalue()
 
 

@@ -13,6 +13,7 @@ What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` p
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 
 from cyclonedx.contrib.license.factories import LicenseFactory
@@ -20,16 +21,23 @@ from cyclonedx.exception.factory import InvalidLicenseExpressionException
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
+from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
+from cyclonedx.model.license import (
+    DisjunctiveLicense,
+    License,
+    LicenseAcknowledgement,
+    LicenseExpression,
+)
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
-from hullcheck.model import Inventory, Package
+from hullcheck.model import Inventory, Package, Supplier
 from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
+from hullcheck.sbom import native
 from hullcheck.sbom._common import TOOL, TOOL_VERSION, image_purl, refs, shown
 from hullcheck.sbom._cyclonedx_read import decode, is_cyclonedx
 from hullcheck.sbom._license import spdx_expression
@@ -37,6 +45,9 @@ from hullcheck.sbom._license import spdx_expression
 __all__ = ["decode", "encode", "is_cyclonedx"]
 
 _LICENSES = LicenseFactory()
+_DECLARED = LicenseAcknowledgement.DECLARED
+_CONCLUDED = LicenseAcknowledgement.CONCLUDED  # detected from licence text
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> bytes:
@@ -144,7 +155,7 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
 
 def _component(inventory: Inventory, p: Package, ref: str) -> Component:
     purl = _purl(p.purl)
-    licenses, licenses_prop = _licenses(p.licenses)
+    licenses, licenses_prop = _licenses(p.licenses, {d.expression for d in p.detected_licenses})
     always = [
         _prop(P.PACKAGE_TYPE, p.type.value),  # also marks the component as written by us
         _prop(P.FOUND_BY, p.found_by),
@@ -158,6 +169,8 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         (P.ARCH, p.arch),
         (P.FILES_COUNT, str(len(p.files)) if p.files else ""),
         (P.LICENSES, licenses_prop),
+        (P.LICENSES_DETECTED, _detected(p)),
+        (P.SUPPLIER_KIND, p.supplier.kind.value if p.supplier else ""),
         (P.PURL_UNPARSED, p.purl if purl is None else ""),
     ]
     for i, loc in enumerate(p.locations):
@@ -176,6 +189,7 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         bom_ref=ref,
         licenses=licenses,
         cpe=p.cpes[0] if p.cpes else None,
+        supplier=_supplier(p.supplier) if p.supplier else None,
         properties=always
         + [_prop(k, v) for k, v in props if v]
         + [_prop(P.EXTRA + k, v) for k, v in p.extras],
@@ -189,36 +203,59 @@ def _purl(text: str) -> PackageURL | None:
         return None
 
 
-def _licenses(texts: tuple[str, ...]) -> tuple[list[License], str]:
-    """CycloneDX licences for the texts, and the JSON list to record when they cannot all be
+def _licenses(texts: tuple[str, ...], detected: set[str]) -> tuple[list[License], str]:
+    """CycloneDX licences for the texts, each acknowledged as declared, or concluded when
+    ``detected`` (from licence text); and the JSON list to record when they cannot all be
     said in the licence field (the schema allows either licences or one expression)."""
     singles: list[License] = []
     expressions: list[str] = []
+    acks: set[LicenseAcknowledgement] = set()
     texts = tuple(t for t in texts if t.strip())
     for text in texts:
+        ack = _CONCLUDED if text in detected else _DECLARED
+        acks.add(ack)
         spdx_id = fixup_id(text)
         if spdx_id is not None:
-            singles.append(DisjunctiveLicense(id=spdx_id))
+            singles.append(DisjunctiveLicense(id=spdx_id, acknowledgement=ack))
         elif (expr := spdx_expression(text)) is not None:
             expressions.append(expr)
         else:
-            singles.append(_LICENSES.make_with_name(text))
+            singles.append(_LICENSES.make_with_name(text, acknowledgement=ack))
     if not expressions:
         return singles, ""
+    # One expression, or several licences with a compound one among them: one AND-ed
+    # expression of the valid ones (acknowledged when all are alike), and the full list in a
+    # property so our own reader restores them.
+    ack_all = next(iter(acks)) if len(acks) == 1 else None
     if len(expressions) == 1 and not singles:
-        return [_expression(expressions[0])], ""
-    # Several licences with a compound one among them: one AND-ed expression of the valid ones,
-    # and the full list in a property so our own reader restores them.
+        return [_expression(expressions[0], ack_all)], ""
     valid = [t for t in (spdx_expression(x) for x in texts) if t]
     combined = " AND ".join(f"({t})" if " " in t else t for t in valid)
-    return [_expression(combined)], json.dumps(list(texts), ensure_ascii=False)
+    return [_expression(combined, ack_all)], json.dumps(list(texts), ensure_ascii=False)
 
 
-def _expression(text: str) -> License:
+def _expression(text: str, ack: LicenseAcknowledgement | None) -> License:
     try:
-        return _LICENSES.make_with_expression(text)
+        return _LICENSES.make_with_expression(text, acknowledgement=ack)
     except InvalidLicenseExpressionException:
-        return LicenseExpression(text)  # LicenseRef- ids: valid SPDX, unknown to the library
+        # LicenseRef- ids: valid SPDX, unknown to the library
+        return LicenseExpression(text, acknowledgement=ack)
+
+
+def _detected(p: Package) -> str:
+    """The detected licences with their confidence and file, for our own reader (CycloneDX
+    says only "concluded")."""
+    if not p.detected_licenses:
+        return ""
+    return json.dumps([native._detected(d) for d in p.detected_licenses], ensure_ascii=False)
+
+
+def _supplier(s: Supplier) -> OrganizationalEntity:
+    """CycloneDX's supplier is an organisational entity: a person supplier is one named after
+    them (the kind travels in a property)."""
+    # The schema wants an address there: a value that is none (from a foreign SBOM) is left out.
+    contacts = [OrganizationalContact(email=s.email)] if _EMAIL.fullmatch(s.email) else None
+    return OrganizationalEntity(name=s.name or s.email, contacts=contacts)
 
 
 def _attach_relationships(

@@ -9,12 +9,12 @@
 from hullcheck.model import Severity
 from hullcheck.secrets.config import SecretConfig, load_config, parse_config
 from hullcheck.secrets.engine import available as available_engines
-from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.model import Confidence, Origin, SecretFinding, SecretReport, Skipped
 from hullcheck.secrets.rules import RULES, Rule
 from hullcheck.secrets.scanner import Scanner, redact, scan_image
 
 __all__ = [
-    "RULES", "Origin", "Rule", "Scanner", "SecretConfig", "SecretFinding", "SecretReport",
+    "RULES", "Confidence", "Origin", "Rule", "Scanner", "SecretConfig", "SecretFinding", "SecretReport",
     "Severity", "Skipped", "available_engines", "load_config", "parse_config", "redact",
     "scan_image",
 ]

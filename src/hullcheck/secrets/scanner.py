@@ -10,22 +10,32 @@ its first 8 KiB (binary, counted); otherwise one keyword prefilter pass tells wh
 can match, and only those rules' expressions run. Where two rules claim the same bytes,
 the earlier (more specific) rule wins. The tree, once built, says for each hit whether
 the file is still visible and which layer deleted it.
+
+Distro files: the scanner keeps the digests of each file it found a match in (only those:
+hashing every file would cost as much as scanning it). Given what the image's package
+databases recorded of their files' content (``package_files``: path -> digests), a match in
+a file an OS package installed and nobody changed since is the distro's, not a user's
+secret: it is counted, not reported. A package file whose content differs, and every file
+no package owns, are reported wherever they are. A match in a language package's tests,
+examples or documentation is reported with low confidence (``paths``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from hullcheck import filetree
 from hullcheck.filetree import FileEntry, FileTree, Kind
 from hullcheck.image.model import Image
-from hullcheck.model import Layer
+from hullcheck.model import FILE_DIGEST_HEX, Layer
 from hullcheck.secrets.config import SecretConfig
 from hullcheck.secrets.engine import Prefilter
-from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.model import Confidence, Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.paths import example_reason
 from hullcheck.secrets.rules import Rule, is_placeholder, shannon_entropy
 
 SNIFF = 8192  # a NUL byte in this many first bytes marks a binary file
@@ -104,6 +114,9 @@ class Scanner:
                                                  cfg.allow_regexes)) if cfg.allow_regexes else None
         self._lock = threading.Lock()
         self._hits: list[_FileHit] = []
+        # (layer, path) -> "algorithm:hex" digests of each file with a hit, to tell a package's
+        # unchanged file (Package.file_digests' algorithms) from a changed one.
+        self._digests: dict[tuple[int, str], frozenset[str]] = {}
         self._binary = self._too_large = self._allowlisted = 0
         self._files = self._bytes = 0
 
@@ -131,10 +144,13 @@ class Scanner:
                 self._binary += 1
             return
         hits = self.scan_bytes(data, path)
+        digests = _digests(data) if hits else None
         with self._lock:
             self._files += 1
             self._bytes += len(data)
             self._hits.extend(_FileHit(layer, path, h) for h in hits)
+            if digests is not None:
+                self._digests[layer, path] = digests
 
     # -- matching -------------------------------------------------------------------
     def scan_bytes(self, data: bytes, path: str | None = None) -> list[Hit]:
@@ -191,22 +207,36 @@ class Scanner:
                    start=s, end=e)
 
     # -- results --------------------------------------------------------------------
-    def report(self, tree: FileTree, image: Image) -> SecretReport:
+    def report(self, tree: FileTree, image: Image, *,
+               package_files: Mapping[str, Collection[str]] | None = None) -> SecretReport:
+        """The findings, once the tree is built. ``package_files``: the content the image's
+        package databases recorded of each file (path -> "md5:<hex>"... digests); a match in a
+        file whose bytes are one of those is counted, not reported. None: report every match."""
         layers = tree.layers
 
         def layer_at(i: int | None) -> Layer | None:
             return layers[i] if i is not None and 0 <= i < len(layers) else None
 
         findings: list[SecretFinding] = []
+        distro_files: set[tuple[int, str]] = set()
+        distro_matches = 0
         for fh in self._hits:
+            recorded = package_files.get(fh.path) if package_files is not None else None
+            if recorded and not self._digests.get((fh.layer, fh.path), frozenset()).isdisjoint(
+                    recorded):
+                distro_files.add((fh.layer, fh.path))
+                distro_matches += 1
+                continue
             entry = _entry(tree, fh.path, fh.layer)
             visible = entry is not None and tree.is_visible(entry)
             deleted = tree.deleted_at(entry) if entry is not None and not visible else None
             h = fh.hit
+            why_low = example_reason(fh.path)
             findings.append(SecretFinding(
                 rule_id=h.rule.id, title=h.rule.title, severity=h.rule.severity,
                 origin=Origin.FILE, path=fh.path, line=h.line, match=h.match,
                 layer=layer_at(fh.layer), deleted_by=layer_at(deleted), visible=visible,
+                confidence=Confidence.LOW if why_low else Confidence.HIGH, why_low=why_low,
             ))
         findings.extend(self.scan_config(image))
         order = list(Origin)
@@ -215,7 +245,8 @@ class Scanner:
                                      f.path, f.line, f.rule_id))
         with self._lock:
             skipped = Skipped(binary=self._binary, too_large=self._too_large,
-                              allowlisted=self._allowlisted)
+                              allowlisted=self._allowlisted, package_files=len(distro_files),
+                              package_matches=distro_matches)
             files, nbytes = self._files, self._bytes
         return SecretReport(source=image.source, layers=layers, findings=tuple(findings),
                             skipped=skipped, files_scanned=files, bytes_scanned=nbytes,
@@ -249,6 +280,13 @@ class Scanner:
                     origin=origin, path=path, line=h.line, match=h.match, layer=layer,
                 ))
         return out
+
+
+def _digests(data: bytes) -> frozenset[str]:
+    """``data``'s digest in every algorithm a package database records (Package.file_digests'
+    "algorithm:hex" form)."""
+    return frozenset(f"{a}:{hashlib.new(a, data, usedforsecurity=False).hexdigest()}"
+                     for a in FILE_DIGEST_HEX)
 
 
 def _keyword_lines(lowered: bytes, keywords: Iterable[str]) -> list[tuple[int, int]]:

@@ -375,6 +375,26 @@ class VulnStore:
         )
         return tuple(dict.fromkeys(r[0] for r in rows))
 
+    def alias_severities(self, ids: Iterable[str]) -> tuple[tuple[str, Score], ...]:
+        """(advisory id, rating) of every advisory not withdrawn whose id or aliases include
+        one of ``ids``: a GHSA record's CVSS, the Debian tracker's urgency, an NVD score...
+        for a vulnerability whose matched records rate none. Ordered by advisory id."""
+        names = sorted(set(ids))
+        out: dict[str, Score] = {}
+        for start in range(0, len(names), _BATCH):
+            chunk = names[start : start + _BATCH]
+            marks = ",".join("?" * len(chunk))  # placeholders only, never data
+            sql = ("SELECT a.id, a.severity FROM aliases n JOIN advisories a"  # noqa: S608
+                   f" ON a.rowid = n.advisory_rowid WHERE n.name IN ({marks})"
+                   " AND a.withdrawn = ''")
+            for aid, text in self._rows(sql, tuple(chunk)):
+                try:
+                    out[aid] = _score_json(json.loads(text))
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise DatabaseError(f"{self.path} is corrupt (severity of {aid}: "
+                                        f"{exc!r})") from None
+        return tuple(sorted(out.items()))
+
     def kev(self, cve: str) -> KevEntry | None:
         """The KEV catalog entry for ``cve``, if listed (the catalog is read once)."""
         with self._lock:
@@ -562,6 +582,13 @@ class _Decoder:
             for (aid, kind, aliases, sev, withdrawn, source, package, purl, ranges, versions,
                  all_versions, status, urgency) in json.loads(text)
         ])
+
+
+def _score_json(d: dict[str, Any]) -> Score:
+    """The ``advisories.severity`` column (``severity_json``) read back."""
+    score = d.get("score")
+    return Score(rating=_RATINGS[d["rating"]], score=float(score) if score is not None else None,
+                 source=str(d.get("source", "")), vector=str(d.get("vector", "")))
 
 
 def severity_json(s: Score) -> str:

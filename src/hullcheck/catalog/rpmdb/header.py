@@ -41,6 +41,7 @@ EPOCH = 1003
 SIZE = 1009
 VENDOR = 1011
 LICENSE = 1014
+PACKAGER = 1015
 ARCH = 1022
 OLDFILENAMES = 1027
 FILEDIGESTS = 1035  # one hex digest per file, "" for directories, symlinks...
@@ -58,8 +59,8 @@ _HEX_OR_NUL = b"0123456789abcdef\0"
 # A malformed one of these loses the digests, not the package.
 _DIGEST_TAGS = frozenset({FILEDIGESTS, FILEDIGESTALGO})
 _WANTED = frozenset(
-    {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, ARCH, OLDFILENAMES, SOURCERPM,
-     DIRINDEXES, BASENAMES, DIRNAMES, MODULARITYLABEL}
+    {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, PACKAGER, ARCH, OLDFILENAMES,
+     SOURCERPM, DIRINDEXES, BASENAMES, DIRNAMES, MODULARITYLABEL}
 ) | _DIGEST_TAGS
 _INDEX = struct.Struct(">iIiI")
 _NONE = "(none)"  # what rpm writes for an absent SOURCERPM/LICENSE/VENDOR
@@ -77,6 +78,7 @@ class RpmHeader:
     source_rpm: str = ""  # e.g. "openssl-3.0.7-18.el9_2.src.rpm"
     license: str = ""
     vendor: str = ""
+    packager: str = ""
     size: int | None = None
     files: tuple[str, ...] = ()
     file_digests: tuple[tuple[str, str], ...] = ()  # sorted (path, "sha256:<hex>"...)
@@ -285,6 +287,7 @@ def parse_header(data: bytes) -> RpmHeader:
         source_rpm=_optional(blob.string(SOURCERPM)),
         license=_optional(blob.string(LICENSE)),
         vendor=_optional(blob.string(VENDOR)),
+        packager=_optional(blob.string(PACKAGER)),
         size=sizes[0] if sizes else None,
         files=files,
         file_digests=file_digests,
