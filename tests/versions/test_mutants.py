@@ -53,3 +53,16 @@ def test_an_unknown_scheme_lists_the_known_ones() -> None:
     assert exc.value.hint == "known schemes: " + ", ".join(SCHEMES)
     with pytest.raises(UnknownScheme):
         compare("cobol", "1", "2")
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+@pytest.mark.parametrize("text, shown, reason", [
+    ("", "''", "empty"),
+    ("1.0 ", "'1.0 '", "contains whitespace or control characters"),
+    ("1.0\x1b[2J", "'1.0\\x1b[2J'", "contains whitespace or control characters"),
+], ids=["empty", "space", "escape"])
+def test_text_no_scheme_reads_says_why(name: str, text: str, shown: str, reason: str) -> None:
+    with pytest.raises(InvalidVersion) as exc:
+        SCHEMES[name].key(text)
+    assert str(exc.value) == f"invalid {name} version {shown}: {reason}"
+    assert exc.value.reason == reason
