@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hullcheck.match.ranges import Hit, evaluate
+from hullcheck.match.ranges import Hit, Unevaluable, evaluate
 from hullcheck.versions import key as vkey
+from hullcheck.vulndb.model import Affected, Event, Range, RangeType
 from tests.match.test_ranges import IN, LA, F, L, aff
 
 
@@ -50,3 +51,33 @@ def test_a_listed_version_outside_the_ranges_is_affected_by_its_text() -> None:
     hit = check(a, "1.0.0")
     assert hit is not None and hit.matched == "version 1.0.0 listed"
     assert check(a, "2.0.0") is None
+
+
+def test_every_range_that_holds_the_version_is_named_and_each_gives_its_fix() -> None:
+    a = Affected(ecosystem="npm", package="x", ranges=(
+        Range(type=RangeType.SEMVER, events=(Event(kind=IN, value="0"), Event(kind=F, value="2.0.0"))),
+        Range(type=RangeType.SEMVER, events=(Event(kind=IN, value="1.0.0"), Event(kind=F, value="3.0.0"))),
+    ))
+    assert check(a, "1.5.0") == Hit(
+        matched="introduced 0, fixed 2.0.0; introduced 1.0.0, fixed 3.0.0", fixed=("2.0.0", "3.0.0"))
+
+
+def test_a_listed_version_is_offered_the_lowest_fix_above_it_never_itself() -> None:
+    a = Affected(ecosystem="npm", package="x", versions=("1.0.0", "6.0.0"), ranges=(
+        Range(type=RangeType.SEMVER, events=(Event(kind=IN, value="5.0.0"), Event(kind=F, value="6.0.0"))),
+        Range(type=RangeType.SEMVER, events=(Event(kind=IN, value="7.0.0"), Event(kind=F, value="8.0.0"))),
+    ))
+    assert check(a, "1.0.0") == Hit(matched="version 1.0.0 listed", fixed=("6.0.0",))
+    # Listed although a range says it is fixed: reported (listed), with the next fix above.
+    assert check(a, "6.0.0") == Hit(matched="version 6.0.0 listed", fixed=("8.0.0",))
+
+
+def test_when_no_range_is_readable_listed_versions_match_by_key_and_name_the_listed_text() -> None:
+    # PyPI: 1.0 == 1.0.0. The range cannot be read, so the versions list decides.
+    a = Affected(ecosystem="PyPI", package="x", versions=("0.9", "1.0"), ranges=(
+        Range(type=RangeType.ECOSYSTEM, events=(Event(kind=IN, value="0"),
+                                                Event(kind=F, value="not a version"))),))
+    hit = evaluate(a, "1.0.0", lambda v: vkey("pep440", v))
+    assert hit == Hit(matched="version 1.0 listed", fixed=())
+    with pytest.raises(Unevaluable, match="fixed version 'not a version' is not readable"):
+        evaluate(a, "2.0", lambda v: vkey("pep440", v))
