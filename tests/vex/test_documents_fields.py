@@ -111,11 +111,13 @@ def test_cyclonedx_affects_versions_narrow_and_skip(tmp_path: Path) -> None:
                                        {"version": "3.0.12-1", "status": "affected"},
                                        {"range": "vers:deb/>3.0"}, {}]},
             {"ref": "pkg:npm/left-pad", "versions": [{"version": "1.3.0"}]},
-        ]}]})
+            {},  # no ref: names nothing, even beside a component that has no bom-ref
+        ]}], "components": [{"purl": "pkg:npm/other@1.0.0"}]})
     (st,) = load_vex(path)
     assert st.products == (Product(id="pkg:deb/debian/openssl@3.0.11-1?arch=amd64"),
                            Product(id="pkg:npm/left-pad@1.3.0"))
-    assert st.ignored == ("cpe:2.3:a:x:y:1", f"{base} vers:deb/>3.0", f"{base} an empty version")
+    assert st.ignored == ("cpe:2.3:a:x:y:1", f"{base} vers:deb/>3.0", f"{base} an empty version",
+                          "an empty affects ref")
 
 
 @pytest.mark.parametrize("doc, says", [
@@ -135,6 +137,9 @@ def test_cyclonedx_affects_versions_narrow_and_skip(tmp_path: Path) -> None:
     ({"statements": [{"vulnerability": "CVE-1", "status": "fixed",
                       "products": [{"identifiers": {"cpe22": {}}}]}]},
      "statements[0]: cpe22 must be a string, not an object"),
+    ({"statements": [{"vulnerability": "CVE-1", "status": "fixed",
+                      "products": [{"identifiers": {"cpe23": 2.3}}]}]},
+     "statements[0]: cpe23 must be a string, not a number"),
     ({"statements": [{"vulnerability": "CVE-1", "status": "not_affected",
                       "impact_statement": 1}]},
      "statements[0]: impact_statement must be a string, not a number"),
@@ -163,7 +168,7 @@ def test_cyclonedx_affects_versions_narrow_and_skip(tmp_path: Path) -> None:
          "affects": [{"ref": PURL, "versions": {"version": "1"}}]}]},
      "vulnerabilities[0]: affects[0]: versions must be a list, not an object"),
 ], ids=["statement-bool", "statement-null", "status", "timestamp-number", "doc-timestamp",
-        "at-id", "hash-number", "cpe22-object", "impact-number", "vuln-null", "state",
+        "at-id", "hash-number", "cpe22-object", "cpe23-number", "impact-number", "vuln-null", "state",
         "reference-bool", "reference-id", "justification", "component-null", "affects-version",
         "affects-versions-object"])
 def test_wrong_fields_are_one_line_naming_file_and_place(tmp_path: Path, doc: dict[str, Any],
