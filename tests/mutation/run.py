@@ -33,6 +33,10 @@ WORK = ROOT / "build" / "mutate"
 DOCS = ROOT / "docs" / "testing.md"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
+# Folders some tests read beside tests/ (the example policies, docs, scripts): mutmut copies
+# them into mutants/, where the tests run.
+ALSO_COPY = ("examples", "docs", "scripts")
+
 # mutmut's exit codes (mutmut.stats.status_by_exit_code), as the score counts them.
 KILLED = {1, 3, 37}
 SURVIVED = {0}
@@ -85,7 +89,7 @@ def prepare(group: Group, *, fresh: bool) -> Path:
     if fresh and where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True, exist_ok=True)
-    for name in ("src", "tests"):
+    for name in ("src", "tests", *ALSO_COPY):
         link = where / name
         if not link.is_symlink():
             link.symlink_to(ROOT / name, target_is_directory=True)
@@ -95,6 +99,7 @@ def prepare(group: Group, *, fresh: bool) -> Path:
     lines = ["[tool.mutmut]"]
     for key, value in common.items():
         lines.append(f"{key} = {json.dumps(value)}")
+    lines.append(f"also_copy = {json.dumps(list(ALSO_COPY))}")
     lines.append(f"only_mutate = {json.dumps(list(group.mutate))}")
     lines.append(f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}")
     lines.append("[tool.pytest.ini_options]")
