@@ -196,3 +196,73 @@ def test_switch_interval_is_restored_after_concurrent_builds(tmp_path: Path) -> 
     for t in threads:
         t.join()
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["directory-listed", "directory-implied"])
+def test_a_file_replacing_a_directory_hides_what_was_below_it(tmp_path: Path, listed: bool) -> None:
+    """As containerd applies a layer: whatever was at the path goes, with what was below it,
+    whether a lower layer listed the directory or only files inside it."""
+    lower = [directory("opt/app")] if listed else []
+    tree = tree_of(tmp_path, [*lower, file("opt/app/a", "1"), file("opt/app/sub/b", "2")],
+                   {"opt/app": "now a file"}, globs=ALL)
+    assert sorted(p for p in tree.final if p.startswith("/opt")) == ["/opt/app"]
+    assert tree.view().read("/opt/app") == b"now a file"
+    assert tree.view(upto=0).read("/opt/app/sub/b") == b"2"
+    old = next(e for e in tree.all_entries() if e.path == "/opt/app/a")
+    assert tree.deleted_at(old) == 1
+
+
+def test_a_directory_listed_again_keeps_its_contents(tmp_path: Path) -> None:
+    """Layers list a directory again when its mode changes; what lower layers put in it stays."""
+    tree = tree_of(tmp_path, [directory("etc"), file("etc/keep", "k")], [directory("etc", 0o700)],
+                   globs=ALL)
+    assert tree.view().read("/etc/keep") == b"k"
+    assert tree.final["/etc"].mode == 0o700
+
+
+def test_an_overwritten_file_was_replaced_not_deleted(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"bin/x": "one"}, {"bin/x": "two"}, globs=ALL)
+    assert [(layer, e is not None and e.content) for layer, e in tree.versions["/bin/x"]] == [
+        (0, b"one"), (1, b"two")]
+
+
+def test_opaque_directories_new_in_their_layer_and_at_the_root(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [opaque("new"), file("new/f", "n")], globs=ALL)
+    assert tree.view().read("/new/f") == b"n"
+    tree = tree_of(tmp_path / "root", {"etc/a": "1", "b": "2"},
+                   [file(".wh..wh..opq", b""), file("c", "3")], globs=ALL)
+    assert sorted(tree.final) == ["/c"]
+
+
+def test_matching_versions_are_in_layer_then_path_order(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"etc/b": "0b", "etc/a": "0a"}, {"etc/c": "1c", "etc/a": "1a"},
+                   globs=ALL)
+    got = [(e.layer, e.path) for e in tree.matching_versions(GlobSet(["/etc/*"]))]
+    assert got == [(0, "/etc/a"), (0, "/etc/b"), (1, "/etc/a"), (1, "/etc/c")]
+
+
+def test_symlink_chains_of_forty_hops_resolve_and_longer_ones_do_not(tmp_path: Path) -> None:
+    """Linux follows at most 40 links in one lookup (MAXSYMLINKS); so does the tree."""
+    links = [symlink(f"l{i}", f"l{i + 1}") for i in range(41)]
+    tree = tree_of(tmp_path, [file("l41", "end"), *links], globs=ALL)
+    view = tree.view()
+    assert view.resolve("/l1") == "/l41" and view.read("/l1") == b"end"  # 40 hops
+    assert view.resolve("/l0") is None and view.read("/l0") is None  # 41 hops
+
+
+def test_dot_components_are_skipped_in_paths_and_link_targets(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [file("usr/lib/os-release", "ID=x"),
+                              symlink("etc/os-release", "./../usr/./lib/os-release")], globs=ALL)
+    view = tree.view()
+    assert view.read("/etc/os-release") == b"ID=x"
+    assert view.read("/usr/./lib/./os-release") == b"ID=x"
+    assert view.resolve("/./etc/os-release") == "/usr/lib/os-release"
+
+
+def test_glob_lists_the_entries_of_each_view_by_path(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, {"etc/b.conf": "b", "etc/a.conf": "a", "etc/x.txt": "x"},
+                   [whiteout("etc/b.conf"), file("etc/c.conf", "c")], globs=ALL)
+    assert [e.path for e in tree.view().glob("/etc/*.conf")] == ["/etc/a.conf", "/etc/c.conf"]
+    older = tree.view(upto=0).glob("/etc/*.conf")
+    assert [(e.path, e.content) for e in older] == [("/etc/a.conf", b"a"), ("/etc/b.conf", b"b")]
+    assert tree.view(upto=0).glob("/etc/*.con") == []  # the whole path must match
