@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree import Kind, compile_globs
+from hullcheck.filetree.entries import FileEntry
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
-from hullcheck.filetree.tar import normalise
+from hullcheck.filetree.tar import normalise, read_tar
 from hullcheck.image.writer import directory, file, hardlink, opaque, symlink, whiteout
 from tests.fixtures.images import tree_of
 
@@ -266,3 +270,155 @@ def test_glob_lists_the_entries_of_each_view_by_path(tmp_path: Path) -> None:
     older = tree.view(upto=0).glob("/etc/*.conf")
     assert [(e.path, e.content) for e in older] == [("/etc/a.conf", b"a"), ("/etc/b.conf", b"b")]
     assert tree.view(upto=0).glob("/etc/*.con") == []  # the whole path must match
+
+
+# -- one layer's tar: entries, whiteouts, kept bytes, what each kind of sink is handed --
+
+TarMember = tuple[str, bytes | str, str]  # name, data or link target, tarfile type
+
+
+def _tar(*members: TarMember) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind.encode()
+            info.mode, info.uid, info.gid = 0o640, 7, 8
+            if kind in ("1", "2"):
+                info.linkname = str(data)
+                tf.addfile(info)
+            else:
+                raw = data.encode() if isinstance(data, str) else data
+                info.size = len(raw)
+                tf.addfile(info, io.BytesIO(raw))
+    return buf.getvalue()
+
+
+def _read_tar(data: bytes, *, wanted: list[str] | None = None, **kw: object) -> tuple[
+        list[FileEntry], list[str], list[str]]:
+    out = read_tar(iter([data]), index=3, what="layer 3", wanted=None if wanted is None
+                   else GlobSet(wanted), **kw)  # type: ignore[arg-type]
+    return out.entries, out.whiteouts, out.opaque
+
+
+def test_every_kind_of_entry_with_its_fields() -> None:
+    entries, _, _ = _read_tar(_tar(("./", b"", "5"), ("etc", b"", "5"), ("etc/a", "A", "0"),
+                               ("etc/l", "a", "2"), ("etc/h", "etc/a", "1"), ("dev/p", b"", "6")),
+                          wanted=[])
+    assert entries == [
+        FileEntry("/etc", Kind.DIR, 0, 0o640, 3, "", None, False, 7, 8),
+        FileEntry("/etc/a", Kind.FILE, 1, 0o640, 3, "", None, False, 7, 8),
+        FileEntry("/etc/l", Kind.SYMLINK, 0, 0o640, 3, "a", None, False, 7, 8),
+        FileEntry("/etc/h", Kind.HARDLINK, 0, 0o640, 3, "/etc/a", None, False, 7, 8),
+        FileEntry("/dev/p", Kind.OTHER, 0, 0o640, 3, "", None, False, 7, 8),
+    ]
+
+
+def test_whiteouts_opaque_markers_and_aufs_metadata() -> None:
+    _, whiteouts, opaque = _read_tar(_tar((".wh.top", b"", "0"), ("a/b/.wh.gone", b"", "0"),
+                                      ("a/.wh..wh..opq", b"", "0"), (".wh..wh..opq", b"", "0"),
+                                      (".wh..wh.plnk/1.2", b"", "0"), (".wh..wh.aufs", b"", "0")))
+    assert whiteouts == ["/top", "/a/b/gone"]
+    assert opaque == ["/a", "/"]
+
+
+def test_wanted_files_keep_their_bytes_up_to_the_limit() -> None:
+    entries, _, _ = _read_tar(_tar(("a/small", "12345", "0"), ("a/big", "123456", "0"),
+                               ("b/other", "x", "0")), wanted=["/a/*"], max_file=5)
+    got = {e.path: (e.content, e.too_large, e.size) for e in entries}
+    assert got == {"/a/small": (b"12345", False, 5), "/a/big": (None, True, 6),
+                   "/b/other": (None, False, 1)}
+
+
+def test_a_hard_link_to_a_kept_file_is_that_file_when_its_own_path_is_wanted() -> None:
+    entries, _, _ = _read_tar(_tar(("a/f", "data", "0"), ("a/link", "a/f", "1"),
+                               ("b/link", "a/f", "1")), wanted=["/a/*"])
+    assert [(e.path, e.kind, e.size, e.content, e.link) for e in entries[1:]] == [
+        ("/a/link", Kind.FILE, 4, b"data", ""),
+        ("/b/link", Kind.HARDLINK, 0, None, "/a/f"),
+    ]
+
+
+def test_hard_links_out_of_the_root_are_refused() -> None:
+    with pytest.raises(UnsafeLayer, match=r"layer 3 hard link /x: path '\.\./\.\./etc' escapes"):
+        _read_tar(_tar(("x", "../../etc", "1")))
+
+
+def test_more_entries_than_the_limit_are_refused() -> None:
+    data = _tar(*[(f"f{i}", "", "0") for i in range(4)])
+    assert len(_read_tar(data, max_entries=4)[0]) == 4
+    with pytest.raises(UnsafeLayer, match=r"^layer 3: more than 3 entries$"):
+        _read_tar(data, max_entries=3)
+
+
+class Plain:
+    def __init__(self) -> None:
+        self.got: list[tuple[int, str, bytes]] = []
+
+    def wants(self, path: str, size: int) -> bool:
+        return path != "/skip"
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        self.got.append((layer, path, data))
+
+
+class Sniffer(Plain):
+    head_size = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads: list[tuple[str, bytes]] = []
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        self.heads.append((path, head))
+        return head.startswith(b"ELF")
+
+
+class Streamer(Sniffer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.streams: list[tuple[int, str, int, bytes, bytes]] = []
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    read: Callable[[int], bytes]) -> None:
+        self.streams.append((layer, path, size, head, read(2) + b"|" + read(100)))
+
+
+FILES = _tar(("skip", "ELF-no", "0"), ("k/elf", "ELF-kept", "0"), ("k/text", "plain", "0"),
+             ("elf", "ELF-big", "0"), ("text", "plain text", "0"), ("ELF", "ELF", "0"))
+
+
+def test_a_plain_sink_takes_every_file_it_wants_whole() -> None:
+    sink = Plain()
+    entries, _, _ = _read_tar(FILES, wanted=["/k/*"], sink=sink)
+    assert sink.got == [(3, "/k/elf", b"ELF-kept"), (3, "/k/text", b"plain"),
+                        (3, "/elf", b"ELF-big"), (3, "/text", b"plain text"), (3, "/ELF", b"ELF")]
+    assert [e.content for e in entries[:3]] == [None, b"ELF-kept", b"plain"]
+
+
+def test_a_sniffing_sink_sees_heads_and_takes_the_files_it_chooses() -> None:
+    sink = Sniffer()
+    _read_tar(FILES, wanted=["/k/*"], sink=sink)
+    assert sink.heads == [("/k/elf", b"ELF-"), ("/k/text", b"plai"), ("/elf", b"ELF-"),
+                          ("/text", b"plai"), ("/ELF", b"ELF")]
+    assert sink.got == [(3, "/k/elf", b"ELF-kept"), (3, "/elf", b"ELF-big"), (3, "/ELF", b"ELF")]
+
+
+def test_a_streaming_sink_reads_the_rest_itself_after_the_head() -> None:
+    sink = Streamer()
+    _read_tar(FILES, wanted=["/k/*"], sink=sink)
+    assert sink.streams == [(3, "/elf", 7, b"ELF-", b"bi|g")]
+    # Kept bytes are handed whole; a file no longer than its head needs no stream.
+    assert sink.got == [(3, "/k/elf", b"ELF-kept"), (3, "/ELF", b"ELF")]
+
+
+def test_bytes_a_sink_leaves_unread_are_skipped_to_the_next_member() -> None:
+    class Lazy(Streamer):
+        def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                        read: Callable[[int], bytes]) -> None:
+            self.streams.append((layer, path, size, head, b""))
+
+    sink = Lazy()
+    entries, _, _ = _read_tar(FILES, wanted=["/text"], sink=sink)
+    assert [e.path for e in entries][-2:] == ["/text", "/ELF"]
+    assert entries[-2].content == b"plain text"

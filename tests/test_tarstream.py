@@ -177,7 +177,7 @@ def test_pax_records_end_at_nul_padding() -> None:
         (b"0 path=abc\n", "malformed pax record"),  # a zero length would never advance
         (b"99 path=a\n", "malformed pax record"),  # longer than the data
         (b"11 path=abcX", "malformed pax record"),  # not ended by a newline
-        (b"11 pathabcd\n", "malformed pax record"),  # no "="
+        (b"12 pathabcd\n", "malformed pax record"),  # no "="
     ],
 )
 def test_malformed_pax_records_are_one_named_error(records: bytes, message: str) -> None:
