@@ -310,3 +310,80 @@ def test_a_helper_that_does_not_answer_in_time(tmp_path: Path, monkeypatch: pyte
         lookup_credentials("r.example", env=env)
     assert str(caught.value) == ("credential helper docker-credential-slow for r.example "
                                  "did not answer within 0.3s")
+
+
+def test_docker_config_path_from_docker_config_then_home(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import docker_config_path
+
+    assert docker_config_path({"DOCKER_CONFIG": "/d", "HOME": "/h"}) == Path("/d/config.json")
+    assert docker_config_path({"HOME": "/h"}) == Path("/h/.docker/config.json")
+    assert docker_config_path({}) == Path.home() / ".docker" / "config.json"
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert docker_config_path() == tmp_path / "config.json"
+
+
+def test_the_process_environment_is_read_when_none_is_given(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import config_credentials
+
+    write_config(tmp_path, {"auths": {"r.example": {"auth": b64("alice:pw")}}})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    creds = config_credentials("r.example")
+    assert creds is not None and creds.username == "alice"
+
+
+def test_a_config_under_home_is_found(tmp_path: Path) -> None:
+    write_config(tmp_path / ".docker", {"auths": {"r.example": {"auth": b64("alice:pw")}}})
+    creds = lookup_credentials("r.example", env={"HOME": str(tmp_path)})
+    assert creds is not None and creds.source == str(tmp_path / ".docker" / "config.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "Docker config {path}: "),
+        ("x" * ((4 << 20) + 1), "Docker config {path}: larger than "),
+    ],
+)
+def test_a_config_that_is_not_one_object_is_one_auth_error(tmp_path: Path, content: str,
+                                                           message: str) -> None:
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env={"DOCKER_CONFIG": str(tmp_path)})
+    assert str(caught.value).startswith(message.format(path=tmp_path / "config.json"))
+
+
+def test_helper_names_that_are_not_strings_are_ignored(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"credHelpers": {"r.example": 5}, "credsStore": ["x"],
+                                  "auths": {"r.example": {"auth": b64("alice:pw")}}})
+    creds = lookup_credentials("r.example", env=env)
+    assert creds is not None and creds.username == "alice"
+    assert lookup_credentials("other.example", env=env) is None
+
+
+@pytest.mark.parametrize(("username", "password"), [("me", None), (None, "pw"), ("me", "")])
+def test_half_explicit_credentials_are_refused(tmp_path: Path, username: str | None,
+                                               password: str | None) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", username=username, password=password, env=env)
+    assert str(caught.value) == "both a username and a password are needed for r.example"
+
+
+def test_half_set_environment_message(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {}) | {"HULLCHECK_REGISTRY_PASSWORD": "only-password"}
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == ("set both HULLCHECK_REGISTRY_USERNAME and "
+                                 "HULLCHECK_REGISTRY_PASSWORD to log in to r.example")
+
+
+def test_run_helper_without_an_environment_uses_the_process_one(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import run_helper
+
+    install_helper(tmp_path / "bin", "envless", 'printf \'{"Username":"u","Secret":"s"}\'\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    assert run_helper("envless", "r.example") == Credentials(
+        username="u", password="s", source="helper docker-credential-envless")
