@@ -285,3 +285,42 @@ def test_expired_waiver_stops_waiving_and_says_so() -> None:
     d = evaluate(evidence(vulnerabilities=TWO_VULNS), policy(VULN_HIGH, waivers),
                  now=date(2025, 5, 31))
     assert d.outcome is Outcome.PASS and len(d.waived) == 2 and d.expired_waivers == ()
+
+
+# -- messages and waiver scope that mutation testing found unpinned -----------------------------
+
+
+@pytest.mark.parametrize(("count", "tail"), [(5, ""), (6, " and 1 more"), (8, " and 3 more")])
+def test_a_violation_names_five_items_and_counts_the_rest(count: int, tail: str) -> None:
+    vulns = tuple(vuln(f"CVE-2024-{i}", package=f"p{i}") for i in range(count))
+    (v,) = decide(VULN_HIGH, vulnerabilities=vulns).violations
+    shown = ", ".join(f"CVE-2024-{i} (p{i} 3.0.11, high)" for i in range(5))
+    assert v.message.endswith(f": {shown}{tail}")
+    assert len(v.items) == count
+
+
+def test_a_waiver_for_another_rule_waives_nothing_here() -> None:
+    other = f"  - id: other-rule\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: other-rule\n    reason: elsewhere\n    expires: 2025-12-31\n"
+    d = decide(VULN_HIGH + other, waivers, vulnerabilities=TWO_VULNS)
+    assert d.outcome is Outcome.FAIL and rules_hit(d) == ["no-high"]
+    assert [(w.rule, w.item) for w in d.waived] == [("other-rule", None)]
+
+
+@pytest.mark.parametrize("scope", ["    vulnerability: CVE-2024-1\n", "    package: openssl\n"])
+def test_a_narrowed_waiver_does_not_waive_a_whole_rule(scope: str) -> None:
+    rules = f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = f"  - rule: signed\n{scope}    reason: narrowed\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers)
+    assert d.outcome is Outcome.FAIL and d.waived == ()
+
+
+def test_a_waiver_built_in_code_is_named_plainly() -> None:
+    from dataclasses import replace
+
+    from hullcheck.policy.model import Waiver
+
+    waiver = Waiver(reason="in code", expires=date(2025, 12, 31), rule="no-high")
+    d = evaluate(evidence(vulnerabilities=TWO_VULNS),
+                 replace(policy(VULN_HIGH), waivers=(waiver,)), now=TODAY)
+    assert d.outcome is Outcome.PASS and [w.by for w in d.waived] == ["waiver", "waiver"]
