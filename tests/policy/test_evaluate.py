@@ -324,3 +324,22 @@ def test_a_waiver_built_in_code_is_named_plainly() -> None:
     d = evaluate(evidence(vulnerabilities=TWO_VULNS),
                  replace(policy(VULN_HIGH), waivers=(waiver,)), now=TODAY)
     assert d.outcome is Outcome.PASS and [w.by for w in d.waived] == ["waiver", "waiver"]
+
+
+def test_now_may_be_a_datetime() -> None:
+    from datetime import datetime
+
+    waivers = "  - rule: no-high\n    reason: until the rebuild\n    expires: 2025-06-01\n"
+    d = evaluate(evidence(vulnerabilities=TWO_VULNS), policy(VULN_HIGH, waivers),
+                 now=datetime(2025, 6, 1, 23, 59))
+    assert d.outcome is Outcome.PASS and d.evaluated_on == date(2025, 6, 1)
+
+
+def test_expired_waivers_list_what_they_would_waive_in_their_scope() -> None:
+    narrowed = ("  - vulnerability: CVE-2024-1\n    reason: r\n    expires: 2025-05-31\n"
+                "  - rule: signed\n    reason: r\n    expires: 2025-05-31\n"
+                "  - rule: signed\n    images: ['elsewhere/*']\n    reason: r\n    expires: 2025-05-31\n")
+    rules = VULN_HIGH + f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    d = decide(rules, narrowed, vulnerabilities=TWO_VULNS)
+    assert [e.would_waive for e in d.expired_waivers] == [
+        ("no-high: CVE-2024-1 (openssl 3.0.11, high)",), ("signed",)]
