@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from hullcheck.errors import InputError, UsageError
+from hullcheck.errors import InputError, UsageError, VerificationError
 from hullcheck.sign import keys
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sign"
@@ -139,3 +140,46 @@ def test_write_key_pair_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="already exists"):
         keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
     assert priv.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda: ec.generate_private_key(ec.SECP384R1()), "ECDSA secp384r1"),
+        (lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024), "RSA-1024"),
+        (ed25519.Ed25519PrivateKey.generate, "Ed25519"),
+        (ed448.Ed448PrivateKey.generate, "Ed448"),
+        (x25519.X25519PrivateKey.generate, "X25519PrivateKey"),
+    ],
+)
+def test_each_unsupported_key_type_is_named_exactly(make: object, kind: str) -> None:
+    raw = make()  # type: ignore[operator]
+    with pytest.raises(InputError) as caught:
+        keys.SigningKey.from_key(raw, what="key k.key")
+    assert str(caught.value) == (f"key k.key: unsupported key type {kind}; "
+                                 "hullcheck uses ECDSA P-256 (secp256r1) keys")
+    assert caught.value.hint == "generate one with 'hullcheck key generate' or 'cosign generate-key-pair'"
+    with pytest.raises(InputError) as public:
+        keys.PublicKey.from_key(raw.public_key(), what="key k.pub")
+    assert str(public.value) == str(caught.value).replace("k.key", "k.pub").replace(
+        "X25519PrivateKey", "X25519PublicKey")
+
+
+def test_a_digest_signed_by_another_key_names_the_key() -> None:
+    import hashlib
+
+    signer, other = keys.generate(), keys.generate()
+    digest = hashlib.sha256(b"payload").digest()
+    signature = signer.key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    signer.public.verify_digest(signature, digest, what="bundle b")
+    with pytest.raises(VerificationError) as caught:
+        other.public.verify_digest(signature, digest, what="bundle b")
+    assert str(caught.value) == (f"bundle b: signature invalid for key {other.public.fingerprint} "
+                                 "(signed with another key, or the signed bytes were modified)")
+
+
+def test_odd_key_derivation_names_are_quoted_shortened() -> None:
+    body = json.dumps({"kdf": {"name": "x" * 100}, "cipher": {"name": "nacl/secretbox"}}).encode()
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(body, b"", what="key k.key")
+    assert str(caught.value) == "key k.key: unsupported key derivation " + repr("x" * 100)[:40]
