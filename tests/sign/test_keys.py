@@ -183,3 +183,32 @@ def test_odd_key_derivation_names_are_quoted_shortened() -> None:
     with pytest.raises(InputError) as caught:
         keys.decrypt_pkcs8(body, b"", what="key k.key")
     assert str(caught.value) == "key k.key: unsupported key derivation " + repr("x" * 100)[:40]
+
+
+@pytest.mark.parametrize("existing", ["k.key", "k.pub", "dangling"])
+def test_write_key_pair_touches_nothing_when_either_file_is_there(tmp_path: Path, existing: str) -> None:
+    if existing == "dangling":
+        (tmp_path / "k.key").symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / existing).write_text("old")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(UsageError) as caught:
+        keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
+    assert str(caught.value).endswith(" already exists; refusing to overwrite it")
+    assert caught.value.hint == "choose another --output-prefix or move the old key away"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_write_key_pair_modes_and_a_missing_directory(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)  # the usual one; the modes asked for show through it
+    try:
+        priv, pub = keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
+    finally:
+        os.umask(umask)
+    assert (priv.stat().st_mode & 0o777, pub.stat().st_mode & 0o777) == (0o600, 0o644)
+    with pytest.raises(InputError) as caught:
+        keys.write_key_pair(tmp_path / "missing" / "k", keys.generate(), b"pw")
+    assert str(caught.value) == f"cannot write {tmp_path / 'missing' / 'k.key'}: No such file or directory"
