@@ -286,3 +286,29 @@ def test_payload_field_names_as_go_reads_them_and_optional_values() -> None:
     no_identity = simplesigning.parse(_payload(_critical(identity={"docker-reference": 1})),
                                       what="sig")
     assert no_identity.docker_reference == "" and no_identity.optional == ()
+
+
+# -- what is written, and multi-signature envelopes (mutation testing found these open) ---------
+
+
+@pytest.mark.parametrize("keyid", ["", "k1"])
+def test_a_bundle_is_written_in_cosigns_layout(key: keys.SigningKey, keyid: str) -> None:
+    envelope = dsse.sign(b'{"x":1}', key, keyid=keyid)
+    doc = json.loads(bundle.encode(key.public, envelope))
+    signature = {"sig": b64(envelope.signatures[0].sig)} | ({"keyid": keyid} if keyid else {})
+    assert doc == {
+        "mediaType": bundle.MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": key.public.hint}},
+        "dsseEnvelope": {"payload": b64(b'{"x":1}'), "payloadType": dsse.INTOTO_PAYLOAD_TYPE,
+                         "signatures": [signature]},
+    }
+
+
+def test_an_envelope_verifies_when_any_of_its_signatures_is_by_the_key(key: keys.SigningKey) -> None:
+    other = keys.generate()
+    by_other, by_key = dsse.sign(b"p", other), dsse.sign(b"p", key)
+    both = dsse.Envelope(payload_type=by_key.payload_type, payload=b"p",
+                         signatures=(*by_other.signatures, *by_key.signatures))
+    assert dsse.verify(both, key.public, what="e") == b"p"
+    with pytest.raises(VerificationError, match="no DSSE signature verifies with key"):
+        dsse.verify(by_other, key.public, what="e")
