@@ -343,3 +343,29 @@ def test_expired_waivers_list_what_they_would_waive_in_their_scope() -> None:
     d = decide(rules, narrowed, vulnerabilities=TWO_VULNS)
     assert [e.would_waive for e in d.expired_waivers] == [
         ("no-high: CVE-2024-1 (openssl 3.0.11, high)",), ("signed",)]
+
+
+def test_messages_count_what_is_left_and_what_was_waived_and_carry_the_description() -> None:
+    rules = VULN_HIGH.replace("    severity: high\n", "    severity: high\n"
+                              "    description: patch or waive\n")
+    (v,) = decide(rules, vulnerabilities=TWO_VULNS).violations
+    assert v.message == ("2 finding(s) at or above high: CVE-2024-1 (openssl 3.0.11, high), "
+                         "CVE-2024-2 (zlib 3.0.11, high)")
+    assert v.description == "patch or waive"
+    waivers = "  - vulnerability: CVE-2024-1\n    reason: not reachable\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers, vulnerabilities=TWO_VULNS)
+    (v,) = d.violations
+    assert v.message == "1 finding(s) at or above high (1 more waived): CVE-2024-2 (zlib 3.0.11, high)"
+    assert [(w.rule, w.reason) for w in d.waived] == [("no-high", "not reachable")]
+
+
+def test_rules_after_a_wholly_waived_rule_are_still_checked() -> None:
+    rules = VULN_HIGH + f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: no-high\n    reason: r\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers, vulnerabilities=TWO_VULNS)
+    assert rules_hit(d) == ["signed"] and len(d.waived) == 2
+
+
+def test_a_vex_suppression_keeps_its_reason() -> None:
+    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-1", suppressed_by="vex:app.vex.json"),))
+    assert [(w.by, w.reason) for w in d.waived] == [("vex:app.vex.json", "vendor says so")]
