@@ -369,3 +369,11 @@ def test_rules_after_a_wholly_waived_rule_are_still_checked() -> None:
 def test_a_vex_suppression_keeps_its_reason() -> None:
     d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-1", suppressed_by="vex:app.vex.json"),))
     assert [(w.by, w.reason) for w in d.waived] == [("vex:app.vex.json", "vendor says so")]
+
+
+def test_a_whole_rule_waiver_is_listed_with_where_why_and_until_when() -> None:
+    rules = f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: signed\n    reason: legacy app\n    expires: 2025-07-01\n"
+    (w,) = decide(rules, waivers).waived
+    assert (w.rule, w.item, w.by, w.reason, w.expires) == (
+        "signed", None, "waiver test.yaml:10", "legacy app", date(2025, 7, 1))
