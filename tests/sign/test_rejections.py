@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hullcheck.errors import FormatError, UsageError, VerificationError
+from hullcheck.errors import FormatError, ImageError, UsageError, VerificationError
 from hullcheck.registry.media import OCI_EMPTY, OCI_MANIFEST
 from hullcheck.sign import bundle, cosign, dsse, intoto, keys, simplesigning
 from hullcheck.sign.store import open_target
@@ -312,3 +312,30 @@ def test_an_envelope_verifies_when_any_of_its_signatures_is_by_the_key(key: keys
     assert dsse.verify(both, key.public, what="e") == b"p"
     with pytest.raises(VerificationError, match="no DSSE signature verifies with key"):
         dsse.verify(by_other, key.public, what="e")
+
+
+@pytest.mark.parametrize("material", [{}, {"publicKey": "k"}, {"publicKey": {"hint": 3}}])
+def test_a_bundle_without_a_readable_key_hint_has_an_empty_one(material: object) -> None:
+    doc = json.loads(_message_bundle())
+    doc["verificationMaterial"] = material
+    assert bundle.decode(json.dumps(doc).encode(), what="b").key_hint == ""
+    assert bundle.decode(_message_bundle(), what="b").key_hint == "aGludA=="
+
+
+def test_envelope_key_ids_and_url_safe_base64_read_back() -> None:
+    doc = {"payloadType": "t", "payload": "-__-",  # b"\xfb\xff\xfe" in URL-safe base64
+           "signatures": [{"keyid": "k1", "sig": "c2ln"}, {"keyid": 7, "sig": "c2ln"}, {"sig": "c2ln"}]}
+    envelope = dsse.Envelope.from_dict(doc, what="e")
+    assert envelope.payload == b"\xfb\xff\xfe"
+    assert [s.keyid for s in envelope.signatures] == ["k1", "", ""]
+    assert dsse.sign(b"p", keys.generate()).signatures[0].keyid == ""
+
+
+def test_a_statement_as_written_and_its_subject_digest_checked() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert json.loads(intoto.statement("reg/app", digest, "https://t", {"a": 1})) == {
+        "_type": intoto.STATEMENT_V1, "subject": [{"name": "reg/app", "digest": {"sha256": "ab" * 32}}],
+        "predicateType": "https://t", "predicate": {"a": 1}}
+    with pytest.raises(ImageError) as caught:
+        intoto.statement("reg/app", "sha256:xyz", "https://t", {})
+    assert str(caught.value) == "invalid subject digest 'sha256:xyz': expected sha256:<64 hex digits>"
