@@ -377,3 +377,12 @@ def test_a_whole_rule_waiver_is_listed_with_where_why_and_until_when() -> None:
     (w,) = decide(rules, waivers).waived
     assert (w.rule, w.item, w.by, w.reason, w.expires) == (
         "signed", None, "waiver test.yaml:10", "legacy app", date(2025, 7, 1))
+
+
+def test_rules_after_a_waived_whole_rule_are_still_checked_and_carry_descriptions() -> None:
+    rules = (f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+             f"  - id: signed-b\n    type: signatures\n    keys: ['{KEY_B}']\n"
+             "    description: the release key\n")
+    waivers = "  - rule: signed\n    reason: r\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers)
+    assert rules_hit(d) == ["signed-b"] and d.violations[0].description == "the release key"
