@@ -212,3 +212,69 @@ def test_write_key_pair_modes_and_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         keys.write_key_pair(tmp_path / "missing" / "k", keys.generate(), b"pw")
     assert str(caught.value) == f"cannot write {tmp_path / 'missing' / 'k.key'}: No such file or directory"
+
+
+def test_the_password_prompts_and_their_refusals_word_for_word() -> None:
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return "same"
+
+    assert keys.password_source(env={}, prompt=prompt)() == b"same"
+    assert asked == ["Enter password for private key: "]  # once, unless asked to confirm
+    asked.clear()
+    assert keys.password_source(env={}, prompt=prompt, confirm=True)() == b"same"
+    assert asked == ["Enter password for private key: ", "Enter password for private key again: "]
+    with pytest.raises(UsageError) as none:
+        keys.password_source(env={})()
+    assert str(none.value) == "a key password is needed and there is no terminal to ask for it"
+    assert none.value.hint == "set COSIGN_PASSWORD (or HULLCHECK_PASSWORD) in the environment"
+    answers = iter(["a", "b"])
+    with pytest.raises(UsageError) as differ:
+        keys.password_source(env={}, prompt=lambda _: next(answers), confirm=True)()
+    assert str(differ.value) == "the two passwords differ"
+
+
+def _pem(kind: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN {kind}-----\n{body}-----END {kind}-----\n".encode()
+
+
+def test_public_key_files_each_refusal_word_for_word() -> None:
+    raw = ec.generate_private_key(ec.SECP384R1())
+    cert_pem = _self_signed(raw)
+    cases = [
+        (_pem("PUBLIC KEY", b"\x30\x03junk"), "k.pub: corrupted PUBLIC KEY PEM"),
+        (_pem("CERTIFICATE", b"\x30\x03junk"), "k.pub: corrupted CERTIFICATE PEM"),
+        (_pem("EC PRIVATE KEY", b"x"), "k.pub: this is a private key; pass the public key (.pub)"),
+        (_pem("ENCRYPTED SIGSTORE PRIVATE KEY", b"x"),
+         "k.pub: this is a private key; pass the public key (.pub)"),
+        (_pem("SOMETHING ELSE", b"x"), "k.pub: no PUBLIC KEY block in the PEM file"),
+        (raw.public_key().public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo),
+         "k.pub: unsupported key type ECDSA secp384r1; hullcheck uses ECDSA P-256 (secp256r1) keys"),
+        (cert_pem,
+         "k.pub: unsupported key type ECDSA secp384r1; hullcheck uses ECDSA P-256 (secp256r1) keys"),
+    ]
+    for pem, message in cases:
+        with pytest.raises(InputError) as caught:
+            keys.load_public_key(pem, what="k.pub")
+        assert str(caught.value) == message
+    with pytest.raises(InputError) as default:
+        keys.load_public_key(_pem("SOMETHING ELSE", b"x"))
+    assert str(default.value) == "public key: no PUBLIC KEY block in the PEM file"
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
