@@ -339,3 +339,31 @@ def test_a_statement_as_written_and_its_subject_digest_checked() -> None:
     with pytest.raises(ImageError) as caught:
         intoto.statement("reg/app", "sha256:xyz", "https://t", {})
     assert str(caught.value) == "invalid subject digest 'sha256:xyz': expected sha256:<64 hex digits>"
+
+
+@pytest.mark.parametrize("identity", ["r", None, ["r"]])
+def test_a_payload_whose_identity_is_no_object_names_no_reference(identity: Any) -> None:
+    claims = simplesigning.parse(_payload(_critical(identity=identity) | (
+        {"identity": identity} if identity is None else {})), what="sig")
+    assert claims.docker_reference == "" and claims.manifest_digest == DIGEST
+
+
+def test_optional_values_that_are_not_strings_read_back_as_sorted_json() -> None:
+    claims = simplesigning.parse(_payload(_critical(), {"b": {"y": 1, "x": [2]}, "a": "s", "c": 3}),
+                                 what="sig")
+    assert claims.optional == (("a", "s"), ("b", '{"x": [2], "y": 1}'), ("c", "3"))
+
+
+def test_a_payload_is_only_written_for_a_valid_manifest_digest() -> None:
+    with pytest.raises(ImageError) as caught:
+        simplesigning.payload("reg/app", DIGEST + "/../x")
+    assert str(caught.value).startswith("invalid manifest digest ")
+
+
+def test_an_unknown_attestation_type_lists_the_known_names() -> None:
+    with pytest.raises(UsageError) as caught:
+        intoto.predicate_type("sbom")
+    assert str(caught.value) == "unknown attestation type 'sbom'"
+    names = sorted(intoto.PREDICATE_TYPES)
+    assert "cyclonedx" in names and "spdxjson" in names
+    assert caught.value.hint == f"use one of {', '.join(names)} or a predicate type URI"
