@@ -278,3 +278,69 @@ def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
             .public_key(key.public_key()).serial_number(1).not_valid_before(now)
             .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _p256_pem(fmt: serialization.PrivateFormat, encryption: serialization.KeySerializationEncryption
+              ) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    raw = ec.generate_private_key(ec.SECP256R1())
+    return raw, raw.private_bytes(serialization.Encoding.PEM, fmt, encryption)
+
+
+def _der_public(raw: ec.EllipticCurvePrivateKey) -> bytes:
+    return raw.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_private_keys_in_sec1_and_password_protected_pkcs8_load() -> None:
+    raw, sec1 = _p256_pem(serialization.PrivateFormat.TraditionalOpenSSL,
+                          serialization.NoEncryption())
+    assert b"BEGIN EC PRIVATE KEY" in sec1
+    assert keys.load_private_key(sec1, lambda: b"").public.der == _der_public(raw)
+    raw, locked = _p256_pem(serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(b"pw"))
+    assert b"BEGIN ENCRYPTED PRIVATE KEY" in locked
+    assert keys.load_private_key(locked, lambda: b"pw").public.der == _der_public(raw)
+    with pytest.raises(InputError) as wrong:
+        keys.load_private_key(locked, lambda: b"other", what="k.key")
+    assert str(wrong.value) == "k.key: wrong password ENCRYPTED PRIVATE KEY PEM"
+
+
+def test_private_key_files_each_refusal_word_for_word() -> None:
+    corrupted = b"-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(corrupted, lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: corrupted PRIVATE KEY PEM"
+    not_pkcs8 = keys.encrypt_pkcs8(b"not a key", b"pw")
+    sealed = (b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n" + base64.encodebytes(not_pkcs8)
+              + b"-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(sealed, lambda: b"pw", what="k.key")
+    assert str(caught.value) == "k.key: decrypted key is not a PKCS#8 private key"
+    public = b"-----BEGIN PUBLIC KEY-----\nMAMCAQA=\n-----END PUBLIC KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(public, lambda: b"")
+    assert str(caught.value) == "private key: no private key in the PEM file (found PUBLIC KEY)"
+    p384 = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(p384, lambda: b"", what="k.key")
+    assert str(caught.value).startswith("k.key: unsupported key type ECDSA secp384r1;")
+    with pytest.raises(InputError) as caught:
+        keys.SigningKey.from_key(ed25519.Ed25519PrivateKey.generate())
+    assert str(caught.value).startswith("private key: unsupported key type Ed25519;")
+
+
+def test_a_signature_by_another_key_names_the_key() -> None:
+    signer, other = keys.generate(), keys.generate()
+    signature = signer.sign(b"data")
+    signer.public.verify(signature, b"data", what="sig")
+    with pytest.raises(VerificationError) as caught:
+        other.public.verify(signature, b"data", what="sig")
+    assert str(caught.value) == (f"sig: signature invalid for key {other.public.fingerprint} "
+                                 "(signed with another key, or the signed bytes were modified)")
+
+
+def test_a_key_file_that_is_no_pem_is_named() -> None:
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(b"junk", lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: not a PEM file (no -----BEGIN ...----- block)"
