@@ -344,3 +344,11 @@ def test_a_key_file_that_is_no_pem_is_named() -> None:
     with pytest.raises(InputError) as caught:
         keys.load_private_key(b"junk", lambda: b"", what="k.key")
     assert str(caught.value) == "k.key: not a PEM file (no -----BEGIN ...----- block)"
+
+
+def test_encrypted_key_fields_with_characters_outside_base64_are_refused() -> None:
+    doc = json.loads(keys.encrypt_pkcs8(b"k", b"pw"))
+    doc["kdf"]["salt"] = doc["kdf"]["salt"][:4] + "*" + doc["kdf"]["salt"][4:]
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(json.dumps(doc).encode(), b"pw", what="k.key")
+    assert str(caught.value) == "k.key: encrypted key field 'salt' is not base64"
