@@ -238,3 +238,16 @@ def test_decompress_ahead_raises_the_producers_error_in_the_consumer() -> None:
     assert next(ahead) == b"a"
     with pytest.raises(UnsafeLayer, match="digest mismatch"):
         next(ahead)
+
+
+def test_numeric_fields_of_nuls_are_zero_and_names_fill_their_field() -> None:
+    """Some writers leave uid/gid as NULs (Go reads 0); a ustar name may use all 100 bytes
+    with no NUL after it; names that are not UTF-8 are kept as surrogate escapes."""
+    name = b"n" * 99 + b"\xe9"  # 100 bytes, Latin-1 at the end
+    h = bytearray(_header(name, b"00000000001\x00"))
+    h[108:116] = bytes(8)  # uid: all NULs
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    reader = TarReader(iter([bytes(h) + b"X" * 512 + bytes(1024)]), what="l")
+    (member,) = list(reader)
+    assert (member.name, member.uid, member.size) == ("n" * 99 + "\udce9", 0, 1)
