@@ -122,6 +122,8 @@ def test_globs(pattern: str, path: str, hit: bool) -> None:
 
 def test_normalise_paths() -> None:
     assert normalise("./etc/passwd", what="t") == "/etc/passwd"
+    assert normalise("var/X/", what="t") == "/var/X"
+    assert normalise("a/./b/../c", what="t") == "/a/c"
     assert normalise("usr/bin/", what="t") == "/usr/bin"
     assert normalise("a/../b", what="t") == "/b"
     with pytest.raises(UnsafeLayer, match="escapes the image root"):
@@ -333,9 +335,9 @@ def test_wanted_files_keep_their_bytes_up_to_the_limit() -> None:
 def test_a_hard_link_to_a_kept_file_is_that_file_when_its_own_path_is_wanted() -> None:
     entries, _, _ = _read_tar(_tar(("a/f", "data", "0"), ("a/link", "a/f", "1"),
                                ("b/link", "a/f", "1")), wanted=["/a/*"])
-    assert [(e.path, e.kind, e.size, e.content, e.link) for e in entries[1:]] == [
-        ("/a/link", Kind.FILE, 4, b"data", ""),
-        ("/b/link", Kind.HARDLINK, 0, None, "/a/f"),
+    assert entries[1:] == [
+        FileEntry("/a/link", Kind.FILE, 4, 0o640, 3, "", b"data", False, 7, 8),
+        FileEntry("/b/link", Kind.HARDLINK, 0, 0o640, 3, "/a/f", None, False, 7, 8),
     ]
 
 
@@ -422,3 +424,25 @@ def test_bytes_a_sink_leaves_unread_are_skipped_to_the_next_member() -> None:
     entries, _, _ = _read_tar(FILES, wanted=["/text"], sink=sink)
     assert [e.path for e in entries][-2:] == ["/text", "/ELF"]
     assert entries[-2].content == b"plain text"
+
+
+def test_layer_errors_name_the_layer() -> None:
+    with pytest.raises(UnsafeLayer, match=r"^layer 3: absolute path '/etc' in layer$"):
+        _read_tar(_tar(("/etc", "x", "0")))
+    with pytest.raises(UnsafeLayer, match=r"^layer 3: truncated tar header$"):
+        _read_tar(_tar(("a", "x", "0"))[:300])
+
+
+def test_a_matching_sink_is_told_whether_the_globs_matched() -> None:
+    class Matching(Plain):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[tuple[str, bool]] = []
+
+        def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+            self.asked.append((path, matched))
+            return False
+
+    sink = Matching()
+    _read_tar(_tar(("k/a", "1", "0"), ("b", "2", "0")), wanted=["/k/*"], sink=sink)
+    assert sink.asked == [("/k/a", True), ("/b", False)] and sink.got == []
