@@ -143,6 +143,9 @@ def scores(group: Group, known: set[str]) -> list[Score]:
     where = WORK / group.name / "mutants"
     result = []
     for meta in sorted(where.glob("src/hullcheck/**/*.py.meta")):
+        source = meta.relative_to(where).with_suffix("")
+        if not any(source.match(pattern) for pattern in group.mutate):
+            continue  # left from an earlier selection of the group's files
         data = json.loads(meta.read_text(encoding="utf-8"))
         module = str(meta.relative_to(where / "src")).removesuffix(".meta")
         score = Score(module=module, counts=Counter(), survivors=[])
@@ -167,14 +170,15 @@ def status(name: str, code: int | None, known: set[str]) -> str:
 
 def table(all_scores: list[Score]) -> str:
     rows = [
-        "| module | mutants | killed | timeout | survived | equivalent | score |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | survived | equivalent | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in all_scores:
         total = sum(s.counts.values())
         rows.append(
             f"| `{s.module}` | {total} | {s.counts['killed']} | {s.counts['timeout']} | "
-            f"{s.counts['survived']} | {s.counts['equivalent']} | {s.percent} |"
+            f"{s.counts['survived']} | {s.counts['equivalent']} | {s.counts['not run']} | "
+            f"{s.percent} |"
         )
     return "\n".join(rows)
 
