@@ -352,3 +352,23 @@ def test_encrypted_key_fields_with_characters_outside_base64_are_refused() -> No
     with pytest.raises(InputError) as caught:
         keys.decrypt_pkcs8(json.dumps(doc).encode(), b"pw", what="k.key")
     assert str(caught.value) == "k.key: encrypted key field 'salt' is not base64"
+
+
+def test_more_refusals_word_for_word() -> None:
+    two = (b"-----BEGIN PUBLIC KEY-----\nMAMCAQA=\n-----END PUBLIC KEY-----\n"
+           b"-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n")
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(two, lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: no private key in the PEM file (found PUBLIC KEY, CERTIFICATE)"
+    with pytest.raises(InputError) as caught:
+        keys.PublicKey.from_key(ed25519.Ed25519PrivateKey.generate().public_key())
+    assert str(caught.value).startswith("public key: unsupported key type Ed25519;")
+    corrupted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAMCAQA=\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(corrupted, lambda: b"pw", what="k.key")
+    assert str(caught.value) == "k.key: corrupted ENCRYPTED PRIVATE KEY PEM"
+
+
+def test_a_missing_key_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        keys.read_public_key(tmp_path / "none.pub")
