@@ -213,15 +213,19 @@ def test_decompress_ahead_stops_its_thread_when_the_consumer_stops() -> None:
     from hullcheck.tarstream import decompress_ahead
 
     produced = []
+    full = threading.Event()
 
     def source() -> Iterator[bytes]:
         for i in range(1000):
             produced.append(i)
+            if i == 3:
+                full.set()  # one taken, two queued: this one waits for room
             yield b"x"
 
     before = threading.active_count()
     ahead = decompress_ahead(source(), depth=2)
     assert next(ahead) == b"x"
+    assert full.wait(10)
     ahead.close()  # joins the producer, which must notice through its put timeout
     assert threading.active_count() == before
     assert len(produced) < 10
