@@ -43,9 +43,8 @@ class FileTree:
         for p in lc.whiteouts:
             self._delete(p, i)
         for e in lc.entries:
-            old = self.final.get(e.path)
-            if old is not None and old.kind is Kind.DIR and e.kind is not Kind.DIR:
-                self._delete(e.path, i)  # a file replacing a directory hides its contents
+            if e.kind is not Kind.DIR and self._children.get(e.path):
+                self._delete(e.path, i)  # a file replacing a directory (listed or implied) hides its contents
             self.versions.setdefault(e.path, []).append((i, e))
             self.final[e.path] = e
             if e.content is not None or e.too_large:
