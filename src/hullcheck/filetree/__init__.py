@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hullcheck import deadline
 from hullcheck.errors import ImageError
-from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind, LayerContents
+from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, compile_globs
+from hullcheck.filetree.index import LayerIndex
 from hullcheck.filetree.rootfs import read_rootfs
 from hullcheck.filetree.sinks import ContentSink, FanOut
 from hullcheck.filetree.switch import SWITCH
@@ -41,7 +42,7 @@ from hullcheck.model import Layer
 
 __all__ = [
     "DEFAULT_MAX_FILE", "ContentSink", "FanOut", "FileEntry", "FileTree", "GlobSet", "Kind",
-    "View", "build", "compile_globs", "read_tar",
+    "LayerIndex", "View", "build", "compile_globs", "read_tar",
 ]
 
 
@@ -64,7 +65,7 @@ def build(
         raise ImageError(f"{image.source.name}: image has no layers")
     workers = workers or min(len(image.layers), os.cpu_count() or 2, 8)
 
-    def one(layer: Layer) -> LayerContents:
+    def one(layer: Layer) -> LayerIndex:
         lc = read_layer(image, layer, wanted, max_file, sink)
         if on_layer is not None:
             on_layer(layer)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from hullcheck import filetree
-from hullcheck.filetree import FileEntry, FileTree, Kind
+from hullcheck.filetree import FileTree
 from hullcheck.image.model import Image
 from hullcheck.model import Layer
 from hullcheck.secrets.config import SecretConfig
@@ -199,7 +199,7 @@ class Scanner:
 
         findings: list[SecretFinding] = []
         for fh in self._hits:
-            entry = _entry(tree, fh.path, fh.layer)
+            entry = tree.written_by(fh.path, fh.layer)
             visible = entry is not None and tree.is_visible(entry)
             deleted = tree.deleted_at(entry) if entry is not None and not visible else None
             h = fh.hit
@@ -279,14 +279,6 @@ def _secret_span(rx: re.Pattern[bytes], m: re.Match[bytes]) -> tuple[int, int]:
     if "secret" in rx.groupindex and m.start("secret") >= 0:
         return m.span("secret")
     return m.span()
-
-
-def _entry(tree: FileTree, path: str, layer: int) -> FileEntry | None:
-    found = None
-    for _, e in tree.versions.get(path, ()):
-        if e is not None and e.layer == layer and e.kind is Kind.FILE:
-            found = e
-    return found
 
 
 def _config_texts(image: Image) -> Iterator[tuple[Origin, str, str, Layer | None]]:
