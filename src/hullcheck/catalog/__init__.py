@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
-from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, Streamed
+from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, BinarySpec, RecordSpec, Streamed
 from hullcheck.ecosystem import is_os
 from hullcheck.filetree import FileTree, View, compile_globs
 from hullcheck.model import (
@@ -26,7 +26,8 @@ from hullcheck.model import (
     Visibility,
 )
 
-__all__ = ["CATALOGERS", "BinarySink", "Cataloger", "Env", "Streamed", "globs_for", "run"]
+__all__ = ["CATALOGERS", "BinarySink", "BinarySpec", "Cataloger", "Env", "RecordSpec", "Streamed",
+           "globs_for", "run"]
 
 
 def globs_for(catalogers: Sequence[Cataloger] = CATALOGERS) -> tuple[str, ...]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hullcheck import deadline
@@ -34,6 +35,34 @@ def add_image_options(p: argparse.ArgumentParser, *, timeout: bool = True) -> No
                         f"{ENV_PASSWORD})")
     if timeout:
         add_timeout_option(g)
+        add_cache_options(p)
+
+
+def add_cache_options(p: argparse.ArgumentParser) -> None:
+    """``--cache-dir DIR`` and ``--no-cache``: where each layer's analysis is kept between
+    runs (``cli.main`` applies them)."""
+    g = p.add_argument_group("layer cache")
+    g.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="keep each layer's analysis in DIR and reuse it: a layer is read once, "
+                        "whatever image or command brings it again (default: $HULLCHECK_CACHE_DIR, "
+                        "else the user cache directory, ~/.cache/hullcheck/layers on Linux)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="read every layer, and keep nothing for later runs")
+
+
+@contextlib.contextmanager
+def layer_cache(args: argparse.Namespace) -> Iterator[None]:
+    """The layer cache the command's options ask for (none unless it has them)."""
+    if not hasattr(args, "no_cache"):
+        yield
+        return
+    from hullcheck.layercache import LayerCache
+    from hullcheck.pipeline.images import layer_cache as using
+
+    if args.no_cache and args.cache_dir is not None:
+        raise UsageError("--cache-dir and --no-cache: choose one")
+    with using(None if args.no_cache else LayerCache(args.cache_dir)):
+        yield
 
 
 def add_timeout_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

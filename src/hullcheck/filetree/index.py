@@ -8,8 +8,9 @@ arrays, link targets and kept contents only for the rows that have them. The tre
 (``tree.FileTree``) keeps these columns and refers to rows; ``FileEntry`` objects are made
 when asked for.
 
-``to_bytes``/``from_bytes`` are the wire and cache form (msgpack through ``msgspec``, whose
-typed decoding rejects a malformed document); ``from_bytes`` also checks every length and
+``to_bytes``/``from_bytes`` are the wire and cache form of the entries (msgpack through
+``msgspec``, whose typed decoding rejects a malformed document; the sinks' ``results`` travel
+and are cached beside it, each on its own); ``from_bytes`` also checks every length and
 index, so a corrupt entry is an error, never a wrong tree.
 """
 
@@ -119,7 +120,7 @@ class LayerIndex:
             modes=self.modes.tobytes(), uids=self.uids.tobytes(), gids=self.gids.tobytes(),
             link_rows=link_rows.tobytes(), links=_join(self.links.values()),
             content_rows=content_rows.tobytes(), contents=list(self.contents.values()),
-            whiteouts=_join(self.whiteouts), opaque=_join(self.opaque), results=self.results))
+            whiteouts=_join(self.whiteouts), opaque=_join(self.opaque)))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LayerIndex:
@@ -135,8 +136,7 @@ class LayerIndex:
                   parent=_array("I", wire.parent, n), kinds=bytearray(wire.kinds),
                   sizes=_array("q", wire.sizes, n), modes=_array("H", wire.modes, n),
                   uids=_array("I", wire.uids, n), gids=_array("I", wire.gids, n),
-                  whiteouts=_split(wire.whiteouts, None), opaque=_split(wire.opaque, None),
-                  results=wire.results)
+                  whiteouts=_split(wire.whiteouts, None), opaque=_split(wire.opaque, None))
         if len(out.kinds) != n or wire.kinds.translate(None, _VALID_KINDS):
             raise CorruptIndex("layer index: bad kinds")
         if n and max(out.parent) >= len(out.dirs):
@@ -168,7 +168,6 @@ class _Wire(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     contents: list[bytes]
     whiteouts: bytes
     opaque: bytes
-    results: dict[str, bytes]
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -1,6 +1,6 @@
-"""One layer blob → ``LayerIndex``: decompressed one step ahead of a strict streaming
-tar parser; whiteouts recorded; the bytes of wanted files kept, every file offered to the
-content sink."""
+"""One layer's tar → ``LayerIndex``: a strict streaming tar parser over its decompressed
+chunks; whiteouts recorded; the bytes of wanted files kept, every file offered to the content
+sink."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import GlobSet
 from hullcheck.filetree.index import DIR, FILE, HARDLINK, OTHER, SYMLINK, TOO_LARGE, LayerIndex
 from hullcheck.filetree.sinks import ContentSink, never, sniffs, streams, wants_of
-from hullcheck.image.blobs import iter_decompressed
-from hullcheck.image.model import Image
-from hullcheck.model import Layer
-from hullcheck.tarstream import TarReader, decompress_ahead
+from hullcheck.tarstream import TarReader
 
 DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
 WHITEOUT = ".wh."
@@ -122,24 +119,3 @@ def read_tar(
         else:
             add(path, OTHER, 0, m.mode, m.uid, m.gid)
     return out
-
-
-def read_layer(
-    image: Image,
-    layer: Layer,
-    wanted: GlobSet | None,
-    max_file: int,
-    sink: ContentSink | None = None,
-) -> LayerIndex:
-    what = f"layer {layer.index} ({layer.digest})"
-    with image.open_layer(layer) as raw:
-        chunks = decompress_ahead(iter_decompressed(raw, what=what, stored_size=layer.size))
-        try:
-            contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
-                                max_file=max_file, sink=sink)
-            # Drain the padding after the tar's end marker so the digest covers every byte.
-            for _ in chunks:
-                pass
-        finally:
-            chunks.close()  # stops the reader thread before the blob is closed
-    return contents

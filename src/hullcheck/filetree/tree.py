@@ -183,6 +183,11 @@ class FileTree:
                 if v >= 0:
                     yield self._entry(v)
 
+    def results(self, name: str) -> list[tuple[int, bytes]]:
+        """(layer, findings) of the content sink ``name`` in each layer that has them."""
+        return [(i, index.results[name]) for i, index in enumerate(self._indexes)
+                if name in index.results]
+
     def entry_count(self) -> int:
         """How many versions (entries any layer wrote) the tree holds."""
         return sum(map(len, self._indexes))

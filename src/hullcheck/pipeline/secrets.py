@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hullcheck.image import PullOptions
-from hullcheck.pipeline.images import Progress, SbomRequest, _open, _redact_config, read_image
+from hullcheck.pipeline.images import Progress, SbomRequest, _redact_config, read_image
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
@@ -30,10 +30,12 @@ def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> Secre
     from hullcheck import secrets
 
     cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
-    image = _open(req.image, req.platform, req.pull, progress)
-    on_layer = progress.on_layer if progress is not None else None
-    report, _ = secrets.scan_image(image, cfg, engine=req.engine, on_layer=on_layer)
-    return report
+    scanner = secrets.Scanner(cfg, engine=req.engine)
+    # The catalogers' globs, as sbom's and config's reads: the layers' entries are shared
+    # in the layer cache, only the secret scanner's findings are its own.
+    read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
+                      progress, sink=scanner, catalog_sinks=False)
+    return scanner.report(read.tree, read.image)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +49,8 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     """Every image configuration check (config, history, annotations, file modes)."""
     from hullcheck import misconfig
 
-    # Headers only (paths, modes): no file's bytes are kept.
+    # Headers (paths, modes) are what the checks read; with the catalogers' globs, as sbom's
+    # read, the layer cache serves the one to the other.
     read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
-                      progress, globs=())
+                      progress, catalog_sinks=False)
     return _redact_config(misconfig.run(read.image, read.tree))

@@ -1,0 +1,193 @@
+"""The layer cache: each layer's index kept between runs, by key, verified, size-bounded.
+
+A key names the layer (its blob digest, checked whenever the blob is read), what was
+looked for (``filetree.Analysis.fingerprint``: globs, size limit, content sinks and the
+catalogers they serve) and the hullcheck version, so an entry is used only where the same
+version would compute the same index; a new version computes (and stores) new ones and the
+old age out. Each entry is one file:
+
+    HCLC 1\\n
+    {"key": ..., "label": ..., "version": ..., "length": N, "sha256": ...}\\n
+    N bytes (the index, zstd-compressed)
+
+``get`` checks all of it (the magic, the header, the key it was asked for, the length and
+the digest of the bytes) and answers None, removing the file, for anything else: a
+corrupt, truncated or foreign entry is read again from the image, never trusted.
+
+Least recently used entries go first once the cache is over its size: ``get`` touches an
+entry's modification time. Files are written atomically (``fileio``), so readers and
+writers in several processes share a directory. The monitoring service keeps one in its
+data directory; ``filetree.IndexStore`` is the whole protocol, so a store beside
+PostgreSQL or in object storage is a class with ``get`` and ``put``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+import zstandard
+
+from hullcheck import __version__
+from hullcheck.fileio import atomic_write
+
+ENV_DIR = "HULLCHECK_CACHE_DIR"
+DEFAULT_MAX_BYTES = 2 << 30
+MAGIC = b"HCLC 1\n"
+SUFFIX = ".layer"
+MAX_HEADER = 64 << 10
+MAX_INDEX = 4 << 30  # bytes an entry may inflate to (a layer's index is far smaller)
+_ZSTD_LEVEL = 1  # fast: an entry is written once per layer, read by every later run
+
+
+def default_dir() -> Path:
+    """``$HULLCHECK_CACHE_DIR``, else the user's cache directory (``~/.cache/hullcheck/layers``
+    on Linux)."""
+    env = os.environ.get(ENV_DIR)
+    return Path(env) if env else Path(platformdirs.user_cache_dir("hullcheck")) / "layers"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheStatus:
+    directory: Path
+    entries: int
+    bytes: int
+    max_bytes: int
+    versions: tuple[tuple[str, int], ...]  # (hullcheck version, entries) of the entries read
+
+
+class LayerCache:
+    """A directory of entries (``filetree.IndexStore``)."""
+
+    def __init__(self, directory: Path | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.directory = directory if directory is not None else default_dir()
+        self.max_bytes = max_bytes
+        self.hits = self.misses = self.rejected = 0
+
+    def _path(self, key: str) -> Path:
+        return self.directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape"))
+                                 .hexdigest() + SUFFIX)
+
+    # -- IndexStore -----------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        data = _verified(raw, key)
+        if data is None:
+            self.rejected += 1
+            path.unlink(missing_ok=True)  # read again from the image, and rewritten
+            return None
+        self.hits += 1
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used
+        return data
+
+    def put(self, key: str, data: bytes, label: str = "") -> None:
+        """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
+        command has its answer: only the next run is slower)."""
+        packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
+        header = json.dumps({"key": key, "label": label, "version": __version__,
+                             "length": len(packed),
+                             "sha256": hashlib.sha256(packed).hexdigest()})
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            atomic_write(self._path(key), MAGIC + header.encode() + b"\n" + packed)
+            self._evict()
+        except OSError:
+            return
+
+    # -- housekeeping ---------------------------------------------------------------
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last used, size, path) of every entry."""
+        out = []
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        for name in names:
+            if name.endswith(SUFFIX):
+                path = self.directory / name
+                with contextlib.suppress(OSError):
+                    st = path.stat()
+                    out.append((st.st_mtime, st.st_size, path))
+        return out
+
+    def _evict(self) -> None:
+        """Remove the least recently used entries until the cache is within its size."""
+        entries = self._entries()
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return
+        for _, size, path in sorted(entries):
+            path.unlink(missing_ok=True)
+            total -= size
+            if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
+                return
+
+    def status(self) -> CacheStatus:
+        entries = self._entries()
+        versions: dict[str, int] = {}
+        for _, _, path in entries:
+            version = _header_of(path).get("version", "?")
+            versions[str(version)] = versions.get(str(version), 0) + 1
+        return CacheStatus(directory=self.directory, entries=len(entries),
+                           bytes=sum(size for _, size, _ in entries), max_bytes=self.max_bytes,
+                           versions=tuple(sorted(versions.items())))
+
+    def clean(self) -> int:
+        """Remove every entry (and what an interrupted write left); how many entries."""
+        removed = 0
+        for _, _, path in self._entries():
+            path.unlink(missing_ok=True)
+            removed += 1
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.directory):
+                if name.startswith(".") and SUFFIX in name:
+                    (self.directory / name).unlink(missing_ok=True)
+        return removed
+
+
+def _verified(raw: bytes, key: str) -> bytes | None:
+    """The index an entry holds for ``key``, or None when it is not exactly that."""
+    if not raw.startswith(MAGIC):
+        return None
+    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
+    if end < 0:
+        return None
+    try:
+        header = json.loads(raw[len(MAGIC):end])
+        packed = raw[end + 1:]
+        if (not isinstance(header, dict) or header.get("key") != key
+                or header.get("length") != len(packed)
+                or header.get("sha256") != hashlib.sha256(packed).hexdigest()):
+            return None
+        size = zstandard.frame_content_size(packed)
+        if not 0 <= size <= MAX_INDEX:
+            return None
+        return zstandard.ZstdDecompressor().decompress(packed)
+    except (ValueError, zstandard.ZstdError):
+        return None
+
+
+def _header_of(path: Path) -> dict[str, object]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC) + MAX_HEADER)
+        end = head.find(b"\n", len(MAGIC))
+        found = json.loads(head[len(MAGIC):end]) if head.startswith(MAGIC) and end > 0 else {}
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "CacheStatus", "LayerCache", "default_dir"]
