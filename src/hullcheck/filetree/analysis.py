@@ -46,6 +46,8 @@ from hullcheck.model import Layer
 from hullcheck.tarstream import decompress_ahead
 
 PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
+# How many worker processes (default: one per core); 1 reads in this process, in threads.
+ENV_WORKERS = "HULLCHECK_LAYER_WORKERS"
 # Below this many stored bytes to read, a worker process costs more than it saves.
 MIN_PARALLEL_BYTES = 16 << 20
 
@@ -195,6 +197,10 @@ def index_layers(
 
 
 def cpu_count() -> int:
+    """The workers to use: ``$HULLCHECK_LAYER_WORKERS``, else the cores this process may use."""
+    env = os.environ.get(ENV_WORKERS, "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
