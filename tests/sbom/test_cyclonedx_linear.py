@@ -145,3 +145,15 @@ def test_json_large_inventory_matches_and_is_written_without_the_model(monkeypat
 
     monkeypatch.setattr(cyclonedx, "_bom", refuse)
     _same(cyclonedx.encode(inventory).decode().rstrip("\n"), expected)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_the_fast_indenter_writes_what_json_dumps_writes(value: Any) -> None:
+    assert cdx_files.dumps_indented(value) == json.dumps(value, indent=2)

@@ -110,7 +110,54 @@ def dump_json(doc: dict[str, Any], files: Owned) -> str:
         if pairs:
             texts.append(_json_files(pairs))
             components[i] = _insert_sorted(comp, "components", mark)
-    return _splice(json.dumps(doc, indent=2), _ascii(mark), texts)
+    return _splice(dumps_indented(doc), _ascii(mark), texts)
+
+
+def dumps_indented(obj: object) -> str:
+    """``json.dumps(obj, indent=2)`` for strings, ints, booleans, None, lists and dicts with
+    string keys, several times faster: the json module indents in pure Python through
+    layers of generators (half of a 10,000-package CycloneDX document's encoding time);
+    this appends to one list, each string escaped by the json module's own C function."""
+    out: list[str] = []
+    _dump(obj, "\n", out)
+    return "".join(out)
+
+
+def _dump(o: object, nl: str, out: list[str]) -> None:
+    if o.__class__ is str:
+        out.append(_ascii(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = nl + "  "
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep + _ascii(k) + ": ")
+            _dump(v, inner, out)
+            sep = "," + inner
+        out.append(nl + "}")
+    elif isinstance(o, list | tuple):
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            _dump(v, inner, out)
+            sep = "," + inner
+        out.append(nl + "]")
+    elif o is None:
+        out.append("null")
+    elif o is True or o is False:
+        out.append("true" if o else "false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, str):
+        out.append(_ascii(o))
+    else:  # floats and others: as the json module writes them
+        out.append(json.dumps(o))
 
 
 def _splice(document: str, mark: str, texts: list[str]) -> str:

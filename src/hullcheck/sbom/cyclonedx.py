@@ -189,7 +189,7 @@ def _json_image(inventory: Inventory) -> Json:
 
 def _json_component(inventory: Inventory, p: Package, ref: str) -> Json:
     purl = _purl(p.purl)
-    licenses, licenses_prop = _licenses(p.licenses)
+    licenses, licenses_prop = _licence_parts(p.licenses)
     return _json_sparse({
         "bom-ref": ref, "cpe": p.cpes[0] if p.cpes else None,
         "licenses": _json_licenses(licenses), "name": p.name or "(unnamed)",
@@ -198,18 +198,16 @@ def _json_component(inventory: Inventory, p: Package, ref: str) -> Json:
         "type": ComponentType.LIBRARY.value, "version": p.version or None})
 
 
-def _json_licenses(licenses: list[License]) -> list[Json]:
+_LICENCE_ORDER = {"expression": 0, "id": 1, "name": 2}
+
+
+def _json_licenses(licenses: list[tuple[str, str]]) -> list[Json]:
     """As the library's sorted set writes them: an expression first, then licences by id,
     then by name; each once."""
-    out: dict[tuple[int, str], Json] = {}
-    for lic in licenses:
-        if isinstance(lic, LicenseExpression):
-            out[0, lic.value] = {"expression": lic.value}
-        elif lic.id is not None:
-            out[1, lic.id] = {"license": {"id": lic.id}}
-        elif lic.name is not None:
-            out[2, lic.name] = {"license": {"name": lic.name}}
-    return [out[k] for k in sorted(out)]
+    out: list[Json] = []
+    for kind, value in sorted(set(licenses), key=lambda x: (_LICENCE_ORDER[x[0]], x[1])):
+        out.append({"expression": value} if kind == "expression" else {"license": {kind: value}})
+    return out
 
 
 def _json_relationships(inventory: Inventory, packages: tuple[Package, ...],
@@ -333,28 +331,36 @@ def _purl(text: str) -> PackageURL | None:
 
 
 def _licenses(texts: tuple[str, ...]) -> tuple[list[License], str]:
-    """CycloneDX licences for the texts, and the JSON list to record when they cannot all be
-    said in the licence field (the schema allows either licences or one expression)."""
-    singles: list[License] = []
+    """CycloneDX licences for the texts (``_licence_parts``) as the library's objects."""
+    parts, prop = _licence_parts(texts)
+    return [_expression(v) if kind == "expression" else DisjunctiveLicense(id=v)
+            if kind == "id" else _LICENSES.make_with_name(v) for kind, v in parts], prop
+
+
+def _licence_parts(texts: tuple[str, ...]) -> tuple[list[tuple[str, str]], str]:
+    """The licences for the texts as (id | name | expression, value), and the JSON list to
+    record when they cannot all be said in the licence field (the schema allows either
+    licences or one expression)."""
+    singles: list[tuple[str, str]] = []
     expressions: list[str] = []
     texts = tuple(t for t in texts if t.strip())
     for text in texts:
         spdx_id = fixup_id(text)
         if spdx_id is not None:
-            singles.append(DisjunctiveLicense(id=spdx_id))
+            singles.append(("id", spdx_id))
         elif (expr := spdx_expression(text)) is not None:
             expressions.append(expr)
         else:
-            singles.append(_LICENSES.make_with_name(text))
+            singles.append(("name", text))
     if not expressions:
         return singles, ""
     if len(expressions) == 1 and not singles:
-        return [_expression(expressions[0])], ""
+        return [("expression", expressions[0])], ""
     # Several licences with a compound one among them: one AND-ed expression of the valid ones,
     # and the full list in a property so our own reader restores them.
     valid = [t for t in (spdx_expression(x) for x in texts) if t]
     combined = " AND ".join(f"({t})" if " " in t else t for t in valid)
-    return [_expression(combined)], json.dumps(list(texts), ensure_ascii=False)
+    return [("expression", combined)], json.dumps(list(texts), ensure_ascii=False)
 
 
 def _expression(text: str) -> License:
