@@ -370,10 +370,14 @@ class View:
         return "/" + "/".join(done)
 
     def lookup(self, path: str) -> FileEntry | None:
-        resolved = self.resolve(path)
-        if resolved is None:
-            return None
-        e = self.entry(resolved)
+        ref = self._ref(path)
+        if ref >= 0 and self.tree._kind(ref) != SYMLINK:
+            e: FileEntry | None = self.tree._entry(ref)  # resolve()'s fast path, one lookup
+        else:
+            resolved = self.resolve(path)
+            if resolved is None:
+                return None
+            e = self.entry(resolved)
         if e is not None and e.kind is Kind.HARDLINK:
             # The file as the link's layer had it: a later layer deleting or replacing the
             # target's name leaves this name to the old file, as in a container.
