@@ -10,8 +10,8 @@ Each line printed is one JSON object; medians of N runs (default 3) of fresh pro
   isal, one thread per layer on all cores), the floor that also verifies every blob's
   digest (which we must do and Trivy does not), a cold ``sbom`` and Trivy. Targets:
   <= 1.5x the floor, <= 0.6x Trivy, peak <= 300 MB (the peak is the largest sum of the
-  resident memory of hullcheck and its worker processes, sampled every 10 ms, and the
-  largest single process's).
+  proportional resident memory (PSS) of hullcheck and its worker processes, sampled every
+  10 ms; the largest single process's RSS beside it).
 * ``warm``: the big image plus one small layer, with a cache holding the big image's layers,
   against the same with an empty cache; packages, layers and config findings compared.
   Target: <= 0.2x cold.
@@ -125,13 +125,17 @@ class Run:
 
 
 def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and its descendants."""
+    """Proportional resident bytes (PSS: a page shared by n processes counts 1/n in each,
+    so forked workers' shared pages are not counted twice) of ``pid`` and its descendants."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, TypeGuard
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
@@ -44,6 +43,9 @@ from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
 from hullcheck.model import Layer
 from hullcheck.tarstream import decompress_ahead
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
 # How many worker processes (default: one per core); 1 reads in this process, in threads.
@@ -254,12 +256,16 @@ def _context() -> multiprocessing.context.BaseContext:
     """fork where there is one: a worker starts in milliseconds with every module already
     imported (a forkserver's or a spawned worker's start and imports cost ~0.3 s of CPU,
     more than a small layer's analysis). The pool is made before any reader thread starts."""
+    import multiprocessing  # here: a run that reads no layer does not pay its import
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
                 n: int) -> Iterator[tuple[Layer, Sections]]:
+    from concurrent.futures import ProcessPoolExecutor
+
     with contextlib.ExitStack() as stack:
         fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
         stack.callback(shutil.rmtree, fifos, ignore_errors=True)

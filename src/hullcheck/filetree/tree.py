@@ -228,11 +228,13 @@ class FileTree:
 
     def file_paths(self) -> Iterator[str]:
         """The path of every regular file in the final view (no entry made for each)."""
+        kinds = [index.kinds for index in self._indexes]
         for parent, slots in self._dirs.items():
+            prefix = "/" if parent == "/" else parent + "/"
             for name, slot in slots.items():
-                live = _live(slot)
-                if live >= 0 and self._kind(live) == FILE:
-                    yield _join(parent, name)
+                live = slot if isinstance(slot, int) else _live(slot)
+                if live >= 0 and kinds[live & _LAYER_MASK][live >> LAYER_BITS] & 0x7F == FILE:
+                    yield prefix + name
 
 
 class _Final(Mapping[str, FileEntry]):

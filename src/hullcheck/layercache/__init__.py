@@ -31,18 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
-import zstandard
 
 from hullcheck import __version__
 from hullcheck.fileio import atomic_write
 
 ENV_DIR = "HULLCHECK_CACHE_DIR"
 DEFAULT_MAX_BYTES = 2 << 30
-MAGIC = b"HCLC 1\n"
+MAGIC = b"HCLC 2\n"
 SUFFIX = ".layer"
 MAX_HEADER = 64 << 10
-MAX_INDEX = 4 << 30  # bytes an entry may inflate to (a layer's index is far smaller)
-_ZSTD_LEVEL = 1  # fast: an entry is written once per layer, read by every later run
+# Entries are not compressed: zstd took 3x longer to inflate an index than reading and
+# hashing it uncompressed (bench/README.md), and warm runs read every entry.
 
 
 def default_dir() -> Path:
@@ -95,13 +94,11 @@ class LayerCache:
     def put(self, key: str, data: bytes, label: str = "") -> None:
         """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
         command has its answer: only the next run is slower)."""
-        packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
         header = json.dumps({"key": key, "label": label, "version": __version__,
-                             "length": len(packed),
-                             "sha256": hashlib.sha256(packed).hexdigest()})
+                             "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(self._path(key), MAGIC + header.encode() + b"\n" + packed)
+            atomic_write(self._path(key), MAGIC + header.encode() + b"\n" + data)
             self._evict()
         except OSError:
             return
@@ -166,17 +163,14 @@ def _verified(raw: bytes, key: str) -> bytes | None:
         return None
     try:
         header = json.loads(raw[len(MAGIC):end])
-        packed = raw[end + 1:]
-        if (not isinstance(header, dict) or header.get("key") != key
-                or header.get("length") != len(packed)
-                or header.get("sha256") != hashlib.sha256(packed).hexdigest()):
-            return None
-        size = zstandard.frame_content_size(packed)
-        if not 0 <= size <= MAX_INDEX:
-            return None
-        return zstandard.ZstdDecompressor().decompress(packed)
-    except (ValueError, zstandard.ZstdError):
+    except ValueError:
         return None
+    data = raw[end + 1:]
+    if (not isinstance(header, dict) or header.get("key") != key
+            or header.get("length") != len(data)
+            or header.get("sha256") != hashlib.sha256(data).hexdigest()):
+        return None
+    return data
 
 
 def _header_of(path: Path) -> dict[str, object]:
