@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
@@ -192,6 +192,7 @@ def index_layers(
         if store is not None and sections is not None:
             for section, key, label in analysis.keys(layer, version):
                 store.put(key, sections[1][section] if section else sections[0], label)
+        del data, sections  # not held while the next layer arrives
         found[layer.index] = index
         if on_layer is not None:
             on_layer(layer)
@@ -273,7 +274,7 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
         # On the way out, feeders stopped first (which releases their workers), then tasks
         # not started cancelled and the running ones awaited.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        jobs: list[tuple[Layer, Future[Sections], _Feeder]] = []
+        jobs: list[tuple[Layer, Future[tuple[str, dict[str, bytes]]], _Feeder]] = []
         for layer in layers:
             fifo = os.path.join(fifos, str(layer.index))
             os.mkfifo(fifo, 0o600)
@@ -285,7 +286,7 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
             feeder.start()
         for layer, future, feeder in jobs:
             try:
-                data = future.result(timeout=deadline.remaining())
+                entries, results = future.result(timeout=deadline.remaining())
             except TimeoutError:
                 deadline.check(f"reading {_what(layer)}")
                 raise
@@ -295,23 +296,33 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
                 raise
             feeder.stop()
             feeder.raise_error()  # read whole, but the digest did not match: not used
-            yield layer, data
+            with open(entries, "rb") as f:
+                data = f.read()
+            os.unlink(entries)
+            yield layer, (data, results)
+            del data
 
 
-def _work(fifo: str, analysis: Analysis, what: str, stored_size: int) -> Sections:
-    """In a worker: the index of the blob arriving through ``fifo``, as bytes."""
+def _work(fifo: str, analysis: Analysis, what: str,
+          stored_size: int) -> tuple[str, dict[str, bytes]]:
+    """In a worker: the index of the blob arriving through ``fifo``: its entries written to
+    a file beside the FIFO (read once by the parent; through the pool's result pipe they
+    would be pickled, one more copy on each side), the sinks' findings returned."""
     with open(fifo, "rb", buffering=0) as raw, SWITCH.short():
         index = analyse(raw, analysis, what=what, stored_size=stored_size)
         while raw.read(PIPE_CHUNK):  # whatever follows the compressed stream: the parent
             pass  # reads the blob to its end for the digest
-    return index.to_bytes(), index.results
+    out = fifo + ".index"
+    with open(out, "wb") as f:
+        f.write(index.to_bytes())
+    return out, index.results
 
 
 class _Feeder:
     """A thread writing one layer's stored blob, read (and digest-checked) here, into the
     FIFO its worker reads."""
 
-    def __init__(self, image: Image, layer: Layer, fifo: str, future: Future[Sections]) -> None:
+    def __init__(self, image: Image, layer: Layer, fifo: str, future: Future[Any]) -> None:
         self._image, self._layer, self._fifo, self._future = image, layer, fifo, future
         self._stopped = threading.Event()
         self._opened = False

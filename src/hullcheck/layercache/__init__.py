@@ -15,7 +15,7 @@ the digest of the bytes) and answers None, removing the file, for anything else:
 corrupt, truncated or foreign entry is read again from the image, never trusted.
 
 Least recently used entries go first once the cache is over its size: ``get`` touches an
-entry's modification time. Files are written atomically (``fileio``), so readers and
+entry's modification time. Files are written atomically (renamed into place), so readers and
 writers in several processes share a directory. The monitoring service keeps one in its
 data directory; ``filetree.IndexStore`` is the whole protocol, so a store beside
 PostgreSQL or in object storage is a class with ``get`` and ``put``.
@@ -27,13 +27,13 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
 from hullcheck import __version__
-from hullcheck.fileio import atomic_write
 
 ENV_DIR = "HULLCHECK_CACHE_DIR"
 DEFAULT_MAX_BYTES = 2 << 30
@@ -98,7 +98,7 @@ class LayerCache:
                              "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(self._path(key), MAGIC + header.encode() + b"\n" + data)
+            _write_atomically(self._path(key), MAGIC + header.encode() + b"\n", data)
             self._evict()
         except OSError:
             return
@@ -152,6 +152,20 @@ class LayerCache:
                 if name.startswith(".") and SUFFIX in name:
                     (self.directory / name).unlink(missing_ok=True)
         return removed
+
+
+def _write_atomically(path: Path, head: bytes, data: bytes) -> None:
+    """``head`` then ``data`` in a temporary file renamed to ``path`` (as ``fileio``'s
+    atomic_write, without joining them: an index is tens of MB)."""
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=SUFFIX + ".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(head)
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _verified(raw: bytes, key: str) -> bytes | None:
