@@ -140,3 +140,19 @@ def test_a_hostile_layer_in_a_worker_is_one_clear_error(tmp_path: Path,
     with pytest.raises(UnsafeLayer, match="escapes the image root"):
         filetree.build(open_image(ref), catalog.globs_for())
     assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("hullcheck-layers-")]
+
+
+def _die(*_args: Any) -> None:
+    os._exit(9)  # a worker killed (out of memory, a signal)
+
+
+def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.errors import ImageError
+
+    ref = write(build({"a/x": "1"}, {"b/y": "2"}), tmp_path)
+    _workers(monkeypatch, {"workers": 0})
+    monkeypatch.setattr(analysis, "_work", _die)
+    with pytest.raises(ImageError, match="the worker process reading it died") as err:
+        filetree.build(open_image(ref), catalog.globs_for())
+    assert "HULLCHECK_LAYER_WORKERS=1" in err.value.hint

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
+from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import compile_globs
 from hullcheck.filetree.index import FORMAT, CorruptIndex, LayerIndex
@@ -266,6 +267,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
                 n: int) -> Iterator[tuple[Layer, Sections]]:
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     with contextlib.ExitStack() as stack:
         fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
@@ -290,6 +292,10 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
             except TimeoutError:
                 deadline.check(f"reading {_what(layer)}")
                 raise
+            except BrokenProcessPool as exc:  # killed: out of memory, a signal
+                feeder.stop()
+                raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
+                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
             except BaseException:
                 feeder.stop()
                 feeder.raise_error()  # a digest mismatch explains a worker's truncated tar
