@@ -62,10 +62,10 @@ def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> by
         # Our own serialiser's output (no DTD, no entities), not untrusted input.
         root = cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
         text = cdx_files.dump_xml(root, owned)
-    else:
-        text = cdx_files.dump_json(_json_document(inventory), owned)
-    # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
-    return text.encode("utf-8", "backslashreplace") + b"\n"
+        # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
+        return text.encode("utf-8", "backslashreplace") + b"\n"
+    # JSON escapes every character outside ASCII, lone surrogates included.
+    return cdx_files.json_bytes(_json_document(inventory), owned)
 
 
 def _bom(inventory: Inventory) -> Bom:
