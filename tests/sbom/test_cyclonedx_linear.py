@@ -47,7 +47,8 @@ def _same(a: str, b: str) -> None:
     assert VOLATILE.sub('"\\1": "X"', a) == VOLATILE.sub('"\\1": "X"', b)
 
 
-names = st.sampled_from(["curl", "libssl3", "requests", "@s/pkg", "a", "A", "zlib", "", "é"])
+names = st.sampled_from(["curl", "libssl3", "requests", "@s/pkg", "a", "A", "zlib", "", "é",
+                         "x<y&z", "tab\there", "ctl\x01"])
 versions = st.sampled_from(["1.0", "1.0.1", "", "2:1.2-3", "1.0", "0.9"])
 licences = st.lists(st.sampled_from(["MIT", "Apache-2.0", "GPL-2.0-or-later OR MIT",
                                      "LicenseRef-x", "Custom licence", "mit", "BSD", "MIT"]),
@@ -105,6 +106,18 @@ def test_json_is_the_librarys_byte_for_byte(inventory: Inventory) -> None:
     _same(_ours(inventory), _library(inventory))
 
 
+XML_VOLATILE = re.compile(r'(serialNumber="|<timestamp>)[^"<]*')
+
+
+@settings(max_examples=150, deadline=None)
+@given(inventories())
+def test_xml_is_the_librarys_byte_for_byte(inventory: Inventory) -> None:
+    owned = cdx_files.owned(inventory)
+    ours = cdx_files.dump_xml(cyclonedx._xml_root(cyclonedx._json_document(inventory)), owned)
+    library = cdx_files.dump_xml(cyclonedx._library_xml_root(inventory), owned)
+    assert XML_VOLATILE.sub(r"\1X", ours) == XML_VOLATILE.sub(r"\1X", library)
+
+
 def _many(n: int) -> Inventory:
     pkgs = tuple(Package(type=PackageType.NPM, name=f"p{i}", version="1.0", purl=f"pkg:npm/p{i}@1.0",
                          found_by="npm-package", locations=(Location(path=f"/n/p{i}/package.json",
@@ -113,7 +126,7 @@ def _many(n: int) -> Inventory:
     return Inventory(source=ImageSource(kind="oci", name="x"), layers=LAYERS[:1], packages=pkgs)
 
 
-def test_the_xml_path_registers_dependencies_linearly(monkeypatch: Any) -> None:
+def test_the_oracles_model_registers_dependencies_linearly(monkeypatch: Any) -> None:
     """The library's registration compares a ref with every dependency registered so far:
     counted here through BomRef equality, which it calls for each comparison."""
     from cyclonedx.model.bom_ref import BomRef
@@ -129,22 +142,26 @@ def test_the_xml_path_registers_dependencies_linearly(monkeypatch: Any) -> None:
     counts = []
     for n in (200, 800):
         calls["eq"] = 0
-        cyclonedx.encode(_many(n), xml=True)
+        cyclonedx._library_xml_root(_many(n))
         counts.append(calls["eq"])
     # Linear: four times the packages, about four times the comparisons (the library's own
     # registration made sixteen times as many: n² / 2 each time it is called).
     assert counts[1] < 6 * counts[0], counts
 
 
-def test_json_large_inventory_matches_and_is_written_without_the_model(monkeypatch: Any) -> None:
+def test_large_inventories_match_and_are_written_without_the_model(monkeypatch: Any) -> None:
     inventory = _many(300)
     expected = _library(inventory)
+    owned = cdx_files.owned(inventory)
+    expected_xml = cdx_files.dump_xml(cyclonedx._library_xml_root(inventory), owned)
 
     def refuse(*_a: Any, **_k: Any) -> Bom:
-        raise AssertionError("the JSON path built the library's model")
+        raise AssertionError("the encoder built the library's model")
 
     monkeypatch.setattr(cyclonedx, "_bom", refuse)
     _same(cyclonedx.encode(inventory).decode().rstrip("\n"), expected)
+    xml = cyclonedx.encode(inventory, xml=True).decode().rstrip("\n")
+    assert XML_VOLATILE.sub(r"\1X", xml) == XML_VOLATILE.sub(r"\1X", expected_xml)
 
 
 json_values = st.recursive(

@@ -1,15 +1,14 @@
 """Inventory <-> CycloneDX 1.6.
 
-XML is written through cyclonedx-python-lib (its model and outputter keep us inside the
-schema). JSON is built here as the library would write it, byte for byte (its output is the
-oracle of tests/sbom/test_cyclonedx_linear.py, over generated inventories): the library
+Both are written here as cyclonedx-python-lib would write them, byte for byte (its output is
+the oracle of tests/sbom/test_cyclonedx_linear.py, over generated inventories): the library
 builds and sorts a model object per component and property, ~1 ms a package, and its
 dependency registration scans every dependency for each one, quadratic (5 s of 11 for 3,000
-npm packages); a plain document costs a few µs a package. The XML path registers the
-dependencies linearly too. Reading is by hand over the parsed JSON with ``_reader.Node``: the
-library's deserialiser is strict about documents other tools write and reports failures
-as library exceptions, while we want to keep going past what we do not understand and name
-the JSON path of what is malformed.
+npm packages); a plain document costs a few µs a package. ``_bom`` (the library's model,
+with dependencies registered linearly) stays for the tests' oracle. Reading is by hand
+over the parsed JSON with ``_reader.Node``: the library's deserialiser is strict about
+documents other tools write and reports failures as library exceptions, while we want to
+keep going past what we do not understand and name the JSON path of what is malformed.
 
 What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` properties
 (see ``_props``); Syft's and Trivy's properties are read too.
@@ -19,10 +18,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+from xml.etree import ElementTree
 
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception.factory import InvalidLicenseExpressionException
@@ -54,14 +55,7 @@ def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> by
     in its component (see ``_cyclonedx_files``) unless ``files`` is false."""
     owned = cdx_files.owned(inventory) if files else {}
     if xml:
-        bom = _bom(inventory)
-        # XML 1.0 cannot carry most control characters, which image metadata (os-release,
-        # history) may hold: they become U+FFFD, then the document is indented.
-        raw = make_outputter(bom, OutputFormat.XML, SchemaVersion.V1_6).output_as_string()
-        clean = cdx_files.XML_INVALID.sub("\ufffd", raw)
-        # Our own serialiser's output (no DTD, no entities), not untrusted input.
-        root = cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
-        text = cdx_files.dump_xml(root, owned)
+        text = cdx_files.dump_xml(_xml_root(_json_document(inventory)), owned)
         # Lone surrogates (undecodable paths) cannot be UTF-8; keep them visible as escapes.
         return text.encode("utf-8", "backslashreplace") + b"\n"
     # JSON escapes every character outside ASCII, lone surrogates included.
@@ -227,6 +221,98 @@ def _json_relationships(inventory: Inventory, packages: tuple[Package, ...],
         ordered = sorted(c.items())  # "properties" may be new: keys in order again
         c.clear()
         c.update(ordered)
+
+
+# -- XML, as the library writes it --------------------------------------------------------
+def _xml_root(doc: Json) -> ElementTree.Element:
+    """The element tree ``_library_xml_root`` gives (the library's XML of the same BOM,
+    parsed), built from the JSON document: elements in the schema's order."""
+    root = ElementTree.Element("bom", {"xmlns": cdx_files.XML_NS,
+                                       "serialNumber": doc["serialNumber"], "version": "1"})
+    meta = doc["metadata"]
+    m = _sub(root, "metadata")
+    _leaf(m, "timestamp", meta["timestamp"])
+    tool = _sub(_sub(_sub(m, "tools"), "components"), "component", type="application")
+    _leaf(tool, "name", TOOL)
+    _leaf(tool, "version", TOOL_VERSION)
+    _xml_component(m, meta["component"])
+    _xml_properties(m, meta.get("properties", ()))
+    if doc.get("components"):
+        components = _sub(root, "components")
+        for c in doc["components"]:
+            _xml_component(components, c)
+    deps = _sub(root, "dependencies")
+    for d in doc["dependencies"]:
+        dep = _sub(deps, "dependency", ref=d["ref"])
+        for ref in d.get("dependsOn", ()):
+            _sub(dep, "dependency", ref=ref)
+    return root
+
+
+def _xml_component(parent: ElementTree.Element, c: Json) -> None:
+    e = _sub(parent, "component", type=c["type"], **{"bom-ref": c["bom-ref"]})
+    for key in ("name", "version", "description"):
+        if key in c:
+            _leaf(e, key, _normalized(c[key]))
+    if c.get("licenses"):
+        licences = _sub(e, "licenses")
+        for lic in c["licenses"]:
+            if "expression" in lic:
+                _leaf(licences, "expression", _normalized(lic["expression"]))
+            else:
+                ((kind, value),) = lic["license"].items()
+                _leaf(_sub(licences, "license"), kind,
+                      _normalized(value) if kind == "name" else value)
+    for key in ("cpe", "purl"):
+        if key in c:
+            _leaf(e, key, c[key])
+    _xml_properties(e, c.get("properties", ()))
+
+
+def _xml_properties(parent: ElementTree.Element, props: Iterable[Json]) -> None:
+    props = list(props)
+    if props:
+        e = _sub(parent, "properties")
+        for p in props:
+            _leaf(e, "property", _normalized(p["value"]), name=p["name"])
+
+
+_NOT_NORMAL = re.compile(r"\r\n|\t|\n|\r")
+
+
+def _normalized(text: str) -> str:
+    """An XML schema normalizedString, as the library writes the fields of that type
+    (names, versions, descriptions, property values, licence names and expressions)."""
+    return _NOT_NORMAL.sub(" ", text)
+
+
+def _sub(parent: ElementTree.Element, tag: str, **attrib: str) -> ElementTree.Element:
+    return ElementTree.SubElement(parent, tag, {k: _xml_clean(v) for k, v in attrib.items()})
+
+
+def _leaf(parent: ElementTree.Element, tag: str, text: str, **attrib: str) -> None:
+    _sub(parent, tag, **attrib).text = _xml_clean(text) or None
+
+
+def _xml_clean(text: str) -> str:
+    """As the library's output is cleaned: characters XML 1.0 cannot carry become U+FFFD,
+    lone surrogates (undecodable paths) backslash escapes."""
+    text = cdx_files.XML_INVALID.sub("\ufffd", text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _library_xml_root(inventory: Inventory) -> ElementTree.Element:
+    """The library's XML of ``_bom(inventory)``, parsed: the oracle of ``_xml_root`` in the
+    tests."""
+    raw = make_outputter(_bom(inventory), OutputFormat.XML,
+                         SchemaVersion.V1_6).output_as_string()
+    clean = cdx_files.XML_INVALID.sub("\ufffd", raw)
+    # Our own serialiser's output (no DTD, no entities), not untrusted input.
+    return cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
 
 
 def _image_component(inventory: Inventory) -> Component:
