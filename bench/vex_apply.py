@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from hullcheck.match.model import Finding, Level, Status  # noqa: E402
-from hullcheck.model import Location, Package, PackageType  # noqa: E402
+from hullcheck.match.model import Finding, Status  # noqa: E402
+from hullcheck.model import Location, Package, PackageType, Severity  # noqa: E402
 from hullcheck.vex import Statement, apply, load_vex  # noqa: E402
 from hullcheck.vulndb.severity import UNKNOWN  # noqa: E402
 
@@ -46,8 +46,8 @@ def document(n: int) -> dict[str, object]:
 def findings(n_statements: int, n: int) -> list[Finding]:
     step = max(n_statements // max(n, 1), 1)
     return [Finding(package=REQUESTS, id=f"CVE-2000-{i * step}" if i % 2 else f"X-{i}",
-                    aliases=() if i % 2 else (f"GHSA-{i * step}",), level=Level.MEDIUM,
-                    severity=UNKNOWN, status=Status.FIXED, fixed_versions=())
+                    aliases=() if i % 2 else (f"GHSA-{i * step}",), severity=Severity.MEDIUM,
+                    score=UNKNOWN, status=Status.FIXED, fixed_versions=())
             for i in range(n)]
 
 

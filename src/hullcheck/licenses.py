@@ -7,6 +7,7 @@ Building the table costs tens of milliseconds, so it is built on first use, not 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from typing import Any
 
@@ -35,7 +36,7 @@ def spdx_ids() -> frozenset[str]:
 
 _OPERATORS = frozenset({"and", "or", "with"})
 # SPDX 2.3 Annex D: ["DocumentRef-" idstring ":"] "LicenseRef-" idstring, idstring [A-Za-z0-9.-]+
-_LICENSE_REF = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
+LICENSE_REF = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
 
 
 def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
@@ -49,9 +50,25 @@ def only_spdx_ids(text: str, *, refs: bool = False) -> bool:
     ids = spdx_ids()
     return all(
         w.lower() in _OPERATORS or w.lower() in ids
-        or (refs and _LICENSE_REF.fullmatch(w) is not None)
+        or (refs and LICENSE_REF.fullmatch(w) is not None)
         for w in words
     )
+
+
+_NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
+MAX_REF = 64  # characters of a name kept in its LicenseRef id; a longer one gets a hash
+
+
+def license_ref(name: str) -> str:
+    """``LicenseRef-<name>`` for a licence name that is no SPDX id (``public-domain`` ->
+    ``LicenseRef-public-domain``): what SPDX allows for any other licence, so an expression
+    naming it still parses. Characters an id cannot hold become ``-``; a name over ``MAX_REF``
+    characters is cut and given 8 hex digits of its SHA-256, so distinct names stay distinct."""
+    slug = _NOT_IDSTRING.sub("-", name).strip("-.") or "unnamed"
+    if len(slug) > MAX_REF:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = f"{slug[:MAX_REF].rstrip('-.')}-{digest}"
+    return f"LicenseRef-{slug}"
 
 
 def validate(text: str) -> Any | None:  # license_expression.ExpressionInfo

@@ -30,21 +30,57 @@ class PackageType(StrEnum):
 
 
 class Severity(StrEnum):
-    """Severity of a secret or an image-configuration finding. The words and ranks are those
-    of the vulnerability levels (``match.model.Level``, which adds malicious, negligible and
-    unknown), so one ``--fail-on`` word means one thing."""
+    """How serious a finding is, in one vocabulary for every scanner and judge: vulnerability
+    findings, secrets, image configuration checks, policy thresholds and ``--fail-on``.
 
+    Ordered by rank (``Severity.LOW < Severity.HIGH``); members are listed worst first, the
+    order tables and summaries show them in. MALICIOUS (a malicious package) sits above
+    CRITICAL; NEGLIGIBLE and UNKNOWN (no rating known) below LOW.
+    """
+
+    MALICIOUS = "malicious"
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+    NEGLIGIBLE = "negligible"
+    UNKNOWN = "unknown"
 
     @property
     def rank(self) -> int:
+        """6 (malicious) down to 0 (unknown); CEL policies see these numbers."""
         return _SEVERITY_RANK[self]
 
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """The severity named by ``text`` (any case); ValueError naming the words otherwise."""
+        try:
+            return cls(text.lower())
+        except ValueError:
+            raise ValueError(
+                f"unknown severity {text!r}: one of {', '.join(m.value for m in cls)}"
+            ) from None
 
-_SEVERITY_RANK = {Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3, Severity.LOW: 2}
+    # Compared by rank, not as strings ("low" > "high" alphabetically).
+    def __lt__(self, other: object) -> bool:
+        return self.rank < other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > other.rank if isinstance(other, Severity) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= other.rank if isinstance(other, Severity) else NotImplemented
+
+
+_SEVERITY_RANK = {Severity.MALICIOUS: 6, Severity.CRITICAL: 5, Severity.HIGH: 4, Severity.MEDIUM: 3,
+                  Severity.LOW: 2, Severity.NEGLIGIBLE: 1, Severity.UNKNOWN: 0}
+
+# The words a rule of our own carries (a secret rule, an image configuration check): malicious,
+# negligible and unknown describe advisories, not rules.
+RULE_SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 class Visibility(StrEnum):
@@ -102,6 +138,55 @@ class SourcePackage:
     version: str
 
 
+class SupplierKind(StrEnum):
+    """Whether a supplier is one person or an organisation (SPDX ``Person:``/``Organization:``)."""
+
+    PERSON = "person"
+    ORGANIZATION = "organization"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Supplier:
+    """Who distributes the package: a Debian ``Maintainer``, an Alpine ``m:``, an RPM ``Vendor``
+    (SPDX PackageSupplier, CycloneDX component supplier)."""
+
+    name: str
+    email: str = ""
+    kind: SupplierKind = SupplierKind.ORGANIZATION
+
+
+# "Name <address>" as Debian's Maintainer, Alpine's m: and Trivy's CycloneDX supplier write
+# it. Split by hand: email.utils.parseaddr reads RFC 5322 address lists only, and gives
+# ('', 'Fedora') for the vendor "Fedora Project", ('', 'Red') for "Red Hat, Inc. <URL>".
+_NAME_ADDRESS = re.compile(r"(?P<name>[^<>]*)<(?P<address>[^<>@\s]+@[^<>\s]+)>\s*\Z")
+
+
+def split_contact(text: str) -> tuple[str, str]:
+    """``Name <address>`` -> (name, address); a bare address -> ("", address); anything else
+    -> (text, ""). Whitespace is folded, surrounding quotes dropped from the name."""
+    text = " ".join(text.split())
+    m = _NAME_ADDRESS.fullmatch(text)
+    if m is not None:
+        return m.group("name").strip().strip('"').strip(), m.group("address")
+    if "@" in text and " " not in text:
+        return "", text.strip("<>")
+    return text, ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectedLicense:
+    """A licence concluded from licence text by a classifier, not declared by the package (a
+    Debian copyright file that is not machine-readable). CycloneDX ``acknowledgement:
+    concluded``, SPDX ``licenseConcluded``."""
+
+    expression: str  # an SPDX id, one of Package.licenses
+    # How much of the text the recognised licence texts account for, 0-1 (each licence named
+    # was matched against its whole template; the rest of the text is not accounted for).
+    # None when a document read back did not say.
+    confidence: float | None = None
+    path: str = ""  # the file the text was read from
+
+
 # The algorithms of Package.file_digests, and the hex digits of each.
 FILE_DIGEST_HEX = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
                    "sha512": 128}
@@ -133,6 +218,10 @@ class Package:
     found_by: str  # cataloger name, e.g. "dpkg-db"
     locations: tuple[Location, ...]  # the first is the primary evidence and carries the layer
     licenses: tuple[str, ...] = ()  # SPDX expressions where known, else the text as found
+    # Those of ``licenses`` detected from licence text, with a confidence; every other entry
+    # of ``licenses`` was declared by the package (its metadata, a DEP-5 copyright file).
+    detected_licenses: tuple[DetectedLicense, ...] = ()
+    supplier: Supplier | None = None
     source: SourcePackage | None = None
     arch: str = ""
     files: tuple[str, ...] = ()  # absolute paths of the files this package owns
@@ -145,13 +234,19 @@ class Package:
     # purl of the OS package whose files include this package's evidence (a Python module
     # shipped by a .deb): its fixes come through the distro, so it is matched as the OS package.
     owned_by: str = ""
-    # Display-only details as sorted (key, value) pairs (maintainer, description...).
+    # Display-only details as sorted (key, value) pairs (description, installed size...).
     # Nothing may decide on these.
     extras: tuple[tuple[str, str], ...] = ()
 
     @property
     def layer(self) -> int | None:
         return self.locations[0].layer if self.locations else None
+
+    @property
+    def declared_licenses(self) -> tuple[str, ...]:
+        """``licenses`` less those detected from licence text."""
+        detected = {d.expression for d in self.detected_licenses}
+        return tuple(x for x in self.licenses if x not in detected)
 
     @property
     def key(self) -> tuple[str, str, str, str]:

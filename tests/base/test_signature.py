@@ -91,3 +91,27 @@ def test_the_image_the_tag_moved_to_is_not_signed(signed: Signed) -> None:
     with pytest.raises(VerificationError, match="no signatures found"):
         verify(ref, (signed.tmp / "good.pub",))
     assert verify(parse_reference(f"{signed.repo}@{signed.old.digest}"), (signed.tmp / "good.pub",))
+
+
+def test_each_signature_check_closes_its_registry_connection(signed: Signed) -> None:
+    """The verifier's registry client is closed when the check ends, verified or not: an
+    unclosed one leaves its pooled connection for the garbage collector (ResourceWarning)."""
+    import gc
+    import warnings
+
+    from hullcheck.errors import VerificationError
+    from hullcheck.image import PullOptions
+
+    verify = pipeline.signature_verifier(PullOptions())
+    gc.collect()  # what earlier tests left is not this check's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            assert verify(parse_reference(f"{signed.repo}@{signed.old.digest}"),
+                          (signed.tmp / "good.pub",))
+            with pytest.raises(VerificationError):
+                verify(parse_reference(f"{signed.repo}@{signed.new.digest}"),
+                       (signed.tmp / "good.pub",))
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []

@@ -11,7 +11,7 @@ import pytest
 from hullcheck.catalog.apk import ApkCataloger, checksum, licenses_of, package_of, parse_records
 from hullcheck.catalog.base import Env
 from hullcheck.image.writer import Entry, file, symlink
-from hullcheck.model import Inventory, SourcePackage, Visibility
+from hullcheck.model import Inventory, SourcePackage, Supplier, SupplierKind, Visibility
 from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer, read
 
@@ -37,7 +37,9 @@ def test_alpine_database(tmp_path: Path) -> None:
                            "&distro=alpine-3.19.1&upstream=openssl")
     assert crypto.files == ("/etc/ssl/openssl.cnf", "/usr/lib/libcrypto.so.3")
     assert crypto.licenses == ("Apache-2.0",)
-    assert dict(crypto.extras)["maintainer"] == "Ariadne Conill <ariadne@dereferenced.org>"
+    assert crypto.supplier == Supplier(name="Ariadne Conill", email="ariadne@dereferenced.org",
+                                       kind=SupplierKind.PERSON)
+    assert "maintainer" not in dict(crypto.extras)  # a typed field, not a display extra
     assert pkgs["musl"].purl == (
         "pkg:apk/alpine/musl@1.2.4_git20230717-r4?arch=x86_64&distro=alpine-3.19.1")
     assert pkgs["musl"].files == ("/lib/ld-musl-x86_64.so.1", "/lib/libc.musl-x86_64.so.1")

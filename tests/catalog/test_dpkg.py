@@ -20,7 +20,7 @@ from hullcheck.catalog.dpkg import (
 )
 from hullcheck.image import open_image
 from hullcheck.image.writer import whiteout
-from hullcheck.model import ImageSource, Inventory, SourcePackage, Visibility
+from hullcheck.model import ImageSource, Inventory, SourcePackage, Supplier, SupplierKind, Visibility
 from tests.fixtures.debootstrap import debootstrap_rootfs
 from tests.fixtures.images import build, inventory_of, write
 from tests.fixtures.rootfs import layer, read
@@ -71,14 +71,20 @@ def test_bookworm_stanzas_copied_from_a_real_system(tmp_path: Path) -> None:
     assert "/bin/bash" in bash.files and "/bin" not in bash.files and "/." not in bash.files
     assert "GPL-3.0-or-later" in bash.licenses
     assert "GPL-3.0-or-later WITH Bison-exception-2.2" in bash.licenses
-    assert dict(bash.extras)["maintainer"] == "Matthias Klose <doko@debian.org>"
+    assert bash.supplier == Supplier(name="Matthias Klose", email="doko@debian.org",
+                                     kind=SupplierKind.PERSON)
+    assert "maintainer" not in dict(bash.extras)  # a typed field, not a display extra
     assert bash.found_by == "dpkg-db" and bash.layer == 0
     assert bash.locations[0].path == "/var/lib/dpkg/status"
 
     libc = pkgs["libc6"]
     assert libc.source == SourcePackage(name="glibc", version=libc.version)
     assert libc.purl.endswith("?arch=amd64&distro=debian-12&upstream=glibc")
-    assert libc.licenses == ()  # its copyright file is not machine-readable
+    # Its copyright file is not machine-readable: its licences are detected in the text.
+    assert "LGPL-2.1-or-later" in libc.licenses
+    assert [d.expression for d in libc.detected_licenses] == list(libc.licenses)
+    assert {d.path for d in libc.detected_licenses} == {"/usr/share/doc/libc6/copyright"}
+    assert pkgs["bash"].detected_licenses == ()  # DEP-5: declared
     assert libc.files and all(f.startswith("/") for f in libc.files)  # libc6:amd64.list
 
     zlib = pkgs["zlib1g"]
@@ -290,8 +296,9 @@ def test_empty_status_gives_nothing(tmp_path: Path) -> None:
         ("GPLv3+", "GPL-3.0-or-later"),
         ("GFDL-NIV-1.3+", "GFDL-1.3-no-invariants-or-later"),
         ("GPL-2 with Linux-syscall-note exception", "GPL-2.0-only WITH Linux-syscall-note"),
-        ("public-domain", "public-domain"),  # unknown names are kept as text
-        ("LGPLv3+_or_GPLv2+", "LGPLv3+_or_GPLv2+"),
+        # Names that are no SPDX id are LicenseRef- ids, so the expression still parses.
+        ("public-domain", "LicenseRef-public-domain"),
+        ("LGPLv3+_or_GPLv2+", "LicenseRef-LGPLv3-or-GPLv2"),
     ],
 )
 def test_debian_licence_names_map_to_spdx(short: str, spdx: str) -> None:

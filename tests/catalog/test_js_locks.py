@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hullcheck.catalog.javascript_locks import PnpmLockCataloger, YarnLockCataloger, pnpm_key
+from hullcheck.catalog.npm import NpmPackageCataloger
 from hullcheck.model import Inventory, Visibility
 from tests.fixtures.images import inventory_of
 from tests.fixtures.rootfs import layer
@@ -136,3 +137,31 @@ def test_hostile_locks(tmp_path: Path, name: str, content: str | bytes, reason: 
     assert inv.packages == ()
     (u,) = inv.unknowns
     assert reason in u.reason
+
+
+def test_yarn_and_pnpm_locks_add_evidence_to_installed_copies(tmp_path: Path) -> None:
+    """Installed anywhere under the project's node_modules with the locked version: reported
+    once, by npm-package, the lock its second location (yarn and pnpm record no install
+    paths); the lock's other entries stay, marked declared."""
+    installed = {
+        "srv/web/node_modules/lodash/package.json": '{"name":"lodash","version":"4.17.21"}',
+        "srv/web/node_modules/x/node_modules/chalk/package.json":
+            '{"name":"chalk","version":"2.4.2"}',
+        "srv/v9/node_modules/.pnpm/react@18.2.0/node_modules/react/package.json":
+            '{"name":"react","version":"18.2.0"}',
+    }
+    cats = (*CATS, NpmPackageCataloger())
+    inv = inventory_of(tmp_path, cats, layer("js/yarn1"), layer("js/pnpm"), installed)
+    by = {(p.locations[0].path.split("/")[2], p.name): p for p in inv.packages}
+    lodash, chalk, react = by["web", "lodash"], by["web", "chalk"], by["v9", "react"]
+    assert {p.found_by for p in (lodash, chalk, react)} == {"npm-package"}
+    assert [loc.path for loc in lodash.locations] == [
+        "/srv/web/node_modules/lodash/package.json", "/srv/web/yarn.lock"]
+    assert dict(lodash.extras)["integrity"].startswith("sha512-v2kDEe57")
+    assert "declared" not in dict(lodash.extras)
+    assert react.locations[1].path == "/srv/v9/pnpm-lock.yaml"
+    assert dict(by["web", "string-width"].extras)["declared"] == "true"
+    assert by["web", "string-width"].found_by == "javascript-yarn-lock"
+    # pnpm's v5 and v6 projects hold no node_modules: their react is declared there.
+    assert {(k[0], p.found_by) for k, p in by.items() if k[1] == "react"} == {
+        ("v5", "javascript-pnpm-lock"), ("v6", "javascript-pnpm-lock"), ("v9", "npm-package")}

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.catalog.python import PythonInstalledCataloger, normalise_name
+from hullcheck.catalog.python import (
+    PythonInstalledCataloger,
+    PythonProjectCataloger,
+    normalise_name,
+)
 from hullcheck.image.writer import whiteout
 from hullcheck.model import Inventory, Visibility
 from tests.fixtures.images import inventory_of
@@ -128,3 +132,35 @@ def test_garbage_record_does_not_crash(tmp_path: Path) -> None:
 def test_pep503_normalisation() -> None:
     assert normalise_name("Foo.Bar__baz") == "foo-bar-baz"
     assert normalise_name("zope.interface") == "zope-interface"
+
+
+PEP621 = '[project]\nname = "Acme_Web"\nversion = "2.1.0"\ndependencies = ["requests"]\n'
+POETRY = '[tool.poetry]\nname = "worker"\nversion = "0.3.0"\n\n[build-system]\nrequires = []\n'
+
+
+def test_project_manifests_name_the_application(tmp_path: Path) -> None:
+    inv = inventory_of(tmp_path, (PythonProjectCataloger(),), {
+        "app/pyproject.toml": PEP621,
+        "srv/worker/pyproject.toml": POETRY,
+        # Not a versioned project: a dynamic version, a tool-only file, not TOML at all.
+        "lib/dyn/pyproject.toml": '[project]\nname = "dyn"\ndynamic = ["version"]\n',
+        "lib/tool/pyproject.toml": "[tool.black]\nline-length = 99\n",
+        "lib/bad/pyproject.toml": "[project\nname = ",
+        # A source tree shipped inside an installed package is that package's business.
+        f"{SITE[1:]}/vendored/pyproject.toml": '[project]\nname = "v"\nversion = "1"\n',
+    })
+    got = sorted((p.name, p.version, p.purl, p.found_by) for p in inv.packages)
+    assert got == [("Acme_Web", "2.1.0", "pkg:pypi/acme-web@2.1.0", "python-project"),
+                   ("worker", "0.3.0", "pkg:pypi/worker@0.3.0", "python-project")]
+    assert all(dict(p.extras)["project"] == "true" for p in inv.packages)
+    assert inv.unknowns == ()
+
+
+def test_project_installed_in_the_image_is_listed_once(tmp_path: Path) -> None:
+    """`COPY . /app && pip install /app`: the installed distribution is the package."""
+    cats = (PythonInstalledCataloger(), PythonProjectCataloger())
+    inv = inventory_of(tmp_path, cats, {
+        "app/pyproject.toml": PEP621,
+        f"{SITE[1:]}/acme_web-2.1.0.dist-info/METADATA": meta("Acme_Web", "2.1.0"),
+    })
+    assert [(p.name, p.found_by) for p in inv.packages] == [("Acme_Web", "python-installed")]

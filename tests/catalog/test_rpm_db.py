@@ -16,7 +16,16 @@ from hullcheck.catalog.base import Env
 from hullcheck.catalog.rpm import GLOBS, RpmDbCataloger, normalise_license, parse_source_rpm
 from hullcheck.catalog.rpmdb import backend_of, ndb, read_headers
 from hullcheck.filetree import FileEntry, Kind, compile_globs
-from hullcheck.model import Distro, ImageSource, Package, SourcePackage, Unknown, Visibility
+from hullcheck.model import (
+    Distro,
+    ImageSource,
+    Package,
+    SourcePackage,
+    Supplier,
+    SupplierKind,
+    Unknown,
+    Visibility,
+)
 from tests.fixtures.images import tree_of
 from tests.fixtures.rpm import build
 from tests.fixtures.rpm.build import Built
@@ -175,7 +184,7 @@ def test_package_fields_and_purl(rpmdbs: Built) -> None:
     )
     assert alpha.source == SourcePackage(name="alpha", version="2:1.2.3-4.el9")
     assert alpha.licenses == ("MIT",)
-    assert ("vendor", "Hullcheck Test") in alpha.extras
+    assert alpha.supplier == Supplier(name="Hullcheck Test", kind=SupplierKind.ORGANIZATION)
     assert alpha.found_by == "rpm-db"
     assert alpha.locations[0].path == "/var/lib/rpm/rpmdb.sqlite"
 
@@ -191,7 +200,7 @@ def test_package_fields_and_purl(rpmdbs: Built) -> None:
     assert delta.licenses == ("GPLv2+",)  # not SPDX: kept as found
     assert "epoch=0" in delta.purl
     assert pkgs["empty"].licenses == ()  # "(none)"
-    assert not any(k == "vendor" for k, _ in pkgs["empty"].extras)
+    assert pkgs["empty"].supplier is None  # no VENDOR, no PACKAGER
 
 
 def test_rhel_purl_namespace_is_redhat(rpmdbs: Built) -> None:

@@ -49,7 +49,8 @@ DBS = (
 )
 GPG_PUBKEY = "gpg-pubkey"
 NONE = "(none)"  # what rpm's --qf prints for an absent tag
-FIELDS = ("NAME", "EPOCH", "VERSION", "RELEASE", "ARCH", "SOURCERPM", "LICENSE", "VENDOR", "SIZE")
+FIELDS = ("NAME", "EPOCH", "VERSION", "RELEASE", "ARCH", "SOURCERPM", "LICENSE", "VENDOR",
+          "PACKAGER", "SIZE")
 QF = "\\t".join(f"%{{{f}}}" for f in FIELDS) + "\\n"
 FILES_QF = "@@%{NAME}-%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n[%{FILENAMES}\\n]"
 # The licences in these databases that are SPDX expressions as written, each with the
@@ -124,19 +125,22 @@ def split_pubkeys(rows: list[Row]) -> tuple[list[Row], list[Row]]:
 
 def expected_package(row: Row) -> Row:
     """What our cataloger must write for one rpm -qa row: name, version, arch, sourcerpm,
-    licence, vendor, size."""
-    name, epoch, version, release, arch, srpm, licence, vendor, size = row
+    licence, supplier (the vendor, else the packager), size."""
+    name, epoch, version, release, arch, srpm, licence, vendor, packager, size = row
+    supplier = vendor if vendor != NONE else packager
     evr = f"{version}-{release}" if epoch == NONE else f"{epoch}:{version}-{release}"
     lic = "" if licence == NONE else SPDX_NORMALISED.get(licence, licence)
     return (name, evr, "" if arch == NONE else arch, "" if srpm == NONE else srpm, lic,
-            "" if vendor == NONE else vendor, "" if size == NONE else size)
+            "" if supplier == NONE else supplier, "" if size == NONE else size)
 
 
 def package_row(p: Package) -> Row:
     extras = dict(p.extras)
     (lic,) = p.licenses or ("",)
-    return (p.name, p.version, p.arch, extras.get("sourcerpm", ""), lic,
-            extras.get("vendor", ""), extras.get("size", ""))
+    s = p.supplier
+    supplier = "" if s is None else f"{s.name} <{s.email}>" if s.email else s.name
+    return (p.name, p.version, p.arch, extras.get("sourcerpm", ""), lic, supplier,
+            extras.get("size", ""))
 
 
 # -- every package: rpm -qa ---------------------------------------------------------------

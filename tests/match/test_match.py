@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.match import Level, Status, match
-from hullcheck.model import PackageType
+from hullcheck.match import Status, match
+from hullcheck.model import PackageType, Severity
 from hullcheck.vulndb import VulnStore
 from tests.match.support import (
     BOOKWORM,
@@ -65,7 +65,7 @@ def test_range_excludes_versions_outside_it(fixture_only_db: Path, version: str,
     if hit:
         f = found["ultralytics", "PYSEC-2024-154"]
         assert f.fixed_versions == ("8.3.47",)
-        assert f.severity.source == "CVSS_V3" and f.level is Level.HIGH
+        assert f.score.source == "CVSS_V3" and f.severity is Severity.HIGH
 
 
 @pytest.mark.parametrize(("version", "hit"), [("0.5.0", True), ("0.4.9", True),
@@ -76,7 +76,7 @@ def test_last_affected_is_inclusive(fixture_only_db: Path, version: str, hit: bo
     if hit:  # last_affected gives no fixed version: not fixed
         f = found["pywasm3", "CVE-2025-6272"]
         assert f.status is Status.NOT_FIXED and f.fixed_versions == ()
-        assert f.severity.source == "CVSS_V4"
+        assert f.score.source == "CVSS_V4"
 
 
 def test_withdrawn_records_are_skipped(fixture_only_db: Path) -> None:
@@ -108,12 +108,12 @@ def test_malicious_listed_version(fixture_only_db: Path) -> None:
                                             purl="pkg:npm/%40hyperion-util/cookies@77.77.79"),
                        pkg(NPM, "algo-svnlook", "3.0.0")).findings)
     cookies = found["@hyperion-util/cookies", "MAL-2023-1"]
-    assert cookies.level is Level.MALICIOUS and cookies.status is Status.MALICIOUS
+    assert cookies.severity is Severity.MALICIOUS and cookies.status is Status.MALICIOUS
     assert cookies.evidence[0].matched == "version 77.77.79 listed"
     whole = found["algo-svnlook", "MAL-2023-1547"]  # a range of just introduced: 0
-    assert whole.level is Level.MALICIOUS and whole.status is Status.MALICIOUS
+    assert whole.severity is Severity.MALICIOUS and whole.status is Status.MALICIOUS
     # malicious sorts above everything
-    assert Level.MALICIOUS.rank > Level.CRITICAL.rank
+    assert Severity.MALICIOUS.rank > Severity.CRITICAL.rank
 
 
 def test_malicious_record_without_versions_or_ranges(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_malicious_record_without_versions_or_ranges(tmp_path: Path) -> None:
                  fixtures=False)
     res = run(db, pkg(NPM, "@hyperion-util/cookies", "1.0.0"))
     (f,) = res.findings
-    assert (f.id, f.level, f.status) == ("MAL-2023-1", Level.MALICIOUS, Status.MALICIOUS)
+    assert (f.id, f.severity, f.status) == ("MAL-2023-1", Severity.MALICIOUS, Status.MALICIOUS)
     assert f.evidence[0].matched == "all versions"
     # the version list of the original still bounds it: 1.0.0 is not malicious there
     assert run(make_db(tmp_path / "w.db", osv_source("mal", FIXTURES / "osv/malicious"),
@@ -139,8 +139,8 @@ def test_alias_merge_one_finding_with_both_records(match_db: Path) -> None:
     assert {e.advisory for e in f.evidence} == {"PYSEC-2018-28", "GHSA-x84v-xcm2-53pg"}
     assert {e.source for e in f.evidence} == {"osv-pypa", "test-ghsa"}
     assert set(f.aliases) == {"PYSEC-2018-28", "GHSA-x84v-xcm2-53pg"}
-    # the GHSA record carries a CVSS vector: severity and level agree with it
-    assert f.severity.score == 7.5 and f.level is Level.HIGH
+    # the GHSA record carries a CVSS vector: score and severity agree with it
+    assert f.score.score == 7.5 and f.severity is Severity.HIGH
     assert f.fixed_versions == ("2.20.0",)
 
 
@@ -174,7 +174,7 @@ def test_debian_unfixed_and_no_dsa(match_db: Path) -> None:
     found = ids_of(res.findings)
     tiff = found["libtiff6", "CVE-2023-52356"]
     assert tiff.status is Status.NOT_FIXED and tiff.fixed_versions == ()
-    assert tiff.level is Level.LOW and tiff.distro_urgency == "low"
+    assert tiff.severity is Severity.LOW and tiff.distro_urgency == "low"
     assert tiff.evidence[0].via == "source-package"
     ssl = found["libssl3", "CVE-2023-5678"]
     assert ssl.status is Status.WONT_FIX
@@ -186,7 +186,7 @@ def test_debian_kev_membership(match_db: Path) -> None:
     (f,) = res.findings
     assert f.id == "CVE-2021-3156" and f.kev is not None
     assert f.kev.date_added == "2022-04-06"
-    assert f.level is Level.HIGH  # the tracker urgency
+    assert f.severity is Severity.HIGH  # the tracker urgency
     assert run(match_db, pkg(DEB, "sudo", "1.9.13p3-1", source=("sudo", "1.9.13p3-1")),
                distro=BOOKWORM).findings == ()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from hullcheck.match.model import Level, Status
+from hullcheck.match.model import Status
+from hullcheck.model import Severity
 from hullcheck.policy import (
     BaseEvidence,
     ConfigEvidence,
@@ -36,7 +37,7 @@ def pkg(name: str, version: str = "1.0", *licenses: str, type: str = "deb") -> P
                            purl=f"pkg:{type}/{name}@{version}", licenses=licenses)
 
 
-def vuln(vid: str, level: Level = Level.HIGH, *, package: str = "openssl", fixed: tuple[str, ...] = (),
+def vuln(vid: str, level: Severity = Severity.HIGH, *, package: str = "openssl", fixed: tuple[str, ...] = (),
          kev: bool = False, status: Status = Status.NOT_FIXED, published: date | None = None,
          aliases: tuple[str, ...] = (), suppressed_by: str = "") -> VulnEvidence:
     return VulnEvidence(id=vid, aliases=aliases, package=package, version="3.0.11",

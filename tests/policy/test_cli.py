@@ -113,3 +113,19 @@ def test_secrets_and_config_gathered_through_the_pipeline(
     assert rc == 1 and secret, doc
     assert "deleted by a later layer" in secret[0]["message"]
     assert any(v["rule"] == "cfg" for v in doc["violations"])  # e.g. no USER, no HEALTHCHECK
+
+
+def test_an_unknown_end_of_life_does_not_pass_a_not_eol_rule(
+        make_image: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # No os-release: the base room cannot say whether the release is supported. The evidence
+    # adapter once read EolStatus.past_security_support (False for "unknown") and passed it.
+    monkeypatch.setenv("HULLCHECK_BASE_CATALOG", str(tmp_path / "catalog.json"))
+    policy = tmp_path / "p.yaml"
+    policy.write_text("apiVersion: hullcheck/v1\nkind: Policy\nrules:\n"
+                      "  - id: supported\n    type: base\n    notEol: true\n")
+    img = make_image({STATUS: _status("bash")})
+    assert main(["policy", "check", img, "--policy", str(policy), "-o", "json"]) == 1
+    (violation,) = json.loads(capsys.readouterr().out)["violations"]
+    assert violation["rule"] == "supported"
+    assert violation["message"] == "the base image is of unknown end-of-life status"

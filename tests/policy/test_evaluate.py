@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from hullcheck.match.model import Level, Status
+from hullcheck.match.model import Status
+from hullcheck.model import Severity
 from hullcheck.policy import (
     AttestationEvidence,
     BaseEvidence,
@@ -37,10 +38,10 @@ VULN_HIGH = "  - id: no-high\n    type: vulnerabilities\n    severity: high\n"
 
 
 def test_severity_threshold_passes_below_and_fails_at_or_above() -> None:
-    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-2024-1", Level.MEDIUM),))
+    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-2024-1", Severity.MEDIUM),))
     assert d.outcome is Outcome.PASS and d.violations == ()
-    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-2024-1", Level.MEDIUM),
-                                           vuln("CVE-2024-2", Level.CRITICAL)))
+    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-2024-1", Severity.MEDIUM),
+                                           vuln("CVE-2024-2", Severity.CRITICAL)))
     assert d.outcome is Outcome.FAIL
     (v,) = d.violations
     assert v.rule == "no-high" and [i.id for i in v.items] == ["CVE-2024-2"]
@@ -58,11 +59,11 @@ def test_only_with_fix() -> None:
 def test_kev_and_malicious() -> None:
     rules = ("  - id: kev\n    type: vulnerabilities\n    kev: true\n"
              "  - id: malware\n    type: vulnerabilities\n    malicious: true\n")
-    clean = decide(rules, vulnerabilities=(vuln("CVE-1", Level.CRITICAL),))
+    clean = decide(rules, vulnerabilities=(vuln("CVE-1", Severity.CRITICAL),))
     assert clean.outcome is Outcome.PASS
     d = decide(rules, vulnerabilities=(
         vuln("CVE-1", kev=True),
-        vuln("MAL-2024-9", Level.MALICIOUS, package="evil", status=Status.MALICIOUS)))
+        vuln("MAL-2024-9", Severity.MALICIOUS, package="evil", status=Status.MALICIOUS)))
     assert rules_hit(d) == ["kev", "malware"]
     assert [i.id for i in d.violations[1].items] == ["MAL-2024-9"]
 
@@ -92,7 +93,7 @@ def test_vex_suppressed_finding_is_listed_not_violating() -> None:
 def test_secrets_any_and_by_severity() -> None:
     any_rule = "  - id: no-secrets\n    type: secrets\n"
     assert decide(any_rule).outcome is Outcome.PASS
-    hidden = SecretEvidence(rule="aws-access-key", severity=Level.CRITICAL, path="/root/.aws/x",
+    hidden = SecretEvidence(rule="aws-access-key", severity=Severity.CRITICAL, path="/root/.aws/x",
                             layer=1, visible=False)
     d = decide(any_rule, secrets=(hidden,))
     assert d.outcome is Outcome.FAIL
@@ -100,17 +101,17 @@ def test_secrets_any_and_by_severity() -> None:
     visible_only = "  - id: s\n    type: secrets\n    includeHidden: false\n"
     assert decide(visible_only, secrets=(hidden,)).outcome is Outcome.PASS
     crit = "  - id: s\n    type: secrets\n    severity: critical\n"
-    low = SecretEvidence(rule="generic-password", severity=Level.MEDIUM, path="/etc/app.conf")
+    low = SecretEvidence(rule="generic-password", severity=Severity.MEDIUM, path="/etc/app.conf")
     assert decide(crit, secrets=(low,)).outcome is Outcome.PASS
     assert decide(crit, secrets=(low, hidden)).violations[0].items[0].id == "aws-access-key"
 
 
 def test_config_by_id_and_severity() -> None:
     rules = "  - id: cfg\n    type: config\n    ids: [HC-C001]\n    severity: high\n"
-    ok = (ConfigEvidence(id="HC-C002", severity=Level.LOW, title="no HEALTHCHECK"),)
+    ok = (ConfigEvidence(id="HC-C002", severity=Severity.LOW, title="no HEALTHCHECK"),)
     assert decide(rules, config=ok).outcome is Outcome.PASS
-    bad = (*ok, ConfigEvidence(id="HC-C001", severity=Level.MEDIUM, title="runs as root"),
-                ConfigEvidence(id="HC-C009", severity=Level.HIGH, title="curl | sh"))
+    bad = (*ok, ConfigEvidence(id="HC-C001", severity=Severity.MEDIUM, title="runs as root"),
+                ConfigEvidence(id="HC-C009", severity=Severity.HIGH, title="curl | sh"))
     d = decide(rules, config=bad)
     assert [i.id for i in d.violations[0].items] == ["HC-C001", "HC-C009"]
 

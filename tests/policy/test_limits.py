@@ -13,7 +13,8 @@ from hullcheck import deadline
 from hullcheck.cli.main import main
 from hullcheck.errors import DeadlineExceeded
 from hullcheck.policy import Outcome, PolicyError, cel, celcost, evaluate, load, loads
-from hullcheck.policy.model import CelRule, Policy
+from hullcheck.policy.model import Policy
+from hullcheck.policy.rules import CelRule
 from tests.policy._build import TODAY, evidence, pkg
 
 HEAD = "apiVersion: hullcheck/v1\nkind: Policy\nrules:\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hullcheck.policy import PolicyError, load, loads
-from hullcheck.policy.model import Action, Need, SignatureRule
+from hullcheck.policy.model import Action, Need
+from hullcheck.policy.rules import SignatureRule
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = "apiVersion: hullcheck/v1\nkind: Policy\nrules:\n"

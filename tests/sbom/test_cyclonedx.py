@@ -118,15 +118,18 @@ def test_component_carries_layer_location_and_source_facts() -> None:
 def test_licences_ids_expressions_and_names() -> None:
     doc = json.loads(sbom.encode(debian_inventory(), "cyclonedx-json"))
     comps = by_name(doc)
-    assert comps["libssl3"]["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+    # each declared by the package (CycloneDX 1.6 acknowledgement), none detected from text
+    assert comps["libssl3"]["licenses"] == [
+        {"license": {"id": "Apache-2.0", "acknowledgement": "declared"}}]
     # a compound expression next to a non-SPDX text: one expression, the list in a property
     node = comps["@types/node"]
-    assert node["licenses"] == [{"expression": "(MIT OR Apache-2.0)"}]
+    assert node["licenses"] == [{"expression": "(MIT OR Apache-2.0)", "acknowledgement": "declared"}]
     assert json.loads(props(node)["hullcheck:licenses"][0]) == ["MIT OR Apache-2.0", "BSD-style"]
     alpine = json.loads(sbom.encode(alpine_inventory(), "cyclonedx-json"))
     weird = next(c for c in alpine["components"] if c["name"].startswith("zope"))
     assert weird["licenses"] == [
-        {"license": {"name": "Zope Public License (ZPL) 2.1 & friends"}}
+        {"license": {"name": "Zope Public License (ZPL) 2.1 & friends",
+                     "acknowledgement": "declared"}}
     ]
 
 

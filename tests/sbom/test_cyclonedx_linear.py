@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullcheck.model import (
+    DetectedLicense,
     Distro,
     ImageSource,
     Inventory,
@@ -24,6 +25,8 @@ from hullcheck.model import (
     Relationship,
     RelationshipType,
     SourcePackage,
+    Supplier,
+    SupplierKind,
     Visibility,
 )
 from hullcheck.sbom import _cyclonedx_files as cdx_files
@@ -53,6 +56,11 @@ versions = st.sampled_from(["1.0", "1.0.1", "", "2:1.2-3", "1.0", "0.9"])
 licences = st.lists(st.sampled_from(["MIT", "Apache-2.0", "GPL-2.0-or-later OR MIT",
                                      "LicenseRef-x", "Custom licence", "mit", "BSD", "MIT"]),
                     max_size=3)
+suppliers = st.sampled_from([
+    None, Supplier(name="Debian Team", email="team@debian.org"),
+    Supplier(name="Jo\tDoe", email="jo@x.org", kind=SupplierKind.PERSON),
+    Supplier(name="Fedora Project"), Supplier(name="", email="only@mail.example"),
+    Supplier(name="odd", email="not an address")])
 types = st.sampled_from([PackageType.DEB, PackageType.NPM, PackageType.PYTHON,
                          PackageType.BINARY])
 
@@ -60,13 +68,17 @@ types = st.sampled_from([PackageType.DEB, PackageType.NPM, PackageType.PYTHON,
 @st.composite
 def packages(draw: Any) -> Package:
     t, name, version = draw(types), draw(names), draw(versions)
+    texts = tuple(draw(licences))
+    # Some of the licences concluded from licence text (CycloneDX acknowledgement).
+    detected = tuple(DetectedLicense(expression=x, confidence=0.9, path="/copyright")
+                     for x in dict.fromkeys(texts) if draw(st.booleans()))
     purl = draw(st.sampled_from([f"pkg:{t.value}/{name or 'x'}@{version or '0'}", "",
                                  "not a purl", f"pkg:{t.value}/{name or 'x'}?arch=amd64"]))
     return Package(
         type=t, name=name, version=version, purl=purl, found_by="test",
         locations=(Location(path=draw(st.sampled_from(["/a", "/b/c"])),
                             layer=draw(st.sampled_from([None, 0, 1]))),),
-        licenses=tuple(draw(licences)),
+        licenses=texts, detected_licenses=detected, supplier=draw(suppliers),
         source=draw(st.sampled_from([None, SourcePackage(name="src", version="1")])),
         arch=draw(st.sampled_from(["", "amd64"])),
         files=tuple(draw(st.lists(st.sampled_from(["/usr/bin/x", "/etc/y", "rel/z"]),

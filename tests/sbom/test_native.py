@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hullcheck import sbom
 from hullcheck.errors import FormatError
 from hullcheck.model import (
+    DetectedLicense,
     Distro,
     ImageSource,
     Inventory,
@@ -19,6 +20,8 @@ from hullcheck.model import (
     Relationship,
     RelationshipType,
     SourcePackage,
+    Supplier,
+    SupplierKind,
     Unknown,
     Visibility,
 )
@@ -39,6 +42,11 @@ packages = st.builds(
     Package,
     type=st.sampled_from(PackageType), name=text, version=text, purl=text, found_by=text,
     locations=st.lists(locations, max_size=2).map(tuple), licenses=texts,
+    detected_licenses=st.lists(st.builds(DetectedLicense, expression=text, path=text,
+                                         confidence=st.none() | st.floats(0, 1)),
+                               max_size=2).map(tuple),
+    supplier=st.none() | st.builds(Supplier, name=text, email=text,
+                                   kind=st.sampled_from(SupplierKind)),
     source=st.none() | st.builds(SourcePackage, name=text, version=text), arch=text,
     files=st.lists(file_paths, max_size=3).map(tuple),
     file_digests=st.lists(st.tuples(file_paths, digests), max_size=3).map(tuple),

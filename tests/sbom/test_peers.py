@@ -129,8 +129,9 @@ OSV = (_osv("TEST-2099-0201", "npm", "lodash", "4.17.22"),
 FINDINGS = {("libc6", "CVE-2099-0101", "fixed"), ("libssl3", "CVE-2099-0103", "not-fixed"),
             ("lodash", "TEST-2099-0201", "fixed"), ("@types/node", "TEST-2099-0202", "fixed")}
 # What the packages the layers shipped but the final file system lacks give: hullcheck
-# reports them from the image (its SBOM marks them shipped-not-visible); an SBOM of the
-# final file system, as Trivy's and Syft's are, has no such packages to report.
+# counts them in the default scope and lists them with --scope all-layers (its SBOM marks
+# them shipped-not-visible); an SBOM of the final file system, as Trivy's and Syft's are,
+# has no such packages to report.
 HIDDEN = {("tzdata", "CVE-2099-0104", "fixed"), ("urllib3", "TEST-2099-0203", "fixed")}
 
 
@@ -155,7 +156,11 @@ def _findings(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
 def test_scanning_the_image_gives_the_expected_findings(
         image: str, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The reference the peers' documents are held to (and that the records work)."""
-    assert _findings(_scan(image, db, capsys, "-o", "json")) == FINDINGS | HIDDEN
+    squashed = _scan(image, db, capsys, "-o", "json")
+    assert _findings(squashed) == FINDINGS
+    assert squashed["summary"]["hiddenFindings"] == len(HIDDEN)
+    assert _findings(_scan(image, db, capsys, "-o", "json", "--scope", "all-layers")) == (
+        FINDINGS | HIDDEN)
     hidden = _scan(image, db, capsys, "-o", "cyclonedx-json", "--scope", "all-layers")
     assert {c["name"] for c in hidden["components"] if "shipped-not-visible" in {
         p["value"] for p in c.get("properties", [])}} == {name for name, _, _ in HIDDEN}

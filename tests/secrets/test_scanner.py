@@ -160,7 +160,8 @@ def test_cli_never_prints_a_secret(fmt: str, make_image: Callable[..., str],
                 "url-password"} <= rules
         hidden = [f for f in doc["findings"] if not f["visible"]]
         assert hidden and all(f["deletedBy"]["index"] == 1 for f in hidden)
-        assert set(doc["skipped"]) == {"binary", "tooLarge", "allowlisted"}
+        assert set(doc["skipped"]) == {"binary", "tooLarge", "allowlisted", "packageFiles",
+                                       "packageFileMatches"}
 
 
 def test_cli_json_clean_image_and_exit_codes(make_image: Callable[..., str], tmp_path: Path,

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hullcheck.image.writer import push
+from hullcheck.pipeline.admission import Admission
 from hullcheck.policy import loads
 from hullcheck.registry import RegistryClient, parse_reference
 from hullcheck.server.admission import AdmissionController, controller_for
@@ -104,7 +105,7 @@ def webhook(tls: tuple[Path, Path, Path], release_key: tuple[keys.SigningKey, Pa
     def start(failure_policy: str = "fail", ttl: float = 300.0,
               limits: Limits | None = None) -> tuple[str, AdmissionController]:
         policy = loads(POLICY.format(key=release_key[1]), name="cluster.yaml")
-        controller = controller_for(policy, client=client, cache_ttl=ttl,
+        controller = controller_for(Admission(policy, client=client), cache_ttl=ttl,
                                     failure_policy=failure_policy)
         inner = controller._gather
 

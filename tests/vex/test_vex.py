@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hullcheck.errors import FormatError
-from hullcheck.match.model import Finding, Level, Status
-from hullcheck.model import Location, Package, PackageType
+from hullcheck.match.model import Finding, Status
+from hullcheck.model import Location, Package, PackageType, Severity
 from hullcheck.vex import apply, load_ignore, load_vex
 from hullcheck.vulndb.severity import UNKNOWN
 
@@ -22,7 +22,7 @@ REQ = Package(type=PackageType.PYTHON, name="requests", version="2.19.0",
 
 def finding(pkg: Package = REQ, fid: str = "CVE-2018-18074",
             aliases: tuple[str, ...] = ("PYSEC-2018-28",)) -> Finding:
-    return Finding(package=pkg, id=fid, aliases=aliases, level=Level.MEDIUM, severity=UNKNOWN,
+    return Finding(package=pkg, id=fid, aliases=aliases, severity=Severity.MEDIUM, score=UNKNOWN,
                    status=Status.FIXED, fixed_versions=("2.20.0",))
 
 

@@ -468,3 +468,14 @@ def test_the_property_has_teeth() -> None:
             untouched = [p for p in inv.packages if p not in revisit(inv, before, delta.scope())]
             assert canonical(match(inv, a, packages=untouched).findings, ()) == \
                 canonical(match(inv, b, packages=untouched).findings, ())
+
+
+def test_scope_touches_patterns_as_the_matcher_searches_them() -> None:
+    """RHEL packages are searched under patterns (one per product stream); a delta naming
+    one stream's record must reach them."""
+    scope = Scope(names=frozenset({("Red Hat:enterprise_linux:9::appstream", "openssl"),
+                                   ("Ubuntu:Pro:22.04:LTS", "curl")}))
+    assert scope.touches("Red Hat:enterprise_linux:9::*", "openssl-libs", "openssl")
+    assert not scope.touches("Red Hat:enterprise_linux:8::*", "openssl")
+    assert scope.touches("Ubuntu:Pro:22.04:LTS", "curl")
+    assert not scope.touches("Ubuntu:22.04:LTS", "curl")

@@ -189,3 +189,38 @@ def test_db_path_resolution(tmp_path: Path) -> None:
     assert db_path(None, env={"HULLCHECK_DB": "/y/vuln.db"}) == Path("/y/vuln.db")
     default = db_path(None, env={})
     assert default.name == "vuln.db" and "hullcheck" in default.parts
+
+
+REPOMD = """<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
+  <revision>1700000000</revision>
+  <data type="primary"><location href="repodata/primary.xml.gz"/></data>
+  <data type="updateinfo"><location href="repodata/abc-updateinfo.xml.gz"/></data>
+</repomd>
+"""
+
+
+def test_amazon_alas_found_through_the_mirror_list(feed: tuple[Feed, str], tmp_path: Path) -> None:
+    """A ``yum:`` location is a mirror list: its first URL is the repository, whose
+    repomd.xml names the updateinfo file, as dnf finds it (Amazon's ALAS live only there)."""
+    import gzip
+
+    state, base = feed
+    repo = f"{base}/2/core/2.0/x86_64/deadbeef/"
+    state.files["/2/core/latest/x86_64/mirror.list"] = f"{repo}\n".encode()
+    state.files["/2/core/2.0/x86_64/deadbeef/repodata/repomd.xml"] = REPOMD.encode()
+    al2 = FIXTURES.parent / "advisories" / "distro" / "amazon" / "updateinfo-al2.xml"
+    state.files["/2/core/2.0/x86_64/deadbeef/repodata/abc-updateinfo.xml.gz"] = gzip.compress(
+        al2.read_bytes())
+    src = Source(name="amazon-alas", kind=SourceKind.ALAS,
+                 locations=(f"yum:{base}/2/core/latest/x86_64/mirror.list",))
+    result = update(tmp_path / "v.db", [src], cache=tmp_path / "cache")
+    assert result.rebuilt and [f.state for f in result.fetches] == [FetchState.DOWNLOADED]
+    with VulnStore.open(tmp_path / "v.db") as store:
+        assert "Amazon Linux:2" in store.ecosystems()
+    # A repository whose metadata names no updateinfo is one line.
+    state.files["/2/core/2.0/x86_64/deadbeef/repodata/repomd.xml"] = REPOMD.replace(
+        'type="updateinfo"', 'type="other"').encode()
+    with pytest.raises(DatabaseError, match="lists no updateinfo"):
+        update(tmp_path / "v2.db", [src], cache=tmp_path / "cache2")
+    assert any(s.name == "amazon-alas" for s in DEFAULT_SOURCES)

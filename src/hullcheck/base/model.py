@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from hullcheck.match.model import Finding, Level
-from hullcheck.model import Distro, ImageSource
+from hullcheck.match.model import Finding
+from hullcheck.model import Distro, ImageSource, Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,22 +184,22 @@ class RebuildAdvice:
     introduced: tuple[Finding, ...]  # only in the candidate
 
     @staticmethod
-    def vulnerabilities(findings: tuple[Finding, ...]) -> dict[str, Level]:
-        """Distinct vulnerability ids with the highest level seen for each."""
-        out: dict[str, Level] = {}
+    def vulnerabilities(findings: tuple[Finding, ...]) -> dict[str, Severity]:
+        """Distinct vulnerability ids with the highest severity seen for each."""
+        out: dict[str, Severity] = {}
         for f in findings:
-            if f.id not in out or f.level.rank > out[f.id].rank:
-                out[f.id] = f.level
+            if f.id not in out or f.severity > out[f.id]:
+                out[f.id] = f.severity
         return out
 
     @property
-    def fixed_by_level(self) -> dict[Level, int]:
+    def fixed_by_severity(self) -> dict[Severity, int]:
         counts = Counter(self.vulnerabilities(self.fixed).values())
-        return {lv: counts[lv] for lv in Level if counts[lv]}
+        return {s: counts[s] for s in Severity if counts[s]}
 
     def summary(self) -> str:
         fixed = self.vulnerabilities(self.fixed)
-        serious = sum(1 for lv in fixed.values() if lv.rank >= Level.HIGH.rank)
+        serious = sum(1 for s in fixed.values() if s >= Severity.HIGH)
         word = "vulnerability" if len(fixed) == 1 else "vulnerabilities"
         text = f"rebuild on {self.candidate}: fixes {len(fixed)} {word}"
         if fixed:

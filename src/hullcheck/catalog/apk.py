@@ -2,7 +2,7 @@
 
 Evidence: ``/lib/apk/db/installed`` — stanzas of ``X:value`` lines separated by blank
 lines (``P`` name, ``V`` version, ``A`` arch, ``o`` origin, ``L`` licence, ``T``
-description, ``m`` maintainer, ``F`` a directory then ``R`` files in it, each ``R`` maybe
+description, ``m`` maintainer (the supplier), ``F`` a directory then ``R`` files in it, each ``R`` maybe
 followed by ``Z``, the file's checksum as installed). A broken stanza is skipped, with an
 ``Unknown`` naming its line and why, and the others kept; a file with no readable stanza
 raises ``FormatError`` so the runner records an ``Unknown``.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from hullcheck import ecosystem
 from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import BadStanza, Env, unknown, with_bad_stanzas
+from hullcheck.catalog.supplier import supplier
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown, file_digest
@@ -147,7 +148,7 @@ def purl(name: str, version: str, arch: str, origin: str, env: Env) -> str:
         qualifiers["distro"] = env.distro.release
     if origin and origin != name:
         qualifiers["upstream"] = origin
-    namespace = env.distro.id if env.distro is not None else "alpine"
+    namespace = ecosystem.purl_namespace(env.distro, "alpine")
     return ecosystem.purl(PackageType.APK, name, version, namespace=namespace,
                           qualifiers=qualifiers)
 
@@ -164,7 +165,7 @@ def package_of(record: Record, evidence: str, env: Env,
     origin = record.get("o").strip()
     extras = [
         (key, record.get(field).strip()[:1000])
-        for key, field in (("description", "T"), ("maintainer", "m"), ("url", "U"),
+        for key, field in (("description", "T"), ("url", "U"),
                            ("installed-size", "I"), ("commit", "c"))
         if record.get(field).strip()
     ]
@@ -182,6 +183,7 @@ def package_of(record: Record, evidence: str, env: Env,
         found_by=NAME,
         locations=(Location(path=evidence),),
         licenses=licenses_of(record.get("L")),
+        supplier=supplier(record.get("m")),
         # Alpine's secdb is keyed by the origin package; its version is the binary's.
         source=SourcePackage(name=origin or name, version=version),
         arch=arch,

@@ -5,7 +5,9 @@ under ``/var/lib/dpkg/status.d/`` (``NAME`` holds the stanza, ``NAME.md5sums`` t
 list). Supporting files: ``/var/lib/dpkg/info/NAME[:ARCH].list`` for owned files,
 ``/var/lib/dpkg/info/NAME[:ARCH].md5sums`` for their MD5 digests as installed (with the
 stanza's ``Conffiles`` for the configuration files, which md5sums leaves out) and
-``/usr/share/doc/NAME/copyright`` for licences when it is machine-readable (DEP-5).
+``/usr/share/doc/NAME/copyright`` for licences: declared when it is machine-readable (DEP-5,
+each short name as SPDX, a ``LicenseRef-`` id for the others), else detected in its text
+(``catalog.license.detect``, with a confidence). The ``Maintainer`` is the supplier.
 
 Only installed packages count (``Status: install|hold ok installed``). A stanza that
 cannot be read is skipped, with an ``Unknown`` naming its line and why, and the others are
@@ -23,12 +25,23 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hullcheck import ecosystem
+from hullcheck import deadline, ecosystem
+from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import BadStanza, Env, unknown, with_bad_stanzas
+from hullcheck.catalog.supplier import supplier
 from hullcheck.errors import FormatError
 from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.licenses import license_ref
 from hullcheck.licenses import validate as validate_license
-from hullcheck.model import Location, Package, PackageType, SourcePackage, Unknown, file_digest
+from hullcheck.model import (
+    DetectedLicense,
+    Location,
+    Package,
+    PackageType,
+    SourcePackage,
+    Unknown,
+    file_digest,
+)
 
 NAME = "dpkg-db"
 STATUS = "/var/lib/dpkg/status"
@@ -162,6 +175,7 @@ _DEBIAN_NAMES = {
 
 _EXCEPTIONS = {
     "bison": "Bison-exception-2.2",
+    "bison-2.2": "Bison-exception-2.2",
     "autoconf": "Autoconf-exception-3.0",
     "autoconf-2": "Autoconf-exception-2.0",
     "texinfo": "Texinfo-exception",
@@ -208,35 +222,60 @@ def _spdx_id(name: str) -> str | None:
     return str(info.normalized_expression)
 
 
-_OPERATOR = re.compile(r"\s+(or|and)\s+|\s*([|,])\s*", re.I)
+# DEP-5: "A or B, and C" is (A OR B) AND C: a comma before "and"/"or" splits first. Within a
+# part "and" binds tighter than "or", as in SPDX. "and/or" (not DEP-5, but written) lets the
+# user pick either: OR. A bare "|" is OR, a bare "," AND.
+_COMMA = re.compile(r"\s*,\s*(and|or)\s+", re.I)
+_OPERATOR = re.compile(r"\s+(and/or|or|and)\s+|\s*([|,])\s*", re.I)
+MAX_SHORT = 1000  # a longer License line is no short name: one LicenseRef id for all of it
 
 
 @functools.lru_cache(maxsize=4096)
 def debian_license(short: str) -> str | None:
-    """A DEP-5 ``License:`` short name (maybe ``A or B and C``) as SPDX; else the text.
-
-    Returns None for empty values and ``none``.
-    """
+    """A DEP-5 ``License:`` short-name expression as an SPDX expression that always parses:
+    ``GPL-2+ or Artistic, and Expat`` is ``(GPL-2.0-or-later OR Artistic-1.0-Perl) AND MIT``;
+    a name that is no SPDX id becomes a ``LicenseRef-`` id (``public-domain`` ->
+    ``LicenseRef-public-domain``). None for empty values and ``none``."""
     text = " ".join(short.split())
     if not text or text.lower() == "none":
         return None
-    parts = _OPERATOR.split(text)
-    atoms = parts[0::3]
-    ops = [(a or b or "").lower() for a, b in zip(parts[1::3], parts[2::3], strict=True)]
-    mapped = [_spdx_id(a) for a in atoms]
-    if all(m is not None for m in mapped):
-        expr = str(mapped[0])
-        for op, m in zip(ops, mapped[1:], strict=True):
-            joiner = "AND" if op in ("and", ",") else "OR"
-            expr += f" {joiner} {m}"
-        return expr
-    return text
+    if len(text) > MAX_SHORT:
+        return license_ref(text)
+    pieces = _COMMA.split(text)  # part, operator, part, ...
+    parts = [_and_or(p) for p in pieces[0::2]]
+    if any(p is None for p in parts):
+        return license_ref(text)  # an empty name ("GPL-2+ or"): the line is one name
+    if len(parts) == 1:
+        return parts[0]
+    expr = _grouped(str(parts[0]))
+    for op, part in zip(pieces[1::2], parts[1:], strict=True):
+        expr += f" {op.upper()} {_grouped(str(part))}"
+    return expr
+
+
+def _and_or(text: str) -> str | None:
+    """One comma-free part: each name mapped, the operators kept; None when a name is empty."""
+    pieces = _OPERATOR.split(text)
+    atoms = [a.strip() for a in pieces[0::3]]
+    if not all(atoms):
+        return None
+    ops = [(a or b or "").lower() for a, b in zip(pieces[1::3], pieces[2::3], strict=True)]
+    expr = _spdx_id(atoms[0]) or license_ref(atoms[0])
+    for op, atom in zip(ops, atoms[1:], strict=True):
+        joiner = "AND" if op in ("and", ",") else "OR"
+        expr += f" {joiner} {_spdx_id(atom) or license_ref(atom)}"
+    return expr
+
+
+def _grouped(expr: str) -> str:
+    return f"({expr})" if " OR " in expr or " AND " in expr else expr
 
 
 @functools.lru_cache(maxsize=1024)
 def copyright_licenses(text: str) -> tuple[str, ...]:
-    """Licences of a machine-readable copyright file: the short names of its Files
-    paragraphs (the header's when there is none). () for free-form files."""
+    """Licences a machine-readable copyright file declares: the short names of its Files
+    paragraphs (the header's when there is none). () for free-form files (see
+    ``detected_licenses``)."""
     if not DEP5_FORMAT.search(text[:4096]):
         return ()  # free-form: not worth splitting into stanzas
     stanzas, _ = parse_stanzas(text)
@@ -253,6 +292,33 @@ def copyright_licenses(text: str) -> tuple[str, ...]:
         if lic is not None:
             found.add(lic)
     return tuple(sorted(found))
+
+
+MAX_DETECT_TOTAL = 16 * 1024 * 1024  # characters of free-form copyright text read a database
+
+
+class Detector:
+    """Licences detected in the free-form copyright files of one status file's packages.
+    Distinct texts are read once (libc6 and libc-bin share one); past ``MAX_DETECT_TOTAL``
+    characters in all (~10 s) the rest are not read, and counted."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = MAX_DETECT_TOTAL if budget is None else budget
+        self.skipped = 0  # packages whose copyright text was not read
+        self._seen: dict[str, lic.Detection] = {}
+
+    def __call__(self, text: str, path: str) -> tuple[DetectedLicense, ...]:
+        key = text[:lic.MAX_DETECT]
+        found = self._seen.get(key)
+        if found is None:
+            if len(key) > self.budget:
+                self.skipped += 1
+                return ()
+            deadline.check("detecting licences in Debian copyright files")
+            self.budget -= len(key)
+            found = self._seen[key] = lic.detect(key)
+        return tuple(DetectedLicense(expression=x, confidence=found.confidence, path=path)
+                     for x in found.ids)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,7 +350,7 @@ def purl(name: str, version: str, arch: str, source: SourcePackage, env: Env) ->
         qualifiers["upstream"] = (
             source.name if source.version == version else f"{source.name}@{source.version}"
         )
-    namespace = env.distro.id if env.distro is not None else "debian"
+    namespace = ecosystem.purl_namespace(env.distro, "debian")
     return ecosystem.purl(PackageType.DEB, name, version, namespace=namespace,
                           qualifiers=qualifiers)
 
@@ -420,8 +486,24 @@ def _file_digests(stanza: Stanza, files: tuple[str, ...], md5sums_path: str,
     return tuple(pairs), problems
 
 
-def _package(stanza: Stanza, evidence: str, view: View,
-             env: Env) -> tuple[Package, list[str]] | None:
+def _licenses(name: str, view: View, detector: Detector) -> tuple[
+        tuple[str, ...], tuple[DetectedLicense, ...], str]:
+    """The licences of a package's copyright file: declared (DEP-5), else detected in its
+    text; and the file's path ("" when it gave none)."""
+    path = f"{DOC}{name}/copyright"
+    data = view.read(path)
+    if data is None:
+        return (), (), ""
+    text = data.decode("utf-8", errors="replace")
+    declared = copyright_licenses(text)
+    if declared:
+        return declared, (), path
+    detected = detector(text, path)
+    return tuple(d.expression for d in detected), detected, path if detected else ""
+
+
+def _package(stanza: Stanza, evidence: str, view: View, env: Env,
+             detector: Detector) -> tuple[Package, list[str]] | None:
     """The installed package a stanza describes and what of its file digests could not be
     read; None when it is not installed."""
     status = " ".join(stanza.get("Status", "install ok installed").split())
@@ -433,21 +515,15 @@ def _package(stanza: Stanza, evidence: str, view: View,
         raise FormatError(f"no {'Package' if not name else 'Version'} field")
     arch = stanza.get("Architecture").strip()
     source = parse_source(stanza.get("Source"), name, version)
-    copyright_path = f"{DOC}{name}/copyright"
-    copyright_data = view.read(copyright_path)
-    licenses = (
-        copyright_licenses(copyright_data.decode("utf-8", errors="replace"))
-        if copyright_data is not None else ()
-    )
+    licenses, detected, copyright_path = _licenses(name, view, detector)
     extras = []
-    for key, field in (("maintainer", "Maintainer"), ("installed-size", "Installed-Size"),
-                       ("description", "Description"), ("section", "Section"),
-                       ("priority", "Priority")):
+    for key, field in (("installed-size", "Installed-Size"), ("description", "Description"),
+                       ("section", "Section"), ("priority", "Priority")):
         value = stanza.get(field).split("\n", 1)[0].strip()
         if value:
             extras.append((key, value[:1000]))
     locations = [Location(path=evidence)]
-    if licenses:
+    if copyright_path:
         locations.append(Location(path=copyright_path))
     keys = _keys(name, arch)
     md5sums_path, md5sums_data = _md5sums(keys, evidence, view)
@@ -462,6 +538,8 @@ def _package(stanza: Stanza, evidence: str, view: View,
         found_by=NAME,
         locations=tuple(locations),
         licenses=licenses,
+        detected_licenses=detected,
+        supplier=supplier(stanza.get("Maintainer").split("\n", 1)[0]),
         source=source,
         arch=arch,
         files=files,
@@ -476,9 +554,10 @@ def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
     digests could not be read; and the stanzas that could not be read."""
     stanzas, problems = parse_stanzas(text)
     packages: list[Package | Unknown] = []
+    detector = Detector()
     for stanza in stanzas:
         try:
-            found = _package(stanza, evidence, view, env)
+            found = _package(stanza, evidence, view, env, detector)
         except (FormatError, ValueError) as exc:
             problems.append(BadStanza(line=stanza.line, reason=str(exc)))
             continue
@@ -486,6 +565,10 @@ def parse_database(text: str, evidence: str, view: View, env: Env) -> tuple[
             pkg, digest_problems = found
             packages.append(pkg)
             packages += (unknown(NAME, f"{pkg.name}: {reason}") for reason in digest_problems)
+    if detector.skipped:
+        packages.append(unknown(NAME, f"licences of {detector.skipped} package(s) not detected: "
+                                f"their copyright files are past {MAX_DETECT_TOTAL} characters "
+                                "of free-form text in all"))
     return packages, problems
 
 

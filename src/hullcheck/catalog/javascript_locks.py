@@ -1,8 +1,11 @@
 """JavaScript lock files besides npm's: ``yarn.lock`` (``javascript-yarn-lock``) and
 ``pnpm-lock.yaml`` (``javascript-pnpm-lock``).
 
-A lock says what *would* be installed: every package carries ``declared=true`` in
-extras (``npm-package`` reports what node_modules actually holds). Only registry
+A lock says what *would* be installed; ``npm-package`` reports what node_modules actually
+holds. As for npm's lock (see ``npm``): a package the lock declares and the project's
+``node_modules`` holds (same name and version, anywhere under it: these locks do not record
+install paths) is reported once, by ``npm-package``, with the lock as its second location;
+the others are reported here, marked ``declared=true``. Only registry
 packages are reported; workspace, link, file, git and tarball-URL entries are not
 packages anyone publishes advisories for, and patched copies (``patch:``) repeat the
 registry entry they patch.
@@ -21,14 +24,15 @@ kept as a string (``version: 1.10`` stays ``"1.10"``).
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from hullcheck.catalog import npm
 from hullcheck.catalog.base import Env, check_found, unknown
 from hullcheck.errors import FormatError
-from hullcheck.filetree import FileEntry, View
+from hullcheck.filetree import FileEntry, Kind, View
 from hullcheck.model import Package, Unknown
 
 YARN = "javascript-yarn-lock"
@@ -210,25 +214,39 @@ def parse_yarn_berry(doc: Mapping[str, Any], path: str) -> list[Package | Unknow
     return out
 
 
+def read_yarn(entry: FileEntry) -> list[Package | Unknown]:
+    """Every registry package a yarn.lock (v1 or berry) declares."""
+    data = entry.content or b""
+    if b"\0" in data[:8192]:
+        raise FormatError(f"{entry.path}: binary data in a yarn.lock")
+    head = data[:4096]
+    if b"__metadata:" in data[:65536] and b"# yarn lockfile v1" not in head:
+        return parse_yarn_berry(load_yaml(entry, "yarn.lock"), entry.path)
+    return parse_yarn_v1(data.decode("utf-8", errors="replace"), entry.path)
+
+
+def not_installed(found: list[Package | Unknown], view: View, lock_path: str
+                  ) -> list[Package | Unknown]:
+    """``found`` without the packages the project's node_modules holds (``npm-package``
+    reports those, with the lock added to their locations)."""
+    if not any(isinstance(p, Package) for p in found):
+        return found
+    installed = npm.installed_under(view, posixpath.dirname(lock_path))
+    return [p for p in found if not isinstance(p, Package) or (p.name, p.version) not in installed]
+
+
 class YarnLockCataloger:
-    """``javascript-yarn-lock``: packages a yarn.lock (v1 or berry) declares."""
+    """``javascript-yarn-lock``: packages a yarn.lock (v1 or berry) declares and the project
+    does not hold installed."""
 
     name = YARN
     globs = ("/**/yarn.lock",)
-    needs: tuple[str, ...] = ()
+    needs = npm.NpmPackageCataloger.globs
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         if "/node_modules/" in entry.path:
             return ()  # a dependency's own lock
-        data = entry.content or b""
-        if b"\0" in data[:8192]:
-            raise FormatError(f"{entry.path}: binary data in a yarn.lock")
-        head = data[:4096]
-        if b"__metadata:" in data[:65536] and b"# yarn lockfile v1" not in head:
-            found = parse_yarn_berry(load_yaml(entry, "yarn.lock"), entry.path)
-        else:
-            found = parse_yarn_v1(data.decode("utf-8", errors="replace"), entry.path)
-        return _check(found, entry.path)
+        return not_installed(_check(read_yarn(entry), entry.path), view, entry.path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -301,17 +319,59 @@ def parse_pnpm(doc: Mapping[str, Any], path: str) -> list[Package | Unknown]:
     return out
 
 
+def read_pnpm(entry: FileEntry) -> list[Package | Unknown]:
+    """Every registry package a pnpm-lock.yaml declares."""
+    data = entry.content or b""
+    if b"\0" in data[:8192]:
+        raise FormatError(f"{entry.path}: binary data in a pnpm-lock.yaml")
+    return parse_pnpm(load_yaml(entry, "pnpm-lock.yaml"), entry.path)
+
+
 class PnpmLockCataloger:
-    """``javascript-pnpm-lock``: packages a pnpm-lock.yaml declares."""
+    """``javascript-pnpm-lock``: packages a pnpm-lock.yaml declares and the project does not
+    hold installed."""
 
     name = PNPM
     globs = ("/**/pnpm-lock.yaml",)
-    needs: tuple[str, ...] = ()
+    needs = npm.NpmPackageCataloger.globs
 
     def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package | Unknown]:
         if "/node_modules/" in entry.path:
             return ()
-        data = entry.content or b""
-        if b"\0" in data[:8192]:
-            raise FormatError(f"{entry.path}: binary data in a pnpm-lock.yaml")
-        return _check(parse_pnpm(load_yaml(entry, "pnpm-lock.yaml"), entry.path), entry.path)
+        return not_installed(_check(read_pnpm(entry), entry.path), view, entry.path)
+
+
+# ---------------------------------------------------------------------------------------
+# What a project's yarn or pnpm lock says of an installed package
+
+_READERS: tuple[tuple[str, Callable[[FileEntry], list[Package | Unknown]]], ...] = (
+    ("yarn.lock", read_yarn), ("pnpm-lock.yaml", read_pnpm))
+
+
+def _by_version(read: Callable[[FileEntry], list[Package | Unknown]]
+                ) -> Callable[[FileEntry], Mapping[tuple[str, str], tuple[tuple[str, str], ...]]]:
+    def index(lock: FileEntry) -> Mapping[tuple[str, str], tuple[tuple[str, str], ...]]:
+        try:
+            found = read(lock)
+        except FormatError:
+            return {}  # the lock's own cataloger reports why
+        return {(p.name, p.version): tuple(kv for kv in p.extras
+                                           if kv[0] in ("dev", "resolved", "integrity"))
+                for p in found if isinstance(p, Package)}
+    return index
+
+
+_INDEXES = {name: _by_version(read) for name, read in _READERS}
+
+
+def declared(view: View, root: str, name: str, version: str) -> npm.Declared | None:
+    """What the yarn or pnpm lock of the project at ``root`` says of ``name@version``."""
+    for lock_name, _ in _READERS:
+        path = f"{root}/{lock_name}"
+        lock = view.lookup(path)
+        if lock is None or lock.kind is not Kind.FILE or lock.content is None:
+            continue
+        extras = npm.parsed_once(lock, lock_name, _INDEXES[lock_name]).get((name, version))
+        if extras is not None:
+            return npm.Declared(lock=path, extras=extras)
+    return None

@@ -4,11 +4,16 @@ One place for the catalogers' licence normalisation (``license-expression``'s SP
 table): ``spdx("mit")`` is ``"MIT"``, ``normalise("Apache 2.0")`` is ``"Apache-2.0"``
 (well-known names, ``licenses.alias``), unknown text is kept as text,
 ``expression_or_words`` reads the space-separated lists some package managers write.
+
+``detect(text)`` finds the licences in licence text that declares none in a form a machine
+reads (a Debian copyright file in free form): they are *detected*, with a confidence, not
+declared (``model.DetectedLicense``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from hullcheck import licenses
 
@@ -57,3 +62,58 @@ def expression_or_words(field: str) -> tuple[str, ...]:
     if whole is not None:
         return (whole,)
     return tuple(dict.fromkeys(spdx(w) or w for w in text.split()))
+
+
+# ---------------------------------------------------------------------------------------
+# Detection from licence text
+#
+# licenseclassifier: a pure-Python port of Google's licensecheck (the classifier behind
+# pkg.go.dev), with its templates of the SPDX licence texts *and* of the notices that point to
+# them ("either version 2 of the License, or (at your option) any later version"); a licence
+# is reported only where its whole template matched, and where the text sits. Measured on the
+# 14 free-form copyright files of a debootstrap bookworm tree: 13 classified, ~8 ms a file,
+# ~40 ms to load, 2 MB installed, no dependencies (BSD-3-Clause). Rejected: ScanCode's
+# licensedcode (700 MB installed with its dependencies, 4 s to load its index, ~4 s a file
+# here, and it did not import with current pluggy); askalono (pyaskalono: one best guess for
+# a whole file, 170 ms a file, wrong on most notices: "Sleepycat" for glibc).
+
+MAX_DETECT = 256 * 1024  # characters of one text classified (~0.15 s); the rest is not read
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What ``detect`` found in one text."""
+
+    ids: tuple[str, ...]  # distinct licences, sorted: SPDX ids, LicenseRef- for the others
+    # Share of the text's non-blank characters inside recognised licence texts, 0-1: how much
+    # of the file the licences named account for (a Debian copyright file also holds
+    # copyright lines and prose).
+    confidence: float
+
+
+def detect(text: str) -> Detection:
+    """The licences whose text or notice appears in ``text`` (its first ``MAX_DETECT``
+    characters). Nothing found: no ids, confidence 0. Not cached here: a cache of texts this
+    size would outlive the scan (the dpkg cataloger reads each distinct text once)."""
+    from licenseclassifier import identify_license  # its ~40 ms load only when used
+
+    text = text[:MAX_DETECT]
+    # Threshold 0: every recognised region counts; the coverage is reported as the confidence
+    # rather than used to drop a file that also holds copyright lines.
+    found = identify_license(text, coverage_threshold=0.0)
+    if not found:
+        return Detection(ids=(), confidence=0.0)
+    total = _non_blank(text)
+    covered = sum(_non_blank(text[m.start:m.end]) for m in found)
+    ids = sorted({_spdx_or_ref(m.id) for m in found})
+    return Detection(ids=tuple(ids), confidence=round(min(1.0, covered / max(total, 1)), 2))
+
+
+def _non_blank(text: str) -> int:
+    return len(text) - sum(text.count(c) for c in " \t\n\r\f\v")
+
+
+def _spdx_or_ref(ident: str) -> str:
+    """A classifier id as the SPDX id license-expression knows, else a LicenseRef- id (newer
+    SPDX ids, and licensecheck's own such as ``CommonsClause``): valid in any SPDX document."""
+    return spdx(ident) or licenses.license_ref(ident)

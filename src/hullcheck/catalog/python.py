@@ -17,6 +17,12 @@ alone; the counts say how many were checked which way. Findings go to the
 in every report (the typed ``Package`` field that should carry it is proposed in the
 change notes).
 
+The project itself (``python-project``): a ``pyproject.toml`` outside installed packages
+that names the project and its version (PEP 621 ``[project]``, else ``[tool.poetry]``) is
+a package too, as Trivy and Syft report an application's own manifest, marked
+``project=true`` — unless that very distribution is installed in the image, when the
+installed copy says it. A version PEP 621 leaves ``dynamic`` is not known: no package.
+
 Origin (``direct_url.json``, PEP 610): a distribution installed from a local directory
 (editable or not), a VCS URL (with its commit) or an archive URL is marked with the
 ``direct-url`` extra (``local-directory``, ``local-directory-editable``, ``vcs``,
@@ -33,6 +39,7 @@ import json
 import posixpath
 import re
 import threading
+import tomllib
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -395,3 +402,69 @@ class RecordDigests:
         digest = _digest("sha256", data)
         with self._lock:
             self.digests[layer, path] = digest
+
+
+# ---------------------------------------------------------------------------------------
+# The project's own manifest
+
+PROJECT = "python-project"
+MAX_PYPROJECT = 1 << 20  # a real pyproject.toml is a few KiB
+_INSTALLED = ("/site-packages/", "/dist-packages/")
+
+
+def project_of(data: bytes, path: str) -> tuple[str, str] | None:
+    """(name, version) a pyproject.toml declares; None when it names no versioned project or
+    is not TOML (not package evidence: passed over)."""
+    if len(data) > MAX_PYPROJECT or b"\0" in data[:8192]:
+        return None
+    try:
+        doc = tomllib.loads(data.decode("utf-8-sig", errors="replace"))
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return None
+    tables = [doc.get("project")]
+    tool = doc.get("tool")
+    if isinstance(tool, dict):
+        tables.append(tool.get("poetry"))
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        name, version = table.get("name"), table.get("version")
+        if isinstance(name, str) and isinstance(version, str) and name.strip() \
+                and version.strip() and len(name) <= 200 and len(version) <= 200:
+            return name.strip(), version.strip()
+    return None
+
+
+def installed_anywhere(view: View, name: str, version: str) -> bool:
+    """Whether a distribution of this name and version is installed anywhere in ``view``
+    (``NAME-VERSION.dist-info`` or ``.egg-info``, names compared as PEP 503 does)."""
+    wanted = normalise_name(name)
+    for entry in view.files():
+        parts = entry.path.rsplit("/", 2)
+        base = parts[-2] if parts[-1] in ("METADATA", "PKG-INFO") and len(parts) == 3 \
+            else parts[-1]
+        stem = base.removesuffix(".dist-info").removesuffix(".egg-info")
+        if stem == base or "-" not in stem:
+            continue
+        dist, _, dist_version = stem.partition("-")
+        if dist_version.split("-", 1)[0] == version and normalise_name(dist) == wanted:
+            return True
+    return False
+
+
+class PythonProjectCataloger:
+    """``python-project``: the project a pyproject.toml outside installed packages declares."""
+
+    name = PROJECT
+    globs = ("/**/pyproject.toml",)
+    needs: tuple[str, ...] = ()
+
+    def parse(self, entry: FileEntry, view: View, env: Env) -> Iterable[Package]:
+        if any(part in entry.path for part in _INSTALLED):
+            return ()  # a source tree shipped inside an installed package
+        found = project_of(entry.content or b"", entry.path)
+        if found is None or installed_anywhere(view, *found):
+            return ()
+        name, version = found
+        extras = [("project", "true"), ("project-dir", posixpath.dirname(entry.path))]
+        return (package(name, version, PROJECT, entry.path, extras),)

@@ -11,9 +11,9 @@ from hullcheck.catalog.dpkg import DpkgCataloger
 from hullcheck.catalog.golang import GoBinaryCataloger
 from hullcheck.catalog.java import JavaArchiveCataloger
 from hullcheck.catalog.javascript_locks import PnpmLockCataloger, YarnLockCataloger
-from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger
+from hullcheck.catalog.npm import NpmLockCataloger, NpmPackageCataloger, NpmProjectCataloger
 from hullcheck.catalog.php import ComposerInstalledCataloger, ComposerLockCataloger
-from hullcheck.catalog.python import PythonInstalledCataloger
+from hullcheck.catalog.python import PythonInstalledCataloger, PythonProjectCataloger
 from hullcheck.catalog.python_locks import (
     PipfileLockCataloger,
     PoetryLockCataloger,
@@ -28,11 +28,13 @@ CATALOGERS: tuple[Cataloger, ...] = (
     ApkCataloger(),
     RpmDbCataloger(),
     PythonInstalledCataloger(),
+    PythonProjectCataloger(),
     PoetryLockCataloger(),
     PipfileLockCataloger(),
     RequirementsCataloger(),
     NpmPackageCataloger(),
     NpmLockCataloger(),
+    NpmProjectCataloger(),
     YarnLockCataloger(),
     PnpmLockCataloger(),
     GemspecCataloger(),

@@ -21,6 +21,8 @@ How a package is written, following Syft so SBOMs and purls line up:
   ``ASL 2.0``, plain ``GPL``). Every id must be an SPDX id as written (any case):
   license-expression's own aliases are not, so ``GPL`` is never read as GPL-1.0-or-later.
 
+* The supplier is the VENDOR, else the PACKAGER: an organisation.
+
 * ``file_digests``: each file's digest as the header records it (FILEDIGESTS, in the
   FILEDIGESTALGO algorithm: MD5 on old rpms, SHA256 on current ones); directories and
   symlinks have none.
@@ -37,10 +39,19 @@ from collections.abc import Iterable
 from hullcheck import ecosystem
 from hullcheck.catalog.base import Env, unknown
 from hullcheck.catalog.rpmdb import RpmHeader, read_headers
+from hullcheck.catalog.supplier import supplier
 from hullcheck.filetree import FileEntry, View
 from hullcheck.licenses import only_spdx_ids
 from hullcheck.licenses import validate as validate_license
-from hullcheck.model import Distro, Location, Package, PackageType, SourcePackage, Unknown
+from hullcheck.model import (
+    Distro,
+    Location,
+    Package,
+    PackageType,
+    SourcePackage,
+    SupplierKind,
+    Unknown,
+)
 
 _DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm")
 _FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
@@ -56,13 +67,7 @@ def evr(epoch: int | None, version: str, release: str) -> str:
 
 
 def purl_namespace(distro: Distro | None) -> str:
-    if distro is None:
-        return ""
-    if distro.id == "rhel":
-        return "redhat"
-    if distro.id.startswith("opensuse"):
-        return "opensuse"
-    return distro.id
+    return ecosystem.purl_namespace(distro, "")  # THE table's column
 
 
 def parse_source_rpm(source_rpm: str, epoch: int | None) -> SourcePackage | None:
@@ -107,12 +112,12 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
     purl = ecosystem.purl(PackageType.RPM, h.name, evr(None, h.version, h.release),
                           namespace=purl_namespace(distro), qualifiers=qualifiers)
     extras = []
-    if h.vendor:
-        extras.append(("vendor", h.vendor))
     if h.size is not None:
         extras.append(("size", str(h.size)))
     if h.source_rpm:
         extras.append(("sourcerpm", h.source_rpm))
+    if h.modularity_label:
+        extras.append(("modularitylabel", h.modularity_label))  # match/distros.py reads it
     licence = normalise_license(h.license)
     return Package(
         type=PackageType.RPM,
@@ -122,6 +127,9 @@ def package_of(h: RpmHeader, path: str, layer: int | None, distro: Distro | None
         found_by=RpmDbCataloger.name,
         locations=(Location(path=path, layer=layer),),
         licenses=(licence,) if licence else (),
+        # The Vendor ("Red Hat, Inc."), else who packaged it: a distribution's build team
+        # ("Release Engineering <...>", "Fedora Project"), an organisation as Syft has it.
+        supplier=supplier(h.vendor or h.packager, SupplierKind.ORGANIZATION),
         source=parse_source_rpm(h.source_rpm, h.epoch),
         arch=h.arch,
         files=h.files,

@@ -1,5 +1,7 @@
 """hullcheck attest IMAGE --key KEY --type T (--predicate FILE | --sbom)
-hullcheck verify-attestation IMAGE --key PUB [--type T] [-o table|json|predicate]"""
+hullcheck verify-attestation IMAGE (--key PUB | --certificate-identity ... --certificate-oidc-issuer
+    ...) [--type T] [-o table|json|predicate]
+hullcheck verify-attestation --bundle FILE --digest sha256:<hex> --certificate-identity ... """
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from hullcheck import pipeline
 from hullcheck.cli.common import (
@@ -17,6 +20,7 @@ from hullcheck.cli.common import (
     pull_options,
 )
 from hullcheck.cli.key import prompt_or_none
+from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_json, signed_by
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
 
@@ -57,12 +61,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verify-attestation",
         help="verify an image's attestations and print their predicates",
         description="Find the image's attestations (sha256-<hex>.att tag and OCI referrers), check "
-        "each envelope's signature with the key and that the statement's subject is "
-        "exactly the image's digest. Exit 1 when none verifies.",
+        "each envelope's signature with the key, or keylessly (Fulcio certificate, Rekor "
+        "entry, identity; offline), and that the statement's subject is exactly the "
+        "image's digest. Exit 1 when none verifies.",
     )
-    v.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
-    v.add_argument("--key", required=True, type=Path, metavar="PUB", help="public key (PEM)")
+    v.add_argument("image", metavar="IMAGE", nargs="?", help=IMAGE_HELP)
+    v.add_argument("--key", type=Path, metavar="PUB", help="public key (PEM)")
     v.add_argument("--type", metavar="TYPE", help=f"only this predicate type ({TYPES_HELP})")
+    add_keyless_options(v)
+    b = v.add_argument_group("a bundle file instead of an image (keyless, no registry)")
+    b.add_argument("--bundle", type=Path, metavar="FILE",
+                   help="a Sigstore bundle holding an attestation, to verify against --digest")
+    b.add_argument("--digest", metavar="sha256:HEX", help="the image digest it must be about")
     add_output_options(v, FORMATS)
     add_image_options(v)
     v.set_defaults(func=run_verify)
@@ -105,7 +115,24 @@ def run_attest(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     ptype = pipeline.attestation_type(args.type) if args.type else None
-    found = pipeline.verify_attestation(args.image, args.key, ptype, pull_options(args))
+    trust = key_or_keyless(args)
+    if args.bundle is not None or args.digest:
+        if args.image:
+            raise UsageError("give IMAGE, or --bundle FILE --digest sha256:<hex>, not both")
+        if args.bundle is None or not args.digest:
+            raise UsageError("--bundle FILE and --digest sha256:<hex> go together")
+        if isinstance(trust, Path):
+            raise UsageError("--bundle verifies keyless bundles: give --certificate-identity "
+                             "(or -regexp) and --certificate-oidc-issuer (or -regexp), not --key")
+        found: tuple[Any, ...] = (pipeline.verify_bundle(args.bundle, args.digest, trust,
+                                                         attestation=True, predicate_type=ptype),)
+    elif not args.image:
+        raise UsageError("name the IMAGE (or --bundle FILE --digest sha256:<hex>)")
+    else:
+        found = pipeline.verify_attestation(args.image, trust, ptype, pull_options(args))
+    for note in getattr(found[0], "notes", ()):
+        if not getattr(args, "quiet", False):
+            print(f"note: {note}", file=sys.stderr)
     fmt = default_format(args)
     if fmt == "predicate":
         if len(found) > 1 and not args.type:
@@ -118,7 +145,8 @@ def run_verify(args: argparse.Namespace) -> int:
                 "image": a.image,
                 "digest": a.digest,
                 "verified": True,
-                "key": {"fingerprint": a.key_fingerprint},
+                **(keyless_json(a) if hasattr(a, "signer") else
+                   {"key": {"fingerprint": a.key_fingerprint}}),
                 "source": a.source,
                 "statementType": a.statement_type,
                 "predicateType": a.predicate_type,
@@ -131,6 +159,6 @@ def run_verify(args: argparse.Namespace) -> int:
         return 0
     lines = [f"Verified {len(found)} attestation(s) for {found[0].image} ({found[0].digest})"]
     for a in found:
-        lines.append(f"  {a.predicate_type}  signed by key {a.key_fingerprint}  ({a.source})")
+        lines.append(f"  {a.predicate_type}  signed by {signed_by(a)}  ({a.source})")
     emit(("\n".join(lines) + "\n").encode(), args.file)
     return 0

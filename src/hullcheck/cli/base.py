@@ -12,19 +12,16 @@ An image literally named ``add``, ``catalog`` or ``update-eol`` is written ``reg
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from hullcheck import pipeline
-from hullcheck.base.catalog import distro_to_json, entry_to_json
-from hullcheck.base.model import BaseAssessment, CatalogEntry, Deadline, TrustState
+from hullcheck import pipeline, report
 from hullcheck.cli.common import add_image_options, emit, pull_options
 from hullcheck.errors import UsageError
-from hullcheck.match.model import Finding
+from hullcheck.report import BaseCatalog, BaseReport
+from hullcheck.report.table import distro_label
 
-FORMATS = ("table", "json")
+FORMATS = report.formats(BaseReport)
 ACTIONS = ("add", "catalog", "update-eol")
 
 
@@ -86,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
         if not getattr(args, "quiet", False):
             for e in entries:
                 print(f"added {e.reference} ({len(e.diff_ids)} layers, "
-                      f"{_distro_label(e)}) to the base catalog", file=sys.stderr)
+                      f"{distro_label(e)}) to the base catalog", file=sys.stderr)
         return 0
     if action == "catalog":
         if rest:
             raise UsageError("base catalog takes no arguments")
         entries = pipeline.base_catalog_entries(args.catalog)
-        emit(render_catalog(entries, _format(args)), None)
+        emit(report.render(BaseCatalog(entries=entries), _format(args)), None)
         return 0
     if action == "update-eol":
         if not args.eol_url:
@@ -115,154 +112,14 @@ def run(args: argparse.Namespace) -> int:
                                advice=not args.no_advice, eol_table=args.eol_table,
                                require_freshness=args.max_age is not None)
     assessment = pipeline.assess_base(req)
-    failed = failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
+    failed = pipeline.base_failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
                       fail_eol=args.fail_eol)
     fmt = _format(args)
-    emit(render(assessment, fmt, failed), None)
+    emit(report.render(BaseReport(assessment=assessment, failures=tuple(failed)), fmt), None)
     if fmt != "table" and not getattr(args, "quiet", False):
         for note in assessment.notes:
             print(f"note: {note}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
-             fail_eol: bool) -> list[str]:
-    """The --fail-* conditions that hold, each as a sentence."""
-    out = []
-    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
-        state = a.trust.state.value if a.trust else "unknown"
-        reason = a.trust.reason if a.trust else "no trust verdict"
-        out.append(f"base is {state}: {reason}")
-    if max_age is not None:
-        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
-        # the limit.
-        behind = a.freshness.days_behind if a.freshness is not None else None
-        if behind is None:
-            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
-                       "no base identified, or its tag could not be resolved")
-        elif behind > max_age:
-            tag = a.freshness.tag if a.freshness is not None else ""
-            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
-    if fail_eol and a.eol.past_security_support:
-        out.append(a.eol.reason)
-    return out
-
-
-# -- rendering ---------------------------------------------------------------------------
-
-
-def _distro_label(e: CatalogEntry) -> str:
-    if e.distro is None:
-        return "no os-release"
-    return e.distro.pretty_name or e.distro.release
-
-
-def render_catalog(entries: tuple[CatalogEntry, ...], fmt: str) -> bytes:
-    if fmt == "json":
-        return json.dumps({"bases": [entry_to_json(e) for e in entries]}, indent=2).encode() + b"\n"
-    if not entries:
-        return b"the base catalog is empty: add bases with 'hullcheck base add REF...'\n"
-    rows = [("BASE", "DIGEST", "CREATED", "DISTRO", "LAYERS")]
-    for e in entries:
-        tag = f":{e.tag}" if e.tag else ""
-        rows.append((f"{e.name}{tag}", e.digest[:19], e.created[:10], _distro_label(e),
-                     str(len(e.diff_ids))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _deadline(d: Deadline) -> str | bool | None:
-    return d.on.isoformat() if d.on else (True if d.passed else None)
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {"id": f.id, "aliases": list(f.aliases), "severity": f.level.value,
-            "status": f.status.value, "fixedVersions": list(f.fixed_versions),
-            "package": {"name": f.package.name, "version": f.package.version,
-                        "type": f.package.type.value, "purl": f.package.purl,
-                        "layer": f.package.layer}}
-
-
-def to_json(a: BaseAssessment, failed: list[str]) -> dict[str, Any]:
-    ident = a.identity
-    fresh = a.freshness
-    rel = a.eol.release
-    advice = a.advice
-    return {
-        "image": {"name": a.image.name, "manifestDigest": a.image.manifest_digest or None,
-                  "created": a.image.created or None},
-        "distro": distro_to_json(a.distro),
-        "base": {
-            "identifiedBy": ident.by.value, "reference": ident.reference or None,
-            "name": ident.name or None, "tag": ident.tag or None, "digest": ident.digest or None,
-            "layers": ident.layers, "layersMatch": ident.layers_match, "also": list(ident.also),
-        },
-        "trust": None if a.trust is None else {
-            "state": a.trust.state.value, "reason": a.trust.reason, "rule": a.trust.rule or None,
-            "signers": list(a.trust.signers)},
-        "freshness": None if fresh is None else {
-            "tag": fresh.tag, "builtDigest": fresh.built_digest,
-            "builtCreated": fresh.built_created.isoformat() if fresh.built_created else None,
-            "currentDigest": fresh.current_digest,
-            "currentCreated": fresh.current_created.isoformat() if fresh.current_created else None,
-            "upToDate": fresh.up_to_date, "daysBehind": fresh.days_behind,
-            "summary": fresh.sentence()},
-        "eol": {
-            "state": a.eol.state.value, "reason": a.eol.reason, "checkedOn": a.eol.today.isoformat(),
-            "release": None if rel is None else {
-                "distro": rel.distro_id, "title": rel.title, "cycle": rel.cycle,
-                "codename": rel.codename or None,
-                "released": rel.released.isoformat() if rel.released else None,
-                "activeSupportEnd": _deadline(rel.active_support_end),
-                "securitySupportEnd": _deadline(rel.security_support_end),
-                "extendedSupportEnd": _deadline(rel.extended_support_end),
-                "latest": rel.latest or None}},
-        "advice": None if advice is None else {
-            "summary": advice.summary(), "base": advice.base, "candidate": advice.candidate,
-            "fixedBySeverity": {lv.value: n for lv, n in advice.fixed_by_level.items()},
-            "fixed": [_finding(f) for f in advice.fixed],
-            "remaining": [_finding(f) for f in advice.remaining],
-            "introduced": [_finding(f) for f in advice.introduced]},
-        "notes": list(a.notes),
-        "failures": failed,
-    }
-
-
-def table(a: BaseAssessment, failed: list[str]) -> str:
-    ident = a.identity
-    digest = f" ({a.image.manifest_digest})" if a.image.manifest_digest else ""
-    distro = (a.distro.pretty_name or a.distro.release) if a.distro else "unknown (no os-release)"
-    lines = [f"image      {a.image.name}{digest}", f"distro     {distro}"]
-    if ident.found:
-        how = {"annotation": "from the manifest annotations", "label": "from the config labels",
-               "layers": "by its layers in the base catalog"}[ident.by.value]
-        detail = f"; first {ident.layers} layers" if ident.layers is not None else ""
-        if ident.layers_match is False:
-            detail = "; WARNING: its layers are not this image's first layers"
-        lines.append(f"base       {ident.reference} ({how}{detail})")
-        lines.extend(f"           same layers: {other}" for other in ident.also)
-    else:
-        lines.append("base       not identified (no base annotations, no catalog entry matches)")
-    if a.trust is not None:
-        lines.append(f"trust      {a.trust.state.value}: {a.trust.reason}")
-    if a.freshness is not None:
-        lines.append(f"freshness  {a.freshness.sentence()}")
-    lines.append(f"eol        {a.eol.state.value}: {a.eol.reason}")
-    if a.advice is not None:
-        lines.append(f"advice     {a.advice.summary()}")
-        for f in sorted(a.advice.fixed, key=lambda f: (-f.level.rank, f.id)):
-            lines.append(f"             {f.id:<22} {f.level.value:<9} {f.package.name} "
-                         f"{f.package.version} -> fixed in the new base")
-    lines.extend(f"note       {n}" for n in a.notes)
-    lines.extend(f"FAIL       {f}" for f in failed)
-    return "\n".join(lines) + "\n"
-
-
-def render(a: BaseAssessment, fmt: str, failed: list[str]) -> bytes:
-    if fmt == "json":
-        return json.dumps(to_json(a, failed), indent=2, ensure_ascii=False).encode() + b"\n"
-    return table(a, failed).encode()
 
 
 __all__ = ["register"]

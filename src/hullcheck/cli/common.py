@@ -8,11 +8,15 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hullcheck import deadline
 from hullcheck.errors import UsageError
 from hullcheck.fileio import atomic_write
 from hullcheck.pipeline import PullOptions, registry_of
+
+if TYPE_CHECKING:
+    from hullcheck.signers import Keyless
 
 ENV_USERNAME = "HULLCHECK_REGISTRY_USERNAME"
 ENV_PASSWORD = "HULLCHECK_REGISTRY_PASSWORD"  # noqa: S105 (a variable's name, not a secret)
@@ -153,20 +157,35 @@ def emit(data: bytes, dest: Path | None) -> None:
 
 def add_attestation_options(p: argparse.ArgumentParser, *, note: str = "") -> None:
     """``--from-attestation PUBKEY``, or ``--from-attestation --key PUBKEY`` as cosign users
-    write it."""
+    write it, or ``--from-attestation`` with cosign's keyless identity flags."""
+    from hullcheck.cli.keyless import add_keyless_options
+
     p.add_argument("--from-attestation", nargs="?", const="", metavar="PUBKEY",
                    help="take the packages from the image's CycloneDX/SPDX attestation verified "
-                        "with this public key (or --key) instead of reading its layers" + note)
+                        "with this public key (or --key, or keylessly with the --certificate-* "
+                        "flags) instead of reading its layers" + note)
     p.add_argument("--key", metavar="PUBKEY", help="public key for --from-attestation")
+    add_keyless_options(p)
 
 
-def attestation_key(args: argparse.Namespace) -> Path | None:
+def attestation_key(args: argparse.Namespace) -> Path | Keyless | None:
+    """How to verify the attestation --from-attestation takes packages from."""
+    from hullcheck.cli.keyless import keyless_from
+
+    keyless = keyless_from(args)
     if args.from_attestation is None:
-        if args.key:
-            raise UsageError("--key is only used with --from-attestation")
+        if args.key or keyless:
+            raise UsageError("--key and the --certificate-* flags are only used with "
+                             "--from-attestation")
         return None
     key = args.from_attestation or args.key
+    if key and keyless:
+        raise UsageError("--from-attestation: give a public key or the --certificate-* "
+                         "identity flags, not both")
+    if keyless:
+        return keyless
     if not key:
         raise UsageError("--from-attestation needs a public key: --from-attestation PUBKEY "
-                         "or --from-attestation --key PUBKEY")
+                         "or --from-attestation --key PUBKEY (or, keyless, "
+                         "--certificate-identity and --certificate-oidc-issuer)")
     return Path(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
@@ -14,8 +14,9 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.cli.secrets import add_fail_options, failed
+from hullcheck.misconfig import ConfigReport
 
-FORMATS = ("table", "json")
+FORMATS = report.formats(ConfigReport)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,12 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullcheck import misconfig
-
     fmt = default_format(args)
     req = pipeline.ConfigRequest(image=args.image, platform=args.platform,
                                  pull=pull_options(args))
     with LayerProgress(args.quiet) as progress:
-        report = pipeline.config_check(req, progress.callbacks)
-    emit(misconfig.render(report, fmt), args.file)
-    return 1 if failed([f.severity.rank for f in report.findings], args.fail_on) else 0
+        checked = pipeline.config_check(req, progress.callbacks)
+    emit(report.render(checked, fmt), args.file)
+    return 1 if failed((f.severity for f in checked.findings), args.fail_on) else 0

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dsub.required = True
 
     imp = dsub.add_parser("import", help="add advisory data (OSV dir/zip/tarball, Debian "
-                          "tracker JSON, Alpine secdb, CISA KEV) or a database bundle")
+                          "tracker JSON, Alpine/Wolfi/Chainguard secdb, Amazon ALAS updateinfo, "
+                          "CISA KEV) or a database bundle")
     imp.add_argument("paths", nargs="+", metavar="PATH|URL")
     imp.add_argument("--kind", choices=pipeline.source_kinds(),
                      help="the format of every PATH (default: detected)")
@@ -37,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upd = dsub.add_parser("update", help="fetch the public sources and rebuild if they changed")
     upd.add_argument("--sources", type=Path, metavar="FILE",
                      help="YAML/JSON list of sources (default: $HULLCHECK_DB_SOURCES, else the "
-                          "public OSV, Debian, Alpine and CISA KEV feeds)")
+                          "public OSV (languages, Debian, Alpine, Ubuntu, Red Hat, Rocky, Alma, "
+                          "SUSE), Debian tracker, Alpine/Wolfi/Chainguard secdb, Amazon ALAS "
+                          "and CISA KEV feeds; see docs/databases.md)")
     upd.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     upd.add_argument("--eol-url", metavar="URL",
                      help="also refresh the distro end-of-life table (used by 'hullcheck base' "

@@ -36,7 +36,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attest": ("attest", "attach a signed in-toto attestation to an image"),
     "verify-attestation": ("attest", "verify an image's attestations, print their predicates"),
     "policy": ("policy", "judge an image against a policy: pass, warn or fail, with reasons"),
-    "serve": ("serve", "run a hullcheck service (Kubernetes admission webhook)"),
+    "serve": ("serve", "run a hullcheck service (admission webhook, monitoring service)"),
+    "worker": ("worker", "run the monitoring service's jobs (scans, re-matches, deliveries)"),
+    "token": ("token", "manage the monitoring service's API tokens"),
+    "push": ("push", "scan an image here and upload the result to a monitoring service"),
+    "query": ("query", "ask a monitoring service where a package or advisory ships"),
     "cache": ("cache", "show or empty the layer cache (each layer's analysis, kept between runs)"),
 }
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
@@ -16,7 +16,10 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.policy import Outcome, load
-from hullcheck.policy.render import FORMATS, render
+from hullcheck.report import PolicyReport
+from hullcheck.report.table import decision_line
+
+FORMATS = report.formats(PolicyReport)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,9 +66,9 @@ def run_check(args: argparse.Namespace) -> int:
                                     base_trust=args.base_trust)
     with LayerProgress(args.quiet) as progress:
         _, decision = pipeline.policy_check(policy, req, progress.callbacks)
-    emit(render(decision, fmt, policy), args.file)
+    emit(report.render(PolicyReport(decision=decision, policy=policy), fmt), args.file)
     if fmt != "table" and not args.quiet:
-        print(decision.summary(), file=sys.stderr)
+        print(decision_line(decision), file=sys.stderr)
     return 1 if decision.outcome is Outcome.FAIL else 0
 
 

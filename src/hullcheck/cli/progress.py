@@ -6,7 +6,6 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from hullcheck.image import Image
 from hullcheck.model import Layer
 from hullcheck.pipeline import Progress
 
@@ -27,8 +26,8 @@ class LayerProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def _on_image(self, image: Image) -> None:
-        if not self.enabled or not image.layers:
+    def _on_image(self, layers: tuple[Layer, ...]) -> None:
+        if not self.enabled or not layers:
             return
         from rich.console import Console
         from rich.progress import (
@@ -43,7 +42,7 @@ class LayerProgress:
 
         self._bar = RichProgress(TextColumn("reading layers"), BarColumn(), DownloadColumn(),
                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-        self._task = self._bar.add_task("layers", total=sum(la.size for la in image.layers) or None)
+        self._task = self._bar.add_task("layers", total=sum(la.size for la in layers) or None)
         self._bar.start()
 
     def _on_layer(self, layer: Layer) -> None:

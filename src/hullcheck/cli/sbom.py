@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     with LayerProgress(args.quiet) as progress:
         inv = pipeline.inventory(req, progress.callbacks)
     if fmt == "table":
-        from hullcheck.report.table import inventory_table  # rich: ~25 ms, only for tables
+        from hullcheck import report
 
-        data = inventory_table(inv).encode()
+        data = report.render(inv, fmt)
     else:
         data = sbom.encode(inv, fmt)
         if not data.endswith(b"\n"):

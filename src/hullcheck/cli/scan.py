@@ -1,5 +1,5 @@
 """hullcheck scan IMAGE|SBOM [--scanners vuln,secret,config] [--from-attestation PUB] [-o FORMAT]
-[--fail-on SEVERITY] [--only-fixed] [--vex FILE] [--ignore FILE]"""
+[--fail-on SEVERITY] [--fail-on-unknown] [--only-fixed] [--vex FILE] [--ignore FILE]"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_attestation_options,
     add_image_options,
@@ -19,8 +19,11 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
-from hullcheck.match.model import Level
-from hullcheck.report.findings import FORMATS, render
+from hullcheck.model import Severity
+from hullcheck.pipeline.scan import DB_MAX_AGE_DAYS
+from hullcheck.report import ScanReport
+
+FORMATS = report.formats(ScanReport)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "configuration, reading the layers once. Formats: table, json and sarif "
                     "show every scanner's findings; cyclonedx-json holds the SBOM and its "
                     "vulnerabilities only. Exit codes: 0 no finding at or "
-                    "over --fail-on; 1 findings of any scanner at or over --fail-on, or "
-                    "--from-attestation found no verified SBOM; 2 usage or input error.",
+                    "over --fail-on; 1 findings of any scanner at or over --fail-on (or of "
+                    "unknown severity, with --fail-on-unknown), or --from-attestation found "
+                    "no verified SBOM; 2 usage or input error.",
     )
     p.add_argument("target", metavar="IMAGE|SBOM",
                    help="an image (see 'hullcheck sbom --help') or a CycloneDX/SPDX/hullcheck "
@@ -47,10 +51,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--secret-config", type=Path, metavar="FILE",
                    help="YAML with user secret rules and allow-lists (as 'hullcheck secrets "
                         "--config')")
+    p.add_argument("--include-package-files", action="store_true",
+                   help="with the secret scanner: also report secrets in OS packages' unchanged "
+                        "files (as 'hullcheck secrets --include-package-files')")
     add_attestation_options(p, note=" (vuln only)")
     p.add_argument("--fail-on", metavar="SEVERITY",
                    help="exit 1 when a finding of any scanner is at or over this severity: "
-                        "malicious, critical, high, medium, low, negligible, unknown")
+                        + ", ".join(s.value for s in Severity) + ". A vulnerability no record "
+                        "rates (nor any alias of it) is 'unknown', the lowest: it fails only "
+                        "--fail-on unknown, or with --fail-on-unknown")
+    p.add_argument("--fail-on-unknown", action="store_true",
+                   help="also exit 1 for a vulnerability of unknown severity (with or without "
+                        "--fail-on)")
+    p.add_argument("--db-max-age", type=_days, default=DB_MAX_AGE_DAYS, metavar="DAYS",
+                   help="note when the advisory database was built more than DAYS days ago "
+                        f"(default {DB_MAX_AGE_DAYS}; 0 never notes it)")
     p.add_argument("--only-fixed", action="store_true",
                    help="report only findings that have a fixed version")
     p.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
@@ -65,15 +80,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
 def run(args: argparse.Namespace) -> int:
     threshold = None
     if args.fail_on:
         try:
-            threshold = Level.parse(args.fail_on)
+            threshold = Severity.parse(args.fail_on)
         except ValueError as exc:
             raise UsageError(f"--fail-on: {exc}") from None
     scanners = tuple(dict.fromkeys(s.strip().lower() for s in args.scanners.split(",")
                                    if s.strip()))
+    if args.include_package_files and "secret" not in scanners:
+        raise UsageError("--include-package-files needs --scanners with secret")
     if args.secret_config is not None:
         if "secret" not in scanners:
             raise UsageError("--secret-config needs --scanners with secret")
@@ -85,15 +112,17 @@ def run(args: argparse.Namespace) -> int:
                                vex=tuple(args.vex), ignore=args.ignore,
                                only_fixed=args.only_fixed, scanners=scanners,
                                secret_config=args.secret_config,
+                               db_max_age=args.db_max_age or None,
+                               include_package_files=args.include_package_files,
                                from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
-        report = pipeline.scan(req, progress.callbacks)
-    emit(render(report, fmt), args.file)
+        scanned = pipeline.scan(req, progress.callbacks)
+    emit(report.render(scanned, fmt), args.file)
     if fmt != "table" and not args.quiet:
-        for note in report.notes:
+        for note in scanned.notes:
             print(f"note: {note}", file=sys.stderr)
-        if fmt == "cyclonedx-json" and set(report.scanners) - {"vuln"}:
-            print(f"note: cyclonedx-json holds vulnerabilities only: {len(report.secret_findings)}"
-                  f" secret and {len(report.config_findings)} config findings are not in it "
+        if fmt == "cyclonedx-json" and set(scanned.scanners) - {"vuln"}:
+            print(f"note: cyclonedx-json holds vulnerabilities only: {len(scanned.secret_findings)}"
+                  f" secret and {len(scanned.config_findings)} config findings are not in it "
                   "(use -o json or sarif)", file=sys.stderr)
-    return 1 if threshold is not None and report.fails(threshold) else 0
+    return 1 if scanned.fails(threshold, unknown=args.fail_on_unknown) else 0

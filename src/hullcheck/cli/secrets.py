@@ -1,11 +1,13 @@
-"""hullcheck secrets IMAGE [-o table|json] [--config FILE] [--fail-on SEVERITY | --fail]"""
+"""hullcheck secrets IMAGE [-o table|json] [--config FILE] [--include-package-files]
+[--fail-on SEVERITY | --fail]"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 
-from hullcheck import pipeline
+from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
@@ -15,9 +17,19 @@ from hullcheck.cli.common import (
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.errors import UsageError
+from hullcheck.model import RULE_SEVERITIES, Severity
+from hullcheck.secrets import SecretReport
 
-FORMATS = ("table", "json")
-SEVERITIES = ("critical", "high", "medium", "low")
+FORMATS = report.formats(SecretReport)
+SEVERITIES = tuple(s.value for s in RULE_SEVERITIES)
+
+
+def add_package_files_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--include-package-files", action="store_true",
+                   help="also report secrets in files an OS package installed and nobody "
+                        "changed since (content as its dpkg/apk/rpm database recorded it): "
+                        "the distro's own examples and test keys. By default they are "
+                        "counted, not reported; changed package files are always reported")
 
 
 def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
@@ -29,12 +41,12 @@ def add_fail_options(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"exit 1 when there is any {what} (same as --fail-on low)")
 
 
-def failed(severities: list[int], fail_on: str | None) -> bool:
-    """Whether any rank in ``severities`` reaches the ``--fail-on`` threshold."""
+def failed(severities: Iterable[Severity], fail_on: str | None) -> bool:
+    """Whether any of ``severities`` reaches the ``--fail-on`` threshold."""
     if fail_on is None:
         return False
-    threshold = {"critical": 5, "high": 4, "medium": 3, "low": 2}[fail_on]
-    return any(rank >= threshold for rank in severities)
+    threshold = Severity(fail_on)
+    return any(s >= threshold for s in severities)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,13 +55,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="find secrets in every layer of an image, its config and its history",
         description="Scan every file of every layer (also files a later layer deleted: they "
                     "still ship), the config's Env, Labels, Cmd and the history (build args). "
-                    "Secrets are always redacted. Exit codes: 0 no finding at or over "
+                    "Secrets are always redacted. Matches in an OS package's files as it "
+                    "installed them are counted, not reported (--include-package-files); in "
+                    "a language package's tests, examples or docs, reported with low "
+                    "confidence. Exit codes: 0 no finding at or over "
                     "--fail-on (or no --fail-on); 1 findings at or over it; 2 usage or input "
                     "error.",
     )
     p.add_argument("image", metavar="IMAGE", help="an image (see 'hullcheck sbom --help')")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="YAML with user rules and allow-lists (paths, regexes, rule ids)")
+    add_package_files_option(p)
     add_fail_options(p, "secret")
     add_output_options(p, FORMATS)
     add_image_options(p)
@@ -57,14 +73,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullcheck import secrets
-
     fmt = default_format(args)
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"--config: {args.config} is not a file")
     req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
-                                  pull=pull_options(args), config=args.config)
+                                  pull=pull_options(args), config=args.config,
+                                  include_package_files=args.include_package_files)
     with LayerProgress(args.quiet) as progress:
-        report = pipeline.secrets_scan(req, progress.callbacks)
-    emit(secrets.render(report, fmt), args.file)
-    return 1 if failed([f.severity.rank for f in report.findings], args.fail_on) else 0
+        found = pipeline.secrets_scan(req, progress.callbacks)
+    emit(report.render(found, fmt), args.file)
+    return 1 if failed((f.severity for f in found.findings), args.fail_on) else 0

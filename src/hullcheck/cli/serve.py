@@ -1,5 +1,8 @@
 """hullcheck serve admission --policy FILE --tls-cert C --tls-key K [--port N] [--cache-ttl S]
-[--failure-policy fail|ignore] [--review-timeout DURATION] [--max-concurrent-reviews N]"""
+[--failure-policy fail|ignore] [--review-timeout DURATION] [--max-concurrent-reviews N]
+
+hullcheck serve monitor --listen HOST:PORT --data-dir DIR [--database-url URL] [--config FILE]
+[--no-worker] [--rate-limit RATE]"""
 
 from __future__ import annotations
 
@@ -68,6 +71,91 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--username", help=argparse.SUPPRESS)
     a.add_argument("--password-stdin", action="store_true", help=argparse.SUPPRESS)
     a.set_defaults(func=run_admission)
+    _register_monitor(ssub)
+
+
+def _register_monitor(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    m = ssub.add_parser(
+        "monitor",
+        help="the monitoring service: REST API, intake, re-matching and alerts",
+        description="Serve the monitoring service's REST API (/api/v1, docs/api.md) and run "
+                    "its worker in this process: scans of pushed images, advisory updates "
+                    "with delta re-matching, alerts. Every API call needs a token of "
+                    "'hullcheck token create'. Embedded mode keeps everything in DIR "
+                    "(SQLite); --database-url postgresql://... shares one database between "
+                    "any number of API nodes and workers (see docs/monitor.md).",
+    )
+    m.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                   help="address to serve on (default 127.0.0.1:8080; port 0: any free port)")
+    m.add_argument("--data-dir", type=Path, required=True, metavar="DIR",
+                   help="the service's data: its SQLite database (unless --database-url) and "
+                        "advisory database")
+    m.add_argument("--database-url", metavar="URL",
+                   help="a PostgreSQL database shared by every node (postgresql://USER@HOST/DB)")
+    m.add_argument("--config", type=Path, metavar="FILE",
+                   help="the monitor config (YAML): registries, advisories, channels, alerts, "
+                        "policy (docs/monitor.md); without it no registry may be pulled from")
+    m.add_argument("--no-worker", action="store_true",
+                   help="serve the API only; 'hullcheck worker' runs the jobs elsewhere")
+    m.add_argument("--rate-limit", default="120/minute", metavar="RATE",
+                   help="intake calls per token (scan requests, events, uploads, SBOMs, "
+                        "deployments), e.g. 120/minute (default) or 5/second; more get 429")
+    m.set_defaults(func=run_monitor)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {text!r}: write HOST:PORT, e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+def _service_log(quiet: bool) -> None:
+    """The service's log (the API's internal errors, the worker's failed jobs and
+    deliveries) on standard error, one line each; the library only logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name, level in (("hullcheck", logging.WARNING if quiet else logging.INFO),
+                        ("procrastinate", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    from hullcheck.monitor.config import Config, load_config
+    from hullcheck.monitor.service import Service
+    from hullcheck.server.api import ApiSettings, create_app
+    from hullcheck.server.api_serve import ApiServer
+
+    host, port = parse_listen(args.listen)
+    settings = ApiSettings(intake_rate=args.rate_limit)
+    config = load_config(args.config) if args.config is not None else Config()
+    _service_log(args.quiet)
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # a service manager stops us with SIGTERM: leave cleanly, exit 0
+
+    _hold_signals()
+    with Service.open(data_dir=args.data_dir, database_url=args.database_url,
+                      config=config) as service:
+        server = ApiServer(create_app(service, settings=settings), host=host, port=port).start()
+        try:
+            signal.signal(signal.SIGTERM, on_term)
+            if not args.quiet:
+                worker = "no worker" if args.no_worker else "worker in this process"
+                print(f"hullcheck monitor: {server.url}/api/v1 ({service.mode}, {worker}, "
+                      f"config {config.source})", file=sys.stderr, flush=True)
+            if not args.no_worker:
+                service.start_worker()
+            _wait(stop)
+        finally:
+            server.shutdown()
+    return 0
 
 
 def _limits(args: argparse.Namespace) -> tuple[float, int, int]:
@@ -109,14 +197,13 @@ def _decision_log() -> None:
 
 
 def run_admission(args: argparse.Namespace) -> int:
-    from hullcheck.pipeline import registry_client
-    from hullcheck.server.admission import controller_for, webhook_pull_options
+    from hullcheck.pipeline.admission import Admission
+    from hullcheck.server.admission import controller_for
     from hullcheck.server.admission_http import Limits, serve
 
     review_timeout, concurrent, connections = _limits(args)
     _drop_environment_credentials(args.quiet)
     policy = load(args.policy)
-    pull = webhook_pull_options(insecure=args.insecure)
     limits = Limits(review_timeout=review_timeout, max_concurrent=concurrent,
                     max_connections=connections)
     _decision_log()
@@ -125,9 +212,10 @@ def run_admission(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()  # Kubernetes stops a Pod with SIGTERM: leave cleanly, exit 0
 
-    with registry_client(pull) as client:
-        controller = controller_for(policy, client=client, pull=pull, db=args.db,
-                                    base_trust=args.base_trust, cache_ttl=args.cache_ttl,
+    _hold_signals()
+    with Admission(policy, insecure=args.insecure, db=args.db,
+                   base_trust=args.base_trust) as admission:
+        controller = controller_for(admission, cache_ttl=args.cache_ttl,
                                     failure_policy=args.failure_policy)
         server = serve(controller, host=args.host, port=args.port, cert=args.tls_cert,
                        key=args.tls_key, limits=limits)
@@ -139,7 +227,26 @@ def run_admission(args: argparse.Namespace) -> int:
                   f"{concurrent} reviews at once, cache {args.cache_ttl:g}s)",
                   file=sys.stderr, flush=True)
         try:
-            stop.wait()
+            _wait(stop)
         finally:
             server.shutdown()
     return 0
+
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _hold_signals() -> None:
+    """Block the stop signals in this (the main) thread before the server and worker threads
+    start: threads inherit the mask, so the kernel delivers SIGTERM to the main thread only."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _wait(stop: threading.Event) -> None:
+    """Take the stop signals again and block until ``stop`` is set by the SIGTERM handler.
+    In slices too: had the kernel handed the signal to another thread, Python would run the
+    handler only when the main thread next executes bytecode, which an endless wait never
+    does (a stopped service then hung until killed)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    while not stop.wait(0.5):
+        pass

@@ -131,3 +131,12 @@ def events_since(conn: Connection, after_id: int, *, limit: int = 1000) -> list[
                         .limit(limit)).scalars().all()
     events = _events(conn, set(rows))
     return [events[i] for i in rows]
+
+
+def next_due(conn: Connection) -> dt.datetime | None:
+    """When the next pending delivery can be claimed (its retry time, or the end of the
+    lease a dead worker left on it); None when nothing is pending."""
+    due = sa.case((sa.and_(d.locked_until.is_not(None), d.locked_until > d.next_attempt_at),
+                   d.locked_until), else_=d.next_attempt_at)
+    first = sa.type_coerce(sa.func.min(due), d.next_attempt_at.type)
+    return conn.execute(sa.select(first).where(d.status == DeliveryStatus.PENDING)).scalar()

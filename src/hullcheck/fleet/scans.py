@@ -472,3 +472,49 @@ def _bump_statement(dialect: str) -> Any:
         index_elements=["day", "severity"],
         set_={"open": dc.c.open + opened, "new": dc.c.new + new, "fixed": dc.c.fixed + fixed},
     )
+
+
+# -- the monitor's additions: assessments and advisory builds ---------------------------------
+
+
+def set_assessment(conn: Connection, digest: str, *, base: JSON | None = None,
+                   policy: JSON | None = None,
+                   signatures: Sequence[JSON] | None = None) -> bool:
+    """Store an image's base assessment, policy decision or signatures (each when given),
+    found after its scan; False when the image is unknown."""
+    values: dict[str, Any] = {}
+    if base is not None:
+        values["base"] = base
+    if policy is not None:
+        values["policy"] = policy
+    if signatures is not None:
+        values["signatures"] = list(signatures)
+    if not values:
+        return False
+    done = conn.execute(t.images.update().where(t.images.c.digest == digest).values(values))
+    return done.rowcount == 1
+
+
+def note_build(conn: Connection, build: str, now: dt.datetime) -> None:
+    """Advisory build ``build`` is the one matched now (``last_build`` answers it)."""
+    _note_build(conn, build, now)
+
+
+def advance_build(conn: Connection, old: str, new: str, *,
+                  awaiting: Sequence[str] = (), marker: str = "") -> None:
+    """Images matched against ``old`` are now matched against ``new``, except ``awaiting``
+    (they await a re-match: their ``matched_build`` becomes ``marker``, which no update
+    takes for a build, so a re-match that never happens leaves them for a full one)."""
+    i = t.images.c
+    conn.execute(t.images.update().where(i.matched_build == old, i.status == ImageStatus.SCANNED)
+                 .values(matched_build=new))
+    for batch in chunks(awaiting):
+        conn.execute(t.images.update().where(i.digest.in_(batch)).values(matched_build=marker))
+
+
+def images_with_base(conn: Connection) -> list[tuple[str, str, JSON]]:
+    """(digest, repository, base assessment) of every image that has one."""
+    i = t.images.c
+    return [(r.digest, r.repository, r.base) for r in conn.execute(
+        sa.select(i.digest, i.repository, i.base).where(i.base.is_not(None))
+        .order_by(i.digest))]

@@ -285,6 +285,10 @@ class Store:
         with self.write() as conn:
             return outbox.retry(conn, delivery_id, now=self.clock())
 
+    def next_delivery_due(self) -> dt.datetime | None:
+        with self.read() as conn:
+            return outbox.next_due(conn)
+
     def events_since(self, after_id: int = 0, *, limit: int = 1000) -> list[Event]:
         with self.read() as conn:
             return outbox.events_since(conn, after_id, limit=limit)

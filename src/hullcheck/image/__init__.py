@@ -2,7 +2,7 @@
 
     docker-archive:PATH[:TAG]   `docker save` tarball (classic or OCI-in-docker layout)
     oci-archive:PATH[:TAG]      tar of an OCI image layout
-    oci:DIR[:TAG]               OCI image layout directory
+    oci:DIR[:TAG|@DIGEST]       OCI image layout directory (oci-archive: too)
     dir:PATH                    an unpacked root file system
     registry:REF or REF         pulled over the OCI Distribution API
 
@@ -103,7 +103,12 @@ def open_image(
         if not root.is_dir():
             raise ImageError(f"{root}: not a directory")
         return Image(source=ImageSource(kind="dir", name=str(root)), rootfs=root)
-    path, tag = _path_and_tag(rest)
+    tag: str | None
+    head, at, digest = rest.rpartition("@")
+    if at and digest.startswith("sha256:") and scheme != "docker-archive" and Path(head).exists():
+        path, tag = Path(head), at + digest  # oci:DIR@sha256:<hex>: an image by its digest
+    else:
+        path, tag = _path_and_tag(rest)
     if not path.exists():
         raise ImageError(f"{path}: no such file or directory")
     if scheme == "oci":

@@ -165,7 +165,9 @@ def _from_index(
     manifests = index.get("manifests")
     if not isinstance(manifests, list) or not manifests:
         raise ImageError(f"{name}: index.json lists no manifests")
-    if tag is not None:
+    if tag is not None and tag.startswith("@"):  # oci:DIR@sha256:<hex>
+        desc = _by_digest(reader, manifests, tag[1:], name)
+    elif tag is not None:
         chosen = [m for m in manifests if isinstance(m, dict) and _ref_name(m) == tag]
         if not chosen:
             tags = sorted({t for m in manifests if isinstance(m, dict) and (t := _ref_name(m))})
@@ -177,11 +179,26 @@ def _from_index(
         desc = _untagged_image(reader, manifests, f"{kind}:{name}", platform)
     if not isinstance(desc, dict):
         raise ImageError(f"{name}: index.json has an invalid descriptor")
-    if tag is None:
+    if tag is None or tag.startswith("@"):
         tag = _ref_name(desc)
     return resolve_descriptor(
         reader, desc, platform=platform, source=_index_source(kind, name, tag), what=name
     )
+
+
+def _by_digest(reader: DirBlobs | TarBlobs, manifests: list[Any], digest: str,
+               name: str) -> dict[str, Any]:
+    """The index.json entry with ``digest``, or a bare descriptor of a manifest blob of the
+    layout (a platform manifest an index lists): it is read, and checked, as any."""
+    parse_digest(digest, what=f"{name}: image digest")
+    listed = [m for m in manifests if isinstance(m, dict) and m.get("digest") == digest]
+    if listed:
+        return dict(listed[0])
+    try:
+        reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST)
+    except BlobNotFound:
+        raise ImageError(f"{name}: no image with digest {digest} in the layout") from None
+    return {"digest": digest}
 
 
 # cosign's tags for what it attaches to an image: sha256-<hex>.sig / .att / .sbom
@@ -208,12 +225,19 @@ def _untagged_image(reader: DirBlobs | TarBlobs, manifests: list[Any], where: st
                      f"name one with {where}:TAG")
 
 
+# ``cosign save`` marks what it saved next to the image by kind, not by tag.
+_COSIGN_ATTACHED_KINDS = frozenset({"dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts",
+                                    "dev.cosignproject.cosign/sboms"})
+
+
 def _attached(desc: dict[str, Any]) -> bool:
-    """Tagged as cosign tags what it attaches, an OCI artifact (it has an artifactType), or a
-    buildkit attestation manifest (platform unknown/unknown)."""
+    """Tagged as cosign tags what it attaches, marked so by ``cosign save``, an OCI artifact
+    (it has an artifactType), or a buildkit attestation manifest (platform unknown/unknown)."""
     tag = _ref_name(desc)
     platform = desc.get("platform")
-    return bool(desc.get("artifactType")) or (
+    annotations = desc.get("annotations")
+    kind = annotations.get("kind") if isinstance(annotations, dict) else None
+    return bool(desc.get("artifactType")) or kind in _COSIGN_ATTACHED_KINDS or (
         tag is not None and _ATTACHED_TAG.fullmatch(tag) is not None) or (
         isinstance(platform, dict) and platform.get("os") == "unknown")
 

@@ -5,40 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hullcheck.model import Package
+from hullcheck.model import Package, Severity
 from hullcheck.vulndb.model import KevEntry
-from hullcheck.vulndb.severity import Severity
-
-
-class Level(StrEnum):
-    """Finding severity for thresholds and sorting; MALICIOUS sits above CRITICAL."""
-
-    MALICIOUS = "malicious"
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    NEGLIGIBLE = "negligible"
-    UNKNOWN = "unknown"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    @classmethod
-    def parse(cls, text: str) -> Level:
-        try:
-            return cls(text.lower())
-        except ValueError:
-            raise ValueError(
-                f"unknown severity {text!r}: one of {', '.join(m.value for m in cls)}"
-            ) from None
-
-
-_RANK = {
-    Level.MALICIOUS: 6, Level.CRITICAL: 5, Level.HIGH: 4, Level.MEDIUM: 3, Level.LOW: 2,
-    Level.NEGLIGIBLE: 1, Level.UNKNOWN: 0,
-}
+from hullcheck.vulndb.severity import Score
 
 
 class Status(StrEnum):
@@ -76,8 +45,8 @@ class Finding:
     package: Package
     id: str  # the primary id (a CVE when the records agree on one)
     aliases: tuple[str, ...]  # every other id of the same vulnerability
-    level: Level
-    severity: Severity
+    severity: Severity  # for thresholds, sorting and display
+    score: Score  # the advisory's own rating and CVSS score, when it has one
     status: Status
     fixed_versions: tuple[str, ...]
     summary: str = ""
@@ -85,6 +54,9 @@ class Finding:
     distro_urgency: str = ""
     evidence: tuple[Evidence, ...] = ()
     suppressed: Suppression | None = None
+    # The alias advisory (a GHSA, a Debian tracker entry...) whose rating ``severity`` and
+    # ``score`` are, when none of the matched records rates the vulnerability; "" otherwise.
+    severity_from: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:

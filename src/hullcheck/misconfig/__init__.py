@@ -2,23 +2,20 @@
 
     Image + FileTree ─check()─► (ConfigFinding, ...)     failures only
     Image + FileTree ─run()───► ConfigReport             every check: pass / fail / n/a
+
+``report`` renders a ConfigReport (table, JSON; SARIF within a scan).
 """
 
 from __future__ import annotations
 
-import io
-import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from hullcheck import filetree
 from hullcheck.filetree import FileTree
 from hullcheck.image.model import Image
 from hullcheck.misconfig.checks import CHECKS, SETID_ALLOWED, Check, setid_files
 from hullcheck.model import ImageSource, Severity
-
-FORMATS = ("table", "json")
 
 
 class Status(StrEnum):
@@ -72,49 +69,5 @@ def check(image: Image, tree: FileTree | None = None) -> tuple[ConfigFinding, ..
     return run(image, tree).findings
 
 
-def to_json(report: ConfigReport) -> dict[str, Any]:
-    def one(r: ConfigFinding) -> dict[str, Any]:
-        return {"id": r.id, "title": r.title, "severity": r.severity.value, "cis": r.cis or None,
-                "status": r.status.value, "remediation": r.remediation,
-                "evidence": list(r.evidence)}
-
-    return {"source": {"name": report.source.name,
-                       "manifestDigest": report.source.manifest_digest},
-            "findings": [one(r) for r in report.findings],
-            "checks": [{"id": r.id, "status": r.status.value} for r in report.results]}
-
-
-def table(report: ConfigReport, *, width: int | None = None, max_evidence: int = 5) -> str:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("CHECK", "SEVERITY", "CIS", "TITLE", "EVIDENCE"):
-        t.add_column(col, overflow="fold")
-    for r in report.findings:
-        ev = list(r.evidence[:max_evidence])
-        if len(r.evidence) > max_evidence:
-            ev.append(f"... and {len(r.evidence) - max_evidence} more")
-        t.add_row(r.id, r.severity.value, r.cis or "-", f"{r.title}\nfix: {r.remediation}",
-                  "\n".join(ev))
-    buf = io.StringIO()
-    console = Console(file=buf, width=width or 140, color_system=None, highlight=False)
-    if report.findings:
-        console.print(t)
-    passed = sum(1 for r in report.results if r.status is Status.PASS)
-    console.print(f"\n{report.source.name}: {len(report.findings)} failed, {passed} passed, "
-                  f"{len(report.results) - len(report.findings) - passed} not applicable",
-                  soft_wrap=True)
-    return buf.getvalue()
-
-
-def render(report: ConfigReport, fmt: str) -> bytes:
-    if fmt == "table":
-        return table(report).encode()
-    if fmt == "json":
-        return json.dumps(to_json(report), indent=2, ensure_ascii=False).encode() + b"\n"
-    raise ValueError(fmt)
-
-
-__all__ = ["CHECKS", "FORMATS", "SETID_ALLOWED", "Check", "ConfigFinding", "ConfigReport",
-           "Severity", "Status", "check", "render", "run", "table", "to_json"]
+__all__ = ["CHECKS", "SETID_ALLOWED", "Check", "ConfigFinding", "ConfigReport", "Severity",
+           "Status", "check", "run"]

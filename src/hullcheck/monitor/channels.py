@@ -54,7 +54,7 @@ import httpx
 
 from hullcheck import __version__, deadline
 from hullcheck.errors import FormatError, VerificationError, printable
-from hullcheck.match.model import Level
+from hullcheck.model import Severity
 
 DEFAULT_TIMEOUT = 10.0  # seconds per delivery attempt
 MAX_TIMEOUT = 300.0
@@ -562,9 +562,9 @@ def image_label(image: Mapping[str, Any]) -> str:
 
 def _rank(severity: str) -> int:
     try:
-        return Level(severity).rank
+        return Severity(severity).rank
     except ValueError:
-        return Level.UNKNOWN.rank
+        return Severity.UNKNOWN.rank
 
 
 def _finding_line(event: Mapping[str, Any]) -> str:
@@ -610,8 +610,8 @@ def _group(kind: str, events: Sequence[Mapping[str, Any]]) -> Group:
         rank = max(_rank(_text(_mapping(e.get("finding")).get("severity"))) for e in events)
     else:
         lines = [t for e in events if (t := _text(e.get("summary")))]
-        rank = Level.HIGH.rank if kind in ("policy-failed", "secret-found") else \
-            Level.MEDIUM.rank
+        rank = Severity.HIGH.rank if kind in ("policy-failed", "secret-found") else \
+            Severity.MEDIUM.rank
     return Group(headline=_headline(kind, events, label), lines=tuple(lines[:MAX_LINES]),
                  hidden=max(len(lines) - MAX_LINES, 0), count=len(events), rank=rank)
 

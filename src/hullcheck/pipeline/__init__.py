@@ -18,6 +18,7 @@ from hullcheck.pipeline.base import (
     add_bases,
     assess_base,
     base_catalog_entries,
+    base_failures,
     image_distro,
     signature_verifier,
 )
@@ -57,6 +58,7 @@ from hullcheck.pipeline.sign import (
     generate_key_pair,
     sign_image,
     verify_attestation,
+    verify_bundle,
     verify_image,
 )
 
@@ -65,11 +67,11 @@ __all__ = [
     "AttestRequest", "BaseRequest", "ConfigRequest", "EvidenceRequest", "ImageRead",
     "ImportRequest", "Imported", "KeyPair", "OnStale", "Progress", "PullOptions", "SbomRequest",
     "ScanRequest", "SecretsRequest", "SignRequest", "UpdateRequest", "add_bases", "assess_base",
-    "attest_image", "attestation_type", "base_catalog_entries", "config_check",
+    "attest_image", "attestation_type", "base_catalog_entries", "base_failures", "config_check",
     "database_status", "evidence_request", "export_database", "gather_evidence",
     "generate_key_pair", "image_distro", "import_advisories", "inventory",
     "inventory_from_attestation", "load_inventory", "policy_check", "read_image",
     "registry_client", "registry_of", "scan", "secrets_scan", "sign_image",
     "signature_verifier", "source_kinds", "update_database", "update_eol_table",
-    "verify_attestation", "verify_image",
+    "verify_attestation", "verify_bundle", "verify_image",
 ]

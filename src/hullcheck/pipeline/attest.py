@@ -78,7 +78,7 @@ def attest_scan(target: Target, platform: str | None, pull: PullOptions,
     attestation/vuln/v1``) for exactly the attested image: scanner, database, the scan
     result (hullcheck's scan JSON) and when it ran."""
     from hullcheck import __version__
-    from hullcheck.report.findings import to_json
+    from hullcheck.report import json as scan_json
 
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = scan(ScanRequest(target=_pinned(target), db=db, platform=platform, pull=pull))
@@ -93,7 +93,7 @@ def attest_scan(target: Target, platform: str | None, pull: PullOptions,
             "uri": "pkg:pypi/hullcheck",
             "version": __version__,
             "db": {"uri": str(database.get("path", "")), "version": str(database.get("builtAt", ""))},
-            "result": to_json(report),
+            "result": scan_json.scan(report),
         },
         "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
     }

@@ -12,12 +12,17 @@ from hullcheck import filetree
 from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.pipeline.scan import ScanRequest, scan
+from hullcheck.pipeline.sign import trust_root
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.base.model import BaseAssessment, CatalogEntry
     from hullcheck.base.trust import SignatureVerifier
     from hullcheck.model import Distro
     from hullcheck.registry.reference import Reference
+    from hullcheck.sign.keys import PublicKey
+    from hullcheck.sign.store import Target
+    from hullcheck.sign.trustroot import TrustRoot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,30 +97,75 @@ def base_catalog_entries(catalog_file: Path | None = None) -> tuple[CatalogEntry
 
 
 def signature_verifier(pull: PullOptions) -> SignatureVerifier:
-    """Base trust's check of a source's keys: the base, resolved by digest in its registry,
+    """Base trust's check of a source's signers: the base, resolved by digest in its registry,
     must carry a cosign signature (``.sig`` tag or Sigstore bundle referrer) by one of the
-    keys for exactly that digest. Returns a description of each key that signed it."""
-    from hullcheck.errors import FormatError, InputError, VerificationError
-    from hullcheck.sign import cosign, keys, store
+    keys, or keylessly by one of the identities, for exactly that digest. Returns a
+    description of each signer that signed it. One registry client per check, closed after."""
+    from hullcheck.errors import VerificationError
+    from hullcheck.image.remote import make_client
+    from hullcheck.sign import store
 
-    def verify(ref: Reference, key_paths: tuple[Path, ...]) -> tuple[str, ...]:
+    def verify(ref: Reference, signers: tuple[Path | Keyless, ...]) -> tuple[str, ...]:
         if ref.digest is None:
             raise VerificationError(f"{ref}: a signature can only be checked for a digest")
-        target = store.open_target(f"registry:{ref}", pull=pull)
-        if target.digest != ref.digest:
-            raise VerificationError(f"{ref}: the registry serves {target.digest}")
-        if not key_paths:
+        if not signers:
             raise VerificationError(f"{ref}: no keys to verify with")
-        named = []
-        for path in key_paths:
-            try:
-                named.append((path.name, keys.read_public_key(path)))
-            except InputError as exc:
-                raise FormatError(f"trust file key {path}: {exc}", hint=exc.hint) from None
-        return tuple(f"{name} ({verified.key_fingerprint})"
-                     for name, verified in cosign.signers(target, named))
+        keys = tuple(s for s in signers if isinstance(s, Path))
+        keyless = tuple(s for s in signers if isinstance(s, Keyless))
+        named = _trust_keys(keys)
+        roots = [(k, trust_root(k)) for k in keyless]  # a broken trusted root: FormatError
+        with make_client(pull) as client:
+            target = store.open_target(f"registry:{ref}", client=client)
+            if target.digest != ref.digest:
+                raise VerificationError(f"{ref}: the registry serves {target.digest}")
+            return _signed_by(target, named, roots)
 
     return verify
+
+
+def _trust_keys(paths: Sequence[Path]) -> list[tuple[str, PublicKey]]:
+    """The trust file's public keys, named by their file; one that cannot be read is the
+    trust file's error (exit 2), not an unverified signature."""
+    from hullcheck.errors import FormatError, InputError
+    from hullcheck.sign import keys
+
+    named = []
+    for path in paths:
+        try:
+            named.append((path.name, keys.read_public_key(path)))
+        except InputError as exc:
+            raise FormatError(f"trust file key {path}: {exc}", hint=exc.hint) from None
+    return named
+
+
+def _signed_by(target: Target, named: Sequence[tuple[str, PublicKey]],
+               keyless: Sequence[tuple[Keyless, TrustRoot]]) -> tuple[str, ...]:
+    """Each key and keyless signer that signed ``target``; VerificationError with every
+    reason when none did."""
+    from hullcheck.errors import HullcheckError, VerificationError
+    from hullcheck.sign import cosign
+    from hullcheck.sign import keyless as sign_keyless
+
+    signers: list[str] = []
+    reasons: list[str] = []
+    if named:
+        try:
+            signers += [f"{name} ({v.key_fingerprint})" for name, v in cosign.signers(target, named)]
+        except VerificationError as exc:
+            reasons.append(str(exc))
+    for accepted, root in keyless:
+        try:
+            v = sign_keyless.verify_image(target, accepted, root)
+        except VerificationError as exc:
+            reasons.append(str(exc))
+            continue
+        except HullcheckError as exc:
+            reasons.append(f"keyless: {exc}")
+            continue
+        signers.append(f"{v.signer.identity} (issuer {v.signer.issuer})")
+    if not signers:
+        raise VerificationError("; ".join(reasons))
+    return tuple(signers)
 
 
 def assess_base(req: BaseRequest) -> BaseAssessment:
@@ -195,3 +245,28 @@ def assess_base(req: BaseRequest) -> BaseAssessment:
                                         base=identity.reference, candidate=candidate)
     return BaseAssessment(image=image.source, distro=distro, identity=identity, eol=status,
                           trust=verdict, freshness=fresh, advice=advice, notes=tuple(notes))
+
+
+def base_failures(a: BaseAssessment, *, fail_untrusted: bool, max_age: int | None,
+                  fail_eol: bool) -> list[str]:
+    """The ``base --fail-*`` conditions that hold, each as a sentence."""
+    from hullcheck.base.model import TrustState
+
+    out = []
+    if fail_untrusted and (a.trust is None or a.trust.state is not TrustState.TRUSTED):
+        state = a.trust.state.value if a.trust else "unknown"
+        reason = a.trust.reason if a.trust else "no trust verdict"
+        out.append(f"base is {state}: {reason}")
+    if max_age is not None:
+        # Fail closed, as the policy gate does: an age that cannot be known cannot be within
+        # the limit.
+        behind = a.freshness.days_behind if a.freshness is not None else None
+        if behind is None:
+            out.append(f"how far the base is behind its tag is unknown (--max-age {max_age}): "
+                       "no base identified, or its tag could not be resolved")
+        elif behind > max_age:
+            tag = a.freshness.tag if a.freshness is not None else ""
+            out.append(f"base is {behind} days behind {tag} (--max-age {max_age})")
+    if fail_eol and a.eol.past_security_support:
+        out.append(a.eol.reason)
+    return out

@@ -16,6 +16,7 @@ from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
 from hullcheck.pipeline.redaction import redactor
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.misconfig import ConfigReport
@@ -52,15 +53,16 @@ class SbomRequest:
     pull: PullOptions = field(default_factory=PullOptions)
     max_file_size: int = filetree.DEFAULT_MAX_FILE
     # Take the SBOM from a CycloneDX/SPDX attestation verified with this public key instead
-    # of reading the image's layers (``inventory.inventory`` chooses).
-    from_attestation: Path | None = None
+    # of reading the image's layers (``inventory.inventory`` chooses); or keylessly by one
+    # of the identities a ``signers.Keyless`` accepts.
+    from_attestation: Path | Keyless | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Progress:
     """Callbacks the CLI uses to draw progress; the pipeline never prints."""
 
-    on_image: Callable[[Image], None] | None = None
+    on_image: Callable[[tuple[Layer, ...]], None] | None = None  # the layers about to be read
     on_layer: Callable[[Layer], None] | None = None
 
 
@@ -69,7 +71,7 @@ def _open(image: str, platform: str | None, pull: PullOptions,
     img = redactor().image(
         open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
     if progress is not None and progress.on_image is not None:
-        progress.on_image(img)
+        progress.on_image(img.layers)
     return img
 
 

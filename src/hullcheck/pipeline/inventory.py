@@ -1,5 +1,5 @@
 """An image's inventory: read from its layers, or taken from a CycloneDX/SPDX attestation
-of it that verifies with a given public key."""
+of it that verifies with a given public key or keylessly (``signers.Keyless``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hullcheck.model import Inventory
 from hullcheck.pipeline.images import Progress, SbomRequest, _check_scope, read_image
 from hullcheck.pipeline.redaction import redactor
 from hullcheck.pipeline.sign import verify_attestation
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.sign.cosign import VerifiedAttestation
@@ -23,7 +24,8 @@ SBOM_PREDICATES = ("https://cyclonedx.org/bom", "https://spdx.dev/Document")
 
 def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     """The packages of ``req.image``: from its verified attestation when
-    ``req.from_attestation`` names a key, else from one read of its layers."""
+    ``req.from_attestation`` names a key or keyless signers, else from one read of its
+    layers."""
     _check_scope(req.scope)
     if req.from_attestation is not None:
         # An attestation's SBOM was written by anyone: its labels and history are redacted too.
@@ -32,15 +34,19 @@ def inventory(req: SbomRequest, progress: Progress | None = None) -> Inventory:
     return read_image(req, progress).inventory(req.scope)
 
 
-def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) -> Inventory:
+def inventory_from_attestation(image: str, public_key: Path | Keyless,
+                               pull: PullOptions) -> Inventory:
     """The inventory of a CycloneDX (preferred) or SPDX attestation of ``image`` that verifies
-    with ``public_key`` (signature, subject digest and predicate type all checked)."""
+    with ``public_key`` or keylessly by one of its identities (signature, subject digest and
+    predicate type all checked)."""
     from hullcheck import sbom
 
     found = [a for t in SBOM_PREDICATES for a in _attestations_or_none(image, public_key, t, pull)]
     if not found:
+        by = (f"keylessly by {public_key.describe()}" if isinstance(public_key, Keyless)
+              else f"with {public_key}")
         raise VerificationError(
-            f"{image}: no CycloneDX or SPDX attestation verifies with {public_key}",
+            f"{image}: no CycloneDX or SPDX attestation verifies {by}",
             hint="attach one with 'hullcheck attest IMAGE --key KEY --type cyclonedx --sbom'",
         )
     att = found[0]
@@ -51,7 +57,7 @@ def inventory_from_attestation(image: str, public_key: Path, pull: PullOptions) 
     return dataclasses.replace(inv, source=source)
 
 
-def _attestations_or_none(image: str, key: Path, predicate_type: str,
+def _attestations_or_none(image: str, key: Path | Keyless, predicate_type: str,
                           pull: PullOptions) -> tuple[VerifiedAttestation, ...]:
     try:
         return tuple(verify_attestation(image, key, predicate_type, pull))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hullcheck import catalog
 from hullcheck.image import PullOptions
 from hullcheck.pipeline.images import Progress, SbomRequest, _redact_config, read_image
+from hullcheck.pipeline.scan import package_databases, secret_report
 
 if TYPE_CHECKING:
+    from hullcheck.catalog import Cataloger
     from hullcheck.misconfig import ConfigReport
     from hullcheck.secrets import SecretReport
+
 # -- secrets and image configuration ----------------------------------------------------
 # (rooms imported when the command runs, like scan's)
 
@@ -23,19 +28,26 @@ class SecretsRequest:
     pull: PullOptions = field(default_factory=PullOptions)
     config: Path | None = None  # YAML: user rules and allow-lists
     engine: str | None = None  # keyword prefilter engine; None: the fastest available
+    # Report matches in OS packages' unchanged files too (by default counted, not reported).
+    include_package_files: bool = False
 
 
 def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> SecretReport:
-    """Every file of every layer (deleted ones too), plus Env, Labels and history."""
+    """Every file of every layer (deleted ones too), plus Env, Labels and history; the package
+    databases are read on the way to tell the distro's files."""
     from hullcheck import secrets
 
     cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
     scanner = secrets.Scanner(cfg, engine=req.engine)
     # The catalogers' globs, as sbom's and config's reads: the layers' entries are shared
-    # in the layer cache, only the secret scanner's findings are its own.
+    # in the layer cache, only the secret scanner's findings are its own. The package
+    # databases among those files say which files the distro installed unchanged.
+    databases: Sequence[Cataloger] = () if req.include_package_files else package_databases()
     read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
                       progress, sink=scanner, catalog_sinks=False)
-    return scanner.report(read.tree, read.image)
+    inventory = None if req.include_package_files else catalog.run(
+        read.tree, read.image.source, catalogers=databases)
+    return secret_report(scanner, read.tree, read.image, inventory)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,5 +1,7 @@
 """Signatures (cosign-compatible): keys, signing an image, verifying its signatures and
-attestations. Making attestations, which may scan the image first, is ``attest``."""
+attestations with a public key or keylessly (``signers.Keyless``: Fulcio certificates, Rekor
+entries, Sigstore bundles), a bundle file on its own. Making attestations, which may scan the
+image first, is ``attest``."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from hullcheck import untrusted
 from hullcheck.errors import UsageError
 from hullcheck.image import PullOptions
+from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
     from hullcheck.sign.cosign import Attached, VerifiedAttestation, VerifiedSignature
+    from hullcheck.sign.keyless import KeylessAttestation, KeylessSignature
     from hullcheck.sign.store import Target
+    from hullcheck.sign.trustroot import TrustRoot
 
 _T = TypeVar("_T")
 # Asks for a key's password (getpass); None where there is no terminal to ask at.
@@ -83,18 +89,63 @@ def sign_image(req: SignRequest) -> Attached:
         t, key, annotations=dict(req.annotations), bundle=req.bundle))
 
 
-def verify_image(image: str, public_key: Path, pull: PullOptions | None = None) -> VerifiedSignature:
+def trust_root(keyless: Keyless) -> TrustRoot:
+    """The Sigstore trust material ``keyless`` names (its file, else the production root,
+    refreshed through TUF when ``keyless.refresh``); read before any registry is asked."""
+    from hullcheck.sign import trustroot
+
+    return trustroot.load(keyless.trusted_root, refresh=keyless.refresh)
+
+
+def verify_image(image: str, public_key: Path | Keyless,
+                 pull: PullOptions | None = None) -> VerifiedSignature:
+    """A signature of ``image`` by the key in ``public_key``, or keyless by one of its
+    identities (``signers.Keyless``)."""
     from hullcheck.sign import cosign, keys
 
+    if isinstance(public_key, Keyless):
+        from hullcheck.sign import keyless
+
+        root, accepted = trust_root(public_key), public_key  # the root: before any network
+        return with_target(image, pull or PullOptions(),
+                           lambda t: keyless.verify_image(t, accepted, root))
     key = keys.read_public_key(public_key)
     return with_target(image, pull or PullOptions(), lambda t: cosign.verify_image(t, key))
 
 
+def verify_bundle(bundle: Path, digest: str, accepted: Keyless, *, attestation: bool = False,
+                  predicate_type: str | None = None) -> KeylessSignature | KeylessAttestation:
+    """A keyless Sigstore bundle file that signs (or attests to) the image ``digest``; no
+    registry is contacted."""
+    from hullcheck.digest import parse_digest
+    from hullcheck.errors import InputError
+    from hullcheck.sign import keyless, sigstore_bundle
+
+    algo, _ = parse_digest(digest, what="--digest")
+    if algo != "sha256":
+        raise UsageError(f"--digest {digest}: image digests are sha256")
+    root = trust_root(accepted)
+    data = untrusted.read_file(bundle, what="bundle", limit=sigstore_bundle.MAX_BUNDLE,
+                               error=InputError)
+    what = f"bundle {bundle}"
+    if attestation:
+        return keyless.verify_bundle_attestation(data, digest, accepted, root, what=what,
+                                                 predicate_type=predicate_type)
+    return keyless.verify_bundle_signature(data, digest, accepted, root, what=what)
+
+
 def verify_attestation(
-    image: str, public_key: Path, predicate_type: str | None = None, pull: PullOptions | None = None
+    image: str, public_key: Path | Keyless, predicate_type: str | None = None,
+    pull: PullOptions | None = None
 ) -> tuple[VerifiedAttestation, ...]:
     from hullcheck.sign import cosign, keys
 
+    if isinstance(public_key, Keyless):
+        from hullcheck.sign import keyless
+
+        root, accepted = trust_root(public_key), public_key
+        return with_target(image, pull or PullOptions(), lambda t: keyless.verify_attestations(
+            t, accepted, root, predicate_type))
     key = keys.read_public_key(public_key)
     return with_target(image, pull or PullOptions(),
                        lambda t: cosign.verify_attestations(t, key, predicate_type))

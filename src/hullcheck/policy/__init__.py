@@ -4,11 +4,13 @@
     decision = evaluate(evidence, policy, now=date.today())
     decision.outcome                                # pass | warn | fail — a value, not a raise
 
-``Evidence`` is built by ``pipeline`` from the other rooms' results through the adapters
-in ``policy.evidence``; policy never opens an image or talks to a registry.
+``Evidence`` is policy's own record of an image, filled by ``pipeline.policy`` from the
+other rooms' results; policy never opens an image or talks to a registry. Each rule type
+is a class in ``policy.rules`` (its YAML fields, the evidence it needs, its check).
+``report`` renders decisions.
 """
 
-from hullcheck.policy.evaluate import Decision, ExpiredWaiver, Item, Outcome, Violation, Waived, evaluate
+from hullcheck.policy.evaluate import Decision, ExpiredWaiver, Outcome, Violation, Waived, evaluate
 from hullcheck.policy.evidence import (
     AttestationEvidence,
     BaseEvidence,
@@ -19,11 +21,15 @@ from hullcheck.policy.evidence import (
     SecretEvidence,
     SignatureEvidence,
     VulnEvidence,
+    normalise_fingerprint,
 )
-from hullcheck.policy.load import PolicyError, load, loads
-from hullcheck.policy.model import Action, Need, Policy, Waiver
+from hullcheck.policy.fields import PolicyError
+from hullcheck.policy.load import load, loads
+from hullcheck.policy.model import Action, Item, Need, Policy, Rule, Waiver
+from hullcheck.policy.rules import RULE_TYPES
 
 __all__ = [
+    "RULE_TYPES",
     "Action",
     "AttestationEvidence",
     "BaseEvidence",
@@ -38,6 +44,7 @@ __all__ = [
     "PackageEvidence",
     "Policy",
     "PolicyError",
+    "Rule",
     "SecretEvidence",
     "SignatureEvidence",
     "Violation",
@@ -47,4 +54,5 @@ __all__ = [
     "evaluate",
     "load",
     "loads",
+    "normalise_fingerprint",
 ]

@@ -8,8 +8,8 @@ Variables (each ``null`` when that evidence was not gathered):
                        malicious, ageDays, suppressed}]
     secrets          [{rule, severity, path, layer, visible}]
     config           [{id, severity, title}]
-    signatures       [{keyFingerprint, verified}]
-    attestations     [{predicateType, keyFingerprint, verified}]
+    signatures       [{keyFingerprint, verified, identity, issuer}]   (identity: keyless)
+    attestations     [{predicateType, keyFingerprint, verified, identity, issuer}]
     base             {name, trusted, eol, daysBehind}
     severityRank     {"critical": 5, ...}: compare severities by rank
 
@@ -23,13 +23,14 @@ the way. ``policy.celcost`` estimates the same count before a rule is ever run.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from hullcheck import deadline
 from hullcheck.errors import HullcheckError
-from hullcheck.match.model import Level
+from hullcheck.model import Severity
 from hullcheck.policy.evidence import Evidence
 
 STEP_BUDGET = 1_000_000  # about 5-10 s of cel-python on one core: a rule, not a workload
@@ -108,40 +109,54 @@ def _metered_evaluator() -> Any:
     return Metered
 
 
-def _list(items: Any, fn: Any) -> Any:
+def _list(items: Iterable[Any] | None, fn: Callable[[Any], dict[str, Any]]
+          ) -> list[dict[str, Any]] | None:
     return None if items is None else [fn(x) for x in items]
 
 
-def activation(evidence: Evidence, today: date) -> dict[str, Any]:
-    """The evidence as plain JSON-like values."""
+# Each evidence list as plain values; ``today`` gives the findings their age.
+_LISTS: dict[str, Callable[[Evidence, date], list[dict[str, Any]] | None]] = {
+    "packages": lambda ev, today: _list(ev.packages, lambda p: {
+        "name": p.name, "version": p.version, "type": p.type, "purl": p.purl,
+        "licenses": list(p.licenses), "layer": p.layer, "visible": p.visible}),
+    "vulnerabilities": lambda ev, today: _list(ev.vulnerabilities, lambda v: {
+        "id": v.id, "aliases": list(v.aliases), "package": v.package, "version": v.version,
+        "purl": v.purl, "severity": v.severity.value, "status": v.status.value,
+        "fixed": list(v.fixed_versions), "kev": v.kev, "malicious": v.malicious,
+        "ageDays": v.age_days(today), "suppressed": bool(v.suppressed_by)}),
+    "secrets": lambda ev, today: _list(ev.secrets, lambda s: {
+        "rule": s.rule, "severity": s.severity.value, "path": s.path, "layer": s.layer,
+        "visible": s.visible}),
+    "config": lambda ev, today: _list(ev.config, lambda c: {
+        "id": c.id, "severity": c.severity.value, "title": c.title}),
+    "signatures": lambda ev, today: _list(ev.signatures, lambda s: {
+        "keyFingerprint": s.key_fingerprint, "verified": s.verified,
+        "identity": s.identity, "issuer": s.issuer}),
+    "attestations": lambda ev, today: _list(ev.attestations, lambda a: {
+        "predicateType": a.predicate_type, "keyFingerprint": a.key_fingerprint,
+        "verified": a.verified, "identity": a.identity, "issuer": a.issuer}),
+}
+
+
+def activation(evidence: Evidence, today: date, lists: Collection[str] | None = None
+               ) -> dict[str, Any]:
+    """The evidence as plain JSON-like values. ``lists``: only these evidence lists (those
+    an expression names; converting the others for every rule costs as much as evaluating),
+    all of them by default."""
     ev = evidence
     base = ev.base
-    return {
+    out: dict[str, Any] = {
         "image": {"ref": ev.image.ref, "digest": ev.image.digest,
                   "configDigest": ev.image.config_digest},
-        "packages": _list(ev.packages, lambda p: {
-            "name": p.name, "version": p.version, "type": p.type, "purl": p.purl,
-            "licenses": list(p.licenses), "layer": p.layer, "visible": p.visible}),
-        "vulnerabilities": _list(ev.vulnerabilities, lambda v: {
-            "id": v.id, "aliases": list(v.aliases), "package": v.package, "version": v.version,
-            "purl": v.purl, "severity": v.severity.value, "status": v.status.value,
-            "fixed": list(v.fixed_versions), "kev": v.kev, "malicious": v.malicious,
-            "ageDays": v.age_days(today), "suppressed": bool(v.suppressed_by)}),
-        "secrets": _list(ev.secrets, lambda s: {
-            "rule": s.rule, "severity": s.severity.value, "path": s.path, "layer": s.layer,
-            "visible": s.visible}),
-        "config": _list(ev.config, lambda c: {
-            "id": c.id, "severity": c.severity.value, "title": c.title}),
-        "signatures": _list(ev.signatures, lambda s: {
-            "keyFingerprint": s.key_fingerprint, "verified": s.verified}),
-        "attestations": _list(ev.attestations, lambda a: {
-            "predicateType": a.predicate_type, "keyFingerprint": a.key_fingerprint,
-            "verified": a.verified}),
         "base": None if base is None else {
             "name": base.name, "trusted": base.trusted, "eol": base.eol,
             "daysBehind": base.days_behind},
-        "severityRank": {lv.value: lv.rank for lv in Level},
+        "severityRank": {s.value: s.rank for s in Severity},
     }
+    for name, convert in _LISTS.items():
+        if lists is None or name in lists:
+            out[name] = convert(ev, today)
+    return out
 
 
 def run(program: Any, variables: dict[str, Any], *, budget: int = STEP_BUDGET) -> Result:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hullcheck.match.model import Level
+from hullcheck.model import Severity
 
 EVIDENCE_ITEMS = 1_000  # packages or findings of a large image
 FIELD_ITEMS = 16  # licences, aliases, fixed versions of one item; keys of one item
@@ -32,7 +32,7 @@ COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _EXTENSIONS = frozenset({"reduce", "min"})  # cel-python's own list macros
 _LISTS = frozenset({"packages", "vulnerabilities", "secrets", "config", "signatures",
                     "attestations"})
-_MAPS = {"image": 3, "base": 4, "severityRank": len(Level)}
+_MAPS = {"image": 3, "base": 4, "severityRank": len(Severity)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,17 +7,21 @@
     waivers: [ {rule and/or vulnerability, images, package, reason, expires} ]
 
 Every value is validated when the file is loaded (``policy.load``); a ``Policy`` in
-hand is well formed.
+hand is well formed. Each rule type is a :class:`Rule` subclass in ``policy.rules``.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from hullcheck.match.model import Level
+if TYPE_CHECKING:
+    from hullcheck.policy.evidence import Evidence
+    from hullcheck.policy.fields import Fields
+    from hullcheck.signers import IdentityPolicy
 
 API_VERSION = "hullcheck/v1"
 KIND = "Policy"
@@ -29,7 +33,8 @@ class Action(StrEnum):
 
 
 class Need(StrEnum):
-    """Kinds of evidence; a policy says which it needs so callers gather only those."""
+    """Kinds of evidence (each the name of an ``Evidence`` field); a policy says which it
+    needs so callers gather only those."""
 
     PACKAGES = "packages"
     VULNERABILITIES = "vulnerabilities"
@@ -52,94 +57,84 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RuleBase:
+class Item:
+    """One piece of evidence behind a violation."""
+
+    kind: str  # vulnerability, secret, config, package, licence
+    id: str  # the vulnerability id, secret rule, check id, package name...
+    detail: str = ""
+    ids: tuple[str, ...] = ()  # every id a vulnerability waiver may name
+    package: str = ""
+    purl: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.detail})" if self.detail else self.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suppressed:
+    """An item a rule matched that VEX or an ignore file had already marked: listed as
+    waived, never a violation."""
+
+    item: Item
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hit:
+    """What a rule's check found wrong. ``itemised``: waivers act per item, and ``{n}`` in
+    the message becomes the count of items no waiver covered."""
+
+    message: str
+    items: tuple[Item, ...] = ()
+    itemised: bool = False
+    suppressed: tuple[Suppressed, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule(ABC):
+    """One rule of a policy. A rule type declares its YAML ``type`` word (``TYPE``), its own
+    fields (``FIELDS``, besides id, type, action and description), how it reads them, the
+    evidence it needs and its check; ``policy.rules.RULE_TYPES`` registers it."""
+
+    TYPE: ClassVar[str]
+    FIELDS: ClassVar[tuple[str, ...]]
+    NEEDS: ClassVar[tuple[Need, ...]] = ()
+
     id: str
     action: Action = Action.FAIL
     description: str = ""
     where: Source = Source()
 
+    @classmethod
+    @abstractmethod
+    def read(cls, f: Fields, common: dict[str, Any]) -> Self:
+        """The rule from its YAML mapping; ``common`` holds id, action, description, where."""
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VulnerabilityRule(RuleBase):
-    """A finding violates when it passes every filter given."""
+    def needs(self) -> tuple[Need, ...]:
+        return self.NEEDS
 
-    severity: Level | None = None  # at or above this level
-    only_with_fix: bool = False  # only findings that have a fixed version
-    kev: bool = False  # only findings in CISA KEV
-    malicious: bool = False  # only malicious-package findings
-    min_age_days: int | None = None  # only advisories published at least N days ago
+    @abstractmethod
+    def check(self, evidence: Evidence, today: date) -> Hit | None:
+        """None when the evidence passes; evidence the rule needs but that was not gathered
+        is a hit, never a pass."""
 
+    def verification_keys(self) -> tuple[str, ...]:
+        """PEM public key files this rule verifies signatures with."""
+        return ()
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SecretRule(RuleBase):
-    severity: Level | None = None  # at or above; None = any secret
-    include_hidden: bool = True  # secrets deleted by a later layer still ship
+    def attestation_types(self) -> tuple[str, ...]:
+        """Predicate types of the attestations this rule looks for."""
+        return ()
 
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        """Keyless signers this rule accepts (signatures are verified for each)."""
+        return ()
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigRule(RuleBase):
-    ids: tuple[str, ...] = ()  # these check ids violate...
-    severity: Level | None = None  # ...and so does any check at or above this level
-
-
-class LicenseMode(StrEnum):
-    DENY = "deny"
-    ALLOW = "allow"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LicenseRule(RuleBase):
-    mode: LicenseMode
-    licenses: tuple[str, ...]  # SPDX ids, normalised
-    require_known: bool = False  # a package without any licence violates
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BannedPackage:
-    name: str = ""  # glob over the package name
-    purl: str = ""  # glob over the purl
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SbomRule(RuleBase):
-    required: bool = False  # the inventory must list at least one package
-    banned: tuple[BannedPackage, ...] = ()
-
-
-class Require(StrEnum):
-    ANY = "any"
-    ALL = "all"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureRule(RuleBase):
-    keys: tuple[str, ...] = ()  # normalised fingerprints (from the file or from PEM paths)
-    key_names: tuple[str, ...] = ()  # how each key was written, for messages
-    key_files: tuple[str, ...] = ()  # PEM public keys (absolute paths) to verify signatures with
-    require: Require = Require.ANY
-    attestations: tuple[str, ...] = ()  # predicate types that must be present and verified
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BaseRule(RuleBase):
-    trusted: bool = False  # the base must be known and trusted
-    not_eol: bool = False  # the base release must not be end of life
-    max_days_behind: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CelRule(RuleBase):
-    """Passes when ``expression`` evaluates to true over the evidence; false is a
-    violation with ``message``; an evaluation error is a violation with the error."""
-
-    expression: str
-    message: str = ""
-    program: Any = None  # the compiled celpy program (compiled at load time)
-
-
-Rule = (VulnerabilityRule | SecretRule | ConfigRule | LicenseRule | SbomRule | SignatureRule
-        | BaseRule | CelRule)
+    def sigstore_root(self) -> str:
+        """The Sigstore trusted_root.json this rule names ("": the production root)."""
+        return ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,41 +163,23 @@ class Policy:
 
     def needs(self) -> frozenset[Need]:
         """The kinds of evidence the rules look at."""
-        return frozenset(n for r in self.rules for n in rule_needs(r))
+        return frozenset(n for r in self.rules for n in r.needs())
 
     def verification_keys(self) -> tuple[str, ...]:
         """PEM public key files the signature rules name: signatures are verified with these
         (a key given only by fingerprint can be matched, not used to verify)."""
-        return tuple(dict.fromkeys(k for r in self.rules if isinstance(r, SignatureRule)
-                                   for k in r.key_files))
+        return tuple(dict.fromkeys(k for r in self.rules for k in r.verification_keys()))
 
     def attestation_types(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(t for r in self.rules if isinstance(r, SignatureRule)
-                                   for t in r.attestations))
+        return tuple(dict.fromkeys(t for r in self.rules for t in r.attestation_types()))
+
+    def signing_identities(self) -> tuple[IdentityPolicy, ...]:
+        """The keyless signers the rules accept, each verified on its own."""
+        return tuple(dict.fromkeys(i for r in self.rules for i in r.signing_identities()))
+
+    def trusted_root(self) -> str:
+        """The Sigstore trusted root the rules name (the first; "" for the production root)."""
+        return next((root for r in self.rules if (root := r.sigstore_root())), "")
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
-
-
-_NEEDS: dict[type, tuple[Need, ...]] = {
-    VulnerabilityRule: (Need.VULNERABILITIES,),
-    SecretRule: (Need.SECRETS,),
-    ConfigRule: (Need.CONFIG,),
-    LicenseRule: (Need.PACKAGES,),
-    SbomRule: (Need.PACKAGES,),
-    BaseRule: (Need.BASE,),
-}
-
-_CEL_NAMES = {n.value: n for n in Need}
-
-
-def rule_needs(rule: Rule) -> tuple[Need, ...]:
-    if isinstance(rule, SignatureRule):
-        return ((Need.SIGNATURES,) if rule.keys else ()) + (
-            (Need.ATTESTATIONS,) if rule.attestations else ())
-    if isinstance(rule, CelRule):
-        import re
-
-        words = set(re.findall(r"[A-Za-z_]\w*", rule.expression))
-        return tuple(n for w, n in _CEL_NAMES.items() if w in words)
-    return _NEEDS[type(rule)]

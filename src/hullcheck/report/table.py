@@ -1,24 +1,177 @@
-"""Plain-text tables (rich) for terminals."""
+"""Plain-text tables for terminals, one function per report type.
+
+Column layout is rich's, imported on first use (about 25 ms): only table output pays it.
+"""
 
 from __future__ import annotations
 
 import io
+from collections import Counter
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
+from hullcheck.model import Inventory, Severity, Visibility
 
-from hullcheck.model import Inventory, Visibility
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hullcheck.base.model import CatalogEntry
+    from hullcheck.misconfig import ConfigReport
+    from hullcheck.policy import Decision
+    from hullcheck.report.model import BaseCatalog, BaseReport, PolicyReport, ScanReport
+    from hullcheck.secrets.model import SecretReport
+
+_SHOWN_ITEMS = 20  # items listed under each violated rule
+_SHOWN_UNKNOWNS = 10  # unreadable evidence files listed under an inventory
 
 
-def _console(buf: io.StringIO, width: int | None) -> Console:
-    return Console(file=buf, width=width or 120, color_system=None, highlight=False)
+def _table(*columns: str) -> Table:
+    from rich.table import Table
+
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    return t
 
 
-def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
+def _console(buf: io.StringIO, width: int) -> Console:
+    from rich.console import Console
+
+    return Console(file=buf, width=width, color_system=None, highlight=False)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# -- scans -------------------------------------------------------------------------------
+
+
+def scan(report: ScanReport, *, width: int | None = None) -> str:
+    """One section per scanner that ran; the vulnerability section alone is untitled."""
+    width = width or 140
+    sections: list[tuple[str, str]] = []
+    if "vuln" in report.scanners:
+        sections.append(("Vulnerabilities", _vulnerabilities(report, width)))
+    if report.secrets is not None:
+        sections.append(("Secrets (redacted)", secrets(report.secrets, width=width)))
+    if report.config is not None:
+        sections.append(("Image configuration", config(report.config, width=width)))
+    if len(sections) == 1:
+        return sections[0][1]
+    return "\n".join(f"== {title} ==\n{body.lstrip(chr(10))}" for title, body in sections)
+
+
+def _vulnerabilities(report: ScanReport, width: int) -> str:
+    t = _table("PACKAGE", "VERSION", "TYPE", "VULNERABILITY", "SEVERITY", "STATUS", "FIXED IN",
+               "LAYER")
+    for f in report.active:
+        p = f.package
+        sev = f.severity.value + (" (KEV)" if f.kev else "") + ("*" if f.severity_from else "")
+        name = p.name if p.visibility is Visibility.VISIBLE else f"{p.name} (hidden)"
+        t.add_row(name, p.version, p.type.value, f.id, sev, f.status.value,
+                  ", ".join(f.fixed_versions) or "-", "-" if p.layer is None else str(p.layer))
+    buf = io.StringIO()
+    console = _console(buf, width)
+    if report.active:
+        console.print(t)
+    inv = report.inventory
+    counts = Counter(f.severity for f in report.active)
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    console.print(f"\n{inv.source.name}: {_n(len(report.packages), 'package')}, "
+                  f"{_n(len(report.active), 'finding')}" + (f" ({summary})" if summary else ""),
+                  soft_wrap=True)
+    if any(f.severity_from for f in report.active):
+        console.print("* severity of an alias advisory: the matched records rate none "
+                      "(see -o json 'severityFrom')", soft_wrap=True)
+    if inv.hidden:
+        console.print(_hidden_line(report), soft_wrap=True)
+    suppressed = len(report.findings) - len(report.active)
+    if suppressed:
+        console.print(f"{_n(suppressed, 'finding')} suppressed by VEX or ignore rules "
+                      "(see -o json)", soft_wrap=True)
+    if report.skipped:
+        console.print(f"{len(report.skipped)} packages or advisories could not be evaluated "
+                      "(see -o json 'skipped')", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    return buf.getvalue()
+
+
+def _hidden_line(report: ScanReport) -> str:
+    """What the scope says of packages shipped but not visible and their findings."""
+    inv, n = report.inventory, report.hidden_findings
+    them = "it" if len(inv.hidden) == 1 else "them"
+    shipped = (f"{_n(len(inv.hidden), 'package')} shipped but not visible (deleted or replaced "
+               f"by a later layer, still extractable from the image)")
+    if inv.scope == "all-layers":
+        return f"{shipped}: listed, marked (hidden); {_n(n, 'finding')} on {them}"
+    return (f"{shipped}: {_n(n, 'finding')} on {them} not listed; --scope all-layers lists "
+            "them")
+
+
+def secrets(report: SecretReport, *, width: int | None = None) -> str:
+    from hullcheck.secrets.model import Confidence
+
+    t = _table("RULE", "SEVERITY", "PATH", "LINE", "LAYER", "MATCH")
+    for f in report.findings:
+        layer = "-" if f.layer is None else str(f.layer.index)
+        if not f.visible:
+            layer += " (deleted" + ("" if f.deleted_by is None else f" in {f.deleted_by.index}") + ")"
+        severity = f.severity.value + (" (low confidence)" if f.confidence is Confidence.LOW
+                                       else "")
+        t.add_row(f.rule_id, severity, f.path, str(f.line), layer, f.match)
+    buf = io.StringIO()
+    console = _console(buf, width or 140)
+    if report.findings:
+        console.print(t)
+    hidden = sum(1 for f in report.findings if not f.visible)
+    low = sum(1 for f in report.findings if f.confidence is Confidence.LOW)
+    summary = f"{len(report.findings)} secret(s)"
+    if hidden:
+        summary += (f", {hidden} in files a later layer deleted or replaced (still extractable "
+                    "from the image)")
+    if low:
+        summary += (f", {low} with low confidence (in a language package's tests, examples or "
+                    "documentation)")
+    console.print(f"\n{report.source.name}: {summary}", soft_wrap=True)
+    s = report.skipped
+    console.print(f"scanned {report.files_scanned} files ({report.bytes_scanned} bytes); skipped "
+                  f"{s.binary} binary, {s.too_large} too large, {s.allowlisted} allow-listed",
+                  soft_wrap=True)
+    if s.package_files:
+        matches = f"{s.package_matches} match" + ("es" if s.package_matches != 1 else "")
+        console.print(f"not reported: {matches} in "
+                      f"{_n(s.package_files, 'package file')} as their OS package installed "
+                      "them (the distro's own; --include-package-files reports them)",
+                      soft_wrap=True)
+    return buf.getvalue()
+
+
+def config(report: ConfigReport, *, width: int | None = None, max_evidence: int = 5) -> str:
+    from hullcheck.misconfig import Status as CheckStatus
+
+    t = _table("CHECK", "SEVERITY", "CIS", "TITLE", "EVIDENCE")
+    for r in report.findings:
+        ev = list(r.evidence[:max_evidence])
+        if len(r.evidence) > max_evidence:
+            ev.append(f"... and {len(r.evidence) - max_evidence} more")
+        t.add_row(r.id, r.severity.value, r.cis or "-", f"{r.title}\nfix: {r.remediation}",
+                  "\n".join(ev))
+    buf = io.StringIO()
+    console = _console(buf, width or 140)
+    if report.findings:
+        console.print(t)
+    passed = sum(1 for r in report.results if r.status is CheckStatus.PASS)
+    console.print(f"\n{report.source.name}: {len(report.findings)} failed, {passed} passed, "
+                  f"{len(report.results) - len(report.findings) - passed} not applicable",
+                  soft_wrap=True)
+    return buf.getvalue()
+
+
+def inventory(inv: Inventory, *, width: int | None = None) -> str:
     """NAME VERSION TYPE LAYER table of an inventory, hidden packages marked, plus a summary."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("NAME", "VERSION", "TYPE", "LAYER", "SOURCE"):
-        table.add_column(col, overflow="fold")
+    table = _table("NAME", "VERSION", "TYPE", "LAYER", "SOURCE")
     shown = inv.packages if inv.scope == "all-layers" else inv.visible
     for p in shown:
         layer = "-" if p.layer is None else str(p.layer)
@@ -29,7 +182,7 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
                 f"{p.source.name} {p.source.version}")
         table.add_row(name, p.version, p.type.value, layer, src)
     buf = io.StringIO()
-    console = _console(buf, width)
+    console = _console(buf, width or 120)
     console.print(table)
     distro = inv.distro.pretty_name or inv.distro.release if inv.distro else "unknown distro"
     ident = inv.source.manifest_digest or inv.source.config_digest or inv.source.name
@@ -50,10 +203,101 @@ def inventory_table(inv: Inventory, *, width: int | None = None) -> str:
     if inv.unknowns:
         console.print(f"{_n(len(inv.unknowns), 'evidence file')} could not be read:",
                       soft_wrap=True)
-        for u in inv.unknowns[:10]:
+        for u in inv.unknowns[:_SHOWN_UNKNOWNS]:
             console.print(f"  {u.location.path} (layer {u.location.layer}): {u.reason}", soft_wrap=True)
     return buf.getvalue()
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+# -- policy decisions --------------------------------------------------------------------
+
+
+def decision(report: PolicyReport) -> str:
+    d = report.decision
+    lines = [f"{d.image.ref}" + (f" ({d.image.digest})" if d.image.digest else ""),
+             f"policy {d.policy}: {d.outcome.value.upper()}", ""]
+    for v in d.violations:
+        lines.append(f"  {v.action.value.upper():4}  {v.rule}: {v.message}")
+        for item in v.items[:_SHOWN_ITEMS]:
+            lines.append(f"          - {item}")
+        if len(v.items) > _SHOWN_ITEMS:
+            lines.append(f"          ... and {len(v.items) - _SHOWN_ITEMS} more (see -o json)")
+    if not d.violations:
+        lines.append("  no rule violated")
+    if d.waived:
+        lines.append("")
+        lines.append(f"waived ({len(d.waived)}):")
+        for w in d.waived:
+            what = f"{w.rule}: {w.item}" if w.item else w.rule
+            until = f", until {w.expires}" if w.expires else ""
+            lines.append(f"  {what} — {w.by}: {w.reason}{until}")
+    for e in d.expired_waivers:
+        lines.append("")
+        lines.append(f"EXPIRED {e.waiver.describe()} at {e.waiver.where}: no longer waives"
+                     + (" " + "; ".join(e.would_waive) if e.would_waive else ""))
+    for note in d.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def decision_line(d: Decision) -> str:
+    """One line: the outcome and the failing (else warning) rules."""
+    if not d.violations:
+        return f"{d.image.ref}: pass"
+    shown = d.failed or d.violations
+    rules = "; ".join(f"{v.rule}: {v.message}" for v in shown)
+    return f"{d.image.ref}: {d.outcome.value}: {rules}"
+
+
+# -- base images -------------------------------------------------------------------------
+
+_IDENTIFIED_BY = {"annotation": "from the manifest annotations", "label": "from the config labels",
+                  "layers": "by its layers in the base catalog"}
+
+
+def base(report: BaseReport) -> str:
+    a = report.assessment
+    ident = a.identity
+    digest = f" ({a.image.manifest_digest})" if a.image.manifest_digest else ""
+    distro = (a.distro.pretty_name or a.distro.release) if a.distro else "unknown (no os-release)"
+    lines = [f"image      {a.image.name}{digest}", f"distro     {distro}"]
+    if ident.found:
+        how = _IDENTIFIED_BY[ident.by.value]
+        detail = f"; first {ident.layers} layers" if ident.layers is not None else ""
+        if ident.layers_match is False:
+            detail = "; WARNING: its layers are not this image's first layers"
+        lines.append(f"base       {ident.reference} ({how}{detail})")
+        lines.extend(f"           same layers: {other}" for other in ident.also)
+    else:
+        lines.append("base       not identified (no base annotations, no catalog entry matches)")
+    if a.trust is not None:
+        lines.append(f"trust      {a.trust.state.value}: {a.trust.reason}")
+    if a.freshness is not None:
+        lines.append(f"freshness  {a.freshness.sentence()}")
+    lines.append(f"eol        {a.eol.state.value}: {a.eol.reason}")
+    if a.advice is not None:
+        lines.append(f"advice     {a.advice.summary()}")
+        for f in sorted(a.advice.fixed, key=lambda f: (-f.severity.rank, f.id)):
+            lines.append(f"             {f.id:<22} {f.severity.value:<9} {f.package.name} "
+                         f"{f.package.version} -> fixed in the new base")
+    lines.extend(f"note       {n}" for n in a.notes)
+    lines.extend(f"FAIL       {f}" for f in report.failures)
+    return "\n".join(lines) + "\n"
+
+
+def distro_label(e: CatalogEntry) -> str:
+    if e.distro is None:
+        return "no os-release"
+    return e.distro.pretty_name or e.distro.release
+
+
+def catalog(report: BaseCatalog) -> str:
+    if not report.entries:
+        return "the base catalog is empty: add bases with 'hullcheck base add REF...'\n"
+    rows = [("BASE", "DIGEST", "CREATED", "DISTRO", "LAYERS")]
+    for e in report.entries:
+        tag = f":{e.tag}" if e.tag else ""
+        rows.append((f"{e.name}{tag}", e.digest[:19], e.created[:10], distro_label(e),
+                     str(len(e.diff_ids))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"

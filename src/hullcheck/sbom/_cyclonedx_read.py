@@ -13,6 +13,7 @@ from hullcheck import untrusted
 from hullcheck.ecosystem import is_os
 from hullcheck.errors import FormatError
 from hullcheck.model import (
+    DetectedLicense,
     Distro,
     ImageSource,
     Inventory,
@@ -23,12 +24,15 @@ from hullcheck.model import (
     Relationship,
     RelationshipType,
     SourcePackage,
+    Supplier,
+    SupplierKind,
     Unknown,
     Visibility,
+    split_contact,
 )
 from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
-from hullcheck.sbom import _purl
+from hullcheck.sbom import _purl, native
 from hullcheck.sbom._common import LayerTable, OwnedFiles, absolute
 from hullcheck.sbom._reader import Node
 
@@ -224,6 +228,8 @@ def _package(comp: Node, props: _Props, layers: LayerTable) -> Package | str:
         else _first(props, P.SYFT_FOUND_BY) or CATALOGER,
         locations=_locations(comp, props, layers),
         licenses=_licenses(comp, props),
+        detected_licenses=_detected(comp, props),
+        supplier=_supplier(comp, props),
         source=_source_package(props, ptype, version, purl),
         arch=_first(props, P.ARCH) or (_purl.qualifier(purl, "arch") if purl else ""),
         cpes=tuple(cpes),
@@ -272,6 +278,45 @@ def _licenses(comp: Node, props: _Props) -> tuple[str, ...]:
             if text:
                 out.append(text)
     return tuple(out)
+
+
+def _detected(comp: Node, props: _Props) -> tuple[DetectedLicense, ...]:
+    """Our property when present (confidence and file); else each licence the document says
+    was concluded, not declared (CycloneDX 1.6 ``acknowledgement``)."""
+    if recorded := _first(props, P.LICENSES_DETECTED):
+        try:
+            values = untrusted.json_document(recorded, what=P.LICENSES_DETECTED)
+        except FormatError as exc:
+            comp.fail(f"property {P.LICENSES_DETECTED!r}: {exc}")
+        node = Node(comp.doc, f"{comp.path}.properties[{P.LICENSES_DETECTED}]", values)
+        return tuple(native.read_detected(n) for n in node.items())
+    out = []
+    for choice in comp.list("licenses"):
+        lic = choice if choice.has("expression") else choice.get("license")
+        if lic is None or lic.str("acknowledgement") != "concluded":
+            continue
+        text = choice.str("expression") or lic.str("id") or lic.str("name")
+        if text:
+            out.append(DetectedLicense(expression=text))
+    return tuple(out)
+
+
+def _supplier(comp: Node, props: _Props) -> Supplier | None:
+    """The component's supplier: its name and first contact's email (Trivy writes the
+    maintainer's "Name <address>" as the name); a person when our property says so."""
+    node = comp.get("supplier")
+    if node is None:
+        return None
+    name = node.str("name")
+    email = next((c.str("email") for c in node.list("contact") if c.str("email")), "")
+    if not email:
+        name, email = split_contact(name)
+    if not name and not email:
+        return None
+    kind = _first(props, P.SUPPLIER_KIND) or SupplierKind.ORGANIZATION.value
+    if kind not in {k.value for k in SupplierKind}:
+        comp.fail(f"property {P.SUPPLIER_KIND!r} has unknown value {kind[:40]!r}")
+    return Supplier(name=name or email, email=email, kind=SupplierKind(kind))
 
 
 def _source_package(

@@ -42,6 +42,10 @@ ARCH = "hullcheck:arch"
 FILES_COUNT = "hullcheck:files:count"
 CPE = "hullcheck:cpe:"  # + N, CPEs after the first (which is the component's cpe)
 LICENSES = "hullcheck:licenses"  # JSON list; only when the licence field cannot hold them all
+# JSON list of {expression, confidence, path}: the licences detected from licence text (the
+# licence field says "concluded"; this says with what confidence, from which file)
+LICENSES_DETECTED = "hullcheck:licenses:detected"
+SUPPLIER_KIND = "hullcheck:supplier:kind"  # person | organization (CycloneDX: an organisation)
 PURL_UNPARSED = "hullcheck:purl"  # a purl the purl library refused
 RELATIONSHIP = "hullcheck:relationship:"  # + type; value: target
 EXTRA = "hullcheck:extra:"  # + key

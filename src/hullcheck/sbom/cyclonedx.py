@@ -30,17 +30,24 @@ from cyclonedx.exception.factory import InvalidLicenseExpressionException
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 from cyclonedx.model.dependency import Dependable, Dependency
-from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
+from cyclonedx.model.license import (
+    DisjunctiveLicense,
+    License,
+    LicenseAcknowledgement,
+    LicenseExpression,
+)
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
-from hullcheck.model import Inventory, Package
+from hullcheck.model import Inventory, Package, Supplier
 from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import _props as P
+from hullcheck.sbom import native
 from hullcheck.sbom._common import TOOL, TOOL_VERSION, image_purl, refs, shown
 from hullcheck.sbom._cyclonedx_read import decode, is_cyclonedx
 from hullcheck.sbom._license import spdx_expression
@@ -48,6 +55,13 @@ from hullcheck.sbom._license import spdx_expression
 __all__ = ["decode", "encode", "is_cyclonedx"]
 
 _LICENSES = LicenseFactory()
+_DECLARED = LicenseAcknowledgement.DECLARED
+_CONCLUDED = LicenseAcknowledgement.CONCLUDED  # detected from licence text
+_ACK = {a.value: a for a in LicenseAcknowledgement}
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+_DECLARED = LicenseAcknowledgement.DECLARED
+_CONCLUDED = LicenseAcknowledgement.CONCLUDED  # detected from licence text
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> bytes:
@@ -183,24 +197,40 @@ def _json_image(inventory: Inventory) -> Json:
 
 def _json_component(inventory: Inventory, p: Package, ref: str) -> Json:
     purl = _purl(p.purl)
-    licenses, licenses_prop = _licence_parts(p.licenses)
+    licenses, licenses_prop = _licence_parts(p.licenses, _detected_set(p))
     return _json_sparse({
         "bom-ref": ref, "cpe": p.cpes[0] if p.cpes else None,
         "licenses": _json_licenses(licenses), "name": p.name or "(unnamed)",
         "properties": _json_properties(_package_properties(inventory, p, purl, licenses_prop)),
         "purl": purl.to_string() if purl is not None else None,
+        "supplier": _json_supplier(p.supplier) if p.supplier else None,
         "type": ComponentType.LIBRARY.value, "version": p.version or None})
 
 
-_LICENCE_ORDER = {"expression": 0, "id": 1, "name": 2}
+def _json_supplier(s: Supplier) -> Json:
+    """As ``_supplier``'s organisational entity is written."""
+    contact = [{"email": s.email}] if _EMAIL.fullmatch(s.email) else None
+    return _json_sparse({"contact": contact, "name": s.name or s.email or None})
 
 
-def _json_licenses(licenses: list[tuple[str, str]]) -> list[Json]:
-    """As the library's sorted set writes them: an expression first, then licences by id,
-    then by name; each once."""
+def _licence_order(part: tuple[str, str, str]) -> tuple[object, ...]:
+    # The library's: an expression before any licence (we write one at most); licences by
+    # acknowledgement, id, name, a missing one after any.
+    kind, value, ack = part
+    if kind == "expression":
+        return (0,)
+    return (1, ack == "", ack, kind == "name", value)
+
+
+def _json_licenses(licenses: list[tuple[str, str, str]]) -> list[Json]:
+    """As the library's sorted set writes them (``_licence_order``), each once; the
+    acknowledgement as its JSON writes it (before the id or name, alphabetical)."""
     out: list[Json] = []
-    for kind, value in sorted(set(licenses), key=lambda x: (_LICENCE_ORDER[x[0]], x[1])):
-        out.append({"expression": value} if kind == "expression" else {"license": {kind: value}})
+    for kind, value, ack in sorted(set(licenses), key=_licence_order):
+        if kind == "expression":
+            out.append(_json_sparse({"acknowledgement": ack or None, "expression": value}))
+        else:
+            out.append({"license": _json_sparse({"acknowledgement": ack or None, kind: value})})
     return out
 
 
@@ -251,6 +281,8 @@ def _xml_root(doc: Json) -> ElementTree.Element:
 
 def _xml_component(parent: ElementTree.Element, c: Json) -> None:
     e = _sub(parent, "component", type=c["type"], **{"bom-ref": c["bom-ref"]})
+    if "supplier" in c:
+        _xml_supplier(e, c["supplier"])
     for key in ("name", "version", "description"):
         if key in c:
             _leaf(e, key, _normalized(c[key]))
@@ -258,15 +290,27 @@ def _xml_component(parent: ElementTree.Element, c: Json) -> None:
         licences = _sub(e, "licenses")
         for lic in c["licenses"]:
             if "expression" in lic:
-                _leaf(licences, "expression", _normalized(lic["expression"]))
+                ack = {"acknowledgement": lic["acknowledgement"]} if "acknowledgement" in lic else {}
+                _leaf(licences, "expression", _normalized(lic["expression"]), **ack)
             else:
-                ((kind, value),) = lic["license"].items()
-                _leaf(_sub(licences, "license"), kind,
+                one = dict(lic["license"])
+                ack = {"acknowledgement": one.pop("acknowledgement")} \
+                    if "acknowledgement" in one else {}
+                ((kind, value),) = one.items()
+                _leaf(_sub(licences, "license", **ack), kind,
                       _normalized(value) if kind == "name" else value)
     for key in ("cpe", "purl"):
         if key in c:
             _leaf(e, key, c[key])
     _xml_properties(e, c.get("properties", ()))
+
+
+def _xml_supplier(parent: ElementTree.Element, supplier: Json) -> None:
+    e = _sub(parent, "supplier")
+    if "name" in supplier:
+        _leaf(e, "name", _normalized(supplier["name"]))
+    for contact in supplier.get("contact", ()):
+        _leaf(_sub(e, "contact"), "email", _normalized(contact["email"]))
 
 
 def _xml_properties(parent: ElementTree.Element, props: Iterable[Json]) -> None:
@@ -367,7 +411,7 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
 
 def _component(inventory: Inventory, p: Package, ref: str) -> Component:
     purl = _purl(p.purl)
-    licenses, licenses_prop = _licenses(p.licenses)
+    licenses, licenses_prop = _licenses(p.licenses, _detected_set(p))
     return Component(
         type=ComponentType.LIBRARY,
         name=p.name or "(unnamed)",
@@ -376,6 +420,7 @@ def _component(inventory: Inventory, p: Package, ref: str) -> Component:
         bom_ref=ref,
         licenses=licenses,
         cpe=p.cpes[0] if p.cpes else None,
+        supplier=_supplier(p.supplier) if p.supplier else None,
         properties=_package_properties(inventory, p, purl, licenses_prop),
     )
 
@@ -395,6 +440,8 @@ def _package_properties(inventory: Inventory, p: Package, purl: PackageURL | Non
         (P.ARCH, p.arch),
         (P.FILES_COUNT, str(len(p.files)) if p.files else ""),
         (P.LICENSES, licenses_prop),
+        (P.LICENSES_DETECTED, _detected(p)),
+        (P.SUPPLIER_KIND, p.supplier.kind.value if p.supplier else ""),
         (P.PURL_UNPARSED, p.purl if purl is None else ""),
     ]
     for i, loc in enumerate(p.locations):
@@ -416,44 +463,74 @@ def _purl(text: str) -> PackageURL | None:
         return None
 
 
-def _licenses(texts: tuple[str, ...]) -> tuple[list[License], str]:
+def _licenses(texts: tuple[str, ...], detected: set[str]) -> tuple[list[License], str]:
     """CycloneDX licences for the texts (``_licence_parts``) as the library's objects."""
-    parts, prop = _licence_parts(texts)
-    return [_expression(v) if kind == "expression" else DisjunctiveLicense(id=v)
-            if kind == "id" else _LICENSES.make_with_name(v) for kind, v in parts], prop
+    parts, prop = _licence_parts(texts, detected)
+    return [_expression(v, _ACK.get(ack)) if kind == "expression"
+            else DisjunctiveLicense(id=v, acknowledgement=_ACK.get(ack)) if kind == "id"
+            else _LICENSES.make_with_name(v, acknowledgement=_ACK.get(ack))
+            for kind, v, ack in parts], prop
 
 
-def _licence_parts(texts: tuple[str, ...]) -> tuple[list[tuple[str, str]], str]:
-    """The licences for the texts as (id | name | expression, value), and the JSON list to
-    record when they cannot all be said in the licence field (the schema allows either
-    licences or one expression)."""
-    singles: list[tuple[str, str]] = []
+def _detected_set(p: Package) -> set[str]:
+    return {d.expression for d in p.detected_licenses}
+
+
+def _licence_parts(texts: tuple[str, ...], detected: set[str]
+                   ) -> tuple[list[tuple[str, str, str]], str]:
+    """The licences for the texts as (id | name | expression, value, acknowledgement): each
+    declared, or concluded when ``detected`` (from licence text), "" when an expression
+    joins both; and the JSON list to record when they cannot all be said in the licence
+    field (the schema allows either licences or one expression)."""
+    singles: list[tuple[str, str, str]] = []
     expressions: list[str] = []
+    acks: set[LicenseAcknowledgement] = set()
     texts = tuple(t for t in texts if t.strip())
     for text in texts:
+        ack = _CONCLUDED if text in detected else _DECLARED
+        acks.add(ack)
         spdx_id = fixup_id(text)
         if spdx_id is not None:
-            singles.append(("id", spdx_id))
+            singles.append(("id", spdx_id, ack.value))
         elif (expr := spdx_expression(text)) is not None:
             expressions.append(expr)
         else:
-            singles.append(("name", text))
+            singles.append(("name", text, ack.value))
     if not expressions:
         return singles, ""
+    # One expression, or several licences with a compound one among them: one AND-ed
+    # expression of the valid ones (acknowledged when all are alike), and the full list in a
+    # property so our own reader restores them.
+    ack_all = next(iter(acks)).value if len(acks) == 1 else ""
     if len(expressions) == 1 and not singles:
-        return [("expression", expressions[0])], ""
-    # Several licences with a compound one among them: one AND-ed expression of the valid ones,
-    # and the full list in a property so our own reader restores them.
+        return [("expression", expressions[0], ack_all)], ""
     valid = [t for t in (spdx_expression(x) for x in texts) if t]
     combined = " AND ".join(f"({t})" if " " in t else t for t in valid)
-    return [("expression", combined)], json.dumps(list(texts), ensure_ascii=False)
+    return [("expression", combined, ack_all)], json.dumps(list(texts), ensure_ascii=False)
 
 
-def _expression(text: str) -> License:
+def _expression(text: str, ack: LicenseAcknowledgement | None) -> License:
     try:
-        return _LICENSES.make_with_expression(text)
+        return _LICENSES.make_with_expression(text, acknowledgement=ack)
     except InvalidLicenseExpressionException:
-        return LicenseExpression(text)  # LicenseRef- ids: valid SPDX, unknown to the library
+        # LicenseRef- ids: valid SPDX, unknown to the library
+        return LicenseExpression(text, acknowledgement=ack)
+
+
+def _detected(p: Package) -> str:
+    """The detected licences with their confidence and file, for our own reader (CycloneDX
+    says only "concluded")."""
+    if not p.detected_licenses:
+        return ""
+    return json.dumps([native._detected(d) for d in p.detected_licenses], ensure_ascii=False)
+
+
+def _supplier(s: Supplier) -> OrganizationalEntity:
+    """CycloneDX's supplier is an organisational entity: a person supplier is one named after
+    them (the kind travels in a property)."""
+    # The schema wants an address there: a value that is none (from a foreign SBOM) is left out.
+    contacts = [OrganizationalContact(email=s.email)] if _EMAIL.fullmatch(s.email) else None
+    return OrganizationalEntity(name=s.name or s.email, contacts=contacts)
 
 
 def _attach_relationships(

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from hullcheck.model import (
+    DetectedLicense,
     Distro,
     ImageSource,
     Inventory,
@@ -21,6 +22,8 @@ from hullcheck.model import (
     Relationship,
     RelationshipType,
     SourcePackage,
+    Supplier,
+    SupplierKind,
     Unknown,
     Visibility,
 )
@@ -128,11 +131,21 @@ def _package(p: Package) -> dict[str, Any]:
         "type": p.type.value, "name": p.name, "version": p.version, "purl": p.purl,
         "foundBy": p.found_by, "locations": [_location(x) for x in p.locations],
         "licenses": list(p.licenses),
+        "detectedLicenses": [_detected(d) for d in p.detected_licenses],
+        "supplier": _supplier(p.supplier) if p.supplier else None,
         "source": {"name": p.source.name, "version": p.source.version} if p.source else None,
         "arch": p.arch, "files": list(p.files), "fileDigests": _pairs(p.file_digests),
         "cpes": list(p.cpes),
         "visibility": p.visibility.value, "ownedBy": p.owned_by, "extras": _pairs(p.extras),
     }
+
+
+def _detected(d: DetectedLicense) -> dict[str, Any]:
+    return {"expression": d.expression, "confidence": d.confidence, "path": d.path}
+
+
+def _supplier(s: Supplier) -> dict[str, Any]:
+    return {"name": s.name, "email": s.email, "kind": s.kind.value}
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -188,6 +201,25 @@ def _read_relationship(n: Node) -> Relationship:
     )
 
 
+def read_detected(n: Node) -> DetectedLicense:
+    """A detected licence as ``_detected`` writes it; the confidence a number from 0 to 1 or
+    absent."""
+    confidence = n.get("confidence")
+    value = None if confidence is None else confidence.value
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or not 0 <= value <= 1):
+        n.fail(f"confidence must be a number from 0 to 1, not {str(value)[:40]!r}")
+    return DetectedLicense(expression=n.req("expression").as_str(),
+                           confidence=None if value is None else float(value),
+                           path=n.str("path"))
+
+
+def read_supplier(n: Node) -> Supplier:
+    return Supplier(name=n.req("name").as_str(), email=n.str("email"),
+                    kind=_enum(SupplierKind, n.req("kind")) if n.has("kind")
+                    else SupplierKind.ORGANIZATION)
+
+
 def _read_location(n: Node) -> Location:
     return Location(path=n.req("path").as_str(), layer=n.opt_int("layer"))
 
@@ -202,6 +234,8 @@ def _read_package(n: Node) -> Package:
         found_by=n.str("foundBy"),
         locations=tuple(_read_location(x) for x in n.list("locations")),
         licenses=n.strs("licenses"),
+        detected_licenses=tuple(read_detected(x) for x in n.list("detectedLicenses")),
+        supplier=read_supplier(sup) if (sup := n.get("supplier")) else None,
         source=(
             SourcePackage(name=src.req("name").as_str(), version=src.str("version"))
             if src else None

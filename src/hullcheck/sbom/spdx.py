@@ -40,16 +40,21 @@ from packageurl import PackageURL
 from hullcheck import untrusted
 from hullcheck.ecosystem import is_os
 from hullcheck.errors import FormatError
+from hullcheck.licenses import LICENSE_REF
 from hullcheck.model import (
+    DetectedLicense,
     Distro,
     ImageSource,
     Inventory,
     Location,
     Package,
     SourcePackage,
+    Supplier,
+    SupplierKind,
     Unknown,
     Visibility,
     file_digest,
+    split_contact,
 )
 from hullcheck.sbom import _purl, native
 from hullcheck.sbom._common import (
@@ -157,7 +162,7 @@ def encode(inventory: Inventory, *, now: datetime | None = None, files: bool = T
         del doc["files"]
     if extracted:
         doc["hasExtractedLicensingInfos"] = [
-            {"licenseId": k, "name": v, "extractedText": v} for k, v in sorted(extracted.items())
+            _extracted_info(k, v) for k, v in sorted(extracted.items())
         ]
     return _render(doc).encode("utf-8", "backslashreplace") + b"\n"
 
@@ -298,14 +303,37 @@ def _ref(category: str, kind: str, locator: str) -> dict[str, str]:
 
 
 def _license_field(licenses: tuple[str, ...], extracted: dict[str, str]) -> str:
+    """The licences as one SPDX expression (NOASSERTION when none). Text that is no expression
+    gets a LicenseRef- id with the text as its extracted text; LicenseRef- ids the package
+    already named get an entry saying so, as the spec asks of every LicenseRef- used."""
     parts = []
     for text in licenses:
         expr = spdx_expression(text)
         if expr is None:
             expr = license_ref(text)
             extracted[expr] = text
+        else:
+            for ref in LICENSE_REF.findall(expr):
+                if not ref.startswith("DocumentRef-"):  # defined in that other document
+                    extracted.setdefault(ref, "")
         parts.append(f"({expr})" if " " in expr and len(licenses) > 1 else expr)
     return " AND ".join(parts) or NOASSERTION
+
+
+def _extracted_info(ref: str, text: str) -> dict[str, str]:
+    if text:
+        return {"licenseId": ref, "name": text, "extractedText": text}
+    # Named by the package (a Debian copyright file's "public-domain"), text not at hand; the
+    # name is the id itself, so a reader that resolves ids to names keeps it.
+    return {"licenseId": ref, "name": ref,
+            "extractedText": f"{ref}: a licence the package names that is not on the SPDX "
+                             "licence list; its text is not in this document"}
+
+
+def _supplier(s: Supplier) -> str:
+    """``Person: NAME (EMAIL)`` or ``Organization: NAME (EMAIL)`` (SPDX 2.3 section 7.5)."""
+    kind = "Person" if s.kind is SupplierKind.PERSON else "Organization"
+    return f"{kind}: {s.name or s.email}" + (f" ({s.email})" if s.email else "")
 
 
 def _package(
@@ -322,14 +350,18 @@ def _package(
         "versionInfo": p.version,
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": False,
-        "licenseConcluded": NOASSERTION,  # we read declarations; we did not conclude anything
-        "licenseDeclared": _license_field(p.licenses, extracted),
+        # Declared: the package's metadata says so. Concluded: detected in licence text.
+        "licenseConcluded": _license_field(
+            tuple(d.expression for d in p.detected_licenses), extracted),
+        "licenseDeclared": _license_field(p.declared_licenses, extracted),
         "copyrightText": NOASSERTION,
         "primaryPackagePurpose": "LIBRARY",
         "externalRefs": refs_,
     }
     if info := _source_info(inventory, p):
         pkg["sourceInfo"] = info
+    if p.supplier is not None:
+        pkg["supplier"] = _supplier(p.supplier)
     return pkg
 
 
@@ -558,6 +590,7 @@ def _read_package(
     if ptype is None:
         return f"purl type {purl.type!r} is not supported"
     version = node.str("versionInfo") or _purl.package_version(purl)
+    licenses, detected = _read_licenses(node, licence_names)
     source = None
     if src_node is not None and src_node.str("name"):
         source = SourcePackage(name=src_node.str("name"),
@@ -576,7 +609,9 @@ def _read_package(
         purl=purl_text,
         found_by=CATALOGER,
         locations=(),
-        licenses=_read_licenses(node, licence_names),
+        licenses=licenses,
+        detected_licenses=detected,
+        supplier=_read_supplier(node),
         source=source,
         arch=_purl.qualifier(purl, "arch"),
         cpes=tuple(
@@ -586,9 +621,36 @@ def _read_package(
     )
 
 
-def _read_licenses(node: Node, licence_names: dict[str, str]) -> tuple[str, ...]:
-    for key in ("licenseDeclared", "licenseConcluded"):
-        text = node.str(key)
-        if text and text not in (NOASSERTION, "NONE"):
-            return (licence_names.get(text) or text,)
-    return ()
+def _read_licenses(node: Node, licence_names: dict[str, str]) -> tuple[
+        tuple[str, ...], tuple[DetectedLicense, ...]]:
+    """The declared licence; and the concluded one when it says something else, as detected
+    (Trivy writes the declared expression in both fields)."""
+    declared, concluded = (_license_value(node.str(k), licence_names)
+                           for k in ("licenseDeclared", "licenseConcluded"))
+    if not concluded or concluded == declared:
+        return ((declared,) if declared else ()), ()
+    return (*((declared,) if declared else ()), concluded), (DetectedLicense(expression=concluded),)
+
+
+def _license_value(text: str, licence_names: dict[str, str]) -> str:
+    if not text or text in (NOASSERTION, "NONE"):
+        return ""
+    return licence_names.get(text) or text
+
+
+_SUPPLIER = re.compile(r"(?P<kind>Person|Organization):\s*(?P<rest>.*)", re.S)
+_EMAIL_SUFFIX = re.compile(r"(?P<name>.*?)\s*\((?P<email>[^()\s]*@[^()\s]*)\)\s*\Z", re.S)
+
+
+def _read_supplier(node: Node) -> Supplier | None:
+    """``Person: NAME (EMAIL)`` / ``Organization: NAME (EMAIL)``; None for NOASSERTION."""
+    m = _SUPPLIER.fullmatch(node.str("supplier").strip())
+    if m is None:
+        return None
+    rest = " ".join(m.group("rest").split())
+    e = _EMAIL_SUFFIX.fullmatch(rest)
+    name, email = (e.group("name"), e.group("email")) if e else split_contact(rest)
+    if not name and not email:
+        return None
+    kind = SupplierKind.PERSON if m.group("kind") == "Person" else SupplierKind.ORGANIZATION
+    return Supplier(name=name or email, email=email, kind=kind)

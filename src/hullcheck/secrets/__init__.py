@@ -3,18 +3,18 @@
     Image ─filetree.build(sink=Scanner)─► FileTree ─Scanner.report()─► SecretReport
 
 ``scan_image`` does both; ``Scanner`` plugs into a read the pipeline does anyway.
+``report`` renders a SecretReport (table, JSON; SARIF within a scan).
 """
 
 from hullcheck.model import Severity
 from hullcheck.secrets.config import SecretConfig, load_config, parse_config
 from hullcheck.secrets.engine import available as available_engines
-from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
-from hullcheck.secrets.render import FORMATS, render, to_json
+from hullcheck.secrets.model import Confidence, Origin, SecretFinding, SecretReport, Skipped
 from hullcheck.secrets.rules import RULES, Rule
 from hullcheck.secrets.scanner import Scanner, redact, scan_image
 
 __all__ = [
-    "FORMATS", "RULES", "Origin", "Rule", "Scanner", "SecretConfig", "SecretFinding",
-    "SecretReport", "Severity", "Skipped", "available_engines", "load_config", "parse_config",
-    "redact", "render", "scan_image", "to_json",
+    "RULES", "Confidence", "Origin", "Rule", "Scanner", "SecretConfig", "SecretFinding", "SecretReport",
+    "Severity", "Skipped", "available_engines", "load_config", "parse_config", "redact",
+    "scan_image",
 ]

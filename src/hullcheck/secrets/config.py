@@ -26,7 +26,7 @@ from typing import Any
 
 from hullcheck import untrusted
 from hullcheck.errors import FormatError
-from hullcheck.model import Severity
+from hullcheck.model import RULE_SEVERITIES
 from hullcheck.secrets.rules import RULES, Rule
 
 DEFAULT_MAX_FILE = 10 << 20
@@ -96,11 +96,11 @@ def _rule(doc: Any, what: str) -> Rule:
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise FormatError(f"{what}: '{key}' is required (a string)")
     rid = doc["id"]
-    try:
-        severity = Severity(str(doc.get("severity", "medium")).lower())
-    except ValueError:
+    severity = next((s for s in RULE_SEVERITIES
+                     if s.value == str(doc.get("severity", "medium")).lower()), None)
+    if severity is None:
         raise FormatError(f"{what} ({rid}): severity must be one of "
-                          f"{', '.join(s.value for s in Severity)}") from None
+                          f"{', '.join(s.value for s in RULE_SEVERITIES)}")
     entropy = doc.get("entropy", 0.0)
     if not isinstance(entropy, int | float) or isinstance(entropy, bool) or entropy < 0:
         raise FormatError(f"{what} ({rid}): entropy must be a non-negative number")

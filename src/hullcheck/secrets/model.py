@@ -19,6 +19,15 @@ class Origin(StrEnum):
     HISTORY = "history"  # history created_by: build args and RUN lines ("config:history/N")
 
 
+class Confidence(StrEnum):
+    """How likely a match is a live secret rather than an example."""
+
+    HIGH = "high"
+    # In a language package's tests, examples or documentation (site-packages/*/tests/, a
+    # README, a .d.ts): reported, since a real key can sit there too, but likely an example.
+    LOW = "low"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SecretFinding:
     rule_id: str
@@ -31,6 +40,8 @@ class SecretFinding:
     layer: Layer | None = None  # the layer that wrote the file (or made the history entry)
     deleted_by: Layer | None = None  # the layer that deleted or replaced the file
     visible: bool = True  # still in the final file system (config entries always are)
+    confidence: Confidence = Confidence.HIGH
+    why_low: str = ""  # why the confidence is low ("" when high)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +51,11 @@ class Skipped:
     binary: int = 0  # NUL byte in the first 8 KiB, or a known binary extension
     too_large: int = 0  # over the size limit
     allowlisted: int = 0  # path on the allow-list
+    # Files an OS package installed, their content as its database recorded it (dpkg md5sums,
+    # apk and rpm digests): the distro's files, whose matches are not reported (unless the
+    # scan includes package files). Counted among the files scanned, not in ``total``.
+    package_files: int = 0
+    package_matches: int = 0  # the matches in them, not reported
 
     @property
     def total(self) -> int:

@@ -10,6 +10,14 @@ its first 8 KiB (binary, counted); otherwise one keyword prefilter pass tells wh
 can match, and only those rules' expressions run. Where two rules claim the same bytes,
 the earlier (more specific) rule wins. The tree, once built, says for each hit whether
 the file is still visible and which layer deleted it.
+
+Distro files: the scanner keeps the digests of each file it found a match in (only those:
+hashing every file would cost as much as scanning it). Given what the image's package
+databases recorded of their files' content (``package_files``: path -> digests), a match in
+a file an OS package installed and nobody changed since is the distro's, not a user's
+secret: it is counted, not reported. A package file whose content differs, and every file
+no package owns, are reported wherever they are. A match in a language package's tests,
+examples or documentation is reported with low confidence (``paths``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -25,10 +33,11 @@ import msgspec
 from hullcheck import filetree
 from hullcheck.filetree import ContentSink, FileTree
 from hullcheck.image.model import Image
-from hullcheck.model import Layer
+from hullcheck.model import FILE_DIGEST_HEX, Layer
 from hullcheck.secrets.config import SecretConfig
 from hullcheck.secrets.engine import Prefilter
-from hullcheck.secrets.model import Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.model import Confidence, Origin, SecretFinding, SecretReport, Skipped
+from hullcheck.secrets.paths import example_reason
 from hullcheck.secrets.rules import Rule, is_placeholder, shannon_entropy
 
 SNIFF = 8192  # a NUL byte in this many first bytes marks a binary file
@@ -108,6 +117,9 @@ class Scanner:
                                                  cfg.allow_regexes)) if cfg.allow_regexes else None
         self._lock = threading.Lock()
         self._hits: list[_FileHit] = []
+        # (layer, path) -> "algorithm:hex" digests of each file with a hit, to tell a package's
+        # unchanged file (Package.file_digests' algorithms) from a changed one.
+        self._digests: dict[tuple[int, str], frozenset[str]] = {}
         self._binary = self._too_large = self._allowlisted = 0
         self._files = self._bytes = 0
 
@@ -135,10 +147,13 @@ class Scanner:
                 self._binary += 1
             return
         hits = self.scan_bytes(data, path)
+        digests = _digests(data) if hits else None
         with self._lock:
             self._files += 1
             self._bytes += len(data)
             self._hits.extend(_FileHit(layer, path, h) for h in hits)
+            if digests is not None:
+                self._digests[layer, path] = digests
 
     # -- matching -------------------------------------------------------------------
     def scan_bytes(self, data: bytes, path: str | None = None) -> list[Hit]:
@@ -205,8 +220,9 @@ class Scanner:
         with self._lock:
             hits = [(fh.path, fh.hit.rule.id, fh.hit.line, fh.hit.match, fh.hit.start,
                      fh.hit.end) for fh in self._hits]
+            digests = [(path, sorted(d)) for (_, path), d in self._digests.items()]
             return msgspec.msgpack.encode(_LayerSecrets(
-                hits, self._binary, self._too_large, self._allowlisted, self._files,
+                hits, digests, self._binary, self._too_large, self._allowlisted, self._files,
                 self._bytes))
 
     def absorb(self, parts: Sequence[tuple[int, bytes]]) -> None:
@@ -218,6 +234,7 @@ class Scanner:
                 self._hits.extend(_FileHit(layer, path, Hit(rule=rules[rule], line=line,
                                                              match=match, start=s, end=e))
                                   for path, rule, line, match, s, e in found.hits)
+                self._digests.update(((layer, path), frozenset(d)) for path, d in found.digests)
                 self._binary += found.binary
                 self._too_large += found.too_large
                 self._allowlisted += found.allowlisted
@@ -225,22 +242,36 @@ class Scanner:
                 self._bytes += found.bytes
 
     # -- results --------------------------------------------------------------------
-    def report(self, tree: FileTree, image: Image) -> SecretReport:
+    def report(self, tree: FileTree, image: Image, *,
+               package_files: Mapping[str, Collection[str]] | None = None) -> SecretReport:
+        """The findings, once the tree is built. ``package_files``: the content the image's
+        package databases recorded of each file (path -> "md5:<hex>"... digests); a match in a
+        file whose bytes are one of those is counted, not reported. None: report every match."""
         layers = tree.layers
 
         def layer_at(i: int | None) -> Layer | None:
             return layers[i] if i is not None and 0 <= i < len(layers) else None
 
         findings: list[SecretFinding] = []
+        distro_files: set[tuple[int, str]] = set()
+        distro_matches = 0
         for fh in self._hits:
+            recorded = package_files.get(fh.path) if package_files is not None else None
+            if recorded and not self._digests.get((fh.layer, fh.path), frozenset()).isdisjoint(
+                    recorded):
+                distro_files.add((fh.layer, fh.path))
+                distro_matches += 1
+                continue
             entry = tree.written_by(fh.path, fh.layer)
             visible = entry is not None and tree.is_visible(entry)
             deleted = tree.deleted_at(entry) if entry is not None and not visible else None
             h = fh.hit
+            why_low = example_reason(fh.path)
             findings.append(SecretFinding(
                 rule_id=h.rule.id, title=h.rule.title, severity=h.rule.severity,
                 origin=Origin.FILE, path=fh.path, line=h.line, match=h.match,
                 layer=layer_at(fh.layer), deleted_by=layer_at(deleted), visible=visible,
+                confidence=Confidence.LOW if why_low else Confidence.HIGH, why_low=why_low,
             ))
         findings.extend(self.scan_config(image))
         order = list(Origin)
@@ -249,7 +280,8 @@ class Scanner:
                                      f.path, f.line, f.rule_id))
         with self._lock:
             skipped = Skipped(binary=self._binary, too_large=self._too_large,
-                              allowlisted=self._allowlisted)
+                              allowlisted=self._allowlisted, package_files=len(distro_files),
+                              package_matches=distro_matches)
             files, nbytes = self._files, self._bytes
         return SecretReport(source=image.source, layers=layers, findings=tuple(findings),
                             skipped=skipped, files_scanned=files, bytes_scanned=nbytes,
@@ -285,8 +317,16 @@ class Scanner:
         return out
 
 
+def _digests(data: bytes) -> frozenset[str]:
+    """``data``'s digest in every algorithm a package database records (Package.file_digests'
+    "algorithm:hex" form)."""
+    return frozenset(f"{a}:{hashlib.new(a, data, usedforsecurity=False).hexdigest()}"
+                     for a in FILE_DIGEST_HEX)
+
+
 class _LayerSecrets(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     hits: list[tuple[str, str, int, str, int, int]]  # path, rule, line, match, start, end
+    digests: list[tuple[str, list[str]]]  # path, "algorithm:hex" of each file with a hit
     binary: int
     too_large: int
     allowlisted: int
@@ -295,6 +335,7 @@ class _LayerSecrets(msgspec.Struct, array_like=True, forbid_unknown_fields=True)
 
 
 _SECRETS = msgspec.msgpack.Decoder(_LayerSecrets)
+_FORMAT = "2"  # 2: the digests of files with a hit (distro files told from users')
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +349,8 @@ class SecretSpec:
     def fingerprint(self) -> str:
         # Rules, allow-lists and limits are frozen dataclasses of plain values: their repr
         # names every one.
-        return hashlib.sha256(repr(self.config).encode()).hexdigest()
+        # FORMAT: what ``layer_result`` writes (a new field is a new fingerprint).
+        return hashlib.sha256(f"{_FORMAT}{self.config!r}".encode()).hexdigest()
 
     def new(self) -> Scanner:
         return Scanner(self.config, engine=self.engine)

@@ -1,17 +1,17 @@
 """Kubernetes admission: AdmissionReview (admission.k8s.io/v1) in, allow / deny out.
 
-    controller = AdmissionController(policy, resolve=..., gather=...)
+    controller = controller_for(Admission(policy))  # pipeline.admission
     review = parse_review(body)                      # BadReview (HTTP 400) when malformed
     verdict = controller.decide(review)              # or controller.fallback(review, why)
     doc = controller.answer(review, verdict)         # the AdmissionReview response
 
 Pods and the workload kinds that embed a Pod template (Deployment, StatefulSet,
-DaemonSet, ReplicaSet, Job, CronJob): every container, init container and ephemeral
-container image is resolved to a digest, its evidence gathered (``gather``: pluggable;
-``pipeline.gather_evidence`` in the real server) and judged by the policy. The evidence
-is cached by digest for ``cache_ttl`` seconds (tags are resolved on every review, since
-they move); the pure evaluation runs on every review, so a decision always reflects the
-reference as written and today's waivers.
+DaemonSet, ReplicaSet, ReplicationController, Job, CronJob): every container, init container
+and ephemeral container image is resolved to a digest, its evidence gathered and judged by
+the policy, all through the pipeline (``pipeline.admission``). The evidence is cached by
+digest for ``cache_ttl`` seconds (tags are resolved on every review, since they move); the
+decision is made again on every review, so it always reflects the reference as written and
+today's waivers.
 
 A registry that could not be reached (connection refused, DNS failure, network timeout,
 the review's deadline) is a *failure*: denied by default (fail closed); with
@@ -20,7 +20,7 @@ the review's deadline) is a *failure*: denied by default (fail closed); with
 failure policy, or a Pod could name a registry that answers 401 to be let through.
 
 Registry credentials come from the Docker config (``DOCKER_CONFIG``) by host only
-(:func:`webhook_pull_options`): a Pod author chooses the registry, so credentials meant
+(``pipeline.admission.Admission``): a Pod author chooses the registry, so credentials meant
 for one registry must never be offered to whatever host a Pod names.
 """
 
@@ -31,15 +31,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from hullcheck import untrusted
 from hullcheck.errors import DeadlineExceeded, FormatError, HullcheckError, Unreachable
-from hullcheck.image import PullOptions
-from hullcheck.policy import Decision, Evidence, Outcome, Policy, evaluate
-from hullcheck.registry.client import RegistryClient
-from hullcheck.registry.reference import Reference, parse_reference
+from hullcheck.pipeline.admission import Admission, ImageName, image_name
+from hullcheck.policy import Decision, Evidence, Outcome, Policy
 
 API_VERSION = "admission.k8s.io/v1"
 FAILURE_POLICIES = ("fail", "ignore")
@@ -157,8 +154,10 @@ class Verdict:
     internal_error: bool = False
 
 
-Resolver = Callable[[Reference], str]  # tag -> digest, through the registry
-Gatherer = Callable[[Reference], Evidence]  # digest-pinned reference -> evidence
+Resolver = Callable[[ImageName], str]  # tag -> digest, through the registry
+Gatherer = Callable[[ImageName], Evidence]  # digest-pinned name -> evidence
+# (evidence, name as written, its digest, today) -> decision
+Decider = Callable[[Evidence, ImageName, str, date], Decision]
 
 
 class AdmissionController:
@@ -168,6 +167,7 @@ class AdmissionController:
         *,
         resolve: Resolver,
         gather: Gatherer,
+        decide: Decider,
         cache_ttl: float = 300.0,
         failure_policy: str = "fail",
         clock: Callable[[], float] = time.monotonic,
@@ -178,6 +178,7 @@ class AdmissionController:
         self.policy = policy
         self._resolve = resolve
         self._gather = gather
+        self._decide = decide
         self._ttl = cache_ttl
         self.failure_policy = failure_policy
         self._clock = clock
@@ -197,7 +198,7 @@ class AdmissionController:
                 return None
             return hit[1]
 
-    def decision_for(self, ref: Reference, digest: str) -> Decision:
+    def decision_for(self, ref: ImageName, digest: str) -> Decision:
         """The decision for ``ref`` (as written) at ``digest``; evidence cached by digest."""
         evidence = self._cached(digest)
         if evidence is None:
@@ -205,18 +206,17 @@ class AdmissionController:
             if self._ttl > 0:
                 with self._lock:
                     self._cache[digest] = (self._clock() + self._ttl, evidence)
-        evidence = replace(evidence, image=replace(evidence.image, ref=str(ref), digest=digest))
-        return evaluate(evidence, self.policy, now=self._today())
+        return self._decide(evidence, ref, digest, self._today())
 
     def _check(self, c: ContainerImage) -> tuple[ImageResult, str]:
         """The result for one image, and its denial, warning or failure text ("" if none)."""
         label = _label(c)
         result = ImageResult(container=c.container, role=c.role, image=c.image)
         try:
-            ref = parse_reference(c.image)
+            ref = image_name(c.image)
         except HullcheckError as exc:
             return replace(result, outcome="deny"), f"{label}: {exc}"
-        digest = ref.digest or ""
+        digest = ref.digest
         try:
             digest = digest or self._resolve(ref)
             decision = self.decision_for(ref, digest)
@@ -313,33 +313,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def webhook_pull_options(*, insecure: bool = False) -> PullOptions:
-    """How the webhook reaches registries: no explicit or environment credentials, so only
-    the Docker config's entries (and credential helpers) for each host apply. A Pod author
-    picks the registry; a credential for one registry must never go to another."""
-    return PullOptions(insecure=insecure)
-
-
-def controller_for(
-    policy: Policy,
-    *,
-    client: RegistryClient,
-    pull: PullOptions | None = None,
-    db: Path | None = None,
-    base_trust: Path | None = None,
-    cache_ttl: float = 300.0,
-    failure_policy: str = "fail",
-) -> AdmissionController:
-    """A controller that resolves tags with ``client`` and gathers what the policy needs
-    through ``pipeline.gather_evidence`` (signatures verified against the registry)."""
-    from hullcheck import pipeline
-
-    pull = pull or webhook_pull_options()
-
-    def gather(ref: Reference) -> Evidence:
-        req = pipeline.evidence_request(policy, f"{ref.name}@{ref.digest}", db=db, pull=pull,
-                                        base_trust=base_trust)
-        return pipeline.gather_evidence(req)
-
-    return AdmissionController(policy, resolve=client.resolve, gather=gather,
+def controller_for(admission: Admission, *, cache_ttl: float = 300.0,
+                   failure_policy: str = "fail") -> AdmissionController:
+    """A controller that resolves, gathers and decides through ``admission``."""
+    return AdmissionController(admission.policy, resolve=admission.resolve,
+                               gather=admission.gather, decide=admission.decide,
                                cache_ttl=cache_ttl, failure_policy=failure_policy)

@@ -57,7 +57,7 @@ TITLE_ANNOTATION = "org.opencontainers.image.title"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 EMPTY_CONFIG = b"{}"
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-_MAX_LAYER = 64 << 20
+MAX_LAYER = 64 << 20
 _MAX_PAYLOAD = 1 << 20
 _MAX_REASONS = 4
 _T = TypeVar("_T")
@@ -273,25 +273,28 @@ def _attached(
     )
 
 
-# -- finding -------------------------------------------------------------------------------
+# -- finding (public: ``sign.keyless`` looks in the same places) ------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Candidate:
+    """A layer that may hold a signature or an attestation, and where it was found."""
+
     source: str
     layer: dict[str, Any]  # a .sig/.att layer descriptor, or a bundle layer of a referrer
 
 
-def _tag_layers(target: Target, suffix: str, media_type: str) -> list[_Candidate]:
+def tag_layers(target: Target, suffix: str, media_type: str) -> list[Candidate]:
+    """The ``media_type`` layers of the image's ``sha256-<hex>.<suffix>`` manifest."""
     tag = attached_tag(target.digest, suffix)
     manifest = target.store.manifest_by_tag(tag)
     if manifest is None:
         return []
     layers = _existing_layers(manifest, f"{target.store.where}:{tag}")
-    return [_Candidate(f"tag {tag}", x) for x in layers if x.get("mediaType") == media_type]
+    return [Candidate(f"tag {tag}", x) for x in layers if x.get("mediaType") == media_type]
 
 
-def _bundle_layers(target: Target, reasons: list[str], *, signatures: bool) -> list[_Candidate]:
+def bundle_layers(target: Target, reasons: list[str], *, signatures: bool) -> list[Candidate]:
     """Bundle layers of the image's referrers: image signatures (predicate type
     ``sigstore.dev/cosign/sign/v1``) or attestations (any other), as the index says; what the
     index does not say is checked after verification."""
@@ -314,7 +317,7 @@ def _bundle_layers(target: Target, reasons: list[str], *, signatures: bool) -> l
         layers = doc.get("layers")
         for layer in layers if isinstance(layers, list) else ():
             if isinstance(layer, dict) and _is_one_of(layer.get("mediaType"), sigbundle.MEDIA_TYPES):
-                out.append(_Candidate(f"referrer {desc.digest}", layer))
+                out.append(Candidate(f"referrer {desc.digest}", layer))
     return out
 
 
@@ -323,14 +326,17 @@ def _is_one_of(value: object, names: frozenset[str]) -> bool:
     return isinstance(value, str) and value in names
 
 
-def _blob(target: Target, layer: dict[str, Any], max_size: int) -> bytes:
+def layer_blob(target: Target, layer: dict[str, Any], max_size: int) -> bytes:
+    """A candidate layer's bytes (at most ``max_size``, digest verified)."""
     digest, size = layer.get("digest"), layer.get("size")
     if not isinstance(digest, str):
         raise VerificationError("layer descriptor has no digest")
     return target.store.blob(digest, max_size=max_size, size=size if isinstance(size, int) else None)
 
 
-def _fail(what: str, target: Target, reasons: list[str], found: int) -> VerificationError:
+def failure(what: str, target: Target, reasons: list[str], found: int) -> VerificationError:
+    """The one-line error when no ``what`` (signature, attestation) verified: none found, or
+    the first reasons why each candidate did not."""
     where = f"{target.name} ({target.digest})"
     if not found and not reasons:
         return VerificationError(
@@ -350,8 +356,8 @@ def _check_subject(statement: intoto.Statement, target: Target, source: str) -> 
         raise VerificationError(f"{source}: digest mismatch, the statement is about {names}")
 
 
-def _attempts(items: Iterable[_T], check: Callable[[_T], _R | None], name: Callable[[_T], str],
-              reasons: list[str]) -> Iterator[tuple[_T, _R]]:
+def attempts(items: Iterable[_T], check: Callable[[_T], _R | None], name: Callable[[_T], str],
+             reasons: list[str]) -> Iterator[tuple[_T, _R]]:
     """Each item with what ``check`` made of it (None: not one of the kind looked for). An
     item that does not verify adds its reason instead: a VerificationError's message, any
     other failure's after the item's name."""
@@ -368,20 +374,21 @@ def _attempts(items: Iterable[_T], check: Callable[[_T], _R | None], name: Calla
             yield item, result
 
 
-def _source(c: _Candidate) -> str:
+def where_found(c: Candidate) -> str:
+    """Where a candidate was found: ``attempts``'s name for it."""
     return c.source
 
 
 def verify_image(target: Target, key: PublicKey) -> VerifiedSignature:
     """The first signature by ``key`` for exactly ``target.digest``; VerificationError else."""
     reasons: list[str] = []
-    candidates = _tag_layers(target, "sig", simplesigning.MEDIA_TYPE) + _bundle_layers(
+    candidates = tag_layers(target, "sig", simplesigning.MEDIA_TYPE) + bundle_layers(
         target, reasons, signatures=True
     )
-    for _, verified in _attempts(candidates, lambda c: _verify_signature(target, key, c),
-                                 _source, reasons):
+    for _, verified in attempts(candidates, lambda c: _verify_signature(target, key, c),
+                                 where_found, reasons):
         return verified
-    raise _fail("signature", target, reasons, len(candidates))
+    raise failure("signature", target, reasons, len(candidates))
 
 
 def signers(target: Target, keys: Sequence[tuple[str, PublicKey]]
@@ -389,20 +396,20 @@ def signers(target: Target, keys: Sequence[tuple[str, PublicKey]]
     """Each named key with its signature for exactly ``target.digest``; VerificationError
     with every key's reason when none signed it."""
     reasons: list[str] = []
-    found = tuple((name, verified) for (name, _), verified in _attempts(
+    found = tuple((name, verified) for (name, _), verified in attempts(
         keys, lambda named: verify_image(target, named[1]), lambda named: named[0], reasons))
     if not found:
         raise VerificationError("; ".join(reasons) or f"{target.name}: no keys to verify with")
     return found
 
 
-def _verify_signature(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
+def _verify_signature(target: Target, key: PublicKey, c: Candidate) -> VerifiedSignature:
     if c.layer.get("mediaType") == simplesigning.MEDIA_TYPE:
         return _verify_simplesigning(target, key, c)
     return _verify_sign_bundle(target, key, c)
 
 
-def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
+def _verify_simplesigning(target: Target, key: PublicKey, c: Candidate) -> VerifiedSignature:
     annotations = c.layer.get("annotations") or {}
     encoded = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
     if not isinstance(encoded, str) or not encoded:
@@ -411,7 +418,7 @@ def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> Veri
         signature = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise VerificationError(f"{c.source}: signature annotation is not base64") from None
-    payload = _blob(target, c.layer, _MAX_PAYLOAD)
+    payload = layer_blob(target, c.layer, _MAX_PAYLOAD)
     key.verify(signature, payload, what=c.source)
     claims = simplesigning.parse(payload, what=c.source)
     if claims.manifest_digest != target.digest:
@@ -422,7 +429,7 @@ def _verify_simplesigning(target: Target, key: PublicKey, c: _Candidate) -> Veri
 
 
 def _verified(
-    target: Target, key: PublicKey, c: _Candidate, fmt: str, claims: SimpleSigningClaims
+    target: Target, key: PublicKey, c: Candidate, fmt: str, claims: SimpleSigningClaims
 ) -> VerifiedSignature:
     return VerifiedSignature(
         image=target.name,
@@ -434,8 +441,8 @@ def _verified(
     )
 
 
-def _verify_sign_bundle(target: Target, key: PublicKey, c: _Candidate) -> VerifiedSignature:
-    b = sigbundle.decode(_blob(target, c.layer, sigbundle.MAX_BUNDLE), what=c.source)
+def _verify_sign_bundle(target: Target, key: PublicKey, c: Candidate) -> VerifiedSignature:
+    b = sigbundle.decode(layer_blob(target, c.layer, sigbundle.MAX_BUNDLE), what=c.source)
     if b.message is not None:
         # A message signature over the manifest bytes: its digest must be the image digest.
         if "sha256:" + b.message.digest.hex() != target.digest:
@@ -474,13 +481,14 @@ def verify_attestations(
     """Every attestation signed by ``key`` about exactly ``target.digest`` (of
     ``predicate_type`` when given); VerificationError when there is none."""
     reasons: list[str] = []
-    candidates = _tag_layers(target, "att", dsse.MEDIA_TYPE) + _bundle_layers(
+    candidates = tag_layers(target, "att", dsse.MEDIA_TYPE) + bundle_layers(
         target, reasons, signatures=False
     )
     verified: list[VerifiedAttestation] = []
     seen: set[bytes] = set()
-    for c, (payload, statement) in _attempts(
-            candidates, lambda c: _attestation(target, key, c, predicate_type), _source, reasons):
+    for c, (payload, statement) in attempts(
+            candidates, lambda c: _attestation(target, key, c, predicate_type), where_found,
+            reasons):
         identity = hashlib.sha256(payload).digest()
         if identity in seen:
             continue  # the same statement through the .att tag and a referrer
@@ -498,19 +506,19 @@ def verify_attestations(
             )
         )
     if not verified:
-        raise _fail("attestation", target, reasons, len(candidates))
+        raise failure("attestation", target, reasons, len(candidates))
     return tuple(verified)
 
 
-def _attestation(target: Target, key: PublicKey, c: _Candidate, predicate_type: str | None
+def _attestation(target: Target, key: PublicKey, c: Candidate, predicate_type: str | None
                  ) -> tuple[bytes, intoto.Statement] | None:
     """The verified payload and statement of an attestation candidate; None when it is a
     signature (a message signature, or cosign 3's image signature statement)."""
     envelope: dsse.Envelope | None
     if c.layer.get("mediaType") == dsse.MEDIA_TYPE:
-        envelope = dsse.Envelope.from_json(_blob(target, c.layer, _MAX_LAYER), what=c.source)
+        envelope = dsse.Envelope.from_json(layer_blob(target, c.layer, MAX_LAYER), what=c.source)
     else:
-        envelope = sigbundle.decode(_blob(target, c.layer, sigbundle.MAX_BUNDLE),
+        envelope = sigbundle.decode(layer_blob(target, c.layer, sigbundle.MAX_BUNDLE),
                                     what=c.source).envelope
     if envelope is None:
         return None

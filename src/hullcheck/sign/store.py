@@ -9,6 +9,9 @@ cosign signs it); for a layout, the descriptor tagged TAG in ``index.json``.
 In a layout, ``.sig``/``.att`` manifests are entries of ``index.json`` named by the
 ``org.opencontainers.image.ref.name`` annotation, and referrers are untagged entries with an
 ``artifactType`` found by their manifest's ``subject`` (the OCI layout has no referrers API).
+``cosign save`` writes one image and what is attached to it, untagged, marked by a ``kind``
+annotation instead (``dev.cosignproject.cosign/image`` or ``…/imageIndex``, ``…/sigs``,
+``…/atts``, ``…/sboms``). ``oci:DIR@sha256:<hex>`` names an image of a layout by digest.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ from hullcheck.registry.reference import DOCKER_HUB, Reference, parse_reference
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_MANIFEST = 4 << 20
 _ATTACHED_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
+# cosign save's kinds: what is attached to the saved image, by the suffix of cosign's tag for it
+KIND = "kind"
+COSIGN_IMAGE_KINDS = frozenset({"dev.cosignproject.cosign/image", "dev.cosignproject.cosign/imageIndex"})
+COSIGN_ATTACHED_KINDS = {"sig": "dev.cosignproject.cosign/sigs", "att": "dev.cosignproject.cosign/atts",
+                         "sbom": "dev.cosignproject.cosign/sboms"}
 
 
 class Store(Protocol):
@@ -153,10 +161,12 @@ class LayoutStore:
         return Manifest(media_type=media_type, digest=digest, data=data)
 
     def manifest_by_tag(self, tag: str) -> Manifest | None:
-        for entry in self._entries():
+        entries = self._entries()
+        for entry in entries:
             if _ref_name(entry) == tag:
                 return self._manifest_of(entry)
-        return None
+        attached = _cosign_saved(entries, tag)
+        return self._manifest_of(attached) if attached is not None else None
 
     def manifest(self, digest: str) -> Manifest:
         media_type = next(
@@ -230,8 +240,10 @@ class LayoutStore:
                 found.append(Descriptor.from_json(entry, where=f"{self.root}/index.json"))
         return tuple(found)
 
-    def resolve(self, tag: str | None) -> Descriptor:
+    def resolve(self, tag: str | None, digest: str | None = None) -> Descriptor:
         entries = self._entries()
+        if digest is not None:
+            return self._by_digest(entries, digest)
         if tag is not None:
             chosen = [e for e in entries if _ref_name(e) == tag]
             if not chosen:
@@ -241,12 +253,56 @@ class LayoutStore:
                 e
                 for e in entries
                 if not e.get("artifactType") and not _ATTACHED_TAG.match(_ref_name(e))
+                and _kind(e) not in COSIGN_ATTACHED_KINDS.values()
             ]
             if len(chosen) != 1:
                 raise UsageError(
                     f"{self.root}: the layout holds {len(chosen)} images; name one as oci:DIR:TAG"
                 )
         return Descriptor.from_json(chosen[0], where=f"{self.root}/index.json")
+
+
+    def _by_digest(self, entries: list[dict[str, Any]], digest: str) -> Descriptor:
+        """The entry of index.json with ``digest``, or a manifest an index entry lists."""
+        parse_digest(digest, what="image digest")
+        where = f"{self.root}/index.json"
+        for e in entries:
+            if e.get("digest") == digest:
+                return Descriptor.from_json(e, where=where)
+        for e in entries:
+            if "index" not in str(e.get("mediaType", "")):
+                continue
+            try:
+                doc = untrusted.json_object(self._manifest_of(e).data, what="image index",
+                                            error=ImageError)
+            except HullcheckError:
+                continue
+            children = doc.get("manifests")
+            for child in children if isinstance(children, list) else ():
+                if isinstance(child, dict) and child.get("digest") == digest:
+                    return Descriptor.from_json(child, where=f"index {e.get('digest')}")
+        raise ImageError(f"{self.root}: no image with digest {digest} in index.json")
+
+
+def _kind(entry: dict[str, Any]) -> str:
+    """cosign save's ``kind`` annotation ("" when absent)."""
+    annotations = entry.get("annotations")
+    kind = annotations.get(KIND) if isinstance(annotations, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def _cosign_saved(entries: list[dict[str, Any]], tag: str) -> dict[str, Any] | None:
+    """In a ``cosign save`` layout, the entry cosign's tag ``sha256-<hex>.<suffix>`` stands
+    for: the one ``sigs``/``atts``/``sboms`` entry, when the one saved image is ``<hex>``."""
+    digest_part, _, suffix = tag.partition(".")
+    kind = COSIGN_ATTACHED_KINDS.get(suffix)
+    images = [e for e in entries if _kind(e) in COSIGN_IMAGE_KINDS]
+    attached = [e for e in entries if kind and _kind(e) == kind]
+    if len(images) != 1 or len(attached) != 1:
+        return None
+    if str(images[0].get("digest", "")).replace(":", "-", 1) != digest_part:
+        return None
+    return attached[0]
 
 
 def _ref_name(entry: dict[str, Any]) -> str:
@@ -272,9 +328,9 @@ def open_target(
     """Resolve ``oci:DIR[:TAG]`` or a registry reference to the digest that gets signed."""
     scheme, rest = split_source(text)
     if scheme == "oci":
-        root, tag = _layout_and_tag(rest)
+        root, tag, digest = _layout_and_tag(rest)
         store = LayoutStore(root)
-        desc = store.resolve(tag)
+        desc = store.resolve(tag, digest)
         return Target(
             name=text,
             digest=desc.digest,
@@ -304,9 +360,15 @@ def open_target(
     )
 
 
-def _layout_and_tag(rest: str) -> tuple[Path, str | None]:
+def _layout_and_tag(rest: str) -> tuple[Path, str | None, str | None]:
+    """(directory, tag, digest) of ``DIR``, ``DIR:TAG`` or ``DIR@sha256:<hex>``."""
     path = Path(rest)
-    if path.is_dir() or ":" not in rest:
-        return path, None
+    if path.is_dir():
+        return path, None, None
+    head, at, digest = rest.rpartition("@")
+    if at and digest.startswith("sha256:"):
+        return Path(head), None, digest
+    if ":" not in rest:
+        return path, None, None
     head, tag = rest.rsplit(":", 1)
-    return Path(head), tag or None
+    return Path(head), tag or None, None

@@ -32,7 +32,7 @@ from hullcheck.vulndb.model import (
     SeverityScore,
 )
 from hullcheck.vulndb.paths import db_path
-from hullcheck.vulndb.severity import Rating, Severity
+from hullcheck.vulndb.severity import Rating, Score
 from hullcheck.vulndb.store import (
     SCHEMA_VERSION,
     AffectedRecord,
@@ -74,7 +74,7 @@ __all__ = [
     "RangeType",
     "Rating",
     "Reference",
-    "Severity",
+    "Score",
     "SeverityScore",
     "Source",
     "SourceKind",

@@ -1,4 +1,8 @@
-"""Alpine secdb files (``secdb.alpinelinux.org/v3.NN/{main,community}.json``, or the YAML form).
+"""Alpine secdb files (``secdb.alpinelinux.org/v3.NN/{main,community}.json``, or the YAML form),
+and the same format as Wolfi and Chainguard publish it (``packages.wolfi.dev/os/security.json``,
+``packages.cgr.dev/chainguard/security.json``): one file for the whole distro, with no
+``distroversion``, read with ``distro="Wolfi"`` / ``"Chainguard"`` (records ``WOLFI-<CVE>``,
+ecosystem ``Wolfi``).
 
 Shape: ``{distroversion: "v3.11", reponame, packages: [{pkg: {name, secfixes:
 {"1.2.3-r0": ["CVE-..."]}}}]}``. Each CVE becomes one advisory ``ALPINE-<CVE>`` (OSV.dev's
@@ -38,8 +42,11 @@ def read(
     source: str,
     errors: list[FormatError],
     limits: Limits = DEFAULT_LIMITS,
+    distro: str = "",
 ) -> Iterator[Advisory]:
-    """Advisories from secdb files (or directories/archives of them), merged by id."""
+    """Advisories from secdb files (or directories/archives of them), merged by id.
+    ``distro``: the ecosystem of a release-less secdb (Wolfi, Chainguard); "" for Alpine,
+    whose files each name their branch."""
     by_id: dict[str, dict[tuple[str, str, str], Affected]] = {}
     for path in [paths] if isinstance(paths, Path) else paths:
         for member in members(path, limits=limits):
@@ -49,10 +56,11 @@ def read(
             if member.data is None:
                 errors.append(FormatError(f"{origin}: {member.error}"))
                 continue
-            _file(member.data, member.name, origin, by_id, errors)
+            _file(member.data, member.name, origin, by_id, errors, distro=distro)
+    prefix = (distro or "Alpine").upper()
     for fid in sorted(by_id):
         yield Advisory(
-            id=f"ALPINE-{fid}",
+            id=f"{prefix}-{fid}",
             source=source,
             aliases=(fid,) if fid.startswith("CVE-") else (),
             affected=tuple(by_id[fid][k] for k in sorted(by_id[fid])),
@@ -65,6 +73,8 @@ def _file(
     origin: str,
     by_id: dict[str, dict[tuple[str, str, str], Affected]],
     errors: list[FormatError],
+    *,
+    distro: str,
 ) -> None:
     try:
         doc: Any = (
@@ -80,11 +90,9 @@ def _file(
     if not isinstance(doc, dict) or not isinstance(doc.get("packages"), list):
         errors.append(FormatError(f"{origin}: not an Alpine secdb file (no 'packages' list)"))
         return
-    branch = doc.get("distroversion")
-    if not isinstance(branch, str) or not _BRANCH.match(branch):
-        errors.append(FormatError(f"{origin}: invalid 'distroversion' {branch!r:.80}"))
+    eco = _ecosystem(doc, origin, distro, errors)
+    if not eco:
         return
-    eco = f"Alpine:{branch}"
     for i, entry in enumerate(doc["packages"]):
         pkg = entry.get("pkg") if isinstance(entry, dict) else None
         name_ = pkg.get("name") if isinstance(pkg, dict) else None
@@ -105,6 +113,21 @@ def _file(
                 for token in raw.split():
                     if _ID.match(token):
                         _put(by_id, token, eco, name_, version)
+
+
+def _ecosystem(doc: dict[str, Any], origin: str, distro: str, errors: list[FormatError]) -> str:
+    """``Alpine:<branch>`` from the file, or the release-less ``distro`` ("" when wrong)."""
+    branch = doc.get("distroversion")
+    if distro:
+        if branch not in (None, ""):
+            errors.append(FormatError(f"{origin}: a {distro} secdb has no 'distroversion' "
+                                      f"(this one names {branch!r:.40}: an Alpine secdb?)"))
+            return ""
+        return distro
+    if not isinstance(branch, str) or not _BRANCH.match(branch):
+        errors.append(FormatError(f"{origin}: invalid 'distroversion' {branch!r:.80}"))
+        return ""
+    return f"Alpine:{branch}"
 
 
 def _put(

@@ -29,7 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hullcheck.errors import DatabaseError, FormatError
-from hullcheck.vulndb import alpine, debian, kev, osv
+from hullcheck.vulndb import alpine, amazon, debian, kev, osv
 from hullcheck.vulndb.model import Advisory, KevEntry, advisory_to_json, affected_to_json
 from hullcheck.vulndb.store import (
     INDEXES,
@@ -48,6 +48,9 @@ class SourceKind(StrEnum):
     OSV = "osv"  # directory, .zip or tarball of OSV JSON/YAML records
     DEBIAN = "debian"  # Debian security tracker JSON export
     ALPINE = "alpine"  # Alpine secdb JSON/YAML files
+    WOLFI = "wolfi"  # Wolfi's secdb (packages.wolfi.dev/os/security.json)
+    CHAINGUARD = "chainguard"  # Chainguard's secdb (packages.cgr.dev/chainguard/security.json)
+    ALAS = "alas"  # Amazon Linux updateinfo.xml[.gz] (ALAS advisories)
     KEV = "kev"  # CISA KEV catalog JSON
 
 
@@ -100,6 +103,20 @@ def _alpine(src: Source, errors: list[FormatError]) -> Iterator[Advisory]:
     return alpine.read([Path(p) for p in src.locations], source=src.name, errors=errors)
 
 
+def _wolfi(src: Source, errors: list[FormatError]) -> Iterator[Advisory]:
+    return alpine.read([Path(p) for p in src.locations], source=src.name, errors=errors,
+                       distro="Wolfi")
+
+
+def _chainguard(src: Source, errors: list[FormatError]) -> Iterator[Advisory]:
+    return alpine.read([Path(p) for p in src.locations], source=src.name, errors=errors,
+                       distro="Chainguard")
+
+
+def _alas(src: Source, errors: list[FormatError]) -> Iterator[Advisory]:
+    return amazon.read([Path(p) for p in src.locations], source=src.name, errors=errors)
+
+
 def _kev(src: Source, errors: list[FormatError]) -> Iterator[KevEntry]:
     for loc in src.locations:
         yield from kev.read(Path(loc), errors=errors)
@@ -109,6 +126,9 @@ IMPORTERS: dict[SourceKind, Importer] = {
     SourceKind.OSV: _osv,
     SourceKind.DEBIAN: _debian,
     SourceKind.ALPINE: _alpine,
+    SourceKind.WOLFI: _wolfi,
+    SourceKind.CHAINGUARD: _chainguard,
+    SourceKind.ALAS: _alas,
     SourceKind.KEV: _kev,
 }
 

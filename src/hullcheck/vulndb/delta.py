@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,7 @@ class Scope:
     def touches(self, ecosystem: str, *names: str) -> bool:
         """Whether a package searched under ``ecosystem`` by any of ``names`` (its name, and
         its source package's name for an OS package) must be re-matched."""
-        if self.full:
-            return True
-        return any((ecosystem, package_key(ecosystem, n)) in self.names for n in names)
+        return self.full or _touches(self.names, ecosystem, names)
 
     def touches_kev(self, ids: Iterable[str]) -> bool:
         """Whether a finding with these ids (its id and aliases) has a KEV entry that changed."""
@@ -164,8 +163,7 @@ class Delta:
 
     def touches(self, ecosystem: str, *names: str) -> bool:
         """Whether a package searched under ``ecosystem`` by any of ``names`` is named."""
-        return self.full or any((ecosystem, package_key(ecosystem, n)) in self._names
-                                for n in names)
+        return self.full or _touches(self._names, ecosystem, names)
 
     def scope(self, limit: int | None = MAX_SCOPE_KEYS) -> Scope:
         """The re-match work list; ``full`` when the delta is full or names more than
@@ -350,3 +348,13 @@ def _aliases(store: VulnStore, text: str) -> tuple[str, ...]:
     if not _strings(aliases):
         raise DatabaseError(f"{store.path} is corrupt (aliases are not a list of strings)")
     return tuple(aliases)
+
+
+def _touches(named: frozenset[tuple[str, str]], ecosystem: str, names: tuple[str, ...]) -> bool:
+    """Whether (ecosystem, key of a name) is in ``named``. ``ecosystem`` may be a search
+    pattern (``Red Hat:enterprise_linux:9::*``, as ``ecosystem.osv_ecosystems`` gives them for
+    distros whose advisories name products): then every named ecosystem it matches counts."""
+    if "*" not in ecosystem:
+        return any((ecosystem, package_key(ecosystem, n)) in named for n in names)
+    keys = {package_key(ecosystem, n) for n in names}
+    return any(key in keys and fnmatchcase(eco, ecosystem) for eco, key in named)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -26,6 +27,8 @@ def detect(path: Path) -> SourceKind | str:
         return BUNDLE
     if zipfile.is_zipfile(path):
         return SourceKind.OSV
+    if name.endswith((".xml", ".xml.gz")):
+        return SourceKind.ALAS  # yum updateinfo: the one XML format advisories come in
     if name.endswith((".tar.gz", ".tgz", ".tar")):
         try:
             with tarfile.open(path) as tf:
@@ -42,6 +45,12 @@ def detect(path: Path) -> SourceKind | str:
         raise FormatError(f"{path}: not advisory data (expected JSON, YAML, a zip or a tarball)")
     if b'"catalogVersion"' in head and b'"vulnerabilities"' in head:
         return SourceKind.KEV
+    if b'"secfixes"' in head and b'"distroversion"' not in head:
+        # Wolfi's and Chainguard's secdb: one release-less file, named by where it lives.
+        if b"packages.wolfi.dev" in head or re.search(rb'"reponame"\s*:\s*"os"', head):
+            return SourceKind.WOLFI
+        if b"cgr.dev" in head or re.search(rb'"reponame"\s*:\s*"chainguard"', head):
+            return SourceKind.CHAINGUARD
     if b'"distroversion"' in head or b'"secfixes"' in head:
         return SourceKind.ALPINE
     if b'"affected"' in head or b'"schema_version"' in head or b'"modified"' in head:
@@ -56,4 +65,4 @@ def detect(path: Path) -> SourceKind | str:
     )):
         return SourceKind.DEBIAN
     raise FormatError(f"{path}: cannot tell what advisory format this is",
-                      hint="pass --kind osv|debian|alpine|kev")
+                      hint="pass --kind " + "|".join(k.value for k in SourceKind))

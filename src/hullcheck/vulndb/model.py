@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hullcheck.vulndb.severity import Severity, score
+from hullcheck.vulndb.severity import Score, score
 
 
 class Kind(StrEnum):
@@ -131,7 +131,7 @@ class Advisory:
     affected: tuple[Affected, ...] = ()
 
     @property
-    def severity(self) -> Severity:
+    def severity(self) -> Score:
         """The base score and rating from the best CVSS vector, else the database's word."""
         return score(tuple((s.type, s.score) for s in self.severities), self.database_severity)
 

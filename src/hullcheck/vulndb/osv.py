@@ -18,6 +18,7 @@ from typing import Any
 
 from hullcheck import untrusted
 from hullcheck.errors import FormatError
+from hullcheck.vulndb import distros
 from hullcheck.vulndb.archive import DEFAULT_LIMITS, Limits, members
 from hullcheck.vulndb.model import (
     MAX_DETAILS,
@@ -36,6 +37,7 @@ from hullcheck.vulndb.model import (
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$")
 _EVENT_KINDS = {k.value: k for k in EventKind}
+CVSS_TYPES = frozenset({"CVSS_V2", "CVSS_V3", "CVSS_V4"})
 _RANGE_TYPES = {t.value: t for t in RangeType}
 
 
@@ -66,11 +68,14 @@ def read(
             errors.append(exc)
             continue
         try:
-            yield parse_record(doc, source=source, origin=origin)
+            advisory = distros.normalise(parse_record(doc, source=source, origin=origin))
         except Skip:
             continue
         except FormatError as exc:
             errors.append(exc)
+            continue
+        if advisory is not None:
+            yield advisory
 
 
 def load_document(data: bytes, name: str, *, what: str = "") -> Any:
@@ -132,6 +137,9 @@ def _parse(doc: dict[str, Any], rid: str, source: str) -> Advisory:
     )
     dbs = doc.get("database_specific")
     db_severity = dbs.get("severity", "") if isinstance(dbs, dict) else ""
+    if not isinstance(db_severity, str) or not db_severity:
+        # A database's own word as a severity entry of its own type ("Ubuntu": "medium").
+        db_severity = next((s.score for s in severities if s.type not in CVSS_TYPES), "")
     refs = [
         Reference(type=_need_str(r, "type", "references"), url=_need_str(r, "url", "references"))
         for r in _dicts(doc, "references")
@@ -143,12 +151,14 @@ def _parse(doc: dict[str, Any], rid: str, source: str) -> Advisory:
     details = _str(doc, "details")
     if len(details) > MAX_DETAILS:
         details = details[: MAX_DETAILS - 1] + "…"
+    aliases, related = _upstream(_strs(doc, "aliases"), _strs(doc, "related"),
+                                 _strs(doc, "upstream"))
     return Advisory(
         id=rid,
         source=source,
         kind=kind,
-        aliases=_strs(doc, "aliases"),
-        related=_strs(doc, "related"),
+        aliases=aliases,
+        related=related,
         summary=_str(doc, "summary")[:1000],
         details=details,
         published=_str(doc, "published"),
@@ -159,6 +169,23 @@ def _parse(doc: dict[str, Any], rid: str, source: str) -> Advisory:
         references=tuple(refs[:MAX_REFERENCES]),
         affected=affected,
     )
+
+
+_CVE = re.compile(r"CVE-\d{4}-\d+")
+
+
+def _upstream(aliases: tuple[str, ...], related: tuple[str, ...], upstream: tuple[str, ...]
+              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``upstream`` (OSV 1.7: the vulnerabilities a distro record derives from) joins the
+    aliases when it names one vulnerability (UBUNTU-CVE-2025-1 -> CVE-2025-1; a CGA record's
+    CVE and GHSA), so the records merge into one finding; an advisory fixing several
+    (an RHSA, a USN) only relates to them."""
+    if not upstream:
+        return aliases, related
+    cves = {m.group(0) for u in upstream if (m := _CVE.search(u))}
+    if len(cves) <= 1:
+        return tuple(dict.fromkeys((*aliases, *upstream))), related
+    return aliases, tuple(dict.fromkeys((*related, *upstream)))
 
 
 def _need_str(d: dict[str, Any], key: str, where: str) -> str:

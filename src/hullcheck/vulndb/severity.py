@@ -1,7 +1,9 @@
-"""Severity from CVSS vectors (via the ``cvss`` library) or a database's own word.
+"""An advisory's score from CVSS vectors (via the ``cvss`` library) or a database's own word.
 
 Preference: CVSS v3.x, then v4.0, then v2, then ``database_specific.severity``. A vector
 that does not parse is skipped, never guessed; with nothing usable the rating is UNKNOWN.
+A :class:`Score` is the advisory's statement; ``Rating.severity`` turns its word into the
+one severity vocabulary findings use (``model.Severity``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from functools import lru_cache
 import cvss
 from cvss.exceptions import CVSSError
 
+from hullcheck.model import Severity
+
 
 class Rating(StrEnum):
+    """The CVSS qualitative rating scale (as the database stores it), plus UNKNOWN."""
+
     CRITICAL = "CRITICAL"
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"
@@ -22,16 +28,28 @@ class Rating(StrEnum):
     NONE = "NONE"
     UNKNOWN = "UNKNOWN"
 
+    @property
+    def severity(self) -> Severity:
+        """The finding severity of this rating: a CVSS score of 0.0 (NONE) is negligible."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Rating.CRITICAL: Severity.CRITICAL, Rating.HIGH: Severity.HIGH,
+             Rating.MEDIUM: Severity.MEDIUM, Rating.LOW: Severity.LOW,
+             Rating.NONE: Severity.NEGLIGIBLE, Rating.UNKNOWN: Severity.UNKNOWN}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Severity:
+class Score:
+    """How an advisory is scored: its rating and, from a CVSS vector, the base score."""
+
     rating: Rating
     score: float | None = None  # CVSS base score
     source: str = ""  # "CVSS_V3", "CVSS_V4", "CVSS_V2", "database", "" (none)
     vector: str = ""
 
 
-UNKNOWN = Severity(rating=Rating.UNKNOWN)
+UNKNOWN = Score(rating=Rating.UNKNOWN)
 
 _PREFERENCE = ("CVSS_V3", "CVSS_V4", "CVSS_V2")
 _WORDS = {
@@ -74,7 +92,7 @@ def cvss_base(kind: str, vector: str) -> float | None:
     return None
 
 
-def score(severities: tuple[tuple[str, str], ...], database_severity: str = "") -> Severity:
+def score(severities: tuple[tuple[str, str], ...], database_severity: str = "") -> Score:
     by_type = dict(severities)
     for kind in _PREFERENCE:
         vector = by_type.get(kind)
@@ -85,8 +103,8 @@ def score(severities: tuple[tuple[str, str], ...], database_severity: str = "") 
             rating = rating_for(base)
             if kind == "CVSS_V2" and rating is Rating.CRITICAL:
                 rating = Rating.HIGH  # v2 has no "critical"
-            return Severity(rating=rating, score=base, source=kind, vector=vector)
+            return Score(rating=rating, score=base, source=kind, vector=vector)
     word = _WORDS.get(database_severity.strip().lower())
     if word is not None:
-        return Severity(rating=word, source="database")
+        return Score(rating=word, source="database")
     return UNKNOWN

@@ -63,7 +63,7 @@ from hullcheck.vulndb.model import (
     advisory_from_json,
     affected_from_json,
 )
-from hullcheck.vulndb.severity import Rating, Severity
+from hullcheck.vulndb.severity import Rating, Score
 
 SCHEMA_VERSION = 2  # 2: packages and package_keys tables
 
@@ -123,7 +123,7 @@ class AffectedRecord:
     advisory_id: str
     kind: Kind
     aliases: tuple[str, ...]
-    severity: Severity
+    severity: Score
     withdrawn: str  # "" unless withdrawn
     source: str
     affected: Affected
@@ -220,6 +220,7 @@ class VulnStore:
         self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._cache_size = cache_size
         self._keys: dict[str, frozenset[str]] = {}
+        self._ecosystems: tuple[str, ...] | None = None
         self._decoder = _Decoder()
         self._kev: dict[str, tuple[str, ...]] | None = None
         self._kev_entries: dict[str, KevEntry] = {}
@@ -277,6 +278,15 @@ class VulnStore:
             keys = frozenset(json.loads(rows[0][0])) if rows else frozenset()
             self._keys[ecosystem] = keys
         return keys
+
+    def ecosystems(self) -> tuple[str, ...]:
+        """Every ecosystem the database has records for ("Debian:12", "Red Hat:...::baseos"),
+        sorted: what a search pattern of ``ecosystem.DISTROS`` is matched against."""
+        with self._lock:
+            if self._ecosystems is None:
+                rows = self._rows("SELECT ecosystem FROM package_keys ORDER BY ecosystem", ())
+                self._ecosystems = tuple(r[0] for r in rows)
+            return self._ecosystems
 
     def lookup(
         self, ecosystem: str, name: str, *, include_withdrawn: bool = False
@@ -364,6 +374,26 @@ class VulnStore:
             (alias,),
         )
         return tuple(dict.fromkeys(r[0] for r in rows))
+
+    def alias_severities(self, ids: Iterable[str]) -> tuple[tuple[str, Score], ...]:
+        """(advisory id, rating) of every advisory not withdrawn whose id or aliases include
+        one of ``ids``: a GHSA record's CVSS, the Debian tracker's urgency, an NVD score...
+        for a vulnerability whose matched records rate none. Ordered by advisory id."""
+        names = sorted(set(ids))
+        out: dict[str, Score] = {}
+        for start in range(0, len(names), _BATCH):
+            chunk = names[start : start + _BATCH]
+            marks = ",".join("?" * len(chunk))  # placeholders only, never data
+            sql = ("SELECT a.id, a.severity FROM aliases n JOIN advisories a"  # noqa: S608
+                   f" ON a.rowid = n.advisory_rowid WHERE n.name IN ({marks})"
+                   " AND a.withdrawn = ''")
+            for aid, text in self._rows(sql, tuple(chunk)):
+                try:
+                    out[aid] = _score_json(json.loads(text))
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise DatabaseError(f"{self.path} is corrupt (severity of {aid}: "
+                                        f"{exc!r})") from None
+        return tuple(sorted(out.items()))
 
     def kev(self, cve: str) -> KevEntry | None:
         """The KEV catalog entry for ``cve``, if listed (the catalog is read once)."""
@@ -469,7 +499,7 @@ _STATUSES = {s.value: s for s in DistroStatus}
 
 
 def record_to_json(
-    *, advisory: Advisory, severity: Severity, affected: Affected
+    *, advisory: Advisory, severity: Score, affected: Affected
 ) -> list[Any]:
     """One ``packages.records`` element: an advisory's statement about one package (the
     positional form in the module docstring; ``_Decoder`` reads it)."""
@@ -504,14 +534,14 @@ class _Decoder:
     (they are frozen), which makes decoding cheaper and the cache smaller."""
 
     def __init__(self) -> None:
-        self._severities: dict[tuple[Any, ...], Severity] = {}
+        self._severities: dict[tuple[Any, ...], Score] = {}
         self._events: dict[tuple[str, str], Event] = {}
 
-    def _severity(self, s: list[Any]) -> Severity:
+    def _severity(self, s: list[Any]) -> Score:
         key = tuple(s)
         sev = self._severities.get(key)
         if sev is None:
-            sev = self._severities[key] = Severity(
+            sev = self._severities[key] = Score(
                 rating=_RATINGS[s[0]], score=s[1], source=s[2], vector=s[3]
             )
         return sev
@@ -554,7 +584,14 @@ class _Decoder:
         ])
 
 
-def severity_json(s: Severity) -> str:
+def _score_json(d: dict[str, Any]) -> Score:
+    """The ``advisories.severity`` column (``severity_json``) read back."""
+    score = d.get("score")
+    return Score(rating=_RATINGS[d["rating"]], score=float(score) if score is not None else None,
+                 source=str(d.get("source", "")), vector=str(d.get("vector", "")))
+
+
+def severity_json(s: Score) -> str:
     d: dict[str, Any] = {"rating": s.rating.value}
     if s.score is not None:
         d["score"] = s.score

@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +55,18 @@ ENV_SOURCES = "HULLCHECK_DB_SOURCES"
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DEBIAN_TRACKER = "https://security-tracker.debian.org/tracker/data/json"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
+WOLFI_SECDB = "https://packages.wolfi.dev/os/security.json"
+CHAINGUARD_SECDB = "https://packages.cgr.dev/chainguard/security.json"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+# Amazon publishes ALAS only in its yum repositories' metadata, behind a mirror list: a
+# "yum:" location names the mirror list, resolved to the repository's updateinfo at update time.
+YUM = "yum:"
+AMAZON_LINUX_MIRRORS = (
+    "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
+    "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
+)
+_MAX_MIRROR_LIST = 64 << 10
+_MAX_REPOMD = 4 << 20
 OSV_ECOSYSTEMS = OSV_DOWNLOADS  # from THE table: a new ecosystem's row is downloaded too
 ALPINE_BRANCHES = ("v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22")
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024  # per file, for 'db update' and 'db import URL' alike
@@ -64,6 +76,7 @@ _UPDATE_HINT = ("the previous database is unchanged; check the network, retry la
 
 # Order is preference: for an advisory id found in two sources the first one wins, so the
 # distro trackers (with no-dsa/postponed statuses) come before OSV's conversions of them.
+# Each distro's row in ecosystem.DISTROS says which of these cover it ("feeds", "osv").
 DEFAULT_SOURCES: tuple[Source, ...] = (
     Source(name="debian-tracker", kind=SourceKind.DEBIAN, locations=(DEBIAN_TRACKER,)),
     Source(
@@ -75,8 +88,13 @@ DEFAULT_SOURCES: tuple[Source, ...] = (
             for repo in ("main", "community")
         ),
     ),
+    Source(name="wolfi-secdb", kind=SourceKind.WOLFI, locations=(WOLFI_SECDB,)),
+    Source(name="chainguard-secdb", kind=SourceKind.CHAINGUARD, locations=(CHAINGUARD_SECDB,)),
+    Source(name="amazon-alas", kind=SourceKind.ALAS,
+           locations=tuple(YUM + url for url in AMAZON_LINUX_MIRRORS)),
     *(
-        Source(name=f"osv-{eco}", kind=SourceKind.OSV, locations=(f"{OSV_BUCKET}/{eco}/all.zip",))
+        Source(name=f"osv-{eco}", kind=SourceKind.OSV,
+               locations=(f"{OSV_BUCKET}/{urllib.parse.quote(eco)}/all.zip",))
         for eco in OSV_ECOSYSTEMS
     ),
     Source(name="cisa-kev", kind=SourceKind.KEV, locations=(KEV_URL,)),
@@ -114,7 +132,7 @@ class UpdateResult:
 
 
 def _is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
+    return location.startswith(("http://", "https://", YUM))
 
 
 def update(
@@ -157,7 +175,8 @@ def update(
                         Fetch(source=src.name, location=loc, state=FetchState.LOCAL, bytes=0)
                     )
                     continue
-                file, info, state, size = _fetch(client, src.name, loc, cache, max_download)
+                url = _updateinfo_url(client, src.name, loc) if loc.startswith(YUM) else loc
+                file, info, state, size = _fetch(client, src.name, url, cache, max_download)
                 paths.append(str(file))
                 infos.append(info)
                 fetches.append(Fetch(source=src.name, location=loc, state=state, bytes=size))
@@ -188,6 +207,38 @@ def _unchanged(
     built = {s.name: tuple(f.sha256 for f in s.fetched) for s in status.sources}
     wanted = {s.name: tuple(f.sha256 for f in fetched.get(s.name, ())) for s in sources}
     return built == wanted
+
+
+def _updateinfo_url(client: httpx.Client, name: str, location: str) -> str:
+    """The updateinfo file of the yum repository a mirror list names: the list's first URL,
+    then its ``repodata/repomd.xml``'s ``updateinfo`` entry (how dnf finds it)."""
+    from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
+
+    what = f"update failed: source {name}"
+    mirrors = fetch.to_bytes(location.removeprefix(YUM), limit=_MAX_MIRROR_LIST,
+                             error=DatabaseError, http=client, what=what, hint=_UPDATE_HINT)
+    base = next((line.strip() for line in mirrors.decode("utf-8", "replace").splitlines()
+                 if line.strip().startswith(("https://", "http://"))), "")
+    if not base:
+        raise DatabaseError(f"{what}: {location.removeprefix(YUM)} names no repository URL",
+                            hint=_UPDATE_HINT)
+    base = base.rstrip("/") + "/"
+    repomd = fetch.to_bytes(base + "repodata/repomd.xml", limit=_MAX_REPOMD, error=DatabaseError,
+                            http=client, what=what, hint=_UPDATE_HINT)
+    try:
+        root = ElementTree.fromstring(repomd, forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException) as exc:
+        raise DatabaseError(f"{what}: {base}repodata/repomd.xml is not valid repository "
+                            f"metadata ({exc})", hint=_UPDATE_HINT) from None
+    for data in root:
+        if data.tag.rsplit("}", 1)[-1] == "data" and data.get("type") == "updateinfo":
+            href = str(next((c.get("href", "") for c in data
+                             if c.tag.rsplit("}", 1)[-1] == "location"), ""))
+            if href and not href.startswith(("/", "..")) and "/../" not in href:
+                return urllib.parse.urljoin(base, href)
+    raise DatabaseError(f"{what}: {base}repodata/repomd.xml lists no updateinfo",
+                        hint=_UPDATE_HINT)
 
 
 def _key(url: str) -> str:

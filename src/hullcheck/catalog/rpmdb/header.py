@@ -41,6 +41,7 @@ EPOCH = 1003
 SIZE = 1009
 VENDOR = 1011
 LICENSE = 1014
+PACKAGER = 1015
 ARCH = 1022
 OLDFILENAMES = 1027
 FILEDIGESTS = 1035  # one hex digest per file, "" for directories, symlinks...
@@ -49,6 +50,7 @@ DIRINDEXES = 1116
 BASENAMES = 1117
 DIRNAMES = 1118
 FILEDIGESTALGO = 5011
+MODULARITYLABEL = 5096  # "nodejs:14:8070020230306170042:bd1311ed": built in a module stream
 
 # FILEDIGESTALGO values (rpm's PGPHASHALGO_*) -> Package.file_digests algorithm
 DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
@@ -57,8 +59,8 @@ _HEX_OR_NUL = b"0123456789abcdef\0"
 # A malformed one of these loses the digests, not the package.
 _DIGEST_TAGS = frozenset({FILEDIGESTS, FILEDIGESTALGO})
 _WANTED = frozenset(
-    {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, ARCH, OLDFILENAMES, SOURCERPM,
-     DIRINDEXES, BASENAMES, DIRNAMES}
+    {NAME, VERSION, RELEASE, EPOCH, SIZE, VENDOR, LICENSE, PACKAGER, ARCH, OLDFILENAMES,
+     SOURCERPM, DIRINDEXES, BASENAMES, DIRNAMES, MODULARITYLABEL}
 ) | _DIGEST_TAGS
 _INDEX = struct.Struct(">iIiI")
 _NONE = "(none)"  # what rpm writes for an absent SOURCERPM/LICENSE/VENDOR
@@ -76,10 +78,12 @@ class RpmHeader:
     source_rpm: str = ""  # e.g. "openssl-3.0.7-18.el9_2.src.rpm"
     license: str = ""
     vendor: str = ""
+    packager: str = ""
     size: int | None = None
     files: tuple[str, ...] = ()
     file_digests: tuple[tuple[str, str], ...] = ()  # sorted (path, "sha256:<hex>"...)
     digest_problem: str = ""  # why some or all digests could not be read
+    modularity_label: str = ""  # the module stream it was built in (RHEL 8+ AppStream)
 
 
 class _Blob:
@@ -283,8 +287,10 @@ def parse_header(data: bytes) -> RpmHeader:
         source_rpm=_optional(blob.string(SOURCERPM)),
         license=_optional(blob.string(LICENSE)),
         vendor=_optional(blob.string(VENDOR)),
+        packager=_optional(blob.string(PACKAGER)),
         size=sizes[0] if sizes else None,
         files=files,
         file_digests=file_digests,
         digest_problem=digest_problem,
+        modularity_label=_optional(blob.string(MODULARITYLABEL)),
     )

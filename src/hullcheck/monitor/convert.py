@@ -1,0 +1,363 @@
+"""The one place the monitor calls the scanning rooms (pipeline, match, vex, report, sbom,
+base, policy, sign): everything a job needs from them, and the conversion of their results
+into the store's rows. Another engineer restructures ``pipeline`` and ``report``; keeping
+every call here keeps that merge to this file.
+
+The scan of an image and the re-match of stored packages judge findings the same way: the
+matcher, then the config's VEX documents and ignore rules, then the triage decisions (as VEX
+statements), exactly as ``hullcheck scan`` does (``judge``), so a delta re-match gives what
+a new scan would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hullcheck.ecosystem import osv_ecosystem
+from hullcheck.fleet.model import FindingRow, ImageRecord, LayerRecord, PackageRow, TriageDecision
+from hullcheck.model import Inventory, Package
+from hullcheck.signers import Keyless
+
+if TYPE_CHECKING:
+    from hullcheck.image import PullOptions
+    from hullcheck.match.model import Finding
+    from hullcheck.report.model import ScanReport
+    from hullcheck.vex.model import IgnoreRule, Statement
+    from hullcheck.vulndb import VulnStore
+
+SBOM_ENCODING = "zlib"  # the stored native SBOM (stdlib: no codec to agree on between nodes)
+OWNER_LABELS = ("org.opencontainers.image.authors", "org.opencontainers.image.source")
+
+
+# -- judging findings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Marks:
+    """What marks findings: the config's VEX statements and ignore rules, and triage."""
+
+    statements: tuple[Statement, ...] = ()
+    rules: tuple[IgnoreRule, ...] = ()
+    triage: tuple[Statement, ...] = ()
+
+
+def load_marks(vex_files: Sequence[Path], ignore: Path | None,
+               decisions: Iterable[TriageDecision], digest: str) -> Marks:
+    from hullcheck import vex
+
+    return Marks(statements=tuple(st for p in vex_files for st in vex.load_vex(p)),
+                 rules=tuple(vex.load_ignore(ignore)) if ignore else (),
+                 triage=triage_statements(decisions, digest))
+
+
+def triage_statements(decisions: Iterable[TriageDecision], digest: str) -> tuple[Statement, ...]:
+    """VEX triage decisions (for this image or its repository) as statements about this
+    image: the product is its digest, the package (when named) a subcomponent."""
+    from hullcheck.vex.model import Product, Statement
+
+    out = []
+    for i, d in enumerate(decisions):
+        if d.action != "vex" or not d.vex_status:
+            continue
+        product = Product(id=digest, subcomponents=(d.package_purl,) if d.package_purl else ())
+        out.append(Statement(vulnerability=(d.advisory_id,), products=(product,),
+                             status=d.vex_status, justification=d.vex_justification,
+                             detail=d.reason, source=f"triage:{d.scope}", order=i,
+                             # image decisions after repository ones: the narrower wins
+                             timestamp="1" if d.scope == "image" else "0"))
+    return tuple(out)
+
+
+def _image_ids(inv: Inventory) -> list[str]:
+    s = inv.source
+    return [i for i in (s.manifest_digest, s.config_digest, *s.repo_digests) if i]
+
+
+def mark(findings: Sequence[Finding], inv: Inventory, marks: Marks, *,
+         today: dt.date) -> list[Finding]:
+    """The config's VEX and ignore rules, then triage (which only adds marks)."""
+    from hullcheck import vex
+
+    ids = _image_ids(inv)
+    out, _ = vex.apply(findings, marks.statements, marks.rules, today=today, image_ids=ids)
+    if marks.triage:
+        out, _ = vex.apply(out, marks.triage, today=today, image_ids=ids)
+    return out
+
+
+def judge(inv: Inventory, store: VulnStore, marks: Marks, *, today: dt.date,
+          packages: Sequence[Package] | None = None) -> list[Finding]:
+    """Match (all packages, or ``packages``), summaries, then marks: what ``scan`` does."""
+    from hullcheck import match
+
+    result = match.match(inv, store, packages=packages)
+    shown = match.with_summaries(result.findings, store)
+    return mark(shown, inv, marks, today=today)
+
+
+# -- scanning an image ------------------------------------------------------------------------
+
+
+def scan(target: str, db: Path, pull: PullOptions, *, vex_files: Sequence[Path],
+         ignore: Path | None, today: dt.date) -> ScanReport:
+    """One read of the image: packages, vulnerabilities (with the config's marks), secrets
+    in every layer and the configuration checks (``pipeline.scan``)."""
+    from hullcheck import pipeline
+
+    return pipeline.scan(pipeline.ScanRequest(
+        target=target, db=db, pull=pull, vex=tuple(vex_files), ignore=ignore, today=today,
+        scanners=("vuln", "secret", "config")))
+
+
+def resolve(reference: str, pull: PullOptions) -> str:
+    """The digest a registry reference points at now."""
+    from hullcheck.image.remote import make_client
+    from hullcheck.registry import parse_reference
+
+    with make_client(pull) as client:
+        return client.resolve(parse_reference(reference))
+
+
+def list_tags(repository: str, pull: PullOptions) -> tuple[str, ...]:
+    from hullcheck.image.remote import make_client
+    from hullcheck.registry import parse_reference
+
+    with make_client(pull) as client:
+        return client.list_tags(parse_reference(repository, default_tag=False))
+
+
+def open_vulnstore(db: Path) -> VulnStore:
+    from hullcheck.vulndb import VulnStore
+
+    return VulnStore.open(db)
+
+
+# -- SBOMs ------------------------------------------------------------------------------------
+
+
+def encode_sbom(inv: Inventory) -> bytes:
+    from hullcheck import sbom
+
+    return zlib.compress(sbom.encode(inv, "json"), 6)
+
+
+def decode_stored_sbom(encoding: str, data: bytes, *, name: str,
+                       purls: Collection[str] | None = None) -> Inventory:
+    """An SBOM the service stored (``encode_sbom``), with only the packages ``purls`` names
+    when given: a delta re-match decodes the few packages it re-matches, not all of them.
+    The bytes are this service's own encoder's output (uploads are decoded, then encoded
+    again), so the standard parser reads them; the native decoder still checks every field
+    of what it builds."""
+    import json
+
+    from hullcheck.errors import DatabaseError
+    from hullcheck.sbom import native
+
+    if encoding != SBOM_ENCODING:
+        raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
+    doc = json.loads(zlib.decompress(data))
+    if purls is not None and isinstance(doc, dict) and isinstance(doc.get("packages"), list):
+        doc["packages"] = [p for p in doc["packages"]
+                           if isinstance(p, dict) and p.get("purl") in purls]
+        doc["relationships"] = []  # the matcher does not read them
+    return native.decode(doc, name)
+
+
+def decode_sbom(document: bytes, *, name: str) -> Inventory:
+    """A CycloneDX, SPDX or native JSON SBOM (sniffed from the content); FormatError else."""
+    from hullcheck import sbom
+
+    return sbom.decode(document, name=name)
+
+
+def is_native(document: bytes) -> bool:
+    from hullcheck.sbom import native
+    from hullcheck.sbom._reader import load_json
+
+    return bool(native.is_native(load_json(document, "upload")))
+
+
+# -- rows --------------------------------------------------------------------------------------
+
+
+def package_rows(inv: Inventory) -> list[PackageRow]:
+    rows = []
+    for p in inv.packages:
+        rows.append(PackageRow(
+            purl=p.purl, type=p.type.value, ecosystem=osv_ecosystem(p.type, inv.distro),
+            name=p.name, version=p.version,
+            source_name=p.source.name if p.source else "",
+            source_version=p.source.version if p.source else "",
+            licence=" AND ".join(f"({x})" if " " in x else x for x in p.licenses)[:1000],
+            layer=p.layer, visible=p.visibility.value == "visible"))
+    return rows
+
+
+def finding_rows(findings: Iterable[Finding], inv: Inventory) -> list[FindingRow]:
+    from hullcheck.report.json import finding as finding_json
+
+    return [FindingRow(
+        advisory_id=f.id, package_purl=f.package.purl, aliases=f.aliases,
+        severity=f.severity.value, cvss=f.score.score, kev=f.kev is not None,
+        fixed_versions=f.fixed_versions, status=f.status.value,
+        suppressed=f.suppressed is not None,
+        suppressed_reason=f.suppressed.reason if f.suppressed else "",
+        data=finding_json(f, inv)) for f in findings]
+
+
+def owners(inv: Inventory, rules: Iterable[tuple[bool, tuple[str, ...]]]) -> tuple[str, ...]:
+    """Owners from the image's labels (authors, source), then from the repository rules
+    that match (given as (matches, owners))."""
+    labels = dict(inv.source.labels)
+    found = [labels[k].strip() for k in OWNER_LABELS if labels.get(k, "").strip()]
+    for matches, names in rules:
+        if matches:
+            found.extend(names)
+    return tuple(dict.fromkeys(o[:500] for o in found))
+
+
+def image_record(inv: Inventory, *, digest: str, repository: str, tags: Collection[str],
+                 owners: tuple[str, ...], base: dict[str, Any] | None,
+                 policy: dict[str, Any] | None,
+                 signatures: tuple[dict[str, Any], ...]) -> ImageRecord:
+    s = inv.source
+    created = None
+    if s.created:
+        try:
+            created = dt.datetime.fromisoformat(s.created.replace("Z", "+00:00"))
+            created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+        except ValueError:
+            created = None
+    return ImageRecord(
+        digest=digest, repository=repository, tags=tuple(tags), media_type="",
+        created=created, labels=dict(s.labels), owners=owners,
+        layers=tuple(LayerRecord(digest=la.digest, diff_id=la.diff_id, size=la.size,
+                                 created_by=la.created_by[:2000]) for la in inv.layers),
+        base=base, policy=policy, signatures=signatures,
+        sbom=encode_sbom(inv), sbom_encoding=SBOM_ENCODING)
+
+
+def secrets_json(report: ScanReport) -> list[dict[str, Any]]:
+    """The secret findings as ``scan -o json`` shows them (redacted)."""
+    from hullcheck.report.json import scan as scan_json
+
+    secrets = scan_json(report).get("secrets") or {}
+    found = secrets.get("findings", []) if isinstance(secrets, dict) else []
+    return list(found)
+
+
+# -- base images, signatures, policy ------------------------------------------------------------
+
+
+def claimed_base_host(target: str, pull: PullOptions) -> str:
+    """The registry host of the base the image's annotations or labels name ("" when none):
+    the image's author chose it, so the service contacts it only when it is configured."""
+    from hullcheck.base.identify import claimed
+    from hullcheck.errors import HullcheckError
+    from hullcheck.image import open_image
+    from hullcheck.registry import parse_reference
+
+    image = open_image(target, pull=pull)
+    _, name, _ = claimed(image.manifest, image.config)
+    if not name:
+        return ""
+    try:
+        return parse_reference(name, default_tag=False).registry
+    except HullcheckError:
+        return ""
+
+
+def assess_base(target: str, db: Path, pull: PullOptions, *, catalog: Path | None,
+                trust: Path | None, today: dt.date,
+                allowed: Callable[[str], bool] = lambda _host: True) -> dict[str, Any]:
+    """The base assessment (identity, freshness, EOL, rebuild advice) as stored JSON. A base
+    named by the image in a registry ``allowed`` refuses is not contacted (no SSRF through
+    an image's labels): the assessment says so instead."""
+    from hullcheck import pipeline
+
+    host = claimed_base_host(target, pull)
+    if host and not allowed(host):
+        return {"base": None, "trust": None, "freshness": None, "eol": None, "advice": None,
+                "notes": [f"the image names a base in {host}, which is not in the service's "
+                          "registries: not contacted"]}
+    a = pipeline.assess_base(pipeline.BaseRequest(
+        image=target, catalog=catalog, trust=trust, db=db, pull=pull, today=today))
+    ident, fresh, advice = a.identity, a.freshness, a.advice
+    return {
+        "base": {"identifiedBy": ident.by.value, "reference": ident.reference or None,
+                 "name": ident.name or None, "tag": ident.tag or None,
+                 "digest": ident.digest or None, "layers": ident.layers},
+        "trust": None if a.trust is None else {"state": a.trust.state.value,
+                                               "reason": a.trust.reason},
+        "freshness": None if fresh is None else {
+            "tag": fresh.tag, "builtDigest": fresh.built_digest,
+            "currentDigest": fresh.current_digest, "upToDate": fresh.up_to_date,
+            "daysBehind": fresh.days_behind, "summary": fresh.sentence()},
+        "eol": {"state": a.eol.state.value, "reason": a.eol.reason},
+        "advice": None if advice is None else {
+            "summary": advice.summary(), "base": advice.base, "candidate": advice.candidate,
+            "fixedBySeverity": {lv.value: n for lv, n in advice.fixed_by_severity.items()}},
+        "notes": list(a.notes),
+    }
+
+
+def verified_signatures(target: str, keys: Sequence[Path], pull: PullOptions, *,
+                        keyless: Keyless | None = None) -> tuple[dict[str, Any], ...]:
+    """The configured keys that signed the image (cosign format), one entry each, and the
+    keyless signature by a configured identity (Fulcio certificate, Rekor entry) if any."""
+    from hullcheck import pipeline
+    from hullcheck.errors import VerificationError
+
+    out: list[dict[str, Any]] = []
+    for key in keys:
+        try:
+            verified = pipeline.verify_image(target, key, pull)
+        except VerificationError:
+            continue
+        out.append({"key": str(key), "keyFingerprint": verified.key_fingerprint,
+                    "source": verified.source, "format": verified.format})
+    if keyless is not None:
+        try:
+            signed = pipeline.verify_image(target, keyless, pull)
+        except VerificationError:
+            return tuple(out)
+        signer = getattr(signed, "signer", None)
+        out.append({"identity": signer.identity if signer else "",
+                    "issuer": signer.issuer if signer else "",
+                    "logIndex": getattr(signed, "log_index", None),
+                    "source": signed.source, "format": signed.format})
+    return tuple(out)
+
+
+def policy_decision(policy_file: Path, target: str, db: Path, pull: PullOptions, *,
+                    vex_files: Sequence[Path], ignore: Path | None, today: dt.date,
+                    base_catalog: Path | None, base_trust: Path | None,
+                    allowed: Callable[[str], bool] = lambda _host: True) -> dict[str, Any]:
+    """The policy's decision about the image, as ``policy -o json`` writes it. A policy with
+    base rules about an image whose base is in a registry ``allowed`` refuses is not
+    evaluated (its evidence would come from there)."""
+    import dataclasses
+
+    from hullcheck import pipeline
+    from hullcheck.policy import Need, load
+    from hullcheck.report.json import decision as decision_json
+    from hullcheck.report.model import PolicyReport
+
+    policy = load(policy_file)
+    if Need.BASE in policy.needs():
+        host = claimed_base_host(target, pull)
+        if host and not allowed(host):
+            return {"outcome": "error", "policy": policy.name,
+                    "error": f"the policy judges the base, which the image names in {host}, "
+                             "not in the service's registries: not contacted"}
+    req = dataclasses.replace(
+        pipeline.evidence_request(policy, target, db=db, pull=pull, vex=tuple(vex_files),
+                                  base_trust=base_trust),
+        ignore=ignore, today=today, base_catalog=base_catalog)
+    _, decision = pipeline.policy_check(policy, req)
+    return dict(decision_json(PolicyReport(decision=decision, policy=policy)))
