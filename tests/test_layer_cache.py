@@ -189,3 +189,32 @@ def test_the_default_cache_is_the_environments(tmp_path: Path, monkeypatch: pyte
     assert main(["sbom", ref, "-o", "json"]) == 0
     assert len(list((tmp_path / "env-cache").glob("*.layer"))) == 3
     assert os.stat(tmp_path / "env-cache").st_mode & 0o077 == 0  # private: it holds file bytes
+
+
+def test_secrets_from_cached_layers_still_tell_the_distros_files(
+        tmp_path: Path, opened: list[str]) -> None:
+    """A match in a file its OS package installed unchanged is counted, not reported: the
+    digests of files with a match travel in each layer's cached findings."""
+    import hashlib
+
+    conf = AWS["root/.aws/credentials"]
+    md5 = hashlib.md5(conf.encode(), usedforsecurity=False).hexdigest()
+    status = ("Package: app\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+              f"Maintainer: A <a@example.org>\nConffiles:\n /etc/app.conf {md5}\n"
+              "Description: x\n")
+    ref = write(build({**OS, "var/lib/dpkg/status": status, "etc/app.conf": conf,
+                       "var/lib/dpkg/info/app.list": "/etc\n/etc/app.conf\n"}, AWS),
+                tmp_path / "img")
+    cache = LayerCache(tmp_path / "cache")
+
+    def scan() -> Any:
+        with layer_cache(cache):
+            return pipeline.secrets_scan(pipeline.SecretsRequest(image=ref))
+
+    cold = scan()
+    assert len(opened) == 2
+    warm = scan()
+    assert len(opened) == 2  # every layer's findings from the cache
+    for report in (cold, warm):
+        assert {f.path for f in report.findings} == {"/root/.aws/credentials"}
+        assert (report.skipped.package_files, report.skipped.package_matches) == (1, 2)
