@@ -237,14 +237,26 @@ def wait_until(what: str, done: Callable[[], bool], seconds: float = 120.0) -> N
         time.sleep(0.1)
 
 
+def stay_up(url: str, token: str) -> None:
+    """Print where the pages are; run on a terminal, keep serving them until Ctrl-C."""
+    print(f"\n== the pages: {url}/ (sign in with the admin token {token})", file=sys.stderr)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    print("== serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+
+
 def monitor_demo(ref: str) -> int:
     import httpx
 
     from hullcheck.fleet.model import DeliveryStatus, Scope
     from hullcheck.monitor.config import parse_config
     from hullcheck.monitor.service import Service
-    from hullcheck.server.api import create_app
     from hullcheck.server.api_serve import ApiServer
+    from hullcheck.server.pages import create_app  # the REST API and the web pages
 
     data, feed = OUT / "monitor", OUT / "monitor-feed"
     shutil.rmtree(data, ignore_errors=True)
@@ -307,8 +319,10 @@ def monitor_demo(ref: str) -> int:
                 print("== hullcheck query --server ... --advisory CVE-2019-11324",
                       file=sys.stderr)
                 os.environ["HULLCHECK_TOKEN"] = admin
-                return main(["query", "--server", server.url, "--advisory", "CVE-2019-11324",
+                code = main(["query", "--server", server.url, "--advisory", "CVE-2019-11324",
                              "-o", "table"])
+                stay_up(server.url, admin)
+                return code
             finally:
                 server.shutdown()
                 service.stop_worker()

@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(docker-registry skopeo umoci debootstrap rpm db5.3-util golang-go apache2-utils busybox python3-venv
       golang-github-knqyf263-go-rpmdb-dev go-rpmdb
       gcc binutils curl openssl libpython3.11
-      postgresql)  # the fleet store's tests start a real server (tests/fixtures/postgres.py)
+      postgresql   # the fleet store's tests start a real server (tests/fixtures/postgres.py)
+      chromium chromium-driver)  # the pages' browser tests (tests/pages/browser.py): Debian's, never downloaded
 missing=()
 # node and npm (the node-semver differential test): any install will do (e.g. NodeSource's
 # nodejs, which bundles npm); Debian's packages when the commands are absent.

@@ -18,13 +18,13 @@ from hullcheck.errors import DatabaseError, UsageError
 from hullcheck.fleet import db, schema
 from tests.fleet.conftest import DIGEST_A, deb, finding, image
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_head_is_the_newest_shipped_revision():
     assert db.head() == HEAD
     shipped = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("0*.py"))
-    assert shipped == ["0001_initial.py", "0002_daily_counts.py"]
+    assert shipped == ["0001_initial.py", "0002_daily_counts.py", "0003_pages.py"]
 
 
 def test_from_empty_the_database_is_exactly_the_schema(db_url: str):
@@ -91,7 +91,7 @@ def test_a_newer_database_is_refused_in_one_line(db_url: str):
     with pytest.raises(DatabaseError) as err:
         fleet.open(db_url)
     message = str(err.value)
-    assert "schema revision '0099', newer than this hullcheck knows (newest: 0002)" in message
+    assert f"schema revision '0099', newer than this hullcheck knows (newest: {HEAD})" in message
     assert "\n" not in message and "upgrade hullcheck" in err.value.hint
 
 

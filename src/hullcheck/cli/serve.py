@@ -128,8 +128,9 @@ def _service_log(quiet: bool) -> None:
 def run_monitor(args: argparse.Namespace) -> int:
     from hullcheck.monitor.config import Config, load_config
     from hullcheck.monitor.service import Service
-    from hullcheck.server.api import ApiSettings, create_app
+    from hullcheck.server.api import ApiSettings
     from hullcheck.server.api_serve import ApiServer
+    from hullcheck.server.pages import create_app  # the API and the web pages
 
     host, port = parse_listen(args.listen)
     settings = ApiSettings(intake_rate=args.rate_limit)
@@ -149,7 +150,8 @@ def run_monitor(args: argparse.Namespace) -> int:
             if not args.quiet:
                 worker = "no worker" if args.no_worker else "worker in this process"
                 print(f"hullcheck monitor: {server.url}/api/v1 ({service.mode}, {worker}, "
-                      f"config {config.source})", file=sys.stderr, flush=True)
+                      f"config {config.source}); pages on {server.url}/",
+                      file=sys.stderr, flush=True)
             if not args.no_worker:
                 service.start_worker()
             _wait(stop)

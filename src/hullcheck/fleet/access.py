@@ -127,7 +127,7 @@ def decide(conn: Connection, decision: TriageDecision, *, actor: str, now: dt.da
     """Record (or replace) a triage decision, and audit it, in the caller's transaction."""
     values = {"assignee": decision.assignee, "vex_status": decision.vex_status,
               "vex_justification": decision.vex_justification, "reason": decision.reason,
-              "actor": actor, "at": now}
+              "expires": decision.expires, "actor": actor, "at": now}
     conn.execute(
         upsert(conn, t.triage).values(scope=decision.scope, target=decision.target,
                                       advisory_id=decision.advisory_id,
@@ -140,7 +140,9 @@ def decide(conn: Connection, decision: TriageDecision, *, actor: str, now: dt.da
           target=f"{decision.scope}:{decision.target}", reason=decision.reason,
           details={"advisory": decision.advisory_id, "package": decision.package_purl,
                    "assignee": decision.assignee, "vexStatus": decision.vex_status,
-                   "vexJustification": decision.vex_justification}, now=now)
+                   "vexJustification": decision.vex_justification,
+                   **({"expires": decision.expires.isoformat()} if decision.expires else {})},
+          now=now)
 
 
 def decisions(conn: Connection, *, digest: str | None = None,
@@ -159,7 +161,8 @@ def decisions(conn: Connection, *, digest: str | None = None,
     return tuple(TriageDecision(scope=r["scope"], target=r["target"], advisory_id=r["advisory_id"],
                                 action=r["action"], package_purl=r["package_purl"],
                                 assignee=r["assignee"], vex_status=r["vex_status"],
-                                vex_justification=r["vex_justification"], reason=r["reason"])
+                                vex_justification=r["vex_justification"], reason=r["reason"],
+                                expires=r["expires"])
                  for r in rows)
 
 

@@ -64,6 +64,7 @@ class TriageAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     ASSIGN = "assign"
     VEX = "vex"
+    WAIVE = "waive"  # accept the risk until ``expires`` (0003)
 
 
 class TriageScope(StrEnum):
@@ -165,6 +166,7 @@ class TriageDecision:
     vex_status: str = ""  # not_affected / affected / fixed / under_investigation
     vex_justification: str = ""
     reason: str = ""
+    expires: dt.date | None = None  # a waiver's last day (action waive)
 
 
 # -- outputs -----------------------------------------------------------------------------

@@ -171,6 +171,9 @@ findings = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.UniqueConstraint("image_digest", "advisory_id", "package_purl"),
     sa.Index(None, "image_digest", "state", "severity"),
+    # 0003: the fleet's open findings per image (by severity, KEV, with a fix) from the index
+    # alone, in image order: the fleet page's ranking of images at risk.
+    sa.Index(None, "state", "suppressed", "image_digest", "severity", "kev", "status"),
     sa.CheckConstraint("state IN ('open', 'fixed')", name="state"),
 )
 
@@ -191,6 +194,7 @@ finding_history = sa.Table(
     sa.Column("change", Text, nullable=False),
     sa.Column("reason", Text, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
+    sa.Index(None, "at", "change"),  # 0003: what changed lately, counted from the index
 )
 
 # What runs where; not a foreign key: a cluster may run an image not scanned yet.
@@ -219,9 +223,10 @@ triage = sa.Table(
     sa.Column("reason", Text, nullable=False),
     sa.Column("actor", Text, nullable=False),
     sa.Column("at", Time, nullable=False),
+    sa.Column("expires", sa.Date, nullable=True),  # 0003: a waiver's last day
     sa.UniqueConstraint("scope", "target", "advisory_id", "package_purl", "action"),
     sa.CheckConstraint("scope IN ('image', 'repository')", name="scope"),
-    sa.CheckConstraint("action IN ('acknowledge', 'assign', 'vex')", name="action"),
+    sa.CheckConstraint("action IN ('acknowledge', 'assign', 'vex', 'waive')", name="action"),
 )
 
 audit_log = sa.Table(
@@ -295,6 +300,17 @@ jobs = sa.Table(
     sa.Index(None, "status", "run_after"),
     sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
     sqlite_autoincrement=True,
+)
+
+# 0003: a signed-in browser (the web pages): the SHA-256 of its cookie's session id, the
+# token it acts as, and when it ends.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id_sha256", Text, primary_key=True),
+    sa.Column("token_id", Id, sa.ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False, index=True),
 )
 
 # Which advisory database builds were matched (delta re-matching diffs against the last).

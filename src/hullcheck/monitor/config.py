@@ -42,7 +42,7 @@ from hullcheck.signers import YAML_KEYS, IdentityPolicy, Keyless
 
 MAX_CONFIG = 1 << 20
 EVENTS = ("new-finding", "fixed-finding", "finding-changed", "policy-failed", "base-stale",
-          "secret-found", "image-unsigned")
+          "secret-found", "image-unsigned", "config-failed")
 _TAG = "tag:yaml.org,2002:"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")

@@ -44,6 +44,7 @@ class Marks:
     statements: tuple[Statement, ...] = ()
     rules: tuple[IgnoreRule, ...] = ()
     triage: tuple[Statement, ...] = ()
+    waivers: tuple[IgnoreRule, ...] = ()  # triage waivers: ignore rules with an expiry
 
 
 def load_marks(vex_files: Sequence[Path], ignore: Path | None,
@@ -52,7 +53,25 @@ def load_marks(vex_files: Sequence[Path], ignore: Path | None,
 
     return Marks(statements=tuple(st for p in vex_files for st in vex.load_vex(p)),
                  rules=tuple(vex.load_ignore(ignore)) if ignore else (),
-                 triage=triage_statements(decisions, digest))
+                 triage=triage_statements(decisions, digest),
+                 waivers=triage_waivers(decisions))
+
+
+def triage_marks(decisions: Iterable[TriageDecision], digest: str) -> Marks:
+    """The marks triage alone makes: VEX decisions and waivers."""
+    decisions = tuple(decisions)
+    return Marks(triage=triage_statements(decisions, digest), waivers=triage_waivers(decisions))
+
+
+def triage_waivers(decisions: Iterable[TriageDecision]) -> tuple[IgnoreRule, ...]:
+    """Waivers (accepted risk until a day) as ignore rules: they mark the finding while
+    they last; ``vex.apply`` skips (and notes) one whose day has passed."""
+    from hullcheck.vex.model import IgnoreRule
+
+    return tuple(IgnoreRule(id=d.advisory_id, package=d.package_purl, expires=d.expires,
+                            reason=f"waived: {d.reason}" if d.reason else "waived",
+                            source=f"waiver:{d.scope}")
+                 for d in decisions if d.action == "waive")
 
 
 def triage_statements(decisions: Iterable[TriageDecision], digest: str) -> tuple[Statement, ...]:
@@ -87,6 +106,8 @@ def mark(findings: Sequence[Finding], inv: Inventory, marks: Marks, *,
     out, _ = vex.apply(findings, marks.statements, marks.rules, today=today, image_ids=ids)
     if marks.triage:
         out, _ = vex.apply(out, marks.triage, today=today, image_ids=ids)
+    if marks.waivers:
+        out, _ = vex.apply(out, (), marks.waivers, today=today, image_ids=ids)
     return out
 
 
@@ -248,6 +269,15 @@ def secrets_json(report: ScanReport) -> list[dict[str, Any]]:
 
     secrets = scan_json(report).get("secrets") or {}
     found = secrets.get("findings", []) if isinstance(secrets, dict) else []
+    return list(found)
+
+
+def config_json(report: ScanReport) -> list[dict[str, Any]]:
+    """The failed configuration checks as ``scan -o json`` shows them."""
+    from hullcheck.report.json import scan as scan_json
+
+    config = scan_json(report).get("config") or {}
+    found = config.get("findings", []) if isinstance(config, dict) else []
     return list(found)
 
 

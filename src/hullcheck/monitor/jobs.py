@@ -141,13 +141,13 @@ def scan(ctx: Context, args: dict[str, Any]) -> None:
         raise
     inv = report.inventory
     decisions = ctx.store.decisions(digest=digest, repository=repository)
-    findings = convert.mark(report.findings, inv,
-                            convert.Marks(triage=convert.triage_statements(decisions, digest)),
+    findings = convert.mark(report.findings, inv, convert.triage_marks(decisions, digest),
                             today=ctx.clock().date())
     first = known is None or known.status != ImageStatus.SCANNED
     record(ctx, inv, findings=convert.finding_rows(findings, inv), digest=digest,
            repository=repository, tags=tags, build=build,
-           secrets=convert.secrets_json(report) if first else [], assess=True)
+           secrets=convert.secrets_json(report) if first else [], assess=True,
+           config_failed=convert.config_json(report) if first else [])
 
 
 def _permanent(exc: HullcheckError) -> bool:
@@ -158,7 +158,8 @@ def _permanent(exc: HullcheckError) -> bool:
 
 
 def record(ctx: Context, inv: Inventory, *, findings: list[Any], digest: str, repository: str,
-           tags: Sequence[str], build: str, secrets: list[JSON], assess: bool) -> None:
+           tags: Sequence[str], build: str, secrets: list[JSON], assess: bool,
+           config_failed: Sequence[JSON] = ()) -> None:
     """Store a scan and everything it raises, in one transaction."""
     image = convert.image_record(inv, digest=digest, repository=repository, tags=tags,
                                  owners=owners_for(ctx, inv, repository), base=None, policy=None,
@@ -174,6 +175,10 @@ def record(ctx: Context, inv: Inventory, *, findings: list[Any], digest: str, re
         if secrets:
             wake |= _event(conn, ctx, "secret-found", digest, {
                 "secrets": secrets[:MAX_SECRETS_SHOWN], "count": len(secrets)})
+        if config_failed:  # the image page shows them; alert rules may route them
+            wake |= _event(conn, ctx, "config-failed", digest, {
+                "checks": list(config_failed[:MAX_SECRETS_SHOWN]), "count": len(config_failed),
+                "summary": f"{len(config_failed)} configuration check(s) failed"})
         if assess:
             queue.enqueue(ctx, "assess", {"digest": digest, "repository": repository}, conn=conn)
         if wake:

@@ -47,6 +47,10 @@ def check(decision: TriageDecision) -> None:
                 decision.vex_justification not in JUSTIFICATIONS:
             raise UsageError("triage: not_affected needs a justification, one of "
                              + ", ".join(JUSTIFICATIONS))
+    if decision.action is TriageAction.WAIVE and decision.expires is None:
+        raise UsageError("triage: a waiver needs the day it expires")
+    if decision.action is not TriageAction.WAIVE and decision.expires is not None:
+        raise UsageError("triage: only a waiver expires")
     if decision.package_purl and not decision.package_purl.startswith("pkg:"):
         raise UsageError("triage: package must be a purl (pkg:...)")
 
@@ -56,7 +60,7 @@ def decide(ctx: Context, decision: TriageDecision, *, actor: str) -> None:
     if decision.scope is TriageScope.IMAGE and ctx.store.image(decision.target) is None:
         raise UsageError(f"triage: no image {decision.target} in the service")
     ctx.store.decide(decision, actor=actor)
-    if decision.action is TriageAction.VEX:
+    if decision.action in (TriageAction.VEX, TriageAction.WAIVE):  # both mark findings
         remark(ctx, decision)
 
 
