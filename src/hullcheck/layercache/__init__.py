@@ -17,8 +17,9 @@ corrupt, truncated or foreign entry is read again from the image, never trusted.
 Least recently used entries go first once the cache is over its size: ``get`` touches an
 entry's modification time. Files are written atomically (renamed into place), so readers and
 writers in several processes share a directory. The monitoring service keeps one in its
-data directory; ``filetree.IndexStore`` is the whole protocol, so a store beside
-PostgreSQL or in object storage is a class with ``get`` and ``put``.
+data directory (SQLite mode); in PostgreSQL mode, where workers on several machines share
+one, ``fleet.layers.LayerTable`` keeps the same entries (``head`` + data, checked by
+``verified``) in a table beside the fleet's. ``Store`` is the one interface of both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import platformdirs
 
@@ -53,15 +55,42 @@ def default_dir() -> Path:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CacheStatus:
-    directory: Path
+    directory: Path | None  # a directory cache's (None: a table's)
+    location: str  # where the entries are, for people
     entries: int
     bytes: int
     max_bytes: int
     versions: tuple[tuple[str, int], ...]  # (hullcheck version, entries) of the entries read
 
 
+class Store(Protocol):
+    """A layer cache (``filetree.IndexStore`` and housekeeping): a directory of entries
+    (``LayerCache``) or a database table (``fleet.layers.LayerTable``)."""
+
+    hits: int
+    misses: int
+    rejected: int  # entries found damaged (removed: the layer is read again)
+    max_bytes: int
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes, label: str = "") -> None: ...
+
+    def status(self) -> CacheStatus: ...
+
+    def clean(self) -> int: ...
+
+
+def head(key: str, data: bytes, label: str = "") -> bytes:
+    """What an entry holds before ``data``: the magic and the header naming the key, the
+    hullcheck version, the length and the digest of ``data``."""
+    header = json.dumps({"key": key, "label": label, "version": __version__,
+                         "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return MAGIC + header.encode() + b"\n"
+
+
 class LayerCache:
-    """A directory of entries (``filetree.IndexStore``)."""
+    """A directory of entries (``Store``)."""
 
     def __init__(self, directory: Path | None = None, *,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -81,7 +110,7 @@ class LayerCache:
         except OSError:
             self.misses += 1
             return None
-        data = _verified(raw, key)
+        data = verified(raw, key)
         if data is None:
             self.rejected += 1
             path.unlink(missing_ok=True)  # read again from the image, and rewritten
@@ -94,11 +123,9 @@ class LayerCache:
     def put(self, key: str, data: bytes, label: str = "") -> None:
         """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
         command has its answer: only the next run is slower)."""
-        header = json.dumps({"key": key, "label": label, "version": __version__,
-                             "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_atomically(self._path(key), MAGIC + header.encode() + b"\n", data)
+            _write_atomically(self._path(key), head(key, data, label), data)
             self._evict()
         except OSError:
             return
@@ -137,7 +164,8 @@ class LayerCache:
         for _, _, path in entries:
             version = _header_of(path).get("version", "?")
             versions[str(version)] = versions.get(str(version), 0) + 1
-        return CacheStatus(directory=self.directory, entries=len(entries),
+        return CacheStatus(directory=self.directory, location=str(self.directory),
+                           entries=len(entries),
                            bytes=sum(size for _, size, _ in entries), max_bytes=self.max_bytes,
                            versions=tuple(sorted(versions.items())))
 
@@ -168,8 +196,9 @@ def _write_atomically(path: Path, head: bytes, data: bytes) -> None:
         raise
 
 
-def _verified(raw: bytes, key: str) -> bytes | None:
-    """The index an entry holds for ``key``, or None when it is not exactly that."""
+def verified(raw: bytes, key: str) -> bytes | None:
+    """The data an entry (``head`` + data) holds for ``key``, or None when it is not exactly
+    that: another magic, a header too long or unreadable, another key, length or digest."""
     if not raw.startswith(MAGIC):
         return None
     end = raw.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
@@ -190,12 +219,20 @@ def _verified(raw: bytes, key: str) -> bytes | None:
 def _header_of(path: Path) -> dict[str, object]:
     try:
         with open(path, "rb") as f:
-            head = f.read(len(MAGIC) + MAX_HEADER)
-        end = head.find(b"\n", len(MAGIC))
-        found = json.loads(head[len(MAGIC):end]) if head.startswith(MAGIC) and end > 0 else {}
-    except (OSError, ValueError):
+            return header_of(f.read(len(MAGIC) + MAX_HEADER))
+    except OSError:
+        return {}
+
+
+def header_of(start: bytes) -> dict[str, object]:
+    """The header at the start of an entry, unchecked ({} when unreadable): for status."""
+    end = start.find(b"\n", len(MAGIC))
+    try:
+        found = json.loads(start[len(MAGIC):end]) if start.startswith(MAGIC) and end > 0 else {}
+    except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "CacheStatus", "LayerCache", "default_dir"]
+__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "MAX_HEADER", "CacheStatus", "LayerCache", "Store",
+           "default_dir", "head", "header_of", "verified"]
