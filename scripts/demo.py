@@ -244,7 +244,8 @@ def stay_up(url: str, token: str) -> None:
         return
     print("== serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
     try:
-        threading.Event().wait()
+        while True:  # in slices: Ctrl-C may reach another thread, and Python runs the handler
+            time.sleep(0.5)  # only when the main thread executes bytecode again
     except KeyboardInterrupt:
         print("", file=sys.stderr)
 

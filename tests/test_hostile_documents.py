@@ -560,6 +560,6 @@ def test_cli_db_import_of_an_osv_yaml_bomb(
     (bomb.parent / OSV_RECORD.name).write_bytes(OSV_RECORD.read_bytes())
     code, _, err = run(capsys, "db", "import", str(bomb.parent), "--db", str(db))
     assert code == 0 and "Traceback" not in err
-    assert "1 records, 1 rejected" in err
+    assert "1 record, 1 rejected" in err
     code, out, _ = run(capsys, "db", "status", "--db", str(db), "-o", "json")
     assert code == 0 and json.loads(out)["advisories"] == 1

@@ -218,3 +218,21 @@ def test_secrets_from_cached_layers_still_tell_the_distros_files(
     for report in (cold, warm):
         assert {f.path for f in report.findings} == {"/root/.aws/credentials"}
         assert (report.skipped.package_files, report.skipped.package_matches) == (1, 2)
+
+
+def test_no_cache_on_the_command_line_wins_over_the_environments_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """$HULLCHECK_CACHE_DIR is also --cache-dir's setting: --no-cache given on the command
+    line wins over it (only both on the command line is a mistake)."""
+    env = tmp_path / "env-cache"
+    monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(env))
+    ref = write(build(OS), tmp_path / "img")
+    assert main(["sbom", ref, "-o", "json", "--no-cache"]) == 0
+    assert not env.exists()
+    monkeypatch.setenv("HULLCHECK_NO_CACHE", "true")
+    assert main(["sbom", ref, "-o", "json", "--cache-dir", str(tmp_path / "cli")]) == 0
+    assert len(list((tmp_path / "cli").glob("*.layer"))) == 3  # the command line's wins
+    capsys.readouterr()
+    assert main(["sbom", ref, "-o", "json"]) == 2  # both from the environment
+    assert "choose one" in capsys.readouterr()[1]

@@ -136,7 +136,7 @@ def test_a_killed_import_leaves_nothing_the_next_import_keeps(
     assert len(left) == 1 and ".tmp-" in left[0]  # what a killed download leaves
     code, err = db(capsys, "import", "--db", str(path), str(KEV))
     assert code == 0, err
-    assert f"removed 1 temporary file(s) an interrupted import or update left: {left[0]}" in err
+    assert f"removed 1 temporary file an interrupted import or update left: {left[0]}" in err
     assert list(imports.iterdir()) == []
 
 
@@ -155,7 +155,7 @@ def test_update_removes_what_a_killed_build_left(
     other.write_bytes(b"not ours")
     code, err = db(capsys, "update", "--db", str(path), "--sources", str(listing))
     assert code == 0, err
-    assert "removed 2 temporary file(s)" in err
+    assert "removed 2 temporary files" in err
     assert not any(p.exists() for p in stale) and other.exists()
 
 

@@ -66,7 +66,7 @@ def test_unknown_format_is_a_usage_error(
     with pytest.raises(SystemExit) as info:
         main(["sbom", make_image(OS), "-o", "yaml"])
     assert info.value.code == 2
-    assert "invalid choice: 'yaml'" in capsys.readouterr()[1]
+    assert "unknown format 'yaml': choose from table, cyclonedx-json" in capsys.readouterr()[1]
 
 
 def test_missing_image_is_one_line_and_exit_2(
@@ -75,7 +75,7 @@ def test_missing_image_is_one_line_and_exit_2(
     code = main(["sbom", f"oci:{tmp_path / 'nope'}"])
     _, err = capsys.readouterr()
     assert code == 2
-    assert err.splitlines()[0] == f"hullcheck: error: {tmp_path / 'nope'}: no such file or directory"
+    assert err.splitlines()[0] == f"hullcheck: error: no such directory: {tmp_path / 'nope'}"
 
 
 def test_failed_run_leaves_an_existing_output_file_untouched(

@@ -291,12 +291,40 @@ def test_sbom_file_with_byte_order_mark(make_image: Callable[..., str], fixture_
     assert ("requests", "CVE-2018-18074") in found(doc)
 
 
-def test_xml_sbom_is_refused_clearly(fixture_only_db: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_reads_the_cyclonedx_xml_sbom_writes(
+        make_image: Callable[..., str], fixture_only_db: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ref = make_image({**OS_RELEASE, **PY_LAYER})
+    xml, js = tmp_path / "bom.xml", tmp_path / "bom.json"
+    assert main(["sbom", ref, "-o", f"cyclonedx-xml={xml}", "-o", f"cyclonedx-json={js}"]) == 0
+    capsys.readouterr()
+    _, from_xml = scan_json(capsys, str(xml), "--db", str(fixture_only_db))
+    _, from_json = scan_json(capsys, str(js), "--db", str(fixture_only_db))
+    assert ("requests", "CVE-2018-18074") in found(from_xml)
+    assert from_xml["findings"] == from_json["findings"]
+    assert from_xml["summary"] == from_json["summary"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+     "an XML document that is not a CycloneDX BOM; scan reads CycloneDX (JSON or XML)"),
+    ('<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+     '<bom xmlns="http://cyclonedx.org/schema/bom/1.6">&b;</bom>', "not well-formed XML"),
+    ('<!-- cyclonedx.org/schema/bom --><bom xmlns="urn:example"/>',
+     "not a CycloneDX, SPDX or hullcheck SBOM (XML, but not a CycloneDX BOM)"),
+    ('<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components><component',
+     "not well-formed XML"),
+    ('<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components><component type="nope">'
+     "<name>x</name></component></components></bom>", "not a CycloneDX XML BOM hullcheck can "
+     "read"),
+])
+def test_a_bad_xml_sbom_is_one_line(fixture_only_db: Path, tmp_path: Path, text: str,
+                                    message: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bom.xml"
-    path.write_text('<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6"/>')
-    code, _, err = scan(capsys, str(path), "--db", str(fixture_only_db))
-    assert code == 2 and "XML" in err and "cyclonedx-json" in err
+    path.write_text(text)
+    code, out, err = scan(capsys, str(path), "--db", str(fixture_only_db))
+    assert code == 2 and out == ""
+    assert err.startswith(f"hullcheck: error: {path}: ") and message in err.splitlines()[0], err
 
 
 # -- SARIF and CycloneDX output ----------------------------------------------------------

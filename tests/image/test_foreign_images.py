@@ -373,7 +373,7 @@ def test_the_sbom_of_a_foreign_image(forms: dict[str, str], form: str,
     components = json.loads(out)["components"]
     assert {(c["name"], c.get("version")) for c in components if c["type"] == "library"} == {
         ("bar", "2.0")}
-    assert "1 packages are shipped in lower layers but not visible" in err
+    assert "1 package is shipped in lower layers but not visible" in err
 
 
 def test_a_layer_umoci_cut_short_reads_as_docker_reads_it(

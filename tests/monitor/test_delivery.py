@@ -152,8 +152,8 @@ def test_sboms_and_uploads_are_sniffed_and_checked(tmp_path: Path) -> None:
         assert {f.finding.advisory_id for f in image.findings} == \
             {"CVE-2018-18074", "CVE-2023-32681"}
         for bad, message in [
-            (b"<bom xmlns='http://cyclonedx.org/schema/bom/1.6'/>", "XML SBOMs are not read"
-             "|not a CycloneDX, SPDX or hullcheck SBOM"),
+            (b"<bom xmlns='http://cyclonedx.org/schema/bom/1.6'/>",
+             "not a CycloneDX XML BOM hullcheck can read|not a CycloneDX, SPDX or hullcheck SBOM"),
             (b'{"bomFormat": "CycloneDX", "components": 3}', "CycloneDX|components"),
             (b"\xff\xfe garbage", "not valid JSON"),
         ]:

@@ -86,7 +86,8 @@ def test_cli_wrong_password_and_missing_predicate(
         )
         == 2
     )
-    assert main(["attest", image, "--key", str(priv), "--type", "spdx", "--sbom"]) == 2
+    assert main(["attest", image, "--key", str(priv), "--type", "vuln", "--sbom"]) == 2
+    assert "use it with --type cyclonedx, spdx or spdxjson" in capsys.readouterr().err
 
 
 def test_cli_against_registry_with_basic_auth(
@@ -130,5 +131,5 @@ def test_cli_against_registry_with_basic_auth(
     assert "Verified" in capsys.readouterr().out
     assert main(["verify-attestation", str(ref), "--key", str(pub), "-o", "json"]) == 0
     (att,) = json.loads(capsys.readouterr().out)
-    assert att["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert att["predicateType"] == "https://slsa.dev/provenance/v0.2"
     assert att["predicate"] == {"buildType": "https://example.com/build"}

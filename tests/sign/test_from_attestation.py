@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hullcheck import __version__
 from hullcheck.cli.main import main
 from tests.fixtures.images import build, write
 
@@ -65,7 +66,9 @@ def test_attest_scan_makes_a_cosign_vuln_predicate(
     assert main(["verify-attestation", image, "--key", str(pub), "--type", "vuln",
                  "-o", "predicate"]) == 0
     predicate = json.loads(capsys.readouterr()[0])
-    assert predicate["scanner"]["uri"] == "pkg:pypi/hullcheck"
+    assert predicate["scanner"]["uri"] == f"pkg:pypi/hullcheck@{__version__}"
+    assert str(db) not in json.dumps(predicate)  # nothing of this machine: no database path
+    assert predicate["scanner"]["db"]["version"]
     assert predicate["metadata"]["scanStartedOn"] <= predicate["metadata"]["scanFinishedOn"]
     ids = {f["id"] for f in predicate["scanner"]["result"]["findings"]}
     assert "MAL-2023-1547" in ids

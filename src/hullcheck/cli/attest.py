@@ -15,16 +15,17 @@ from hullcheck import pipeline
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    write_outputs,
 )
 from hullcheck.cli.key import prompt_or_none
 from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_json, signed_by
 from hullcheck.cli.sign import IMAGE_HELP
 from hullcheck.errors import UsageError
 
-TYPES_HELP = "cyclonedx, spdx, slsaprovenance, vuln, custom, or a predicate type URI"
+TYPES_HELP = ("cosign's names: cyclonedx, spdx, spdxjson, slsaprovenance (SLSA v0.2), "
+              "slsaprovenance1 (SLSA v1), openvex, vuln, custom; or a predicate type URI")
 FORMATS = ("table", "json", "predicate")
 
 
@@ -38,13 +39,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     p.add_argument("--key", required=True, type=Path, metavar="KEY", help="private key")
-    p.add_argument("--type", required=True, metavar="TYPE", help=TYPES_HELP)
+    p.add_argument("--type", metavar="TYPE",
+                   help=TYPES_HELP + " (default: cyclonedx with --sbom, vuln with --scan, "
+                        "else custom, as cosign's)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--predicate", type=Path, metavar="FILE", help="the predicate (JSON)")
     src.add_argument(
         "--sbom",
         action="store_true",
-        help="generate a CycloneDX SBOM of the image as the predicate (--type cyclonedx)",
+        help="generate an SBOM of the image as the predicate: CycloneDX (--type cyclonedx, "
+        "the default) or SPDX (--type spdx or spdxjson)",
     )
     src.add_argument(
         "--scan",
@@ -53,7 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(--type vuln)",
     )
     p.add_argument("--db", type=Path, metavar="PATH", help="advisory database for --scan")
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print only the result (JSON) on standard output, nothing on standard "
+                        "error")
     add_image_options(p)
     p.set_defaults(func=run_attest)
 
@@ -79,7 +85,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_attest(args: argparse.Namespace) -> int:
-    ptype = pipeline.attestation_type(args.type, sbom=args.sbom, scan=args.scan)
+    default = "cyclonedx" if args.sbom else "vuln" if args.scan else "custom"
+    ptype = pipeline.attestation_type(args.type or default, sbom=args.sbom, scan=args.scan)
     req = pipeline.AttestRequest(
         image=args.image,
         key=args.key,
@@ -115,6 +122,7 @@ def run_attest(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     ptype = pipeline.attestation_type(args.type) if args.type else None
+    outs = outputs(args)
     trust = key_or_keyless(args)
     if args.bundle is not None or args.digest:
         if args.image:
@@ -133,32 +141,29 @@ def run_verify(args: argparse.Namespace) -> int:
     for note in getattr(found[0], "notes", ()):
         if not getattr(args, "quiet", False):
             print(f"note: {note}", file=sys.stderr)
-    fmt = default_format(args)
-    if fmt == "predicate":
-        if len(found) > 1 and not args.type:
-            raise UsageError(f"{len(found)} attestations verified; choose one with --type")
-        emit(json.dumps(found[-1].predicate, indent=2).encode() + b"\n", args.file)
-        return 0
-    if fmt == "json":
-        doc = [
-            {
-                "image": a.image,
-                "digest": a.digest,
-                "verified": True,
-                **(keyless_json(a) if hasattr(a, "signer") else
-                   {"key": {"fingerprint": a.key_fingerprint}}),
-                "source": a.source,
-                "statementType": a.statement_type,
-                "predicateType": a.predicate_type,
-                "subject": [{"name": s.name, "digest": {"sha256": s.sha256}} for s in a.subjects],
-                "predicate": a.predicate,
-            }
-            for a in found
-        ]
-        emit(json.dumps(doc, indent=2).encode() + b"\n", args.file)
-        return 0
-    lines = [f"Verified {len(found)} attestation(s) for {found[0].image} ({found[0].digest})"]
+    if any(o.format == "predicate" for o in outs) and len(found) > 1 and not args.type:
+        raise UsageError(f"{len(found)} attestations verified; choose one with --type")
+    doc = [
+        {
+            "image": a.image,
+            "digest": a.digest,
+            "verified": True,
+            **(keyless_json(a) if hasattr(a, "signer") else
+               {"key": {"fingerprint": a.key_fingerprint}}),
+            "source": a.source,
+            "statementType": a.statement_type,
+            "predicateType": a.predicate_type,
+            "subject": [{"name": s.name, "digest": {"sha256": s.sha256}} for s in a.subjects],
+            "predicate": a.predicate,
+        }
+        for a in found
+    ]
+    n = len(found)
+    lines = [f"Verified {n} attestation{'' if n == 1 else 's'} for {found[0].image} "
+             f"({found[0].digest})"]
     for a in found:
         lines.append(f"  {a.predicate_type}  signed by {signed_by(a)}  ({a.source})")
-    emit(("\n".join(lines) + "\n").encode(), args.file)
+    texts = {"predicate": json.dumps(found[-1].predicate, indent=2) + "\n",
+             "json": json.dumps(doc, indent=2) + "\n", "table": "\n".join(lines) + "\n"}
+    write_outputs(outs, lambda fmt, width: texts[fmt].encode())
     return 0

@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 
 from hullcheck import pipeline, report
-from hullcheck.cli.common import add_image_options, emit, pull_options
+from hullcheck.cli.common import (
+    add_image_options,
+    add_output_options,
+    outputs,
+    pull_options,
+    shows_table,
+    write_outputs,
+)
 from hullcheck.errors import UsageError
 from hullcheck.report import BaseCatalog, BaseReport
 from hullcheck.report.table import distro_label
@@ -41,10 +48,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("words", nargs="+", metavar="IMAGE | add REF... | catalog | update-eol",
                    help=argparse.SUPPRESS)
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                   help="no notes on standard error")
-    p.add_argument("-o", "--output", choices=FORMATS,
-                   help="table or json (default: table on a terminal, else json)")
     p.add_argument("--catalog", type=Path, metavar="FILE",
                    help="base catalog (default: $HULLCHECK_BASE_CATALOG, else the user data dir)")
     p.add_argument("--trust", type=Path, metavar="FILE",
@@ -63,14 +66,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--eol-url", metavar="URL",
                    help="update-eol: where to fetch the end-of-life table (hullcheck's eol.json format)")
     p.add_argument("--eol-table", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    add_output_options(p, FORMATS)
     add_image_options(p)
     p.set_defaults(func=run)
-
-
-def _format(args: argparse.Namespace) -> str:
-    if args.output:
-        return str(args.output)
-    return "table" if sys.stdout.isatty() else "json"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,14 +80,15 @@ def run(args: argparse.Namespace) -> int:
                                      pull=pull_options(args, rest))
         if not getattr(args, "quiet", False):
             for e in entries:
-                print(f"added {e.reference} ({len(e.diff_ids)} layers, "
+                n = len(e.diff_ids)
+                print(f"added {e.reference} ({n} layer{'' if n == 1 else 's'}, "
                       f"{distro_label(e)}) to the base catalog", file=sys.stderr)
         return 0
     if action == "catalog":
         if rest:
             raise UsageError("base catalog takes no arguments")
-        entries = pipeline.base_catalog_entries(args.catalog)
-        emit(report.render(BaseCatalog(entries=entries), _format(args)), None)
+        listed = BaseCatalog(entries=pipeline.base_catalog_entries(args.catalog))
+        write_outputs(outputs(args), lambda fmt, width: report.render(listed, fmt, width=width))
         return 0
     if action == "update-eol":
         if not args.eol_url:
@@ -103,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if rest:
         raise UsageError(f"base: one image at a time (got {len(args.words)} arguments)")
     image = action.removeprefix("registry:") if action.removeprefix("registry:") in ACTIONS else action
+    outs = outputs(args)
     if args.fail_untrusted and args.trust is None:
         raise UsageError("--fail-untrusted needs --trust FILE")
     if args.max_age is not None and args.max_age < 0:
@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     assessment = pipeline.assess_base(req)
     failed = pipeline.base_failures(assessment, fail_untrusted=args.fail_untrusted, max_age=args.max_age,
                       fail_eol=args.fail_eol)
-    fmt = _format(args)
-    emit(report.render(BaseReport(assessment=assessment, failures=tuple(failed)), fmt), None)
-    if fmt != "table" and not getattr(args, "quiet", False):
+    assessed = BaseReport(assessment=assessment, failures=tuple(failed))
+    write_outputs(outs, lambda fmt, width: report.render(assessed, fmt, width=width))
+    if not shows_table(outs) and not getattr(args, "quiet", False):
         for note in assessment.notes:
             print(f"note: {note}", file=sys.stderr)
     return 1 if failed else 0

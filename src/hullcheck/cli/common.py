@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,10 +65,23 @@ def layer_cache(args: argparse.Namespace) -> Iterator[None]:
     from hullcheck.layercache import LayerCache
     from hullcheck.pipeline.images import layer_cache as using
 
-    if args.no_cache and args.cache_dir is not None:
-        raise UsageError("--cache-dir and --no-cache: choose one")
-    with using(None if args.no_cache else LayerCache(args.cache_dir)):
+    with using(None if _no_cache(args) else LayerCache(args.cache_dir)):
         yield
+
+
+def _no_cache(args: argparse.Namespace) -> bool:
+    """Whether ``--no-cache`` wins over a ``--cache-dir``: the one on the command line wins
+    over the other from the environment or settings file ($HULLCHECK_CACHE_DIR names the
+    default directory); both from the same place are a usage error."""
+    from hullcheck.cli.settings import ORIGIN, attribute
+
+    if not (args.no_cache and args.cache_dir is not None):
+        return bool(args.no_cache)
+    origin: dict[str, str] = getattr(args, ORIGIN, None) or {}
+    dir_given, no_given = "--cache-dir" not in origin, "--no-cache" not in origin
+    if dir_given == no_given:
+        raise UsageError(attribute(args, "--cache-dir and --no-cache: choose one"))
+    return no_given
 
 
 def add_timeout_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -129,20 +144,74 @@ def _nowhere_to_send(images: Sequence[str], hosts: set[str | None]) -> UsageErro
                       f"({named}); credentials belong to one", hint=hint)
 
 
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One ``-o FORMAT[=FILE]``: a format and where it goes (None: standard output)."""
+
+    format: str
+    path: Path | None = None
+
+
+def _output_type(formats: tuple[str, ...]) -> Callable[[str], Output]:
+    def parse(text: str) -> Output:
+        fmt, eq, file = text.partition("=")
+        if fmt not in formats:
+            raise argparse.ArgumentTypeError(
+                f"unknown format {fmt!r}: choose from {', '.join(formats)}")
+        if eq and not file:
+            raise argparse.ArgumentTypeError(f"{text!r}: name the file after '='")
+        return Output(fmt, Path(file) if file else None)
+
+    return parse
+
+
 def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """-q, -o FORMAT[=FILE] (repeatable, as Syft's and Grype's) and --file."""
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no progress or notes on standard error")
-    p.add_argument("-o", "--output", metavar="FORMAT", choices=formats,
-                   help=f"one of: {', '.join(formats)} (default: table on a terminal, else json)")
+    p.add_argument("-o", "--output", metavar="FORMAT[=FILE]", action="append", default=[],
+                   type=_output_type(formats),
+                   help=f"one of: {', '.join(formats)} (default: table); =FILE writes it to "
+                        "FILE; repeat for several outputs of one run (-o table -o json=out.json)")
     p.add_argument("--file", metavar="PATH", type=Path,
-                   help="write the output to PATH (atomically) instead of standard output")
+                   help="write the output named without =FILE to PATH (atomically) instead of "
+                        "standard output")
 
 
-def default_format(args: argparse.Namespace) -> str:
-    if args.output:
-        return str(args.output)
-    to_terminal = args.file is None and sys.stdout.isatty()
-    return "table" if to_terminal else "json"
+def outputs(args: argparse.Namespace) -> tuple[Output, ...]:
+    """The outputs asked for: each -o, those without a file going to --file or standard
+    output (only one may); a table when none is named, as Trivy, Grype and Syft print."""
+    chosen = [o if o.path is not None else Output(o.format, args.file)
+              for o in (args.output or [Output("table")])]
+    if args.file is not None and args.file not in (o.path for o in chosen):
+        raise UsageError("--file: every -o names its own file; --file is for the output "
+                         "named without one")
+    if sum(o.path is None for o in chosen) > 1:
+        raise UsageError("-o: only one output can go to standard output; write the others to "
+                         "files (-o FORMAT=FILE)")
+    files = [o.path.resolve() for o in chosen if o.path is not None]
+    if len(set(files)) != len(files):
+        raise UsageError("-o: two outputs name the same file")
+    return tuple(chosen)
+
+
+def shows_table(outs: Sequence[Output]) -> bool:
+    """Whether a table goes to standard output (it holds the notes a command would print)."""
+    return any(o.format == "table" and o.path is None for o in outs)
+
+
+def terminal_width(dest: Path | None) -> int | None:
+    """The width a table written to ``dest`` should fit: the terminal's (or $COLUMNS) on
+    standard output, None (the renderer's default) for a file or a pipe."""
+    if dest is None and (sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()):
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def write_outputs(outs: Sequence[Output], render: Callable[[str, int | None], bytes]) -> None:
+    """Render and write each output; ``render(format, width)``."""
+    for o in outs:
+        emit(render(o.format, terminal_width(o.path)), o.path)
 
 
 def emit(data: bytes, dest: Path | None) -> None:

@@ -14,6 +14,7 @@ from hullcheck.cli.common import add_timeout_option, emit
 from hullcheck.errors import UsageError
 
 EOL_URL_ENV = "HULLCHECK_EOL_URL"  # where 'db update' refreshes the end-of-life table from
+MAX_SKIPPED_SHOWN = 10  # files of an imported folder named as skipped; the rest counted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = dsub.add_parser("import", help="add advisory data (OSV dir/zip/tarball, Debian "
                           "tracker JSON, Alpine/Wolfi/Chainguard secdb, Amazon ALAS updateinfo, "
                           "CISA KEV) or a database bundle")
-    imp.add_argument("paths", nargs="+", metavar="PATH|URL")
+    imp.add_argument("paths", nargs="+", metavar="PATH|URL",
+                     help="advisory files, directories (each file's format is detected, so a "
+                          "folder may mix them), archives or http(s) URLs; or one bundle")
     imp.add_argument("--kind", choices=pipeline.source_kinds(),
                      help="the format of every PATH (default: detected)")
     imp.add_argument("--name", help="source name (default: derived from the path)")
@@ -49,7 +52,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upd.set_defaults(func=run_update)
 
     st = dsub.add_parser("status", help="sources, record counts, last update, schema version")
-    st.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    st.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                    help="table (default) or json")
     st.set_defaults(func=run_status)
 
     ex = dsub.add_parser("export", help="write the whole database as a bundle with its sha256")
@@ -58,7 +62,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for sp in (imp, upd, st, ex):
         sp.add_argument("--db", type=Path, metavar="PATH", default=argparse.SUPPRESS,
                         help="database file")
-        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress or notes on standard error")
     for sp in (imp, upd):  # they download
         add_timeout_option(sp)
 
@@ -70,7 +75,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _stale(args: argparse.Namespace) -> pipeline.OnStale:
     def say(removed: tuple[Path, ...]) -> None:
-        _say(args, f"removed {len(removed)} temporary file(s) an interrupted import or "
+        _say(args, f"removed {_n(len(removed), 'temporary file')} an interrupted import or "
                    f"update left: {', '.join(p.name for p in removed[:3])}")
 
     return say
@@ -82,15 +87,33 @@ def run_import(args: argparse.Namespace) -> int:
     done = pipeline.import_advisories(req, on_stale=_stale(args))
     if done.bundle is not None:
         b = done.bundle
-        _say(args, f"imported bundle {args.paths[0]}: {b.advisories} advisories, {b.kev} KEV "
-                   f"entries (sha256 verified) into {done.path}")
+        _say(args, f"imported bundle {args.paths[0]}: {_n(b.advisories, 'advisory', 'advisories')}"
+                   f", {_n(b.kev, 'KEV entry', 'KEV entries')} (sha256 verified) into {done.path}")
+    if done.skipped:
+        verb = "holds" if len(done.skipped) == 1 else "hold"
+        _say(args, f"skipped {_n(len(done.skipped), 'file')} that {verb} no advisory data "
+                   "hullcheck reads:")
+        for exc in done.skipped[:MAX_SKIPPED_SHOWN]:  # each file on its line, with why
+            _say(args, f"  {exc}")
+        if len(done.skipped) > MAX_SKIPPED_SHOWN:
+            _say(args, f"  and {len(done.skipped) - MAX_SKIPPED_SHOWN} more")
     if done.build is not None:
         res = done.build
         for s in res.sources:
-            _say(args, f"{s.name} ({s.kind.value}): {s.records} records, {s.errors} rejected")
-        _say(args, f"{done.path}: {res.advisories} advisories, {res.affected} package entries, "
-                   f"{res.kev} KEV entries")
+            line = (f"{s.name} ({s.kind.value}): {_n(s.records, 'record')}, {s.errors} rejected"
+                    + (f", {s.duplicates} already in the database" if s.duplicates else ""))
+            if s.first_errors:
+                line += f"; first rejected: {s.first_errors[0]}"
+            _say(args, line)
+        how = " (added; the other sources were not read again)" if done.appended else ""
+        _say(args, f"{done.path}: {_n(res.advisories, 'advisory', 'advisories')}, "
+                   f"{_n(res.affected, 'package entry', 'package entries')}, "
+                   f"{_n(res.kev, 'KEV entry', 'KEV entries')}{how}")
     return 0
+
+
+def _n(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -132,11 +155,15 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     lines = [f"database   {doc['path']}", f"schema     {doc['schemaVersion']}",
              f"built at   {doc['builtAt']}",
-             f"records    {doc['advisories']} advisories, {doc['affected']} package entries, "
-             f"{doc['kev']} KEV entries", "sources:"]
-    for s in doc["sources"]:
-        lines.append(f"  {s['name']:<22} {s['kind']:<7} {s['records']:>7} records  "
-                     f"{s['errors']} rejected")
+             f"records    {_n(doc['advisories'], 'advisory', 'advisories')}, "
+             f"{_n(doc['affected'], 'package entry', 'package entries')}, "
+             f"{_n(doc['kev'], 'KEV entry', 'KEV entries')}", "sources:"]
+    rows = [("NAME", "KIND", "RECORDS", "REJECTED")] + [
+        (s["name"], s["kind"], str(s["records"]), str(s["errors"])) for s in doc["sources"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:  # names and kinds to the left, counts to the right, each column aligned
+        lines.append(f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  "
+                     f"{r[3]:>{widths[3]}}")
     emit(("\n".join(lines) + "\n").encode(), None)
     return 0
 

@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "generate",
         help="generate an ECDSA P-256 key pair",
         description="Write NAME.key (encrypted in cosign's format; the password comes from "
-        "COSIGN_PASSWORD, then HULLCHECK_PASSWORD, else a prompt) and NAME.pub. "
-        "Existing files are never overwritten.",
+        "COSIGN_PASSWORD, then HULLCHECK_PASSWORD, else a prompt) and NAME.pub, and print "
+        "the public key's fingerprint (as 'sign' and 'verify' name keys). Existing files are "
+        "never overwritten.",
     )
     g.add_argument(
         "--output-prefix",
@@ -44,5 +45,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if not getattr(args, "quiet", False):
         print(f"Private key written to {pair.private}", file=sys.stderr)
         print(f"Public key written to {pair.public}", file=sys.stderr)
-    print(pair.fingerprint)
+    # Labelled: the sha256 of the public key (SubjectPublicKeyInfo DER), as 'verify' and
+    # 'sign' name the key that signed.
+    print(f"Public key fingerprint: {pair.fingerprint}")
     return 0

@@ -16,8 +16,10 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from hullcheck import __version__, deadline
+from hullcheck.cli import settings
 from hullcheck.errors import INTERNAL_ERROR_EXIT, HullcheckError, printable
 
 # name -> (module that registers it, one-line help). Only the module of the command being
@@ -66,6 +68,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                         help="no progress or notes on standard error")
     parser.add_argument("--debug", action="store_true",
                         help="print the traceback of an internal error (also after the command)")
+    parser.add_argument("--config", metavar="FILE", dest="settings_file",
+                        help=f"settings file (default: ./{settings.DEFAULT_FILE} if present): "
+                             "any option as 'name: value', at the top or under a command's "
+                             "name; every option also as HULLCHECK_NAME in the environment. "
+                             "The command line wins, then the environment, then the file")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     wanted = _command_in(argv)
@@ -93,13 +100,34 @@ def _deadline_label(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
+def _settings(parser: argparse.ArgumentParser, argv: list[str]
+              ) -> tuple[list[str], Path | None]:
+    """Option defaults from HULLCHECK_* variables and the settings file (``cli.settings``);
+    the arguments without ``--config FILE``, and the file when it was found, not named."""
+    command = settings.command_chain(parser, argv)[-1][1]
+    own = any("--config" in a.option_strings for a in command._actions)
+    path, rest = settings.settings_file(argv, own, Path.cwd())
+    settings.apply(parser, rest, settings.Settings(os.environ, path))
+    return rest, (path if path is not None and len(rest) == len(argv) else None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line, as Trivy accepts it.
-    debug = "--debug" in argv
+    debug = "--debug" in argv or os.environ.get("HULLCHECK_DEBUG", "").lower() in ("1", "true")
     argv = [a for a in argv if a != "--debug"]
     parser = build_parser(argv)
+    try:
+        argv, implicit = _settings(parser, argv)
+    except HullcheckError as exc:
+        print(f"hullcheck: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
     args = parser.parse_args(argv)
+    if implicit is not None and not getattr(args, "quiet", False):
+        print(f"hullcheck: note: settings read from ./{implicit} (--config FILE names "
+              "another)", file=sys.stderr)
     try:
         # --timeout (commands that touch the network): one deadline for the whole command,
         # which every network wait below honours (hullcheck.deadline).
@@ -107,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _layer_cache(args):
             return int(args.func(args))
     except HullcheckError as exc:
-        print(f"hullcheck: error: {exc}", file=sys.stderr)
+        print(f"hullcheck: error: {settings.attribute(args, str(exc))}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code

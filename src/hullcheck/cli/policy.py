@@ -10,9 +10,10 @@ from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    shows_table,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
 from hullcheck.policy import Outcome, load
@@ -54,20 +55,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate = psub.add_parser("validate", help="check that a policy file is well formed",
                                description="Exit 0 when the file loads, 2 with the line and "
                                            "field of the first problem otherwise.")
-    validate.add_argument("policy", type=Path, metavar="FILE")
+    validate.add_argument("policy", type=Path, metavar="FILE", help="the policy file (YAML)")
     validate.set_defaults(func=run_validate)
 
 
 def run_check(args: argparse.Namespace) -> int:
     policy = load(args.policy)  # before any image or network work: a broken file fails fast
-    fmt = default_format(args)
+    outs = outputs(args)
     req = pipeline.evidence_request(policy, args.image, db=args.db, platform=args.platform,
                                     pull=pull_options(args), vex=tuple(args.vex),
                                     base_trust=args.base_trust)
     with LayerProgress(args.quiet) as progress:
         _, decision = pipeline.policy_check(policy, req, progress.callbacks)
-    emit(report.render(PolicyReport(decision=decision, policy=policy), fmt), args.file)
-    if fmt != "table" and not args.quiet:
+    judged = PolicyReport(decision=decision, policy=policy)
+    write_outputs(outs, lambda fmt, width: report.render(judged, fmt, width=width))
+    if not shows_table(outs) and not args.quiet:
         print(decision_line(decision), file=sys.stderr)
     return 1 if decision.outcome is Outcome.FAIL else 0
 

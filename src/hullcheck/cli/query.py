@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from hullcheck.cli.common import add_output_options, add_timeout_option, default_format, emit
+from hullcheck.cli.common import add_output_options, add_timeout_option, outputs, write_outputs
 from hullcheck.digest import parse_digest
 from hullcheck.errors import UsageError, printable
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.versions and not args.purl:
         raise UsageError("--versions narrows a --purl query")
-    fmt = default_format(args)
+    outs = outputs(args)
     with ApiClient(args.server, os.environ.get(TOKEN_ENV, "")) as api:
         if args.image:
             kind, answer = _image(api, args.image)
@@ -57,14 +57,16 @@ def run(args: argparse.Namespace) -> int:
             if args.versions:
                 params["versions"] = args.versions
             kind, answer = "search", api.get("/search", params=params)
-    if fmt == "json":
-        emit(json.dumps(answer, indent=2, ensure_ascii=False).encode() + b"\n", args.file)
-    else:
+    texts: dict[str, bytes] = {}
+    for fmt in {o.format for o in outs}:  # every output rendered before any is written
+        if fmt == "json":
+            texts[fmt] = json.dumps(answer, indent=2, ensure_ascii=False).encode() + b"\n"
+            continue
         try:
-            text = render(kind, answer)
+            texts[fmt] = render(kind, answer).encode()
         except (KeyError, TypeError, AttributeError, IndexError):
             raise ServiceError(f"{args.server} answered, but not in the API's shape") from None
-        emit(text.encode(), args.file)
+    write_outputs(outs, lambda fmt, width: texts[fmt])
     return 0
 
 

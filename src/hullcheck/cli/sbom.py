@@ -11,9 +11,10 @@ from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
     attestation_key,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    shows_table,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
 
@@ -39,21 +40,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = default_format(args)
+    outs = outputs(args)
     req = pipeline.SbomRequest(image=args.image, scope=args.scope, platform=args.platform,
                                pull=pull_options(args), from_attestation=attestation_key(args))
     with LayerProgress(args.quiet) as progress:
         inv = pipeline.inventory(req, progress.callbacks)
-    if fmt == "table":
-        from hullcheck import report
 
-        data = report.render(inv, fmt)
-    else:
+    def render(fmt: str, width: int | None) -> bytes:
+        if fmt == "table":
+            from hullcheck import report
+
+            return report.render(inv, fmt, width=width)
         data = sbom.encode(inv, fmt)
-        if not data.endswith(b"\n"):
-            data += b"\n"
-    emit(data, args.file)
-    if inv.hidden and inv.scope == "squashed" and fmt != "table" and not args.quiet:
-        print(f"note: {len(inv.hidden)} packages are shipped in lower layers but not visible; "
-              "--scope all-layers lists them", file=sys.stderr)
+        return data if data.endswith(b"\n") else data + b"\n"
+
+    write_outputs(outs, render)
+    if inv.hidden and inv.scope == "squashed" and not shows_table(outs) and not args.quiet:
+        n = len(inv.hidden)
+        print(f"note: {n} {'package is' if n == 1 else 'packages are'} shipped in lower layers "
+              "but not visible; --scope all-layers lists them", file=sys.stderr)
     return 0

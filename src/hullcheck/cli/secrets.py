@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,11 +12,12 @@ from hullcheck import pipeline, report
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    write_outputs,
 )
 from hullcheck.cli.progress import LayerProgress
+from hullcheck.cli.severity import add_severity_option, hidden_note, secret_report
 from hullcheck.errors import UsageError
 from hullcheck.model import RULE_SEVERITIES, Severity
 from hullcheck.secrets import SecretReport
@@ -66,6 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="YAML with user rules and allow-lists (paths, regexes, rule ids)")
     add_package_files_option(p)
+    add_severity_option(p)
     add_fail_options(p, "secret")
     add_output_options(p, FORMATS)
     add_image_options(p)
@@ -73,13 +76,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = default_format(args)
+    outs = outputs(args)
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"--config: {args.config} is not a file")
     req = pipeline.SecretsRequest(image=args.image, platform=args.platform,
                                   pull=pull_options(args), config=args.config,
                                   include_package_files=args.include_package_files)
     with LayerProgress(args.quiet) as progress:
-        found = pipeline.secrets_scan(req, progress.callbacks)
-    emit(report.render(found, fmt), args.file)
+        everything = pipeline.secrets_scan(req, progress.callbacks)
+    found = secret_report(everything, args.severity)
+    write_outputs(outs, lambda fmt, width: report.render(found, fmt, width=width))
+    note = hidden_note(len(everything.findings), len(found.findings), args.severity)
+    if note and not args.quiet:
+        print(f"note: {note}", file=sys.stderr)
     return 1 if failed((f.severity for f in found.findings), args.fail_on) else 0

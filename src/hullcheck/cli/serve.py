@@ -41,9 +41,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "Registry credentials come only from the Docker config (DOCKER_CONFIG), by "
                     "host. See docs/admission.md.",
     )
-    a.add_argument("--policy", type=Path, required=True, metavar="FILE")
-    a.add_argument("--tls-cert", type=Path, required=True, metavar="PEM")
-    a.add_argument("--tls-key", type=Path, required=True, metavar="PEM")
+    a.add_argument("--policy", type=Path, required=True, metavar="FILE",
+                   help="the policy every Pod's images are judged by (YAML, see docs/policy.md)")
+    a.add_argument("--tls-cert", type=Path, required=True, metavar="PEM",
+                   help="the server's certificate chain (PEM); the API server must trust it "
+                        "(the webhook configuration's caBundle)")
+    a.add_argument("--tls-key", type=Path, required=True, metavar="PEM",
+                   help="the certificate's private key (PEM)")
     a.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     a.add_argument("--port", type=int, default=8443, help="port (default 8443)")
     a.add_argument("--cache-ttl", type=float, default=300.0, metavar="SECONDS",

@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also attach a Sigstore bundle through the OCI referrers API (cosign 3)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print only the result (JSON) on standard output, nothing on standard "
+                        "error")
     add_image_options(p)
     p.set_defaults(func=run)
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hullcheck import fleet
-from hullcheck.cli.common import add_output_options, default_format, emit
+from hullcheck.cli.common import add_output_options, outputs, write_outputs
 from hullcheck.errors import UsageError
 from hullcheck.fleet.model import TokenInfo
 
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_output_options(ls, FORMATS)
     ls.set_defaults(func=run_list)
     r = tsub.add_parser("revoke", help="revoke a token: it stops working at once")
-    r.add_argument("--name", required=True)
+    r.add_argument("--name", required=True, help="the token's name, as 'token list' shows it")
     r.add_argument("--reason", default="", help="why (kept in the audit log)")
     r.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="print nothing")
@@ -95,12 +95,15 @@ def _row(info: TokenInfo) -> dict[str, object]:
 def run_list(args: argparse.Namespace) -> int:
     with fleet.open(database_url(args)) as store:
         tokens = store.list_tokens()
-    rows = [_row(t) for t in tokens]
-    if default_format(args) == "json":
-        emit(json.dumps({"tokens": rows}, indent=2).encode() + b"\n", args.file)
-        return 0
-    emit(_table([(t.name, t.scope.value, _when(t.created_at), _when(t.last_used_at),
-                  _when(t.revoked_at)) for t in tokens]).encode(), args.file)
+    outs = outputs(args)
+
+    def render(fmt: str, width: int | None) -> bytes:
+        if fmt == "json":
+            return json.dumps({"tokens": [_row(t) for t in tokens]}, indent=2).encode() + b"\n"
+        return _table([(t.name, t.scope.value, _when(t.created_at), _when(t.last_used_at),
+                        _when(t.revoked_at)) for t in tokens]).encode()
+
+    write_outputs(outs, render)
     return 0
 
 

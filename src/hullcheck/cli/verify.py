@@ -18,9 +18,9 @@ from hullcheck import pipeline
 from hullcheck.cli.common import (
     add_image_options,
     add_output_options,
-    default_format,
-    emit,
+    outputs,
     pull_options,
+    write_outputs,
 )
 from hullcheck.cli.keyless import add_keyless_options, key_or_keyless, keyless_json, signed_by
 from hullcheck.cli.sign import IMAGE_HELP
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.platform:
         raise UsageError("--platform: verify checks the digest the reference names")
+    outs = outputs(args)
     trust = key_or_keyless(args)
     if args.bundle is not None or args.digest:
         v = _verify_bundle(args, trust)
@@ -81,9 +82,6 @@ def run(args: argparse.Namespace) -> int:
         },
         "optional": dict(claims.optional),
     }
-    if default_format(args) == "json":
-        emit(json.dumps(doc, indent=2).encode() + b"\n", args.file)
-        return 0
     lines = [
         f"Verified {v.image}",
         f"  digest:            {v.digest}",
@@ -94,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         f"  manifest digest:   {claims.manifest_digest}",
     ]
     lines += [f"  optional {k}: {val}" for k, val in claims.optional]
-    emit(("\n".join(lines) + "\n").encode(), args.file)
+    texts = {"json": json.dumps(doc, indent=2) + "\n", "table": "\n".join(lines) + "\n"}
+    write_outputs(outs, lambda fmt, width: texts[fmt].encode())
     return 0
 
 

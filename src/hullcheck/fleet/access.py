@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -149,11 +149,16 @@ def decisions(conn: Connection, *, digest: str | None = None,
               repository: str | None = None) -> tuple[TriageDecision, ...]:
     """The decisions that apply to an image (its own and its repository's), or to a
     repository."""
-    conds = []
-    if digest is not None:
-        conds.append(sa.and_(tr.scope == "image", tr.target == digest))
-    if repository is not None:
-        conds.append(sa.and_(tr.scope == "repository", tr.target == repository))
+    return decisions_of(conn, digests=[digest] if digest is not None else [],
+                        repositories=[repository] if repository is not None else [])
+
+
+def decisions_of(conn: Connection, *, digests: Sequence[str],
+                 repositories: Sequence[str]) -> tuple[TriageDecision, ...]:
+    """The decisions about any of ``digests`` (image scope) or ``repositories``."""
+    conds = [sa.and_(tr.scope == "image", tr.target.in_(some)) for some in chunks(digests)]
+    conds += [sa.and_(tr.scope == "repository", tr.target.in_(some))
+              for some in chunks(repositories)]
     if not conds:
         return ()
     rows = conn.execute(sa.select(t.triage).where(sa.or_(*conds))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -166,17 +167,44 @@ def apply_rematch(conn: Connection, digest: str, findings: Iterable[FindingRow],
                   build: str = "", reason: str = "advisory update") -> Changes:
     """A re-match of some of an image's packages (``purls``; None: all of them): only
     findings on those packages can be new, fixed or changed."""
-    locked = conn.execute(
-        sa.select(t.images.c.digest).where(t.images.c.digest == digest).with_for_update()
-    ).first()
-    if locked is None:
+    done = apply_rematches(conn, [Rematched(digest, list(findings), purls)], now=now,
+                           route=route, build=build, reason=reason)
+    if not done:
         raise KeyError(f"image {digest} is not in the store")
+    return done[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Rematched:
+    """One image's re-match: its findings on the re-matched packages (``purls``; None: all)."""
+
+    digest: str
+    findings: Sequence[FindingRow]
+    purls: Collection[str] | None
+
+
+def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.datetime,
+                    route: Router | None, build: str = "",
+                    reason: str = "advisory update") -> list[Changes]:
+    """``apply_rematch`` of many images in the caller's transaction, set-based: one lock,
+    one build update and one read of the stored findings for all of them (a delta re-match
+    visits most images to change nothing). Images no longer stored are skipped; the
+    changes of the others, in order."""
+    i = t.images.c
+    digests = sorted({r.digest for r in images})
+    present: set[str] = set()
+    for batch in chunks(digests):  # in digest order: two batches never lock in a cycle
+        present.update(conn.execute(sa.select(i.digest).where(i.digest.in_(batch))
+                                    .order_by(i.digest).with_for_update()).scalars())
     if build:
-        conn.execute(t.images.update().where(t.images.c.digest == digest)
-                     .values(matched_build=build))
+        for batch in chunks(sorted(present)):
+            conn.execute(t.images.update().where(i.digest.in_(batch)).values(matched_build=build))
         _note_build(conn, build, now)
-    return diff_findings(conn, digest, findings, scope=purls, now=now, route=route,
-                         reason=reason if not build else f"{reason} {build}")
+    stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
+    why = reason if not build else f"{reason} {build}"
+    return [diff_findings(conn, r.digest, r.findings, scope=r.purls, now=now, route=route,
+                          reason=why, stored=stored.get(r.digest, {}))
+            for r in images if r.digest in present]
 
 
 def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
@@ -202,18 +230,38 @@ def _row_values(f: FindingRow) -> dict[str, Any]:
     }
 
 
+_STORED = ("aliases", "severity", "cvss", "kev", "fixed_versions", "status", "suppressed",
+           "suppressed_reason", "data")
+
+
 def _load(conn: Connection, digest: str) -> dict[tuple[str, str], _Stored]:
+    return _load_many(conn, {digest: None}).get(digest, {})
+
+
+_JSON_STORED = ("aliases", "fixed_versions", "data")
+
+
+def _load_many(conn: Connection, scopes: dict[str, Collection[str] | None],
+               ) -> dict[str, dict[tuple[str, str], _Stored]]:
+    """The stored findings of each image of ``scopes`` by key, a query per thousand images;
+    only those on the purls its scope names (None: all). JSON columns are fetched as text
+    and decoded for those kept: a delta's images keep few of their findings."""
     c = t.findings.c
-    rows = conn.execute(
-        sa.select(c.id, c.advisory_id, c.package_purl, c.state, c.aliases, c.severity, c.cvss,
-                  c.kev, c.fixed_versions, c.status, c.suppressed, c.suppressed_reason, c.data)
-        .where(c.image_digest == digest)
-    ).mappings()
-    stored = {}
-    for r in rows:
-        values = {k: r[k] for k in ("aliases", "severity", "cvss", "kev", "fixed_versions",
-                                    "status", "suppressed", "suppressed_reason", "data")}
-        stored[(r["advisory_id"], r["package_purl"])] = _Stored(r["id"], r["state"], values)
+    stored: dict[str, dict[tuple[str, str], _Stored]] = {}
+    columns = [c[k] if k not in _JSON_STORED else sa.cast(c[k], sa.Text).label(k)
+               for k in _STORED]
+    for batch in chunks(sorted(scopes)):
+        rows = conn.execute(
+            sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state, *columns)
+            .where(c.image_digest.in_(batch))
+        ).mappings()
+        for r in rows:
+            scope = scopes[r["image_digest"]]
+            if scope is not None and r["package_purl"] not in scope:
+                continue
+            values = {k: json.loads(r[k]) if k in _JSON_STORED else r[k] for k in _STORED}
+            stored.setdefault(r["image_digest"], {})[(r["advisory_id"], r["package_purl"])] = \
+                _Stored(r["id"], r["state"], values)
     return stored
 
 
@@ -229,11 +277,14 @@ class _Diff:
 
 def diff_findings(conn: Connection, digest: str, findings: Iterable[FindingRow], *,
                   scope: Collection[str] | None, now: dt.datetime, route: Router | None,
-                  reason: str) -> Changes:
-    stored = _load(conn, digest)
+                  reason: str, stored: dict[tuple[str, str], _Stored] | None = None) -> Changes:
+    """``stored``: the image's stored findings when the caller read them already."""
+    if stored is None:
+        stored = _load(conn, digest)
     incoming: dict[tuple[str, str], FindingRow] = {}
     for f in findings:
-        incoming.setdefault(f.key, f)  # one finding per key: the first wins
+        if scope is None or f.package_purl in scope:  # only re-matched packages change
+            incoming.setdefault(f.key, f)  # one finding per key: the first wins
     diff = _compare(stored, incoming, scope)
     history = _write_findings(conn, digest, diff, now)
     events = _write_events(conn, digest, diff, stored=stored, incoming=incoming, now=now,

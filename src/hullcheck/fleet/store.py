@@ -20,7 +20,7 @@ from types import TracebackType
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hullcheck.fleet import access, db, jobs, outbox, queries, scans
+from hullcheck.fleet import access, bulk, db, jobs, outbox, queries, scans, sql
 from hullcheck.fleet.model import (
     JSON,
     AuditEntry,
@@ -122,6 +122,16 @@ class Store:
         with self.write() as conn:
             return scans.record_scan(conn, image, packages, findings, now=self.clock(),
                                      route=route, build=build)
+
+    def bulk_load(self, items: Iterable[bulk.Loaded], *, build: str = "",
+                  batch: int = 1000) -> int:
+        """Load new images in bulk (``fleet.bulk``: COPY in PostgreSQL, no events), one
+        transaction per ``batch`` images; the number loaded."""
+        done = 0
+        for some in sql.chunks(items, batch):
+            with self.write() as conn:
+                done += bulk.load(conn, some, now=self.clock(), build=build)
+        return done
 
     def apply_rematch(self, digest: str, findings: Iterable[FindingRow], *,
                       purls: Collection[str] | None = None, route: Router | None = None,

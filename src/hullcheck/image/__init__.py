@@ -2,12 +2,14 @@
 
     docker-archive:PATH[:TAG]   `docker save` tarball (classic or OCI-in-docker layout)
     oci-archive:PATH[:TAG]      tar of an OCI image layout
-    oci:DIR[:TAG|@DIGEST]       OCI image layout directory (oci-archive: too)
+    oci:DIR[:TAG|@DIGEST]       OCI image layout directory (oci-archive: too; oci-dir: as
+                                Syft spells it)
     dir:PATH                    an unpacked root file system
     registry:REF or REF         pulled over the OCI Distribution API
 
-An explicit scheme wins; without one, an existing path is inspected and anything
-else is taken as a registry reference.
+An explicit scheme wins; without one, an existing path is inspected, a missing one that
+is written as a path (``./x``, ``/x``, ``x.tar``...) is "no such file", and anything else is
+taken as a registry reference.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from hullcheck.image.model import Image
 from hullcheck.image.oci import Platform
 from hullcheck.model import ImageSource
 
-SCHEMES = ("docker-archive", "oci-archive", "oci", "dir", "registry")
+SCHEMES = ("docker-archive", "oci-archive", "oci", "oci-dir", "dir", "registry")
+ALIASES = {"oci-dir": "oci"}  # Syft's name for an OCI layout directory
+# A missing argument written so is a file the user meant, never a registry reference.
+_PATH_PREFIXES = ("/", "./", "../", "~", ".\\")
+_FILE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zst", ".gz", ".json",
+                  ".xml", ".spdx", ".cdx", ".sbom", ".zip")
 
 __all__ = ["SCHEMES", "Image", "Platform", "PullOptions", "open_image", "split_source"]
 
@@ -54,7 +61,7 @@ def split_source(text: str) -> tuple[str, str]:
     if ":" in text:
         scheme, rest = text.split(":", 1)
         if scheme in SCHEMES:
-            return scheme, rest
+            return ALIASES.get(scheme, scheme), rest
         if scheme in ("docker", "podman", "containerd"):
             raise UsageError(
                 f"{text}: reading from a container daemon is not supported",
@@ -64,6 +71,8 @@ def split_source(text: str) -> tuple[str, str]:
     path = Path(text)
     if path.exists():
         return _detect(path), text
+    if text.startswith(_PATH_PREFIXES) or text.lower().endswith(_FILE_SUFFIXES):
+        raise ImageError(f"no such file: {text}")
     return "registry", text
 
 
@@ -100,6 +109,8 @@ def open_image(
         return open_remote(rest, platform=platform, options=pull or PullOptions())
     if scheme == "dir":
         root = Path(rest)
+        if not root.exists():
+            raise ImageError(f"no such directory: {root}")
         if not root.is_dir():
             raise ImageError(f"{root}: not a directory")
         return Image(source=ImageSource(kind="dir", name=str(root)), rootfs=root)
@@ -110,7 +121,7 @@ def open_image(
     else:
         path, tag = _path_and_tag(rest)
     if not path.exists():
-        raise ImageError(f"{path}: no such file or directory")
+        raise ImageError(f"no such {'directory' if scheme == 'oci' else 'file'}: {path}")
     if scheme == "oci":
         return open_oci_dir(path, tag, platform)
     if scheme == "oci-archive":

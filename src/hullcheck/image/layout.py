@@ -148,6 +148,23 @@ class _Window(io.RawIOBase):
         return data
 
 
+CONTAINERD_NAME = "io.containerd.image.name"  # containerd's (and Docker 25+'s) full image name
+
+
+def image_name(desc: dict[str, Any]) -> str | None:
+    """The name an index entry records for its image: containerd's annotation, else a
+    ``ref.name`` that is a whole reference (``registry.example/app:1``, as BuildKit writes
+    it) rather than a bare tag (``1``, as skopeo and umoci write it). None: only a tag."""
+    annotations = desc.get("annotations")
+    if not isinstance(annotations, dict):
+        return None
+    for key in (CONTAINERD_NAME, REF_NAME):
+        value = annotations.get(key)
+        if isinstance(value, str) and ("/" in value or ":" in value):
+            return value
+    return None
+
+
 def _index_source(kind: str, name: str, tag: str | None) -> ImageSource:
     return ImageSource(kind=kind, name=name, tags=(tag,) if tag else ())
 
@@ -181,9 +198,9 @@ def _from_index(
         raise ImageError(f"{name}: index.json has an invalid descriptor")
     if tag is None or tag.startswith("@"):
         tag = _ref_name(desc)
-    return resolve_descriptor(
-        reader, desc, platform=platform, source=_index_source(kind, name, tag), what=name
-    )
+    # The image is called by its own name when the layout records one, not by its folder.
+    source = _index_source(kind, image_name(desc) or name, tag)
+    return resolve_descriptor(reader, desc, platform=platform, source=source, what=name)
 
 
 def _by_digest(reader: DirBlobs | TarBlobs, manifests: list[Any], digest: str,

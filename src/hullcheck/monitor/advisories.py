@@ -16,16 +16,19 @@ new build with the findings a fresh scan would give.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.fleet import scans
+from hullcheck.fleet.model import TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
 BATCH = 200  # images per rematch job
+PART = 200  # images a rematch job reads, matches and writes at once
 AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
 
 
@@ -124,43 +127,82 @@ def rematch(ctx: Context, args: dict[str, Any]) -> None:
         raise FormatError("rematch job: 'build' must be a string")
     if ctx.build_id() != build:
         return  # superseded: a newer update re-plans these images
+    images = _images(args)
     with convert.open_vulnstore(ctx.db_path) as store:
-        for digest, purls in _images(args):
-            rematch_image(ctx, store, digest, purls, build=build)
+        judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
+        for start in range(0, len(images), PART):
+            rematch_images(ctx, judge, images[start:start + PART], build=build)
 
 
-def rematch_image(ctx: Context, store: Any, digest: str, purls: Iterable[str] | None, *,
-                  build: str) -> None:
-    stored = ctx.store.sbom(digest)
-    repository = _repository(ctx, digest)
-    if stored is None or repository is None:
-        return  # deleted, or never scanned
-    wanted = None if purls is None else set(purls)
-    inv = convert.decode_stored_sbom(*stored, name=f"stored SBOM of {digest}", purls=wanted)
-    decisions = ctx.store.decisions(digest=digest, repository=repository)
-    marks = convert.load_marks(ctx.config.vex, ctx.config.ignore, decisions, digest)
-    found = convert.judge(inv, store, marks, today=ctx.clock().date())
-    rows = convert.finding_rows(found, inv)
+_CACHE: dict[str, dict[Any, Any]] = {}  # build -> (distro, package) -> findings
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache(build: str) -> dict[Any, Any]:
+    """The package findings cache of ``build``, shared by this process's re-match jobs (a
+    worker runs hundreds of jobs of one update; their images share most packages)."""
+    with _CACHE_LOCK:
+        if build not in _CACHE:
+            _CACHE.clear()  # an older build's findings are never asked for again
+            _CACHE[build] = {}
+        return _CACHE[build]
+
+
+def rematch_images(ctx: Context, judge: convert.Judge,
+                   images: list[tuple[str, list[str] | None]], *, build: str) -> None:
+    """Re-match ``images`` (digest, purls or None) set-based: their SBOMs and triage
+    decisions in one read, one matcher for all (each advisory record compiled once), one
+    write transaction for their findings (``scans.apply_rematches``)."""
+    stored, decisions = _stored(ctx, [d for d, _ in images])
+    today = ctx.clock().date()
+    done: list[scans.Rematched] = []
+    repositories: dict[str, str] = {}
+    for digest, purls in images:
+        if digest not in stored:
+            continue  # deleted, or never scanned
+        repository, encoding, data = stored[digest]
+        wanted = None if purls is None else set(purls)
+        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
+                                         purls=wanted)
+        mine = [d for d in decisions if d.target == (digest if d.scope == "image" else
+                                                       repository)]
+        found = judge(inv, convert.triage_marks(mine, digest), today=today)
+        done.append(scans.Rematched(digest, convert.finding_rows(found, inv), wanted))
+        repositories[digest] = repository
+    if not done:
+        return
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
     with ctx.store.write() as conn:
-        changes = scans.apply_rematch(conn, digest, rows, purls=wanted, now=ctx.clock(),
-                                      route=alerts.router(ctx.config), build=build)
-        if _has_deliveries(conn, changes.events):
+        changed = scans.apply_rematches(conn, done, now=ctx.clock(),
+                                        route=alerts.router(ctx.config), build=build)
+        if _has_deliveries(conn, [e for c in changed for e in c.events]):
             wake_delivery(ctx, conn)
-        if changes and ctx.config.policy is not None:  # the policy is judged again
-            queue.enqueue(ctx, "assess", {"digest": digest, "repository": repository},
-                          conn=conn)
+        if ctx.config.policy is not None:  # the policy is judged again
+            for changes in changed:
+                if changes:
+                    queue.enqueue(ctx, "assess", {"digest": changes.digest,
+                                                  "repository": repositories[changes.digest]},
+                                  conn=conn)
 
 
-def _repository(ctx: Context, digest: str) -> str | None:
+def _stored(ctx: Context, digests: list[str]) -> tuple[dict[str, tuple[str, str, bytes]],
+                                                        list[TriageDecision]]:
+    """(repository, SBOM encoding, SBOM) of each scanned image of ``digests``, and every
+    triage decision about them or their repositories: one read transaction."""
     import sqlalchemy as sa
 
+    from hullcheck.fleet import access
     from hullcheck.fleet import schema as t
 
+    i, s = t.images.c, t.sboms.c
     with ctx.store.read() as conn:
-        return conn.execute(sa.select(t.images.c.repository)
-                            .where(t.images.c.digest == digest)).scalar()
+        rows = {r.digest: (r.repository, r.encoding, r.data) for r in conn.execute(
+            sa.select(i.digest, i.repository, s.encoding, s.data)
+            .join(t.sboms, s.image_digest == i.digest).where(i.digest.in_(digests)))}
+        decisions = access.decisions_of(conn, digests=sorted(rows),
+                                        repositories=sorted({r[0] for r in rows.values()}))
+    return rows, list(decisions)
 
 
 def require_database(ctx: Context) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from hullcheck.vex.model import IgnoreRule, Statement
     from hullcheck.vulndb import VulnStore
 
+CACHE_PACKAGES = 200_000  # (distro, package) findings a re-matching worker keeps
 SBOM_ENCODING = "zlib"  # the stored native SBOM (stdlib: no codec to agree on between nodes)
 OWNER_LABELS = ("org.opencontainers.image.authors", "org.opencontainers.image.source")
 
@@ -121,6 +123,68 @@ def judge(inv: Inventory, store: VulnStore, marks: Marks, *, today: dt.date,
     result = match.match(inv, store, packages=packages)
     shown = match.with_summaries(result.findings, store)
     return mark(shown, inv, marks, today=today)
+
+
+class Judge:
+    """``judge`` for many inventories against one store (a re-match job): one matcher, so
+    each advisory record is read and compiled once for all of them, and the config's VEX
+    documents and ignore rules read once; triage statements are per image.
+
+    ``cache`` (shared by the jobs of one advisory build) keeps each package's findings by
+    (distro, package): images share most of their packages, and a package's findings depend
+    on nothing else of the image (programs found by version string, matched with their
+    image's Go build info, are always matched afresh)."""
+
+    def __init__(self, store: VulnStore, vex_files: Sequence[Path], ignore: Path | None, *,
+                 cache: dict[Any, tuple[Finding, ...]] | None = None) -> None:
+        from hullcheck import match
+
+        self.store = store
+        self.matcher = match.Matcher(store)
+        self.config = load_marks(vex_files, ignore, (), "")
+        self.summaries = _Summaries(store)
+        self.cache: dict[Any, tuple[Finding, ...]] = {} if cache is None else cache
+
+    def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
+        """``triage``: the image's own marks (``triage_marks``: VEX decisions, waivers)."""
+        from hullcheck import match
+        from hullcheck.model import PackageType
+
+        found: list[Finding] = []
+        todo = []
+        for pkg in inv.packages:
+            hit = self.cache.get((inv.distro, pkg)) if pkg.type is not PackageType.BINARY \
+                else None
+            if hit is None:
+                todo.append(pkg)
+            else:
+                found.extend(hit)
+        if todo:
+            fresh = match.with_summaries(self.matcher.match(inv, packages=todo).findings,
+                                         self.summaries)
+            by_package: dict[Package, list[Finding]] = {p: [] for p in todo}
+            for f in fresh:
+                by_package[f.package].append(f)
+            if len(self.cache) > CACHE_PACKAGES:
+                self.cache.clear()
+            for pkg, fs in by_package.items():
+                if pkg.type is not PackageType.BINARY:
+                    self.cache[(inv.distro, pkg)] = tuple(fs)
+            found.extend(fresh)
+        found.sort(key=lambda f: (-f.severity.rank, f.package.name, f.package.version, f.id))
+        marks = Marks(statements=self.config.statements, rules=self.config.rules,
+                      triage=triage.triage, waivers=triage.waivers)
+        return mark(found, inv, marks, today=today)
+
+
+class _Summaries:
+    """The store's ``advisory()`` (what ``match.with_summaries`` reads), each advisory read
+    once per job: most images share their findings' advisories."""
+
+    def __init__(self, store: VulnStore) -> None:
+        self.advisory = functools.lru_cache(maxsize=65_536)(store.advisory)
+        self.lookup = store.lookup
+        self.kev = store.kev
 
 
 # -- scanning an image ------------------------------------------------------------------------

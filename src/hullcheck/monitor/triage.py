@@ -6,6 +6,7 @@ with a signing key configured, attached to the images as signed attestations."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -27,9 +28,10 @@ JUSTIFICATIONS = ("component_not_present", "vulnerable_code_not_present",
                   "vulnerable_code_cannot_be_controlled_by_adversary",
                   "inline_mitigations_already_exist")
 MAX_TEXT = 2000
+MAX_WAIVER_DAYS = 366  # a waiver ends within a year: risk is accepted for a while, not forever
 
 
-def check(decision: TriageDecision) -> None:
+def check(decision: TriageDecision, *, today: dt.date) -> None:
     """A decision that cannot be recorded as given is a one-line UsageError."""
     for name, value in (("advisory", decision.advisory_id), ("target", decision.target)):
         if not value or len(value) > 300 or not value.isprintable():
@@ -47,16 +49,28 @@ def check(decision: TriageDecision) -> None:
                 decision.vex_justification not in JUSTIFICATIONS:
             raise UsageError("triage: not_affected needs a justification, one of "
                              + ", ".join(JUSTIFICATIONS))
-    if decision.action is TriageAction.WAIVE and decision.expires is None:
-        raise UsageError("triage: a waiver needs the day it expires")
+    if decision.action is TriageAction.WAIVE:
+        _check_waiver(decision, today)
     if decision.action is not TriageAction.WAIVE and decision.expires is not None:
         raise UsageError("triage: only a waiver expires")
     if decision.package_purl and not decision.package_purl.startswith("pkg:"):
         raise UsageError("triage: package must be a purl (pkg:...)")
 
 
+def _check_waiver(decision: TriageDecision, today: dt.date) -> None:
+    day = decision.expires
+    if day is None:
+        raise UsageError("triage: a waiver needs the day it expires (YYYY-MM-DD)")
+    if day < today:
+        raise UsageError(f"waiver: the expiry {day.isoformat()} has passed")
+    if day > today + dt.timedelta(days=MAX_WAIVER_DAYS):
+        raise UsageError(f"waiver: the expiry must be within {MAX_WAIVER_DAYS} days")
+    if not decision.reason.strip():
+        raise UsageError("waiver: say why the risk is accepted (reason)")
+
+
 def decide(ctx: Context, decision: TriageDecision, *, actor: str) -> None:
-    check(decision)
+    check(decision, today=ctx.store.clock().date())
     if decision.scope is TriageScope.IMAGE and ctx.store.image(decision.target) is None:
         raise UsageError(f"triage: no image {decision.target} in the service")
     ctx.store.decide(decision, actor=actor)

@@ -32,7 +32,7 @@ class AttestRequest:
     predicate_type: str  # a URI (``sign.attestation_type`` turns cosign's --type names into one)
     prompt: Prompt | None = None  # asked only for an encrypted key without a password variable
     predicate: Path | None = None  # JSON file; None with sbom=True
-    sbom: bool = False  # generate a CycloneDX SBOM of the image as the predicate
+    sbom: bool = False  # generate an SBOM of the image as the predicate (CycloneDX or SPDX)
     scan: bool = False  # scan the image and attest the result (cosign's vuln predicate)
     db: Path | None = None  # advisory database for scan=True
     platform: str | None = None
@@ -50,7 +50,8 @@ def attest_image(req: AttestRequest) -> Attached:
     def attest(target: Target) -> Attached:
         predicate: Any
         if req.sbom:
-            predicate = json.loads(attest_sbom(target, req.platform, req.pull))
+            fmt = intoto.SBOM_FORMATS.get(req.predicate_type, "cyclonedx-json")
+            predicate = json.loads(attest_sbom(target, req.platform, req.pull, fmt))
         elif req.scan:
             predicate = attest_scan(target, req.platform, req.pull, req.db)
         elif req.predicate is not None:
@@ -76,7 +77,8 @@ def attest_scan(target: Target, platform: str | None, pull: PullOptions,
                 db: Path | None) -> dict[str, object]:
     """cosign's vulnerability attestation predicate (``https://cosign.sigstore.dev/
     attestation/vuln/v1``) for exactly the attested image: scanner, database, the scan
-    result (hullcheck's scan JSON) and when it ran."""
+    result (hullcheck's scan JSON) and when it ran. Nothing of this machine goes in: the
+    database is named by when it was built, as Trivy does, not by its path."""
     from hullcheck import __version__
     from hullcheck.report import json as scan_json
 
@@ -87,20 +89,25 @@ def attest_scan(target: Target, platform: str | None, pull: PullOptions,
                          f"not the attested {target.digest}")
     finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     database = report.database or {}
+    result = scan_json.scan(report)
+    if isinstance(result.get("database"), dict):
+        result["database"] = {k: v for k, v in result["database"].items() if k != "path"}
     return {
         "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
         "scanner": {
-            "uri": "pkg:pypi/hullcheck",
+            "uri": f"pkg:pypi/hullcheck@{__version__}",
             "version": __version__,
-            "db": {"uri": str(database.get("path", "")), "version": str(database.get("builtAt", ""))},
-            "result": scan_json.scan(report),
+            "db": {"uri": "", "version": str(database.get("builtAt", ""))},
+            "result": result,
         },
         "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
     }
 
 
-def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> bytes:
-    """A CycloneDX JSON SBOM of exactly the attested image (pinned to its digest)."""
+def attest_sbom(target: Target, platform: str | None, pull: PullOptions,
+                fmt: str = "cyclonedx-json") -> bytes:
+    """An SBOM (``cyclonedx-json`` or ``spdx-json``) of exactly the attested image (pinned to
+    its digest)."""
     from hullcheck import sbom
 
     image = _pinned(target)
@@ -108,4 +115,4 @@ def attest_sbom(target: Target, platform: str | None, pull: PullOptions) -> byte
     if inv.source.manifest_digest not in ("", target.digest) and image == target.name:
         raise UsageError(f"{target.name}: the SBOM was read from {inv.source.manifest_digest}, "
                          f"not the attested {target.digest}")
-    return sbom.encode(inv, "cyclonedx-json")
+    return sbom.encode(inv, fmt)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hullcheck.errors import DatabaseError, HullcheckError, UsageError
+from hullcheck.errors import DatabaseError, FormatError, HullcheckError, UsageError
 
 if TYPE_CHECKING:
     from hullcheck.base.eol import EolTable
@@ -43,7 +43,10 @@ class ImportRequest:
 class Imported:
     path: Path
     bundle: BundleResult | None = None  # a database bundle swapped in (items[0])
-    build: BuildResult | None = None  # a database built from the items
+    build: BuildResult | None = None  # what was built; appended: only the new sources
+    appended: bool = False  # added to the database without reading its other sources
+    # Data files of imported folders that are no advisory data hullcheck reads, and why.
+    skipped: tuple[FormatError, ...] = ()
 
 
 @contextmanager
@@ -58,8 +61,11 @@ def _writing(path: Path, on_stale: OnStale | None) -> Iterator[None]:
 
 
 def import_advisories(req: ImportRequest, on_stale: OnStale | None = None) -> Imported:
-    """Add advisory files or URLs to the database (a rebuild), or swap in a bundle. URLs are
-    downloaded beside the database and kept only while the database is built from them."""
+    """Add advisory files, folders or URLs to the database, or swap in a bundle. A folder's
+    files are each read as the kind they are (one source per kind). New sources are added
+    to the database as it is; a source imported again (same name), or --replace, rebuilds
+    it from its sources' files. URLs are downloaded beside the database and kept only while
+    the database is built from them."""
     from hullcheck.vulndb import db_path
 
     path = db_path(req.db)
@@ -72,7 +78,8 @@ def import_advisories(req: ImportRequest, on_stale: OnStale | None = None) -> Im
 
 
 def _import(req: ImportRequest, path: Path, downloads: list[Path]) -> Imported:
-    from hullcheck.vulndb import Source, SourceKind, build, import_bundle
+    from hullcheck.vulndb import build, import_bundle
+    from hullcheck.vulndb.append import append, can_append
     from hullcheck.vulndb.detect import BUNDLE, detect
 
     local: list[tuple[str, Path]] = []
@@ -82,17 +89,53 @@ def _import(req: ImportRequest, path: Path, downloads: list[Path]) -> Imported:
         else:
             p = Path(item)
         local.append((item, p))
-    kinds = {item: (SourceKind(req.kind) if req.kind else detect(p)) for item, p in local}
-    if any(k == BUNDLE for k in kinds.values()):
+    if not req.kind and any(not p.is_dir() and detect(p) == BUNDLE for _, p in local):
         if len(local) > 1:
             raise UsageError("a database bundle must be imported on its own")
         return Imported(path=path, bundle=import_bundle(local[0][1], path))
+    new, skipped = _sources(req, local)
+    if not req.replace and can_append(path, new):
+        return Imported(path=path, build=append(path, new), appended=True,
+                        skipped=skipped)
+    names = {s.name for s in new}
+    sources = [] if req.replace else [s for s in _existing_sources(path) if s.name not in names]
+    missing = [s for s in sources if any(not Path(loc).exists() for loc in s.locations)]
+    if missing:
+        raise DatabaseError(
+            f"{path}: source {missing[0].name} was built from {missing[0].locations[0]}, "
+            "which is gone; importing a source again rebuilds the database from all of them",
+            hint="import it under another --name, or pass --replace to drop other sources")
+    return Imported(path=path, build=build(path, [*sources, *new]), skipped=skipped)
+
+
+def _sources(req: ImportRequest, local: list[tuple[str, Path]]
+             ) -> tuple[list[Source], tuple[FormatError, ...]]:
+    """One source per item, or per kind of file in an item that is a folder."""
+    from hullcheck.vulndb import Source, SourceKind
+    from hullcheck.vulndb.detect import detect, detect_tree
+
+    found: list[tuple[str, Path, SourceKind, tuple[Path, ...]]] = []
+    skipped: list[FormatError] = []
+    for item, p in local:
+        if req.kind:
+            found.append((item, p, SourceKind(req.kind), (p,)))
+        elif p.is_dir():
+            tree = detect_tree(p)
+            skipped.extend(tree.skipped)
+            if not tree.kinds:
+                raise FormatError(f"{p}: no advisory data found in this folder"
+                                  + (f" (first: {tree.skipped[0]})" if tree.skipped else ""))
+            for kind, files in tree.kinds.items():
+                # A folder of one kind and nothing else stays one location (read as a tree).
+                whole = len(tree.kinds) == 1 and not tree.skipped
+                found.append((item, p, kind, (p,) if whole else files))
+        else:
+            found.append((item, p, SourceKind(detect(p)), (p,)))
     new: list[Source] = []
     taken: set[str] = set()
-    for i, (item, p) in enumerate(local, 1):
-        kind = SourceKind(kinds[item])
+    for i, (item, p, kind, files) in enumerate(found, 1):
         if req.name:
-            name = req.name if len(local) == 1 else f"{req.name}-{i}"
+            name = req.name if len(found) == 1 else f"{req.name}-{i}"
         else:
             base = name = _source_name(item, p, kind)
             n = 1
@@ -100,15 +143,8 @@ def _import(req: ImportRequest, path: Path, downloads: list[Path]) -> Imported:
                 n += 1
                 name = f"{base}-{n}"
         taken.add(name)
-        new.append(Source(name=name, kind=kind, locations=(str(p.resolve()),)))
-    names = {s.name for s in new}
-    sources = [] if req.replace else [s for s in _existing_sources(path) if s.name not in names]
-    missing = [s for s in sources if any(not Path(loc).exists() for loc in s.locations)]
-    if missing:
-        raise DatabaseError(
-            f"{path}: source {missing[0].name} was built from {missing[0].locations[0]}, "
-            "which is gone", hint="import it again, or pass --replace to drop other sources")
-    return Imported(path=path, build=build(path, [*sources, *new]))
+        new.append(Source(name=name, kind=kind, locations=tuple(str(f.resolve()) for f in files)))
+    return new, tuple(skipped)
 
 
 def _download(url: str, db: Path) -> Path:

@@ -83,13 +83,13 @@ IMAGE_SCANNERS = frozenset({"secret", "config"})  # these need the image itself
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanRequest:
-    target: str  # an image, or a CycloneDX / SPDX / hullcheck JSON SBOM file
+    target: str  # an image, or an SBOM file (CycloneDX JSON/XML, SPDX or hullcheck JSON)
     db: Path | None = None
     scope: str = "squashed"
     platform: str | None = None
     pull: PullOptions = field(default_factory=PullOptions)
     vex: tuple[Path, ...] = ()
-    ignore: Path | None = None
+    ignore: Path | tuple[Path, ...] | None = None  # hullcheck's, Trivy's or Grype's files
     only_fixed: bool = False
     today: date = field(default_factory=date.today)
     # Warn when the advisory database was built more than this many days before ``today``
@@ -126,7 +126,10 @@ def _sbom_file(target: str) -> Path | None:
     if head.startswith(b"{"):
         return path
     if head.startswith(b"<"):
-        raise FormatError(f"{path}: an XML document; scan reads CycloneDX or SPDX JSON SBOMs",
+        if b"cyclonedx.org/schema/bom" in head:  # CycloneDX XML, as 'sbom -o cyclonedx-xml'
+            return path
+        raise FormatError(f"{path}: an XML document that is not a CycloneDX BOM; scan reads "
+                          "CycloneDX (JSON or XML) and SPDX JSON SBOMs",
                           hint="produce one with 'hullcheck sbom IMAGE -o cyclonedx-json'")
     if target.startswith("sbom:"):
         raise FormatError(f"{path}: not a JSON SBOM")
@@ -217,7 +220,8 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanReport:
                       scanners=tuple(s for s in SCANNERS if s in scanners))
     path = db_path(req.db)
     statements = [st for p in req.vex for st in vex.load_vex(p)]
-    rules = vex.load_ignore(req.ignore) if req.ignore else []
+    files = (req.ignore,) if isinstance(req.ignore, Path) else req.ignore or ()
+    rules = [rule for p in files for rule in vex.load_ignore(p)]
     with VulnStore.open(path) as store:  # fail fast, before reading the image
         status = store.status()
         inv, secret_report, config_report = _read_for_scan(req, scanners, progress)

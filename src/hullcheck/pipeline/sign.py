@@ -50,8 +50,9 @@ def attestation_type(name: str, *, sbom: bool = False, scan: bool = False) -> st
     from hullcheck.sign import intoto
 
     ptype = intoto.predicate_type(name)
-    if sbom and ptype != intoto.PREDICATE_TYPES["cyclonedx"]:
-        raise UsageError("--sbom makes a CycloneDX predicate: use it with --type cyclonedx")
+    if sbom and ptype not in intoto.SBOM_FORMATS:
+        raise UsageError("--sbom makes a CycloneDX or SPDX predicate: use it with --type "
+                         "cyclonedx, spdx or spdxjson")
     if scan and ptype != intoto.PREDICATE_TYPES["vuln"]:
         raise UsageError("--scan makes a vulnerability predicate: use it with --type vuln")
     return ptype

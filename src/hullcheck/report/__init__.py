@@ -31,15 +31,19 @@ class Format(Generic[R]):
 
     kind: type[R]
     name: str  # as -o takes it
-    write: Callable[[R], bytes]
+    write: Callable[[R, int | None], bytes]  # (report, width a table fits: None for any)
 
 
-def _text(fn: Callable[[R], str]) -> Callable[[R], bytes]:
-    return lambda report: fn(report).encode()
+def _text(fn: Callable[..., str]) -> Callable[[R, int | None], bytes]:
+    return lambda report, width: fn(report, width=width).encode()
 
 
-def _json(fn: Callable[[R], Any]) -> Callable[[R], bytes]:
-    return lambda report: json.dump(fn(report))
+def _json(fn: Callable[[R], Any]) -> Callable[[R, int | None], bytes]:
+    return lambda report, width: json.dump(fn(report))
+
+
+def _bytes(fn: Callable[[R], bytes]) -> Callable[[R, int | None], bytes]:
+    return lambda report, width: fn(report)
 
 
 FORMATS: tuple[Format[Any], ...] = (
@@ -54,7 +58,7 @@ FORMATS: tuple[Format[Any], ...] = (
     Format(PolicyReport, "table", _text(table.decision)),
     Format(PolicyReport, "json", _json(json.decision)),
     Format(PolicyReport, "sarif", _json(sarif.decision)),
-    Format(PolicyReport, "junit", junit.decision),
+    Format(PolicyReport, "junit", _bytes(junit.decision)),
     Format(BaseReport, "table", _text(table.base)),
     Format(BaseReport, "json", _json(json.base)),
     Format(BaseCatalog, "table", _text(table.catalog)),
@@ -68,10 +72,12 @@ def formats(kind: type[Report]) -> tuple[str, ...]:
     return tuple(f.name for f in FORMATS if f.kind is kind)
 
 
-def render(report: Report, fmt: str) -> bytes:
+def render(report: Report, fmt: str, *, width: int | None = None) -> bytes:
+    """``report`` in format ``fmt``; a table fits ``width`` columns (a terminal's) when it
+    can without cutting words, else is as wide as it must be (default: 140)."""
     for f in FORMATS:
         if f.kind is type(report) and f.name == fmt:
-            return f.write(report)
+            return f.write(report, width)
     raise ValueError(f"no {fmt!r} format for a {type(report).__name__}")
 
 

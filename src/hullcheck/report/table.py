@@ -13,35 +13,78 @@ from hullcheck.model import Inventory, Severity, Visibility
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
     from hullcheck.base.model import CatalogEntry
     from hullcheck.misconfig import ConfigReport
-    from hullcheck.policy import Decision
+    from hullcheck.policy import Decision, Violation
     from hullcheck.report.model import BaseCatalog, BaseReport, PolicyReport, ScanReport
     from hullcheck.secrets.model import SecretReport
 
 _SHOWN_ITEMS = 20  # items listed under each violated rule
 _SHOWN_UNKNOWNS = 10  # unreadable evidence files listed under an inventory
+WIDTH = 140  # the width of a table nobody asked to fit (a file, a pipe)
+_GAP = 2  # between columns: one space of padding on each side
 
 
-def _table(*columns: str) -> Table:
-    from rich.table import Table
+class _Grid:
+    """A table's rows as text, laid out only when printed: each column gets a width so the
+    table fits ``width`` while no word is cut (rich wraps cells at spaces only). A table
+    whose longest words do not fit is printed wider than ``width``, never cropped."""
 
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for col in columns:
-        t.add_column(col, overflow="fold")
-    return t
+    def __init__(self, *columns: str) -> None:
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def widths(self, width: int) -> list[int]:
+        from rich.cells import cell_len
+
+        cells = [[self.columns[i], *(r[i] for r in self.rows)] for i in range(len(self.columns))]
+        natural = [max(cell_len(line) for c in col for line in c.split("\n")) for col in cells]
+        least = [max((cell_len(w) for c in col for w in c.split()), default=1) for col in cells]
+        widths = list(natural)
+        excess = sum(widths) + _GAP * (len(widths) - 1) - width
+        while excess > 0:  # narrow the widest column that still can be, one cell at a time
+            narrowable = [i for i, w in enumerate(widths) if w > least[i]]
+            if not narrowable:
+                break
+            widths[max(narrowable, key=lambda i: widths[i])] -= 1
+            excess -= 1
+        return widths
+
+    def render(self, width: int) -> str:
+        from rich.table import Table
+        from rich.text import Text
+
+        widths = self.widths(width)
+        t = Table(box=None, pad_edge=False, header_style="bold")
+        for name, w in zip(self.columns, widths, strict=True):
+            t.add_column(name, width=w, overflow="fold")
+        for row in self.rows:
+            t.add_row(*(Text(cell) for cell in row))  # cells are data, not rich markup
+        buf = io.StringIO()
+        _console(buf, sum(widths) + _GAP * (len(widths) - 1)).print(t)
+        return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def _table(*columns: str) -> _Grid:
+    return _Grid(*columns)
 
 
 def _console(buf: io.StringIO, width: int) -> Console:
     from rich.console import Console
 
-    return Console(file=buf, width=width, color_system=None, highlight=False)
+    return Console(file=buf, width=width, color_system=None, highlight=False, markup=False,
+                   emoji=False)
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def _n(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
 
 
 # -- scans -------------------------------------------------------------------------------
@@ -49,7 +92,7 @@ def _n(count: int, noun: str) -> str:
 
 def scan(report: ScanReport, *, width: int | None = None) -> str:
     """One section per scanner that ran; the vulnerability section alone is untitled."""
-    width = width or 140
+    width = width or WIDTH
     sections: list[tuple[str, str]] = []
     if "vuln" in report.scanners:
         sections.append(("Vulnerabilities", _vulnerabilities(report, width)))
@@ -73,8 +116,8 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
                   ", ".join(f.fixed_versions) or "-", "-" if p.layer is None else str(p.layer))
     buf = io.StringIO()
     console = _console(buf, width)
-    if report.active:
-        console.print(t)
+    if t:
+        buf.write(t.render(width))
     inv = report.inventory
     counts = Counter(f.severity for f in report.active)
     summary = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
@@ -91,7 +134,8 @@ def _vulnerabilities(report: ScanReport, width: int) -> str:
         console.print(f"{_n(suppressed, 'finding')} suppressed by VEX or ignore rules "
                       "(see -o json)", soft_wrap=True)
     if report.skipped:
-        console.print(f"{len(report.skipped)} packages or advisories could not be evaluated "
+        console.print(f"{_n(len(report.skipped), 'package or advisory', 'packages or advisories')}"
+                      f" could not be evaluated "
                       "(see -o json 'skipped')", soft_wrap=True)
     for note in report.notes:
         console.print(f"note: {note}", soft_wrap=True)
@@ -114,7 +158,10 @@ def secrets(report: SecretReport, *, width: int | None = None) -> str:
     from hullcheck.secrets.model import Confidence
 
     t = _table("RULE", "SEVERITY", "PATH", "LINE", "LAYER", "MATCH")
-    for f in report.findings:
+    # worst first, reported before low-confidence ones; the scanner's order within that
+    ordered = sorted(report.findings,
+                     key=lambda f: (-f.severity.rank, f.confidence is Confidence.LOW))
+    for f in ordered:
         layer = "-" if f.layer is None else str(f.layer.index)
         if not f.visible:
             layer += " (deleted" + ("" if f.deleted_by is None else f" in {f.deleted_by.index}") + ")"
@@ -122,12 +169,12 @@ def secrets(report: SecretReport, *, width: int | None = None) -> str:
                                        else "")
         t.add_row(f.rule_id, severity, f.path, str(f.line), layer, f.match)
     buf = io.StringIO()
-    console = _console(buf, width or 140)
-    if report.findings:
-        console.print(t)
+    console = _console(buf, width or WIDTH)
+    if t:
+        buf.write(t.render(width or WIDTH))
     hidden = sum(1 for f in report.findings if not f.visible)
     low = sum(1 for f in report.findings if f.confidence is Confidence.LOW)
-    summary = f"{len(report.findings)} secret(s)"
+    summary = _n(len(report.findings), "secret")
     if hidden:
         summary += (f", {hidden} in files a later layer deleted or replaced (still extractable "
                     "from the image)")
@@ -136,11 +183,11 @@ def secrets(report: SecretReport, *, width: int | None = None) -> str:
                     "documentation)")
     console.print(f"\n{report.source.name}: {summary}", soft_wrap=True)
     s = report.skipped
-    console.print(f"scanned {report.files_scanned} files ({report.bytes_scanned} bytes); skipped "
-                  f"{s.binary} binary, {s.too_large} too large, {s.allowlisted} allow-listed",
-                  soft_wrap=True)
+    console.print(f"scanned {_n(report.files_scanned, 'file')} "
+                  f"({_n(report.bytes_scanned, 'byte')}); skipped {s.binary} binary, "
+                  f"{s.too_large} too large, {s.allowlisted} allow-listed", soft_wrap=True)
     if s.package_files:
-        matches = f"{s.package_matches} match" + ("es" if s.package_matches != 1 else "")
+        matches = _n(s.package_matches, "match", "matches")
         console.print(f"not reported: {matches} in "
                       f"{_n(s.package_files, 'package file')} as their OS package installed "
                       "them (the distro's own; --include-package-files reports them)",
@@ -159,9 +206,9 @@ def config(report: ConfigReport, *, width: int | None = None, max_evidence: int 
         t.add_row(r.id, r.severity.value, r.cis or "-", f"{r.title}\nfix: {r.remediation}",
                   "\n".join(ev))
     buf = io.StringIO()
-    console = _console(buf, width or 140)
-    if report.findings:
-        console.print(t)
+    console = _console(buf, width or WIDTH)
+    if t:
+        buf.write(t.render(width or WIDTH))
     passed = sum(1 for r in report.results if r.status is CheckStatus.PASS)
     console.print(f"\n{report.source.name}: {len(report.findings)} failed, {passed} passed, "
                   f"{len(report.results) - len(report.findings) - passed} not applicable",
@@ -182,8 +229,8 @@ def inventory(inv: Inventory, *, width: int | None = None) -> str:
                 f"{p.source.name} {p.source.version}")
         table.add_row(name, p.version, p.type.value, layer, src)
     buf = io.StringIO()
-    console = _console(buf, width or 120)
-    console.print(table)
+    console = _console(buf, width or WIDTH)
+    buf.write(table.render(width or WIDTH))
     distro = inv.distro.pretty_name or inv.distro.release if inv.distro else "unknown distro"
     ident = inv.source.manifest_digest or inv.source.config_digest or inv.source.name
     console.print(f"\n{inv.source.name} ({ident}) — {distro}", soft_wrap=True)
@@ -191,8 +238,9 @@ def inventory(inv: Inventory, *, width: int | None = None) -> str:
                   f"{_n(len(inv.layers) or 1, 'layer')}", soft_wrap=True)
     if inv.files_total:
         share = 100 * inv.files_owned / inv.files_total
-        console.print(f"{inv.files_owned} of {inv.files_total} files ({share:.0f}%) are accounted "
-                      "for by a package", soft_wrap=True)
+        console.print(f"{inv.files_owned} of {_n(inv.files_total, 'file')} ({share:.0f}%) "
+                      f"{'is' if inv.files_owned == 1 else 'are'} accounted for by a package",
+                      soft_wrap=True)
     if inv.hidden:
         note = "listed above" if inv.scope == "all-layers" else "use --scope all-layers to list them"
         console.print(
@@ -211,12 +259,12 @@ def inventory(inv: Inventory, *, width: int | None = None) -> str:
 # -- policy decisions --------------------------------------------------------------------
 
 
-def decision(report: PolicyReport) -> str:
+def decision(report: PolicyReport, *, width: int | None = None) -> str:
     d = report.decision
     lines = [f"{d.image.ref}" + (f" ({d.image.digest})" if d.image.digest else ""),
              f"policy {d.policy}: {d.outcome.value.upper()}", ""]
     for v in d.violations:
-        lines.append(f"  {v.action.value.upper():4}  {v.rule}: {v.message}")
+        lines.append(f"  {v.action.value.upper():4}  {v.rule}: {_without_items(v)}")
         for item in v.items[:_SHOWN_ITEMS]:
             lines.append(f"          - {item}")
         if len(v.items) > _SHOWN_ITEMS:
@@ -239,6 +287,15 @@ def decision(report: PolicyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _without_items(v: Violation) -> str:
+    """A violation's message without the items it names (``...: A, B and 3 more``): the
+    table lists them one a line below it."""
+    if not v.items:
+        return v.message
+    head, named, _ = v.message.partition(f": {v.items[0]}")
+    return head if named else v.message
+
+
 def decision_line(d: Decision) -> str:
     """One line: the outcome and the failing (else warning) rules."""
     if not d.violations:
@@ -254,7 +311,7 @@ _IDENTIFIED_BY = {"annotation": "from the manifest annotations", "label": "from 
                   "layers": "by its layers in the base catalog"}
 
 
-def base(report: BaseReport) -> str:
+def base(report: BaseReport, *, width: int | None = None) -> str:
     a = report.assessment
     ident = a.identity
     digest = f" ({a.image.manifest_digest})" if a.image.manifest_digest else ""
@@ -262,7 +319,8 @@ def base(report: BaseReport) -> str:
     lines = [f"image      {a.image.name}{digest}", f"distro     {distro}"]
     if ident.found:
         how = _IDENTIFIED_BY[ident.by.value]
-        detail = f"; first {ident.layers} layers" if ident.layers is not None else ""
+        detail = ("" if ident.layers is None else "; its first layer" if ident.layers == 1
+                  else f"; first {ident.layers} layers")
         if ident.layers_match is False:
             detail = "; WARNING: its layers are not this image's first layers"
         lines.append(f"base       {ident.reference} ({how}{detail})")
@@ -290,14 +348,12 @@ def distro_label(e: CatalogEntry) -> str:
     return e.distro.pretty_name or e.distro.release
 
 
-def catalog(report: BaseCatalog) -> str:
+def catalog(report: BaseCatalog, *, width: int | None = None) -> str:
     if not report.entries:
         return "the base catalog is empty: add bases with 'hullcheck base add REF...'\n"
-    rows = [("BASE", "DIGEST", "CREATED", "DISTRO", "LAYERS")]
+    t = _table("BASE", "DIGEST", "CREATED", "DISTRO", "LAYERS")
     for e in report.entries:
         tag = f":{e.tag}" if e.tag else ""
-        rows.append((f"{e.name}{tag}", e.digest[:19], e.created[:10], distro_label(e),
-                     str(len(e.diff_ids))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines) + "\n"
+        t.add_row(f"{e.name}{tag}", e.digest[:19], e.created[:10], distro_label(e),
+                  str(len(e.diff_ids)))
+    return t.render(width or WIDTH)

@@ -45,11 +45,8 @@ def decode(data: bytes, *, name: str = "<sbom>") -> Inventory:
     from hullcheck.sbom import cyclonedx, native, spdx
     from hullcheck.sbom._reader import load_json
 
-    if data.lstrip()[:1] == b"<":
-        raise FormatError(
-            f"{name}: not a CycloneDX, SPDX or hullcheck SBOM",
-            hint="XML SBOMs are not read; use CycloneDX JSON, SPDX JSON or hullcheck JSON",
-        )
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
+        return cyclonedx.decode(_cyclonedx_xml(data, name), name)
     doc = load_json(data, name)
     if native.is_native(doc):
         return native.decode(doc, name)
@@ -61,3 +58,40 @@ def decode(data: bytes, *, name: str = "<sbom>") -> Inventory:
         f"{name}: not a CycloneDX, SPDX or hullcheck SBOM",
         hint="hullcheck reads CycloneDX JSON, SPDX 2.x JSON and its own JSON",
     )
+
+
+CYCLONEDX_XMLNS = "http://cyclonedx.org/schema/bom/"
+
+
+def _cyclonedx_xml(data: bytes, name: str) -> object:
+    """A CycloneDX XML document as the JSON form the CycloneDX reader takes: parsed with
+    defusedxml (no DTD, no entity expansion), read by cyclonedx-python-lib's model and
+    written back as CycloneDX 1.6 JSON, so one reader checks both."""
+    from xml.etree.ElementTree import ParseError
+
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.output.json import JsonV1Dot6
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    from hullcheck.sbom._reader import load_json
+
+    try:
+        root = fromstring(data, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise FormatError(f"{name}: not well-formed XML ({exc})") from None
+    if not (root.tag.startswith("{" + CYCLONEDX_XMLNS) and root.tag.endswith("}bom")):
+        raise FormatError(f"{name}: not a CycloneDX, SPDX or hullcheck SBOM (XML, but not "
+                          "a CycloneDX BOM)",
+                          hint="hullcheck reads CycloneDX JSON or XML, SPDX 2.x JSON and its "
+                               "own JSON")
+    try:
+        bom = Bom.from_xml(root)  # type: ignore[attr-defined]
+        text = JsonV1Dot6(bom).output_as_string()
+    except RecursionError:
+        raise FormatError(f"{name}: CycloneDX XML nested too deeply") from None
+    except Exception as exc:  # the library's errors have no common base: any is a bad BOM
+        detail = " ".join(str(exc).split())[:200]
+        raise FormatError(f"{name}: not a CycloneDX XML BOM hullcheck can read "
+                          f"({type(exc).__name__}: {detail})") from None
+    return load_json(text.encode(), name)

@@ -144,7 +144,8 @@ def decision(d: TriageDecision) -> JSON:
             "target": d.target, "advisory": d.advisory_id, "package": d.package_purl or None,
             "action": d.action.value if hasattr(d.action, "value") else str(d.action),
             "assignee": d.assignee or None, "vexStatus": d.vex_status or None,
-            "vexJustification": d.vex_justification or None, "reason": d.reason}
+            "vexJustification": d.vex_justification or None, "reason": d.reason,
+            "expires": d.expires.isoformat() if d.expires else None}
 
 
 def audit(e: AuditEntry) -> JSON:

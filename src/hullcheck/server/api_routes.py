@@ -7,6 +7,7 @@ They decide nothing about images, findings or alerts: the monitor does.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -237,7 +238,7 @@ async def search(call: Call) -> Response:
 
 
 _TRIAGE_FIELDS = ("scope", "target", "advisory", "package", "action", "assignee", "vexStatus",
-                  "justification", "reason")
+                  "justification", "reason", "expires")
 
 
 def triage_decision(doc: JSON) -> TriageDecision:
@@ -264,11 +265,26 @@ def triage_decision(doc: JSON) -> TriageDecision:
     package = _text(doc, "package", what)
     if package and not package.startswith("pkg:"):
         raise ApiError(400, f"{what}: 'package' must be a purl (pkg:...)")
+    expires = _day(doc, "expires", what)
+    if action is TriageAction.WAIVE and expires is None:
+        raise ApiError(400, f"{what}: waive needs 'expires' (YYYY-MM-DD, within a year)")
+    if action is not TriageAction.WAIVE and expires is not None:
+        raise ApiError(400, f"{what}: 'expires' belongs to action waive")
     return TriageDecision(scope=scope, target=target,
                           advisory_id=_text(doc, "advisory", what, required=True),
                           action=action, package_purl=package, assignee=assignee,
                           vex_status=status, vex_justification=justification,
-                          reason=_text(doc, "reason", what))
+                          reason=_text(doc, "reason", what), expires=expires)
+
+
+def _day(doc: JSON, key: str, what: str) -> dt.date | None:
+    text = _text(doc, key, what)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, f"{what}: '{key}' must be a date (YYYY-MM-DD)") from None
 
 
 async def triage(call: Call) -> Response:
@@ -433,8 +449,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              responses=(Answer(status=200, description="the images",
                                schema=ref("SearchResult")),)),
     Endpoint(method="POST", path="/triage", name="triage", scope=Scope.WRITE, tag="respond",
-             summary="Acknowledge, assign or record a VEX decision on a finding, per image "
-                     "or per repository (audit-logged)", handler=triage,
+             summary="Acknowledge, assign, waive until a day or record a VEX decision on a "
+                     "finding, per image or per repository (audit-logged)", handler=triage,
              body=Body(description="the decision", schema=ref("TriageRequest")),
              responses=(Answer(status=201, description="recorded",
                                schema={"type": "object", "required": ["decision"],

@@ -22,17 +22,22 @@ from hullcheck.sign import gojson
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 STATEMENT_TYPES = frozenset({STATEMENT_V1, "https://in-toto.io/Statement/v0.1"})
 
-# cosign's --type names and the predicate types they stand for.
+# cosign's --type names and the predicate types they stand for, as cosign maps them
+# (pkg/cosign/attestation): plain "slsaprovenance" is SLSA v0.2, "slsaprovenance1" is v1.
 PREDICATE_TYPES: dict[str, str] = {
     "cyclonedx": "https://cyclonedx.org/bom",
     "spdx": "https://spdx.dev/Document",
     "spdxjson": "https://spdx.dev/Document",
-    "slsaprovenance": "https://slsa.dev/provenance/v1",
-    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
     "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "openvex": "https://openvex.dev/ns",
     "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
     "custom": "https://cosign.sigstore.dev/attestation/v1",
 }
+# The SBOM formats ``attest --sbom`` writes, by predicate type.
+SBOM_FORMATS: dict[str, str] = {PREDICATE_TYPES["cyclonedx"]: "cyclonedx-json",
+                                PREDICATE_TYPES["spdx"]: "spdx-json"}
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 
 

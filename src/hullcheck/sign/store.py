@@ -24,9 +24,17 @@ from typing import Any, Protocol
 
 from hullcheck import untrusted
 from hullcheck.digest import parse_digest, sha256_digest, verify_bytes
-from hullcheck.errors import BlobNotFound, HullcheckError, ImageError, NotFound, UsageError
+from hullcheck.errors import (
+    BlobNotFound,
+    HullcheckError,
+    ImageError,
+    NotFound,
+    ReferenceError_,
+    UsageError,
+)
 from hullcheck.fileio import atomic_write
 from hullcheck.image import PullOptions, split_source
+from hullcheck.image.layout import image_name
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.media import MANIFEST_TYPES, Descriptor, Manifest
 from hullcheck.registry.reference import DOCKER_HUB, Reference, parse_reference
@@ -336,7 +344,7 @@ def open_target(
             digest=desc.digest,
             media_type=desc.media_type,
             size=desc.size,
-            docker_reference=tag or root.name,
+            docker_reference=_layout_reference(desc, root),
             store=store,
         )
     if scheme != "registry":
@@ -358,6 +366,18 @@ def open_target(
         docker_reference=cosign_repository_name(ref),
         store=RegistryStore(client, ref),
     )
+
+
+def _layout_reference(desc: Descriptor, root: Path) -> str:
+    """An OCI layout image's docker-reference: the repository of the name the layout records
+    for it (as cosign writes a registry image's), else the layout's folder; never a tag."""
+    name = image_name({"annotations": dict(desc.annotations)})
+    if name is not None:
+        try:
+            return cosign_repository_name(parse_reference(name))
+        except ReferenceError_:
+            pass
+    return root.resolve().name
 
 
 def _layout_and_tag(rest: str) -> tuple[Path, str | None, str | None]:

@@ -9,12 +9,15 @@ findings took minutes).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from operator import itemgetter
 
+from hullcheck import globs
 from hullcheck.match.model import Finding, Suppression
 from hullcheck.vex.model import SUPPRESSING, IgnoreRule, Statement
 from hullcheck.vex.products import Matcher
@@ -116,21 +119,44 @@ class _Rules:
         self.matcher = matcher
         self.notes: list[str] = []
         self.by_id: dict[str, list[tuple[int, IgnoreRule]]] = defaultdict(list)
+        self.any_id: list[tuple[int, IgnoreRule]] = []  # Grype rules naming only a package
+        inert: Counter[tuple[str, str]] = Counter()
         for i, r in enumerate(rules):
-            if r.expires is not None and r.expires < today:
+            if r.inert:
+                inert[r.source, r.inert] += 1
+            elif r.expires is not None and r.expires < today:
                 self.notes.append(f"ignore rule for {r.id} expired on {r.expires.isoformat()} "
                                   f"({r.source}); it no longer applies")
             else:
-                self.by_id[r.id].append((i, r))
+                (self.by_id[r.id] if r.id else self.any_id).append((i, r))
+        self.notes.extend(f"{source}: {count} rule{'s' * (count != 1)} not applied: {why}"
+                          for (source, why), count in inert.items())
 
     def suppression(self, finding: Finding) -> Suppression | None:
-        """The first live rule in the file naming one of the finding's ids and its package."""
-        candidates = sorted((c for i in dict.fromkeys(finding.ids) for c in self.by_id.get(i, ())),
-                            key=itemgetter(0))
-        pkg = finding.package
-        for _, r in candidates:
-            if (not r.package or r.package in (pkg.name, pkg.purl)
-                    or self.matcher.is_package(r.package, pkg.purl)):
+        """The first live rule in the file naming one of the finding's ids (or none) whose
+        every condition holds."""
+        named = (c for i in dict.fromkeys(finding.ids) for c in self.by_id.get(i, ()))
+        for _, r in sorted((*named, *self.any_id), key=itemgetter(0)):
+            if self._holds(r, finding):
                 return Suppression(by=f"ignore:{r.source}", reason=r.reason,
                                    expires=r.expires.isoformat() if r.expires else "")
         return None
+
+    def _holds(self, r: IgnoreRule, finding: Finding) -> bool:
+        pkg = finding.package
+        return ((not r.package or r.package in (pkg.name, pkg.purl)
+                 or self.matcher.is_package(r.package, pkg.purl))
+                and (not r.version or r.version == pkg.version)
+                and (not r.types or pkg.type.value in r.types)
+                and (not r.upstream or (pkg.source is not None and pkg.source.name == r.upstream))
+                and (not r.statuses or finding.status.value in r.statuses)
+                and (not r.via or any(e.via == r.via for e in finding.evidence))
+                and (not r.paths or any(_glob(p).fullmatch(loc.path.lstrip("/"))
+                                        for p in r.paths for loc in pkg.locations)))
+
+
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A location glob of Trivy's or Grype's, relative or absolute (both compared without
+    the leading slash)."""
+    return re.compile(globs.translate(pattern.lstrip("/")))

@@ -35,8 +35,18 @@ class Statement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IgnoreRule:
-    id: str
+    """One rule of an ignore file (hullcheck's, Trivy's or Grype's): a finding is marked when
+    it has the id (or an alias of it) and every other condition the rule gives holds."""
+
+    id: str  # "" = any vulnerability (a Grype rule naming only a package)
     reason: str
     package: str = ""  # a name or a purl; "" = any package
     expires: date | None = None
     source: str = ""
+    version: str = ""  # the package's exact version (Grype's package.version)
+    types: tuple[str, ...] = ()  # purl types, any of (Grype's package.type / language)
+    paths: tuple[str, ...] = ()  # globs, one matching a package location (Trivy, Grype)
+    upstream: str = ""  # the source package's name (Grype's upstream-name)
+    statuses: tuple[str, ...] = ()  # finding statuses, any of (Grype's fix-state)
+    via: str = ""  # "direct" or "source-package" (Grype's match-type)
+    inert: str = ""  # why this rule cannot apply to hullcheck's findings: noted, never applied

@@ -1,10 +1,16 @@
-"""What kind of advisory data a local path holds, so ``db import PATH`` needs no --kind."""
+"""What kind of advisory data a local path holds, so ``db import PATH`` needs no --kind.
+
+A directory may mix kinds (OSV records beside an Alpine secdb, a KEV catalog, a Debian
+tracker export): ``detect_tree`` says each file's kind, and which files it could not place.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from hullcheck import untrusted
@@ -14,6 +20,41 @@ from hullcheck.vulndb.bundle import MANIFEST
 
 BUNDLE = "bundle"
 _SNIFF = 1 << 20
+# Files of a directory that may hold advisories; the rest (README, LICENSE...) are not read.
+DATA_SUFFIXES = (".json", ".yaml", ".yml", ".xml", ".xml.gz", ".zip", ".tar.gz", ".tgz")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tree:
+    """A directory's advisory files by kind, and the data files that are none (each an
+    error saying why: a format hullcheck does not read, a bundle inside a folder...)."""
+
+    kinds: dict[SourceKind, tuple[Path, ...]]
+    skipped: tuple[FormatError, ...] = ()
+
+
+def detect_tree(root: Path) -> Tree:
+    """Each data file's kind under ``root`` (sorted; hidden folders such as .git and
+    symbolic links are not followed)."""
+    kinds: dict[SourceKind, list[Path]] = {}
+    skipped: list[FormatError] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.is_symlink() or not name.lower().endswith(
+                    DATA_SUFFIXES):
+                continue
+            try:
+                kind = detect(path)
+            except FormatError as exc:
+                skipped.append(exc)
+                continue
+            if kind == BUNDLE:
+                skipped.append(FormatError(f"{path}: a database bundle, imported on its own"))
+                continue
+            kinds.setdefault(SourceKind(kind), []).append(path)
+    return Tree(kinds={k: tuple(v) for k, v in kinds.items()}, skipped=tuple(skipped))
 
 
 def detect(path: Path) -> SourceKind | str:
@@ -41,6 +82,9 @@ def detect(path: Path) -> SourceKind | str:
     text = head.lstrip()
     if name.endswith((".yaml", ".yml")):
         return SourceKind.ALPINE if b"secfixes" in head else SourceKind.OSV
+    if text.startswith(b"["):
+        raise FormatError(f"{path}: a JSON list, not advisory data hullcheck reads (an index?)",
+                          hint="pass --kind " + "|".join(k.value for k in SourceKind))
     if not text.startswith(b"{"):
         raise FormatError(f"{path}: not advisory data (expected JSON, YAML, a zip or a tarball)")
     if b'"catalogVersion"' in head and b'"vulnerabilities"' in head:

@@ -4,6 +4,7 @@ hullcheck query command against the running service."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from tests.server.api.support import (
 )
 
 REPO = "registry.example.org/shop"
+
+
+def _days(n: int) -> dt.date:
+    return dt.date.today() + dt.timedelta(days=n)
 
 
 def pushed(api: Running, tmp: Path, name: str, image, monkeypatch, capsys) -> str:
@@ -162,6 +167,14 @@ def test_triage_is_audited_marks_the_finding_and_exports_as_openvex(
     ({"reason": "a\x1b[31mred"}, "'reason' must be at most 1000 printable characters"),
     ({"extra": 1}, "unknown field 'extra'"),
     ({"advisory": 7}, "'advisory' must be a string"),
+    ({"action": "waive", "vexStatus": None}, "waive needs 'expires'"),
+    ({"expires": "2030-01-01"}, "'expires' belongs to action waive"),
+    ({"action": "waive", "vexStatus": None, "expires": "next week"},
+     "'expires' must be a date (YYYY-MM-DD)"),
+    ({"action": "waive", "vexStatus": None, "expires": str(_days(-1))}, "has passed"),
+    ({"action": "waive", "vexStatus": None, "expires": str(_days(400))}, "within 366 days"),
+    ({"action": "waive", "vexStatus": None, "expires": str(_days(30)), "reason": " "},
+     "say why the risk is accepted"),
 ])
 def test_a_malformed_triage_decision_is_one_line_and_records_nothing(
         api: Running, fleet: dict[str, str], change: dict, message: str) -> None:
@@ -175,6 +188,22 @@ def test_a_malformed_triage_decision_is_one_line_and_records_nothing(
     assert api.get("/triage", digest=fleet["web"]).json() == {"decisions": []}
     assert [e for e in api.get("/audit").json()["entries"] if e["action"].startswith("triage")
             ] == []
+
+
+def test_a_waiver_with_an_expiry_suppresses_the_finding_until_then(
+        api: Running, fleet: dict[str, str]) -> None:
+    web, until = fleet["web"], _days(30)
+    r = api.post("/triage", body={"scope": "image", "target": web, "advisory": URLLIB3_CVE,
+                                  "package": URLLIB3_PURL, "action": "waive",
+                                  "expires": until.isoformat(), "reason": "fixed in 2.0 next sprint"})
+    assert r.status_code == 201, r.text
+    assert check(r.json()["decision"], "Decision")["expires"] == until.isoformat()
+    [listed] = api.get("/triage", digest=web).json()["decisions"]
+    assert (listed["action"], listed["expires"]) == ("waive", until.isoformat())
+    drain(api.service)
+    [finding] = api.get(f"/images/{web}").json()["findings"]
+    assert finding["suppressed"] is not None and until.isoformat() in json.dumps(
+        finding["suppressed"]), finding
 
 
 def test_triage_of_an_unknown_image_is_refused(api: Running) -> None:

@@ -43,7 +43,6 @@ JUSTIFICATIONS = ("component_not_present", "vulnerable_code_not_present",
                   "vulnerable_code_not_in_execute_path",
                   "vulnerable_code_cannot_be_controlled_by_adversary",
                   "inline_mitigations_already_exist")
-MAX_WAIVER_DAYS = 366  # a waiver ends within a year: risk is accepted for a while, not forever
 
 
 # -- signing in and out ---------------------------------------------------------------------------
@@ -161,10 +160,8 @@ def triage_decision(form: Mapping[str, str], *, digest: str, repository: str,
             raise UsageError(f"VEX: choose a status ({', '.join(VEX_STATUSES)})")
         if status == "not_affected" and not justification:
             raise UsageError("VEX not_affected: choose a justification")
-    if action is TriageAction.WAIVE:
-        expires = _expiry(form.get("expires", ""), today)
-        if not reason:
-            raise UsageError("waiver: say why the risk is accepted")
+    if action is TriageAction.WAIVE:  # the range and the reason: triage.check, as for the API
+        expires = _expiry(form.get("expires", ""))
     return TriageDecision(scope=scope, target=digest if scope is TriageScope.IMAGE else repository,
                           advisory_id=advisory_id, action=action, package_purl=purl,
                           assignee=assignee if action is TriageAction.ASSIGN else "",
@@ -172,16 +169,11 @@ def triage_decision(form: Mapping[str, str], *, digest: str, repository: str,
                           expires=expires)
 
 
-def _expiry(text: str, today: dt.date) -> dt.date:
+def _expiry(text: str) -> dt.date:
     try:
-        day = dt.date.fromisoformat(text.strip())
+        return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError("waiver: the expiry must be a date (YYYY-MM-DD)") from None
-    if day < today:
-        raise UsageError(f"waiver: the expiry {day.isoformat()} has passed")
-    if day > today + dt.timedelta(days=MAX_WAIVER_DAYS):
-        raise UsageError(f"waiver: the expiry must be within {MAX_WAIVER_DAYS} days")
-    return day
 
 
 @page(Scope.WRITE)
