@@ -46,3 +46,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     durations: dict[str, float] = json.loads(stats.read_text(encoding="utf-8"))["duration_by_test"]
     items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+
+@pytest.fixture(autouse=True)
+def _own_layer_cache(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own, empty layer cache (the CLI's default one): a layer one test read
+    is read again by the next, and nothing is left in the user's cache."""
+    monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))

@@ -300,7 +300,7 @@ def _read_tar(data: bytes, *, wanted: list[str] | None = None, **kw: object) -> 
         list[FileEntry], list[str], list[str]]:
     out = read_tar(iter([data]), index=3, what="layer 3", wanted=None if wanted is None
                    else GlobSet(wanted), **kw)  # type: ignore[arg-type]
-    return out.entries, out.whiteouts, out.opaque
+    return list(out.entries(3)), out.whiteouts, out.opaque
 
 
 def test_every_kind_of_entry_with_its_fields() -> None:

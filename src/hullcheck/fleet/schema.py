@@ -350,3 +350,17 @@ daily_counts = sa.Table(
     sa.Column("fixed", sa.Integer, nullable=False),
     sa.PrimaryKeyConstraint("day", "severity"),
 )
+
+# 0004: the layer cache the workers share in PostgreSQL mode (``fleet.layers``): each entry
+# as ``hullcheck.layercache`` writes it, by the layer's blob digest and the entry's variant.
+layer_cache = sa.Table(
+    "layer_cache", metadata,
+    sa.Column("digest", Text, nullable=False),
+    sa.Column("variant", Text, nullable=False),
+    sa.Column("version", Text, nullable=False),
+    sa.Column("label", Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("last_used", Time, nullable=False, index=True),
+    sa.PrimaryKeyConstraint("digest", "variant"),
+)
