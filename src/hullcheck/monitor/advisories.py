@@ -150,11 +150,16 @@ def _cache(build: str) -> dict[Any, Any]:
 
 def rematch_images(ctx: Context, judge: convert.Judge,
                    images: list[tuple[str, list[str] | None]], *, build: str) -> None:
-    """Re-match ``images`` (digest, purls or None) set-based: their SBOMs and triage
-    decisions in one read, one matcher for all (each advisory record compiled once), one
-    write transaction for their findings (``scans.apply_rematches``)."""
+    """Re-match ``images`` (digest, purls or None) set-wise: their SBOMs and triage
+    decisions in one read; each distinct package matched once (``Judge.rows``), its rows
+    shared by every image that holds it; only images with triage decisions (or a config
+    with VEX documents or ignore rules) judged on their own; one write transaction for all
+    (``scans.apply_rematches``: statements per batch, not per image)."""
     stored, decisions = _stored(ctx, [d for d, _ in images])
     today = ctx.clock().date()
+    about: dict[tuple[str, str], list[tuple[int, TriageDecision]]] = defaultdict(list)
+    for n, d in enumerate(decisions):  # in the read's order, which marks keep
+        about[(d.scope, d.target)].append((n, d))
     done: list[scans.Rematched] = []
     repositories: dict[str, str] = {}
     for digest, purls in images:
@@ -162,12 +167,16 @@ def rematch_images(ctx: Context, judge: convert.Judge,
             continue  # deleted, or never scanned
         repository, encoding, data = stored[digest]
         wanted = None if purls is None else set(purls)
-        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
-                                         purls=wanted)
-        mine = [d for d in decisions if d.target == (digest if d.scope == "image" else
-                                                       repository)]
-        found = judge(inv, convert.triage_marks(mine, digest), today=today)
-        done.append(scans.Rematched(digest, convert.finding_rows(found, inv), wanted))
+        name = f"stored SBOM of {digest}"
+        mine = [d for _, d in sorted(about.get(("repository", repository), [])
+                                     + about.get(("image", digest), []))]
+        rows = None if mine or judge.marks_config else \
+            judge.rows(encoding, data, name=name, purls=wanted)
+        if rows is None:  # marked on its own: VEX, waivers, the config's statements
+            inv = convert.decode_stored_sbom(encoding, data, name=name, purls=wanted)
+            found = judge(inv, convert.triage_marks(mine, digest), today=today)
+            rows = convert.finding_rows(found, inv)
+        done.append(scans.Rematched(digest, rows, wanted))
         repositories[digest] = repository
     if not done:
         return

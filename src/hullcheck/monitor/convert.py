@@ -175,6 +175,110 @@ class Judge:
         return mark(found, inv, marks, today=today)
 
 
+    @property
+    def marks_config(self) -> bool:
+        """Whether the config marks findings (VEX documents, ignore rules): then every image
+        is judged on its own (a statement may name an image)."""
+        return bool(self.config.statements or self.config.rules)
+
+    def rows(self, encoding: str, data: bytes, *, name: str,
+             purls: Collection[str] | None) -> list[FindingRow] | None:
+        """The finding rows of a stored SBOM's packages (``purls``; None: all) without triage
+        marks, each distinct package matched once per build: a package's rows depend only on
+        its SBOM entry, its image's distro, the layer it sits in (``data`` names it) and
+        whether a Go ``stdlib`` entry shares its path (the matcher's "built" rule), so those
+        are the key. None when the image needs judging on its own (a program found by
+        version string: ``__call__``)."""
+        import json
+
+        doc = _stored_doc(encoding, data, name)
+        entries = [p for p in doc.get("packages") or () if isinstance(p, dict)
+                   and (purls is None or p.get("purl") in purls)]
+        if any(p.get("type") == "generic" for p in entries):
+            return None
+        layers = doc.get("layers") if isinstance(doc.get("layers"), list) else []
+        built = _go_built(doc)
+        image = json.dumps(doc.get("distro"), sort_keys=True)
+        out: list[tuple[tuple[Any, ...], FindingRow]] = []
+        misses: dict[tuple[str, ...], dict[str, Any]] = {}
+        for p in entries:
+            key = ("rows", image, json.dumps(p, sort_keys=True), _layer_of(p, layers),
+                   str(bool(built) and _paths(p) & built != set()))
+            hit = self.cache.get(key)
+            if hit is None:
+                misses.setdefault(key, p)
+            else:
+                out.extend(hit)  # type: ignore[arg-type]
+        if misses:
+            for key, rows in self._fresh(doc, list(misses.items()), name).items():
+                if len(self.cache) > CACHE_PACKAGES:
+                    self.cache.clear()
+                self.cache[key] = rows  # type: ignore[assignment]
+                out.extend(rows)
+        out.sort(key=lambda r: r[0])  # as ``match`` sorts: worst first, then package, id
+        return [row for _, row in out]
+
+    def _fresh(self, doc: dict[str, Any], misses: list[tuple[tuple[str, ...], dict[str, Any]]],
+               name: str) -> dict[tuple[str, ...], tuple[tuple[tuple[Any, ...], FindingRow], ...]]:
+        """Match ``misses`` (key, SBOM entry) of one image at once: decoded with the image's
+        distro and layers (and its Go ``stdlib`` entries, which only decide "built")."""
+        from hullcheck import match
+        from hullcheck.sbom import native
+
+        context = [p for p in doc.get("packages") or () if _is_stdlib(p)]
+        mini = {**doc, "packages": [p for _, p in misses] + context, "relationships": []}
+        inv = native.decode(mini, name)
+        todo = inv.packages[:len(misses)]
+        found = match.with_summaries(self.matcher.match(inv, packages=todo).findings,
+                                     self.summaries)
+        by_package: dict[int, list[tuple[tuple[Any, ...], FindingRow]]] = {
+            id(p): [] for p in todo}
+        for f, row in zip(found, finding_rows(found, inv), strict=True):
+            by_package[id(f.package)].append(
+                ((-f.severity.rank, f.package.name, f.package.version, f.id), row))
+        return {key: tuple(by_package[id(p)]) for (key, _), p in zip(misses, todo, strict=True)}
+
+
+def _stored_doc(encoding: str, data: bytes, name: str) -> dict[str, Any]:
+    import json
+
+    from hullcheck.errors import DatabaseError
+
+    if encoding != SBOM_ENCODING:
+        raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
+    doc = json.loads(zlib.decompress(data))
+    if not isinstance(doc, dict):
+        raise DatabaseError(f"stored SBOM of {name}: not a JSON object")
+    return doc
+
+
+def _paths(entry: dict[str, Any]) -> set[str]:
+    return {loc.get("path") for loc in entry.get("locations") or ()
+            if isinstance(loc, dict) and isinstance(loc.get("path"), str)}
+
+
+def _is_stdlib(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("type") == "golang" and \
+        entry.get("name") == "stdlib"
+
+
+def _go_built(doc: dict[str, Any]) -> set[str]:
+    """The paths of the image's Go ``stdlib`` entries (the matcher's ``_go_built``)."""
+    return {path for p in doc.get("packages") or () if _is_stdlib(p) for path in _paths(p)}
+
+
+def _layer_of(entry: dict[str, Any], layers: list[Any]) -> str:
+    """The image layer a finding of ``entry`` names (``report.json``'s ``layer``), as JSON."""
+    import json
+
+    locations = entry.get("locations") or ()
+    first = locations[0] if locations and isinstance(locations[0], dict) else {}
+    index = first.get("layer")
+    if not isinstance(index, int) or not 0 <= index < len(layers):
+        return "null"
+    return json.dumps(layers[index], sort_keys=True)
+
+
 class _Summaries:
     """The store's ``advisory()`` (what ``match.with_summaries`` reads), each advisory read
     once per job: most images share their findings' advisories."""
