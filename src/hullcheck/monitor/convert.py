@@ -196,11 +196,12 @@ class Judge:
                    and (purls is None or p.get("purl") in purls)]
         if any(p.get("type") == "generic" for p in entries):
             return None
-        layers = doc.get("layers") if isinstance(doc.get("layers"), list) else []
+        layers: list[Any] = doc["layers"] if isinstance(doc.get("layers"), list) else []
         built = _go_built(doc)
         image = json.dumps(doc.get("distro"), sort_keys=True)
         out: list[tuple[tuple[Any, ...], FindingRow]] = []
         misses: dict[tuple[str, ...], dict[str, Any]] = {}
+        key: tuple[str, ...]
         for p in entries:
             key = ("rows", image, json.dumps(p, sort_keys=True), _layer_of(p, layers),
                    str(bool(built) and _paths(p) & built != set()))
@@ -253,7 +254,7 @@ def _stored_doc(encoding: str, data: bytes, name: str) -> dict[str, Any]:
 
 
 def _paths(entry: dict[str, Any]) -> set[str]:
-    return {loc.get("path") for loc in entry.get("locations") or ()
+    return {loc["path"] for loc in entry.get("locations") or ()
             if isinstance(loc, dict) and isinstance(loc.get("path"), str)}
 
 
