@@ -219,7 +219,19 @@ def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
 class _Stored:
     id: int
     state: str
-    values: dict[str, Any]  # SIGNIFICANT fields + cvss, aliases, suppressed_reason, data
+    values: dict[str, Any]  # SIGNIFICANT fields + cvss, aliases, suppressed_reason (+ data)
+    data_text: str = ""  # the stored ``data`` JSON as text, decoded when needed (``data``)
+
+    @property
+    def data(self) -> Any:
+        if "data" not in self.values:
+            self.values["data"] = json.loads(self.data_text)
+        return self.values["data"]
+
+    def same_data(self, data: Any, text: str) -> bool:
+        """Whether the stored ``data`` is ``data`` (``text``: its JSON as the store writes
+        it): equal text is equal data, else the values are compared."""
+        return text == self.data_text or self.data == data
 
 
 def _row_values(f: FindingRow) -> dict[str, Any]:
@@ -254,14 +266,15 @@ def _load_many(conn: Connection, scopes: dict[str, Collection[str] | None],
         rows = conn.execute(
             sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state, *columns)
             .where(c.image_digest.in_(batch))
-        ).mappings()
+        )
         for r in rows:
-            scope = scopes[r["image_digest"]]
-            if scope is not None and r["package_purl"] not in scope:
+            scope = scopes[r.image_digest]
+            if scope is not None and r.package_purl not in scope:
                 continue
-            values = {k: json.loads(r[k]) if k in _JSON_STORED else r[k] for k in _STORED}
-            stored.setdefault(r["image_digest"], {})[(r["advisory_id"], r["package_purl"])] = \
-                _Stored(r["id"], r["state"], values)
+            values = {k: json.loads(r[n]) if k in _JSON_STORED else r[n]
+                      for n, k in enumerate(_STORED, start=5) if k != "data"}
+            stored.setdefault(r.image_digest, {})[(r.advisory_id, r.package_purl)] = \
+                _Stored(r.id, r.state, values, r.data)
     return stored
 
 
@@ -354,16 +367,17 @@ def _compare(stored: dict[tuple[str, str], _Stored], incoming: dict[tuple[str, s
             diff.inserts.append(f)
             diff.changes.append(_change(EventType.NEW_FINDING, f))
             continue
-        new_values = _row_values(f)
         if old.state == FindingState.FIXED:
             diff.updates.append((old, f))
             diff.changes.append(_change(EventType.NEW_FINDING, f, reopened=True))
             continue
+        new_values = _row_values(f)
         changed = tuple((k, old.values[k], new_values[k]) for k in SIGNIFICANT
                         if old.values[k] != new_values[k])
         if changed:
             diff.changes.append(_change(EventType.FINDING_CHANGED, f, changes=changed))
-        if changed or new_values != old.values:
+        if changed or any(old.values[k] != new_values[k] for k in _STORED if k != "data") \
+                or not old.same_data(f.data, _text(f.data)):
             diff.updates.append((old, f))
     for key, old in stored.items():
         if old.state != FindingState.OPEN or key in incoming:
@@ -380,6 +394,21 @@ def _change(kind: EventType, f: FindingRow, *, reopened: bool = False,
             changes: tuple[tuple[str, Any, Any], ...] = ()) -> FindingChange:
     return FindingChange(type=kind, advisory_id=f.advisory_id, package_purl=f.package_purl,
                          severity=f.severity, changes=changes, reopened=reopened)
+
+
+def _text(data: Any) -> str:
+    """``data`` as JSON text, as the store's JSON columns write it (json.dumps, SQLAlchemy's
+    default serializer); once per finding row object, which many images share."""
+    key = id(data)
+    found = _TEXTS.get(key)
+    if found is None or found[0] is not data:
+        if len(_TEXTS) > 200_000:
+            _TEXTS.clear()
+        found = _TEXTS[key] = (data, json.dumps(data))
+    return found[1]
+
+
+_TEXTS: dict[int, tuple[Any, str]] = {}  # id(data) -> (data, its text): the object is kept
 
 
 def _history_kind(change: FindingChange) -> str:
@@ -550,7 +579,7 @@ def _write_events(conn: Connection, work: Sequence[_ImageDiff], *, now: dt.datet
         for change in w.diff.changes:
             key = (change.advisory_id, change.package_purl)
             finding = w.incoming[key].data if key in w.incoming else \
-                w.stored[key].values["data"]
+                w.stored[key].data
             payload: JSON = {"event": change.type.value, "image": contexts[w.digest],
                              "finding": finding, "occurredAt": when}
             if change.reopened:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.fleet import scans
-from hullcheck.fleet.model import TriageDecision
+from hullcheck.fleet.model import FindingRow, PackageRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
@@ -150,40 +151,54 @@ def _cache(build: str) -> dict[Any, Any]:
 
 def rematch_images(ctx: Context, judge: convert.Judge,
                    images: list[tuple[str, list[str] | None]], *, build: str) -> None:
-    """Re-match ``images`` (digest, purls or None) set-wise: their SBOMs and triage
-    decisions in one read; each distinct package matched once (``Judge.rows``), its rows
-    shared by every image that holds it; only images with triage decisions (or a config
-    with VEX documents or ignore rules) judged on their own; one write transaction for all
-    (``scans.apply_rematches``: statements per batch, not per image)."""
-    stored, decisions = _stored(ctx, [d for d, _ in images])
+    """Re-match ``images`` (digest, purls or None) set-wise, from the store's package rows:
+    the rows of every image in one read, grouped by what a package's findings depend on
+    (``convert.package_key``); each distinct package matched once (from the SBOM of one
+    image holding it: ``Judge.learn``), its rows shared by every image holding it. Images
+    with triage decisions (or a config with VEX documents or ignore rules, or a program
+    found by version string) are judged on their own from their SBOM. One write
+    transaction for all (``scans.apply_rematches``: statements per batch, not per image)."""
+    read = _read(ctx, images)
     today = ctx.clock().date()
-    about: dict[tuple[str, str], list[tuple[int, TriageDecision]]] = defaultdict(list)
-    for n, d in enumerate(decisions):  # in the read's order, which marks keep
-        about[(d.scope, d.target)].append((n, d))
-    done: list[scans.Rematched] = []
-    repositories: dict[str, str] = {}
+    shared: dict[str, list[convert.PackageKey]] = {}
+    alone: list[str] = []
     for digest, purls in images:
-        if digest not in stored:
+        if digest not in read.repositories:
             continue  # deleted, or never scanned
-        repository, encoding, data = stored[digest]
-        wanted = None if purls is None else set(purls)
-        name = f"stored SBOM of {digest}"
-        mine = [d for _, d in sorted(about.get(("repository", repository), [])
-                                     + about.get(("image", digest), []))]
-        rows = None if mine or judge.marks_config else \
-            judge.rows(encoding, data, name=name, purls=wanted)
-        if rows is None:  # marked on its own: VEX, waivers, the config's statements
-            inv = convert.decode_stored_sbom(encoding, data, name=name, purls=wanted)
-            found = judge(inv, convert.triage_marks(mine, digest), today=today)
-            rows = convert.finding_rows(found, inv)
-        done.append(scans.Rematched(digest, rows, wanted))
-        repositories[digest] = repository
-    if not done:
-        return
+        rows = [(r, la) for r, la in read.packages.get(digest, ())
+                if purls is None or r.purl in purls]
+        if read.decisions_of(digest) or judge.marks_config or \
+                any(r.type == "generic" for r, _ in rows):
+            alone.append(digest)
+        else:
+            shared[digest] = [convert.package_key(r, la) for r, la in rows]
+    _learn(ctx, judge, shared)
+    done: dict[str, list[FindingRow]] = {}
+    for digest, keys in shared.items():
+        found = judge.rows_of(keys)
+        if found is None:  # the image holding a package said otherwise: judge this one alone
+            alone.append(digest)
+        else:
+            done[digest] = found
+    wanted = dict(images)
+    for digest, (encoding, data) in _sboms(ctx, alone).items():
+        purls = wanted[digest]
+        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
+                                         purls=None if purls is None else set(purls))
+        marks = convert.triage_marks(read.decisions_of(digest), digest)
+        done[digest] = convert.finding_rows(judge(inv, marks, today=today), inv)
+    work = [scans.Rematched(d, done[d], None if p is None else set(p))
+            for d, p in images if d in done]
+    if work:
+        _write(ctx, work, read.repositories, build=build)
+
+
+def _write(ctx: Context, work: list[scans.Rematched], repositories: dict[str, str], *,
+           build: str) -> None:
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
     with ctx.store.write() as conn:
-        changed = scans.apply_rematches(conn, done, now=ctx.clock(),
+        changed = scans.apply_rematches(conn, work, now=ctx.clock(),
                                         route=alerts.router(ctx.config), build=build)
         if _has_deliveries(conn, [e for c in changed for e in c.events]):
             wake_delivery(ctx, conn)
@@ -195,23 +210,95 @@ def rematch_images(ctx: Context, judge: convert.Judge,
                                   conn=conn)
 
 
-def _stored(ctx: Context, digests: list[str]) -> tuple[dict[str, tuple[str, str, bytes]],
-                                                        list[TriageDecision]]:
-    """(repository, SBOM encoding, SBOM) of each scanned image of ``digests``, and every
-    triage decision about them or their repositories: one read transaction."""
+def _learn(ctx: Context, judge: convert.Judge,
+           shared: dict[str, list[convert.PackageKey]]) -> None:
+    """Match the packages of ``shared`` not matched yet in this build: for each, one image
+    holding it (as few images as cover them all, in one read of their SBOMs)."""
+    holders: dict[str, set[convert.PackageKey]] = {}
+    taken: set[convert.PackageKey] = set()
+    for digest, held in shared.items():
+        new = {k for k in held if k not in taken and not judge.known(k)}
+        if new:
+            holders[digest] = new
+            taken |= new
+    for digest, (encoding, data) in _sboms(ctx, list(holders)).items():
+        keys = holders[digest]
+        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
+                                         purls={k[2] for k in keys})
+        judge.learn(inv, keys)
+
+
+@dataclass
+class _Read:
+    repositories: dict[str, str]
+    packages: dict[str, list[tuple[PackageRow, tuple[str, str] | None]]]
+    decisions: dict[tuple[str, str], list[tuple[int, TriageDecision]]]
+
+    def decisions_of(self, digest: str) -> list[TriageDecision]:
+        """The image's own decisions and its repository's, in the read's order (which the
+        marks keep)."""
+        repository = self.repositories[digest]
+        return [d for _, d in sorted(self.decisions.get(("repository", repository), [])
+                                     + self.decisions.get(("image", digest), []))]
+
+
+def _read(ctx: Context, images: list[tuple[str, list[str] | None]]) -> _Read:
+    """The repository, the package rows (on the purls asked for, with the layer each sits
+    in) and the triage decisions of each scanned image of ``images``: one read
+    transaction, a few queries per thousand images."""
     import sqlalchemy as sa
 
     from hullcheck.fleet import access
     from hullcheck.fleet import schema as t
+    from hullcheck.fleet.sql import chunks
 
-    i, s = t.images.c, t.sboms.c
+    i, p, la = t.images.c, t.packages.c, t.layers.c
+    wanted = dict(images)
+    out = _Read({}, defaultdict(list), defaultdict(list))
     with ctx.store.read() as conn:
-        rows = {r.digest: (r.repository, r.encoding, r.data) for r in conn.execute(
-            sa.select(i.digest, i.repository, s.encoding, s.data)
-            .join(t.sboms, s.image_digest == i.digest).where(i.digest.in_(digests)))}
-        decisions = access.decisions_of(conn, digests=sorted(rows),
-                                        repositories=sorted({r[0] for r in rows.values()}))
-    return rows, list(decisions)
+        for batch in chunks(sorted(wanted)):
+            out.repositories.update(conn.execute(
+                sa.select(i.digest, i.repository)
+                .where(i.digest.in_(batch), i.status == "scanned")).all())
+            rows = conn.execute(
+                sa.select(p.image_digest, p.purl, p.type, p.ecosystem, p.name, p.version,
+                          p.source_name, p.source_version, p.layer, p.visible, la.diff_id,
+                          la.created_by)
+                .outerjoin(t.layers, sa.and_(la.image_digest == p.image_digest,
+                                             la.position == p.layer))
+                .where(p.image_digest.in_(batch)).order_by(p.id))
+            for r in rows:
+                purls = wanted[r.image_digest]
+                if purls is not None and r.purl not in purls:
+                    continue
+                out.packages[r.image_digest].append((PackageRow(
+                    purl=r.purl, type=r.type, ecosystem=r.ecosystem, name=r.name,
+                    version=r.version, source_name=r.source_name,
+                    source_version=r.source_version, layer=r.layer, visible=bool(r.visible)),
+                    None if r.diff_id is None else (r.diff_id, r.created_by)))
+        found = access.decisions_of(conn, digests=sorted(out.repositories),
+                                    repositories=sorted(set(out.repositories.values())))
+    for n, d in enumerate(found):
+        out.decisions[(d.scope, d.target)].append((n, d))
+    return out
+
+
+def _sboms(ctx: Context, digests: list[str]) -> dict[str, tuple[str, bytes]]:
+    """(encoding, SBOM) of each of ``digests`` that has one: one read."""
+    import sqlalchemy as sa
+
+    from hullcheck.fleet import schema as t
+    from hullcheck.fleet.sql import chunks
+
+    s = t.sboms.c
+    out: dict[str, tuple[str, bytes]] = {}
+    if not digests:
+        return out
+    with ctx.store.read() as conn:
+        for batch in chunks(sorted(set(digests))):
+            out.update((r.image_digest, (r.encoding, r.data)) for r in conn.execute(
+                sa.select(s.image_digest, s.encoding, s.data).where(s.image_digest.in_(batch))))
+    return out
 
 
 def require_database(ctx: Context) -> None:

@@ -134,14 +134,15 @@ class Judge:
     image's Go build info, are always matched afresh)."""
 
     def __init__(self, store: VulnStore, vex_files: Sequence[Path], ignore: Path | None, *,
-                 cache: dict[Any, tuple[Finding, ...]] | None = None) -> None:
+                 cache: dict[Any, tuple[Any, ...]] | None = None) -> None:
         from hullcheck import match
 
         self.store = store
         self.matcher = match.Matcher(store)
         self.config = load_marks(vex_files, ignore, (), "")
         self.summaries = _Summaries(store)
-        self.cache: dict[Any, tuple[Finding, ...]] = {} if cache is None else cache
+        # (distro, package) -> findings; ("rows", *package key) -> (sort key, row) pairs
+        self.cache: dict[Any, tuple[Any, ...]] = {} if cache is None else cache
 
     def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
         """``triage``: the image's own marks (``triage_marks``: VEX decisions, waivers)."""
@@ -181,103 +182,70 @@ class Judge:
         is judged on its own (a statement may name an image)."""
         return bool(self.config.statements or self.config.rules)
 
-    def rows(self, encoding: str, data: bytes, *, name: str,
-             purls: Collection[str] | None) -> list[FindingRow] | None:
-        """The finding rows of a stored SBOM's packages (``purls``; None: all) without triage
-        marks, each distinct package matched once per build: a package's rows depend only on
-        its SBOM entry, its image's distro, the layer it sits in (``data`` names it) and
-        whether a Go ``stdlib`` entry shares its path (the matcher's "built" rule), so those
-        are the key. None when the image needs judging on its own (a program found by
-        version string: ``__call__``)."""
-        import json
-
-        doc = _stored_doc(encoding, data, name)
-        entries = [p for p in doc.get("packages") or () if isinstance(p, dict)
-                   and (purls is None or p.get("purl") in purls)]
-        if any(p.get("type") == "generic" for p in entries):
-            return None
-        layers: list[Any] = doc["layers"] if isinstance(doc.get("layers"), list) else []
-        built = _go_built(doc)
-        image = json.dumps(doc.get("distro"), sort_keys=True)
+    def rows_of(self, keys: Iterable[PackageKey]) -> list[FindingRow] | None:
+        """The unmarked finding rows of an image's packages, given by their keys (the
+        store's package rows: ``package_key``), from the packages matched already (``learn``);
+        None when one is not known yet. In the order ``match`` gives: worst first."""
         out: list[tuple[tuple[Any, ...], FindingRow]] = []
-        misses: dict[tuple[str, ...], dict[str, Any]] = {}
-        key: tuple[str, ...]
-        for p in entries:
-            key = ("rows", image, json.dumps(p, sort_keys=True), _layer_of(p, layers),
-                   str(bool(built) and _paths(p) & built != set()))
-            hit = self.cache.get(key)
+        for key in keys:
+            hit = self.cache.get(("rows", *key))
             if hit is None:
-                misses.setdefault(key, p)
-            else:
-                out.extend(hit)  # type: ignore[arg-type]
-        if misses:
-            for key, rows in self._fresh(doc, list(misses.items()), name).items():
-                if len(self.cache) > CACHE_PACKAGES:
-                    self.cache.clear()
-                self.cache[key] = rows  # type: ignore[assignment]
-                out.extend(rows)
-        out.sort(key=lambda r: r[0])  # as ``match`` sorts: worst first, then package, id
+                return None
+            out.extend(hit)
+        out.sort(key=lambda r: r[0])
         return [row for _, row in out]
 
-    def _fresh(self, doc: dict[str, Any], misses: list[tuple[tuple[str, ...], dict[str, Any]]],
-               name: str) -> dict[tuple[str, ...], tuple[tuple[tuple[Any, ...], FindingRow], ...]]:
-        """Match ``misses`` (key, SBOM entry) of one image at once: decoded with the image's
-        distro and layers (and its Go ``stdlib`` entries, which only decide "built")."""
-        from hullcheck import match
-        from hullcheck.sbom import native
+    def known(self, key: PackageKey) -> bool:
+        return ("rows", *key) in self.cache
 
-        context = [p for p in doc.get("packages") or () if _is_stdlib(p)]
-        mini = {**doc, "packages": [p for _, p in misses] + context, "relationships": []}
-        inv = native.decode(mini, name)
-        todo = inv.packages[:len(misses)]
+    def learn(self, inv: Inventory, keys: Collection[PackageKey]) -> int:
+        """Match the packages of ``inv`` (an image holding them, decoded from its SBOM) whose
+        key is among ``keys``, once each, and keep their rows for every image with the same
+        keys; the number of packages matched."""
+        from hullcheck import match
+
+        todo: list[Package] = []
+        wanted: dict[int, PackageKey] = {}
+        seen: set[PackageKey] = set()
+        for pkg, row in zip(inv.packages, package_rows(inv), strict=True):
+            key = package_key(row, _layer_at(inv, pkg.layer))
+            if key in keys and key not in seen and not self.known(key):
+                seen.add(key)
+                todo.append(pkg)
+                wanted[id(pkg)] = key
+        if not todo:
+            return 0
         found = match.with_summaries(self.matcher.match(inv, packages=todo).findings,
                                      self.summaries)
         by_package: dict[int, list[tuple[tuple[Any, ...], FindingRow]]] = {
             id(p): [] for p in todo}
-        for f, row in zip(found, finding_rows(found, inv), strict=True):
+        for f, frow in zip(found, finding_rows(found, inv), strict=True):
             by_package[id(f.package)].append(
-                ((-f.severity.rank, f.package.name, f.package.version, f.id), row))
-        return {key: tuple(by_package[id(p)]) for (key, _), p in zip(misses, todo, strict=True)}
+                ((-f.severity.rank, f.package.name, f.package.version, f.id), frow))
+        if len(self.cache) > CACHE_PACKAGES:
+            self.cache.clear()
+        for pkg in todo:
+            self.cache[("rows", *wanted[id(pkg)])] = tuple(by_package[id(pkg)])
+        return len(todo)
 
 
-def _stored_doc(encoding: str, data: bytes, name: str) -> dict[str, Any]:
-    import json
-
-    from hullcheck.errors import DatabaseError
-
-    if encoding != SBOM_ENCODING:
-        raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
-    doc = json.loads(zlib.decompress(data))
-    if not isinstance(doc, dict):
-        raise DatabaseError(f"stored SBOM of {name}: not a JSON object")
-    return doc
+# What a stored package's findings depend on, as far as the store's package rows say: its
+# ecosystem (the image's distro release), purl, type, name, version, source package, the
+# layer it sits in (index, diff id, command: the finding names it) and its visibility.
+PackageKey = tuple[Any, ...]
 
 
-def _paths(entry: dict[str, Any]) -> set[str]:
-    return {loc["path"] for loc in entry.get("locations") or ()
-            if isinstance(loc, dict) and isinstance(loc.get("path"), str)}
+def package_key(row: PackageRow, layer: tuple[str, str] | None) -> PackageKey:
+    """``row``'s key; ``layer``: (diff id, created by) of the image layer ``row.layer``."""
+    return (row.ecosystem, row.type, row.purl, row.name, row.version, row.source_name,
+            row.source_version, row.layer, row.visible, layer)
 
 
-def _is_stdlib(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("type") == "golang" and \
-        entry.get("name") == "stdlib"
-
-
-def _go_built(doc: dict[str, Any]) -> set[str]:
-    """The paths of the image's Go ``stdlib`` entries (the matcher's ``_go_built``)."""
-    return {path for p in doc.get("packages") or () if _is_stdlib(p) for path in _paths(p)}
-
-
-def _layer_of(entry: dict[str, Any], layers: list[Any]) -> str:
-    """The image layer a finding of ``entry`` names (``report.json``'s ``layer``), as JSON."""
-    import json
-
-    locations = entry.get("locations") or ()
-    first = locations[0] if locations and isinstance(locations[0], dict) else {}
-    index = first.get("layer")
-    if not isinstance(index, int) or not 0 <= index < len(layers):
-        return "null"
-    return json.dumps(layers[index], sort_keys=True)
+def _layer_at(inv: Inventory, index: int | None) -> tuple[str, str] | None:
+    if index is None or not 0 <= index < len(inv.layers):
+        return None
+    la = inv.layers[index]
+    return (la.diff_id, la.created_by[:2000])  # as the store keeps it (``image_record``)
 
 
 class _Summaries:
