@@ -263,19 +263,39 @@ def _load_many(conn: Connection, scopes: dict[str, Collection[str] | None],
     columns = [c[k] if k not in _JSON_STORED else sa.cast(c[k], sa.Text).label(k)
                for k in _STORED]
     for batch in chunks(sorted(scopes)):
-        rows = conn.execute(
-            sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state, *columns)
-            .where(c.image_digest.in_(batch))
-        )
+        query = sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state,
+                          *columns).where(c.image_digest.in_(batch))
+        purls = _purls([scopes[d] for d in batch])
+        if purls is not None:  # the scopes' purls: the rest is not read at all
+            query = query.where(c.package_purl.in_(purls))
+        rows = conn.execute(query)
         for r in rows:
             scope = scopes[r.image_digest]
             if scope is not None and r.package_purl not in scope:
                 continue
-            values = {k: json.loads(r[n]) if k in _JSON_STORED else r[n]
+            values = {k: _loads(r[n]) if k in _JSON_STORED else r[n]
                       for n, k in enumerate(_STORED, start=5) if k != "data"}
             stored.setdefault(r.image_digest, {})[(r.advisory_id, r.package_purl)] = \
                 _Stored(r.id, r.state, values, r.data)
     return stored
+
+
+PURLS_IN = 5_000  # purls of a batch's scopes named in the query (more: filtered here)
+
+
+def _purls(scopes: Sequence[Collection[str] | None]) -> list[str] | None:
+    """Every purl of ``scopes`` when they are few enough to name in a query, else None."""
+    if any(scope is None for scope in scopes):
+        return None
+    found = sorted({p for scope in scopes if scope is not None for p in scope})
+    return found if len(found) <= PURLS_IN else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _loads(text: str) -> Any:
+    """A stored JSON list (aliases, fixed versions), decoded once per distinct text: many
+    images store the same finding. Callers only compare and quote it, never change it."""
+    return json.loads(text)
 
 
 @dataclass(slots=True)
@@ -453,10 +473,12 @@ def _write_findings(conn: Connection, work: Sequence[_ImageDiff],
     rows = [{"image_digest": d, "advisory_id": f.advisory_id, "package_purl": f.package_purl,
              "state": FindingState.OPEN, "first_seen": now, "updated_at": now,
              **_row_values(f)} for d, f in inserts]
-    for batch, keys in zip(chunks(rows), chunks(inserts), strict=True):
-        result = conn.execute(
-            t.findings.insert().returning(t.findings.c.id, sort_by_parameter_order=True), batch)
-        ids.update(((d, *f.key), i) for (d, f), i in zip(keys, result.scalars(), strict=True))
+    taken = take_ids(conn, t.findings, len(rows))
+    for row, (d, f), i in zip(rows, inserts, taken, strict=True):
+        row["id"] = i
+        ids[(d, *f.key)] = i
+    for batch in chunks(rows):
+        conn.execute(t.findings.insert(), batch)
     named = [(ids[(d, *f.key)], f) for d, f in inserts]
     updates = [(w.digest, old, f) for w in work for old, f in w.diff.updates]
     params = [{"b_id": old.id, "b_state": FindingState.OPEN.value, "b_fixed_at": None,
@@ -476,6 +498,27 @@ def _write_findings(conn: Connection, work: Sequence[_ImageDiff],
         conn.execute(_fix_statement(), batch)
     ids.update(((d, *key), old.id) for d, key, old in fixes)
     return ids
+
+
+def take_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
+    """``n`` ids of ``table`` taken now, in increasing order, so that many rows are written
+    in one multi-row statement: an INSERT ... RETURNING in parameter order is written a row
+    at a time by SQLAlchemy on SQLite (no sentinel), and its ids are needed for the rows
+    that refer to them."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        ), {"table": table.name, "n": n}).scalars())
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE): nobody else inserts.
+    # AUTOINCREMENT tables never reuse an id: above their sequence too, not only max(id).
+    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    if table.dialect_options["sqlite"]["autoincrement"]:
+        seq = conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"),
+                           {"t": table.name}).scalar()
+        top = max(top, seq or 0)
+    return list(range(top + 1, top + 1 + n))
 
 
 def _write_names(conn: Connection, findings: list[tuple[int, FindingRow]]) -> None:
@@ -552,13 +595,11 @@ def add_events(conn: Connection, digest: str,
 def _add_events(conn: Connection, events: Sequence[tuple[str, str, JSON, Iterable[str]]], *,
                 now: dt.datetime) -> list[int]:
     """Events (digest, type, payload, channels) of any images, and their deliveries."""
-    ids: list[int] = []
-    for some in chunks(events):
-        result = conn.execute(
-            t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True),
-            [{"uid": str(uuid.uuid4()), "type": kind, "image_digest": digest,
-              "payload": payload, "created_at": now} for digest, kind, payload, _ in some])
-        ids.extend(int(i) for i in result.scalars())
+    ids = take_ids(conn, t.events, len(events))
+    for some in chunks(list(zip(ids, events, strict=True))):
+        conn.execute(t.events.insert(), [
+            {"id": i, "uid": str(uuid.uuid4()), "type": kind, "image_digest": digest,
+             "payload": payload, "created_at": now} for i, (digest, kind, payload, _) in some])
     rows = [{"event_id": event_id, "channel": ch, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "locked_by": "", "last_error": ""}
             for event_id, (_, _, _, channels) in zip(ids, events, strict=True)

@@ -28,8 +28,8 @@ from hullcheck.fleet.model import FindingRow, PackageRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
-BATCH = 200  # images per rematch job
-PART = 200  # images a rematch job reads, matches and writes at once
+BATCH = 1_000  # images per rematch job
+PART = 1_000  # images a rematch job reads, matches and writes at once (one transaction)
 AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
 
 
@@ -154,9 +154,10 @@ def rematch_images(ctx: Context, judge: convert.Judge,
     """Re-match ``images`` (digest, purls or None) set-wise, from the store's package rows:
     the rows of every image in one read, grouped by what a package's findings depend on
     (``convert.package_key``); each distinct package matched once (from the SBOM of one
-    image holding it: ``Judge.learn``), its rows shared by every image holding it. Images
-    with triage decisions (or a config with VEX documents or ignore rules, or a program
-    found by version string) are judged on their own from their SBOM. One write
+    image holding it: ``Judge.learn``), its rows shared by every image holding it. A full
+    re-match (purls None), and images with triage decisions (or a config with VEX documents
+    or ignore rules, or a program found by version string), are judged on their own from
+    their SBOM, as a scan judges: the full re-match is what a delta is checked against. One write
     transaction for all (``scans.apply_rematches``: statements per batch, not per image)."""
     read = _read(ctx, images)
     today = ctx.clock().date()
@@ -167,8 +168,8 @@ def rematch_images(ctx: Context, judge: convert.Judge,
             continue  # deleted, or never scanned
         rows = [(r, la) for r, la in read.packages.get(digest, ())
                 if purls is None or r.purl in purls]
-        if read.decisions_of(digest) or judge.marks_config or \
-                any(r.type == "generic" for r, _ in rows):
+        if purls is None or read.decisions_of(digest) or judge.marks_config or \
+                any(r.type == "generic" for r, _ in rows):  # a full re-match: the oracle
             alone.append(digest)
         else:
             shared[digest] = [convert.package_key(r, la) for r, la in rows]
@@ -260,13 +261,16 @@ def _read(ctx: Context, images: list[tuple[str, list[str] | None]]) -> _Read:
             out.repositories.update(conn.execute(
                 sa.select(i.digest, i.repository)
                 .where(i.digest.in_(batch), i.status == "scanned")).all())
-            rows = conn.execute(
-                sa.select(p.image_digest, p.purl, p.type, p.ecosystem, p.name, p.version,
-                          p.source_name, p.source_version, p.layer, p.visible, la.diff_id,
-                          la.created_by)
-                .outerjoin(t.layers, sa.and_(la.image_digest == p.image_digest,
-                                             la.position == p.layer))
-                .where(p.image_digest.in_(batch)).order_by(p.id))
+            query = (sa.select(p.image_digest, p.purl, p.type, p.ecosystem, p.name, p.version,
+                               p.source_name, p.source_version, p.layer, p.visible, la.diff_id,
+                               la.created_by)
+                     .outerjoin(t.layers, sa.and_(la.image_digest == p.image_digest,
+                                                  la.position == p.layer))
+                     .where(p.image_digest.in_(batch)).order_by(p.id))
+            named = {u for d in batch for u in wanted[d] or ("",)}
+            if "" not in named and len(named) <= scans.PURLS_IN:  # what a delta names only
+                query = query.where(p.purl.in_(sorted(named)))
+            rows = conn.execute(query)
             for r in rows:
                 purls = wanted[r.image_digest]
                 if purls is not None and r.purl not in purls:
