@@ -69,13 +69,13 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     for digest in ctx.store.images_not_matched(old_build):
         work[digest] = None  # matched against another build: a full re-match
     if not scope.full and old_build:
-        named: dict[str, set[str]] = defaultdict(set)
-        for found in ctx.store.packages_named(scope.names):
-            if found.matched_build == old_build:
-                named[found.digest].update(p.purl for p in found.packages)
+        from hullcheck.fleet import queries
+
+        with ctx.store.read() as conn:  # (digest, purl) pairs only: no package rows
+            named = queries.purls_named(conn, scope.names, build=old_build)
         for cve in sorted(scope.kev):
             for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
-                named[hit.digest].update(f.package_purl for f in hit.findings)
+                named.setdefault(hit.digest, set()).update(f.package_purl for f in hit.findings)
         for digest, purls in named.items():
             if digest not in work:
                 work[digest] = sorted(purls)
