@@ -2,11 +2,13 @@
 against the build it replaced (``vulndb.delta``), and re-match only what the delta names.
 
     update   vulndb.update → build id → delta(old, new) → which stored packages it names
-             (by (ecosystem, name) and source name) and which findings a KEV change touches
-             → ``rematch`` jobs, 200 images each, queued in the transaction that moves every
-             other image to the new build
-    rematch  per image: its stored SBOM → the named packages matched again through the same
-             matcher and marks as ``scan`` (``convert.judge``) → ``fleet.apply_rematch`` with
+             (by (ecosystem, name) and source name: (digest, purl) pairs,
+             ``queries.purls_named``) and which findings a KEV change touches → ``rematch``
+             jobs, 1,000 images each, queued in the transaction that moves every other
+             image to the new build
+    rematch  set-wise (``rematch_images``): the images' package rows grouped by what a
+             package's findings depend on, each distinct package matched once, triage
+             marks only where an image has decisions → ``fleet.apply_rematches`` with
              those purls (findings of other packages untouched) → events, deliveries
 
 Images last matched against another build than the one the delta starts from (an update
