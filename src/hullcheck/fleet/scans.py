@@ -206,12 +206,9 @@ def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.da
         _note_build(conn, build, now)
     stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
     why = reason if not build else f"{reason} {build}"
-    out = [diff_findings(conn, r.digest, r.findings, scope=r.purls, now=now, route=route,
-                         reason=why, stored=stored.get(r.digest, {}))
-           for r in images if r.digest in present]
-    # Only where a finding is new, fixed or changed did a count or flag of the summary move.
-    summary.refresh_many(conn, [c.digest for c in out if c])
-    return out
+    work = [_image_diff(r.digest, r.findings, r.purls, stored.get(r.digest, {}))
+            for r in images if r.digest in present]
+    return _apply_diffs(conn, work, now=now, route=route, reason=why)
 
 
 def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
@@ -226,7 +223,19 @@ def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
 class _Stored:
     id: int
     state: str
-    values: dict[str, Any]  # SIGNIFICANT fields + cvss, aliases, suppressed_reason, data
+    values: dict[str, Any]  # SIGNIFICANT fields + cvss, aliases, suppressed_reason (+ data)
+    data_text: str = ""  # the stored ``data`` JSON as text, decoded when needed (``data``)
+
+    @property
+    def data(self) -> Any:
+        if "data" not in self.values:
+            self.values["data"] = json.loads(self.data_text)
+        return self.values["data"]
+
+    def same_data(self, data: Any, text: str) -> bool:
+        """Whether the stored ``data`` is ``data`` (``text``: its JSON as the store writes
+        it): equal text is equal data, else the values are compared."""
+        return text == self.data_text or self.data == data
 
 
 def _row_values(f: FindingRow) -> dict[str, Any]:
@@ -258,18 +267,39 @@ def _load_many(conn: Connection, scopes: dict[str, Collection[str] | None],
     columns = [c[k] if k not in _JSON_STORED else sa.cast(c[k], sa.Text).label(k)
                for k in _STORED]
     for batch in chunks(sorted(scopes)):
-        rows = conn.execute(
-            sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state, *columns)
-            .where(c.image_digest.in_(batch))
-        ).mappings()
+        query = sa.select(c.image_digest, c.id, c.advisory_id, c.package_purl, c.state,
+                          *columns).where(c.image_digest.in_(batch))
+        purls = _purls([scopes[d] for d in batch])
+        if purls is not None:  # the scopes' purls: the rest is not read at all
+            query = query.where(c.package_purl.in_(purls))
+        rows = conn.execute(query)
         for r in rows:
-            scope = scopes[r["image_digest"]]
-            if scope is not None and r["package_purl"] not in scope:
+            scope = scopes[r.image_digest]
+            if scope is not None and r.package_purl not in scope:
                 continue
-            values = {k: json.loads(r[k]) if k in _JSON_STORED else r[k] for k in _STORED}
-            stored.setdefault(r["image_digest"], {})[(r["advisory_id"], r["package_purl"])] = \
-                _Stored(r["id"], r["state"], values)
+            values = {k: _loads(r[n]) if k in _JSON_STORED else r[n]
+                      for n, k in enumerate(_STORED, start=5) if k != "data"}
+            stored.setdefault(r.image_digest, {})[(r.advisory_id, r.package_purl)] = \
+                _Stored(r.id, r.state, values, r.data)
     return stored
+
+
+PURLS_IN = 5_000  # purls of a batch's scopes named in the query (more: filtered here)
+
+
+def _purls(scopes: Sequence[Collection[str] | None]) -> list[str] | None:
+    """Every purl of ``scopes`` when they are few enough to name in a query, else None."""
+    if any(scope is None for scope in scopes):
+        return None
+    found = sorted({p for scope in scopes if scope is not None for p in scope})
+    return found if len(found) <= PURLS_IN else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _loads(text: str) -> Any:
+    """A stored JSON list (aliases, fixed versions), decoded once per distinct text: many
+    images store the same finding. Callers only compare and quote it, never change it."""
+    return json.loads(text)
 
 
 @dataclass(slots=True)
@@ -288,27 +318,63 @@ def diff_findings(conn: Connection, digest: str, findings: Iterable[FindingRow],
     """``stored``: the image's stored findings when the caller read them already."""
     if stored is None:
         stored = _load(conn, digest)
+    (changes,) = _apply_diffs(conn, [_image_diff(digest, findings, scope, stored)], now=now,
+                              route=route, reason=reason)
+    return changes
+
+
+@dataclass(slots=True)
+class _ImageDiff:
+    """One image's diff, with what it was computed from (events quote either side)."""
+
+    digest: str
+    diff: _Diff
+    stored: dict[tuple[str, str], _Stored]
+    incoming: dict[tuple[str, str], FindingRow]
+
+
+def _image_diff(digest: str, findings: Iterable[FindingRow], scope: Collection[str] | None,
+                stored: dict[tuple[str, str], _Stored]) -> _ImageDiff:
     incoming: dict[tuple[str, str], FindingRow] = {}
     for f in findings:
         if scope is None or f.package_purl in scope:  # only re-matched packages change
             incoming.setdefault(f.key, f)  # one finding per key: the first wins
-    diff = _compare(stored, incoming, scope)
-    history = _write_findings(conn, digest, diff, now)
-    events = _write_events(conn, digest, diff, stored=stored, incoming=incoming, now=now,
-                           route=route)
-    rows = [{"finding_id": finding_id, "at": now, "change": change, "reason": reason,
-             "details": details | {"event": event_id}}
-            for (finding_id, change, details), event_id in zip(history, events, strict=True)]
+    return _ImageDiff(digest, _compare(stored, incoming, scope), stored, incoming)
+
+
+def _apply_diffs(conn: Connection, work: Sequence[_ImageDiff], *, now: dt.datetime,
+                 route: Router | None, reason: str) -> list[Changes]:
+    """Write the diffs of many images at once: each kind of row (findings inserted, updated,
+    fixed; names; events and their image context; deliveries; history; daily counts) in a
+    few statements per thousand rows, whatever the number of images."""
+    ids = _write_findings(conn, work, now)
+    events = _write_events(conn, work, now=now, route=route)
+    rows = []
+    out = []
+    for w, event_ids in zip(work, events, strict=True):
+        for change, event_id in zip(w.diff.changes, event_ids, strict=True):
+            rows.append({"finding_id": ids[(w.digest, change.advisory_id, change.package_purl)],
+                         "at": now, "change": _history_kind(change), "reason": reason,
+                         "details": _history_details(change) | {"event": event_id}})
+        changes = [_with_event(c, e) for c, e in zip(w.diff.changes, event_ids, strict=True)]
+        out.append(Changes(
+            digest=w.digest,
+            new=tuple(c for c in changes if c.type is EventType.NEW_FINDING),
+            fixed=tuple(c for c in changes if c.type is EventType.FIXED_FINDING),
+            changed=tuple(c for c in changes if c.type is EventType.FINDING_CHANGED),
+        ))
     for batch in chunks(rows):
         conn.execute(t.finding_history.insert(), batch)
-    _count_daily(conn, diff, stored, now)
-    changes = [_with_event(c, e) for c, e in zip(diff.changes, events, strict=True)]
-    return Changes(
-        digest=digest,
-        new=tuple(c for c in changes if c.type is EventType.NEW_FINDING),
-        fixed=tuple(c for c in changes if c.type is EventType.FIXED_FINDING),
-        changed=tuple(c for c in changes if c.type is EventType.FINDING_CHANGED),
-    )
+    _count_daily(conn, [w.diff for w in work], now)
+    summaries_changed(conn, [w.digest for w in work if w.diff.changes or w.diff.updates])
+    return out
+
+
+def summaries_changed(conn: Connection, digests: Sequence[str]) -> None:
+    """The findings of ``digests`` changed in this transaction: the one place where the
+    per-image summaries kept beside the findings (the fleet page's) are refreshed for a set
+    of images."""
+    summary.refresh_many(conn, digests)
 
 
 def _with_event(change: FindingChange, event_id: int) -> FindingChange:
@@ -326,16 +392,17 @@ def _compare(stored: dict[tuple[str, str], _Stored], incoming: dict[tuple[str, s
             diff.inserts.append(f)
             diff.changes.append(_change(EventType.NEW_FINDING, f))
             continue
-        new_values = _row_values(f)
         if old.state == FindingState.FIXED:
             diff.updates.append((old, f))
             diff.changes.append(_change(EventType.NEW_FINDING, f, reopened=True))
             continue
+        new_values = _row_values(f)
         changed = tuple((k, old.values[k], new_values[k]) for k in SIGNIFICANT
                         if old.values[k] != new_values[k])
         if changed:
             diff.changes.append(_change(EventType.FINDING_CHANGED, f, changes=changed))
-        if changed or new_values != old.values:
+        if changed or any(old.values[k] != new_values[k] for k in _STORED if k != "data") \
+                or not old.same_data(f.data, _text(f.data)):
             diff.updates.append((old, f))
     for key, old in stored.items():
         if old.state != FindingState.OPEN or key in incoming:
@@ -354,43 +421,109 @@ def _change(kind: EventType, f: FindingRow, *, reopened: bool = False,
                          severity=f.severity, changes=changes, reopened=reopened)
 
 
-def _write_findings(conn: Connection, digest: str, diff: _Diff,
-                    now: dt.datetime) -> list[tuple[int, str, JSON]]:
-    """Inserts, updates and fixes; the history entries (finding id, change, details) in the
-    order of ``diff.changes``."""
-    ids: dict[tuple[str, str], int] = {}
-    if diff.inserts:
-        rows = [{"image_digest": digest, "advisory_id": f.advisory_id,
-                 "package_purl": f.package_purl, "state": FindingState.OPEN, "first_seen": now,
-                 "updated_at": now, **_row_values(f)} for f in diff.inserts]
-        for batch, keys in zip(chunks(rows), chunks([f.key for f in diff.inserts]), strict=True):
-            result = conn.execute(
-                t.findings.insert().returning(t.findings.c.id, sort_by_parameter_order=True),
-                batch)
-            ids.update(zip(keys, result.scalars(), strict=True))
-        _write_names(conn, [(ids[f.key], f) for f in diff.inserts])
-    for old, f in diff.updates:
-        ids[f.key] = old.id
-        conn.execute(t.findings.update().where(t.findings.c.id == old.id).values(
-            state=FindingState.OPEN, fixed_at=None, updated_at=now, **_row_values(f)))
-        if list(f.aliases) != old.values["aliases"]:
-            conn.execute(t.finding_names.delete().where(t.finding_names.c.finding_id == old.id))
-            _write_names(conn, [(old.id, f)])
-    for key, old in diff.fixes:
-        ids[key] = old.id
-        conn.execute(t.findings.update().where(t.findings.c.id == old.id).values(
-            state=FindingState.FIXED, fixed_at=now, updated_at=now))
-    history = []
-    for change in diff.changes:
-        key = (change.advisory_id, change.package_purl)
-        kind = {EventType.NEW_FINDING: "reopened" if change.reopened else "new",
-                EventType.FIXED_FINDING: "fixed", EventType.FINDING_CHANGED: "changed"}
-        details: JSON = {"severity": change.severity}
-        if change.changes:
-            details["changes"] = [{"field": k, "before": b, "after": a}
-                                  for k, b, a in change.changes]
-        history.append((ids[key], kind[change.type], details))
-    return history
+def _text(data: Any) -> str:
+    """``data`` as JSON text, as the store's JSON columns write it (json.dumps, SQLAlchemy's
+    default serializer); once per finding row object, which many images share."""
+    key = id(data)
+    found = _TEXTS.get(key)
+    if found is None or found[0] is not data:
+        if len(_TEXTS) > 200_000:
+            _TEXTS.clear()
+        found = _TEXTS[key] = (data, json.dumps(data))
+    return found[1]
+
+
+_TEXTS: dict[int, tuple[Any, str]] = {}  # id(data) -> (data, its text): the object is kept
+
+
+def _history_kind(change: FindingChange) -> str:
+    if change.type is EventType.NEW_FINDING:
+        return "reopened" if change.reopened else "new"
+    return "fixed" if change.type is EventType.FIXED_FINDING else "changed"
+
+
+def _history_details(change: FindingChange) -> JSON:
+    details: JSON = {"severity": change.severity}
+    if change.changes:
+        details["changes"] = [{"field": k, "before": b, "after": a}
+                              for k, b, a in change.changes]
+    return details
+
+
+@functools.cache
+def _update_statement() -> Any:
+    """A finding (re)opened with new values, by id: one statement, run as executemany."""
+    c = t.findings.c
+    return t.findings.update().where(c.id == sa.bindparam("b_id")).values(
+        state=sa.bindparam("b_state"), fixed_at=sa.bindparam("b_fixed_at", type_=c.fixed_at.type),
+        updated_at=sa.bindparam("b_updated_at", type_=c.updated_at.type),
+        **{k: sa.bindparam(f"b_{k}", type_=c[k].type) for k in _STORED})
+
+
+@functools.cache
+def _fix_statement() -> Any:
+    c = t.findings.c
+    return t.findings.update().where(c.id == sa.bindparam("b_id")).values(
+        state=FindingState.FIXED.value,
+        fixed_at=sa.bindparam("b_now", type_=c.fixed_at.type),
+        updated_at=sa.bindparam("b_now2", type_=c.updated_at.type))
+
+
+def _write_findings(conn: Connection, work: Sequence[_ImageDiff],
+                    now: dt.datetime) -> dict[tuple[str, str, str], int]:
+    """Inserts, updates and fixes of every image, batched across images; the id of each
+    finding that changed by (digest, advisory id, purl)."""
+    ids: dict[tuple[str, str, str], int] = {}
+    inserts = [(w.digest, f) for w in work for f in w.diff.inserts]
+    rows = [{"image_digest": d, "advisory_id": f.advisory_id, "package_purl": f.package_purl,
+             "state": FindingState.OPEN, "first_seen": now, "updated_at": now,
+             **_row_values(f)} for d, f in inserts]
+    taken = take_ids(conn, t.findings, len(rows))
+    for row, (d, f), i in zip(rows, inserts, taken, strict=True):
+        row["id"] = i
+        ids[(d, *f.key)] = i
+    for batch in chunks(rows):
+        conn.execute(t.findings.insert(), batch)
+    named = [(ids[(d, *f.key)], f) for d, f in inserts]
+    updates = [(w.digest, old, f) for w in work for old, f in w.diff.updates]
+    params = [{"b_id": old.id, "b_state": FindingState.OPEN.value, "b_fixed_at": None,
+               "b_updated_at": now, **{f"b_{k}": v for k, v in _row_values(f).items()}}
+              for _, old, f in updates]
+    for batch in chunks(params):
+        conn.execute(_update_statement(), batch)
+    renamed = [(old.id, f) for _, old, f in updates if list(f.aliases) != old.values["aliases"]]
+    for batch in chunks([{"b_id": fid} for fid, _ in renamed]):
+        conn.execute(t.finding_names.delete().where(
+            t.finding_names.c.finding_id == sa.bindparam("b_id")), batch)
+    _write_names(conn, named + renamed)
+    ids.update(((d, *f.key), old.id) for d, old, f in updates)
+    fixes = [(w.digest, key, old) for w in work for key, old in w.diff.fixes]
+    for batch in chunks([{"b_id": old.id, "b_now": now, "b_now2": now}
+                         for _, _, old in fixes]):
+        conn.execute(_fix_statement(), batch)
+    ids.update(((d, *key), old.id) for d, key, old in fixes)
+    return ids
+
+
+def take_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
+    """``n`` ids of ``table`` taken now, in increasing order, so that many rows are written
+    in one multi-row statement: an INSERT ... RETURNING in parameter order is written a row
+    at a time by SQLAlchemy on SQLite (no sentinel), and its ids are needed for the rows
+    that refer to them."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        ), {"table": table.name, "n": n}).scalars())
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE): nobody else inserts.
+    # AUTOINCREMENT tables never reuse an id: above their sequence too, not only max(id).
+    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    if table.dialect_options["sqlite"]["autoincrement"]:
+        seq = conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"),
+                           {"t": table.name}).scalar()
+        top = max(top, seq or 0)
+    return list(range(top + 1, top + 1 + n))
 
 
 def _write_names(conn: Connection, findings: list[tuple[int, FindingRow]]) -> None:
@@ -408,26 +541,45 @@ def _write_names(conn: Connection, findings: list[tuple[int, FindingRow]]) -> No
 def image_context(conn: Connection, digest: str) -> JSON:
     """What an event says about its image: digest, repository, current tags, owners and
     deployments, as they are when the event is written."""
-    repository = conn.execute(
-        sa.select(t.images.c.repository).where(t.images.c.digest == digest)).scalar_one()
-    tag_rows = conn.execute(
-        sa.select(t.tags.c.repository, t.tags.c.tag)
-        .where(t.tags.c.image_digest == digest, t.tags.c.current.is_(True))
-        .order_by(t.tags.c.repository, t.tags.c.tag)).all()
-    owners = conn.execute(sa.select(t.owners.c.owner).where(t.owners.c.image_digest == digest)
-                          .order_by(t.owners.c.owner)).scalars().all()
+    found = image_contexts(conn, [digest])
+    if digest not in found:
+        raise KeyError(f"image {digest} is not in the store")
+    return found[digest]
+
+
+def image_contexts(conn: Connection, digests: Sequence[str]) -> dict[str, JSON]:
+    """``image_context`` of many images: four queries per thousand images."""
+    out: dict[str, JSON] = {}
     d = t.deployments.c
-    deployed = conn.execute(
-        sa.select(d.cluster, d.namespace, d.workload, d.container)
-        .where(d.image_digest == digest).order_by(d.cluster, d.namespace, d.workload,
-                                                  d.container)).all()
-    return {
-        "digest": digest, "repository": repository,
-        "tags": [tag if repo == repository else f"{repo}:{tag}" for repo, tag in tag_rows],
-        "owners": list(owners),
-        "deployments": [{"cluster": r.cluster, "namespace": r.namespace,
-                         "workload": r.workload, "container": r.container} for r in deployed],
-    }
+    for batch in chunks(sorted(set(digests))):
+        for digest, repository in conn.execute(
+                sa.select(t.images.c.digest, t.images.c.repository)
+                .where(t.images.c.digest.in_(batch))):
+            out[digest] = {"digest": digest, "repository": repository, "tags": [],
+                           "owners": [], "deployments": []}
+        for r in conn.execute(
+                sa.select(t.tags.c.image_digest, t.tags.c.repository, t.tags.c.tag)
+                .where(t.tags.c.image_digest.in_(batch), t.tags.c.current.is_(True))
+                .order_by(t.tags.c.image_digest, t.tags.c.repository, t.tags.c.tag)):
+            if r.image_digest in out:
+                own = out[r.image_digest]["repository"]
+                out[r.image_digest]["tags"].append(r.tag if r.repository == own
+                                                   else f"{r.repository}:{r.tag}")
+        for o in conn.execute(
+                sa.select(t.owners.c.image_digest, t.owners.c.owner)
+                .where(t.owners.c.image_digest.in_(batch))
+                .order_by(t.owners.c.image_digest, t.owners.c.owner)):
+            if o.image_digest in out:
+                out[o.image_digest]["owners"].append(o.owner)
+        for dep in conn.execute(
+                sa.select(d.image_digest, d.cluster, d.namespace, d.workload, d.container)
+                .where(d.image_digest.in_(batch))
+                .order_by(d.image_digest, d.cluster, d.namespace, d.workload, d.container)):
+            if dep.image_digest in out:
+                out[dep.image_digest]["deployments"].append(
+                    {"cluster": dep.cluster, "namespace": dep.namespace,
+                     "workload": dep.workload, "container": dep.container})
+    return out
 
 
 def add_event(conn: Connection, kind: str, digest: str, payload: JSON, *,
@@ -442,67 +594,73 @@ def add_events(conn: Connection, digest: str,
                now: dt.datetime) -> list[int]:
     """Events (type, payload, channels) of one image and their pending deliveries, written
     in batches; their ids in order."""
-    ids: list[int] = []
-    for some in chunks(events):
-        result = conn.execute(
-            t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True),
-            [{"uid": str(uuid.uuid4()), "type": kind, "image_digest": digest,
-              "payload": payload, "created_at": now} for kind, payload, _ in some])
-        ids.extend(int(i) for i in result.scalars())
+    return _add_events(conn, [(digest, *e) for e in events], now=now)
+
+
+def _add_events(conn: Connection, events: Sequence[tuple[str, str, JSON, Iterable[str]]], *,
+                now: dt.datetime) -> list[int]:
+    """Events (digest, type, payload, channels) of any images, and their deliveries."""
+    ids = take_ids(conn, t.events, len(events))
+    for some in chunks(list(zip(ids, events, strict=True))):
+        conn.execute(t.events.insert(), [
+            {"id": i, "uid": str(uuid.uuid4()), "type": kind, "image_digest": digest,
+             "payload": payload, "created_at": now} for i, (digest, kind, payload, _) in some])
     rows = [{"event_id": event_id, "channel": ch, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "locked_by": "", "last_error": ""}
-            for event_id, (_, _, channels) in zip(ids, events, strict=True)
+            for event_id, (_, _, _, channels) in zip(ids, events, strict=True)
             for ch in dict.fromkeys(channels)]
     for batch in chunks(rows):
         conn.execute(t.deliveries.insert(), batch)
     return ids
 
 
-def _write_events(conn: Connection, digest: str, diff: _Diff, *,
-                  stored: dict[tuple[str, str], _Stored],
-                  incoming: dict[tuple[str, str], FindingRow], now: dt.datetime,
-                  route: Router | None) -> list[int]:
-    if not diff.changes:
-        return []
-    image = image_context(conn, digest)
-    events: list[tuple[str, JSON, Iterable[str]]] = []
-    for change in diff.changes:
-        key = (change.advisory_id, change.package_purl)
-        finding = incoming[key].data if key in incoming else stored[key].values["data"]
-        payload: JSON = {"event": change.type.value, "image": image, "finding": finding,
-                         "occurredAt": now.isoformat().replace("+00:00", "Z")}
-        if change.reopened:
-            payload["reopened"] = True
-        if change.changes:
-            payload["changes"] = [{"field": k, "before": b, "after": a}
-                                  for k, b, a in change.changes]
-        channels = tuple(route(change.type.value, payload)) if route is not None else ()
-        events.append((change.type.value, payload, channels))
-    return add_events(conn, digest, events, now=now)
+def _write_events(conn: Connection, work: Sequence[_ImageDiff], *, now: dt.datetime,
+                  route: Router | None) -> list[list[int]]:
+    """The events of every image's changes (image context read in bulk); their ids, per
+    image in the order of its changes."""
+    contexts = image_contexts(conn, [w.digest for w in work if w.diff.changes])
+    when = now.isoformat().replace("+00:00", "Z")
+    events: list[tuple[str, str, JSON, Iterable[str]]] = []
+    for w in work:
+        for change in w.diff.changes:
+            key = (change.advisory_id, change.package_purl)
+            finding = w.incoming[key].data if key in w.incoming else \
+                w.stored[key].data
+            payload: JSON = {"event": change.type.value, "image": contexts[w.digest],
+                             "finding": finding, "occurredAt": when}
+            if change.reopened:
+                payload["reopened"] = True
+            if change.changes:
+                payload["changes"] = [{"field": k, "before": b, "after": a}
+                                      for k, b, a in change.changes]
+            channels = tuple(route(change.type.value, payload)) if route is not None else ()
+            events.append((w.digest, change.type.value, payload, channels))
+    ids = iter(_add_events(conn, events, now=now))
+    return [[next(ids) for _ in w.diff.changes] for w in work]
 
 
 # -- daily counts ----------------------------------------------------------------------------
 
 
-def _count_daily(conn: Connection, diff: _Diff, stored: dict[tuple[str, str], _Stored],
-                 now: dt.datetime) -> None:
+def _count_daily(conn: Connection, diffs: Sequence[_Diff], now: dt.datetime) -> None:
     """Today's new / fixed counts and the running open count, by severity. Open counts only
     unsuppressed findings; a suppression or severity change moves one between counts."""
     opened: Counter[str] = Counter()
     new: Counter[str] = Counter()
     fixed: Counter[str] = Counter()
-    for f in diff.inserts:
-        new[f.severity] += 1
-        opened[f.severity] += 0 if f.suppressed else 1
-    for old, f in diff.updates:
-        if old.state == FindingState.FIXED:
+    for diff in diffs:
+        for f in diff.inserts:
             new[f.severity] += 1
-        elif not old.values["suppressed"]:
-            opened[old.values["severity"]] -= 1
-        opened[f.severity] += 0 if f.suppressed else 1
-    for _, old in diff.fixes:
-        fixed[old.values["severity"]] += 1
-        opened[old.values["severity"]] -= 0 if old.values["suppressed"] else 1
+            opened[f.severity] += 0 if f.suppressed else 1
+        for old, f in diff.updates:
+            if old.state == FindingState.FIXED:
+                new[f.severity] += 1
+            elif not old.values["suppressed"]:
+                opened[old.values["severity"]] -= 1
+            opened[f.severity] += 0 if f.suppressed else 1
+        for _, old in diff.fixes:
+            fixed[old.values["severity"]] += 1
+            opened[old.values["severity"]] -= 0 if old.values["suppressed"] else 1
     rows = [{"day_": now.date(), "severity_": severity, "opened": opened[severity],
              "new_": new[severity], "fixed_": fixed[severity]}
             for severity in sorted(set(opened) | set(new) | set(fixed))

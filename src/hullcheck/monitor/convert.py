@@ -136,14 +136,15 @@ class Judge:
     image's Go build info, are always matched afresh)."""
 
     def __init__(self, store: VulnStore, vex_files: Sequence[Path], ignore: Path | None, *,
-                 cache: dict[Any, tuple[Finding, ...]] | None = None) -> None:
+                 cache: dict[Any, tuple[Any, ...]] | None = None) -> None:
         from hullcheck import match
 
         self.store = store
         self.matcher = match.Matcher(store)
         self.config = load_marks(vex_files, ignore, (), "")
         self.summaries = _Summaries(store)
-        self.cache: dict[Any, tuple[Finding, ...]] = {} if cache is None else cache
+        # (distro, package) -> findings; ("rows", *package key) -> (sort key, row) pairs
+        self.cache: dict[Any, tuple[Any, ...]] = {} if cache is None else cache
 
     def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
         """``triage``: the image's own marks (``triage_marks``: VEX decisions, waivers)."""
@@ -175,6 +176,78 @@ class Judge:
         marks = Marks(statements=self.config.statements, rules=self.config.rules,
                       triage=triage.triage, waivers=triage.waivers)
         return mark(found, inv, marks, today=today)
+
+
+    @property
+    def marks_config(self) -> bool:
+        """Whether the config marks findings (VEX documents, ignore rules): then every image
+        is judged on its own (a statement may name an image)."""
+        return bool(self.config.statements or self.config.rules)
+
+    def rows_of(self, keys: Iterable[PackageKey]) -> list[FindingRow] | None:
+        """The unmarked finding rows of an image's packages, given by their keys (the
+        store's package rows: ``package_key``), from the packages matched already (``learn``);
+        None when one is not known yet. In the order ``match`` gives: worst first."""
+        out: list[tuple[tuple[Any, ...], FindingRow]] = []
+        for key in keys:
+            hit = self.cache.get(("rows", *key))
+            if hit is None:
+                return None
+            out.extend(hit)
+        out.sort(key=lambda r: r[0])
+        return [row for _, row in out]
+
+    def known(self, key: PackageKey) -> bool:
+        return ("rows", *key) in self.cache
+
+    def learn(self, inv: Inventory, keys: Collection[PackageKey]) -> int:
+        """Match the packages of ``inv`` (an image holding them, decoded from its SBOM) whose
+        key is among ``keys``, once each, and keep their rows for every image with the same
+        keys; the number of packages matched."""
+        from hullcheck import match
+
+        todo: list[Package] = []
+        wanted: dict[int, PackageKey] = {}
+        seen: set[PackageKey] = set()
+        for pkg, row in zip(inv.packages, package_rows(inv), strict=True):
+            key = package_key(row, _layer_at(inv, pkg.layer))
+            if key in keys and key not in seen and not self.known(key):
+                seen.add(key)
+                todo.append(pkg)
+                wanted[id(pkg)] = key
+        if not todo:
+            return 0
+        found = match.with_summaries(self.matcher.match(inv, packages=todo).findings,
+                                     self.summaries)
+        by_package: dict[int, list[tuple[tuple[Any, ...], FindingRow]]] = {
+            id(p): [] for p in todo}
+        for f, frow in zip(found, finding_rows(found, inv), strict=True):
+            by_package[id(f.package)].append(
+                ((-f.severity.rank, f.package.name, f.package.version, f.id), frow))
+        if len(self.cache) > CACHE_PACKAGES:
+            self.cache.clear()
+        for pkg in todo:
+            self.cache[("rows", *wanted[id(pkg)])] = tuple(by_package[id(pkg)])
+        return len(todo)
+
+
+# What a stored package's findings depend on, as far as the store's package rows say: its
+# ecosystem (the image's distro release), purl, type, name, version, source package, the
+# layer it sits in (index, diff id, command: the finding names it) and its visibility.
+PackageKey = tuple[Any, ...]
+
+
+def package_key(row: PackageRow, layer: tuple[str, str] | None) -> PackageKey:
+    """``row``'s key; ``layer``: (diff id, created by) of the image layer ``row.layer``."""
+    return (row.ecosystem, row.type, row.purl, row.name, row.version, row.source_name,
+            row.source_version, row.layer, row.visible, layer)
+
+
+def _layer_at(inv: Inventory, index: int | None) -> tuple[str, str] | None:
+    if index is None or not 0 <= index < len(inv.layers):
+        return None
+    la = inv.layers[index]
+    return (la.diff_id, la.created_by[:2000])  # as the store keeps it (``image_record``)
 
 
 class _Summaries:

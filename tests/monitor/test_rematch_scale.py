@@ -1,0 +1,179 @@
+"""A delta re-match works per distinct package, set-wise, on both backends: its statements
+do not grow with the images it visits, each distinct package is matched once however many
+images hold it, and what it stores still equals a full re-match (the per-image oracle) when
+images carry triage decisions (VEX, waivers) and a package sits visible in one image but
+only in a lower layer of another."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from hullcheck import sbom, vulndb
+from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
+from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
+from hullcheck.monitor import advisories, convert
+from hullcheck.monitor.context import BUILD_FILE, file_build_id
+from hullcheck.monitor.service import Service
+from hullcheck.vulndb.delta import Scope, diff
+from tests.monitor.support import config, drain
+from tests.monitor.test_rematch import SCENARIOS, events, snapshot, write_state
+from tests.vulndb.test_delta import INVENTORIES
+
+
+def _push(svc: Service, inv: Inventory, i: int) -> str:
+    digest = "sha256:" + f"{i:064x}"
+    name = f"registry.example/app{i}:1"
+    inv = dataclasses.replace(inv, source=ImageSource(kind="registry", name=name,
+                                                      manifest_digest=digest))
+    return svc.ingest_push(sbom.encode(inv, "json"), name=name, requested_by="ci")
+
+
+def _service(tmp_path: Path, database_url: str | None) -> Service:
+    write_state(tmp_path / "advisories", SCENARIOS["all-edited"][0])
+    cfg = config("advisories: {sources: advisories/sources.yaml}\n", base=tmp_path)
+    svc = Service.open(data_dir=tmp_path / "data", database_url=database_url, config=cfg)
+    svc.update_advisories(requested_by="test")
+    drain(svc)
+    return svc
+
+
+def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
+    """Advisory state B in the data dir (as the update job builds it), and the images
+    (digest, purls) its delta names, as ``advisories.plan`` finds them; not re-matched."""
+    write_state(tmp_path / "advisories", SCENARIOS["all-edited"][1])
+    ctx = svc.ctx
+    old = vulndb.VulnStore.open(ctx.db_path)
+    try:
+        vulndb.update(ctx.db_path, advisories.sources(ctx))
+        ctx.db_path.with_name(BUILD_FILE).write_text(file_build_id(ctx.db_path) + "\n")
+        scope = diff(old, ctx.db_path).scope()
+    finally:
+        old.close()
+    named: dict[str, set[str]] = {}
+    for found in ctx.store.packages_named(scope.names):
+        named.setdefault(found.digest, set()).update(p.purl for p in found.packages)
+    return [(d, sorted(purls)) for d, purls in sorted(named.items())]
+
+
+def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
+    count = 0
+
+    def counted(*_args: object) -> None:
+        nonlocal count
+        count += 1
+
+    sa.event.listen(engine, "before_cursor_execute", counted)
+    try:
+        run()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counted)
+    return count
+
+
+def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) -> tuple[int, int]:
+    """Re-match ``images`` with a fresh judge: (SQL statements, packages matched)."""
+    matched = 0
+    with convert.open_vulnstore(svc.ctx.db_path) as store:
+        judge = convert.Judge(store, (), None)
+        match = judge.matcher.match
+
+        def counting(inv: Inventory, *, packages: Iterable[Package] | None = None) -> Any:
+            nonlocal matched
+            todo = list(inv.packages if packages is None else packages)
+            matched += len(todo)
+            return match(inv, packages=todo)
+
+        judge.matcher.match = counting  # type: ignore[method-assign,assignment]
+        work: list[tuple[str, list[str] | None]] = list(images)
+        statements = _counted(svc.store.engine, lambda: advisories.rematch_images(
+            svc.ctx, judge, work, build=build))
+    return statements, matched
+
+
+def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
+        tmp_path: Path, database_url: str | None) -> None:
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(12)]
+        before = snapshot(svc, digests)
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert {d for d, _ in work} == set(digests)
+        distinct = {p for _, purls in work for p in purls}
+
+        few = _rematch(svc, work[:2], build)  # one image of each inventory
+        many = _rematch(svc, work[2:], build)  # ten images holding the same packages
+
+        after = snapshot(svc, digests)
+        assert after != before  # the delta changed findings in every image: writes counted
+        assert all(after[d] != before[d] for d in digests)
+        assert many[0] == few[0]  # statements: independent of the images re-matched
+        assert 0 < many[1] == few[1] <= len(distinct)  # each distinct package matched once
+        # Images holding the same packages ended with the same findings.
+        assert all(after[d] == after[digests[i % 2]] for i, d in enumerate(digests))
+
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == after
+
+
+def _hidden(inv: Inventory) -> Inventory:
+    """``inv`` with every package only in its lower layer: shipped, not visible."""
+    layers = (Layer(index=0, digest="sha256:" + "a" * 64, diff_id="sha256:" + "b" * 64,
+                    created_by="base"),
+              Layer(index=1, digest="sha256:" + "c" * 64, diff_id="sha256:" + "d" * 64,
+                    created_by="rm -rf /test"))
+    packages = tuple(dataclasses.replace(p, visibility=Visibility.HIDDEN,
+                                         locations=(Location(path=p.locations[0].path,
+                                                             layer=0),))
+                     for p in inv.packages)
+    return dataclasses.replace(inv, layers=layers, packages=packages)
+
+
+def test_a_delta_equals_the_oracle_with_triage_and_a_package_hidden_in_one_image(
+        tmp_path: Path, database_url: str | None) -> None:
+    with _service(tmp_path, database_url) as svc:
+        plain = [_push(svc, INVENTORIES[0], i) for i in range(3)]
+        hidden = _push(svc, _hidden(INVENTORIES[0]), 3)
+        alpine = _push(svc, INVENTORIES[1], 4)
+        digests = [*plain, hidden, alpine]
+        first = svc.image(plain[0])
+        assert first is not None and first.findings
+        # A Debian tracker finding: still open after the edit (the PyPI ones end fixed).
+        advisory = next(f.finding.advisory_id for f in first.findings
+                        if f.finding.package_purl.startswith("pkg:deb/"))
+        svc.triage(TriageDecision(scope=TriageScope.IMAGE, target=plain[1],
+                                  advisory_id=advisory, action=TriageAction.VEX, vex_status="not_affected",
+                                  vex_justification="vulnerable_code_not_present",
+                                  reason="not reachable"), actor="test")
+        svc.triage(TriageDecision(scope=TriageScope.REPOSITORY,
+                                  target="registry.example/app2", advisory_id=advisory,
+                                  action=TriageAction.WAIVE, reason="accepted",
+                                  expires=svc.ctx.clock().date() + dt.timedelta(days=365)),
+                   actor="test")
+        work = _update(tmp_path, svc)
+        with convert.open_vulnstore(svc.ctx.db_path) as store:
+            advisories.rematch_images(svc.ctx, convert.Judge(store, (), None),
+                                      list(work), build=svc.ctx.build_id())
+        delta = snapshot(svc, digests)
+
+        def marked(digest: str) -> set[bool]:
+            return {row[7] for row in delta[digest] if row[0] == advisory}
+
+        assert marked(plain[0]) == {False} and marked(plain[1]) == {True} and \
+            marked(plain[2]) == {True}  # VEX for one image, a waiver for its repository
+        visible = {'"visible": false' in row[8] for row in delta[hidden]}
+        assert visible == {True} and delta[hidden] != delta[plain[0]]
+        assert {'"visible": false' in row[8] for row in delta[plain[0]]} == {False}
+
+        written = events(svc)
+        advisories.plan(svc.ctx, "", svc.ctx.build_id(), Scope(full=True))
+        drain(svc)
+        assert events(svc) == written  # the full re-match found nothing the delta missed
+        assert snapshot(svc, digests) == delta
