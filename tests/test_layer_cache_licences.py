@@ -1,5 +1,6 @@
-"""Licences detected in free-form Debian copyright files are kept in the layer cache by the
-text's digest: a warm run classifies nothing and answers exactly as the cold one did."""
+"""Licences detected in free-form Debian copyright files, and those DEP-5 files declare, are
+kept in the layer cache by the text's digest: a warm run classifies and parses nothing and
+answers exactly as the cold one did."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import licenseclassifier
 import pytest
 
+from hullcheck.catalog import dpkg
 from hullcheck.catalog import license as lic
 from hullcheck.cli.main import main
 from hullcheck.layercache import LayerCache
@@ -34,6 +36,20 @@ def classified(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield seen
 
 
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The DEP-5 copyright texts parsed (not the in-process memo: each call counts)."""
+    seen: list[str] = []
+    real = dpkg.copyright_licenses.__wrapped__
+
+    def counting(text: str) -> tuple[str, ...]:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(dpkg, "copyright_licenses", counting)
+    yield seen
+
+
 def _sbom(ref: str, cache: Path, capsys: pytest.CaptureFixture[str]) -> Any:
     capsys.readouterr()
     assert main(["sbom", ref, "-o", "json", "--cache-dir", str(cache)]) == 0
@@ -46,22 +62,26 @@ def _licences(doc: Any) -> dict[str, Any]:
 
 
 def test_a_warm_run_classifies_nothing_and_answers_the_same(
-        tmp_path: Path, classified: list[int], capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, classified: list[int], parsed: list[str],
+        capsys: pytest.CaptureFixture[str]) -> None:
     ref = write(build(layer("dpkg/bookworm"), OS), tmp_path / "img")
     cold = _sbom(ref, tmp_path / "cache", capsys)
-    assert classified  # the fixture has free-form copyright files
+    assert classified and parsed  # the fixture has free-form and DEP-5 copyright files
+    declared = {n: ls for n, (ls, d) in _licences(cold).items() if ls and not d}
+    assert declared
     detected = {n: d for n, (_, d) in _licences(cold).items() if d}
     assert detected and all(0 < x["confidence"] <= 1 for d in detected.values() for x in d)
     classified.clear()
+    parsed.clear()
     warm = _sbom(ref, tmp_path / "cache", capsys)
-    assert classified == []
+    assert classified == [] and parsed == []
     assert _licences(warm) == _licences(cold)
     assert warm["packages"] == cold["packages"]
 
     # Another image whose layer differs but holds the same copyright texts: none classified.
     other = write(build(layer("dpkg/bookworm"), {**OS, "srv/x": "1"}), tmp_path / "other")
     assert _licences(_sbom(other, tmp_path / "cache", capsys)) == _licences(cold)
-    assert classified == []
+    assert classified == [] and parsed == []
 
 
 def test_a_new_version_or_a_damaged_entry_classifies_again(

@@ -17,7 +17,7 @@ import contextvars
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from hullcheck import __version__, licenses
@@ -133,19 +133,47 @@ def detect(text: str) -> Detection:
     return found
 
 
-def _store_key(text: str) -> str:
-    """The store's key of ``text``'s detection: its digest, the classifier's and hullcheck's
-    versions (a new version of either computes new ones; the old age out)."""
+def remembered(kind: str, text: str, compute: Callable[[str], tuple[str, ...]]) -> tuple[
+        str, ...]:
+    """``compute(text)`` (licences read from a text, e.g. a DEP-5 file's declared ones), from
+    the store ``detections_in`` set when it holds it for this ``kind`` of reading: a warm run
+    neither parses the text again nor loads the SPDX licence table to check the names."""
+    store = _STORE.get()
+    if store is None:
+        return compute(text)
+    key = _store_key(text, kind)
+    found = _strings(store.get(key))
+    if found is None:
+        found = compute(text)
+        store.put(key, json.dumps(found).encode(), f"licences read: {kind}")
+    return found
+
+
+def _strings(data: bytes | None) -> tuple[str, ...] | None:
+    try:
+        value = json.loads(data) if data is not None else None
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return tuple(value)
+
+
+def _store_key(text: str, kind: str = "detection") -> str:
+    """The store's key of what ``kind`` of reading found in ``text``: the text's digest, the
+    licence libraries' and hullcheck's versions (a new version of any computes new answers;
+    the old age out)."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return (f"licence-detection {DETECTION_FORMAT} sha256:{digest} {MAX_DETECT} "
-            f"licenseclassifier {_classifier_version()} {__version__}")
+    return (f"licence-{kind} {DETECTION_FORMAT} sha256:{digest} {MAX_DETECT} "
+            f"{_library_versions()} {__version__}")
 
 
 @functools.cache
-def _classifier_version() -> str:
+def _library_versions() -> str:
     import importlib.metadata  # only with a store: not imported by runs without a cache
 
-    return importlib.metadata.version("licenseclassifier")
+    return " ".join(f"{name} {importlib.metadata.version(name)}"
+                    for name in ("licenseclassifier", "license-expression"))
 
 
 def _decoded(data: bytes | None) -> Detection | None:
