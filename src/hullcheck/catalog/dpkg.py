@@ -495,7 +495,7 @@ def _licenses(name: str, view: View, detector: Detector) -> tuple[
     if data is None:
         return (), (), ""
     text = data.decode("utf-8", errors="replace")
-    declared = copyright_licenses(text)
+    declared = lic.remembered("dep5", text, copyright_licenses)
     if declared:
         return declared, (), path
     detected = detector(text, path)

@@ -20,6 +20,9 @@ writers in several processes share a directory. The monitoring service keeps one
 data directory (SQLite mode); in PostgreSQL mode, where workers on several machines share
 one, ``fleet.layers.LayerTable`` keeps the same entries (``head`` + data, checked by
 ``verified``) in a table beside the fleet's. ``Store`` is the one interface of both.
+
+Licences read from Debian copyright texts (``catalog.license``: classified free-form text,
+DEP-5 declarations) are kept in the same store, keyed by the text's digest and the versions.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from hullcheck import catalog, filetree
+from hullcheck.catalog import license as catalog_license
 from hullcheck.errors import UsageError
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
@@ -32,10 +33,12 @@ _STORE: contextvars.ContextVar[filetree.IndexStore | None] = contextvars.Context
 @contextlib.contextmanager
 def layer_cache(store: filetree.IndexStore | None) -> Iterator[None]:
     """Images read in the block take each layer's index from ``store`` when it has it and
-    keep there the ones they read (``hullcheck.layercache.LayerCache``; None: no cache)."""
+    keep there the ones they read (``hullcheck.layercache.LayerCache``; None: no cache).
+    Licences detected in copyright texts are kept there too (by the text's digest)."""
     token = _STORE.set(store)
     try:
-        yield
+        with catalog_license.detections_in(store):
+            yield
     finally:
         _STORE.reset(token)
 

@@ -27,15 +27,17 @@ __all__ = ["FORMATS", "decode", "encode"]
 def encode(inventory: Inventory, fmt: str, *, files: bool = True) -> bytes:
     """``files``: list each package's files in CycloneDX and SPDX (as Syft does by default);
     the native format always holds them."""
-    from hullcheck.sbom import cyclonedx, native, spdx
+    if fmt in ("cyclonedx-json", "cyclonedx-xml"):
+        from hullcheck.sbom import cyclonedx  # only its format pays for its imports
 
-    if fmt == "cyclonedx-json":
-        return cyclonedx.encode(inventory, files=files)
-    if fmt == "cyclonedx-xml":
-        return cyclonedx.encode(inventory, xml=True, files=files)
+        return cyclonedx.encode(inventory, xml=fmt == "cyclonedx-xml", files=files)
     if fmt == "spdx-json":
+        from hullcheck.sbom import spdx
+
         return spdx.encode(inventory, files=files)
     if fmt == "json":
+        from hullcheck.sbom import native
+
         return native.encode(inventory)
     raise UsageError(f"unknown SBOM format {fmt!r}; choose one of {', '.join(FORMATS)}")
 

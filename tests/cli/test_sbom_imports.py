@@ -1,0 +1,48 @@
+"""``hullcheck sbom -o json`` imports only what it uses: the other formats' codecs, the
+service's, signing's and policy's libraries stay unloaded (their imports were ~1/6 of a
+warm run's time, bench/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.images import build, write
+from tests.fixtures.rootfs import layer
+
+HEAVY = {
+    "cyclonedx", "hullcheck.sbom.cyclonedx", "hullcheck.sbom.spdx",  # other SBOM formats
+    "jinja2", "sqlalchemy", "alembic", "starlette", "uvicorn", "procrastinate",  # the service
+    "celpy", "hullcheck.policy",  # policy
+    "cryptography", "nacl", "sigstore", "httpx",  # signatures, registries
+    "hullcheck.report", "hullcheck.vulndb", "hullcheck.match",  # scanning
+}
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = ("import sys\n"
+            "from hullcheck.cli.main import main\n"
+            f"assert main({args!r}) == 0\n"
+            "print(' '.join(sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return set(done.stderr.split())
+
+
+def test_sbom_as_json_leaves_the_heavy_libraries_unloaded(tmp_path: Path) -> None:
+    ref = write(build(layer("dpkg/bookworm"), {"etc/os-release": "ID=debian\n"}),
+                tmp_path / "img")
+    out = tmp_path / "sbom.json"
+    loaded = _modules_after(["sbom", ref, "-o", "json", "--file", str(out), "-q",
+                             "--cache-dir", str(tmp_path / "cache")])
+    assert out.read_text().startswith("{")
+    assert "hullcheck.catalog.dpkg" in loaded and "hullcheck.sbom.native" in loaded
+    assert {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY} == set()
+
+
+def test_sbom_as_cyclonedx_loads_its_codec_only(tmp_path: Path) -> None:
+    ref = write(build({"etc/os-release": "ID=debian\n"}), tmp_path / "img")
+    loaded = _modules_after(["sbom", ref, "-o", "cyclonedx-json", "--file",
+                             str(tmp_path / "c.json"), "-q", "--no-cache"])
+    assert "hullcheck.sbom.cyclonedx" in loaded and "hullcheck.sbom.spdx" not in loaded
