@@ -21,6 +21,7 @@ from hullcheck.monitor import advisories, convert
 from hullcheck.monitor.context import BUILD_FILE, file_build_id
 from hullcheck.monitor.service import Service
 from hullcheck.vulndb.delta import Scope, diff
+from tests.fleet.conftest import consistent
 from tests.monitor.support import config, drain
 from tests.monitor.test_rematch import SCENARIOS, events, snapshot, write_state
 from tests.vulndb.test_delta import INVENTORIES
@@ -111,6 +112,7 @@ def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
 
         after = snapshot(svc, digests)
         assert after != before  # the delta changed findings in every image: writes counted
+        consistent(svc.store)  # the fleet page's summaries follow the set-wise writes
         assert all(after[d] != before[d] for d in digests)
         assert many[0] == few[0]  # statements: independent of the images re-matched
         assert 0 < many[1] == few[1] <= len(distinct)  # each distinct package matched once
