@@ -61,7 +61,7 @@ from hullcheck.registry import RegistryClient, parse_reference  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "osv" / "pypa"
 GZIP = LAYER_TYPES["gzip"]
 SITE = "usr/local/lib/python3.11/site-packages"
-POLL = 0.1
+POLL = 0.25
 STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip",
                "lib2to3", "__pycache__"}
 
@@ -317,21 +317,26 @@ class Pushed:
 
 
 def wait_scanned(svc: Service, digests: list[str], limit: float) -> tuple[int, int]:
-    """Poll until every image is stored scanned or failed; (scanned, failed)."""
-    waiting, done = set(digests), {"scanned": 0, "failed": 0}
+    """Poll (one count query, so the worker in this process keeps the GIL) until every
+    image is stored scanned or failed; (scanned, failed)."""
+    import sqlalchemy as sa
+
+    from hullcheck.fleet import schema
+
+    col = schema.images.c
+    query = (sa.select(col.status, sa.func.count()).where(col.digest.in_(digests))
+             .group_by(col.status))
     start = time.perf_counter()
-    while waiting:
-        for d in list(waiting):
-            image = svc.image(d)
-            if image is not None and image.status in done:
-                done[image.status] += 1
-                waiting.discard(d)
-        if waiting:
-            if time.perf_counter() - start > limit:
-                raise SystemExit(f"gave up: {len(waiting)} of {len(digests)} not scanned "
-                                 f"after {limit:.0f} s")
-            time.sleep(POLL)
-    return done["scanned"], done["failed"]
+    while True:
+        with svc.store.read() as conn:
+            counts = {str(s): int(n) for s, n in conn.execute(query)}
+        scanned, failed = counts.get("scanned", 0), counts.get("failed", 0)
+        if scanned + failed >= len(set(digests)):
+            return scanned, failed
+        if time.perf_counter() - start > limit:
+            raise SystemExit(f"gave up: {len(digests) - scanned - failed} of {len(digests)} "
+                             f"not scanned after {limit:.0f} s")
+        time.sleep(POLL)
 
 
 def scan_on_push(work: Path, images: list[Derived], sources: Path, host_cb: Callable[[str], None],
