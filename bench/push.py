@@ -274,6 +274,32 @@ def push_image(client: RegistryClient, host: str, image: Derived) -> str:
     return client.push_manifest(ref, doc, "application/vnd.oci.image.manifest.v1+json")
 
 
+# -- CPU seconds -----------------------------------------------------------------------------------
+
+
+def cpu_seconds(exclude: int | None = None) -> float:
+    """User + system CPU of this process, its reaped children and its live descendants
+    (the layer workers), not ``exclude``'s tree (the registry). From /proc: psutil is no
+    dependency, and the machine's load moves wall times, not CPU seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, list[str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            stats[int(entry.name)] = (int(fields[1]), fields)
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        if pid == exclude or pid not in stats:
+            continue
+        total += sum(int(x) for x in stats[pid][1][11:15])  # utime stime cutime cstime
+        todo += [child for child, (ppid, _) in stats.items() if ppid == pid]
+    return total / tick
+
+
 # -- the service -----------------------------------------------------------------------------------
 
 
@@ -311,6 +337,7 @@ def receiver(forward: Callable[[bytes], object]) -> Iterator[str]:
 class Pushed:
     digests: list[str]
     seconds: float
+    cpu: float
     scanned: int
     failed: int
     findings: int
@@ -339,10 +366,11 @@ def wait_scanned(svc: Service, digests: list[str], limit: float) -> tuple[int, i
         time.sleep(POLL)
 
 
-def scan_on_push(work: Path, images: list[Derived], sources: Path, host_cb: Callable[[str], None],
+def scan_on_push(work: Path, images: list[Derived], sources: Path,
+                 host_cb: Callable[[str, int], None],
                  *, limit: float = 7200.0) -> Pushed:
     """Push ``images`` to a notifying registry; time until the service stored all scanned.
-    ``host_cb`` is called with the registry's host while it still runs (Trivy's turn)."""
+    ``host_cb`` is called with the registry's host and pid while it runs (Trivy's turn)."""
     from tests.fixtures.registry import start_registry
 
     holder: dict[str, Service] = {}
@@ -366,24 +394,26 @@ def scan_on_push(work: Path, images: list[Derived], sources: Path, host_cb: Call
                                      if layer in im.layers}:
                             upload_blob(client, f"{reg.host}/{repo}", layer)
                     svc.start_worker(threads=2)
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), cpu_seconds(reg.process.pid)
                     digests = [push_image(client, reg.host, im) for im in images]
                 scanned, failed = wait_scanned(svc, digests, limit)
                 seconds = time.perf_counter() - start
+                cpu = cpu_seconds(reg.process.pid) - cpu
                 svc.stop_worker()
                 details = [svc.image(d) for d in digests]
                 findings = sum(len(d.findings) for d in details if d is not None)
-            host_cb(reg.host)
-    return Pushed(digests, seconds, scanned, failed, findings)
+            host_cb(reg.host, reg.process.pid)
+    return Pushed(digests, seconds, cpu, scanned, failed, findings)
 
 
 # -- Trivy ---------------------------------------------------------------------------------------
 
 
-def trivy_one_by_one(trivy: Path, host: str, images: list[Derived], cache: Path) -> float:
-    """Seconds for Trivy to list the packages of each image in turn, from the registry,
-    with one cache dir shared by every run."""
-    start = time.perf_counter()
+def trivy_one_by_one(trivy: Path, host: str, images: list[Derived], cache: Path,
+                     registry_pid: int) -> tuple[float, float]:
+    """Wall and CPU seconds for Trivy to list the packages of each image in turn, from the
+    registry, with one cache dir shared by every run."""
+    start, cpu = time.perf_counter(), cpu_seconds(registry_pid)
     for image in images:
         cmd = [str(trivy), "image", "--image-src", "remote", "--insecure", "--cache-dir",
                str(cache), "--format", "cyclonedx", "--quiet", "--skip-db-update",
@@ -395,7 +425,7 @@ def trivy_one_by_one(trivy: Path, host: str, images: list[Derived], cache: Path)
         components = json.loads(proc.stdout).get("components", [])
         if not components:
             raise SystemExit(f"trivy found no components in {image.name}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds(registry_pid) - cpu
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -409,24 +439,29 @@ def layer_cache() -> bool:
 def run(work: Path, images: list[Derived], sources: Path,
         trivy: Path | None) -> dict[str, Any]:
     """The bench's core: the figures of one run (Trivy's when ``trivy`` is given)."""
-    trivy_s: list[float] = []
+    trivy_s: list[tuple[float, float]] = []
 
-    def with_trivy(host: str) -> None:
+    def with_trivy(host: str, registry_pid: int) -> None:
         if trivy is not None:
-            trivy_s.append(trivy_one_by_one(trivy, host, images, work / "trivy-cache"))
+            trivy_s.append(trivy_one_by_one(trivy, host, images, work / "trivy-cache",
+                                            registry_pid))
 
     pushed = scan_on_push(work, images, sources, with_trivy)
     per_minute = len(images) / pushed.seconds * 60
     figures: dict[str, Any] = {
         "images": len(images), "bases": len({im.layers[:-1] for im in images}),
         "layer_cache": layer_cache(), "hullcheck_s": round(pushed.seconds, 1),
-        "hullcheck_images_per_min": round(per_minute, 1), "scanned": pushed.scanned,
+        "hullcheck_images_per_min": round(per_minute, 1),
+        "hullcheck_cpu_s_per_image": round(pushed.cpu / len(images), 3), "scanned": pushed.scanned,
         "failed": pushed.failed, "findings": pushed.findings,
     }
     if trivy_s:
-        figures["trivy_s"] = round(trivy_s[0], 1)
-        figures["trivy_images_per_min"] = round(len(images) / trivy_s[0] * 60, 1)
+        wall, cpu = trivy_s[0]
+        figures["trivy_s"] = round(wall, 1)
+        figures["trivy_images_per_min"] = round(len(images) / wall * 60, 1)
+        figures["trivy_cpu_s_per_image"] = round(cpu / len(images), 3)
         figures["ratio"] = round(per_minute / figures["trivy_images_per_min"], 2)
+        figures["cpu_ratio"] = round(cpu / pushed.cpu, 2)
     figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     return figures
 
@@ -458,11 +493,13 @@ def main() -> int:
         figures = run(Path(tmp), images, sources, trivy)
     log(f"hullcheck scan-on-push (layer cache: {figures['layer_cache']}): {figures['images']} "
         f"images in {figures['hullcheck_s']} s, {figures['hullcheck_images_per_min']} "
-        f"images/min ({figures['scanned']} scanned, {figures['failed']} failed, "
-        f"{figures['findings']} findings)")
+        f"images/min, {figures['hullcheck_cpu_s_per_image']} CPU s/image ({figures['scanned']} "
+        f"scanned, {figures['failed']} failed, {figures['findings']} findings)")
     if "trivy_s" in figures:
         log(f"trivy one by one (shared cache, packages only): {figures['trivy_s']} s, "
-            f"{figures['trivy_images_per_min']} images/min; ratio {figures['ratio']}")
+            f"{figures['trivy_images_per_min']} images/min, {figures['trivy_cpu_s_per_image']} "
+            f"CPU s/image; ratio (images/min, ours/Trivy) {figures['ratio']}, "
+            f"CPU ratio (Trivy/ours) {figures['cpu_ratio']}")
     log(f"load average: {' '.join(str(x) for x in figures['loadavg'])}")
     print(json.dumps(figures), flush=True)
     return 0
