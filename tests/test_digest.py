@@ -290,3 +290,25 @@ def test_the_registry_serves_the_untouched_image(serve: Serve) -> None:
     assert tree.view().read("/srv/app") == b"v1"
     assert _asked_outside_the_blobs(srv, img) == []
     assert sha256_digest(img.layers[-1].blob) == img.layers[-1].digest
+
+
+def test_the_verifying_reader_fills_buffers_and_verifies_at_the_end() -> None:
+    """readinto (the io protocol zstandard and tarfile may use) fills each buffer in turn and
+    verifies once the blob ends, as read does."""
+
+    def fill(data: bytes, digest: str) -> list[bytes]:
+        reader = VerifyingReader(io.BytesIO(data), digest, what="blob", size=len(data))
+        assert reader.readable()
+        buf = memoryview(bytearray(1000))
+        pieces = []
+        while n := reader.readinto(buf):
+            pieces.append(bytes(buf[:n]))
+        return pieces
+
+    data = bytes(range(256)) * 40
+    digest = sha256_digest(data)
+    pieces = fill(data, digest)
+    assert b"".join(pieces) == data
+    assert [len(p) for p in pieces] == [1000] * 10 + [240]
+    with pytest.raises(ImageError, match="content hashes to sha256:"):
+        fill(data[:-1] + b"X", digest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -118,3 +119,139 @@ def test_octal_numbers_with_spaces_and_nuls_still_parse() -> None:
         reader = TarReader(iter([_header(b"a", field) + b"X" * 512 + bytes(1024)]), what="l")
         (member,) = [(m.name, m.size, reader.read(10)) for m in reader]
         assert member == ("a", 1, b"X")
+
+
+def _pax_then_file(records: bytes) -> bytes:
+    """A pax extended header holding ``records`` (as written, not re-encoded), then a file."""
+    pax = tarfile.TarInfo("PaxHeaders/a")
+    pax.type = tarfile.XHDTYPE
+    pax.size = len(records)
+    member = tarfile.TarInfo("a")
+    member.size = 1
+    return b"".join([
+        pax.tobuf(format=tarfile.USTAR_FORMAT), records, bytes((-len(records)) % 512),
+        member.tobuf(format=tarfile.USTAR_FORMAT), b"X" + bytes(511), bytes(1024),
+    ])
+
+
+def _record(key: bytes, value: bytes) -> bytes:
+    """One pax record, ``"%d %s=%s\\n"`` with the length counting itself."""
+    body = b" " + key + b"=" + value + b"\n"
+    n = len(body) + 1
+    while len(str(n)) + len(body) != n:
+        n += 1
+    return str(n).encode() + body
+
+
+def _names(data: bytes) -> list[tuple[str, str]]:
+    return [(m.name, m.linkname) for m in TarReader(iter([data]), what="layer 0")]
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (b"a b c", "a b c"),  # a space inside the first 20 bytes belongs to the value
+        (b"x=y=z", "x=y=z"),  # only the first "=" ends the key
+        (b"\xff\xfeno-utf8", "\udcff\udcfeno-utf8"),  # kept as surrogate escapes, not refused
+    ],
+)
+def test_pax_path_values_are_taken_whole(value: bytes, name: str) -> None:
+    assert _names(_pax_then_file(_record(b"path", value))) == [(name, "")]
+
+
+def test_pax_keys_that_are_not_utf8_are_kept_not_refused() -> None:
+    records = _record(b"\xffkey", b"ignored") + _record(b"linkpath", b"t")
+    assert _names(_pax_then_file(records)) == [("a", "t")]
+
+
+def test_pax_records_end_at_nul_padding() -> None:
+    """Some writers pad the pax data with NULs; the records before them still count."""
+    assert _names(_pax_then_file(_record(b"path", b"named") + bytes(30))) == [("named", "")]
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        (b"1" * 30 + b" path=a\n", "malformed pax header"),  # no space within 20 bytes
+        (b"ab path=a\n", "malformed pax record length"),
+        (b"0 path=abc\n", "malformed pax record"),  # a zero length would never advance
+        (b"99 path=a\n", "malformed pax record"),  # longer than the data
+        (b"11 path=abcX", "malformed pax record"),  # not ended by a newline
+        (b"12 pathabcd\n", "malformed pax record"),  # no "="
+    ],
+)
+def test_malformed_pax_records_are_one_named_error(records: bytes, message: str) -> None:
+    with pytest.raises(UnsafeLayer, match=f"^layer 0: {message}$"):
+        _names(_pax_then_file(records))
+
+
+def test_decompress_ahead_loses_no_chunk_while_its_queue_is_full() -> None:
+    """The producer waits (in 0.1 s turns) for room; no chunk is dropped meanwhile."""
+    import threading
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    blocked = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        for i in range(6):
+            if i == 2:
+                blocked.set()  # chunk 0 queued, chunk 1 waiting for room
+            yield bytes([i])
+
+    ahead = decompress_ahead(source(), depth=1)
+    first = next(ahead)
+    assert blocked.wait(10)
+    time.sleep(0.35)  # several of the producer's turns with the queue full
+    assert [first, *ahead] == [bytes([i]) for i in range(6)]
+
+
+def test_decompress_ahead_stops_its_thread_when_the_consumer_stops() -> None:
+    import threading
+
+    from hullcheck.tarstream import decompress_ahead
+
+    produced = []
+    full = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        for i in range(1000):
+            produced.append(i)
+            if i == 3:
+                full.set()  # one taken, two queued: this one waits for room
+            yield b"x"
+
+    before = threading.active_count()
+    ahead = decompress_ahead(source(), depth=2)
+    assert next(ahead) == b"x"
+    assert full.wait(10)
+    ahead.close()  # joins the producer, which must notice through its put timeout
+    assert threading.active_count() == before
+    assert len(produced) < 10
+
+
+def test_decompress_ahead_raises_the_producers_error_in_the_consumer() -> None:
+    from hullcheck.tarstream import decompress_ahead
+
+    def source() -> Iterator[bytes]:
+        yield b"a"
+        raise UnsafeLayer("layer 0: digest mismatch")
+
+    ahead = decompress_ahead(source())
+    assert next(ahead) == b"a"
+    with pytest.raises(UnsafeLayer, match="digest mismatch"):
+        next(ahead)
+
+
+def test_numeric_fields_of_nuls_are_zero_and_names_fill_their_field() -> None:
+    """Some writers leave uid/gid as NULs (Go reads 0); a ustar name may use all 100 bytes
+    with no NUL after it; names that are not UTF-8 are kept as surrogate escapes."""
+    name = b"n" * 99 + b"\xe9"  # 100 bytes, Latin-1 at the end
+    h = bytearray(_header(name, b"00000000001\x00"))
+    h[108:116] = bytes(8)  # uid: all NULs
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    reader = TarReader(iter([bytes(h) + b"X" * 512 + bytes(1024)]), what="l")
+    (member,) = list(reader)
+    assert (member.name, member.uid, member.size) == ("n" * 99 + "\udce9", 0, 1)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from hullcheck import fleet
+from hullcheck.fleet import schema, summary
 from hullcheck.fleet.model import FindingRow, ImageRecord, LayerRecord, PackageRow
 from tests.fixtures.postgres import PostgresServer
 
@@ -116,3 +119,17 @@ def finding(advisory: str, package: PackageRow, *, severity: str = "high",
                       severity=severity, cvss=cvss, kev=kev, fixed_versions=fixed,
                       status=status, suppressed=suppressed,
                       suppressed_reason="not reachable" if suppressed else "", data=data)
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def consistent(store: fleet.Store) -> dict[str, dict[str, Any]]:
+    """Assert the stored summary is one row per image, each as computed from scratch."""
+    with store.read() as conn:
+        kept = summary.stored(conn)
+        fresh = {d: s.row(d) for d, s in summary.compute(conn).items()}
+        images = set(conn.execute(sa.select(schema.images.c.digest)).scalars())
+    assert set(kept) == images
+    assert kept == fresh
+    return kept

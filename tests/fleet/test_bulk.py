@@ -13,7 +13,7 @@ from hullcheck import fleet
 from hullcheck.errors import DatabaseError
 from hullcheck.fleet import scans, schema
 from hullcheck.fleet.bulk import Loaded
-from tests.fleet.conftest import DIGEST_A, DIGEST_B, Clock, deb, finding, image, pypi
+from tests.fleet.conftest import DIGEST_A, DIGEST_B, Clock, consistent, deb, finding, image, pypi
 
 XZ = deb("liblzma5", "5.4.1-0.2", source="xz-utils")
 REQUESTS = pypi("requests", "2.19.0")
@@ -55,6 +55,8 @@ def test_bulk_load_stores_what_a_first_scan_stores(store: fleet.Store, clock: Cl
     assert today == {"critical": (2, 2), "medium": (0, 2)}
     # An import is not news: only the scan raised events.
     assert {e.image_digest for e in store.events_since(0)} == {DIGEST_A}
+    assert consistent(store)[DIGEST_B] == consistent(store)[DIGEST_A] | {
+        "image_digest": DIGEST_B}  # the fleet page's summary row, as a scan writes it
 
 
 def test_bulk_load_refuses_an_image_already_stored(store: fleet.Store):
@@ -96,3 +98,17 @@ def test_rematching_many_images_costs_the_same_statements_as_one(store: fleet.St
 
     assert _statements(store, rematch) <= 6
     assert list(store.images_not_matched("b2")) == []
+
+
+def test_a_batch_rematch_that_fixes_findings_keeps_the_summaries(store: fleet.Store,
+                                                                 clock: Clock) -> None:
+    digests = [f"sha256:{i:064x}" for i in range(30)]
+    store.bulk_load([Loaded(image(d), [XZ, REQUESTS], FINDINGS) for d in digests], build="b1")
+    before = consistent(store)
+    fixed = [f for f in FINDINGS if f.package_purl != XZ.purl]
+    with store.write() as conn:
+        changes = scans.apply_rematches(conn, [scans.Rematched(d, fixed, {XZ.purl})
+                                               for d in digests[:10]], now=clock(), route=None)
+    assert all(changes)
+    after = consistent(store)
+    assert [d for d in digests if after[d] != before[d]] == digests[:10]

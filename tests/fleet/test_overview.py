@@ -207,7 +207,7 @@ def test_upgrade_from_0002_keeps_triage_and_allows_waivers(db_url: str) -> None:
     engine.dispose()
     with fleet.open(db_url) as store:
         with store.read() as conn:
-            assert db.current(conn) == "0003"
+            assert db.current(conn) == db.head()
             assert sa.inspect(conn).has_table("sessions")
         (kept,) = store.decisions(repository="r/a")
         assert (kept.vex_status, kept.reason, kept.expires) == ("not_affected", "why", None)

@@ -285,3 +285,104 @@ def test_expired_waiver_stops_waiving_and_says_so() -> None:
     d = evaluate(evidence(vulnerabilities=TWO_VULNS), policy(VULN_HIGH, waivers),
                  now=date(2025, 5, 31))
     assert d.outcome is Outcome.PASS and len(d.waived) == 2 and d.expired_waivers == ()
+
+
+# -- messages and waiver scope that mutation testing found unpinned -----------------------------
+
+
+@pytest.mark.parametrize(("count", "tail"), [(5, ""), (6, " and 1 more"), (8, " and 3 more")])
+def test_a_violation_names_five_items_and_counts_the_rest(count: int, tail: str) -> None:
+    vulns = tuple(vuln(f"CVE-2024-{i}", package=f"p{i}") for i in range(count))
+    (v,) = decide(VULN_HIGH, vulnerabilities=vulns).violations
+    shown = ", ".join(f"CVE-2024-{i} (p{i} 3.0.11, high)" for i in range(5))
+    assert v.message.endswith(f": {shown}{tail}")
+    assert len(v.items) == count
+
+
+def test_a_waiver_for_another_rule_waives_nothing_here() -> None:
+    other = f"  - id: other-rule\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: other-rule\n    reason: elsewhere\n    expires: 2025-12-31\n"
+    d = decide(VULN_HIGH + other, waivers, vulnerabilities=TWO_VULNS)
+    assert d.outcome is Outcome.FAIL and rules_hit(d) == ["no-high"]
+    assert [(w.rule, w.item) for w in d.waived] == [("other-rule", None)]
+
+
+@pytest.mark.parametrize("scope", ["    vulnerability: CVE-2024-1\n", "    package: openssl\n"])
+def test_a_narrowed_waiver_does_not_waive_a_whole_rule(scope: str) -> None:
+    rules = f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = f"  - rule: signed\n{scope}    reason: narrowed\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers)
+    assert d.outcome is Outcome.FAIL and d.waived == ()
+
+
+def test_a_waiver_built_in_code_is_named_plainly() -> None:
+    from dataclasses import replace
+
+    from hullcheck.policy.model import Waiver
+
+    waiver = Waiver(reason="in code", expires=date(2025, 12, 31), rule="no-high")
+    d = evaluate(evidence(vulnerabilities=TWO_VULNS),
+                 replace(policy(VULN_HIGH), waivers=(waiver,)), now=TODAY)
+    assert d.outcome is Outcome.PASS and [w.by for w in d.waived] == ["waiver", "waiver"]
+
+
+def test_now_may_be_a_datetime() -> None:
+    from datetime import datetime
+
+    waivers = "  - rule: no-high\n    reason: until the rebuild\n    expires: 2025-06-01\n"
+    d = evaluate(evidence(vulnerabilities=TWO_VULNS), policy(VULN_HIGH, waivers),
+                 now=datetime(2025, 6, 1, 23, 59))
+    assert d.outcome is Outcome.PASS and d.evaluated_on == date(2025, 6, 1)
+
+
+def test_expired_waivers_list_what_they_would_waive_in_their_scope() -> None:
+    narrowed = ("  - vulnerability: CVE-2024-1\n    reason: r\n    expires: 2025-05-31\n"
+                "  - rule: signed\n    reason: r\n    expires: 2025-05-31\n"
+                "  - rule: signed\n    images: ['elsewhere/*']\n    reason: r\n    expires: 2025-05-31\n")
+    rules = VULN_HIGH + f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    d = decide(rules, narrowed, vulnerabilities=TWO_VULNS)
+    assert [e.would_waive for e in d.expired_waivers] == [
+        ("no-high: CVE-2024-1 (openssl 3.0.11, high)",), ("signed",)]
+
+
+def test_messages_count_what_is_left_and_what_was_waived_and_carry_the_description() -> None:
+    rules = VULN_HIGH.replace("    severity: high\n", "    severity: high\n"
+                              "    description: patch or waive\n")
+    (v,) = decide(rules, vulnerabilities=TWO_VULNS).violations
+    assert v.message == ("2 finding(s) at or above high: CVE-2024-1 (openssl 3.0.11, high), "
+                         "CVE-2024-2 (zlib 3.0.11, high)")
+    assert v.description == "patch or waive"
+    waivers = "  - vulnerability: CVE-2024-1\n    reason: not reachable\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers, vulnerabilities=TWO_VULNS)
+    (v,) = d.violations
+    assert v.message == "1 finding(s) at or above high (1 more waived): CVE-2024-2 (zlib 3.0.11, high)"
+    assert [(w.rule, w.reason) for w in d.waived] == [("no-high", "not reachable")]
+
+
+def test_rules_after_a_wholly_waived_rule_are_still_checked() -> None:
+    rules = VULN_HIGH + f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: no-high\n    reason: r\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers, vulnerabilities=TWO_VULNS)
+    assert rules_hit(d) == ["signed"] and len(d.waived) == 2
+
+
+def test_a_vex_suppression_keeps_its_reason() -> None:
+    d = decide(VULN_HIGH, vulnerabilities=(vuln("CVE-1", suppressed_by="vex:app.vex.json"),))
+    assert [(w.by, w.reason) for w in d.waived] == [("vex:app.vex.json", "vendor says so")]
+
+
+def test_a_whole_rule_waiver_is_listed_with_where_why_and_until_when() -> None:
+    rules = f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+    waivers = "  - rule: signed\n    reason: legacy app\n    expires: 2025-07-01\n"
+    (w,) = decide(rules, waivers).waived
+    assert (w.rule, w.item, w.by, w.reason, w.expires) == (
+        "signed", None, "waiver test.yaml:10", "legacy app", date(2025, 7, 1))
+
+
+def test_rules_after_a_waived_whole_rule_are_still_checked_and_carry_descriptions() -> None:
+    rules = (f"  - id: signed\n    type: signatures\n    keys: ['{KEY_A}']\n"
+             f"  - id: signed-b\n    type: signatures\n    keys: ['{KEY_B}']\n"
+             "    description: the release key\n")
+    waivers = "  - rule: signed\n    reason: r\n    expires: 2025-12-31\n"
+    d = decide(rules, waivers)
+    assert rules_hit(d) == ["signed-b"] and d.violations[0].description == "the release key"

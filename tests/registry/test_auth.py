@@ -202,3 +202,188 @@ def test_bearer_preferred_over_basic() -> None:
     assert challenge.realm == "https://t.example/token"
     assert pick_challenge("Negotiate abc") is None
     assert pick_challenge("") is None
+
+
+# -- each refusal as its line, and the helper protocol (mutation testing found these open) --
+
+
+def _helper_env(tmp_path: Path, name: str, script: str) -> dict[str, str]:
+    install_helper(tmp_path / "bin", name, script)
+    env = write_config(tmp_path / "cfg", {"credHelpers": {"r.example": name}})
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    return env
+
+
+def test_config_credentials_name_the_file_they_came_from(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("alice:pw")},
+                                            "u.example": {"username": "bob"}}})
+    creds = lookup_credentials("r.example", env=env)
+    assert creds == Credentials(username="alice", password="pw",
+                                source=str(tmp_path / "config.json"))
+    # A username alone is that user's entry, not a placeholder for the credsStore.
+    assert lookup_credentials("u.example", env=env) == Credentials(
+        username="bob", source=str(tmp_path / "config.json"))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"auth": b64("alice:pw")[:-1] + "*="}, "'auth' for r.example is not base64 of user:password"),
+        ({"auth": "YWxp Y2U6cHc="}, "'auth' for r.example is not base64 of user:password"),
+        ({"auth": b64("alice")}, "'auth' for r.example has no ':' separator"),
+        ({"username": "bob", "password": 7}, "malformed credentials for r.example"),
+        ({"identitytoken": ["t"]}, "malformed credentials for r.example"),
+    ],
+)
+def test_malformed_auths_entries_are_one_line_each(tmp_path: Path, entry: dict[str, object],
+                                                   message: str) -> None:
+    """base64 with characters outside its alphabet is refused, not read with them dropped."""
+    env = write_config(tmp_path, {"auths": {"r.example": entry}})
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == f"Docker config {tmp_path / 'config.json'}: {message}"
+
+
+def test_helpers_are_asked_with_get(tmp_path: Path) -> None:
+    log = tmp_path / "argv"
+    env = _helper_env(tmp_path, "argv", f'echo "$@" > "{log}"\n'
+                      'printf \'{"Username":"u","Secret":"s"}\'\n')
+    creds = lookup_credentials("r.example", env=env)
+    assert creds == Credentials(username="u", password="s", source="helper docker-credential-argv")
+    assert log.read_text() == "get\n"
+
+
+def test_a_token_from_a_helper_names_the_helper(tmp_path: Path) -> None:
+    env = _helper_env(tmp_path, "tok", 'printf \'{"Username":"<token>","Secret":"t"}\'\n')
+    assert lookup_credentials("r.example", env=env) == Credentials(
+        identity_token="t", source="helper docker-credential-tok")
+
+
+@pytest.mark.parametrize("answer", ['{"Username":"u"}', '{"Secret":"s"}', '{"Username":1,"Secret":"s"}'])
+def test_a_helper_answer_without_both_fields_is_refused(tmp_path: Path, answer: str) -> None:
+    env = _helper_env(tmp_path, "half", f"printf '{answer}'\n")
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == ("credential helper docker-credential-half for r.example "
+                                 "gave no Username/Secret")
+
+
+def test_helper_output_that_is_not_utf8_is_an_auth_error_not_a_crash(tmp_path: Path) -> None:
+    env = _helper_env(tmp_path, "bytes", "printf '\\377\\376'\n")
+    with pytest.raises(AuthError, match="not valid JSON"):
+        lookup_credentials("r.example", env=env)
+    env = _helper_env(tmp_path / "2", "bytes", "printf 'locked \\377' >&2; exit 1\n")
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value).endswith("exited 1: locked \ufffd")
+
+
+def test_a_helper_failure_quotes_at_most_200_characters(tmp_path: Path) -> None:
+    env = _helper_env(tmp_path, "long", "printf 'e%.0s' $(seq 300) >&2; exit 2\n")
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == ("credential helper docker-credential-long for r.example "
+                                 f"exited 2: {'e' * 200}")
+
+
+def test_a_helper_that_cannot_be_run_is_named(tmp_path: Path) -> None:
+    env = _helper_env(tmp_path, "noexec", "exit 0\n")
+    (tmp_path / "bin" / "docker-credential-noexec").chmod(0o644)
+    with pytest.raises(AuthError, match=r"^credential helper docker-credential-noexec for "
+                       r"r\.example failed: \[Errno 13\] Permission denied"):
+        lookup_credentials("r.example", env=env)
+
+
+def test_a_helper_that_does_not_answer_in_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck import deadline
+    from hullcheck.errors import DeadlineExceeded
+    from hullcheck.registry import auth
+
+    env = _helper_env(tmp_path, "slow", "exec sleep 30\n")
+    # Within a command's deadline, the wait is the deadline's, and its error says so.
+    with deadline.within(0.3, "scan"), pytest.raises(DeadlineExceeded) as late:
+        lookup_credentials("r.example", env=env)
+    assert "waiting for credential helper docker-credential-slow for r.example" in str(late.value)
+    # Without one, the helper's own limit (shortened here from 30 s).
+    monkeypatch.setattr(auth, "_HELPER_TIMEOUT", 0.3)
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == ("credential helper docker-credential-slow for r.example "
+                                 "did not answer within 0.3s")
+
+
+def test_docker_config_path_from_docker_config_then_home(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import docker_config_path
+
+    assert docker_config_path({"DOCKER_CONFIG": "/d", "HOME": "/h"}) == Path("/d/config.json")
+    assert docker_config_path({"HOME": "/h"}) == Path("/h/.docker/config.json")
+    assert docker_config_path({}) == Path.home() / ".docker" / "config.json"
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert docker_config_path() == tmp_path / "config.json"
+
+
+def test_the_process_environment_is_read_when_none_is_given(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import config_credentials
+
+    write_config(tmp_path, {"auths": {"r.example": {"auth": b64("alice:pw")}}})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    creds = config_credentials("r.example")
+    assert creds is not None and creds.username == "alice"
+
+
+def test_a_config_under_home_is_found(tmp_path: Path) -> None:
+    write_config(tmp_path / ".docker", {"auths": {"r.example": {"auth": b64("alice:pw")}}})
+    creds = lookup_credentials("r.example", env={"HOME": str(tmp_path)})
+    assert creds is not None and creds.source == str(tmp_path / ".docker" / "config.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "Docker config {path}: "),
+        ("x" * ((4 << 20) + 1), "Docker config {path}: larger than "),
+    ],
+)
+def test_a_config_that_is_not_one_object_is_one_auth_error(tmp_path: Path, content: str,
+                                                           message: str) -> None:
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env={"DOCKER_CONFIG": str(tmp_path)})
+    assert str(caught.value).startswith(message.format(path=tmp_path / "config.json"))
+
+
+def test_helper_names_that_are_not_strings_are_ignored(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {"credHelpers": {"r.example": 5}, "credsStore": ["x"],
+                                  "auths": {"r.example": {"auth": b64("alice:pw")}}})
+    creds = lookup_credentials("r.example", env=env)
+    assert creds is not None and creds.username == "alice"
+    assert lookup_credentials("other.example", env=env) is None
+
+
+@pytest.mark.parametrize(("username", "password"), [("me", None), (None, "pw"), ("me", "")])
+def test_half_explicit_credentials_are_refused(tmp_path: Path, username: str | None,
+                                               password: str | None) -> None:
+    env = write_config(tmp_path, {"auths": {"r.example": {"auth": b64("cfg:cfgpw")}}})
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", username=username, password=password, env=env)
+    assert str(caught.value) == "both a username and a password are needed for r.example"
+
+
+def test_half_set_environment_message(tmp_path: Path) -> None:
+    env = write_config(tmp_path, {}) | {"HULLCHECK_REGISTRY_PASSWORD": "only-password"}
+    with pytest.raises(AuthError) as caught:
+        lookup_credentials("r.example", env=env)
+    assert str(caught.value) == ("set both HULLCHECK_REGISTRY_USERNAME and "
+                                 "HULLCHECK_REGISTRY_PASSWORD to log in to r.example")
+
+
+def test_run_helper_without_an_environment_uses_the_process_one(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.registry.auth import run_helper
+
+    install_helper(tmp_path / "bin", "envless", 'printf \'{"Username":"u","Secret":"s"}\'\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    assert run_helper("envless", "r.example") == Credentials(
+        username="u", password="s", source="helper docker-credential-envless")

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from hullcheck.errors import InputError, UsageError
+from hullcheck.errors import InputError, UsageError, VerificationError
 from hullcheck.sign import keys
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sign"
@@ -139,3 +140,235 @@ def test_write_key_pair_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="already exists"):
         keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
     assert priv.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda: ec.generate_private_key(ec.SECP384R1()), "ECDSA secp384r1"),
+        (lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024), "RSA-1024"),
+        (ed25519.Ed25519PrivateKey.generate, "Ed25519"),
+        (ed448.Ed448PrivateKey.generate, "Ed448"),
+        (x25519.X25519PrivateKey.generate, "X25519PrivateKey"),
+    ],
+)
+def test_each_unsupported_key_type_is_named_exactly(make: object, kind: str) -> None:
+    raw = make()  # type: ignore[operator]
+    with pytest.raises(InputError) as caught:
+        keys.SigningKey.from_key(raw, what="key k.key")
+    assert str(caught.value) == (f"key k.key: unsupported key type {kind}; "
+                                 "hullcheck uses ECDSA P-256 (secp256r1) keys")
+    assert caught.value.hint == "generate one with 'hullcheck key generate' or 'cosign generate-key-pair'"
+    with pytest.raises(InputError) as public:
+        keys.PublicKey.from_key(raw.public_key(), what="key k.pub")
+    assert str(public.value) == str(caught.value).replace("k.key", "k.pub").replace(
+        "X25519PrivateKey", "X25519PublicKey")
+
+
+def test_a_digest_signed_by_another_key_names_the_key() -> None:
+    import hashlib
+
+    signer, other = keys.generate(), keys.generate()
+    digest = hashlib.sha256(b"payload").digest()
+    signature = signer.key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    signer.public.verify_digest(signature, digest, what="bundle b")
+    with pytest.raises(VerificationError) as caught:
+        other.public.verify_digest(signature, digest, what="bundle b")
+    assert str(caught.value) == (f"bundle b: signature invalid for key {other.public.fingerprint} "
+                                 "(signed with another key, or the signed bytes were modified)")
+
+
+def test_odd_key_derivation_names_are_quoted_shortened() -> None:
+    body = json.dumps({"kdf": {"name": "x" * 100}, "cipher": {"name": "nacl/secretbox"}}).encode()
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(body, b"", what="key k.key")
+    assert str(caught.value) == "key k.key: unsupported key derivation " + repr("x" * 100)[:40]
+
+
+@pytest.mark.parametrize("existing", ["k.key", "k.pub", "dangling"])
+def test_write_key_pair_touches_nothing_when_either_file_is_there(tmp_path: Path, existing: str) -> None:
+    if existing == "dangling":
+        (tmp_path / "k.key").symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / existing).write_text("old")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(UsageError) as caught:
+        keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
+    assert str(caught.value).endswith(" already exists; refusing to overwrite it")
+    assert caught.value.hint == "choose another --output-prefix or move the old key away"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_write_key_pair_modes_and_a_missing_directory(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)  # the usual one; the modes asked for show through it
+    try:
+        priv, pub = keys.write_key_pair(tmp_path / "k", keys.generate(), b"pw")
+    finally:
+        os.umask(umask)
+    assert (priv.stat().st_mode & 0o777, pub.stat().st_mode & 0o777) == (0o600, 0o644)
+    with pytest.raises(InputError) as caught:
+        keys.write_key_pair(tmp_path / "missing" / "k", keys.generate(), b"pw")
+    assert str(caught.value) == f"cannot write {tmp_path / 'missing' / 'k.key'}: No such file or directory"
+
+
+def test_the_password_prompts_and_their_refusals_word_for_word() -> None:
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return "same"
+
+    assert keys.password_source(env={}, prompt=prompt)() == b"same"
+    assert asked == ["Enter password for private key: "]  # once, unless asked to confirm
+    asked.clear()
+    assert keys.password_source(env={}, prompt=prompt, confirm=True)() == b"same"
+    assert asked == ["Enter password for private key: ", "Enter password for private key again: "]
+    with pytest.raises(UsageError) as none:
+        keys.password_source(env={})()
+    assert str(none.value) == "a key password is needed and there is no terminal to ask for it"
+    assert none.value.hint == "set COSIGN_PASSWORD (or HULLCHECK_PASSWORD) in the environment"
+    answers = iter(["a", "b"])
+    with pytest.raises(UsageError) as differ:
+        keys.password_source(env={}, prompt=lambda _: next(answers), confirm=True)()
+    assert str(differ.value) == "the two passwords differ"
+
+
+def _pem(kind: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN {kind}-----\n{body}-----END {kind}-----\n".encode()
+
+
+def test_public_key_files_each_refusal_word_for_word() -> None:
+    raw = ec.generate_private_key(ec.SECP384R1())
+    cert_pem = _self_signed(raw)
+    cases = [
+        (_pem("PUBLIC KEY", b"\x30\x03junk"), "k.pub: corrupted PUBLIC KEY PEM"),
+        (_pem("CERTIFICATE", b"\x30\x03junk"), "k.pub: corrupted CERTIFICATE PEM"),
+        (_pem("EC PRIVATE KEY", b"x"), "k.pub: this is a private key; pass the public key (.pub)"),
+        (_pem("ENCRYPTED SIGSTORE PRIVATE KEY", b"x"),
+         "k.pub: this is a private key; pass the public key (.pub)"),
+        (_pem("SOMETHING ELSE", b"x"), "k.pub: no PUBLIC KEY block in the PEM file"),
+        (raw.public_key().public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo),
+         "k.pub: unsupported key type ECDSA secp384r1; hullcheck uses ECDSA P-256 (secp256r1) keys"),
+        (cert_pem,
+         "k.pub: unsupported key type ECDSA secp384r1; hullcheck uses ECDSA P-256 (secp256r1) keys"),
+    ]
+    for pem, message in cases:
+        with pytest.raises(InputError) as caught:
+            keys.load_public_key(pem, what="k.pub")
+        assert str(caught.value) == message
+    with pytest.raises(InputError) as default:
+        keys.load_public_key(_pem("SOMETHING ELSE", b"x"))
+    assert str(default.value) == "public key: no PUBLIC KEY block in the PEM file"
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _p256_pem(fmt: serialization.PrivateFormat, encryption: serialization.KeySerializationEncryption
+              ) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    raw = ec.generate_private_key(ec.SECP256R1())
+    return raw, raw.private_bytes(serialization.Encoding.PEM, fmt, encryption)
+
+
+def _der_public(raw: ec.EllipticCurvePrivateKey) -> bytes:
+    return raw.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_private_keys_in_sec1_and_password_protected_pkcs8_load() -> None:
+    raw, sec1 = _p256_pem(serialization.PrivateFormat.TraditionalOpenSSL,
+                          serialization.NoEncryption())
+    assert b"BEGIN EC PRIVATE KEY" in sec1
+    assert keys.load_private_key(sec1, lambda: b"").public.der == _der_public(raw)
+    raw, locked = _p256_pem(serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(b"pw"))
+    assert b"BEGIN ENCRYPTED PRIVATE KEY" in locked
+    assert keys.load_private_key(locked, lambda: b"pw").public.der == _der_public(raw)
+    with pytest.raises(InputError) as wrong:
+        keys.load_private_key(locked, lambda: b"other", what="k.key")
+    assert str(wrong.value) == "k.key: wrong password ENCRYPTED PRIVATE KEY PEM"
+
+
+def test_private_key_files_each_refusal_word_for_word() -> None:
+    corrupted = b"-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(corrupted, lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: corrupted PRIVATE KEY PEM"
+    not_pkcs8 = keys.encrypt_pkcs8(b"not a key", b"pw")
+    sealed = (b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n" + base64.encodebytes(not_pkcs8)
+              + b"-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(sealed, lambda: b"pw", what="k.key")
+    assert str(caught.value) == "k.key: decrypted key is not a PKCS#8 private key"
+    public = b"-----BEGIN PUBLIC KEY-----\nMAMCAQA=\n-----END PUBLIC KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(public, lambda: b"")
+    assert str(caught.value) == "private key: no private key in the PEM file (found PUBLIC KEY)"
+    p384 = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(p384, lambda: b"", what="k.key")
+    assert str(caught.value).startswith("k.key: unsupported key type ECDSA secp384r1;")
+    with pytest.raises(InputError) as caught:
+        keys.SigningKey.from_key(ed25519.Ed25519PrivateKey.generate())
+    assert str(caught.value).startswith("private key: unsupported key type Ed25519;")
+
+
+def test_a_signature_by_another_key_names_the_key() -> None:
+    signer, other = keys.generate(), keys.generate()
+    signature = signer.sign(b"data")
+    signer.public.verify(signature, b"data", what="sig")
+    with pytest.raises(VerificationError) as caught:
+        other.public.verify(signature, b"data", what="sig")
+    assert str(caught.value) == (f"sig: signature invalid for key {other.public.fingerprint} "
+                                 "(signed with another key, or the signed bytes were modified)")
+
+
+def test_a_key_file_that_is_no_pem_is_named() -> None:
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(b"junk", lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: not a PEM file (no -----BEGIN ...----- block)"
+
+
+def test_encrypted_key_fields_with_characters_outside_base64_are_refused() -> None:
+    doc = json.loads(keys.encrypt_pkcs8(b"k", b"pw"))
+    doc["kdf"]["salt"] = doc["kdf"]["salt"][:4] + "*" + doc["kdf"]["salt"][4:]
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(json.dumps(doc).encode(), b"pw", what="k.key")
+    assert str(caught.value) == "k.key: encrypted key field 'salt' is not base64"
+
+
+def test_more_refusals_word_for_word() -> None:
+    two = (b"-----BEGIN PUBLIC KEY-----\nMAMCAQA=\n-----END PUBLIC KEY-----\n"
+           b"-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n")
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(two, lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: no private key in the PEM file (found PUBLIC KEY, CERTIFICATE)"
+    with pytest.raises(InputError) as caught:
+        keys.PublicKey.from_key(ed25519.Ed25519PrivateKey.generate().public_key())
+    assert str(caught.value).startswith("public key: unsupported key type Ed25519;")
+    corrupted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAMCAQA=\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(corrupted, lambda: b"pw", what="k.key")
+    assert str(caught.value) == "k.key: corrupted ENCRYPTED PRIVATE KEY PEM"
+
+
+def test_a_missing_key_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        keys.read_public_key(tmp_path / "none.pub")

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from hullcheck.catalog import distro as _distro
 from hullcheck.catalog.base import Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
-from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, Streamed
+from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, BinarySpec, RecordSpec, Streamed
 from hullcheck.ecosystem import is_os
-from hullcheck.filetree import FileEntry, FileTree, Kind, View, compile_globs
+from hullcheck.filetree import FileTree, View, compile_globs
 from hullcheck.model import (
     ImageSource,
     Inventory,
@@ -26,7 +26,8 @@ from hullcheck.model import (
     Visibility,
 )
 
-__all__ = ["CATALOGERS", "BinarySink", "Cataloger", "Env", "Streamed", "globs_for", "run"]
+__all__ = ["CATALOGERS", "BinarySink", "BinarySpec", "Cataloger", "Env", "RecordSpec", "Streamed",
+           "globs_for", "run"]
 
 
 def globs_for(catalogers: Sequence[Cataloger] = CATALOGERS) -> tuple[str, ...]:
@@ -80,7 +81,7 @@ def run(
     for sf in streamed.files:
         if sf.cataloger not in names:
             continue
-        entry = _written_by(tree, sf.path, sf.layer)
+        entry = tree.written_by(sf.path, sf.layer)
         if entry is None:
             continue
         layer = entry.layer if has_layers else None
@@ -134,10 +135,9 @@ def run(
     packages.sort(key=lambda p: (p.type.value, p.name, p.version, p.locations[0].path))
     total = 0
     owned_count = 0
-    for path, e in tree.final.items():
-        if e.kind is Kind.FILE:
-            total += 1
-            owned_count += path in owned
+    for path in tree.file_paths():
+        total += 1
+        owned_count += path in owned
     return Inventory(
         source=source,
         distro=distro,
@@ -149,15 +149,6 @@ def run(
         files_total=total,
         files_owned=owned_count,
     )
-
-
-def _written_by(tree: FileTree, path: str, layer: int) -> FileEntry | None:
-    """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice)."""
-    found = None
-    for _, e in tree.versions.get(path, ()):
-        if e is not None and e.layer == layer and e.kind is Kind.FILE:
-            found = e
-    return found
 
 
 class _Resolver:

@@ -44,6 +44,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from hullcheck.catalog import binary
 from hullcheck.catalog.base import BinaryCataloger
 from hullcheck.catalog.elf import (
@@ -55,9 +57,10 @@ from hullcheck.catalog.elf import (
     looks_executable,
     section_headers_at,
 )
+from hullcheck.catalog.python import RecordDigests
 from hullcheck.catalog.registry import BINARY_CATALOGERS
 from hullcheck.errors import FormatError
-from hullcheck.filetree import DEFAULT_MAX_FILE, compile_globs
+from hullcheck.filetree import DEFAULT_MAX_FILE, ContentSink, compile_globs
 from hullcheck.model import Package
 
 # Bytes of one streamed file read whole into memory (parsed, dropped), by each
@@ -379,5 +382,75 @@ def _spooled(head: bytes, read: Callable[[int], bytes], size: int,
         yield data
 
 
-__all__ = ["MAX_BINARY", "MAX_SPOOLED", "SPOOL_BUDGET", "BinarySink", "Streamed",
-           "StreamedFile"]
+# -- one layer's analysis (filetree.SinkSpec) -------------------------------------------
+class _LayerBinaries(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    files: list[StreamedFile]
+    covered: list[str]  # paths
+
+
+_BINARIES = msgspec.msgpack.Decoder(_LayerBinaries)
+_DIGESTS = msgspec.msgpack.Decoder(list[tuple[str, str]])
+
+
+@dataclass(frozen=True, slots=True)
+class BinarySpec:
+    """The binary sink as part of each layer's analysis, cached with its index. Its limits
+    (``spool_budget`` too) hold per layer: a layer's findings cannot depend on the others."""
+
+    kept_up_to: int = DEFAULT_MAX_FILE
+    name: str = "binaries"
+
+    def fingerprint(self) -> str:
+        names = ",".join(c.name for c in BINARY_CATALOGERS)
+        return (f"kept {self.kept_up_to} read {MAX_BINARY} spooled {MAX_SPOOLED} "
+                f"budget {SPOOL_BUDGET} catalogers {names}")
+
+    def new(self) -> BinarySink:
+        return BinarySink(kept_up_to=self.kept_up_to)
+
+    def result(self, sink: ContentSink) -> bytes:
+        assert isinstance(sink, BinarySink)
+        found = sink.results()
+        return msgspec.msgpack.encode(_LayerBinaries(list(found.files),
+                                                     sorted(p for _, p in found.covered)))
+
+    @staticmethod
+    def merge(parts: Sequence[tuple[int, bytes]]) -> Streamed:
+        """The image's results from each layer's (layer index, findings)."""
+        files: list[StreamedFile] = []
+        covered: set[tuple[int, str]] = set()
+        for layer, data in parts:
+            found = _BINARIES.decode(data)
+            files.extend(StreamedFile(layer, f.path, f.cataloger, f.packages, f.error)
+                         for f in found.files)
+            covered.update((layer, path) for path in found.covered)
+        files.sort(key=lambda f: (f.layer, f.path, f.cataloger))
+        return Streamed(files=tuple(files), catalogers=frozenset(c.name for c in BINARY_CATALOGERS),
+                        covered=frozenset(covered))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSpec:
+    """``python.RecordDigests`` as part of each layer's analysis: the sha256 of Python
+    package files, for RECORD rows."""
+
+    name: str = "record-digests"
+
+    def fingerprint(self) -> str:
+        return f"sha256 up to {RecordDigests.max_size}"
+
+    def new(self) -> ContentSink:
+        return RecordDigests()
+
+    def result(self, sink: ContentSink) -> bytes:
+        assert isinstance(sink, RecordDigests)
+        return msgspec.msgpack.encode(sorted((p, d) for (_, p), d in sink.digests.items()))
+
+    @staticmethod
+    def merge(parts: Sequence[tuple[int, bytes]]) -> dict[tuple[int, str], str]:
+        return {(layer, path): digest for layer, data in parts
+                for path, digest in _DIGESTS.decode(data)}
+
+
+__all__ = ["MAX_BINARY", "MAX_SPOOLED", "SPOOL_BUDGET", "BinarySink", "BinarySpec",
+           "RecordSpec", "Streamed", "StreamedFile"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,47 @@ def add_image_options(p: argparse.ArgumentParser, *, timeout: bool = True) -> No
                         f"{ENV_PASSWORD})")
     if timeout:
         add_timeout_option(g)
+        add_cache_options(p)
+
+
+def add_cache_options(p: argparse.ArgumentParser) -> None:
+    """``--cache-dir DIR`` and ``--no-cache``: where each layer's analysis is kept between
+    runs (``cli.main`` applies them)."""
+    g = p.add_argument_group("layer cache")
+    g.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="keep each layer's analysis in DIR and reuse it: a layer is read once, "
+                        "whatever image or command brings it again (default: $HULLCHECK_CACHE_DIR, "
+                        "else the user cache directory, ~/.cache/hullcheck/layers on Linux)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="read every layer, and keep nothing for later runs")
+
+
+@contextlib.contextmanager
+def layer_cache(args: argparse.Namespace) -> Iterator[None]:
+    """The layer cache the command's options ask for (none unless it has them)."""
+    if not hasattr(args, "no_cache"):
+        yield
+        return
+    from hullcheck.layercache import LayerCache
+    from hullcheck.pipeline.images import layer_cache as using
+
+    with using(None if _no_cache(args) else LayerCache(args.cache_dir)):
+        yield
+
+
+def _no_cache(args: argparse.Namespace) -> bool:
+    """Whether ``--no-cache`` wins over a ``--cache-dir``: the one on the command line wins
+    over the other from the environment or settings file ($HULLCHECK_CACHE_DIR names the
+    default directory); both from the same place are a usage error."""
+    from hullcheck.cli.settings import ORIGIN, attribute
+
+    if not (args.no_cache and args.cache_dir is not None):
+        return bool(args.no_cache)
+    origin: dict[str, str] = getattr(args, ORIGIN, None) or {}
+    dir_given, no_given = "--cache-dir" not in origin, "--no-cache" not in origin
+    if dir_given == no_given:
+        raise UsageError(attribute(args, "--cache-dir and --no-cache: choose one"))
+    return no_given
 
 
 def add_timeout_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

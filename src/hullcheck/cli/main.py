@@ -9,6 +9,7 @@ deadline passed); 3 internal error (a bug: one line, ``--debug`` for the traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -42,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("token", "manage the monitoring service's API tokens"),
     "push": ("push", "scan an image here and upload the result to a monitoring service"),
     "query": ("query", "ask a monitoring service where a package or advisory ships"),
+    "cache": ("cache", "show or empty the layer cache (each layer's analysis, kept between runs)"),
 }
 
 
@@ -129,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # --timeout (commands that touch the network): one deadline for the whole command,
         # which every network wait below honours (hullcheck.deadline).
-        with deadline.within(getattr(args, "timeout", None), _deadline_label(args)):
+        with deadline.within(getattr(args, "timeout", None), _deadline_label(args)), \
+                _layer_cache(args):
             return int(args.func(args))
     except HullcheckError as exc:
         print(f"hullcheck: error: {settings.attribute(args, str(exc))}", file=sys.stderr)
@@ -151,6 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hint: this is a bug in hullcheck; run again with --debug for the traceback "
               "and report it", file=sys.stderr)
         return INTERNAL_ERROR_EXIT
+
+
+def _layer_cache(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """--cache-dir / --no-cache (commands that read images; see cli.common)."""
+    if not hasattr(args, "no_cache"):
+        return contextlib.nullcontext()
+    from hullcheck.cli.common import layer_cache
+
+    return layer_cache(args)
 
 
 def tune_gc() -> None:

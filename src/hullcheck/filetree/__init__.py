@@ -17,31 +17,42 @@ at the image root, so no link can lead outside it.
 One module per job: ``entries`` (what the tree holds), ``globset`` (the globs catalogers
 declare, matched at once), ``sinks`` (consumers of bytes not kept, and ``FanOut``),
 ``tar`` (one layer blob), ``rootfs`` (an unpacked directory), ``switch`` (the interpreter's
-switch interval while layers are read), ``tree`` (the tree and its views); ``build`` here
-reads the layers in parallel threads.
+switch interval while layers are read), ``index`` (one layer as read, compactly: the unit of
+work, cache and parallelism), ``analysis`` (a layer's analysis as a pure function, in
+worker processes, cached), ``tree`` (the merge of the layers' indexes and its views);
+``build`` here puts them together.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
-from hullcheck import deadline
+from hullcheck import __version__
 from hullcheck.errors import ImageError
-from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind, LayerContents
+from hullcheck.filetree.analysis import (
+    Analysis,
+    IndexStore,
+    LayeredSink,
+    SinkSpec,
+    analyse,
+    index_layers,
+    layered,
+)
+from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, compile_globs
+from hullcheck.filetree.index import LayerIndex
 from hullcheck.filetree.rootfs import read_rootfs
 from hullcheck.filetree.sinks import ContentSink, FanOut
-from hullcheck.filetree.switch import SWITCH
-from hullcheck.filetree.tar import read_layer, read_tar
+from hullcheck.filetree.tar import read_tar
 from hullcheck.filetree.tree import FileTree, View
 from hullcheck.image.model import Image
 from hullcheck.model import Layer
 
 __all__ = [
-    "DEFAULT_MAX_FILE", "ContentSink", "FanOut", "FileEntry", "FileTree", "GlobSet", "Kind",
-    "View", "build", "compile_globs", "read_tar",
+    "DEFAULT_MAX_FILE", "Analysis", "ContentSink", "FanOut", "FileEntry", "FileTree", "GlobSet",
+    "IndexStore", "Kind", "LayerIndex", "LayeredSink", "SinkSpec", "View", "analyse", "build",
+    "compile_globs", "index_layers", "layered", "read_tar",
 ]
 
 
@@ -53,28 +64,31 @@ def build(
     workers: int | None = None,
     on_layer: Callable[[Layer], None] | None = None,
     sink: ContentSink | None = None,
+    sinks: Sequence[SinkSpec] = (),
+    store: IndexStore | None = None,
 ) -> FileTree:
-    """Read every layer of ``image`` once and build its FileTree; ``sink`` sees the bytes of
-    the files it wants on the way (every layer, deleted files included)."""
-    wanted = compile_globs(globs)
+    """Read every layer of ``image`` once and build its FileTree.
+
+    ``sinks`` are analysed per layer (their findings in ``FileTree.results``), and with a
+    ``store`` each layer's index is taken from it when it holds one, else read and kept
+    there. ``sink``, one object for the whole image,
+    sees the bytes of the files it wants on the way (every layer, deleted files
+    included); with it every layer is read here."""
+    analysis = Analysis(globs=tuple(globs), max_file=max_file, sinks=tuple(sinks))
     if image.rootfs is not None:
-        lc = read_rootfs(image.rootfs, wanted, max_file, sink)
-        return FileTree.from_layers((), [lc])
+        return FileTree.from_layers((), [_read_rootfs(image.rootfs, analysis, sink)])
     if not image.layers:
         raise ImageError(f"{image.source.name}: image has no layers")
-    workers = workers or min(len(image.layers), os.cpu_count() or 2, 8)
+    indexes = index_layers(image, analysis, store=store, version=__version__, workers=workers,
+                           on_layer=on_layer, shared=sink)
+    return FileTree.from_layers(image.layers, indexes)
 
-    def one(layer: Layer) -> LayerContents:
-        lc = read_layer(image, layer, wanted, max_file, sink)
-        if on_layer is not None:
-            on_layer(layer)
-        return lc
 
-    with SWITCH.short():
-        if workers <= 1:
-            results = [one(layer) for layer in image.layers]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
-                # carry: each layer's reads honour the command's deadline (a contextvar).
-                results = list(pool.map(deadline.carry(one), image.layers))
-    return FileTree.from_layers(image.layers, results)
+def _read_rootfs(root: Path, analysis: Analysis, shared: ContentSink | None) -> LayerIndex:
+    sinks = [spec.new() for spec in analysis.sinks]
+    every = [*sinks, shared] if shared is not None else sinks
+    combined = every[0] if len(every) == 1 else FanOut(*every) if every else None
+    index = read_rootfs(root, compile_globs(analysis.globs), analysis.max_file, combined)
+    index.results = {spec.name: spec.result(sink)
+                     for spec, sink in zip(analysis.sinks, sinks, strict=True)}
+    return index

@@ -1,9 +1,7 @@
-"""What the tree holds: one entry per file as one layer wrote it, and one layer's
-entries as read."""
+"""What the tree hands out: one entry per file as one layer wrote it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -31,11 +29,4 @@ class FileEntry(NamedTuple):
     too_large: bool = False  # wanted, but over the size limit: content not kept
     uid: int = 0
     gid: int = 0
-
-
-@dataclass(slots=True)
-class LayerContents:
-    index: int
-    entries: list[FileEntry] = field(default_factory=list)
-    whiteouts: list[str] = field(default_factory=list)  # paths deleted from lower layers
-    opaque: list[str] = field(default_factory=list)  # dirs whose lower contents are hidden
+    ref: int = -1  # which version of the tree this is (FileTree), -1 when made elsewhere

@@ -1,4 +1,4 @@
-"""An unpacked root file system (``dir:`` sources) → ``LayerContents``, walked without
+"""An unpacked root file system (``dir:`` sources) → ``LayerIndex``, walked without
 following any symlink."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ import posixpath
 import stat
 from pathlib import Path
 
-from hullcheck.filetree.entries import FileEntry, Kind, LayerContents
 from hullcheck.filetree.globset import GlobSet
+from hullcheck.filetree.index import DIR, FILE, OTHER, SYMLINK, TOO_LARGE, LayerIndex
 from hullcheck.filetree.sinks import ContentSink, never, sniffs, streams, wants_of
 
 
 def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
-                sink: ContentSink | None = None) -> LayerContents:
+                sink: ContentSink | None = None) -> LayerIndex:
     """Walk an unpacked root file system without following any symlink."""
-    out = LayerContents(index=0)
+    out = LayerIndex()
     match = wanted.match if wanted is not None else None
     wants = wants_of(sink) if sink is not None else never
     root = root.resolve()
@@ -32,26 +32,24 @@ def read_rootfs(root: Path, wanted: GlobSet | None, max_file: int,
                 continue
             mode = st.st_mode
             if stat.S_ISDIR(mode):
-                out.entries.append(FileEntry(path, Kind.DIR, 0, stat.S_IMODE(mode), 0))
+                out.add(path, DIR, 0, stat.S_IMODE(mode), 0, 0)
             elif stat.S_ISLNK(mode):
-                out.entries.append(
-                    FileEntry(path, Kind.SYMLINK, 0, stat.S_IMODE(mode), 0, os.readlink(full))
-                )
+                out.add(path, SYMLINK, 0, stat.S_IMODE(mode), 0, 0, os.readlink(full))
             elif stat.S_ISREG(mode):
                 content = None
-                too_large = False
+                kind = FILE
                 matched = match is not None and match(path)
                 if matched:
                     if st.st_size <= max_file:
                         content = _read_nofollow(full, max_file)
                     else:
-                        too_large = True
+                        kind = FILE | TOO_LARGE
                 if sink is not None and wants(path, st.st_size, matched):
                     _feed_file(sink, full, path, st.st_size, content)
-                out.entries.append(FileEntry(path, Kind.FILE, st.st_size, stat.S_IMODE(mode), 0,
-                                             "", content, too_large, st.st_uid, st.st_gid))
+                out.add(path, kind, st.st_size, stat.S_IMODE(mode), st.st_uid, st.st_gid, "",
+                        content)
             else:
-                out.entries.append(FileEntry(path, Kind.OTHER, 0, stat.S_IMODE(mode), 0))
+                out.add(path, OTHER, 0, stat.S_IMODE(mode), 0, 0)
     return out
 
 

@@ -1,6 +1,6 @@
-"""One layer blob → ``LayerContents``: decompressed one step ahead of a strict streaming
-tar parser; whiteouts recorded; the bytes of wanted files kept, every file offered to the
-content sink."""
+"""One layer's tar → ``LayerIndex``: a strict streaming tar parser over its decompressed
+chunks; whiteouts recorded; the bytes of wanted files kept, every file offered to the content
+sink."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import posixpath
 from collections.abc import Iterator
 
 from hullcheck.errors import UnsafeLayer
-from hullcheck.filetree.entries import DEFAULT_MAX_FILE, FileEntry, Kind, LayerContents
+from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import GlobSet
+from hullcheck.filetree.index import DIR, FILE, HARDLINK, OTHER, SYMLINK, TOO_LARGE, LayerIndex
 from hullcheck.filetree.sinks import ContentSink, never, sniffs, streams, wants_of
-from hullcheck.image.blobs import iter_decompressed
-from hullcheck.image.model import Image
-from hullcheck.model import Layer
-from hullcheck.tarstream import TarReader, decompress_ahead
+from hullcheck.tarstream import TarReader
 
 DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
 WHITEOUT = ".wh."
@@ -25,6 +23,8 @@ def normalise(name: str, *, what: str) -> str:
     """A tar member name as an absolute in-image path; escaping the root is an error."""
     if name.startswith("/"):
         raise UnsafeLayer(f"{what}: absolute path {name!r} in layer")
+    if "\0" in name:  # no file system holds one (and the layer index separates names by it)
+        raise UnsafeLayer(f"{what}: NUL byte in path {name!r}")
     if ".." not in name and "//" not in name and "/./" not in name:
         path = name.removeprefix("./").rstrip("/")
         return "/" + path if path not in ("", ".") else "/"
@@ -50,11 +50,11 @@ def read_tar(
     max_file: int = DEFAULT_MAX_FILE,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     sink: ContentSink | None = None,
-) -> LayerContents:
-    """One layer's entries, whiteouts and wanted contents from its decompressed chunks."""
-    out = LayerContents(index=index)
-    entries = out.entries
-    append = entries.append
+) -> LayerIndex:
+    """One layer's entries, whiteouts and wanted contents from its decompressed chunks;
+    ``sink`` is told ``index`` as the layer of each file it takes."""
+    out = LayerIndex()
+    add = out.add
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
     sniffer = sink if sniffs(sink) else None
@@ -79,14 +79,14 @@ def read_tar(
             continue
         if m.is_file:
             content = None
-            too_large = False
+            kind = FILE
             matched = match is not None and match(path)
             if matched:
                 if m.size <= max_file:
                     content = reader.read(m.size)
                     kept[path] = content
                 else:
-                    too_large = True
+                    kind = FILE | TOO_LARGE
             if sink is not None and wants(path, m.size, matched):
                 if sniffer is None:
                     sink.take(index, path, content if content is not None
@@ -102,43 +102,20 @@ def read_tar(
                         else:
                             sniffer.take(index, path, head + reader.read(m.size)
                                          if len(head) < m.size else head)
-            append(FileEntry(path, Kind.FILE, m.size, m.mode, index, "", content, too_large,
-                             m.uid, m.gid))
+            add(path, kind, m.size, m.mode, m.uid, m.gid, "", content)
         elif m.is_dir:
-            append(FileEntry(path, Kind.DIR, 0, m.mode, index, "", None, False, m.uid, m.gid))
+            add(path, DIR, 0, m.mode, m.uid, m.gid)
         elif m.is_symlink:
-            append(FileEntry(path, Kind.SYMLINK, 0, m.mode, index, m.linkname, None, False,
-                             m.uid, m.gid))
+            if "\0" in m.linkname:
+                raise UnsafeLayer(f"{what}: NUL byte in the target of symlink {path!r}")
+            add(path, SYMLINK, 0, m.mode, m.uid, m.gid, m.linkname)
         elif m.is_hardlink:
             target = normalise(m.linkname, what=f"{what} hard link {path}")
             content = kept.get(target)
             if content is not None and match is not None and match(path):
-                append(FileEntry(path, Kind.FILE, len(content), m.mode, index, "", content,
-                                 False, m.uid, m.gid))
+                add(path, FILE, len(content), m.mode, m.uid, m.gid, "", content)
             else:
-                append(FileEntry(path, Kind.HARDLINK, 0, m.mode, index, target, None, False,
-                                 m.uid, m.gid))
+                add(path, HARDLINK, 0, m.mode, m.uid, m.gid, target)
         else:
-            append(FileEntry(path, Kind.OTHER, 0, m.mode, index, "", None, False, m.uid, m.gid))
+            add(path, OTHER, 0, m.mode, m.uid, m.gid)
     return out
-
-
-def read_layer(
-    image: Image,
-    layer: Layer,
-    wanted: GlobSet | None,
-    max_file: int,
-    sink: ContentSink | None = None,
-) -> LayerContents:
-    what = f"layer {layer.index} ({layer.digest})"
-    with image.open_layer(layer) as raw:
-        chunks = decompress_ahead(iter_decompressed(raw, what=what, stored_size=layer.size))
-        try:
-            contents = read_tar(chunks, index=layer.index, what=what, wanted=wanted,
-                                max_file=max_file, sink=sink)
-            # Drain the padding after the tar's end marker so the digest covers every byte.
-            for _ in chunks:
-                pass
-        finally:
-            chunks.close()  # stops the reader thread before the blob is closed
-    return contents

@@ -1,78 +1,171 @@
 """The tree: every version of every path, with the layer that wrote or deleted it, and
-``View``s of it as of any layer."""
+``View``s of it as of any layer.
+
+The image is the merge of its layers' indexes, in order. What the merge keeps is compact:
+one dictionary per directory, from each name in it (the very string the layer's index
+holds) to the entry's *ref* (its row and layer in one int) or, for a path written more
+than once or deleted, to its history of refs and deletions. ``FileEntry`` objects are made
+when a lookup asks for one, so the tree costs a dictionary slot and an int per entry
+(bench/sbom.py prints the bytes per entry).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from hullcheck.filetree.entries import FileEntry, Kind, LayerContents
+from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
+from hullcheck.filetree.index import DIR, FILE, SYMLINK, TOO_LARGE, LayerIndex
 from hullcheck.model import Layer
 
 MAX_SYMLINK_HOPS = 40
-
+# Entries made recently, by ref: asking twice for one version gives the same object, while
+# the tree still holds no object per entry (the cache is emptied when full).
+ENTRY_CACHE = 1 << 14
+LAYER_BITS = 16  # a ref is row << LAYER_BITS | layer
+MAX_LAYERS = 1 << LAYER_BITS
+_LAYER_MASK = MAX_LAYERS - 1
 
 Version = tuple[int, FileEntry | None]  # (layer index, entry or None when deleted there)
+# A directory's slot for one name: a ref (one version, still there), a history (refs, and
+# ~layer where a layer deleted it), or None (only a parent of other paths, never written).
+Slot = int | list[int] | None
+
+
+def _live(slot: Slot) -> int:
+    """The ref visible in ``slot``, -1 when none."""
+    if slot is None:
+        return -1
+    if isinstance(slot, int):
+        return slot
+    last = slot[-1]
+    return last if last >= 0 else -1
+
+
+def _join(parent: str, name: str) -> str:
+    return f"/{name}" if parent == "/" else f"{parent}/{name}"
+
+
+def _split(path: str) -> tuple[str, str]:
+    cut = path.rfind("/")
+    return path[:cut] or "/", path[cut + 1:]
 
 
 class FileTree:
     def __init__(self, layers: tuple[Layer, ...]) -> None:
         self.layers = layers
-        self.versions: dict[str, list[Version]] = {}
-        self.final: dict[str, FileEntry] = {}
-        self._children: dict[str, set[str]] = {"/": set()}
         self.last_layer = max(len(layers) - 1, 0)
+        self._indexes: list[LayerIndex] = []
+        self._dirs: dict[str, dict[str, Slot]] = {"/": {}}
         # Paths some version of which was wanted (content kept, or too large to keep):
         # the only ones catalogers can ask for, so matching need not walk every path.
-        self._wanted: set[str] = set()
+        self._wanted: dict[str, None] = {}
+        self._made: dict[int, FileEntry] = {}
+        self.final: Mapping[str, FileEntry] = _Final(self)
+        self.versions: Mapping[str, list[Version]] = _Versions(self)
 
     # -- building -------------------------------------------------------------------
     @classmethod
-    def from_layers(cls, layers: tuple[Layer, ...], contents: Iterable[LayerContents]) -> FileTree:
+    def from_layers(cls, layers: tuple[Layer, ...], indexes: Iterable[LayerIndex]) -> FileTree:
+        """The merge of ``indexes``, the i-th being layer i's."""
         tree = cls(layers)
-        for lc in contents:
-            tree._apply(lc)
+        for index in indexes:
+            tree._apply(index)
         return tree
 
-    def _apply(self, lc: LayerContents) -> None:
-        i = lc.index
-        for d in lc.opaque:
-            for child in list(self._children.get(d, ())):
-                self._delete(child, i)
-        for p in lc.whiteouts:
+    def _apply(self, index: LayerIndex) -> None:
+        i = len(self._indexes)
+        if i >= MAX_LAYERS:
+            raise ValueError(f"more than {MAX_LAYERS} layers")
+        self._indexes.append(index)
+        for d in index.opaque:
+            for name in list(self._dirs.get(d, ())):
+                self._delete(_join(d, name), i)
+        for p in index.whiteouts:
             self._delete(p, i)
-        for e in lc.entries:
-            old = self.final.get(e.path)
-            if old is not None and old.kind is Kind.DIR and e.kind is not Kind.DIR:
-                self._delete(e.path, i)  # a file replacing a directory hides its contents
-            self.versions.setdefault(e.path, []).append((i, e))
-            self.final[e.path] = e
-            if e.content is not None or e.too_large:
-                self._wanted.add(e.path)
-            self._link_parent(e.path)
-
-    def _link_parent(self, path: str) -> None:
-        while path != "/":
-            parent = path.rsplit("/", 1)[0] or "/"
-            kids = self._children.get(parent)
-            if kids is None:
-                self._children[parent] = {path}
-            elif path in kids:
-                return
+        targets = [self._dir(d) for d in index.dirs]  # each parent's slots, made once
+        names, parent, kinds, contents = index.names, index.parent, index.kinds, index.contents
+        for row, name in enumerate(names):
+            slots = targets[parent[row]]
+            ref = row << LAYER_BITS | i
+            if name in slots and kinds[row] & 0x7F != DIR:
+                path = _join(index.dirs[parent[row]], name)
+                if self._dirs.get(path):  # a file replacing a directory (listed or only
+                    self._delete(path, i)  # implied by files below it) hides its contents
+            old = slots.get(name)
+            if old is None:
+                slots[name] = ref
+            elif isinstance(old, int):
+                slots[name] = [old, ref]
             else:
-                kids.add(path)
-            path = parent
+                old.append(ref)
+            if kinds[row] & TOO_LARGE or row in contents:
+                self._wanted[_join(index.dirs[parent[row]], name)] = None
+
+    def _dir(self, path: str) -> dict[str, Slot]:
+        """The slots of directory ``path``, made (and named in its parents) when new."""
+        slots = self._dirs.get(path)
+        if slots is None:
+            slots = self._dirs[path] = {}
+            if path != "/":
+                parent, name = _split(path)
+                self._dir(parent).setdefault(name, None)
+        return slots
+
+    def _kind(self, ref: int) -> int:
+        return self._indexes[ref & _LAYER_MASK].kinds[ref >> LAYER_BITS] & 0x7F
 
     def _delete(self, path: str, layer: int) -> None:
-        for child in list(self._children.pop(path, ())):
-            self._delete(child, layer)
-        if self.final.pop(path, None) is not None:
-            self.versions[path].append((layer, None))
-        parent = path.rsplit("/", 1)[0] or "/"
-        kids = self._children.get(parent)
-        if kids is not None:
-            kids.discard(path)
+        children = self._dirs.get(path)
+        if children:
+            for name in list(children):
+                self._delete(_join(path, name), layer)
+        parent, name = _split(path)
+        slots = self._dirs.get(parent)
+        if slots is None:
+            return
+        old = slots.get(name)
+        live = _live(old)
+        if live < 0:
+            return
+        if isinstance(old, list):
+            old.append(~layer)
+        else:
+            slots[name] = [live, ~layer]
+
+    # -- refs and entries -----------------------------------------------------------
+    def _slot(self, path: str) -> Slot:
+        parent, name = _split(path)
+        slots = self._dirs.get(parent)
+        return None if slots is None else slots.get(name)
+
+    def _entry(self, ref: int) -> FileEntry:
+        made = self._made.get(ref)
+        if made is None:
+            if len(self._made) >= ENTRY_CACHE:
+                self._made.clear()
+            layer = ref & _LAYER_MASK
+            made = self._made[ref] = self._indexes[layer].entry(ref >> LAYER_BITS, layer, ref)
+        return made
+
+    def _history(self, slot: Slot) -> Sequence[int]:
+        if slot is None:
+            return ()
+        return (slot,) if isinstance(slot, int) else slot
+
+    def _version(self, v: int) -> Version:
+        return (v & _LAYER_MASK, self._entry(v)) if v >= 0 else (~v, None)
+
+    def _final_entry(self, path: str) -> FileEntry | None:
+        live = _live(self._slot(path))
+        return self._entry(live) if live >= 0 else None
+
+    def _walk(self) -> Iterator[tuple[str, Slot]]:
+        """(path, slot) of every path written (or only a parent), directory by directory."""
+        for parent, slots in self._dirs.items():
+            for name, slot in slots.items():
+                yield _join(parent, name), slot
 
     # -- reading --------------------------------------------------------------------
     def view(self, upto: int | None = None) -> View:
@@ -81,13 +174,22 @@ class FileTree:
 
     def all_entries(self) -> Iterator[FileEntry]:
         """Every file any layer shipped, including deleted and overwritten ones."""
-        for versions in self.versions.values():
-            for _, e in versions:
-                if e is not None:
-                    yield e
+        for _, slot in self._walk():
+            for v in self._history(slot):
+                if v >= 0:
+                    yield self._entry(v)
+
+    def results(self, name: str) -> list[tuple[int, bytes]]:
+        """(layer, findings) of the content sink ``name`` in each layer that has them."""
+        return [(i, index.results[name]) for i, index in enumerate(self._indexes)
+                if name in index.results]
+
+    def entry_count(self) -> int:
+        """How many versions (entries any layer wrote) the tree holds."""
+        return sum(map(len, self._indexes))
 
     def is_visible(self, entry: FileEntry) -> bool:
-        return self.final.get(entry.path) is entry
+        return entry.ref >= 0 and _live(self._slot(entry.path)) == entry.ref
 
     def matching_versions(self, pattern: GlobSet) -> list[FileEntry]:
         """Every version (any layer) of every regular file whose path matches, in layer order."""
@@ -95,22 +197,110 @@ class FileTree:
             e
             for path in self._wanted
             if pattern.match(path)
-            for _, e in self.versions[path]
-            if e is not None and e.kind is Kind.FILE
+            for v in self._history(self._slot(path))
+            if v >= 0 and self._kind(v) == FILE
+            for e in (self._entry(v),)
         ]
         out.sort(key=lambda e: (e.layer, e.path))
         return out
 
     def deleted_at(self, entry: FileEntry) -> int | None:
         """The layer that deleted or replaced ``entry``, None while it is visible."""
-        versions = self.versions.get(entry.path, [])
         seen = False
-        for layer, e in versions:
+        for v in self._history(self._slot(entry.path)):
             if seen:
-                return layer
-            if e is entry:
+                return v & _LAYER_MASK if v >= 0 else ~v
+            if v == entry.ref:
                 seen = True
         return None
+
+    def written_by(self, path: str, layer: int) -> FileEntry | None:
+        """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice)."""
+        found = -1
+        for v in self._history(self._slot(path)):
+            if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) == FILE:
+                found = v
+        return self._entry(found) if found >= 0 else None
+
+    def file_paths(self) -> Iterator[str]:
+        """The path of every regular file in the final view (no entry made for each)."""
+        kinds = [index.kinds for index in self._indexes]
+        for parent, slots in self._dirs.items():
+            prefix = "/" if parent == "/" else parent + "/"
+            for name, slot in slots.items():
+                live = slot if isinstance(slot, int) else _live(slot)
+                if live >= 0 and kinds[live & _LAYER_MASK][live >> LAYER_BITS] & 0x7F == FILE:
+                    yield prefix + name
+
+
+class _Final(Mapping[str, FileEntry]):
+    """path -> the entry a container sees there (the tree's final view)."""
+
+    def __init__(self, tree: FileTree) -> None:
+        self._tree = tree
+
+    def __getitem__(self, path: str) -> FileEntry:
+        e = self._tree._final_entry(path)
+        if e is None:
+            raise KeyError(path)
+        return e
+
+    def get(self, path: str, default: FileEntry | None = None) -> FileEntry | None:  # type: ignore[override]
+        e = self._tree._final_entry(path)
+        return default if e is None else e
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and _live(self._tree._slot(path)) >= 0
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, slot in self._tree._walk() if _live(slot) >= 0)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def values(self) -> Iterator[FileEntry]:  # type: ignore[override]
+        tree = self._tree
+        for _, slot in tree._walk():
+            live = _live(slot)
+            if live >= 0:
+                yield tree._entry(live)
+
+    def items(self) -> Iterator[tuple[str, FileEntry]]:  # type: ignore[override]
+        return ((e.path, e) for e in self.values())
+
+
+class _Versions(Mapping[str, list[Version]]):
+    """path -> [(layer, entry, or None where that layer deleted it)], for every path any
+    layer wrote."""
+
+    def __init__(self, tree: FileTree) -> None:
+        self._tree = tree
+
+    def __getitem__(self, path: str) -> list[Version]:
+        found = self.get(path)
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def get(self, path: str, default: list[Version] | None = None) -> list[Version] | None:  # type: ignore[override]
+        slot = self._tree._slot(path)
+        if slot is None:
+            return default
+        return [self._tree._version(v) for v in self._tree._history(slot)]
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._tree._slot(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, slot in self._tree._walk() if slot is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def items(self) -> Iterator[tuple[str, list[Version]]]:  # type: ignore[override]
+        tree = self._tree
+        return ((path, [tree._version(v) for v in tree._history(slot)])
+                for path, slot in tree._walk() if slot is not None)
 
 
 class View:
@@ -121,23 +311,38 @@ class View:
         self.upto = upto
         self._final = upto >= tree.last_layer
 
+    def _ref(self, path: str) -> int:
+        """The ref present at exactly ``path`` in this view, -1 when none."""
+        slot = self.tree._slot(path)
+        if self._final:
+            return _live(slot)
+        for v in reversed(self.tree._history(slot)):
+            layer = v & _LAYER_MASK if v >= 0 else ~v
+            if layer <= self.upto:
+                return v if v >= 0 else -1
+        return -1
+
     def entry(self, path: str) -> FileEntry | None:
         """The entry at exactly ``path`` (no link following)."""
-        if self._final:
-            return self.tree.final.get(path)
-        for layer, e in reversed(self.tree.versions.get(path, ())):
-            if layer <= self.upto:
-                return e
-        return None
+        ref = self._ref(path)
+        return self.tree._entry(ref) if ref >= 0 else None
+
+    def _link(self, path: str) -> str | None:
+        """The target of the symlink at exactly ``path``; None when it is not one."""
+        ref = self._ref(path)
+        if ref < 0:
+            return None
+        index = self.tree._indexes[ref & _LAYER_MASK]
+        row = ref >> LAYER_BITS
+        return index.links.get(row, "") if index.kinds[row] & 0x7F == SYMLINK else None
 
     def resolve(self, path: str, *, follow_last: bool = True) -> str | None:
         """``path`` with every symlink resolved inside the image root; None on a loop."""
-        if "/." not in path and "//" not in path and not path.endswith("/"):
-            # Fast path: a layer wrote this very path and it is no link, so no component
-            # of it can be one either (layers cannot write through a link).
-            e = self.entry(path)
-            if e is not None and e.kind is not Kind.SYMLINK:
-                return path
+        # Fast path: a layer wrote this very path and it is no link, so no component of it
+        # can be one either (layers cannot write through a link).
+        if ("/." not in path and "//" not in path and not path.endswith("/")
+                and self._ref(path) >= 0 and self._link(path) is None):
+            return path
         todo = [c for c in path.split("/") if c][::-1]
         done: list[str] = []
         hops = 0
@@ -150,23 +355,27 @@ class View:
                     done.pop()
                 continue  # ".." at the root stays at the root
             candidate = "/" + "/".join([*done, comp])
-            e = self.entry(candidate)
-            if e is not None and e.kind is Kind.SYMLINK and (todo or follow_last):
+            link = self._link(candidate)
+            if link is not None and (todo or follow_last):
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     return None
-                if e.link.startswith("/"):
+                if link.startswith("/"):
                     done = []
-                todo.extend([c for c in e.link.split("/") if c][::-1])
+                todo.extend([c for c in link.split("/") if c][::-1])
                 continue
             done.append(comp)
         return "/" + "/".join(done)
 
     def lookup(self, path: str) -> FileEntry | None:
-        resolved = self.resolve(path)
-        if resolved is None:
-            return None
-        e = self.entry(resolved)
+        ref = self._ref(path)
+        if ref >= 0 and self.tree._kind(ref) != SYMLINK:
+            e: FileEntry | None = self.tree._entry(ref)  # resolve()'s fast path, one lookup
+        else:
+            resolved = self.resolve(path)
+            if resolved is None:
+                return None
+            e = self.entry(resolved)
         if e is not None and e.kind is Kind.HARDLINK:
             # The file as the link's layer had it: a later layer deleting or replacing the
             # target's name leaves this name to the old file, as in a container.
@@ -184,14 +393,10 @@ class View:
     def glob(self, pattern: str) -> list[FileEntry]:
         """Entries present in this view whose literal path matches ``pattern``."""
         rx = re.compile(glob_to_regex(pattern) + r"\Z")
-        if self._final:
-            return sorted(
-                (e for p, e in self.tree.final.items() if rx.match(p)), key=lambda e: e.path
-            )
         found = []
-        for p in self.tree.versions:
-            if rx.match(p):
-                e = self.entry(p)
+        for path, _ in self.tree._walk():
+            if rx.match(path):
+                e = self.entry(path)
                 if e is not None:
                     found.append(e)
         return sorted(found, key=lambda e: e.path)
@@ -201,7 +406,8 @@ class View:
         if self._final:
             yield from self.tree.final.values()
             return
-        for p in self.tree.versions:
-            e = self.entry(p)
-            if e is not None:
-                yield e
+        for path, slot in self.tree._walk():
+            if slot is not None:
+                e = self.entry(path)
+                if e is not None:
+                    yield e

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from hullcheck.errors import DatabaseError
 from hullcheck.fleet import schema as t
+from hullcheck.fleet import summary
 from hullcheck.fleet.model import FindingRow, FindingState, ImageRecord, ImageStatus, PackageRow
 from hullcheck.fleet.scans import _bump_statement, note_build
 from hullcheck.fleet.sql import name_key, purl_base
@@ -82,6 +83,7 @@ def load(conn: Connection, items: Iterable[Loaded], *, now: dt.datetime, build: 
                                      "through record_scan") from None
     if build:
         note_build(conn, build, now)
+    summary.refresh_many(conn, [item.image.digest for item in batch])
     counts = [{"day_": now.date(), "severity_": s, "opened": opened[s], "new_": new[s],
                "fixed_": 0} for s in sorted(new)]
     if counts:

@@ -2,9 +2,10 @@
 images at risk first, what changed lately), one image's packages and layers, a repository's
 digests over time, an image's latest events, and the values the fleet page filters by.
 
-Each query is served by an index (docs/fleet.md, revision 0003) and returns one page at a
-time; tags, owners and deployments of a page come in batched ``IN`` queries
-(``queries.current_tags``...), never one query per image.
+Each query is served by an index (docs/fleet.md, revisions 0003 and 0004) and returns one
+page at a time; images at risk come from the images' risk summary (``fleet.summary``), not
+from ranking every image; tags, owners and deployments of a page come in batched ``IN``
+queries (``queries.current_tags``...), never one query per image.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hullcheck.fleet import schema as t
-from hullcheck.fleet.model import JSON, FindingState, ImageStatus, PackageRow
+from hullcheck.fleet import summary
+from hullcheck.fleet.model import JSON, ImageStatus, PackageRow
 from hullcheck.fleet.queries import _package, current_tags
 
 MAX_OPTIONS = 500  # distinct values a filter offers
 f_ = t.findings.c
 i_ = t.images.c
+s_ = t.image_summary.c
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,44 +62,10 @@ def _digests_where(flt: Filter, digest: sa.ColumnElement[Any]) -> list[sa.Column
     return conds
 
 
-def _open() -> list[sa.ColumnElement[bool]]:
-    # "= false", not "IS false": PostgreSQL uses an index only for the former
-    return [f_.state == FindingState.OPEN, f_.suppressed == sa.false()]
-
-
-# -- JSON fields of the images table, the same answer on both backends ------------------------
-
-
-def _json_text(conn: Connection, column: sa.Column[Any], *path: str) -> sa.ColumnElement[Any]:
-    """The text of a JSON field (``'fail'``), or for booleans the word (``'false'``)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column.op("#>>")(sa.cast(sa.literal("{" + ",".join(path) + "}"), ARRAY(sa.Text)))
-    where = "$." + ".".join(path)
-    # json_type says 'true'/'false' for booleans (json_extract would say 1/0).
-    return sa.case((sa.func.json_type(column, where).in_(("true", "false")),
-                    sa.func.json_type(column, where)),
-                   else_=sa.func.json_extract(column, where))
-
-
-def _image_flags(conn: Connection, flt: Filter) -> dict[str, tuple[bool, bool, bool]]:
-    """(policy failing, base behind its tag, base past its end of life) of the images that
-    have any: one scan of the images' JSON, returning only those rows."""
-    policy_failed = _json_text(conn, i_.policy, "outcome") == "fail"
-    stale = _json_text(conn, i_.base, "freshness", "upToDate") == "false"
-    eol = _json_text(conn, i_.base, "eol", "state") == "end-of-life"
-    rows = conn.execute(
-        sa.select(i_.digest, sa.case((policy_failed, 1), else_=0),
-                  sa.case((stale, 1), else_=0), sa.case((eol, 1), else_=0))
-        .where(sa.or_(policy_failed, stale, eol), *_digests_where(flt, i_.digest)))
-    return {d: (bool(p), bool(st), bool(e)) for d, p, st, e in rows}
-
-
 # -- the fleet at a glance ----------------------------------------------------------------------
 
 
-SEVERITY_WORDS = ("malicious", "critical", "high", "medium", "low", "negligible", "unknown")
+SEVERITY_WORDS = summary.SEVERITIES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,32 +93,13 @@ class RiskPage:
     totals: dict[str, int]  # open, unsuppressed findings of the (filtered) fleet by severity
 
 
-@dataclass(slots=True)
-class _Counts:
-    by_severity: dict[str, int] = field(default_factory=dict)
-    kev: int = 0
-    fixable: int = 0
-
-
-def _finding_counts(conn: Connection, flt: Filter) -> dict[str, _Counts]:
-    """Per image with open, unsuppressed findings: counts by severity, in KEV, critical or
-    high with a fix. One pass over the covering index ``findings(state, suppressed,
-    image_digest, severity, kev, status)`` in its own order (no sort, no table reads)."""
-    def n(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-        # untyped: plain ints as the driver gives them, no result processing per cell
-        return sa.type_coerce(sa.func.sum(sa.case((cond, 1), else_=0)), sa.types.NullType())
-
-    query = (sa.select(f_.image_digest, *[n(f_.severity == s) for s in SEVERITY_WORDS],
-                       n(f_.kev.is_(True)),
-                       n(sa.and_(f_.severity.in_(("critical", "high")), f_.status == "fixed")))
-             .where(*_open(), *_digests_where(flt, f_.image_digest))
-             .group_by(f_.image_digest))
-    out: dict[str, _Counts] = {}
-    for digest, *values in conn.execute(query):
-        severities = {s: int(v) for s, v in zip(SEVERITY_WORDS, values, strict=False) if v}
-        out[digest] = _Counts(by_severity=severities, kev=int(values[-2]),
-                              fixable=int(values[-1]))
-    return out
+def risk_page(flt: Filter, *, limit: int, offset: int) -> sa.Select[Any]:
+    """One page of the images at risk, worst first: their summary rows, a range of the
+    ``image_summary(risk_rank, image_digest)`` index read in its order. Alone, not joined:
+    joined to the images, SQLite's planner may scan every image and sort instead."""
+    return (sa.select(t.image_summary)
+            .where(s_.risk_rank.is_not(None), *_digests_where(flt, s_.image_digest))
+            .order_by(s_.risk_rank, s_.image_digest).limit(limit).offset(offset))
 
 
 def fleet_risk(conn: Connection, flt: Filter = Filter(), *, limit: int = 50,
@@ -157,45 +107,33 @@ def fleet_risk(conn: Connection, flt: Filter = Filter(), *, limit: int = 50,
     """Images at risk, worst first: a malicious package, a finding in CISA's KEV, a critical
     or high finding with a fix, a failing policy, a stale or end-of-life base; then by their
     critical and high counts, then digest. One page, the number at risk, and the fleet's
-    open findings by severity (from the same pass).
+    open findings by severity.
 
-    Ranked in Python over two narrow queries (findings per image from a covering index; the
-    images whose JSON says policy failed or base stale/EOL): at 10,000 images a single SQL
-    statement joining, extracting JSON from every row and sorting took 5x longer."""
-    counts = _finding_counts(conn, flt)
-    flags = _image_flags(conn, flt)
-    totals: dict[str, int] = defaultdict(int)
-    for c in counts.values():
-        for severity, k in c.by_severity.items():
-            totals[severity] += k
-    none = _Counts()
-
-    def key(digest: str) -> tuple[bool, bool, bool, bool, bool, int, int, str]:
-        c = counts.get(digest, none)
-        p, st, e = flags.get(digest, (False, False, False))
-        return (not c.by_severity.get("malicious"), not c.kev, not c.fixable, not p,
-                not (st or e), -c.by_severity.get("critical", 0), -c.by_severity.get("high", 0),
-                digest)
-
-    risky = [d for d, c in counts.items()
-             if c.by_severity.get("malicious") or c.kev or c.fixable]
-    risky = sorted(set(risky) | set(flags), key=key)
-    page = risky[offset:offset + limit]
+    Read from ``image_summary`` (revision 0004, kept current by every write): the page is a
+    range of its rank index, its images and tags are fetched by digest; the number at risk
+    and the totals are one pass over its narrow rows (of the filtered images)."""
+    where = _digests_where(flt, s_.image_digest)
+    at_risk, *sums = conn.execute(
+        sa.select(sa.func.count(s_.risk_rank),
+                  *[sa.func.coalesce(sa.func.sum(s_[w]), 0) for w in SEVERITY_WORDS])
+        .where(*where)).one()
+    totals = {w: int(n) for w, n in zip(SEVERITY_WORDS, sums, strict=True) if n}
+    found = conn.execute(risk_page(flt, limit=limit, offset=offset)).mappings().all()
+    page = [r["image_digest"] for r in found]
     images = {r.digest: r for r in conn.execute(
         sa.select(i_.digest, i_.repository, i_.status, i_.last_scanned)
         .where(i_.digest.in_(page)))} if page else {}
     tags = current_tags(conn, page)
     rows = []
-    for d in page:
-        c = counts.get(d, none)
-        p, st, e = flags.get(d, (False, False, False))
-        img = images[d]
+    for r in found:
+        s, img = summary.of_row(r), images[r["image_digest"]]
         rows.append(RiskRow(
-            digest=d, repository=img.repository, status=ImageStatus(img.status),
-            last_scanned=img.last_scanned, tags=tags.get(d, ()), counts=dict(c.by_severity),
-            malicious=c.by_severity.get("malicious", 0), kev=c.kev, fixable=c.fixable,
-            policy_failed=p, base_stale=st, base_eol=e))
-    return RiskPage(rows=tuple(rows), total=len(risky), totals=dict(totals))
+            digest=img.digest, repository=img.repository, status=ImageStatus(img.status),
+            last_scanned=img.last_scanned, tags=tags.get(img.digest, ()),
+            counts=dict(s.counts), malicious=s.counts.get("malicious", 0), kev=s.kev,
+            fixable=s.fixable, policy_failed=s.policy_failed, base_stale=s.base_stale,
+            base_eol=s.base_eol))
+    return RiskPage(rows=tuple(rows), total=int(at_risk), totals=totals)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,27 +162,45 @@ class Changes:
 
 def changes_since(conn: Connection, since: dt.datetime, flt: Filter = Filter(), *,
                   latest: int = 0) -> Changes:
-    """Finding changes (new, reopened, changed, fixed) at or after ``since``, counted from
-    the covering ``finding_history(at, change)`` index alone (joined to the findings only
-    when a filter names images); with ``latest``, the newest that many as rows."""
+    """Finding changes (new, reopened, changed, fixed) at or after ``since``; with
+    ``latest``, the newest that many as rows."""
+    (changes,) = changes_in(conn, [since], flt, latest=latest)
+    return changes
+
+
+def changes_in(conn: Connection, windows: Sequence[dt.datetime], flt: Filter = Filter(), *,
+               latest: int = 0) -> tuple[Changes, ...]:
+    """Finding changes at or after each of ``windows`` (the last day, the last week...),
+    counted in one pass over the widest: from the covering ``finding_history(at, change)``
+    index alone, joined to the findings only when a filter names images. With ``latest``,
+    the newest that many changes as rows, given with the narrowest window."""
     h = t.finding_history.c
+    oldest = min(windows)
     base = (sa.select().select_from(t.finding_history.join(t.findings, f_.id == h.finding_id))
-            .where(h.at >= since, *_digests_where(flt, f_.image_digest)))
-    counting = base if flt else sa.select().select_from(t.finding_history).where(h.at >= since)
-    counts = {change: int(n) for change, n in conn.execute(
-        counting.add_columns(h.change, sa.func.count()).group_by(h.change))}
+            .where(h.at >= oldest, *_digests_where(flt, f_.image_digest)))
+    counting = base if flt else sa.select().select_from(t.finding_history).where(h.at >= oldest)
+    counts: list[dict[str, int]] = [{} for _ in windows]
+    for change, *ns in conn.execute(counting.add_columns(
+            h.change, *[sa.func.sum(sa.case((h.at >= w, 1), else_=0)) for w in windows])
+            .group_by(h.change)):
+        for window, n in zip(counts, ns, strict=True):
+            if n:
+                window[change] = int(n)
     rows: tuple[ChangeRow, ...] = ()
+    newest = max(windows)
     if latest:
         found = conn.execute(
-            base.add_columns(h.at, h.change, f_.image_digest, i_.repository, f_.advisory_id,
-                             f_.package_purl, f_.severity, f_.kev)
+            base.where(h.at >= newest)
+            .add_columns(h.at, h.change, f_.image_digest, i_.repository, f_.advisory_id,
+                         f_.package_purl, f_.severity, f_.kev)
             .join(t.images, i_.digest == f_.image_digest)
             .order_by(h.at.desc(), h.id.desc()).limit(latest)).mappings()
         rows = tuple(ChangeRow(at=r["at"], change=r["change"], digest=r["image_digest"],
                                repository=r["repository"], advisory_id=r["advisory_id"],
                                package_purl=r["package_purl"], severity=r["severity"],
                                kev=bool(r["kev"])) for r in found)
-    return Changes(since=since, counts=dict(counts), latest=rows)
+    return tuple(Changes(since=w, counts=c, latest=rows if w == newest else ())
+                 for w, c in zip(windows, counts, strict=True))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hullcheck.fleet import schema as t
+from hullcheck.fleet import summary
 from hullcheck.fleet.model import (
     JSON,
     Changes,
@@ -59,6 +60,7 @@ def record_pending(conn: Connection, digest: str, repository: str, tags: Sequenc
             signatures=[], first_seen=now,
         ).on_conflict_do_nothing(index_elements=["digest"])
     )
+    summary.add(conn, digest)
     _record_tags(conn, digest, repository, tags, now)
 
 
@@ -158,8 +160,10 @@ def record_scan(conn: Connection, image: ImageRecord, packages: Iterable[Package
     _write_packages(conn, image.digest, packages)
     if build:
         _note_build(conn, build, now)
-    return diff_findings(conn, image.digest, findings, scope=None, now=now, route=route,
-                         reason=reason)
+    changes = diff_findings(conn, image.digest, findings, scope=None, now=now, route=route,
+                            reason=reason)
+    summary.refresh(conn, image.digest)  # its base and policy were rewritten too
+    return changes
 
 
 def apply_rematch(conn: Connection, digest: str, findings: Iterable[FindingRow], *,
@@ -202,9 +206,12 @@ def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.da
         _note_build(conn, build, now)
     stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
     why = reason if not build else f"{reason} {build}"
-    return [diff_findings(conn, r.digest, r.findings, scope=r.purls, now=now, route=route,
-                          reason=why, stored=stored.get(r.digest, {}))
-            for r in images if r.digest in present]
+    out = [diff_findings(conn, r.digest, r.findings, scope=r.purls, now=now, route=route,
+                         reason=why, stored=stored.get(r.digest, {}))
+           for r in images if r.digest in present]
+    # Only where a finding is new, fixed or changed did a count or flag of the summary move.
+    summary.refresh_many(conn, [c.digest for c in out if c])
+    return out
 
 
 def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:
@@ -543,7 +550,11 @@ def set_assessment(conn: Connection, digest: str, *, base: JSON | None = None,
     if not values:
         return False
     done = conn.execute(t.images.update().where(t.images.c.digest == digest).values(values))
-    return done.rowcount == 1
+    if done.rowcount != 1:
+        return False
+    if base is not None or policy is not None:
+        summary.refresh(conn, digest)
+    return True
 
 
 def note_build(conn: Connection, build: str, now: dt.datetime) -> None:

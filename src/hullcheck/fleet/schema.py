@@ -313,6 +313,25 @@ sessions = sa.Table(
     sa.Column("expires_at", Time, nullable=False, index=True),
 )
 
+# 0004: each image's risk summary, kept in the transaction of every write that changes it
+# (fleet/summary.py): open, unsuppressed findings by severity, in KEV, critical or high with
+# a fix; policy failing, base stale or end of life; the rank key of an image at risk (NULL
+# when it is not), whose index makes "images at risk, worst first" and any page of them an
+# index range scan.
+image_summary = sa.Table(
+    "image_summary", metadata,
+    sa.Column("image_digest", Text, sa.ForeignKey("images.digest", ondelete="CASCADE"),
+              primary_key=True),
+    *[sa.Column(word, sa.Integer, nullable=False)
+      for word in ("malicious", "critical", "high", "medium", "low", "negligible", "unknown",
+                   "kev", "fixable")],
+    sa.Column("policy_failed", sa.Boolean, nullable=False),
+    sa.Column("base_stale", sa.Boolean, nullable=False),
+    sa.Column("base_eol", sa.Boolean, nullable=False),
+    sa.Column("risk_rank", sa.BigInteger, nullable=True),
+    sa.Index(None, "risk_rank", "image_digest"),
+)
+
 # Which advisory database builds were matched (delta re-matching diffs against the last).
 advisory_builds = sa.Table(
     "advisory_builds", metadata,
@@ -330,4 +349,18 @@ daily_counts = sa.Table(
     sa.Column("new", sa.Integer, nullable=False),
     sa.Column("fixed", sa.Integer, nullable=False),
     sa.PrimaryKeyConstraint("day", "severity"),
+)
+
+# 0004: the layer cache the workers share in PostgreSQL mode (``fleet.layers``): each entry
+# as ``hullcheck.layercache`` writes it, by the layer's blob digest and the entry's variant.
+layer_cache = sa.Table(
+    "layer_cache", metadata,
+    sa.Column("digest", Text, nullable=False),
+    sa.Column("variant", Text, nullable=False),
+    sa.Column("version", Text, nullable=False),
+    sa.Column("label", Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("last_used", Time, nullable=False, index=True),
+    sa.PrimaryKeyConstraint("digest", "variant"),
 )

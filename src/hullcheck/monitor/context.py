@@ -1,5 +1,5 @@
-"""What every job needs: the store, the config, the data dir (advisory database), a clock and
-this worker's name. One per process; jobs receive it, never globals."""
+"""What every job needs: the store, the config, the data dir (advisory database), the layer
+cache, a clock and this worker's name. One per process; jobs receive it, never globals."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hullcheck import fleet
+from hullcheck import fleet, layercache
 from hullcheck.errors import DatabaseError
 from hullcheck.fileio import atomic_write
 from hullcheck.image import PullOptions
@@ -21,6 +21,7 @@ from hullcheck.monitor.config import Config
 Clock = Callable[[], dt.datetime]
 ADVISORY_DIR = "advisories"  # inside the data dir
 BUILD_FILE = "vuln.db.build"  # the build id of vuln.db, written with it
+LAYER_DIR = "layers"  # inside the data dir: the layer cache in SQLite mode
 
 
 def utc_now() -> dt.datetime:
@@ -37,6 +38,8 @@ class Context:
     job_lease: dt.timedelta = dt.timedelta(minutes=10)  # SQLite jobs; renewed while running
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{uuid.uuid4().hex[:8]}")
+    layer_cache_bytes: int = layercache.DEFAULT_MAX_BYTES
+    _layers: layercache.Store | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, *, data_dir: Path, database_url: str | None, config: Config,
@@ -60,6 +63,22 @@ class Context:
     @property
     def postgresql(self) -> bool:
         return self.store.dialect == "postgresql"
+
+    @property
+    def layers(self) -> layercache.Store:
+        """Where scans keep each layer's analysis: ``DATA_DIR/layers`` in SQLite mode; in
+        PostgreSQL mode the fleet database's ``layer_cache`` table, which every worker on
+        every machine shares (an image sharing layers with one scanned anywhere reads only
+        its new layers)."""
+        if self._layers is None:
+            if self.postgresql:
+                from hullcheck.fleet.layers import LayerTable
+
+                self._layers = LayerTable(self.store, max_bytes=self.layer_cache_bytes)
+            else:
+                self._layers = layercache.LayerCache(self.data_dir / LAYER_DIR,
+                                                     max_bytes=self.layer_cache_bytes)
+        return self._layers
 
     # -- the advisory database ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ a new scan would.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import zlib
@@ -25,6 +26,7 @@ from hullcheck.model import Inventory, Package
 from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
+    from hullcheck import layercache
     from hullcheck.image import PullOptions
     from hullcheck.match.model import Finding
     from hullcheck.report.model import ScanReport
@@ -197,6 +199,13 @@ def scan(target: str, db: Path, pull: PullOptions, *, vex_files: Sequence[Path],
     return pipeline.scan(pipeline.ScanRequest(
         target=target, db=db, pull=pull, vex=tuple(vex_files), ignore=ignore, today=today,
         scanners=("vuln", "secret", "config")))
+
+
+def layer_cache(store: layercache.Store) -> contextlib.AbstractContextManager[None]:
+    """Images read in the block use ``store`` for their layers' analyses."""
+    from hullcheck.pipeline.images import layer_cache as using
+
+    return using(store)
 
 
 def resolve(reference: str, pull: PullOptions) -> str:

@@ -44,7 +44,10 @@ def run(ctx: Context, kind: str, args: dict[str, Any]) -> None:
     }
     if kind not in table:
         raise FormatError(f"unknown job kind {kind!r}")
-    table[kind](ctx, args)
+    # Every image a job reads (scan; assess's policy evidence) takes its layers' analyses
+    # from the service's layer cache and keeps there the ones it made.
+    with convert.layer_cache(ctx.layers):
+        table[kind](ctx, args)
 
 
 def _str(args: dict[str, Any], key: str) -> str:

@@ -42,10 +42,15 @@ class BaseRequest:
 
 
 def image_distro(image: Image) -> Distro | None:
-    """The distro from the image's os-release, reading only the few files that say it."""
+    """The distro from the image's os-release, reading only the few files that say it; with
+    a layer cache, the catalogers' entries of every layer (a scan's: no layer read again)."""
+    from hullcheck import catalog
     from hullcheck.catalog import distro as _distro
+    from hullcheck.pipeline.images import layer_store
 
-    return _distro.detect(filetree.build(image, _distro.GLOBS).view())
+    store = layer_store()
+    globs = _distro.GLOBS if store is None else catalog.globs_for()
+    return _distro.detect(filetree.build(image, globs, store=store).view())
 
 
 def _registry_ref(text: str) -> Reference | None:

@@ -3,8 +3,10 @@ file tree with every content sink on the way, catalog it."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -21,6 +23,26 @@ if TYPE_CHECKING:
 
 
 SCOPES = ("squashed", "all-layers")
+
+# Where layer indexes are kept between runs (``layer_cache``); None: every layer is read.
+_STORE: contextvars.ContextVar[filetree.IndexStore | None] = contextvars.ContextVar(
+    "layer_store", default=None)
+
+
+@contextlib.contextmanager
+def layer_cache(store: filetree.IndexStore | None) -> Iterator[None]:
+    """Images read in the block take each layer's index from ``store`` when it has it and
+    keep there the ones they read (``hullcheck.layercache.LayerCache``; None: no cache)."""
+    token = _STORE.set(store)
+    try:
+        yield
+    finally:
+        _STORE.reset(token)
+
+
+def layer_store() -> filetree.IndexStore | None:
+    """The store ``layer_cache`` set for this context."""
+    return _STORE.get()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,25 +97,35 @@ class ImageRead(NamedTuple):
 
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
                sink: filetree.ContentSink | None = None,
-               globs: tuple[str, ...] | None = None) -> ImageRead:
-    """Open the image and read its layers once: the files of ``globs`` (default: what the
-    catalogers want) are kept in the tree, and ``sink`` sees every file of every layer on
-    the way. By default (for ``catalog.run``) a ``catalog.BinarySink`` also sees them and
-    catalogs executables anywhere by content, keeping only what it found.
-    Every command that reads an image's layers reads them through here."""
-    from hullcheck.catalog.python import RecordDigests
-
+               globs: tuple[str, ...] | None = None,
+               catalog_sinks: bool | None = None) -> ImageRead:
+    """Open the image and read its layers once: the catalogers' files (or ``globs``) are
+    kept in the tree, and with ``catalog_sinks`` (default: unless ``globs`` is given) a
+    ``catalog.BinarySpec`` catalogs executables anywhere by content and a
+    ``catalog.RecordSpec`` hashes Python package files, as each layer is analysed. ``sink``
+    sees every file of every layer on the way: a ``secrets.Scanner`` as part of each
+    layer's analysis, any other as one sink for the whole image (no cache then).
+    Every command that reads an image's layers reads them through here, each layer's
+    index taken from the ``layer_cache`` when it holds it."""
     image = _open(req.image, req.platform, req.pull, progress)
-    binaries = catalog.BinarySink(kept_up_to=req.max_file_size) if globs is None else None
-    records = RecordDigests() if globs is None else None
-    sinks = [s for s in (sink, binaries, records) if s is not None]
-    # Every sink is fed from the one read.
-    combined = sinks[0] if len(sinks) == 1 else filetree.FanOut(*sinks) if sinks else None
+    specs: list[filetree.SinkSpec] = []
+    if catalog_sinks is None:
+        catalog_sinks = globs is None
+    if catalog_sinks:
+        specs += [catalog.BinarySpec(kept_up_to=req.max_file_size), catalog.RecordSpec()]
+    scanner = sink if filetree.layered(sink) else None
+    if scanner is not None:
+        specs.append(scanner.spec())
     tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
-                          max_file=req.max_file_size, sink=combined,
+                          max_file=req.max_file_size, sinks=specs,
+                          sink=sink if scanner is None else None, store=_STORE.get(),
                           on_layer=progress.on_layer if progress is not None else None)
-    return ImageRead(image, tree, binaries.results() if binaries is not None else None,
-                     records.digests if records is not None else {})
+    if scanner is not None:
+        scanner.absorb(tree.results(scanner.spec().name))
+    if not catalog_sinks:
+        return ImageRead(image, tree, None, {})
+    return ImageRead(image, tree, catalog.BinarySpec.merge(tree.results("binaries")),
+                     catalog.RecordSpec.merge(tree.results("record-digests")))
 
 
 def _check_scope(scope: str) -> None:

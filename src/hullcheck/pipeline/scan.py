@@ -193,7 +193,7 @@ def _read_for_scan(req: ScanRequest, scanners: frozenset[str], progress: Progres
     databases = package_databases() if scanner is not None and not vuln else ()
     read = read_image(SbomRequest(image=req.target, scope=req.scope, platform=req.platform,
                                   pull=req.pull), progress, sink=scanner,
-                      globs=None if vuln else catalog.globs_for(databases))
+                      catalog_sinks=vuln)  # the catalogers' globs either way: cache shared
     image, tree = read.image, read.tree
     inv = (read.inventory(req.scope) if vuln
            else Inventory(source=image.source, layers=tree.layers, scope=req.scope))

@@ -39,9 +39,12 @@ def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> Secre
 
     cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
     scanner = secrets.Scanner(cfg, engine=req.engine)
+    # The catalogers' globs, as sbom's and config's reads: the layers' entries are shared
+    # in the layer cache, only the secret scanner's findings are its own. The package
+    # databases among those files say which files the distro installed unchanged.
     databases: Sequence[Cataloger] = () if req.include_package_files else package_databases()
     read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
-                      progress, sink=scanner, globs=catalog.globs_for(databases))
+                      progress, sink=scanner, catalog_sinks=False)
     inventory = None if req.include_package_files else catalog.run(
         read.tree, read.image.source, catalogers=databases)
     return secret_report(scanner, read.tree, read.image, inventory)
@@ -58,7 +61,8 @@ def config_check(req: ConfigRequest, progress: Progress | None = None) -> Config
     """Every image configuration check (config, history, annotations, file modes)."""
     from hullcheck import misconfig
 
-    # Headers only (paths, modes): no file's bytes are kept.
+    # Headers (paths, modes) are what the checks read; with the catalogers' globs, as sbom's
+    # read, the layer cache serves the one to the other.
     read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
-                      progress, globs=())
+                      progress, catalog_sinks=False)
     return _redact_config(misconfig.run(read.image, read.tree))

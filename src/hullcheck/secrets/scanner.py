@@ -28,8 +28,10 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from hullcheck import filetree
-from hullcheck.filetree import FileEntry, FileTree, Kind
+from hullcheck.filetree import ContentSink, FileTree
 from hullcheck.image.model import Image
 from hullcheck.model import FILE_DIGEST_HEX, Layer
 from hullcheck.secrets.config import SecretConfig
@@ -88,6 +90,7 @@ class Scanner:
 
     def __init__(self, config: SecretConfig | None = None, *, engine: str | None = None) -> None:
         self.config = config or SecretConfig()
+        self._engine_asked = engine
         rules = self.config.active_rules
         self._rules: list[tuple[Rule, re.Pattern[bytes], re.Pattern[str] | None]] = [
             (r, r.compiled(), r.path_pattern()) for r in rules
@@ -206,6 +209,38 @@ class Scanner:
         return Hit(rule=rule, line=data.count(b"\n", 0, m.start()) + 1, match=shown,
                    start=s, end=e)
 
+    # -- one layer's analysis -------------------------------------------------------
+    def spec(self) -> SecretSpec:
+        """This scanner as part of each layer's analysis (cached with the layer's index);
+        ``absorb`` then takes what it found in each layer."""
+        return SecretSpec(self.config, self._engine_asked)
+
+    def layer_result(self) -> bytes:
+        """What this scanner found, as one layer's findings (the layer left out)."""
+        with self._lock:
+            hits = [(fh.path, fh.hit.rule.id, fh.hit.line, fh.hit.match, fh.hit.start,
+                     fh.hit.end) for fh in self._hits]
+            digests = [(path, sorted(d)) for (_, path), d in self._digests.items()]
+            return msgspec.msgpack.encode(_LayerSecrets(
+                hits, digests, self._binary, self._too_large, self._allowlisted, self._files,
+                self._bytes))
+
+    def absorb(self, parts: Sequence[tuple[int, bytes]]) -> None:
+        """Add each layer's findings (``layer_result``), as (layer index, bytes)."""
+        rules = {r.id: r for r, _, _ in self._rules}
+        for layer, data in parts:
+            found = _SECRETS.decode(data)
+            with self._lock:
+                self._hits.extend(_FileHit(layer, path, Hit(rule=rules[rule], line=line,
+                                                             match=match, start=s, end=e))
+                                  for path, rule, line, match, s, e in found.hits)
+                self._digests.update(((layer, path), frozenset(d)) for path, d in found.digests)
+                self._binary += found.binary
+                self._too_large += found.too_large
+                self._allowlisted += found.allowlisted
+                self._files += found.files
+                self._bytes += found.bytes
+
     # -- results --------------------------------------------------------------------
     def report(self, tree: FileTree, image: Image, *,
                package_files: Mapping[str, Collection[str]] | None = None) -> SecretReport:
@@ -227,7 +262,7 @@ class Scanner:
                 distro_files.add((fh.layer, fh.path))
                 distro_matches += 1
                 continue
-            entry = _entry(tree, fh.path, fh.layer)
+            entry = tree.written_by(fh.path, fh.layer)
             visible = entry is not None and tree.is_visible(entry)
             deleted = tree.deleted_at(entry) if entry is not None and not visible else None
             h = fh.hit
@@ -289,6 +324,42 @@ def _digests(data: bytes) -> frozenset[str]:
                      for a in FILE_DIGEST_HEX)
 
 
+class _LayerSecrets(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    hits: list[tuple[str, str, int, str, int, int]]  # path, rule, line, match, start, end
+    digests: list[tuple[str, list[str]]]  # path, "algorithm:hex" of each file with a hit
+    binary: int
+    too_large: int
+    allowlisted: int
+    files: int
+    bytes: int
+
+
+_SECRETS = msgspec.msgpack.Decoder(_LayerSecrets)
+_FORMAT = "2"  # 2: the digests of files with a hit (distro files told from users')
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    """The secret scanner as part of each layer's analysis (``filetree.SinkSpec``)."""
+
+    config: SecretConfig
+    engine: str | None = None  # the prefilter's; findings do not depend on it
+    name: str = "secrets"
+
+    def fingerprint(self) -> str:
+        # Rules, allow-lists and limits are frozen dataclasses of plain values: their repr
+        # names every one.
+        # FORMAT: what ``layer_result`` writes (a new field is a new fingerprint).
+        return hashlib.sha256(f"{_FORMAT}{self.config!r}".encode()).hexdigest()
+
+    def new(self) -> Scanner:
+        return Scanner(self.config, engine=self.engine)
+
+    def result(self, sink: ContentSink) -> bytes:
+        assert isinstance(sink, Scanner)
+        return sink.layer_result()
+
+
 def _keyword_lines(lowered: bytes, keywords: Iterable[str]) -> list[tuple[int, int]]:
     """The (merged) spans of the lines holding any of ``keywords``: a line-scoped rule's
     expression runs only there, so frequent short keywords cost little."""
@@ -317,14 +388,6 @@ def _secret_span(rx: re.Pattern[bytes], m: re.Match[bytes]) -> tuple[int, int]:
     if "secret" in rx.groupindex and m.start("secret") >= 0:
         return m.span("secret")
     return m.span()
-
-
-def _entry(tree: FileTree, path: str, layer: int) -> FileEntry | None:
-    found = None
-    for _, e in tree.versions.get(path, ()):
-        if e is not None and e.layer == layer and e.kind is Kind.FILE:
-            found = e
-    return found
 
 
 def _config_texts(image: Image) -> Iterator[tuple[Origin, str, str, Layer | None]]:
@@ -366,8 +429,12 @@ def scan_image(
     engine: str | None = None,
     globs: Iterable[str] = (),
     on_layer: Callable[[Layer], None] | None = None,
+    store: filetree.IndexStore | None = None,
 ) -> tuple[SecretReport, FileTree]:
-    """Read ``image`` once with a secret scanner attached; the tree is returned for reuse."""
+    """Read ``image`` once with a secret scanner analysing each layer (from ``store`` when
+    it holds the layer's index); the tree is returned for reuse."""
     scanner = Scanner(config, engine=engine)
-    tree = filetree.build(image, globs, sink=scanner, on_layer=on_layer)
+    spec = scanner.spec()
+    tree = filetree.build(image, globs, sinks=(spec,), on_layer=on_layer, store=store)
+    scanner.absorb(tree.results(spec.name))
     return scanner.report(tree, image), tree

@@ -11,7 +11,7 @@ from hullcheck.errors import FormatError
 from hullcheck.vulndb.model import KevEntry
 
 MAX_FILE = 256 * 1024 * 1024
-_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}")  # fullmatch: `$` would let a trailing newline in
 
 
 def read(path: Path, *, errors: list[FormatError]) -> Iterator[KevEntry]:
@@ -22,7 +22,7 @@ def read(path: Path, *, errors: list[FormatError]) -> Iterator[KevEntry]:
         raise FormatError(f"{path}: not a KEV catalog (no 'vulnerabilities' list)")
     for i, v in enumerate(vulns):
         cve = v.get("cveID") if isinstance(v, dict) else None
-        if not isinstance(cve, str) or not _CVE.match(cve):
+        if not isinstance(cve, str) or not _CVE.fullmatch(cve):
             errors.append(FormatError(f"{path}: vulnerabilities[{i}]: missing or invalid cveID"))
             continue
         assert isinstance(v, dict)

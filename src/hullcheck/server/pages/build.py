@@ -94,8 +94,8 @@ def fleet(service: Service, flt: overview.Filter, *, page: int = 1) -> FleetData
     now = store.clock()
     with store.read() as conn:
         risky = overview.fleet_risk(conn, flt, limit=PAGE, offset=(page - 1) * PAGE)
-        day = overview.changes_since(conn, now - dt.timedelta(days=1), flt, latest=20)
-        week = overview.changes_since(conn, now - dt.timedelta(days=7), flt)
+        day, week = overview.changes_in(conn, [now - dt.timedelta(days=1),
+                                               now - dt.timedelta(days=7)], flt, latest=20)
         count = overview.image_count(conn, flt)
         options = overview.filter_options(conn)
     points = trend(((c.day, c.severity, c.open) for c in store.trend(days=TREND_DAYS + 400)),

@@ -1,0 +1,393 @@
+"""A layer is analysed once: ``(layer blob, Analysis) -> LayerIndex``, a pure function, run
+in worker processes and cached by the layer's digest.
+
+``Analysis`` says what to look for: the catalogers' globs, the size limit of kept files
+and the content sinks (``SinkSpec``: a fresh sink per layer, its findings as bytes). Its
+``fingerprint`` names all of that, so a cached index is used only by an analysis that
+would have computed the same one.
+
+``index_layers`` gives the index of each layer of an image: from the ``IndexStore`` when
+it holds a verified one (the blob is then not read at all), else by reading the blob. Layers
+to read go to worker processes, the largest first, one per core: inflating, parsing the
+tar and the sinks' work then use every core, not only inflation (bench/README.md has the
+figures). The parent reads each blob (so the image room, its digest check and the
+command's deadline stay in one process) and pipes its stored bytes to a worker through a
+FIFO; the worker sends back the index as bytes, the form the store keeps.
+
+The cache key is the blob's digest, not the config's diffID: a blob's digest is checked
+whenever the blob is read, while a diffID is only what the image's config claims, and an
+image claiming a popular layer's diffID must not borrow that layer's (clean) index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
+
+from hullcheck import deadline
+from hullcheck.errors import ImageError
+from hullcheck.filetree.entries import DEFAULT_MAX_FILE
+from hullcheck.filetree.globset import compile_globs
+from hullcheck.filetree.index import FORMAT, CorruptIndex, LayerIndex
+from hullcheck.filetree.sinks import ContentSink, FanOut
+from hullcheck.filetree.switch import SWITCH
+from hullcheck.filetree.tar import read_tar
+from hullcheck.image.blobs import iter_decompressed
+from hullcheck.image.model import Image
+from hullcheck.model import Layer
+from hullcheck.tarstream import decompress_ahead
+
+if TYPE_CHECKING:
+    import multiprocessing.context
+
+PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
+# How many worker processes (default: one per core); 1 reads in this process, in threads.
+ENV_WORKERS = "HULLCHECK_LAYER_WORKERS"
+# Below this many stored bytes to read, a worker process costs more than it saves.
+MIN_PARALLEL_BYTES = 16 << 20
+
+
+class SinkSpec(Protocol):
+    """How to make the content sink of one layer's analysis and keep what it found.
+
+    ``name`` is its section in ``LayerIndex.results``; ``fingerprint`` names what its
+    findings depend on besides the layer's bytes (its configuration, the catalogers it
+    serves); ``new`` makes a sink for one layer (told layer 0: the index is position-free);
+    ``result`` encodes what that sink found. A spec must pickle (it goes to the workers)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fingerprint(self) -> str: ...
+
+    def new(self) -> ContentSink: ...
+
+    def result(self, sink: ContentSink) -> bytes: ...
+
+
+class LayeredSink(ContentSink, Protocol):
+    """A sink of the whole image that can instead be part of each layer's analysis (so its
+    findings are cached): ``spec`` says how; ``absorb`` then takes each layer's findings,
+    as (layer index, bytes). The secret scanner is one."""
+
+    def spec(self) -> SinkSpec: ...
+
+    def absorb(self, parts: Sequence[tuple[int, bytes]]) -> None: ...
+
+
+def layered(sink: ContentSink | None) -> TypeGuard[LayeredSink]:
+    return (sink is not None and callable(getattr(sink, "spec", None))
+            and callable(getattr(sink, "absorb", None)))
+
+
+class IndexStore(Protocol):
+    """Where layer indexes are kept between runs (``hullcheck.layercache``): bytes by key,
+    verified on the way out (``get`` gives None for a missing or damaged entry)."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes, label: str = "") -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What one layer's analysis looks for (the same for every layer)."""
+
+    globs: tuple[str, ...] = ()
+    max_file: int = DEFAULT_MAX_FILE
+    sinks: tuple[SinkSpec, ...] = ()
+
+    def fingerprint(self) -> str:
+        """What the entries of an index depend on besides the layer: the index's format,
+        the globs and the size limit."""
+        h = hashlib.sha256(f"layer-index {FORMAT}\0{self.max_file}\0".encode())
+        for g in sorted(set(self.globs)):
+            h.update(g.encode("utf-8", "surrogateescape") + b"\0")
+        return h.hexdigest()
+
+    def keys(self, layer: Layer, version: str) -> list[tuple[str, str, str]]:
+        """(section, store key, label) of ``layer``'s index: its entries (section "") and
+        each sink's findings, stored apart, so analyses with the same globs share the
+        entries and each sink's findings are computed once (``sbom`` then ``secrets`` reads
+        the layer again for the secret scanner only; ``config`` after either reads none)."""
+        base = self.fingerprint()
+        out = [("", f"{layer.digest} entries {base} {version}",
+                f"entries: {len(set(self.globs))} globs, files kept up to {self.max_file} bytes")]
+        for spec in self.sinks:
+            fp = spec.fingerprint()
+            out.append((spec.name, f"{layer.digest} {spec.name} {base} {fp} {version}",
+                        f"{spec.name}: {fp}"))
+        return out
+
+
+def analyse(raw: BinaryIO, analysis: Analysis, *, what: str, stored_size: int = 0,
+            layer: int = 0, shared: ContentSink | None = None) -> LayerIndex:
+    """One layer's index from its stored (compressed or not) bytes: the pure function.
+    ``shared``, a sink of the whole image's (not cached), sees the files too, as ``layer``'s."""
+    sinks = [spec.new() for spec in analysis.sinks]
+    every = [*sinks, shared] if shared is not None else sinks
+    combined = every[0] if len(every) == 1 else FanOut(*every) if every else None
+    chunks = decompress_ahead(iter_decompressed(raw, what=what, stored_size=stored_size))
+    try:
+        index = read_tar(chunks, index=layer, what=what, wanted=compile_globs(analysis.globs),
+                         max_file=analysis.max_file, sink=combined)
+        for _ in chunks:  # the padding after the tar's end marker: every byte is read
+            pass
+    finally:
+        chunks.close()  # stops the reader thread before the blob is closed
+    index.results = {spec.name: spec.result(sink)
+                     for spec, sink in zip(analysis.sinks, sinks, strict=True)}
+    return index
+
+
+Sections = tuple[bytes, dict[str, bytes]]  # an index as bytes: entries, each sink's findings
+
+
+def index_layers(
+    image: Image,
+    analysis: Analysis,
+    *,
+    store: IndexStore | None = None,
+    version: str = "",
+    workers: int | None = None,
+    on_layer: Callable[[Layer], None] | None = None,
+    shared: ContentSink | None = None,
+) -> list[LayerIndex]:
+    """The index of each of ``image``'s layers, in order: stored ones loaded, the others
+    read (in worker processes when it pays) and stored. A ``shared`` sink (one object
+    for the whole image) keeps every read in this process, and nothing is stored."""
+    if shared is not None:
+        store = None
+    found: dict[int, LayerIndex] = {}
+    todo: list[Layer] = []
+    for layer in image.layers:
+        cached = _load(store, analysis.keys(layer, version)) if store is not None else None
+        if cached is None:
+            todo.append(layer)
+        else:
+            found[layer.index] = cached
+            if on_layer is not None:
+                on_layer(layer)
+    todo.sort(key=lambda la: -la.size)  # the largest first: the last to finish is small
+    n = min(len(todo), workers if workers is not None else cpu_count(), 8)
+    parallel = (n > 1 and shared is None
+                and sum(la.size for la in todo[1:]) >= MIN_PARALLEL_BYTES)
+    for layer, data in (_in_workers(image, todo, analysis, n) if parallel
+                        else _in_threads(image, todo, analysis, n, shared)):
+        if isinstance(data, LayerIndex):
+            index = data
+            sections: Sections | None = ((index.to_bytes(), index.results) if store is not None
+                                          else None)
+        else:
+            sections = data
+            index = LayerIndex.from_bytes(data[0])
+            index.results = data[1]
+        if store is not None and sections is not None:
+            for section, key, label in analysis.keys(layer, version):
+                store.put(key, sections[1][section] if section else sections[0], label)
+        del data, sections  # not held while the next layer arrives
+        found[layer.index] = index
+        if on_layer is not None:
+            on_layer(layer)
+    return [found[layer.index] for layer in image.layers]
+
+
+def cpu_count() -> int:
+    """The workers to use: ``$HULLCHECK_LAYER_WORKERS``, else the cores this process may use."""
+    env = os.environ.get(ENV_WORKERS, "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _load(store: IndexStore, keys: list[tuple[str, str, str]]) -> LayerIndex | None:
+    """The index whose sections are all in ``store``; None when one is missing."""
+    found: dict[str, bytes] = {}
+    for section, key, _ in keys:
+        data = store.get(key)
+        if data is None:
+            return None
+        found[section] = data
+    try:
+        index = LayerIndex.from_bytes(found.pop(""))
+    except CorruptIndex:
+        return None  # verified by the store yet unreadable (another format): read the layer
+    index.results = found
+    return index
+
+
+def _read_one(image: Image, layer: Layer, analysis: Analysis,
+              shared: ContentSink | None) -> LayerIndex:
+    with image.open_layer(layer) as raw:
+        return analyse(raw, analysis, what=_what(layer), stored_size=layer.size,
+                       layer=layer.index, shared=shared)
+
+
+def _what(layer: Layer) -> str:
+    return f"layer {layer.index} ({layer.digest})"
+
+
+def _in_threads(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int,
+                shared: ContentSink | None) -> Iterator[tuple[Layer, LayerIndex]]:
+    if not layers:
+        return
+    with SWITCH.short():
+        if n <= 1:
+            for layer in layers:
+                yield layer, _read_one(image, layer, analysis, shared)
+            return
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="layer") as pool:
+            # carry: each layer's reads honour the command's deadline (a contextvar).
+            read = deadline.carry(lambda la: _read_one(image, la, analysis, shared))
+            yield from zip(layers, pool.map(read, layers), strict=True)
+
+
+# -- worker processes -------------------------------------------------------------------
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where there is one: a worker starts in milliseconds with every module already
+    imported (a forkserver's or a spawned worker's start and imports cost ~0.3 s of CPU,
+    more than a small layer's analysis). The pool is made before any reader thread starts."""
+    import multiprocessing  # here: a run that reads no layer does not pay its import
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
+                n: int) -> Iterator[tuple[Layer, Sections]]:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with contextlib.ExitStack() as stack:
+        fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
+        stack.callback(shutil.rmtree, fifos, ignore_errors=True)
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
+        # On the way out, feeders stopped first (which releases their workers), then tasks
+        # not started cancelled and the running ones awaited.
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        jobs: list[tuple[Layer, Future[tuple[str, dict[str, bytes]]], _Feeder]] = []
+        for layer in layers:
+            fifo = os.path.join(fifos, str(layer.index))
+            os.mkfifo(fifo, 0o600)
+            future = pool.submit(_work, fifo, analysis, _what(layer), layer.size)
+            feeder = _Feeder(image, layer, fifo, future)
+            stack.callback(feeder.stop)
+            jobs.append((layer, future, feeder))
+        for _, _, feeder in jobs:
+            feeder.start()
+        for layer, future, feeder in jobs:
+            try:
+                entries, results = future.result(timeout=deadline.remaining())
+            except TimeoutError:
+                deadline.check(f"reading {_what(layer)}")
+                raise
+            except BrokenProcessPool as exc:  # killed: out of memory, a signal
+                feeder.stop()
+                raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
+                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
+            except BaseException:
+                feeder.stop()
+                feeder.raise_error()  # a digest mismatch explains a worker's truncated tar
+                raise
+            feeder.stop()
+            feeder.raise_error()  # read whole, but the digest did not match: not used
+            with open(entries, "rb") as f:
+                data = f.read()
+            os.unlink(entries)
+            yield layer, (data, results)
+            del data
+
+
+def _work(fifo: str, analysis: Analysis, what: str,
+          stored_size: int) -> tuple[str, dict[str, bytes]]:
+    """In a worker: the index of the blob arriving through ``fifo``: its entries written to
+    a file beside the FIFO (read once by the parent; through the pool's result pipe they
+    would be pickled, one more copy on each side), the sinks' findings returned."""
+    with open(fifo, "rb", buffering=0) as raw, SWITCH.short():
+        index = analyse(raw, analysis, what=what, stored_size=stored_size)
+        while raw.read(PIPE_CHUNK):  # whatever follows the compressed stream: the parent
+            pass  # reads the blob to its end for the digest
+    out = fifo + ".index"
+    with open(out, "wb") as f:
+        f.write(index.to_bytes())
+    return out, index.results
+
+
+class _Feeder:
+    """A thread writing one layer's stored blob, read (and digest-checked) here, into the
+    FIFO its worker reads."""
+
+    def __init__(self, image: Image, layer: Layer, fifo: str, future: Future[Any]) -> None:
+        self._image, self._layer, self._fifo, self._future = image, layer, fifo, future
+        self._stopped = threading.Event()
+        self._opened = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=deadline.carry(self._run), daemon=True,
+                                        name=f"feed-{layer.index}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop feeding; a worker still waiting to open the FIFO is released (it reads an
+        empty blob and fails), so no worker waits for a feed that will not come."""
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if not self._opened:
+            with contextlib.suppress(OSError):
+                # O_RDWR never waits for the other end, and counts as a writer: a reader
+                # blocked in open() returns, then reads end-of-file once this is closed.
+                fd = os.open(self._fifo, os.O_RDWR | os.O_NONBLOCK)
+                os.unlink(self._fifo)  # and a worker opening it later finds no FIFO
+                os.close(fd)
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        fd = self._open()
+        if fd is None:
+            return
+        try:
+            with self._image.open_layer(self._layer) as raw:
+                while not self._stopped.is_set() and (chunk := raw.read(PIPE_CHUNK)):
+                    _write_all(fd, chunk)
+        except BrokenPipeError:
+            pass  # the worker stopped reading: its future says why
+        except BaseException as exc:  # handed to the consumer
+            self._error = exc
+        finally:
+            os.close(fd)
+
+    def _open(self) -> int | None:
+        """The FIFO opened for writing once the worker opens it for reading; None when the
+        worker ended (or the feed was stopped) before it did."""
+        while not self._stopped.is_set() and not self._future.done():
+            try:
+                fd = os.open(self._fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader yet
+                self._stopped.wait(0.002)
+                continue
+            os.set_blocking(fd, True)
+            self._opened = True
+            return fd
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -1,0 +1,238 @@
+"""The layer cache: each layer's index kept between runs, by key, verified, size-bounded.
+
+A key names the layer (its blob digest, checked whenever the blob is read), what was
+looked for (``filetree.Analysis.fingerprint``: globs, size limit, content sinks and the
+catalogers they serve) and the hullcheck version, so an entry is used only where the same
+version would compute the same index; a new version computes (and stores) new ones and the
+old age out. Each entry is one file:
+
+    HCLC 1\\n
+    {"key": ..., "label": ..., "version": ..., "length": N, "sha256": ...}\\n
+    N bytes (the index, zstd-compressed)
+
+``get`` checks all of it (the magic, the header, the key it was asked for, the length and
+the digest of the bytes) and answers None, removing the file, for anything else: a
+corrupt, truncated or foreign entry is read again from the image, never trusted.
+
+Least recently used entries go first once the cache is over its size: ``get`` touches an
+entry's modification time. Files are written atomically (renamed into place), so readers and
+writers in several processes share a directory. The monitoring service keeps one in its
+data directory (SQLite mode); in PostgreSQL mode, where workers on several machines share
+one, ``fleet.layers.LayerTable`` keeps the same entries (``head`` + data, checked by
+``verified``) in a table beside the fleet's. ``Store`` is the one interface of both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import platformdirs
+
+from hullcheck import __version__
+
+ENV_DIR = "HULLCHECK_CACHE_DIR"
+DEFAULT_MAX_BYTES = 2 << 30
+MAGIC = b"HCLC 2\n"
+SUFFIX = ".layer"
+MAX_HEADER = 64 << 10
+# Entries are not compressed: zstd took 3x longer to inflate an index than reading and
+# hashing it uncompressed (bench/README.md), and warm runs read every entry.
+
+
+def default_dir() -> Path:
+    """``$HULLCHECK_CACHE_DIR``, else the user's cache directory (``~/.cache/hullcheck/layers``
+    on Linux)."""
+    env = os.environ.get(ENV_DIR)
+    return Path(env) if env else Path(platformdirs.user_cache_dir("hullcheck")) / "layers"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheStatus:
+    directory: Path | None  # a directory cache's (None: a table's)
+    location: str  # where the entries are, for people
+    entries: int
+    bytes: int
+    max_bytes: int
+    versions: tuple[tuple[str, int], ...]  # (hullcheck version, entries) of the entries read
+
+
+class Store(Protocol):
+    """A layer cache (``filetree.IndexStore`` and housekeeping): a directory of entries
+    (``LayerCache``) or a database table (``fleet.layers.LayerTable``)."""
+
+    hits: int
+    misses: int
+    rejected: int  # entries found damaged (removed: the layer is read again)
+    max_bytes: int
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes, label: str = "") -> None: ...
+
+    def status(self) -> CacheStatus: ...
+
+    def clean(self) -> int: ...
+
+
+def head(key: str, data: bytes, label: str = "") -> bytes:
+    """What an entry holds before ``data``: the magic and the header naming the key, the
+    hullcheck version, the length and the digest of ``data``."""
+    header = json.dumps({"key": key, "label": label, "version": __version__,
+                         "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return MAGIC + header.encode() + b"\n"
+
+
+class LayerCache:
+    """A directory of entries (``Store``)."""
+
+    def __init__(self, directory: Path | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.directory = directory if directory is not None else default_dir()
+        self.max_bytes = max_bytes
+        self.hits = self.misses = self.rejected = 0
+
+    def _path(self, key: str) -> Path:
+        return self.directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape"))
+                                 .hexdigest() + SUFFIX)
+
+    # -- IndexStore -----------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        data = verified(raw, key)
+        if data is None:
+            self.rejected += 1
+            path.unlink(missing_ok=True)  # read again from the image, and rewritten
+            return None
+        self.hits += 1
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used
+        return data
+
+    def put(self, key: str, data: bytes, label: str = "") -> None:
+        """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
+        command has its answer: only the next run is slower)."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_atomically(self._path(key), head(key, data, label), data)
+            self._evict()
+        except OSError:
+            return
+
+    # -- housekeeping ---------------------------------------------------------------
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last used, size, path) of every entry."""
+        out = []
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        for name in names:
+            if name.endswith(SUFFIX):
+                path = self.directory / name
+                with contextlib.suppress(OSError):
+                    st = path.stat()
+                    out.append((st.st_mtime, st.st_size, path))
+        return out
+
+    def _evict(self) -> None:
+        """Remove the least recently used entries until the cache is within its size."""
+        entries = self._entries()
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return
+        for _, size, path in sorted(entries):
+            path.unlink(missing_ok=True)
+            total -= size
+            if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
+                return
+
+    def status(self) -> CacheStatus:
+        entries = self._entries()
+        versions: dict[str, int] = {}
+        for _, _, path in entries:
+            version = _header_of(path).get("version", "?")
+            versions[str(version)] = versions.get(str(version), 0) + 1
+        return CacheStatus(directory=self.directory, location=str(self.directory),
+                           entries=len(entries),
+                           bytes=sum(size for _, size, _ in entries), max_bytes=self.max_bytes,
+                           versions=tuple(sorted(versions.items())))
+
+    def clean(self) -> int:
+        """Remove every entry (and what an interrupted write left); how many entries."""
+        removed = 0
+        for _, _, path in self._entries():
+            path.unlink(missing_ok=True)
+            removed += 1
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.directory):
+                if name.startswith(".") and SUFFIX in name:
+                    (self.directory / name).unlink(missing_ok=True)
+        return removed
+
+
+def _write_atomically(path: Path, head: bytes, data: bytes) -> None:
+    """``head`` then ``data`` in a temporary file renamed to ``path`` (as ``fileio``'s
+    atomic_write, without joining them: an index is tens of MB)."""
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=SUFFIX + ".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(head)
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def verified(raw: bytes, key: str) -> bytes | None:
+    """The data an entry (``head`` + data) holds for ``key``, or None when it is not exactly
+    that: another magic, a header too long or unreadable, another key, length or digest."""
+    if not raw.startswith(MAGIC):
+        return None
+    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
+    if end < 0:
+        return None
+    try:
+        header = json.loads(raw[len(MAGIC):end])
+    except ValueError:
+        return None
+    data = raw[end + 1:]
+    if (not isinstance(header, dict) or header.get("key") != key
+            or header.get("length") != len(data)
+            or header.get("sha256") != hashlib.sha256(data).hexdigest()):
+        return None
+    return data
+
+
+def _header_of(path: Path) -> dict[str, object]:
+    try:
+        with open(path, "rb") as f:
+            return header_of(f.read(len(MAGIC) + MAX_HEADER))
+    except OSError:
+        return {}
+
+
+def header_of(start: bytes) -> dict[str, object]:
+    """The header at the start of an entry, unchecked ({} when unreadable): for status."""
+    end = start.find(b"\n", len(MAGIC))
+    try:
+        found = json.loads(start[len(MAGIC):end]) if start.startswith(MAGIC) and end > 0 else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "MAX_HEADER", "CacheStatus", "LayerCache", "Store",
+           "default_dir", "head", "header_of", "verified"]
