@@ -33,8 +33,8 @@ def load_ignore(path: Path) -> list[IgnoreRule]:
     doc = untrusted.yaml_document(data, what=str(path), strings_only=True)
     if doc is None or doc == "":
         return []
-    if isinstance(doc, str):  # plain lines of ids, under another name: Trivy's text format
-        return foreign.trivy_text(_text(data, path), str(path))
+    if isinstance(doc, str) and not path.name.endswith((".yaml", ".yml")):
+        return foreign.trivy_text(_text(data, path), str(path))  # Trivy's text, another name
     if isinstance(doc, dict) and foreign.is_trivy_yaml(doc):
         return foreign.trivy_yaml(doc, str(path))
     if isinstance(doc, dict) and foreign.is_grype(doc, path.name):
