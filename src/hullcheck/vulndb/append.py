@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 import sqlite3
 import time
 from collections import Counter
@@ -24,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hullcheck.errors import DatabaseError, FormatError
+from hullcheck.errors import FormatError
 from hullcheck.vulndb.build import (
     IMPORTERS,
     BuildResult,
@@ -32,9 +30,8 @@ from hullcheck.vulndb.build import (
     Source,
     SourceKind,
     SourceResult,
-    _fsync,
-    _fsync_dir,
     _Writer,
+    swapped,
 )
 from hullcheck.vulndb.model import KevEntry
 from hullcheck.vulndb.store import INDEXES, SCHEMA_VERSION
@@ -65,30 +62,14 @@ def append(path: Path, sources: Sequence[Source], *,
     both cases ``path`` is left as it was. ``BuildResult.sources`` lists the added ones."""
     started = time.perf_counter()
     table = {**IMPORTERS, **(importers or {})}
-    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(6)}")
-    conn: sqlite3.Connection | None = None
-    try:
-        conn = _copy(path, tmp)
+    with swapped(path) as swap:
+        conn = swap.conn = _copy(path, swap.tmp)
         writer = _resume(conn)
         results = [_add(conn, writer, src, table) for src in sources]
         writer.finish_dead()
         _merge_packages(conn, writer)
         counts = _finish(conn, writer)
-        conn.close()
-        conn = None
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot write the database {tmp}: {exc}") from None
-    except OSError as exc:
-        raise DatabaseError(f"cannot write the database {tmp}: {exc.strerror or exc}") from None
-    finally:
-        if conn is not None:
-            conn.close()
-        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        swap.publish()
     return BuildResult(path=path, advisories=counts["advisories"], affected=counts["affected"],
                        kev=counts["kev"], sources=tuple(results),
                        seconds=time.perf_counter() - started)

@@ -238,6 +238,46 @@ class _Writer:
         c.execute("DELETE FROM advisories WHERE rowid IN (SELECT rowid FROM dead)")
 
 
+
+class Swap:
+    """A database written under a temporary name beside ``path`` (``tmp``, through ``conn``)
+    and moved over ``path`` by ``publish``: a reader never sees half of one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(6)}")
+        self.conn: sqlite3.Connection | None = None
+
+    def publish(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        _fsync(self.tmp)
+        os.replace(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+
+@contextlib.contextmanager
+def swapped(path: Path) -> Iterator[Swap]:
+    """A ``Swap`` for ``path``: errors writing it are one DatabaseError line, and whatever
+    happens its connection is closed and the temporary file and journal are removed (``path``
+    is left as it was unless ``publish`` ran)."""
+    swap = Swap(path)
+    try:
+        yield swap
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot write the database {swap.tmp}: {exc}") from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot write the database {swap.tmp}: "
+                            f"{exc.strerror or exc}") from None
+    finally:
+        if swap.conn is not None:
+            swap.conn.close()
+        for leftover in (swap.tmp, swap.tmp.with_name(swap.tmp.name + "-journal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
 def build(
     path: Path | str,
     sources: Sequence[Source],
@@ -262,10 +302,8 @@ def build(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
-    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(6)}")
-    conn: sqlite3.Connection | None = None
-    try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
+    with swapped(path) as swap:
+        conn = swap.conn = sqlite3.connect(swap.tmp, isolation_level=None)
         for pragma in (
             "journal_mode=OFF",
             "synchronous=OFF",
@@ -351,21 +389,7 @@ def build(
         conn.executescript(INDEXES)  # also commits the open transaction
         conn.execute("ANALYZE")
         conn.execute("PRAGMA journal_mode=DELETE")
-        conn.close()
-        conn = None
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot write the database {tmp}: {exc}") from None
-    except OSError as exc:
-        raise DatabaseError(f"cannot write the database {tmp}: {exc.strerror or exc}") from None
-    finally:
-        if conn is not None:
-            conn.close()
-        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        swap.publish()
     return BuildResult(
         path=path,
         advisories=counts["advisories"],
