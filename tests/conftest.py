@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -54,3 +56,20 @@ def _own_layer_cache(tmp_path_factory: pytest.TempPathFactory,
     """Each test its own, empty layer cache (the CLI's default one): a layer one test read
     is read again by the next, and nothing is left in the user's cache."""
     monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The digests of the layer blobs opened (read and analysed), in order: what the layer
+    cache spared shows as a layer missing here."""
+    from hullcheck.image import Image
+
+    seen: list[str] = []
+    real = Image.open_layer
+
+    def open_layer(self: Image, layer: Any) -> Any:
+        seen.append(layer.digest)
+        return real(self, layer)
+
+    monkeypatch.setattr(Image, "open_layer", open_layer)
+    yield seen

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from hullcheck import pipeline
 from hullcheck.cli.main import main
-from hullcheck.image import Image
 from hullcheck.image.writer import whiteout
 from hullcheck.layercache import LayerCache
 from hullcheck.pipeline.images import layer_cache
@@ -26,18 +24,6 @@ AWS = {"root/.aws/credentials": f"[default]\naws_access_key_id = {fakes.aws_key_
                                 f"aws_secret_access_key = {fakes.aws_secret()}\n"}
 
 
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The digests of the layer blobs opened, in order."""
-    seen: list[str] = []
-    real = Image.open_layer
-
-    def open_layer(self: Image, layer: Any) -> Any:
-        seen.append(layer.digest)
-        return real(self, layer)
-
-    monkeypatch.setattr(Image, "open_layer", open_layer)
-    yield seen
 
 
 def _base_layers() -> list[Any]:

@@ -6,15 +6,11 @@ counted (the blobs opened), never timed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from hullcheck.fleet import schema as t
-from hullcheck.image import Image
 from hullcheck.image.writer import BuiltImage, ImageBuilder
 from hullcheck.monitor.service import Service
 from tests.fixtures.registry import RunningRegistry
@@ -33,19 +29,6 @@ BASE = {"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n"}
 PIP = {f"{SITE}/requests-2.19.0.dist-info/METADATA": metadata("requests", "2.19.0")}
 
 
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The digests of the layer blobs opened (read and analysed), in order."""
-    seen: list[str] = []
-    real = Image.open_layer
-
-    def open_layer(self: Image, layer: Any) -> Any:
-        seen.append(layer.digest)
-
-        return real(self, layer)
-
-    monkeypatch.setattr(Image, "open_layer", open_layer)
-    yield seen
 
 
 def _image(*top: dict[str, str]) -> BuiltImage:
