@@ -22,18 +22,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hullcheck.errors import FormatError
 from hullcheck.vulndb.build import (
     IMPORTERS,
     BuildResult,
     Importer,
     Source,
     SourceKind,
-    SourceResult,
     _Writer,
+    add_source,
     swapped,
 )
-from hullcheck.vulndb.model import KevEntry
 from hullcheck.vulndb.store import INDEXES, SCHEMA_VERSION
 
 MAX_KEPT_ERRORS = 100
@@ -65,7 +63,7 @@ def append(path: Path, sources: Sequence[Source], *,
     with swapped(path) as swap:
         conn = swap.conn = _copy(path, swap.tmp)
         writer = _resume(conn)
-        results = [_add(conn, writer, src, table) for src in sources]
+        results = [add_source(conn, writer, src, table) for src in sources]
         writer.finish_dead()
         _merge_packages(conn, writer)
         counts = _finish(conn, writer)
@@ -101,31 +99,6 @@ def _resume(conn: sqlite3.Connection) -> _Writer:
     writer.affected = int(counts.get("affected", 0))
     writer.ecosystems = Counter({str(k): int(v) for k, v in counts.get("ecosystems", {}).items()})
     return writer
-
-
-def _add(conn: sqlite3.Connection, writer: _Writer, src: Source,
-         table: Mapping[SourceKind, Importer]) -> SourceResult:
-    """One source's records, as ``build`` adds them."""
-    errors: list[FormatError] = []
-    stored = dups = 0
-    for item in table[src.kind](src, errors):
-        if isinstance(item, KevEntry):
-            conn.execute("INSERT OR REPLACE INTO kev VALUES (?,?,?,?,?,?,?)",
-                         (item.cve, item.date_added, item.due_date, item.known_ransomware,
-                          item.vendor, item.product, item.name))
-            stored += 1
-        elif writer.add(item):
-            stored += 1
-        else:
-            dups += 1
-    if errors and not stored and not dups:
-        raise FormatError(f"source {src.name}: no usable records ({len(errors)} rejected; "
-                          f"first: {errors[0]})")
-    conn.execute("INSERT INTO sources VALUES (?,?,?,?,?,?,?)",
-                 (src.name, src.kind.value, json.dumps(list(src.locations)), stored,
-                  len(errors), dups, "[]"))
-    return SourceResult(name=src.name, kind=src.kind, records=stored, errors=len(errors),
-                        duplicates=dups, first_errors=tuple(errors[:MAX_KEPT_ERRORS]))
 
 
 def _merge_packages(conn: sqlite3.Connection, writer: _Writer) -> None:

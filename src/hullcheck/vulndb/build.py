@@ -239,6 +239,34 @@ class _Writer:
 
 
 
+
+def add_source(conn: sqlite3.Connection, writer: _Writer, src: Source,
+               table: Mapping[SourceKind, Importer], *,
+               fetched: Sequence[FetchInfo] = ()) -> SourceResult:
+    """One source's records into the database being written, and its ``sources`` row;
+    FormatError when the source has no usable record at all."""
+    errors: list[FormatError] = []
+    stored = dups = 0
+    for item in table[src.kind](src, errors):
+        if isinstance(item, KevEntry):
+            conn.execute("INSERT OR REPLACE INTO kev VALUES (?,?,?,?,?,?,?)",
+                         (item.cve, item.date_added, item.due_date, item.known_ransomware,
+                          item.vendor, item.product, item.name))
+            stored += 1
+        elif writer.add(item):
+            stored += 1
+        else:
+            dups += 1
+    if errors and not stored and not dups:
+        raise FormatError(f"source {src.name}: no usable records ({len(errors)} rejected; "
+                          f"first: {errors[0]})")
+    conn.execute("INSERT INTO sources VALUES (?,?,?,?,?,?,?)",
+                 (src.name, src.kind.value, json.dumps(list(src.locations)), stored,
+                  len(errors), dups, json.dumps([_fetch_json(f) for f in fetched])))
+    return SourceResult(name=src.name, kind=src.kind, records=stored, errors=len(errors),
+                        duplicates=dups, first_errors=tuple(errors[:MAX_KEPT_ERRORS]))
+
+
 class Swap:
     """A database written under a temporary name beside ``path`` (``tmp``, through ``conn``)
     and moved over ``path`` by ``publish``: a reader never sees half of one."""
@@ -318,56 +346,10 @@ def build(
         results: list[SourceResult] = []
         kev_count = 0
         for src in sources:
-            errors: list[FormatError] = []
-            stored = dups = 0
-            for item in table[src.kind](src, errors):
-                if isinstance(item, KevEntry):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO kev VALUES (?,?,?,?,?,?,?)",
-                        (
-                            item.cve,
-                            item.date_added,
-                            item.due_date,
-                            item.known_ransomware,
-                            item.vendor,
-                            item.product,
-                            item.name,
-                        ),
-                    )
-                    stored += 1
-                elif writer.add(item):
-                    stored += 1
-                else:
-                    dups += 1
-            if errors and not stored and not dups:
-                raise FormatError(
-                    f"source {src.name}: no usable records ({len(errors)} rejected; first: "
-                    f"{errors[0]})"
-                )
+            result = add_source(conn, writer, src, table, fetched=fetched.get(src.name, ()))
             if src.kind is SourceKind.KEV:
-                kev_count += stored
-            results.append(
-                SourceResult(
-                    name=src.name,
-                    kind=src.kind,
-                    records=stored,
-                    errors=len(errors),
-                    duplicates=dups,
-                    first_errors=tuple(errors[:MAX_KEPT_ERRORS]),
-                )
-            )
-            conn.execute(
-                "INSERT INTO sources VALUES (?,?,?,?,?,?,?)",
-                (
-                    src.name,
-                    src.kind.value,
-                    json.dumps(list(src.locations)),
-                    stored,
-                    len(errors),
-                    dups,
-                    json.dumps([_fetch_json(f) for f in fetched.get(src.name, ())]),
-                ),
-            )
+                kev_count += result.records
+            results.append(result)
         writer.finish_dead()
         writer.finish_packages()
         kev_count = conn.execute("SELECT count(*) FROM kev").fetchone()[0]
