@@ -158,6 +158,11 @@ def test_deployments_from_kubectl_replace_the_cluster(tmp_path: Path) -> None:
      "secret-env: NOT_SET}\n", r"monitor.yaml:2: channels\[0\] \(channel ops\): secret-env: "
                                r"the environment variable NOT_SET is not set"),
     ("a: [\n", r"monitor.yaml"),
+    ("layer-cache: {max-size: lots}\n", r"monitor.yaml:1: layer-cache.max-size: must be a size"),
+    ("layer-cache: {max-size: 1MiB}\n", r"monitor.yaml:1: layer-cache.max-size: must be at "
+                                        r"least 16MiB"),
+    ("layer-cache: {max-size: 99999999999999999999GiB}\n", r"layer-cache.max-size: must be a size"),
+    ("layer-cache: {size: 2GiB}\n", r"monitor.yaml:1: layer-cache.size: unknown key"),
 ])
 def test_config_mistakes_are_one_line_with_the_line(tmp_path: Path, text: str,
                                                     message: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from hullcheck.fleet import schema as t
@@ -119,3 +120,16 @@ def test_sqlite_mode_keeps_the_cache_in_the_data_dir(
         assert [f.finding.advisory_id for f in stored.findings] == ["CVE-2018-18074"]
     entries = list((tmp_path / "data" / "layers").glob("*.layer"))
     assert len(entries) >= 4 * 3  # four layers: entries, binaries, record digests at least
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("64 MiB", 64 << 20), ("1073741824", 1 << 30),
+    (None, 2 << 30)])
+def test_the_config_bounds_the_cache(tmp_path: Path, registry: RunningRegistry,
+                                     size: str | None, expected: int) -> None:
+    text = f"registries: [{{host: \"{registry.host}\"}}]\n"
+    if size is not None:
+        text += f"layer-cache: {{max-size: {size}}}\n"
+    with Service.open(data_dir=tmp_path / "data", database_url=None,
+                      config=config(text, base=tmp_path)) as svc:
+        assert svc.ctx.layers.status().max_bytes == expected

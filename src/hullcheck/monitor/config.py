@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from hullcheck import untrusted
+from hullcheck import layercache, untrusted
 from hullcheck.deadline import parse_duration
 from hullcheck.errors import FormatError, HullcheckError
 from hullcheck.globs import translate
@@ -47,6 +47,10 @@ _TAG = "tag:yaml.org,2002:"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 MIN_EVERY = 10.0  # seconds: schedules faster than this would only load the registry
+MIN_LAYER_CACHE = 16 << 20  # bytes: below this one large layer's index would not fit
+_SIZE = re.compile(r"([0-9]+)\s*([KMGT]i?B?|B)?", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30, "ti": 1 << 40}
 
 
 class ConfigError(FormatError):
@@ -135,6 +139,7 @@ class Config:
     signing: Signing | None = None
     base_catalog: Path | None = None
     base_trust: Path | None = None
+    layer_cache_bytes: int = layercache.DEFAULT_MAX_BYTES  # the layer cache's LRU bound
 
     def registry(self, host: str) -> Registry | None:
         host = host.lower()
@@ -241,6 +246,20 @@ class _Map:
             raise self.ctx.error(node, self.p(key), f"must be at least {MIN_EVERY:g}s")
         return seconds
 
+    def size(self, key: str, *, minimum: int) -> int | None:
+        """A size such as ``2GiB``, ``500MB`` or ``1073741824`` (bytes), at least ``minimum``."""
+        node = self.scalar(key)
+        if node is None:
+            return None
+        match = _SIZE.fullmatch(node.value.strip())
+        if match is None or len(match[1]) > 18:
+            raise self.ctx.error(node, self.p(key), f"must be a size such as 500MiB or 2GiB, "
+                                 f"not {_kind(node)}")
+        size = int(match[1]) * _UNITS[(match[2] or "").lower().removesuffix("b")]
+        if size < minimum:
+            raise self.ctx.error(node, self.p(key), f"must be at least {minimum >> 20}MiB")
+        return size
+
     def file(self, key: str) -> Path | None:
         node = self.scalar(key)
         return None if node is None else self.ctx.path(node, self.p(key))
@@ -304,6 +323,7 @@ def parse_config(text: str | bytes, *, name: str = "config", base: Path = Path()
             **_signatures(ctx, top.get("signatures")),
             signing=_signing(ctx, top.get("signing")),
             **_base(ctx, top.get("base")),
+            **_layer_cache(ctx, top.get("layer-cache")),
         )
         top.finish()
         _check_registries(ctx, top, config)
@@ -476,6 +496,15 @@ def _base(ctx: _Ctx, node: yaml.Node | None) -> dict[str, Any]:
     out = {"base_catalog": m.file("catalog"), "base_trust": m.file("trust")}
     m.finish()
     return out
+
+
+def _layer_cache(ctx: _Ctx, node: yaml.Node | None) -> dict[str, Any]:
+    if node is None:
+        return {}
+    m = _Map(ctx, node, "layer-cache")
+    size = m.size("max-size", minimum=MIN_LAYER_CACHE)
+    m.finish()
+    return {} if size is None else {"layer_cache_bytes": size}
 
 
 def _check_registries(ctx: _Ctx, top: _Map, config: Config) -> None:

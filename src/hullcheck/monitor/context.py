@@ -38,7 +38,6 @@ class Context:
     job_lease: dt.timedelta = dt.timedelta(minutes=10)  # SQLite jobs; renewed while running
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{uuid.uuid4().hex[:8]}")
-    layer_cache_bytes: int = layercache.DEFAULT_MAX_BYTES
     _layers: layercache.Store | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -74,10 +73,10 @@ class Context:
             if self.postgresql:
                 from hullcheck.fleet.layers import LayerTable
 
-                self._layers = LayerTable(self.store, max_bytes=self.layer_cache_bytes)
+                self._layers = LayerTable(self.store, max_bytes=self.config.layer_cache_bytes)
             else:
                 self._layers = layercache.LayerCache(self.data_dir / LAYER_DIR,
-                                                     max_bytes=self.layer_cache_bytes)
+                                                     max_bytes=self.config.layer_cache_bytes)
         return self._layers
 
     # -- the advisory database ----------------------------------------------------------------
