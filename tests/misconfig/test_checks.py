@@ -95,6 +95,27 @@ def test_sshd_binary_and_setid_evidence(tmp_path: Path) -> None:
     assert status(ref, "HC-C006")[1] == ("/usr/bin/odd (setgid, mode 2755)",)
 
 
+def test_package_caches_are_counted_per_directory(tmp_path: Path) -> None:
+    ref = image(tmp_path, [
+        file("var/lib/apt/lists/deb.debian.org_Packages", "a" * 100),
+        file("var/lib/apt/lists/partial/half", "b" * 7),  # apt's own work dirs are not a cache
+        file("var/lib/apt/lists/lock", ""),
+        file("var/lib/apt/listsmore/x", "c"),  # not under the directory
+        file("root/.cache/pip/http/ab/cd", "d" * 10), file("root/.cache/pip/wheels/w.whl", "e"),
+        file("var/cache/apk/APKINDEX.tar.gz", "f" * 3),
+        directory("root/.npm"),  # a directory alone is no cache
+        file("usr/bin/setid-b", "x", mode=0o4755), file("usr/bin/setid-a", "x", mode=0o6755),
+        directory("srv/shared", mode=0o777), directory("srv/tmp", mode=0o1777),
+        file("srv/open.txt", "x", mode=0o666)])
+    assert status(ref, "HC-C004") == (Status.FAIL, (
+        "/var/lib/apt/lists: 1 files, 100 bytes", "/var/cache/apk: 1 files, 3 bytes",
+        "/root/.cache/pip: 2 files, 11 bytes"))
+    assert status(ref, "HC-C006")[1] == ("/usr/bin/setid-a (setuid+setgid, mode 6755)",
+                                         "/usr/bin/setid-b (setuid, mode 4755)")
+    assert status(ref, "HC-C007")[1] == ("/srv/open.txt (file, mode 0666)",
+                                         "/srv/shared (dir, mode 0777)")
+
+
 def test_deleted_setid_file_is_not_in_the_final_view(tmp_path: Path) -> None:
     ref = image(tmp_path, [file("usr/local/bin/helper", "x", mode=0o4755)],
                 [whiteout("usr/local/bin/helper")])
@@ -125,3 +146,24 @@ def test_cli_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["config", bad, "-o", "json", "--fail-on", "high"]) == 1
     assert main(["config", image(tmp_path), "-o", "table", "--fail"]) == 0
     assert "0 failed" in capsys.readouterr().out
+
+
+def test_run_walks_the_tree_once_and_lets_go_of_it(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck import filetree
+    from hullcheck.filetree.tree import View
+    from hullcheck.misconfig import checks
+
+    img = open_image(image(tmp_path, [file("usr/bin/odd", "x", mode=0o4755)]))
+    tree = filetree.build(img, ())
+    walks = []
+    real = View.files
+
+    def counted(self: View) -> Any:
+        walks.append(1)
+        return real(self)
+
+    monkeypatch.setattr(View, "files", counted)
+    assert misconfig.run(img, tree).findings  # runs as root, setid file, ...
+    assert len(walks) == 1  # package caches, set-id and world-writable share one walk
+    assert tree not in checks._FILES  # the entries are not kept with the tree

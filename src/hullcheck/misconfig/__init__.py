@@ -14,7 +14,7 @@ from enum import StrEnum
 from hullcheck import filetree
 from hullcheck.filetree import FileTree
 from hullcheck.image.model import Image
-from hullcheck.misconfig.checks import CHECKS, SETID_ALLOWED, Check, setid_files
+from hullcheck.misconfig.checks import CHECKS, SETID_ALLOWED, Check, forget, setid_files
 from hullcheck.model import ImageSource, Severity
 
 
@@ -53,14 +53,17 @@ def run(image: Image, tree: FileTree | None = None, *,
     if tree is None:
         tree = filetree.build(image, ())
     results = []
-    for c in CHECKS:
-        evidence = (setid_files(image, tree, setid_allowed) if c.fn is setid_files
-                    else c.fn(image, tree))
-        status = (Status.NOT_APPLICABLE if evidence is None
-                  else Status.FAIL if evidence else Status.PASS)
-        results.append(ConfigFinding(id=c.id, title=c.title, severity=c.severity, cis=c.cis,
-                                     remediation=c.remediation, status=status,
-                                     evidence=evidence or ()))
+    try:
+        for c in CHECKS:
+            evidence = (setid_files(image, tree, setid_allowed) if c.fn is setid_files
+                        else c.fn(image, tree))
+            status = (Status.NOT_APPLICABLE if evidence is None
+                      else Status.FAIL if evidence else Status.PASS)
+            results.append(ConfigFinding(id=c.id, title=c.title, severity=c.severity, cis=c.cis,
+                                         remediation=c.remediation, status=status,
+                                         evidence=evidence or ()))
+    finally:
+        forget(tree)  # the walked entries are not kept with the tree
     return ConfigReport(source=image.source, results=tuple(results))
 
 
