@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -183,8 +184,15 @@ class AdmissionController:
         self.failure_policy = failure_policy
         self._clock = clock
         self._today = today
-        self._cache: dict[str, tuple[float, Evidence]] = {}
+        # digest -> (expiry, evidence), in the order stored: with one TTL and a monotonic
+        # clock that is expiry order, so the expired entries are always the oldest.
+        self._cache: OrderedDict[str, tuple[float, Evidence]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def cached(self) -> int:
+        """How many digests' evidence the cache holds."""
+        return len(self._cache)
 
     # -- one image ------------------------------------------------------------------------
 
@@ -198,6 +206,16 @@ class AdmissionController:
                 return None
             return hit[1]
 
+    def _expire(self) -> None:
+        """Drop the entries past their time (the lock held): a digest no review names again
+        must not be kept for ever, or Pods naming ever new digests grow the cache without end."""
+        now = self._clock()
+        while self._cache:
+            digest, (expires, _) = next(iter(self._cache.items()))
+            if expires > now:
+                return
+            del self._cache[digest]
+
     def decision_for(self, ref: ImageName, digest: str) -> Decision:
         """The decision for ``ref`` (as written) at ``digest``; evidence cached by digest."""
         evidence = self._cached(digest)
@@ -205,6 +223,7 @@ class AdmissionController:
             evidence = self._gather(ref.with_digest(digest))
             if self._ttl > 0:
                 with self._lock:
+                    self._expire()
                     self._cache[digest] = (self._clock() + self._ttl, evidence)
         return self._decide(evidence, ref, digest, self._today())
 
