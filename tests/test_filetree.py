@@ -446,3 +446,30 @@ def test_a_matching_sink_is_told_whether_the_globs_matched() -> None:
     sink = Matching()
     _read_tar(_tar(("k/a", "1", "0"), ("b", "2", "0")), wanted=["/k/*"], sink=sink)
     assert sink.asked == [("/k/a", True), ("/b", False)] and sink.got == []
+
+
+def test_regular_is_what_lookup_gives_for_a_file_right_there(tmp_path: Path) -> None:
+    """``View.regular`` (RECORD checks' fast path) answers only where ``lookup`` would give
+    the file at that very path; for anything else it says None and ``lookup`` decides."""
+    tree = tree_of(
+        tmp_path,
+        [file("a/kept", "kept"), file("a/plain", "12345"), symlink("a/link", "plain"),
+         hardlink("a/hard", "a/plain"), directory("a/dir"), symlink("b", "a"),
+         file("a/gone", "x"), file("a/later", "old")],
+        [whiteout("a/gone"), file("a/later", "newer")],
+        globs=["/a/kept"],
+    )
+    final, first = tree.view(), tree.view(upto=0)
+    assert final.regular("/a/kept") == (0, 4, b"kept")
+    assert final.regular("/a/plain") == (0, 5, None)
+    assert final.regular("/a/later") == (1, 5, None) and first.regular("/a/later") == (0, 3, None)
+    assert final.regular("/a/gone") is None and first.regular("/a/gone") == (0, 1, None)
+    for path in ("/a/link", "/a/hard", "/a/dir", "/b/plain", "/a/none", "/a"):
+        assert final.regular(path) is None, path
+    paths = ["/a/kept", "/a/plain", "/a/later", "/a/gone", "/a/link", "/a/hard", "/b/plain"]
+    for view in (final, first):
+        for path in paths:
+            found, entry = view.regular(path), view.lookup(path)
+            if found is not None:
+                assert entry is not None and entry.path == path
+                assert found == (entry.layer, entry.size, entry.content)

@@ -6,16 +6,22 @@ small wheel (its ``__pycache__`` dropped): a real RECORD and direct_url.json.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hullcheck.catalog.python import (
     PythonInstalledCataloger,
+    _absolute,
     _digest,
+    _record_rows,
     direct_url_extras,
 )
+from hullcheck.filetree import FileEntry, LayerIndex
 from hullcheck.image.writer import whiteout
 from hullcheck.model import Inventory, Visibility
 from tests.fixtures.images import inventory_of
@@ -151,3 +157,43 @@ def test_direct_url_kinds(doc: dict, expected: dict[str, str]) -> None:
                                   b'{"url": "x"}' + b" " * (1 << 17)])
 def test_unreadable_direct_url_still_marks(data: bytes) -> None:
     assert direct_url_extras(data) == [("direct-url", "unreadable")]
+
+
+_cells = st.text(alphabet=st.sampled_from(list("ab/.=_- \t,\"'\\é")), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_cells, max_size=4), max_size=6))
+def test_record_rows_are_read_as_csv_reads_them(rows: list[list[str]]) -> None:
+    """A RECORD without quotes is split at its commas instead of through the csv module:
+    the same rows either way (csv's own rows as the oracle)."""
+    text = "\n".join(",".join(r) for r in rows)
+    data = text.encode()
+    expected = []
+    for row in csv.reader(text.splitlines()):
+        if row and row[0].strip():
+            expected.append((_absolute(row[0].strip(), "/s"),
+                             row[1].strip() if len(row) > 1 else "",
+                             row[2].strip() if len(row) > 2 else ""))
+    assert list(_record_rows(data, "/s")) == expected
+
+
+def test_rows_of_files_right_there_make_no_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    """A site's RECORDs list ~10^5 files: each one found at its own path is checked from the
+    tree's columns, without a ``FileEntry`` made for it (counted), with the same answers."""
+    rows = [f"x/m{i}.py,sha256={_digest('sha256', b'%d' % i)},{len(b'%d' % i)}" for i in range(50)]
+    files: dict[str, bytes | str] = {f"s/x/m{i}.py": b"%d" % i for i in range(50)}
+    files["s/x-1.dist-info/METADATA"] = "Name: x\nVersion: 1\n"
+    files["s/x-1.dist-info/RECORD"] = "\n".join(rows) + "\n"
+    made = {"n": 0}
+    real = LayerIndex.entry
+
+    def counting(self: LayerIndex, row: int, layer: int, ref: int = -1) -> FileEntry:
+        made["n"] += 1
+        return real(self, row, layer, ref)
+
+    monkeypatch.setattr(LayerIndex, "entry", counting)
+    (p,) = scan(tmp_path, files).packages
+    assert dict(p.extras)["record:checked"] == "50 files: 0 by hash, 50 by size only"
+    assert made["n"] < 10, made  # METADATA, RECORD and direct_url.json: not one per row

@@ -31,13 +31,14 @@ from hullcheck.model import (
 )
 from hullcheck.sbom import _cyclonedx_files as cdx_files
 from hullcheck.sbom import cyclonedx
+from tests.sbom import cyclonedx_model
 
 VOLATILE = re.compile(r'"(timestamp|serialNumber)": "[^"]*"')
 
 
 def _library(inventory: Inventory) -> str:
     """What the library's own JSON outputter writes (files nested as the encoder nests them)."""
-    bom = cyclonedx._bom(inventory)
+    bom = cyclonedx_model.library_bom(inventory)
     doc = json.loads(make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string())
     return cdx_files.dump_json(doc, cdx_files.owned(inventory))
 
@@ -126,7 +127,7 @@ XML_VOLATILE = re.compile(r'(serialNumber="|<timestamp>)[^"<]*')
 def test_xml_is_the_librarys_byte_for_byte(inventory: Inventory) -> None:
     owned = cdx_files.owned(inventory)
     ours = cdx_files.dump_xml(cyclonedx._xml_root(cyclonedx._json_document(inventory)), owned)
-    library = cdx_files.dump_xml(cyclonedx._library_xml_root(inventory), owned)
+    library = cdx_files.dump_xml(cyclonedx_model.library_xml_root(inventory), owned)
     assert XML_VOLATILE.sub(r"\1X", ours) == XML_VOLATILE.sub(r"\1X", library)
 
 
@@ -154,7 +155,7 @@ def test_the_oracles_model_registers_dependencies_linearly(monkeypatch: Any) -> 
     counts = []
     for n in (200, 800):
         calls["eq"] = 0
-        cyclonedx._library_xml_root(_many(n))
+        cyclonedx_model.library_xml_root(_many(n))
         counts.append(calls["eq"])
     # Linear: four times the packages, about four times the comparisons (the library's own
     # registration made sixteen times as many: n² / 2 each time it is called).
@@ -165,12 +166,12 @@ def test_large_inventories_match_and_are_written_without_the_model(monkeypatch: 
     inventory = _many(300)
     expected = _library(inventory)
     owned = cdx_files.owned(inventory)
-    expected_xml = cdx_files.dump_xml(cyclonedx._library_xml_root(inventory), owned)
+    expected_xml = cdx_files.dump_xml(cyclonedx_model.library_xml_root(inventory), owned)
 
-    def refuse(*_a: Any, **_k: Any) -> Bom:
+    def refuse(*_a: Any, **_k: Any) -> None:
         raise AssertionError("the encoder built the library's model")
 
-    monkeypatch.setattr(cyclonedx, "_bom", refuse)
+    monkeypatch.setattr(Bom, "__init__", refuse)
     _same(cyclonedx.encode(inventory).decode().rstrip("\n"), expected)
     xml = cyclonedx.encode(inventory, xml=True).decode().rstrip("\n")
     assert XML_VOLATILE.sub(r"\1X", xml) == XML_VOLATILE.sub(r"\1X", expected_xml)
@@ -189,3 +190,15 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text()
 @given(json_values)
 def test_the_fast_indenter_writes_what_json_dumps_writes(value: Any) -> None:
     assert cdx_files.dumps_indented(value) == json.dumps(value, indent=2)
+
+
+def test_spdx_ids_are_fixed_up_as_the_library_fixes_them_up() -> None:
+    """The encoder reads the library's SPDX id list from its schema file instead of importing
+    ``cyclonedx.spdx``: every id, in any case, and names that are no id, as the library says."""
+    from cyclonedx import spdx
+
+    ids = sorted(cyclonedx._spdx_ids().values())
+    assert len(ids) > 500 and "Apache-2.0" in ids
+    words = [*ids, *(i.lower() for i in ids), *(i.upper() for i in ids),
+             "BSD", "GPL", "Custom licence", "", "MIT OR Apache-2.0", "LicenseRef-x"]
+    assert [cyclonedx.fixup_id(w) for w in words] == [spdx.fixup_id(w) for w in words]

@@ -163,8 +163,10 @@ class _Resolver:
         real = self.dirs.get(parent)
         if real is None:
             real = self.view.resolve(parent or "/") or parent
-            self.dirs[parent] = real
-        return f"{real.rstrip('/')}/{base}"
+            # A directory that is its own canonical path (most are) keeps its files' paths
+            # as they are: marked by an empty string, no new string made for each file.
+            self.dirs[parent] = real = "" if real == parent and parent[-1:] != "/" else real
+        return f"{real.rstrip('/')}/{base}" if real else path
 
 
 def _apply_ownership(

@@ -41,7 +41,7 @@ import re
 import threading
 import tomllib
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -116,12 +116,16 @@ def licenses_of(meta: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _record_rows(data: bytes, base: str) -> tuple[tuple[str, str, str], ...]:
     """(absolute path, hash, size) per RECORD row, parsed once for files and integrity."""
     out: list[tuple[str, str, str]] = []
     text = data.decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(text.splitlines())):
+    # A line without quotes is what csv reads it as: its fields split at the commas
+    # (the csv module costs ~1 µs a row more, and a site's RECORDs have ~10^5 rows).
+    lines = text.splitlines()
+    rows = (csv.reader(lines) if '"' in text else (line.split(",") for line in lines))
+    for number, row in enumerate(rows):
         if number >= MAX_RECORD_ROWS:
             break
         if not row or not row[0].strip():
@@ -148,10 +152,15 @@ def _absolute(path: str, base: str) -> str:
     return "/" + normal.lstrip("/")  # ".." stops at the image root
 
 
-def owned_files(metadata_path: str, view: View) -> tuple[str, ...]:
+def owned_files(metadata_path: str, view: View,
+                judged: LayerRecord | None = None) -> tuple[str, ...]:
+    """The files a distribution's RECORD (or installed-files.txt) lists; ``judged``: its
+    RECORD's rows as its layer read them (``judged_record``), not parsed again."""
     meta_dir = posixpath.dirname(metadata_path)
     site = posixpath.dirname(meta_dir)
     if meta_dir.endswith(".dist-info"):
+        if judged is not None:
+            return tuple(dict.fromkeys(judged.paths))
         data = view.read(f"{meta_dir}/RECORD")
         return _record_files(data, site) if data is not None else ()
     if meta_dir.endswith(".egg-info"):
@@ -191,17 +200,57 @@ def _digest(algorithm: str, data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
 
 
+def judged_record(meta_dir: str, view: View,
+                  digests: Mapping[tuple[int, str], str] | None) -> tuple[int, LayerRecord] | None:
+    """The layer and rows of ``meta_dir``'s RECORD as the layer that wrote it judged them
+    (``layer_records``, through ``StreamedDigests``), when that RECORD is the one ``view``
+    has there; None otherwise."""
+    if not isinstance(digests, StreamedDigests) or not digests.records:
+        return None
+    path = f"{meta_dir}/RECORD"
+    found = view.regular(path)
+    if found is None:
+        return None
+    judged = digests.records.get((found[0], path))
+    return (found[0], judged) if judged is not None else None
+
+
 def verify_record(data: bytes, meta_dir: str, view: View,
-                  digests: Mapping[tuple[int, str], str] | None = None) -> RecordCheck:
+                  digests: Mapping[tuple[int, str], str] | None = None,
+                  judged: tuple[int, LayerRecord] | None = None) -> RecordCheck:
     """Compare every hashed row of a RECORD (``path,algo=urlsafe-b64,size``) with the view:
     by hash when the file's bytes were kept or its sha256 streamed by (``digests``, from
-    ``RecordDigests``), else by size."""
+    ``RecordDigests``), else by size. ``judged``: the RECORD's layer and its rows as that
+    layer judged them (``judged_record``): a row's verdict stands where the file the view
+    shows at its path is still that layer's, the others are checked here."""
     site = posixpath.dirname(meta_dir)
     exempt = {f"{meta_dir}/{name}" for name in _RECORD_SIDECARS}
     by_hash = by_size = unsupported = 0
     modified: list[str] = []
     missing: list[str] = []
-    for path, digest, size in _record_rows(data, site):
+    if judged is not None:
+        record_layer, record = judged
+        rows: Iterable[tuple[str, str, str, int]] = zip(
+            record.paths, record.digests, record.sizes, record.verdicts, strict=True)
+    else:
+        record_layer = -1
+        rows = ((path, digest, size, UNJUDGED)
+                for path, digest, size in _record_rows(data, site))
+    for i, (path, listed_digest, listed_size, verdict) in enumerate(rows):
+        digest, size = listed_digest, listed_size
+        if verdict != UNJUDGED:  # a hashed row its layer judged
+            if path in exempt:
+                continue
+            visible = view.regular(path)
+            if visible is not None and visible[0] == record_layer:  # the file it judged
+                if verdict == SAME:
+                    by_hash += 1
+                else:
+                    modified.append(path)
+                continue
+            # A later layer changed it (or the view is of another layer): checked here, with
+            # the row as written (a judged row's hash and size are not kept with it).
+            _, digest, size = _record_rows(data, site)[i]
         if not digest:
             continue  # no hash: the RECORD itself, .pyc files, INSTALLER written later
         if path in exempt:
@@ -210,22 +259,28 @@ def verify_record(data: bytes, meta_dir: str, view: View,
         if algorithm not in RECORD_ALGORITHMS or not expected:
             unsupported += 1
             continue
-        entry = view.lookup(path)
-        if entry is None:
-            missing.append(path)
-            continue
-        if entry.kind is not Kind.FILE:
-            modified.append(path)  # now a directory, a device, a dangling hard link
-            continue
-        if size.isdigit() and int(size) != entry.size:
+        where = path  # the file's own path: another when a link leads to it
+        found = view.regular(path)  # the common case: a file right there, no entry made
+        if found is not None:
+            layer, actual, content = found
+        else:
+            entry = view.lookup(path)  # through links: what a container would open
+            if entry is None:
+                missing.append(path)
+                continue
+            if entry.kind is not Kind.FILE:
+                modified.append(path)  # now a directory, a device, a dangling hard link
+                continue
+            layer, actual, content, where = entry.layer, entry.size, entry.content, entry.path
+        if size.isdigit() and int(size) != actual:
             modified.append(path)
-        elif entry.content is not None:
-            if _digest(algorithm, entry.content) == expected.rstrip("="):
+        elif content is not None:
+            if _digest(algorithm, content) == expected.rstrip("="):
                 by_hash += 1
             else:
                 modified.append(path)
-        elif algorithm == "sha256" and digests and (entry.layer, entry.path) in digests:
-            if digests[entry.layer, entry.path] == expected.rstrip("="):
+        elif algorithm == "sha256" and digests and (layer, where) in digests:
+            if digests[layer, where] == expected.rstrip("="):
                 by_hash += 1
             else:
                 modified.append(path)
@@ -338,15 +393,17 @@ def package_of(text: str, path: str, view: View,
     extras.append(("site", posixpath.dirname(posixpath.dirname(path))
                    if not path.endswith(".egg-info") else posixpath.dirname(path)))
     meta_dir = posixpath.dirname(path)
+    judged = None
     if meta_dir.endswith(".dist-info"):
         record = view.read(f"{meta_dir}/RECORD")
         if record is not None:
-            extras.extend(record_extras(verify_record(record, meta_dir, view, digests)))
+            judged = judged_record(meta_dir, view, digests)
+            extras.extend(record_extras(verify_record(record, meta_dir, view, digests, judged)))
         direct = view.read(f"{meta_dir}/direct_url.json")
         if direct is not None:
             extras.extend(direct_url_extras(direct))
     return package(name, version, NAME, path, extras, licenses=licenses_of(meta),
-                   files=owned_files(path, view))
+                   files=owned_files(path, view, judged[1] if judged is not None else None))
 
 
 def package(name: str, version: str, found_by: str, evidence: str,
@@ -385,13 +442,18 @@ class PythonInstalledCataloger:
 
 class RecordDigests:
     """A ``filetree.ContentSink`` hashing the files of Python package directories as the
-    layers stream, so every RECORD row can be checked by hash without keeping the bytes."""
+    layers stream, so every RECORD row can be checked by hash without keeping the bytes.
+    It keeps each file's size and the RECORDs too: as part of one layer's analysis
+    (``streaming.RecordSpec``) the rows whose file the same layer wrote are judged there
+    (``layer_records``), and cached with the layer."""
 
     max_size = 64 << 20
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.digests: dict[tuple[int, str], str] = {}
+        self.sizes: dict[tuple[int, str], int] = {}
+        self.records: dict[tuple[int, str], bytes] = {}
 
     def wants(self, path: str, size: int) -> bool:
         return size <= self.max_size and ("/site-packages/" in path
@@ -402,6 +464,72 @@ class RecordDigests:
         digest = _digest("sha256", data)
         with self._lock:
             self.digests[layer, path] = digest
+            self.sizes[layer, path] = len(data)
+            if path.endswith(".dist-info/RECORD"):
+                self.records[layer, path] = data
+
+
+# A RECORD row as its layer judged it (``LayerRecord.verdicts``): not judged there (the file
+# is not the layer's, or not hashed with sha256), or the file as the layer wrote it has the
+# row's size and sha256, or has not.
+UNJUDGED, SAME, CHANGED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRecord:
+    """One RECORD as the layer that wrote it read it: its rows (``_record_rows``) in columns,
+    and a verdict per row for the files that layer wrote beside it (a judged row keeps no
+    hash or size: its verdict says what they gave). Whoever reads the RECORD in a merged
+    tree takes a verdict only where the file visible there is still that layer's."""
+
+    paths: Sequence[str]
+    digests: Sequence[str]  # "" for a judged row
+    sizes: Sequence[str]  # "" for a judged row
+    verdicts: bytes  # one of UNJUDGED, SAME, CHANGED per row
+
+    def __post_init__(self) -> None:
+        n = len(self.paths)
+        if not len(self.digests) == len(self.sizes) == len(self.verdicts) == n \
+                or self.verdicts.translate(None, _VERDICTS):
+            raise ValueError("malformed judged RECORD")
+
+
+_VERDICTS = bytes([UNJUDGED, SAME, CHANGED])
+
+
+class StreamedDigests(dict[tuple[int, str], str]):
+    """(layer, path) -> the sha256 of each Python package file that streamed by (as RECORD
+    writes it), and ``records``: (layer, RECORD path) -> that RECORD as its layer judged it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[tuple[int, str], LayerRecord] = {}
+
+
+def layer_records(sink: RecordDigests) -> dict[str, LayerRecord]:
+    """The RECORDs ``sink`` saw in one layer (path -> ``LayerRecord``), each row judged
+    against the file the same layer wrote at its path, as ``verify_record`` would judge it."""
+    out: dict[str, LayerRecord] = {}
+    for (layer, path), data in sink.records.items():
+        rows = _record_rows(data, posixpath.dirname(posixpath.dirname(path)))
+        paths, digests, sizes = [], [], []
+        verdicts = bytearray(len(rows))
+        for i, (row_path, digest, size) in enumerate(rows):
+            paths.append(row_path)
+            algorithm, _, expected = digest.partition("=")
+            found = sink.digests.get((layer, row_path))
+            if algorithm != "sha256" or not expected or found is None:
+                digests.append(digest)
+                sizes.append(size)
+                continue
+            if size.isdigit() and int(size) != sink.sizes[layer, row_path]:
+                verdicts[i] = CHANGED
+            else:
+                verdicts[i] = SAME if found == expected.rstrip("=") else CHANGED
+            digests.append("")
+            sizes.append("")
+        out[path] = LayerRecord(paths, digests, sizes, bytes(verdicts))
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from hullcheck.catalog.elf import (
     looks_executable,
     section_headers_at,
 )
-from hullcheck.catalog.python import RecordDigests
+from hullcheck.catalog.python import LayerRecord, RecordDigests, StreamedDigests, layer_records
 from hullcheck.catalog.registry import BINARY_CATALOGERS
 from hullcheck.errors import FormatError
 from hullcheck.filetree import DEFAULT_MAX_FILE, ContentSink, compile_globs
@@ -388,8 +388,22 @@ class _LayerBinaries(msgspec.Struct, array_like=True, forbid_unknown_fields=True
     covered: list[str]  # paths
 
 
+class _LayerRecord(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    path: str
+    paths: list[str]
+    digests: list[str]
+    sizes: list[str]
+    verdicts: bytes
+
+
+class _LayerDigests(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    digests: list[tuple[str, str]]  # (path, sha256 as RECORD writes it)
+    records: list[_LayerRecord]
+
+
 _BINARIES = msgspec.msgpack.Decoder(_LayerBinaries)
-_DIGESTS = msgspec.msgpack.Decoder(list[tuple[str, str]])
+_DIGESTS = msgspec.msgpack.Decoder(_LayerDigests)
+RECORD_FORMAT = 2  # of RecordSpec's findings: 2 holds the RECORDs judged in their layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,24 +446,35 @@ class BinarySpec:
 @dataclass(frozen=True, slots=True)
 class RecordSpec:
     """``python.RecordDigests`` as part of each layer's analysis: the sha256 of Python
-    package files, for RECORD rows."""
+    package files, for RECORD rows, and each RECORD's rows judged against the files the
+    same layer wrote (``python.layer_records``): a warm run neither parses those RECORDs
+    nor compares their rows again, only checks that the files are still that layer's."""
 
     name: str = "record-digests"
 
     def fingerprint(self) -> str:
-        return f"sha256 up to {RecordDigests.max_size}"
+        return f"sha256 up to {RecordDigests.max_size}, format {RECORD_FORMAT}"
 
     def new(self) -> ContentSink:
         return RecordDigests()
 
     def result(self, sink: ContentSink) -> bytes:
         assert isinstance(sink, RecordDigests)
-        return msgspec.msgpack.encode(sorted((p, d) for (_, p), d in sink.digests.items()))
+        records = [_LayerRecord(path, list(r.paths), list(r.digests), list(r.sizes), r.verdicts)
+                   for path, r in sorted(layer_records(sink).items())]
+        return msgspec.msgpack.encode(_LayerDigests(
+            sorted((p, d) for (_, p), d in sink.digests.items()), records))
 
     @staticmethod
-    def merge(parts: Sequence[tuple[int, bytes]]) -> dict[tuple[int, str], str]:
-        return {(layer, path): digest for layer, data in parts
-                for path, digest in _DIGESTS.decode(data)}
+    def merge(parts: Sequence[tuple[int, bytes]]) -> StreamedDigests:
+        out = StreamedDigests()
+        for layer, data in parts:
+            found = _DIGESTS.decode(data)
+            out.update(((layer, path), digest) for path, digest in found.digests)
+            out.records.update(((layer, r.path),
+                                LayerRecord(r.paths, r.digests, r.sizes, r.verdicts))
+                               for r in found.records)
+        return out
 
 
 __all__ = ["MAX_BINARY", "MAX_SPOOLED", "SPOOL_BUDGET", "BinarySink", "BinarySpec",

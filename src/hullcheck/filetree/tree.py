@@ -382,6 +382,20 @@ class View:
             return View(self.tree, e.layer).entry(e.link)
         return e
 
+    def regular(self, path: str) -> tuple[int, int, bytes | None] | None:
+        """(layer, size, kept bytes) of the regular file at exactly ``path``, where one is
+        (what ``lookup`` gives there, without making an entry); None for anything else (a
+        link on the way, another kind, nothing): ``lookup`` then says what is there."""
+        ref = self._ref(path)
+        if ref < 0:
+            return None
+        layer = ref & _LAYER_MASK
+        index = self.tree._indexes[layer]
+        row = ref >> LAYER_BITS
+        if index.kinds[row] & 0x7F != FILE:
+            return None
+        return layer, index.sizes[row], index.contents.get(row)
+
     def read(self, path: str) -> bytes | None:
         """Contents of a wanted file (following links); None when absent or not kept."""
         e = self.lookup(path)

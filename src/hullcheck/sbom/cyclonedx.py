@@ -4,11 +4,12 @@ Both are written here as cyclonedx-python-lib would write them, byte for byte (i
 the oracle of tests/sbom/test_cyclonedx_linear.py, over generated inventories): the library
 builds and sorts a model object per component and property, ~1 ms a package, and its
 dependency registration scans every dependency for each one, quadratic (5 s of 11 for 3,000
-npm packages); a plain document costs a few µs a package. ``_bom`` (the library's model,
-with dependencies registered linearly) stays for the tests' oracle. Reading is by hand
-over the parsed JSON with ``_reader.Node``: the library's deserialiser is strict about
-documents other tools write and reports failures as library exceptions, while we want to
-keep going past what we do not understand and name the JSON path of what is malformed.
+npm packages); a plain document costs a few µs a package. The library is not imported here
+(~0.1 s, and a second SPDX licence table built on import): its model of the same document
+(``_cyclonedx_model``) is the tests' oracle. Reading is by hand over the parsed JSON with
+``_reader.Node``: the library's deserialiser is strict about documents other tools write and
+reports failures as library exceptions, while we want to keep going past what we do not
+understand and name the JSON path of what is malformed.
 
 What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` properties
 (see ``_props``); Syft's and Trivy's properties are read too.
@@ -17,31 +18,17 @@ What hullcheck knows that CycloneDX has no field for travels in ``hullcheck:`` p
 from __future__ import annotations
 
 import datetime
+import functools
+import importlib.util
 import json
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.exception.factory import InvalidLicenseExpressionException
-from cyclonedx.model import Property
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
-from cyclonedx.model.dependency import Dependable, Dependency
-from cyclonedx.model.license import (
-    DisjunctiveLicense,
-    License,
-    LicenseAcknowledgement,
-    LicenseExpression,
-)
-from cyclonedx.model.tool import ToolRepository
-from cyclonedx.output import make_outputter
-from cyclonedx.schema import OutputFormat, SchemaVersion
-from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
 from hullcheck.model import Inventory, Package, Supplier
@@ -54,14 +41,32 @@ from hullcheck.sbom._license import spdx_expression
 
 __all__ = ["decode", "encode", "is_cyclonedx"]
 
-_LICENSES = LicenseFactory()
-_DECLARED = LicenseAcknowledgement.DECLARED
-_CONCLUDED = LicenseAcknowledgement.CONCLUDED  # detected from licence text
-_ACK = {a.value: a for a in LicenseAcknowledgement}
+# The library's values of the enums the document uses (ComponentType, LicenseAcknowledgement).
+LIBRARY, CONTAINER, OPERATING_SYSTEM, APPLICATION = (
+    "library", "container", "operating-system", "application")
+DECLARED, CONCLUDED = "declared", "concluded"  # concluded: detected from licence text
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
-_DECLARED = LicenseAcknowledgement.DECLARED
-_CONCLUDED = LicenseAcknowledgement.CONCLUDED  # detected from licence text
-_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+
+Prop = tuple[str, str]  # (name, value) of a CycloneDX property
+
+
+@functools.cache
+def _spdx_ids() -> dict[str, str]:
+    """The library's SPDX licence ids by lower-case id, read from its own schema file
+    without importing it (``cyclonedx.spdx`` builds a licence table on import), so an id
+    is written exactly as the library's ``fixup_id`` would write it."""
+    spec = importlib.util.find_spec("cyclonedx")  # finds the package, does not import it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cyclonedx-python-lib is not installed")
+    schema = Path(spec.submodule_search_locations[0], "schema", "_res",
+                  "spdx.SNAPSHOT.schema.json")
+    ids = json.loads(schema.read_bytes()).get("enum", [])
+    return {i.lower(): i for i in ids}
+
+
+def fixup_id(value: str) -> str | None:
+    """``cyclonedx.spdx.fixup_id``: the SPDX id ``value`` names in any case, else None."""
+    return _spdx_ids().get(value.lower())
 
 
 def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> bytes:
@@ -74,59 +79,6 @@ def encode(inventory: Inventory, *, xml: bool = False, files: bool = True) -> by
         return text.encode("utf-8", "backslashreplace") + b"\n"
     # JSON escapes every character outside ASCII, lone surrogates included.
     return cdx_files.json_bytes(_json_document(inventory), owned)
-
-
-def _bom(inventory: Inventory) -> Bom:
-    packages = shown(inventory)
-    image = _image_component(inventory)
-    components = [
-        _component(inventory, p, ref) for p, ref in zip(packages, refs(packages), strict=True)
-    ]
-    _attach_relationships(inventory, packages, components)
-    if inventory.distro is not None:
-        d = inventory.distro
-        components.append(
-            Component(
-                type=ComponentType.OPERATING_SYSTEM, name=d.id, version=d.version_id or None,
-                bom_ref=f"hullcheck:os:{d.release}", description=d.pretty_name or None,
-            )
-        )
-    bom = Bom(
-        components=components,
-        metadata=BomMetaData(
-            tools=ToolRepository(
-                components=[
-                    Component(type=ComponentType.APPLICATION, name=TOOL, version=TOOL_VERSION)
-                ]
-            ),
-            component=image,
-            properties=_metadata_properties(inventory, len(packages)),
-        ),
-    )
-    _linear_dependencies(bom)
-    bom.register_dependency(image, components)
-    return bom
-
-
-def _linear_dependencies(bom: Bom) -> None:
-    """``bom.register_dependency`` in linear time: the library's looks for the target among
-    all dependencies registered so far (a scan per call, and its outputter calls it again for
-    every component). Same dependencies, so the same document; an index by ref instead."""
-    index: dict[object, Dependency] = {d.ref: d for d in bom.dependencies}
-
-    def register(target: Dependable, depends_on: Iterable[Dependable] | None = None) -> None:
-        targets = list(depends_on or ())
-        deps = [Dependency(ref=d.bom_ref) for d in targets]
-        found = index.get(target.bom_ref)
-        if found is None:
-            found = index[target.bom_ref] = Dependency(ref=target.bom_ref, dependencies=deps)
-            bom.dependencies.add(found)
-        elif deps:
-            found.dependencies.update(deps)
-        for d in targets:
-            register(d)
-
-    bom.register_dependency = register  # type: ignore[method-assign]
 
 
 # -- JSON, as the library writes it -----------------------------------------------------
@@ -145,7 +97,7 @@ def _json_document(inventory: Inventory) -> Json:
     if (d := inventory.distro) is not None:
         components.append(_json_sparse({
             "bom-ref": f"hullcheck:os:{d.release}", "description": d.pretty_name or None,
-            "name": d.id, "type": ComponentType.OPERATING_SYSTEM.value,
+            "name": d.id, "type": OPERATING_SYSTEM,
             "version": d.version_id or None}))
     components.sort(key=_component_order)
     listed = sorted(c["bom-ref"] for c in components)
@@ -156,7 +108,7 @@ def _json_document(inventory: Inventory) -> Json:
         "component": image,
         "properties": _json_properties(_metadata_properties(inventory, len(packages))),
         "timestamp": datetime.datetime.now(tz=datetime.UTC).isoformat(),
-        "tools": {"components": [{"name": TOOL, "type": ComponentType.APPLICATION.value,
+        "tools": {"components": [{"name": TOOL, "type": APPLICATION,
                                   "version": TOOL_VERSION}]},
     }
     doc: Json = {"components": components, "dependencies": dependencies,
@@ -181,9 +133,9 @@ def _component_order(c: Json) -> tuple[object, ...]:
     return (c["type"], c["name"], version is None, version or "", c["bom-ref"])
 
 
-def _json_properties(props: Iterable[Property]) -> list[Json]:
+def _json_properties(props: Iterable[Prop]) -> list[Json]:
     """Properties as the library's sorted set of them writes: by name then value, once."""
-    return [{"name": n, "value": v} for n, v in sorted({(p.name, p.value) for p in props})]
+    return [{"name": n, "value": v} for n, v in sorted(set(props))]
 
 
 def _json_image(inventory: Inventory) -> Json:
@@ -191,7 +143,7 @@ def _json_image(inventory: Inventory) -> Json:
     purl = image_purl(s.kind, s.name, s.manifest_digest)
     return _json_sparse({
         "bom-ref": purl.to_string() if purl else "hullcheck:image", "name": s.name or "image",
-        "purl": purl.to_string() if purl else None, "type": ComponentType.CONTAINER.value,
+        "purl": purl.to_string() if purl else None, "type": CONTAINER,
         "version": s.manifest_digest or None})
 
 
@@ -204,7 +156,7 @@ def _json_component(inventory: Inventory, p: Package, ref: str) -> Json:
         "properties": _json_properties(_package_properties(inventory, p, purl, licenses_prop)),
         "purl": purl.to_string() if purl is not None else None,
         "supplier": _json_supplier(p.supplier) if p.supplier else None,
-        "type": ComponentType.LIBRARY.value, "version": p.version or None})
+        "type": LIBRARY, "version": p.version or None})
 
 
 def _json_supplier(s: Supplier) -> Json:
@@ -240,13 +192,13 @@ def _json_relationships(inventory: Inventory, packages: tuple[Package, ...],
     by_purl: dict[str, Json] = {}
     for p, c in zip(packages, components, strict=True):
         by_purl.setdefault(p.purl, c)
-    grouped: defaultdict[str, list[Property]] = defaultdict(list)
+    grouped: defaultdict[str, list[Prop]] = defaultdict(list)
     for r in inventory.relationships:
         if r.source in by_purl:
             grouped[r.source].append(_prop(P.RELATIONSHIP + r.type.value, r.target))
     for purl, props in grouped.items():
         c = by_purl[purl]
-        had = [Property(name=x["name"], value=x["value"]) for x in c.get("properties", ())]
+        had = [(x["name"], x["value"]) for x in c.get("properties", ())]
         c["properties"] = _json_properties([*had, *props])
         ordered = sorted(c.items())  # "properties" may be new: keys in order again
         c.clear()
@@ -349,33 +301,11 @@ def _xml_clean(text: str) -> str:
     return text
 
 
-def _library_xml_root(inventory: Inventory) -> ElementTree.Element:
-    """The library's XML of ``_bom(inventory)``, parsed: the oracle of ``_xml_root`` in the
-    tests."""
-    raw = make_outputter(_bom(inventory), OutputFormat.XML,
-                         SchemaVersion.V1_6).output_as_string()
-    clean = cdx_files.XML_INVALID.sub("\ufffd", raw)
-    # Our own serialiser's output (no DTD, no entities), not untrusted input.
-    return cdx_files.parse_xml(clean.encode("utf-8", "backslashreplace"))
+def _prop(name: str, value: object) -> Prop:
+    return (name, str(value))
 
 
-def _image_component(inventory: Inventory) -> Component:
-    s = inventory.source
-    purl = image_purl(s.kind, s.name, s.manifest_digest)
-    return Component(
-        type=ComponentType.CONTAINER,
-        name=s.name or "image",
-        version=s.manifest_digest or None,
-        purl=purl,
-        bom_ref=purl.to_string() if purl else "hullcheck:image",
-    )
-
-
-def _prop(name: str, value: object) -> Property:
-    return Property(name=name, value=str(value))
-
-
-def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
+def _metadata_properties(inventory: Inventory, listed: int) -> list[Prop]:
     s, hidden = inventory.source, len(inventory.hidden)
     out = [
         _prop(P.SCOPE, inventory.scope),
@@ -409,24 +339,8 @@ def _metadata_properties(inventory: Inventory, listed: int) -> list[Property]:
     return out + [_prop(k, v) for k, v in optional if v]
 
 
-def _component(inventory: Inventory, p: Package, ref: str) -> Component:
-    purl = _purl(p.purl)
-    licenses, licenses_prop = _licenses(p.licenses, _detected_set(p))
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=p.name or "(unnamed)",
-        version=p.version or None,
-        purl=purl,
-        bom_ref=ref,
-        licenses=licenses,
-        cpe=p.cpes[0] if p.cpes else None,
-        supplier=_supplier(p.supplier) if p.supplier else None,
-        properties=_package_properties(inventory, p, purl, licenses_prop),
-    )
-
-
 def _package_properties(inventory: Inventory, p: Package, purl: PackageURL | None,
-                        licenses_prop: str) -> list[Property]:
+                        licenses_prop: str) -> list[Prop]:
     always = [
         _prop(P.PACKAGE_TYPE, p.type.value),  # also marks the component as written by us
         _prop(P.FOUND_BY, p.found_by),
@@ -463,58 +377,43 @@ def _purl(text: str) -> PackageURL | None:
         return None
 
 
-def _licenses(texts: tuple[str, ...], detected: set[str]) -> tuple[list[License], str]:
-    """CycloneDX licences for the texts (``_licence_parts``) as the library's objects."""
-    parts, prop = _licence_parts(texts, detected)
-    return [_expression(v, _ACK.get(ack)) if kind == "expression"
-            else DisjunctiveLicense(id=v, acknowledgement=_ACK.get(ack)) if kind == "id"
-            else _LICENSES.make_with_name(v, acknowledgement=_ACK.get(ack))
-            for kind, v, ack in parts], prop
-
-
 def _detected_set(p: Package) -> set[str]:
     return {d.expression for d in p.detected_licenses}
 
 
-def _licence_parts(texts: tuple[str, ...], detected: set[str]
+def _licence_parts(texts: tuple[str, ...], detected: set[str], *,
+                   fixup: Callable[[str], str | None] = fixup_id,
                    ) -> tuple[list[tuple[str, str, str]], str]:
     """The licences for the texts as (id | name | expression, value, acknowledgement): each
     declared, or concluded when ``detected`` (from licence text), "" when an expression
     joins both; and the JSON list to record when they cannot all be said in the licence
-    field (the schema allows either licences or one expression)."""
+    field (the schema allows either licences or one expression). ``fixup``: the library's
+    own, for the tests' oracle."""
     singles: list[tuple[str, str, str]] = []
     expressions: list[str] = []
-    acks: set[LicenseAcknowledgement] = set()
+    acks: set[str] = set()
     texts = tuple(t for t in texts if t.strip())
     for text in texts:
-        ack = _CONCLUDED if text in detected else _DECLARED
+        ack = CONCLUDED if text in detected else DECLARED
         acks.add(ack)
-        spdx_id = fixup_id(text)
+        spdx_id = fixup(text)
         if spdx_id is not None:
-            singles.append(("id", spdx_id, ack.value))
+            singles.append(("id", spdx_id, ack))
         elif (expr := spdx_expression(text)) is not None:
             expressions.append(expr)
         else:
-            singles.append(("name", text, ack.value))
+            singles.append(("name", text, ack))
     if not expressions:
         return singles, ""
     # One expression, or several licences with a compound one among them: one AND-ed
     # expression of the valid ones (acknowledged when all are alike), and the full list in a
     # property so our own reader restores them.
-    ack_all = next(iter(acks)).value if len(acks) == 1 else ""
+    ack_all = next(iter(acks)) if len(acks) == 1 else ""
     if len(expressions) == 1 and not singles:
         return [("expression", expressions[0], ack_all)], ""
     valid = [t for t in (spdx_expression(x) for x in texts) if t]
     combined = " AND ".join(f"({t})" if " " in t else t for t in valid)
     return [("expression", combined, ack_all)], json.dumps(list(texts), ensure_ascii=False)
-
-
-def _expression(text: str, ack: LicenseAcknowledgement | None) -> License:
-    try:
-        return _LICENSES.make_with_expression(text, acknowledgement=ack)
-    except InvalidLicenseExpressionException:
-        # LicenseRef- ids: valid SPDX, unknown to the library
-        return LicenseExpression(text, acknowledgement=ack)
 
 
 def _detected(p: Package) -> str:
@@ -523,27 +422,3 @@ def _detected(p: Package) -> str:
     if not p.detected_licenses:
         return ""
     return json.dumps([native._detected(d) for d in p.detected_licenses], ensure_ascii=False)
-
-
-def _supplier(s: Supplier) -> OrganizationalEntity:
-    """CycloneDX's supplier is an organisational entity: a person supplier is one named after
-    them (the kind travels in a property)."""
-    # The schema wants an address there: a value that is none (from a foreign SBOM) is left out.
-    contacts = [OrganizationalContact(email=s.email)] if _EMAIL.fullmatch(s.email) else None
-    return OrganizationalEntity(name=s.name or s.email, contacts=contacts)
-
-
-def _attach_relationships(
-    inventory: Inventory, packages: tuple[Package, ...], components: list[Component]
-) -> None:
-    """Relationships whose source is a listed package become properties on its component."""
-    by_purl: dict[str, Component] = {}
-    for p, c in zip(packages, components, strict=True):
-        by_purl.setdefault(p.purl, c)
-    grouped: defaultdict[str, list[Property]] = defaultdict(list)
-    for r in inventory.relationships:
-        if r.source in by_purl:
-            grouped[r.source].append(_prop(P.RELATIONSHIP + r.type.value, r.target))
-    for purl, props in grouped.items():
-        by_purl[purl].properties.update(props)
-
