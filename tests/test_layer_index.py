@@ -156,3 +156,24 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
     with pytest.raises(ImageError, match="the worker process reading it died") as err:
         filetree.build(open_image(ref), catalog.globs_for())
     assert "HULLCHECK_LAYER_WORKERS=1" in err.value.hint
+
+
+def test_worker_processes_have_exited_before_the_indexes_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's heap (a large layer's index, built then encoded) is not held beside the
+    indexes the parent loads: the pool is shut down first (bench/README.md: peaks)."""
+    import multiprocessing
+
+    ref = write(build({"a/x": "1" * 5000}, {"b/y": "2" * 5000}, {"c/z": "3"}), tmp_path)
+    _workers(monkeypatch, {"workers": 0})
+    alive: list[int] = []
+    real = LayerIndex.from_bytes
+
+    def loading(data: bytes) -> LayerIndex:
+        alive.append(len(multiprocessing.active_children()))
+        return real(data)
+
+    monkeypatch.setattr(LayerIndex, "from_bytes", staticmethod(loading))
+    tree = filetree.build(open_image(ref), catalog.globs_for())
+    assert alive == [0, 0, 0]
+    assert "/c/z" in tree.final and "/a/x" in tree.final

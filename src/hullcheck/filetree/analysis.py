@@ -286,6 +286,7 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
             jobs.append((layer, future, feeder))
         for _, _, feeder in jobs:
             feeder.start()
+        done: list[tuple[Layer, str, dict[str, bytes]]] = []
         for layer, future, feeder in jobs:
             try:
                 entries, results = future.result(timeout=deadline.remaining())
@@ -302,6 +303,11 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
                 raise
             feeder.stop()
             feeder.raise_error()  # read whole, but the digest did not match: not used
+            done.append((layer, entries, results))
+        # Every worker is done: they exit before the indexes are loaded here, so their heaps
+        # (a large layer's index, built then encoded) are not held beside the merged tree.
+        pool.shutdown(wait=True)
+        for layer, entries, results in done:
             with open(entries, "rb") as f:
                 data = f.read()
             os.unlink(entries)
