@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,32 @@ def test_encoding_holds_little_beside_the_document(encode: Any) -> None:
         tracemalloc.stop()
     assert len(data) > 500_000
     assert peak < 2.5 * len(data)
+
+
+@pytest.mark.parametrize("fmt", ["spdx-json", "json"])
+def test_an_error_in_the_middle_of_a_document_leaves_no_file(
+        fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The document is written piece by piece; a failure after some packages were written
+    leaves neither the output file nor a temporary one, and says so in one line."""
+    from hullcheck.cli.main import main
+    from tests.fixtures.images import build, write
+    from tests.fixtures.rootfs import layer
+
+    ref = write(build(layer("dpkg/bookworm")), tmp_path)
+    calls = {"n": 0}
+    real = native._package
+
+    def failing(p: Package) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk gone")
+        return real(p)
+
+    monkeypatch.setattr(native, "_package", failing)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["sbom", ref, "-o", f"{fmt}={out / 'sbom.json'}"]) == 3
+    assert calls["n"] == 3
+    assert list(out.iterdir()) == []
+    assert "disk gone" in capsys.readouterr().err
