@@ -177,3 +177,23 @@ def test_worker_processes_have_exited_before_the_indexes_load(
     tree = filetree.build(open_image(ref), catalog.globs_for())
     assert alive == [0, 0, 0]
     assert "/c/z" in tree.final and "/a/x" in tree.final
+
+
+def test_workers_report_each_layer_read_before_the_indexes_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress goes on while the workers read (the indexes load only once all are read)."""
+    ref = write(build({"a/x": "1" * 5000}, {"b/y": "2" * 5000}, {"c/z": "3"}), tmp_path)
+    _workers(monkeypatch, {"workers": 0})
+    events: list[str] = []
+    real = LayerIndex.from_bytes
+
+    def loading(data: bytes) -> LayerIndex:
+        events.append("load")
+        return real(data)
+
+    monkeypatch.setattr(LayerIndex, "from_bytes", staticmethod(loading))
+    image = open_image(ref)
+    filetree.build(image, catalog.globs_for(),
+                   on_layer=lambda la: events.append(f"read {la.index}"))
+    assert sorted(events[:3]) == ["read 0", "read 1", "read 2"]
+    assert events[3:] == ["load"] * 3
