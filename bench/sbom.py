@@ -11,11 +11,14 @@ Each line printed is one JSON object; medians of N runs (default 3) of fresh pro
   digest (which we must do and Trivy does not), a cold ``sbom`` and Trivy. Targets:
   <= 1.5x the floor, <= 0.6x Trivy, peak <= 300 MB (the peak is the largest sum of the
   proportional resident memory (PSS) of hullcheck and its worker processes, sampled every
-  10 ms; the largest single process's RSS beside it).
+  10 ms; the largest single process's RSS beside it). Each floor's CPU seconds are printed
+  too (``floor_cpu_s``) and hullcheck's CPU ratio to it: on a loaded machine the wall
+  ratio follows how many runnable threads each side has (the floor has one per core).
 * ``warm``: the big image plus one small layer, with a cache holding the big image's layers,
   against the same with an empty cache; packages, layers and config findings compared.
   Target: <= 0.2x cold.
-* ``secrets``: ``hullcheck secrets`` of the largest image, cold, against the floor: <= 1.5x.
+* ``secrets``: ``hullcheck secrets`` of the largest image, cold, against the floor: <= 1.5x
+  (CPU seconds and ratio beside).
 * ``node``: a large node app (the big image and a layer of 3,000 npm packages in 300,000
   small files and one 400 MiB incompressible file), cold, in every SBOM format, against
   Trivy's CycloneDX and SPDX: <= 0.6x, peak <= 300 MB.
