@@ -156,3 +156,44 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
     with pytest.raises(ImageError, match="the worker process reading it died") as err:
         filetree.build(open_image(ref), catalog.globs_for())
     assert "HULLCHECK_LAYER_WORKERS=1" in err.value.hint
+
+
+def test_worker_processes_have_exited_before_the_indexes_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's heap (a large layer's index, built then encoded) is not held beside the
+    indexes the parent loads: the pool is shut down first (bench/README.md: peaks)."""
+    import multiprocessing
+
+    ref = write(build({"a/x": "1" * 5000}, {"b/y": "2" * 5000}, {"c/z": "3"}), tmp_path)
+    _workers(monkeypatch, {"workers": 0})
+    alive: list[int] = []
+    real = LayerIndex.from_bytes
+
+    def loading(data: bytes) -> LayerIndex:
+        alive.append(len(multiprocessing.active_children()))
+        return real(data)
+
+    monkeypatch.setattr(LayerIndex, "from_bytes", staticmethod(loading))
+    tree = filetree.build(open_image(ref), catalog.globs_for())
+    assert alive == [0, 0, 0]
+    assert "/c/z" in tree.final and "/a/x" in tree.final
+
+
+def test_workers_report_each_layer_read_before_the_indexes_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress goes on while the workers read (the indexes load only once all are read)."""
+    ref = write(build({"a/x": "1" * 5000}, {"b/y": "2" * 5000}, {"c/z": "3"}), tmp_path)
+    _workers(monkeypatch, {"workers": 0})
+    events: list[str] = []
+    real = LayerIndex.from_bytes
+
+    def loading(data: bytes) -> LayerIndex:
+        events.append("load")
+        return real(data)
+
+    monkeypatch.setattr(LayerIndex, "from_bytes", staticmethod(loading))
+    image = open_image(ref)
+    filetree.build(image, catalog.globs_for(),
+                   on_layer=lambda la: events.append(f"read {la.index}"))
+    assert sorted(events[:3]) == ["read 0", "read 1", "read 2"]
+    assert events[3:] == ["load"] * 3

@@ -167,3 +167,22 @@ def test_disabled_rule_does_not_run() -> None:
     path, text, *_ = CASES["jwt"]
     scanner = Scanner(SecretConfig(disabled=("jwt",)))
     assert scanner.scan_bytes(text.encode(), path) == []
+
+
+@pytest.mark.parametrize("name", ["aws_secret_access_key", "AWS_SECRET_KEY", "awsSecretKey",
+                                  "AwsAccessKey", "awskey", "aws_key", "AWS_ACCESS_KEY"])
+def test_every_spelling_of_an_aws_secret_key_name_is_found(name: str) -> None:
+    """The rule's keywords are what every match holds ("aws" then "_", "s", "a" or "k"), not
+    "aws" alone (in "laws", "draws": a third of a Python tree's files)."""
+    secret = fakes.aws_secret()
+    text = f"laws = 1\n{name} = {secret}\n".encode()
+    hits = Scanner().scan_bytes(text, "/app/settings.py")
+    assert [(h.rule.id, h.line) for h in hits] == [("aws-secret-access-key", 2)]
+
+
+def test_aws_alone_does_not_wake_the_aws_secret_key_rule() -> None:
+    scanner = Scanner()
+    rules = {r.id: i for i, (r, _, _) in enumerate(scanner._rules)}
+    present = scanner._prefilter.hits(b"the laws of physics; draws and paws; AWS docs\n")
+    woken = {i for k in present for i in scanner._by_keyword[k]}
+    assert rules["aws-secret-access-key"] not in woken

@@ -180,7 +180,8 @@ def index_layers(
     n = min(len(todo), workers if workers is not None else cpu_count(), 8)
     parallel = (n > 1 and shared is None
                 and sum(la.size for la in todo[1:]) >= MIN_PARALLEL_BYTES)
-    for layer, data in (_in_workers(image, todo, analysis, n) if parallel
+    # Workers report each layer as it is read (its index is loaded once all are read).
+    for layer, data in (_in_workers(image, todo, analysis, n, on_layer) if parallel
                         else _in_threads(image, todo, analysis, n, shared)):
         if isinstance(data, LayerIndex):
             index = data
@@ -195,7 +196,7 @@ def index_layers(
                 store.put(key, sections[1][section] if section else sections[0], label)
         del data, sections  # not held while the next layer arrives
         found[layer.index] = index
-        if on_layer is not None:
+        if on_layer is not None and not parallel:
             on_layer(layer)
     return [found[layer.index] for layer in image.layers]
 
@@ -264,8 +265,9 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
-                n: int) -> Iterator[tuple[Layer, Sections]]:
+def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int,
+                on_read: Callable[[Layer], None] | None = None,
+                ) -> Iterator[tuple[Layer, Sections]]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -286,6 +288,7 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
             jobs.append((layer, future, feeder))
         for _, _, feeder in jobs:
             feeder.start()
+        done: list[tuple[Layer, str, dict[str, bytes]]] = []
         for layer, future, feeder in jobs:
             try:
                 entries, results = future.result(timeout=deadline.remaining())
@@ -302,6 +305,13 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis,
                 raise
             feeder.stop()
             feeder.raise_error()  # read whole, but the digest did not match: not used
+            done.append((layer, entries, results))
+            if on_read is not None:
+                on_read(layer)
+        # Every worker is done: they exit before the indexes are loaded here, so their heaps
+        # (a large layer's index, built then encoded) are not held beside the merged tree.
+        pool.shutdown(wait=True)
+        for layer, entries, results in done:
             with open(entries, "rb") as f:
                 data = f.read()
             os.unlink(entries)

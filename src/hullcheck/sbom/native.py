@@ -6,9 +6,9 @@ The document carries ``"hullcheckSchema": 1``; a reader refuses versions it does
 
 from __future__ import annotations
 
-import json
+import io
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from hullcheck.model import (
     DetectedLicense,
@@ -27,6 +27,7 @@ from hullcheck.model import (
     Unknown,
     Visibility,
 )
+from hullcheck.sbom import _json
 from hullcheck.sbom._reader import Node
 
 SCHEMA_VERSION = 1
@@ -34,30 +35,42 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def encode(inventory: Inventory) -> bytes:
-    doc = {
-        "hullcheckSchema": SCHEMA_VERSION,
-        "scope": inventory.scope,
-        "filesTotal": inventory.files_total,
-        "filesOwned": inventory.files_owned,
-        "source": _source(inventory.source),
-        "distro": _distro(inventory.distro) if inventory.distro else None,
-        "layers": [_layer(x) for x in inventory.layers],
-        "packages": [_package(p) for p in inventory.packages],
-        "relationships": [
-            {"source": r.source, "target": r.target, "type": r.type.value}
-            for r in inventory.relationships
-        ],
-        "unknowns": [
-            {"location": _location(u.location), "cataloger": u.cataloger, "reason": u.reason}
-            for u in inventory.unknowns
-        ],
-    }
+    """The inventory as json.dumps(doc, indent=2) writes its document, written piece by
+    piece, a package at a time (bench/README.md: peaks)."""
+    out = io.BytesIO()
     try:
-        text = json.dumps(doc, indent=2, ensure_ascii=False)
-        return text.encode("utf-8") + b"\n"
+        _write(inventory, out, _json.encode_basestring, "utf-8")
     except UnicodeEncodeError:
         # Lone surrogates (paths decoded with surrogateescape) survive only as \u escapes.
-        return json.dumps(doc, indent=2, ensure_ascii=True).encode("ascii") + b"\n"
+        out = io.BytesIO()
+        _write(inventory, out, _json.encode_basestring_ascii, "ascii")
+    return out.getvalue()
+
+
+def _write(inventory: Inventory, out: BinaryIO, quote: _json.Quote, encoding: str) -> None:
+    text = _json.Pieces(out, encoding)
+    doc = _json.Document(text)
+    for key, value in (
+        ("hullcheckSchema", SCHEMA_VERSION),
+        ("scope", inventory.scope),
+        ("filesTotal", inventory.files_total),
+        ("filesOwned", inventory.files_owned),
+        ("source", _source(inventory.source)),
+        ("distro", _distro(inventory.distro) if inventory.distro else None),
+        ("layers", [_layer(x) for x in inventory.layers]),
+    ):
+        doc.field(key, value, quote)
+    doc.start("packages", quote)
+    for p in inventory.packages:
+        doc.element(_package(p), quote)
+    doc.end()
+    doc.field("relationships", [{"source": r.source, "target": r.target, "type": r.type.value}
+                                for r in inventory.relationships], quote)
+    doc.field("unknowns", [
+        {"location": _location(u.location), "cataloger": u.cataloger, "reason": u.reason}
+        for u in inventory.unknowns], quote)
+    doc.close()
+    text.flush()
 
 
 def is_native(doc: Any) -> bool:
