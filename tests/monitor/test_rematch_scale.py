@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from hullcheck import sbom, vulndb
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
 from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
+from hullcheck.fleet import queries
 from hullcheck.monitor import advisories, convert
 from hullcheck.monitor.context import BUILD_FILE, file_build_id
 from hullcheck.monitor.service import Service
@@ -46,7 +47,8 @@ def _service(tmp_path: Path, database_url: str | None) -> Service:
 
 def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
     """Advisory state B in the data dir (as the update job builds it), and the images
-    (digest, purls) its delta names, as ``advisories.plan`` finds them; not re-matched."""
+    (digest, purls) its delta names, as ``advisories.plan`` finds them; not re-matched.
+    ``_plan_matches`` matches the delta's distinct entries, as the plan does."""
     write_state(tmp_path / "advisories", SCENARIOS["all-edited"][1])
     ctx = svc.ctx
     old = vulndb.VulnStore.open(ctx.db_path)
@@ -56,11 +58,23 @@ def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
         scope = diff(old, ctx.db_path).scope()
     finally:
         old.close()
+    svc.delta_names = scope.names  # type: ignore[attr-defined]
     named: dict[str, set[str]] = {}
     for found in ctx.store.packages_named(scope.names):
         named.setdefault(found.digest, set()).update(p.purl for p in found.packages)
     return [(d, sorted(purls)) for d, purls in sorted(named.items())]
 
+
+def _plan_matches(svc: Service, work: list[tuple[str, list[str]]], old: str, build: str) -> int:
+    """What ``advisories.plan`` does before queueing: each distinct entry the delta's
+    packages hold matched once, stored for the jobs; the packages matched."""
+    entries: dict[str, str] = {}
+    with svc.store.read() as conn:
+        named = queries.purls_named(conn, svc.delta_names,  # type: ignore[attr-defined]
+                                    build=old, entries=entries)
+    assert {d: sorted(p) for d, p in named.items()} == dict(work)
+    return _counting(svc, lambda judge: advisories.match_entries(
+        svc.ctx, judge, build, entries))[1]
 
 def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
     count = 0
@@ -77,8 +91,8 @@ def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
     return count
 
 
-def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) -> tuple[int, int]:
-    """Re-match ``images`` with a fresh judge: (SQL statements, packages matched)."""
+def _counting(svc: Service, run: Callable[[convert.Judge], object]) -> tuple[int, int]:
+    """``run`` with a fresh judge: (SQL statements, packages matched)."""
     matched = 0
     with convert.open_vulnstore(svc.ctx.db_path) as store:
         judge = convert.Judge(store, (), None)
@@ -91,10 +105,15 @@ def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) 
             return match(inv, packages=todo)
 
         judge.matcher.match = counting  # type: ignore[method-assign,assignment]
-        work: list[tuple[str, list[str] | None]] = list(images)
-        statements = _counted(svc.store.engine, lambda: advisories.rematch_images(
-            svc.ctx, judge, work, build=build))
+        statements = _counted(svc.store.engine, lambda: run(judge))
     return statements, matched
+
+
+def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) -> tuple[int, int]:
+    """Re-match ``images`` with a fresh judge: (SQL statements, packages matched)."""
+    work: list[tuple[str, list[str] | None]] = list(images)
+    return _counting(svc, lambda judge: advisories.rematch_images(
+        svc.ctx, judge, work, build=build))
 
 
 def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
@@ -102,11 +121,14 @@ def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
     with _service(tmp_path, database_url) as svc:
         digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(12)]
         before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
         work = _update(tmp_path, svc)
         build = svc.ctx.build_id()
         assert {d for d, _ in work} == set(digests)
-        distinct = {p for _, purls in work for p in purls}
+        # Distinct entries: a purl in each of the two inventories (their distros differ).
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
 
+        planned = _plan_matches(svc, work, old, build)  # each distinct entry, once
         few = _rematch(svc, work[:2], build)  # one image of each inventory
         many = _rematch(svc, work[2:], build)  # ten images holding the same packages
 
@@ -115,7 +137,8 @@ def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
         consistent(svc.store)  # the fleet page's summaries follow the set-wise writes
         assert all(after[d] != before[d] for d in digests)
         assert many[0] == few[0]  # statements: independent of the images re-matched
-        assert 0 < many[1] == few[1] <= len(distinct)  # each distinct package matched once
+        assert 0 < planned == len(distinct)  # each distinct entry matched once, planning
+        assert many[1] == few[1] == 0  # the jobs match nothing: they diff in SQL
         # Images holding the same packages ended with the same findings.
         assert all(after[d] == after[digests[i % 2]] for i, d in enumerate(digests))
 
