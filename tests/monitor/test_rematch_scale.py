@@ -68,7 +68,7 @@ def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
 def _plan_matches(svc: Service, work: list[tuple[str, list[str]]], old: str, build: str) -> int:
     """What ``advisories.plan`` does before queueing: each distinct entry the delta's
     packages hold matched once, stored for the jobs; the packages matched."""
-    entries: dict[str, str] = {}
+    entries: dict[str, tuple[str, str]] = {}
     with svc.store.read() as conn:
         named = queries.purls_named(conn, svc.delta_names,  # type: ignore[attr-defined]
                                     build=old, entries=entries)
@@ -76,7 +76,7 @@ def _plan_matches(svc: Service, work: list[tuple[str, list[str]]], old: str, bui
     return _counting(svc, lambda judge: advisories.match_entries(
         svc.ctx, judge, build, entries))[1]
 
-def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
+def _counted(engine: sa.Engine, run: Callable[[], object]) -> int:
     count = 0
 
     def counted(*_args: object) -> None:

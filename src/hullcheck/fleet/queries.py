@@ -337,13 +337,14 @@ def packages_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
 
 
 def purls_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
-                build: str, entries: dict[str, str] | None = None) -> dict[str, set[str]]:
+                build: str, entries: dict[str, tuple[str, str]] | None = None,
+                ) -> dict[str, set[str]]:
     """The purls of each image matched against ``build`` whose packages' (ecosystem, name)
     or (ecosystem, source name) is in ``pairs``: what a delta re-match revisits. One
     streamed, indexed read per 5,000 names (the name indexes, joined to the image's build),
     and only (digest, purl) pairs: planning the re-match of a fleet reads no package rows.
     ``entries``, when given, gets each distinct entry hash of those packages (but programs
-    found by version string) with an image holding it."""
+    found by version string) with an image holding it and its purl."""
     wanted: dict[str, set[str]] = defaultdict(set)  # key -> ecosystems
     for ecosystem, name in pairs:
         wanted[name_key(ecosystem, name)].add(ecosystem)
@@ -362,7 +363,7 @@ def purls_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
                     r.source_key, ()):
                 out[r.image_digest].add(r.purl)
                 if entries is not None and r.entry_hash is not None and r.type != "generic":
-                    entries.setdefault(r.entry_hash, r.image_digest)
+                    entries.setdefault(r.entry_hash, (r.image_digest, r.purl))
     return out
 
 

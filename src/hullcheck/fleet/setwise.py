@@ -98,19 +98,21 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
     if not present:
         return out
     _scope(conn, {d: scopes[d] for d in present}, pg)
+    b = _quote(build)
     try:
+        _packages(conn, pg)
         _guard(conn, build)
-        _incoming(conn, build, pg)
-        _diff(conn, pg)
-        _changes(conn)
+        _incoming(conn, b, pg)
+        _diff(conn, b, pg)
+        _changes(conn, b)
         events = _event_ids(conn, pg)
-        _write_findings(conn, now, pg)
+        _write_findings(conn, b, now, pg)
         digests = list(conn.execute(sa.text(
             "SELECT DISTINCT image_digest FROM rm_diff WHERE kind <> 'update' "
             "ORDER BY image_digest")).scalars())
         if events:
             _context(conn, scans.image_contexts(conn, digests), pg)
-            _write_events(conn, now, reason, pg)
+            _write_events(conn, b, now, reason, pg)
             out.deliveries = _deliveries(conn, route, now) if route is not None else False
         _count(conn, now)
         scans.summaries_changed(conn, list(conn.execute(sa.text(
@@ -118,7 +120,7 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
         out.changed, out.events = digests, events
     finally:
         if not pg:  # PostgreSQL drops them at commit (ON COMMIT DROP)
-            for name in ("rm_scope", "rm_new", "rm_diff", "rm_ctx"):
+            for name in ("rm_scope", "rm_images", "rm_pkg", "rm_new", "rm_diff", "rm_ctx"):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return out
 
@@ -166,38 +168,50 @@ def _scope(conn: Connection, scopes: Mapping[str, Sequence[str]], pg: bool) -> N
     rows = sorted({(d, p) for d, purls in scopes.items() for p in purls})
     _copy(conn, "rm_scope", ("image_digest", "purl"), rows, pg)
     _analyze(conn, "rm_scope", pg)
+    # The images, to read their packages and findings by image first (CROSS JOIN: SQLite
+    # keeps that order), each looked up in rm_scope by its key.
+    _temp(conn, "rm_images", "(digest TEXT PRIMARY KEY)", pg)
+    _copy(conn, "rm_images", ("digest",), [(d,) for d in sorted(scopes)], pg)
+    _analyze(conn, "rm_images", pg)
+
+
+def _packages(conn: Connection, pg: bool) -> None:
+    """rm_pkg: the scoped package rows (id, image, purl, entry hash, type)."""
+    _temp(conn, "rm_pkg", f"""AS SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type
+        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest""", pg)
+    _analyze(conn, "rm_pkg", pg)
 
 
 def _guard(conn: Connection, build: str) -> None:
     """Every scoped package has an entry matched for ``build`` (the job checked it before
-    its write; a newer update may have dropped them since: then the job fails and its retry
-    finds itself superseded)."""
+    its write; a rescan or a newer update may have changed that since: then the job fails
+    and its retry judges the images again, or finds itself superseded)."""
     missing = conn.execute(sa.text(
-        "SELECT count(*) FROM rm_scope s JOIN packages p ON p.image_digest = s.image_digest "
-        "AND p.purl = s.purl LEFT JOIN rematch_entries e ON e.build = :build "
-        "AND e.entry_hash = p.entry_hash WHERE e.entry_hash IS NULL OR p.type = 'generic'"),
-        {"build": build}).scalar_one()
+        "SELECT count(*) FROM rm_pkg k LEFT JOIN rematch_entries e "
+        "ON e.build = :build AND e.entry_hash = k.entry_hash "
+        "WHERE e.entry_hash IS NULL OR k.type = 'generic'"), {"build": build}).scalar_one()
     if missing:
         raise DatabaseError(f"re-match of build {build}: {missing} package(s) without a shared "
-                            "match (a newer advisory update dropped them?)",
-                            hint="the job is retried; a newer update re-plans these images")
+                            "match (rescanned, or a newer advisory update dropped them?)",
+                            hint="the job is retried")
 
 
-_VALUES = ", ".join(f"m.{c}" for c in _COLUMNS)
+# The scoped package rows (with WHERE p.image_digest = i.digest): each image's packages by
+# its index, each probed in rm_scope (not each scoped purl scanning its image's packages).
+_SCOPED_PACKAGES = ("rm_images i CROSS JOIN packages p JOIN rm_scope s "
+                    "ON s.image_digest = p.image_digest AND s.purl = p.purl")
 
 
-def _incoming(conn: Connection, build: str, pg: bool) -> None:
-    """The findings each image gets on its scoped purls: one per key, the first in the
-    matcher's order (rank), then the package rows' (as ``scans._image_diff`` keeps it)."""
-    _temp(conn, "rm_new", f"""AS SELECT image_digest, advisory_id, package_purl,
-        {", ".join(_COLUMNS)}, names FROM (
-          SELECT p.image_digest, m.advisory_id, m.package_purl, {_VALUES}, m.names,
-                 ROW_NUMBER() OVER (PARTITION BY p.image_digest, m.advisory_id, m.package_purl
-                                    ORDER BY m.rank, p.id) AS n
-          FROM rm_scope s
-          JOIN packages p ON p.image_digest = s.image_digest AND p.purl = s.purl
-          JOIN rematch_findings m ON m.build = '{_quote(build)}'
-                                  AND m.entry_hash = p.entry_hash) x
+def _incoming(conn: Connection, b: str, pg: bool) -> None:
+    """rm_new: the findings each image gets on its scoped purls (keys and the entry they
+    come from, not their values): one per key, the first in the matcher's order (rank),
+    then the package rows' (as ``scans._image_diff`` keeps it)."""
+    _temp(conn, "rm_new", f"""AS SELECT image_digest, advisory_id, package_purl, entry_hash
+        FROM (SELECT k.image_digest, m.advisory_id, m.package_purl, m.entry_hash,
+                     ROW_NUMBER() OVER (PARTITION BY k.image_digest, m.advisory_id,
+                                        m.package_purl ORDER BY m.rank, k.id) AS n
+              FROM rm_pkg k JOIN rematch_findings m ON m.build = '{b}'
+                                                   AND m.entry_hash = k.entry_hash) x
         WHERE n = 1""", pg)
     conn.exec_driver_sql("CREATE INDEX rm_new_key ON rm_new (image_digest, advisory_id, "
                          "package_purl)")
@@ -216,47 +230,53 @@ def _differs(a: str, b: str, pg: bool, *, as_text: bool = False) -> str:
     return f"({a} IS DISTINCT FROM {b})" if pg else f"({a} IS NOT {b})"
 
 
-def _diff(conn: Connection, pg: bool) -> None:
-    """rm_diff: one row per finding to write, with its kind, both sides and (later) its
-    event id and change list. JSON is compared as text (one serializer writes both)."""
-    significant = " OR ".join(_differs(f"f.{c}", f"n.{c}", pg, as_text=c in _JSON)
+def _match(b: str, alias: str = "m", row: str = "d") -> str:
+    """Join the entry finding a row of rm_new / rm_diff comes from."""
+    return (f"rematch_findings {alias} ON {alias}.build = '{b}' "
+            f"AND {alias}.entry_hash = {row}.entry_hash AND {alias}.advisory_id = "
+            f"{row}.advisory_id AND {alias}.package_purl = {row}.package_purl")
+
+
+def _diff(conn: Connection, b: str, pg: bool) -> None:
+    """rm_diff: one row per finding to write (keys, its kind, the entry its new values come
+    from, what the daily counts need of the old ones); later its event id and change list.
+    JSON is compared as text (one serializer writes both sides)."""
+    significant = " OR ".join(_differs(f"f.{c}", f"m.{c}", pg, as_text=c in _JSON)
                               for c in SIGNIFICANT)
-    other = " OR ".join(_differs(f"f.{c}", f"n.{c}", pg, as_text=c in _JSON)
+    other = " OR ".join(_differs(f"f.{c}", f"m.{c}", pg, as_text=c in _JSON)
                         for c in _COLUMNS if c not in SIGNIFICANT)
-    new_values = ", ".join(f"n.{c} AS {c}" for c in _COLUMNS)
-    nulls = ", ".join(f"NULL AS {c}" for c in _COLUMNS)
-    renamed = _differs("f.aliases", "n.aliases", pg, as_text=True)
+    renamed = _differs("f.aliases", "m.aliases", pg, as_text=True)
     _temp(conn, "rm_diff", f"""AS
-        SELECT n.image_digest, n.advisory_id, n.package_purl,
+        SELECT n.image_digest, n.advisory_id, n.package_purl, n.entry_hash,
           CASE WHEN f.id IS NULL THEN 'new' WHEN f.state = 'fixed' THEN 'reopened'
                WHEN {significant} THEN 'changed' ELSE 'update' END AS kind,
           f.id AS old_id, f.severity AS old_severity, f.suppressed AS old_suppressed,
           CASE WHEN f.id IS NULL OR {renamed} THEN 1 ELSE 0 END AS renamed,
-          {new_values}, n.names AS names, n.severity AS ev_severity, n.data AS finding,
+          m.severity AS severity, m.suppressed AS suppressed, m.severity AS ev_severity,
           CAST(NULL AS TEXT) AS changes, CAST(NULL AS BIGINT) AS event_id
-        FROM rm_new n
+        FROM rm_new n JOIN {_match(b, row="n")}
         LEFT JOIN findings f ON f.image_digest = n.image_digest
           AND f.advisory_id = n.advisory_id AND f.package_purl = n.package_purl
         WHERE f.id IS NULL OR f.state = 'fixed' OR {significant} OR {other}
         UNION ALL
-        SELECT f.image_digest, f.advisory_id, f.package_purl, 'fixed', f.id, f.severity,
-          f.suppressed, 0, {nulls}, NULL, f.severity, f.data, NULL, NULL
-        FROM rm_scope s
-        JOIN findings f ON f.image_digest = s.image_digest AND f.package_purl = s.purl
-        WHERE f.state = 'open' AND NOT EXISTS (
+        SELECT f.image_digest, f.advisory_id, f.package_purl, NULL, 'fixed', f.id, f.severity,
+          f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL
+        FROM rm_images i CROSS JOIN findings f
+        JOIN rm_scope s ON s.image_digest = f.image_digest AND s.purl = f.package_purl
+        WHERE f.image_digest = i.digest AND f.state = 'open' AND NOT EXISTS (
           SELECT 1 FROM rm_new n WHERE n.image_digest = f.image_digest
             AND n.advisory_id = f.advisory_id AND n.package_purl = f.package_purl)""", pg)
     _analyze(conn, "rm_diff", pg)
 
 
-def _changes(conn: Connection) -> None:
+def _changes(conn: Connection, b: str) -> None:
     """The change list of each "changed" finding (field, before, after), as the per-image
     diff writes it: few rows, in Python."""
-    c = ", ".join(f"CAST(f.{k} AS TEXT) AS old_{k}, CAST(d.{k} AS TEXT) AS new_{k}"
-                  if k in _JSON else f"f.{k} AS old_{k}, d.{k} AS new_{k}" for k in SIGNIFICANT)
+    c = ", ".join(f"CAST(f.{k} AS TEXT) AS old_{k}, CAST(m.{k} AS TEXT) AS new_{k}"
+                  if k in _JSON else f"f.{k} AS old_{k}, m.{k} AS new_{k}" for k in SIGNIFICANT)
     rows = conn.execute(sa.text(
         f"SELECT d.old_id, {c} FROM rm_diff d JOIN findings f ON f.id = d.old_id "
-        "WHERE d.kind = 'changed'")).mappings().all()
+        f"JOIN {_match(b)} WHERE d.kind = 'changed'")).mappings().all()
     params = []
     for r in rows:
         changes = []
@@ -292,19 +312,20 @@ def _event_ids(conn: Connection, pg: bool) -> int:
                             ).scalar_one())
 
 
-def _write_findings(conn: Connection, now: dt.datetime, pg: bool) -> None:
+def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> None:
     columns = ", ".join(_COLUMNS)
-    values = ", ".join(f"d.{c}" for c in _COLUMNS)
+    values = ", ".join(f"m.{c}" for c in _COLUMNS)
     when = {"now": now}
     conn.execute(_timed(
         f"INSERT INTO findings (image_digest, advisory_id, package_purl, {columns}, state, "
         f"first_seen, fixed_at, updated_at) SELECT d.image_digest, d.advisory_id, "
         f"d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
-        "WHERE d.kind = 'new' ORDER BY d.image_digest, d.advisory_id, d.package_purl"), when)
-    sets = ", ".join(f"{c} = d.{c}" for c in _COLUMNS)
+        f"JOIN {_match(b)} WHERE d.kind = 'new' "
+        "ORDER BY d.image_digest, d.advisory_id, d.package_purl"), when)
+    sets = ", ".join(f"{c} = m.{c}" for c in _COLUMNS)
     conn.execute(_timed(
         f"UPDATE findings SET state = 'open', fixed_at = NULL, updated_at = :now, {sets} "
-        "FROM rm_diff d WHERE findings.id = d.old_id "
+        f"FROM rm_diff d JOIN {_match(b)} WHERE findings.id = d.old_id "
         "AND d.kind IN ('reopened', 'changed', 'update')"), when)
     conn.execute(_timed(
         "UPDATE findings SET state = 'fixed', fixed_at = :now, updated_at = :now "
@@ -312,11 +333,11 @@ def _write_findings(conn: Connection, now: dt.datetime, pg: bool) -> None:
     conn.exec_driver_sql(
         "DELETE FROM finding_names WHERE finding_id IN (SELECT old_id FROM rm_diff "
         "WHERE renamed = 1 AND old_id IS NOT NULL)")
-    expand = ("json_array_elements_text(d.names) AS j(value)" if pg
-              else "json_each(d.names) AS j")
+    expand = ("json_array_elements_text(m.names) AS j(value)" if pg
+              else "json_each(m.names) AS j")
     conn.exec_driver_sql(
         "INSERT INTO finding_names (finding_id, name) SELECT DISTINCT f.id, j.value "
-        f"FROM rm_diff d JOIN findings f ON f.image_digest = d.image_digest "
+        f"FROM rm_diff d JOIN {_match(b)} JOIN findings f ON f.image_digest = d.image_digest "
         f"AND f.advisory_id = d.advisory_id AND f.package_purl = d.package_purl, {expand} "
         "WHERE d.renamed = 1")
 
@@ -340,7 +361,7 @@ _TYPE = (f"CASE d.kind WHEN 'fixed' THEN '{EventType.FIXED_FINDING.value}' "
          f"ELSE '{EventType.NEW_FINDING.value}' END")
 
 
-def _write_events(conn: Connection, now: dt.datetime, reason: str, pg: bool) -> None:
+def _write_events(conn: Connection, b: str, now: dt.datetime, reason: str, pg: bool) -> None:
     """The events (payload as the per-image diff builds it, in the same key order) and the
     history rows quoting them."""
     if pg:
@@ -353,7 +374,8 @@ def _write_events(conn: Connection, now: dt.datetime, reason: str, pg: bool) -> 
                " || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))")
     changes = js.format("d.changes" if not pg else "CAST(d.changes AS json)")
     base = (f"'event', {_TYPE}, 'image', {js.format('c.context')}, "
-            f"'finding', {js.format('d.finding')}, 'occurredAt', CAST(:when AS TEXT)")
+            f"'finding', {js.format('COALESCE(m.data, f.data)')}, "
+            "'occurredAt', CAST(:when AS TEXT)")
     payload = (f"CASE d.kind WHEN 'reopened' THEN {obj}({base}, 'reopened', {true}) "
                f"WHEN 'changed' THEN {obj}({base}, 'changes', {changes}) "
                f"ELSE {obj}({base}) END")
@@ -361,8 +383,9 @@ def _write_events(conn: Connection, now: dt.datetime, reason: str, pg: bool) -> 
     conn.execute(_timed(
         "INSERT INTO events (id, uid, type, image_digest, payload, created_at) "
         f"SELECT d.event_id, {uid}, {_TYPE}, d.image_digest, {payload}, :now "
-        f"FROM rm_diff d JOIN rm_ctx c ON c.image_digest = d.image_digest WHERE d.{_EVENTFUL} "
-        "ORDER BY d.event_id").bindparams(when=when), {"now": now})
+        f"FROM rm_diff d JOIN rm_ctx c ON c.image_digest = d.image_digest "
+        f"LEFT JOIN {_match(b)} LEFT JOIN findings f ON f.id = d.old_id "
+        f"WHERE d.{_EVENTFUL} ORDER BY d.event_id").bindparams(when=when), {"now": now})
     details = (f"CASE WHEN d.kind = 'changed' THEN {obj}('severity', d.ev_severity, "
                f"'changes', {changes}, 'event', d.event_id) "
                f"ELSE {obj}('severity', d.ev_severity, 'event', d.event_id) END")

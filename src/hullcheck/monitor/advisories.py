@@ -68,7 +68,7 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     """Queue the re-match from ``old_build`` to ``new_build`` for ``scope`` (a delta's);
     the number of images queued."""
     work: dict[str, list[str] | None] = {}
-    entries: dict[str, str] = {}  # entry hash -> an image holding it
+    entries: dict[str, tuple[str, str]] = {}  # entry hash -> (an image holding it, purl)
     for digest in ctx.store.images_not_matched(old_build):
         work[digest] = None  # matched against another build: a full re-match
     if not scope.full and old_build:
@@ -214,21 +214,24 @@ def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str
                                               "repository": repositories[digest]}, conn=conn)
 
 
-def match_entries(ctx: Context, judge: convert.Judge, build: str, entries: dict[str, str], *,
-                  keep: tuple[str, ...] = ()) -> int:
-    """Match each package entry of ``entries`` (entry hash -> an image holding it) against
-    ``build`` once, from the SBOMs of the images holding them (one read), and store the rows
-    for every worker's jobs (``fleet.setwise.store_entries``); with ``keep``, the matches of
-    other builds are dropped. The number of entries matched."""
+def match_entries(ctx: Context, judge: convert.Judge, build: str,
+                  entries: dict[str, tuple[str, str]], *, keep: tuple[str, ...] = ()) -> int:
+    """Match each package entry of ``entries`` (entry hash -> (an image holding it, its
+    purl)) against ``build`` once, from the SBOMs of the images holding them (one read,
+    only those packages decoded), and store the rows for every worker's jobs
+    (``fleet.setwise.store_entries``); with ``keep``, the matches of other builds are
+    dropped. The number of entries matched."""
     from hullcheck.fleet import setwise
 
     holders: dict[str, set[str]] = defaultdict(set)
-    for entry, digest in entries.items():
+    purls: dict[str, set[str]] = defaultdict(set)
+    for entry, (digest, purl) in entries.items():
         holders[digest].add(entry)
+        purls[digest].add(purl)
     matched: dict[str, list[convert.EntryFinding]] = {}
     for digest, (encoding, data) in _sboms(ctx, list(holders)).items():
-        # The whole SBOM: a Go package's findings depend on the image's Go stdlib too.
-        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}")
+        inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
+                                         purls=purls[digest])
         matched.update(judge.learn(inv, holders[digest]))
     rows = [setwise.EntryRow(entry_hash=entry, rank=f.rank, names=f.names, values={
         "advisory_id": f.row.advisory_id, "package_purl": f.row.package_purl,
@@ -249,7 +252,7 @@ class _Read:
     repositories: dict[str, str]
     decisions: dict[tuple[str, str], list[tuple[int, TriageDecision]]]
     unshared: set[str]  # images with a scoped package no shared match can serve
-    missing: dict[str, str]  # entry hash not matched for the build yet -> an image holding it
+    missing: dict[str, tuple[str, str]]  # entry hash not matched yet -> (an image, its purl)
     lacking: set[str]  # images holding one of those
 
     def decisions_of(self, digest: str) -> list[TriageDecision]:
@@ -296,7 +299,7 @@ def _read(ctx: Context, images: list[tuple[str, list[str] | None]], build: str) 
                 if r.entry_hash is None or r.type == "generic":
                     out.unshared.add(r.image_digest)
                 else:
-                    out.missing.setdefault(r.entry_hash, r.image_digest)
+                    out.missing.setdefault(r.entry_hash, (r.image_digest, r.purl))
                     out.lacking.add(r.image_digest)
         found = access.decisions_of(conn, digests=sorted(out.repositories),
                                     repositories=sorted(set(out.repositories.values())))

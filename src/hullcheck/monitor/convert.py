@@ -325,8 +325,9 @@ def decode_stored_sbom(encoding: str, data: bytes, *, name: str,
         raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
     doc = json.loads(zlib.decompress(data))
     if purls is not None and isinstance(doc, dict) and isinstance(doc.get("packages"), list):
-        doc["packages"] = [p for p in doc["packages"]
-                           if isinstance(p, dict) and p.get("purl") in purls]
+        # A Go standard library stays: the matcher reads it for the Go packages at its path.
+        doc["packages"] = [p for p in doc["packages"] if isinstance(p, dict) and (
+            p.get("purl") in purls or (p.get("type") == "golang" and p.get("name") == "stdlib"))]
         doc["relationships"] = []  # the matcher does not read them
     return native.decode(doc, name)
 
