@@ -202,3 +202,49 @@ def test_a_delta_equals_the_oracle_with_triage_and_a_package_hidden_in_one_image
         drain(svc)
         assert events(svc) == written  # the full re-match found nothing the delta missed
         assert snapshot(svc, digests) == delta
+
+
+def _moved(inv: Inventory, name: str, *, path: str = "", owner: str = "") -> Inventory:
+    """``inv`` with package ``name``'s evidence at ``path`` and/or owned by ``owner``: the
+    store's package row (purl, version, layer...) stays the same."""
+    packages = tuple(dataclasses.replace(
+        p, locations=(Location(path=path or p.locations[0].path, layer=p.layer),),
+        owned_by=owner or p.owned_by) if p.name == name else p for p in inv.packages)
+    return dataclasses.replace(inv, packages=packages)
+
+
+def test_images_differing_only_in_an_sbom_field_the_rows_lack_get_their_own_findings(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Exact grouping: three images hold the same package rows, but chromium's evidence
+    path differs in one and a .deb owns salt in another; the delta gives each its own
+    findings (the path is in each finding; an owned package is matched as its OS package),
+    equal to the full re-match."""
+    plain = INVENTORIES[0]
+    deb = next(p.purl for p in plain.packages if p.name == "chromium")
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, plain, 0),
+                   _push(svc, _moved(plain, "chromium", path="/opt/other/status"), 1),
+                   _push(svc, _moved(plain, "salt", owner=deb), 2)]
+        with svc.store.read() as conn:
+            rows = {d: conn.execute(sa.text(
+                "SELECT purl, type, ecosystem, name, version, source_name, source_version, "
+                "layer, visible FROM packages WHERE image_digest = :d ORDER BY id"),
+                {"d": d}).all() for d in digests}
+        assert rows[digests[0]] == rows[digests[1]] == rows[digests[2]]  # same package rows
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        _plan_matches(svc, work, old, build)
+        _rematch(svc, work, build)
+        delta = snapshot(svc, digests)
+
+        def named(digest: str, name: str) -> list[Any]:
+            return [row for row in delta[digest] if f"/{name}@" in row[1]]
+
+        assert any(row[2] == "open" for row in named(digests[0], "chromium"))
+        assert "/opt/other/status" in str(named(digests[1], "chromium"))
+        assert "/opt/other/status" not in str(named(digests[0], "chromium"))
+        assert named(digests[2], "salt") != named(digests[0], "salt")
+        advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
+        drain(svc)
+        assert snapshot(svc, digests) == delta
