@@ -362,7 +362,7 @@ def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.da
         picked = ", ".join(("m.repository" if c == "repository" else f"x.{c}") for c in columns)
         order = " ORDER BY m.digest, x.id" if table in ("packages", "findings") else ""
         conn.exec_driver_sql(
-            f"INSERT INTO {table} ({key}, {names}) SELECT m.digest, {picked} "  # noqa: S608
+            f"INSERT INTO {table} ({key}, {names}) SELECT m.digest, {picked} "
             f"FROM bench_map m JOIN {table} x ON x.{key} = m.proto{order}")
     conn.execute(sa.text(
         "INSERT INTO tags (repository, tag, image_digest, first_seen, last_seen, current) "
@@ -373,7 +373,7 @@ def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.da
                            ("finding_history", "at, change, reason, details")):
         picked = ", ".join(f"n.{c.strip()}" for c in columns.split(","))
         conn.exec_driver_sql(
-            f"INSERT INTO {table} (finding_id, {columns}) SELECT c.id, {picked} "  # noqa: S608
+            f"INSERT INTO {table} (finding_id, {columns}) SELECT c.id, {picked} "
             "FROM bench_map m JOIN findings f ON f.image_digest = m.proto "
             f"JOIN {table} n ON n.finding_id = f.id "
             "JOIN findings c ON c.image_digest = m.digest AND c.advisory_id = f.advisory_id "
@@ -526,7 +526,7 @@ def finding_set(store: fleet.Store, digests: list[str] | None = None) -> tuple[s
         rows = conn.execute(sa.text(
             "SELECT image_digest, advisory_id, package_purl, state, severity, cvss, kev, "
             "fixed_versions, status, suppressed, suppressed_reason, aliases, data "
-            f"FROM findings {where}ORDER BY image_digest, advisory_id, package_purl"  # noqa: S608
+            f"FROM findings {where}ORDER BY image_digest, advisory_id, package_purl"
         ).execution_options(yield_per=20_000))
         for r in rows:
             values = [json.loads(v) if isinstance(v, str) and k in (7, 11, 12) else v

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from hullcheck import sbom, vulndb
+from hullcheck.fleet import queries
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
 from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
-from hullcheck.fleet import queries
 from hullcheck.monitor import advisories, convert
 from hullcheck.monitor.context import BUILD_FILE, file_build_id
 from hullcheck.monitor.service import Service

