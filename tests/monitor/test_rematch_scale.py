@@ -248,3 +248,28 @@ def test_images_differing_only_in_an_sbom_field_the_rows_lack_get_their_own_find
         advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
         drain(svc)
         assert snapshot(svc, digests) == delta
+
+
+def test_rows_stored_before_entry_hashes_are_rematched_alone_and_correctly(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Package rows from before migration 0006 have no entry hash: the plan matches no entry
+    for them, and the job judges such an image on its own from its SBOM (as the full
+    re-match does) while the others share; both end as the oracle says."""
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(4)]
+        with svc.store.write() as conn:
+            conn.execute(sa.text("UPDATE packages SET entry_hash = NULL WHERE image_digest = :d"),
+                         {"d": digests[0]})
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        _plan_matches(svc, work, old, build)
+        _, matched = _rematch(svc, work, build)
+        delta = snapshot(svc, digests)
+        assert matched > 0  # the image without hashes was judged from its SBOM
+        assert delta[digests[0]] != before[digests[0]]
+        assert delta[digests[0]] == delta[digests[2]]  # the same inventory, the same findings
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert snapshot(svc, digests) == delta
