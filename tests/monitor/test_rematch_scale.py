@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from hullcheck import sbom, vulndb
@@ -273,3 +276,50 @@ def test_rows_stored_before_entry_hashes_are_rematched_alone_and_correctly(
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert snapshot(svc, digests) == delta
+
+
+def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str | None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan matches the delta's entries once and stores them: re-match jobs run by two
+    workers at once (threads, each with its own matcher) match nothing themselves and end
+    where the per-image oracle does."""
+    monkeypatch.setattr(advisories, "BATCH", 2)  # several jobs for six images
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(6)]
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 3
+        matched: list[int] = []
+
+        def worker(mine: list[dict[str, Any]]) -> None:
+            for args in mine:
+                matched.append(_rematch(svc, [(d, p) for d, p in args["images"]], build)[1])
+
+        threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert matched == [0, 0, 0]
+        drain(svc)  # the queued jobs again: nothing left to change
+        delta = snapshot(svc, digests)
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def diff_scope(svc: Service) -> Scope:
+    return Scope(names=frozenset(svc.delta_names))  # type: ignore[attr-defined]
+
+
+def _queued_rematches(svc: Service) -> list[dict[str, Any]]:
+    table = "procrastinate_jobs" if svc.ctx.postgresql else "jobs"
+    column = "task_name" if svc.ctx.postgresql else "kind"
+    with svc.store.read() as conn:
+        found = conn.execute(sa.text(
+            f"SELECT args FROM {table} WHERE {column} = 'rematch' ORDER BY id")).scalars().all()
+    return [a if isinstance(a, dict) else json.loads(a) for a in found]
