@@ -357,10 +357,13 @@ def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.da
     if pg:
         conn.exec_driver_sql("ANALYZE bench_map")
     for table, columns in _CLONED.items():
+        if table == "findings":
+            _clone_findings(conn, pg)
+            continue
         key = "digest" if table == "images" else "image_digest"
         names = ", ".join(columns)
         picked = ", ".join(("m.repository" if c == "repository" else f"x.{c}") for c in columns)
-        order = " ORDER BY m.digest, x.id" if table in ("packages", "findings") else ""
+        order = " ORDER BY m.digest, x.id" if table == "packages" else ""
         conn.exec_driver_sql(
             f"INSERT INTO {table} ({key}, {names}) SELECT m.digest, {picked} "
             f"FROM bench_map m JOIN {table} x ON x.{key} = m.proto{order}")
@@ -369,15 +372,6 @@ def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.da
         "SELECT repository, tag, digest, :now, :now, :yes FROM bench_map").bindparams(
         sa.bindparam("now", type_=t.Time()), sa.bindparam("yes", type_=sa.Boolean())),
         {"now": now, "yes": True})
-    for table, columns in (("finding_names", "name"),
-                           ("finding_history", "at, change, reason, details")):
-        picked = ", ".join(f"n.{c.strip()}" for c in columns.split(","))
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} (finding_id, {columns}) SELECT c.id, {picked} "
-            "FROM bench_map m JOIN findings f ON f.image_digest = m.proto "
-            f"JOIN {table} n ON n.finding_id = f.id "
-            "JOIN findings c ON c.image_digest = m.digest AND c.advisory_id = f.advisory_id "
-            "AND c.package_purl = f.package_purl")
     counts: dict[str, list[int]] = {}
     for severity, suppressed, n in conn.execute(sa.text(
             "SELECT f.severity, f.suppressed, count(*) FROM bench_map m JOIN findings f "
@@ -389,6 +383,34 @@ def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.da
         scans.bump_daily(conn, [{"day_": now.date(), "severity_": s, "opened": o, "new_": w,
                                  "fixed_": 0} for s, (o, w) in sorted(counts.items())])
     conn.exec_driver_sql("DROP TABLE bench_map")
+
+
+def _clone_findings(conn: sa.Connection, pg: bool) -> None:
+    """The prototypes' findings, names and history for each clone: new ids taken first
+    (bench_ids: prototype finding id -> clone's), so names and history follow by id."""
+    if pg:
+        new_id = "nextval(pg_get_serial_sequence('findings', 'id'))"
+    else:
+        top = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM findings")).scalar_one()
+        new_id = f"{int(top)} + ROW_NUMBER() OVER (ORDER BY m.digest, f.id)"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS bench_ids")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE bench_ids AS SELECT f.id AS old_id, {new_id} AS new_id, "
+        "m.digest AS digest FROM bench_map m JOIN findings f ON f.image_digest = m.proto")
+    if pg:
+        conn.exec_driver_sql("ANALYZE bench_ids")
+    columns = ", ".join(_CLONED["findings"])
+    picked = ", ".join(f"x.{c}" for c in _CLONED["findings"])
+    conn.exec_driver_sql(
+        f"INSERT INTO findings (id, image_digest, {columns}) SELECT b.new_id, b.digest, "
+        f"{picked} FROM bench_ids b JOIN findings x ON x.id = b.old_id ORDER BY b.new_id")
+    for table, names in (("finding_names", "name"),
+                         ("finding_history", "at, change, reason, details")):
+        picked = ", ".join(f"n.{c.strip()}" for c in names.split(","))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} (finding_id, {names}) SELECT b.new_id, {picked} "
+            f"FROM bench_ids b JOIN {table} n ON n.finding_id = b.old_id")
+    conn.exec_driver_sql("DROP TABLE bench_ids")
 
 
 # -- backends --------------------------------------------------------------------------------
