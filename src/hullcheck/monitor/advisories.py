@@ -2,14 +2,16 @@
 against the build it replaced (``vulndb.delta``), and re-match only what the delta names.
 
     update   vulndb.update → build id → delta(old, new) → which stored packages it names
-             (by (ecosystem, name) and source name: (digest, purl) pairs,
-             ``queries.purls_named``) and which findings a KEV change touches → ``rematch``
-             jobs, 1,000 images each, queued in the transaction that moves every other
-             image to the new build
-    rematch  set-wise (``rematch_images``): the images' package rows grouped by what a
-             package's findings depend on, each distinct package matched once, triage
-             marks only where an image has decisions → ``fleet.apply_rematches`` with
-             those purls (findings of other packages untouched) → events, deliveries
+             (by (ecosystem, name) and source name: (digest, purl) pairs and their distinct
+             entry hashes, ``queries.purls_named``) and which findings a KEV change touches
+             → each distinct entry matched once and stored for every worker
+             (``match_entries``) → ``rematch`` jobs, 1,000 images each, queued in the
+             transaction that moves every other image to the new build
+    rematch  set-wise (``rematch_images``): the database joins the images' scoped package
+             rows to their entries' stored findings and diffs them with the stored ones
+             (``fleet.setwise``); images with triage decisions (and the full re-match) are
+             judged on their own from their SBOM (``fleet.apply_rematches``) → events,
+             deliveries
 
 Images last matched against another build than the one the delta starts from (an update
 they missed, a re-match that failed) get a full re-match instead, so every image ends on the
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
-from hullcheck.fleet import scans
+from hullcheck.fleet import scans, setwise
 from hullcheck.fleet.model import FindingRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
@@ -87,9 +89,9 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
             work.update(dict.fromkeys(_all_scanned(conn)))
     if entries and ctx.build_id() == new_build:  # each distinct entry matched once, here
         with convert.open_vulnstore(ctx.db_path) as store:
-            match_entries(ctx, convert.Judge(store, (), None), new_build, entries,
-                          keep=(old_build, new_build))
+            match_entries(ctx, convert.Judge(store, (), None), new_build, entries)
     with ctx.store.write() as conn:
+        setwise.forget_entries(conn, (old_build, new_build))  # older jobs are superseded
         scans.advance_build(conn, old_build, new_build, awaiting=sorted(work),
                             marker=AWAITING + new_build)
         scans.note_build(conn, new_build, ctx.clock())
@@ -197,7 +199,6 @@ def rematch_images(ctx: Context, judge: convert.Judge,
 
 def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str]],
            repositories: dict[str, str], *, build: str) -> None:
-    from hullcheck.fleet import setwise
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
     route = alerts.router(ctx.config) if ctx.config.alerts else None  # no rule: no channel
@@ -215,14 +216,11 @@ def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str
 
 
 def match_entries(ctx: Context, judge: convert.Judge, build: str,
-                  entries: dict[str, tuple[str, str]], *, keep: tuple[str, ...] = ()) -> int:
+                  entries: dict[str, tuple[str, str]]) -> int:
     """Match each package entry of ``entries`` (entry hash -> (an image holding it, its
     purl)) against ``build`` once, from the SBOMs of the images holding them (one read,
     only those packages decoded), and store the rows for every worker's jobs
-    (``fleet.setwise.store_entries``); with ``keep``, the matches of other builds are
-    dropped. The number of entries matched."""
-    from hullcheck.fleet import setwise
-
+    (``fleet.setwise.store_entries``). The number of entries matched."""
     holders: dict[str, set[str]] = defaultdict(set)
     purls: dict[str, set[str]] = defaultdict(set)
     for entry, (digest, purl) in entries.items():
@@ -241,8 +239,6 @@ def match_entries(ctx: Context, judge: convert.Judge, build: str,
         "suppressed_reason": f.row.suppressed_reason, "data": f.row.data})
         for entry, found in matched.items() for f in found]
     with ctx.store.write() as conn:
-        if keep:
-            setwise.forget_entries(conn, keep)
         setwise.store_entries(conn, build, matched, rows)
     return len(matched)
 
