@@ -144,7 +144,7 @@ class Judge:
         self.matcher = match.Matcher(store)
         self.config = load_marks(vex_files, ignore, (), "")
         self.summaries = _Summaries(store)
-        # (distro, package) -> findings; ("rows", *package key) -> (sort key, row) pairs
+        # (distro, package) -> findings (the per-image judging of full re-matches)
         self.cache: dict[Any, tuple[Any, ...]] = {} if cache is None else cache
 
     def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
