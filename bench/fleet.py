@@ -15,14 +15,17 @@ records, the delta re-match against a full re-match, with 1 and 2 worker process
    list as affected or name as fixed. Image i = base (i mod 6) + app (a hash of i): images
    share package sets as real fleets do (~2,400 distinct inventories).
 3. Load: each distinct inventory is encoded (native SBOM) and matched against A once; the
-   images go in through ``Store.bulk_load`` (COPY in PostgreSQL). Prints images/s and the
-   database size per image and per package row.
+   first image of each goes in through ``Store.bulk_load`` (COPY in PostgreSQL), every
+   other image is cloned from it in the database (``clone``: INSERT ... SELECT per table).
+   Prints images/s and the database size per image and per package row.
 4. Re-match: for each worker count and kind (delta: ``advisories.plan`` with the delta's
-   scope; full: every package of every image), the loaded store is cloned (PostgreSQL:
+   scope; full: every package of every image, or of a random ``--full-sample`` of them on
+   larger fleets, its time extrapolated), the loaded store is cloned (PostgreSQL:
    ``CREATE DATABASE ... TEMPLATE``; SQLite: the file), ``hullcheck worker`` processes
    start (procrastinate workers in PostgreSQL mode, one job at a time each), the plan is
-   queued and timed until no re-match job is left. The finding sets after each run are
-   compared (every finding's key, state, severity, KEV, fixes, status, marks and data).
+   queued and timed until no re-match job is left. The findings of the sample (all images
+   without one) after each run are compared (every finding's key, state, severity, KEV,
+   fixes, status, marks and data), and the load average is noted.
 
 Target: the delta re-match of 100,000 images in under 2 minutes. Last line: one JSON
 object with the figures and ``"equal": true|false``. PostgreSQL mode starts a throwaway
