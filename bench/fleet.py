@@ -15,14 +15,17 @@ records, the delta re-match against a full re-match, with 1 and 2 worker process
    list as affected or name as fixed. Image i = base (i mod 6) + app (a hash of i): images
    share package sets as real fleets do (~2,400 distinct inventories).
 3. Load: each distinct inventory is encoded (native SBOM) and matched against A once; the
-   images go in through ``Store.bulk_load`` (COPY in PostgreSQL). Prints images/s and the
-   database size per image and per package row.
+   first image of each goes in through ``Store.bulk_load`` (COPY in PostgreSQL), every
+   other image is cloned from it in the database (``clone``: INSERT ... SELECT per table).
+   Prints images/s and the database size per image and per package row.
 4. Re-match: for each worker count and kind (delta: ``advisories.plan`` with the delta's
-   scope; full: every package of every image), the loaded store is cloned (PostgreSQL:
+   scope; full: every package of every image, or of a random ``--full-sample`` of them on
+   larger fleets, its time extrapolated), the loaded store is cloned (PostgreSQL:
    ``CREATE DATABASE ... TEMPLATE``; SQLite: the file), ``hullcheck worker`` processes
    start (procrastinate workers in PostgreSQL mode, one job at a time each), the plan is
-   queued and timed until no re-match job is left. The finding sets after each run are
-   compared (every finding's key, state, severity, KEV, fixes, status, marks and data).
+   queued and timed until no re-match job is left. The findings of the sample (all images
+   without one) after each run are compared (every finding's key, state, severity, KEV,
+   fixes, status, marks and data), and the load average is noted.
 
 Target: the delta re-match of 100,000 images in under 2 minutes. Last line: one JSON
 object with the figures and ``"equal": true|false``. PostgreSQL mode starts a throwaway
@@ -47,7 +50,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,14 +283,137 @@ def image(i: int) -> tuple[str, str, tuple[str, ...]]:
     return digest, f"registry.bench/team-{i // 2000}/service-{i // 40}", (f"v{i}",)
 
 
-def loaded(fl: Fleet, judge: convert.Judge, n: int) -> Iterator[Loaded]:
-    for i in range(n):
+def loaded(fl: Fleet, judge: convert.Judge, indexes: Iterable[int]) -> Iterator[Loaded]:
+    for i in indexes:
         t = fl.template(fl.shape(i), judge)
         digest, repository, tags = image(i)
         data = zlib.compress(t.sbom.replace(PLACEHOLDER.encode(), digest.encode()), 1)
         yield Loaded(image=fleet.ImageRecord(digest=digest, repository=repository, tags=tags,
                                              sbom=data, sbom_encoding=convert.SBOM_ENCODING),
                      packages=t.packages, findings=t.findings)
+
+
+def load(store: fleet.Store, fl: Fleet, judge: convert.Judge, n: int, build: str) -> int:
+    """``n`` images: the first image of each distinct package set (its prototype) through
+    ``Store.bulk_load`` (its template matched once); every other image cloned from its
+    prototype's rows in the database (INSERT ... SELECT per table, ``CLONE`` images a
+    transaction), as ``bulk_load`` would have written them but without the per-image
+    Python. A clone's SBOM bytes are its prototype's (the manifest digest inside them is
+    the prototype's: nothing matches on it)."""
+    protos: dict[tuple[int, int], int] = {}
+    for i in range(n):
+        protos.setdefault(fl.shape(i), i)
+    first = sorted(protos.values())
+    done = store.bulk_load(loaded(fl, judge, first), build=build)
+    taken = set(first)
+    rest = [i for i in range(n) if i not in taken]
+    now = dt.datetime.now(dt.UTC)
+    for start in range(0, len(rest), CLONE):
+        rows = []
+        for i in rest[start:start + CLONE]:
+            digest, repository, tags = image(i)
+            rows.append((digest, image(protos[fl.shape(i)])[0], repository, tags[0]))
+        with store.write() as conn:
+            clone(conn, rows, now)
+        done += len(rows)
+    return done
+
+
+CLONE = 10_000  # images cloned a transaction
+_CLONED = {  # table: (columns copied from the prototype's rows, the column naming the image)
+    "images": ("repository", "status", "error", "media_type", "created", "labels", "base",
+               "policy", "signatures", "first_seen", "first_scanned", "last_scanned",
+               "matched_build"),
+    "sboms": ("encoding", "data"),
+    "packages": ("purl", "purl_base", "type", "ecosystem", "name", "name_key", "version",
+                 "source_name", "source_key", "source_version", "licence", "layer", "visible",
+                 "entry_hash"),
+    "findings": ("advisory_id", "package_purl", "aliases", "severity", "cvss", "kev",
+                 "fixed_versions", "status", "suppressed", "suppressed_reason", "data",
+                 "state", "first_seen", "fixed_at", "updated_at"),
+    "image_summary": ("malicious", "critical", "high", "medium", "low", "negligible",
+                      "unknown", "kev", "fixable", "policy_failed", "base_stale", "base_eol",
+                      "risk_rank"),
+}
+
+
+def clone(conn: sa.Connection, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None:
+    """Images (digest, prototype digest, repository, tag) as copies of their prototypes'
+    rows, in the caller's transaction: one INSERT ... SELECT per table."""
+    from hullcheck.fleet import scans
+    from hullcheck.fleet import schema as t
+
+    pg = conn.dialect.name == "postgresql"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS bench_map")
+    conn.exec_driver_sql("CREATE TEMP TABLE bench_map (digest TEXT PRIMARY KEY, proto TEXT, "
+                         "repository TEXT, tag TEXT)")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if pg:
+            with cursor.copy("COPY bench_map (digest, proto, repository, tag) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+        else:
+            cursor.executemany("INSERT INTO bench_map VALUES (?, ?, ?, ?)", rows)
+    finally:
+        cursor.close()
+    if pg:
+        conn.exec_driver_sql("ANALYZE bench_map")
+    for table, columns in _CLONED.items():
+        if table == "findings":
+            _clone_findings(conn, pg)
+            continue
+        key = "digest" if table == "images" else "image_digest"
+        names = ", ".join(columns)
+        picked = ", ".join(("m.repository" if c == "repository" else f"x.{c}") for c in columns)
+        order = " ORDER BY m.digest, x.id" if table == "packages" else ""
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({key}, {names}) SELECT m.digest, {picked} "
+            f"FROM bench_map m JOIN {table} x ON x.{key} = m.proto{order}")
+    conn.execute(sa.text(
+        "INSERT INTO tags (repository, tag, image_digest, first_seen, last_seen, current) "
+        "SELECT repository, tag, digest, :now, :now, :yes FROM bench_map").bindparams(
+        sa.bindparam("now", type_=t.Time()), sa.bindparam("yes", type_=sa.Boolean())),
+        {"now": now, "yes": True})
+    counts: dict[str, list[int]] = {}
+    for severity, suppressed, n in conn.execute(sa.text(
+            "SELECT f.severity, f.suppressed, count(*) FROM bench_map m JOIN findings f "
+            "ON f.image_digest = m.proto GROUP BY f.severity, f.suppressed")):
+        c = counts.setdefault(severity, [0, 0])
+        c[0] += 0 if suppressed else n
+        c[1] += n
+    if counts:
+        scans.bump_daily(conn, [{"day_": now.date(), "severity_": s, "opened": o, "new_": w,
+                                 "fixed_": 0} for s, (o, w) in sorted(counts.items())])
+    conn.exec_driver_sql("DROP TABLE bench_map")
+
+
+def _clone_findings(conn: sa.Connection, pg: bool) -> None:
+    """The prototypes' findings, names and history for each clone: new ids taken first
+    (bench_ids: prototype finding id -> clone's), so names and history follow by id."""
+    if pg:
+        new_id = "nextval(pg_get_serial_sequence('findings', 'id'))"
+    else:
+        top = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM findings")).scalar_one()
+        new_id = f"{int(top)} + ROW_NUMBER() OVER (ORDER BY m.digest, f.id)"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS bench_ids")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE bench_ids AS SELECT f.id AS old_id, {new_id} AS new_id, "
+        "m.digest AS digest FROM bench_map m JOIN findings f ON f.image_digest = m.proto")
+    if pg:
+        conn.exec_driver_sql("ANALYZE bench_ids")
+    columns = ", ".join(_CLONED["findings"])
+    picked = ", ".join(f"x.{c}" for c in _CLONED["findings"])
+    conn.exec_driver_sql(
+        f"INSERT INTO findings (id, image_digest, {columns}) SELECT b.new_id, b.digest, "
+        f"{picked} FROM bench_ids b JOIN findings x ON x.id = b.old_id ORDER BY b.new_id")
+    for table, names in (("finding_names", "name"),
+                         ("finding_history", "at, change, reason, details")):
+        picked = ", ".join(f"n.{c.strip()}" for c in names.split(","))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} (finding_id, {names}) SELECT b.new_id, {picked} "
+            f"FROM bench_ids b JOIN {table} n ON n.finding_id = b.old_id")
+    conn.exec_driver_sql("DROP TABLE bench_ids")
 
 
 # -- backends --------------------------------------------------------------------------------
@@ -410,15 +536,22 @@ def outstanding(ctx: Context) -> tuple[int, int]:
     return sum(counts.get(s, 0) for s in busy), failed
 
 
-def finding_set(store: fleet.Store) -> tuple[str, int]:
-    """A digest of every finding (key, state and what it says), in key order; the count."""
+def finding_set(store: fleet.Store, digests: list[str] | None = None) -> tuple[str, int]:
+    """A digest of every finding (key, state and what it says) of ``digests`` (None: all
+    images), in key order; the count."""
     h = hashlib.sha256()
     n = 0
+    where = "" if digests is None else "WHERE image_digest IN (SELECT digest FROM bench_only) "
     with store.read() as conn:
+        if digests is not None:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS bench_only")
+            conn.exec_driver_sql("CREATE TEMP TABLE bench_only (digest TEXT PRIMARY KEY)")
+            conn.execute(sa.text("INSERT INTO bench_only VALUES (:d)"),
+                         [{"d": d} for d in digests])
         rows = conn.execute(sa.text(
             "SELECT image_digest, advisory_id, package_purl, state, severity, cvss, kev, "
             "fixed_versions, status, suppressed, suppressed_reason, aliases, data "
-            "FROM findings ORDER BY image_digest, advisory_id, package_purl"
+            f"FROM findings {where}ORDER BY image_digest, advisory_id, package_purl"
         ).execution_options(yield_per=20_000))
         for r in rows:
             values = [json.loads(v) if isinstance(v, str) and k in (7, 11, 12) else v
@@ -426,6 +559,8 @@ def finding_set(store: fleet.Store) -> tuple[str, int]:
             values[6], values[9] = bool(values[6]), bool(values[9])
             h.update(json.dumps(values, sort_keys=True).encode())
             n += 1
+        if digests is not None:
+            conn.exec_driver_sql("DROP TABLE bench_only")
     return h.hexdigest(), n
 
 
@@ -437,19 +572,40 @@ class Run:
     plan_seconds: float
     images: int
     findings: int
-    digest: str
+    digest: str  # of the sample's findings (all images' when there is no sample)
+    load: tuple[float, float]  # load average (1 min) at the start and at the end
+
+
+def plan_sample(ctx: Context, old: str, new: str, sample: list[str]) -> int:
+    """A full re-match of ``sample`` only (what ``advisories.plan`` queues for a full scope,
+    for those images); the others are left on ``old``."""
+    from hullcheck.fleet import scans
+    from hullcheck.monitor import queue
+
+    with ctx.store.write() as conn:
+        scans.advance_build(conn, old, new, awaiting=sample,
+                            marker=advisories.AWAITING + new)
+        scans.note_build(conn, new, ctx.clock())
+        for start in range(0, len(sample), advisories.BATCH):
+            batch = [[d, None] for d in sample[start:start + advisories.BATCH]]
+            queue.enqueue(ctx, "rematch", {"build": new, "images": batch}, conn=conn)
+    return len(sample)
 
 
 def rematch(backend: Backend, kind: str, workers: int, *, db: Path, old: str, new: str,
-            scope: Scope) -> Run:
+            scope: Scope, sample: list[str] | None = None) -> Run:
     data, url = backend.clone(f"{kind}-{workers}", db)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         ctx = Context.open(data_dir=data, database_url=url, config=Config())
         try:
             procs = start_workers(workers, data, url, backend.work)
+            load = os.getloadavg()[0]
             start = time.perf_counter()
-            queued = advisories.plan(ctx, old, new, scope)
+            if sample is not None and scope.full:
+                queued = plan_sample(ctx, old, new, sample)
+            else:
+                queued = advisories.plan(ctx, old, new, scope)
             planned = time.perf_counter() - start
             while True:
                 busy, failed = outstanding(ctx)
@@ -462,9 +618,10 @@ def rematch(backend: Backend, kind: str, workers: int, *, db: Path, old: str, ne
                     raise SystemExit(f"a worker exited: see its log in {backend.work}")
                 time.sleep(POLL)
             took = time.perf_counter() - start
+            load_after = os.getloadavg()[0]
             stop_workers(procs)
             procs = []
-            digest, count = finding_set(ctx.store)
+            digest, count = finding_set(ctx.store, sample)
         finally:
             ctx.close()
     finally:
@@ -472,7 +629,7 @@ def rematch(backend: Backend, kind: str, workers: int, *, db: Path, old: str, ne
     backend.drop(url)
     shutil.rmtree(data, ignore_errors=True)
     return Run(kind=kind, workers=workers, seconds=took, plan_seconds=planned, images=queued,
-               findings=count, digest=digest)
+               findings=count, digest=digest, load=(load, load_after))
 
 
 # -- the whole bench --------------------------------------------------------------------------
@@ -480,7 +637,7 @@ def rematch(backend: Backend, kind: str, workers: int, *, db: Path, old: str, ne
 
 def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, ...],
         backend_url: Callable[[], str | None], server: Any = None, seed: int = 14,
-        apps: int = APPS) -> dict[str, Any]:
+        apps: int = APPS, full_sample: int = 2_000) -> dict[str, Any]:
     """The bench's core; the figures as a dict (the JSON the last line prints)."""
     rng = random.Random(seed)
     adv = read_advisories(data)
@@ -502,7 +659,7 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
             convert.open_vulnstore(db_a) as vulns:
         judge = convert.Judge(vulns, (), None)
         start = time.perf_counter()
-        count = store.bulk_load(loaded(fl, judge, images), build=build_a)
+        count = load(store, fl, judge, images, build_a)
         load_seconds = time.perf_counter() - start
         with store.write() as conn:
             conn.exec_driver_sql("ANALYZE")  # what autovacuum does soon after a bulk load
@@ -515,13 +672,20 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
         f"{load_seconds:.1f} s: {count / load_seconds:,.0f} images/s; "
         f"{size['bytes_per_image'] / 1024:.1f} KiB per image")
 
+    # The full re-match (per image, the oracle) of a random sample when the fleet is larger:
+    # its time is extrapolated; ``equal`` compares the sample's findings after each run.
+    sample = None if full_sample >= count else sorted(
+        image(i)[0] for i in rng.sample(range(count), full_sample))
     runs: list[Run] = []
     for n in workers:
         for kind, chosen in (("delta", scope), ("full", Scope(full=True))):
-            r = rematch(backend, kind, n, db=db_b, old=build_a, new=build_b, scope=chosen)
+            r = rematch(backend, kind, n, db=db_b, old=build_a, new=build_b, scope=chosen,
+                        sample=sample)
             runs.append(r)
             log(f"{kind} re-match, {n} worker(s): {r.seconds:.1f} s for {r.images:,} images "
-                f"(planning {r.plan_seconds:.1f} s); {r.findings:,} findings after")
+                f"(planning {r.plan_seconds:.1f} s; load average {r.load[0]:.1f} -> "
+                f"{r.load[1]:.1f}); {r.findings:,} findings after"
+                + ("" if sample is None else " (of the sample)"))
     equal = len({r.digest for r in runs}) == 1
     figures: dict[str, Any] = {
         "backend": "postgresql" if backend.postgresql else "sqlite", "images": count,
@@ -530,9 +694,18 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
         "load_images_per_second": round(count / load_seconds, 1),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in size.items()},
     }
+    figures["full_sample"] = count if sample is None else len(sample)
     for r in runs:
-        figures[f"{r.kind}_seconds_{r.workers}w"] = round(r.seconds, 2)
+        scale = 1.0 if sample is None or r.kind == "delta" else count / len(sample)
+        figures[f"{r.kind}_seconds_{r.workers}w"] = round(r.seconds * scale, 2)
         figures[f"{r.kind}_images_{r.workers}w"] = r.images
+        figures[f"{r.kind}_plan_seconds_{r.workers}w"] = round(r.plan_seconds, 2)
+        figures[f"{r.kind}_load_{r.workers}w"] = [round(x, 1) for x in r.load]
+        if scale != 1.0:
+            figures[f"{r.kind}_seconds_{r.workers}w_measured"] = round(r.seconds, 2)
+        if r.kind == "delta":
+            figures[f"delta_ms_per_image_{r.workers}w"] = round(
+                1000 * r.seconds / max(r.images, 1), 3)
     for n in workers:
         figures[f"ratio_delta_full_{n}w"] = round(
             figures[f"delta_seconds_{n}w"] / max(figures[f"full_seconds_{n}w"], 1e-9), 3)
@@ -550,6 +723,9 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2", help="worker process counts to time")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--database-url", help="an empty PostgreSQL database to fill")
+    parser.add_argument("--full-sample", type=int, default=2_000,
+                        help="images the full re-match covers (more images: a random sample, "
+                             "its time extrapolated)")
     args = parser.parse_args()
     images = args.images or (100_000 if args.backend == "postgresql" else 10_000)
     workers = tuple(int(w) for w in args.workers.split(","))
@@ -569,7 +745,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="hullcheck-bench-fleet-") as tmp:
             try:
                 figures = run(Path(tmp), data=args.data, images=images, delta=args.delta,
-                              workers=workers, backend_url=url, server=server)
+                              workers=workers, backend_url=url, server=server,
+                              full_sample=args.full_sample)
             except Absent as exc:
                 print(f"fleet bench: {exc}", file=sys.stderr)
                 return 2

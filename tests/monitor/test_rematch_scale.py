@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from hullcheck import sbom, vulndb
+from hullcheck.fleet import queries
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
 from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
 from hullcheck.monitor import advisories, convert
@@ -46,7 +50,8 @@ def _service(tmp_path: Path, database_url: str | None) -> Service:
 
 def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
     """Advisory state B in the data dir (as the update job builds it), and the images
-    (digest, purls) its delta names, as ``advisories.plan`` finds them; not re-matched."""
+    (digest, purls) its delta names, as ``advisories.plan`` finds them; not re-matched.
+    ``_plan_matches`` matches the delta's distinct entries, as the plan does."""
     write_state(tmp_path / "advisories", SCENARIOS["all-edited"][1])
     ctx = svc.ctx
     old = vulndb.VulnStore.open(ctx.db_path)
@@ -56,13 +61,25 @@ def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
         scope = diff(old, ctx.db_path).scope()
     finally:
         old.close()
+    svc.delta_names = scope.names  # type: ignore[attr-defined]
     named: dict[str, set[str]] = {}
     for found in ctx.store.packages_named(scope.names):
         named.setdefault(found.digest, set()).update(p.purl for p in found.packages)
     return [(d, sorted(purls)) for d, purls in sorted(named.items())]
 
 
-def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
+def _plan_matches(svc: Service, work: list[tuple[str, list[str]]], old: str, build: str) -> int:
+    """What ``advisories.plan`` does before queueing: each distinct entry the delta's
+    packages hold matched once, stored for the jobs; the packages matched."""
+    entries: dict[str, tuple[str, str]] = {}
+    with svc.store.read() as conn:
+        named = queries.purls_named(conn, svc.delta_names,  # type: ignore[attr-defined]
+                                    build=old, entries=entries)
+    assert {d: sorted(p) for d, p in named.items()} == dict(work)
+    return _counting(svc, lambda judge: advisories.match_entries(
+        svc.ctx, judge, build, entries))[1]
+
+def _counted(engine: sa.Engine, run: Callable[[], object]) -> int:
     count = 0
 
     def counted(*_args: object) -> None:
@@ -77,8 +94,8 @@ def _counted(engine: sa.Engine, run: Callable[[], None]) -> int:
     return count
 
 
-def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) -> tuple[int, int]:
-    """Re-match ``images`` with a fresh judge: (SQL statements, packages matched)."""
+def _counting(svc: Service, run: Callable[[convert.Judge], object]) -> tuple[int, int]:
+    """``run`` with a fresh judge: (SQL statements, packages matched)."""
     matched = 0
     with convert.open_vulnstore(svc.ctx.db_path) as store:
         judge = convert.Judge(store, (), None)
@@ -91,10 +108,15 @@ def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) 
             return match(inv, packages=todo)
 
         judge.matcher.match = counting  # type: ignore[method-assign,assignment]
-        work: list[tuple[str, list[str] | None]] = list(images)
-        statements = _counted(svc.store.engine, lambda: advisories.rematch_images(
-            svc.ctx, judge, work, build=build))
+        statements = _counted(svc.store.engine, lambda: run(judge))
     return statements, matched
+
+
+def _rematch(svc: Service, images: Iterable[tuple[str, list[str]]], build: str) -> tuple[int, int]:
+    """Re-match ``images`` with a fresh judge: (SQL statements, packages matched)."""
+    work: list[tuple[str, list[str] | None]] = list(images)
+    return _counting(svc, lambda judge: advisories.rematch_images(
+        svc.ctx, judge, work, build=build))
 
 
 def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
@@ -102,11 +124,14 @@ def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
     with _service(tmp_path, database_url) as svc:
         digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(12)]
         before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
         work = _update(tmp_path, svc)
         build = svc.ctx.build_id()
         assert {d for d, _ in work} == set(digests)
-        distinct = {p for _, purls in work for p in purls}
+        # Distinct entries: a purl in each of the two inventories (their distros differ).
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
 
+        planned = _plan_matches(svc, work, old, build)  # each distinct entry, once
         few = _rematch(svc, work[:2], build)  # one image of each inventory
         many = _rematch(svc, work[2:], build)  # ten images holding the same packages
 
@@ -115,7 +140,8 @@ def test_a_delta_costs_the_same_statements_and_matches_for_2_or_12_images(
         consistent(svc.store)  # the fleet page's summaries follow the set-wise writes
         assert all(after[d] != before[d] for d in digests)
         assert many[0] == few[0]  # statements: independent of the images re-matched
-        assert 0 < many[1] == few[1] <= len(distinct)  # each distinct package matched once
+        assert 0 < planned == len(distinct)  # each distinct entry matched once, planning
+        assert many[1] == few[1] == 0  # the jobs match nothing: they diff in SQL
         # Images holding the same packages ended with the same findings.
         assert all(after[d] == after[digests[i % 2]] for i, d in enumerate(digests))
 
@@ -179,3 +205,121 @@ def test_a_delta_equals_the_oracle_with_triage_and_a_package_hidden_in_one_image
         drain(svc)
         assert events(svc) == written  # the full re-match found nothing the delta missed
         assert snapshot(svc, digests) == delta
+
+
+def _moved(inv: Inventory, name: str, *, path: str = "", owner: str = "") -> Inventory:
+    """``inv`` with package ``name``'s evidence at ``path`` and/or owned by ``owner``: the
+    store's package row (purl, version, layer...) stays the same."""
+    packages = tuple(dataclasses.replace(
+        p, locations=(Location(path=path or p.locations[0].path, layer=p.layer),),
+        owned_by=owner or p.owned_by) if p.name == name else p for p in inv.packages)
+    return dataclasses.replace(inv, packages=packages)
+
+
+def test_images_differing_only_in_an_sbom_field_the_rows_lack_get_their_own_findings(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Exact grouping: three images hold the same package rows, but chromium's evidence
+    path differs in one and a .deb owns salt in another; the delta gives each its own
+    findings (the path is in each finding; an owned package is matched as its OS package),
+    equal to the full re-match."""
+    plain = INVENTORIES[0]
+    deb = next(p.purl for p in plain.packages if p.name == "chromium")
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, plain, 0),
+                   _push(svc, _moved(plain, "chromium", path="/opt/other/status"), 1),
+                   _push(svc, _moved(plain, "salt", owner=deb), 2)]
+        with svc.store.read() as conn:
+            rows = {d: conn.execute(sa.text(
+                "SELECT purl, type, ecosystem, name, version, source_name, source_version, "
+                "layer, visible FROM packages WHERE image_digest = :d ORDER BY id"),
+                {"d": d}).all() for d in digests}
+        assert rows[digests[0]] == rows[digests[1]] == rows[digests[2]]  # same package rows
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        _plan_matches(svc, work, old, build)
+        _rematch(svc, work, build)
+        delta = snapshot(svc, digests)
+
+        def named(digest: str, name: str) -> list[Any]:
+            return [row for row in delta[digest] if f"/{name}@" in row[1]]
+
+        assert any(row[2] == "open" for row in named(digests[0], "chromium"))
+        assert "/opt/other/status" in str(named(digests[1], "chromium"))
+        assert "/opt/other/status" not in str(named(digests[0], "chromium"))
+        assert named(digests[2], "salt") != named(digests[0], "salt")
+        advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
+        drain(svc)
+        assert snapshot(svc, digests) == delta
+
+
+def test_rows_stored_before_entry_hashes_are_rematched_alone_and_correctly(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Package rows from before migration 0006 have no entry hash: the plan matches no entry
+    for them, and the job judges such an image on its own from its SBOM (as the full
+    re-match does) while the others share; both end as the oracle says."""
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(4)]
+        with svc.store.write() as conn:
+            conn.execute(sa.text("UPDATE packages SET entry_hash = NULL WHERE image_digest = :d"),
+                         {"d": digests[0]})
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        _plan_matches(svc, work, old, build)
+        _, matched = _rematch(svc, work, build)
+        delta = snapshot(svc, digests)
+        assert matched > 0  # the image without hashes was judged from its SBOM
+        assert delta[digests[0]] != before[digests[0]]
+        assert delta[digests[0]] == delta[digests[2]]  # the same inventory, the same findings
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert snapshot(svc, digests) == delta
+
+
+def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str | None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan matches the delta's entries once and stores them: re-match jobs run by two
+    workers at once (threads, each with its own matcher) match nothing themselves and end
+    where the per-image oracle does."""
+    monkeypatch.setattr(advisories, "BATCH", 2)  # several jobs for six images
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(6)]
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 3
+        matched: list[int] = []
+
+        def worker(mine: list[dict[str, Any]]) -> None:
+            for args in mine:
+                matched.append(_rematch(svc, [(d, p) for d, p in args["images"]], build)[1])
+
+        threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert matched == [0, 0, 0]
+        drain(svc)  # the queued jobs again: nothing left to change
+        delta = snapshot(svc, digests)
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def diff_scope(svc: Service) -> Scope:
+    return Scope(names=frozenset(svc.delta_names))  # type: ignore[attr-defined]
+
+
+def _queued_rematches(svc: Service) -> list[dict[str, Any]]:
+    table = "procrastinate_jobs" if svc.ctx.postgresql else "jobs"
+    column = "task_name" if svc.ctx.postgresql else "kind"
+    with svc.store.read() as conn:
+        found = conn.execute(sa.text(
+            f"SELECT args FROM {table} WHERE {column} = 'rematch' ORDER BY id")).scalars().all()
+    return [a if isinstance(a, dict) else json.loads(a) for a in found]

@@ -119,7 +119,7 @@ def _package_row(digest: str, p: PackageRow) -> dict[str, Any]:
             "name_key": name_key(p.ecosystem, p.name), "version": p.version,
             "source_name": p.source_name, "source_key": name_key(p.ecosystem, p.source_name),
             "source_version": p.source_version, "licence": p.licence, "layer": p.layer,
-            "visible": p.visible}
+            "visible": p.visible, "entry_hash": p.entry_hash}
 
 
 def _finding_rows(rows: _Rows, fid: int, digest: str, f: FindingRow, now: dt.datetime) -> None:

@@ -119,6 +119,8 @@ class PackageRow:
     licence: str = ""
     layer: int | None = None
     visible: bool = True
+    # What its findings depend on, hashed (``monitor.convert.package_rows``); None: unknown.
+    entry_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -146,6 +146,7 @@ def _write_packages(conn: Connection, digest: str, packages: Iterable[PackageRow
         "version": p.version, "source_name": p.source_name,
         "source_key": name_key(p.ecosystem, p.source_name), "source_version": p.source_version,
         "licence": p.licence, "layer": p.layer, "visible": p.visible,
+        "entry_hash": p.entry_hash,
     } for p in packages)
     for batch in chunks(rows):
         conn.execute(t.packages.insert(), batch)
@@ -194,21 +195,33 @@ def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.da
     one build update and one read of the stored findings for all of them (a delta re-match
     visits most images to change nothing). Images no longer stored are skipped; the
     changes of the others, in order."""
+    present = lock_images(conn, [r.digest for r in images], build=build, now=now)
+    stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
+    why = reason if not build else f"{reason} {build}"
+    work = [_image_diff(r.digest, r.findings, r.purls, stored.get(r.digest, {}))
+            for r in images if r.digest in present]
+    return _apply_diffs(conn, work, now=now, route=route, reason=why)
+
+
+def lock_images(conn: Connection, digests: Iterable[str], *, build: str,
+                now: dt.datetime) -> set[str]:
+    """Lock the stored images of ``digests`` (in digest order: two batches never lock in a
+    cycle) and mark them matched against ``build`` (when given); the stored ones."""
     i = t.images.c
-    digests = sorted({r.digest for r in images})
     present: set[str] = set()
-    for batch in chunks(digests):  # in digest order: two batches never lock in a cycle
+    for batch in chunks(sorted(set(digests))):
         present.update(conn.execute(sa.select(i.digest).where(i.digest.in_(batch))
                                     .order_by(i.digest).with_for_update()).scalars())
     if build:
         for batch in chunks(sorted(present)):
             conn.execute(t.images.update().where(i.digest.in_(batch)).values(matched_build=build))
         _note_build(conn, build, now)
-    stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
-    why = reason if not build else f"{reason} {build}"
-    work = [_image_diff(r.digest, r.findings, r.purls, stored.get(r.digest, {}))
-            for r in images if r.digest in present]
-    return _apply_diffs(conn, work, now=now, route=route, reason=why)
+    return present
+
+
+def bump_daily(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` (day_, severity_, opened, new_, fixed_) to the daily counts."""
+    conn.execute(_bump_statement(conn.dialect.name), rows)
 
 
 def _note_build(conn: Connection, build: str, now: dt.datetime) -> None:

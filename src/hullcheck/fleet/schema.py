@@ -145,6 +145,9 @@ packages = sa.Table(
     sa.Column("licence", Text, nullable=False),
     sa.Column("layer", sa.Integer, nullable=True),
     sa.Column("visible", sa.Boolean, nullable=False),
+    # 0006: the SHA-256 of what the package's findings depend on (its SBOM entry, distro,
+    # layer): equal hashes, equal findings. NULL (rows from before): match the image alone.
+    sa.Column("entry_hash", Text, nullable=True),
     # Name first: serves (ecosystem, name) lookups of a delta and name-only searches.
     sa.Index(None, "name_key", "ecosystem"),
     sa.Index(None, "source_key", "ecosystem"),
@@ -330,6 +333,36 @@ image_summary = sa.Table(
     sa.Column("base_eol", sa.Boolean, nullable=False),
     sa.Column("risk_rank", sa.BigInteger, nullable=True),
     sa.Index(None, "risk_rank", "image_digest"),
+)
+
+# 0006: the finding rows of each distinct package entry (``packages.entry_hash``) a delta
+# re-match visits, matched once per advisory build and shared by every worker's jobs, which
+# diff them against the stored findings in SQL. ``rank``: the matcher's order (worst first).
+rematch_entries = sa.Table(
+    "rematch_entries", metadata,
+    sa.Column("build", Text, nullable=False),
+    sa.Column("entry_hash", Text, nullable=False),
+    sa.PrimaryKeyConstraint("build", "entry_hash"),
+)
+
+rematch_findings = sa.Table(
+    "rematch_findings", metadata,
+    sa.Column("build", Text, nullable=False),
+    sa.Column("entry_hash", Text, nullable=False),
+    sa.Column("advisory_id", Text, nullable=False),
+    sa.Column("package_purl", Text, nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("aliases", sa.JSON, nullable=False),
+    sa.Column("severity", Text, nullable=False),
+    sa.Column("cvss", sa.Float, nullable=True),
+    sa.Column("kev", sa.Boolean, nullable=False),
+    sa.Column("fixed_versions", sa.JSON, nullable=False),
+    sa.Column("status", Text, nullable=False),
+    sa.Column("suppressed", sa.Boolean, nullable=False),
+    sa.Column("suppressed_reason", Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("build", "entry_hash", "advisory_id", "package_purl"),
 )
 
 # Which advisory database builds were matched (delta re-matching diffs against the last).

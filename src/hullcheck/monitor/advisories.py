@@ -2,14 +2,16 @@
 against the build it replaced (``vulndb.delta``), and re-match only what the delta names.
 
     update   vulndb.update → build id → delta(old, new) → which stored packages it names
-             (by (ecosystem, name) and source name: (digest, purl) pairs,
-             ``queries.purls_named``) and which findings a KEV change touches → ``rematch``
-             jobs, 1,000 images each, queued in the transaction that moves every other
-             image to the new build
-    rematch  set-wise (``rematch_images``): the images' package rows grouped by what a
-             package's findings depend on, each distinct package matched once, triage
-             marks only where an image has decisions → ``fleet.apply_rematches`` with
-             those purls (findings of other packages untouched) → events, deliveries
+             (by (ecosystem, name) and source name: (digest, purl) pairs and their distinct
+             entry hashes, ``queries.purls_named``) and which findings a KEV change touches
+             → each distinct entry matched once and stored for every worker
+             (``match_entries``) → ``rematch`` jobs, 1,000 images each, queued in the
+             transaction that moves every other image to the new build
+    rematch  set-wise (``rematch_images``): the database joins the images' scoped package
+             rows to their entries' stored findings and diffs them with the stored ones
+             (``fleet.setwise``); images with triage decisions (and the full re-match) are
+             judged on their own from their SBOM (``fleet.apply_rematches``) → events,
+             deliveries
 
 Images last matched against another build than the one the delta starts from (an update
 they missed, a re-match that failed) get a full re-match instead, so every image ends on the
@@ -25,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
-from hullcheck.fleet import scans
-from hullcheck.fleet.model import FindingRow, PackageRow, TriageDecision
+from hullcheck.fleet import scans, setwise
+from hullcheck.fleet.model import FindingRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
@@ -68,13 +70,14 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     """Queue the re-match from ``old_build`` to ``new_build`` for ``scope`` (a delta's);
     the number of images queued."""
     work: dict[str, list[str] | None] = {}
+    entries: dict[str, tuple[str, str]] = {}  # entry hash -> (an image holding it, purl)
     for digest in ctx.store.images_not_matched(old_build):
         work[digest] = None  # matched against another build: a full re-match
     if not scope.full and old_build:
         from hullcheck.fleet import queries
 
         with ctx.store.read() as conn:  # (digest, purl) pairs only: no package rows
-            named = queries.purls_named(conn, scope.names, build=old_build)
+            named = queries.purls_named(conn, scope.names, build=old_build, entries=entries)
         for cve in sorted(scope.kev):
             for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
                 named.setdefault(hit.digest, set()).update(f.package_purl for f in hit.findings)
@@ -84,7 +87,11 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     else:
         with ctx.store.read() as conn:
             work.update(dict.fromkeys(_all_scanned(conn)))
+    if entries and ctx.build_id() == new_build:  # each distinct entry matched once, here
+        with convert.open_vulnstore(ctx.db_path) as store:
+            match_entries(ctx, convert.Judge(store, (), None), new_build, entries)
     with ctx.store.write() as conn:
+        setwise.forget_entries(conn, (old_build, new_build))  # older jobs are superseded
         scans.advance_build(conn, old_build, new_build, awaiting=sorted(work),
                             marker=AWAITING + new_build)
         scans.note_build(conn, new_build, ctx.clock())
@@ -153,36 +160,30 @@ def _cache(build: str) -> dict[Any, Any]:
 
 def rematch_images(ctx: Context, judge: convert.Judge,
                    images: list[tuple[str, list[str] | None]], *, build: str) -> None:
-    """Re-match ``images`` (digest, purls or None) set-wise, from the store's package rows:
-    the rows of every image in one read, grouped by what a package's findings depend on
-    (``convert.package_key``); each distinct package matched once (from the SBOM of one
-    image holding it: ``Judge.learn``), its rows shared by every image holding it. A full
-    re-match (purls None), and images with triage decisions (or a config with VEX documents
-    or ignore rules, or a program found by version string), are judged on their own from
-    their SBOM, as a scan judges: the full re-match is what a delta is checked against. One write
-    transaction for all (``scans.apply_rematches``: statements per batch, not per image)."""
-    read = _read(ctx, images)
+    """Re-match ``images`` (digest, purls or None) set-wise: the finding rows of each
+    distinct package entry (``packages.entry_hash``) were matched once for ``build`` (by the
+    plan, or here for an entry not matched yet: ``match_entries``), and the database joins
+    them to the images' scoped packages and diffs them with the stored findings
+    (``fleet.setwise``). A full re-match (purls None), and images with triage decisions (or
+    a config with VEX documents or ignore rules, a program found by version string, a row
+    stored before entry hashes), are judged on their own from their SBOM, as a scan judges:
+    the full re-match is what a delta is checked against. One write transaction for all."""
+    read = _read(ctx, images, build)
+    if read.missing:
+        match_entries(ctx, judge, build, read.missing)
+        read = _read(ctx, images, build)  # what still lacks a match goes alone
     today = ctx.clock().date()
-    shared: dict[str, list[convert.PackageKey]] = {}
+    shared: dict[str, list[str]] = {}
     alone: list[str] = []
     for digest, purls in images:
         if digest not in read.repositories:
             continue  # deleted, or never scanned
-        rows = [(r, la) for r, la in read.packages.get(digest, ())
-                if purls is None or r.purl in purls]
         if purls is None or read.decisions_of(digest) or judge.marks_config or \
-                any(r.type == "generic" for r, _ in rows):  # a full re-match: the oracle
+                digest in read.unshared or digest in read.lacking:  # as the oracle
             alone.append(digest)
         else:
-            shared[digest] = [convert.package_key(r, la) for r, la in rows]
-    _learn(ctx, judge, shared)
+            shared[digest] = purls
     done: dict[str, list[FindingRow]] = {}
-    for digest, keys in shared.items():
-        found = judge.rows_of(keys)
-        if found is None:  # the image holding a package said otherwise: judge this one alone
-            alone.append(digest)
-        else:
-            done[digest] = found
     wanted = dict(images)
     for digest, (encoding, data) in _sboms(ctx, alone).items():
         purls = wanted[digest]
@@ -192,50 +193,63 @@ def rematch_images(ctx: Context, judge: convert.Judge,
         done[digest] = convert.finding_rows(judge(inv, marks, today=today), inv)
     work = [scans.Rematched(d, done[d], None if p is None else set(p))
             for d, p in images if d in done]
-    if work:
-        _write(ctx, work, read.repositories, build=build)
+    if work or shared:
+        _write(ctx, work, shared, read.repositories, build=build)
 
 
-def _write(ctx: Context, work: list[scans.Rematched], repositories: dict[str, str], *,
-           build: str) -> None:
+def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str]],
+           repositories: dict[str, str], *, build: str) -> None:
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
+    route = alerts.router(ctx.config) if ctx.config.alerts else None  # no rule: no channel
     with ctx.store.write() as conn:
-        changed = scans.apply_rematches(conn, work, now=ctx.clock(),
-                                        route=alerts.router(ctx.config), build=build)
-        if _has_deliveries(conn, [e for c in changed for e in c.events]):
+        now = ctx.clock()
+        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build)
+        written = setwise.apply(conn, shared, build=build, now=now, route=route,
+                                reason=f"advisory update {build}")
+        if written.deliveries or _has_deliveries(conn, [e for c in changed for e in c.events]):
             wake_delivery(ctx, conn)
         if ctx.config.policy is not None:  # the policy is judged again
-            for changes in changed:
-                if changes:
-                    queue.enqueue(ctx, "assess", {"digest": changes.digest,
-                                                  "repository": repositories[changes.digest]},
-                                  conn=conn)
+            for digest in [c.digest for c in changed if c] + written.changed:
+                queue.enqueue(ctx, "assess", {"digest": digest,
+                                              "repository": repositories[digest]}, conn=conn)
 
 
-def _learn(ctx: Context, judge: convert.Judge,
-           shared: dict[str, list[convert.PackageKey]]) -> None:
-    """Match the packages of ``shared`` not matched yet in this build: for each, one image
-    holding it (as few images as cover them all, in one read of their SBOMs)."""
-    holders: dict[str, set[convert.PackageKey]] = {}
-    taken: set[convert.PackageKey] = set()
-    for digest, held in shared.items():
-        new = {k for k in held if k not in taken and not judge.known(k)}
-        if new:
-            holders[digest] = new
-            taken |= new
+def match_entries(ctx: Context, judge: convert.Judge, build: str,
+                  entries: dict[str, tuple[str, str]]) -> int:
+    """Match each package entry of ``entries`` (entry hash -> (an image holding it, its
+    purl)) against ``build`` once, from the SBOMs of the images holding them (one read,
+    only those packages decoded), and store the rows for every worker's jobs
+    (``fleet.setwise.store_entries``). The number of entries matched."""
+    holders: dict[str, set[str]] = defaultdict(set)
+    purls: dict[str, set[str]] = defaultdict(set)
+    for entry, (digest, purl) in entries.items():
+        holders[digest].add(entry)
+        purls[digest].add(purl)
+    matched: dict[str, list[convert.EntryFinding]] = {}
     for digest, (encoding, data) in _sboms(ctx, list(holders)).items():
-        keys = holders[digest]
         inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
-                                         purls={k[2] for k in keys})
-        judge.learn(inv, keys)
+                                         purls=purls[digest])
+        matched.update(judge.learn(inv, holders[digest]))
+    rows = [setwise.EntryRow(entry_hash=entry, rank=f.rank, names=f.names, values={
+        "advisory_id": f.row.advisory_id, "package_purl": f.row.package_purl,
+        "aliases": list(f.row.aliases), "severity": f.row.severity, "cvss": f.row.cvss,
+        "kev": f.row.kev, "fixed_versions": list(f.row.fixed_versions),
+        "status": f.row.status, "suppressed": f.row.suppressed,
+        "suppressed_reason": f.row.suppressed_reason, "data": f.row.data})
+        for entry, found in matched.items() for f in found]
+    with ctx.store.write() as conn:
+        setwise.store_entries(conn, build, matched, rows)
+    return len(matched)
 
 
 @dataclass
 class _Read:
     repositories: dict[str, str]
-    packages: dict[str, list[tuple[PackageRow, tuple[str, str] | None]]]
     decisions: dict[tuple[str, str], list[tuple[int, TriageDecision]]]
+    unshared: set[str]  # images with a scoped package no shared match can serve
+    missing: dict[str, tuple[str, str]]  # entry hash not matched yet -> (an image, its purl)
+    lacking: set[str]  # images holding one of those
 
     def decisions_of(self, digest: str) -> list[TriageDecision]:
         """The image's own decisions and its repository's, in the read's order (which the
@@ -245,43 +259,44 @@ class _Read:
                                      + self.decisions.get(("image", digest), []))]
 
 
-def _read(ctx: Context, images: list[tuple[str, list[str] | None]]) -> _Read:
-    """The repository, the package rows (on the purls asked for, with the layer each sits
-    in) and the triage decisions of each scanned image of ``images``: one read
-    transaction, a few queries per thousand images."""
+def _read(ctx: Context, images: list[tuple[str, list[str] | None]], build: str) -> _Read:
+    """The repository and the triage decisions of each scanned image of ``images``, and its
+    scoped packages no stored entry match of ``build`` serves (no entry hash, a program found
+    by version string, an entry not matched yet): one read transaction, a few queries per
+    thousand images, returning only those packages."""
     import sqlalchemy as sa
 
     from hullcheck.fleet import access
     from hullcheck.fleet import schema as t
     from hullcheck.fleet.sql import chunks
 
-    i, p, la = t.images.c, t.packages.c, t.layers.c
+    i, p, e = t.images.c, t.packages.c, t.rematch_entries.c
     wanted = dict(images)
-    out = _Read({}, defaultdict(list), defaultdict(list))
+    out = _Read({}, defaultdict(list), set(), {}, set())
     with ctx.store.read() as conn:
         for batch in chunks(sorted(wanted)):
             out.repositories.update(conn.execute(
                 sa.select(i.digest, i.repository)
                 .where(i.digest.in_(batch), i.status == "scanned")).all())
-            query = (sa.select(p.image_digest, p.purl, p.type, p.ecosystem, p.name, p.version,
-                               p.source_name, p.source_version, p.layer, p.visible, la.diff_id,
-                               la.created_by)
-                     .outerjoin(t.layers, sa.and_(la.image_digest == p.image_digest,
-                                                  la.position == p.layer))
-                     .where(p.image_digest.in_(batch)).order_by(p.id))
+            query = (sa.select(p.image_digest, p.purl, p.type, p.entry_hash,
+                               e.entry_hash.label("known"))
+                     .outerjoin(t.rematch_entries, sa.and_(e.build == build,
+                                                           e.entry_hash == p.entry_hash))
+                     .where(p.image_digest.in_(batch),
+                            sa.or_(p.entry_hash.is_(None), p.type == "generic",
+                                   e.entry_hash.is_(None))))
             named = {u for d in batch for u in wanted[d] or ("",)}
             if "" not in named and len(named) <= scans.PURLS_IN:  # what a delta names only
                 query = query.where(p.purl.in_(sorted(named)))
-            rows = conn.execute(query)
-            for r in rows:
+            for r in conn.execute(query):
                 purls = wanted[r.image_digest]
-                if purls is not None and r.purl not in purls:
+                if purls is None or r.purl not in purls:
                     continue
-                out.packages[r.image_digest].append((PackageRow(
-                    purl=r.purl, type=r.type, ecosystem=r.ecosystem, name=r.name,
-                    version=r.version, source_name=r.source_name,
-                    source_version=r.source_version, layer=r.layer, visible=bool(r.visible)),
-                    None if r.diff_id is None else (r.diff_id, r.created_by)))
+                if r.entry_hash is None or r.type == "generic":
+                    out.unshared.add(r.image_digest)
+                else:
+                    out.missing.setdefault(r.entry_hash, (r.image_digest, r.purl))
+                    out.lacking.add(r.image_digest)
         found = access.decisions_of(conn, digests=sorted(out.repositories),
                                     repositories=sorted(set(out.repositories.values())))
     for n, d in enumerate(found):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ class Judge:
         self.matcher = match.Matcher(store)
         self.config = load_marks(vex_files, ignore, (), "")
         self.summaries = _Summaries(store)
-        # (distro, package) -> findings; ("rows", *package key) -> (sort key, row) pairs
+        # (distro, package) -> findings (the per-image judging of full re-matches)
         self.cache: dict[Any, tuple[Any, ...]] = {} if cache is None else cache
 
     def __call__(self, inv: Inventory, triage: Marks, *, today: dt.date) -> list[Finding]:
@@ -184,70 +185,65 @@ class Judge:
         is judged on its own (a statement may name an image)."""
         return bool(self.config.statements or self.config.rules)
 
-    def rows_of(self, keys: Iterable[PackageKey]) -> list[FindingRow] | None:
-        """The unmarked finding rows of an image's packages, given by their keys (the
-        store's package rows: ``package_key``), from the packages matched already (``learn``);
-        None when one is not known yet. In the order ``match`` gives: worst first."""
-        out: list[tuple[tuple[Any, ...], FindingRow]] = []
-        for key in keys:
-            hit = self.cache.get(("rows", *key))
-            if hit is None:
-                return None
-            out.extend(hit)
-        out.sort(key=lambda r: r[0])
-        return [row for _, row in out]
-
-    def known(self, key: PackageKey) -> bool:
-        return ("rows", *key) in self.cache
-
-    def learn(self, inv: Inventory, keys: Collection[PackageKey]) -> int:
+    def learn(self, inv: Inventory, wanted: Collection[str]) -> dict[str, list[EntryFinding]]:
         """Match the packages of ``inv`` (an image holding them, decoded from its SBOM) whose
-        key is among ``keys``, once each, and keep their rows for every image with the same
-        keys; the number of packages matched."""
+        entry hash (``entry_hashes``) is among ``wanted``, once each: their unmarked finding
+        rows by entry hash, worst first, one per (advisory, purl) (the first, as a scan keeps
+        it), each with its rank (the matcher's order) and the names it answers to."""
         from hullcheck import match
 
         todo: list[Package] = []
-        wanted: dict[int, PackageKey] = {}
-        seen: set[PackageKey] = set()
-        for pkg, row in zip(inv.packages, package_rows(inv), strict=True):
-            key = package_key(row, _layer_at(inv, pkg.layer))
-            if key in keys and key not in seen and not self.known(key):
-                seen.add(key)
+        entry_of: dict[int, str] = {}
+        for pkg, entry in zip(inv.packages, entry_hashes(inv), strict=True):
+            if entry in wanted and entry not in entry_of.values():
                 todo.append(pkg)
-                wanted[id(pkg)] = key
+                entry_of[id(pkg)] = entry
+        out: dict[str, list[EntryFinding]] = {entry_of[id(p)]: [] for p in todo}
         if not todo:
-            return 0
+            return out
         found = match.with_summaries(self.matcher.match(inv, packages=todo).findings,
                                      self.summaries)
-        by_package: dict[int, list[tuple[tuple[Any, ...], FindingRow]]] = {
-            id(p): [] for p in todo}
-        for f, frow in zip(found, finding_rows(found, inv), strict=True):
-            by_package[id(f.package)].append(
-                ((-f.severity.rank, f.package.name, f.package.version, f.id), frow))
-        if len(self.cache) > CACHE_PACKAGES:
-            self.cache.clear()
-        for pkg in todo:
-            self.cache[("rows", *wanted[id(pkg)])] = tuple(by_package[id(pkg)])
-        return len(todo)
+        seen: set[tuple[str, str, str]] = set()
+        for f, row in zip(found, finding_rows(found, inv), strict=True):
+            entry = entry_of[id(f.package)]
+            if (entry, *row.key) not in seen:  # one finding per key: the first wins
+                seen.add((entry, *row.key))
+                names = tuple(dict.fromkeys(n.upper() for n in (row.advisory_id, *row.aliases)))
+                out[entry].append(EntryFinding(rank=-f.severity.rank, row=row, names=names))
+        return out
 
 
-# What a stored package's findings depend on, as far as the store's package rows say: its
-# ecosystem (the image's distro release), purl, type, name, version, source package, the
-# layer it sits in (index, diff id, command: the finding names it) and its visibility.
-PackageKey = tuple[Any, ...]
+@dataclass(frozen=True, slots=True)
+class EntryFinding:
+    """One finding of a package entry, as a delta re-match stores it (``rematch_findings``)."""
+
+    rank: int  # the matcher's order, worst first (ties: the package rows' order)
+    row: FindingRow
+    names: tuple[str, ...]  # upper-cased id and aliases (``finding_names``)
 
 
-def package_key(row: PackageRow, layer: tuple[str, str] | None) -> PackageKey:
-    """``row``'s key; ``layer``: (diff id, created by) of the image layer ``row.layer``."""
-    return (row.ecosystem, row.type, row.purl, row.name, row.version, row.source_name,
-            row.source_version, row.layer, row.visible, layer)
+ENTRY_HASH_VERSION = "1"  # bump when what ``entry_hashes`` covers changes
 
 
-def _layer_at(inv: Inventory, index: int | None) -> tuple[str, str] | None:
-    if index is None or not 0 <= index < len(inv.layers):
-        return None
-    la = inv.layers[index]
-    return (la.diff_id, la.created_by[:2000])  # as the store keeps it (``image_record``)
+def entry_hashes(inv: Inventory) -> list[str]:
+    """For each package of ``inv``, the SHA-256 of everything its findings depend on: the
+    whole package entry (evidence paths, CPEs, owner, arch, source, visibility, layer index
+    ...), the distro, the layer it sits in, and whether a Go standard library shares its path
+    (the matcher then skips the Go toolchain's own advisories). Equal hashes: equal findings,
+    so a delta re-match matches each distinct hash once. ``repr`` of the frozen model
+    dataclasses is deterministic and covers every field."""
+    go_built = frozenset(loc.path for p in inv.packages
+                         if p.type.value == "golang" and p.name == "stdlib"
+                         for loc in p.locations)
+    distro = repr(inv.distro)
+    out = []
+    for p in inv.packages:
+        index = p.layer
+        layer = inv.layers[index] if index is not None and index < len(inv.layers) else None
+        built = any(loc.path in go_built for loc in p.locations)
+        text = repr((ENTRY_HASH_VERSION, distro, p, layer, built))
+        out.append(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    return out
 
 
 class _Summaries:
@@ -329,8 +325,9 @@ def decode_stored_sbom(encoding: str, data: bytes, *, name: str,
         raise DatabaseError(f"stored SBOM of {name}: unknown encoding {encoding!r}")
     doc = json.loads(zlib.decompress(data))
     if purls is not None and isinstance(doc, dict) and isinstance(doc.get("packages"), list):
-        doc["packages"] = [p for p in doc["packages"]
-                           if isinstance(p, dict) and p.get("purl") in purls]
+        # A Go standard library stays: the matcher reads it for the Go packages at its path.
+        doc["packages"] = [p for p in doc["packages"] if isinstance(p, dict) and (
+            p.get("purl") in purls or (p.get("type") == "golang" and p.get("name") == "stdlib"))]
         doc["relationships"] = []  # the matcher does not read them
     return native.decode(doc, name)
 
@@ -354,14 +351,14 @@ def is_native(document: bytes) -> bool:
 
 def package_rows(inv: Inventory) -> list[PackageRow]:
     rows = []
-    for p in inv.packages:
+    for p, entry in zip(inv.packages, entry_hashes(inv), strict=True):
         rows.append(PackageRow(
             purl=p.purl, type=p.type.value, ecosystem=osv_ecosystem(p.type, inv.distro),
             name=p.name, version=p.version,
             source_name=p.source.name if p.source else "",
             source_version=p.source.version if p.source else "",
             licence=" AND ".join(f"({x})" if " " in x else x for x in p.licenses)[:1000],
-            layer=p.layer, visible=p.visibility.value == "visible"))
+            layer=p.layer, visible=p.visibility.value == "visible", entry_hash=entry))
     return rows
 
 
