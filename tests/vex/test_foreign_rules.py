@@ -6,6 +6,7 @@ findings of that one image)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -139,16 +140,12 @@ secrets:
     first = IgnoreRule(id="CVE-1", reason="accepted", source=source, paths=("usr/lib/**",),
                        expires=date(2030, 1, 31))
     assert rules == [
-        IgnoreRule(**{**_fields(first), "package": "pkg:deb/debian/a"}),
-        IgnoreRule(**{**_fields(first), "package": "pkg:deb/debian/b"}),
+        dataclasses.replace(first, package="pkg:deb/debian/a"),
+        dataclasses.replace(first, package="pkg:deb/debian/b"),
         IgnoreRule(id="aws-key", reason=f"listed in {source}", source=source,
                    inert="Trivy's secrets entries: hullcheck's ignore files mark "
                          "vulnerabilities only"),
     ]
-
-
-def _fields(rule: IgnoreRule) -> dict[str, object]:
-    return {name: getattr(rule, name) for name in IgnoreRule.__dataclass_fields__}
 
 
 @pytest.mark.parametrize("name, text, message", [

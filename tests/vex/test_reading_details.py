@@ -1,0 +1,137 @@
+"""Details of reading VEX documents and ignore files that the older tests left open, each
+found by a surviving mutant of ``make mutate`` over ``vex/``: what a wrong value is called
+(a value that is not null, so its kind shows), which names are Trivy text or YAML, hashes and
+BOM-Links as products, and globs over locations that start with other characters than "/"."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hullcheck.errors import FormatError
+from hullcheck.model import Location
+from hullcheck.vex import apply, load_ignore, load_vex
+from hullcheck.vex.documents import _resolve
+from hullcheck.vex.model import IgnoreRule, Product
+from hullcheck.vex.products import with_version
+from tests.vex.test_vex import REQ, finding
+
+DIGEST = "sha256:" + "ab" * 32
+PURL = "pkg:npm/left-pad@1.3.0"
+
+
+def write(tmp_path: Path, doc: Any) -> Path:
+    path = tmp_path / "vex.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def cyclonedx(*vulns: Any, **more: Any) -> dict[str, Any]:
+    return {"bomFormat": "CycloneDX", "vulnerabilities": list(vulns), **more}
+
+
+RESOLVED = {"id": "CVE-1", "analysis": {"state": "resolved"}}
+
+
+@pytest.mark.parametrize("doc, says", [
+    (cyclonedx(5), "vulnerabilities[0] must be an object, not a number"),
+    (cyclonedx(components=[[]]), "a component must be an object, not a list"),
+    (cyclonedx({**RESOLVED, "affects": [{"ref": PURL, "versions": ["1.3.0"]}]}),
+     "vulnerabilities[0]: affects[0].versions[0] must be an object, not a string"),
+    (cyclonedx({**RESOLVED, "affects": [{"ref": PURL, "versions": [{"range": 1}]}]}),
+     "vulnerabilities[0]: affects[0].versions[0]: range must be a string, not a number"),
+    (cyclonedx({**RESOLVED, "affects": [{"ref": PURL, "versions": [{"status": True}]}]}),
+     "vulnerabilities[0]: affects[0].versions[0]: status must be a string, not a boolean"),
+    ({"statements": [{"vulnerability": "CVE-1", "status": "fixed", "status_notes": []}]},
+     "statements[0]: status_notes must be a string, not a list"),
+    ({"statements": [{"vulnerability": "CVE-1", "status": "fixed",
+                      "products": [{"hashes": {"sha-256": "ab", "sha-512": 5}}]}]},
+     "statements[0]: sha-512 must be a string, not a number"),
+], ids=["vulnerability", "component", "affects-version", "affects-range", "affects-status",
+        "status-notes", "sha-512"])
+def test_a_wrong_value_is_named_with_its_kind(tmp_path: Path, doc: Any, says: str) -> None:
+    path = write(tmp_path, doc)
+    with pytest.raises(FormatError) as exc:
+        load_vex(path)
+    assert str(exc.value) == f"{path}: {says}"
+
+
+def test_a_product_named_by_its_hash_matches_the_image_digest(tmp_path: Path) -> None:
+    (st,) = load_vex(write(tmp_path, {"statements": [{
+        "vulnerability": "CVE-1", "status": "fixed",
+        "products": [{"hashes": {"sha-256": "AB" * 32}}]}]}))
+    assert st.products == (Product(id=DIGEST),) and st.ignored == ()
+
+
+def test_a_bom_link_s_fragment_is_all_after_its_first_hash() -> None:
+    refs = {"lib#2": PURL}
+    assert _resolve("urn:cdx:3e671687/1#lib%232", refs) == PURL
+    assert _resolve("urn:cdx:3e671687/1#lib#2", refs) == PURL
+    assert _resolve("urn:cdx:3e671687/1", refs) == ""
+
+
+def test_an_oci_purl_is_never_pinned_to_a_package_version() -> None:
+    assert with_version("pkg:oci/app", "1.0") == ""
+    assert with_version("pkg:npm/left-pad", "1.3.0") == PURL
+
+
+# -- ignore files ------------------------------------------------------------------------------
+
+
+def test_trivy_text_is_read_from_a_txt_file_whatever_yaml_makes_of_it(tmp_path: Path) -> None:
+    # Two YAML documents, no single one; Trivy takes each line's first word, "---" too.
+    path = tmp_path / "ignored.txt"
+    path.write_text("CVE-1\n---\nCVE-2\n")
+    assert [r.id for r in load_ignore(path)] == ["CVE-1", "---", "CVE-2"]
+
+
+def test_trivy_text_under_another_name_is_read_as_trivy_text(tmp_path: Path) -> None:
+    path = tmp_path / "accepted-risks"
+    path.write_text("# accepted\nCVE-1\nCVE-2\n")
+    assert load_ignore(path) == [IgnoreRule(id=i, reason="accepted", source=str(path))
+                                 for i in ("CVE-1", "CVE-2")]
+
+
+@pytest.mark.parametrize("name", ["ignore.yaml", "ignore.yml"])
+def test_a_yaml_file_of_plain_text_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("CVE-1\n")
+    with pytest.raises(FormatError) as exc:
+        load_ignore(path)
+    assert str(exc.value) == f"{path}: expected a mapping with an 'ignore' list"
+
+
+def test_a_hullcheck_rule_without_a_package_names_none(tmp_path: Path) -> None:
+    path = tmp_path / "ignore.yaml"
+    path.write_text("ignore:\n  - {id: CVE-1, reason: r}\n")
+    assert load_ignore(path) == [IgnoreRule(id="CVE-1", reason="r", source=str(path))]
+
+
+def test_an_id_of_256_characters_is_an_id_and_a_bad_date_is_quoted_to_40(tmp_path: Path) -> None:
+    path = tmp_path / ".trivyignore"
+    path.write_text("C" * 256 + "\n")
+    assert [r.id for r in load_ignore(path)] == ["C" * 256]
+    path.write_text("CVE-1 exp:" + "9" * 50 + "\n")
+    with pytest.raises(FormatError) as exc:
+        load_ignore(path)
+    assert str(exc.value) == f"{path}:1: exp {'9' * 40!r} is not a YYYY-MM-DD date"
+
+
+def test_a_grype_package_key_with_nothing_under_it_is_no_condition(tmp_path: Path) -> None:
+    path = tmp_path / ".grype.yaml"
+    path.write_text("ignore:\n  - vulnerability: CVE-1\n    package:\n")
+    assert load_ignore(path) == [IgnoreRule(id="CVE-1", reason=f"listed in {path}",
+                                            source=str(path))]
+
+
+def test_a_location_glob_is_compared_without_leading_slashes_only() -> None:
+    # Locations and globs lose their leading "/" only: "X" is a name's first letter.
+    pkg = dataclasses.replace(REQ, locations=(Location(path="/X11/lib/requests.py"),))
+    rule = IgnoreRule(id="CVE-2018-18074", reason="r", paths=("/X11/**",))
+    out, _ = apply([finding(pkg)], [], [rule], today=date(2024, 1, 1))
+    assert out[0].suppressed is not None
