@@ -7,6 +7,7 @@ process, which runs unmutated code."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,12 @@ from hullcheck.policy import (
     PolicyError,
     SecretEvidence,
     SignatureEvidence,
+    celcost,
+    loads,
 )
 from hullcheck.policy.model import Hit, Item, Rule, Suppressed
-from tests.policy._build import TODAY, evidence, pkg, policy, vuln
+from hullcheck.policy.rules import MAX_EXPRESSION, _unbounded
+from tests.policy._build import TODAY, evidence, header, pkg, policy, vuln
 
 KEY_A = "sha256:" + "1" * 64
 KEY_B = "sha256:" + "2" * 64
@@ -317,3 +321,90 @@ def test_keyless_signers_are_read_with_every_field_and_named_on_error() -> None:
         policy(f"  - id: s\n    type: signatures\n    identities:\n"
                f"      - {{identity: a, issuer: '{GITHUB}', subject: b}}\n")
     assert str(exc.value).startswith("test.yaml:9: rules[0].identities[0].subject: unknown field")
+
+
+# -- signatures: keys and the trust root named by path -----------------------------------------
+
+
+def _public_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _fingerprint(pem: bytes) -> str:
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    der = serialization.load_pem_public_key(pem).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+SIGNED_BY_PATHS = ("  - id: s\n    type: signatures\n    keys:\n      - path: keys/cosign.pub\n"
+                   "    trustedRoot: roots/trusted_root.json\n")
+
+
+def test_key_and_trust_root_paths_are_relative_to_the_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    pem = _public_pem()
+    (tmp_path / "keys" / "cosign.pub").write_bytes(pem)
+    p = loads(header(SIGNED_BY_PATHS), name="test.yaml", base_dir=tmp_path)
+    (r,) = p.rules
+    assert r.keys == (_fingerprint(pem),)  # type: ignore[attr-defined]
+    assert r.verification_keys() == (str(tmp_path / "keys" / "cosign.pub"),)
+    assert r.sigstore_root() == str(tmp_path / "roots" / "trusted_root.json")
+
+
+def test_without_a_policy_directory_paths_are_relative_to_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "cosign.pub").write_bytes(_public_pem())
+    monkeypatch.chdir(tmp_path)
+    (r,) = policy(SIGNED_BY_PATHS).rules
+    assert r.verification_keys() == (str(tmp_path / "keys" / "cosign.pub"),)
+    assert r.sigstore_root() == str(tmp_path / "roots" / "trusted_root.json")
+    (plain,) = policy(f"  - {{id: s, type: signatures, keys: ['{KEY_A}']}}\n").rules
+    assert plain.sigstore_root() == ""
+
+
+def test_a_key_file_that_is_no_pem_public_key_is_named(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "cosign.pub").write_text("not a key\n")
+    with pytest.raises(PolicyError) as exc:
+        loads(header(SIGNED_BY_PATHS), name="test.yaml", base_dir=tmp_path)
+    assert str(exc.value) == (f"test.yaml:9: rules[0].keys[0].path: "
+                              f"{tmp_path / 'keys' / 'cosign.pub'} is not a PEM public key")
+
+
+# -- CEL ---------------------------------------------------------------------------------------
+
+
+def test_a_cel_expression_must_not_be_empty_and_may_be_16_kib_long() -> None:
+    with pytest.raises(PolicyError) as exc:
+        policy("  - id: c\n    type: cel\n    expression: ''\n")
+    assert str(exc.value) == "test.yaml:8: rules[0].expression: must not be empty"
+    longest = "image.ref != '" + "a" * (MAX_EXPRESSION - 15) + "'"
+    assert len(longest) == MAX_EXPRESSION
+    (r,) = policy(f"  - id: c\n    type: cel\n    expression: \"{longest}\"\n").rules
+    assert r.check(evidence(), TODAY) is None
+
+
+@pytest.mark.parametrize("steps, nesting, says", [
+    (2_000_000, ("all",), "2,000,000 steps for an image with 1,000 packages or findings, over the "
+                          "budget of 1,000,000; avoid"),
+    (10**15 - 1, ("all", "exists"), "999,999,999,999,999 steps for an image with 1,000 packages "
+                                     "or findings, over the budget of 1,000,000 (exists inside all "
+                                     "over evidence lists); avoid"),
+    (10**15, ("all", "map", "exists"), "more than 10^15 steps for an image with 1,000 packages "
+                                       "or findings, over the budget of 1,000,000 (exists inside "
+                                       "map inside all over evidence lists); avoid"),
+], ids=["one-level", "two-levels", "beyond-10^15"])
+def test_a_cel_rule_over_the_budget_says_how_far_and_which_macros_nest(
+        steps: int, nesting: tuple[str, ...], says: str) -> None:
+    assert _unbounded(celcost.Estimate(steps=steps, nesting=nesting)) == (
+        f"evaluation cost cannot be bounded: {says} nesting comprehensions over the evidence")
