@@ -17,8 +17,8 @@ from hullcheck.errors import FormatError
 from hullcheck.model import Location
 from hullcheck.vex import apply, load_ignore, load_vex
 from hullcheck.vex.documents import _resolve
-from hullcheck.vex.model import IgnoreRule, Product
-from hullcheck.vex.products import with_version
+from hullcheck.vex.model import IgnoreRule, Product, Statement
+from hullcheck.vex.products import image_ids, with_version
 from tests.vex.test_vex import REQ, finding
 
 DIGEST = "sha256:" + "ab" * 32
@@ -135,3 +135,21 @@ def test_a_location_glob_is_compared_without_leading_slashes_only() -> None:
     rule = IgnoreRule(id="CVE-2018-18074", reason="r", paths=("/X11/**",))
     out, _ = apply([finding(pkg)], [], [rule], today=date(2024, 1, 1))
     assert out[0].suppressed is not None
+
+
+@pytest.mark.parametrize("count, listed", [
+    (3, "cpe:1, cpe:2, cpe:3"),
+    (5, "cpe:1, cpe:2, cpe:3 and 2 more"),
+])
+def test_the_note_names_three_unmatched_products_and_counts_the_rest(
+        count: int, listed: str) -> None:
+    st = Statement(vulnerability=("CVE-1",), products=(), status="fixed",
+                   ignored=tuple(f"cpe:{n}" for n in range(1, count + 1)))
+    _, notes = apply([], [st], today=date(2024, 1, 1))
+    assert notes == [f"VEX: 1 statement(s) name products hullcheck cannot match to this image or "
+                     f"its packages ({listed}); those products are ignored, and a statement "
+                     "left with none applies to nothing"]
+
+
+def test_an_image_id_gives_the_digest_after_its_last_at_sign() -> None:
+    assert image_ids(["a@b@" + DIGEST, DIGEST]) == ("a@b@" + DIGEST, DIGEST)
