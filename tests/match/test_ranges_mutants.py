@@ -133,3 +133,15 @@ def test_range_versions_whose_keys_cannot_be_ordered_make_the_range_unevaluable(
         Event(kind=IN, value="1"), Event(kind=F, value="b"), Event(kind=F, value="c"))),))
     with pytest.raises(Unevaluable, match=r"^range versions cannot be ordered$"):
         evaluate(a, "2", mixed)
+
+
+def test_within_one_range_the_record_s_first_spelling_of_a_fix_is_offered() -> None:
+    # compile_range__mutmut_48 sorted (key, text) pairs: equal keys then went by text.
+    spellings = ("2.0-final", "2", "2.0")
+    for n in range(len(spellings)):
+        record = spellings[n:] + spellings[:n]
+        a = Affected(ecosystem="Maven", package="x", ranges=(Range(
+            type=RangeType.ECOSYSTEM,
+            events=(Event(kind=IN, value="0"), *(Event(kind=F, value=s) for s in record))),))
+        hit = evaluate(a, "1", lambda v: vkey("maven", v))
+        assert hit is not None and hit.fixed == (record[0],)
