@@ -408,3 +408,22 @@ def test_a_cel_rule_over_the_budget_says_how_far_and_which_macros_nest(
         steps: int, nesting: tuple[str, ...], says: str) -> None:
     assert _unbounded(celcost.Estimate(steps=steps, nesting=nesting)) == (
         f"evaluation cost cannot be bounded: {says} nesting comprehensions over the evidence")
+
+
+def test_a_key_may_be_written_as_a_fingerprint_mapping() -> None:
+    (r,) = policy(f"  - id: s\n    type: signatures\n    keys:\n      - fingerprint: '{KEY_A}'\n").rules
+    assert (r.keys, r.key_names, r.verification_keys()) == (  # type: ignore[attr-defined]
+        (KEY_A,), (KEY_A,), ())
+
+
+@pytest.mark.parametrize("key, message", [
+    (f"{{fingerprint: '{KEY_A}', path: k.pub}}",
+     "rules[0].keys[0]: a key needs exactly one of fingerprint or path"),
+    ("{}", "rules[0].keys[0]: a key needs exactly one of fingerprint or path"),
+    (f"{{fingerprint: '{KEY_A}', size: 256}}",
+     "rules[0].keys[0].size: unknown field; expected one of fingerprint, path"),
+], ids=["both", "neither", "unknown-field"])
+def test_a_key_mapping_needs_exactly_one_of_fingerprint_or_path(key: str, message: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        policy(f"  - id: s\n    type: signatures\n    keys:\n      - {key}\n")
+    assert str(exc.value) == f"test.yaml:9: {message}"
