@@ -427,3 +427,26 @@ def test_a_key_mapping_needs_exactly_one_of_fingerprint_or_path(key: str, messag
     with pytest.raises(PolicyError) as exc:
         policy(f"  - id: s\n    type: signatures\n    keys:\n      - {key}\n")
     assert str(exc.value) == f"test.yaml:9: {message}"
+
+
+def test_a_signatures_rule_needs_something_to_check() -> None:
+    with pytest.raises(PolicyError) as exc:
+        policy("  - id: s\n    type: signatures\n    require: all\n")
+    assert str(exc.value) == ("test.yaml:6: rules[0]: a signatures rule needs keys, identities "
+                              "or attestations")
+
+
+def test_a_cel_rule_sees_each_finding_s_age_on_the_day_of_the_check() -> None:
+    r = rule("  - {id: c, type: cel, expression: 'vulnerabilities.all(v, v.ageDays < 30)',"
+             " message: too old}\n")
+    young = vuln("CVE-1", published=TODAY - timedelta(days=29))
+    assert r.check(evidence(vulnerabilities=(young,)), TODAY) is None
+    assert r.check(evidence(vulnerabilities=(young,)), TODAY + timedelta(days=1)) == Hit(
+        message="too old")
+
+
+def test_a_cel_rule_needs_only_the_evidence_its_words_name() -> None:
+    # "Xbase" is one word, not "base": the rule does not need the base evidence.
+    r = rule("  - {id: c, type: cel, expression: \"image.ref != 'Xbase'\"}\n")
+    assert r.needs() == ()
+    assert r.check(evidence(base=None), TODAY) is None
