@@ -153,3 +153,55 @@ def test_the_note_names_three_unmatched_products_and_counts_the_rest(
 
 def test_an_image_id_gives_the_digest_after_its_last_at_sign() -> None:
     assert image_ids(["a@b@" + DIGEST, DIGEST]) == ("a@b@" + DIGEST, DIGEST)
+
+
+def test_trivy_text_under_another_name_in_utf_16_is_refused_naming_the_file(tmp_path: Path) -> None:
+    # YAML reads UTF-16 (its byte order mark); Trivy's text is UTF-8 only.
+    path = tmp_path / "accepted-risks"
+    path.write_bytes("CVE-1\n".encode("utf-16"))
+    with pytest.raises(FormatError) as exc:
+        load_ignore(path)
+    assert str(exc.value) == f"{path}: not UTF-8 text"
+
+
+@pytest.mark.parametrize("text, says", [
+    # hullcheck's rule with a Grype field: read as hullcheck's, which has no such field.
+    ("ignore:\n  - {id: CVE-1, reason: r, fix-state: fixed}\n",
+     "ignore[0]: unknown field(s) fix-state"),
+    # hullcheck's rule without its id: read as hullcheck's, which requires it.
+    ("ignore:\n  - {reason: r}\n", "ignore[0]: 'id' and 'reason' are required"),
+], ids=["grype-field", "no-id"])
+def test_a_hullcheck_rule_is_not_taken_for_grype_s(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "ignore.yaml"
+    path.write_text(text)
+    with pytest.raises(FormatError) as exc:
+        load_ignore(path)
+    assert str(exc.value) == f"{path}: {says}"
+
+
+def test_an_ignore_list_beside_trivy_sections_is_not_trivy_s(tmp_path: Path) -> None:
+    path = tmp_path / "ignore.yaml"
+    path.write_text("ignore:\n  - {id: CVE-1, reason: r}\nvulnerabilities: []\n")
+    assert load_ignore(path) == [IgnoreRule(id="CVE-1", reason="r", source=str(path))]
+
+
+def test_a_trivy_comment_keeps_its_first_letter_after_the_hash(tmp_path: Path) -> None:
+    path = tmp_path / ".trivyignore"
+    path.write_text("#XSS filtered upstream\nCVE-1\n")
+    assert [r.reason for r in load_ignore(path)] == ["XSS filtered upstream"]
+
+
+def test_an_empty_grype_rule_is_inert_and_the_next_one_applies(tmp_path: Path) -> None:
+    path = tmp_path / ".grype.yaml"
+    path.write_text("ignore:\n  -\n  - vulnerability: CVE-1\n")
+    assert [(r.id, r.inert) for r in load_ignore(path)] == [
+        ("", "Grype rules that name nothing to match"), ("CVE-1", "")]
+
+
+def test_a_trivy_expiry_that_is_not_text_names_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / ".trivyignore.yaml"
+    path.write_text("vulnerabilities:\n  - id: CVE-1\n    expired_at: [2030-01-01]\n")
+    with pytest.raises(FormatError) as exc:
+        load_ignore(path)
+    assert str(exc.value) == (f"{path}: vulnerabilities[0]: expired_at must be a single value, "
+                              "not a list")
