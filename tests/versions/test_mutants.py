@@ -66,3 +66,13 @@ def test_text_no_scheme_reads_says_why(name: str, text: str, shown: str, reason:
         SCHEMES[name].key(text)
     assert str(exc.value) == f"invalid {name} version {shown}: {reason}"
     assert exc.value.reason == reason
+
+
+def test_maven_keys_hash_by_their_value() -> None:
+    # Equal versions hash alike and different ones apart: the matcher keeps (key, text) sets
+    # of fixed versions (maven.xǁMavenKeyǁ__hash____mutmut_1 hashed every key alike, which
+    # keeps sets right but turns each into a linear scan).
+    distinct = [SCHEMES["maven"].key(v) for v in ("1.0", "1.0.1", "2", "1-alpha", "1-sp", "1.0-1")]
+    assert len({hash(k) for k in distinct}) == len(distinct)
+    same = [SCHEMES["maven"].key(v) for v in ("1", "1.0", "1-ga", "1.0.0-final")]
+    assert len({hash(k) for k in same}) == 1 and len(set(same)) == 1

@@ -194,7 +194,9 @@ class CompiledAffected:
 
 def compile_affected(a: Affected, key: Callable[[str], Any]) -> CompiledAffected:
     ranges = tuple(compile_range(r, key) for r in a.ranges if r.type is not RangeType.GIT)
-    fixed = sorted({(k, t) for r in ranges for k, t in r.fixed}, key=lambda t: t[0])
+    # Deduplicated in the record's order, then sorted by version (stable): of two spellings of
+    # one fix, the record's first is offered (a set's order changed with the hash seed).
+    fixed = sorted(dict.fromkeys((k, t) for r in ranges for k, t in r.fixed), key=_first)
     return CompiledAffected(all_versions=a.all_versions, ranges=ranges, versions=a.versions,
                             fixed=tuple(fixed), key=key)
 
