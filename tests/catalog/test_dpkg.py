@@ -19,7 +19,7 @@ from hullcheck.catalog.dpkg import (
     parse_stanzas,
 )
 from hullcheck.image import open_image
-from hullcheck.image.writer import whiteout
+from hullcheck.image.writer import directory, file, symlink, whiteout
 from hullcheck.model import ImageSource, Inventory, SourcePackage, Supplier, SupplierKind, Visibility
 from tests.fixtures.debootstrap import debootstrap_rootfs
 from tests.fixtures.images import build, inventory_of, write
@@ -175,6 +175,31 @@ def test_multiarch_list_file_is_found(tmp_path: Path) -> None:
     })
     (p,) = inv.packages
     assert p.files == ("/usr/lib/x86_64-linux-gnu/libzstd.so.1",)
+
+
+def test_list_files_keep_files_and_links_drop_directories_and_make_entries_for_few(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    real_entry = filetree.View.entry
+
+    def counting_entry(self: filetree.View, path: str) -> object:
+        if path.startswith("/usr/share/t/"):
+            made.append(path)
+        return real_entry(self, path)
+
+    monkeypatch.setattr(filetree.View, "entry", counting_entry)
+    files = [f"/usr/share/t/f{i}" for i in range(20)]
+    listed = ["/.", "/usr", "/usr/share", "/usr/share/t", *files, "/usr/share/t/link",
+              "/usr/share/t/empty", "/usr/share/t/gone", files[0]]
+    inv = scan(tmp_path, [
+        file(STATUS, stanza("tool", "1.0")),
+        file(f"{INFO}/tool.list", "\n".join(listed) + "\n"),
+        *(file(f.lstrip("/"), f) for f in files),
+        symlink("usr/share/t/link", "f0"), directory("usr/share/t/empty"),
+    ])
+    (p,) = inv.packages
+    assert p.files == (*files, "/usr/share/t/link", "/usr/share/t/gone")
+    assert sorted(set(made)) == ["/usr/share/t/empty", "/usr/share/t/gone", "/usr/share/t/link"]
 
 
 # -- hostile input ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from hullcheck.fleet import schema as t
 from hullcheck.image.writer import BuiltImage, ImageBuilder
+from hullcheck.layercache import LayerCache
 from hullcheck.monitor.service import Service
 from tests.fixtures.registry import RunningRegistry
 from tests.monitor.support import (
@@ -120,6 +121,27 @@ def test_sqlite_mode_keeps_the_cache_in_the_data_dir(
         assert [f.finding.advisory_id for f in stored.findings] == ["CVE-2018-18074"]
     entries = list((tmp_path / "data" / "layers").glob("*.layer"))
     assert len(entries) >= 4 * 3  # four layers: entries, binaries, record digests at least
+
+
+def test_the_service_reads_and_checks_a_base_layers_entries_once(
+        tmp_path: Path, registry: RunningRegistry, opened: list[str]) -> None:
+    write_sources(tmp_path, [osv_record("PYSEC-2018-28")])
+    with _service(tmp_path, registry, "data", None) as svc:
+        svc.update_advisories(requested_by="admin")
+        drain(svc)
+        cache = svc.ctx.layers
+        assert isinstance(cache, LayerCache)
+        _scan(svc, registry, "one-mem", _image(_app(1)))
+        d2 = _scan(svc, registry, "two-mem", _image(_app(2)))
+        read = cache.reads
+        opened.clear()
+        d3 = _scan(svc, registry, "three-mem", _image(_app(3)))
+        assert len(opened) == 1  # only the new layer read
+        assert cache.reads == read  # the entries it has read or written, from memory
+        for digest in (d2, d3):
+            stored = svc.image(digest)
+            assert stored is not None
+            assert [f.finding.advisory_id for f in stored.findings] == ["CVE-2018-18074"]
 
 
 @pytest.mark.parametrize(("size", "expected"), [

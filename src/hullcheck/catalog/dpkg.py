@@ -370,9 +370,10 @@ def _list_files(data: bytes, view: View) -> tuple[str, ...]:
     for path in paths:
         if path in parents:
             continue
-        e = view.entry(path)
-        if e is not None and e.kind is Kind.DIR:
-            continue
+        if view.regular(path) is None:  # most are files: no entry made for them
+            e = view.entry(path)
+            if e is not None and e.kind is Kind.DIR:
+                continue
         out.append(path)
     return tuple(dict.fromkeys(out))
 

@@ -6,13 +6,24 @@ catalogers they serve) and the hullcheck version, so an entry is used only where
 version would compute the same index; a new version computes (and stores) new ones and the
 old age out. Each entry is one file:
 
-    HCLC 1\\n
-    {"key": ..., "label": ..., "version": ..., "length": N, "sha256": ...}\\n
-    N bytes (the index, zstd-compressed)
+    HCLC 3\\n
+    {"key": ..., "label": ..., "version": ..., "length": N, "xxh3_128": ...}\\n
+    N bytes (the index)
 
 ``get`` checks all of it (the magic, the header, the key it was asked for, the length and
-the digest of the bytes) and answers None, removing the file, for anything else: a
-corrupt, truncated or foreign entry is read again from the image, never trusted.
+the checksum of the bytes) and answers None, removing the file, for anything else: a
+corrupt, truncated or foreign entry is read again from the image, never trusted. The
+checksum is XXH3-128, not SHA-256: it is there to catch damage (a torn write, a flipped bit,
+a file under another's name), which a 128-bit checksum misses with odds of 2^-128, and it is
+about 10x cheaper on the tens of MB a warm run reads (bench/README.md). Against someone who
+can write the directory no unkeyed digest helps (they write the header too): the
+directory is the user's own (0700).
+
+A long-lived process (the monitoring service's worker, scanning image after image on
+the same bases) can keep the entries it verified in memory, up to ``memory_bytes``: a
+later ``get`` of one (or of one it wrote) answers from memory while the file is the one it verified (the same
+inode, size, modification and change times: any write to it, or another file renamed in its
+place, changes them, and the file is then read and checked again).
 
 Least recently used entries go first once the cache is over its size: ``get`` touches an
 entry's modification time. Files are written atomically (renamed into place), so readers and
@@ -32,17 +43,23 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import platformdirs
+import xxhash
 
 from hullcheck import __version__
 
 ENV_DIR = "HULLCHECK_CACHE_DIR"
 DEFAULT_MAX_BYTES = 2 << 30
-MAGIC = b"HCLC 2\n"
+# What a long-lived process (the monitor's worker) keeps of the entries it verified: the
+# entries of a few bases' layers (bench/push.py's three: about 130 MB).
+SERVICE_MEMORY_BYTES = 256 << 20
+MAGIC = b"HCLC 3\n"  # 3: the XXH3-128 checksum (2 had SHA-256)
 SUFFIX = ".layer"
 MAX_HEADER = 64 << 10
 # Entries are not compressed: zstd took 3x longer to inflate an index than reading and
@@ -86,20 +103,33 @@ class Store(Protocol):
 
 def head(key: str, data: bytes, label: str = "") -> bytes:
     """What an entry holds before ``data``: the magic and the header naming the key, the
-    hullcheck version, the length and the digest of ``data``."""
+    hullcheck version, the length and the checksum of ``data``."""
     header = json.dumps({"key": key, "label": label, "version": __version__,
-                         "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                         "length": len(data), CHECKSUM: checksum(data)})
     return MAGIC + header.encode() + b"\n"
+
+
+CHECKSUM = "xxh3_128"
+
+
+def checksum(data: bytes | memoryview) -> str:
+    """The checksum an entry's header gives of its data (hex XXH3-128)."""
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 class LayerCache:
     """A directory of entries (``Store``)."""
 
     def __init__(self, directory: Path | None = None, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, memory_bytes: int = 0) -> None:
         self.directory = directory if directory is not None else default_dir()
         self.max_bytes = max_bytes
+        self.memory_bytes = memory_bytes  # verified entries kept in memory (0: none)
         self.hits = self.misses = self.rejected = 0
+        self.reads = 0  # entries read from their files and checked (hits from memory are not)
+        self._memory: OrderedDict[str, tuple[_FileId, bytes]] = OrderedDict()
+        self._in_memory = 0
+        self._lock = threading.Lock()  # the service's worker threads share one cache
 
     def _path(self, key: str) -> Path:
         return self.directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape"))
@@ -108,12 +138,17 @@ class LayerCache:
     # -- IndexStore -----------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         path = self._path(key)
+        remembered = self._remembered(key, path)
+        if remembered is not None:
+            self.hits += 1
+            return remembered
         try:
-            raw = path.read_bytes()
+            start, rest = _read_entry(path)
         except OSError:
             self.misses += 1
             return None
-        data = verified(raw, key)
+        self.reads += 1
+        data = _checked(start, rest, key)
         if data is None:
             self.rejected += 1
             path.unlink(missing_ok=True)  # read again from the image, and rewritten
@@ -121,14 +156,51 @@ class LayerCache:
         self.hits += 1
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used
+            self._remember(key, _file_id(path), data)
         return data
+
+    def _remembered(self, key: str, path: Path) -> bytes | None:
+        """The data verified for ``key`` earlier, while its file is still the one it was
+        read from (touched as a read touches it); None otherwise."""
+        with self._lock:
+            kept = self._memory.get(key)
+        if kept is None:
+            return None
+        try:
+            if _file_id(path) == kept[0]:
+                os.utime(path)  # recently used
+                self._remember(key, _file_id(path), kept[1])
+                return kept[1]
+        except OSError:
+            pass
+        with self._lock:
+            self._forget(key)
+        return None
+
+    def _remember(self, key: str, file_id: _FileId, data: bytes) -> None:
+        if len(data) > self.memory_bytes:
+            return
+        with self._lock:
+            self._forget(key)
+            self._memory[key] = (file_id, data)  # last: the most recently used
+            self._in_memory += len(data)
+            while self._in_memory > self.memory_bytes:
+                self._forget(next(iter(self._memory)))  # the least recently used
+
+    def _forget(self, key: str) -> None:
+        """Drop ``key``'s data from memory (the lock held)."""
+        kept = self._memory.pop(key, None)
+        if kept is not None:
+            self._in_memory -= len(kept[1])
 
     def put(self, key: str, data: bytes, label: str = "") -> None:
         """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
         command has its answer: only the next run is slower)."""
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_atomically(self._path(key), head(key, data, label), data)
+            path = self._path(key)
+            _write_atomically(path, head(key, data, label), data)
+            self._remember(key, _file_id(path), data)  # what was written: known good
             self._evict()
         except OSError:
             return
@@ -174,6 +246,9 @@ class LayerCache:
 
     def clean(self) -> int:
         """Remove every entry (and what an interrupted write left); how many entries."""
+        with self._lock:
+            self._memory.clear()
+            self._in_memory = 0
         removed = 0
         for _, _, path in self._entries():
             path.unlink(missing_ok=True)
@@ -183,6 +258,16 @@ class LayerCache:
                 if name.startswith(".") and SUFFIX in name:
                     (self.directory / name).unlink(missing_ok=True)
         return removed
+
+
+_FileId = tuple[int, int, int, int, int]
+
+
+def _file_id(path: Path) -> _FileId:
+    """What changes when a file is written or replaced: device and inode, size, modification
+    and change times (no call sets the change time back)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _write_atomically(path: Path, head: bytes, data: bytes) -> None:
@@ -199,22 +284,39 @@ def _write_atomically(path: Path, head: bytes, data: bytes) -> None:
         raise
 
 
+def _read_entry(path: Path) -> tuple[bytes, bytes]:
+    """An entry file as (its magic and header line, the data after them): the data read
+    in one piece at its own offset, not sliced out of the whole (a copy of tens of MB)."""
+    with open(path, "rb", buffering=0) as f:
+        start = f.read(len(MAGIC) + MAX_HEADER)
+        end = start.find(b"\n", len(MAGIC))
+        if end < 0:
+            return start, b""  # no header line: refused by _checked
+        f.seek(end + 1)
+        return start[:end + 1], f.readall()
+
+
 def verified(raw: bytes, key: str) -> bytes | None:
     """The data an entry (``head`` + data) holds for ``key``, or None when it is not exactly
-    that: another magic, a header too long or unreadable, another key, length or digest."""
-    if not raw.startswith(MAGIC):
-        return None
+    that: another magic, a header too long or unreadable, another key, length or checksum."""
     end = raw.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
     if end < 0:
         return None
+    return _checked(raw[:end + 1], raw[end + 1:], key)
+
+
+def _checked(start: bytes, data: bytes, key: str) -> bytes | None:
+    """``data`` when ``start`` (magic and header line) says it is ``key``'s, whole."""
+    end = len(start) - 1
+    if not start.startswith(MAGIC) or end < len(MAGIC) or start[end:] != b"\n":
+        return None
     try:
-        header = json.loads(raw[len(MAGIC):end])
+        header = json.loads(start[len(MAGIC):end])
     except ValueError:
         return None
-    data = raw[end + 1:]
     if (not isinstance(header, dict) or header.get("key") != key
             or header.get("length") != len(data)
-            or header.get("sha256") != hashlib.sha256(data).hexdigest()):
+            or header.get(CHECKSUM) != checksum(data)):
         return None
     return data
 
@@ -237,5 +339,5 @@ def header_of(start: bytes) -> dict[str, object]:
     return found if isinstance(found, dict) else {}
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "MAX_HEADER", "CacheStatus", "LayerCache", "Store",
-           "default_dir", "head", "header_of", "verified"]
+__all__ = ["DEFAULT_MAX_BYTES", "ENV_DIR", "MAX_HEADER", "SERVICE_MEMORY_BYTES", "CacheStatus",
+           "LayerCache", "Store", "checksum", "default_dir", "head", "header_of", "verified"]

@@ -75,8 +75,9 @@ class Context:
 
                 self._layers = LayerTable(self.store, max_bytes=self.config.layer_cache_bytes)
             else:
-                self._layers = layercache.LayerCache(self.data_dir / LAYER_DIR,
-                                                     max_bytes=self.config.layer_cache_bytes)
+                self._layers = layercache.LayerCache(
+                    self.data_dir / LAYER_DIR, max_bytes=self.config.layer_cache_bytes,
+                    memory_bytes=layercache.SERVICE_MEMORY_BYTES)  # image after image
         return self._layers
 
     # -- the advisory database ----------------------------------------------------------------
