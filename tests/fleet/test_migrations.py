@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -155,3 +156,27 @@ def test_an_unreachable_server_is_one_line_without_the_password():
     assert message.startswith(f"cannot use the fleet database postgresql+psycopg://hullcheck:***@"
                               f"127.0.0.1:{port}/fleet: ")
     assert "s3cret-pw" not in message and "\n" not in message
+
+
+def test_opening_waits_for_another_writer_to_switch_a_new_database_to_wal(tmp_path: Path) -> None:
+    # SQLite refuses the switch to WAL at once ("database is locked", no busy handler) while
+    # another connection writes to the new file: two processes starting on one empty data
+    # dir met it now and then. Opening waits like a writer instead.
+    path = tmp_path / "fleet.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE busy (a INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO busy VALUES (1)")
+    done = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    done.start()
+    try:
+        store = fleet.open(f"sqlite:///{path}")
+        try:
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert db.current(conn) == HEAD
+        finally:
+            store.close()
+    finally:
+        done.join()
+        other.close()
