@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from hullcheck.errors import AuthError
+from hullcheck.errors import AuthError, ImageError, NotFound, RegistryError
 from hullcheck.registry.auth import Credentials
+from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.session import Session
 from tests.registry._servers import Handler, Server, reply, serve
 
@@ -158,3 +159,159 @@ def test_an_identity_token_without_a_service_posts_no_service() -> None:
     form = urllib.parse.parse_qs(tokens.asked[0].body.decode())
     assert sorted(form) == ["client_id", "grant_type", "refresh_token", "scope"]
     assert form["scope"] == [SCOPE]  # the request's own scope when the challenge names none
+
+
+# -- how long a token is kept ------------------------------------------------------------------
+
+
+class Clock:
+    """``time.monotonic`` for the session module, moved by the test (no waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("expires_in", "kept"), [
+    (300, 295),    # five seconds of margin
+    (10, 5),
+    (None, 55),    # none said: Docker's default of 60
+    ("300", 55),   # not a number: the default
+    (0, 55),       # not positive: the default
+    (1, 1),        # never less than a second
+])
+def test_a_token_is_kept_five_seconds_less_than_it_lives(
+        monkeypatch: pytest.MonkeyPatch, expires_in: object, kept: float) -> None:
+    clock = Clock()
+    monkeypatch.setattr("hullcheck.registry.session.time", clock)
+    doc: dict[str, object] = {"token": "GOOD"}
+    if expires_in is not None:
+        doc["expires_in"] = expires_in
+    tokens = token_server(doc=doc)
+    with serve(tokens) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg:
+        s = session()
+        get(s, reg)
+        clock.now += kept - 0.01
+        get(s, reg)
+        assert len(tokens.asked) == 1  # still kept
+        clock.now += 0.02
+        get(s, reg)
+        assert len(tokens.asked) == 2  # expired: asked again
+
+
+# -- what the token server answers -------------------------------------------------------------
+
+
+def token_answer(status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> Recorder:
+    return Recorder(lambda h, asked: reply(h, status, body, headers))
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(("creds", "who"), [
+    (ALICE, "the credentials of alice"),
+    (None, "anonymous access"),
+    (Credentials(), "anonymous access"),  # an entry with no username is no one's
+])
+def test_a_token_server_refusal_says_who_was_refused(status: int, creds: Credentials | None,
+                                                     who: str) -> None:
+    with serve(token_answer(status)) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg, \
+            pytest.raises(AuthError) as caught:
+        get(session(creds), reg)
+    assert str(caught.value) == f"token server {auth.url}/token for {reg.host} refused {who} ({SCOPE})"
+
+
+@pytest.mark.parametrize(("answer", "error", "message"), [
+    (token_answer(404), NotFound, "token for tags of team/app from 127.0.0.1 not found on 127.0.0.1"),
+    (token_answer(500), RegistryError,
+     "127.0.0.1 answered HTTP 500 for token for tags of team/app from 127.0.0.1"),
+    (token_answer(200, b"<html>"), RegistryError,
+     "token for tags of team/app from 127.0.0.1 from 127.0.0.1: not valid JSON"),
+    (token_answer(200, b'{"token": ""}'), AuthError, "token server {realm} for {host} sent no token"),
+    (token_answer(200, b'{"token": 5}'), AuthError, "token server {realm} for {host} sent no token"),
+])
+def test_what_a_token_server_answers_wrong_is_named(answer: Recorder, error: type[Exception],
+                                                    message: str) -> None:
+    with serve(answer) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg, \
+            pytest.raises(error) as caught:
+        get(session(), reg)
+    assert str(caught.value).startswith(message.format(realm=f"{auth.url}/token", host=reg.host))
+
+
+def test_a_token_answer_over_the_cap_is_refused_by_its_length() -> None:
+    def huge(h: Handler, asked: Asked) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(5 << 20))
+        h.end_headers()
+
+    with serve(Recorder(huge)) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg, \
+            pytest.raises(ImageError) as caught:
+        get(session(), reg)
+    assert str(caught.value) == ("token for tags of team/app from 127.0.0.1 on 127.0.0.1 is "
+                                 f"{5 << 20} bytes, over the {4 << 20}-byte limit")
+
+
+def test_a_token_server_redirecting_to_itself_is_named() -> None:
+    def loop(h: Handler, asked: Asked) -> None:
+        reply(h, 302, b"", {"Location": "/token"})
+
+    with serve(Recorder(loop)) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg, \
+            pytest.raises(RegistryError) as caught:
+        get(session(), reg)
+    assert str(caught.value) == (f"too many redirects from {reg.host} "
+                                 "for token for tags of team/app from 127.0.0.1")
+
+
+# -- listings (tags): the Accept header, the pull scope, pages, errors --------------------------
+
+
+def tags_registry(realm: str, *, pages: int = 1) -> Recorder:
+    """A bearer registry (challenge without a scope) listing tag N on page N."""
+
+    def respond(h: Handler, asked: Asked) -> None:
+        if asked.headers.get("authorization") != "Bearer GOOD":
+            reply(h, 401, b"", {"WWW-Authenticate": f'Bearer realm="{realm}"'})
+            return
+        page = int(asked.query.get("page", ["1"])[0])
+        headers = {"Link": f'</v2/team/app/tags/list?page={page + 1}>; rel="next"'} if page < pages else {}
+        reply(h, 200, json.dumps({"tags": [str(page)]}).encode(), headers)
+
+    return Recorder(respond)
+
+
+def test_a_tag_listing_asks_for_json_with_the_pull_scope() -> None:
+    tokens = token_server()
+    with serve(tokens) as auth:
+        registry = tags_registry(f"{auth.url}/token", pages=2)
+        with serve(registry) as reg, RegistryClient(credentials=ALICE) as client:
+            assert client.list_tags(f"{reg.host}/team/app") == ("1", "2")
+    assert [a.query["scope"] for a in tokens.asked] == [[SCOPE]]
+    assert {a.headers["accept"] for a in registry.asked} == {"application/json"}
+    assert [a.query.get("page") for a in registry.asked] == [None, None, ["2"]]
+
+
+def test_a_listing_stops_after_max_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hullcheck.registry.session.MAX_PAGES", 3)
+    with serve(token_server()) as auth:
+        registry = tags_registry(f"{auth.url}/token", pages=1000)
+        with serve(registry) as reg, RegistryClient(credentials=ALICE) as client:
+            assert client.list_tags(f"{reg.host}/team/app") == ("1", "2", "3")
+    assert [a.query.get("page") for a in registry.asked] == [None, None, ["2"], ["3"]]
+
+
+@pytest.mark.parametrize(("respond", "error", "message"), [
+    (lambda h, a: reply(h, 500, b"", {}), RegistryError,
+     "{host} answered HTTP 500 for tag list of {host}/team/app"),
+    (lambda h, a: reply(h, 404, b"", {}), NotFound, "tag list of {host}/team/app not found on {host}"),
+    (lambda h, a: reply(h, 200, b'{"tags": []}', {"Link": '<http://[::1>; rel="next"'}), RegistryError,
+     "{host} sent an invalid URL 'http://[::1' for tag list of {host}/team/app"),
+    (lambda h, a: reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'}), AuthError,
+     "{host} refused access to tag list of {host}/team/app (repository:team/app:pull) as alice"),
+])
+def test_a_listing_that_fails_names_the_listing_and_the_host(
+        respond: Callable[[Handler, Asked], None], error: type[Exception], message: str) -> None:
+    with serve(Recorder(respond)) as reg, RegistryClient(credentials=ALICE) as client, \
+            pytest.raises(error) as caught:
+        client.list_tags(f"{reg.host}/team/app")
+    assert str(caught.value) == message.format(host=reg.host)
