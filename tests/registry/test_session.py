@@ -193,10 +193,10 @@ def test_a_token_is_kept_five_seconds_less_than_it_lives(
     with serve(tokens) as auth, serve(bearer_registry(f"{auth.url}/token")) as reg:
         s = session()
         get(s, reg)
-        clock.now += kept - 0.01
+        clock.now = 1000.0 + kept - 0.01
         get(s, reg)
         assert len(tokens.asked) == 1  # still kept
-        clock.now += 0.02
+        clock.now = 1000.0 + kept  # used strictly before it expires
         get(s, reg)
         assert len(tokens.asked) == 2  # expired: asked again
 
@@ -315,3 +315,121 @@ def test_a_listing_that_fails_names_the_listing_and_the_host(
             pytest.raises(error) as caught:
         client.list_tags(f"{reg.host}/team/app")
     assert str(caught.value) == message.format(host=reg.host)
+
+
+# -- which 401s are answered, and how often ------------------------------------------------------
+
+
+def test_a_registry_that_refuses_every_token_gets_one_token_request() -> None:
+    """The request is retried once with a fresh token; a second 401 is the end."""
+    tokens = token_server()
+    with serve(tokens) as auth:
+        registry = bearer_registry(f"{auth.url}/token", token="NEVER")
+        with serve(registry) as reg, pytest.raises(AuthError) as caught:
+            get(session(None), reg)
+    assert str(caught.value) == f"{reg.host} refused access to tags of team/app ({SCOPE}) anonymously"
+    assert len(tokens.asked) == 1
+    assert [a.headers.get("authorization") for a in registry.asked] == [None, "Bearer GOOD"]
+
+
+def test_a_401_without_a_challenge_is_named() -> None:
+    registry = Recorder(lambda h, asked: reply(h, 401))
+    with serve(registry) as reg, pytest.raises(AuthError) as caught:
+        get(session(), reg)
+    assert str(caught.value) == (f"{reg.host} refused access to tags of team/app and sent no usable "
+                                 "WWW-Authenticate challenge")
+
+
+def test_basic_credentials_refused_later_are_named_after_one_request() -> None:
+    """The password worked once and is refused now (changed, revoked): one request, and the
+    error says whose credentials were refused."""
+    accepted = [True]
+
+    def respond(h: Handler, asked: Asked) -> None:
+        if asked.headers.get("authorization") == basic(ALICE) and accepted[0]:
+            reply(h, 200, b"{}")
+        else:
+            reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+
+    registry = Recorder(respond)
+    with serve(registry) as reg:
+        s = session()
+        get(s, reg)
+        assert len(registry.asked) == 2
+        accepted[0] = False
+        with pytest.raises(AuthError) as caught:
+            get(s, reg)
+    assert str(caught.value) == f"{reg.host} refused the credentials of alice for tags of team/app"
+    assert len(registry.asked) == 3
+
+
+def test_a_registry_that_stops_taking_its_token_and_asks_for_basic_gets_basic() -> None:
+    """A token refused later is dropped: the retry answers the new (Basic) challenge rather
+    than sending the refused token again."""
+    state = {"tokens": True}
+
+    def respond(h: Handler, asked: Asked) -> None:
+        got = asked.headers.get("authorization")
+        if got == basic(ALICE) or (got == "Bearer GOOD" and state["tokens"]):
+            reply(h, 200, b"{}")
+        elif state["tokens"]:
+            reply(h, 401, b"", {"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        else:
+            reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+
+    registry = Recorder(respond)
+    with serve(token_server()) as auth, serve(registry) as reg:
+        realm = f"{auth.url}/token"
+        s = session()
+        get(s, reg)
+        state["tokens"] = False
+        assert get(s, reg).status_code == 200
+    assert [a.headers.get("authorization") for a in registry.asked] == [
+        None, "Bearer GOOD", "Bearer GOOD", basic(ALICE)]
+
+
+def test_credentials_never_go_to_an_upload_location_on_another_host() -> None:
+    """The registry's upload Location may name another host (storage): the PUT there
+    carries no Authorization."""
+    blob = b"layer"
+    digest = "sha256:" + __import__("hashlib").sha256(blob).hexdigest()
+    storage = Recorder(lambda h, asked: reply(h, 201, b"", {"Docker-Content-Digest": digest}))
+    with serve(storage) as elsewhere:
+
+        def respond(h: Handler, asked: Asked) -> None:
+            if asked.headers.get("authorization") != basic(ALICE):
+                reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+            elif asked.method == "HEAD":
+                reply(h, 404)
+            else:
+                reply(h, 202, b"", {"Location": f"{elsewhere.url}/upload/1"})
+
+        registry = Recorder(respond)
+        with serve(registry) as reg, RegistryClient(credentials=ALICE) as client:
+            assert client.push_blob(f"{reg.host}/team/app", blob, digest, len(blob)) == digest
+    assert [(a.method, a.path, a.body) for a in storage.asked] == [("PUT", "/upload/1", blob)]
+    assert "authorization" not in storage.asked[0].headers
+    assert [a.headers.get("authorization") for a in registry.asked] == [None, basic(ALICE), basic(ALICE)]
+
+
+# -- redirects ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hops", "ok"), [(5, True), (6, False)])
+def test_five_redirects_are_followed_and_a_sixth_is_refused(hops: int, ok: bool) -> None:
+    def respond(h: Handler, asked: Asked) -> None:
+        n = int(asked.query.get("n", ["0"])[0])
+        if n < hops:
+            reply(h, 302, b"", {"Location": f"{asked.path}?n={n + 1}"})
+        else:
+            reply(h, 200, b"{}")
+
+    registry = Recorder(respond)
+    with serve(registry) as reg:
+        if ok:
+            assert get(session(), reg).status_code == 200
+        else:
+            with pytest.raises(RegistryError) as caught:
+                get(session(), reg)
+            assert str(caught.value) == f"too many redirects from {reg.host} for tags of team/app"
+    assert len(registry.asked) == 6
