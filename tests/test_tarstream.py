@@ -255,3 +255,16 @@ def test_numeric_fields_of_nuls_are_zero_and_names_fill_their_field() -> None:
     reader = TarReader(iter([bytes(h) + b"X" * 512 + bytes(1024)]), what="l")
     (member,) = list(reader)
     assert (member.name, member.uid, member.size) == ("n" * 99 + "\udce9", 0, 1)
+
+
+def test_numbers_and_checksums_filling_their_whole_field_parse_like_tarfile() -> None:
+    """A writer may use every byte of a numeric field for digits (no NUL or space after
+    them): twelve digits of size, eight of checksum. Nothing may be cut off the end."""
+    h = bytearray(_header(b"a", b"000000001000"))  # 512, in all twelve bytes
+    h[148:156] = b" " * 8
+    h[148:156] = b"%08o" % sum(h)
+    data = bytes(h) + b"X" * 512 + bytes(1024)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert [(m.name, m.size) for m in tf] == [("a", 512)]  # the oracle agrees
+    reader = TarReader(iter([data]), what="l")
+    assert [(m.name, m.size, reader.read(1000)) for m in reader] == [("a", 512, b"X" * 512)]
