@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -268,3 +269,108 @@ def test_numbers_and_checksums_filling_their_whole_field_parse_like_tarfile() ->
         assert [(m.name, m.size) for m in tf] == [("a", 512)]  # the oracle agrees
     reader = TarReader(iter([data]), what="l")
     assert [(m.name, m.size, reader.read(1000)) for m in reader] == [("a", 512, b"X" * 512)]
+
+
+def _wait_for(event_or_test: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll until true (the producer thread is on another core, or not scheduled yet)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not event_or_test():
+        assert time.monotonic() < end, "the producer thread never got there"
+        time.sleep(0.01)
+
+
+def test_decompress_ahead_holds_at_most_four_chunks_ahead_by_default() -> None:
+    """The memory bound: one chunk taken, four queued, one waiting for room; no seventh
+    is produced however long the consumer waits."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    produced: list[int] = []
+
+    def source() -> Iterator[bytes]:
+        for i in range(100):
+            produced.append(i)
+            yield bytes([i])
+
+    ahead = decompress_ahead(source())
+    assert next(ahead) == b"\x00"
+    _wait_for(lambda: len(produced) >= 6)
+    time.sleep(0.5)  # several of the producer's 0.1 s turns at a full queue
+    assert len(produced) == 6
+    assert list(ahead) == [bytes([i]) for i in range(1, 100)]
+
+
+def test_decompress_ahead_runs_in_a_daemon_thread_named_decompress() -> None:
+    """A daemon: a producer stuck in a read never keeps the process from exiting; named, so
+    a thread dump says what it is."""
+    import threading
+
+    from hullcheck.tarstream import decompress_ahead
+
+    seen: list[tuple[str, bool]] = []
+
+    def source() -> Iterator[bytes]:
+        me = threading.current_thread()
+        seen.append((me.name, me.daemon))
+        yield b"x"
+
+    assert list(decompress_ahead(source())) == [b"x"]
+    assert seen == [("decompress", True)]
+
+
+@pytest.mark.parametrize("ending", ["end", "error"])
+def test_decompress_ahead_end_marker_waits_for_room(ending: str) -> None:
+    """The end (or the producer's error) comes while the queue is full: it is queued once
+    the consumer makes room, never dropped (the consumer would wait for it forever)."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    finished = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        yield b"a"
+        yield b"b"
+        finished.set()  # the producer now queues the end marker, with "b" filling the queue
+        if ending == "error":
+            raise UnsafeLayer("layer 0: digest mismatch")
+
+    ahead = decompress_ahead(source(), depth=1)
+    assert next(ahead) == b"a"
+    assert finished.wait(30)
+    time.sleep(0.35)  # the marker meets a full queue for several turns
+    if ending == "end":
+        assert list(ahead) == [b"b"]
+    else:
+        assert next(ahead) == b"b"
+        with pytest.raises(UnsafeLayer, match="digest mismatch"):
+            next(ahead)
+
+
+@pytest.mark.parametrize("ending", ["end", "error"])
+def test_decompress_ahead_stops_while_its_end_marker_waits(ending: str) -> None:
+    """The consumer stops while the end marker waits for room: the producer notices (its
+    wait is in 0.1 s turns, not forever) and the consumer's close returns."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    finished = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        yield b"a"
+        yield b"b"
+        finished.set()
+        if ending == "error":
+            raise UnsafeLayer("layer 0: digest mismatch")
+
+    before = threading.active_count()
+    ahead = decompress_ahead(source(), depth=1)
+    assert next(ahead) == b"a"
+    assert finished.wait(30)
+    time.sleep(0.35)  # the producer is inside its wait for room
+    ahead.close()
+    assert threading.active_count() == before
