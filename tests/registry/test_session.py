@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from hullcheck.errors import AuthError, ImageError, NotFound, RegistryError
+from hullcheck.registry import media
 from hullcheck.registry.auth import Credentials
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.session import Session
@@ -433,3 +434,15 @@ def test_five_redirects_are_followed_and_a_sixth_is_refused(hops: int, ok: bool)
                 get(session(), reg)
             assert str(caught.value) == f"too many redirects from {reg.host} for tags of team/app"
     assert len(registry.asked) == 6
+
+
+def test_the_referrers_listing_asks_for_an_oci_index() -> None:
+    """The referrers API answers an OCI image index; the Accept header says so on every page."""
+    subject = "sha256:" + "5" * 64
+    index = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": []}
+    registry = Recorder(lambda h, asked: reply(h, 200, json.dumps(index).encode(),
+                                               {"Content-Type": media.OCI_INDEX}))
+    with serve(registry) as reg, RegistryClient(credentials=ALICE) as client:
+        assert client.referrers(f"{reg.host}/team/app", subject) == ()
+    assert [(a.path, a.headers["accept"]) for a in registry.asked] == [
+        (f"/v2/team/app/referrers/{subject}", media.OCI_INDEX)]
