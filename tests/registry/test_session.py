@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from hullcheck.errors import AuthError, ImageError, NotFound, RegistryError
+from hullcheck import deadline
+from hullcheck.errors import AuthError, DeadlineExceeded, ImageError, NotFound, RegistryError, Unreachable
 from hullcheck.registry import media
 from hullcheck.registry.auth import Credentials
 from hullcheck.registry.client import RegistryClient
@@ -446,3 +448,96 @@ def test_the_referrers_listing_asks_for_an_oci_index() -> None:
         assert client.referrers(f"{reg.host}/team/app", subject) == ()
     assert [(a.path, a.headers["accept"]) for a in registry.asked] == [
         (f"/v2/team/app/referrers/{subject}", media.OCI_INDEX)]
+
+
+@pytest.mark.parametrize(("status", "method", "then"), [
+    (303, "PUT", "GET"), (303, "POST", "GET"),    # See Other: always a GET, without the body
+    (301, "POST", "GET"), (302, "PUT", "GET"),    # as browsers and Go do for these two
+    (301, "GET", "GET"), (302, "HEAD", "HEAD"),   # a GET or HEAD stays what it was
+    (307, "PUT", "PUT"), (308, "POST", "POST"),   # method and body kept
+])
+def test_a_redirect_keeps_or_changes_the_method_as_http_says(status: int, method: str, then: str) -> None:
+    target = Recorder(lambda h, asked: reply(h, 200, b"{}"))
+    with serve(target) as elsewhere:
+        registry = Recorder(lambda h, asked: reply(h, status, b"", {"Location": f"{elsewhere.url}/there"}))
+        with serve(registry) as reg:
+            body = b"" if method in ("GET", "HEAD") else b"the body"
+            response = session().send(method, reg.host, f"{reg.url}/v2/team/app/blobs/uploads/x",
+                                      scope=SCOPE, what="upload", content=body or None)
+            response.close()
+    (asked,) = target.asked
+    assert (asked.method, asked.path) == (then, "/there")
+    assert asked.body == (body if then == method and then != "GET" else b"")
+
+
+def test_a_redirect_elsewhere_drops_authorization_and_keeps_the_other_headers() -> None:
+    target = Recorder(lambda h, asked: reply(h, 200, b"{}"))
+    with serve(target) as elsewhere:
+
+        def respond(h: Handler, asked: Asked) -> None:
+            if asked.headers.get("authorization") != basic(ALICE):
+                reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+            else:
+                reply(h, 307, b"", {"Location": f"{elsewhere.url}/blob"})
+
+        with serve(Recorder(respond)) as reg:
+            response = session().send("GET", reg.host, f"{reg.url}/v2/team/app/blobs/x", scope=SCOPE,
+                                      what="blob", headers={"Accept": "application/octet-stream"})
+            response.close()
+    (asked,) = target.asked
+    assert asked.headers["accept"] == "application/octet-stream"
+    assert "authorization" not in asked.headers
+
+
+def test_a_redirect_to_another_scheme_is_named() -> None:
+    location = "ftp://files.example/blob"
+    with serve(Recorder(lambda h, asked: reply(h, 302, b"", {"Location": location}))) as reg, \
+            pytest.raises(RegistryError) as caught:
+        get(session(), reg)
+    assert str(caught.value) == f"{reg.host} redirected tags of team/app to an unsupported URL {location}"
+
+
+def test_redirects_are_the_sessions_to_follow_whatever_the_client_says() -> None:
+    """A caller's httpx client may follow redirects itself; the session still counts them
+    (and strips credentials) on its own."""
+    def respond(h: Handler, asked: Asked) -> None:
+        reply(h, 302, b"", {"Location": "/v2/team/app/tags/list"})
+
+    registry = Recorder(respond)
+    with serve(registry) as reg, pytest.raises(RegistryError) as caught:
+        s = Session(httpx.Client(follow_redirects=True), lambda host: None, insecure=False, timeout=10.0)
+        get(s, reg)
+    assert str(caught.value) == f"too many redirects from {reg.host} for tags of team/app"
+    assert len(registry.asked) == 6
+
+
+# -- waits ---------------------------------------------------------------------------------------------
+
+
+def test_each_request_waits_the_sessions_timeout_not_the_clients() -> None:
+    """The caller's client may have no timeout at all: the session's own bounds each wait."""
+    stop = threading.Event()
+
+    def never_answer(h: Handler, asked: Asked) -> None:
+        stop.wait(60)  # then hang up without an answer
+
+    with serve(Recorder(never_answer)) as reg, pytest.raises(Unreachable) as caught:
+        s = Session(httpx.Client(timeout=None), lambda host: None, insecure=False, timeout=0.5)
+        try:
+            get(s, reg)
+        finally:
+            stop.set()
+    assert str(caught.value).startswith(
+        f"{reg.host} did not answer in time while requesting tags of team/app")
+
+
+def test_a_deadline_already_past_sends_nothing() -> None:
+    import time
+
+    registry = Recorder(lambda h, asked: reply(h, 200, b"{}"))
+    with serve(registry) as reg, deadline.within(0.01, "scan"), pytest.raises(DeadlineExceeded) as caught:
+        time.sleep(0.05)
+        get(session(), reg)
+    assert str(caught.value).startswith("scan: gave up after ")
+    assert str(caught.value).endswith(" (--timeout) while requesting tags of team/app")
+    assert registry.asked == []
