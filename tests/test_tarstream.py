@@ -374,3 +374,111 @@ def test_decompress_ahead_stops_while_its_end_marker_waits(ending: str) -> None:
     time.sleep(0.35)  # the producer is inside its wait for room
     ahead.close()
     assert threading.active_count() == before
+
+
+def _with_checksum(h: bytearray) -> bytes:
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+@pytest.mark.parametrize(("field", "where"), [
+    ("mode", slice(100, 108)), ("uid", slice(108, 116)), ("gid", slice(116, 124)), ("size", slice(124, 136)),
+])
+def test_a_bad_number_in_any_field_names_the_layer(field: str, where: slice) -> None:
+    h = bytearray(_header(b"a", b"00000000001\x00"))
+    h[where] = b"9".rjust(where.stop - where.start - 1, b"0") + b"\x00"
+    data = _with_checksum(h) + b"X" * 512 + bytes(1024)
+    with pytest.raises(UnsafeLayer) as caught:
+        list(TarReader(iter([data]), what="layer 0"))
+    digits = "9".rjust(where.stop - where.start - 1, "0")
+    assert str(caught.value) == f"layer 0: invalid number b'{digits}' in tar header"
+
+
+def _meta(typeflag: bytes, data: bytes, *, name: str = "meta") -> bytes:
+    """A metadata member (pax ``x``/``g``, GNU ``L``/``K``) holding ``data``, padded."""
+    info = tarfile.TarInfo(name)
+    info.type = typeflag
+    info.size = len(data)
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes((-len(data)) % 512)
+
+
+def _file(name: str, data: bytes, *, size: int | None = None) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = len(data) if size is None else size
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes((-len(data)) % 512)
+
+
+def _members(data: bytes) -> list[tuple[str, int, int, int, bytes]]:
+    reader = TarReader(iter([data]), what="layer 0")
+    return [(m.name, m.size, m.uid, m.gid, reader.read(1 << 20)) for m in reader]
+
+
+def test_pax_size_and_ids_override_the_ustar_header() -> None:
+    """A pax ``size`` (files over 8 GiB), ``uid`` and ``gid`` (over 2^21) replace the header's."""
+    records = _record(b"size", b"5") + _record(b"uid", b"5000000") + _record(b"gid", b"6000000")
+    data = _meta(tarfile.XHDTYPE, records) + _file("a", b"hello", size=0) + bytes(1024)
+    assert _members(data) == [("a", 5, 5000000, 6000000, b"hello")]
+
+
+def test_a_global_pax_header_applies_to_every_later_member() -> None:
+    data = (_meta(tarfile.XGLTYPE, _record(b"uid", b"4242")) + _file("a", b"1") + _file("b", b"2")
+            + bytes(1024))
+    assert [(name, uid) for name, _, uid, _, _ in _members(data)] == [("a", 4242), ("b", 4242)]
+
+
+@pytest.mark.parametrize(("typeflag", "records", "message"), [
+    (tarfile.XGLTYPE, b"99 path=a\n", "layer 0: malformed pax record"),
+    (tarfile.XHDTYPE, _record(b"size", b"abc"), "layer 0: invalid number in pax header"),
+    (tarfile.XHDTYPE, _record(b"uid", b"-"), "layer 0: invalid number in pax header"),
+    (tarfile.XHDTYPE, _record(b"size", b"-1"), "layer 0: negative size in pax header"),
+])
+def test_bad_pax_values_are_refused_word_for_word(typeflag: bytes, records: bytes, message: str) -> None:
+    data = _meta(typeflag, records) + _file("a", b"1") + bytes(1024)
+    with pytest.raises(UnsafeLayer) as caught:
+        _members(data)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("typeflag", "size", "refused"), [
+    (tarfile.GNUTYPE_LONGNAME, 64 << 10, False),        # a long name up to 64 KiB
+    (tarfile.GNUTYPE_LONGNAME, (64 << 10) + 1, True),
+    (tarfile.GNUTYPE_LONGLINK, (64 << 10) + 1, True),
+    (tarfile.XHDTYPE, (64 << 10) + 1, False),           # a pax header up to 1 MiB
+    (tarfile.XHDTYPE, 1 << 20, False),
+    (tarfile.XHDTYPE, (1 << 20) + 1, True),
+])
+def test_metadata_headers_are_bounded_by_their_kind(typeflag: bytes, size: int, refused: bool) -> None:
+    if typeflag == tarfile.XHDTYPE:  # one record, then NUL padding up to the size
+        body = _record(b"comment", b"c").ljust(size, b"\x00")
+    else:
+        body = b"n" * (size - 1) + b"\x00"
+    data = _meta(typeflag, body) + _file("a", b"1") + bytes(1024)
+    if refused:
+        with pytest.raises(UnsafeLayer) as caught:
+            _members(data)
+        assert str(caught.value) == f"layer 0: oversized tar metadata header ({size} bytes)"
+    else:
+        (member,) = _members(data)
+        assert member[4] == b"1"
+
+
+def test_a_metadata_header_cut_short_is_named() -> None:
+    data = _meta(tarfile.XHDTYPE, _record(b"path", b"x" * 200))[:512 + 50]
+    with pytest.raises(UnsafeLayer) as caught:
+        _members(data)
+    assert str(caught.value) == "layer 0: truncated tar metadata header"
+
+
+def test_the_ustar_prefix_holds_the_leading_directories() -> None:
+    """POSIX ustar splits a long name into prefix and name (a one-character prefix too);
+    GNU headers use those bytes for other things, never as a prefix."""
+    name = "d/" + "n" * 100
+    info = tarfile.TarInfo(name)
+    ustar = info.tobuf(format=tarfile.USTAR_FORMAT)
+    assert ustar[345:347] == b"d\x00"  # tarfile put "d" in the prefix
+    assert [m.name for m in TarReader(iter([ustar + bytes(1024)]), what="l")] == [name]
+    gnu = bytearray(tarfile.TarInfo("a").tobuf(format=tarfile.GNU_FORMAT))
+    assert gnu[257:265] == b"ustar  \x00"
+    gnu[345:350] = b"junk\x00"  # GNU tar and Go's archive/tar (Docker's) read atime/ctime here
+    assert [m.name for m in TarReader(iter([_with_checksum(gnu) + bytes(1024)]), what="l")] == ["a"]
