@@ -482,3 +482,25 @@ def test_the_ustar_prefix_holds_the_leading_directories() -> None:
     assert gnu[257:265] == b"ustar  \x00"
     gnu[345:350] = b"junk\x00"  # GNU tar and Go's archive/tar (Docker's) read atime/ctime here
     assert [m.name for m in TarReader(iter([_with_checksum(gnu) + bytes(1024)]), what="l")] == ["a"]
+
+
+def test_a_header_whose_bytes_sum_past_65520_passes_its_checksum() -> None:
+    """The checksum is compared through adler32's low half (the sum mod 65521): a header of
+    many high bytes (UTF-8 names, user and group names) sums past it and is still valid."""
+    h = bytearray(_header(b"\xff" * 100, b"00000000001\x00"))
+    h[157:257] = b"\xff" * 100                      # linkname
+    h[265:297], h[297:329] = b"\xff" * 32, b"\xff" * 32  # uname, gname
+    data = _with_checksum(h) + b"X" * 512 + bytes(1024)
+    h[148:156] = b" " * 8
+    assert sum(h) > 65521
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert [m.size for m in tf] == [1]  # the oracle agrees it is valid
+    assert [m.size for m in TarReader(iter([data]), what="l")] == [1]
+
+
+def test_a_skipped_member_ending_with_the_last_chunk_ends_the_archive() -> None:
+    """No end-of-archive blocks, and the last member's data (a multiple of 512: no padding)
+    ends exactly where the last chunk does: nothing is left over to read as a header."""
+    data = _file("a", b"Y" * 512)
+    chunks = [data[:512], data[512:]]
+    assert [(m.name, m.size) for m in TarReader(iter(chunks), what="l")] == [("a", 512)]
