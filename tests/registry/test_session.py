@@ -519,7 +519,8 @@ def test_each_request_waits_the_sessions_timeout_not_the_clients() -> None:
     stop = threading.Event()
 
     def never_answer(h: Handler, asked: Asked) -> None:
-        stop.wait(60)  # then hang up without an answer
+        stop.wait(60)  # then hang up without an answer (a regression fails, it does not hang)
+        h.close_connection = True
 
     with serve(Recorder(never_answer)) as reg, pytest.raises(Unreachable) as caught:
         s = Session(httpx.Client(timeout=None), lambda host: None, insecure=False, timeout=0.5)
