@@ -283,6 +283,14 @@ def tags_registry(realm: str, *, pages: int = 1) -> Recorder:
     return Recorder(respond)
 
 
+def _declare_length(h: Handler, length: int) -> None:
+    """Answer 200 with a ``Content-Length`` of ``length`` and send none of it."""
+    h.send_response(200)
+    h.send_header("Content-Length", str(length))
+    h.end_headers()
+    h.close_connection = True
+
+
 def test_a_tag_listing_asks_for_json_with_the_pull_scope() -> None:
     tokens = token_server()
     with serve(tokens) as auth:
@@ -311,6 +319,10 @@ def test_a_listing_stops_after_max_pages(monkeypatch: pytest.MonkeyPatch) -> Non
      "{host} sent an invalid URL 'http://[::1' for tag list of {host}/team/app"),
     (lambda h, a: reply(h, 401, b"", {"WWW-Authenticate": 'Basic realm="r"'}), AuthError,
      "{host} refused access to tag list of {host}/team/app (repository:team/app:pull) as alice"),
+    (lambda h, a: reply(h, 200, b"<html>", {}), RegistryError,
+     "tag list of {host}/team/app from {host}: not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    (lambda h, a: _declare_length(h, 5 << 20), ImageError,
+     f"tag list of {{host}}/team/app on {{host}} is {5 << 20} bytes, over the {4 << 20}-byte limit"),
 ])
 def test_a_listing_that_fails_names_the_listing_and_the_host(
         respond: Callable[[Handler, Asked], None], error: type[Exception], message: str) -> None:
