@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -255,3 +256,251 @@ def test_numeric_fields_of_nuls_are_zero_and_names_fill_their_field() -> None:
     reader = TarReader(iter([bytes(h) + b"X" * 512 + bytes(1024)]), what="l")
     (member,) = list(reader)
     assert (member.name, member.uid, member.size) == ("n" * 99 + "\udce9", 0, 1)
+
+
+def test_numbers_and_checksums_filling_their_whole_field_parse_like_tarfile() -> None:
+    """A writer may use every byte of a numeric field for digits (no NUL or space after
+    them): twelve digits of size, eight of checksum. Nothing may be cut off the end."""
+    h = bytearray(_header(b"a", b"000000001000"))  # 512, in all twelve bytes
+    h[148:156] = b" " * 8
+    h[148:156] = b"%08o" % sum(h)
+    data = bytes(h) + b"X" * 512 + bytes(1024)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert [(m.name, m.size) for m in tf] == [("a", 512)]  # the oracle agrees
+    reader = TarReader(iter([data]), what="l")
+    assert [(m.name, m.size, reader.read(1000)) for m in reader] == [("a", 512, b"X" * 512)]
+
+
+def _wait_for(event_or_test: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll until true (the producer thread is on another core, or not scheduled yet)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not event_or_test():
+        assert time.monotonic() < end, "the producer thread never got there"
+        time.sleep(0.01)
+
+
+def test_decompress_ahead_holds_at_most_four_chunks_ahead_by_default() -> None:
+    """The memory bound: one chunk taken, four queued, one waiting for room; no seventh
+    is produced however long the consumer waits."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    produced: list[int] = []
+
+    def source() -> Iterator[bytes]:
+        for i in range(100):
+            produced.append(i)
+            yield bytes([i])
+
+    ahead = decompress_ahead(source())
+    assert next(ahead) == b"\x00"
+    _wait_for(lambda: len(produced) >= 6)
+    time.sleep(0.5)  # several of the producer's 0.1 s turns at a full queue
+    assert len(produced) == 6
+    assert list(ahead) == [bytes([i]) for i in range(1, 100)]
+
+
+def test_decompress_ahead_runs_in_a_daemon_thread_named_decompress() -> None:
+    """A daemon: a producer stuck in a read never keeps the process from exiting; named, so
+    a thread dump says what it is."""
+    import threading
+
+    from hullcheck.tarstream import decompress_ahead
+
+    seen: list[tuple[str, bool]] = []
+
+    def source() -> Iterator[bytes]:
+        me = threading.current_thread()
+        seen.append((me.name, me.daemon))
+        yield b"x"
+
+    assert list(decompress_ahead(source())) == [b"x"]
+    assert seen == [("decompress", True)]
+
+
+@pytest.mark.parametrize("ending", ["end", "error"])
+def test_decompress_ahead_end_marker_waits_for_room(ending: str) -> None:
+    """The end (or the producer's error) comes while the queue is full: it is queued once
+    the consumer makes room, never dropped (the consumer would wait for it forever)."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    finished = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        yield b"a"
+        yield b"b"
+        finished.set()  # the producer now queues the end marker, with "b" filling the queue
+        if ending == "error":
+            raise UnsafeLayer("layer 0: digest mismatch")
+
+    ahead = decompress_ahead(source(), depth=1)
+    assert next(ahead) == b"a"
+    assert finished.wait(30)
+    time.sleep(0.35)  # the marker meets a full queue for several turns
+    if ending == "end":
+        assert list(ahead) == [b"b"]
+    else:
+        assert next(ahead) == b"b"
+        with pytest.raises(UnsafeLayer, match="digest mismatch"):
+            next(ahead)
+
+
+@pytest.mark.parametrize("ending", ["end", "error"])
+def test_decompress_ahead_stops_while_its_end_marker_waits(ending: str) -> None:
+    """The consumer stops while the end marker waits for room: the producer notices (its
+    wait is in 0.1 s turns, not forever) and the consumer's close returns."""
+    import time
+
+    from hullcheck.tarstream import decompress_ahead
+
+    finished = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        yield b"a"
+        yield b"b"
+        finished.set()
+        if ending == "error":
+            raise UnsafeLayer("layer 0: digest mismatch")
+
+    before = threading.active_count()
+    ahead = decompress_ahead(source(), depth=1)
+    assert next(ahead) == b"a"
+    assert finished.wait(30)
+    time.sleep(0.35)  # the producer is inside its wait for room
+    ahead.close()
+    assert threading.active_count() == before
+
+
+def _with_checksum(h: bytearray) -> bytes:
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+@pytest.mark.parametrize(("field", "where"), [
+    ("mode", slice(100, 108)), ("uid", slice(108, 116)), ("gid", slice(116, 124)), ("size", slice(124, 136)),
+])
+def test_a_bad_number_in_any_field_names_the_layer(field: str, where: slice) -> None:
+    h = bytearray(_header(b"a", b"00000000001\x00"))
+    h[where] = b"9".rjust(where.stop - where.start - 1, b"0") + b"\x00"
+    data = _with_checksum(h) + b"X" * 512 + bytes(1024)
+    with pytest.raises(UnsafeLayer) as caught:
+        list(TarReader(iter([data]), what="layer 0"))
+    digits = "9".rjust(where.stop - where.start - 1, "0")
+    assert str(caught.value) == f"layer 0: invalid number b'{digits}' in tar header"
+
+
+def _meta(typeflag: bytes, data: bytes, *, name: str = "meta") -> bytes:
+    """A metadata member (pax ``x``/``g``, GNU ``L``/``K``) holding ``data``, padded."""
+    info = tarfile.TarInfo(name)
+    info.type = typeflag
+    info.size = len(data)
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes((-len(data)) % 512)
+
+
+def _file(name: str, data: bytes, *, size: int | None = None) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = len(data) if size is None else size
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes((-len(data)) % 512)
+
+
+def _members(data: bytes) -> list[tuple[str, int, int, int, bytes]]:
+    reader = TarReader(iter([data]), what="layer 0")
+    return [(m.name, m.size, m.uid, m.gid, reader.read(1 << 20)) for m in reader]
+
+
+def test_pax_size_and_ids_override_the_ustar_header() -> None:
+    """A pax ``size`` (files over 8 GiB), ``uid`` and ``gid`` (over 2^21) replace the header's."""
+    records = _record(b"size", b"5") + _record(b"uid", b"5000000") + _record(b"gid", b"6000000")
+    data = _meta(tarfile.XHDTYPE, records) + _file("a", b"hello", size=0) + bytes(1024)
+    assert _members(data) == [("a", 5, 5000000, 6000000, b"hello")]
+
+
+def test_a_global_pax_header_applies_to_every_later_member() -> None:
+    data = (_meta(tarfile.XGLTYPE, _record(b"uid", b"4242")) + _file("a", b"1") + _file("b", b"2")
+            + bytes(1024))
+    assert [(name, uid) for name, _, uid, _, _ in _members(data)] == [("a", 4242), ("b", 4242)]
+
+
+@pytest.mark.parametrize(("typeflag", "records", "message"), [
+    (tarfile.XGLTYPE, b"99 path=a\n", "layer 0: malformed pax record"),
+    (tarfile.XHDTYPE, _record(b"size", b"abc"), "layer 0: invalid number in pax header"),
+    (tarfile.XHDTYPE, _record(b"uid", b"-"), "layer 0: invalid number in pax header"),
+    (tarfile.XHDTYPE, _record(b"size", b"-1"), "layer 0: negative size in pax header"),
+])
+def test_bad_pax_values_are_refused_word_for_word(typeflag: bytes, records: bytes, message: str) -> None:
+    data = _meta(typeflag, records) + _file("a", b"1") + bytes(1024)
+    with pytest.raises(UnsafeLayer) as caught:
+        _members(data)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("typeflag", "size", "refused"), [
+    (tarfile.GNUTYPE_LONGNAME, 64 << 10, False),        # a long name up to 64 KiB
+    (tarfile.GNUTYPE_LONGNAME, (64 << 10) + 1, True),
+    (tarfile.GNUTYPE_LONGLINK, (64 << 10) + 1, True),
+    (tarfile.XHDTYPE, (64 << 10) + 1, False),           # a pax header up to 1 MiB
+    (tarfile.XHDTYPE, 1 << 20, False),
+    (tarfile.XHDTYPE, (1 << 20) + 1, True),
+])
+def test_metadata_headers_are_bounded_by_their_kind(typeflag: bytes, size: int, refused: bool) -> None:
+    if typeflag == tarfile.XHDTYPE:  # one record, then NUL padding up to the size
+        body = _record(b"comment", b"c").ljust(size, b"\x00")
+    else:
+        body = b"n" * (size - 1) + b"\x00"
+    data = _meta(typeflag, body) + _file("a", b"1") + bytes(1024)
+    if refused:
+        with pytest.raises(UnsafeLayer) as caught:
+            _members(data)
+        assert str(caught.value) == f"layer 0: oversized tar metadata header ({size} bytes)"
+    else:
+        (member,) = _members(data)
+        assert member[4] == b"1"
+
+
+def test_a_metadata_header_cut_short_is_named() -> None:
+    data = _meta(tarfile.XHDTYPE, _record(b"path", b"x" * 200))[:512 + 50]
+    with pytest.raises(UnsafeLayer) as caught:
+        _members(data)
+    assert str(caught.value) == "layer 0: truncated tar metadata header"
+
+
+def test_the_ustar_prefix_holds_the_leading_directories() -> None:
+    """POSIX ustar splits a long name into prefix and name (a one-character prefix too);
+    GNU headers use those bytes for other things, never as a prefix."""
+    name = "d/" + "n" * 100
+    info = tarfile.TarInfo(name)
+    ustar = info.tobuf(format=tarfile.USTAR_FORMAT)
+    assert ustar[345:347] == b"d\x00"  # tarfile put "d" in the prefix
+    assert [m.name for m in TarReader(iter([ustar + bytes(1024)]), what="l")] == [name]
+    gnu = bytearray(tarfile.TarInfo("a").tobuf(format=tarfile.GNU_FORMAT))
+    assert gnu[257:265] == b"ustar  \x00"
+    gnu[345:350] = b"junk\x00"  # GNU tar and Go's archive/tar (Docker's) read atime/ctime here
+    assert [m.name for m in TarReader(iter([_with_checksum(gnu) + bytes(1024)]), what="l")] == ["a"]
+
+
+def test_a_header_whose_bytes_sum_past_65520_passes_its_checksum() -> None:
+    """The checksum is compared through adler32's low half (the sum mod 65521): a header of
+    many high bytes (UTF-8 names, user and group names) sums past it and is still valid."""
+    h = bytearray(_header(b"\xff" * 100, b"00000000001\x00"))
+    h[157:257] = b"\xff" * 100                      # linkname
+    h[265:297], h[297:329] = b"\xff" * 32, b"\xff" * 32  # uname, gname
+    data = _with_checksum(h) + b"X" * 512 + bytes(1024)
+    h[148:156] = b" " * 8
+    assert sum(h) > 65521
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert [m.size for m in tf] == [1]  # the oracle agrees it is valid
+    assert [m.size for m in TarReader(iter([data]), what="l")] == [1]
+
+
+def test_a_skipped_member_ending_with_the_last_chunk_ends_the_archive() -> None:
+    """No end-of-archive blocks, and the last member's data (a multiple of 512: no padding)
+    ends exactly where the last chunk does: nothing is left over to read as a header."""
+    data = _file("a", b"Y" * 512)
+    chunks = [data[:512], data[512:]]
+    assert [(m.name, m.size) for m in TarReader(iter(chunks), what="l")] == [("a", 512)]

@@ -70,8 +70,10 @@ def test_a_redirect_target_asking_for_credentials_gets_none(tmp_path: Path) -> N
 
         with serve(registry_answers) as reg, client_for(reg) as client:
             with pytest.raises(AuthError, match=f"on to {storage.host}, which asks for credentials; "
-                                                f"the credentials for {reg.host} are not sent"):
+                                                f"the credentials for {reg.host} are not sent") as caught:
                 client.fetch_blob(f"{reg.host}/team/app", DIGEST)
+            assert caught.value.hint == ("the registry's storage redirect needs no credentials of ours; "
+                                         "ask the registry's operator to fix it")
             # The registry saw its own credentials, never a token from elsewhere...
             assert reg.authorizations() and set(reg.authorizations()) == {basic(USER, PASSWORD)}
     # ...and the storage's realm was never asked, so it received nothing at all.

@@ -372,3 +372,76 @@ def test_more_refusals_word_for_word() -> None:
 def test_a_missing_key_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         keys.read_public_key(tmp_path / "none.pub")
+
+
+# -- refusals of malformed encrypted keys, word for word (the `sign` mutation group's survivors)
+
+
+def _sealed_pem(body: bytes) -> bytes:
+    return keys._pem(keys.SIGSTORE_PEM_TYPE, body)
+
+
+def test_characters_outside_base64_in_a_pem_body_are_refused_not_skipped() -> None:
+    """Four stray characters keep the body's length a multiple of four: a lenient decoder
+    would drop them and load the key."""
+    good = (FIXTURES / "empty-password.key").read_bytes()
+    lines = good.splitlines(keepends=True)
+    lines[1] = lines[1][:8] + b"!*!*" + lines[1][8:]
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(b"".join(lines), lambda: b"", what="k.key")
+    assert str(caught.value) == "k.key: corrupted PEM block 'ENCRYPTED SIGSTORE PRIVATE KEY' (bad base64)"
+
+
+def _vector(**changes: object) -> bytes:
+    """GO_VECTOR with some fields replaced (a path of keys joined by "__"; None removes it)."""
+    doc = json.loads(GO_VECTOR)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = doc
+        for key in parents:
+            node = node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_vector(cipher__name="aes-gcm"), "k.key: unsupported cipher 'aes-gcm'"),
+    (_vector(cipher="nacl/secretbox"), "k.key: unsupported cipher 'nacl/secretbox'"),
+    (_vector(cipher__nonce=base64.b64encode(bytes(23)).decode()),
+     "k.key: encrypted key field 'nonce' is 23 bytes, expected 24"),
+    (_vector(cipher__nonce=None), "k.key: encrypted key has no 'nonce'"),
+    (_vector(ciphertext=None), "k.key: encrypted key has no 'ciphertext'"),
+    (_vector(ciphertext="**"), "k.key: encrypted key field 'ciphertext' is not base64"),
+])
+def test_malformed_encrypted_keys_are_refused_word_for_word(body: bytes, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(body, b"supersecret", what="k.key")
+    assert str(caught.value) == message
+
+
+def test_a_wrong_password_says_where_the_password_came_from() -> None:
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(GO_VECTOR, b"not it", what="k.key")
+    assert str(caught.value) == "k.key: wrong password (or the encrypted key is corrupted)"
+    assert caught.value.hint == ("the password comes from COSIGN_PASSWORD, then HULLCHECK_PASSWORD, "
+                                 "else a prompt")
+
+
+def test_huge_scrypt_parameters_are_quoted_in_at_most_200_characters() -> None:
+    n = 10**250
+    with pytest.raises(InputError) as caught:
+        keys.decrypt_pkcs8(_vector(kdf__params={"N": n, "r": 8, "p": 1}), b"", what="k.key")
+    assert str(caught.value) == f"k.key: unsupported scrypt parameters N={n}"[:200]
+
+
+def test_an_encrypted_key_of_another_curve_is_named_with_the_file() -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = _sealed_pem(keys.encrypt_pkcs8(p384, b"pw"))
+    with pytest.raises(InputError) as caught:
+        keys.load_private_key(pem, lambda: b"pw", what="k.key")
+    assert str(caught.value) == ("k.key: unsupported key type ECDSA secp384r1; "
+                                 "hullcheck uses ECDSA P-256 (secp256r1) keys")
