@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from xml.etree import ElementTree
 
 from hullcheck.model import Inventory, Package, file_digest
 from hullcheck.sbom._common import file_digests, group_digests, owned_files, refs, shown
+from hullcheck.sbom._json import dump
 
 Hashes = tuple[tuple[str, str], ...]  # (CycloneDX algorithm, hex)
 # package bom-ref -> (file bom-ref, path, hashes) for each file it owns
@@ -140,42 +140,12 @@ def dumps_indented(obj: object) -> str:
 
 
 def _dump(o: object, nl: str, write: Callable[[str], object]) -> None:
-    if o.__class__ is str:
-        write(_ascii(o))
-    elif isinstance(o, dict):
-        if not o:
-            write("{}")
-            return
-        inner = nl + "  "
-        sep = "{" + inner
-        for k, v in o.items():
-            write(sep + _ascii(k) + ": ")
-            _dump(v, inner, write)
-            sep = "," + inner
-        write(nl + "}")
-    elif isinstance(o, list | tuple):
-        if not o:
-            write("[]")
-            return
-        inner = nl + "  "
-        sep = "[" + inner
-        for v in o:
-            write(sep)
-            _dump(v, inner, write)
-            sep = "," + inner
-        write(nl + "]")
-    elif o is None:
-        write("null")
-    elif o is True or o is False:
-        write("true" if o else "false")
-    elif isinstance(o, int):
-        write(int.__repr__(o))
-    elif isinstance(o, str):
-        write(_ascii(o))
-    elif isinstance(o, _Files):
-        write(_json_files(o.pairs))
-    else:  # floats and others: as the json module writes them
-        write(json.dumps(o))
+    """``json.dumps(o, indent=2)``'s text (ASCII), a package's ``_Files`` written by hand."""
+    dump(o, nl, write, _ascii, _files_text)
+
+
+def _files_text(o: object) -> str | None:
+    return _json_files(o.pairs) if isinstance(o, _Files) else None
 
 
 def _splice(document: str, mark: str, texts: list[str]) -> str:

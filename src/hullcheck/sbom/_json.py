@@ -17,14 +17,17 @@ from typing import BinaryIO
 
 Write = Callable[[str], object]
 Quote = Callable[[str], str]
+Other = Callable[[object], "str | None"]  # the text of a value of the caller's own kind
 BATCH = 8192  # pieces joined and encoded at a time
 
 
-def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring) -> None:
+def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring,
+         other: Other | None = None) -> None:
     """``o`` as ``json.dumps(o, indent=2)`` writes it nested where a line starts with ``nl``
     ("\\n" at the top level); ``quote`` escapes strings (``encode_basestring_ascii`` is
     ``ensure_ascii=True``). Strings, ints, booleans, None, lists, tuples and dicts with
-    string keys; anything else as ``json.dumps`` writes it."""
+    string keys; anything else as ``other`` gives its text (None: not its kind), else as
+    ``json.dumps`` writes it."""
     if o.__class__ is str:
         write(quote(o))  # type: ignore[arg-type,unused-ignore]
     elif isinstance(o, dict):
@@ -35,7 +38,7 @@ def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring) -> 
         sep = "{" + inner
         for k, v in o.items():
             write(sep + quote(k) + ": ")
-            dump(v, inner, write, quote)
+            dump(v, inner, write, quote, other)
             sep = "," + inner
         write(nl + "}")
     elif isinstance(o, list | tuple):
@@ -46,7 +49,7 @@ def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring) -> 
         sep = "[" + inner
         for v in o:
             write(sep)
-            dump(v, inner, write, quote)
+            dump(v, inner, write, quote, other)
             sep = "," + inner
         write(nl + "]")
     elif o is None:
@@ -57,6 +60,8 @@ def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring) -> 
         write(int.__repr__(o))
     elif isinstance(o, str):
         write(quote(o))
+    elif other is not None and (text := other(o)) is not None:
+        write(text)
     else:  # floats and others
         write(json.dumps(o, ensure_ascii=quote is encode_basestring_ascii))
 
