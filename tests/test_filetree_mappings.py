@@ -79,3 +79,24 @@ def test_the_number_of_versions(tree: FileTree) -> None:
     # Every entry a layer wrote, not its whiteouts nor implied parents: layer 0 wrote 4
     # (etc, etc/a, etc/gone, bin/x), layer 1 three (etc/a, bin/y, srv), layer 2 one.
     assert tree.entry_count() == sum(1 for _ in tree.all_entries()) == 8
+
+
+def test_the_first_entry_of_the_first_layer_is_found(tmp_path: Path) -> None:
+    # Entry refs start at 0: the very first file the first layer wrote is a file like others.
+    tree = tree_of(tmp_path, [file("first", "1"), file("etc/second", "2")],
+                   [file("etc/third", "3")], globs=["/**"])
+    first = tree.written_by("/first", 0)
+    assert first is not None and first.content == b"1" and first.ref == 0
+    assert tree.is_visible(first) and tree.deleted_at(first) is None
+    assert "/first" in tree.final and tree.final["/first"] == first
+
+
+def test_the_paths_of_the_regular_files_a_container_sees(tree: FileTree) -> None:
+    # Not directories, links or what a later layer deleted; the root's files too.
+    assert sorted(tree.file_paths()) == ["/bin/x", "/etc/a", "/srv/data"]
+
+
+def test_a_file_at_the_root_is_listed_with_one_slash(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [file("top", "t"), symlink("link", "top"), file("d/f", "f")],
+                   globs=["/**"])
+    assert sorted(tree.file_paths()) == ["/d/f", "/top"]
