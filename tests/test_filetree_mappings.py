@@ -39,8 +39,9 @@ def test_the_final_view_as_a_mapping(tree: FileTree) -> None:
     assert final.get("/etc/gone") is None
     sentinel = final["/bin/x"]
     assert final.get("/etc/gone", sentinel) is sentinel
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing:
         final["/etc/gone"]
+    assert missing.value.args == ("/etc/gone",)
     assert {p: e.path for p, e in final.items()} == {p: p for p in paths}
 
 
@@ -54,8 +55,9 @@ def test_the_history_as_a_mapping(tree: FileTree) -> None:
         [(0, b"one"), (1, b"two")]
     assert versions.get("/nowhere") is None
     assert versions.get("/nowhere", []) == []
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing:
         versions["/nowhere"]
+    assert missing.value.args == ("/nowhere",)
     paths = sorted(versions)
     assert "/etc/gone" in paths and "/srv/data" in paths and len(versions) == len(paths)
     assert dict(versions.items()).keys() == set(paths)
@@ -89,6 +91,7 @@ def test_the_first_entry_of_the_first_layer_is_found(tmp_path: Path) -> None:
     assert first is not None and first.content == b"1" and first.ref == 0
     assert tree.is_visible(first) and tree.deleted_at(first) is None
     assert "/first" in tree.final and tree.final["/first"] == first
+    assert tree.view().lookup("/first") == first and tree.view().read("/first") == b"1"
 
 
 def test_the_paths_of_the_regular_files_a_container_sees(tree: FileTree) -> None:
