@@ -36,7 +36,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.append(str(ROOT))
 sys.path.append(str(ROOT / "bench"))
+
+from _http import post_receiver  # noqa: E402
 
 from hullcheck import sbom  # noqa: E402
 from hullcheck.model import (  # noqa: E402
@@ -79,24 +80,13 @@ def webhook() -> Iterator[tuple[str, list[bytes]]]:
     got: list[bytes] = []
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with lock:
-                got.append(body)
-            self.send_response(204)
-            self.end_headers()
+    def on_post(body: bytes) -> int:
+        with lock:
+            got.append(body)
+        return 204
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
-    finally:
-        server.shutdown()
+    with post_receiver(on_post) as base:
+        yield base + "/hook", got
 
 
 def wait_until(check: Any, what: str, limit: float = 3600.0) -> float:

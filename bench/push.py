@@ -37,12 +37,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +49,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.append(str(ROOT))
 sys.path.append(str(ROOT / "bench"))
 
+from _http import post_receiver  # noqa: E402
 from isal import igzip  # noqa: E402
 
 from hullcheck.image.writer import LAYER_TYPES, compress, file, layer_tar  # noqa: E402
@@ -308,27 +307,18 @@ def receiver(forward: Callable[[bytes], object]) -> Iterator[str]:
     """An HTTP endpoint for the registry's notifications; each envelope is forwarded."""
     errors: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            try:
-                forward(body)
-                self.send_response(200)
-            except Exception as exc:  # the registry only sees a status
-                errors.append(f"{type(exc).__name__}: {exc}")
-                self.send_response(500)
-            self.end_headers()
+    def on_post(body: bytes) -> int:
+        try:
+            forward(body)
+            return 200
+        except Exception as exc:  # the registry only sees a status
+            errors.append(f"{type(exc).__name__}: {exc}")
+            return 500
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/events"
+        with post_receiver(on_post) as base:
+            yield base + "/events"
     finally:
-        server.shutdown()
         if errors:
             log(f"receiver: {len(errors)} envelopes refused, first: {errors[0]}")
 
