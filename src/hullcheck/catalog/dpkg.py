@@ -321,6 +321,26 @@ class Detector:
                      for x in found.ids)
 
 
+class CopyrightsAhead:
+    """A content sink (``filetree.analysis.watching``) giving each free-form copyright file
+    of a layer read in this process to ``lic.Ahead`` as it streams by: classified in a helper
+    process while the layer is still read, its answer is ready when ``Detector`` asks. A
+    DEP-5 file is left out (its licences are declared); a path whose text no package
+    reads later costs the helper's time, not this process's."""
+
+    def __init__(self, ahead: lic.Ahead) -> None:
+        self.ahead = ahead
+
+    def wants(self, path: str, size: int) -> bool:
+        return (path.startswith(DOC) and path.endswith("/copyright")
+                and path.count("/", len(DOC)) == 1)
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        text = data.decode("utf-8", errors="replace")  # as _licenses decodes it
+        if not DEP5_FORMAT.search(text[:4096]):
+            self.ahead.give(text[:lic.MAX_DETECT])
+
+
 # ---------------------------------------------------------------------------------------
 # The cataloger
 
