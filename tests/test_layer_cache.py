@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hullcheck import pipeline
+from hullcheck import layercache, pipeline
 from hullcheck.cli.main import main
 from hullcheck.image.writer import whiteout
 from hullcheck.layercache import LayerCache
@@ -224,3 +225,41 @@ def test_no_cache_on_the_command_line_wins_over_the_environments_directory(
     capsys.readouterr()
     assert main(["sbom", ref, "-o", "json"]) == 2  # both from the environment
     assert "choose one" in capsys.readouterr()[1]
+
+
+def test_puts_list_the_directory_only_when_they_could_fill_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold run puts ~80 entries (a layer, its copyright texts' licences): the directory
+    is listed at the first, then again only once what was written since could take it
+    over its size, or the listing is old (another process may have written)."""
+    cache = LayerCache(tmp_path / "c", max_bytes=40_000)
+    listed: list[int] = []
+    real = cache._entries
+
+    def listing() -> list[tuple[float, int, Path]]:
+        listed.append(1)
+        return real()
+
+    monkeypatch.setattr(cache, "_entries", listing)
+    for i in range(30):
+        cache.put(f"small{i}", b"x" * 100)
+    assert len(listed) == 1
+    assert all(cache.get(f"small{i}") == b"x" * 100 for i in range(30))
+
+    # Another process fills the directory: seen at the first put after RELIST_SECONDS.
+    other = LayerCache(tmp_path / "c", max_bytes=10**9)
+    other.put("big", os.urandom(45_000))
+    cache.put("one-more", b"y")
+    assert len(listed) == 1 and len(_entries(cache)) == 32
+    now = time.monotonic() + layercache.RELIST_SECONDS
+    monkeypatch.setattr(layercache.time, "monotonic", lambda: now)
+    cache.put("after-a-while", b"z")
+    assert len(listed) == 2
+    assert cache.status().bytes <= 40_000
+
+    # What this process writes is counted: crossing the bound lists (and evicts) again.
+    before = len(listed)
+    for i in range(5):
+        cache.put(f"large{i}", os.urandom(9000))
+    assert len(listed) > before
+    assert cache.status().bytes <= 40_000

@@ -44,6 +44,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,11 @@ SERVICE_MEMORY_BYTES = 256 << 20
 MAGIC = b"HCLC 3\n"  # 3: the XXH3-128 checksum (2 had SHA-256)
 SUFFIX = ".layer"
 MAX_HEADER = 64 << 10
+# The directory is listed (each entry's size and age) to evict at most this often, and when
+# what this process wrote since would take the last listing's total over the bound: a cold
+# run's ~80 puts (a layer, the licences of its copyright texts) listed it at every put, 80
+# times the entries' stat() calls (bench/README.md).
+RELIST_SECONDS = 60.0
 # Entries are not compressed: zstd took 3x longer to inflate an index than reading and
 # hashing it uncompressed (bench/README.md), and warm runs read every entry.
 
@@ -130,6 +136,9 @@ class LayerCache:
         self._memory: OrderedDict[str, tuple[_FileId, bytes]] = OrderedDict()
         self._in_memory = 0
         self._lock = threading.Lock()  # the service's worker threads share one cache
+        # The directory's bytes as last listed, when (time.monotonic), and written since.
+        self._listed: tuple[int, float] | None = None
+        self._written = 0
 
     def _path(self, key: str) -> Path:
         return self.directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape"))
@@ -199,9 +208,10 @@ class LayerCache:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = self._path(key)
-            _write_atomically(path, head(key, data, label), data)
+            header = head(key, data, label)
+            _write_atomically(path, header, data)
             self._remember(key, _file_id(path), data)  # what was written: known good
-            self._evict()
+            self._evict(len(header) + len(data))
         except OSError:
             return
 
@@ -221,17 +231,28 @@ class LayerCache:
                     out.append((st.st_mtime, st.st_size, path))
         return out
 
-    def _evict(self) -> None:
-        """Remove the least recently used entries until the cache is within its size."""
+    def _evict(self, written: int) -> None:
+        """After ``written`` bytes were put: remove the least recently used entries until
+        the cache is within its size. The directory is listed again only when the bytes
+        written since the last listing could take it over, or that listing is old (other
+        processes write too)."""
+        with self._lock:
+            self._written += written
+            listed = self._listed
+            if (listed is not None and listed[0] + self._written <= self.max_bytes
+                    and time.monotonic() - listed[1] < RELIST_SECONDS):
+                return
+            self._written = 0
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
-        if total <= self.max_bytes:
-            return
-        for _, size, path in sorted(entries):
-            path.unlink(missing_ok=True)
-            total -= size
-            if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
-                return
+        if total > self.max_bytes:
+            for _, size, path in sorted(entries):
+                path.unlink(missing_ok=True)
+                total -= size
+                if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
+                    break
+        with self._lock:
+            self._listed = (total, time.monotonic())
 
     def status(self) -> CacheStatus:
         entries = self._entries()
@@ -249,6 +270,7 @@ class LayerCache:
         with self._lock:
             self._memory.clear()
             self._in_memory = 0
+            self._listed = None
         removed = 0
         for _, _, path in self._entries():
             path.unlink(missing_ok=True)
