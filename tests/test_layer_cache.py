@@ -252,7 +252,7 @@ def test_puts_list_the_directory_only_when_they_could_fill_it(
     cache.put("one-more", b"y")
     assert len(listed) == 1 and len(_entries(cache)) == 32
     now = time.monotonic() + layercache.RELIST_SECONDS
-    monkeypatch.setattr(layercache.time, "monotonic", lambda: now)
+    monkeypatch.setattr(time, "monotonic", lambda: now)
     cache.put("after-a-while", b"z")
     assert len(listed) == 2
     assert cache.status().bytes <= 40_000
