@@ -263,3 +263,72 @@ def test_puts_list_the_directory_only_when_they_could_fill_it(
         cache.put(f"large{i}", os.urandom(9000))
     assert len(listed) > before
     assert cache.status().bytes <= 40_000
+
+
+def test_a_commands_entries_are_written_behind_and_all_by_its_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``layer_cache`` a put returns at once (a cold run's layer index, tens of MB,
+    is written while the catalogers run), a get answers with it meanwhile, and every entry
+    is on disk, whole, when the block ends."""
+    import threading
+
+    writers: list[str] = []
+    real = layercache._write_atomically
+
+    def recording(path: Path, head: bytes, data: bytes) -> None:
+        writers.append(threading.current_thread().name)
+        real(path, head, data)
+
+    monkeypatch.setattr(layercache, "_write_atomically", recording)
+    cache = LayerCache(tmp_path / "c")
+    data = os.urandom(100_000)
+    with layer_cache(cache):
+        cache.put("index", data)
+        assert cache.get("index") == data
+        for i in range(20):
+            cache.put(f"licence{i}", b"%d" % i)
+    assert writers and set(writers) == {"layer-cache-write"}  # never this thread
+    fresh = LayerCache(tmp_path / "c")
+    assert fresh.get("index") == data and fresh.reads == 1
+    assert all(fresh.get(f"licence{i}") == b"%d" % i for i in range(20))
+    assert cache._writer is not None and not cache._writer.is_alive()
+    cache.put("after", b"x")  # outside the block: written here, now
+    assert writers[-1] == threading.current_thread().name and fresh.get("after") == b"x"
+
+
+def test_threads_share_the_writer_and_each_block_ends_with_its_entries_written(
+        tmp_path: Path) -> None:
+    import threading
+
+    cache = LayerCache(tmp_path / "c")
+    fresh = LayerCache(tmp_path / "c")
+    inside, done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with cache.writing_behind():
+            cache.put("theirs", b"2")
+            inside.set()
+            done.wait()
+
+    with cache.writing_behind():
+        cache.put("mine", b"1")
+        thread = threading.Thread(target=other)
+        thread.start()
+        inside.wait()
+    assert fresh.get("mine") == b"1" and fresh.get("theirs") == b"2"
+    assert cache._writer is not None and cache._writer.is_alive()  # theirs still open
+    done.set()
+    thread.join()
+    assert not cache._writer.is_alive()
+
+
+def test_a_bug_while_writing_behind_is_raised_where_the_block_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: Path, head: bytes, data: bytes) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(layercache, "_write_atomically", broken)
+    cache = LayerCache(tmp_path / "c")
+    with pytest.raises(ValueError, match="a bug"), cache.writing_behind():
+        cache.put("k", b"1")
+    assert cache.get("k") is None

@@ -36,10 +36,15 @@ _STORE: contextvars.ContextVar[filetree.IndexStore | None] = contextvars.Context
 def layer_cache(store: filetree.IndexStore | None) -> Iterator[None]:
     """Images read in the block take each layer's index from ``store`` when it has it and
     keep there the ones they read (``hullcheck.layercache.LayerCache``; None: no cache).
-    Licences detected in copyright texts are kept there too (by the text's digest)."""
+    Licences detected in copyright texts are kept there too (by the text's digest). Every
+    entry put in the block is written by its end."""
     token = _STORE.set(store)
+    # A store that can write behind (``LayerCache``) writes while the command goes on: a
+    # cold run's layer index is written as the catalogers run, and by the end of the block.
+    behind = getattr(store, "writing_behind", None)
     try:
-        with catalog_license.detections_in(store):
+        with catalog_license.detections_in(store), \
+                behind() if callable(behind) else contextlib.nullcontext():
             yield
     finally:
         _STORE.reset(token)
