@@ -221,6 +221,8 @@ def classify(text: str) -> Detection:
     """``detect`` without the store: the classifier itself (``text`` already cut)."""
     from licenseclassifier import identify_license  # its ~40 ms load only when used
 
+    _faster_words()
+
     # Threshold 0: every recognised region counts; the coverage is reported as the confidence
     # rather than used to drop a file that also holds copyright lines.
     found = identify_license(text, coverage_threshold=THRESHOLD)
@@ -228,6 +230,18 @@ def classify(text: str) -> Detection:
 
 
 THRESHOLD = 0.0
+
+
+@functools.cache
+def _faster_words() -> None:
+    """The classifier splits words with ``license_words.split`` (the same words, ~2.5x
+    faster: a third of its time on copyright texts was splitting them into words)."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from licenseclassifier._engine import builtin_scanner
+
+        from hullcheck.catalog import license_words  # imports the classifier: when used
+
+        license_words.install(builtin_scanner())
 Region = tuple[str, int, int]  # a licence the classifier recognised: its id, start, end
 
 
@@ -271,9 +285,13 @@ import sys
 sys.path.insert(0, sys.argv[1])
 from licenseclassifier import identify_license
 import json
-try:  # its templates loaded while the first text is still on its way
+try:  # templates loaded, faster word splitting installed, while the first text is on its way
+    import importlib.util
     from licenseclassifier._engine import builtin_scanner
-    builtin_scanner()
+    spec = importlib.util.spec_from_file_location("hullcheck_license_words", sys.argv[3])
+    words = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(words)
+    words.install(builtin_scanner())
 except Exception:
     pass
 source, out = sys.stdin.buffer, sys.stdout
@@ -352,7 +370,8 @@ class Ahead:
         try:
             # -I: neither the working directory nor PYTHON* variables choose what it imports;
             # the path of this process's classifier is handed to it.
-            proc = subprocess.Popen([sys.executable, "-I", "-c", _HELPER, where, str(THRESHOLD)],
+            proc = subprocess.Popen([sys.executable, "-I", "-c", _HELPER, where, str(THRESHOLD),
+                                     str(Path(__file__).with_name("license_words.py"))],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL)
         except OSError:
