@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,24 @@ def test_answers_are_matched_to_their_texts_in_any_order_asked() -> None:
     assert [lic._detection(t, a or []) for t, a in zip(reversed(texts), answers, strict=True)] \
         == [lic.classify(t) for t in reversed(texts)]
     assert json.dumps(answers)  # plain lists of (id, start, end)
+
+
+def test_a_debian_layer_starts_the_helper_before_its_copyright_texts() -> None:
+    """/etc/debian_version streams by long before /usr/share/doc: the helper loads the
+    classifier's templates meanwhile; other paths start nothing."""
+    ahead = lic.Ahead()
+    sink = CopyrightsAhead(ahead)
+    assert not sink.wants("/etc/os-release", 10) and _helper(ahead) is None
+    assert not sink.wants("/etc/debian_version", 10)  # not a text to classify
+    proc = _helper(ahead)
+    assert proc is not None and proc.poll() is None
+    text = (DOC / "base-files" / "copyright").read_text()
+    ahead.give(text)
+    assert _helper(ahead) is proc  # the one helper
+    found = ahead.answer(text)
+    ahead.close()
+    assert found is not None and lic._detection(text, found) == lic.classify(text)
+
+
+def _helper(ahead: lic.Ahead) -> subprocess.Popen[bytes] | None:
+    return ahead._proc

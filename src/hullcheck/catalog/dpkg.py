@@ -48,6 +48,7 @@ STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
 INFO = "/var/lib/dpkg/info/"
 DOC = "/usr/share/doc/"
+DEBIAN_VERSION = "/etc/debian_version"  # Debian and its derivatives (Ubuntu, distroless)
 INSTALLED = frozenset({"install ok installed", "hold ok installed"})
 MAX_FIELD = 1 << 20  # one field over 1 MiB is not a real dpkg database
 MAX_PATH = 4096  # PATH_MAX: a longer md5sums path is not a real one
@@ -332,6 +333,8 @@ class CopyrightsAhead:
         self.ahead = ahead
 
     def wants(self, path: str, size: int) -> bool:
+        if path == DEBIAN_VERSION:  # a Debian system: the helper starts while /etc streams by
+            self.ahead.prepare()
         return (path.startswith(DOC) and path.endswith("/copyright")
                 and path.count("/", len(DOC)) == 1)
 
