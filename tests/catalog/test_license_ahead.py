@@ -195,3 +195,26 @@ def test_a_debian_layer_starts_the_helper_before_its_copyright_texts() -> None:
 
 def _helper(ahead: lic.Ahead) -> subprocess.Popen[bytes] | None:
     return ahead._proc
+
+
+def test_files_too_large_to_keep_are_not_read_for_the_helper(tmp_path: Path) -> None:
+    """A copyright file over the helper's bound is not read into memory for it (one over the
+    size limit is not kept at all): the layer's other texts still go to the helper, and
+    the catalog answers as before."""
+    from hullcheck.catalog.dpkg import MAX_AHEAD_FILE
+
+    ahead = lic.Ahead()
+    sink = CopyrightsAhead(ahead)
+    assert sink.wants_matched("/usr/share/doc/bash/copyright", MAX_AHEAD_FILE, True)
+    assert not sink.wants_matched("/usr/share/doc/bash/copyright", MAX_AHEAD_FILE + 1, True)
+    assert not sink.wants_matched("/usr/share/doc/bash/copyright", 10, False)
+    ahead.close()
+
+    big = "Copyright 2024 someone.\n" + "Permission is granted. " * 60_000  # ~1.4 MB
+    files = {**OS, "usr/share/doc/big/copyright": big}
+    ref = write(build(layer("dpkg/bookworm"), files), tmp_path / "img")
+    read = read_image(SbomRequest(image=ref, max_file_size=1 << 20))  # the big one not kept
+    assert read.ahead is not None
+    given = set(read.ahead._given)
+    read.inventory("squashed")
+    assert given and not any(t.startswith("Copyright 2024 someone.") for t in given)

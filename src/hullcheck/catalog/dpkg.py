@@ -322,6 +322,11 @@ class Detector:
                      for x in found.ids)
 
 
+# A larger copyright file is classified in this process, if kept (its bytes are not read
+# for the helper: a file too large to keep would be read whole into memory).
+MAX_AHEAD_FILE = 4 * lic.MAX_DETECT
+
+
 class CopyrightsAhead:
     """A content sink (``filetree.analysis.watching``) giving each free-form copyright file
     of a layer read in this process to ``lic.Ahead`` as it streams by: classified in a helper
@@ -335,8 +340,14 @@ class CopyrightsAhead:
     def wants(self, path: str, size: int) -> bool:
         if path == DEBIAN_VERSION:  # a Debian system: the helper starts while /etc streams by
             self.ahead.prepare()
-        return (path.startswith(DOC) and path.endswith("/copyright")
-                and path.count("/", len(DOC)) == 1)
+        return (size <= MAX_AHEAD_FILE and path.startswith(DOC)
+                and path.endswith("/copyright") and path.count("/", len(DOC)) == 1)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        """``wants``, told whether the catalogers' globs matched ``path``: both paths it
+        looks for are among them (``DpkgCataloger.needs``, the distro's), so the others,
+        most of a layer, are passed over at once."""
+        return matched and self.wants(path, size)
 
     def take(self, layer: int, path: str, data: bytes) -> None:
         text = data.decode("utf-8", errors="replace")  # as _licenses decodes it
