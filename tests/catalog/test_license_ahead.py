@@ -218,3 +218,13 @@ def test_files_too_large_to_keep_are_not_read_for_the_helper(tmp_path: Path) -> 
     given = set(read.ahead._given)
     read.inventory("squashed")
     assert given and not any(t.startswith("Copyright 2024 someone.") for t in given)
+
+
+def test_reading_a_debian_layer_here_starts_the_helper(tmp_path: Path) -> None:
+    debian = write(build({**OS, "etc/debian_version": "12.5\n"}), tmp_path / "debian")
+    read = read_image(SbomRequest(image=debian))
+    assert read.ahead is not None and _helper(read.ahead) is not None
+    read.inventory("squashed")
+    other = write(build(OS), tmp_path / "other")
+    read = read_image(SbomRequest(image=other))
+    assert read.ahead is not None and _helper(read.ahead) is None  # nothing started
