@@ -461,12 +461,11 @@ class RecordDigests:
         self.records: dict[tuple[int, str], bytes] = {}
 
     def wants(self, path: str, size: int) -> bool:
-        return size <= self.max_size and ("/site-packages/" in path
-                                          or "/dist-packages/" in path) \
-            and not path.endswith(".pyc")
+        return self.wants_matched(path, size, False)
 
     def wants_matched(self, path: str, size: int, _matched: bool) -> bool:
-        """``wants``, asked as a layer reader asks (the globs' match is not needed here)."""
+        """``wants``, as a layer reader asks it of every file: with no wrapper in between
+        (the globs' match is not needed here)."""
         return size <= self.max_size and ("/site-packages/" in path
                                           or "/dist-packages/" in path) \
             and not path.endswith(".pyc")
