@@ -18,11 +18,14 @@ parsing overlap on two cores.
 from __future__ import annotations
 
 import queue
-import struct
 import threading
-import zlib
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
+
+try:  # isal's adler32 is SIMD: ~4x zlib's on a 512-byte header; the same value.
+    from isal.isal_zlib import adler32
+except ImportError:  # pragma: no cover - only where isal has no wheel
+    from zlib import adler32
 
 from hullcheck import deadline
 from hullcheck.errors import UnsafeLayer
@@ -40,8 +43,9 @@ _PAX = frozenset((_PAX_X, _PAX_G))
 _META = frozenset((_PAX_X, _PAX_G, _LONGNAME, _LONGLINK))
 
 
-@dataclass(slots=True)
-class Member:
+class Member(NamedTuple):
+    """One tar member's header, as read (a tuple: made in C, ``new_member``, per entry)."""
+
     name: str
     type: int  # the typeflag byte
     size: int
@@ -67,10 +71,20 @@ class Member:
         return self.type == HARDLINK
 
 
-# name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, version, uname,
-# gname, devmajor, devminor, prefix (ustar layout; the last 12 bytes are padding).
-_HEADER = struct.Struct("100s8s8s8s12s12s8sB100s6s2s32s32s8s8s155s12x")
+# The usual header's numbers: mode, uid and gid as 7 octal digits and a NUL, size as 11 and
+# a NUL (bytes 100-136), the checksum as 6 digits, a NUL and a space (148-156): what GNU
+# tar, Go, Python's tarfile and BusyBox write. Mapping the digits 0-7 to "0" leaves those
+# bytes equal to these templates only then (any other byte stays itself), so two C calls
+# check the layout and the fields are read with int() on fixed slices. A header laid out
+# otherwise (spaces, base-256, digits filling a field) goes through ``_number`` and
+# ``_checksum_ok``, which read every form.
+_OCTAL_AS_ZERO = bytes.maketrans(b"1234567", b"0000000")
+_PLAIN_NUMBERS = b"0000000\0" * 3 + b"00000000000\0"
+_PLAIN_CHECKSUM = b"000000\0 "
+_PLAIN_REST = 8 * 32 - 32  # _checksum_ok's ``rest`` less the digits' sum: the NUL and space
 _ZERO_BLOCK = bytes(BLOCK)
+# tuple.__new__ with the fields in order: Member's own __new__ is Python code (~2x the cost).
+new_member = tuple.__new__
 
 
 def _number(field: bytes, what: str) -> int:
@@ -96,12 +110,20 @@ def _text(field: bytes) -> str:
     return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
 
 
+def _byte_sum(header: bytes) -> int:
+    """The sum of a header's bytes. ``adler32``'s low half is 1 + that sum mod 65521, in C
+    (Python's ``sum()`` cost a quarter of the parse); an all-ASCII header sums to at most
+    512 x 127 = 65,024, so there it is exact. Any other header is summed here: a checksum
+    off by 65,521 must not pass."""
+    if header.isascii():
+        return (adler32(header) & 0xFFFF) - 1
+    return sum(header)
+
+
 def _checksum_ok(header: bytes, stored_field: bytes) -> bool:
     """The ustar checksum: the byte sum of the header with its checksum field as spaces.
 
-    The byte sum comes from ``zlib.adler32`` (whose low half is 1 + the sum mod 65521, in C)
-    instead of Python's ``sum()``, which cost a quarter of the parse. A 512-byte header sums
-    to at most 130,560, so the sum is one of two candidates; either may match.
+    The byte sum is ``_byte_sum``'s (exact, in C for the usual all-ASCII header).
     """
     end = stored_field.find(0)
     stored = (stored_field if end < 0 else stored_field[:end]).strip()
@@ -109,9 +131,8 @@ def _checksum_ok(header: bytes, stored_field: bytes) -> bool:
         expected = int(stored, 8)
     except ValueError:
         return False
-    low = (zlib.adler32(header) & 0xFFFF) - 1
     rest = 8 * 32 - sum(stored_field)
-    if expected in (low + rest, low + 65521 + rest):
+    if _byte_sum(header) + rest == expected:
         return True
     # Some old tars computed it over signed bytes.
     signed = sum(header) + rest - 256 * sum(1 for b in header if b > 127)
@@ -157,7 +178,6 @@ class TarReader:
         self._what = what
         self._pending = 0  # bytes of the current member's data not consumed yet
         self._padding = 0
-        self.consumed = 0
 
     # -- byte access ------------------------------------------------------------------
     def _take(self, n: int) -> bytes:
@@ -166,7 +186,6 @@ class TarReader:
         if avail >= n:
             out = self._buf[self._pos : self._pos + n]
             self._pos += n
-            self.consumed += n
             return out
         parts = [self._buf[self._pos :]]
         need = n - avail
@@ -179,9 +198,7 @@ class TarReader:
                 break
             parts.append(chunk)
             need -= len(chunk)
-        out = b"".join(parts)
-        self.consumed += len(out)
-        return out
+        return b"".join(parts)
 
     def _skip(self, n: int, *, padding: bool = False) -> bool:
         """Skip ``n`` bytes; False when the stream ended first. Member data that ends early
@@ -190,18 +207,14 @@ class TarReader:
         avail = len(self._buf) - self._pos
         if avail >= n:
             self._pos += n
-            self.consumed += n
             return True
         need = n - avail
-        self.consumed += avail
         self._buf, self._pos = b"", 0
         for chunk in self._chunks:
             if len(chunk) > need:
                 self._buf, self._pos = chunk, need
-                self.consumed += need
                 return True
             need -= len(chunk)
-            self.consumed += len(chunk)
         if need and not padding:
             raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
         return not need
@@ -209,6 +222,11 @@ class TarReader:
     def read(self, limit: int) -> bytes:
         """The current member's data (at most ``limit`` bytes; the rest is skipped)."""
         n = min(self._pending, limit)
+        pos = self._pos
+        if len(self._buf) - pos >= n:  # in the current chunk: one slice
+            self._pos = pos + n
+            self._pending -= n
+            return self._buf[pos : pos + n]
         data = self._take(n)
         if len(data) != n:
             raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
@@ -222,26 +240,44 @@ class TarReader:
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
-        unpack = _HEADER.unpack
         while True:
-            self._skip(self._pending)
-            ended = not self._skip(self._padding, padding=True)
-            self._pending = self._padding = 0
-            if ended:
-                return
-            header = self._take(BLOCK)
-            if len(header) < BLOCK:
-                if not header:
-                    return  # tolerated: no end-of-archive blocks
-                raise UnsafeLayer(f"{what}: truncated tar header")
+            # The previous member's data and padding, then this header: by moving an
+            # offset in the current chunk when it holds them (nearly always).
+            pos = self._pos + self._pending + self._padding
+            buf = self._buf
+            if len(buf) - pos >= BLOCK:
+                header = buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+                self._pending = self._padding = 0
+            else:
+                self._skip(self._pending)
+                ended = not self._skip(self._padding, padding=True)
+                self._pending = self._padding = 0
+                if ended:
+                    return
+                header = self._take(BLOCK)
+                if len(header) < BLOCK:
+                    if not header:
+                        return  # tolerated: no end-of-archive blocks
+                    raise UnsafeLayer(f"{what}: truncated tar header")
             if header == _ZERO_BLOCK:
                 return  # end-of-archive marker; the rest is padding
-            (raw_name, raw_mode, raw_uid, raw_gid, raw_size, _mtime, raw_chksum, typeflag,
-             raw_link, magic, _version, _uname, _gname, _major, _minor, raw_prefix) = unpack(header)
-            if not _checksum_ok(header, raw_chksum):
-                raise UnsafeLayer(f"{what}: bad tar header checksum (corrupt or not a tar)")
-            size = _number(raw_size, what)
-            padding = (-size) % BLOCK
+            typeflag = header[156]
+            if header[100:136].translate(_OCTAL_AS_ZERO) == _PLAIN_NUMBERS \
+                    and header[148:156].translate(_OCTAL_AS_ZERO) == _PLAIN_CHECKSUM:
+                raw_sum = header[148:154]
+                if int(raw_sum, 8) != _byte_sum(header) + _PLAIN_REST - sum(raw_sum) \
+                        and not _checksum_ok(header, header[148:156]):
+                    raise UnsafeLayer(f"{what}: bad tar header checksum (corrupt or not a tar)")
+                size = int(header[124:135], 8)
+                mode, uid, gid = int(header[100:107], 8), int(header[108:115], 8), \
+                    int(header[116:123], 8)
+            else:
+                if not _checksum_ok(header, header[148:156]):
+                    raise UnsafeLayer(f"{what}: bad tar header checksum (corrupt or not a tar)")
+                size = _number(header[124:136], what)
+                mode = uid = gid = -1  # read below, for members only (as they always were)
+            padding = -size % BLOCK
             if typeflag in _META:
                 limit = MAX_PAX if typeflag in _PAX else MAX_LONGNAME
                 if size > limit:
@@ -259,12 +295,15 @@ class TarReader:
                 else:
                     long_link = _text(data)
                 continue
-            name = _text(raw_name)
-            if magic == b"ustar\x00" and raw_prefix[0]:  # POSIX: prefix holds leading dirs
-                name = f"{_text(raw_prefix)}/{name}"
-            linkname = _text(raw_link) if raw_link[0] else ""
-            uid = _number(raw_uid, what)
-            gid = _number(raw_gid, what)
+            if mode < 0:
+                uid = _number(header[108:116], what)
+                gid = _number(header[116:124], what)
+                mode = _number(header[100:108], what)
+            end = header.find(0, 0, 100)
+            name = header[: end if end >= 0 else 100].decode("utf-8", "surrogateescape")
+            if header[345] and header[257:263] == b"ustar\x00":  # POSIX: prefix: leading dirs
+                name = f"{_text(header[345:500])}/{name}"
+            linkname = _text(header[157:257]) if header[157] else ""
             if pax_global or pax:
                 merged = {**pax_global, **pax}
                 name = merged.get("path", name)
@@ -277,7 +316,7 @@ class TarReader:
                     raise UnsafeLayer(f"{what}: invalid number in pax header") from None
                 if size < 0:
                     raise UnsafeLayer(f"{what}: negative size in pax header")
-                padding = (-size) % BLOCK
+                padding = -size % BLOCK
                 pax = {}
             if long_name is not None:
                 name, long_name = long_name, None
@@ -289,9 +328,7 @@ class TarReader:
                 size = padding = 0
             self._pending = size
             self._padding = padding
-            yield Member(name=name, type=typeflag, size=size,
-                         mode=_number(raw_mode, what) & 0o7777, uid=uid, gid=gid,
-                         linkname=linkname)
+            yield new_member(Member, (name, typeflag, size, mode & 0o7777, uid, gid, linkname))
 
 
 _DONE = object()

@@ -197,7 +197,12 @@ class RecordCheck:
 
 
 def _digest(algorithm: str, data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
+    return _b64(hashlib.new(algorithm, data).digest())
+
+
+def _b64(digest: bytes) -> str:
+    """A digest as RECORD writes it: urlsafe base64 without padding."""
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def judged_record(meta_dir: str, view: View,
@@ -456,12 +461,18 @@ class RecordDigests:
         self.records: dict[tuple[int, str], bytes] = {}
 
     def wants(self, path: str, size: int) -> bool:
+        return self.wants_matched(path, size, False)
+
+    def wants_matched(self, path: str, size: int, _matched: bool) -> bool:
+        """``wants``, as a layer reader asks it of every file: with no wrapper in between
+        (the globs' match is not needed here)."""
         return size <= self.max_size and ("/site-packages/" in path
                                           or "/dist-packages/" in path) \
             and not path.endswith(".pyc")
 
     def take(self, layer: int, path: str, data: bytes) -> None:
-        digest = _digest("sha256", data)
+        # sha256() rather than _digest's hashlib.new(name): no lookup by name per file.
+        digest = _b64(hashlib.sha256(data).digest())
         with self._lock:
             self.digests[layer, path] = digest
             self.sizes[layer, path] = len(data)

@@ -192,7 +192,11 @@ class BinarySink:
         """``matched``: the tree's globs matched ``path``. They include the binary
         catalogers' (so only then can it be one of theirs, and only then is it matched again
         here), and every file the tree keeps is one they matched."""
-        if size < HEAD or skipped_by_name(path):
+        if size < HEAD:
+            return False
+        base = path[path.rfind("/") + 1:]  # skipped_by_name, inlined: asked of every file
+        dot = base.rfind(".")
+        if dot > 0 and base[dot + 1:].lower() in SKIP_EXTENSIONS:
             return False
         # A file the tree keeps under the binary globs is the catalogers' to parse; one too
         # large to keep is read here.

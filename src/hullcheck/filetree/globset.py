@@ -20,64 +20,60 @@ class GlobSet:
     """Many absolute-path globs matched at once, fast: rather than trying one regex of
     every glob on each of an image's many paths, each glob is filed under what its last
     component must be: a literal name (``METADATA``), a literal ending (``*.jar``,
-    ``*requirements*.txt``), a literal start (``libcrypto.so*``), or failing that the
-    literal directory prefix before its first wildcard (``/usr/bin/``). A path then meets
-    only the few globs that can match it.
+    ``*requirements*.txt``), a literal start (``libcrypto.so*``), or failing that with the
+    other globs of no such part (``/usr/bin/*``). A path then meets only the few globs that
+    can match it, as one regex per file (their alternation: one call into ``re``).
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(sorted(set(patterns)))
-        self._by_name: dict[str, list[re.Pattern[str]]] = {}
-        self._by_ext: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-        self._by_head: dict[str, list[re.Pattern[str]]] = {}
-        generic: list[tuple[str, int, re.Pattern[str]]] = []
+        by_name: dict[str, list[str]] = {}
+        by_ext: dict[str, list[str]] = {}
+        by_head: dict[str, list[str]] = {}
+        generic: list[str] = []
         for p in self.patterns:
-            rx = re.compile(glob_to_regex(p) + r"\Z")
+            rx = glob_to_regex(p) + r"\Z"
             base = p.rsplit("/", 1)[1]
             tail = base[max(base.rfind(c) for c in "*?]") + 1 :]  # literal end of the name
             head = base[: min((i for i, c in enumerate(base) if c in "*?["), default=len(base))]
             if base and not any(c in base for c in "*?["):
-                self._by_name.setdefault(base, []).append(rx)
+                by_name.setdefault(base, []).append(rx)
             elif "." in tail:
-                self._by_ext.setdefault(tail.rsplit(".", 1)[1], []).append((tail, rx))
+                by_ext.setdefault(tail.rsplit(".", 1)[1], []).append(rx)
             elif len(head) >= 3:
-                self._by_head.setdefault(head[:3], []).append(rx)
+                by_head.setdefault(head[:3], []).append(rx)
             else:
-                cut = min((i for i, c in enumerate(p) if c in "*?["), default=len(p))
-                # Without "**" a glob only matches paths of its own depth.
-                depth = -1 if "**" in p else p.count("/")
-                generic.append((p[:cut], depth, rx))
-        # Generic globs filed by their first directory ("/usr/bin/*" under "usr"); those
-        # with a wildcard in the first component are tried for every path.
-        self._generic_any = tuple(g for g in generic if g[0].count("/") < 2)
-        self._generic: dict[str, list[tuple[str, int, re.Pattern[str]]]] = {}
-        for g in generic:
-            if g[0].count("/") >= 2:
-                self._generic.setdefault(g[0].split("/")[1], []).append(g)
+                generic.append(rx)
+        self._by_name = {k: _either(v) for k, v in by_name.items()}
+        self._by_ext = {k: _either(v) for k, v in by_ext.items()}
+        self._by_head = {k: _either(v) for k, v in by_head.items()}
+        # The others (a literal directory, then a wildcard name: "/usr/bin/*", "/*") start
+        # with their directories, where the regex fails at once for most paths.
+        self._generic = _either(generic).match if generic else None
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
     def match(self, path: str) -> bool:
         base = path[path.rfind("/") + 1 :]
-        for rx in self._by_name.get(base, ()):
-            if rx.match(path):
-                return True
+        rx = self._by_name.get(base)
+        if rx is not None and rx.match(path):
+            return True
         dot = base.rfind(".")
         if dot >= 0:
-            for suffix, rx in self._by_ext.get(base[dot + 1 :], ()):
-                if base.endswith(suffix) and rx.match(path):
-                    return True
-        for rx in self._by_head.get(base[:3], ()):
-            if rx.match(path):
+            rx = self._by_ext.get(base[dot + 1 :])
+            if rx is not None and rx.match(path):
                 return True
-        generic = self._generic.get(path[1 : path.find("/", 1)], ())
-        if generic or self._generic_any:
-            depth = path.count("/")
-            for prefix, want, rx in (*generic, *self._generic_any):
-                if (want < 0 or want == depth) and path.startswith(prefix) and rx.match(path):
-                    return True
-        return False
+        rx = self._by_head.get(base[:3])
+        if rx is not None and rx.match(path):
+            return True
+        generic = self._generic
+        return generic is not None and generic(path) is not None
+
+
+def _either(sources: list[str]) -> re.Pattern[str]:
+    """One regex matching where any of ``sources`` (each anchored at its end) does."""
+    return re.compile("|".join(f"(?:{s})" for s in sources))
 
 
 def compile_globs(patterns: Iterable[str]) -> GlobSet | None:

@@ -72,6 +72,58 @@ def never(_path: str, _size: int, _matched: bool) -> bool:
     return False
 
 
+class Part:
+    """One sink as a layer reader feeds it, its questions looked up once (``parts_of``)."""
+
+    __slots__ = ("head_size", "take", "take_stream", "wants", "wants_head")
+
+    def __init__(self, sink: ContentSink) -> None:
+        self.wants = wants_of(sink)
+        self.take = sink.take
+        # -1: not a sniffing sink (it takes the whole file, with no head asked about first)
+        self.head_size = sink.head_size if sniffs(sink) else -1
+        self.wants_head = sink.wants_head if sniffs(sink) else _any_head
+        self.take_stream = sink.take_stream if streams(sink) else None
+
+
+def _any_head(_path: str, _head: bytes) -> bool:
+    return True
+
+
+def parts_of(sink: ContentSink | None) -> tuple[Part, ...]:
+    """The sinks a reader feeds: a ``FanOut``'s own (asked directly: what ``FanOut`` does,
+    without its per-thread bookkeeping), else ``sink`` alone, else none."""
+    if sink is None:
+        return ()
+    return tuple(map(Part, sink.sinks)) if isinstance(sink, FanOut) else (Part(sink),)
+
+
+def feed(chosen: list[Part], layer: int, path: str, size: int,  # noqa: PLR0917 (per file)
+         content: bytes | None,
+         read: Callable[[int], bytes]) -> None:
+    """Give one file of ``size`` bytes to the sinks that wanted it (``chosen``): its
+    ``content`` when kept, else read from the layer by ``read``. A sniffing sink is asked
+    about the file's head first; a streaming one that alone wants the rest reads it itself.
+    The same calls ``FanOut`` makes, so a sink sees the same alone, fanned out or here."""
+    sniffers = [p.head_size for p in chosen if p.head_size >= 0]
+    if not sniffers:  # no head to sniff: the file once, to each
+        data = content if content is not None else read(size)
+        for p in chosen:
+            p.take(layer, path, data)
+        return
+    head = content if content is not None else read(max(sniffers))
+    chosen = [p for p in chosen if p.wants_head(path, head[:p.head_size])]
+    if not chosen:
+        return
+    if len(head) < size:
+        if len(chosen) == 1 and chosen[0].take_stream is not None:
+            chosen[0].take_stream(layer, path, size, head, read)
+            return
+        head += read(size - len(head))
+    for p in chosen:
+        p.take(layer, path, head)
+
+
 class FanOut:
     """Several ``ContentSink``s fed from the one read of each layer (e.g. the secret scanner
     and the binary cataloger): each sink sees exactly the files it wants.

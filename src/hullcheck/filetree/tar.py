@@ -11,8 +11,10 @@ from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import GlobSet
 from hullcheck.filetree.index import DIR, FILE, HARDLINK, OTHER, SYMLINK, TOO_LARGE, LayerIndex
-from hullcheck.filetree.sinks import ContentSink, never, sniffs, streams, wants_of
-from hullcheck.tarstream import TarReader
+from hullcheck.filetree.sinks import ContentSink, feed, parts_of
+from hullcheck.tarstream import DIRECTORY, REGULAR, TarReader
+from hullcheck.tarstream import HARDLINK as HARDLINK_TYPE
+from hullcheck.tarstream import SYMLINK as SYMLINK_TYPE
 
 DEFAULT_MAX_ENTRIES = 2_000_000  # entries in one layer
 WHITEOUT = ".wh."
@@ -57,10 +59,9 @@ def read_tar(
     add = out.add
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
-    sniffer = sink if sniffs(sink) else None
-    streamer = sink if streams(sink) else None
-    wants = wants_of(sink) if sink is not None else never
+    parts = parts_of(sink)
     reader = TarReader(chunks, what=what)
+    read = reader.read
     count = 0
     for m in reader:
         count += 1
@@ -69,47 +70,34 @@ def read_tar(
         path = normalise(m.name, what=what)
         if path == "/":
             continue
-        base = path[path.rfind("/") + 1 :]
-        if base.startswith(WHITEOUT):
-            parent = path[: path.rfind("/")] or "/"
-            if base == OPAQUE:
-                out.opaque.append(parent)
-            elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
-                out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+        cut = path.rfind("/")
+        if path.startswith(WHITEOUT, cut + 1):
+            _whiteout(out, path, cut)
             continue
-        if m.is_file:
+        kind = m.type
+        if kind in REGULAR:
+            size = m.size
             content = None
-            kind = FILE
+            code = FILE
             matched = match is not None and match(path)
             if matched:
-                if m.size <= max_file:
-                    content = reader.read(m.size)
+                if size <= max_file:
+                    content = read(size)
                     kept[path] = content
                 else:
-                    kind = FILE | TOO_LARGE
-            if sink is not None and wants(path, m.size, matched):
-                if sniffer is None:
-                    sink.take(index, path, content if content is not None
-                              else reader.read(m.size))
-                elif content is not None:
-                    if sniffer.wants_head(path, content[:sniffer.head_size]):
-                        sink.take(index, path, content)
-                else:  # the head first; the rest only when the sink wants it
-                    head = reader.read(sniffer.head_size)
-                    if sniffer.wants_head(path, head):
-                        if streamer is not None and len(head) < m.size:
-                            streamer.take_stream(index, path, m.size, head, reader.read)
-                        else:
-                            sniffer.take(index, path, head + reader.read(m.size)
-                                         if len(head) < m.size else head)
-            add(path, kind, m.size, m.mode, m.uid, m.gid, "", content)
-        elif m.is_dir:
+                    code = FILE | TOO_LARGE
+            if parts:
+                chosen = [p for p in parts if p.wants(path, size, matched)]
+                if chosen:
+                    feed(chosen, index, path, size, content, read)
+            add(path, code, size, m.mode, m.uid, m.gid, "", content)
+        elif kind == DIRECTORY:
             add(path, DIR, 0, m.mode, m.uid, m.gid)
-        elif m.is_symlink:
+        elif kind == SYMLINK_TYPE:
             if "\0" in m.linkname:
                 raise UnsafeLayer(f"{what}: NUL byte in the target of symlink {path!r}")
             add(path, SYMLINK, 0, m.mode, m.uid, m.gid, m.linkname)
-        elif m.is_hardlink:
+        elif kind == HARDLINK_TYPE:
             target = normalise(m.linkname, what=f"{what} hard link {path}")
             content = kept.get(target)
             if content is not None and match is not None and match(path):
@@ -119,3 +107,13 @@ def read_tar(
         else:
             add(path, OTHER, 0, m.mode, m.uid, m.gid)
     return out
+
+
+def _whiteout(out: LayerIndex, path: str, cut: int) -> None:
+    """A ``.wh.`` entry: an opaque directory, or a path deleted from the layers below."""
+    base = path[cut + 1 :]
+    parent = path[:cut] or "/"
+    if base == OPAQUE:
+        out.opaque.append(parent)
+    elif not base.startswith(".wh..wh."):  # aufs metadata (.wh..wh.plnk) ignored
+        out.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))

@@ -1,0 +1,183 @@
+"""How a layer's reader feeds content sinks: a ``FanOut``'s sinks are fed by ``read_tar``
+itself (``filetree.sinks.feed``), each seeing what it sees alone, and a file no sniffing
+sink asked for is read from the layer once, not as a head and then the rest."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+
+import pytest
+
+from hullcheck.catalog.python import RecordDigests, _digest
+from hullcheck.catalog.streaming import BinarySink, skipped_by_name
+from hullcheck.filetree import FanOut, GlobSet
+from hullcheck.filetree.sinks import ContentSink
+from hullcheck.filetree.tar import read_tar
+from hullcheck.tarstream import TarReader
+from tests.fixtures.binaries.elfgen import make_elf
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class Plain:
+    """Takes every file it wants whole."""
+
+    def __init__(self, prefix: str = "/") -> None:
+        self.prefix = prefix
+        self.got: list[tuple[int, str, bytes]] = []
+
+    def wants(self, path: str, size: int) -> bool:
+        return path.startswith(self.prefix)
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        self.got.append((layer, path, data))
+
+
+class Sniffer(Plain):
+    head_size = 4
+
+    def __init__(self, prefix: str = "/") -> None:
+        super().__init__(prefix)
+        self.heads: list[tuple[str, bytes]] = []
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        self.heads.append((path, head))
+        return head.startswith(b"ELF")
+
+
+class Streamer(Sniffer):
+    def __init__(self, prefix: str = "/") -> None:
+        super().__init__(prefix)
+        self.streams: list[tuple[int, str, int, bytes, bytes]] = []
+
+    def take_stream(self, layer: int, path: str, size: int, head: bytes,
+                    read: Callable[[int], bytes]) -> None:
+        self.streams.append((layer, path, size, head, read(2) + b"|" + read(100)))
+
+
+class Matching(Plain):
+    def __init__(self, prefix: str = "/") -> None:
+        super().__init__(prefix)
+        self.asked: list[tuple[str, bool]] = []
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        self.asked.append((path, matched))
+        return matched or path.startswith(self.prefix)
+
+
+FILES = _tar({"k/elf": b"ELF-kept", "k/text": b"plain", "elf": b"ELF-big", "text": b"plain text",
+              "ELF": b"ELF", "e": b"", "s/elf": b"ELF-other", "s/text": b"more text"})
+KINDS: dict[str, Callable[[str], ContentSink]] = {
+    "plain": Plain, "sniffer": Sniffer, "streamer": Streamer, "matching": Matching}
+
+
+def _seen(sink: ContentSink) -> dict[str, object]:
+    return {k: v for k, v in vars(sink).items() if k != "prefix"}
+
+
+def _read(sink: ContentSink | None, data: bytes = FILES) -> None:
+    read_tar(iter([data[i:i + 700] for i in range(0, len(data), 700)]), index=3, what="layer 3",
+             wanted=GlobSet(["/k/*"]), sink=sink)
+
+
+def _through_fanout_protocol(fan: FanOut, data: bytes) -> None:
+    """The files of ``data`` handed to ``fan`` through its own protocol (``wants_matched``,
+    ``wants_head``, ``take``, ``take_stream``), as ``read_tar`` handed them before it fed
+    a FanOut's sinks itself: the oracle."""
+    globs = GlobSet(["/k/*"])
+    reader = TarReader(iter([data]), what="layer 3")
+    for m in reader:
+        path = "/" + m.name
+        content = reader.read(m.size) if globs.match(path) else None
+        if not fan.wants_matched(path, m.size, globs.match(path)):
+            continue
+        if content is not None:
+            if fan.wants_head(path, content[:fan.head_size]):
+                fan.take(3, path, content)
+            continue
+        head = reader.read(fan.head_size)
+        if fan.wants_head(path, head):
+            if len(head) < m.size:
+                fan.take_stream(3, path, m.size, head, reader.read)
+            else:
+                fan.take(3, path, head)
+
+
+@pytest.mark.parametrize("first", list(KINDS))
+@pytest.mark.parametrize("second", list(KINDS))
+def test_fanned_out_sinks_are_fed_as_through_the_fanouts_own_protocol(first: str,
+                                                                       second: str) -> None:
+    """Sniffing, streaming, told the match or not, wanting overlapping files: each sink sees
+    the same calls with the same bytes (a streaming sink streams a file only it wants)."""
+    oracle = [KINDS[first]("/"), KINDS[second]("/s")]
+    _through_fanout_protocol(FanOut(*oracle), FILES)
+    fed = [KINDS[first]("/"), KINDS[second]("/s")]
+    _read(FanOut(*fed))
+    assert [_seen(s) for s in fed] == [_seen(s) for s in oracle]
+    assert all(_seen(s)["got"] or _seen(s).get("streams") for s in fed)  # both were fed
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes asked of ``TarReader.read``, from here on."""
+    asked: list[int] = []
+    real = TarReader.read
+
+    def read(self: TarReader, limit: int) -> bytes:
+        asked.append(limit)
+        return real(self, limit)
+
+    monkeypatch.setattr(TarReader, "read", read)
+    return asked
+
+
+def test_a_file_only_a_sink_that_does_not_sniff_wants_is_read_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sbom's sinks: a Python source file is the RECORD sink's alone (the binary sink
+    passes over ``.py``): read whole in one piece, not as the binary sink's 64-byte head and
+    then the rest joined to it."""
+    source = b"print('hello')\n" * 20
+    data = _tar({"usr/lib/python3/site-packages/a.py": source})
+    records, binaries = RecordDigests(), BinarySink()
+    asked = _reads(monkeypatch)
+    _read(FanOut(binaries, records), data)
+    assert asked == [len(source)]
+    assert records.digests == {(3, "/usr/lib/python3/site-packages/a.py"): _digest("sha256", source)}
+
+
+def test_an_executable_both_sinks_want_is_sniffed_then_read_whole_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    program = make_elf([(".text", b"\x90" * 64), (".rodata", b"\x00BusyBox v1.36.1 (2023)\x00")])
+    data = _tar({"usr/lib/python3/site-packages/x/_speedups": program})
+    records, binaries = RecordDigests(), BinarySink()
+    asked = _reads(monkeypatch)
+    _read(FanOut(binaries, records), data)
+    assert asked == [64, len(program) - 64]  # the head, then the rest: each byte read once
+    assert binaries.counts.sniffed == 1 and binaries.counts.parsed == 1
+    assert records.digests == {(3, "/usr/lib/python3/site-packages/x/_speedups"):
+                               _digest("sha256", program)}
+
+
+def test_record_digests_answer_a_reader_told_the_glob_match_as_they_answer_wants() -> None:
+    sink = RecordDigests()
+    for path in ("/usr/lib/python3/site-packages/a.py", "/usr/lib/python3/site-packages/a.pyc",
+                 "/usr/lib/python3/dist-packages/b/c.so", "/usr/lib/python3/a.py", "/x"):
+        for size in (0, 10, RecordDigests.max_size, RecordDigests.max_size + 1):
+            for matched in (True, False):
+                assert sink.wants_matched(path, size, matched) == sink.wants(path, size)
+
+
+@pytest.mark.parametrize("path", ["/usr/bin/x", "/a/b.PY", "/a/b.txt", "/a/.txt", "/a/b.tar.gz",
+                                  "/a/b.", "/lib/libc.so.6", "/a.b/c", "/a/b.Jar"])
+def test_the_binary_sink_passes_over_what_skipped_by_name_names(path: str) -> None:
+    sink = BinarySink()
+    assert sink.wants_matched(path, 1000, False) == (not skipped_by_name(path))

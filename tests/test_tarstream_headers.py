@@ -1,0 +1,144 @@
+"""The tar reader's two ways of reading a header's numbers agree: the usual layout (octal
+digits and a NUL in each field, the checksum as six digits, a NUL and a space) is read in
+one match, any other through the general field parser; both give what tarfile reads."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hullcheck import tarstream
+from hullcheck.errors import UnsafeLayer
+from hullcheck.tarstream import TarReader
+
+# name, (offset, width) of each numeric field of a ustar header
+FIELDS = {"mode": (100, 8), "uid": (108, 8), "gid": (116, 8), "size": (124, 12)}
+
+
+def _count_general_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    seen: list[bytes] = []
+    real = tarstream._number
+
+    def number(field: bytes, what: str) -> int:
+        seen.append(field)
+        return real(field, what)
+
+    monkeypatch.setattr(tarstream, "_number", number)
+    return seen
+
+
+def _members(data: bytes) -> list[tuple[str, int, int, int, int, bytes]]:
+    reader = TarReader(iter([data]), what="layer 0")
+    return [(m.name, m.mode, m.uid, m.gid, m.size, reader.read(1 << 20)) for m in reader]
+
+
+def _oracle(data: bytes) -> list[tuple[str, int, int, int, int, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        return [(m.name, m.mode & 0o7777, m.uid, m.gid, m.size,
+                 tf.extractfile(m).read() if m.isfile() else b"")  # type: ignore[union-attr]
+                for m in tf]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_headers_tarfile_writes_are_read_in_one_match(monkeypatch: pytest.MonkeyPatch,
+                                                      fmt: int) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for i, name in enumerate(["a", "d" * 60 + "/" + "e" * 60, "e/f"]):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = 3 * i, 0o4755, 1000 + i, 2000
+            tf.addfile(info, io.BytesIO(b"x" * info.size))
+    seen = _count_general_reads(monkeypatch)
+    assert _members(buf.getvalue()) == _oracle(buf.getvalue())
+    assert seen == []  # not one field went through the general parser
+
+
+def _header(numbers: dict[str, bytes], checksum: str) -> bytes:
+    """A ustar header for "f" with each numeric field as given and its checksum written
+    in the ``checksum`` layout (a % format of the byte sum)."""
+    info = tarfile.TarInfo("f")
+    h = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    for field, raw in numbers.items():
+        at, width = FIELDS[field]
+        h[at:at + width] = raw
+    h[148:156] = b" " * 8
+    h[148:156] = (checksum % sum(h)).encode().ljust(8, b" ")[:8]
+    return bytes(h)
+
+
+def _field(value: int, width: int, style: str) -> bytes:
+    digits = b"%o" % value
+    return {
+        "plain": digits.rjust(width - 1, b"0") + b"\0",
+        "spaces": b" " + digits.rjust(width - 3, b"0") + b" \0",
+        "short": digits + b"\0" * (width - len(digits)),
+        "full": digits.rjust(width, b"0"),
+        "junk-after-nul": digits.rjust(width - 3, b"0") + b"\0xy",
+    }[style]
+
+
+STYLES = st.sampled_from(["plain", "spaces", "short", "full", "junk-after-nul"])
+CHECKSUMS = st.sampled_from(["%06o\0 ", "%07o\0", "%06o  ", " %06o\0", "%o\0", "%08o"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(mode=st.integers(0, 0o7777), uid=st.integers(0, 0o77777), gid=st.integers(0, 0o77777),
+       size=st.integers(0, 1500), styles=st.lists(STYLES, min_size=4, max_size=4),
+       checksum=CHECKSUMS)
+def test_every_layout_of_the_numbers_reads_as_tarfile_reads_it(
+        mode: int, uid: int, gid: int, size: int, styles: list[str], checksum: str) -> None:
+    values = {"mode": mode, "uid": uid, "gid": gid, "size": size}
+    numbers = {f: _field(values[f], FIELDS[f][1], s)
+               for f, s in zip(FIELDS, styles, strict=True)}
+    data = _header(numbers, checksum) + b"D" * size + bytes(-size % 512) + bytes(1024)
+    assert _members(data) == _oracle(data) == [("f", mode, uid, gid, size, b"D" * size)]
+
+
+@pytest.mark.parametrize("checksum", ["%06o\0 ", "%07o\0"])
+def test_a_wrong_checksum_is_refused_in_either_layout(checksum: str) -> None:
+    h = bytearray(_header({}, checksum))
+    h[0] = ord("g")  # the name changed after the checksum was written
+    with pytest.raises(UnsafeLayer, match="bad tar header checksum"):
+        _members(bytes(h) + bytes(1024))
+
+
+def test_a_checksum_over_signed_bytes_still_passes_in_the_usual_layout() -> None:
+    """Old tars summed the header as signed bytes; a name with bytes over 127 tells them
+    apart. Read in one match, the signed sum is still tried."""
+    info = tarfile.TarInfo("\xe9t\xe9")
+    h = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT, encoding="latin-1"))
+    h[148:156] = b" " * 8
+    signed = sum(b - 256 if b > 127 else b for b in h)
+    h[148:156] = b"%06o\0 " % signed
+    assert [m[0] for m in _members(bytes(h) + bytes(1024))] == ["\udce9t\udce9"]
+
+
+def _off_by_the_modulus(high: bool, delta: int) -> bytes:
+    """A ustar header whose stored checksum is its true byte sum + ``delta``; ``high``: its
+    name, link name and prefix are 0xff bytes (a sum of over 90,000)."""
+    info = tarfile.TarInfo("f")
+    h = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    if high:
+        for at, width in ((0, 100), (157, 100), (345, 155)):
+            h[at:at + width] = b"\xff" * width
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % (sum(h) + delta)
+    return bytes(h)
+
+
+@pytest.mark.parametrize(("high", "delta"), [
+    (False, 65521),  # all ASCII: the sum is small, the stored one 65,521 more
+    (True, -65521),  # a sum over 65,521 (bytes over 127), stored 65,521 less
+], ids=["ascii-plus", "high-bytes-minus"])
+def test_a_checksum_off_by_adlers_modulus_is_refused(high: bool, delta: int) -> None:
+    """adler32 gives the byte sum modulo 65,521: a checksum that differs from the true sum by
+    exactly that is as wrong as any other (tarfile refuses it too)."""
+    data = _off_by_the_modulus(high, delta) + bytes(1024)
+    with pytest.raises(tarfile.ReadError):
+        _oracle(data)
+    with pytest.raises(UnsafeLayer, match="bad tar header checksum"):
+        _members(data)
