@@ -117,3 +117,36 @@ def test_scan_leaves_the_distros_files_out_too(image: str, scanners: str, tmp_pa
     doc = json.loads(capsys.readouterr().out)["secrets"]
     assert {(f["path"], f["ruleId"]) for f in doc["findings"]} == set(USERS)
     assert (doc["skipped"]["packageFiles"], doc["skipped"]["packageFileMatches"]) == (20, 27)
+
+
+def test_the_databases_are_read_without_classifying_licences(
+        image: str, default: SecretReport, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the files' digests tell the distro's files: the free-form copyright files of the
+    Debian tree (~0.3 CPU-s of licence classification on the bench's big image) are not read."""
+    from hullcheck.catalog import license
+
+    classified: list[str] = []
+    real = license.classify
+    monkeypatch.setattr(license, "classify", lambda text: classified.append(text) or real(text))
+    again = pipeline.secrets_scan(pipeline.SecretsRequest(image=image))
+    assert classified == []
+    assert again.findings == default.findings and again.skipped == default.skipped
+    # Licences are still classified elsewhere in the same process (the switch is scoped).
+    license.detect("Permission is hereby granted, free of charge, to any person")
+    assert len(classified) == 1
+
+
+def test_no_match_in_a_file_no_package_database_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean image (the debootstrap tree: no match anywhere) has nothing for the package
+    databases to tell apart: they are not read at all."""
+    from hullcheck import catalog
+
+    runs: list[object] = []
+    real = catalog.run
+    monkeypatch.setattr(catalog, "run", lambda *a, **k: runs.append(a) or real(*a, **k))
+    report = pipeline.secrets_scan(pipeline.SecretsRequest(
+        image=debootstrap_image(tmp_path)))
+    assert runs == []
+    assert report.findings == () and report.files_scanned > 1000
+    assert (report.skipped.package_files, report.skipped.package_matches) == (0, 0)

@@ -118,10 +118,27 @@ def detections_in(store: IndexStore | None) -> Iterator[None]:
         _STORE.reset(token)
 
 
+_DETECTING: contextvars.ContextVar[bool] = contextvars.ContextVar("licence_detecting",
+                                                                 default=True)
+
+
+@contextlib.contextmanager
+def undetected() -> Iterator[None]:
+    """``detect`` in the block reads nothing and finds nothing: for a caller that wants the
+    package databases' files, not their licences (``hullcheck secrets``)."""
+    token = _DETECTING.set(False)
+    try:
+        yield
+    finally:
+        _DETECTING.reset(token)
+
+
 def detect(text: str) -> Detection:
     """The licences whose text or notice appears in ``text`` (its first ``MAX_DETECT``
     characters), from the store ``detections_in`` set when it holds them. Nothing found: no
     ids, confidence 0."""
+    if not _DETECTING.get():
+        return Detection(ids=(), confidence=0.0)
     text = text[:MAX_DETECT]
     store = _STORE.get()
     if store is None:

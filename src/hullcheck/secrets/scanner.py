@@ -277,6 +277,12 @@ class Scanner:
                 self._bytes += found.bytes
 
     # -- results --------------------------------------------------------------------
+    @property
+    def found_in_files(self) -> bool:
+        """Whether a file of a layer matched (the package databases matter only then)."""
+        with self._lock:
+            return bool(self._hits)
+
     def report(self, tree: FileTree, image: Image, *,
                package_files: Mapping[str, Collection[str]] | None = None) -> SecretReport:
         """The findings, once the tree is built. ``package_files``: the content the image's
