@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hullcheck import pipeline
 from hullcheck.cli.main import main
 from hullcheck.image.writer import Entry, file
+from hullcheck.model import Inventory
 from hullcheck.secrets import SecretReport
 from hullcheck.secrets.model import Confidence
 from tests.fixtures.debootstrap import debootstrap_image, debootstrap_rootfs
@@ -127,7 +129,12 @@ def test_the_databases_are_read_without_classifying_licences(
 
     classified: list[str] = []
     real = license.classify
-    monkeypatch.setattr(license, "classify", lambda text: classified.append(text) or real(text))
+
+    def counted(text: str) -> license.Detection:
+        classified.append(text)
+        return real(text)
+
+    monkeypatch.setattr(license, "classify", counted)
     again = pipeline.secrets_scan(pipeline.SecretsRequest(image=image))
     assert classified == []
     assert again.findings == default.findings and again.skipped == default.skipped
@@ -144,7 +151,12 @@ def test_no_match_in_a_file_no_package_database_read(
 
     runs: list[object] = []
     real = catalog.run
-    monkeypatch.setattr(catalog, "run", lambda *a, **k: runs.append(a) or real(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> Inventory:
+        runs.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "run", counted)
     report = pipeline.secrets_scan(pipeline.SecretsRequest(
         image=debootstrap_image(tmp_path)))
     assert runs == []
