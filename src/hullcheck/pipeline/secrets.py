@@ -49,7 +49,7 @@ def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> Secre
                       progress, sink=scanner, catalog_sinks=False)
     inventory = None
     if databases and scanner.found_in_files:  # else no match for them to tell apart
-        with catalog_license.undetected():  # their files' digests are wanted, not licences
+        with catalog_license.unread():  # their files' digests are wanted, not licences
             inventory = catalog.run(read.tree, read.image.source, catalogers=databases)
     return secret_report(scanner, read.tree, read.image, inventory)
 
