@@ -48,8 +48,9 @@ def available() -> tuple[str, ...]:
 def _database(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> Any:
     """One hyperscan block-mode database: keyword ``i`` is id ``i`` (caseless literal), gate
     ``j`` is id ``len(keywords) + j``; each reported once per scan. None when a gate does not
-    compile (then nothing is gated). Cached: compiling the gates takes ~30 ms, and layer
-    worker processes fork from a parent that compiled them already (``Prefilter.prepare``)."""
+    compile (then nothing is gated). Compiled at a process's first gated scan (~50 ms), and
+    kept: not before the layer workers fork, which left the compiler's freed heap in the
+    parent and ~20 MB more summed over the processes at the peak (bench/README.md)."""
     assert _hs is not None
     literal = _hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH
     approximate = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH
@@ -94,10 +95,6 @@ class Prefilter:
                 rset.Add(b"(?i)" + re.escape(k))
             rset.Compile()
             self._set = rset
-
-    def prepare(self) -> None:
-        """Compile the gated database now (it is otherwise compiled at the first gated scan)."""
-        self._gated_db()
 
     @property
     def gating(self) -> bool:

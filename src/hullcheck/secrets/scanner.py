@@ -180,7 +180,7 @@ class Scanner:
                    gated: bool = False) -> list[Hit]:
         """Matches in one buffer. ``path`` is the file's (path-limited rules need one).
         ``gated``: the rules' gates are looked for too (a file's scan: the gated prefilter
-        is compiled once, ~30 ms, at the first), the same matches found."""
+        is compiled once, ~50 ms, at the first), the same matches found."""
         present = self._prefilter.hits(data, gated=gated)
         candidates = self._candidates(present, gated=gated)
         if not candidates:
@@ -245,9 +245,7 @@ class Scanner:
     # -- one layer's analysis -------------------------------------------------------
     def spec(self) -> SecretSpec:
         """This scanner as part of each layer's analysis (cached with the layer's index);
-        ``absorb`` then takes what it found in each layer. The gated prefilter is compiled
-        here, before the layers' worker processes fork: they inherit it."""
-        self._prefilter.prepare()
+        ``absorb`` then takes what it found in each layer."""
         return SecretSpec(self.config, self._engine_asked)
 
     def layer_result(self) -> bytes:
