@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hullcheck import pipeline
+from hullcheck import layercache, pipeline
 from hullcheck.cli.main import main
 from hullcheck.image.writer import whiteout
 from hullcheck.layercache import LayerCache
@@ -224,3 +225,110 @@ def test_no_cache_on_the_command_line_wins_over_the_environments_directory(
     capsys.readouterr()
     assert main(["sbom", ref, "-o", "json"]) == 2  # both from the environment
     assert "choose one" in capsys.readouterr()[1]
+
+
+def test_puts_list_the_directory_only_when_they_could_fill_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold run puts ~80 entries (a layer, its copyright texts' licences): the directory
+    is listed at the first, then again only once what was written since could take it
+    over its size, or the listing is old (another process may have written)."""
+    cache = LayerCache(tmp_path / "c", max_bytes=40_000)
+    listed: list[int] = []
+    real = cache._entries
+
+    def listing() -> list[tuple[float, int, Path]]:
+        listed.append(1)
+        return real()
+
+    monkeypatch.setattr(cache, "_entries", listing)
+    for i in range(30):
+        cache.put(f"small{i}", b"x" * 100)
+    assert len(listed) == 1
+    assert all(cache.get(f"small{i}") == b"x" * 100 for i in range(30))
+
+    # Another process fills the directory: seen at the first put after RELIST_SECONDS.
+    other = LayerCache(tmp_path / "c", max_bytes=10**9)
+    other.put("big", os.urandom(45_000))
+    cache.put("one-more", b"y")
+    assert len(listed) == 1 and len(_entries(cache)) == 32
+    now = time.monotonic() + layercache.RELIST_SECONDS
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    cache.put("after-a-while", b"z")
+    assert len(listed) == 2
+    assert cache.status().bytes <= 40_000
+
+    # What this process writes is counted: crossing the bound lists (and evicts) again.
+    before = len(listed)
+    for i in range(5):
+        cache.put(f"large{i}", os.urandom(9000))
+    assert len(listed) > before
+    assert cache.status().bytes <= 40_000
+
+
+def test_a_commands_entries_are_written_behind_and_all_by_its_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``layer_cache`` a put returns at once (a cold run's layer index, tens of MB,
+    is written while the catalogers run), a get answers with it meanwhile, and every entry
+    is on disk, whole, when the block ends."""
+    import threading
+
+    writers: list[str] = []
+    real = layercache._write_atomically
+
+    def recording(path: Path, head: bytes, data: bytes) -> None:
+        writers.append(threading.current_thread().name)
+        real(path, head, data)
+
+    monkeypatch.setattr(layercache, "_write_atomically", recording)
+    cache = LayerCache(tmp_path / "c")
+    data = os.urandom(100_000)
+    with layer_cache(cache):
+        cache.put("index", data)
+        assert cache.get("index") == data
+        for i in range(20):
+            cache.put(f"licence{i}", b"%d" % i)
+    assert writers and set(writers) == {"layer-cache-write"}  # never this thread
+    fresh = LayerCache(tmp_path / "c")
+    assert fresh.get("index") == data and fresh.reads == 1
+    assert all(fresh.get(f"licence{i}") == b"%d" % i for i in range(20))
+    assert cache._writer is not None and not cache._writer.is_alive()
+    cache.put("after", b"x")  # outside the block: written here, now
+    assert writers[-1] == threading.current_thread().name and fresh.get("after") == b"x"
+
+
+def test_threads_share_the_writer_and_each_block_ends_with_its_entries_written(
+        tmp_path: Path) -> None:
+    import threading
+
+    cache = LayerCache(tmp_path / "c")
+    fresh = LayerCache(tmp_path / "c")
+    inside, done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with cache.writing_behind():
+            cache.put("theirs", b"2")
+            inside.set()
+            done.wait()
+
+    with cache.writing_behind():
+        cache.put("mine", b"1")
+        thread = threading.Thread(target=other)
+        thread.start()
+        inside.wait()
+    assert fresh.get("mine") == b"1" and fresh.get("theirs") == b"2"
+    assert cache._writer is not None and cache._writer.is_alive()  # theirs still open
+    done.set()
+    thread.join()
+    assert not cache._writer.is_alive()
+
+
+def test_a_bug_while_writing_behind_is_raised_where_the_block_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: Path, head: bytes, data: bytes) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(layercache, "_write_atomically", broken)
+    cache = LayerCache(tmp_path / "c")
+    with pytest.raises(ValueError, match="a bug"), cache.writing_behind():
+        cache.put("k", b"1")
+    assert cache.get("k") is None

@@ -24,15 +24,24 @@ OS = {"etc/os-release": "ID=debian\nVERSION_ID=12\n"}
 
 @pytest.fixture
 def classified(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The length of each text the real classifier was given."""
+    """The length of each text the real classifier was given: here, or in the helper process
+    that classifies texts ahead (``lic.Ahead``) when its answer was taken."""
     seen: list[int] = []
     real = licenseclassifier.identify_license
+    real_answer = lic.Ahead.answer
 
     def counting(text: str, *args: Any, **kwargs: Any) -> Any:
         seen.append(len(text))
         return real(text, *args, **kwargs)
 
+    def answered(self: lic.Ahead, text: str) -> list[lic.Region] | None:
+        found = real_answer(self, text)
+        if found is not None:
+            seen.append(len(text))
+        return found
+
     monkeypatch.setattr(licenseclassifier, "identify_license", counting)
+    monkeypatch.setattr(lic.Ahead, "answer", answered)
     yield seen
 
 

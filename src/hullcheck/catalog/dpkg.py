@@ -48,6 +48,7 @@ STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
 INFO = "/var/lib/dpkg/info/"
 DOC = "/usr/share/doc/"
+DEBIAN_VERSION = "/etc/debian_version"  # Debian and its derivatives (Ubuntu, distroless)
 INSTALLED = frozenset({"install ok installed", "hold ok installed"})
 MAX_FIELD = 1 << 20  # one field over 1 MiB is not a real dpkg database
 MAX_PATH = 4096  # PATH_MAX: a longer md5sums path is not a real one
@@ -319,6 +320,39 @@ class Detector:
             found = self._seen[key] = lic.detect(key)
         return tuple(DetectedLicense(expression=x, confidence=found.confidence, path=path)
                      for x in found.ids)
+
+
+# A larger copyright file is classified in this process, if kept (its bytes are not read
+# for the helper: a file too large to keep would be read whole into memory).
+MAX_AHEAD_FILE = 4 * lic.MAX_DETECT
+
+
+class CopyrightsAhead:
+    """A content sink (``filetree.analysis.watching``) giving each free-form copyright file
+    of a layer read in this process to ``lic.Ahead`` as it streams by: classified in a helper
+    process while the layer is still read, its answer is ready when ``Detector`` asks. A
+    DEP-5 file is left out (its licences are declared); a path whose text no package
+    reads later costs the helper's time, not this process's."""
+
+    def __init__(self, ahead: lic.Ahead) -> None:
+        self.ahead = ahead
+
+    def wants(self, path: str, size: int) -> bool:
+        if path == DEBIAN_VERSION:  # a Debian system: the helper starts while /etc streams by
+            self.ahead.prepare()
+        return (size <= MAX_AHEAD_FILE and path.startswith(DOC)
+                and path.endswith("/copyright") and path.count("/", len(DOC)) == 1)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        """``wants``, told whether the catalogers' globs matched ``path``: both paths it
+        looks for are among them (``DpkgCataloger.needs``, the distro's), so the others,
+        most of a layer, are passed over at once."""
+        return matched and self.wants(path, size)
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        text = data.decode("utf-8", errors="replace")  # as _licenses decodes it
+        if not DEP5_FORMAT.search(text[:4096]):
+            self.ahead.give(text[:lic.MAX_DETECT])
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ image claiming a popular layer's diffID must not borrow that layer's (clean) ind
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import shutil
@@ -53,6 +54,23 @@ PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
 ENV_WORKERS = "HULLCHECK_LAYER_WORKERS"
 # Below this many stored bytes to read, a worker process costs more than it saves.
 MIN_PARALLEL_BYTES = 16 << 20
+
+# A sink shown the files of the layers read in this process (``watching``).
+_WATCHER: contextvars.ContextVar[ContentSink | None] = contextvars.ContextVar(
+    "layer_watcher", default=None)
+
+
+@contextlib.contextmanager
+def watching(sink: ContentSink) -> Iterator[None]:
+    """Layers read in this process in the block also show their files to ``sink``: work
+    that can start while a layer streams by (licence text classified in a helper process),
+    not a finding. Nothing it does changes or enters an index (none is cached), and layers
+    read in worker processes or taken from the store are not shown to it."""
+    token = _WATCHER.set(sink)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
 
 
 class SinkSpec(Protocol):
@@ -181,8 +199,9 @@ def index_layers(
     parallel = (n > 1 and shared is None
                 and sum(la.size for la in todo[1:]) >= MIN_PARALLEL_BYTES)
     # Workers report each layer as it is read (its index is loaded once all are read).
+    here = _joined(shared, _WATCHER.get())
     for layer, data in (_in_workers(image, todo, analysis, n, on_layer) if parallel
-                        else _in_threads(image, todo, analysis, n, shared)):
+                        else _in_threads(image, todo, analysis, n, here)):
         if isinstance(data, LayerIndex):
             index = data
             sections: Sections | None = ((index.to_bytes(), index.results) if store is not None
@@ -199,6 +218,14 @@ def index_layers(
         if on_layer is not None and not parallel:
             on_layer(layer)
     return [found[layer.index] for layer in image.layers]
+
+
+def _joined(shared: ContentSink | None, watcher: ContentSink | None) -> ContentSink | None:
+    """The sink shown the files of layers read here: the image's ``shared`` one and the
+    ``watching`` one."""
+    if shared is None or watcher is None:
+        return shared or watcher
+    return FanOut(shared, watcher)
 
 
 def cpu_count() -> int:

@@ -39,12 +39,16 @@ DEP-5 declarations) are kept in the same store, keyed by the text's digest and t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
+import queue
 import tempfile
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +66,11 @@ SERVICE_MEMORY_BYTES = 256 << 20
 MAGIC = b"HCLC 3\n"  # 3: the XXH3-128 checksum (2 had SHA-256)
 SUFFIX = ".layer"
 MAX_HEADER = 64 << 10
+# The directory is listed (each entry's size and age) to evict at most this often, and when
+# what this process wrote since would take the last listing's total over the bound: a cold
+# run's ~80 puts (a layer, the licences of its copyright texts) listed it at every put, 80
+# times the entries' stat() calls (bench/README.md).
+RELIST_SECONDS = 60.0
 # Entries are not compressed: zstd took 3x longer to inflate an index than reading and
 # hashing it uncompressed (bench/README.md), and warm runs read every entry.
 
@@ -130,6 +139,16 @@ class LayerCache:
         self._memory: OrderedDict[str, tuple[_FileId, bytes]] = OrderedDict()
         self._in_memory = 0
         self._lock = threading.Lock()  # the service's worker threads share one cache
+        # The directory's bytes as last listed, when (time.monotonic), and written since.
+        self._listed: tuple[int, float] | None = None
+        self._written = 0
+        # ``writing_behind``: entries put and not yet written, what the writer thread is to
+        # do, the thread, and the blocks it serves.
+        self._pending: dict[str, bytes] = {}
+        self._queue: queue.SimpleQueue[_Queued] | None = None
+        self._writer: threading.Thread | None = None
+        self._users = 0
+        self._failure: Exception | None = None  # what a write behind raised (a bug)
 
     def _path(self, key: str) -> Path:
         return self.directory / (hashlib.sha256(key.encode("utf-8", "surrogateescape"))
@@ -137,6 +156,11 @@ class LayerCache:
 
     # -- IndexStore -----------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
+        with self._lock:
+            pending = self._pending.get(key)
+        if pending is not None:  # being written: what ``put`` was given
+            self.hits += 1
+            return pending
         path = self._path(key)
         remembered = self._remembered(key, path)
         if remembered is not None:
@@ -195,13 +219,75 @@ class LayerCache:
 
     def put(self, key: str, data: bytes, label: str = "") -> None:
         """Keep ``data`` under ``key``; a cache that cannot be written is no error (the
-        command has its answer: only the next run is slower)."""
+        command has its answer: only the next run is slower). Within ``writing_behind``
+        the entry is written by its thread."""
+        if any(c is self for c in _BEHIND.get()):
+            with self._lock:  # queued before a last block's end stops the writer
+                if self._queue is not None:
+                    self._pending[key] = data
+                    self._queue.put((key, data, label))
+                    return
+        self._write(key, data, label)
+
+    @contextlib.contextmanager
+    def writing_behind(self) -> Iterator[None]:
+        """Entries put in the block (in this context) are written by one thread while the
+        caller goes on (a cold run's layer index is tens of MB: its write overlaps the
+        catalogers), each as ``put`` writes it (atomically; checked on the way out), and
+        all of them by the end of the block. A ``get`` meanwhile answers with what was put.
+        Threads of a service may each be in a block: they share the one writer."""
+        with self._lock:
+            if self._queue is None:
+                self._queue = queue.SimpleQueue()
+                self._writer = threading.Thread(target=self._write_queued, args=(self._queue,),
+                                                daemon=True, name="layer-cache-write")
+                self._writer.start()
+            self._users += 1
+            work, writer = self._queue, self._writer
+        token = _BEHIND.set((*_BEHIND.get(), self))
+        try:
+            yield
+        finally:
+            _BEHIND.reset(token)
+            written = threading.Event()
+            with self._lock:
+                work.put(written)  # set once everything queued before it is written
+            written.wait()
+            with self._lock:
+                self._users -= 1
+                last = self._users == 0
+                if last:
+                    self._queue = None
+                    work.put(None)
+            if last and writer is not None:
+                writer.join()
+            failure, self._failure = self._failure, None
+            if failure is not None:
+                raise failure
+
+    def _write_queued(self, work: queue.SimpleQueue[_Queued]) -> None:
+        while (item := work.get()) is not None:
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            key, data, label = item
+            try:
+                self._write(key, data, label)
+            except Exception as exc:  # a bug: raised where the block ends, the writer goes on
+                self._failure = self._failure or exc
+            finally:
+                with self._lock:
+                    if self._pending.get(key) is data:
+                        del self._pending[key]
+
+    def _write(self, key: str, data: bytes, label: str) -> None:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = self._path(key)
-            _write_atomically(path, head(key, data, label), data)
+            header = head(key, data, label)
+            _write_atomically(path, header, data)
             self._remember(key, _file_id(path), data)  # what was written: known good
-            self._evict()
+            self._evict(len(header) + len(data))
         except OSError:
             return
 
@@ -221,17 +307,28 @@ class LayerCache:
                     out.append((st.st_mtime, st.st_size, path))
         return out
 
-    def _evict(self) -> None:
-        """Remove the least recently used entries until the cache is within its size."""
+    def _evict(self, written: int) -> None:
+        """After ``written`` bytes were put: remove the least recently used entries until
+        the cache is within its size. The directory is listed again only when the bytes
+        written since the last listing could take it over, or that listing is old (other
+        processes write too)."""
+        with self._lock:
+            self._written += written
+            listed = self._listed
+            if (listed is not None and listed[0] + self._written <= self.max_bytes
+                    and time.monotonic() - listed[1] < RELIST_SECONDS):
+                return
+            self._written = 0
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
-        if total <= self.max_bytes:
-            return
-        for _, size, path in sorted(entries):
-            path.unlink(missing_ok=True)
-            total -= size
-            if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
-                return
+        if total > self.max_bytes:
+            for _, size, path in sorted(entries):
+                path.unlink(missing_ok=True)
+                total -= size
+                if total <= self.max_bytes * 0.9:  # room for a few more before the next sweep
+                    break
+        with self._lock:
+            self._listed = (total, time.monotonic())
 
     def status(self) -> CacheStatus:
         entries = self._entries()
@@ -249,6 +346,7 @@ class LayerCache:
         with self._lock:
             self._memory.clear()
             self._in_memory = 0
+            self._listed = None
         removed = 0
         for _, _, path in self._entries():
             path.unlink(missing_ok=True)
@@ -261,6 +359,12 @@ class LayerCache:
 
 
 _FileId = tuple[int, int, int, int, int]
+# What the writer thread of ``writing_behind`` is given: an entry to write, an event to set
+# once the entries before it are written, or None to end.
+_Queued = tuple[str, bytes, str] | threading.Event | None
+# The caches whose puts in this context are written behind (``writing_behind``).
+_BEHIND: contextvars.ContextVar[tuple[LayerCache, ...]] = contextvars.ContextVar(
+    "layer_cache_writing_behind", default=())
 
 
 def _file_id(path: Path) -> _FileId:

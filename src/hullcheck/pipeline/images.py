@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hullcheck import catalog, filetree
 from hullcheck.catalog import license as catalog_license
+from hullcheck.catalog.dpkg import CopyrightsAhead
 from hullcheck.errors import UsageError
+from hullcheck.filetree.analysis import watching
 from hullcheck.image import Image, Platform, PullOptions, open_image
 from hullcheck.model import Inventory, Layer
 from hullcheck.pipeline.redaction import redactor
@@ -34,10 +36,15 @@ _STORE: contextvars.ContextVar[filetree.IndexStore | None] = contextvars.Context
 def layer_cache(store: filetree.IndexStore | None) -> Iterator[None]:
     """Images read in the block take each layer's index from ``store`` when it has it and
     keep there the ones they read (``hullcheck.layercache.LayerCache``; None: no cache).
-    Licences detected in copyright texts are kept there too (by the text's digest)."""
+    Licences detected in copyright texts are kept there too (by the text's digest). Every
+    entry put in the block is written by its end."""
     token = _STORE.set(store)
+    # A store that can write behind (``LayerCache``) writes while the command goes on: a
+    # cold run's layer index is written as the catalogers run, and by the end of the block.
+    behind = getattr(store, "writing_behind", None)
     try:
-        with catalog_license.detections_in(store):
+        with catalog_license.detections_in(store), \
+                behind() if callable(behind) else contextlib.nullcontext():
             yield
     finally:
         _STORE.reset(token)
@@ -92,10 +99,18 @@ class ImageRead(NamedTuple):
     streamed: catalog.Streamed | None  # binaries found outside the globs (None: not looked)
     # sha256 of Python package files that streamed by: RECORD rows checked by hash
     digests: dict[tuple[int, str], str]
+    # Licence texts being classified in a helper process since they streamed by (None: none)
+    ahead: catalog_license.Ahead | None = None
 
     def inventory(self, scope: str) -> Inventory:
-        return catalog.run(self.tree, self.image.source, scope=scope, streamed=self.streamed,
-                           digests=self.digests)
+        """The catalogers over the tree; the licence helper's answers taken, then it ends."""
+        try:
+            with catalog_license.answers_from(self.ahead):
+                return catalog.run(self.tree, self.image.source, scope=scope,
+                                   streamed=self.streamed, digests=self.digests)
+        finally:
+            if self.ahead is not None:
+                self.ahead.close()
 
 
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
@@ -119,16 +134,25 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     scanner = sink if filetree.layered(sink) else None
     if scanner is not None:
         specs.append(scanner.spec())
-    tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
-                          max_file=req.max_file_size, sinks=specs,
-                          sink=sink if scanner is None else None, store=_STORE.get(),
-                          on_layer=progress.on_layer if progress is not None else None)
+    # The catalogers will run: free-form copyright texts are classified ahead, on another
+    # core, as the layers read here stream by (``catalog.license.Ahead``).
+    ahead = catalog_license.Ahead() if catalog_sinks else None
+    try:
+        with watching(CopyrightsAhead(ahead)) if ahead is not None else contextlib.nullcontext():
+            tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
+                                  max_file=req.max_file_size, sinks=specs,
+                                  sink=sink if scanner is None else None, store=_STORE.get(),
+                                  on_layer=progress.on_layer if progress is not None else None)
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        raise
     if scanner is not None:
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
         return ImageRead(image, tree, None, {})
     return ImageRead(image, tree, catalog.BinarySpec.merge(tree.results("binaries")),
-                     catalog.RecordSpec.merge(tree.results("record-digests")))
+                     catalog.RecordSpec.merge(tree.results("record-digests")), ahead)
 
 
 def _check_scope(scope: str) -> None:
