@@ -48,9 +48,8 @@ def available() -> tuple[str, ...]:
 def _database(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> Any:
     """One hyperscan block-mode database: keyword ``i`` is id ``i`` (caseless literal), gate
     ``j`` is id ``len(keywords) + j``; each reported once per scan. None when a gate does not
-    compile (then nothing is gated). Compiled at a process's first gated scan (~50 ms), and
-    kept: not before the layer workers fork, which left the compiler's freed heap in the
-    parent and ~20 MB more summed over the processes at the peak (bench/README.md)."""
+    compile (then nothing is gated). Compiled at a process's first gated scan (~50 ms) and
+    kept: a run whose layers all come from the cache compiles none."""
     assert _hs is not None
     literal = _hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH
     approximate = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH
