@@ -9,15 +9,20 @@ bench/_images.py). It times, best of N, in this process:
   (tar parsing, binary sniffing, keyword prefilter, rule expressions) plus the config.
 
 Prints MB/s of the scan (uncompressed layer bytes per second), the bytes actually scanned
-(text files) and ``ratio_to_floor``. Target: ratio_to_floor <= 2.
+(text files), the findings by rule (to compare two versions' results), the CPU seconds of
+each side (this process and its layer workers: they move far less with the machine's load
+than wall times), the load average, and ``ratio_to_floor``. Target: ratio_to_floor <= 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from _images import ROOT, debootstrap_archive
@@ -47,6 +52,12 @@ def uncompressed_bytes(layout: Path) -> int:
     return total
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process's threads and of its finished children (layer workers)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("image", nargs="?", type=Path, help="OCI archive or layout directory")
@@ -59,26 +70,37 @@ def main() -> int:
     size = uncompressed_bytes(layout)
     floor_t: list[float] = []
     scan_t: list[float] = []
+    floor_cpu: list[float] = []
+    scan_cpu: list[float] = []
     report = None
+    load = os.getloadavg()[0]
     for _ in range(args.runs):  # interleaved, so machine load hits both alike
+        cpu = cpu_seconds()
         floor_t.append(floor(layout))
-        start = time.perf_counter()
+        floor_cpu.append(cpu_seconds() - cpu)
+        cpu, start = cpu_seconds(), time.perf_counter()
         report, _ = secrets.scan_image(open_image(ref), engine=args.engine)
         scan_t.append(time.perf_counter() - start)
+        scan_cpu.append(cpu_seconds() - cpu)
     assert report is not None
     best = min(scan_t)
     print(json.dumps({
         "image": layout.name,
         "engine": report.engine,
+        "load": [round(load, 1), round(os.getloadavg()[0], 1)],
         "layers_mb": round(size / 1e6, 1),
         "scanned_mb": round(report.bytes_scanned / 1e6, 1),
         "files_scanned": report.files_scanned,
         "skipped": {"binary": report.skipped.binary, "too_large": report.skipped.too_large},
         "findings": len(report.findings),
+        "findings_by_rule": dict(sorted(Counter(f.rule_id for f in report.findings).items())),
         "floor_s": round(min(floor_t), 3),
         "secrets_s": round(best, 3),
+        "floor_cpu_s": round(min(floor_cpu), 3),
+        "secrets_cpu_s": round(min(scan_cpu), 3),
         "mb_per_s": round(size / 1e6 / best, 1),
         "ratio_to_floor": round(best / min(floor_t), 2),
+        "cpu_ratio_to_floor": round(min(scan_cpu) / min(floor_cpu), 2),
     }), flush=True)
     return 0
 

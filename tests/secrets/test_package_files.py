@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hullcheck import pipeline
 from hullcheck.cli.main import main
 from hullcheck.image.writer import Entry, file
+from hullcheck.model import Inventory
 from hullcheck.secrets import SecretReport
 from hullcheck.secrets.model import Confidence
 from tests.fixtures.debootstrap import debootstrap_image, debootstrap_rootfs
@@ -117,3 +119,52 @@ def test_scan_leaves_the_distros_files_out_too(image: str, scanners: str, tmp_pa
     doc = json.loads(capsys.readouterr().out)["secrets"]
     assert {(f["path"], f["ruleId"]) for f in doc["findings"]} == set(USERS)
     assert (doc["skipped"]["packageFiles"], doc["skipped"]["packageFileMatches"]) == (20, 27)
+
+
+def test_the_databases_are_read_without_reading_licences(
+        image: str, default: SecretReport, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the files' digests tell the distro's files: the Debian tree's copyright files are
+    neither classified (free form) nor parsed (DEP-5), ~0.4 CPU-s on the bench's big image."""
+    from hullcheck.catalog import dpkg, license
+
+    classified: list[str] = []
+    parsed: list[str] = []
+    real, real_dep5 = license.classify, dpkg.copyright_licenses
+
+    def counted(text: str) -> license.Detection:
+        classified.append(text)
+        return real(text)
+
+    def counted_dep5(text: str) -> tuple[str, ...]:
+        parsed.append(text)
+        return real_dep5(text)
+
+    monkeypatch.setattr(license, "classify", counted)
+    monkeypatch.setattr(dpkg, "copyright_licenses", counted_dep5)
+    again = pipeline.secrets_scan(pipeline.SecretsRequest(image=image))
+    assert classified == [] and parsed == []
+    assert again.findings == default.findings and again.skipped == default.skipped
+    # Licences are still classified elsewhere in the same process (the switch is scoped).
+    license.detect("Permission is hereby granted, free of charge, to any person")
+    assert len(classified) == 1
+
+
+def test_no_match_in_a_file_no_package_database_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean image (the debootstrap tree: no match anywhere) has nothing for the package
+    databases to tell apart: they are not read at all."""
+    from hullcheck import catalog
+
+    runs: list[object] = []
+    real = catalog.run
+
+    def counted(*args: Any, **kwargs: Any) -> Inventory:
+        runs.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "run", counted)
+    report = pipeline.secrets_scan(pipeline.SecretsRequest(
+        image=debootstrap_image(tmp_path)))
+    assert runs == []
+    assert report.findings == () and report.files_scanned > 1000
+    assert (report.skipped.package_files, report.skipped.package_matches) == (0, 0)

@@ -126,11 +126,28 @@ def detections_in(store: IndexStore | None) -> Iterator[None]:
         _STORE.reset(token)
 
 
+_READING: contextvars.ContextVar[bool] = contextvars.ContextVar("licences_read", default=True)
+
+
+@contextlib.contextmanager
+def unread() -> Iterator[None]:
+    """Licence texts in the block are not read: ``detect`` and ``remembered`` find nothing.
+    For a caller that wants the package databases' files, not their licences (``hullcheck
+    secrets``)."""
+    token = _READING.set(False)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
 def detect(text: str) -> Detection:
     """The licences whose text or notice appears in ``text`` (its first ``MAX_DETECT``
     characters), from the store ``detections_in`` set when it holds them, else from the
     helper ``answers_from`` set when it was given the text, else classified here. Nothing
     found: no ids, confidence 0."""
+    if not _READING.get():
+        return Detection(ids=(), confidence=0.0)
     text = text[:MAX_DETECT]
     store = _STORE.get()
     if store is None:
@@ -149,6 +166,8 @@ def remembered(kind: str, text: str, compute: Callable[[str], tuple[str, ...]]) 
     """``compute(text)`` (licences read from a text, e.g. a DEP-5 file's declared ones), from
     the store ``detections_in`` set when it holds it for this ``kind`` of reading: a warm run
     neither parses the text again nor loads the SPDX licence table to check the names."""
+    if not _READING.get():
+        return ()
     store = _STORE.get()
     if store is None:
         return compute(text)

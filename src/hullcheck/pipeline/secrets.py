@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hullcheck import catalog
+from hullcheck.catalog import license as catalog_license
 from hullcheck.image import PullOptions
 from hullcheck.pipeline.images import Progress, SbomRequest, _redact_config, read_image
 from hullcheck.pipeline.scan import package_databases, secret_report
@@ -33,8 +34,9 @@ class SecretsRequest:
 
 
 def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> SecretReport:
-    """Every file of every layer (deleted ones too), plus Env, Labels and history; the package
-    databases are read on the way to tell the distro's files."""
+    """Every file of every layer (deleted ones too), plus Env, Labels and history; when a
+    file matched, the package databases are read (their files' digests, not licences) to
+    tell the distro's files."""
     from hullcheck import secrets
 
     cfg = secrets.load_config(req.config) if req.config is not None else secrets.SecretConfig()
@@ -45,8 +47,10 @@ def secrets_scan(req: SecretsRequest, progress: Progress | None = None) -> Secre
     databases: Sequence[Cataloger] = () if req.include_package_files else package_databases()
     read = read_image(SbomRequest(image=req.image, platform=req.platform, pull=req.pull),
                       progress, sink=scanner, catalog_sinks=False)
-    inventory = None if req.include_package_files else catalog.run(
-        read.tree, read.image.source, catalogers=databases)
+    inventory = None
+    if databases and scanner.found_in_files:  # else no match for them to tell apart
+        with catalog_license.unread():  # their files' digests are wanted, not licences
+            inventory = catalog.run(read.tree, read.image.source, catalogers=databases)
     return secret_report(scanner, read.tree, read.image, inventory)
 
 

@@ -1,11 +1,15 @@
-"""The keyword prefilter: which rules can match a buffer, in one pass over it.
+"""The prefilter: which rules can match a buffer, in one pass over it.
 
 Every rule declares lower-case keywords; a rule's regular expression runs on a file only
 when one of its keywords occurs in it (in any case). Finding the keywords is the one
 pass over every byte, so it uses the fastest engine available:
 
 * ``hyperscan`` (PyPI wheels, x86-64): all keywords in one caseless literal database;
-* ``re2`` (``google-re2``, PyPI wheels): a caseless ``re2.Set``, one DFA for all;
+  for files (``gated``) also each built-in rule's *gate*: a pattern that matches wherever
+  the rule's expression does, compiled in hyperscan's prefilter mode (which may match more
+  than the pattern, never less), so a rule whose keyword occurs but whose gate does not
+  (``curl`` without ``-u``, ``://`` without ``user:password@``) is not run at all;
+* ``re2`` (``google-re2``, PyPI wheels): a caseless ``re2.Set``, one DFA for all keywords;
 * otherwise plain Python: ``bytes.lower()`` once, then ``in`` per keyword.
 
 Fastest first; ``bench/secret_scan.py --engine`` compares them on a real image.
@@ -13,6 +17,7 @@ Fastest first; ``bench/secret_scan.py --engine`` compares them on a real image.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -30,6 +35,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     _re2 = None
 
 ENGINES = ("hyperscan", "re2", "python")
+_UNSET = object()
 
 
 def available() -> tuple[str, ...]:
@@ -38,11 +44,36 @@ def available() -> tuple[str, ...]:
     return tuple(e for e in ENGINES if have[e])
 
 
-class Prefilter:
-    """``hits(data)`` → indices of the keywords (as given) present in ``data``, any case."""
+@functools.lru_cache(maxsize=8)
+def _database(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> Any:
+    """One hyperscan block-mode database: keyword ``i`` is id ``i`` (caseless literal), gate
+    ``j`` is id ``len(keywords) + j``; each reported once per scan. None when a gate does not
+    compile (then nothing is gated). Compiled at a process's first gated scan (~50 ms) and
+    kept: a run whose layers all come from the cache compiles none."""
+    assert _hs is not None
+    literal = _hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH
+    approximate = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH
+    db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=[re.escape(k) for k in keywords] + [g.encode() for g in gates],
+                   ids=list(range(len(keywords) + len(gates))),
+                   flags=[literal] * len(keywords) + [approximate] * len(gates))
+    except _hs.error:
+        if not gates:
+            raise
+        return None
+    return db
 
-    def __init__(self, keywords: Sequence[str], engine: str | None = None) -> None:
+
+class Prefilter:
+    """``hits(data)`` → indices of the keywords (as given) present in ``data``, any case;
+    with ``gated=True`` and hyperscan, also ``len(keywords) + j`` for each of ``gates`` that
+    matches somewhere in it (``gating`` tells whether gates are reported at all)."""
+
+    def __init__(self, keywords: Sequence[str], engine: str | None = None,
+                 gates: Sequence[str] = ()) -> None:
         self.keywords = tuple(k.lower().encode() for k in keywords)
+        self.gates = tuple(gates)
         if engine is None:
             engine = available()[0]
         if engine not in available():
@@ -50,15 +81,9 @@ class Prefilter:
         self.engine = engine
         self._local = threading.local()
         self._db: Any = None
+        self._gated: Any = _UNSET
         if engine == "hyperscan" and self.keywords:
-            assert _hs is not None
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(
-                expressions=[re.escape(k) for k in self.keywords],
-                ids=list(range(len(self.keywords))),
-                flags=[_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH] * len(self.keywords),
-            )
-            self._db = db
+            self._db = _database(self.keywords, ())
         self._set: Any = None
         if engine == "re2" and self.keywords:
             assert _re2 is not None
@@ -70,26 +95,39 @@ class Prefilter:
             rset.Compile()
             self._set = rset
 
-    def hits(self, data: bytes) -> set[int]:
+    @property
+    def gating(self) -> bool:
+        """Whether ``hits(data, gated=True)`` reports the gates (hyperscan, and they compile)."""
+        return self._gated_db() is not None
+
+    def _gated_db(self) -> Any:
+        if self._gated is _UNSET:
+            self._gated = (_database(self.keywords, self.gates)
+                           if self._db is not None and self.gates else None)
+        return self._gated
+
+    def hits(self, data: bytes, *, gated: bool = False) -> set[int]:
         if not self.keywords:
             return set()
         if self._db is not None:
-            return self._hits_hyperscan(data)
+            db = self._gated_db() if gated else None
+            return self._hits_hyperscan(data, db if db is not None else self._db)
         if self._set is not None:
             return set(self._set.Match(data) or ())
         lowered = data.lower()
         return {i for i, k in enumerate(self.keywords) if k in lowered}
 
-    def _hits_hyperscan(self, data: bytes) -> set[int]:
+    def _hits_hyperscan(self, data: bytes, db: Any) -> set[int]:
         assert _hs is not None
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:  # scratch space is per thread
-            scratch = _hs.Scratch(self._db)
-            self._local.scratch = scratch
+        local = self._local
+        scratch = getattr(local, "gated" if db is not self._db else "plain", None)
+        if scratch is None:  # scratch space is per thread and database
+            scratch = _hs.Scratch(db)
+            setattr(local, "gated" if db is not self._db else "plain", scratch)
         found: set[int] = set()
 
         def on_match(id_: int, start: int, end: int, flags: int, ctx: object) -> None:
             found.add(id_)
 
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
         return found
