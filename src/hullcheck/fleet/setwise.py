@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hullcheck.errors import DatabaseError
-from hullcheck.fleet import scans
+from hullcheck.fleet import queries, scans
 from hullcheck.fleet import schema as t
 from hullcheck.fleet.model import JSON, EventType
 from hullcheck.fleet.sql import chunks, upsert
@@ -93,11 +93,93 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
     ``build``, in the caller's transaction (the images locked and marked matched against
     ``build``, as ``scans.apply_rematches`` does)."""
     pg = conn.dialect.name == "postgresql"
-    out = Written()
     present = scans.lock_images(conn, scopes, build=build, now=now)
     if not present:
-        return out
+        return Written()
     _scope(conn, {d: scopes[d] for d in present}, pg)
+    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
+
+
+def mark_named(conn: Connection, keys: Sequence[tuple[str, str]], *, old: str,
+               marker: str) -> None:
+    """The scanned images matched against ``old`` holding a package ``keys`` names
+    (``queries.named_keys``) await a range re-match: their ``matched_build`` becomes
+    ``marker``. One UPDATE per 2,000 names, whatever the images."""
+    i, p = t.images.c, t.packages.c
+    for batch in chunks(list(keys), 2_000):
+        holding = sa.select(p.image_digest).where(queries.named(batch))
+        conn.execute(t.images.update().where(i.matched_build == old, i.status == "scanned",
+                                             i.digest.in_(holding))
+                     .values(matched_build=marker))
+
+
+def ranges(conn: Connection, marker: str, size: int) -> list[tuple[str, str]]:
+    """(first, last) digests of consecutive runs of ``size`` images whose
+    ``matched_build`` is ``marker``: the range re-match jobs (only digests are read)."""
+    i = t.images.c
+    digests = conn.execute(sa.select(i.digest).where(i.matched_build == marker)
+                           .order_by(i.digest).execution_options(yield_per=20_000)).scalars()
+    out: list[tuple[str, str]] = []
+    first = last = ""
+    for n, digest in enumerate(digests):
+        if n % size == 0:
+            if n:
+                out.append((first, last))
+            first = digest
+        last = digest
+    if first:
+        out.append((first, last))
+    return out
+
+
+def apply_range(conn: Connection, first: str, last: str, keys: Sequence[tuple[str, str]], *,
+                marker: str, build: str, now: dt.datetime, route: Router | None,
+                reason: str) -> Written:
+    """Re-match the images from ``first`` to ``last`` (digests) still awaiting ``marker``,
+    on the purls ``keys`` names in them (found here, in SQL), from the entry matches of
+    ``build``, in the caller's transaction: as ``apply``, but the scope never leaves the
+    database. The images are locked in digest order and marked matched against ``build``."""
+    pg = conn.dialect.name == "postgresql"
+    i = t.images.c
+    present = list(conn.execute(
+        sa.select(i.digest).where(i.digest >= first, i.digest <= last,
+                                  i.matched_build == marker)
+        .order_by(i.digest).with_for_update()).scalars())
+    if not present:
+        return Written()
+    conn.execute(t.images.update().where(i.digest >= first, i.digest <= last,
+                                         i.matched_build == marker)
+                 .values(matched_build=build))
+    scans.note_build(conn, build, now)
+    _scope_named(conn, present, keys, pg)
+    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
+
+
+def _scope_named(conn: Connection, digests: list[str], keys: Sequence[tuple[str, str]],
+                 pg: bool) -> None:
+    """rm_images (``digests``) and rm_scope: their (image, purl) pairs whose package
+    (ecosystem, name) or (ecosystem, source name) is in ``keys``, joined in the database."""
+    _temp(conn, "rm_images", "(digest TEXT PRIMARY KEY)", pg)
+    _copy(conn, "rm_images", ("digest",), [(d,) for d in digests], pg)
+    _analyze(conn, "rm_images", pg)
+    _temp(conn, "rm_names", "(name_key TEXT NOT NULL, ecosystem TEXT NOT NULL, "
+                            "PRIMARY KEY (name_key, ecosystem))", pg)
+    _copy(conn, "rm_names", ("name_key", "ecosystem"), sorted(set(keys)), pg)
+    _analyze(conn, "rm_names", pg)
+    _temp(conn, "rm_scope", "(image_digest TEXT NOT NULL, purl TEXT NOT NULL, "
+                            "PRIMARY KEY (image_digest, purl))", pg)
+    by = ("SELECT p.image_digest, p.purl FROM rm_images i CROSS JOIN packages p "
+          "JOIN rm_names n ON n.name_key = p.{0} AND n.ecosystem = p.ecosystem "
+          "WHERE p.image_digest = i.digest")
+    conn.exec_driver_sql("INSERT INTO rm_scope (image_digest, purl) "
+                         f"{by.format('name_key')} UNION {by.format('source_key')}")
+    _analyze(conn, "rm_scope", pg)
+
+
+def _apply(conn: Connection, *, build: str, now: dt.datetime, route: Router | None,
+           reason: str, pg: bool) -> Written:
+    """The diff and the writes of the images of rm_images on the pairs of rm_scope."""
+    out = Written()
     b = _quote(build)
     try:
         _packages(conn, pg)
@@ -120,7 +202,8 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
         out.changed, out.events = digests, events
     finally:
         if not pg:  # PostgreSQL drops them at commit (ON COMMIT DROP)
-            for name in ("rm_scope", "rm_images", "rm_pkg", "rm_new", "rm_diff", "rm_ctx"):
+            for name in ("rm_scope", "rm_images", "rm_names", "rm_pkg", "rm_new", "rm_diff",
+                         "rm_ctx"):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return out
 
