@@ -292,11 +292,15 @@ def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str
         assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
         jobs = _queued_rematches(svc)
         assert len(jobs) == 3
+        spans = [tuple(j["range"]) for j in jobs]  # the workers split the images by range
+        assert spans == sorted(spans) and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
+        assert [d for d in sorted(digests) if spans[0][0] <= d <= spans[-1][1]] == \
+            sorted(digests)
         matched: list[int] = []
 
         def worker(mine: list[dict[str, Any]]) -> None:
             for args in mine:
-                matched.append(_rematch(svc, [(d, p) for d, p in args["images"]], build)[1])
+                matched.append(_ranged(svc, args, build)[1])
 
         threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
         for th in threads:
@@ -310,6 +314,46 @@ def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
+    """A range job's work with a fresh judge: (SQL statements, packages matched)."""
+    first, last = args["range"]
+    keys = [(k, e) for k, e in args["names"]]
+    return _counting(svc, lambda judge: advisories.rematch_range(
+        svc.ctx, judge, first, last, keys, build=build))
+
+
+def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothing(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan marks the delta's images in SQL and queues jobs carrying the delta's names
+    and a range of digests (no purls); a range of 2 images and one of 10 cost the same
+    statements, match nothing (the plan matched each distinct entry once), and end where
+    the per-image oracle does."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        monkeypatch.setattr(advisories, "BATCH", 2)
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 12
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 6 and all("images" not in j and "range" in j for j in jobs)
+        names = jobs[0]["names"]
+        few = _ranged(svc, jobs[0], build)
+        many = _ranged(svc, {"names": names, "range": [digests[2], digests[-1]]}, build)
+        after = snapshot(svc, digests)
+        assert all(after[d] != before[d] for d in digests)  # every image was re-matched
+        consistent(svc.store)
+        assert many[0] == few[0]  # statements: independent of the images in the range
+        assert many[1] == few[1] == 0  # the jobs match nothing: they diff in SQL
+        written = events(svc)
+        drain(svc)  # the queued jobs find their images done: nothing changes
+        assert events(svc) == written and snapshot(svc, digests) == after
+        advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == after
 
 
 def diff_scope(svc: Service) -> Scope:

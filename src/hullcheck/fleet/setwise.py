@@ -96,6 +96,7 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
     present = scans.lock_images(conn, scopes, build=build, now=now)
     if not present:
         return Written()
+    _memory(conn, pg)
     _scope(conn, {d: scopes[d] for d in present}, pg)
     return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
 
@@ -151,14 +152,28 @@ def apply_range(conn: Connection, first: str, last: str, keys: Sequence[tuple[st
                                          i.matched_build == marker)
                  .values(matched_build=build))
     scans.note_build(conn, build, now)
+    _memory(conn, pg)
     _scope_named(conn, present, keys, pg)
-    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
+    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg,
+                  packaged=True)
+
+
+WORK_MEM = "64MB"  # a job's sorts and hashes (tens of thousands of rows) stay in memory
+
+
+def _memory(conn: Connection, pg: bool) -> None:
+    """PostgreSQL's memory for this transaction's sorts and hash joins: the default (4MB)
+    spills a job's window sort and hashed entry matches to disk."""
+    if pg:
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
 
 
 def _scope_named(conn: Connection, digests: list[str], keys: Sequence[tuple[str, str]],
                  pg: bool) -> None:
-    """rm_images (``digests``) and rm_scope: their (image, purl) pairs whose package
-    (ecosystem, name) or (ecosystem, source name) is in ``keys``, joined in the database."""
+    """rm_images (``digests``), rm_pkg and rm_scope, in one pass over the images' package
+    rows: the rows whose purl is, in their image, the purl of a row whose (ecosystem, name)
+    or (ecosystem, source name) is in ``keys`` (the scope the per-image oracle decodes),
+    and those (image, purl) pairs."""
     _temp(conn, "rm_images", "(digest TEXT PRIMARY KEY)", pg)
     _copy(conn, "rm_images", ("digest",), [(d,) for d in digests], pg)
     _analyze(conn, "rm_images", pg)
@@ -166,23 +181,34 @@ def _scope_named(conn: Connection, digests: list[str], keys: Sequence[tuple[str,
                             "PRIMARY KEY (name_key, ecosystem))", pg)
     _copy(conn, "rm_names", ("name_key", "ecosystem"), sorted(set(keys)), pg)
     _analyze(conn, "rm_names", pg)
+    # The images' rows once (a CTE used twice), the named ones' (image, purl) pairs found
+    # by hash (no sort of every row), then every row on those pairs.
+    _temp(conn, "rm_pkg", """AS WITH r AS (
+          SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type,
+                 CASE WHEN a.name_key IS NULL AND b.name_key IS NULL THEN 0 ELSE 1 END AS hit
+          FROM rm_images i CROSS JOIN packages p
+          LEFT JOIN rm_names a ON a.name_key = p.name_key AND a.ecosystem = p.ecosystem
+          LEFT JOIN rm_names b ON b.name_key = p.source_key AND b.ecosystem = p.ecosystem
+          WHERE p.image_digest = i.digest)
+        SELECT id, image_digest, purl, entry_hash, type FROM r
+        WHERE EXISTS (SELECT 1 FROM r h WHERE h.hit = 1 AND h.image_digest = r.image_digest
+                      AND h.purl = r.purl)""", pg)
+    _analyze(conn, "rm_pkg", pg)
     _temp(conn, "rm_scope", "(image_digest TEXT NOT NULL, purl TEXT NOT NULL, "
                             "PRIMARY KEY (image_digest, purl))", pg)
-    by = ("SELECT p.image_digest, p.purl FROM rm_images i CROSS JOIN packages p "
-          "JOIN rm_names n ON n.name_key = p.{0} AND n.ecosystem = p.ecosystem "
-          "WHERE p.image_digest = i.digest")
     conn.exec_driver_sql("INSERT INTO rm_scope (image_digest, purl) "
-                         f"{by.format('name_key')} UNION {by.format('source_key')}")
+                         "SELECT DISTINCT image_digest, purl FROM rm_pkg")
     _analyze(conn, "rm_scope", pg)
 
 
 def _apply(conn: Connection, *, build: str, now: dt.datetime, route: Router | None,
-           reason: str, pg: bool) -> Written:
+           reason: str, pg: bool, packaged: bool = False) -> Written:
     """The diff and the writes of the images of rm_images on the pairs of rm_scope."""
     out = Written()
     b = _quote(build)
     try:
-        _packages(conn, pg)
+        if not packaged:
+            _packages(conn, pg)
         _guard(conn, build)
         _incoming(conn, b, pg)
         _diff(conn, b, pg)
@@ -344,9 +370,9 @@ def _diff(conn: Connection, b: str, pg: bool) -> None:
         UNION ALL
         SELECT f.image_digest, f.advisory_id, f.package_purl, NULL, 'fixed', f.id, f.severity,
           f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL
-        FROM rm_images i CROSS JOIN findings f
-        JOIN rm_scope s ON s.image_digest = f.image_digest AND s.purl = f.package_purl
-        WHERE f.image_digest = i.digest AND f.state = 'open' AND NOT EXISTS (
+        FROM rm_scope s JOIN findings f
+          ON f.image_digest = s.image_digest AND f.package_purl = s.purl
+        WHERE f.state = 'open' AND NOT EXISTS (
           SELECT 1 FROM rm_new n WHERE n.image_digest = f.image_digest
             AND n.advisory_id = f.advisory_id AND n.package_purl = f.package_purl)""", pg)  # noqa: S608
     _analyze(conn, "rm_diff", pg)
