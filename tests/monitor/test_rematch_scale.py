@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -293,7 +294,7 @@ def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str
         jobs = _queued_rematches(svc)
         assert len(jobs) == 3
         spans = [tuple(j["range"]) for j in jobs]  # the workers split the images by range
-        assert spans == sorted(spans) and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
+        assert spans == sorted(spans) and all(a[1] < b[0] for a, b in itertools.pairwise(spans))
         assert [d for d in sorted(digests) if spans[0][0] <= d <= spans[-1][1]] == \
             sorted(digests)
         matched: list[int] = []
@@ -367,3 +368,41 @@ def _queued_rematches(svc: Service) -> list[dict[str, Any]]:
         found = conn.execute(sa.text(
             f"SELECT args FROM {table} WHERE {column} = 'rematch' ORDER BY id")).scalars().all()
     return [a if isinstance(a, dict) else json.loads(a) for a in found]
+
+
+def test_a_range_job_judges_alone_rows_without_a_shared_match_and_triaged_images(
+        tmp_path: Path, database_url: str | None) -> None:
+    """A range job first tries the set-wise write; an image holding rows stored before
+    entry hashes makes it write nothing (``setwise.Unserved``) and read the packages, then
+    judge that image (and one with a VEX decision) from its SBOM while the others share;
+    all end as the per-image oracle says."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
+        with svc.store.write() as conn:
+            conn.execute(sa.text("UPDATE packages SET entry_hash = NULL WHERE image_digest = :d"),
+                         {"d": digests[0]})
+        first = svc.image(digests[2])
+        assert first is not None and first.findings
+        # A Debian tracker finding: still open after the edit (the PyPI ones end fixed).
+        advisory = next(f.finding.advisory_id for f in first.findings
+                        if f.finding.package_purl.startswith("pkg:deb/"))
+        svc.triage(TriageDecision(scope=TriageScope.IMAGE, target=digests[2],
+                                  advisory_id=advisory, action=TriageAction.VEX,
+                                  vex_status="not_affected",
+                                  vex_justification="vulnerable_code_not_present",
+                                  reason="not reachable"), actor="test")
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
+        [job] = [j for j in _queued_rematches(svc) if "range" in j]
+        _, matched = _ranged(svc, job, build)
+        delta = snapshot(svc, digests)
+        assert matched > 0  # the images judged alone were matched from their SBOMs
+        assert delta[digests[0]] != before[digests[0]]
+        assert {row[7] for row in delta[digests[2]] if row[0] == advisory} == {True}
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta

@@ -291,6 +291,12 @@ def _packages(conn: Connection, pg: bool) -> None:
     _analyze(conn, "rm_pkg", pg)
 
 
+class Unserved(DatabaseError):
+    """A range re-match met scoped packages no stored entry match of its build serves
+    (rows without an entry hash, programs found by version string, entries not matched
+    yet): nothing was written; the job reads them and judges those images on its own."""
+
+
 def _guard(conn: Connection, build: str) -> None:
     """Every scoped package has an entry matched for ``build`` (the job checked it before
     its write; a rescan or a newer update may have changed that since: then the job fails
@@ -300,9 +306,9 @@ def _guard(conn: Connection, build: str) -> None:
         "ON e.build = :build AND e.entry_hash = k.entry_hash "
         "WHERE e.entry_hash IS NULL OR k.type = 'generic'"), {"build": build}).scalar_one()
     if missing:
-        raise DatabaseError(f"re-match of build {build}: {missing} package(s) without a shared "
-                            "match (rescanned, or a newer advisory update dropped them?)",
-                            hint="the job is retried")
+        raise Unserved(f"re-match of build {build}: {missing} package(s) without a shared "
+                       "match (rescanned, or a newer advisory update dropped them?)",
+                       hint="the job is retried")
 
 
 # The scoped package rows (with WHERE p.image_digest = i.digest): each image's packages by
@@ -362,14 +368,15 @@ def _diff(conn: Connection, b: str, pg: bool) -> None:
           f.id AS old_id, f.severity AS old_severity, f.suppressed AS old_suppressed,
           CASE WHEN f.id IS NULL OR {renamed} THEN 1 ELSE 0 END AS renamed,
           m.severity AS severity, m.suppressed AS suppressed, m.severity AS ev_severity,
-          CAST(NULL AS TEXT) AS changes, CAST(NULL AS BIGINT) AS event_id
+          CAST(NULL AS TEXT) AS changes, CAST(NULL AS BIGINT) AS event_id,
+          CAST(NULL AS BIGINT) AS new_id
         FROM rm_new n JOIN {_match(b, row="n")}
         LEFT JOIN findings f ON f.image_digest = n.image_digest
           AND f.advisory_id = n.advisory_id AND f.package_purl = n.package_purl
         WHERE f.id IS NULL OR f.state = 'fixed' OR {significant} OR {other}
         UNION ALL
         SELECT f.image_digest, f.advisory_id, f.package_purl, NULL, 'fixed', f.id, f.severity,
-          f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL
+          f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL, NULL
         FROM rm_scope s JOIN findings f
           ON f.image_digest = s.image_digest AND f.package_purl = s.purl
         WHERE f.state = 'open' AND NOT EXISTS (
@@ -425,12 +432,12 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     columns = ", ".join(_COLUMNS)
     values = ", ".join(f"m.{c}" for c in _COLUMNS)
     when = {"now": now}
+    _finding_ids(conn, pg)
     conn.execute(_timed(
-        f"INSERT INTO findings (image_digest, advisory_id, package_purl, {columns}, state, "  # noqa: S608
-        f"first_seen, fixed_at, updated_at) SELECT d.image_digest, d.advisory_id, "
-        f"d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
-        f"JOIN {_match(b)} WHERE d.kind = 'new' "
-        "ORDER BY d.image_digest, d.advisory_id, d.package_purl"), when)
+        f"INSERT INTO findings (id, image_digest, advisory_id, package_purl, {columns}, "  # noqa: S608
+        f"state, first_seen, fixed_at, updated_at) SELECT d.new_id, d.image_digest, "
+        f"d.advisory_id, d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
+        f"JOIN {_match(b)} WHERE d.kind = 'new' ORDER BY d.new_id"), when)
     sets = ", ".join(f"{c} = m.{c}" for c in _COLUMNS)
     conn.execute(_timed(
         f"UPDATE findings SET state = 'open', fixed_at = NULL, updated_at = :now, {sets} "  # noqa: S608
@@ -445,10 +452,31 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     expand = ("json_array_elements_text(m.names) AS j(value)" if pg
               else "json_each(m.names) AS j")
     conn.exec_driver_sql(
-        "INSERT INTO finding_names (finding_id, name) SELECT DISTINCT f.id, j.value "  # noqa: S608
-        f"FROM rm_diff d JOIN {_match(b)} JOIN findings f ON f.image_digest = d.image_digest "
-        f"AND f.advisory_id = d.advisory_id AND f.package_purl = d.package_purl, {expand} "
+        "INSERT INTO finding_names (finding_id, name) "  # noqa: S608
+        f"SELECT DISTINCT {_FINDING_ID}, j.value FROM rm_diff d JOIN {_match(b)}, {expand} "
         "WHERE d.renamed = 1")
+
+
+_FINDING_ID = "COALESCE(d.new_id, d.old_id)"  # the finding a row of rm_diff writes
+
+
+def _finding_ids(conn: Connection, pg: bool) -> None:
+    """The ids of the findings to insert, taken now in key order (their names and history
+    rows then quote them without looking the findings up again by key)."""
+    key = "image_digest, advisory_id, package_purl"
+    if pg:
+        taken = ("SELECT k.*, nextval(pg_get_serial_sequence('findings', 'id')) AS id "  # noqa: S608
+                 f"FROM (SELECT {key} FROM rm_diff WHERE kind = 'new' ORDER BY {key}) k")
+    else:  # SQLite: this transaction holds the write lock
+        top = max(conn.execute(sa.select(sa.func.max(t.findings.c.id))).scalar() or 0,
+                  conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = "
+                                       "'findings'")).scalar() or 0)
+        taken = (f"SELECT {key}, {int(top)} + ROW_NUMBER() OVER (ORDER BY {key}) AS id "  # noqa: S608
+                 "FROM rm_diff WHERE kind = 'new'")
+    conn.exec_driver_sql(
+        f"UPDATE rm_diff SET new_id = x.id FROM ({taken}) x WHERE rm_diff.kind = 'new' "  # noqa: S608
+        "AND rm_diff.image_digest = x.image_digest AND rm_diff.advisory_id = x.advisory_id "
+        "AND rm_diff.package_purl = x.package_purl")
 
 
 def _timed(sql: str) -> Any:
@@ -502,9 +530,8 @@ def _write_events(conn: Connection, b: str, now: dt.datetime, reason: str, pg: b
                "WHEN 'fixed' THEN 'fixed' ELSE 'changed' END")
     conn.execute(_timed(
         "INSERT INTO finding_history (finding_id, at, change, reason, details) "  # noqa: S608
-        f"SELECT f.id, :now, {history}, :reason, {details} FROM rm_diff d "
-        "JOIN findings f ON f.image_digest = d.image_digest AND f.advisory_id = d.advisory_id "
-        f"AND f.package_purl = d.package_purl WHERE d.{_EVENTFUL} ORDER BY d.event_id"
+        f"SELECT {_FINDING_ID}, :now, {history}, :reason, {details} FROM rm_diff d "
+        f"WHERE d.{_EVENTFUL} ORDER BY d.event_id"
     ).bindparams(reason=reason), {"now": now})
 
 

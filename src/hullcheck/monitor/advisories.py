@@ -246,6 +246,9 @@ def rematch_images(ctx: Context, judge: convert.Judge,
         _write(ctx, work, shared, read.repositories, build=build)
 
 
+Span = tuple[str, str, list[tuple[str, str]], str]  # first, last, names, marker
+
+
 def rematch_range(ctx: Context, judge: convert.Judge, first: str, last: str,
                   keys: list[tuple[str, str]], *, build: str) -> None:
     """Re-match the images from ``first`` to ``last`` the plan marked (``DELTA`` + build)
@@ -253,13 +256,30 @@ def rematch_range(ctx: Context, judge: convert.Judge, first: str, last: str,
     ``rematch_images``, the images needing their own judgement (triage decisions, a config
     with VEX documents or ignore rules, a package no stored match serves) judged from their
     SBOM, every other one diffed set-wise in one transaction (``setwise.apply_range``)."""
-    from hullcheck.fleet import queries
-
     marker = DELTA + build
+    span = (first, last, keys, marker)
+    # The common case first: every scoped package is served by a stored match (the plan
+    # matched them all), which the write checks; else nothing is written and the packages
+    # are read (a few rows) to match or judge alone what they need.
+    read = _read_range(ctx, first, last, keys, build=build, marker=marker, packages=False)
+    try:
+        _range_write(ctx, judge, read, keys, build=build, span=span)
+        return
+    except setwise.Unserved:
+        pass
     read = _read_range(ctx, first, last, keys, build=build, marker=marker)
     if read.missing:
         match_entries(ctx, judge, build, read.missing)
         read = _read_range(ctx, first, last, keys, build=build, marker=marker)
+    _range_write(ctx, judge, read, keys, build=build, span=span)
+
+
+def _range_write(ctx: Context, judge: convert.Judge, read: _Read, keys: list[tuple[str, str]],
+                 *, build: str, span: Span) -> None:
+    """The images of ``read`` needing their own judgement judged from their SBOM, and the
+    range written set-wise, in one transaction."""
+    from hullcheck.fleet import queries
+
     alone = sorted(d for d in read.repositories if read.decisions_of(d) or judge.marks_config
                    or d in read.unshared or d in read.lacking)
     work: list[scans.Rematched] = []
@@ -274,12 +294,11 @@ def rematch_range(ctx: Context, judge: convert.Judge, first: str, last: str,
             marks = convert.triage_marks(read.decisions_of(digest), digest)
             work.append(scans.Rematched(digest, convert.finding_rows(
                 judge(inv, marks, today=today), inv), purls))
-    _write(ctx, work, {}, read.repositories, build=build,
-           span=(first, last, keys, marker))
+    _write(ctx, work, {}, read.repositories, build=build, span=span)
 
 
 def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]], *,
-                build: str, marker: str) -> _Read:
+                build: str, marker: str, packages: bool = True) -> _Read:
     """``_read`` of the images in a range awaiting ``marker``, their scope found by name:
     the repositories, triage decisions and the scoped package rows no stored match of
     ``build`` serves (a few rows), in one read transaction."""
@@ -296,7 +315,7 @@ def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]]
     with ctx.store.read() as conn:
         out.repositories.update(conn.execute(sa.select(i.digest, i.repository)
                                              .where(waiting)).all())
-        for names in chunks(keys, 2_000):
+        for names in chunks(keys if packages else [], 2_000):
             for r in conn.execute(
                     sa.select(p.image_digest, p.purl, p.type, p.entry_hash)
                     .join(t.images, i.digest == p.image_digest)
@@ -315,9 +334,6 @@ def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]]
     for n, d in enumerate(found):
         out.decisions[(d.scope, d.target)].append((n, d))
     return out
-
-
-Span = tuple[str, str, list[tuple[str, str]], str]  # first, last, names, marker
 
 
 def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str]],
