@@ -183,16 +183,16 @@ def _scope_named(conn: Connection, digests: list[str], keys: Sequence[tuple[str,
     _analyze(conn, "rm_names", pg)
     # The images' rows once (a CTE used twice), the named ones' (image, purl) pairs found
     # by hash (no sort of every row), then every row on those pairs.
-    _temp(conn, "rm_pkg", """AS WITH r AS (
+    _temp(conn, "rm_pkg", f"""AS WITH r AS (
           SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type,
                  CASE WHEN a.name_key IS NULL AND b.name_key IS NULL THEN 0 ELSE 1 END AS hit
           FROM rm_images i CROSS JOIN packages p
           LEFT JOIN rm_names a ON a.name_key = p.name_key AND a.ecosystem = p.ecosystem
           LEFT JOIN rm_names b ON b.name_key = p.source_key AND b.ecosystem = p.ecosystem
-          WHERE p.image_digest = i.digest)
+          WHERE p.image_digest = i.digest AND {_within(digests)})
         SELECT id, image_digest, purl, entry_hash, type FROM r
         WHERE EXISTS (SELECT 1 FROM r h WHERE h.hit = 1 AND h.image_digest = r.image_digest
-                      AND h.purl = r.purl)""", pg)
+                      AND h.purl = r.purl)""", pg)  # noqa: S608
     _analyze(conn, "rm_pkg", pg)
     _temp(conn, "rm_scope", "(image_digest TEXT NOT NULL, purl TEXT NOT NULL, "
                             "PRIMARY KEY (image_digest, purl))", pg)
@@ -284,10 +284,21 @@ def _scope(conn: Connection, scopes: Mapping[str, Sequence[str]], pg: bool) -> N
     _analyze(conn, "rm_images", pg)
 
 
+def _within(digests: Sequence[str]) -> str:
+    """``p.image_digest`` between the first and the last of ``digests``: PostgreSQL may
+    merge-join the images with the packages' digest index, which then starts at the first
+    image, not at the index's start (a job late in the fleet read every row before it)."""
+    return (f"p.image_digest BETWEEN '{_quote(min(digests))}' "
+            f"AND '{_quote(max(digests))}'")
+
+
 def _packages(conn: Connection, pg: bool) -> None:
     """rm_pkg: the scoped package rows (id, image, purl, entry hash, type)."""
+    digests = list(conn.execute(sa.text("SELECT min(digest), max(digest) FROM rm_images")
+                                ).one())
     _temp(conn, "rm_pkg", f"""AS SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type
-        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest""", pg)  # noqa: S608
+        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest
+        AND {_within(digests)}""", pg)  # noqa: S608
     _analyze(conn, "rm_pkg", pg)
 
 
