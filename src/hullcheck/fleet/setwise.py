@@ -151,7 +151,8 @@ def apply_range(conn: Connection, first: str, last: str, keys: Sequence[tuple[st
     conn.execute(t.images.update().where(i.digest >= first, i.digest <= last,
                                          i.matched_build == marker)
                  .values(matched_build=build))
-    scans.note_build(conn, build, now)
+    # No ``note_build`` here: the plan noted the build; its row, upserted by every job,
+    # would be locked until the job commits, and the workers' jobs would run one at a time.
     _memory(conn, pg)
     _scope_named(conn, present, keys, pg)
     return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg,
