@@ -737,6 +737,7 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
         figures[f"{r.kind}_images_{r.workers}w"] = r.images
         figures[f"{r.kind}_plan_seconds_{r.workers}w"] = round(r.plan_seconds, 2)
         figures[f"{r.kind}_load_{r.workers}w"] = [round(x, 1) for x in r.load]
+        figures[f"{r.kind}_digest_{r.workers}w"] = r.digest[:16]  # compared across runs
         if scale != 1.0:
             figures[f"{r.kind}_seconds_{r.workers}w_measured"] = round(r.seconds, 2)
         if r.kind == "delta":

@@ -410,10 +410,10 @@ def test_a_range_job_judges_alone_rows_without_a_shared_match_and_triaged_images
 
 def test_a_range_jobs_transaction_locks_only_its_own_images(
         tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two workers' range jobs run at once: while one job's write transaction is open, the
-    rows every job would write (the build's ``advisory_builds`` row) and the other range's
-    images are not locked (PostgreSQL, NOWAIT from another connection); both ranges end as
-    the per-image oracle says."""
+    """Two workers' range jobs run at once: while a job's write transaction is open, the
+    row every job would write (the build's ``advisory_builds`` row) is not locked
+    (PostgreSQL, NOWAIT from another connection, checked inside the job's transaction);
+    both ranges end as the per-image oracle says."""
     monkeypatch.setattr(advisories, "BATCH", 2)
     with _service(tmp_path, database_url) as svc:
         digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
@@ -422,18 +422,21 @@ def test_a_range_jobs_transaction_locks_only_its_own_images(
         build = svc.ctx.build_id()
         assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
         first, second = [j for j in _queued_rematches(svc) if "range" in j]
-        keys = [(k, e) for k, e in first["names"]]
-        with svc.store.write() as conn:
-            written = setwise.apply_range(
-                conn, *first["range"], keys, marker=advisories.DELTA + build, build=build,
-                now=svc.ctx.clock(), route=None, reason="test")
-            assert written.changed == digests[:2]
+        apply_range = setwise.apply_range
+        checked: list[list[str]] = []
+
+        def checking(conn: sa.Connection, *args: Any, **kwargs: Any) -> setwise.Written:
+            written = apply_range(conn, *args, **kwargs)  # the job's transaction is open
+            checked.append(written.changed)
             if svc.ctx.postgresql:
                 with svc.store.engine.connect() as other, other.begin():
                     other.execute(sa.text("SELECT build_id FROM advisory_builds FOR UPDATE "
                                           "NOWAIT"))
-                    other.execute(sa.text("SELECT digest FROM images WHERE digest >= :a "
-                                          "FOR UPDATE NOWAIT"), {"a": second["range"][0]})
+            return written
+
+        monkeypatch.setattr(setwise, "apply_range", checking)
+        _ranged(svc, first, build)
+        assert checked == [digests[:2]]
         _ranged(svc, second, build)
         delta = snapshot(svc, digests)
         written_events = events(svc)
