@@ -36,6 +36,7 @@ server (tests/fixtures/postgres.py) unless ``--database-url`` names an empty dat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -432,6 +433,7 @@ class Backend:
     def clone(self, name: str, db: Path) -> tuple[Path, str | None]:
         """A data dir (with advisory database ``db``) and a copy of the loaded store."""
         data = self.work / name
+        shutil.rmtree(data, ignore_errors=True)  # a kept dir's run that was interrupted
         (data / "advisories").mkdir(parents=True)
         for f in db.parent.iterdir():
             os.link(f, data / "advisories" / f.name)
@@ -635,50 +637,83 @@ def rematch(backend: Backend, kind: str, workers: int, *, db: Path, old: str, ne
 # -- the whole bench --------------------------------------------------------------------------
 
 
-def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, ...],
-        backend_url: Callable[[], str | None], server: Any = None, seed: int = 14,
-        apps: int = APPS, full_sample: int = 2_000) -> dict[str, Any]:
-    """The bench's core; the figures as a dict (the JSON the last line prints)."""
+KEPT = "kept.json"  # in a --keep dir: what the load left (builds, figures, the sample)
+
+
+def prepare(work: Path, *, data: Path, images: int, delta: int, backend: Backend, seed: int,
+            apps: int, full_sample: int) -> dict[str, Any]:
+    """The advisory states and the loaded store (``work/loaded``, or the backend's
+    database); what the runs need, as the JSON a --keep dir keeps."""
     rng = random.Random(seed)
     adv = read_advisories(data)
     ids = sorted(adv.records)
     left_out = set(rng.sample(ids, min(delta, len(ids) // 2)))
-    start = time.perf_counter()
     db_a = build_state(work / "state-a", adv, left_out)
-    db_b = build_state(work / "state-b", adv, set())
-    build_a, build_b = file_build_id(db_a), file_build_id(db_b)
-    scope = diff(db_a, db_b).scope()
-    log(f"advisory states: {len(ids) - len(left_out):,} and {len(ids):,} OSV records "
-        f"(+ Alpine secdb: {adv.alpine is not None}); delta of {len(left_out)} records names "
-        f"{len(scope.names)} (ecosystem, name) keys; built in {time.perf_counter() - start:.1f} s")
-
+    build_state(work / "state-b", adv, set())
     fl = Fleet(bases=make_bases(rng, adv), apps=make_apps(rng, adv, apps))
-    backend = Backend(work, backend_url(), server)
     (work / "loaded").mkdir()
     with fleet.open(backend.loaded_url()) as store, \
             convert.open_vulnstore(db_a) as vulns:
         judge = convert.Judge(vulns, (), None)
         start = time.perf_counter()
-        count = load(store, fl, judge, images, build_a)
+        count = load(store, fl, judge, images, file_build_id(db_a))
         load_seconds = time.perf_counter() - start
         with store.write() as conn:
             conn.exec_driver_sql("ANALYZE")  # what autovacuum does soon after a bulk load
         size = sizes(store, backend, count)
     ctx = Context.open(data_dir=work / "loaded", database_url=backend.url, config=Config())
     ctx.close()  # PostgreSQL: procrastinate's schema, in the template every clone copies
-    distinct = len(fl.templates)
-    log(f"loaded {count:,} images ({distinct:,} distinct package sets, "
-        f"{size['package_rows']:,} package rows, {size['finding_rows']:,} findings) in "
-        f"{load_seconds:.1f} s: {count / load_seconds:,.0f} images/s; "
-        f"{size['bytes_per_image'] / 1024:.1f} KiB per image")
-
     # The full re-match (per image, the oracle) of a random sample when the fleet is larger:
     # its time is extrapolated; ``equal`` compares the sample's findings after each run.
     sample = None if full_sample >= count else sorted(
         image(i)[0] for i in rng.sample(range(count), full_sample))
+    return {"images": count, "distinct": len(fl.templates), "delta_records": len(left_out),
+            "records": len(ids), "alpine": adv.alpine is not None,
+            "load_seconds": load_seconds, "size": size, "sample": sample,
+            "load_average": os.getloadavg()[0]}
+
+
+def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, ...],
+        backend_url: Callable[[], str | None], server: Any = None, seed: int = 14,
+        apps: int = APPS, full_sample: int = 2_000, kept: Path | None = None,
+        load_only: bool = False, kinds: tuple[str, ...] = ("delta", "full")) -> dict[str, Any]:
+    """The bench's core; the figures as a dict (the JSON the last line prints). With
+    ``kept`` naming a file of a previous load (--reuse), that load is used as it is."""
+    backend = Backend(work, backend_url(), server)
+    if kept is not None and kept.is_file():
+        loaded_with = json.loads(kept.read_text())
+        start = time.perf_counter()
+        with fleet.open(backend.loaded_url()):  # migrated once to this code's schema,
+            pass  # not in each run's copy
+        log(f"reusing the load of {loaded_with['images']:,} images in {work} (migrated in "
+            f"{time.perf_counter() - start:.1f} s)")
+    else:
+        loaded_with = prepare(work, data=data, images=images, delta=delta, backend=backend,
+                              seed=seed, apps=apps, full_sample=full_sample)
+        if kept is not None:
+            kept.write_text(json.dumps(loaded_with))
+    db_a, db_b = (work / s / "advisories" / "vuln.db" for s in ("state-a", "state-b"))
+    build_a, build_b = file_build_id(db_a), file_build_id(db_b)
+    scope = diff(db_a, db_b).scope()
+    left_out, count = loaded_with["delta_records"], loaded_with["images"]
+    log(f"advisory states: {loaded_with['records'] - left_out:,} and "
+        f"{loaded_with['records']:,} OSV records (+ Alpine secdb: {loaded_with['alpine']}); "
+        f"delta of {left_out} records names {len(scope.names)} (ecosystem, name) keys")
+    size, load_seconds = loaded_with["size"], loaded_with["load_seconds"]
+    distinct = loaded_with["distinct"]
+    log(f"loaded {count:,} images ({distinct:,} distinct package sets, "
+        f"{size['package_rows']:,} package rows, {size['finding_rows']:,} findings) in "
+        f"{load_seconds:.1f} s: {count / load_seconds:,.0f} images/s (load average "
+        f"{loaded_with['load_average']:.1f} at the end); "
+        f"{size['bytes_per_image'] / 1024:.1f} KiB per image")
+    sample = loaded_with["sample"]
     runs: list[Run] = []
+    if load_only:
+        workers = ()
     for n in workers:
         for kind, chosen in (("delta", scope), ("full", Scope(full=True))):
+            if kind not in kinds:
+                continue
             r = rematch(backend, kind, n, db=db_b, old=build_a, new=build_b, scope=chosen,
                         sample=sample)
             runs.append(r)
@@ -689,8 +724,9 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
     equal = len({r.digest for r in runs}) == 1
     figures: dict[str, Any] = {
         "backend": "postgresql" if backend.postgresql else "sqlite", "images": count,
-        "distinct_package_sets": distinct, "delta_records": len(left_out),
+        "distinct_package_sets": distinct, "delta_records": left_out,
         "delta_keys": len(scope.names), "load_seconds": round(load_seconds, 2),
+        "load_average": round(os.getloadavg()[0], 1),
         "load_images_per_second": round(count / load_seconds, 1),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in size.items()},
     }
@@ -701,17 +737,56 @@ def run(work: Path, *, data: Path, images: int, delta: int, workers: tuple[int, 
         figures[f"{r.kind}_images_{r.workers}w"] = r.images
         figures[f"{r.kind}_plan_seconds_{r.workers}w"] = round(r.plan_seconds, 2)
         figures[f"{r.kind}_load_{r.workers}w"] = [round(x, 1) for x in r.load]
+        figures[f"{r.kind}_digest_{r.workers}w"] = r.digest[:16]  # compared across runs
         if scale != 1.0:
             figures[f"{r.kind}_seconds_{r.workers}w_measured"] = round(r.seconds, 2)
         if r.kind == "delta":
             figures[f"delta_ms_per_image_{r.workers}w"] = round(
                 1000 * r.seconds / max(r.images, 1), 3)
-    for n in workers:
+    for n in workers if len(kinds) == 2 else ():
         figures[f"ratio_delta_full_{n}w"] = round(
             figures[f"delta_seconds_{n}w"] / max(figures[f"full_seconds_{n}w"], 1e-9), 3)
     figures["findings_after"] = runs[0].findings if runs else 0
-    figures["equal"] = equal
+    figures["equal"] = equal and bool(runs)
     return figures
+
+
+def kept_server(root: Path) -> Any:
+    """A PostgreSQL server whose data dir is ``root/data`` (kept between runs): created
+    on first use (as the test fixture does, fsync off), started on a free port."""
+    from tests.fixtures import postgres as pg
+
+    data = root / "data"
+    if not data.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(root, pg.SUPERUSER, pg.SUPERUSER)
+        root.chmod(0o700)
+        subprocess.run(pg._as_owner([str(pg._bin_dir() / "initdb"), "-D", str(data), "-U",
+                                     pg.SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C",
+                                     "--no-sync"]), check=True, capture_output=True)
+    sockets = root / "sockets"
+    subprocess.run(pg._as_owner(["mkdir", "-p", str(sockets)]), check=True)
+    port = pg._free_port()
+    options = (f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(pg._as_owner([str(pg._bin_dir() / "pg_ctl"), "-D", str(data), "-l",
+                                 str(root / "server.log"), "-o", options, "-w", "start"]),
+                   check=True, capture_output=True)
+    server = pg.PostgresServer(bin_dir=pg._bin_dir(), root=root, port=port,
+                               _names=iter(range(1, 1_000_000)))
+    if not pg._ready(server):
+        raise SystemExit(f"PostgreSQL in {root} did not start: {server.log()}")
+    return server
+
+
+def stop_kept(server: Any) -> None:
+    """Stops a kept server and leaves its data dir (``PostgresServer.stop`` removes it)."""
+    from tests.fixtures import postgres as pg
+
+    subprocess.run(pg._as_owner([str(server.bin_dir / "pg_ctl"), "-D",
+                                 str(server.root / "data"), "-m", "fast", "-w", "stop"]),
+                   capture_output=True, check=False)
 
 
 def main() -> int:
@@ -726,11 +801,30 @@ def main() -> int:
     parser.add_argument("--full-sample", type=int, default=2_000,
                         help="images the full re-match covers (more images: a random sample, "
                              "its time extrapolated)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="load into DIR (PostgreSQL: a server whose data dir is kept there) "
+                             "and keep the load for --reuse")
+    parser.add_argument("--reuse", type=Path, metavar="DIR",
+                        help="time the runs on the load a --keep DIR holds (each run on a fresh "
+                             "copy of it, migrated to this code's schema when it opens)")
+    parser.add_argument("--kinds", default="delta,full", help="re-matches to time")
+    parser.add_argument("--load-only", action="store_true", help="with --keep: load, no runs")
     args = parser.parse_args()
     images = args.images or (100_000 if args.backend == "postgresql" else 10_000)
     workers = tuple(int(w) for w in args.workers.split(","))
-    server = None
-    if args.backend == "postgresql" and not args.database_url:
+    keep = args.keep or args.reuse
+    if args.reuse is not None and not (args.reuse / KEPT).is_file():
+        print(f"fleet bench: {args.reuse} holds no kept load ({KEPT} is missing)",
+              file=sys.stderr)
+        return 2
+    if keep is not None and args.database_url:
+        print("fleet bench: --keep/--reuse keep their own server: no --database-url",
+              file=sys.stderr)
+        return 2
+    server: Any = None
+    if args.backend == "postgresql" and keep is not None:
+        server = kept_server(keep.resolve() / "pg")
+    elif args.backend == "postgresql" and not args.database_url:
         from tests.fixtures.postgres import start_postgres
 
         server = start_postgres()
@@ -740,21 +834,34 @@ def main() -> int:
                 return None
             if args.database_url:
                 return str(args.database_url)
+            if keep is not None:
+                if args.keep is not None:
+                    server._admin("CREATE DATABASE loaded")
+                return str(server.url("loaded"))
             return str(server.url(server.create_database()))
 
-        with tempfile.TemporaryDirectory(prefix="hullcheck-bench-fleet-") as tmp:
+        with contextlib.ExitStack() as stack:
+            if keep is not None:
+                work = keep.resolve() / "work"
+                work.mkdir(parents=True, exist_ok=True)
+            else:
+                work = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="hullcheck-bench-fleet-")))
             try:
-                figures = run(Path(tmp), data=args.data, images=images, delta=args.delta,
+                figures = run(work, data=args.data, images=images, delta=args.delta,
                               workers=workers, backend_url=url, server=server,
-                              full_sample=args.full_sample)
+                              full_sample=args.full_sample,
+                              kept=None if keep is None else keep.resolve() / KEPT,
+                              load_only=args.load_only,
+                              kinds=tuple(args.kinds.split(",")))
             except Absent as exc:
                 print(f"fleet bench: {exc}", file=sys.stderr)
                 return 2
     finally:
         if server is not None:
-            server.stop()
+            (stop_kept if keep is not None else type(server).stop)(server)
     print(json.dumps(figures))
-    return 0 if figures["equal"] else 1
+    return 0 if figures["equal"] or args.load_only else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from hullcheck import sbom
@@ -187,5 +188,10 @@ def test_a_delta_rematches_only_what_it_names(tmp_path: Path) -> None:
         assert svc.job(job).status == "done"  # type: ignore[union-attr]
         queued = svc.job(job + 1)
         assert queued is not None and queued.kind == "rematch"
-        purls = {p for _, ps in queued.args["images"] for p in ps}
-        assert purls and all(p.startswith("pkg:pypi/requests@") for p in purls)
+        # The job carries the record's name and a range of digests, not the images' purls.
+        assert queued.args["names"] == [["requests", "PyPI"]]
+        with svc.store.read() as conn:
+            holding = sorted(conn.execute(sa.text(
+                "SELECT DISTINCT image_digest FROM packages WHERE name = 'requests'")).scalars())
+        assert holding and queued.args["range"] == [holding[0], holding[-1]]
+        assert "images" not in queued.args

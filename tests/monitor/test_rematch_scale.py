@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from hullcheck import sbom, vulndb
-from hullcheck.fleet import queries
+from hullcheck.fleet import queries, setwise
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
 from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
 from hullcheck.monitor import advisories, convert
@@ -292,11 +293,15 @@ def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str
         assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
         jobs = _queued_rematches(svc)
         assert len(jobs) == 3
+        spans = [tuple(j["range"]) for j in jobs]  # the workers split the images by range
+        assert spans == sorted(spans) and all(a[1] < b[0] for a, b in itertools.pairwise(spans))
+        assert [d for d in sorted(digests) if spans[0][0] <= d <= spans[-1][1]] == \
+            sorted(digests)
         matched: list[int] = []
 
         def worker(mine: list[dict[str, Any]]) -> None:
             for args in mine:
-                matched.append(_rematch(svc, [(d, p) for d, p in args["images"]], build)[1])
+                matched.append(_ranged(svc, args, build)[1])
 
         threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
         for th in threads:
@@ -312,6 +317,46 @@ def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str
         assert events(svc) == written and snapshot(svc, digests) == delta
 
 
+def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
+    """A range job's work with a fresh judge: (SQL statements, packages matched)."""
+    first, last = args["range"]
+    keys = [(k, e) for k, e in args["names"]]
+    return _counting(svc, lambda judge: advisories.rematch_range(
+        svc.ctx, judge, first, last, keys, build=build))
+
+
+def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothing(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan marks the delta's images in SQL and queues jobs carrying the delta's names
+    and a range of digests (no purls); a range of 2 images and one of 10 cost the same
+    statements, match nothing (the plan matched each distinct entry once), and end where
+    the per-image oracle does."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        monkeypatch.setattr(advisories, "BATCH", 2)
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 12
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 6 and all("images" not in j and "range" in j for j in jobs)
+        names = jobs[0]["names"]
+        few = _ranged(svc, jobs[0], build)
+        many = _ranged(svc, {"names": names, "range": [digests[2], digests[-1]]}, build)
+        after = snapshot(svc, digests)
+        assert all(after[d] != before[d] for d in digests)  # every image was re-matched
+        consistent(svc.store)
+        assert many[0] == few[0]  # statements: independent of the images in the range
+        assert many[1] == few[1] == 0  # the jobs match nothing: they diff in SQL
+        written = events(svc)
+        drain(svc)  # the queued jobs find their images done: nothing changes
+        assert events(svc) == written and snapshot(svc, digests) == after
+        advisories.plan(svc.ctx, "", build, Scope(full=True))  # the per-image oracle
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == after
+
+
 def diff_scope(svc: Service) -> Scope:
     return Scope(names=frozenset(svc.delta_names))  # type: ignore[attr-defined]
 
@@ -323,3 +368,78 @@ def _queued_rematches(svc: Service) -> list[dict[str, Any]]:
         found = conn.execute(sa.text(
             f"SELECT args FROM {table} WHERE {column} = 'rematch' ORDER BY id")).scalars().all()
     return [a if isinstance(a, dict) else json.loads(a) for a in found]
+
+
+def test_a_range_job_judges_alone_rows_without_a_shared_match_and_triaged_images(
+        tmp_path: Path, database_url: str | None) -> None:
+    """A range job first tries the set-wise write; an image holding rows stored before
+    entry hashes makes it write nothing (``setwise.Unserved``) and read the packages, then
+    judge that image (and one with a VEX decision) from its SBOM while the others share;
+    all end as the per-image oracle says."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
+        with svc.store.write() as conn:
+            conn.execute(sa.text("UPDATE packages SET entry_hash = NULL WHERE image_digest = :d"),
+                         {"d": digests[0]})
+        first = svc.image(digests[2])
+        assert first is not None and first.findings
+        # A Debian tracker finding: still open after the edit (the PyPI ones end fixed).
+        advisory = next(f.finding.advisory_id for f in first.findings
+                        if f.finding.package_purl.startswith("pkg:deb/"))
+        svc.triage(TriageDecision(scope=TriageScope.IMAGE, target=digests[2],
+                                  advisory_id=advisory, action=TriageAction.VEX,
+                                  vex_status="not_affected",
+                                  vex_justification="vulnerable_code_not_present",
+                                  reason="not reachable"), actor="test")
+        before = snapshot(svc, digests)
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
+        [job] = [j for j in _queued_rematches(svc) if "range" in j]
+        _, matched = _ranged(svc, job, build)
+        delta = snapshot(svc, digests)
+        assert matched > 0  # the images judged alone were matched from their SBOMs
+        assert delta[digests[0]] != before[digests[0]]
+        assert {row[7] for row in delta[digests[2]] if row[0] == advisory} == {True}
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def test_a_range_jobs_transaction_locks_only_its_own_images(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers' range jobs run at once: while a job's write transaction is open, the
+    row every job would write (the build's ``advisory_builds`` row) is not locked
+    (PostgreSQL, NOWAIT from another connection, checked inside the job's transaction);
+    both ranges end as the per-image oracle says."""
+    monkeypatch.setattr(advisories, "BATCH", 2)
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
+        old = svc.ctx.build_id()
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
+        first, second = [j for j in _queued_rematches(svc) if "range" in j]
+        apply_range = setwise.apply_range
+        checked: list[list[str]] = []
+
+        def checking(conn: sa.Connection, *args: Any, **kwargs: Any) -> setwise.Written:
+            written = apply_range(conn, *args, **kwargs)  # the job's transaction is open
+            checked.append(written.changed)
+            if svc.ctx.postgresql:
+                with svc.store.engine.connect() as other, other.begin():
+                    other.execute(sa.text("SELECT build_id FROM advisory_builds FOR UPDATE "
+                                          "NOWAIT"))
+            return written
+
+        monkeypatch.setattr(setwise, "apply_range", checking)
+        _ranged(svc, first, build)
+        assert checked == [digests[:2]]
+        _ranged(svc, second, build)
+        delta = snapshot(svc, digests)
+        written_events = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written_events and snapshot(svc, digests) == delta

@@ -336,6 +336,62 @@ def packages_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
         yield from _packages_of(conn, group, ids)
 
 
+NAMED = "\x1f"  # between an ecosystem and a name key in ``named``'s tagged names
+
+
+def named_keys(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name key, ecosystem) of each (ecosystem, name) pair of a delta: how package rows
+    name it (``name_key`` / ``source_key``)."""
+    return sorted({(name_key(e, n), e) for e, n in pairs})
+
+
+def named(keys: Sequence[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """Package rows whose (name key, ecosystem) or (source key, ecosystem) is in ``keys``:
+    the name indexes find the names; the ecosystem is checked against one IN list of
+    "ecosystem NAMED key" strings (hashed by PostgreSQL, a b-tree in SQLite), not a list of
+    row values (which PostgreSQL tests one by one)."""
+    p = t.packages.c
+    names = sorted({k for k, _ in keys})
+    tagged = sorted({e + NAMED + k for k, e in keys})
+    sep = sa.literal(NAMED)
+    return sa.or_(sa.and_(p.name_key.in_(names), (p.ecosystem + sep + p.name_key).in_(tagged)),
+                  sa.and_(p.source_key.in_(names),
+                          (p.ecosystem + sep + p.source_key).in_(tagged)))
+
+
+def entries_named(conn: Connection, keys: Sequence[tuple[str, str]], *, build: str,
+                  ) -> dict[str, tuple[str, str]]:
+    """Each distinct entry hash of the packages ``keys`` names (``named_keys``) in images
+    matched against ``build`` (but programs found by version string), with one image
+    holding it and its purl: the database groups them, only the distinct entries come
+    back."""
+    p, i = t.packages.c, t.images.c
+    out: dict[str, tuple[str, str]] = {}
+    for batch in chunks(list(keys), CHUNK * 2):
+        first = (sa.select(sa.func.min(p.id)).join(t.images, i.digest == p.image_digest)
+                 .where(named(batch), i.matched_build == build, p.entry_hash.is_not(None),
+                        p.type != "generic")
+                 .group_by(p.entry_hash))
+        for r in conn.execute(sa.select(p.entry_hash, p.image_digest, p.purl)
+                              .where(p.id.in_(first.scalar_subquery())).order_by(p.id)):
+            out.setdefault(r.entry_hash, (r.image_digest, r.purl))
+    return out
+
+
+def purls_of(conn: Connection, keys: Sequence[tuple[str, str]], digests: Sequence[str],
+             ) -> dict[str, set[str]]:
+    """The purls ``keys`` names in each of ``digests`` (the few images a re-match judges on
+    their own)."""
+    p = t.packages.c
+    out: dict[str, set[str]] = defaultdict(set)
+    for batch in chunks(sorted(set(digests))):
+        for names in chunks(list(keys), CHUNK * 2):
+            for d, purl in conn.execute(sa.select(p.image_digest, p.purl).where(
+                    p.image_digest.in_(batch), named(names))):
+                out[d].add(purl)
+    return out
+
+
 def purls_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
                 build: str, entries: dict[str, tuple[str, str]] | None = None,
                 ) -> dict[str, set[str]]:

@@ -177,6 +177,8 @@ findings = sa.Table(
     # 0003: the fleet's open findings per image (by severity, KEV, with a fix) from the index
     # alone, in image order: the fleet page's ranking of images at risk.
     sa.Index(None, "state", "suppressed", "image_digest", "severity", "kev", "status"),
+    # 0007: an image's findings on the purls a delta names (the fixed ones of a re-match).
+    sa.Index(None, "image_digest", "package_purl", "advisory_id"),
     sa.CheckConstraint("state IN ('open', 'fixed')", name="state"),
 )
 

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hullcheck.errors import DatabaseError
-from hullcheck.fleet import scans
+from hullcheck.fleet import queries, scans
 from hullcheck.fleet import schema as t
 from hullcheck.fleet.model import JSON, EventType
 from hullcheck.fleet.sql import chunks, upsert
@@ -93,14 +93,123 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
     ``build``, in the caller's transaction (the images locked and marked matched against
     ``build``, as ``scans.apply_rematches`` does)."""
     pg = conn.dialect.name == "postgresql"
-    out = Written()
     present = scans.lock_images(conn, scopes, build=build, now=now)
     if not present:
-        return out
+        return Written()
+    _memory(conn, pg)
     _scope(conn, {d: scopes[d] for d in present}, pg)
+    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
+
+
+def mark_named(conn: Connection, keys: Sequence[tuple[str, str]], *, old: str,
+               marker: str) -> None:
+    """The scanned images matched against ``old`` holding a package ``keys`` names
+    (``queries.named_keys``) await a range re-match: their ``matched_build`` becomes
+    ``marker``. One UPDATE per 2,000 names, whatever the images."""
+    i, p = t.images.c, t.packages.c
+    for batch in chunks(list(keys), 2_000):
+        holding = sa.select(p.image_digest).where(queries.named(batch))
+        conn.execute(t.images.update().where(i.matched_build == old, i.status == "scanned",
+                                             i.digest.in_(holding))
+                     .values(matched_build=marker))
+
+
+def ranges(conn: Connection, marker: str, size: int) -> list[tuple[str, str]]:
+    """(first, last) digests of consecutive runs of ``size`` images whose
+    ``matched_build`` is ``marker``: the range re-match jobs (only digests are read)."""
+    i = t.images.c
+    digests = conn.execute(sa.select(i.digest).where(i.matched_build == marker)
+                           .order_by(i.digest).execution_options(yield_per=20_000)).scalars()
+    out: list[tuple[str, str]] = []
+    first = last = ""
+    for n, digest in enumerate(digests):
+        if n % size == 0:
+            if n:
+                out.append((first, last))
+            first = digest
+        last = digest
+    if first:
+        out.append((first, last))
+    return out
+
+
+def apply_range(conn: Connection, first: str, last: str, keys: Sequence[tuple[str, str]], *,
+                marker: str, build: str, now: dt.datetime, route: Router | None,
+                reason: str) -> Written:
+    """Re-match the images from ``first`` to ``last`` (digests) still awaiting ``marker``,
+    on the purls ``keys`` names in them (found here, in SQL), from the entry matches of
+    ``build``, in the caller's transaction: as ``apply``, but the scope never leaves the
+    database. The images are locked in digest order and marked matched against ``build``."""
+    pg = conn.dialect.name == "postgresql"
+    i = t.images.c
+    present = list(conn.execute(
+        sa.select(i.digest).where(i.digest >= first, i.digest <= last,
+                                  i.matched_build == marker)
+        .order_by(i.digest).with_for_update()).scalars())
+    if not present:
+        return Written()
+    conn.execute(t.images.update().where(i.digest >= first, i.digest <= last,
+                                         i.matched_build == marker)
+                 .values(matched_build=build))
+    # No ``note_build`` here: the plan noted the build; its row, upserted by every job,
+    # would be locked until the job commits, and the workers' jobs would run one at a time.
+    _memory(conn, pg)
+    _scope_named(conn, present, keys, pg)
+    return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg,
+                  packaged=True)
+
+
+WORK_MEM = "64MB"  # a job's sorts and hashes (tens of thousands of rows) stay in memory
+
+
+def _memory(conn: Connection, pg: bool) -> None:
+    """PostgreSQL's memory for this transaction's sorts and hash joins: the default (4MB)
+    spills a job's window sort and hashed entry matches to disk."""
+    if pg:
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+
+
+def _scope_named(conn: Connection, digests: list[str], keys: Sequence[tuple[str, str]],
+                 pg: bool) -> None:
+    """rm_images (``digests``), rm_pkg and rm_scope, in one pass over the images' package
+    rows: the rows whose purl is, in their image, the purl of a row whose (ecosystem, name)
+    or (ecosystem, source name) is in ``keys`` (the scope the per-image oracle decodes),
+    and those (image, purl) pairs."""
+    _temp(conn, "rm_images", "(digest TEXT PRIMARY KEY)", pg)
+    _copy(conn, "rm_images", ("digest",), [(d,) for d in digests], pg)
+    _analyze(conn, "rm_images", pg)
+    _temp(conn, "rm_names", "(name_key TEXT NOT NULL, ecosystem TEXT NOT NULL, "
+                            "PRIMARY KEY (name_key, ecosystem))", pg)
+    _copy(conn, "rm_names", ("name_key", "ecosystem"), sorted(set(keys)), pg)
+    _analyze(conn, "rm_names", pg)
+    # The images' rows once (a CTE used twice), the named ones' (image, purl) pairs found
+    # by hash (no sort of every row), then every row on those pairs.
+    _temp(conn, "rm_pkg", f"""AS WITH r AS (
+          SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type,
+                 CASE WHEN a.name_key IS NULL AND b.name_key IS NULL THEN 0 ELSE 1 END AS hit
+          FROM rm_images i CROSS JOIN packages p
+          LEFT JOIN rm_names a ON a.name_key = p.name_key AND a.ecosystem = p.ecosystem
+          LEFT JOIN rm_names b ON b.name_key = p.source_key AND b.ecosystem = p.ecosystem
+          WHERE p.image_digest = i.digest AND {_within(digests)})
+        SELECT id, image_digest, purl, entry_hash, type FROM r
+        WHERE EXISTS (SELECT 1 FROM r h WHERE h.hit = 1 AND h.image_digest = r.image_digest
+                      AND h.purl = r.purl)""", pg)  # noqa: S608
+    _analyze(conn, "rm_pkg", pg)
+    _temp(conn, "rm_scope", "(image_digest TEXT NOT NULL, purl TEXT NOT NULL, "
+                            "PRIMARY KEY (image_digest, purl))", pg)
+    conn.exec_driver_sql("INSERT INTO rm_scope (image_digest, purl) "
+                         "SELECT DISTINCT image_digest, purl FROM rm_pkg")
+    _analyze(conn, "rm_scope", pg)
+
+
+def _apply(conn: Connection, *, build: str, now: dt.datetime, route: Router | None,
+           reason: str, pg: bool, packaged: bool = False) -> Written:
+    """The diff and the writes of the images of rm_images on the pairs of rm_scope."""
+    out = Written()
     b = _quote(build)
     try:
-        _packages(conn, pg)
+        if not packaged:
+            _packages(conn, pg)
         _guard(conn, build)
         _incoming(conn, b, pg)
         _diff(conn, b, pg)
@@ -120,7 +229,8 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
         out.changed, out.events = digests, events
     finally:
         if not pg:  # PostgreSQL drops them at commit (ON COMMIT DROP)
-            for name in ("rm_scope", "rm_images", "rm_pkg", "rm_new", "rm_diff", "rm_ctx"):
+            for name in ("rm_scope", "rm_images", "rm_names", "rm_pkg", "rm_new", "rm_diff",
+                         "rm_ctx"):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     return out
 
@@ -175,11 +285,28 @@ def _scope(conn: Connection, scopes: Mapping[str, Sequence[str]], pg: bool) -> N
     _analyze(conn, "rm_images", pg)
 
 
+def _within(digests: Sequence[str]) -> str:
+    """``p.image_digest`` between the first and the last of ``digests``: PostgreSQL may
+    merge-join the images with the packages' digest index, which then starts at the first
+    image, not at the index's start (a job late in the fleet read every row before it)."""
+    return (f"p.image_digest BETWEEN '{_quote(min(digests))}' "
+            f"AND '{_quote(max(digests))}'")
+
+
 def _packages(conn: Connection, pg: bool) -> None:
     """rm_pkg: the scoped package rows (id, image, purl, entry hash, type)."""
+    digests = list(conn.execute(sa.text("SELECT min(digest), max(digest) FROM rm_images")
+                                ).one())
     _temp(conn, "rm_pkg", f"""AS SELECT p.id, p.image_digest, p.purl, p.entry_hash, p.type
-        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest""", pg)  # noqa: S608
+        FROM {_SCOPED_PACKAGES} WHERE p.image_digest = i.digest
+        AND {_within(digests)}""", pg)  # noqa: S608
     _analyze(conn, "rm_pkg", pg)
+
+
+class Unserved(DatabaseError):
+    """A range re-match met scoped packages no stored entry match of its build serves
+    (rows without an entry hash, programs found by version string, entries not matched
+    yet): nothing was written; the job reads them and judges those images on its own."""
 
 
 def _guard(conn: Connection, build: str) -> None:
@@ -191,9 +318,9 @@ def _guard(conn: Connection, build: str) -> None:
         "ON e.build = :build AND e.entry_hash = k.entry_hash "
         "WHERE e.entry_hash IS NULL OR k.type = 'generic'"), {"build": build}).scalar_one()
     if missing:
-        raise DatabaseError(f"re-match of build {build}: {missing} package(s) without a shared "
-                            "match (rescanned, or a newer advisory update dropped them?)",
-                            hint="the job is retried")
+        raise Unserved(f"re-match of build {build}: {missing} package(s) without a shared "
+                       "match (rescanned, or a newer advisory update dropped them?)",
+                       hint="the job is retried")
 
 
 # The scoped package rows (with WHERE p.image_digest = i.digest): each image's packages by
@@ -253,17 +380,18 @@ def _diff(conn: Connection, b: str, pg: bool) -> None:
           f.id AS old_id, f.severity AS old_severity, f.suppressed AS old_suppressed,
           CASE WHEN f.id IS NULL OR {renamed} THEN 1 ELSE 0 END AS renamed,
           m.severity AS severity, m.suppressed AS suppressed, m.severity AS ev_severity,
-          CAST(NULL AS TEXT) AS changes, CAST(NULL AS BIGINT) AS event_id
+          CAST(NULL AS TEXT) AS changes, CAST(NULL AS BIGINT) AS event_id,
+          CAST(NULL AS BIGINT) AS new_id
         FROM rm_new n JOIN {_match(b, row="n")}
         LEFT JOIN findings f ON f.image_digest = n.image_digest
           AND f.advisory_id = n.advisory_id AND f.package_purl = n.package_purl
         WHERE f.id IS NULL OR f.state = 'fixed' OR {significant} OR {other}
         UNION ALL
         SELECT f.image_digest, f.advisory_id, f.package_purl, NULL, 'fixed', f.id, f.severity,
-          f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL
-        FROM rm_images i CROSS JOIN findings f
-        JOIN rm_scope s ON s.image_digest = f.image_digest AND s.purl = f.package_purl
-        WHERE f.image_digest = i.digest AND f.state = 'open' AND NOT EXISTS (
+          f.suppressed, 0, NULL, NULL, f.severity, NULL, NULL, NULL
+        FROM rm_scope s JOIN findings f
+          ON f.image_digest = s.image_digest AND f.package_purl = s.purl
+        WHERE f.state = 'open' AND NOT EXISTS (
           SELECT 1 FROM rm_new n WHERE n.image_digest = f.image_digest
             AND n.advisory_id = f.advisory_id AND n.package_purl = f.package_purl)""", pg)  # noqa: S608
     _analyze(conn, "rm_diff", pg)
@@ -316,12 +444,12 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     columns = ", ".join(_COLUMNS)
     values = ", ".join(f"m.{c}" for c in _COLUMNS)
     when = {"now": now}
+    _finding_ids(conn, pg)
     conn.execute(_timed(
-        f"INSERT INTO findings (image_digest, advisory_id, package_purl, {columns}, state, "  # noqa: S608
-        f"first_seen, fixed_at, updated_at) SELECT d.image_digest, d.advisory_id, "
-        f"d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
-        f"JOIN {_match(b)} WHERE d.kind = 'new' "
-        "ORDER BY d.image_digest, d.advisory_id, d.package_purl"), when)
+        f"INSERT INTO findings (id, image_digest, advisory_id, package_purl, {columns}, "  # noqa: S608
+        f"state, first_seen, fixed_at, updated_at) SELECT d.new_id, d.image_digest, "
+        f"d.advisory_id, d.package_purl, {values}, 'open', :now, NULL, :now FROM rm_diff d "
+        f"JOIN {_match(b)} WHERE d.kind = 'new' ORDER BY d.new_id"), when)
     sets = ", ".join(f"{c} = m.{c}" for c in _COLUMNS)
     conn.execute(_timed(
         f"UPDATE findings SET state = 'open', fixed_at = NULL, updated_at = :now, {sets} "  # noqa: S608
@@ -336,10 +464,31 @@ def _write_findings(conn: Connection, b: str, now: dt.datetime, pg: bool) -> Non
     expand = ("json_array_elements_text(m.names) AS j(value)" if pg
               else "json_each(m.names) AS j")
     conn.exec_driver_sql(
-        "INSERT INTO finding_names (finding_id, name) SELECT DISTINCT f.id, j.value "  # noqa: S608
-        f"FROM rm_diff d JOIN {_match(b)} JOIN findings f ON f.image_digest = d.image_digest "
-        f"AND f.advisory_id = d.advisory_id AND f.package_purl = d.package_purl, {expand} "
+        "INSERT INTO finding_names (finding_id, name) "  # noqa: S608
+        f"SELECT DISTINCT {_FINDING_ID}, j.value FROM rm_diff d JOIN {_match(b)}, {expand} "
         "WHERE d.renamed = 1")
+
+
+_FINDING_ID = "COALESCE(d.new_id, d.old_id)"  # the finding a row of rm_diff writes
+
+
+def _finding_ids(conn: Connection, pg: bool) -> None:
+    """The ids of the findings to insert, taken now in key order (their names and history
+    rows then quote them without looking the findings up again by key)."""
+    key = "image_digest, advisory_id, package_purl"
+    if pg:
+        taken = ("SELECT k.*, nextval(pg_get_serial_sequence('findings', 'id')) AS id "  # noqa: S608
+                 f"FROM (SELECT {key} FROM rm_diff WHERE kind = 'new' ORDER BY {key}) k")
+    else:  # SQLite: this transaction holds the write lock
+        top = max(conn.execute(sa.select(sa.func.max(t.findings.c.id))).scalar() or 0,
+                  conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = "
+                                       "'findings'")).scalar() or 0)
+        taken = (f"SELECT {key}, {int(top)} + ROW_NUMBER() OVER (ORDER BY {key}) AS id "  # noqa: S608
+                 "FROM rm_diff WHERE kind = 'new'")
+    conn.exec_driver_sql(
+        f"UPDATE rm_diff SET new_id = x.id FROM ({taken}) x WHERE rm_diff.kind = 'new' "  # noqa: S608
+        "AND rm_diff.image_digest = x.image_digest AND rm_diff.advisory_id = x.advisory_id "
+        "AND rm_diff.package_purl = x.package_purl")
 
 
 def _timed(sql: str) -> Any:
@@ -393,9 +542,8 @@ def _write_events(conn: Connection, b: str, now: dt.datetime, reason: str, pg: b
                "WHEN 'fixed' THEN 'fixed' ELSE 'changed' END")
     conn.execute(_timed(
         "INSERT INTO finding_history (finding_id, at, change, reason, details) "  # noqa: S608
-        f"SELECT f.id, :now, {history}, :reason, {details} FROM rm_diff d "
-        "JOIN findings f ON f.image_digest = d.image_digest AND f.advisory_id = d.advisory_id "
-        f"AND f.package_purl = d.package_purl WHERE d.{_EVENTFUL} ORDER BY d.event_id"
+        f"SELECT {_FINDING_ID}, :now, {history}, :reason, {details} FROM rm_diff d "
+        f"WHERE d.{_EVENTFUL} ORDER BY d.event_id"
     ).bindparams(reason=reason), {"now": now})
 
 

@@ -35,6 +35,7 @@ from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 BATCH = 1_000  # images per rematch job
 PART = 1_000  # images a rematch job reads, matches and writes at once (one transaction)
 AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
+DELTA = "delta:"  # matched_build of an image a range job re-matches to the build after it
 
 
 def sources(ctx: Context) -> Any:
@@ -68,36 +69,66 @@ def update(ctx: Context, args: dict[str, Any]) -> None:
 
 def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     """Queue the re-match from ``old_build`` to ``new_build`` for ``scope`` (a delta's);
-    the number of images queued."""
-    work: dict[str, list[str] | None] = {}
-    entries: dict[str, tuple[str, str]] = {}  # entry hash -> (an image holding it, purl)
-    for digest in ctx.store.images_not_matched(old_build):
-        work[digest] = None  # matched against another build: a full re-match
-    if not scope.full and old_build:
-        from hullcheck.fleet import queries
+    the number of images queued.
 
-        with ctx.store.read() as conn:  # (digest, purl) pairs only: no package rows
-            named = queries.purls_named(conn, scope.names, build=old_build, entries=entries)
-        for cve in sorted(scope.kev):
-            for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
-                named.setdefault(hit.digest, set()).update(f.package_purl for f in hit.findings)
-        for digest, purls in named.items():
-            if digest not in work:
-                work[digest] = sorted(purls)
-    else:
-        with ctx.store.read() as conn:
-            work.update(dict.fromkeys(_all_scanned(conn)))
-    if entries and ctx.build_id() == new_build:  # each distinct entry matched once, here
+    A delta's images are found and marked in the database (``setwise.mark_named``: their
+    ``matched_build`` becomes ``DELTA`` + the new build), each distinct entry its packages
+    hold is matched once here (``match_entries``), and each job carries the delta's names
+    and a range of digests: it finds its images and purls in SQL. Images that missed an
+    update (a full re-match), a full scope, and images a KEV change touches get jobs
+    listing them (and their purls)."""
+    from hullcheck.fleet import queries
+
+    listed: dict[str, list[str] | None] = {}
+    for digest in ctx.store.images_not_matched(old_build):
+        listed[digest] = None  # matched against another build: a full re-match
+    keys: list[tuple[str, str]] = []
+    entries: dict[str, tuple[str, str]] = {}  # entry hash -> (an image holding it, purl)
+    with ctx.store.read() as conn:
+        if scope.full or not old_build:
+            listed.update(dict.fromkeys(_all_scanned(conn)))
+        else:
+            keys = queries.named_keys(scope.names)
+            touched: dict[str, set[str]] = defaultdict(set)
+            for cve in sorted(scope.kev):
+                for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
+                    touched[hit.digest].update(f.package_purl for f in hit.findings)
+            for digest, purls in queries.purls_of(conn, keys, sorted(touched)).items():
+                touched[digest] |= purls
+            for digest, purls in touched.items():
+                listed.setdefault(digest, sorted(purls))
+            if keys and ctx.build_id() == new_build:
+                entries = queries.entries_named(conn, keys, build=old_build)
+    if entries:  # each distinct entry matched once, here
         with convert.open_vulnstore(ctx.db_path) as store:
             match_entries(ctx, convert.Judge(store, (), None), new_build, entries)
+    marker = DELTA + new_build
     with ctx.store.write() as conn:
         setwise.forget_entries(conn, (old_build, new_build))  # older jobs are superseded
-        scans.advance_build(conn, old_build, new_build, awaiting=sorted(work),
-                            marker=AWAITING + new_build)
+        if keys:
+            setwise.mark_named(conn, keys, old=old_build, marker=marker)
+        scans.advance_build(conn, old_build, new_build, awaiting=sorted(listed),
+                            marker=AWAITING + new_build)  # a listed image is not ranged
         scans.note_build(conn, new_build, ctx.clock())
-        for batch in _batches(sorted(work.items()), BATCH):
+        spans = setwise.ranges(conn, marker, BATCH) if keys else []
+        names = [list(k) for k in keys]
+        for first, last in spans:
+            queue.enqueue(ctx, "rematch", {"build": new_build, "names": names,
+                                           "range": [first, last]}, conn=conn)
+        for batch in _batches(sorted(listed.items()), BATCH):
             queue.enqueue(ctx, "rematch", {"build": new_build, "images": batch}, conn=conn)
-    return len(work)
+        ranged = _count_marked(conn, marker) if spans else 0
+    return len(listed) + ranged
+
+
+def _count_marked(conn: Any, marker: str) -> int:
+    import sqlalchemy as sa
+
+    from hullcheck.fleet import schema as t
+
+    i = t.images.c
+    return int(conn.execute(sa.select(sa.func.count()).where(i.matched_build == marker))
+               .scalar_one())
 
 
 def _all_scanned(conn: Any) -> Iterator[str]:
@@ -129,6 +160,18 @@ def _images(args: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
     return out
 
 
+def _range(args: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]]]:
+    span, names = args.get("range"), args.get("names")
+    if not (isinstance(span, list) and len(span) == 2 and
+            all(isinstance(d, str) for d in span)):
+        raise FormatError("rematch job: 'range' must be [first digest, last digest]")
+    if not (isinstance(names, list) and all(
+            isinstance(n, list) and len(n) == 2 and all(isinstance(x, str) for x in n)
+            for n in names)):
+        raise FormatError("rematch job: 'names' must be a list of [name key, ecosystem]")
+    return span[0], span[1], [(k, e) for k, e in names]
+
+
 def rematch(ctx: Context, args: dict[str, Any]) -> None:
     """Re-match the listed images (only the given purls; null: every package) against the
     database in the data dir, if it is still ``build`` (else the next update covers them)."""
@@ -137,6 +180,12 @@ def rematch(ctx: Context, args: dict[str, Any]) -> None:
         raise FormatError("rematch job: 'build' must be a string")
     if ctx.build_id() != build:
         return  # superseded: a newer update re-plans these images
+    if "range" in args:
+        first, last, keys = _range(args)
+        with convert.open_vulnstore(ctx.db_path) as store:
+            judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
+            rematch_range(ctx, judge, first, last, keys, build=build)
+        return
     images = _images(args)
     with convert.open_vulnstore(ctx.db_path) as store:
         judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
@@ -197,16 +246,115 @@ def rematch_images(ctx: Context, judge: convert.Judge,
         _write(ctx, work, shared, read.repositories, build=build)
 
 
+Span = tuple[str, str, list[tuple[str, str]], str]  # first, last, names, marker
+
+
+def rematch_range(ctx: Context, judge: convert.Judge, first: str, last: str,
+                  keys: list[tuple[str, str]], *, build: str) -> None:
+    """Re-match the images from ``first`` to ``last`` the plan marked (``DELTA`` + build)
+    on the purls ``keys`` (name key, ecosystem) names in them, found in SQL: as
+    ``rematch_images``, the images needing their own judgement (triage decisions, a config
+    with VEX documents or ignore rules, a package no stored match serves) judged from their
+    SBOM, every other one diffed set-wise in one transaction (``setwise.apply_range``)."""
+    marker = DELTA + build
+    span = (first, last, keys, marker)
+    # The common case first: every scoped package is served by a stored match (the plan
+    # matched them all), which the write checks; else nothing is written and the packages
+    # are read (a few rows) to match or judge alone what they need.
+    read = _read_range(ctx, first, last, keys, build=build, marker=marker, packages=False)
+    try:
+        _range_write(ctx, judge, read, keys, build=build, span=span)
+        return
+    except setwise.Unserved:
+        pass
+    read = _read_range(ctx, first, last, keys, build=build, marker=marker)
+    if read.missing:
+        match_entries(ctx, judge, build, read.missing)
+        read = _read_range(ctx, first, last, keys, build=build, marker=marker)
+    _range_write(ctx, judge, read, keys, build=build, span=span)
+
+
+def _range_write(ctx: Context, judge: convert.Judge, read: _Read, keys: list[tuple[str, str]],
+                 *, build: str, span: Span) -> None:
+    """The images of ``read`` needing their own judgement judged from their SBOM, and the
+    range written set-wise, in one transaction."""
+    from hullcheck.fleet import queries
+
+    alone = sorted(d for d in read.repositories if read.decisions_of(d) or judge.marks_config
+                   or d in read.unshared or d in read.lacking)
+    work: list[scans.Rematched] = []
+    if alone:
+        with ctx.store.read() as conn:
+            scoped = queries.purls_of(conn, keys, alone)
+        today = ctx.clock().date()
+        for digest, (encoding, data) in _sboms(ctx, alone).items():
+            purls = scoped.get(digest, set())
+            inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
+                                             purls=purls)
+            marks = convert.triage_marks(read.decisions_of(digest), digest)
+            work.append(scans.Rematched(digest, convert.finding_rows(
+                judge(inv, marks, today=today), inv), purls))
+    _write(ctx, work, {}, read.repositories, build=build, span=span)
+
+
+def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]], *,
+                build: str, marker: str, packages: bool = True) -> _Read:
+    """``_read`` of the images in a range awaiting ``marker``, their scope found by name:
+    the repositories, triage decisions and the scoped package rows no stored match of
+    ``build`` serves (a few rows), in one read transaction."""
+    import sqlalchemy as sa
+
+    from hullcheck.fleet import access, queries
+    from hullcheck.fleet import schema as t
+    from hullcheck.fleet.sql import chunks
+
+    i, p, e = t.images.c, t.packages.c, t.rematch_entries.c
+    out = _Read({}, defaultdict(list), set(), {}, set())
+    waiting = sa.and_(i.digest >= first, i.digest <= last, i.matched_build == marker,
+                      i.status == "scanned")
+    with ctx.store.read() as conn:
+        out.repositories.update(conn.execute(sa.select(i.digest, i.repository)
+                                             .where(waiting)).all())
+        for names in chunks(keys if packages else [], 2_000):
+            for r in conn.execute(
+                    sa.select(p.image_digest, p.purl, p.type, p.entry_hash)
+                    .join(t.images, i.digest == p.image_digest)
+                    .outerjoin(t.rematch_entries, sa.and_(e.build == build,
+                                                          e.entry_hash == p.entry_hash))
+                    .where(waiting, queries.named(names),
+                           sa.or_(p.entry_hash.is_(None), p.type == "generic",
+                                  e.entry_hash.is_(None)))):
+                if r.entry_hash is None or r.type == "generic":
+                    out.unshared.add(r.image_digest)
+                else:
+                    out.missing.setdefault(r.entry_hash, (r.image_digest, r.purl))
+                    out.lacking.add(r.image_digest)
+        found = access.decisions_of(conn, digests=sorted(out.repositories),
+                                    repositories=sorted(set(out.repositories.values())))
+    for n, d in enumerate(found):
+        out.decisions[(d.scope, d.target)].append((n, d))
+    return out
+
+
 def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str]],
-           repositories: dict[str, str], *, build: str) -> None:
+           repositories: dict[str, str], *, build: str, span: Span | None = None) -> None:
     from hullcheck.monitor.jobs import _has_deliveries, wake_delivery
 
     route = alerts.router(ctx.config) if ctx.config.alerts else None  # no rule: no channel
     with ctx.store.write() as conn:
         now = ctx.clock()
-        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build)
-        written = setwise.apply(conn, shared, build=build, now=now, route=route,
-                                reason=f"advisory update {build}")
+        # Only with images to judge alone: it upserts the build's row, which would stay
+        # locked until this job commits and make the workers' jobs run one at a time.
+        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build) \
+            if work else []
+        reason = f"advisory update {build}"
+        if span is None:
+            written = setwise.apply(conn, shared, build=build, now=now, route=route,
+                                    reason=reason)
+        else:
+            first, last, keys, marker = span
+            written = setwise.apply_range(conn, first, last, keys, marker=marker, build=build,
+                                          now=now, route=route, reason=reason)
         if written.deliveries or _has_deliveries(conn, [e for c in changed for e in c.events]):
             wake_delivery(ctx, conn)
         if ctx.config.policy is not None:  # the policy is judged again
