@@ -195,3 +195,45 @@ def test_a_delta_rematches_only_what_it_names(tmp_path: Path) -> None:
                 "SELECT DISTINCT image_digest FROM packages WHERE name = 'requests'")).scalars())
         assert holding and queued.args["range"] == [holding[0], holding[-1]]
         assert "images" not in queued.args
+
+
+def _pypa_state(root: Path, ids: list[str]) -> None:
+    (root / "pypa").mkdir(parents=True, exist_ok=True)
+    for old in (root / "pypa").iterdir():
+        old.unlink()
+    for rid in ids:
+        (root / "pypa" / f"{rid}.json").write_text(json.dumps(osv(rid)))
+    (root / "sources.yaml").write_text(yaml.safe_dump(
+        [{"name": "osv-pypa", "kind": "osv", "url": str(root / "pypa")}]))
+
+
+@pytest.mark.parametrize("added", [True, False], ids=["rating-added", "rating-removed"])
+def test_a_rating_from_another_packages_advisory_reaches_the_stored_finding(
+        tmp_path: Path, database_url: str | None, added: bool) -> None:
+    """trytond's CVE-2016-1242 (PYSEC-2016-13) is rated by PYSEC-2016-41, which names only
+    tryton: the update that adds or removes that record re-rates the stored finding, as a
+    full re-match does (the fleet bench's one difference: issue 14)."""
+    inv = INVENTORIES[0]
+    trytond = dataclasses.replace(inv.packages[-1], name="trytond", version="3.2.0",
+                                  purl="pkg:pypi/trytond@3.2.0")
+    inv = dataclasses.replace(inv, packages=(trytond,), source=ImageSource(
+        kind="registry", name="registry.example/tryton:1", manifest_digest="sha256:" + "7" * 64))
+    states = [["PYSEC-2016-13"], ["PYSEC-2016-13", "PYSEC-2016-41"]]
+    before, after = states if added else states[::-1]
+    root = tmp_path / "advisories"
+    _pypa_state(root, before)
+    cfg = config("advisories: {sources: advisories/sources.yaml}\n", base=tmp_path)
+    with Service.open(data_dir=tmp_path / "data", database_url=database_url, config=cfg) as svc:
+        svc.update_advisories(requested_by="test")
+        drain(svc)
+        digest = svc.ingest_push(sbom.encode(inv, "json"), name="registry.example/tryton:1",
+                                 requested_by="ci")
+        first = snapshot(svc, [digest])
+        _pypa_state(root, after)
+        svc.update_advisories(requested_by="test")
+        drain(svc)
+        delta = snapshot(svc, [digest])
+        assert [f[3] for f in first[digest]] != [f[3] for f in delta[digest]]  # re-rated
+        advisories.plan(svc.ctx, "", svc.ctx.build_id(), Scope(full=True))
+        drain(svc)
+        assert snapshot(svc, [digest]) == delta

@@ -23,7 +23,7 @@ from hullcheck.cli.main import main
 from hullcheck.ecosystem import osv_ecosystem
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.match import MatchResult, match
-from hullcheck.model import Distro, Inventory, Package, PackageType
+from hullcheck.model import Distro, Inventory, Package, PackageType, Severity
 from hullcheck.vulndb import Source, SourceKind, VulnStore, build
 from hullcheck.vulndb.delta import (
     AdvisoryChange,
@@ -187,7 +187,7 @@ def test_same_database_is_an_empty_delta_and_none_means_everything_new(
     shutil.copyfile(tmp_path / "a.db", tmp_path / "copy.db")
     same = diff(tmp_path / "a.db", tmp_path / "copy.db")
     assert same.empty and same.names() == frozenset() and same.scope().to_json() == {
-        "full": False, "names": {}, "kev": []}
+        "full": False, "names": {}, "kev": [], "rated": []}
 
     everything = diff(None, tmp_path / "a.db")
     assert everything.full
@@ -226,11 +226,16 @@ def test_scope_json_is_compact_bounded_and_checked(
     assert doc == {"full": False,
                    "names": {"Alpine:v3.15": ["zlib"], "Debian:12": ["sope"],
                              "PyPI": ["jinja2", "pillow", "requests"]},
-                   "kev": ["CVE-2023-4863"]}
+                   "kev": ["CVE-2023-4863"],
+                   "rated": sorted({i.upper() for a in delta.advisories
+                                    for i in (a.id, *a.aliases)})}
+    assert doc["rated"]  # the changed advisories' ids and aliases
     scope = Scope.from_json(json.loads(json.dumps(doc)))
     assert scope == delta.scope()
     assert scope.touches("PyPI", "Pillow") and not scope.touches("PyPI", "salt")
     assert scope.touches_kev(["GHSA-x", "CVE-2023-4863"]) and not scope.touches_kev(["CVE-1"])
+    assert scope.touches_rating(["x", doc["rated"][0].lower()])
+    assert not scope.touches_rating(["CVE-1"])
     # Six keys (five packages, one CVE): past a limit of five the scope says "full".
     assert delta.to_json(limit=6)["full"] is False
     assert delta.to_json(limit=5) == {"full": True}
@@ -377,8 +382,11 @@ INVENTORIES = (
 
 def revisit(inv: Inventory, before: MatchResult, scope: Scope) -> list[Package]:
     """The packages a re-matcher must look at: searched under a name the scope names (its own
-    name, or its source package's), or holding a finding whose KEV entry changed."""
-    kev_hit = {f.package.purl for f in before.findings if scope.touches_kev(f.ids)}
+    name, or its source package's), or holding a finding whose KEV entry changed, or one its
+    own records rate not at all whose ids an added, changed or withdrawn advisory names."""
+    kev_hit = {f.package.purl for f in before.findings if scope.touches_kev(f.ids)
+               or ((f.severity is Severity.UNKNOWN or f.severity_from)
+                   and scope.touches_rating(f.ids))}
     out = []
     for p in inv.packages:
         names = [p.name] + ([p.source.name] if p.source is not None else [])
@@ -479,3 +487,32 @@ def test_scope_touches_patterns_as_the_matcher_searches_them() -> None:
     assert not scope.touches("Red Hat:enterprise_linux:8::*", "openssl")
     assert scope.touches("Ubuntu:Pro:22.04:LTS", "curl")
     assert not scope.touches("Ubuntu:22.04:LTS", "curl")
+
+
+def _pypa_db(path: Path, ids: Iterable[str]) -> VulnStore:
+    root = path.parent / (path.stem + "-src")
+    (root / "pypa").mkdir(parents=True)
+    for rid in ids:
+        shutil.copy(DELTA / "pypa" / f"{rid}.json", root / "pypa" / f"{rid}.json")
+    build(path, [Source(name="osv-pypa", kind=SourceKind.OSV, locations=(str(root / "pypa"),))])
+    return VulnStore.open(path)
+
+
+@pytest.mark.parametrize("added", [True, False], ids=["rating-added", "rating-removed"])
+def test_an_alias_advisory_of_another_package_is_revisited(tmp_path: Path, added: bool) -> None:
+    """PYSEC-2016-13 (trytond) rates CVE-2016-1242 not at all; PYSEC-2016-41 names tryton
+    only, with a CVSS 3 rating of the same CVE, so trytond's finding takes its rating. Adding
+    (or removing) the tryton record names no package an image with trytond holds: the
+    scope's ``rated`` ids must still send that finding back to the matcher."""
+    inv = inventory(pkg(PackageType.PYTHON, "trytond", "3.2.0"))
+    with _pypa_db(tmp_path / "a.db", ["PYSEC-2016-13"]) as a, \
+            _pypa_db(tmp_path / "b.db", ["PYSEC-2016-13", "PYSEC-2016-41"]) as b:
+        old, new = (a, b) if added else (b, a)
+        before, after = match(inv, old), match(inv, new)
+        assert [f.severity for f in before.findings] != [f.severity for f in after.findings]
+        scope = diff(old, new).scope()
+        assert not scope.touches("PyPI", "trytond")  # no record naming trytond changed
+        assert "CVE-2016-1242" in scope.rated
+        assert canonical(*rematch(inv, before, new, scope)) == \
+            canonical(after.findings, after.skipped)
+        assert Scope.from_json(scope.to_json()) == scope

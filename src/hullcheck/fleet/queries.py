@@ -273,6 +273,23 @@ def images_with_advisory(conn: Connection, advisory: str, *, include_fixed: bool
     return _hits(conn, {d: {"findings": tuple(v)} for d, v in found.items()})
 
 
+def rated_by_alias(conn: Connection, ids: Sequence[str]) -> dict[str, set[str]]:
+    """{image digest: purls} of the open findings answering to any of ``ids`` (upper case)
+    that their own records rate not at all: unrated, or rated by an alias advisory
+    (``severityFrom``). An alias advisory added, changed or withdrawn may rate them anew."""
+    f, n = t.findings.c, t.finding_names.c
+    out: dict[str, set[str]] = defaultdict(set)
+    for batch in chunks(sorted(set(ids)), CHUNK):
+        query = (sa.select(f.image_digest, f.package_purl).distinct()
+                 .join_from(t.findings, t.finding_names, n.finding_id == f.id)
+                 .where(n.name.in_(batch), f.state == FindingState.OPEN,
+                        sa.or_(f.severity == "unknown",
+                               f.data["severityFrom"].as_string().is_not(None))))
+        for digest, purl in conn.execute(query):
+            out[digest].add(purl)
+    return out
+
+
 def _hits(conn: Connection,
           found: dict[str, dict[str, tuple[PackageRow, ...] | tuple[FindingRow, ...]]],
           ) -> tuple[ImageHit, ...]:

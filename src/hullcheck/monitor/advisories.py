@@ -75,8 +75,9 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     ``matched_build`` becomes ``DELTA`` + the new build), each distinct entry its packages
     hold is matched once here (``match_entries``), and each job carries the delta's names
     and a range of digests: it finds its images and purls in SQL. Images that missed an
-    update (a full re-match), a full scope, and images a KEV change touches get jobs
-    listing them (and their purls)."""
+    update (a full re-match), a full scope, and images a KEV change touches or whose findings
+    an alias advisory of the delta may rate (``queries.rated_by_alias``) get jobs listing them
+    (and their purls)."""
     from hullcheck.fleet import queries
 
     listed: dict[str, list[str] | None] = {}
@@ -93,6 +94,13 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
             for cve in sorted(scope.kev):
                 for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
                     touched[hit.digest].update(f.package_purl for f in hit.findings)
+            # Findings an alias advisory rates, on packages the delta does not name (those
+            # are re-matched, and so re-rated, by the range jobs).
+            rated = queries.rated_by_alias(conn, sorted(scope.rated))
+            named = queries.purls_of(conn, keys, sorted(rated)) if keys else {}
+            for digest, purls in rated.items():
+                if extra := purls - named.get(digest, set()):
+                    touched[digest] |= extra
             for digest, purls in queries.purls_of(conn, keys, sorted(touched)).items():
                 touched[digest] |= purls
             for digest, purls in touched.items():

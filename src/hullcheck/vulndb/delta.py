@@ -93,6 +93,11 @@ class Scope:
     full: bool = False
     names: frozenset[tuple[str, str]] = frozenset()
     kev: frozenset[str] = frozenset()
+    # The ids and aliases of every advisory added, changed or withdrawn: a finding its own
+    # records rate not at all takes an alias advisory's rating (``Matcher._rated``), and that
+    # advisory may name another package (PYSEC-2016-41 names tryton, rating CVE-2016-1242 on
+    # trytond), so such findings are revisited by id, as for KEV.
+    rated: frozenset[str] = frozenset()
 
     def touches(self, ecosystem: str, *names: str) -> bool:
         """Whether a package searched under ``ecosystem`` by any of ``names`` (its name, and
@@ -103,15 +108,21 @@ class Scope:
         """Whether a finding with these ids (its id and aliases) has a KEV entry that changed."""
         return self.full or not self.kev.isdisjoint(ids)
 
+    def touches_rating(self, ids: Iterable[str]) -> bool:
+        """Whether a finding with these ids, rated by an alias advisory or by none, may be
+        rated differently now."""
+        return self.full or not self.rated.isdisjoint(i.upper() for i in ids)
+
     def to_json(self) -> dict[str, Any]:
         """``{"full": true}``, or ``{"full": false, "names": {ecosystem: [key...]}, "kev":
-        [cve...]}``, sorted (so equal scopes serialise equally)."""
+        [cve...], "rated": [id...]}``, sorted (so equal scopes serialise equally)."""
         if self.full:
             return {"full": True}
         names: dict[str, list[str]] = {}
         for ecosystem, key in sorted(self.names):
             names.setdefault(ecosystem, []).append(key)
-        return {"full": False, "names": names, "kev": sorted(self.kev)}
+        return {"full": False, "names": names, "kev": sorted(self.kev),
+                "rated": sorted(self.rated)}
 
     @classmethod
     def from_json(cls, doc: object, *, what: str = "delta scope") -> Scope:
@@ -128,9 +139,12 @@ class Scope:
         kev = doc.get("kev", [])
         if not _strings(kev):
             raise FormatError(f"{what}: 'kev' must be a list of CVE ids")
+        rated = doc.get("rated", [])
+        if not _strings(rated):
+            raise FormatError(f"{what}: 'rated' must be a list of advisory ids")
         return cls(
             names=frozenset((e, k) for e, keys in raw_names.items() for k in keys),
-            kev=frozenset(kev),
+            kev=frozenset(kev), rated=frozenset(rated),
         )
 
 
@@ -170,7 +184,8 @@ class Delta:
         ``limit`` keys (package keys plus KEV CVEs; None: no limit)."""
         if self.full or (limit is not None and len(self._names) + len(self.kev) > limit):
             return Scope(full=True)
-        return Scope(names=self._names, kev=frozenset(k.cve for k in self.kev))
+        rated = frozenset(i.upper() for a in self.advisories for i in (a.id, *a.aliases))
+        return Scope(names=self._names, kev=frozenset(k.cve for k in self.kev), rated=rated)
 
     def to_json(self, limit: int | None = MAX_SCOPE_KEYS) -> dict[str, Any]:
         """The compact, bounded form for a job's arguments (``Scope.from_json`` reads it)."""
