@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.errors import UnsafeLayer
-from hullcheck.filetree import Kind, compile_globs
+from hullcheck.errors import ImageError, UnsafeLayer
+from hullcheck.filetree import FileTree, Kind, compile_globs
 from hullcheck.filetree.entries import FileEntry
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
+from hullcheck.filetree.index import FILE, LayerIndex
 from hullcheck.filetree.tar import normalise, read_tar
+from hullcheck.filetree.tree import MAX_LAYERS
 from hullcheck.image.writer import directory, file, hardlink, opaque, symlink, whiteout
 from tests.fixtures.images import tree_of
 
@@ -340,6 +342,20 @@ def test_matching_versions_hands_out_only_files_whose_bytes_were_looked_for(
     got = [(e.layer, e.path, e.content) for e in tree.matching_versions(GlobSet(ALL))]
     assert got == [(0, "/keep/a", b"a"), (1, "/keep/a", b"a2")]
     assert tree.matching_versions(GlobSet(["/drop/*"])) == []
+
+
+def test_a_tree_holds_as_many_layers_as_a_ref_can_name_and_refuses_one_more() -> None:
+    """A docker-archive's manifest.json can name one layer member 65,537 times within its
+    4 MiB cap: the tree refuses it as a malformed image (exit 2), not an internal error."""
+    top = LayerIndex()
+    top.add("/etc/top", FILE, 1, 0o644, 0, 0, content=b"t")
+    tree = FileTree.from_layers((), [*[LayerIndex()] * (MAX_LAYERS - 1), top])
+    entry = tree.final["/etc/top"]
+    assert entry.layer == MAX_LAYERS - 1 and entry.content == b"t"
+    assert tree.written_by("/etc/top", MAX_LAYERS - 1) == entry
+    with pytest.raises(ImageError) as refused:
+        FileTree.from_layers((), [LayerIndex()] * (MAX_LAYERS + 1))
+    assert str(refused.value) == "image has more than 65536 layers"
 
 # -- one layer's tar: entries, whiteouts, kept bytes, what each kind of sink is handed --
 

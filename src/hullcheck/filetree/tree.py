@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
 from hullcheck.filetree.index import DIR, FILE, SYMLINK, TOO_LARGE, LayerIndex
@@ -74,8 +75,8 @@ class FileTree:
 
     def _apply(self, index: LayerIndex) -> None:
         i = len(self._indexes)
-        if i >= MAX_LAYERS:
-            raise ValueError(f"more than {MAX_LAYERS} layers")
+        if i >= MAX_LAYERS:  # a ref names its layer in LAYER_BITS bits
+            raise ImageError(f"image has more than {MAX_LAYERS} layers")
         self._indexes.append(index)
         for d in index.opaque:
             for name in list(self._dirs.get(d, ())):
