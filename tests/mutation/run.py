@@ -6,12 +6,16 @@ the tests that check them. mutmut runs once per group in its own directory,
 repository's), so a group's stats run and its mutants see only that group's tests; inside it,
 mutmut runs each mutant against the tests that reached the mutated function. Results are kept
 there: a second run re-tests the survivors and the functions whose code changed (`--fresh`
-starts over).
+starts over; `--retry-timeouts` re-tests the timeouts too, which a loaded machine makes of
+slow survivors; `--timeout-constant S` adds S seconds to every mutant's allowance, which
+mutmut's `timeout_constant` multiplies like the tests' own time: mutmut then re-tests every
+timeout itself).
 
 A mutant listed in docs/testing.md's table of equivalent mutants counts as equivalent, not as
 survived. The score of a module is killed / (killed + survived), equivalent ones set aside.
 
-    python -m tests.mutation.run [--fresh] [--max-children N] [GROUP ...]
+    python -m tests.mutation.run [--fresh] [--retry-timeouts] [--timeout-constant S]
+                                 [--max-children N] [GROUP ...]
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def equivalent() -> set[str]:
     return set(re.findall(r"`(hullcheck\.[\w.]+__mutmut_\d+)`", section))
 
 
-def prepare(group: Group, *, fresh: bool) -> Path:
+def prepare(group: Group, *, fresh: bool, retry_timeouts: bool = False,
+            timeout_constant: float | None = None) -> Path:
     """The group's directory: links to src/ and tests/, and a pyproject.toml with its selection."""
     where = WORK / group.name
     if fresh and where.exists():
@@ -94,7 +99,9 @@ def prepare(group: Group, *, fresh: bool) -> Path:
         if not link.is_symlink():
             link.symlink_to(ROOT / name, target_is_directory=True)
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    common = config["tool"]["mutmut"]
+    common = dict(config["tool"]["mutmut"])
+    if timeout_constant is not None:
+        common["timeout_constant"] = timeout_constant
     pytest_options = config["tool"]["pytest"]["ini_options"]
     lines = ["[tool.mutmut]"]
     for key, value in common.items():
@@ -107,24 +114,28 @@ def prepare(group: Group, *, fresh: bool) -> Path:
         if key != "testpaths":
             lines.append(f"{key} = {json.dumps(value)}")
     (where / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    rejudge(where)
+    rejudge(where, retry_timeouts=retry_timeouts)
     return where
 
 
-def rejudge(where: Path) -> None:
+def rejudge(where: Path, *, retry_timeouts: bool = False) -> None:
     """Survivors of an earlier run are tested again (mutmut keeps every verdict): the tests
-    written since may kill them."""
+    written since may kill them. Timeouts too when asked: under load a mutant whose tests
+    merely ran slowly is one."""
+    again = SURVIVED | NO_TESTS | (TIMEOUT if retry_timeouts else set())
     for meta in where.glob("mutants/src/**/*.py.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
         codes = data.get("exit_code_by_key", {})
         for name, code in codes.items():
-            if code in SURVIVED or code in NO_TESTS:
+            if code in again:
                 codes[name] = None
         meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
 
-def run(group: Group, *, fresh: bool, max_children: int) -> int:
-    where = prepare(group, fresh=fresh)
+def run(group: Group, *, fresh: bool, max_children: int, retry_timeouts: bool = False,
+        timeout_constant: float | None = None) -> int:
+    where = prepare(group, fresh=fresh, retry_timeouts=retry_timeouts,
+                    timeout_constant=timeout_constant)
     env = dict(os.environ)
     # A test's subprocess (the CLI as a program) runs the unmutated code: mutmut's trampolines
     # only count in the process that forked the test run.
@@ -188,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help="groups to run (default: all)")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results")
     parser.add_argument("--report", action="store_true", help="print the table of earlier runs only")
+    parser.add_argument("--retry-timeouts", action="store_true",
+                        help="test the timeouts of earlier runs again, with the survivors")
+    parser.add_argument("--timeout-constant", type=float, default=None, metavar="S",
+                        help="mutmut's timeout_constant (default 1 s): more for a loaded machine")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args(argv)
     chosen = [g for g in groups() if not args.groups or g.name in args.groups]
@@ -197,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     if not args.report:
         for group in chosen:
-            if run(group, fresh=args.fresh, max_children=args.max_children) != 0:
+            if run(group, fresh=args.fresh, max_children=args.max_children,
+                   retry_timeouts=args.retry_timeouts,
+                   timeout_constant=args.timeout_constant) != 0:
                 failed.append(group.name)
     known = equivalent()
     all_scores = [s for g in chosen for s in scores(g, known)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
 from hullcheck.filetree.index import DIR, FILE, SYMLINK, TOO_LARGE, LayerIndex
@@ -34,13 +35,11 @@ Slot = int | list[int] | None
 
 
 def _live(slot: Slot) -> int:
-    """The ref visible in ``slot``, -1 when none."""
+    """The ref visible in ``slot``; negative when none (a history ending in a deletion
+    ends in ~layer, which is negative)."""
     if slot is None:
         return -1
-    if isinstance(slot, int):
-        return slot
-    last = slot[-1]
-    return last if last >= 0 else -1
+    return slot if isinstance(slot, int) else slot[-1]
 
 
 def _join(parent: str, name: str) -> str:
@@ -76,8 +75,8 @@ class FileTree:
 
     def _apply(self, index: LayerIndex) -> None:
         i = len(self._indexes)
-        if i >= MAX_LAYERS:
-            raise ValueError(f"more than {MAX_LAYERS} layers")
+        if i >= MAX_LAYERS:  # a ref names its layer in LAYER_BITS bits
+            raise ImageError(f"image has more than {MAX_LAYERS} layers")
         self._indexes.append(index)
         for d in index.opaque:
             for name in list(self._dirs.get(d, ())):
@@ -104,13 +103,13 @@ class FileTree:
                 self._wanted[_join(index.dirs[parent[row]], name)] = None
 
     def _dir(self, path: str) -> dict[str, Slot]:
-        """The slots of directory ``path``, made (and named in its parents) when new."""
+        """The slots of directory ``path``, made (and named in its parents) when new; the
+        recursion ends at "/", there from the start."""
         slots = self._dirs.get(path)
         if slots is None:
             slots = self._dirs[path] = {}
-            if path != "/":
-                parent, name = _split(path)
-                self._dir(parent).setdefault(name, None)
+            parent, name = _split(path)
+            self._dir(parent).setdefault(name, None)
         return slots
 
     def _kind(self, ref: int) -> int:
@@ -192,7 +191,8 @@ class FileTree:
         return entry.ref >= 0 and _live(self._slot(entry.path)) == entry.ref
 
     def matching_versions(self, pattern: GlobSet) -> list[FileEntry]:
-        """Every version (any layer) of every regular file whose path matches, in layer order."""
+        """Every version (any layer) of every regular file whose path matches and whose bytes
+        were looked for (kept, or too large to keep), in layer order."""
         out = [
             e
             for path in self._wanted
@@ -312,14 +312,14 @@ class View:
         self._final = upto >= tree.last_layer
 
     def _ref(self, path: str) -> int:
-        """The ref present at exactly ``path`` in this view, -1 when none."""
+        """The ref present at exactly ``path`` in this view; negative when none."""
         slot = self.tree._slot(path)
         if self._final:
             return _live(slot)
         for v in reversed(self.tree._history(slot)):
             layer = v & _LAYER_MASK if v >= 0 else ~v
             if layer <= self.upto:
-                return v if v >= 0 else -1
+                return v  # ~layer (negative) where that layer deleted it
         return -1
 
     def entry(self, path: str) -> FileEntry | None:
@@ -337,11 +337,12 @@ class View:
         return index.links.get(row, "") if index.kinds[row] & 0x7F == SYMLINK else None
 
     def resolve(self, path: str, *, follow_last: bool = True) -> str | None:
-        """``path`` with every symlink resolved inside the image root; None on a loop."""
+        """``path`` with every symlink resolved inside the image root; None on a loop or
+        through a link with an empty target."""
         # Fast path: a layer wrote this very path and it is no link, so no component of it
-        # can be one either (layers cannot write through a link).
-        if ("/." not in path and "//" not in path and not path.endswith("/")
-                and self._ref(path) >= 0 and self._link(path) is None):
+        # can be one either (layers cannot write through a link). A written path has no "",
+        # "." or ".." component, so only a leading "//" (split as "/" and a name) finds one.
+        if "//" not in path and self._ref(path) >= 0 and self._link(path) is None:
             return path
         todo = [c for c in path.split("/") if c][::-1]
         done: list[str] = []
@@ -358,7 +359,7 @@ class View:
             link = self._link(candidate)
             if link is not None and (todo or follow_last):
                 hops += 1
-                if hops > MAX_SYMLINK_HOPS:
+                if hops > MAX_SYMLINK_HOPS or not link:  # Linux: ELOOP; ENOENT for ""
                     return None
                 if link.startswith("/"):
                     done = []
