@@ -5,13 +5,17 @@ Run through the real command (``hullcheck.cli.main.main``) as a user would.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hullcheck.cli.main import main
+from hullcheck.errors import UnsafeLayer
+from hullcheck.filetree.tar import normalise, read_tar
 from hullcheck.image.writer import ImageBuilder, compress, layer_tar, write_oci_layout
 from tests.fixtures import hostile
 
@@ -138,3 +142,41 @@ def test_not_an_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run_cli(["sbom", f"docker-archive:{junk}"], capsys)
     assert code == 2
     assert str(junk) in error_line(err)
+
+
+# In-process, one layer's tar read into its index: the paths and targets a hostile layer
+# names, each refused with its own line or made into the one path it means.
+
+def _pax_layer(kind: bytes, pax: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("ok")
+        info.type = kind
+        info.pax_headers = pax
+        tf.addfile(info, io.BytesIO(b""))
+    return buf.getvalue()
+
+
+def test_a_nul_in_a_layer_path_is_one_named_error() -> None:
+    data = _pax_layer(tarfile.REGTYPE, {"path": "etc/a\x00b"})
+    with pytest.raises(UnsafeLayer) as caught:
+        read_tar(iter([data]), index=0, what="layer 0", wanted=None)
+    assert str(caught.value) == "layer 0: NUL byte in path 'etc/a\\x00b'"
+
+
+def test_a_nul_in_a_symlink_target_is_one_named_error() -> None:
+    data = _pax_layer(tarfile.SYMTYPE, {"linkpath": "etc/a\x00b"})
+    with pytest.raises(UnsafeLayer) as caught:
+        read_tar(iter([data]), index=0, what="layer 0", wanted=None)
+    assert str(caught.value) == "layer 0: NUL byte in the target of symlink '/ok'"
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("a//b", "/a/b"), ("a/./b", "/a/b"), ("./a/b/", "/a/b"), ("a/../b//c", "/b/c"),
+    ("a/.//b/.", "/a/b"), ("a/b", "/a/b"),
+])
+def test_a_layer_path_is_made_plain(name: str, path: str) -> None:
+    assert normalise(name, what="layer 0") == path
+    data = _pax_layer(tarfile.REGTYPE, {"path": name})
+    index = read_tar(iter([data]), index=0, what="layer 0", wanted=None)
+    assert [index.path(row) for row in range(len(index.names))] == [path]

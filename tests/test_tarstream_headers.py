@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -142,3 +143,153 @@ def test_a_checksum_off_by_adlers_modulus_is_refused(high: bool, delta: int) -> 
         _oracle(data)
     with pytest.raises(UnsafeLayer, match="bad tar header checksum"):
         _members(data)
+
+
+def _count_checksum_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    seen: list[bytes] = []
+    real = tarstream._checksum_ok
+
+    def checksum_ok(header: bytes, stored_field: bytes) -> bool:
+        seen.append(stored_field)
+        return real(header, stored_field)
+
+    monkeypatch.setattr(tarstream, "_checksum_ok", checksum_ok)
+    return seen
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_usual_checksums_are_checked_without_the_general_reader(monkeypatch: pytest.MonkeyPatch,
+                                                                fmt: int) -> None:
+    """The usual all-ASCII header's checksum is compared in one step (adler32's byte sum);
+    the general checksum reader is for other layouts and a sum that did not match."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name in ["a", "d" * 60 + "/" + "e" * 60]:
+            info = tarfile.TarInfo(name)
+            info.size = 700
+            tf.addfile(info, io.BytesIO(b"x" * 700))
+    seen = _count_checksum_reads(monkeypatch)
+    assert [m[0] for m in _members(buf.getvalue())] == ["a", "d" * 60 + "/" + "e" * 60]
+    assert seen == []
+
+
+@pytest.mark.parametrize("checksum", ["%06o\0 ", "%07o\0"])
+@pytest.mark.parametrize("delta", [-2, -1, 1, 2])
+def test_a_checksum_off_by_a_little_is_refused(checksum: str, delta: int) -> None:
+    h = bytearray(_header({}, checksum))
+    h[148:156] = b" " * 8
+    h[148:156] = (checksum % (sum(h) + delta)).encode()
+    with pytest.raises(UnsafeLayer, match="bad tar header checksum"):
+        _members(bytes(h) + bytes(1024))
+
+
+@pytest.mark.parametrize("checksum", ["%06o\0\0", "%o\0\0\0\0", "%06o\0\0 "])
+def test_a_checksum_followed_by_several_nuls_passes_as_tarfile_reads_it(checksum: str) -> None:
+    data = _header({}, checksum) + bytes(1024)
+    assert _members(data) == _oracle(data) == [("f", 0o644, 0, 0, 0, b"")]
+
+
+def _signed_header(name_byte: int, stored: Callable[[bytes], int]) -> bytes:
+    """A ustar header for a name holding ``name_byte``, its checksum ``stored(header)``."""
+    h = bytearray(tarfile.TarInfo("a").tobuf(format=tarfile.USTAR_FORMAT))
+    h[1] = name_byte
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % stored(bytes(h))
+    return bytes(h)
+
+
+@pytest.mark.parametrize("byte", [0x80, 0xFF])
+def test_a_checksum_over_signed_bytes_counts_every_byte_from_128(byte: int) -> None:
+    data = _signed_header(byte, lambda h: sum(b - 256 if b > 127 else b for b in h))
+    assert [m[0] for m in _members(data + bytes(1024))] == ["a" + chr(0xDC00 + byte)]
+
+
+def test_a_delete_byte_is_not_a_signed_byte() -> None:
+    """0x7f is 127 signed or not: a checksum 256 less than the sum is wrong."""
+    data = _signed_header(0x7F, lambda h: sum(h) - 256)
+    with pytest.raises(UnsafeLayer, match="bad tar header checksum"):
+        _members(data + bytes(1024))
+
+
+def test_a_checksum_that_is_no_number_is_refused_as_not_a_tar() -> None:
+    text = (b'{"schemaVersion": 2, "layers": []}' * 20)[:600]
+    with pytest.raises(UnsafeLayer, match=r"^layer 0: bad tar header checksum \(corrupt or not a tar\)$"):
+        _members(text + bytes(1024))
+
+
+def _with_checksum(h: bytearray) -> bytes:
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h)
+
+
+def _base256(value: int, width: int) -> bytes:
+    return (value % (1 << (8 * (width - 1)))).to_bytes(width - 1, "big").rjust(width - 1, b"\0")
+
+
+@pytest.mark.parametrize("uid", [0x40 << 48, (0x7F << 48) + 5, 3_000_000])
+def test_base256_ids_are_read_from_every_byte_after_the_marker(uid: int) -> None:
+    """GNU tar's base-256: 0x80, then the number in the other bytes (the first of them may
+    hold bit 0x40, which in the marker byte would mean negative)."""
+    h = bytearray(_header({}, "%06o\0 "))
+    h[108:116] = b"\x80" + _base256(uid, 8)
+    data = _with_checksum(h) + bytes(1024)
+    assert _members(data) == _oracle(data) == [("f", 0o644, uid, 0, 0, b"")]
+
+
+@pytest.mark.parametrize("rest", [b"\xff" * 7, b"\x80" + bytes(6)])
+def test_a_negative_base256_number_is_refused_by_name(rest: bytes) -> None:
+    h = bytearray(_header({}, "%06o\0 "))
+    h[108:116] = b"\xff" + rest
+    with pytest.raises(UnsafeLayer) as caught:
+        _members(_with_checksum(h) + bytes(1024))
+    assert str(caught.value) == "layer 0: negative number in tar header"
+
+
+def test_usual_fields_are_read_with_all_their_digits() -> None:
+    """Seven digits of mode, uid and gid and eleven of size: the first counts too (a uid
+    over 262,143, a size of a GiB or more)."""
+    info = tarfile.TarInfo("big")
+    info.size, info.mode, info.uid, info.gid = (1 << 30) + 5, 0o7755, 0o1234567, 0o7654321
+    h = info.tobuf(format=tarfile.USTAR_FORMAT)
+    assert h[100:136] == b"0007755\0" + b"1234567\0" + b"7654321\0" + b"10000000005\0"
+    reader = TarReader(iter([h]), what="layer 0")
+    m = next(iter(reader))
+    assert (m.name, m.size, m.mode, m.uid, m.gid) == ("big", (1 << 30) + 5, 0o7755, 0o1234567,
+                                                      0o7654321)
+
+
+def test_an_empty_name_field_is_an_empty_name() -> None:
+    """A name field of NULs (or one that starts with a NUL) is "", as tarfile reads it."""
+    h = bytearray(_header({}, "%06o\0 "))
+    h[0:100] = b"\0junk" + bytes(95)
+    data = _with_checksum(h) + bytes(1024)
+    assert _members(data) == _oracle(data) == [("", 0o644, 0, 0, 0, b"")]
+
+
+def test_the_prefix_ends_at_its_155th_byte() -> None:
+    """The ustar prefix is bytes 345-499; what follows it (padding) is no part of the name."""
+    name = "p" * 155 + "/n"
+    h = bytearray(tarfile.TarInfo(name).tobuf(format=tarfile.USTAR_FORMAT))
+    assert h[345:500] == b"p" * 155
+    h[500] = ord("X")
+    data = _with_checksum(h) + bytes(1024)
+    assert [m[0] for m in _members(data)] == [name]
+
+
+def test_a_link_name_may_fill_its_100_bytes() -> None:
+    info = tarfile.TarInfo("l")
+    info.type, info.linkname = tarfile.SYMTYPE, "t" * 99 + "u"
+    h = info.tobuf(format=tarfile.USTAR_FORMAT)
+    assert h[157:257] == b"t" * 99 + b"u" and h[257:263] == b"ustar\0"
+    (m,) = list(TarReader(iter([h + bytes(1024)]), what="layer 0"))
+    assert m.linkname == "t" * 99 + "u"
+
+
+def test_a_long_name_record_that_starts_with_nul_is_empty() -> None:
+    """GNU ``L`` data is text up to its first NUL, even when that is its first byte."""
+    long = tarfile.TarInfo("././@LongLink")
+    long.type, long.size = tarfile.GNUTYPE_LONGNAME, 5
+    data = (long.tobuf(format=tarfile.USTAR_FORMAT) + b"\0abc\0" + bytes(507)
+            + tarfile.TarInfo("short").tobuf(format=tarfile.USTAR_FORMAT) + bytes(1024))
+    assert [m[0] for m in _members(data)] == [""]
