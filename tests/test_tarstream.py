@@ -504,3 +504,18 @@ def test_a_skipped_member_ending_with_the_last_chunk_ends_the_archive() -> None:
     data = _file("a", b"Y" * 512)
     chunks = [data[:512], data[512:]]
     assert [(m.name, m.size) for m in TarReader(iter(chunks), what="l")] == [("a", 512)]
+
+
+@pytest.mark.parametrize("typeflag", [tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_an_archive_ending_after_a_metadata_header_reads_alike_however_it_is_chunked(
+        typeflag: bytes) -> None:
+    """A member, then a metadata header with nothing after it (no end-of-archive blocks):
+    however the bytes are split, in particular with the metadata's padding alone in the last
+    chunk, the reader gives the same members and ends the same way."""
+    content = b"x" if typeflag == tarfile.GNUTYPE_LONGNAME else _record(b"path", b"x")
+    data = _file("a", b"hello") + _meta(typeflag, content)
+    cut = len(data) - (-len(content) % 512)  # where the metadata's padding starts
+    whole = [(m.name, m.size) for m in TarReader(iter([data]), what="l")]
+    assert whole == [("a", 5)]
+    for chunks in ([data[:cut], data[cut:]], _chunks(data, 512), _chunks(data, 1)):
+        assert [(m.name, m.size) for m in TarReader(iter(chunks), what="l")] == whole
