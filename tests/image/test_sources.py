@@ -278,3 +278,48 @@ def test_docker_archive_with_malformed_repo_tags_is_an_input_error(tmp_path: Pat
         open_image(f"docker-archive:{archive}")
     with pytest.raises(UsageError, match="no image tagged 'app'"):
         open_image(f"docker-archive:{archive}:app")
+
+
+def _docker_archive_of_one_layer_named(times: int, path: Path) -> Path:
+    """A docker-archive whose manifest.json names one (tiny, real) layer member ``times``
+    times, with as many diff_ids in its config: within the archive's caps."""
+    import hashlib
+    import tarfile
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as t:
+        info = tarfile.TarInfo("f")
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"x"))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id] * times}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["many:1"],
+                            "Layers": ["layer.tar"] * times}]).encode()
+    with tarfile.open(path, "w") as t:
+        for name, data in (("manifest.json", manifest), (config_name, config),
+                           ("layer.tar", layer_bytes)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_an_image_of_more_layers_than_the_tree_can_name_is_refused_when_opened(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """65,537 layers (one member named that often): refused with one line before any layer is
+    read (reading them started a thread per layer and loaded the machine for minutes)."""
+    from hullcheck.cli.main import main
+    from hullcheck.filetree import tree
+    from hullcheck.image import model
+
+    assert model.MAX_LAYERS == tree.MAX_LAYERS  # the tree's refs name a layer in its bits
+    archive = _docker_archive_of_one_layer_named(model.MAX_LAYERS + 1, tmp_path / "many.tar")
+    with pytest.raises(ImageError, match="the image has 65,537 layers; at most 65,536"):
+        open_image(f"docker-archive:{archive}")
+    assert main(["sbom", f"docker-archive:{archive}", "-o", "json"]) == 2
+    err = capsys.readouterr().err
+    assert "the image has 65,537 layers; at most 65,536 can be read" in err
+    assert "Traceback" not in err

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hullcheck.errors import ImageError
 from hullcheck.model import ImageSource, Layer
+
+# The file tree names a file's layer in 16 bits (filetree.tree.LAYER_BITS): an image with
+# more layers is refused when it is opened, before any layer is read.
+MAX_LAYERS = 1 << 16
 
 # Opens the stored (possibly compressed) bytes of one layer as a digest-verified stream.
 LayerOpener = Callable[[Layer], contextlib.AbstractContextManager[BinaryIO]]
@@ -26,6 +31,11 @@ class Image:
     opener: LayerOpener | None = None
     # For dir: sources, the root file system on disk.
     rootfs: Path | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.layers) > MAX_LAYERS:
+            raise ImageError(f"{self.source.name}: the image has {len(self.layers):,} layers; "
+                             f"at most {MAX_LAYERS:,} can be read")
 
     @contextlib.contextmanager
     def open_layer(self, layer: Layer) -> Iterator[BinaryIO]:
