@@ -312,7 +312,7 @@ def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]]
     ``build`` serves (a few rows), in one read transaction."""
     import sqlalchemy as sa
 
-    from hullcheck.fleet import access, queries
+    from hullcheck.fleet import queries
     from hullcheck.fleet import schema as t
     from hullcheck.fleet.sql import chunks
 
@@ -332,15 +332,8 @@ def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]]
                     .where(waiting, queries.named(names),
                            sa.or_(p.entry_hash.is_(None), p.type == "generic",
                                   e.entry_hash.is_(None)))):
-                if r.entry_hash is None or r.type == "generic":
-                    out.unshared.add(r.image_digest)
-                else:
-                    out.missing.setdefault(r.entry_hash, (r.image_digest, r.purl))
-                    out.lacking.add(r.image_digest)
-        found = access.decisions_of(conn, digests=sorted(out.repositories),
-                                    repositories=sorted(set(out.repositories.values())))
-    for n, d in enumerate(found):
-        out.decisions[(d.scope, d.target)].append((n, d))
+                out.note(r)
+        out.decide(conn)
     return out
 
 
@@ -407,6 +400,24 @@ class _Read:
     missing: dict[str, tuple[str, str]]  # entry hash not matched yet -> (an image, its purl)
     lacking: set[str]  # images holding one of those
 
+    def note(self, row: Any) -> None:
+        """A scoped package row (image_digest, purl, entry_hash, type) no stored entry match
+        serves: an image judged alone, or an entry to match first."""
+        if row.entry_hash is None or row.type == "generic":
+            self.unshared.add(row.image_digest)
+        else:
+            self.missing.setdefault(row.entry_hash, (row.image_digest, row.purl))
+            self.lacking.add(row.image_digest)
+
+    def decide(self, conn: Any) -> None:
+        """The triage decisions of the images read and their repositories, in read order."""
+        from hullcheck.fleet import access
+
+        found = access.decisions_of(conn, digests=sorted(self.repositories),
+                                    repositories=sorted(set(self.repositories.values())))
+        for n, d in enumerate(found):
+            self.decisions[(d.scope, d.target)].append((n, d))
+
     def decisions_of(self, digest: str) -> list[TriageDecision]:
         """The image's own decisions and its repository's, in the read's order (which the
         marks keep)."""
@@ -422,7 +433,6 @@ def _read(ctx: Context, images: list[tuple[str, list[str] | None]], build: str) 
     thousand images, returning only those packages."""
     import sqlalchemy as sa
 
-    from hullcheck.fleet import access
     from hullcheck.fleet import schema as t
     from hullcheck.fleet.sql import chunks
 
@@ -448,15 +458,8 @@ def _read(ctx: Context, images: list[tuple[str, list[str] | None]], build: str) 
                 purls = wanted[r.image_digest]
                 if purls is None or r.purl not in purls:
                     continue
-                if r.entry_hash is None or r.type == "generic":
-                    out.unshared.add(r.image_digest)
-                else:
-                    out.missing.setdefault(r.entry_hash, (r.image_digest, r.purl))
-                    out.lacking.add(r.image_digest)
-        found = access.decisions_of(conn, digests=sorted(out.repositories),
-                                    repositories=sorted(set(out.repositories.values())))
-    for n, d in enumerate(found):
-        out.decisions[(d.scope, d.target)].append((n, d))
+                out.note(r)
+        out.decide(conn)
     return out
 
 
