@@ -304,15 +304,15 @@ def monitor_demo(ref: str) -> int:
                 digest = api.get("/api/v1/images", params={"repository": SAMPLE_REPOSITORY}
                                  ).json()["images"][0]["digest"]
 
-                def build() -> str:
-                    return str(api.get(f"/api/v1/images/{digest}").json()["matchedBuild"])
+                def build() -> str | None:
+                    image = api.get(f"/api/v1/images/{digest}").json()
+                    return None if image["rematchQueued"] else image["matchedBuild"]
 
                 matched = build()
                 update()
                 # the update job queues the re-match as jobs of its own: wait for the image
-                # to be matched against the new build (not just awaiting it), then its alerts
-                wait_until("the re-match", lambda: build() != matched
-                           and not build().startswith("awaiting:"))
+                # to be matched against the new build (not while it is queued), then its alerts
+                wait_until("the re-match", lambda: build() not in (None, matched))
                 wait_until("the alerts of the update", settled)
                 late = [e for e in received[first:] if e["event"] == "new-finding"]
                 print(f"== {len(late)} new alert(s) from the update: only the packages the "

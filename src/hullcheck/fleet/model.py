@@ -255,6 +255,19 @@ class Page:
     next: str | None
 
 
+AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
+DELTA = "delta:"  # matched_build of an image a range job re-matches to the build after it
+
+
+def queued_build(matched_build: str) -> str | None:
+    """The build an image waits to be re-matched against (its ``matched_build`` is a
+    marker the advisory update set), or None when it is matched against ``matched_build``."""
+    for marker in (AWAITING, DELTA):
+        if matched_build.startswith(marker):
+            return matched_build[len(marker):]
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageDetail:
     digest: str
@@ -275,6 +288,11 @@ class ImageDetail:
     owners: tuple[str, ...]
     deployments: tuple[Deployment, ...]
     findings: tuple[StoredFinding, ...]
+
+    @property
+    def rematch_queued(self) -> str | None:
+        """The build a queued re-match will match this image against, else None."""
+        return queued_build(self.matched_build)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,14 +28,12 @@ from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
 from hullcheck.fleet import scans, setwise
-from hullcheck.fleet.model import FindingRow, TriageDecision
+from hullcheck.fleet.model import AWAITING, DELTA, FindingRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
 
 BATCH = 1_000  # images per rematch job
 PART = 1_000  # images a rematch job reads, matches and writes at once (one transaction)
-AWAITING = "awaiting:"  # matched_build of an image queued for a re-match to the build after it
-DELTA = "delta:"  # matched_build of an image a range job re-matches to the build after it
 
 
 def sources(ctx: Context) -> Any:

@@ -94,6 +94,7 @@ def image(detail: ImageDetail, decisions: tuple[TriageDecision, ...] = ()) -> JS
     for s in detail.findings:
         if s.state.value == "open" and not s.finding.suppressed:
             open_counts[s.finding.severity] = open_counts.get(s.finding.severity, 0) + 1
+    queued = detail.rematch_queued
     return {
         "digest": detail.digest, "repository": detail.repository, "tags": current,
         "status": detail.status.value, "error": detail.error or None,
@@ -104,7 +105,9 @@ def image(detail: ImageDetail, decisions: tuple[TriageDecision, ...] = ()) -> JS
                     "createdBy": la.created_by} for la in detail.layers],
         "base": detail.base, "policy": detail.policy, "signatures": list(detail.signatures),
         "firstScanned": when(detail.first_scanned), "lastScanned": when(detail.last_scanned),
-        "matchedBuild": detail.matched_build or None,
+        # a marker of a queued re-match is not a build: the build it waits for instead
+        "matchedBuild": None if queued is not None else detail.matched_build or None,
+        "rematchQueued": queued,
         "tagHistory": [{"repository": t.repository, "tag": t.tag, "current": t.current,
                         "firstSeen": when(t.first_seen), "lastSeen": when(t.last_seen)}
                        for t in detail.tags],

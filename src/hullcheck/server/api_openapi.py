@@ -100,6 +100,11 @@ SCHEMAS: dict[str, JSON] = {
         base=_nullable(_OBJ), policy=_nullable(_OBJ),
         signatures={"type": "array", "items": _OBJ},
         firstScanned=_TIME, lastScanned=_TIME,
+        matchedBuild=_nullable({"type": "string", "description": "the advisory build the "
+                                "findings were matched against; null while a re-match is "
+                                "queued"}),
+        rematchQueued=_nullable({"type": "string", "description": "the advisory build a "
+                                 "queued re-match will match the image against"}),
         triage={"type": "array", "items": ref("Decision")}),
     "SearchHit": _object(["digest", "repository", "tags", "deployments", "owners"],
                          digest={"type": "string", "pattern": DIGEST}, repository=_STR,

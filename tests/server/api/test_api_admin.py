@@ -55,9 +55,19 @@ def test_an_advisory_update_rematches_and_the_alert_arrives_signed(tmp_path: Pat
         job = check(r.json(), "Queued")["job"]
         assert r.headers["location"] == job["url"] == f"/api/v1/jobs/{job['id']}"
         assert check(api.get(f"/jobs/{job['id']}").json(), "Job")["status"] == "queued"
-        drain(api.service)
+        before = api.get(f"/images/{digest}").json()
+        assert before["matchedBuild"] and before["rematchQueued"] is None
+        assert api.service.run_pending(limit=1) == 1  # the update; its re-match is queued
         done = api.get(f"/jobs/{job['id']}").json()
         assert (done["kind"], done["status"], done["error"]) == ("advisories", "done", None)
+        # while queued, the image names the build it waits for, not the update's marker
+        queued = check(api.get(f"/images/{digest}").json(), "Image")
+        assert queued["matchedBuild"] is None
+        assert queued["rematchQueued"] not in (None, before["matchedBuild"])
+        assert ":" not in queued["rematchQueued"] and queued["findings"] == []
+        drain(api.service)
+        after = api.get(f"/images/{digest}").json()
+        assert (after["matchedBuild"], after["rematchQueued"]) == (queued["rematchQueued"], None)
 
         [finding] = api.get(f"/images/{digest}").json()["findings"]
         assert (finding["id"], finding["package"]["purl"]) == (URLLIB3_CVE, URLLIB3_PURL)
