@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
@@ -48,6 +48,7 @@ from hullcheck.tarstream import decompress_ahead
 
 if TYPE_CHECKING:
     import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
 
 PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
 # How many worker processes (default: one per core); 1 reads in this process, in threads.
@@ -295,8 +296,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int,
                 on_read: Callable[[Layer], None] | None = None,
                 ) -> Iterator[tuple[Layer, Sections]]:
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing's import
 
     with contextlib.ExitStack() as stack:
         fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
@@ -305,36 +305,9 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
         # On the way out, feeders stopped first (which releases their workers), then tasks
         # not started cancelled and the running ones awaited.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        jobs: list[tuple[Layer, Future[tuple[str, dict[str, bytes]]], _Feeder]] = []
-        for layer in layers:
-            fifo = os.path.join(fifos, str(layer.index))
-            os.mkfifo(fifo, 0o600)
-            future = pool.submit(_work, fifo, analysis, _what(layer), layer.size)
-            feeder = _Feeder(image, layer, fifo, future)
-            stack.callback(feeder.stop)
-            jobs.append((layer, future, feeder))
-        for _, _, feeder in jobs:
-            feeder.start()
-        done: list[tuple[Layer, str, dict[str, bytes]]] = []
-        for layer, future, feeder in jobs:
-            try:
-                entries, results = future.result(timeout=deadline.remaining())
-            except TimeoutError:
-                deadline.check(f"reading {_what(layer)}")
-                raise
-            except BrokenProcessPool as exc:  # killed: out of memory, a signal
-                feeder.stop()
-                raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
-                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
-            except BaseException:
-                feeder.stop()
-                feeder.raise_error()  # a digest mismatch explains a worker's truncated tar
-                raise
-            feeder.stop()
-            feeder.raise_error()  # read whole, but the digest did not match: not used
-            done.append((layer, entries, results))
-            if on_read is not None:
-                on_read(layer)
+        jobs = _Jobs(image, layers, analysis, pool, fifos)
+        stack.callback(jobs.stop)
+        done = [(layer, *result) for layer, result in jobs.results(n, on_read)]
         # Every worker is done: they exit before the indexes are loaded here, so their heaps
         # (a large layer's index, built then encoded) are not held beside the merged tree.
         pool.shutdown(wait=True)
@@ -344,6 +317,80 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
             os.unlink(entries)
             yield layer, (data, results)
             del data
+
+
+AHEAD = 2  # jobs given to the pool per worker beyond those completed (one running, one queued)
+
+
+class _Jobs:
+    """The layers' jobs in the pool, started only ahead of need: at most ``AHEAD`` per
+    worker beyond those completed, the next one started as any one completes (not in
+    order: a later small layer can finish first). So an image of thousands of layers has
+    a few FIFOs and feeder threads at a time, and every job the pool holds has its feed."""
+
+    def __init__(self, image: Image, layers: Sequence[Layer], analysis: Analysis,
+                 pool: ProcessPoolExecutor, fifos: str) -> None:
+        self._image, self._analysis, self._pool, self._fifos = image, analysis, pool, fifos
+        self._todo = iter(layers)
+        self._running: dict[Future[tuple[str, dict[str, bytes]]],
+                            tuple[Layer, _Feeder]] = {}
+
+    def results(self, n: int, on_read: Callable[[Layer], None] | None,
+                ) -> Iterator[tuple[Layer, tuple[str, dict[str, bytes]]]]:
+        """Each layer's (index file, sinks' findings), as they complete."""
+        for _ in range(AHEAD * n):
+            self._start_next()
+        while self._running:
+            finished, _ = wait(self._running, timeout=deadline.remaining(),
+                               return_when=FIRST_COMPLETED)
+            if not finished:
+                layer = min(la.index for la, _ in self._running.values())
+                deadline.check(f"reading layer {layer}")
+                raise TimeoutError
+            for future in finished:
+                layer, feeder = self._running.pop(future)
+                result = _outcome(layer, future, feeder)
+                if on_read is not None:
+                    on_read(layer)
+                self._start_next()
+                yield layer, result
+
+    def stop(self) -> None:
+        """Stop every feed still running (a worker waiting on one is released)."""
+        for _, feeder in self._running.values():
+            feeder.stop()
+
+    def _start_next(self) -> None:
+        layer = next(self._todo, None)
+        if layer is None:
+            return
+        fifo = os.path.join(self._fifos, str(layer.index))
+        os.mkfifo(fifo, 0o600)
+        future = self._pool.submit(_work, fifo, self._analysis, _what(layer), layer.size)
+        feeder = _Feeder(self._image, layer, fifo, future)
+        self._running[future] = (layer, feeder)
+        feeder.start()
+
+
+def _outcome(layer: Layer, future: Future[tuple[str, dict[str, bytes]]],
+             feeder: _Feeder) -> tuple[str, dict[str, bytes]]:
+    """A finished job's result; its error as one line (a digest mismatch explains a
+    worker's truncated tar, so the feed's error comes first)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        result = future.result()
+    except BrokenProcessPool as exc:  # killed: out of memory, a signal
+        feeder.stop()
+        raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
+                         hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
+    except BaseException:
+        feeder.stop()
+        feeder.raise_error()
+        raise
+    feeder.stop()
+    feeder.raise_error()  # read whole, but the digest did not match: not used
+    return result
 
 
 def _work(fifo: str, analysis: Analysis, what: str,
@@ -389,6 +436,8 @@ class _Feeder:
                 fd = os.open(self._fifo, os.O_RDWR | os.O_NONBLOCK)
                 os.unlink(self._fifo)  # and a worker opening it later finds no FIFO
                 os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._fifo)  # a FIFO exists only while its layer is fed
 
     def raise_error(self) -> None:
         if self._error is not None:
