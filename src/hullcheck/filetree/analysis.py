@@ -344,8 +344,8 @@ class _Jobs:
             finished, _ = wait(self._running, timeout=deadline.remaining(),
                                return_when=FIRST_COMPLETED)
             if not finished:
-                layer = min(la.index for la, _ in self._running.values())
-                deadline.check(f"reading layer {layer}")
+                first = min(la.index for la, _ in self._running.values())
+                deadline.check(f"reading layer {first}")
                 raise TimeoutError
             for future in finished:
                 layer, feeder = self._running.pop(future)
