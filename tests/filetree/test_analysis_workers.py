@@ -4,6 +4,7 @@ once), and failures mid-way stopping everything with one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import sys
@@ -43,7 +44,7 @@ def _forced(monkeypatch: pytest.MonkeyPatch, workers: int = WORKERS) -> None:
 def _streamed(layout: Path) -> Image:
     """The image as a stream of each blob read here (as from a registry): fed to the
     workers through FIFOs."""
-    return open_image(f"oci:{layout}")
+    return dataclasses.replace(open_image(f"oci:{layout}"), locator=None)
 
 
 class _Watch:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
-from hullcheck.errors import ImageError
+from hullcheck.errors import HullcheckError, ImageError
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import compile_globs
 from hullcheck.filetree.index import FORMAT, CorruptIndex, LayerIndex
@@ -43,6 +43,7 @@ from hullcheck.filetree.switch import SWITCH
 from hullcheck.filetree.tar import read_tar
 from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
+from hullcheck.image.stored import StoredBlob, open_stored
 from hullcheck.model import Layer
 from hullcheck.tarstream import decompress_ahead
 
@@ -298,15 +299,19 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
                 ) -> Iterator[tuple[Layer, Sections]]:
     from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing's import
 
+    context = _context()
     with contextlib.ExitStack() as stack:
-        fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
-        stack.callback(shutil.rmtree, fifos, ignore_errors=True)
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
-        # On the way out, feeders stopped first (which releases their workers), then tasks
-        # not started cancelled and the running ones awaited.
+        where = tempfile.mkdtemp(prefix="hullcheck-layers-")
+        stack.callback(shutil.rmtree, where, ignore_errors=True)
+        stop = context.RawValue("b", 0)  # set: workers reading blobs themselves give up
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=context,
+                                   initializer=_worker_init, initargs=(stop,))
+        # On the way out, feeders stopped and workers told to stop first (which ends their
+        # jobs), then tasks not started cancelled and the running ones awaited.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        jobs = _Jobs(image, layers, analysis, pool, fifos)
+        jobs = _Jobs(image, layers, analysis, pool, where)
         stack.callback(jobs.stop)
+        stack.callback(setattr, stop, "value", 1)
         done = [(layer, *result) for layer, result in jobs.results(n, on_read)]
         # Every worker is done: they exit before the indexes are loaded here, so their heaps
         # (a large layer's index, built then encoded) are not held beside the merged tree.
@@ -320,24 +325,25 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
 
 
 AHEAD = 2  # jobs given to the pool per worker beyond those completed (one running, one queued)
+Result = tuple[str, dict[str, bytes]]  # a worker's: its index file, each sink's findings
 
 
 class _Jobs:
     """The layers' jobs in the pool, started only ahead of need: at most ``AHEAD`` per
     worker beyond those completed, the next one started as any one completes (not in
     order: a later small layer can finish first). So an image of thousands of layers has
-    a few FIFOs and feeder threads at a time, and every job the pool holds has its feed."""
+    a few jobs, FIFOs and feeder threads at a time, and every job the pool holds has its
+    blob: a file the worker reads itself, or a FIFO its feeder thread writes."""
 
     def __init__(self, image: Image, layers: Sequence[Layer], analysis: Analysis,
-                 pool: ProcessPoolExecutor, fifos: str) -> None:
-        self._image, self._analysis, self._pool, self._fifos = image, analysis, pool, fifos
+                 pool: ProcessPoolExecutor, where: str) -> None:
+        self._image, self._analysis, self._pool, self._where = image, analysis, pool, where
         self._todo = iter(layers)
-        self._running: dict[Future[tuple[str, dict[str, bytes]]],
-                            tuple[Layer, _Feeder]] = {}
+        self._running: dict[Future[Result], tuple[Layer, _Feeder | None]] = {}
 
     def results(self, n: int, on_read: Callable[[Layer], None] | None,
-                ) -> Iterator[tuple[Layer, tuple[str, dict[str, bytes]]]]:
-        """Each layer's (index file, sinks' findings), as they complete."""
+                ) -> Iterator[tuple[Layer, Result]]:
+        """Each layer's result, as they complete."""
         for _ in range(AHEAD * n):
             self._start_next()
         while self._running:
@@ -358,22 +364,36 @@ class _Jobs:
     def stop(self) -> None:
         """Stop every feed still running (a worker waiting on one is released)."""
         for _, feeder in self._running.values():
-            feeder.stop()
+            if feeder is not None:
+                feeder.stop()
 
     def _start_next(self) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         layer = next(self._todo, None)
         if layer is None:
             return
-        fifo = os.path.join(self._fifos, str(layer.index))
-        os.mkfifo(fifo, 0o600)
-        future = self._pool.submit(_work, fifo, self._analysis, _what(layer), layer.size)
-        feeder = _Feeder(self._image, layer, fifo, future)
+        out = os.path.join(self._where, str(layer.index))
+        blob = self._image.stored_blob(layer)
+        try:
+            if blob is not None:  # a file: the worker reads and verifies it itself
+                self._running[self._pool.submit(_work_stored, blob, out, self._analysis,
+                                                _what(layer), layer.size)] = (layer, None)
+                return
+            os.mkfifo(out, 0o600)
+            future = self._pool.submit(_work, out, self._analysis, _what(layer), layer.size)
+        except BrokenProcessPool:  # a worker died: a running job's future says which
+            if not self._running:
+                raise ImageError(f"{_what(layer)}: a worker process died before reading it",
+                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process"
+                                 ) from None
+            return
+        feeder = _Feeder(self._image, layer, out, future)
         self._running[future] = (layer, feeder)
         feeder.start()
 
 
-def _outcome(layer: Layer, future: Future[tuple[str, dict[str, bytes]]],
-             feeder: _Feeder) -> tuple[str, dict[str, bytes]]:
+def _outcome(layer: Layer, future: Future[Result], feeder: _Feeder | None) -> Result:
     """A finished job's result; its error as one line (a digest mismatch explains a
     worker's truncated tar, so the feed's error comes first)."""
     from concurrent.futures.process import BrokenProcessPool
@@ -381,20 +401,55 @@ def _outcome(layer: Layer, future: Future[tuple[str, dict[str, bytes]]],
     try:
         result = future.result()
     except BrokenProcessPool as exc:  # killed: out of memory, a signal
-        feeder.stop()
+        if feeder is not None:
+            feeder.stop()
         raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
                          hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
     except BaseException:
-        feeder.stop()
-        feeder.raise_error()
+        if feeder is not None:
+            feeder.stop()
+            feeder.raise_error()
         raise
-    feeder.stop()
-    feeder.raise_error()  # read whole, but the digest did not match: not used
+    if feeder is not None:
+        feeder.stop()
+        feeder.raise_error()  # read whole, but the digest did not match: not used
     return result
 
 
-def _work(fifo: str, analysis: Analysis, what: str,
-          stored_size: int) -> tuple[str, dict[str, bytes]]:
+# In a worker: set by the parent when the run is over (an error, the deadline), so a worker
+# reading a blob itself stops at its next read instead of finishing the layer.
+_STOP: list[Any] = []  # the parent's shared flag (a RawValue), once the worker starts
+
+
+def _worker_init(stop: Any) -> None:
+    _STOP[:] = [stop]
+
+
+class _Stopped(Exception):
+    """The parent said stop: this job's result will not be looked at."""
+
+
+def _check_stop() -> None:
+    if _STOP and _STOP[0].value:
+        raise _Stopped("stopped")
+
+
+def _work_stored(blob: StoredBlob, out: str, analysis: Analysis, what: str,
+                 stored_size: int) -> Result:
+    """In a worker: the index of a blob stored in a file, read here and verified here (the
+    digest of what was inflated; a mismatch is the same one-line error as in one process,
+    and then no index is made). Its entries are written to ``out``; see ``_work``."""
+    verify_as = what.split(" (", 1)[0]  # "layer 3", as the image's own opener names it
+    with open_stored(blob, what=verify_as, check=_check_stop) as raw, SWITCH.short():
+        try:
+            index = analyse(raw, analysis, what=what, stored_size=stored_size)  # type: ignore[arg-type]
+        except (HullcheckError, OSError):
+            raw.finish()  # a digest mismatch explains a layer that does not parse
+            raise
+    return _written(index, out)
+
+
+def _work(fifo: str, analysis: Analysis, what: str, stored_size: int) -> Result:
     """In a worker: the index of the blob arriving through ``fifo``: its entries written to
     a file beside the FIFO (read once by the parent; through the pool's result pipe they
     would be pickled, one more copy on each side), the sinks' findings returned."""
@@ -402,10 +457,14 @@ def _work(fifo: str, analysis: Analysis, what: str,
         index = analyse(raw, analysis, what=what, stored_size=stored_size)
         while raw.read(PIPE_CHUNK):  # whatever follows the compressed stream: the parent
             pass  # reads the blob to its end for the digest
-    out = fifo + ".index"
-    with open(out, "wb") as f:
+    return _written(index, fifo)
+
+
+def _written(index: LayerIndex, out: str) -> Result:
+    path = out + ".index"
+    with open(path, "wb") as f:
         f.write(index.to_bytes())
-    return out, index.results
+    return path, index.results
 
 
 class _Feeder:
