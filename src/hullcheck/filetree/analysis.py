@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
-from hullcheck.errors import HullcheckError, ImageError
+from hullcheck.errors import DigestMismatch, HullcheckError, ImageError
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import compile_globs
 from hullcheck.filetree.index import FORMAT, CorruptIndex, LayerIndex
@@ -440,12 +440,17 @@ def _work_stored(blob: StoredBlob, out: str, analysis: Analysis, what: str,
     digest of what was inflated; a mismatch is the same one-line error as in one process,
     and then no index is made). Its entries are written to ``out``; see ``_work``."""
     verify_as = what.split(" (", 1)[0]  # "layer 3", as the image's own opener names it
-    with open_stored(blob, what=verify_as, check=_check_stop) as raw, SWITCH.short():
-        try:
+    try:
+        with open_stored(blob, what=verify_as, check=_check_stop) as raw, SWITCH.short():
             index = analyse(raw, analysis, what=what, stored_size=stored_size)  # type: ignore[arg-type]
-        except (HullcheckError, OSError):
-            raw.finish()  # a digest mismatch explains a layer that does not parse
-            raise
+    except DigestMismatch:
+        raise
+    except (HullcheckError, OSError):
+        # A digest mismatch explains a layer that does not parse: said instead. (The
+        # reader may have met it already, ahead of the parser, and its error gone unseen.)
+        with open_stored(blob, what=verify_as, check=_check_stop):
+            pass  # read whole and verified on the way out
+        raise
     return _written(index, out)
 
 

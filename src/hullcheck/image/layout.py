@@ -92,7 +92,12 @@ class TarBlobs:
         self._fd = self._file.fileno()
         self._stat = os.fstat(self._fd)
         self.members: dict[str, tarfile.TarInfo] = {}
-        for m in self._tar.getmembers():
+        try:
+            listed = self._tar.getmembers()
+        except (tarfile.TarError, OSError) as exc:  # truncated, a damaged header
+            self.close()
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        for m in listed:
             name = os.path.normpath(m.name.lstrip("/")) if m.name else ""
             if m.isreg():
                 self.members[name] = m
