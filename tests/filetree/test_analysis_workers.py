@@ -5,18 +5,20 @@ once), and failures mid-way stopping everything with one line."""
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import stat
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hullcheck import catalog, filetree
-from hullcheck.errors import DigestMismatch, ImageError
+from hullcheck import catalog, deadline, filetree
+from hullcheck.errors import DeadlineExceeded, DigestMismatch, ImageError, UnsafeLayer
 from hullcheck.filetree import analysis
 from hullcheck.image import open_image
 from hullcheck.image.model import Image
@@ -107,7 +109,8 @@ def test_a_digest_mismatch_mid_way_stops_the_rest(many_layers: Path, tmp_path: P
     watch = _Watch(monkeypatch)
     with pytest.raises(DigestMismatch, match=f"layer {bad.index} {bad.digest}"):
         filetree.build(_streamed(layout), catalog.globs_for())
-    assert LAYERS // 2 < len(watch.feeds) <= LAYERS // 2 + 1 + AHEAD * WORKERS
+    # Those after it in the queue never started (a few may have, as others completed).
+    assert LAYERS // 2 < len(watch.feeds) < LAYERS
     assert not _leftovers()
 
 
@@ -131,5 +134,42 @@ def test_a_worker_killed_mid_way_stops_the_rest(many_layers: Path,
     watch = _Watch(monkeypatch)
     with pytest.raises(ImageError, match="the worker process reading it died"):
         filetree.build(image, catalog.globs_for())
-    assert len(watch.feeds) <= LAYERS // 2 + 1 + AHEAD * WORKERS
+    assert len(watch.feeds) < LAYERS
+    assert not _leftovers()
+
+
+def _waits_for_stop(*_args: Any) -> Any:
+    """A worker's job that runs until the parent says stop (a layer far larger than the
+    deadline allows)."""
+    while True:
+        analysis._check_stop()
+        time.sleep(0.005)
+
+
+def _fails_or_waits(blob: Any, out: str, what_analysis: Any, what: str, size: int) -> Any:
+    if what.startswith(f"layer {_VICTIM} "):
+        raise UnsafeLayer(f"{what}: made up")
+    return _waits_for_stop()
+
+
+def test_the_deadline_stops_workers_reading_blobs_themselves(
+        many_layers: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _forced(monkeypatch)
+    monkeypatch.setattr(analysis, "_work_stored", _waits_for_stop)
+    image = open_image(f"oci:{many_layers}")
+    with deadline.within(0.3, "sbom"), pytest.raises(DeadlineExceeded, match="while reading layer"):
+        filetree.build(image, catalog.globs_for())
+    assert not multiprocessing.active_children()  # told to stop, they did
+    assert not _leftovers()
+
+
+def test_an_error_stops_the_workers_still_reading(many_layers: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    image = open_image(f"oci:{many_layers}")
+    _forced(monkeypatch)
+    monkeypatch.setattr(analysis, "_work_stored", _fails_or_waits)
+    monkeypatch.setattr(sys.modules[__name__], "_VICTIM", _size_order(image)[1])
+    with pytest.raises(UnsafeLayer, match="made up"):
+        filetree.build(image, catalog.globs_for())
+    assert not multiprocessing.active_children()
     assert not _leftovers()
