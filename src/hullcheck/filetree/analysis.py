@@ -10,9 +10,13 @@ would have computed the same one.
 it holds a verified one (the blob is then not read at all), else by reading the blob. Layers
 to read go to worker processes, the largest first, one per core: inflating, parsing the
 tar and the sinks' work then use every core, not only inflation (bench/README.md has the
-figures). The parent reads each blob (so the image room, its digest check and the
-command's deadline stay in one process) and pipes its stored bytes to a worker through a
-FIFO; the worker sends back the index as bytes, the form the store keeps.
+figures). A blob stored in a file (an OCI layout's, an archive's member: ``Image.stored_blob``)
+is read by its worker itself, which checks its digest (what it inflated from): nothing passes
+through the parent. Any other (a registry's stream) is read here, digest checked here, and
+piped to its worker through a FIFO by a feeder thread. Jobs are given to the pool only a
+few ahead of those completed, so an image of thousands of layers starts a few at a time.
+The worker sends back the index as bytes, the form the store keeps; the command's deadline
+is kept here, and workers still reading are told to stop when the run ends early.
 
 The cache key is the blob's digest, not the config's diffID: a blob's digest is checked
 whenever the blob is read, while a diffID is only what the image's config claims, and an
