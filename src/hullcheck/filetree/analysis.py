@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -446,7 +448,12 @@ def _work_stored(blob: StoredBlob, out: str, analysis: Analysis, what: str,
     verify_as = what.split(" (", 1)[0]  # "layer 3", as the image's own opener names it
     try:
         with open_stored(blob, what=verify_as, check=_check_stop) as raw, SWITCH.short():
-            index = analyse(raw, analysis, what=what, stored_size=stored_size)  # type: ignore[arg-type]
+            ahead = _ReadAhead(raw)
+            try:
+                index = analyse(ahead, analysis, what=what, stored_size=stored_size)  # type: ignore[arg-type]
+                ahead.drain()  # the rest read, and a mismatch met ahead of the parser raised
+            finally:
+                ahead.close()
     except DigestMismatch:
         raise
     except (HullcheckError, OSError):
@@ -456,6 +463,43 @@ def _work_stored(blob: StoredBlob, out: str, analysis: Analysis, what: str,
             pass  # read whole and verified on the way out
         raise
     return _written(index, out)
+
+
+class _ReadAhead(io.RawIOBase):
+    """A stored blob read (and hashed) by a thread a few chunks ahead of the one inflating
+    it: reading and verifying, inflating and parsing each on a thread of its own, as when
+    the parent read the blob and piped it here. A read returns at most what is left of the
+    current chunk (a whole chunk without a copy)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._chunks = decompress_ahead(iter(functools.partial(raw.read, READ_AHEAD), b""))
+        self._chunk, self._at = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if self._at >= len(self._chunk):
+            self._chunk, self._at = next(self._chunks, b""), 0
+        chunk, at = self._chunk, self._at
+        if at == 0 and (n is None or n < 0 or n >= len(chunk)):
+            self._at = len(chunk)
+            return chunk
+        end = len(chunk) if n is None or n < 0 else min(at + n, len(chunk))
+        self._at = end
+        return chunk[at:end]
+
+    def drain(self) -> None:
+        """Read the rest (the reader verifies the digest at its end)."""
+        for _ in self._chunks:
+            pass
+
+    def close(self) -> None:
+        self._chunks.close()  # stops the thread
+        super().close()
+
+
+READ_AHEAD = 1 << 20  # bytes of a stored blob read at a time by a worker's read-ahead thread
 
 
 def _work(fifo: str, analysis: Analysis, what: str, stored_size: int) -> Result:
