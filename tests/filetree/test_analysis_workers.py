@@ -67,6 +67,15 @@ class _Watch:
         monkeypatch.setattr(analysis._Feeder, "start", start)
 
 
+@pytest.fixture(autouse=True)
+def _private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary directories made here, not in the shared /tmp, where other runs' come and
+    go (``_leftovers`` looks here)."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
+
 def _leftovers() -> list[str]:
     return [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("hullcheck-layers-")]
 
