@@ -153,6 +153,7 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
     ref = write(build({"a/x": "1"}, {"b/y": "2"}), tmp_path)
     _workers(monkeypatch, {"workers": 0})
     monkeypatch.setattr(analysis, "_work", _die)
+    monkeypatch.setattr(analysis, "_work_stored", _die)
     with pytest.raises(ImageError, match="the worker process reading it died") as err:
         filetree.build(open_image(ref), catalog.globs_for())
     assert "HULLCHECK_LAYER_WORKERS=1" in err.value.hint

@@ -10,9 +10,13 @@ would have computed the same one.
 it holds a verified one (the blob is then not read at all), else by reading the blob. Layers
 to read go to worker processes, the largest first, one per core: inflating, parsing the
 tar and the sinks' work then use every core, not only inflation (bench/README.md has the
-figures). The parent reads each blob (so the image room, its digest check and the
-command's deadline stay in one process) and pipes its stored bytes to a worker through a
-FIFO; the worker sends back the index as bytes, the form the store keeps.
+figures). A blob stored in a file (an OCI layout's, an archive's member: ``Image.stored_blob``)
+is read by its worker itself, which checks its digest (what it inflated from): nothing passes
+through the parent. Any other (a registry's stream) is read here, digest checked here, and
+piped to its worker through a FIFO by a feeder thread. Jobs are given to the pool only a
+few ahead of those completed, so an image of thousands of layers starts a few at a time.
+The worker sends back the index as bytes, the form the store keeps; the command's deadline
+is kept here, and workers still reading are told to stop when the run ends early.
 
 The cache key is the blob's digest, not the config's diffID: a blob's digest is checked
 whenever the blob is read, while a diffID is only what the image's config claims, and an
@@ -23,18 +27,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeGuard
 
 from hullcheck import deadline
-from hullcheck.errors import ImageError
+from hullcheck.errors import DigestMismatch, HullcheckError, ImageError
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import compile_globs
 from hullcheck.filetree.index import FORMAT, CorruptIndex, LayerIndex
@@ -43,11 +49,13 @@ from hullcheck.filetree.switch import SWITCH
 from hullcheck.filetree.tar import read_tar
 from hullcheck.image.blobs import iter_decompressed
 from hullcheck.image.model import Image
+from hullcheck.image.stored import StoredBlob, open_stored
 from hullcheck.model import Layer
 from hullcheck.tarstream import decompress_ahead
 
 if TYPE_CHECKING:
     import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
 
 PIPE_CHUNK = 1 << 20  # bytes of a stored blob written to a worker at a time
 # How many worker processes (default: one per core); 1 reads in this process, in threads.
@@ -295,46 +303,22 @@ def _context() -> multiprocessing.context.BaseContext:
 def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int,
                 on_read: Callable[[Layer], None] | None = None,
                 ) -> Iterator[tuple[Layer, Sections]]:
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing's import
 
+    context = _context()
     with contextlib.ExitStack() as stack:
-        fifos = tempfile.mkdtemp(prefix="hullcheck-layers-")
-        stack.callback(shutil.rmtree, fifos, ignore_errors=True)
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
-        # On the way out, feeders stopped first (which releases their workers), then tasks
-        # not started cancelled and the running ones awaited.
+        where = tempfile.mkdtemp(prefix="hullcheck-layers-")
+        stack.callback(shutil.rmtree, where, ignore_errors=True)
+        stop = context.RawValue("b", 0)  # set: workers reading blobs themselves give up
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=context,
+                                   initializer=_worker_init, initargs=(stop,))
+        # On the way out, feeders stopped and workers told to stop first (which ends their
+        # jobs), then tasks not started cancelled and the running ones awaited.
         stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        jobs: list[tuple[Layer, Future[tuple[str, dict[str, bytes]]], _Feeder]] = []
-        for layer in layers:
-            fifo = os.path.join(fifos, str(layer.index))
-            os.mkfifo(fifo, 0o600)
-            future = pool.submit(_work, fifo, analysis, _what(layer), layer.size)
-            feeder = _Feeder(image, layer, fifo, future)
-            stack.callback(feeder.stop)
-            jobs.append((layer, future, feeder))
-        for _, _, feeder in jobs:
-            feeder.start()
-        done: list[tuple[Layer, str, dict[str, bytes]]] = []
-        for layer, future, feeder in jobs:
-            try:
-                entries, results = future.result(timeout=deadline.remaining())
-            except TimeoutError:
-                deadline.check(f"reading {_what(layer)}")
-                raise
-            except BrokenProcessPool as exc:  # killed: out of memory, a signal
-                feeder.stop()
-                raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
-                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
-            except BaseException:
-                feeder.stop()
-                feeder.raise_error()  # a digest mismatch explains a worker's truncated tar
-                raise
-            feeder.stop()
-            feeder.raise_error()  # read whole, but the digest did not match: not used
-            done.append((layer, entries, results))
-            if on_read is not None:
-                on_read(layer)
+        jobs = _Jobs(image, layers, analysis, pool, where)
+        stack.callback(jobs.stop)
+        stack.callback(setattr, stop, "value", 1)
+        done = [(layer, *result) for layer, result in jobs.results(n, on_read)]
         # Every worker is done: they exit before the indexes are loaded here, so their heaps
         # (a large layer's index, built then encoded) are not held beside the merged tree.
         pool.shutdown(wait=True)
@@ -346,8 +330,179 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
             del data
 
 
-def _work(fifo: str, analysis: Analysis, what: str,
-          stored_size: int) -> tuple[str, dict[str, bytes]]:
+AHEAD = 2  # jobs given to the pool per worker beyond those completed (one running, one queued)
+Result = tuple[str, dict[str, bytes]]  # a worker's: its index file, each sink's findings
+
+
+class _Jobs:
+    """The layers' jobs in the pool, started only ahead of need: at most ``AHEAD`` per
+    worker beyond those completed, the next one started as any one completes (not in
+    order: a later small layer can finish first). So an image of thousands of layers has
+    a few jobs, FIFOs and feeder threads at a time, and every job the pool holds has its
+    blob: a file the worker reads itself, or a FIFO its feeder thread writes."""
+
+    def __init__(self, image: Image, layers: Sequence[Layer], analysis: Analysis,
+                 pool: ProcessPoolExecutor, where: str) -> None:
+        self._image, self._analysis, self._pool, self._where = image, analysis, pool, where
+        self._todo = iter(layers)
+        self._running: dict[Future[Result], tuple[Layer, _Feeder | None]] = {}
+
+    def results(self, n: int, on_read: Callable[[Layer], None] | None,
+                ) -> Iterator[tuple[Layer, Result]]:
+        """Each layer's result, as they complete."""
+        for _ in range(AHEAD * n):
+            self._start_next()
+        while self._running:
+            finished, _ = wait(self._running, timeout=deadline.remaining(),
+                               return_when=FIRST_COMPLETED)
+            if not finished:
+                first = min(la.index for la, _ in self._running.values())
+                deadline.check(f"reading layer {first}")
+                raise TimeoutError
+            for future in finished:
+                layer, feeder = self._running.pop(future)
+                result = _outcome(layer, future, feeder)
+                if on_read is not None:
+                    on_read(layer)
+                self._start_next()
+                yield layer, result
+
+    def stop(self) -> None:
+        """Stop every feed still running (a worker waiting on one is released)."""
+        for _, feeder in self._running.values():
+            if feeder is not None:
+                feeder.stop()
+
+    def _start_next(self) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        layer = next(self._todo, None)
+        if layer is None:
+            return
+        out = os.path.join(self._where, str(layer.index))
+        blob = self._image.stored_blob(layer)
+        try:
+            if blob is not None:  # a file: the worker reads and verifies it itself
+                self._running[self._pool.submit(_work_stored, blob, out, self._analysis,
+                                                _what(layer), layer.size)] = (layer, None)
+                return
+            os.mkfifo(out, 0o600)
+            future = self._pool.submit(_work, out, self._analysis, _what(layer), layer.size)
+        except BrokenProcessPool:  # a worker died: a running job's future says which
+            if not self._running:
+                raise ImageError(f"{_what(layer)}: a worker process died before reading it",
+                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process"
+                                 ) from None
+            return
+        feeder = _Feeder(self._image, layer, out, future)
+        self._running[future] = (layer, feeder)
+        feeder.start()
+
+
+def _outcome(layer: Layer, future: Future[Result], feeder: _Feeder | None) -> Result:
+    """A finished job's result; its error as one line (a digest mismatch explains a
+    worker's truncated tar, so the feed's error comes first)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        result = future.result()
+    except BrokenProcessPool as exc:  # killed: out of memory, a signal
+        if feeder is not None:
+            feeder.stop()
+        raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
+                         hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
+    except BaseException:
+        if feeder is not None:
+            feeder.stop()
+            feeder.raise_error()
+        raise
+    if feeder is not None:
+        feeder.stop()
+        feeder.raise_error()  # read whole, but the digest did not match: not used
+    return result
+
+
+# In a worker: set by the parent when the run is over (an error, the deadline), so a worker
+# reading a blob itself stops at its next read instead of finishing the layer.
+_STOP: list[Any] = []  # the parent's shared flag (a RawValue), once the worker starts
+
+
+def _worker_init(stop: Any) -> None:
+    _STOP[:] = [stop]
+
+
+class _Stopped(Exception):
+    """The parent said stop: this job's result will not be looked at."""
+
+
+def _check_stop() -> None:
+    if _STOP and _STOP[0].value:
+        raise _Stopped("stopped")
+
+
+def _work_stored(blob: StoredBlob, out: str, analysis: Analysis, what: str,
+                 stored_size: int) -> Result:
+    """In a worker: the index of a blob stored in a file, read here and verified here (the
+    digest of what was inflated; a mismatch is the same one-line error as in one process,
+    and then no index is made). Its entries are written to ``out``; see ``_work``."""
+    verify_as = what.split(" (", 1)[0]  # "layer 3", as the image's own opener names it
+    try:
+        with open_stored(blob, what=verify_as, check=_check_stop) as raw, SWITCH.short():
+            ahead = _ReadAhead(raw)
+            try:
+                index = analyse(ahead, analysis, what=what, stored_size=stored_size)  # type: ignore[arg-type]
+                ahead.drain()  # the rest read, and a mismatch met ahead of the parser raised
+            finally:
+                ahead.close()
+    except DigestMismatch:
+        raise
+    except (HullcheckError, OSError):
+        # A digest mismatch explains a layer that does not parse: said instead. (The
+        # reader may have met it already, ahead of the parser, and its error gone unseen.)
+        with open_stored(blob, what=verify_as, check=_check_stop):
+            pass  # read whole and verified on the way out
+        raise
+    return _written(index, out)
+
+
+class _ReadAhead(io.RawIOBase):
+    """A stored blob read (and hashed) by a thread a few chunks ahead of the one inflating
+    it: reading and verifying, inflating and parsing each on a thread of its own, as when
+    the parent read the blob and piped it here. A read returns at most what is left of the
+    current chunk (a whole chunk without a copy)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._chunks = decompress_ahead(iter(functools.partial(raw.read, READ_AHEAD), b""))
+        self._chunk, self._at = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if self._at >= len(self._chunk):
+            self._chunk, self._at = next(self._chunks, b""), 0
+        chunk, at = self._chunk, self._at
+        if at == 0 and (n is None or n < 0 or n >= len(chunk)):
+            self._at = len(chunk)
+            return chunk
+        end = len(chunk) if n is None or n < 0 else min(at + n, len(chunk))
+        self._at = end
+        return chunk[at:end]
+
+    def drain(self) -> None:
+        """Read the rest (the reader verifies the digest at its end)."""
+        for _ in self._chunks:
+            pass
+
+    def close(self) -> None:
+        self._chunks.close()  # stops the thread
+        super().close()
+
+
+READ_AHEAD = 1 << 20  # bytes of a stored blob read at a time by a worker's read-ahead thread
+
+
+def _work(fifo: str, analysis: Analysis, what: str, stored_size: int) -> Result:
     """In a worker: the index of the blob arriving through ``fifo``: its entries written to
     a file beside the FIFO (read once by the parent; through the pool's result pipe they
     would be pickled, one more copy on each side), the sinks' findings returned."""
@@ -355,10 +510,14 @@ def _work(fifo: str, analysis: Analysis, what: str,
         index = analyse(raw, analysis, what=what, stored_size=stored_size)
         while raw.read(PIPE_CHUNK):  # whatever follows the compressed stream: the parent
             pass  # reads the blob to its end for the digest
-    out = fifo + ".index"
-    with open(out, "wb") as f:
+    return _written(index, fifo)
+
+
+def _written(index: LayerIndex, out: str) -> Result:
+    path = out + ".index"
+    with open(path, "wb") as f:
         f.write(index.to_bytes())
-    return out, index.results
+    return path, index.results
 
 
 class _Feeder:
@@ -389,6 +548,8 @@ class _Feeder:
                 fd = os.open(self._fifo, os.O_RDWR | os.O_NONBLOCK)
                 os.unlink(self._fifo)  # and a worker opening it later finds no FIFO
                 os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._fifo)  # a FIFO exists only while its layer is fed
 
     def raise_error(self) -> None:
         if self._error is not None:

@@ -7,7 +7,6 @@ can never name a path outside the layout) and verified while read.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import stat
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from hullcheck import untrusted
-from hullcheck.digest import VerifyingReader, parse_digest, verify_bytes
+from hullcheck.digest import parse_digest, verify_bytes
 from hullcheck.errors import BlobNotFound, ImageError, UsageError
 from hullcheck.image.model import Image
 from hullcheck.image.oci import (
@@ -29,6 +28,7 @@ from hullcheck.image.oci import (
     resolve_descriptor,
     select_platform,
 )
+from hullcheck.image.stored import StoredBlob, describe, open_stored
 from hullcheck.model import ImageSource, Layer
 
 _BLOB_NAME = re.compile(r"blobs/sha256/([a-f0-9]{64})")
@@ -47,7 +47,7 @@ class DirBlobs:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _path(self, digest: str, what: str) -> Path:
+    def _path(self, digest: str, what: str) -> tuple[Path, os.stat_result]:
         algo, hexpart = parse_digest(digest, what=f"{what} digest")
         path = self.root / "blobs" / algo / hexpart
         try:
@@ -56,20 +56,21 @@ class DirBlobs:
             raise BlobNotFound(f"{what} {digest}: blob missing from {self.root}") from None
         if not stat.S_ISREG(st.st_mode):
             raise ImageError(f"{what} {digest}: blob in {self.root} is not a regular file")
-        return path
+        return path, st
 
     def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
-        with open(self._path(digest, what), "rb") as f:
+        with open(self._path(digest, what)[0], "rb") as f:
             return verify_bytes(_read_limited(f, max_size, f"{what} {digest}"), digest, what=what)
+
+    def locate(self, digest: str, *, what: str, size: int | None) -> StoredBlob:
+        """The blob's file, as checked now (present, a regular file, not a symlink)."""
+        path, st = self._path(digest, what)
+        return describe(str(path), st, digest=digest, size=size)
 
     @contextlib.contextmanager
     def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
-        path = self._path(digest, what)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb", buffering=0) as f:
-            reader = VerifyingReader(f, digest, what=what, size=size)
+        with open_stored(self.locate(digest, what=what, size=size), what=what) as reader:
             yield reader  # type: ignore[misc]
-            reader.finish()
 
 
 class TarBlobs:
@@ -77,18 +78,33 @@ class TarBlobs:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # One open file for the image's life: blobs are read through its descriptor, never
+        # by opening the archive's name again (a name can be swapped; this file cannot).
         try:
-            self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - lives as long as the image
-        except (tarfile.TarError, OSError) as exc:
+            self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the image
+        except OSError as exc:
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        try:
+            self._tar = tarfile.open(fileobj=self._file, mode="r:")  # noqa: SIM115
+        except (tarfile.TarError, OSError) as exc:
+            self._file.close()
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        self._fd = self._file.fileno()
+        self._stat = os.fstat(self._fd)
         self.members: dict[str, tarfile.TarInfo] = {}
-        for m in self._tar.getmembers():
+        try:
+            listed = self._tar.getmembers()
+        except (tarfile.TarError, OSError) as exc:  # truncated, a damaged header
+            self.close()
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        for m in listed:
             name = os.path.normpath(m.name.lstrip("/")) if m.name else ""
             if m.isreg():
                 self.members[name] = m
 
     def close(self) -> None:
         self._tar.close()
+        self._file.close()
 
     def member(self, name: str, what: str) -> tarfile.TarInfo:
         m = self.members.get(os.path.normpath(name))
@@ -115,37 +131,25 @@ class TarBlobs:
         with self.open_member(self.blob_name(digest, what), digest, what=what, size=size) as r:
             yield r
 
+    def locate(self, digest: str, *, what: str, size: int | None) -> StoredBlob:
+        return self.locate_member(self.blob_name(digest, what), digest, what=what, size=size)
+
+    def locate_member(self, name: str, digest: str, *, what: str,
+                      size: int | None) -> StoredBlob:
+        """Where member ``name`` lies in the archive: read through the descriptor this
+        archive was opened with (positionally: streams in parallel, and forked workers,
+        share it), never by opening the archive's name again."""
+        m = self.member(name, f"{what} {digest}")
+        return describe(str(self.path), self._stat, digest=digest, size=size,
+                        offset=m.offset_data, length=m.size, fd=self._fd)
+
     @contextlib.contextmanager
     def open_member(
         self, name: str, digest: str, *, what: str, size: int | None
     ) -> Iterator[BinaryIO]:
-        m = self.member(name, f"{what} {digest}")
-        # A private file object per stream, so layers can be read in parallel.
-        with open(self.path, "rb") as f:
-            f.seek(m.offset_data)
-            raw = _Window(f, m.size)
-            reader = VerifyingReader(raw, digest, what=what, size=size)  # type: ignore[arg-type]
+        blob = self.locate_member(name, digest, what=what, size=size)
+        with open_stored(blob, what=what) as reader:
             yield reader  # type: ignore[misc]
-            reader.finish()
-
-
-class _Window(io.RawIOBase):
-    """``size`` bytes of an open file from its current position."""
-
-    def __init__(self, f: BinaryIO, size: int) -> None:
-        self._f = f
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        n = self._left if n is None or n < 0 else min(n, self._left)
-        data = self._f.read(n)
-        self._left -= len(data)
-        return data
 
 
 CONTAINERD_NAME = "io.containerd.image.name"  # containerd's (and Docker 25+'s) full image name
@@ -392,6 +396,10 @@ def _classic_docker_image(
                   size=member.size, created_by=created_by[i])
         )
 
+    def locator(layer: Layer) -> StoredBlob:
+        return blobs.locate_member(names[layer.index], layer.digest,
+                                   what=f"layer {layer.index}", size=None)
+
     def opener(layer: Layer) -> contextlib.AbstractContextManager[BinaryIO]:
         # The classic layout stores layers uncompressed under <id>/layer.tar: the bytes hash
         # to the diff_id. Docker 25+ stores them as blobs/sha256/<hex>, possibly compressed
@@ -407,4 +415,5 @@ def _classic_docker_image(
         created=str(config.get("created", "")), labels=labels_of(config),
     )
     return Image(source=source, layers=tuple(layers), config=config, manifest=entry,
-                 manifest_bytes=manifest_bytes, config_bytes=config_bytes, opener=opener)
+                 manifest_bytes=manifest_bytes, config_bytes=config_bytes, opener=opener,
+                 locator=locator)

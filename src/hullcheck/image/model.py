@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hullcheck.errors import ImageError
+from hullcheck.image.stored import StoredBlob
 from hullcheck.model import ImageSource, Layer
 
 # The file tree names a file's layer in 16 bits (filetree.tree.LAYER_BITS): an image with
@@ -17,6 +18,8 @@ MAX_LAYERS = 1 << 16
 
 # Opens the stored (possibly compressed) bytes of one layer as a digest-verified stream.
 LayerOpener = Callable[[Layer], contextlib.AbstractContextManager[BinaryIO]]
+# Where one layer's stored blob lies in a file on disk (sources whose blobs are files).
+LayerLocator = Callable[[Layer], StoredBlob]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +32,9 @@ class Image:
     config_bytes: bytes = b""
     # How to read a layer's stored blob; None for a dir: source.
     opener: LayerOpener | None = None
+    # Where a layer's blob lies on disk, for a reader in another process; None when the
+    # blobs are not files (a registry's streams, a dir: source).
+    locator: LayerLocator | None = None
     # For dir: sources, the root file system on disk.
     rootfs: Path | None = None
 
@@ -44,6 +50,11 @@ class Image:
             raise RuntimeError("a dir: image has no layer blobs")
         with self.opener(layer) as stream:
             yield stream
+
+    def stored_blob(self, layer: Layer) -> StoredBlob | None:
+        """Where ``layer``'s stored blob lies on disk (checked: present, a regular file),
+        for a process that reads and verifies it itself; None when it is not a file."""
+        return None if self.locator is None else self.locator(layer)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import platform as _platform
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from hullcheck import untrusted
 from hullcheck.digest import parse_digest
 from hullcheck.errors import ImageError, UnsupportedMediaType, UsageError
 from hullcheck.image.blobs import check_layer_media_type
-from hullcheck.image.model import Image
+from hullcheck.image.model import Image, LayerLocator
+from hullcheck.image.stored import StoredBlob
 from hullcheck.model import ImageSource, Layer
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -40,6 +41,15 @@ class BlobReader(Protocol):
         self, digest: str, *, what: str, size: int | None
     ) -> contextlib.AbstractContextManager[BinaryIO]:
         """A verified stream of the blob."""
+        ...
+
+
+@runtime_checkable
+class BlobLocator(Protocol):
+    """A reader whose blobs are files on disk (OCI layout, archives)."""
+
+    def locate(self, digest: str, *, what: str, size: int | None) -> StoredBlob:
+        """Where the blob lies, for a process that reads and verifies it itself."""
         ...
 
 
@@ -196,6 +206,13 @@ def image_from_manifest(
     def opener(layer: Layer) -> contextlib.AbstractContextManager[BinaryIO]:
         return reader.open_blob(layer.digest, what=f"layer {layer.index}", size=layer.size or None)
 
+    locator: LayerLocator | None = None
+    if isinstance(reader, BlobLocator):
+        locate = reader.locate
+
+        def locator(layer: Layer) -> StoredBlob:
+            return locate(layer.digest, what=f"layer {layer.index}", size=layer.size or None)
+
     src = ImageSource(
         kind=source.kind,
         name=source.name,
@@ -215,6 +232,7 @@ def image_from_manifest(
         manifest_bytes=manifest_bytes,
         config_bytes=config_bytes,
         opener=opener,
+        locator=locator,
     )
 
 
