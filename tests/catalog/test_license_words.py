@@ -3,7 +3,9 @@ gives (ids and offsets), on real licence texts and on anything else."""
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import marshal
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,49 @@ def _alone() -> object:
     scanner = SCAN._load_prebuilt() or SCAN.build_from_source()
     assert "split" not in vars(scanner.dict)
     return scanner
+
+
+def test_the_scanner_is_read_in_one_piece_and_is_the_librarys(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``builtin_scanner`` makes the shared scanner from the prebuilt file without the
+    library's loader (which unmarshals from the gzip stream in small reads), and it holds
+    what the library's loader reads: the same program, words, ids and URLs."""
+    expected = _alone()
+    monkeypatch.setattr(SCAN, "_builtin", None)
+
+    def library_loader() -> None:
+        raise AssertionError("the library's stream loader was used")
+
+    monkeypatch.setattr(SCAN, "_load_prebuilt", library_loader)
+    scanner = license_words.builtin_scanner()
+    assert SCAN._builtin is scanner
+    assert "split" in vars(scanner.dict)
+    got, want = scanner.compiled_data(), expected.compiled_data()  # type: ignore[attr-defined]
+    assert got == want
+    assert len(got["ids"]) > 100
+
+
+def test_a_file_the_library_would_refuse_is_left_to_the_library(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Not gzip, or another format version: the library's own path (which compiles the
+    patterns from source) makes the scanner."""
+    made = []
+
+    class Built:
+        dict = dictionary.Dict()
+
+    def from_source() -> Built:
+        made.append(1)
+        return Built()
+
+    monkeypatch.setattr(SCAN, "build_from_source", from_source)
+    for name, data in (("garbage", b"not gzip at all"),
+                       ("old", gzip.compress(marshal.dumps({"version": -1})))):
+        artifact = tmp_path / name
+        artifact.write_bytes(data)
+        monkeypatch.setattr(SCAN, "_ARTIFACT_PATH", artifact)
+        monkeypatch.setattr(SCAN, "_builtin", None)
+        scanner = license_words.builtin_scanner()
+        assert isinstance(scanner, Built)
+        assert "split" in vars(scanner.dict)
+    assert made == [1, 1]

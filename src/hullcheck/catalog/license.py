@@ -256,11 +256,9 @@ def _faster_words() -> None:
     """The classifier splits words with ``license_words.split`` (the same words, ~2.5x
     faster: a third of its time on copyright texts was splitting them into words)."""
     with contextlib.suppress(ImportError, AttributeError):
-        from licenseclassifier._engine import builtin_scanner
-
         from hullcheck.catalog import license_words  # imports the classifier: when used
 
-        license_words.install(builtin_scanner())
+        license_words.builtin_scanner()
 Region = tuple[str, int, int]  # a licence the classifier recognised: its id, start, end
 
 
@@ -306,11 +304,10 @@ from licenseclassifier import identify_license
 import json
 try:  # templates loaded, faster word splitting installed, while the first text is on its way
     import importlib.util
-    from licenseclassifier._engine import builtin_scanner
     spec = importlib.util.spec_from_file_location("hullcheck_license_words", sys.argv[3])
     words = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(words)
-    words.install(builtin_scanner())
+    words.builtin_scanner()
 except Exception:
     pass
 source, out = sys.stdin.buffer, sys.stdout
