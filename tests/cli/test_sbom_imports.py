@@ -59,3 +59,23 @@ def test_sbom_as_cyclonedx_does_not_import_cyclonedx_python_lib(tmp_path: Path) 
                                  "--cache-dir", str(tmp_path / "cache")])
         assert "hullcheck.sbom.cyclonedx" in loaded and out.stat().st_size > 0
         assert {m for m in loaded if m.split(".")[0] == "cyclonedx"} == set(), fmt
+
+
+def test_the_command_is_imported_then_its_objects_frozen_before_it_runs() -> None:
+    """``entry`` imports the command's module, then freezes what the imports made: a
+    collection while the command runs no longer walks the modules' tens of thousands of
+    objects (bench/README.md)."""
+    code = ("import gc, sys\n"
+            "from hullcheck.cli import main as m\n"
+            "def run(argv=None):\n"
+            "    print(gc.get_freeze_count(), 'hullcheck.cli.sbom' in sys.modules,\n"
+            "          'hullcheck.catalog.dpkg' in sys.modules)\n"
+            "    return 0\n"
+            "m.main = run\n"
+            "sys.argv = ['hullcheck', 'sbom', 'oci:nowhere']\n"
+            "m.entry()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    frozen, command, cataloger = done.stdout.split()
+    assert int(frozen) > 10_000
+    assert command == cataloger == "True"
