@@ -314,3 +314,25 @@ def test_rpm_supplier_is_the_vendor_else_the_packager() -> None:
     assert pkgs["b"].supplier == Supplier(name="Release Engineering",
                                           email="infrastructure@rockylinux.org",
                                           kind=SupplierKind.ORGANIZATION)
+
+
+def test_the_switches_set_their_variable_in_the_block_and_restore_it_after() -> None:
+    """``unread``, ``answers_from`` and ``detections_in`` are one ``switched``: the value
+    holds in the block, nested blocks restore the outer one, an exception restores too."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("switch-test", default="out")
+    with lic.switched(var, "a"):
+        assert var.get() == "a"
+        with lic.switched(var, "b"):
+            assert var.get() == "b"
+        assert var.get() == "a"
+        with pytest.raises(KeyError), lic.switched(var, "c"):
+            raise KeyError
+        assert var.get() == "a"
+    assert var.get() == "out"
+    text = "Copyright 2020 A\n\nPermission is hereby granted, free of charge, to any person"
+    with lic.unread():
+        assert lic.detect(text) == lic.Detection(ids=(), confidence=0.0)
+        assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ()
+    assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ("MIT",)

@@ -28,10 +28,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from hullcheck import __version__, deadline, licenses
 from hullcheck.filetree import IndexStore
+
+T = TypeVar("T")
 
 MAX_TEXT = 1000  # a licence "name" longer than this is licence text: kept, cut to this
 MAX_EXPRESSION = 10_000  # never hand the parser more than this
@@ -116,29 +118,29 @@ DETECTION_FORMAT = 1  # of a stored detection: a change here invalidates the old
 
 
 @contextlib.contextmanager
-def detections_in(store: IndexStore | None) -> Iterator[None]:
-    """``detect`` in the block takes its answers from ``store`` when it has them and keeps
-    there the ones it computes (the layer cache; None: nothing kept)."""
-    token = _STORE.set(store)
+def switched(var: contextvars.ContextVar[T], value: T) -> Iterator[None]:
+    """``var`` is ``value`` in the block (in this context), and what it was after it."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _STORE.reset(token)
+        var.reset(token)
+
+
+def detections_in(store: IndexStore | None) -> contextlib.AbstractContextManager[None]:
+    """``detect`` in the block takes its answers from ``store`` when it has them and keeps
+    there the ones it computes (the layer cache; None: nothing kept)."""
+    return switched(_STORE, store)
 
 
 _READING: contextvars.ContextVar[bool] = contextvars.ContextVar("licences_read", default=True)
 
 
-@contextlib.contextmanager
-def unread() -> Iterator[None]:
+def unread() -> contextlib.AbstractContextManager[None]:
     """Licence texts in the block are not read: ``detect`` and ``remembered`` find nothing.
     For a caller that wants the package databases' files, not their licences (``hullcheck
     secrets``)."""
-    token = _READING.set(False)
-    try:
-        yield
-    finally:
-        _READING.reset(token)
+    return switched(_READING, False)
 
 
 def detect(text: str) -> Detection:
@@ -468,14 +470,9 @@ def _end(texts: queue.SimpleQueue[bytes | None], proc: subprocess.Popen[bytes]) 
     proc.wait()
 
 
-@contextlib.contextmanager
-def answers_from(ahead: Ahead | None) -> Iterator[None]:
+def answers_from(ahead: Ahead | None) -> contextlib.AbstractContextManager[None]:
     """``detect`` in the block takes the helper's answer for each text ``ahead`` was given."""
-    token = _AHEAD.set(ahead)
-    try:
-        yield
-    finally:
-        _AHEAD.reset(token)
+    return switched(_AHEAD, ahead)
 
 
 def _ahead_or_classify(text: str) -> Detection:
