@@ -79,3 +79,34 @@ def test_the_command_is_imported_then_its_objects_frozen_before_it_runs() -> Non
     frozen, command, cataloger = done.stdout.split()
     assert int(frozen) > 10_000
     assert command == cataloger == "True"
+
+
+def test_sbom_leaves_the_pipeline_modules_of_other_commands_unloaded(tmp_path: Path) -> None:
+    ref = write(build({"etc/os-release": "ID=debian\n"}), tmp_path / "img")
+    loaded = _modules_after(["sbom", ref, "-o", "json", "--file", str(tmp_path / "s.json"),
+                             "-q", "--no-cache"])
+    assert "hullcheck.pipeline.inventory" in loaded
+    later = {f"hullcheck.pipeline.{m}" for m in
+             ("attest", "base", "db", "policy", "secrets", "sign")}
+    assert later & loaded == set()
+
+
+def test_every_pipeline_name_is_there_when_asked_for() -> None:
+    """Names of the modules imported on first use resolve (and stay bound); ``scan`` and
+    ``inventory`` are the functions, not their modules, whatever was imported before."""
+    code = ("import hullcheck.pipeline.attest, hullcheck.pipeline.policy\n"
+            "import hullcheck.pipeline as p\n"
+            "import inspect\n"
+            "for name in p.__all__:\n"
+            "    value = getattr(p, name)\n"
+            "    assert not inspect.ismodule(value), name\n"
+            "    assert vars(p)[name] is value, name\n"
+            "assert inspect.isfunction(p.scan) and inspect.isfunction(p.inventory)\n"
+            "from hullcheck.pipeline import verify_image, secrets_scan, update_database\n"
+            "try:\n"
+            "    p.no_such_name\n"
+            "except AttributeError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "no attribute 'no_such_name'" in done.stdout
