@@ -394,8 +394,10 @@ class Ahead:
         where = str(Path(next(iter(spec.submodule_search_locations))).parent)
         try:
             # -I: neither the working directory nor PYTHON* variables choose what it imports;
-            # the path of this process's classifier is handed to it.
-            proc = subprocess.Popen([sys.executable, "-I", "-c", _HELPER, where, str(THRESHOLD),
+            # -S: nor site-packages (its .pth files run code at start): the path of this
+            # process's classifier is handed to it.
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, where,
+                                     str(THRESHOLD),
                                      str(Path(__file__).with_name("license_words.py"))],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL)
