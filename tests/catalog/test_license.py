@@ -336,3 +336,23 @@ def test_the_switches_set_their_variable_in_the_block_and_restore_it_after() -> 
         assert lic.detect(text) == lic.Detection(ids=(), confidence=0.0)
         assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ()
     assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ("MIT",)
+
+
+def test_a_recurring_licence_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The classifier names the same few licences in text after text, npm packages say MIT
+    thousands of times: ``spdx`` answers a text it has seen without the library's parser."""
+    from hullcheck import licenses
+
+    parsed: list[str] = []
+    real = licenses.validate
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(licenses, "validate", counting)
+    lic.spdx.cache_clear()
+    assert [lic.spdx(t) for t in ("gpl-2.0+ OR mit", "gpl-2.0+ OR mit", "GPL", "GPL")] == [
+        "GPL-2.0-or-later OR MIT", "GPL-2.0-or-later OR MIT", None, None]
+    assert lic.normalise("gpl-2.0+ or mit") == "GPL-2.0-or-later OR MIT"
+    assert parsed == ["gpl-2.0+ OR mit", "gpl-2.0+ or mit"]
