@@ -314,3 +314,45 @@ def test_rpm_supplier_is_the_vendor_else_the_packager() -> None:
     assert pkgs["b"].supplier == Supplier(name="Release Engineering",
                                           email="infrastructure@rockylinux.org",
                                           kind=SupplierKind.ORGANIZATION)
+
+
+def test_the_switches_set_their_variable_in_the_block_and_restore_it_after() -> None:
+    """``unread``, ``answers_from`` and ``detections_in`` are one ``switched``: the value
+    holds in the block, nested blocks restore the outer one, an exception restores too."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("switch-test", default="out")
+    with lic.switched(var, "a"):
+        assert var.get() == "a"
+        with lic.switched(var, "b"):
+            assert var.get() == "b"
+        assert var.get() == "a"
+        with pytest.raises(KeyError), lic.switched(var, "c"):
+            raise KeyError
+        assert var.get() == "a"
+    assert var.get() == "out"
+    text = "Copyright 2020 A\n\nPermission is hereby granted, free of charge, to any person"
+    with lic.unread():
+        assert lic.detect(text) == lic.Detection(ids=(), confidence=0.0)
+        assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ()
+    assert lic.remembered("dep5", text, lambda _: ("MIT",)) == ("MIT",)
+
+
+def test_a_recurring_licence_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The classifier names the same few licences in text after text, npm packages say MIT
+    thousands of times: ``spdx`` answers a text it has seen without the library's parser."""
+    from hullcheck import licenses
+
+    parsed: list[str] = []
+    real = licenses.validate
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(licenses, "validate", counting)
+    lic.spdx.cache_clear()
+    assert [lic.spdx(t) for t in ("gpl-2.0+ OR mit", "gpl-2.0+ OR mit", "GPL", "GPL")] == [
+        "GPL-2.0-or-later OR MIT", "GPL-2.0-or-later OR MIT", None, None]
+    assert lic.normalise("gpl-2.0+ or mit") == "GPL-2.0-or-later OR MIT"
+    assert parsed == ["gpl-2.0+ OR mit", "gpl-2.0+ or mit"]

@@ -228,3 +228,19 @@ def test_reading_a_debian_layer_here_starts_the_helper(tmp_path: Path) -> None:
     other = write(build(OS), tmp_path / "other")
     read = read_image(SbomRequest(image=other))
     assert read.ahead is not None and _helper(read.ahead) is None  # nothing started
+
+
+def test_the_helper_starts_without_site_packages_and_still_classifies() -> None:
+    """``-I -S``: no site-packages on its path and none of their .pth files run at its start
+    (the coverage and setuptools hooks: a few ms of every cold run); the classifier's own
+    directory, handed to it, is all it imports from."""
+    ahead = lic.Ahead()
+    ahead.prepare()
+    proc = _helper(ahead)
+    assert proc is not None
+    assert list(proc.args)[1:3] == ["-I", "-S"]  # type: ignore[arg-type]
+    text = (DOC / "base-files" / "copyright").read_text()
+    ahead.give(text)
+    found = ahead.answer(text)
+    ahead.close()
+    assert found and lic._detection(text, found) == lic.classify(text)

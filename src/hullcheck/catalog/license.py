@@ -28,17 +28,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from hullcheck import __version__, deadline, licenses
 from hullcheck.filetree import IndexStore
+
+T = TypeVar("T")
 
 MAX_TEXT = 1000  # a licence "name" longer than this is licence text: kept, cut to this
 MAX_EXPRESSION = 10_000  # never hand the parser more than this
 
 
+@functools.lru_cache(maxsize=1024)
 def spdx(text: str) -> str | None:
-    """``text`` as a normalised SPDX expression, or None when it is not one."""
+    """``text`` as a normalised SPDX expression, or None when it is not one. Kept for the
+    texts seen last: a few licences recur in every package of an image (the classifier's
+    ids in every copyright text, ``MIT`` in every npm package), each parsed by the
+    license-expression library (~0.1 ms)."""
     if not text or len(text) > MAX_EXPRESSION or not licenses.only_spdx_ids(text):
         return None
     info = licenses.validate(text)
@@ -116,29 +122,29 @@ DETECTION_FORMAT = 1  # of a stored detection: a change here invalidates the old
 
 
 @contextlib.contextmanager
-def detections_in(store: IndexStore | None) -> Iterator[None]:
-    """``detect`` in the block takes its answers from ``store`` when it has them and keeps
-    there the ones it computes (the layer cache; None: nothing kept)."""
-    token = _STORE.set(store)
+def switched(var: contextvars.ContextVar[T], value: T) -> Iterator[None]:
+    """``var`` is ``value`` in the block (in this context), and what it was after it."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _STORE.reset(token)
+        var.reset(token)
+
+
+def detections_in(store: IndexStore | None) -> contextlib.AbstractContextManager[None]:
+    """``detect`` in the block takes its answers from ``store`` when it has them and keeps
+    there the ones it computes (the layer cache; None: nothing kept)."""
+    return switched(_STORE, store)
 
 
 _READING: contextvars.ContextVar[bool] = contextvars.ContextVar("licences_read", default=True)
 
 
-@contextlib.contextmanager
-def unread() -> Iterator[None]:
+def unread() -> contextlib.AbstractContextManager[None]:
     """Licence texts in the block are not read: ``detect`` and ``remembered`` find nothing.
     For a caller that wants the package databases' files, not their licences (``hullcheck
     secrets``)."""
-    token = _READING.set(False)
-    try:
-        yield
-    finally:
-        _READING.reset(token)
+    return switched(_READING, False)
 
 
 def detect(text: str) -> Detection:
@@ -256,11 +262,9 @@ def _faster_words() -> None:
     """The classifier splits words with ``license_words.split`` (the same words, ~2.5x
     faster: a third of its time on copyright texts was splitting them into words)."""
     with contextlib.suppress(ImportError, AttributeError):
-        from licenseclassifier._engine import builtin_scanner
-
         from hullcheck.catalog import license_words  # imports the classifier: when used
 
-        license_words.install(builtin_scanner())
+        license_words.builtin_scanner()
 Region = tuple[str, int, int]  # a licence the classifier recognised: its id, start, end
 
 
@@ -306,11 +310,10 @@ from licenseclassifier import identify_license
 import json
 try:  # templates loaded, faster word splitting installed, while the first text is on its way
     import importlib.util
-    from licenseclassifier._engine import builtin_scanner
     spec = importlib.util.spec_from_file_location("hullcheck_license_words", sys.argv[3])
     words = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(words)
-    words.install(builtin_scanner())
+    words.builtin_scanner()
 except Exception:
     pass
 source, out = sys.stdin.buffer, sys.stdout
@@ -395,8 +398,10 @@ class Ahead:
         where = str(Path(next(iter(spec.submodule_search_locations))).parent)
         try:
             # -I: neither the working directory nor PYTHON* variables choose what it imports;
-            # the path of this process's classifier is handed to it.
-            proc = subprocess.Popen([sys.executable, "-I", "-c", _HELPER, where, str(THRESHOLD),
+            # -S: nor site-packages (its .pth files run code at start): the path of this
+            # process's classifier is handed to it.
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, where,
+                                     str(THRESHOLD),
                                      str(Path(__file__).with_name("license_words.py"))],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL)
@@ -471,14 +476,9 @@ def _end(texts: queue.SimpleQueue[bytes | None], proc: subprocess.Popen[bytes]) 
     proc.wait()
 
 
-@contextlib.contextmanager
-def answers_from(ahead: Ahead | None) -> Iterator[None]:
+def answers_from(ahead: Ahead | None) -> contextlib.AbstractContextManager[None]:
     """``detect`` in the block takes the helper's answer for each text ``ahead`` was given."""
-    token = _AHEAD.set(ahead)
-    try:
-        yield
-    finally:
-        _AHEAD.reset(token)
+    return switched(_AHEAD, ahead)
 
 
 def _ahead_or_classify(text: str) -> Detection:

@@ -9,16 +9,27 @@ order. Hand-written because the library has no faster path; tests/catalog/
 test_license_words.py checks it word for word against ``Dict.split`` (real copyright files,
 HTML, Markdown, accents, combining marks, ``(c)``, ``©``, ``(s)``, random text).
 
+``builtin_scanner`` loads the library's scanner from its file at once (its own loader
+unmarshals from the gzip stream in some 40,000 small reads), and ``LazySteps`` walks its
+matcher's states computing only the steps a text takes: the library computes, for each
+state it reaches, the step on every word the state could take next (most never taken).
+Same states, same matches (checked against the library in the same test file).
+
 This module imports nothing of hullcheck: the licence helper process (``catalog.license``)
 loads it by its path, without the catalog package.
 """
 
 from __future__ import annotations
 
+import gzip
+import importlib
+import marshal
 import re
+import zlib
 from typing import Any
 
 from licenseclassifier._engine import dictionary as lib
+from licenseclassifier._engine import matcher as nfa
 
 Word = tuple[int, int, int]  # dictionary id (or BAD_WORD), start, end
 
@@ -121,3 +132,136 @@ def install(scanner: Any) -> None:
     """Make ``scanner`` (``licenseclassifier._engine.Scanner``) split with ``split``."""
     d = scanner.dict
     d.split = lambda text: split(d, text)
+
+
+State = tuple[int, ...]  # the matcher's NFA program counters: one state of its DFA
+
+
+class _StateInfo:
+    """What ``MultiRE._state_info`` says of a state, the steps made when first taken."""
+
+    __slots__ = ("any_next", "match", "steps", "words", "wordset")
+
+    def __init__(self, ops: Any, args: Any, state: State) -> None:
+        match = -1
+        words: set[int] = set()
+        has_any = False
+        for pc in state:
+            op = ops[pc]
+            if op == nfa.INST_MATCH:
+                if match == -1 or args[pc] < match:
+                    match = args[pc]
+            elif op == nfa.INST_ANY:
+                has_any = True
+            elif op == nfa.INST_WORD:
+                words.add(args[pc])
+        self.match = match  # the licence matched in this state (the lowest id), or -1
+        self.words = sorted(words)  # the words it may take next, in the library's order
+        self.wordset = words
+        self.steps: dict[int, State] = {}
+        self.any_next = nfa._nfa_next(ops, args, state, lib.ANY_WORD) if has_any else None
+
+
+class LazySteps:
+    """``MultiRE._match_dfa`` of ``regex`` (a scanner's ``re``), each state's step on a word
+    computed when a text takes it (``_nfa_next``, as the library computes it)."""
+
+    def __init__(self, regex: Any) -> None:
+        self.regex = regex
+        self.ops, self.args = regex.ops, regex.args
+        self._infos: dict[State, _StateInfo] = {}
+
+    def info(self, state: State) -> _StateInfo:
+        found = self._infos.get(state)
+        if found is None:
+            found = self._infos[state] = _StateInfo(self.ops, self.args, state)
+        return found
+
+    def step(self, info: _StateInfo, state: State, word: int) -> State:
+        found = info.steps.get(word)
+        if found is None:
+            found = info.steps[word] = nfa._nfa_next(self.ops, self.args, state, word)
+        return found
+
+    def match_dfa(self, text: str, words: list[Word], start: int) -> tuple[int, int]:
+        """The library's ``_match_dfa``, line for line, with ``nmap[w]`` as ``step``."""
+        dwords = self.regex.dict.list
+        match, end = -1, 0
+        state = self.regex._start_state
+        n = len(words)
+        i = start
+        while i < n:
+            w_id = words[i][0]
+            info = self.info(state)
+            if info.match >= 0:
+                match, end = info.match, i - start
+            if w_id in info.wordset:
+                state = self.step(info, state, w_id)
+                i += 1
+                continue
+            # The library's spelling allowances: two words joined, a word run on, a typo.
+            have = lib.to_fold(text[words[i][1]:words[i][2]])
+            have2 = lib.to_fold(text[words[i + 1][1]:words[i + 1][2]]) if i + 1 < n else ""
+            advanced = False
+            for dw in info.words:
+                want = dwords[dw]
+                if nfa._can_misspell_join(want, have, have2):
+                    state = self.step(info, state, dw)
+                    i += 2
+                    advanced = True
+                    break
+                if len(have) > len(want) and have[:len(want)] == want:
+                    dnext = self.step(info, state, dw)
+                    info2 = self.info(dnext)
+                    rest = have[len(want):]
+                    next2 = info2.any_next
+                    for dw2 in info2.words:
+                        if dwords[dw2] == rest:
+                            next2 = self.step(info2, dnext, dw2)
+                    if next2 is not None:
+                        if info2.match >= 0:
+                            match, end = info2.match, i - start
+                        state = next2
+                        i += 1
+                        advanced = True
+                        break
+                if nfa._can_misspell(want, have):
+                    state = self.step(info, state, dw)
+                    i += 1
+                    advanced = True
+                    break
+            if advanced:
+                continue
+            if info.any_next is None:
+                return match, end
+            state = info.any_next
+            i += 1
+        last = self.info(state).match
+        if last >= 0:
+            match, end = last, n - start
+        return match, end
+
+
+def install_steps(scanner: Any) -> None:
+    """Make ``scanner``'s matcher walk its states with ``LazySteps``."""
+    scanner.re._match_dfa = LazySteps(scanner.re).match_dfa
+
+
+def builtin_scanner() -> Any:
+    """The library's shared scanner (``licenseclassifier._engine.builtin_scanner``), with
+    ``split`` and ``LazySteps`` installed. On first use it is made from the library's prebuilt file read and
+    inflated in one piece, then unmarshalled: the same data the library's loader reads from
+    the gzip stream in small pieces, ~18 ms against ~44 (the helper's start, bench/README.md).
+    A file the library would refuse is left to the library (it compiles from source)."""
+    scan: Any = importlib.import_module("licenseclassifier._engine.scan")  # not the function
+    if scan._builtin is None:
+        try:  # the library's own file, installed with it (what its loader reads): not input
+            data = marshal.loads(gzip.decompress(scan._ARTIFACT_PATH.read_bytes()))  # noqa: S302
+            if data.get("version") == scan.FORMAT_VERSION:
+                scan._builtin = scan.Scanner.from_compiled(data)
+        except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError, zlib.error):
+            pass
+    scanner = scan.builtin_scanner()
+    install(scanner)
+    install_steps(scanner)
+    return scanner

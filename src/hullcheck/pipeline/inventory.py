@@ -14,7 +14,6 @@ from hullcheck.image import PullOptions
 from hullcheck.model import Inventory
 from hullcheck.pipeline.images import Progress, SbomRequest, _check_scope, read_image
 from hullcheck.pipeline.redaction import redactor
-from hullcheck.pipeline.sign import verify_attestation
 from hullcheck.signers import Keyless
 
 if TYPE_CHECKING:
@@ -71,6 +70,8 @@ def inventory_from_attestation(image: str, public_key: Path | Keyless,
 
 def _attestations_or_none(image: str, key: Path | Keyless, predicate_type: str,
                           pull: PullOptions) -> tuple[VerifiedAttestation, ...]:
+    from hullcheck.pipeline.sign import verify_attestation  # signatures: only when asked
+
     try:
         return tuple(verify_attestation(image, key, predicate_type, pull))
     except VerificationError:
