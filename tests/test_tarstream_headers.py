@@ -15,21 +15,14 @@ from hypothesis import strategies as st
 from hullcheck import tarstream
 from hullcheck.errors import UnsafeLayer
 from hullcheck.tarstream import TarReader
+from tests.fixtures.tars import calls, tar_of
 
 # name, (offset, width) of each numeric field of a ustar header
 FIELDS = {"mode": (100, 8), "uid": (108, 8), "gid": (116, 8), "size": (124, 12)}
 
 
 def _count_general_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    seen: list[bytes] = []
-    real = tarstream._number
-
-    def number(field: bytes, what: str) -> int:
-        seen.append(field)
-        return real(field, what)
-
-    monkeypatch.setattr(tarstream, "_number", number)
-    return seen
+    return calls(monkeypatch, tarstream, "_number", lambda field, what: field)
 
 
 def _members(data: bytes) -> list[tuple[str, int, int, int, int, bytes]]:
@@ -47,14 +40,13 @@ def _oracle(data: bytes) -> list[tuple[str, int, int, int, int, bytes]]:
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
 def test_headers_tarfile_writes_are_read_in_one_match(monkeypatch: pytest.MonkeyPatch,
                                                       fmt: int) -> None:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
-        for i, name in enumerate(["a", "d" * 60 + "/" + "e" * 60, "e/f"]):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid = 3 * i, 0o4755, 1000 + i, 2000
-            tf.addfile(info, io.BytesIO(b"x" * info.size))
+    def numbers(i: int, info: tarfile.TarInfo) -> None:
+        info.mode, info.uid, info.gid = 0o4755, 1000 + i, 2000
+
+    names = ["a", "d" * 60 + "/" + "e" * 60, "e/f"]
+    data = tar_of({name: b"x" * 3 * i for i, name in enumerate(names)}, fmt=fmt, edit=numbers)
     seen = _count_general_reads(monkeypatch)
-    assert _members(buf.getvalue()) == _oracle(buf.getvalue())
+    assert _members(data) == _oracle(data)
     assert seen == []  # not one field went through the general parser
 
 
@@ -146,15 +138,7 @@ def test_a_checksum_off_by_adlers_modulus_is_refused(high: bool, delta: int) -> 
 
 
 def _count_checksum_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    seen: list[bytes] = []
-    real = tarstream._checksum_ok
-
-    def checksum_ok(header: bytes, stored_field: bytes) -> bool:
-        seen.append(stored_field)
-        return real(header, stored_field)
-
-    monkeypatch.setattr(tarstream, "_checksum_ok", checksum_ok)
-    return seen
+    return calls(monkeypatch, tarstream, "_checksum_ok", lambda header, stored_field: stored_field)
 
 
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
@@ -162,14 +146,10 @@ def test_usual_checksums_are_checked_without_the_general_reader(monkeypatch: pyt
                                                                 fmt: int) -> None:
     """The usual all-ASCII header's checksum is compared in one step (adler32's byte sum);
     the general checksum reader is for other layouts and a sum that did not match."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
-        for name in ["a", "d" * 60 + "/" + "e" * 60]:
-            info = tarfile.TarInfo(name)
-            info.size = 700
-            tf.addfile(info, io.BytesIO(b"x" * 700))
+    names = ["a", "d" * 60 + "/" + "e" * 60]
+    data = tar_of(dict.fromkeys(names, b"x" * 700), fmt=fmt)
     seen = _count_checksum_reads(monkeypatch)
-    assert [m[0] for m in _members(buf.getvalue())] == ["a", "d" * 60 + "/" + "e" * 60]
+    assert [m[0] for m in _members(data)] == names
     assert seen == []
 
 

@@ -4,8 +4,6 @@ sink asked for is read from the layer once, not as a head and then the rest."""
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Callable
 
 import pytest
@@ -17,16 +15,7 @@ from hullcheck.filetree.sinks import ContentSink
 from hullcheck.filetree.tar import read_tar
 from hullcheck.tarstream import TarReader
 from tests.fixtures.binaries.elfgen import make_elf
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.fixtures.tars import calls, tar_of
 
 
 class Plain:
@@ -75,8 +64,8 @@ class Matching(Plain):
         return matched or path.startswith(self.prefix)
 
 
-FILES = _tar({"k/elf": b"ELF-kept", "k/text": b"plain", "elf": b"ELF-big", "text": b"plain text",
-              "ELF": b"ELF", "e": b"", "s/elf": b"ELF-other", "s/text": b"more text"})
+FILES = tar_of({"k/elf": b"ELF-kept", "k/text": b"plain", "elf": b"ELF-big", "text": b"plain text",
+                "ELF": b"ELF", "e": b"", "s/elf": b"ELF-other", "s/text": b"more text"})
 KINDS: dict[str, Callable[[str], ContentSink]] = {
     "plain": Plain, "sniffer": Sniffer, "streamer": Streamer, "matching": Matching}
 
@@ -129,15 +118,7 @@ def test_fanned_out_sinks_are_fed_as_through_the_fanouts_own_protocol(first: str
 
 def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes asked of ``TarReader.read``, from here on."""
-    asked: list[int] = []
-    real = TarReader.read
-
-    def read(self: TarReader, limit: int) -> bytes:
-        asked.append(limit)
-        return real(self, limit)
-
-    monkeypatch.setattr(TarReader, "read", read)
-    return asked
+    return calls(monkeypatch, TarReader, "read", lambda reader, limit: limit)
 
 
 def test_a_file_only_a_sink_that_does_not_sniff_wants_is_read_once(
@@ -146,7 +127,7 @@ def test_a_file_only_a_sink_that_does_not_sniff_wants_is_read_once(
     passes over ``.py``): read whole in one piece, not as the binary sink's 64-byte head and
     then the rest joined to it."""
     source = b"print('hello')\n" * 20
-    data = _tar({"usr/lib/python3/site-packages/a.py": source})
+    data = tar_of({"usr/lib/python3/site-packages/a.py": source})
     records, binaries = RecordDigests(), BinarySink()
     asked = _reads(monkeypatch)
     _read(FanOut(binaries, records), data)
@@ -157,7 +138,7 @@ def test_a_file_only_a_sink_that_does_not_sniff_wants_is_read_once(
 def test_an_executable_both_sinks_want_is_sniffed_then_read_whole_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
     program = make_elf([(".text", b"\x90" * 64), (".rodata", b"\x00BusyBox v1.36.1 (2023)\x00")])
-    data = _tar({"usr/lib/python3/site-packages/x/_speedups": program})
+    data = tar_of({"usr/lib/python3/site-packages/x/_speedups": program})
     records, binaries = RecordDigests(), BinarySink()
     asked = _reads(monkeypatch)
     _read(FanOut(binaries, records), data)

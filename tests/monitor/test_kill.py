@@ -26,6 +26,7 @@ import httpx
 
 from hullcheck.fleet.model import DeliveryStatus
 from hullcheck.monitor.service import Service
+from tests.fixtures.posts import Post, receive_posts
 from tests.fixtures.registry import RunningRegistry
 from tests.monitor.support import (
     HOOK_SECRET,
@@ -94,30 +95,21 @@ def hanging_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]], threading
     reached, release = threading.Event(), threading.Event()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with lock:
-                posts.append((self.headers.get("X-Hullcheck-Delivery", ""), body))
-                first = not reached.is_set()
-                reached.set()
-            if first:
-                release.wait(WAIT)
-                return
-            self.send_response(204)
-            self.end_headers()
+    def on_post(post: Post) -> int | None:
+        with lock:
+            posts.append((post.headers.get("X-Hullcheck-Delivery", ""), post.body))
+            first = not reached.is_set()
+            reached.set()
+        if first:
+            release.wait(WAIT)
+            return None  # no answer: the connection closes
+        return 204
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", posts, reached, release
-    finally:
-        release.set()
-        server.shutdown()
+    with receive_posts(on_post) as url:
+        try:
+            yield f"{url}/hook", posts, reached, release
+        finally:
+            release.set()
 
 
 def worker(tmp_path: Path, database_url: str | None, name: str) -> subprocess.Popen[bytes]:

@@ -302,13 +302,57 @@ def test_a_tag_listing_asks_for_json_with_the_pull_scope() -> None:
     assert [a.query.get("page") for a in registry.asked] == [None, None, ["2"]]
 
 
-def test_a_listing_stops_after_max_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_listing_longer_than_max_pages_is_refused_not_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three pages read, a fourth named: an error naming the listing and the limit, and the
+    fourth page is never asked for (a tag list cut short hides the newest tags)."""
     monkeypatch.setattr("hullcheck.registry.session.MAX_PAGES", 3)
     with serve(token_server()) as auth:
         registry = tags_registry(f"{auth.url}/token", pages=1000)
+        with serve(registry) as reg, RegistryClient(credentials=ALICE) as client, \
+                pytest.raises(RegistryError) as caught:
+            client.list_tags(f"{reg.host}/team/app")
+    assert str(caught.value) == (f"tag list of {reg.host}/team/app on {reg.host} goes on past 3 "
+                                 "pages; refusing to use part of it")
+    assert caught.value.hint == ("hullcheck reads at most this many pages of one listing; a "
+                                 "registry that sends more is broken or hostile")
+    assert [a.query.get("page") for a in registry.asked] == [None, None, ["2"], ["3"]]
+
+
+def test_a_listing_of_exactly_max_pages_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hullcheck.registry.session.MAX_PAGES", 3)
+    with serve(token_server()) as auth:
+        registry = tags_registry(f"{auth.url}/token", pages=3)
         with serve(registry) as reg, RegistryClient(credentials=ALICE) as client:
             assert client.list_tags(f"{reg.host}/team/app") == ("1", "2", "3")
     assert [a.query.get("page") for a in registry.asked] == [None, None, ["2"], ["3"]]
+
+
+def endless_referrers(subject: str) -> Recorder:
+    """A referrers API whose every page names one more referrer and links to the next page."""
+
+    def respond(h: Handler, asked: Asked) -> None:
+        page = int(asked.query.get("page", ["1"])[0])
+        descriptor = {"mediaType": media.OCI_MANIFEST, "digest": "sha256:" + f"{page:064x}",
+                      "size": 100, "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}
+        index = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": [descriptor]}
+        reply(h, 200, json.dumps(index).encode(), {
+            "Content-Type": media.OCI_INDEX,
+            "Link": f'</v2/team/app/referrers/{subject}?page={page + 1}>; rel="next"'})
+
+    return Recorder(respond)
+
+
+def test_a_referrers_listing_longer_than_max_pages_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The referrers cut short could hide a signature: none of them is handed out."""
+    monkeypatch.setattr("hullcheck.registry.session.MAX_PAGES", 4)
+    subject = "sha256:" + "5" * 64
+    registry = endless_referrers(subject)
+    with serve(registry) as reg, RegistryClient(credentials=ALICE) as client, \
+            pytest.raises(RegistryError) as caught:
+        client.referrers(f"{reg.host}/team/app", subject)
+    assert str(caught.value) == (f"referrers of {reg.host}/team/app@{subject} on {reg.host} goes "
+                                 "on past 4 pages; refusing to use part of it")
+    assert [a.query.get("page") for a in registry.asked] == [None, ["2"], ["3"], ["4"]]
 
 
 @pytest.mark.parametrize(("respond", "error", "message"), [

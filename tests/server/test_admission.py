@@ -5,11 +5,14 @@ and the digest cache (counted registry calls)."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import hullcheck
 from hullcheck.registry import RegistryClient, parse_reference
 from hullcheck.server.admission import parse_review
 from hullcheck.server.admission_http import MAX_BODY
@@ -123,6 +126,39 @@ def test_malformed_review_is_400(webhook: Any, tls: Any, body: bytes) -> None:
     resp = post(url, tls, body)
     assert resp.status_code == 400
     assert "malformed AdmissionReview" in resp.json()["error"]
+
+
+def test_the_webhook_answers_a_bad_body_400_and_a_review_200_word_for_word(webhook: Any,
+                                                                          tls: Any) -> None:
+    """The one way a request body is answered (the server's): a malformed review is a 400
+    with its one-line error, a review the AdmissionReview document with its uid."""
+    url, _ = webhook()
+    bad_kind = post(url, tls, json.dumps({"kind": "Pod"}).encode())
+    assert (bad_kind.status_code, bad_kind.json()) == (400, {"error": (
+        "malformed AdmissionReview: expected kind AdmissionReview, apiVersion "
+        "admission.k8s.io/v1; got 'Pod', None")})
+    nothing = post(url, tls, review(None, uid="u-del"))
+    assert (nothing.status_code, nothing.json()) == (200, {
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "response": {"uid": "u-del", "allowed": True}})
+    bad_image = answer(post(url, tls, review(pod("Example.com/App:1"), uid="u-bad")), "u-bad")
+    assert bad_image["allowed"] is False and bad_image["status"]["code"] == 403
+    assert bad_image["status"]["message"].startswith(
+        "hullcheck denied: container 'c0' image Example.com/App:1: ")
+    assert webhook.http.calls == 0
+
+
+def test_request_bodies_are_read_into_reviews_in_one_place() -> None:
+    """One way an AdmissionReview is answered: the webhook server reads the body (400 when
+    malformed) and judges it under its deadline; no second path answers a body without that
+    deadline, metrics or decision log (``AdmissionController.handle`` was one)."""
+    src = Path(hullcheck.__file__).parent
+    callers = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "parse_review")
+    assert callers == ["server/admission_http.py"]
 
 
 def test_oversized_request_is_413(webhook: Any, tls: Any) -> None:

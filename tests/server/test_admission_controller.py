@@ -143,22 +143,6 @@ def test_a_review_is_read_field_by_field() -> None:
 # -- what the API server reads -----------------------------------------------------------------
 
 
-def test_handle_answers_a_bad_body_400_and_a_review_200(signed_only: Policy,
-                                                        client: RegistryClient) -> None:
-    controller = controller_for(Admission(signed_only, client=client))
-    assert controller.handle(b"not json")[0] == 400
-    assert controller.handle(body({"kind": "Pod"})) == (
-        400, {"error": BAD_KIND + "'Pod', None"})
-    assert controller.handle(body(review(None, uid="u-del"))) == (200, {
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "response": {"uid": "u-del", "allowed": True}})
-    status, doc = controller.handle(body(review(pod("Example.com/App:1"), uid="u-bad")))
-    assert status == 200 and doc["response"]["uid"] == "u-bad"
-    assert doc["response"]["allowed"] is False
-    assert doc["response"]["status"]["message"].startswith(
-        "hullcheck denied: container 'c0' image Example.com/App:1: ")
-
-
 def test_a_malformed_image_reference_is_denied_and_logged_as_denied(signed_only: Policy,
                                                                     client: RegistryClient) -> None:
     controller = controller_for(Admission(signed_only, client=client), failure_policy="ignore")

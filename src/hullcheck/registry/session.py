@@ -48,6 +48,8 @@ from hullcheck.registry.reference import Reference
 MAX_REDIRECTS = 5
 MAX_PAGES = 10_000  # of one listing (tags, referrers)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_LONG_LISTING = ("hullcheck reads at most this many pages of one listing; a registry that "
+                 "sends more is broken or hostile")
 
 
 @dataclass(slots=True)
@@ -85,14 +87,18 @@ class Session:
     def json_pages(
         self, repo: Reference, first: httpx.URL, *, what: str, accept: str = "application/json"
     ) -> Iterator[tuple[dict[str, Any], httpx.Response]]:
-        """Each page of a JSON listing, following ``Link: <...>; rel="next"`` (at most
-        ``MAX_PAGES``; a link back to a page already read is an error)."""
+        """Each page of a JSON listing, following ``Link: <...>; rel="next"``. A link back to
+        a page already read is an error, and so is a next page after ``MAX_PAGES``: a listing
+        cut short would hide the newest tags or a signature, so none is handed out in part."""
         host = repo.api_host
         url: httpx.URL | None = first
         seen: set[str] = set()
-        while url is not None and len(seen) < MAX_PAGES:
+        while url is not None:
             if str(url) in seen:
                 raise RegistryError(f"{host} sent a pagination loop in the {what}")
+            if len(seen) >= MAX_PAGES:
+                raise RegistryError(f"{what} on {host} goes on past {MAX_PAGES} pages; refusing "
+                                    "to use part of it", hint=_LONG_LISTING)
             seen.add(str(url))
             doc, response = self.get_json(host, url, scope=repo_scope(repo, "pull"), what=what, accept=accept)
             yield doc, response

@@ -5,6 +5,9 @@
     verdict = controller.decide(review)              # or controller.fallback(review, why)
     doc = controller.answer(review, verdict)         # the AdmissionReview response
 
+The webhook server (``admission_http``) is the one place that answers a request body with
+these: a malformed review is HTTP 400 there, a review is judged under its deadline.
+
 Pods and the workload kinds that embed a Pod template (Deployment, StatefulSet,
 DaemonSet, ReplicaSet, ReplicationController, Job, CronJob): every container, init container
 and ephemeral container image is resolved to a digest, its evidence gathered and judged by
@@ -313,15 +316,6 @@ class AdmissionController:
         if verdict.warnings:
             response["warnings"] = list(verdict.warnings)
         return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
-
-    def handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON document) for a request body, evaluated in this thread with no
-        time limit (the HTTP server adds one: ``admission_http``)."""
-        try:
-            review = parse_review(body)
-        except BadReview as exc:
-            return 400, {"error": str(exc)}
-        return 200, self.answer(review, self.decide(review))
 
 
 def _label(c: ContainerImage) -> str:
