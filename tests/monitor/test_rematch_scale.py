@@ -279,42 +279,69 @@ def test_rows_stored_before_entry_hashes_are_rematched_alone_and_correctly(
         assert snapshot(svc, digests) == delta
 
 
-def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str | None,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plan matches the delta's entries once and stores them: re-match jobs run by two
-    workers at once (threads, each with its own matcher) match nothing themselves and end
-    where the per-image oracle does."""
+def test_two_workers_share_the_matching_of_the_delta_entries(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan matches nothing: it leaves the delta's distinct entries pending. Re-match
+    jobs run by two workers at once (threads, each with its own matcher, one entry a
+    claim) match each entry exactly once between them before writing, and end where the
+    per-image oracle does."""
     monkeypatch.setattr(advisories, "BATCH", 2)  # several jobs for six images
+    monkeypatch.setattr(advisories, "CLAIM", 1)  # many claims: the workers interleave
     with _service(tmp_path, database_url) as svc:
         digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(6)]
         old = svc.ctx.build_id()
-        _update(tmp_path, svc)
+        work = _update(tmp_path, svc)
         build = svc.ctx.build_id()
+        # Distinct entries: a purl in each of the two inventories (their distros differ).
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        learnt = _learning(monkeypatch)
         assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
+        assert learnt == [] and _pending(svc) == len(distinct)  # the plan matched nothing
         jobs = _queued_rematches(svc)
         assert len(jobs) == 3
         spans = [tuple(j["range"]) for j in jobs]  # the workers split the images by range
         assert spans == sorted(spans) and all(a[1] < b[0] for a, b in itertools.pairwise(spans))
         assert [d for d in sorted(digests) if spans[0][0] <= d <= spans[-1][1]] == \
             sorted(digests)
-        matched: list[int] = []
 
         def worker(mine: list[dict[str, Any]]) -> None:
             for args in mine:
-                matched.append(_ranged(svc, args, build)[1])
+                advisories.rematch(svc.ctx, args)
 
         threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
-        assert matched == [0, 0, 0]
+        assert sorted(learnt) == sorted(set(learnt)) and len(learnt) == len(distinct)
+        assert _pending(svc) == 0
         drain(svc)  # the queued jobs again: nothing left to change
         delta = snapshot(svc, digests)
         written = events(svc)
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def _learning(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The entry hashes every judge matches from now on (``Judge.learn``), in any thread."""
+    learnt: list[str] = []
+    lock = threading.Lock()
+    learn = convert.Judge.learn
+
+    def counting(judge: convert.Judge, inv: Inventory, wanted: Any) -> Any:
+        found = learn(judge, inv, wanted)
+        with lock:
+            learnt.extend(found)
+        return found
+
+    monkeypatch.setattr(convert.Judge, "learn", counting)
+    return learnt
+
+
+def _pending(svc: Service) -> int:
+    with svc.store.read() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM rematch_pending")).scalar_one())
 
 
 def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
@@ -328,9 +355,9 @@ def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
 def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothing(
         tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The plan marks the delta's images in SQL and queues jobs carrying the delta's names
-    and a range of digests (no purls); a range of 2 images and one of 10 cost the same
-    statements, match nothing (the plan matched each distinct entry once), and end where
-    the per-image oracle does."""
+    and a range of digests (no purls); once the pending entries are matched (the first
+    job's ``match_pending``), a range of 2 images and one of 10 cost the same statements,
+    match nothing, and end where the per-image oracle does."""
     with _service(tmp_path, database_url) as svc:
         digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
         before = snapshot(svc, digests)
@@ -342,6 +369,8 @@ def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothin
         jobs = _queued_rematches(svc)
         assert len(jobs) == 6 and all("images" not in j and "range" in j for j in jobs)
         names = jobs[0]["names"]
+        with convert.open_vulnstore(svc.ctx.db_path) as store:  # as the first job does
+            assert advisories.match_pending(svc.ctx, convert.Judge(store, (), None), build) > 0
         few = _ranged(svc, jobs[0], build)
         many = _ranged(svc, {"names": names, "range": [digests[2], digests[-1]]}, build)
         after = snapshot(svc, digests)
