@@ -10,7 +10,12 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -321,6 +326,92 @@ def test_two_workers_share_the_matching_of_the_delta_entries(
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+# A worker process that claims the pending entries, matches them and is killed before it
+# stores them: its claim's transaction is open (row locks in PostgreSQL, the write lock in
+# SQLite) when it dies.
+DYING_WORKER = """
+import json, signal, sys
+from pathlib import Path
+from hullcheck.monitor import advisories, convert
+from hullcheck.monitor.config import Config
+from hullcheck.monitor.context import Context
+
+data_dir, url, args, reached = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3]), \\
+    Path(sys.argv[4])
+learn = convert.Judge.learn
+
+def dying(judge, inv, wanted):
+    learn(judge, inv, wanted)
+    reached.write_text("matched, not stored")
+    signal.pause()  # until the test kills this worker
+
+convert.Judge.learn = dying
+advisories.rematch(Context.open(data_dir=Path(data_dir), database_url=url, config=Config()),
+                   args)
+"""
+SRC = Path(__file__).resolve().parents[2] / "src"
+WAIT = 120.0  # a bound on waiting for another process to reach a point, not a speed limit
+
+
+def test_a_worker_killed_mid_match_leaves_its_entries_for_the_others(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real worker process claims the delta's pending entries, matches them and is
+    killed (SIGKILL) before storing them; another worker's job waits for that claim
+    (PostgreSQL: seen waiting on the lock), then matches every entry once itself, and
+    the re-match ends where the per-image oracle does."""
+    monkeypatch.setattr(advisories, "BATCH", 2)
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(4)]
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
+        first, second = _queued_rematches(svc)
+        reached = tmp_path / "reached"
+        child = subprocess.Popen(
+            [sys.executable, "-c", DYING_WORKER, str(tmp_path / "data"), database_url or "",
+             json.dumps(first), str(reached)],
+            env={**os.environ, "PYTHONPATH": str(SRC)}, stderr=subprocess.PIPE)
+        try:
+            _until(lambda: reached.exists() or child.poll() is not None, "the claim")
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            learnt = _learning(monkeypatch)
+            other = threading.Thread(target=advisories.rematch, args=(svc.ctx, second))
+            other.start()
+            if svc.ctx.postgresql:  # the other job waits for the claim, matches nothing yet
+                _until(lambda: _waiting_on_a_lock(svc), "the other worker waiting")
+                assert learnt == []
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+        other.join()
+        assert sorted(learnt) == sorted(set(learnt)) and len(learnt) == len(distinct)
+        assert _pending(svc) == 0
+        drain(svc)  # the killed job, retried: its images
+        delta = snapshot(svc, digests)
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def _until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened")
+        time.sleep(0.05)
+
+
+def _waiting_on_a_lock(svc: Service) -> bool:
+    with svc.store.engine.connect() as conn:
+        return bool(conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%rematch_pending%'")).scalar_one())
 
 
 def _learning(monkeypatch: pytest.MonkeyPatch) -> list[str]:
