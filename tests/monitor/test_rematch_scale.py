@@ -563,3 +563,41 @@ def test_a_range_jobs_transaction_locks_only_its_own_images(
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written_events and snapshot(svc, digests) == delta
+
+
+def test_a_listed_jobs_transaction_leaves_the_builds_row_unlocked(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs listing their images (a full re-match, KEV changes, missed updates) no
+    longer upsert the build's ``advisory_builds`` row in their transaction (the plan noted
+    it): while one job writes, the row is free (PostgreSQL, NOWAIT from another
+    connection), so two workers' jobs do not wait for each other; the build is still the
+    last one matched."""
+    from hullcheck.fleet import scans
+
+    monkeypatch.setattr(advisories, "BATCH", 2)
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, "", build, Scope(full=True)) == 4
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 2 and all("images" in j for j in jobs)
+        apply_diffs = scans._apply_diffs
+        checked: list[int] = []
+
+        def checking(conn: sa.Connection, *args: Any, **kwargs: Any) -> Any:
+            done = apply_diffs(conn, *args, **kwargs)  # the job's transaction is open
+            checked.append(len(done))
+            if svc.ctx.postgresql:
+                with svc.store.engine.connect() as other, other.begin():
+                    other.execute(sa.text("SELECT build_id FROM advisory_builds FOR UPDATE "
+                                          "NOWAIT"))
+            return done
+
+        monkeypatch.setattr(scans, "_apply_diffs", checking)
+        for args in jobs:
+            advisories.rematch(svc.ctx, args)
+        assert checked == [2, 2]
+        with svc.store.read() as conn:
+            assert queries.last_build(conn) == build
+        assert all(svc.image(d).matched_build == build for d in digests)  # type: ignore[union-attr]

@@ -92,9 +92,9 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
           now: dt.datetime, route: Router | None, reason: str) -> Written:
     """Re-match the purls ``scopes`` names in each stored image from the entry matches of
     ``build``, in the caller's transaction (the images locked and marked matched against
-    ``build``, as ``scans.apply_rematches`` does)."""
+    ``build``, as ``scans.apply_rematches`` does; the plan noted the build)."""
     pg = conn.dialect.name == "postgresql"
-    present = scans.lock_images(conn, scopes, build=build, now=now)
+    present = scans.lock_images(conn, scopes, build=build, now=now, note=False)
     if not present:
         return Written()
     _memory(conn, pg)

@@ -333,10 +333,10 @@ def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str
     route = alerts.router(ctx.config) if ctx.config.alerts else None  # no rule: no channel
     with ctx.store.write() as conn:
         now = ctx.clock()
-        # Only with images to judge alone: it upserts the build's row, which would stay
-        # locked until this job commits and make the workers' jobs run one at a time.
-        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build) \
-            if work else []
+        # The plan noted the build: its row, upserted here, would stay locked until this
+        # job commits and make the workers' jobs run one at a time.
+        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build,
+                                        note=False) if work else []
         reason = f"advisory update {build}"
         if span is None:
             written = setwise.apply(conn, shared, build=build, now=now, route=route,
