@@ -601,3 +601,39 @@ def test_a_listed_jobs_transaction_leaves_the_builds_row_unlocked(
         with svc.store.read() as conn:
             assert queries.last_build(conn) == build
         assert all(svc.image(d).matched_build == build for d in digests)  # type: ignore[union-attr]
+
+
+def test_the_plan_costs_the_same_statements_for_2_or_12_images(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Marking the delta's images and writing its distinct entries (``setwise.plan_named``)
+    is one pass over the named package rows: the same statements for 2 images as for 12
+    holding the same packages, the same distinct entries pending, and no package matched."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        keys = queries.named_keys(svc.delta_names)  # type: ignore[attr-defined]
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        found: dict[int, tuple[int, list[str], int]] = {}
+        for count in (2, 12):
+            engine = svc.store.engine
+            with engine.connect() as conn, conn.begin() as tx:
+                conn.execute(sa.text("UPDATE images SET matched_build = 'elsewhere' "
+                                     "WHERE digest NOT IN (:a, :b)" if count == 2 else
+                                     "SELECT 1"), {"a": digests[0], "b": digests[1]})
+                statements = 0
+
+                def counted(*_args: object) -> None:
+                    nonlocal statements
+                    statements += 1
+
+                sa.event.listen(conn, "before_cursor_execute", counted)
+                marked = setwise.plan_named(conn, keys, old=old, marker="delta:new",
+                                            build="new")
+                sa.event.remove(conn, "before_cursor_execute", counted)
+                pending = conn.execute(sa.text("SELECT count(*) FROM rematch_pending")
+                                       ).scalar_one()
+                found[count] = (statements, marked, pending)
+                tx.rollback()
+        assert found[2][1] == digests[:2] and found[12][1] == digests
+        assert found[2][0] == found[12][0] and found[2][2] == found[12][2] == len(distinct)
