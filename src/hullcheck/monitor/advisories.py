@@ -1,17 +1,19 @@
 """Advisory updates and re-matching: fetch and rebuild the database in the data dir, diff it
 against the build it replaced (``vulndb.delta``), and re-match only what the delta names.
 
-    update   vulndb.update → build id → delta(old, new) → which stored packages it names
-             (by (ecosystem, name) and source name: (digest, purl) pairs and their distinct
-             entry hashes, ``queries.purls_named``) and which findings a KEV change touches
-             → each distinct entry matched once and stored for every worker
-             (``match_entries``) → ``rematch`` jobs, 1,000 images each, queued in the
+    update   vulndb.update → build id → delta(old, new) → in one pass over the package
+             rows it names (by (ecosystem, name) and source name), the images holding them
+             marked and their distinct entry hashes left pending (``setwise.plan_named``);
+             the images a KEV change or an alias advisory touches listed → ``rematch``
+             jobs, 1,000 images each (a range of digests, or a list), queued in the
              transaction that moves every other image to the new build
-    rematch  set-wise (``rematch_images``): the database joins the images' scoped package
-             rows to their entries' stored findings and diffs them with the stored ones
-             (``fleet.setwise``); images with triage decisions (and the full re-match) are
-             judged on their own from their SBOM (``fleet.apply_rematches``) → events,
-             deliveries
+    rematch  first the pending entries, claimed in batches by every worker's jobs,
+             matched once and stored (``match_pending``); then set-wise
+             (``rematch_range`` / ``rematch_images``): the database joins the images'
+             scoped package rows to their entries' stored findings and diffs them with the
+             stored ones (``fleet.setwise``); images with triage decisions (and the full
+             re-match) are judged on their own from their SBOM
+             (``fleet.apply_rematches``) → events, deliveries
 
 Images last matched against another build than the one the delta starts from (an update
 they missed, a re-match that failed) get a full re-match instead, so every image ends on the
