@@ -19,7 +19,7 @@ from hullcheck.errors import DatabaseError, UsageError
 from hullcheck.fleet import db, schema
 from tests.fleet.conftest import DIGEST_A, deb, finding, image
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_head_is_the_newest_shipped_revision():
@@ -27,7 +27,8 @@ def test_head_is_the_newest_shipped_revision():
     shipped = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("0*.py"))
     assert shipped == ["0001_initial.py", "0002_daily_counts.py", "0003_pages.py",
                        "0004_image_summary.py", "0005_layer_cache.py",
-                       "0006_package_entry_hash.py", "0007_findings_by_purl.py"]
+                       "0006_package_entry_hash.py", "0007_findings_by_purl.py",
+                       "0008_rematch_pending.py"]
 
 
 def test_from_empty_the_database_is_exactly_the_schema(db_url: str):

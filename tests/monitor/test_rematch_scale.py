@@ -10,7 +10,12 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -279,42 +284,155 @@ def test_rows_stored_before_entry_hashes_are_rematched_alone_and_correctly(
         assert snapshot(svc, digests) == delta
 
 
-def test_two_workers_share_the_planned_matches(tmp_path: Path, database_url: str | None,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plan matches the delta's entries once and stores them: re-match jobs run by two
-    workers at once (threads, each with its own matcher) match nothing themselves and end
-    where the per-image oracle does."""
+def test_two_workers_share_the_matching_of_the_delta_entries(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan matches nothing: it leaves the delta's distinct entries pending. Re-match
+    jobs run by two workers at once (threads, each with its own matcher, one entry a
+    claim) match each entry exactly once between them before writing, and end where the
+    per-image oracle does."""
     monkeypatch.setattr(advisories, "BATCH", 2)  # several jobs for six images
+    monkeypatch.setattr(advisories, "CLAIM", 1)  # many claims: the workers interleave
     with _service(tmp_path, database_url) as svc:
         digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(6)]
         old = svc.ctx.build_id()
-        _update(tmp_path, svc)
+        work = _update(tmp_path, svc)
         build = svc.ctx.build_id()
+        # Distinct entries: a purl in each of the two inventories (their distros differ).
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        learnt = _learning(monkeypatch)
         assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 6
+        assert learnt == [] and _pending(svc) == len(distinct)  # the plan matched nothing
         jobs = _queued_rematches(svc)
         assert len(jobs) == 3
         spans = [tuple(j["range"]) for j in jobs]  # the workers split the images by range
         assert spans == sorted(spans) and all(a[1] < b[0] for a, b in itertools.pairwise(spans))
         assert [d for d in sorted(digests) if spans[0][0] <= d <= spans[-1][1]] == \
             sorted(digests)
-        matched: list[int] = []
 
         def worker(mine: list[dict[str, Any]]) -> None:
             for args in mine:
-                matched.append(_ranged(svc, args, build)[1])
+                advisories.rematch(svc.ctx, args)
 
         threads = [threading.Thread(target=worker, args=(jobs[k::2],)) for k in range(2)]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
-        assert matched == [0, 0, 0]
+        assert sorted(learnt) == sorted(set(learnt)) and len(learnt) == len(distinct)
+        assert _pending(svc) == 0
         drain(svc)  # the queued jobs again: nothing left to change
         delta = snapshot(svc, digests)
         written = events(svc)
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+# A worker process that claims the pending entries, matches them and is killed before it
+# stores them: its claim's transaction is open (row locks in PostgreSQL, the write lock in
+# SQLite) when it dies.
+DYING_WORKER = """
+import json, signal, sys
+from pathlib import Path
+from hullcheck.monitor import advisories, convert
+from hullcheck.monitor.config import Config
+from hullcheck.monitor.context import Context
+
+data_dir, url, args, reached = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3]), \\
+    Path(sys.argv[4])
+learn = convert.Judge.learn
+
+def dying(judge, inv, wanted):
+    learn(judge, inv, wanted)
+    reached.write_text("matched, not stored")
+    signal.pause()  # until the test kills this worker
+
+convert.Judge.learn = dying
+advisories.rematch(Context.open(data_dir=Path(data_dir), database_url=url, config=Config()),
+                   args)
+"""
+SRC = Path(__file__).resolve().parents[2] / "src"
+WAIT = 120.0  # a bound on waiting for another process to reach a point, not a speed limit
+
+
+def test_a_worker_killed_mid_match_leaves_its_entries_for_the_others(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real worker process claims the delta's pending entries, matches them and is
+    killed (SIGKILL) before storing them; another worker's job waits for that claim
+    (PostgreSQL: seen waiting on the lock), then matches every entry once itself, and
+    the re-match ends where the per-image oracle does."""
+    monkeypatch.setattr(advisories, "BATCH", 2)
+    with _service(tmp_path, database_url) as svc:
+        digests = [_push(svc, INVENTORIES[i % 2], i) for i in range(4)]
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        assert advisories.plan(svc.ctx, old, build, diff_scope(svc)) == 4
+        first, second = _queued_rematches(svc)
+        reached = tmp_path / "reached"
+        child = subprocess.Popen(
+            [sys.executable, "-c", DYING_WORKER, str(tmp_path / "data"), database_url or "",
+             json.dumps(first), str(reached)],
+            env={**os.environ, "PYTHONPATH": str(SRC)}, stderr=subprocess.PIPE)
+        try:
+            _until(lambda: reached.exists() or child.poll() is not None, "the claim")
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            learnt = _learning(monkeypatch)
+            other = threading.Thread(target=advisories.rematch, args=(svc.ctx, second))
+            other.start()
+            if svc.ctx.postgresql:  # the other job waits for the claim, matches nothing yet
+                _until(lambda: _waiting_on_a_lock(svc), "the other worker waiting")
+                assert learnt == []
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+        other.join()
+        assert sorted(learnt) == sorted(set(learnt)) and len(learnt) == len(distinct)
+        assert _pending(svc) == 0
+        drain(svc)  # the killed job, retried: its images
+        delta = snapshot(svc, digests)
+        written = events(svc)
+        advisories.plan(svc.ctx, "", build, Scope(full=True))
+        drain(svc)
+        assert events(svc) == written and snapshot(svc, digests) == delta
+
+
+def _until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened")
+        time.sleep(0.05)
+
+
+def _waiting_on_a_lock(svc: Service) -> bool:
+    with svc.store.engine.connect() as conn:
+        return bool(conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%rematch_pending%'")).scalar_one())
+
+
+def _learning(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The entry hashes every judge matches from now on (``Judge.learn``), in any thread."""
+    learnt: list[str] = []
+    lock = threading.Lock()
+    learn = convert.Judge.learn
+
+    def counting(judge: convert.Judge, inv: Inventory, wanted: Any) -> Any:
+        found = learn(judge, inv, wanted)
+        with lock:
+            learnt.extend(found)
+        return found
+
+    monkeypatch.setattr(convert.Judge, "learn", counting)
+    return learnt
+
+
+def _pending(svc: Service) -> int:
+    with svc.store.read() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM rematch_pending")).scalar_one())
 
 
 def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
@@ -328,9 +446,9 @@ def _ranged(svc: Service, args: dict[str, Any], build: str) -> tuple[int, int]:
 def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothing(
         tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The plan marks the delta's images in SQL and queues jobs carrying the delta's names
-    and a range of digests (no purls); a range of 2 images and one of 10 cost the same
-    statements, match nothing (the plan matched each distinct entry once), and end where
-    the per-image oracle does."""
+    and a range of digests (no purls); once the pending entries are matched (the first
+    job's ``match_pending``), a range of 2 images and one of 10 cost the same statements,
+    match nothing, and end where the per-image oracle does."""
     with _service(tmp_path, database_url) as svc:
         digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
         before = snapshot(svc, digests)
@@ -342,6 +460,8 @@ def test_range_jobs_cost_the_same_statements_for_2_or_10_images_and_match_nothin
         jobs = _queued_rematches(svc)
         assert len(jobs) == 6 and all("images" not in j and "range" in j for j in jobs)
         names = jobs[0]["names"]
+        with convert.open_vulnstore(svc.ctx.db_path) as store:  # as the first job does
+            assert advisories.match_pending(svc.ctx, convert.Judge(store, (), None), build) > 0
         few = _ranged(svc, jobs[0], build)
         many = _ranged(svc, {"names": names, "range": [digests[2], digests[-1]]}, build)
         after = snapshot(svc, digests)
@@ -443,3 +563,77 @@ def test_a_range_jobs_transaction_locks_only_its_own_images(
         advisories.plan(svc.ctx, "", build, Scope(full=True))
         drain(svc)
         assert events(svc) == written_events and snapshot(svc, digests) == delta
+
+
+def test_a_listed_jobs_transaction_leaves_the_builds_row_unlocked(
+        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs listing their images (a full re-match, KEV changes, missed updates) no
+    longer upsert the build's ``advisory_builds`` row in their transaction (the plan noted
+    it): while one job writes, the row is free (PostgreSQL, NOWAIT from another
+    connection), so two workers' jobs do not wait for each other; the build is still the
+    last one matched."""
+    from hullcheck.fleet import scans
+
+    monkeypatch.setattr(advisories, "BATCH", 2)
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(4))
+        _update(tmp_path, svc)
+        build = svc.ctx.build_id()
+        assert advisories.plan(svc.ctx, "", build, Scope(full=True)) == 4
+        jobs = _queued_rematches(svc)
+        assert len(jobs) == 2 and all("images" in j for j in jobs)
+        apply_diffs = scans._apply_diffs
+        checked: list[int] = []
+
+        def checking(conn: sa.Connection, *args: Any, **kwargs: Any) -> Any:
+            done = apply_diffs(conn, *args, **kwargs)  # the job's transaction is open
+            checked.append(len(done))
+            if svc.ctx.postgresql:
+                with svc.store.engine.connect() as other, other.begin():
+                    other.execute(sa.text("SELECT build_id FROM advisory_builds FOR UPDATE "
+                                          "NOWAIT"))
+            return done
+
+        monkeypatch.setattr(scans, "_apply_diffs", checking)
+        for args in jobs:
+            advisories.rematch(svc.ctx, args)
+        assert checked == [2, 2]
+        with svc.store.read() as conn:
+            assert queries.last_build(conn) == build
+        assert all(svc.image(d).matched_build == build for d in digests)  # type: ignore[union-attr]
+
+
+def test_the_plan_costs_the_same_statements_for_2_or_12_images(
+        tmp_path: Path, database_url: str | None) -> None:
+    """Marking the delta's images and writing its distinct entries (``setwise.plan_named``)
+    is one pass over the named package rows: the same statements for 2 images as for 12
+    holding the same packages, the same distinct entries pending, and no package matched."""
+    with _service(tmp_path, database_url) as svc:
+        digests = sorted(_push(svc, INVENTORIES[i % 2], i) for i in range(12))
+        old = svc.ctx.build_id()
+        work = _update(tmp_path, svc)
+        keys = queries.named_keys(svc.delta_names)  # type: ignore[attr-defined]
+        distinct = {(digests.index(d) % 2, p) for d, purls in work for p in purls}
+        found: dict[int, tuple[int, list[str], int]] = {}
+        for count in (2, 12):
+            engine = svc.store.engine
+            with engine.connect() as conn, conn.begin() as tx:
+                conn.execute(sa.text("UPDATE images SET matched_build = 'elsewhere' "
+                                     "WHERE digest NOT IN (:a, :b)" if count == 2 else
+                                     "SELECT 1"), {"a": digests[0], "b": digests[1]})
+                statements = 0
+
+                def counted(*_args: object) -> None:
+                    nonlocal statements
+                    statements += 1
+
+                sa.event.listen(conn, "before_cursor_execute", counted)
+                marked = setwise.plan_named(conn, keys, old=old, marker="delta:new",
+                                            build="new")
+                sa.event.remove(conn, "before_cursor_execute", counted)
+                pending = conn.execute(sa.text("SELECT count(*) FROM rematch_pending")
+                                       ).scalar_one()
+                found[count] = (statements, marked, pending)
+                tx.rollback()
+        assert found[2][1] == digests[:2] and found[12][1] == digests
+        assert found[2][0] == found[12][0] and found[2][2] == found[12][2] == len(distinct)

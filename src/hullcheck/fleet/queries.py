@@ -276,13 +276,19 @@ def images_with_advisory(conn: Connection, advisory: str, *, include_fixed: bool
 def rated_by_alias(conn: Connection, ids: Sequence[str]) -> dict[str, set[str]]:
     """{image digest: purls} of the open findings answering to any of ``ids`` (upper case)
     that their own records rate not at all: unrated, or rated by an alias advisory
-    (``severityFrom``). An alias advisory added, changed or withdrawn may rate them anew."""
+    (``severityFrom``). An alias advisory added, changed or withdrawn may rate them anew.
+
+    Two steps: the findings answering to ``ids`` (the names index), then those by id. One
+    join let PostgreSQL misjudge how many names match (the whole list's estimate) and scan
+    every finding, once per batch of names: 16 s of a 100,000-image plan."""
     f, n = t.findings.c, t.finding_names.c
-    out: dict[str, set[str]] = defaultdict(set)
+    found: set[int] = set()
     for batch in chunks(sorted(set(ids)), CHUNK):
+        found.update(conn.execute(sa.select(n.finding_id).where(n.name.in_(batch))).scalars())
+    out: dict[str, set[str]] = defaultdict(set)
+    for group in chunks(sorted(found), CHUNK):
         query = (sa.select(f.image_digest, f.package_purl).distinct()
-                 .join_from(t.findings, t.finding_names, n.finding_id == f.id)
-                 .where(n.name.in_(batch), f.state == FindingState.OPEN,
+                 .where(f.id.in_(group), f.state == FindingState.OPEN,
                         sa.or_(f.severity == "unknown",
                                f.data["severityFrom"].as_string().is_not(None))))
         for digest, purl in conn.execute(query):

@@ -190,12 +190,12 @@ class Rematched:
 
 def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.datetime,
                     route: Router | None, build: str = "",
-                    reason: str = "advisory update") -> list[Changes]:
+                    reason: str = "advisory update", note: bool = True) -> list[Changes]:
     """``apply_rematch`` of many images in the caller's transaction, set-based: one lock,
     one build update and one read of the stored findings for all of them (a delta re-match
     visits most images to change nothing). Images no longer stored are skipped; the
-    changes of the others, in order."""
-    present = lock_images(conn, [r.digest for r in images], build=build, now=now)
+    changes of the others, in order. ``note``: as ``lock_images``."""
+    present = lock_images(conn, [r.digest for r in images], build=build, now=now, note=note)
     stored = _load_many(conn, {r.digest: r.purls for r in images if r.digest in present})
     why = reason if not build else f"{reason} {build}"
     work = [_image_diff(r.digest, r.findings, r.purls, stored.get(r.digest, {}))
@@ -204,9 +204,12 @@ def apply_rematches(conn: Connection, images: Sequence[Rematched], *, now: dt.da
 
 
 def lock_images(conn: Connection, digests: Iterable[str], *, build: str,
-                now: dt.datetime) -> set[str]:
+                now: dt.datetime, note: bool = True) -> set[str]:
     """Lock the stored images of ``digests`` (in digest order: two batches never lock in a
-    cycle) and mark them matched against ``build`` (when given); the stored ones."""
+    cycle) and mark them matched against ``build`` (when given); the stored ones. ``note``
+    False: the build's ``advisory_builds`` row is left alone (a re-match job's plan noted
+    it; upserted by every job, it stayed locked until each committed, and two workers'
+    jobs ran one at a time)."""
     i = t.images.c
     present: set[str] = set()
     for batch in chunks(sorted(set(digests))):
@@ -215,7 +218,8 @@ def lock_images(conn: Connection, digests: Iterable[str], *, build: str,
     if build:
         for batch in chunks(sorted(present)):
             conn.execute(t.images.update().where(i.digest.in_(batch)).values(matched_build=build))
-        _note_build(conn, build, now)
+        if note:
+            _note_build(conn, build, now)
     return present
 
 

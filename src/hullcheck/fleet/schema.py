@@ -367,6 +367,17 @@ rematch_findings = sa.Table(
     sa.PrimaryKeyConstraint("build", "entry_hash", "advisory_id", "package_purl"),
 )
 
+# 0008: the distinct entries a delta re-match has still to match (one image holding each,
+# and its purl), written by the plan; the jobs claim, match and move them to the tables above.
+rematch_pending = sa.Table(
+    "rematch_pending", metadata,
+    sa.Column("build", Text, nullable=False),
+    sa.Column("entry_hash", Text, nullable=False),
+    sa.Column("image_digest", Text, nullable=False),
+    sa.Column("purl", Text, nullable=False),
+    sa.PrimaryKeyConstraint("build", "entry_hash"),
+)
+
 # Which advisory database builds were matched (delta re-matching diffs against the last).
 advisory_builds = sa.Table(
     "advisory_builds", metadata,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hullcheck.errors import DatabaseError
@@ -73,7 +74,7 @@ def store_entries(conn: Connection, build: str, entries: Iterable[str],
 def forget_entries(conn: Connection, keep: Sequence[str]) -> None:
     """Drop the stored entry matches of every build but ``keep`` (the builds whose jobs may
     still run)."""
-    for table in (t.rematch_findings, t.rematch_entries):
+    for table in (t.rematch_findings, t.rematch_entries, t.rematch_pending):
         conn.execute(table.delete().where(table.c.build.not_in(list(keep))))
 
 
@@ -91,9 +92,9 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
           now: dt.datetime, route: Router | None, reason: str) -> Written:
     """Re-match the purls ``scopes`` names in each stored image from the entry matches of
     ``build``, in the caller's transaction (the images locked and marked matched against
-    ``build``, as ``scans.apply_rematches`` does)."""
+    ``build``, as ``scans.apply_rematches`` does; the plan noted the build)."""
     pg = conn.dialect.name == "postgresql"
-    present = scans.lock_images(conn, scopes, build=build, now=now)
+    present = scans.lock_images(conn, scopes, build=build, now=now, note=False)
     if not present:
         return Written()
     _memory(conn, pg)
@@ -101,36 +102,116 @@ def apply(conn: Connection, scopes: Mapping[str, Sequence[str]], *, build: str,
     return _apply(conn, build=build, now=now, route=route, reason=reason, pg=pg)
 
 
-def mark_named(conn: Connection, keys: Sequence[tuple[str, str]], *, old: str,
-               marker: str) -> None:
+def plan_named(conn: Connection, keys: Sequence[tuple[str, str]], *, old: str, marker: str,
+               build: str) -> list[str]:
     """The scanned images matched against ``old`` holding a package ``keys`` names
     (``queries.named_keys``) await a range re-match: their ``matched_build`` becomes
-    ``marker``. One UPDATE per 2,000 names, whatever the images."""
-    i, p = t.images.c, t.packages.c
+    ``marker``; each distinct entry of those packages (but programs found by version
+    string) is written to ``rematch_pending`` with one image holding it and its purl, for
+    the jobs to match (``claim_pending``). The images marked, in digest order.
+
+    PostgreSQL: one pass over the named package rows per 2,000 names: one statement groups
+    them by image and by entry at once (GROUPING SETS), marks the images and writes the
+    entries. SQLite: the same in three statements."""
+    marked: set[str] = set()
     for batch in chunks(list(keys), 2_000):
-        holding = sa.select(p.image_digest).where(queries.named(batch))
-        conn.execute(t.images.update().where(i.matched_build == old, i.status == "scanned",
-                                             i.digest.in_(holding))
-                     .values(matched_build=marker))
+        if conn.dialect.name == "postgresql":
+            marked.update(_plan_pg(conn, batch, old=old, marker=marker, build=build))
+        else:
+            marked.update(_plan_sqlite(conn, batch, old=old, marker=marker, build=build))
+    return sorted(marked)
 
 
-def ranges(conn: Connection, marker: str, size: int) -> list[tuple[str, str]]:
-    """(first, last) digests of consecutive runs of ``size`` images whose
-    ``matched_build`` is ``marker``: the range re-match jobs (only digests are read)."""
-    i = t.images.c
-    digests = conn.execute(sa.select(i.digest).where(i.matched_build == marker)
-                           .order_by(i.digest).execution_options(yield_per=20_000)).scalars()
-    out: list[tuple[str, str]] = []
-    first = last = ""
-    for n, digest in enumerate(digests):
-        if n % size == 0:
-            if n:
-                out.append((first, last))
-            first = digest
-        last = digest
-    if first:
-        out.append((first, last))
-    return out
+def _named_rows(batch: Sequence[tuple[str, str]], old: str, marker: str) -> Any:
+    """The package rows ``batch`` names in scanned images matched against ``old`` (or
+    marked by an earlier batch of names: their other packages count too)."""
+    i, p = t.images.c, t.packages.c
+    return (sa.select().select_from(t.packages)
+            .join(t.images, i.digest == p.image_digest)
+            .where(queries.named(batch), i.matched_build.in_([old, marker]),
+                   i.status == "scanned"))
+
+
+def _shared(p: Any) -> Any:
+    """A package row whose entry a stored match may serve (``_guard``'s rule)."""
+    return sa.and_(p.entry_hash.is_not(None), p.type != "generic")
+
+
+def _plan_pg(conn: Connection, batch: Sequence[tuple[str, str]], *, old: str, marker: str,
+             build: str) -> list[str]:
+    i, p, q = t.images.c, t.packages.c, t.rematch_pending
+    _memory(conn, True)  # 100,000 images and their entries hashed, not sorted on disk
+    grouped = (_named_rows(batch, old, marker)
+               .add_columns(p.image_digest, p.entry_hash,
+                            sa.func.min(p.id).filter(_shared(p)).label("first"),
+                            sa.func.grouping(p.image_digest).label("by_entry"))
+               .group_by(sa.func.grouping_sets(sa.tuple_(p.image_digest),
+                                               sa.tuple_(p.entry_hash)))
+               .cte("named_rows"))
+    marking = (t.images.update()
+               .where(i.digest == grouped.c.image_digest, grouped.c.by_entry == 0,
+                      i.matched_build == old)
+               .values(matched_build=marker).returning(i.digest).cte("marked"))
+    entries = (sa.select(sa.literal(build), grouped.c.entry_hash, p.image_digest, p.purl)
+               .join_from(grouped, t.packages, p.id == grouped.c.first)
+               .where(grouped.c.by_entry == 1))
+    pending = (postgresql.insert(q).from_select(["build", "entry_hash", "image_digest", "purl"],
+                                                entries)
+               .on_conflict_do_nothing().cte("pending"))
+    return list(conn.execute(sa.select(marking.c.digest).add_cte(pending)).scalars())
+
+
+def _plan_sqlite(conn: Connection, batch: Sequence[tuple[str, str]], *, old: str,
+                 marker: str, build: str) -> list[str]:
+    i, p, q = t.images.c, t.packages.c, t.rematch_pending
+    holding = _named_rows(batch, old, marker).add_columns(p.image_digest)
+    conn.execute(t.images.update().where(i.matched_build == old, i.digest.in_(holding))
+                 .values(matched_build=marker))
+    first = (_named_rows(batch, marker, marker).add_columns(sa.func.min(p.id))
+             .where(_shared(p)).group_by(p.entry_hash))
+    conn.execute(sqlite.insert(q).from_select(
+        ["build", "entry_hash", "image_digest", "purl"],
+        sa.select(sa.literal(build), p.entry_hash, p.image_digest, p.purl)
+        .where(p.id.in_(first.scalar_subquery()))).on_conflict_do_nothing())
+    return list(conn.execute(sa.select(i.digest).where(i.matched_build == marker)).scalars())
+
+
+def spans(digests: Sequence[str], size: int) -> list[tuple[str, str]]:
+    """(first, last) of consecutive runs of ``size`` of ``digests`` (sorted): the range
+    re-match jobs."""
+    return [(digests[k], digests[min(k + size, len(digests)) - 1])
+            for k in range(0, len(digests), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A distinct entry the plan left to match: one image holding it and its purl."""
+
+    entry_hash: str
+    image_digest: str
+    purl: str
+
+
+def claim_pending(conn: Connection, build: str, size: int, *, wait: bool) -> list[Pending]:
+    """Up to ``size`` entries of ``build`` still to match, locked until the caller's
+    transaction ends (which moves them to the stored matches: ``store_entries`` then
+    ``done_pending``), by image so a batch shares SBOMs. ``wait`` False: entries another
+    worker holds are skipped (PostgreSQL ``SKIP LOCKED``); True: waited for, and those it
+    matched meanwhile are gone (a worker that died mid-match left them: claimed here).
+    SQLite: the write transaction is the lock."""
+    q = t.rematch_pending.c
+    rows = conn.execute(sa.select(q.entry_hash, q.image_digest, q.purl)
+                        .where(q.build == build).order_by(q.image_digest, q.entry_hash)
+                        .limit(size).with_for_update(skip_locked=not wait))
+    return [Pending(*r) for r in rows]
+
+
+def done_pending(conn: Connection, build: str, entries: Sequence[str]) -> None:
+    """``entries`` of ``build`` are matched and stored: no longer pending."""
+    q = t.rematch_pending.c
+    for batch in chunks(sorted(entries)):
+        conn.execute(t.rematch_pending.delete().where(q.build == build,
+                                                      q.entry_hash.in_(batch)))
 
 
 def apply_range(conn: Connection, first: str, last: str, keys: Sequence[tuple[str, str]], *,

@@ -1,17 +1,19 @@
 """Advisory updates and re-matching: fetch and rebuild the database in the data dir, diff it
 against the build it replaced (``vulndb.delta``), and re-match only what the delta names.
 
-    update   vulndb.update → build id → delta(old, new) → which stored packages it names
-             (by (ecosystem, name) and source name: (digest, purl) pairs and their distinct
-             entry hashes, ``queries.purls_named``) and which findings a KEV change touches
-             → each distinct entry matched once and stored for every worker
-             (``match_entries``) → ``rematch`` jobs, 1,000 images each, queued in the
+    update   vulndb.update → build id → delta(old, new) → in one pass over the package
+             rows it names (by (ecosystem, name) and source name), the images holding them
+             marked and their distinct entry hashes left pending (``setwise.plan_named``);
+             the images a KEV change or an alias advisory touches listed → ``rematch``
+             jobs, 1,000 images each (a range of digests, or a list), queued in the
              transaction that moves every other image to the new build
-    rematch  set-wise (``rematch_images``): the database joins the images' scoped package
-             rows to their entries' stored findings and diffs them with the stored ones
-             (``fleet.setwise``); images with triage decisions (and the full re-match) are
-             judged on their own from their SBOM (``fleet.apply_rematches``) → events,
-             deliveries
+    rematch  first the pending entries, claimed in batches by every worker's jobs,
+             matched once and stored (``match_pending``); then set-wise
+             (``rematch_range`` / ``rematch_images``): the database joins the images'
+             scoped package rows to their entries' stored findings and diffs them with the
+             stored ones (``fleet.setwise``); images with triage decisions (and the full
+             re-match) are judged on their own from their SBOM
+             (``fleet.apply_rematches``) → events, deliveries
 
 Images last matched against another build than the one the delta starts from (an update
 they missed, a re-match that failed) get a full re-match instead, so every image ends on the
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hullcheck.errors import DatabaseError, FormatError
-from hullcheck.fleet import scans, setwise
+from hullcheck.fleet import queries, scans, setwise
 from hullcheck.fleet.model import AWAITING, DELTA, FindingRow, TriageDecision
 from hullcheck.monitor import alerts, convert, queue
 from hullcheck.monitor.context import BUILD_FILE, Context, file_build_id
@@ -69,72 +71,61 @@ def plan(ctx: Context, old_build: str, new_build: str, scope: Any) -> int:
     """Queue the re-match from ``old_build`` to ``new_build`` for ``scope`` (a delta's);
     the number of images queued.
 
-    A delta's images are found and marked in the database (``setwise.mark_named``: their
-    ``matched_build`` becomes ``DELTA`` + the new build), each distinct entry its packages
-    hold is matched once here (``match_entries``), and each job carries the delta's names
-    and a range of digests: it finds its images and purls in SQL. Images that missed an
-    update (a full re-match), a full scope, and images a KEV change touches or whose findings
-    an alias advisory of the delta may rate (``queries.rated_by_alias``) get jobs listing them
-    (and their purls)."""
-    from hullcheck.fleet import queries
-
+    A delta's images are found and marked in the database, and the distinct entries their
+    named packages hold written for the jobs to match, in one pass over the named package
+    rows (``setwise.plan_named``: their ``matched_build`` becomes ``DELTA`` + the new
+    build); each job carries the delta's names and a range of digests: it finds its images
+    and purls in SQL, after helping match the entries (``match_pending``). Images that
+    missed an update (a full re-match), a full scope, and images a KEV change touches or
+    whose findings an alias advisory of the delta may rate (``queries.rated_by_alias``) get
+    jobs listing them (and their purls)."""
     listed: dict[str, list[str] | None] = {}
     for digest in ctx.store.images_not_matched(old_build):
         listed[digest] = None  # matched against another build: a full re-match
     keys: list[tuple[str, str]] = []
-    entries: dict[str, tuple[str, str]] = {}  # entry hash -> (an image holding it, purl)
     with ctx.store.read() as conn:
         if scope.full or not old_build:
             listed.update(dict.fromkeys(_all_scanned(conn)))
         else:
             keys = queries.named_keys(scope.names)
-            touched: dict[str, set[str]] = defaultdict(set)
-            for cve in sorted(scope.kev):
-                for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
-                    touched[hit.digest].update(f.package_purl for f in hit.findings)
-            # Findings an alias advisory rates, on packages the delta does not name (those
-            # are re-matched, and so re-rated, by the range jobs).
-            rated = queries.rated_by_alias(conn, sorted(scope.rated))
-            named = queries.purls_of(conn, keys, sorted(rated)) if keys else {}
-            for digest, purls in rated.items():
-                if extra := purls - named.get(digest, set()):
-                    touched[digest] |= extra
-            for digest, purls in queries.purls_of(conn, keys, sorted(touched)).items():
-                touched[digest] |= purls
-            for digest, purls in touched.items():
+            for digest, purls in _touched(ctx, conn, scope, keys).items():
                 listed.setdefault(digest, sorted(purls))
-            if keys and ctx.build_id() == new_build:
-                entries = queries.entries_named(conn, keys, build=old_build)
-    if entries:  # each distinct entry matched once, here
-        with convert.open_vulnstore(ctx.db_path) as store:
-            match_entries(ctx, convert.Judge(store, (), None), new_build, entries)
     marker = DELTA + new_build
     with ctx.store.write() as conn:
         setwise.forget_entries(conn, (old_build, new_build))  # older jobs are superseded
-        if keys:
-            setwise.mark_named(conn, keys, old=old_build, marker=marker)
+        marked = setwise.plan_named(conn, keys, old=old_build, marker=marker,
+                                    build=new_build) if keys else []
         scans.advance_build(conn, old_build, new_build, awaiting=sorted(listed),
                             marker=AWAITING + new_build)  # a listed image is not ranged
         scans.note_build(conn, new_build, ctx.clock())
-        spans = setwise.ranges(conn, marker, BATCH) if keys else []
+        ranged = [d for d in marked if d not in listed]
         names = [list(k) for k in keys]
-        for first, last in spans:
+        for first, last in setwise.spans(ranged, BATCH):
             queue.enqueue(ctx, "rematch", {"build": new_build, "names": names,
                                            "range": [first, last]}, conn=conn)
         for batch in _batches(sorted(listed.items()), BATCH):
             queue.enqueue(ctx, "rematch", {"build": new_build, "images": batch}, conn=conn)
-        ranged = _count_marked(conn, marker) if spans else 0
-    return len(listed) + ranged
+    return len(listed) + len(ranged)
 
 
-def _count_marked(conn: Any, marker: str) -> int:
-    import sqlalchemy as sa
-
-    from hullcheck.fleet import schema as t
-
-    i = t.images.c
-    return int(conn.execute(sa.select(sa.func.count()).where(i.matched_build == marker))
-               .scalar_one())
+def _touched(ctx: Context, conn: Any, scope: Any, keys: list[tuple[str, str]],
+             ) -> dict[str, set[str]]:
+    """{digest: purls} of the images a KEV change touches (the purls of its findings) or
+    whose findings an alias advisory of the delta may rate, on packages the delta does not
+    name (those are re-matched, and so re-rated, by the range jobs), each with the purls the
+    delta names in it: they are listed, not ranged."""
+    touched: dict[str, set[str]] = defaultdict(set)
+    for cve in sorted(scope.kev):
+        for hit in ctx.store.images_with_advisory(cve, limit=10_000_000):
+            touched[hit.digest].update(f.package_purl for f in hit.findings)
+    rated = queries.rated_by_alias(conn, sorted(scope.rated))
+    named = queries.purls_of(conn, keys, sorted(set(rated) | set(touched))) if keys else {}
+    for digest, purls in rated.items():
+        if extra := purls - named.get(digest, set()):
+            touched[digest] |= extra
+    for digest in touched:
+        touched[digest] |= named.get(digest, set())
+    return touched
 
 
 def _all_scanned(conn: Any) -> Iterator[str]:
@@ -190,11 +181,13 @@ def rematch(ctx: Context, args: dict[str, Any]) -> None:
         first, last, keys = _range(args)
         with convert.open_vulnstore(ctx.db_path) as store:
             judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
+            match_pending(ctx, judge, build)
             rematch_range(ctx, judge, first, last, keys, build=build)
         return
     images = _images(args)
     with convert.open_vulnstore(ctx.db_path) as store:
         judge = convert.Judge(store, ctx.config.vex, ctx.config.ignore, cache=_cache(build))
+        match_pending(ctx, judge, build)
         for start in range(0, len(images), PART):
             rematch_images(ctx, judge, images[start:start + PART], build=build)
 
@@ -342,10 +335,10 @@ def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str
     route = alerts.router(ctx.config) if ctx.config.alerts else None  # no rule: no channel
     with ctx.store.write() as conn:
         now = ctx.clock()
-        # Only with images to judge alone: it upserts the build's row, which would stay
-        # locked until this job commits and make the workers' jobs run one at a time.
-        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build) \
-            if work else []
+        # The plan noted the build: its row, upserted here, would stay locked until this
+        # job commits and make the workers' jobs run one at a time.
+        changed = scans.apply_rematches(conn, work, now=now, route=route, build=build,
+                                        note=False) if work else []
         reason = f"advisory update {build}"
         if span is None:
             written = setwise.apply(conn, shared, build=build, now=now, route=route,
@@ -362,19 +355,43 @@ def _write(ctx: Context, work: list[scans.Rematched], shared: dict[str, list[str
                                               "repository": repositories[digest]}, conn=conn)
 
 
+CLAIM = 200  # distinct entries a job claims, matches and stores at once (one transaction)
+
+
+def match_pending(ctx: Context, judge: convert.Judge, build: str) -> int:
+    """Match the entries the plan left pending for ``build`` (``setwise.plan_named``),
+    ``CLAIM`` at a time, each batch claimed, matched, stored and released in one write
+    transaction: every worker's first jobs share the matching (PostgreSQL: a batch another
+    worker holds is skipped), then wait for the batches others hold, so no job writes
+    before every entry is matched. A worker dying mid-batch rolls its claim back: the batch
+    is pending again and the next claim takes it. The number of entries matched here."""
+    matched = 0
+    for wait in (False, True):
+        while True:
+            with ctx.store.write() as conn:
+                claimed = setwise.claim_pending(conn, build, CLAIM, wait=wait)
+                if not claimed:
+                    break
+                entries = {c.entry_hash: (c.image_digest, c.purl) for c in claimed}
+                matched += match_entries(ctx, judge, build, entries, conn=conn)
+                setwise.done_pending(conn, build, list(entries))
+    return matched
+
+
 def match_entries(ctx: Context, judge: convert.Judge, build: str,
-                  entries: dict[str, tuple[str, str]]) -> int:
+                  entries: dict[str, tuple[str, str]], *, conn: Any = None) -> int:
     """Match each package entry of ``entries`` (entry hash -> (an image holding it, its
     purl)) against ``build`` once, from the SBOMs of the images holding them (one read,
     only those packages decoded), and store the rows for every worker's jobs
-    (``fleet.setwise.store_entries``). The number of entries matched."""
+    (``fleet.setwise.store_entries``; in ``conn``'s transaction when given). The number of
+    entries matched."""
     holders: dict[str, set[str]] = defaultdict(set)
     purls: dict[str, set[str]] = defaultdict(set)
     for entry, (digest, purl) in entries.items():
         holders[digest].add(entry)
         purls[digest].add(purl)
     matched: dict[str, list[convert.EntryFinding]] = {}
-    for digest, (encoding, data) in _sboms(ctx, list(holders)).items():
+    for digest, (encoding, data) in _sboms(ctx, list(holders), conn=conn).items():
         inv = convert.decode_stored_sbom(encoding, data, name=f"stored SBOM of {digest}",
                                          purls=purls[digest])
         matched.update(judge.learn(inv, holders[digest]))
@@ -385,8 +402,11 @@ def match_entries(ctx: Context, judge: convert.Judge, build: str,
         "status": f.row.status, "suppressed": f.row.suppressed,
         "suppressed_reason": f.row.suppressed_reason, "data": f.row.data})
         for entry, found in matched.items() for f in found]
-    with ctx.store.write() as conn:
+    if conn is not None:
         setwise.store_entries(conn, build, matched, rows)
+        return len(matched)
+    with ctx.store.write() as own:
+        setwise.store_entries(own, build, matched, rows)
     return len(matched)
 
 
@@ -461,21 +481,25 @@ def _read(ctx: Context, images: list[tuple[str, list[str] | None]], build: str) 
     return out
 
 
-def _sboms(ctx: Context, digests: list[str]) -> dict[str, tuple[str, bytes]]:
-    """(encoding, SBOM) of each of ``digests`` that has one: one read."""
+def _sboms(ctx: Context, digests: list[str], *, conn: Any = None,
+           ) -> dict[str, tuple[str, bytes]]:
+    """(encoding, SBOM) of each of ``digests`` that has one: one read (in ``conn``'s
+    transaction when given)."""
     import sqlalchemy as sa
 
     from hullcheck.fleet import schema as t
     from hullcheck.fleet.sql import chunks
 
+    if not digests:
+        return {}
+    if conn is None:
+        with ctx.store.read() as own:
+            return _sboms(ctx, digests, conn=own)
     s = t.sboms.c
     out: dict[str, tuple[str, bytes]] = {}
-    if not digests:
-        return out
-    with ctx.store.read() as conn:
-        for batch in chunks(sorted(set(digests))):
-            out.update((r.image_digest, (r.encoding, r.data)) for r in conn.execute(
-                sa.select(s.image_digest, s.encoding, s.data).where(s.image_digest.in_(batch))))
+    for batch in chunks(sorted(set(digests))):
+        out.update((r.image_digest, (r.encoding, r.data)) for r in conn.execute(
+            sa.select(s.image_digest, s.encoding, s.data).where(s.image_digest.in_(batch))))
     return out
 
 
