@@ -107,6 +107,23 @@ def test_a_whiteout_below_a_symlinked_parent_deletes_the_real_file(tmp_path: Pat
     assert tree.versions[PRELOAD] == [(0, tree.view(0).entry(PRELOAD)), (1, None)]
 
 
+def test_a_whiteout_of_the_symlink_itself_ends_it_for_what_follows(tmp_path: Path) -> None:
+    """x/.wh.a deletes /etc/a through x; .wh.x then deletes the symlink, so x/c makes a
+    directory x (as containerd and umoci apply them, in order)."""
+    tree = tree_of(tmp_path, [*BASE, file("etc/a", "a"), symlink("x", "/etc"),
+                              symlink("y", "/etc")],
+                   [whiteout("x/a"), whiteout("x"), file("x/c", "c"), file("y/d", "d")], globs=ALL)
+    final = _final(tree)
+    assert "/etc/a" not in final and "/etc/d" in final
+    assert "/x/c" in final and "/etc/c" not in final
+
+
+def test_a_file_replacing_a_directory_ends_the_symlinks_below_it(tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [*BASE, directory("d"), symlink("d/x", "/etc")],
+                   [file("d/x/f1", "1"), file("d", "now a file"), file("d/x/f2", "2")], globs=ALL)
+    assert "/etc/f1" in tree.final and "/etc/f2" not in tree.final
+
+
 def test_an_opaque_marker_below_a_symlinked_parent_empties_the_real_directory(
         tmp_path: Path) -> None:
     tree = tree_of(tmp_path, [*BASE, file("etc/passwd", "root"), symlink("x", "/etc")],
@@ -226,6 +243,7 @@ ORACLE = (
      whiteout("x/passwd"), directory("y"), file("y/keep", "k"), symlink("y2", "/usr/lib"),
      file("y2/same", "s2"), file("z/a", "a"), symlink("z", "/etc"), file("z/b", "b")],
     [opaque("a"), file("a/after", "n")],
+    [whiteout("b/hostname"), whiteout("b"), directory("b"), file("b/c", "c"), file("y2/more", "m")],
 )
 
 

@@ -95,8 +95,12 @@ class _Placing:
     def changed(self, path: str, *, link: bool) -> None:
         """Something was written at ``path`` (``link``: a symlink)."""
         if path in self.tree._links or (link and path in self.walked):
-            self.dirs.clear()
-            self.walked.clear()
+            self.forget()
+
+    def forget(self) -> None:
+        """Resolve again from now on: paths were deleted (symlinks among them, maybe)."""
+        self.dirs.clear()
+        self.walked.clear()
 
     def dir(self, path: str, entry: str) -> str:
         """Where directory ``path`` is now, every component resolved (``entry`` is named
@@ -194,8 +198,10 @@ class FileTree:
             d = placing.dir(marked, marked) if self._moves(marked) else marked
             for name in list(self._dirs.get(d, ())):
                 self._delete(_join(d, name), i)
+            placing.forget()
         for p in index.whiteouts:
             self._delete(placing.file(p, p) if self._moves(_split(p)[0]) else p, i)
+            placing.forget()
         own = set(map(index.path, _rows(index.kinds, SYMLINK)))
         self._links |= own
         if self._redirected(index, own):
@@ -273,7 +279,7 @@ class FileTree:
             placing.changed(path, link=kind == SYMLINK)
             if name in slots and kind != DIR and self._dirs.get(path):
                 self._delete(path, i)  # a file replacing a directory hides its contents
-                placing.changed(path, link=True)  # (symlinks below it among them)
+                placing.forget()  # (symlinks below it among them)
             old = slots.get(name)
             if old is None:
                 slots[name] = ref
