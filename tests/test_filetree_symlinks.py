@@ -22,6 +22,7 @@ from hullcheck.cli.main import main
 from hullcheck.errors import ImageError
 from hullcheck.filetree import FileTree, Kind
 from hullcheck.filetree import tree as tree_module
+from hullcheck.filetree.index import FILE, SYMLINK, LayerIndex
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, directory, file, hardlink, opaque, symlink, whiteout
 from hullcheck.model import ImageSource
@@ -93,10 +94,12 @@ def test_a_chain_of_symlinks_is_followed(tmp_path: Path) -> None:
 def test_a_symlink_deeper_in_the_parent_is_followed_and_a_dangling_one_made(
         tmp_path: Path) -> None:
     tree = tree_of(tmp_path, [*BASE, directory("usr"), symlink("usr/cfg", "../etc"),
-                              symlink("gone", "/nowhere/deep")],
-                   [file("usr/cfg/a/b", "ab"), file("gone/f", "f")], globs=ALL)
+                              symlink("usr/abs", "/etc"), symlink("gone", "/nowhere/deep")],
+                   [file("usr/cfg/a/b", "ab"), file("usr/abs/c", "c"), file("gone/f", "f")],
+                   globs=ALL)
     final = _final(tree)
     assert "/etc/a/b" in final and "/usr/cfg/a/b" not in final
+    assert "/etc/c" in final and "/usr/etc/c" not in final  # absolute: from the root
     assert "/nowhere/deep/f" in final  # containerd and umoci make the missing directories
 
 
@@ -151,19 +154,33 @@ def test_a_hard_link_to_a_symlink_keeps_the_symlink(tmp_path: Path) -> None:
     assert tree.view().lookup("/h").kind is Kind.SYMLINK  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("layers", [
-    ([symlink("a", "b"), symlink("b", "a")], [file("a/f", "f")]),
-    ([symlink("a", "a")], [file("a/f", "f")]),
-    ([symlink("a", "")], [file("a/f", "f")]),
-    ([symlink("a", "/x/.."), symlink("x", "/a")], [whiteout("a/f")]),
-], ids=["loop", "self", "empty", "whiteout"])
+LOOP = "more than 255 symbolic links in its parent directory (a loop?)"
+
+
+@pytest.mark.parametrize(("layers", "said"), [
+    (([symlink("a", "b"), symlink("b", "a")], [file("a/f", "f")]), f"/a/f: {LOOP}"),
+    (([symlink("a", "a")], [file("a/f", "f")]), f"/a/f: {LOOP}"),
+    (([symlink("a", "")], [file("a/f", "f")]),
+     "/a/f: its parent /a is a symbolic link with an empty target"),
+    (([symlink("a", "/x/.."), symlink("x", "/a")], [whiteout("a/f")]), f"/a/f: {LOOP}"),
+    (([symlink("a", "a")], [hardlink("h", "a/f")]), f"/h: {LOOP}"),
+], ids=["loop", "self", "empty", "whiteout", "hard link"])
 def test_a_parent_that_cannot_be_resolved_refuses_the_layer(
-        tmp_path: Path, layers: tuple[list[Entry], list[Entry]]) -> None:
+        tmp_path: Path, layers: tuple[list[Entry], list[Entry]], said: str) -> None:
     with pytest.raises(ImageError) as err:
         tree_of(tmp_path, *layers, globs=ALL)
-    message = str(err.value)
-    assert message.startswith("layer 1 (sha256:") and "/a/f:" in message
-    assert "\n" not in message
+    layer, _, rest = str(err.value).partition(": ")
+    assert layer.startswith("layer 1 (sha256:") and rest == said
+    assert err.value.hint == "container runtimes refuse to unpack this layer too"
+
+
+def test_a_tree_of_an_unpacked_directory_names_the_layer_by_its_number() -> None:
+    index = LayerIndex()
+    index.add("/a", SYMLINK, 0, 0o777, 0, 0, "a")
+    index.add("/a/f", FILE, 1, 0o644, 0, 0)
+    with pytest.raises(ImageError) as err:
+        FileTree.from_layers((), [index])
+    assert str(err.value) == f"layer 0: /a/f: {LOOP}"
 
 
 def test_the_cli_names_the_layer_in_one_line(tmp_path: Path,
@@ -185,12 +202,14 @@ def test_up_to_255_links_place_an_entry_where_a_lookup_gives_up_after_40(tmp_pat
 
 def test_placing_a_layer_walks_a_bounded_number_of_components(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 20)
     layers = ([symlink("x", "/a/b/c/d/e/f/g")], [file("x/1", "1")])
-    assert "/a/b/c/d/e/f/g/1" in tree_of(tmp_path, *layers, globs=ALL).final  # 8 steps
+    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 8)  # x, then a..g
+    assert "/a/b/c/d/e/f/g/1" in tree_of(tmp_path, *layers, globs=ALL).final
     monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 7)
-    with pytest.raises(ImageError, match="more than 7 path components"):
+    with pytest.raises(ImageError) as err:
         tree_of(tmp_path / "b", *layers, globs=ALL)
+    assert str(err.value).partition(": ")[2] == (
+        "/x/1: more than 7 path components to resolve through symbolic links")
 
 
 def test_a_hidden_dpkg_database_is_still_catalogued(tmp_path: Path) -> None:
@@ -205,6 +224,46 @@ def test_a_hidden_dpkg_database_is_still_catalogued(tmp_path: Path) -> None:
     [pkg] = inv.packages
     assert pkg.name == "evil" and pkg.locations[0].path == "/var/lib/dpkg/status"
     assert pkg.locations[0].layer == 1
+
+
+def test_a_symlink_a_symlinked_parent_moved_redirects_what_follows(tmp_path: Path) -> None:
+    """x/d/f1 makes /etc/d (through x); the symlink x/d lands at /etc/d, so x/d/f2 and,
+    a layer later, etc/d/g go to /srv."""
+    tree = tree_of(tmp_path, [*BASE, symlink("x", "/etc"), directory("srv")],
+                   [file("x/d/f1", "1"), symlink("x/d", "/srv"), file("x/d/f2", "2")],
+                   [file("etc/d/g", "g")], globs=ALL)
+    final = _final(tree)
+    assert final["/etc/d"] == (Kind.SYMLINK, "/srv")
+    assert "/srv/f2" in final and "/srv/g" in final
+    assert "/etc/d/f2" not in final and "/etc/d/g" not in final
+
+
+def test_a_layer_below_symlinks_keeps_every_version_and_what_was_looked_for(
+        tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [*BASE, symlink("x", "/etc")],
+                   [directory("etc"), file("etc/motd", "m"), file("x/hostname", "two\n"),
+                    file("x/hostname", "three\n"), file("x/other", "o"),
+                    file("x/ld.so.preload", "p")],
+                   globs=["/etc/motd", "/etc/hostname", PRELOAD])
+    assert [(layer, e and e.content) for layer, e in tree.versions["/etc/hostname"]] == [
+        (0, b"box\n"), (1, b"two\n"), (1, b"three\n")]
+    everything = filetree.compile_globs(ALL)
+    assert everything is not None
+    assert sorted({e.path for e in tree.matching_versions(everything)}) == [
+        "/etc/hostname", PRELOAD, "/etc/motd"]
+    other = tree.view().entry("/etc/other")
+    assert other is not None and other.content is None and not other.too_large
+    assert tree.view().regular(PRELOAD) == (1, 1, b"p")
+
+
+def test_bytes_read_again_go_to_the_entry_of_that_tar_path_only(tmp_path: Path) -> None:
+    """x/a* moved to /etc is read again by the glob /x/a? (a glob cannot say "*" itself),
+    which also matches x/ab, written before x became a symlink: that one stays as it was."""
+    tree = tree_of(tmp_path, [*BASE], [file("x/ab", "1"), symlink("x", "/etc"),
+                                       file("x/a*", "2")], globs=["/etc/*"])
+    assert tree.view().read("/etc/a*") == b"2"
+    assert [(layer, e and e.content) for layer, e in tree.versions["/x/ab"]] == [
+        (1, None), (1, None)]
 
 
 def test_a_too_large_moved_file_is_marked_too_large(tmp_path: Path) -> None:

@@ -450,27 +450,23 @@ class FileTree:
         their layer's analysis did not keep (it matched the path the tar names): layer ->
         those tar paths, to read again (``keep``)."""
         out: dict[int, list[str]] = {}
-        for (layer, tar_path), ref in self._placed.items():
+        for ref, (path, _) in self._moved.items():
+            layer, row = ref & _LAYER_MASK, ref >> LAYER_BITS
             index = self._indexes[layer]
-            row = ref >> LAYER_BITS
-            if (index.kinds[row] == FILE and row not in index.contents
-                    and ref not in self._kept and pattern.match(self._moved[ref][0])):
-                out.setdefault(layer, []).append(tar_path)
+            if index.kinds[row] == FILE and row not in index.contents and pattern.match(path):
+                out.setdefault(layer, []).append(index.path(row))
         return out
 
     def keep(self, layer: int, index: LayerIndex) -> None:
-        """The bytes ``index`` (``layer`` read again for the paths ``unkept`` named) kept of
-        the files a symlinked parent moved: their entries now have them."""
-        for row in range(len(index)):
-            ref = self._placed.get((layer, index.path(row)))
-            if ref is None or index.kinds[row] & 0x7F != FILE:
-                continue
-            content = index.contents.get(row)
-            if content is None and not index.kinds[row] & TOO_LARGE:
-                continue
-            self._kept[ref] = content
-            self._made.pop(ref, None)
-            self._wanted[self._moved[ref][0]] = None
+        """The bytes ``index`` kept of the files a symlinked parent moved: ``layer`` read
+        again for the paths ``unkept`` named (the same blob, so the same rows). Their entries
+        have them (``build`` calls this before the tree hands out any entry)."""
+        kept = [*index.contents, *_rows(index.kinds, FILE | TOO_LARGE)]
+        for row in kept:
+            ref = row << LAYER_BITS | layer
+            if ref in self._moved and self._kind(ref) == FILE:
+                self._kept[ref] = index.contents.get(row)
+                self._wanted[self._moved[ref][0]] = None
 
     def file_paths(self) -> Iterator[str]:
         """The path of every regular file in the final view (no entry made for each)."""
@@ -645,8 +641,7 @@ class View:
         row = ref >> LAYER_BITS
         if index.kinds[row] & 0x7F != FILE:
             return None
-        content = self.tree._kept.get(ref) if self.tree._kept else None
-        return layer, index.sizes[row], index.contents.get(row, content)
+        return layer, index.sizes[row], index.contents.get(row, self.tree._kept.get(ref))
 
     def read(self, path: str) -> bytes | None:
         """Contents of a wanted file (following links); None when absent or not kept."""
