@@ -283,12 +283,26 @@ def test_a_secret_below_a_symlinked_parent_is_reported_at_its_real_path(tmp_path
     assert all(f.visible for f in report.findings)
 
 
-def test_a_layer_without_symlinked_parents_moves_nothing(tmp_path: Path) -> None:
+def test_a_layer_without_symlinked_parents_takes_the_fast_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links everywhere, none a parent of what a layer writes: no layer is placed entry
+    by entry (the fast loop costs nothing per entry), and nothing moves."""
+    placed: list[int] = []
+    place = FileTree._place
+
+    def spy(self: FileTree, index: LayerIndex, i: int, placing: object) -> None:
+        placed.append(i)
+        place(self, index, i, placing)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileTree, "_place", spy)
     tree = tree_of(tmp_path, [*BASE, symlink("lib", "usr/lib"), symlink("etc/l", "hostname")],
-                   [file("usr/lib/f", "f"), symlink("usr/lib/g", "f"), hardlink("h", "etc/hostname")],
-                   globs=ALL)
-    assert tree._moved == {} and tree._placed == {}
+                   [file("usr/lib/f", "f"), symlink("usr/lib/g", "f"), hardlink("h", "etc/hostname"),
+                    whiteout("etc/l"), opaque("usr")],
+                   [file("usr/lib/f2", "f")], globs=ALL)
+    assert placed == [] and tree._moved == {} and tree._placed == {}
     assert tree.view().read("/lib/g") == b"f"
+    tree_of(tmp_path / "b", [*BASE, symlink("lib", "usr/lib")], [file("lib/f", "f")], globs=ALL)
+    assert placed == [1]
 
 
 # -- umoci as the oracle -----------------------------------------------------------------

@@ -231,14 +231,12 @@ class FileTree:
         """Whether a parent of ``index``'s entries, or of a hard link's target, may be (or
         become, through the layer's own symlinks) a symlink: the common answer, no, costs a
         lookup per directory, none per entry."""
-        if not self._links:
-            return False
         memo: dict[str, bool] = {}
         if not all(self._clean(d, own, memo) for d in index.dirs):
             return True
         kinds = index.kinds
         links = index.links
-        return not all(self._clean(_split(links.get(row, ""))[0], own, memo)
+        return not all(self._clean(_split(links[row])[0], own, memo)
                        for row in _rows(kinds, HARDLINK))
 
     def _add(self, index: LayerIndex, i: int) -> None:
