@@ -349,7 +349,7 @@ class FileTree:
                 self._made.clear()
             layer = ref & _LAYER_MASK
             made = self._indexes[layer].entry(ref >> LAYER_BITS, layer, ref)
-            if self._moved and ref in self._moved:
+            if ref in self._moved:
                 made = self._moved_entry(made)
             self._made[ref] = made
         return made
@@ -434,7 +434,7 @@ class FileTree:
         """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice):
         the path its tar names, which a symlinked parent may have moved (the entry says
         where it landed)."""
-        moved = self._placed.get((layer, path)) if self._placed else None
+        moved = self._placed.get((layer, path))
         if moved is not None:
             path = self._moved[moved][0]
         found = -1
