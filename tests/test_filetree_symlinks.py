@@ -308,11 +308,14 @@ def test_a_layer_without_symlinked_parents_takes_the_fast_loop(
         place(self, index, i, placing)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FileTree, "_place", spy)
-    tree = tree_of(tmp_path, [*BASE, symlink("lib", "usr/lib"), symlink("etc/l", "hostname")],
+    tree = tree_of(tmp_path, [*BASE, symlink("lib", "usr/lib"), symlink("etc/l", "hostname"),
+                              symlink("d", "/etc")],
                    [file("usr/lib/f", "f"), symlink("usr/lib/g", "f"), hardlink("h", "etc/hostname"),
-                    whiteout("etc/l"), opaque("usr"), file("libx/f", "f")],
-                   [file("usr/lib/f2", "f")], globs=ALL)
+                    whiteout("etc/l"), opaque("usr"), file("libx/f", "f"), directory("d"),
+                    file("usr/share/f", "f")],
+                   [file("usr/lib/f2", "f"), file("d/f", "f")], globs=ALL)
     assert placed == [] and tree._moved == {} and tree._placed == {}
+    assert "/d/f" in tree.final and "/etc/f" not in tree.final
     assert tree.view().read("/lib/g") == b"f"
     tree_of(tmp_path / "b", [*BASE, symlink("lib", "usr/lib")], [file("lib/f", "f")], globs=ALL)
     assert placed == [1]
