@@ -162,9 +162,10 @@ LOOP = "more than 255 symbolic links in its parent directory (a loop?)"
     (([symlink("a", "a")], [file("a/f", "f")]), f"/a/f: {LOOP}"),
     (([symlink("a", "")], [file("a/f", "f")]),
      "/a/f: its parent /a is a symbolic link with an empty target"),
-    (([symlink("a", "/x/.."), symlink("x", "/a")], [whiteout("a/f")]), f"/a/f: {LOOP}"),
+    (([symlink("a", "/x/.."), symlink("x", "/a")], [whiteout("a/f")]), f"/a/.wh.f: {LOOP}"),
+    (([symlink("a", "a")], [opaque("a")]), f"/a/.wh..wh..opq: {LOOP}"),
     (([symlink("a", "a")], [hardlink("h", "a/f")]), f"/h: {LOOP}"),
-], ids=["loop", "self", "empty", "whiteout", "hard link"])
+], ids=["loop", "self", "empty", "whiteout", "opaque", "hard link"])
 def test_a_parent_that_cannot_be_resolved_refuses_the_layer(
         tmp_path: Path, layers: tuple[list[Entry], list[Entry]], said: str) -> None:
     with pytest.raises(ImageError) as err:

@@ -34,6 +34,7 @@ from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
 from hullcheck.filetree.index import DIR, FILE, HARDLINK, SYMLINK, TOO_LARGE, LayerIndex
+from hullcheck.filetree.tar import OPAQUE, WHITEOUT
 from hullcheck.model import Layer
 
 MAX_SYMLINK_HOPS = 40
@@ -194,13 +195,16 @@ class FileTree:
             raise ImageError(f"image has more than {MAX_LAYERS} layers")
         self._indexes.append(index)
         placing = _Placing(self, i)
-        for marked in index.opaque:
-            d = placing.dir(marked, marked) if self._moves(marked) else marked
+        for marked in index.opaque:  # the tar member: marked/.wh..wh..opq
+            d = placing.dir(marked, _join(marked, OPAQUE)) if self._moves(marked) else marked
             for name in list(self._dirs.get(d, ())):
                 self._delete(_join(d, name), i)
             placing.forget()
-        for p in index.whiteouts:
-            self._delete(placing.file(p, p) if self._moves(_split(p)[0]) else p, i)
+        for p in index.whiteouts:  # the tar member: parent/.wh.name
+            parent, name = _split(p)
+            if self._moves(parent):
+                p = _join(placing.dir(parent, _join(parent, WHITEOUT + name)), name)
+            self._delete(p, i)
             placing.forget()
         own = set(map(index.path, _rows(index.kinds, SYMLINK)))
         self._links |= own
