@@ -200,11 +200,11 @@ class FileTree:
             for name in list(self._dirs.get(d, ())):
                 self._delete(_join(d, name), i)
             placing.forget()
-        for p in index.whiteouts:  # the tar member: parent/.wh.name
-            parent, name = _split(p)
+        for gone in index.whiteouts:  # the tar member: parent/.wh.name
+            parent, name = _split(gone)
             if self._moves(parent):
-                p = _join(placing.dir(parent, _join(parent, WHITEOUT + name)), name)
-            self._delete(p, i)
+                parent = placing.dir(parent, _join(parent, WHITEOUT + name))
+            self._delete(_join(parent, name), i)
             placing.forget()
         own = set(map(index.path, _rows(index.kinds, SYMLINK)))
         self._links |= own
