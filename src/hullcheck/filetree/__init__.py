@@ -81,7 +81,26 @@ def build(
         raise ImageError(f"{image.source.name}: image has no layers")
     indexes = index_layers(image, analysis, store=store, version=__version__, workers=workers,
                            on_layer=on_layer, shared=sink)
-    return FileTree.from_layers(image.layers, indexes)
+    tree = FileTree.from_layers(image.layers, indexes)
+    _keep_moved(image, tree, analysis)
+    return tree
+
+
+def _keep_moved(image: Image, tree: FileTree, analysis: Analysis) -> None:
+    """The bytes of files a symlinked parent moved under the globs: a layer's analysis
+    matched the path its tar names (it cannot know the layers below), so each layer that
+    has such files is read again for them alone (``tree.unkept``; rare: no image a runtime
+    built has one)."""
+    wanted = compile_globs(analysis.globs)
+    if wanted is None:
+        return
+    for i, paths in sorted(tree.unkept(wanted).items()):
+        layer = image.layers[i]
+        again = Analysis(globs=tuple(p.replace("*", "?") for p in paths),
+                         max_file=analysis.max_file)
+        with image.open_layer(layer) as raw:
+            tree.keep(i, analyse(raw, again, what=f"layer {i} ({layer.digest})",
+                                 stored_size=layer.size, layer=i))
 
 
 def _read_rootfs(root: Path, analysis: Analysis, shared: ContentSink | None) -> LayerIndex:

@@ -7,6 +7,22 @@ holds) to the entry's *ref* (its row and layer in one int) or, for a path writte
 than once or deleted, to its history of refs and deletions. ``FileEntry`` objects are made
 when a lookup asks for one, so the tree costs a dictionary slot and an int per entry
 (bench/sbom.py prints the bytes per entry).
+
+Where an entry lands: as containerd (``archive.applyNaive``: ``fs.RootPath`` of the member's
+parent) and umoci (``securejoin`` of the parent) apply a layer, an entry's parent directory is
+resolved through the symlinks present at that moment (lower layers, and this layer's entries
+before it), inside the root: ``..`` stops at "/", an absolute target starts again at the
+image's root. So ``x/f`` below ``x -> /etc`` is ``/etc/f``; a whiteout ``x/.wh.f`` deletes
+``/etc/f``, an opaque marker in ``x/`` empties ``/etc``, and a hard link's target has its
+parent resolved the same way (its last component is not followed). Runtimes that apply each
+layer into its own overlay upper directory (containerd's overlayfs snapshotter, Docker's
+overlay2, CRI-O) see only the same layer's symlinks: for a *lower* layer's ``x`` they make a
+directory ``x`` holding ``f`` instead. The tree takes the first reading, where the file does
+something (``/etc/ld.so.preload`` is read, a dpkg database is used), not the other.
+A parent that cannot be resolved (a symlink loop, more than 255 links: containerd's
+``errTooManyLinks``, umoci's ELOOP; an empty target, which ``symlink(2)`` refuses to make)
+makes the layer fail to unpack in those runtimes: here an ``ImageError`` naming the layer
+and the entry.
 """
 
 from __future__ import annotations
@@ -17,10 +33,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
-from hullcheck.filetree.index import DIR, FILE, SYMLINK, TOO_LARGE, LayerIndex
+from hullcheck.filetree.index import DIR, FILE, HARDLINK, SYMLINK, TOO_LARGE, LayerIndex
+from hullcheck.filetree.tar import OPAQUE, WHITEOUT
 from hullcheck.model import Layer
 
 MAX_SYMLINK_HOPS = 40
+# Placing a layer's entries: containerd's fs.RootPath and umoci's securejoin give up after
+# 255 links in one path; and all the components one layer's placements may walk (a bound
+# on hostile input: placing an ordinary layer walks a few per redirected directory).
+MAX_PLACE_HOPS = 255
+MAX_PLACE_STEPS = 1 << 20
 # Entries made recently, by ref: asking twice for one version gives the same object, while
 # the tree still holds no object per entry (the cache is emptied when full).
 ENTRY_CACHE = 1 << 14
@@ -51,6 +73,92 @@ def _split(path: str) -> tuple[str, str]:
     return path[:cut] or "/", path[cut + 1:]
 
 
+def _rows(kinds: bytearray, code: int) -> Iterator[int]:
+    """The rows of kind ``code`` (a link: no TOO_LARGE bit), found at C speed."""
+    row = kinds.find(code)
+    while row >= 0:
+        yield row
+        row = kinds.find(code, row + 1)
+
+
+class _Placing:
+    """One layer's placements: the directories resolved so far (valid until a path they
+    walked through changes: ``changed``), the non-link paths those walks looked at, and
+    the steps left."""
+
+    def __init__(self, tree: FileTree, layer: int) -> None:
+        self.tree = tree
+        self.layer = layer
+        self.dirs: dict[str, str] = {}
+        self.walked: set[str] = set()
+        self.steps = MAX_PLACE_STEPS
+
+    def changed(self, path: str, *, link: bool) -> None:
+        """Something was written at ``path`` (``link``: a symlink)."""
+        if path in self.tree._links or (link and path in self.walked):
+            self.forget()
+
+    def forget(self) -> None:
+        """Resolve again from now on: paths were deleted (symlinks among them, maybe)."""
+        self.dirs.clear()
+        self.walked.clear()
+
+    def dir(self, path: str, entry: str) -> str:
+        """Where directory ``path`` is now, every component resolved (``entry`` is named
+        when it cannot be)."""
+        placed = self.dirs.get(path)
+        if placed is None:
+            placed = self.dirs[path] = self._resolve(path, entry)
+        return placed
+
+    def file(self, path: str, entry: str) -> str:
+        """Where ``path`` lands: its parent resolved, its last component kept."""
+        parent, name = _split(path)
+        return _join(self.dir(parent, entry), name)
+
+    def _resolve(self, path: str, entry: str) -> str:
+        todo = [c for c in path.split("/") if c][::-1]
+        done: list[str] = []
+        hops = 0
+        while todo:
+            self.steps -= 1
+            if self.steps < 0:
+                raise self._refuse(entry, f"more than {MAX_PLACE_STEPS} path components to "
+                                   "resolve through symbolic links")
+            comp = todo.pop()
+            if comp == ".":
+                continue
+            if comp == "..":
+                if done:
+                    done.pop()
+                continue  # ".." at the root stays at the root
+            done.append(comp)
+            candidate = "/" + "/".join(done)
+            target = self.tree._link_now(candidate)
+            if target is None:
+                self.walked.add(candidate)
+                continue
+            done.pop()
+            hops += 1
+            if hops > MAX_PLACE_HOPS:
+                raise self._refuse(entry, f"more than {MAX_PLACE_HOPS} symbolic links "
+                                   "in its parent directory (a loop?)")
+            if not target:
+                raise self._refuse(entry, f"its parent {candidate} is a symbolic link with "
+                                   "an empty target")
+            if target.startswith("/"):
+                done = []
+            todo.extend([c for c in target.split("/") if c][::-1])
+        return "/" + "/".join(done)
+
+    def _refuse(self, entry: str, why: str) -> ImageError:
+        layers = self.tree.layers
+        name = (f"layer {self.layer} ({layers[self.layer].digest})"
+                if self.layer < len(layers) else f"layer {self.layer}")
+        return ImageError(f"{name}: {entry}: {why}",
+                          hint="container runtimes refuse to unpack this layer too")
+
+
 class FileTree:
     def __init__(self, layers: tuple[Layer, ...]) -> None:
         self.layers = layers
@@ -61,6 +169,14 @@ class FileTree:
         # the only ones catalogers can ask for, so matching need not walk every path.
         self._wanted: dict[str, None] = {}
         self._made: dict[int, FileEntry] = {}
+        # Paths that are (or were) symlinks: a superset, each hit checked (``_link_now``).
+        self._links: set[str] = set()
+        # Entries that landed elsewhere than the path their tar names, by ref: (path, hard
+        # link target); the same by (layer, tar path); bytes read again for them (None: too
+        # large), by ref. All empty for a layer without symlinked parents.
+        self._moved: dict[int, tuple[str, str]] = {}
+        self._placed: dict[tuple[int, str], int] = {}
+        self._kept: dict[int, bytes | None] = {}
         self.final: Mapping[str, FileEntry] = _Final(self)
         self.versions: Mapping[str, list[Version]] = _Versions(self)
 
@@ -78,11 +194,57 @@ class FileTree:
         if i >= MAX_LAYERS:  # a ref names its layer in LAYER_BITS bits
             raise ImageError(f"image has more than {MAX_LAYERS} layers")
         self._indexes.append(index)
-        for d in index.opaque:
+        placing = _Placing(self, i)
+        for marked in index.opaque:  # the tar member: marked/.wh..wh..opq
+            d = placing.dir(marked, _join(marked, OPAQUE)) if self._moves(marked) else marked
             for name in list(self._dirs.get(d, ())):
                 self._delete(_join(d, name), i)
-        for p in index.whiteouts:
-            self._delete(p, i)
+            placing.forget()
+        for gone in index.whiteouts:  # the tar member: parent/.wh.name
+            parent, name = _split(gone)
+            if self._moves(parent):
+                parent = placing.dir(parent, _join(parent, WHITEOUT + name))
+            self._delete(_join(parent, name), i)
+            placing.forget()
+        own = set(map(index.path, _rows(index.kinds, SYMLINK)))
+        self._links |= own
+        if self._redirected(index, own):
+            self._place(index, i, placing)
+        else:
+            self._add(index, i)
+
+    def _moves(self, path: str) -> bool:
+        """Whether some component of directory ``path`` is a symlink now."""
+        return not self._clean(path, set(), {})
+
+    def _clean(self, path: str, own: set[str], memo: dict[str, bool]) -> bool:
+        """Whether no component of ``path`` is a symlink now or one of ``own`` (this
+        layer's symlinks); ``memo`` holds the answers for the paths asked before."""
+        pending = []
+        p = path
+        while p != "/" and p not in memo:
+            pending.append(p)
+            p = p[:p.rfind("/")] or "/"
+        ok = memo.get(p, True)
+        for q in reversed(pending):
+            ok = ok and not (q in self._links and (q in own or self._link_now(q) is not None))
+            memo[q] = ok
+        return ok
+
+    def _redirected(self, index: LayerIndex, own: set[str]) -> bool:
+        """Whether a parent of ``index``'s entries, or of a hard link's target, may be (or
+        become, through the layer's own symlinks) a symlink: the common answer, no, costs a
+        lookup per directory, none per entry."""
+        memo: dict[str, bool] = {}
+        if not all(self._clean(d, own, memo) for d in index.dirs):
+            return True
+        kinds = index.kinds
+        links = index.links
+        return not all(self._clean(_split(links[row])[0], own, memo)
+                       for row in _rows(kinds, HARDLINK))
+
+    def _add(self, index: LayerIndex, i: int) -> None:
+        """The entries of a layer whose parents are no symlinks: each at its tar path."""
         targets = [self._dir(d) for d in index.dirs]  # each parent's slots, made once
         names, parent, kinds, contents = index.names, index.parent, index.kinds, index.contents
         for row, name in enumerate(names):
@@ -102,6 +264,41 @@ class FileTree:
             if kinds[row] & TOO_LARGE or row in contents:
                 self._wanted[_join(index.dirs[parent[row]], name)] = None
 
+    def _place(self, index: LayerIndex, i: int, placing: _Placing) -> None:
+        """The entries of a layer below symlinked parents: each where it lands (see the
+        module's docstring), in the layer's order, since its own symlinks count from
+        where they stand."""
+        names, parent, kinds, contents = index.names, index.parent, index.kinds, index.contents
+        dirs, links = index.dirs, index.links
+        for row, name in enumerate(names):
+            tar_dir = dirs[parent[row]]
+            tar_path = _join(tar_dir, name)
+            placed_dir = placing.dir(tar_dir, tar_path)
+            path = _join(placed_dir, name)
+            kind = kinds[row] & 0x7F
+            ref = row << LAYER_BITS | i
+            slots = self._dir(placed_dir)
+            placing.changed(path, link=kind == SYMLINK)
+            if name in slots and kind != DIR and self._dirs.get(path):
+                self._delete(path, i)  # a file replacing a directory hides its contents
+                placing.forget()  # (symlinks below it among them)
+            old = slots.get(name)
+            if old is None:
+                slots[name] = ref
+            elif isinstance(old, int):
+                slots[name] = [old, ref]
+            else:
+                old.append(ref)
+            if kind == SYMLINK:
+                self._links.add(path)
+            link = links.get(row, "")
+            target = placing.file(link, tar_path) if kind == HARDLINK else link
+            if path != tar_path or target != link:
+                self._moved[ref] = (path, target)
+                self._placed[(i, tar_path)] = ref
+            if kinds[row] & TOO_LARGE or row in contents:
+                self._wanted[path] = None
+
     def _dir(self, path: str) -> dict[str, Slot]:
         """The slots of directory ``path``, made (and named in its parents) when new; the
         recursion ends at "/", there from the start."""
@@ -114,6 +311,16 @@ class FileTree:
 
     def _kind(self, ref: int) -> int:
         return self._indexes[ref & _LAYER_MASK].kinds[ref >> LAYER_BITS] & 0x7F
+
+    def _link_now(self, path: str) -> str | None:
+        """The target of the symlink at ``path`` as the layers so far leave it; None when
+        none is there."""
+        if path not in self._links:
+            return None
+        live = _live(self._slot(path))
+        if live < 0 or self._kind(live) != SYMLINK:
+            return None
+        return self._indexes[live & _LAYER_MASK].links.get(live >> LAYER_BITS, "")
 
     def _delete(self, path: str, layer: int) -> None:
         children = self._dirs.get(path)
@@ -145,7 +352,20 @@ class FileTree:
             if len(self._made) >= ENTRY_CACHE:
                 self._made.clear()
             layer = ref & _LAYER_MASK
-            made = self._made[ref] = self._indexes[layer].entry(ref >> LAYER_BITS, layer, ref)
+            made = self._indexes[layer].entry(ref >> LAYER_BITS, layer, ref)
+            if ref in self._moved:
+                made = self._moved_entry(made)
+            self._made[ref] = made
+        return made
+
+    def _moved_entry(self, made: FileEntry) -> FileEntry:
+        """``made`` at the path it landed, with its hard link's resolved target and the
+        bytes read again for it (``keep``)."""
+        path, link = self._moved[made.ref]
+        made = made._replace(path=path, link=link)
+        if made.ref in self._kept:
+            content = self._kept[made.ref]
+            made = made._replace(content=content, too_large=content is None)
         return made
 
     def _history(self, slot: Slot) -> Sequence[int]:
@@ -215,12 +435,40 @@ class FileTree:
         return None
 
     def written_by(self, path: str, layer: int) -> FileEntry | None:
-        """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice)."""
+        """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice):
+        the path its tar names, which a symlinked parent may have moved (the entry says
+        where it landed)."""
+        moved = self._placed.get((layer, path))
+        if moved is not None:
+            path = self._moved[moved][0]
         found = -1
         for v in self._history(self._slot(path)):
             if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) == FILE:
                 found = v
         return self._entry(found) if found >= 0 else None
+
+    def unkept(self, pattern: GlobSet) -> dict[int, list[str]]:
+        """Regular files a symlinked parent moved to a path ``pattern`` matches, whose bytes
+        their layer's analysis did not keep (it matched the path the tar names): layer ->
+        those tar paths, to read again (``keep``)."""
+        out: dict[int, list[str]] = {}
+        for ref, (path, _) in self._moved.items():
+            layer, row = ref & _LAYER_MASK, ref >> LAYER_BITS
+            index = self._indexes[layer]
+            if index.kinds[row] == FILE and row not in index.contents and pattern.match(path):
+                out.setdefault(layer, []).append(index.path(row))
+        return out
+
+    def keep(self, layer: int, index: LayerIndex) -> None:
+        """The bytes ``index`` kept of the files a symlinked parent moved: ``layer`` read
+        again for the paths ``unkept`` named (the same blob, so the same rows). Their entries
+        have them (``build`` calls this before the tree hands out any entry)."""
+        kept = [*index.contents, *_rows(index.kinds, FILE | TOO_LARGE)]
+        for row in kept:
+            ref = row << LAYER_BITS | layer
+            if ref in self._moved and self._kind(ref) == FILE:
+                self._kept[ref] = index.contents.get(row)
+                self._wanted[self._moved[ref][0]] = None
 
     def file_paths(self) -> Iterator[str]:
         """The path of every regular file in the final view (no entry made for each)."""
@@ -395,7 +643,7 @@ class View:
         row = ref >> LAYER_BITS
         if index.kinds[row] & 0x7F != FILE:
             return None
-        return layer, index.sizes[row], index.contents.get(row)
+        return layer, index.sizes[row], index.contents.get(row, self.tree._kept.get(ref))
 
     def read(self, path: str) -> bytes | None:
         """Contents of a wanted file (following links); None when absent or not kept."""

@@ -302,13 +302,14 @@ class Scanner:
                 distro_matches += 1
                 continue
             entry = tree.written_by(fh.path, fh.layer)
+            path = fh.path if entry is None else entry.path  # a symlinked parent moves it
             visible = entry is not None and tree.is_visible(entry)
             deleted = tree.deleted_at(entry) if entry is not None and not visible else None
             h = fh.hit
-            why_low = example_reason(fh.path)
+            why_low = example_reason(path)
             findings.append(SecretFinding(
                 rule_id=h.rule.id, title=h.rule.title, severity=h.rule.severity,
-                origin=Origin.FILE, path=fh.path, line=h.line, match=h.match,
+                origin=Origin.FILE, path=path, line=h.line, match=h.match,
                 layer=layer_at(fh.layer), deleted_by=layer_at(deleted), visible=visible,
                 confidence=Confidence.LOW if why_low else Confidence.HIGH, why_low=why_low,
             ))
