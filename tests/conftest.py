@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,16 @@ def _own_layer_cache(tmp_path_factory: pytest.TempPathFactory,
     """Each test its own, empty layer cache (the CLI's default one): a layer one test read
     is read again by the next, and nothing is left in the user's cache."""
     monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))
+
+
+@pytest.fixture
+def layer_dirs_left(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """Temporary directories made in a private folder, not the shared /tmp where other runs'
+    come and go; the layer readers' ``hullcheck-layers-*`` directories left in it."""
+    private = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    return lambda: sorted(d for d in os.listdir(private) if d.startswith("hullcheck-layers-"))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,9 @@ def _realistic(tmp: Path) -> str:
                        [whiteout("srv/a.txt")]), tmp)
 
 
-def test_worker_processes_give_what_one_process_gives(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_give_what_one_process_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        layer_dirs_left: Callable[[], list[str]]) -> None:
     ref = _realistic(tmp_path)
     one = pipeline.read_image(pipeline.SbomRequest(image=ref)).inventory("all-layers")
     calls = {"workers": 0}
@@ -117,7 +118,7 @@ def test_worker_processes_give_what_one_process_gives(tmp_path: Path,
     many = pipeline.read_image(pipeline.SbomRequest(image=ref)).inventory("all-layers")
     assert calls["workers"] == 1
     assert many == one and len(one.packages) > 5
-    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("hullcheck-layers-")]
+    assert not layer_dirs_left()
 
 
 def test_a_tampered_blob_read_for_a_worker_is_a_digest_mismatch(
@@ -133,13 +134,14 @@ def test_a_tampered_blob_read_for_a_worker_is_a_digest_mismatch(
         filetree.build(open_image(ref), catalog.globs_for())
 
 
-def test_a_hostile_layer_in_a_worker_is_one_clear_error(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hostile_layer_in_a_worker_is_one_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        layer_dirs_left: Callable[[], list[str]]) -> None:
     ref = traversal(tmp_path)
     _workers(monkeypatch, {"workers": 0})
     with pytest.raises(UnsafeLayer, match="escapes the image root"):
         filetree.build(open_image(ref), catalog.globs_for())
-    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("hullcheck-layers-")]
+    assert not layer_dirs_left()
 
 
 def _die(*_args: Any) -> None:

@@ -67,13 +67,8 @@ class _Watch:
         monkeypatch.setattr(analysis._Feeder, "start", start)
 
 
-@pytest.fixture(autouse=True)
-def _private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Temporary directories made here, not in the shared /tmp, where other runs' come and
-    go (``_leftovers`` looks here)."""
-    private = tmp_path / "tmp"
-    private.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(private))
+# Temporary directories in a private folder (tests/conftest.py): ``_leftovers`` looks there.
+pytestmark = pytest.mark.usefixtures("layer_dirs_left")
 
 
 def _leftovers() -> list[str]:
