@@ -382,25 +382,6 @@ def named(keys: Sequence[tuple[str, str]]) -> sa.ColumnElement[bool]:
                           (p.ecosystem + sep + p.source_key).in_(tagged)))
 
 
-def entries_named(conn: Connection, keys: Sequence[tuple[str, str]], *, build: str,
-                  ) -> dict[str, tuple[str, str]]:
-    """Each distinct entry hash of the packages ``keys`` names (``named_keys``) in images
-    matched against ``build`` (but programs found by version string), with one image
-    holding it and its purl: the database groups them, only the distinct entries come
-    back."""
-    p, i = t.packages.c, t.images.c
-    out: dict[str, tuple[str, str]] = {}
-    for batch in chunks(list(keys), CHUNK * 2):
-        first = (sa.select(sa.func.min(p.id)).join(t.images, i.digest == p.image_digest)
-                 .where(named(batch), i.matched_build == build, p.entry_hash.is_not(None),
-                        p.type != "generic")
-                 .group_by(p.entry_hash))
-        for r in conn.execute(sa.select(p.entry_hash, p.image_digest, p.purl)
-                              .where(p.id.in_(first.scalar_subquery())).order_by(p.id)):
-            out.setdefault(r.entry_hash, (r.image_digest, r.purl))
-    return out
-
-
 def purls_of(conn: Connection, keys: Sequence[tuple[str, str]], digests: Sequence[str],
              ) -> dict[str, set[str]]:
     """The purls ``keys`` names in each of ``digests`` (the few images a re-match judges on
