@@ -390,13 +390,16 @@ class _Jobs:
             future = self._pool.submit(_work, out, self._analysis, _what(layer), layer.size)
         except BrokenProcessPool:  # a worker died: a running job's future says which
             if not self._running:
-                raise ImageError(f"{_what(layer)}: a worker process died before reading it",
-                                 hint=f"{ENV_WORKERS}=1 reads the layers in one process"
-                                 ) from None
+                raise _died(layer, "a worker process died before reading it") from None
             return
         feeder = _Feeder(self._image, layer, out, future)
         self._running[future] = (layer, feeder)
         feeder.start()
+
+
+def _died(layer: Layer, what: str) -> ImageError:
+    return ImageError(f"{_what(layer)}: {what}",
+                      hint=f"{ENV_WORKERS}=1 reads the layers in one process")
 
 
 def _outcome(layer: Layer, future: Future[Result], feeder: _Feeder | None) -> Result:
@@ -409,8 +412,7 @@ def _outcome(layer: Layer, future: Future[Result], feeder: _Feeder | None) -> Re
     except BrokenProcessPool as exc:  # killed: out of memory, a signal
         if feeder is not None:
             feeder.stop()
-        raise ImageError(f"{_what(layer)}: the worker process reading it died ({exc})",
-                         hint=f"{ENV_WORKERS}=1 reads the layers in one process") from None
+        raise _died(layer, f"the worker process reading it died ({exc})") from None
     except BaseException:
         if feeder is not None:
             feeder.stop()
