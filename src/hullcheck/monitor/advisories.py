@@ -277,8 +277,6 @@ def _range_write(ctx: Context, judge: convert.Judge, read: _Read, keys: list[tup
                  *, build: str, span: Span) -> None:
     """The images of ``read`` needing their own judgement judged from their SBOM, and the
     range written set-wise, in one transaction."""
-    from hullcheck.fleet import queries
-
     alone = sorted(d for d in read.repositories if read.decisions_of(d) or judge.marks_config
                    or d in read.unshared or d in read.lacking)
     work: list[scans.Rematched] = []
@@ -303,7 +301,6 @@ def _read_range(ctx: Context, first: str, last: str, keys: list[tuple[str, str]]
     ``build`` serves (a few rows), in one read transaction."""
     import sqlalchemy as sa
 
-    from hullcheck.fleet import queries
     from hullcheck.fleet import schema as t
     from hullcheck.fleet.sql import chunks
 
@@ -402,11 +399,11 @@ def match_entries(ctx: Context, judge: convert.Judge, build: str,
         "status": f.row.status, "suppressed": f.row.suppressed,
         "suppressed_reason": f.row.suppressed_reason, "data": f.row.data})
         for entry, found in matched.items() for f in found]
-    if conn is not None:
+    if conn is None:
+        with ctx.store.write() as own:
+            setwise.store_entries(own, build, matched, rows)
+    else:
         setwise.store_entries(conn, build, matched, rows)
-        return len(matched)
-    with ctx.store.write() as own:
-        setwise.store_entries(own, build, matched, rows)
     return len(matched)
 
 
