@@ -17,8 +17,9 @@ import pytest
 
 from hullcheck import deadline
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.dpkg import CopyrightsAhead
+from hullcheck.catalog.dpkg import COPYRIGHT_TEXTS, CopyrightsAhead, CopyrightTexts, texts_of
 from hullcheck.errors import DeadlineExceeded
+from hullcheck.filetree import analysis
 from hullcheck.pipeline import SbomRequest, read_image
 from tests.fixtures.images import build, write
 from tests.fixtures.rootfs import layer
@@ -244,3 +245,62 @@ def test_the_helper_starts_without_site_packages_and_still_classifies() -> None:
     found = ahead.answer(text)
     ahead.close()
     assert found and lic._detection(text, found) == lic.classify(text)
+
+
+# -- layers read in worker processes -----------------------------------------------------
+def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every layer read in a worker process, two of them, however small the image."""
+    monkeypatch.setattr(analysis, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setenv(analysis.ENV_WORKERS, "2")
+
+
+def test_texts_of_a_layer_read_in_a_worker_go_to_the_helper_as_it_ends(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """In worker mode this process sees no file stream by: the worker collects the layer's
+    free-form texts (``CopyrightTexts``) and they go to the helper as that worker ends, so
+    none is classified here, with the same answers."""
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    expected = _classified_here(ref, monkeypatch)
+    here.clear()
+    _in_workers(monkeypatch)
+    told: list[int] = []
+    real = CopyrightsAhead.layer_read
+
+    def layer_read(self: CopyrightsAhead, layer: int, results: Any) -> None:
+        told.append(layer)
+        real(self, layer, results)
+
+    monkeypatch.setattr(CopyrightsAhead, "layer_read", layer_read)
+    found, ahead = _licences(ref)
+    assert here == []  # every free-form text was answered by the helper
+    assert sorted(told) == [0, 1, 2]  # each worker's findings, once
+    assert ahead is not None and ahead._proc is not None and len(ahead._given) >= 2
+    assert found == expected
+
+
+def test_a_layers_texts_section_holds_its_free_form_texts_once() -> None:
+    spec = CopyrightTexts()
+    sink = spec.new()
+    free = (DOC / "base-files" / "copyright").read_bytes()
+    dep5 = (DOC / "bash" / "copyright").read_bytes()
+    for path, data in (("/usr/share/doc/base-files/copyright", free),
+                       ("/usr/share/doc/bash/copyright", dep5),
+                       ("/usr/share/doc/base-files2/copyright", free)):
+        assert sink.wants_matched(path, len(data), True)
+        sink.take(0, path, data)
+    assert not sink.wants_matched("/usr/share/doc/x/copyright", 10, False)
+    assert not sink.wants("/usr/share/doc/x/y/copyright", 10)
+    texts = texts_of(spec.result(sink))
+    assert texts == [free.decode()[:lic.MAX_DETECT]]  # once; the DEP-5 one left out
+    ahead = lic.Ahead()
+    given: list[str] = []
+    ahead.give = given.append  # type: ignore[method-assign,assignment]
+    CopyrightsAhead(ahead).layer_read(0, {COPYRIGHT_TEXTS: spec.result(sink), "other": b"x"})
+    assert given == texts
+    CopyrightsAhead(ahead).layer_read(1, {})  # a layer with no such section: nothing
+    assert given == texts
+
+
+@pytest.mark.parametrize("section", [b"", b"{", b'{"a": 1}', b'["ok", 3, null]', b"\xff"])
+def test_a_texts_section_that_is_not_a_list_of_texts_gives_no_text(section: bytes) -> None:
+    assert texts_of(section) == (["ok"] if section.startswith(b'["ok"') else [])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hullcheck import catalog, filetree
 from hullcheck.catalog import license as catalog_license
-from hullcheck.catalog.dpkg import CopyrightsAhead
+from hullcheck.catalog.dpkg import CopyrightsAhead, CopyrightTexts
 from hullcheck.errors import UsageError
 from hullcheck.filetree.analysis import watching
 from hullcheck.image import Image, Platform, PullOptions, open_image
@@ -137,6 +137,8 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     # The catalogers will run: free-form copyright texts are classified ahead, on another
     # core, as the layers read here stream by (``catalog.license.Ahead``).
     ahead = catalog_license.Ahead() if catalog_sinks else None
+    if ahead is not None:  # a layer read in a worker process brings its texts back to it
+        specs.append(CopyrightTexts())
     try:
         with watching(CopyrightsAhead(ahead)) if ahead is not None else contextlib.nullcontext():
             tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
