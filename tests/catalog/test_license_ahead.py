@@ -4,10 +4,12 @@ answers as classifying here, and any failure of the helper means classifying her
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -304,3 +306,42 @@ def test_a_layers_texts_section_holds_its_free_form_texts_once() -> None:
 @pytest.mark.parametrize("section", [b"", b"{", b'{"a": 1}', b'["ok", 3, null]', b"\xff"])
 def test_a_texts_section_that_is_not_a_list_of_texts_gives_no_text(section: bytes) -> None:
     assert texts_of(section) == (["ok"] if section.startswith(b'["ok"') else [])
+
+
+def test_the_tail_is_prepared_once_the_first_worker_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent waits for its workers: as the first one ends, a thread builds the SPDX
+    table and imports the encoders the catalogers and encoders will need. A read in this
+    process (busy reading) prepares nothing ahead."""
+    from hullcheck.pipeline import images
+
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    calls: list[str] = []
+    done = threading.Event()
+
+    def prepare() -> None:
+        calls.append(threading.current_thread().name)
+        done.set()
+
+    monkeypatch.setattr(images, "prepare_tail", prepare)
+    read_image(SbomRequest(image=ref)).inventory("squashed")
+    assert calls == []  # read in this process
+    _in_workers(monkeypatch)
+    read_image(SbomRequest(image=ref)).inventory("squashed")
+    assert done.wait(10) and calls == ["prepare-tail"]  # once, in its own thread
+
+
+def test_preparing_builds_the_licence_table_and_imports_the_encoders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck import licenses
+    from hullcheck.pipeline import images
+
+    lic.spdx.cache_clear()
+    licenses.licensing.cache_clear()
+    licenses.spdx_ids.cache_clear()
+    imported: list[str] = []
+    monkeypatch.setattr(importlib, "import_module", imported.append)
+    images.prepare_tail()
+    assert licenses.licensing.cache_info().currsize == 1
+    assert licenses.spdx_ids.cache_info().currsize == 1
+    assert imported == ["hullcheck.sbom.cyclonedx", "hullcheck.sbom.spdx"]

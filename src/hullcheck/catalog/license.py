@@ -185,6 +185,13 @@ def remembered(kind: str, text: str, compute: Callable[[str], tuple[str, ...]]) 
     return found
 
 
+def prepare() -> None:
+    """Make what reading licences needs first (the SPDX licence table, the versions in the
+    store's keys) before it is needed: a caller with an idle thread calls it."""
+    spdx("MIT")  # the table of ids, and the parser's on its first parse
+    _library_versions()
+
+
 def _strings(data: bytes | None) -> tuple[str, ...] | None:
     try:
         value = json.loads(data) if data is not None else None
