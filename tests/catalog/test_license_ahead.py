@@ -345,3 +345,33 @@ def test_preparing_builds_the_licence_table_and_imports_the_encoders(
     assert licenses.licensing.cache_info().currsize == 1
     assert licenses.spdx_ids.cache_info().currsize == 1
     assert imported == ["hullcheck.sbom.cyclonedx", "hullcheck.sbom.spdx"]
+
+
+def test_an_upper_layer_replacing_a_copyright_text_gives_its_licences_in_workers(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer's worker brings its own texts: the helper is given both versions of
+    base-files' copyright, and the package gets the licences of the one a container sees."""
+    mit = (
+        "Copyright (c) 2024 Example\n\nPermission is hereby granted, free of charge, to any "
+        "person obtaining a copy of this software and associated documentation files (the "
+        "\"Software\"), to deal in the Software without restriction, including without "
+        "limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, "
+        "and/or sell copies of the Software, and to permit persons to whom the Software is "
+        "furnished to do so, subject to the following conditions:\n\nThe above copyright "
+        "notice and this permission notice shall be included in all copies or substantial "
+        "portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF "
+        "ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF "
+        "MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT "
+        "SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER "
+        "LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF "
+        "OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.\n")
+    ref = write(build(layer("dpkg/bookworm"), OS, {"usr/share/doc/base-files/copyright": mit}),
+                tmp_path / "img")
+    expected = _classified_here(ref, monkeypatch)
+    assert expected["base-files"][0] == ("MIT",)  # the upper layer's text
+    here.clear()
+    _in_workers(monkeypatch)
+    found, ahead = _licences(ref)
+    assert here == [] and found == expected
+    assert ahead is not None and mit[:lic.MAX_DETECT] in ahead._given
+    assert (DOC / "base-files" / "copyright").read_text()[:lic.MAX_DETECT] in ahead._given
