@@ -375,3 +375,23 @@ def test_an_upper_layer_replacing_a_copyright_text_gives_its_licences_in_workers
     assert here == [] and found == expected
     assert ahead is not None and mit[:lic.MAX_DETECT] in ahead._given
     assert (DOC / "base-files" / "copyright").read_text()[:lic.MAX_DETECT] in ahead._given
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_the_helper_ends_once_every_layer_is_read_and_its_texts_answered(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch, workers: bool) -> None:
+    """No text can come once the layers are read: the helper answers those it has and ends
+    then, before the catalogers run (its memory is not held beside theirs), and its answers
+    are still the ones used."""
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    if workers:
+        _in_workers(monkeypatch)
+    read = read_image(SbomRequest(image=ref))
+    assert read.ahead is not None and read.ahead._proc is not None
+    assert read.ahead._proc.wait(timeout=30) == 0  # ended by itself, not killed
+    given = len(read.ahead._given)
+    read.ahead.give("Copyright 2024 a text that came too late\n")
+    assert len(read.ahead._given) == given  # not given: classified here if ever asked
+    inv = read.inventory("squashed")
+    assert here == []
+    assert {p.name for p in inv.packages if p.detected_licenses} >= {"base-files", "libc6"}

@@ -180,6 +180,8 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         if ahead is not None:
             ahead.close()
         raise
+    if ahead is not None:
+        ahead.finish()  # every layer read: the helper ends once it has answered
     if scanner is not None:
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
