@@ -363,10 +363,10 @@ class _Jobs:
             for future in finished:
                 layer, feeder = self._running.pop(future)
                 result = _outcome(layer, future, feeder)
-                _told(layer, result[1])
                 if on_read is not None:
                     on_read(layer)
                 self._start_next()
+                _told(layer, result[1])  # after the next job is on its way
                 yield layer, result
 
     def stop(self) -> None:
