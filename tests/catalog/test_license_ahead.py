@@ -395,3 +395,23 @@ def test_the_helper_ends_once_every_layer_is_read_and_its_texts_answered(
     inv = read.inventory("squashed")
     assert here == []
     assert {p.name for p in inv.packages if p.detected_licenses} >= {"base-files", "libc6"}
+
+
+def test_a_warm_run_of_worker_read_layers_classifies_nothing_and_starts_no_helper(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cold, in workers: the texts go to the helper and its detections are kept by the
+    texts' digests; warm, every layer comes from the cache: no worker ends, no helper starts,
+    nothing is classified, the same licences."""
+    from hullcheck.layercache import LayerCache
+    from hullcheck.pipeline.images import layer_cache
+
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    _in_workers(monkeypatch)
+    cache = LayerCache(tmp_path / "cache")
+    with layer_cache(cache):
+        cold, cold_ahead = _licences(ref)
+    assert here == [] and cold_ahead is not None and cold_ahead._proc is not None
+    with layer_cache(cache):
+        warm, warm_ahead = _licences(ref)
+    assert here == [] and warm == cold
+    assert warm_ahead is not None and warm_ahead._proc is None
