@@ -480,3 +480,15 @@ def test_a_file_where_a_layer_makes_directories_takes_the_ordered_loop_from_ther
                                           file("u", "u"), file("etc/z", "z")], globs=ALL)
     assert starts == [2]
     assert {p for p in tree.final if p != "/etc/hostname"} == {"/etc", "/etc/a", "/u", "/etc/z"}
+
+
+def test_a_tar_path_written_twice_is_the_last_member_where_that_one_landed(
+        tmp_path: Path) -> None:
+    """x/f moved to /etc/f, then written again once x is a directory: the layer's last
+    member named x/f is at /x/f (what a sink found in "x/f" is about that one)."""
+    tree = tree_of(tmp_path, BASE, [symlink("x", "/etc"), file("x/f", "1"), directory("x"),
+                                    file("x/f", "2")], globs=ALL)
+    entry = tree.written_by("/x/f", 1)
+    assert entry is not None and entry.path == "/x/f" and entry.content == b"2"
+    assert tree.landed(1, "/x/f") == ("/x/f", True)
+    assert tree.view().read("/etc/f") == b"1"

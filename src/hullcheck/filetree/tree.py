@@ -355,6 +355,8 @@ class FileTree:
             if path != tar_path or target != link:
                 self._moved[ref] = (path, target)
                 self._placed[(i, tar_path)] = ref
+            elif self._placed:
+                self._placed.pop((i, tar_path), None)  # the last entry at that tar path stayed
             if kinds[row] & TOO_LARGE or row in contents:
                 self._wanted[path] = None
 
@@ -505,6 +507,23 @@ class FileTree:
             if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) == FILE:
                 found = v
         return self._entry(found) if found >= 0 else None
+
+    def moved_layers(self) -> frozenset[int]:
+        """The layers a symlinked parent moved an entry of (for most images, none)."""
+        return frozenset(ref & _LAYER_MASK for ref in self._moved)
+
+    def landed(self, layer: int, path: str) -> tuple[str, bool]:
+        """Where the last entry ``layer``'s tar names ``path`` is in the tree (a symlinked
+        parent may have moved it), and whether it is still the last entry of that layer
+        there (not when a later one landed on it): what a content sink found in the member
+        ``path`` (the sinks key their findings by tar path) is about the file there."""
+        moved = self._placed.get((layer, path))
+        where = path if moved is None else self._moved[moved][0]
+        last = next((v for v in reversed(self._history(self._slot(where)))
+                     if v >= 0 and v & _LAYER_MASK == layer), -1)
+        if moved is not None:
+            return where, last == moved
+        return where, last < 0 or self._indexes[layer].path(last >> LAYER_BITS) == path
 
     def unkept(self, pattern: GlobSet) -> dict[int, list[str]]:
         """Regular files a symlinked parent moved to a path ``pattern`` matches, whose bytes
