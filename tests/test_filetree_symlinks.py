@@ -220,10 +220,12 @@ def test_up_to_255_links_place_an_entry_where_a_lookup_gives_up_after_40(tmp_pat
 
 def test_placing_a_layer_walks_a_bounded_number_of_components(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = ([symlink("x", "/a/b/c/d/e/f/g")], [file("x/1", "1"), symlink("x/l", "1"),
-                                                 file("x/2", "2"), file("x/3", "3")])
-    # x, then a..g: once for all of x/* (a symlink landing where no walk went changes none)
-    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 8)
+    layers = ([symlink("x", "/a/b/c/d/e/f/g")], [file("x/1", "1"), directory("a/b"),
+                                                 symlink("x/l", "1"), file("x/2", "2"),
+                                                 file("x/3", "3")])
+    # x, then a..g: once for all of x/* (a symlink landing where no walk went changes none,
+    # nor does a directory written where one went); then a, for a/b
+    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 9)
     assert {"/a/b/c/d/e/f/g/1", "/a/b/c/d/e/f/g/3"} <= set(tree_of(tmp_path, *layers,
                                                                   globs=ALL).final)
     monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 7)
@@ -395,6 +397,8 @@ BELOW_A_FILE: dict[str, tuple[tuple[list[Entry], ...], str | None]] = {
     "same layer": (([file("a", "x"), file("a/b", "y")],), "/a/b: " + NOT_A_DIR.format(0)),
     "lower layer": (([file("a", "x")], [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(0)),
     "deeper": (([file("a", "x")], [file("a/b/c", "y")]), "/a/b/c: " + NOT_A_DIR.format(0)),
+    "deeper still": (([directory("d"), file("d/a", "x")], [file("d/a/b/c/e", "y")]),
+                     "/d/a/b/c/e: /d/a is not a directory (layer 0 made it a file)"),
     "a directory": (([file("a", "x")], [directory("a/b")]), "/a/b: " + NOT_A_DIR.format(0)),
     "a symlink": (([file("a", "x")], [symlink("a/l", "/")]), "/a/l: " + NOT_A_DIR.format(0)),
     "a hard link": (([file("a", "x"), file("t", "t")], [hardlink("a/h", "t")]),
@@ -413,6 +417,9 @@ BELOW_A_FILE: dict[str, tuple[tuple[list[Entry], ...], str | None]] = {
                         "/l/b: " + NOT_A_DIR.format(0)),
     "replacing a lower directory": (([directory("a"), file("a/x", "x")], [file("a", "x")],
                                      [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
+    "replacing a lower directory in a placed layer": (
+        ([directory("a"), file("a/x", "x")], [symlink("l", "/a"), file("a", "x")],
+         [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
     "replacing a lower directory, placed": (([directory("a"), file("a/x", "x")],
                                              [symlink("l", "/a"), file("a", "x")],
                                              [file("l/b", "y")]), "/l/b: " + NOT_A_DIR.format(1)),
@@ -492,3 +499,14 @@ def test_a_tar_path_written_twice_is_the_last_member_where_that_one_landed(
     assert entry is not None and entry.path == "/x/f" and entry.content == b"2"
     assert tree.landed(1, "/x/f") == ("/x/f", True)
     assert tree.view().read("/etc/f") == b"1"
+
+
+def test_where_a_tar_path_landed_and_whether_a_later_entry_of_its_layer_landed_on_it(
+        tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [symlink("x", "/etc"), file("x/f", "1"), file("x/g", "1"),
+                              file("etc/g", "2")], [file("etc/f", "3")], globs=ALL)
+    assert tree.landed(0, "/x/f") == ("/etc/f", True)  # layer 1 wrote there later: not layer 0
+    assert tree.landed(0, "/x/g") == ("/etc/g", False)  # its own etc/g landed on it
+    assert tree.landed(0, "/etc/g") == ("/etc/g", True)
+    assert tree.landed(1, "/etc/f") == ("/etc/f", True)
+    assert tree.landed(0, "/never/written") == ("/never/written", True)

@@ -83,11 +83,11 @@ def _split(path: str) -> tuple[str, str]:
 
 
 def _ancestors(dirs: Iterable[str]) -> set[str]:
-    """Every directory in ``dirs`` and every directory above one, "/" aside."""
-    out: set[str] = set()
+    """Every directory in ``dirs`` and every directory above one ("/" too)."""
+    out = {"/"}
     for d in dirs:
         p = d
-        while p != "/" and p not in out:
+        while p not in out:
             out.add(p)
             p = _split(p)[0]
     return out
@@ -183,10 +183,9 @@ class _Placing:
         """Refuse ``entry`` when a component of ``placed`` is no directory now (containerd's
         and umoci's mkdir of the parent, or link(2), fail with ENOTDIR)."""
         tree = self.tree
-        cut = 0
-        while cut >= 0:
-            cut = placed.find("/", cut + 1)
-            p = placed if cut < 0 else placed[:cut]
+        p = ""
+        for name in placed[1:].split("/"):  # "/" gives "", and nothing is at "/"'s slot
+            p = f"{p}/{name}"
             live = _live(tree._slot(p))
             if live >= 0 and tree._kind(live) != DIR:
                 raise self._refuse(entry, f"{p} is not a directory (layer {live & _LAYER_MASK} "
@@ -519,11 +518,12 @@ class FileTree:
         ``path`` (the sinks key their findings by tar path) is about the file there."""
         moved = self._placed.get((layer, path))
         where = path if moved is None else self._moved[moved][0]
-        last = next((v for v in reversed(self._history(self._slot(where)))
-                     if v >= 0 and v & _LAYER_MASK == layer), -1)
+        mine = [v for v in self._history(self._slot(where)) if v >= 0 and v & _LAYER_MASK == layer]
+        if not mine:
+            return where, True  # nothing of that layer there: nothing landed on it either
         if moved is not None:
-            return where, last == moved
-        return where, last < 0 or self._indexes[layer].path(last >> LAYER_BITS) == path
+            return where, mine[-1] == moved
+        return where, self._indexes[layer].path(mine[-1] >> LAYER_BITS) == path
 
     def unkept(self, pattern: GlobSet) -> dict[int, list[str]]:
         """Regular files a symlinked parent moved to a path ``pattern`` matches, whose bytes
