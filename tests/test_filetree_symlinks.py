@@ -418,7 +418,7 @@ BELOW_A_FILE: dict[str, tuple[tuple[list[Entry], ...], str | None]] = {
     "replacing a lower directory": (([directory("a"), file("a/x", "x")], [file("a", "x")],
                                      [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
     "replacing a lower directory in a placed layer": (
-        ([directory("a"), file("a/x", "x")], [symlink("l", "/a"), file("a", "x")],
+        ([directory("a"), file("a/x", "x")], [symlink("l", "/"), file("l/a", "x")],
          [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
     "replacing a lower directory, placed": (([directory("a"), file("a/x", "x")],
                                              [symlink("l", "/a"), file("a", "x")],

@@ -83,8 +83,9 @@ def _split(path: str) -> tuple[str, str]:
 
 
 def _ancestors(dirs: Iterable[str]) -> set[str]:
-    """Every directory in ``dirs`` and every directory above one ("/" too)."""
-    out = {"/"}
+    """Every directory in ``dirs`` and every directory above one ("/" too: its own parent
+    ends the walk up)."""
+    out: set[str] = set()
     for d in dirs:
         p = d
         while p not in out:
