@@ -22,7 +22,7 @@ from hullcheck.cli.main import main
 from hullcheck.errors import ImageError
 from hullcheck.filetree import FileTree, Kind
 from hullcheck.filetree import tree as tree_module
-from hullcheck.filetree.index import FILE, SYMLINK, LayerIndex
+from hullcheck.filetree.index import FILE, HARDLINK, OTHER, SYMLINK, LayerIndex
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, directory, file, hardlink, opaque, symlink, whiteout
 from hullcheck.model import ImageSource
@@ -122,9 +122,15 @@ def test_a_whiteout_of_the_symlink_itself_ends_it_for_what_follows(tmp_path: Pat
 
 
 def test_a_file_replacing_a_directory_ends_the_symlinks_below_it(tmp_path: Path) -> None:
-    tree = tree_of(tmp_path, [*BASE, directory("d"), symlink("d/x", "/etc")],
-                   [file("d/x/f1", "1"), file("d", "now a file"), file("d/x/f2", "2")], globs=ALL)
-    assert "/etc/f1" in tree.final and "/etc/f2" not in tree.final
+    """d/x/f1 lands at /etc/f1; the file d deletes d/x, so d/x/f2 is below a file: refused
+    (umoci: mkdir d, not a directory), not written at /etc/f2."""
+    layers = ([*BASE, directory("d"), symlink("d/x", "/etc")], [file("d/x/f1", "1")])
+    assert "/etc/f1" in tree_of(tmp_path, *layers, globs=ALL).final
+    with pytest.raises(ImageError) as err:
+        tree_of(tmp_path / "b", layers[0], [*layers[1], file("d", "now a file"),
+                                            file("d/x/f2", "2")], globs=ALL)
+    assert str(err.value).partition(": ")[2] == (
+        "/d/x/f2: /d is not a directory (layer 1 made it a file)")
 
 
 def test_an_opaque_marker_below_a_symlinked_parent_empties_the_real_directory(
@@ -175,6 +181,17 @@ def test_a_parent_that_cannot_be_resolved_refuses_the_layer(
     assert err.value.hint == "container runtimes refuse to unpack this layer too"
 
 
+@pytest.mark.parametrize(("kind", "said"), [(HARDLINK, "a hard link"), (OTHER, "a device or FIFO")])
+def test_a_hard_link_or_a_device_in_the_way_is_named(kind: int, said: str) -> None:
+    lower, upper = LayerIndex(), LayerIndex()
+    lower.add("/t", FILE, 1, 0o644, 0, 0)
+    lower.add("/a", kind, 0, 0o644, 0, 0, "/t" if kind == HARDLINK else "")
+    upper.add("/a/b", FILE, 1, 0o644, 0, 0)
+    with pytest.raises(ImageError) as err:
+        FileTree.from_layers((), [lower, upper])
+    assert str(err.value) == f"layer 1: /a/b: /a is not a directory (layer 0 made it {said})"
+
+
 def test_a_tree_of_an_unpacked_directory_names_the_layer_by_its_number() -> None:
     index = LayerIndex()
     index.add("/a", SYMLINK, 0, 0o777, 0, 0, "a")
@@ -203,10 +220,12 @@ def test_up_to_255_links_place_an_entry_where_a_lookup_gives_up_after_40(tmp_pat
 
 def test_placing_a_layer_walks_a_bounded_number_of_components(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = ([symlink("x", "/a/b/c/d/e/f/g")], [file("x/1", "1"), symlink("x/l", "1"),
-                                                 file("x/2", "2"), file("x/3", "3")])
-    # x, then a..g: once for all of x/* (a symlink landing where no walk went changes none)
-    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 8)
+    layers = ([symlink("x", "/a/b/c/d/e/f/g")], [file("x/1", "1"), directory("a/b"),
+                                                 symlink("x/l", "1"), file("x/2", "2"),
+                                                 file("x/3", "3")])
+    # x, then a..g: once for all of x/* (a symlink landing where no walk went changes none,
+    # nor does a directory written where one went); then a, for a/b
+    monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 9)
     assert {"/a/b/c/d/e/f/g/1", "/a/b/c/d/e/f/g/3"} <= set(tree_of(tmp_path, *layers,
                                                                   globs=ALL).final)
     monkeypatch.setattr(tree_module, "MAX_PLACE_STEPS", 7)
@@ -368,3 +387,126 @@ def test_each_view_agrees_with_umoci_unpack(tmp_path: Path, upto: int) -> None:
                      view.read(e.path) or b"" if e.kind in (Kind.FILE, Kind.HARDLINK) else b"")
             for e in view.files()}
     assert mine == _unpacked(bundle / "rootfs")
+
+
+# -- entries below a file ----------------------------------------------------------------
+# Each: the layers, and the refusal's entry and reason (None: the image unpacks). umoci's
+# mkdir of the parent (or link(2)) fails with ENOTDIR exactly where the tree refuses.
+NOT_A_DIR = "/a is not a directory (layer {} made it a file)"
+BELOW_A_FILE: dict[str, tuple[tuple[list[Entry], ...], str | None]] = {
+    "same layer": (([file("a", "x"), file("a/b", "y")],), "/a/b: " + NOT_A_DIR.format(0)),
+    "lower layer": (([file("a", "x")], [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(0)),
+    "deeper": (([file("a", "x")], [file("a/b/c", "y")]), "/a/b/c: " + NOT_A_DIR.format(0)),
+    "deeper still": (([directory("d"), file("d/a", "x")], [file("d/a/b/c/e", "y")]),
+                     "/d/a/b/c/e: /d/a is not a directory (layer 0 made it a file)"),
+    "a directory": (([file("a", "x")], [directory("a/b")]), "/a/b: " + NOT_A_DIR.format(0)),
+    "a symlink": (([file("a", "x")], [symlink("a/l", "/")]), "/a/l: " + NOT_A_DIR.format(0)),
+    "a hard link": (([file("a", "x"), file("t", "t")], [hardlink("a/h", "t")]),
+                    "/a/h: " + NOT_A_DIR.format(0)),
+    "a hard link's target": (([file("a", "x")], [hardlink("h", "a/t")]),
+                             "/h: " + NOT_A_DIR.format(0)),
+    "below a hard link": (([file("t", "t"), hardlink("a", "t")], [file("a/b", "y")]),
+                          "/a/b: " + NOT_A_DIR.format(0)),  # kept: the reader made it a file
+    "through a symlink": (([file("a", "x"), symlink("l", "/a")], [file("l/b", "y")]),
+                          "/l/b: " + NOT_A_DIR.format(0)),
+    "through a dangling symlink": (([file("a", "x"), symlink("l", "/a/g")], [file("l/b", "y")]),
+                                   "/l/b: " + NOT_A_DIR.format(0)),
+    "after its directory": (([file("a/b", "y"), file("a", "x"), file("a/c", "z")],),
+                            "/a/c: " + NOT_A_DIR.format(0)),
+    "after a symlink": (([symlink("l", "/a"), file("a", "x"), file("l/b", "y")],),
+                        "/l/b: " + NOT_A_DIR.format(0)),
+    "replacing a lower directory": (([directory("a"), file("a/x", "x")], [file("a", "x")],
+                                     [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
+    "replacing a lower directory in a placed layer": (
+        ([directory("a"), file("a/x", "x")], [symlink("l", "/"), file("l/a", "x")],
+         [file("a/b", "y")]), "/a/b: " + NOT_A_DIR.format(1)),
+    "replacing a lower directory, placed": (([directory("a"), file("a/x", "x")],
+                                             [symlink("l", "/a"), file("a", "x")],
+                                             [file("l/b", "y")]), "/l/b: " + NOT_A_DIR.format(1)),
+    "upper layer's file": (([directory("a")], [file("a", "x"), file("a/b", "y")]),
+                           "/a/b: " + NOT_A_DIR.format(1)),
+    # fine: the file deleted or replaced first, or nothing made below it
+    "whited out": (([file("a", "x")], [whiteout("a"), file("a/b", "y")]), None),
+    "whited out below": (([file("a", "x")], [whiteout("a")], [file("a/b", "y")]), None),
+    "replaced by a directory": (([file("a", "x")], [directory("a"), file("a/b", "y")]), None),
+    "replaced in one layer": (([file("a", "x"), directory("a"), file("a/b", "y")],), None),
+    "emptied by an opaque parent": (([directory("d"), file("d/a", "x")],
+                                     [opaque("d"), file("d/a/b", "y")]), None),
+    "replacing its directory": (([file("a/b", "y"), file("a", "x")],), None),
+    "a whiteout below it": (([file("a", "x")], [whiteout("a/b")]), None),
+    "an opaque marker on it": (([file("a", "x")], [opaque("a")]), None),
+    "a whiteout through a symlink": (([file("a", "x"), symlink("l", "/a")], [whiteout("l/b")]),
+                                     None),
+    "'..' past it": (([file("a", "x"), symlink("l", "/a/..")], [file("l/b", "y")]), None),
+}
+
+
+@pytest.mark.parametrize("case", BELOW_A_FILE)
+def test_an_entry_below_a_file_refuses_the_layer_as_umoci_does(tmp_path: Path, case: str) -> None:
+    layers, said = BELOW_A_FILE[case]
+    umoci = need_command("umoci", "umoci")
+    ref = write(build(*layers), tmp_path)
+    bundle = tmp_path / "bundle"
+    unpacked = subprocess.run([umoci, "unpack", "--rootless", "--image", ref.removeprefix("oci:"),
+                               str(bundle)], capture_output=True, text=True, check=False)
+    if said is None:
+        assert unpacked.returncode == 0, unpacked.stderr
+        view = filetree.build(open_image(ref), ALL).view()
+        mine = {e.path: KINDS[e.kind] for e in view.files()}
+        theirs = {p: kind for p, (kind, _, _) in _unpacked(bundle / "rootfs").items()}
+        implied = {p for p, kind in theirs.items() if kind == "dir" and p not in mine}
+        assert mine == {p: kind for p, kind in theirs.items() if p not in implied}
+        assert all(view.lookup(p) is None and any(q.startswith(p + "/") for q in mine)
+                   for p in implied)  # a parent no layer listed: umoci makes it
+        return
+    assert unpacked.returncode != 0 and "not a directory" in unpacked.stderr
+    with pytest.raises(ImageError) as err:
+        filetree.build(open_image(ref), ALL)
+    layer, _, rest = str(err.value).partition(": ")
+    assert layer == f"layer {len(layers) - 1} ({build(*layers).layers[-1].digest})"
+    assert rest == said and err.value.hint == "container runtimes refuse to unpack this layer too"
+
+
+def test_a_file_where_a_layer_makes_directories_takes_the_ordered_loop_from_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files replacing lower files, or a lower directory the layer writes nothing in, keep
+    the fast loop; a file at a path the layer writes below is placed in order from it."""
+    starts: list[int] = []
+    place = FileTree._place
+
+    def spy(self: FileTree, index: LayerIndex, i: int, placing: object, start: int = 0) -> None:
+        starts.append(start)
+        place(self, index, i, placing, start)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileTree, "_place", spy)
+    tree = tree_of(tmp_path, [*BASE, directory("opt"), file("opt/x/y", "y")],
+                   [file("etc/hostname", "new"), file("opt/x", "x"), file("etc/motd", "m")],
+                   globs=ALL)
+    assert starts == [] and tree.view().read("/opt/x") == b"x" and "/opt/x/y" not in tree.final
+    tree = tree_of(tmp_path / "b", BASE, [file("etc/a", "a"), file("u/v/w", "w"),
+                                          file("u", "u"), file("etc/z", "z")], globs=ALL)
+    assert starts == [2]
+    assert {p for p in tree.final if p != "/etc/hostname"} == {"/etc", "/etc/a", "/u", "/etc/z"}
+
+
+def test_a_tar_path_written_twice_is_the_last_member_where_that_one_landed(
+        tmp_path: Path) -> None:
+    """x/f moved to /etc/f, then written again once x is a directory: the layer's last
+    member named x/f is at /x/f (what a sink found in "x/f" is about that one)."""
+    tree = tree_of(tmp_path, BASE, [symlink("x", "/etc"), file("x/f", "1"), directory("x"),
+                                    file("x/f", "2")], globs=ALL)
+    entry = tree.written_by("/x/f", 1)
+    assert entry is not None and entry.path == "/x/f" and entry.content == b"2"
+    assert tree.landed(1, "/x/f") == ("/x/f", True)
+    assert tree.view().read("/etc/f") == b"1"
+
+
+def test_where_a_tar_path_landed_and_whether_a_later_entry_of_its_layer_landed_on_it(
+        tmp_path: Path) -> None:
+    tree = tree_of(tmp_path, [symlink("x", "/etc"), file("x/f", "1"), file("x/g", "1"),
+                              file("etc/g", "2")], [file("etc/f", "3")], globs=ALL)
+    assert tree.landed(0, "/x/f") == ("/etc/f", True)  # layer 1 wrote there later: not layer 0
+    assert tree.landed(0, "/x/g") == ("/etc/g", False)  # its own etc/g landed on it
+    assert tree.landed(0, "/etc/g") == ("/etc/g", True)
+    assert tree.landed(1, "/etc/f") == ("/etc/f", True)
+    assert tree.landed(0, "/never/written") == ("/never/written", True)

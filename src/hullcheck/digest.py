@@ -65,16 +65,14 @@ class VerifyingReader:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        if self._done:
+        if self._done or n == 0:  # read(0) asks for nothing: it is no end of stream
             return b""
         data = self._raw.read(n) if n is not None and n >= 0 else self._raw.read()
         if data:
             self._hash.update(data)
             self._count += len(data)
             if self._size is not None and self._count > self._size:
-                raise DigestMismatch(
-                    f"{self._what} {self._digest}: longer than its declared size {self._size}"
-                )
+                raise self._wrong_size(self._size)
             if n is None or n < 0:
                 self._check()
             return data
@@ -96,14 +94,19 @@ class VerifyingReader:
             return
         self._done = True
         if self._size is not None and self._count != self._size:
-            raise DigestMismatch(
-                f"{self._what} {self._digest}: truncated, {self._count} of {self._size} bytes"
-            )
+            raise self._wrong_size(self._size)
         actual = self._hash.hexdigest()
         if actual != self._expected:
             raise DigestMismatch(
                 f"{self._what} {self._digest}: content hashes to {self._algo}:{actual}"
             )
+
+    def _wrong_size(self, size: int) -> DigestMismatch:
+        """The count of bytes is not the declared ``size``: the one place that says which
+        way (an overrun met at the end of the stream is no truncation)."""
+        if self._count > size:
+            return DigestMismatch(f"{self._what} {self._digest}: longer than its declared size {size}")
+        return DigestMismatch(f"{self._what} {self._digest}: truncated, {self._count} of {size} bytes")
 
     @property
     def bytes_read(self) -> int:

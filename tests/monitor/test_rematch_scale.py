@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from hullcheck import sbom, vulndb
-from hullcheck.fleet import queries, setwise
+from hullcheck.fleet import queries, schema, setwise
 from hullcheck.fleet.model import TriageAction, TriageDecision, TriageScope
 from hullcheck.model import ImageSource, Inventory, Layer, Location, Package, Visibility
 from hullcheck.monitor import advisories, convert
@@ -74,13 +74,30 @@ def _update(tmp_path: Path, svc: Service) -> list[tuple[str, list[str]]]:
     return [(d, sorted(purls)) for d, purls in sorted(named.items())]
 
 
+def _delta_entries(conn: sa.Connection, keys: list[tuple[str, str]], old: str,
+                   ) -> dict[str, tuple[str, str]]:
+    """Each distinct entry hash of the packages ``keys`` names in images matched against
+    ``old`` (but programs found by version string), with an image holding it and its purl:
+    what ``setwise.plan_named`` writes to ``rematch_pending``, read without marking."""
+    p, i = schema.packages.c, schema.images.c
+    rows = conn.execute(sa.select(p.entry_hash, p.image_digest, p.purl)
+                        .join(schema.images, i.digest == p.image_digest)
+                        .where(queries.named(keys), i.matched_build == old,
+                               p.entry_hash.is_not(None), p.type != "generic")
+                        .order_by(p.image_digest, p.purl))
+    entries: dict[str, tuple[str, str]] = {}
+    for entry, digest, purl in rows:
+        entries.setdefault(entry, (digest, purl))
+    return entries
+
+
 def _plan_matches(svc: Service, work: list[tuple[str, list[str]]], old: str, build: str) -> int:
     """What ``advisories.plan`` does before queueing: each distinct entry the delta's
     packages hold matched once, stored for the jobs; the packages matched."""
-    entries: dict[str, tuple[str, str]] = {}
+    keys = queries.named_keys(svc.delta_names)  # type: ignore[attr-defined]
     with svc.store.read() as conn:
-        named = queries.purls_named(conn, svc.delta_names,  # type: ignore[attr-defined]
-                                    build=old, entries=entries)
+        entries = _delta_entries(conn, keys, old)
+        named = queries.purls_of(conn, keys, [d for d, _ in work])
     assert {d: sorted(p) for d, p in named.items()} == dict(work)
     return _counting(svc, lambda judge: advisories.match_entries(
         svc.ctx, judge, build, entries))[1]

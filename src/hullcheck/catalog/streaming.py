@@ -36,6 +36,7 @@ end could have located, is an unknown: the SBOM shows the gap.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import mmap
 import re
 import struct
@@ -60,8 +61,8 @@ from hullcheck.catalog.elf import (
 from hullcheck.catalog.python import LayerRecord, RecordDigests, StreamedDigests, layer_records
 from hullcheck.catalog.registry import BINARY_CATALOGERS
 from hullcheck.errors import FormatError
-from hullcheck.filetree import DEFAULT_MAX_FILE, ContentSink, compile_globs
-from hullcheck.model import Package
+from hullcheck.filetree import DEFAULT_MAX_FILE, ContentSink, FileTree, compile_globs
+from hullcheck.model import Location, Package
 
 # Bytes of one streamed file read whole into memory (parsed, dropped), by each
 # layer-reading thread. Measured on bench/sbom.py's big image: 256 MiB in memory cost 4.9 s
@@ -481,5 +482,50 @@ class RecordSpec:
         return out
 
 
+# -- onto the merged tree ----------------------------------------------------------------
+# Each layer's sinks name the files as its tar does; a symlinked parent may have moved them
+# (``FileTree.landed``). Only the layers with such files (for most images, none) change.
+def landed_binaries(found: Streamed, tree: FileTree) -> Streamed:
+    """``found`` with each file, and its packages' locations, at the path where it lands."""
+    moved = tree.moved_layers()
+    if not moved:
+        return found
+
+    def onto(f: StreamedFile) -> StreamedFile:
+        where = tree.landed(f.layer, f.path)[0] if f.layer in moved else f.path
+        if where == f.path:
+            return f
+        pkgs = tuple(dataclasses.replace(p, locations=tuple(
+            Location(path=where, layer=loc.layer) if loc.path == f.path else loc
+            for loc in p.locations),
+            files=tuple(where if x == f.path else x for x in p.files)) for p in f.packages)
+        return StreamedFile(f.layer, where, f.cataloger, pkgs, f.error)
+
+    covered = frozenset((layer, tree.landed(layer, path)[0] if layer in moved else path)
+                        for layer, path in found.covered)
+    return Streamed(files=tuple(map(onto, found.files)), catalogers=found.catalogers,
+                    covered=covered)
+
+
+def landed_digests(found: StreamedDigests, tree: FileTree) -> StreamedDigests:
+    """``found`` keyed by the path where each file lands, kept only where it is the file
+    its layer left there; the RECORDs a moving layer judged are judged again on the
+    merged tree (its rows name the files as they land, not as its tar named them)."""
+    moved = tree.moved_layers()
+    if not moved:
+        return found
+    out = StreamedDigests()
+    for (layer, path), digest in found.items():
+        if layer not in moved:
+            out[layer, path] = digest
+            continue
+        where, last = tree.landed(layer, path)
+        if last:
+            out[layer, where] = digest
+    out.records.update((key, judged) for key, judged in found.records.items()
+                       if key[0] not in moved)
+    return out
+
+
 __all__ = ["MAX_BINARY", "MAX_SPOOLED", "SPOOL_BUDGET", "BinarySink", "BinarySpec",
-           "RecordSpec", "Streamed", "StreamedFile"]
+           "RecordSpec", "Streamed", "StreamedFile", "landed_binaries", "landed_digests"]

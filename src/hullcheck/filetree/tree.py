@@ -22,18 +22,25 @@ something (``/etc/ld.so.preload`` is read, a dpkg database is used), not the oth
 A parent that cannot be resolved (a symlink loop, more than 255 links: containerd's
 ``errTooManyLinks``, umoci's ELOOP; an empty target, which ``symlink(2)`` refuses to make)
 makes the layer fail to unpack in those runtimes: here an ``ImageError`` naming the layer
-and the entry.
+and the entry. So does an entry whose parent (once resolved) is below a file, a hard link or a
+device, of a lower layer or of the same layer before it (``a`` then ``a/b``), and a hard link
+whose target is: the runtimes' mkdir or link(2) fails with ENOTDIR. (Overlay runtimes would
+accept a lower layer's file there, hiding it under the upper layer's directory; the tree does
+not read a layer two ways, and refusing is the safe side.) A whiteout or an opaque marker below
+a file deletes nothing and is no error, as in umoci; a layer deleting or replacing the file
+(``.wh.a``, then ``a/b``; a directory ``a``) is fine.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 
 from hullcheck.errors import ImageError
 from hullcheck.filetree.entries import FileEntry, Kind
 from hullcheck.filetree.globset import GlobSet, glob_to_regex
-from hullcheck.filetree.index import DIR, FILE, HARDLINK, SYMLINK, TOO_LARGE, LayerIndex
+from hullcheck.filetree.index import DIR, FILE, HARDLINK, OTHER, SYMLINK, TOO_LARGE, LayerIndex
 from hullcheck.filetree.tar import OPAQUE, WHITEOUT
 from hullcheck.model import Layer
 
@@ -54,6 +61,8 @@ Version = tuple[int, FileEntry | None]  # (layer index, entry or None when delet
 # A directory's slot for one name: a ref (one version, still there), a history (refs, and
 # ~layer where a layer deleted it), or None (only a parent of other paths, never written).
 Slot = int | list[int] | None
+# What a path holds that a runtime cannot make a directory in (ENOTDIR).
+_NOT_DIRS = {FILE: "a file", HARDLINK: "a hard link", OTHER: "a device or FIFO"}
 
 
 def _live(slot: Slot) -> int:
@@ -71,6 +80,18 @@ def _join(parent: str, name: str) -> str:
 def _split(path: str) -> tuple[str, str]:
     cut = path.rfind("/")
     return path[:cut] or "/", path[cut + 1:]
+
+
+def _ancestors(dirs: Iterable[str]) -> set[str]:
+    """Every directory in ``dirs`` and every directory above one ("/" too: its own parent
+    ends the walk up)."""
+    out: set[str] = set()
+    for d in dirs:
+        p = d
+        while p not in out:
+            out.add(p)
+            p = _split(p)[0]
+    return out
 
 
 def _rows(kinds: bytearray, code: int) -> Iterator[int]:
@@ -93,9 +114,10 @@ class _Placing:
         self.walked: set[str] = set()
         self.steps = MAX_PLACE_STEPS
 
-    def changed(self, path: str, *, link: bool) -> None:
-        """Something was written at ``path`` (``link``: a symlink)."""
-        if path in self.tree._links or (link and path in self.walked):
+    def changed(self, path: str, kind: int) -> None:
+        """An entry of ``kind`` was written at ``path``: a walk through it is void when it is
+        a symlink, or no directory (what was resolved below it is refused from now on)."""
+        if path in self.tree._links or (kind != DIR and path in self.walked):
             self.forget()
 
     def forget(self) -> None:
@@ -104,12 +126,19 @@ class _Placing:
         self.walked.clear()
 
     def dir(self, path: str, entry: str) -> str:
-        """Where directory ``path`` is now, every component resolved (``entry`` is named
-        when it cannot be)."""
+        """Where directory ``path`` is now, every component resolved and a directory, as an
+        entry made below it needs (``entry`` is named when it cannot be)."""
         placed = self.dirs.get(path)
         if placed is None:
-            placed = self.dirs[path] = self._resolve(path, entry)
+            placed = self._resolve(path, entry)
+            self._directories(placed, entry)
+            self.dirs[path] = placed
         return placed
+
+    def marked(self, path: str, entry: str) -> str:
+        """Where directory ``path`` is now for a whiteout or an opaque marker: nothing is made
+        there, so a file on the way is no error (it deletes nothing)."""
+        return self._resolve(path, entry)
 
     def file(self, path: str, entry: str) -> str:
         """Where ``path`` lands: its parent resolved, its last component kept."""
@@ -151,6 +180,18 @@ class _Placing:
             todo.extend([c for c in target.split("/") if c][::-1])
         return "/" + "/".join(done)
 
+    def _directories(self, placed: str, entry: str) -> None:
+        """Refuse ``entry`` when a component of ``placed`` is no directory now (containerd's
+        and umoci's mkdir of the parent, or link(2), fail with ENOTDIR)."""
+        tree = self.tree
+        p = ""
+        for name in placed[1:].split("/"):  # "/" gives "", and nothing is at "/"'s slot
+            p = f"{p}/{name}"
+            live = _live(tree._slot(p))
+            if live >= 0 and tree._kind(live) != DIR:
+                raise self._refuse(entry, f"{p} is not a directory (layer {live & _LAYER_MASK} "
+                                   f"made it {_NOT_DIRS[tree._kind(live)]})")
+
     def _refuse(self, entry: str, why: str) -> ImageError:
         layers = self.tree.layers
         name = (f"layer {self.layer} ({layers[self.layer].digest})"
@@ -171,6 +212,8 @@ class FileTree:
         self._made: dict[int, FileEntry] = {}
         # Paths that are (or were) symlinks: a superset, each hit checked (``_link_now``).
         self._links: set[str] = set()
+        # Directories (in ``_dirs``) a file or a link replaced: a superset, each hit checked.
+        self._filled: set[str] = set()
         # Entries that landed elsewhere than the path their tar names, by ref: (path, hard
         # link target); the same by (layer, tar path); bytes read again for them (None: too
         # large), by ref. All empty for a layer without symlinked parents.
@@ -196,14 +239,14 @@ class FileTree:
         self._indexes.append(index)
         placing = _Placing(self, i)
         for marked in index.opaque:  # the tar member: marked/.wh..wh..opq
-            d = placing.dir(marked, _join(marked, OPAQUE)) if self._moves(marked) else marked
+            d = placing.marked(marked, _join(marked, OPAQUE)) if self._moves(marked) else marked
             for name in list(self._dirs.get(d, ())):
                 self._delete(_join(d, name), i)
             placing.forget()
         for gone in index.whiteouts:  # the tar member: parent/.wh.name
             parent, name = _split(gone)
             if self._moves(parent):
-                parent = placing.dir(parent, _join(parent, WHITEOUT + name))
+                parent = placing.marked(parent, _join(parent, WHITEOUT + name))
             self._delete(_join(parent, name), i)
             placing.forget()
         own = set(map(index.path, _rows(index.kinds, SYMLINK)))
@@ -217,9 +260,11 @@ class FileTree:
         """Whether some component of directory ``path`` is a symlink now."""
         return not self._clean(path, set(), {})
 
-    def _clean(self, path: str, own: set[str], memo: dict[str, bool]) -> bool:
+    def _clean(self, path: str, own: set[str], memo: dict[str, bool], *,
+               solid: bool = False) -> bool:
         """Whether no component of ``path`` is a symlink now or one of ``own`` (this
-        layer's symlinks); ``memo`` holds the answers for the paths asked before."""
+        layer's symlinks), nor (``solid``) anything else but a directory; ``memo`` holds the
+        answers for the paths asked before."""
         pending = []
         p = path
         while p != "/" and p not in memo:
@@ -228,32 +273,44 @@ class FileTree:
         ok = memo.get(p, True)
         for q in reversed(pending):
             ok = ok and not (q in self._links and (q in own or self._link_now(q) is not None))
+            if ok and solid and (q not in self._dirs or q in self._filled):
+                live = _live(self._slot(q))  # (a directory made no other way is still one)
+                ok = live < 0 or self._kind(live) == DIR
             memo[q] = ok
         return ok
 
     def _redirected(self, index: LayerIndex, own: set[str]) -> bool:
         """Whether a parent of ``index``'s entries, or of a hard link's target, may be (or
-        become, through the layer's own symlinks) a symlink: the common answer, no, costs a
-        lookup per directory, none per entry."""
+        become, through the layer's own symlinks) a symlink, or is no directory now: the
+        common answer, no, costs a lookup or two per directory, none per entry. (The
+        layer's own files in the way are ``_add``'s to notice.)"""
         memo: dict[str, bool] = {}
-        if not all(self._clean(d, own, memo) for d in index.dirs):
+        solid = len(self._indexes) > 1  # the first layer has nothing below it
+        if not all(self._clean(d, own, memo, solid=solid) for d in index.dirs):
             return True
         kinds = index.kinds
         links = index.links
-        return not all(self._clean(_split(links[row])[0], own, memo)
+        return not all(self._clean(_split(links[row])[0], own, memo, solid=solid)
                        for row in _rows(kinds, HARDLINK))
 
     def _add(self, index: LayerIndex, i: int) -> None:
         """The entries of a layer whose parents are no symlinks: each at its tar path."""
         targets = [self._dir(d) for d in index.dirs]  # each parent's slots, made once
         names, parent, kinds, contents = index.names, index.parent, index.kinds, index.contents
+        mine: set[str] | None = None  # this layer's directories and those above them
         for row, name in enumerate(names):
             slots = targets[parent[row]]
             ref = row << LAYER_BITS | i
             if name in slots and kinds[row] & 0x7F != DIR:
                 path = _join(index.dirs[parent[row]], name)
-                if self._dirs.get(path):  # a file replacing a directory (listed or only
-                    self._delete(path, i)  # implied by files below it) hides its contents
+                if path in self._dirs:
+                    mine = _ancestors(index.dirs) if mine is None else mine
+                    if path in mine:  # entries below it may follow: placed in order, checked
+                        self._place(index, i, _Placing(self, i), start=row)
+                        return
+                    self._filled.add(path)
+                    if self._dirs[path]:  # a file replacing a directory (listed or only
+                        self._delete(path, i)  # implied by files below it) hides its contents
             old = slots.get(name)
             if old is None:
                 slots[name] = ref
@@ -264,13 +321,13 @@ class FileTree:
             if kinds[row] & TOO_LARGE or row in contents:
                 self._wanted[_join(index.dirs[parent[row]], name)] = None
 
-    def _place(self, index: LayerIndex, i: int, placing: _Placing) -> None:
-        """The entries of a layer below symlinked parents: each where it lands (see the
-        module's docstring), in the layer's order, since its own symlinks count from
-        where they stand."""
+    def _place(self, index: LayerIndex, i: int, placing: _Placing, start: int = 0) -> None:
+        """The entries of a layer below symlinked parents or files (from row ``start``):
+        each where it lands (see the module's docstring), in the layer's order, since its
+        own symlinks and files count from where they stand."""
         names, parent, kinds, contents = index.names, index.parent, index.kinds, index.contents
         dirs, links = index.dirs, index.links
-        for row, name in enumerate(names):
+        for row, name in enumerate(islice(names, start, None), start):
             tar_dir = dirs[parent[row]]
             tar_path = _join(tar_dir, name)
             placed_dir = placing.dir(tar_dir, tar_path)
@@ -278,10 +335,12 @@ class FileTree:
             kind = kinds[row] & 0x7F
             ref = row << LAYER_BITS | i
             slots = self._dir(placed_dir)
-            placing.changed(path, link=kind == SYMLINK)
-            if name in slots and kind != DIR and self._dirs.get(path):
-                self._delete(path, i)  # a file replacing a directory hides its contents
-                placing.forget()  # (symlinks below it among them)
+            placing.changed(path, kind)
+            if name in slots and kind != DIR and path in self._dirs:
+                self._filled.add(path)
+                if self._dirs[path]:
+                    self._delete(path, i)  # a file replacing a directory hides its contents
+                    placing.forget()  # (symlinks below it among them)
             old = slots.get(name)
             if old is None:
                 slots[name] = ref
@@ -296,6 +355,8 @@ class FileTree:
             if path != tar_path or target != link:
                 self._moved[ref] = (path, target)
                 self._placed[(i, tar_path)] = ref
+            elif self._placed:
+                self._placed.pop((i, tar_path), None)  # the last entry at that tar path stayed
             if kinds[row] & TOO_LARGE or row in contents:
                 self._wanted[path] = None
 
@@ -446,6 +507,24 @@ class FileTree:
             if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) == FILE:
                 found = v
         return self._entry(found) if found >= 0 else None
+
+    def moved_layers(self) -> frozenset[int]:
+        """The layers a symlinked parent moved an entry of (for most images, none)."""
+        return frozenset(ref & _LAYER_MASK for ref in self._moved)
+
+    def landed(self, layer: int, path: str) -> tuple[str, bool]:
+        """Where the last entry ``layer``'s tar names ``path`` is in the tree (a symlinked
+        parent may have moved it), and whether it is still the last entry of that layer
+        there (not when a later one landed on it): what a content sink found in the member
+        ``path`` (the sinks key their findings by tar path) is about the file there."""
+        moved = self._placed.get((layer, path))
+        where = path if moved is None else self._moved[moved][0]
+        mine = [v for v in self._history(self._slot(where)) if v >= 0 and v & _LAYER_MASK == layer]
+        if not mine:
+            return where, True  # nothing of that layer there: nothing landed on it either
+        if moved is not None:
+            return where, mine[-1] == moved
+        return where, self._indexes[layer].path(mine[-1] >> LAYER_BITS) == path
 
     def unkept(self, pattern: GlobSet) -> dict[int, list[str]]:
         """Regular files a symlinked parent moved to a path ``pattern`` matches, whose bytes

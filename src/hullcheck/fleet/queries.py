@@ -396,37 +396,6 @@ def purls_of(conn: Connection, keys: Sequence[tuple[str, str]], digests: Sequenc
     return out
 
 
-def purls_named(conn: Connection, pairs: Iterable[tuple[str, str]], *,
-                build: str, entries: dict[str, tuple[str, str]] | None = None,
-                ) -> dict[str, set[str]]:
-    """The purls of each image matched against ``build`` whose packages' (ecosystem, name)
-    or (ecosystem, source name) is in ``pairs``: what a delta re-match revisits. One
-    streamed, indexed read per 5,000 names (the name indexes, joined to the image's build),
-    and only (digest, purl) pairs: planning the re-match of a fleet reads no package rows.
-    ``entries``, when given, gets each distinct entry hash of those packages (but programs
-    found by version string) with an image holding it and its purl."""
-    wanted: dict[str, set[str]] = defaultdict(set)  # key -> ecosystems
-    for ecosystem, name in pairs:
-        wanted[name_key(ecosystem, name)].add(ecosystem)
-    p, i = t.packages.c, t.images.c
-    out: dict[str, set[str]] = defaultdict(set)
-    for keys in chunks(sorted(wanted), CHUNK * 5):
-        rows = conn.execute(
-            sa.select(p.image_digest, p.purl, p.ecosystem, p.name_key, p.source_key,
-                      p.entry_hash, p.type)
-            .join(t.images, i.digest == p.image_digest)
-            .where(sa.or_(p.name_key.in_(keys), p.source_key.in_(keys)),
-                   i.matched_build == build)
-            .execution_options(yield_per=20_000))
-        for r in rows:
-            if r.ecosystem in wanted.get(r.name_key, ()) or r.ecosystem in wanted.get(
-                    r.source_key, ()):
-                out[r.image_digest].add(r.purl)
-                if entries is not None and r.entry_hash is not None and r.type != "generic":
-                    entries.setdefault(r.entry_hash, (r.image_digest, r.purl))
-    return out
-
-
 def _packages_of(conn: Connection, digests: list[str],
                  ids: dict[str, list[int]]) -> Iterator[ImagePackages]:
     p = t.packages.c

@@ -73,30 +73,31 @@ class DirBlobs:
             yield reader  # type: ignore[misc]
 
 
+def _open_archive(path: Path) -> tuple[BinaryIO, tarfile.TarFile, list[tarfile.TarInfo]]:
+    """The archive's file (one for the image's life: blobs are read through its descriptor,
+    never by opening the name again: a name can be swapped, this file cannot), its tar
+    and its members; the file closed again when any of them fails."""
+    f = open(path, "rb")  # noqa: SIM115 - lives as long as the image
+    try:
+        tar = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - closed with the file
+        return f, tar, tar.getmembers()
+    except BaseException:
+        f.close()  # (a tar opened on a file object leaves it to its owner)
+        raise
+
+
 class TarBlobs:
     """Blobs inside a tar archive (OCI layout tar, or a docker save tar)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        # One open file for the image's life: blobs are read through its descriptor, never
-        # by opening the archive's name again (a name can be swapped; this file cannot).
         try:
-            self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the image
-        except OSError as exc:
-            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
-        try:
-            self._tar = tarfile.open(fileobj=self._file, mode="r:")  # noqa: SIM115
-        except (tarfile.TarError, OSError) as exc:
-            self._file.close()
+            self._file, self._tar, listed = _open_archive(path)
+        except (tarfile.TarError, OSError) as exc:  # none, unreadable, truncated, damaged
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
         self._fd = self._file.fileno()
         self._stat = os.fstat(self._fd)
         self.members: dict[str, tarfile.TarInfo] = {}
-        try:
-            listed = self._tar.getmembers()
-        except (tarfile.TarError, OSError) as exc:  # truncated, a damaged header
-            self.close()
-            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
         for m in listed:
             name = os.path.normpath(m.name.lstrip("/")) if m.name else ""
             if m.isreg():

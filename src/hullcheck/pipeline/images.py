@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hullcheck import catalog, filetree
 from hullcheck.catalog import license as catalog_license
 from hullcheck.catalog.dpkg import CopyrightsAhead, CopyrightTexts
+from hullcheck.catalog.streaming import landed_binaries, landed_digests
 from hullcheck.errors import UsageError
 from hullcheck.filetree.analysis import watching
 from hullcheck.image import Image, Platform, PullOptions, open_image
@@ -186,8 +187,9 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
         return ImageRead(image, tree, None, {})
-    return ImageRead(image, tree, catalog.BinarySpec.merge(tree.results("binaries")),
-                     catalog.RecordSpec.merge(tree.results("record-digests")), ahead)
+    return ImageRead(  # each layer's findings at the paths where its files land
+        image, tree, landed_binaries(catalog.BinarySpec.merge(tree.results("binaries")), tree),
+        landed_digests(catalog.RecordSpec.merge(tree.results("record-digests")), tree), ahead)
 
 
 def _check_scope(scope: str) -> None:
