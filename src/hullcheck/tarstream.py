@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import NamedTuple
 
 try:  # isal's adler32 is SIMD: ~4x zlib's on a 512-byte header; the same value.
@@ -232,6 +232,27 @@ class TarReader:
             raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
         self._pending -= n
         return data
+
+    def update(self, consume: Callable[[memoryview], object], limit: int) -> int:
+        """Give the current member's data (at most ``limit`` bytes; the rest is skipped) to
+        ``consume`` (a hash's ``update``) as views of the chunks it lies in, not copied out:
+        what ``read`` would return, in one piece or more. The bytes given."""
+        n = left = min(self._pending, limit)
+        buf, pos = self._buf, self._pos
+        while len(buf) - pos < left:  # the rest of this chunk, then the next
+            if pos < len(buf):
+                consume(memoryview(buf)[pos:])
+                left -= len(buf) - pos
+            following = next(self._chunks, None)
+            if following is None:
+                self._buf, self._pos = b"", 0
+                raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
+            buf, pos = following, 0
+        if left:
+            consume(memoryview(buf)[pos : pos + left])
+        self._buf, self._pos = buf, pos + left
+        self._pending -= n
+        return n
 
     # -- members ----------------------------------------------------------------------
     def __iter__(self) -> Iterator[Member]:

@@ -33,15 +33,17 @@ def _heap_growth() -> tuple[int, int]:
     return grown, (sbrk(0) or 0) - start
 
 
-def _pool(initializer: object = None) -> ProcessPoolExecutor:
+def _pool(tuned: bool = False) -> ProcessPoolExecutor:
+    """One worker, started as the layer pool starts them (with its initializer or not)."""
+    if not tuned:
+        return ProcessPoolExecutor(max_workers=1, mp_context=analysis._context())
     stop = analysis._context().RawValue("b", 0)
     return ProcessPoolExecutor(max_workers=1, mp_context=analysis._context(),
-                               initializer=initializer,  # type: ignore[arg-type]
-                               initargs=(stop,) if initializer else ())
+                               initializer=analysis._worker_init, initargs=(stop,))
 
 
 def test_a_worker_serves_large_chunks_from_its_heap_and_keeps_them() -> None:
-    with _pool(analysis._worker_init) as pool:
+    with _pool(tuned=True) as pool:
         grown, kept = pool.submit(_heap_growth).result()
     if not _glibc():
         assert analysis.tune_malloc() is False
