@@ -566,3 +566,22 @@ def test_update_of_member_data_cut_short_is_refused() -> None:
         member = next(iter(reader))
         with pytest.raises(UnsafeLayer, match="layer 2: truncated tar"):
             reader.update(hashlib.sha256().update, member.size)
+
+
+def test_peek_shows_the_head_in_the_chunk_at_hand_and_leaves_it_unread() -> None:
+    data = tar_of({"a": b"0123456789", "b": b"rest"})
+    reader = TarReader(iter([data]), what="t")
+    members = iter(reader)
+    next(members)
+    assert reader.peek(4) == b"0123" and reader.peek(100) == b"0123456789"
+    assert reader.read(10) == b"0123456789"  # nothing was consumed
+    assert next(members).name == "b" and reader.read(4) == b"rest"
+
+
+def test_peek_of_a_head_across_chunks_is_none_and_read_still_gives_it() -> None:
+    data = tar_of({"a": b"0123456789"})
+    reader = TarReader(iter([data[:516], data[516:]]), what="t")  # the data's 5th byte on
+    next(iter(reader))
+    assert reader.peek(4) == b"0123"
+    assert reader.peek(5) is None
+    assert reader.read(10) == b"0123456789"

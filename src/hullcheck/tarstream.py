@@ -233,6 +233,15 @@ class TarReader:
         self._pending -= n
         return data
 
+    def peek(self, limit: int) -> bytes | None:
+        """The current member's first ``limit`` bytes (all, when it is shorter), left unread;
+        None when they do not lie in the chunk at hand (then ``read`` them)."""
+        n = min(self._pending, limit)
+        pos = self._pos
+        if len(self._buf) - pos >= n:
+            return self._buf[pos : pos + n]
+        return None
+
     def update(self, consume: Callable[[memoryview], object], limit: int) -> int:
         """Give the current member's data (at most ``limit`` bytes; the rest is skipped) to
         ``consume`` (a hash's ``update``) as views of the chunks it lies in, not copied out:

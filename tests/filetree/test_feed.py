@@ -150,8 +150,10 @@ def test_an_executable_both_sinks_want_is_sniffed_then_read_whole_once(
     data = tar_of({"usr/lib/python3/site-packages/x/_speedups": program})
     records, binaries = RecordDigests(), BinarySink()
     asked = _reads(monkeypatch)
+    peeked = calls(monkeypatch, TarReader, "peek", lambda reader, limit: limit)
     _read(FanOut(binaries, records), data)
-    assert asked == [64, len(program) - 64]  # the head, then the rest: each byte read once
+    assert peeked == [64]  # the head looked at where it lies
+    assert asked == [len(program)]  # then the file read whole once: no head joined to the rest
     assert binaries.counts.sniffed == 1 and binaries.counts.parsed == 1
     assert records.digests == {(3, "/usr/lib/python3/site-packages/x/_speedups"):
                                _digest("sha256", program)}
@@ -227,3 +229,31 @@ def test_a_path_met_twice_ends_as_its_last_copy_whichever_way_each_was_fed(
              sink=records)
     assert records.digests == {(0, "/" + path): _digest("sha256", second)}
     assert records.sizes == {(0, "/" + path): len(second)}
+
+
+def test_a_file_whose_head_the_binary_sink_refuses_is_hashed_where_it_lies_for_records(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wanted by both sbom sinks (not a ``.py``, no extension), not an executable: once the binary sink
+    says no to its head, the RECORD sink alone wants it, and it is hashed in place, never
+    copied out of the layer."""
+    text = b"not an executable, a data file\n" * 50
+    data = tar_of({f"{SITE}p/blob": text})
+    records, binaries = RecordDigests(), BinarySink()
+    asked = _reads(monkeypatch)
+    taken = calls(monkeypatch, RecordDigests, "take", lambda sink, layer, path, data: path)
+    _read(FanOut(binaries, records), data)
+    assert asked == [] and taken == []
+    assert binaries.counts.sniffed == 1 and binaries.counts.parsed == 0
+    assert records.digests == {(3, f"/{SITE}p/blob"): _digest("sha256", text)}
+
+
+@pytest.mark.parametrize("chunk", [1, 30, 64, 65, 700, 1 << 20])
+def test_sniffed_files_reach_sinks_whole_however_the_chunks_fall(chunk: int) -> None:
+    """A head that lies in the chunk at hand is peeked, one across chunks is read: either
+    way each sink gets the same bytes (the scanner's whole files, the streamer's rest)."""
+    oracle = [Sniffer("/"), Streamer("/s"), Plain("/k")]
+    _through_fanout_protocol(FanOut(*oracle), FILES)
+    fed = [Sniffer("/"), Streamer("/s"), Plain("/k")]
+    read_tar(iter([FILES[i:i + chunk] for i in range(0, len(FILES), chunk)]), index=3,
+             what="layer 3", wanted=GlobSet(["/k/*"]), sink=FanOut(*fed))
+    assert [_seen(s) for s in fed] == [_seen(s) for s in oracle]

@@ -97,7 +97,7 @@ def read_tar(
                         update(h.update, size)
                         only.hashed.append((path, size, h.digest()))
                     else:
-                        feed(chosen, index, path, size, content, read)
+                        feed(chosen, index, path, size, content, reader)
             add(path, code, size, m.mode, m.uid, m.gid, "", content)
         elif kind == DIRECTORY:
             add(path, DIR, 0, m.mode, m.uid, m.gid)
