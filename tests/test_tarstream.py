@@ -585,3 +585,19 @@ def test_peek_of_a_head_across_chunks_is_none_and_read_still_gives_it() -> None:
     assert reader.peek(4) == b"0123"
     assert reader.peek(5) is None
     assert reader.read(10) == b"0123456789"
+
+
+@pytest.mark.parametrize("mtime", [-5, 8**11, 8**12 - 1])
+def test_a_header_whose_mtime_is_not_eleven_octal_digits_reads_like_tarfile(mtime: int) -> None:
+    """base-256 (negative, or past 11 digits) or 12 digits filling the field: the header is
+    read the long way (``_number``, ``_checksum_ok``), with the same fields."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        info = tarfile.TarInfo("f")
+        info.size, info.mtime, info.mode, info.uid, info.gid = 3, mtime, 0o640, 7, 8
+        tf.addfile(info, io.BytesIO(b"abc"))
+    data = buf.getvalue()
+    assert data[136:148].translate(bytes.maketrans(b"1234567", b"0000000")) != b"00000000000\0"
+    reader = TarReader(iter([data]), what="t")
+    got = [(m.name, m.size, m.mode, m.uid, m.gid, reader.read(m.size)) for m in reader]
+    assert got == [("f", 3, 0o640, 7, 8, b"abc")]
