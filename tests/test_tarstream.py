@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import threading
@@ -11,6 +12,7 @@ import pytest
 
 from hullcheck.errors import UnsafeLayer
 from hullcheck.tarstream import TarReader
+from tests.fixtures.tars import tar_of
 
 
 def _archive(fmt: int) -> bytes:
@@ -519,3 +521,83 @@ def test_an_archive_ending_after_a_metadata_header_reads_alike_however_it_is_chu
     assert whole == [("a", 5)]
     for chunks in ([data[:cut], data[cut:]], _chunks(data, 512), _chunks(data, 1)):
         assert [(m.name, m.size) for m in TarReader(iter(chunks), what="l")] == whole
+
+
+def _hashed_members(data: bytes, chunk: int, limit: int | None = None) -> list[tuple[str, bytes]]:
+    """(name, sha256 of what ``update`` gave) of each file, fed ``limit`` bytes at most."""
+    reader = TarReader(iter(_chunks(data, chunk)), what="t")
+    out = []
+    for m in reader:
+        if m.is_file:
+            h = hashlib.sha256()
+            fed = reader.update(h.update, m.size if limit is None else limit)
+            assert fed == min(m.size, m.size if limit is None else limit)
+            out.append((m.name, h.digest()))
+    return out
+
+
+def _read_members(data: bytes, limit: int | None = None) -> list[tuple[str, bytes]]:
+    reader = TarReader(iter([data]), what="t")
+    return [(m.name, hashlib.sha256(reader.read(m.size if limit is None else limit)).digest())
+            for m in reader if m.is_file]
+
+
+_SPANNING = {f"f{i}": bytes(range(256)) * (i * 3) + b"tail" * i for i in range(12)}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 511, 512, 513, 4096, 1 << 20])
+def test_update_gives_what_read_returns_however_the_chunks_fall(chunk: int) -> None:
+    """The member's bytes as views of the chunks they lie in, across any boundaries: the
+    same bytes ``read`` copies out (empty files and files spanning many chunks included)."""
+    data = tar_of(_SPANNING)
+    assert _hashed_members(data, chunk) == _read_members(data)
+
+
+@pytest.mark.parametrize("chunk", [1, 700, 1 << 20])
+def test_update_with_a_limit_skips_the_rest_of_the_member(chunk: int) -> None:
+    data = tar_of(_SPANNING)
+    assert _hashed_members(data, chunk, limit=1000) == _read_members(data, limit=1000)
+
+
+def test_update_of_member_data_cut_short_is_refused() -> None:
+    data = tar_of({"a": b"x" * 5000})[: 512 + 3000]  # the data stops 2000 bytes early
+    for chunk in (1, 1000, 1 << 20):
+        reader = TarReader(iter(_chunks(data, chunk)), what="layer 2")
+        member = next(iter(reader))
+        with pytest.raises(UnsafeLayer, match="layer 2: truncated tar"):
+            reader.update(hashlib.sha256().update, member.size)
+
+
+def test_peek_shows_the_head_in_the_chunk_at_hand_and_leaves_it_unread() -> None:
+    data = tar_of({"a": b"0123456789", "b": b"rest"})
+    reader = TarReader(iter([data]), what="t")
+    members = iter(reader)
+    next(members)
+    assert reader.peek(4) == b"0123" and reader.peek(100) == b"0123456789"
+    assert reader.read(10) == b"0123456789"  # nothing was consumed
+    assert next(members).name == "b" and reader.read(4) == b"rest"
+
+
+def test_peek_of_a_head_across_chunks_is_none_and_read_still_gives_it() -> None:
+    data = tar_of({"a": b"0123456789"})
+    reader = TarReader(iter([data[:516], data[516:]]), what="t")  # the data's 5th byte on
+    next(iter(reader))
+    assert reader.peek(4) == b"0123"
+    assert reader.peek(5) is None
+    assert reader.read(10) == b"0123456789"
+
+
+@pytest.mark.parametrize("mtime", [-5, 8**11, 8**12 - 1])
+def test_a_header_whose_mtime_is_not_eleven_octal_digits_reads_like_tarfile(mtime: int) -> None:
+    """base-256 (negative, or past 11 digits) or 12 digits filling the field: the header is
+    read the long way (``_number``, ``_checksum_ok``), with the same fields."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        info = tarfile.TarInfo("f")
+        info.size, info.mtime, info.mode, info.uid, info.gid = 3, mtime, 0o640, 7, 8
+        tf.addfile(info, io.BytesIO(b"abc"))
+    data = buf.getvalue()
+    assert data[136:148].translate(bytes.maketrans(b"1234567", b"0000000")) != b"00000000000\0"
+    reader = TarReader(iter([data]), what="t")
+    got = [(m.name, m.size, m.mode, m.uid, m.gid, reader.read(m.size)) for m in reader]
+    assert got == [("f", 3, 0o640, 7, 8, b"abc")]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import NamedTuple
 
 try:  # isal's adler32 is SIMD: ~4x zlib's on a 512-byte header; the same value.
@@ -71,16 +71,15 @@ class Member(NamedTuple):
         return self.type == HARDLINK
 
 
-# The usual header's numbers: mode, uid and gid as 7 octal digits and a NUL, size as 11 and
-# a NUL (bytes 100-136), the checksum as 6 digits, a NUL and a space (148-156): what GNU
-# tar, Go, Python's tarfile and BusyBox write. Mapping the digits 0-7 to "0" leaves those
-# bytes equal to these templates only then (any other byte stays itself), so two C calls
-# check the layout and the fields are read with int() on fixed slices. A header laid out
+# The usual header's numbers: mode, uid and gid as 7 octal digits and a NUL, size and mtime
+# as 11 and a NUL (bytes 100-148), the checksum as 6 digits, a NUL and a space (148-156):
+# what GNU tar, Go, Python's tarfile and BusyBox write. Mapping the digits 0-7 to "0" leaves
+# those bytes equal to ``_PLAIN_FIELDS`` only then (any other byte stays itself), so one
+# translate checks the layout and the fields are read with int() on fixed slices. A header laid out
 # otherwise (spaces, base-256, digits filling a field) goes through ``_number`` and
 # ``_checksum_ok``, which read every form.
 _OCTAL_AS_ZERO = bytes.maketrans(b"1234567", b"0000000")
-_PLAIN_NUMBERS = b"0000000\0" * 3 + b"00000000000\0"
-_PLAIN_CHECKSUM = b"000000\0 "
+_PLAIN_FIELDS = b"0000000\0" * 3 + b"00000000000\0" * 2 + b"000000\0 "
 _PLAIN_REST = 8 * 32 - 32  # _checksum_ok's ``rest`` less the digits' sum: the NUL and space
 _ZERO_BLOCK = bytes(BLOCK)
 # tuple.__new__ with the fields in order: Member's own __new__ is Python code (~2x the cost).
@@ -233,6 +232,36 @@ class TarReader:
         self._pending -= n
         return data
 
+    def peek(self, limit: int) -> bytes | None:
+        """The current member's first ``limit`` bytes (all, when it is shorter), left unread;
+        None when they do not lie in the chunk at hand (then ``read`` them)."""
+        n = min(self._pending, limit)
+        pos = self._pos
+        if len(self._buf) - pos >= n:
+            return self._buf[pos : pos + n]
+        return None
+
+    def update(self, consume: Callable[[memoryview], object], limit: int) -> int:
+        """Give the current member's data (at most ``limit`` bytes; the rest is skipped) to
+        ``consume`` (a hash's ``update``) as views of the chunks it lies in, not copied out:
+        what ``read`` would return, in one piece or more. The bytes given."""
+        n = left = min(self._pending, limit)
+        buf, pos = self._buf, self._pos
+        while len(buf) - pos < left:  # the rest of this chunk, then the next
+            if pos < len(buf):
+                consume(memoryview(buf)[pos:])
+                left -= len(buf) - pos
+            following = next(self._chunks, None)
+            if following is None:
+                self._buf, self._pos = b"", 0
+                raise UnsafeLayer(f"{self._what}: truncated tar (member data ends early)")
+            buf, pos = following, 0
+        if left:
+            consume(memoryview(buf)[pos : pos + left])
+        self._buf, self._pos = buf, pos + left
+        self._pending -= n
+        return n
+
     # -- members ----------------------------------------------------------------------
     def __iter__(self) -> Iterator[Member]:
         what = self._what
@@ -263,10 +292,11 @@ class TarReader:
             if header == _ZERO_BLOCK:
                 return  # end-of-archive marker; the rest is padding
             typeflag = header[156]
-            if header[100:136].translate(_OCTAL_AS_ZERO) == _PLAIN_NUMBERS \
-                    and header[148:156].translate(_OCTAL_AS_ZERO) == _PLAIN_CHECKSUM:
+            if header[100:156].translate(_OCTAL_AS_ZERO) == _PLAIN_FIELDS:
                 raw_sum = header[148:154]
-                if int(raw_sum, 8) != _byte_sum(header) + _PLAIN_REST - sum(raw_sum) \
+                # _byte_sum inlined (per header): exact for an all-ASCII header.
+                total = (adler32(header) & 0xFFFF) - 1 if header.isascii() else sum(header)
+                if int(raw_sum, 8) != total + _PLAIN_REST - sum(raw_sum) \
                         and not _checksum_ok(header, header[148:156]):
                     raise UnsafeLayer(f"{what}: bad tar header checksum (corrupt or not a tar)")
                 size = int(header[124:135], 8)

@@ -4,6 +4,8 @@ sink asked for is read from the layer once, not as a head and then the rest."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 from collections.abc import Callable
 
 import pytest
@@ -121,18 +123,25 @@ def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls(monkeypatch, TarReader, "read", lambda reader, limit: limit)
 
 
-def test_a_file_only_a_sink_that_does_not_sniff_wants_is_read_once(
+def test_a_file_only_the_record_sink_wants_is_hashed_where_it_lies(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The sbom's sinks: a Python source file is the RECORD sink's alone (the binary sink
-    passes over ``.py``): read whole in one piece, not as the binary sink's 64-byte head and
-    then the rest joined to it."""
+    passes over ``.py``): never copied out of the layer (``read``), hashed where it lies
+    (``update``), its digest handed over with the layer's others at its end, no ``take``."""
     source = b"print('hello')\n" * 20
     data = tar_of({"usr/lib/python3/site-packages/a.py": source})
     records, binaries = RecordDigests(), BinarySink()
     asked = _reads(monkeypatch)
+    fed = calls(monkeypatch, TarReader, "update", lambda reader, consume, limit: limit)
+    taken = calls(monkeypatch, RecordDigests, "take", lambda sink, layer, path, data: path)
+    handed = calls(monkeypatch, RecordDigests, "take_digests",
+                   lambda sink, layer, found: (layer, [(p, n) for p, n, _ in found]))
     _read(FanOut(binaries, records), data)
-    assert asked == [len(source)]
+    assert asked == [] and taken == []
+    assert fed == [len(source)]
+    assert handed == [(3, [("/usr/lib/python3/site-packages/a.py", len(source))])]
     assert records.digests == {(3, "/usr/lib/python3/site-packages/a.py"): _digest("sha256", source)}
+    assert records.sizes == {(3, "/usr/lib/python3/site-packages/a.py"): len(source)}
 
 
 def test_an_executable_both_sinks_want_is_sniffed_then_read_whole_once(
@@ -141,8 +150,10 @@ def test_an_executable_both_sinks_want_is_sniffed_then_read_whole_once(
     data = tar_of({"usr/lib/python3/site-packages/x/_speedups": program})
     records, binaries = RecordDigests(), BinarySink()
     asked = _reads(monkeypatch)
+    peeked = calls(monkeypatch, TarReader, "peek", lambda reader, limit: limit)
     _read(FanOut(binaries, records), data)
-    assert asked == [64, len(program) - 64]  # the head, then the rest: each byte read once
+    assert peeked == [64]  # the head looked at where it lies
+    assert asked == [len(program)]  # then the file read whole once: no head joined to the rest
     assert binaries.counts.sniffed == 1 and binaries.counts.parsed == 1
     assert records.digests == {(3, "/usr/lib/python3/site-packages/x/_speedups"):
                                _digest("sha256", program)}
@@ -162,3 +173,87 @@ def test_record_digests_answer_a_reader_told_the_glob_match_as_they_answer_wants
 def test_the_binary_sink_passes_over_what_skipped_by_name_names(path: str) -> None:
     sink = BinarySink()
     assert sink.wants_matched(path, 1000, False) == (not skipped_by_name(path))
+
+
+SITE = "usr/lib/python3/site-packages/"
+PACKAGE = {
+    f"{SITE}p/__init__.py": b"",
+    f"{SITE}p/big.py": b"# spans chunks\n" * 700,
+    f"{SITE}p-1.0.dist-info/METADATA": b"Name: p\nVersion: 1.0\n",
+    f"{SITE}p-1.0.dist-info/RECORD": b"p/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n",
+    f"{SITE}p/data.bin": bytes(range(256)) * 40,
+    f"{SITE}p/x.pyc": b"compiled",
+    "usr/bin/tool": b"not python",
+}
+
+
+@pytest.mark.parametrize("chunk", [1, 100, 700, 1 << 20])
+@pytest.mark.parametrize("with_binaries", [False, True])
+def test_record_digests_hashed_in_place_are_those_take_computes(chunk: int,
+                                                               with_binaries: bool) -> None:
+    """Hashed where they lie (alone, or beside the binary sink, which wants some of the same
+    files), the RECORD sink ends with the digests, sizes and RECORD bytes it has when every
+    file is handed to ``take`` (the oracle: its ``take`` called for each file it wants)."""
+    oracle = RecordDigests()
+    reader = TarReader(iter([tar_of(PACKAGE)]), what="t")
+    for m in reader:
+        if oracle.wants("/" + m.name, m.size):
+            oracle.take(3, "/" + m.name, reader.read(m.size))
+    records = RecordDigests()
+    data = tar_of(PACKAGE)
+    read_tar(iter([data[i:i + chunk] for i in range(0, len(data), chunk)]), index=3,
+             what="layer 3", wanted=GlobSet(["/**/*.dist-info/METADATA", "/**/*.dist-info/RECORD"]),
+             sink=FanOut(BinarySink(), records) if with_binaries else records)
+    assert len(oracle.digests) == 5  # the .pyc and the file outside site-packages left out
+    assert (records.digests, records.sizes, records.records) == \
+        (oracle.digests, oracle.sizes, oracle.records)
+
+
+@pytest.mark.parametrize("hashed_first", [True, False])
+def test_a_path_met_twice_ends_as_its_last_copy_whichever_way_each_was_fed(
+        hashed_first: bool) -> None:
+    """One copy hashed in place (over the size kept), the other kept and so handed to
+    ``take``: the digests handed over later never overwrite a later copy's."""
+    big, small = b"b" * 300, b"small"
+    path = f"{SITE}p/mod.py"
+    first, second = (big, small) if hashed_first else (small, big)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:  # one archive, the path twice
+        for content in (first, second):
+            info = tarfile.TarInfo(path)
+            info.size = len(content)
+            tf.addfile(info, io.BytesIO(content))
+    data = buf.getvalue()
+    records = RecordDigests()
+    read_tar(iter([data]), index=0, what="layer 0", wanted=GlobSet(["/**/*.py"]), max_file=100,
+             sink=records)
+    assert records.digests == {(0, "/" + path): _digest("sha256", second)}
+    assert records.sizes == {(0, "/" + path): len(second)}
+
+
+def test_a_file_whose_head_the_binary_sink_refuses_is_hashed_where_it_lies_for_records(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wanted by both sbom sinks (not a ``.py``, no extension), not an executable: once the binary sink
+    says no to its head, the RECORD sink alone wants it, and it is hashed in place, never
+    copied out of the layer."""
+    text = b"not an executable, a data file\n" * 50
+    data = tar_of({f"{SITE}p/blob": text})
+    records, binaries = RecordDigests(), BinarySink()
+    asked = _reads(monkeypatch)
+    taken = calls(monkeypatch, RecordDigests, "take", lambda sink, layer, path, data: path)
+    _read(FanOut(binaries, records), data)
+    assert asked == [] and taken == []
+    assert binaries.counts.sniffed == 1 and binaries.counts.parsed == 0
+    assert records.digests == {(3, f"/{SITE}p/blob"): _digest("sha256", text)}
+
+
+@pytest.mark.parametrize("chunk", [1, 30, 64, 65, 700, 1 << 20])
+def test_sniffed_files_reach_sinks_whole_however_the_chunks_fall(chunk: int) -> None:
+    """A head that lies in the chunk at hand is peeked, one across chunks is read: either
+    way each sink gets the same bytes (the scanner's whole files, the streamer's rest)."""
+    oracle = [Sniffer("/"), Streamer("/s"), Plain("/k")]
+    _through_fanout_protocol(FanOut(*oracle), FILES)
+    fed = [Sniffer("/"), Streamer("/s"), Plain("/k")]
+    read_tar(iter([FILES[i:i + chunk] for i in range(0, len(FILES), chunk)]), index=3,
+             what="layer 3", wanted=GlobSet(["/k/*"]), sink=FanOut(*fed))
+    assert [_seen(s) for s in fed] == [_seen(s) for s in oracle]

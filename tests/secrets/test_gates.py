@@ -190,3 +190,30 @@ def test_a_text_file_of_any_size_is_scanned_whole(size: int) -> None:
     assert [(fh.hit.rule.id, fh.hit.line) for fh in scanner._hits] == [
         ("github-pat", filler.count(b"\n") + 1)]
     assert (scanner._files, scanner._bytes, scanner._binary) == (1, len(data), 0)
+
+
+def test_the_rules_to_run_are_worked_out_once_per_set_of_keywords_found(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """File after file the prefilter finds the same few keyword sets: the rules to run for
+    each set are worked out once per scanner (and not at all for a file with no keyword),
+    with the same findings as when worked out every time."""
+    texts = [b"password = hunter2 is not a secret rule's match\n", b"just text\n",
+             f"aws_secret_access_key = {fakes.aws_secret(3)}\n".encode(),
+             b"password: also here\n", f"key {fakes.aws_secret(3)} secret\n".encode()] * 20
+    expected = [[(h.rule.id, h.line) for h in Scanner().scan_bytes(t, "/x", gated=True)]
+                for t in texts]
+    scanner = Scanner()
+    worked: list[frozenset[int]] = []
+    real = Scanner._candidates
+
+    def candidates(self: Scanner, present: set[int], *, gated: bool = False) -> list[int]:
+        worked.append(frozenset(present))
+        return real(self, present, gated=gated)
+
+    monkeypatch.setattr(Scanner, "_candidates", candidates)
+    got = [[(h.rule.id, h.line) for h in scanner.scan_bytes(t, "/x", gated=True)]
+           for t in texts]
+    assert got == expected
+    assert any(expected)  # some rule did match
+    assert len(worked) == len(set(worked))  # each set of keywords once
+    assert frozenset() not in worked  # "just text": no keyword, no rules worked out

@@ -445,6 +445,9 @@ class PythonInstalledCataloger:
         return out
 
 
+RECORD = ".dist-info/RECORD"
+
+
 class RecordDigests:
     """A ``filetree.ContentSink`` hashing the files of Python package directories as the
     layers stream, so every RECORD row can be checked by hash without keeping the bytes.
@@ -476,8 +479,23 @@ class RecordDigests:
         with self._lock:
             self.digests[layer, path] = digest
             self.sizes[layer, path] = len(data)
-            if path.endswith(".dist-info/RECORD"):
+            if path.endswith(RECORD):
                 self.records[layer, path] = data
+
+    # A ``filetree.HashingSink``: a layer reader hashes the files only this sink wants where
+    # they lie (31k files, 388 MB in the big bench image's largest layer) and hands them
+    # over at once, instead of a copy of each and a call, a lock and two writes per file.
+    def hashes(self, path: str) -> bool:
+        """Whether the digest is all this sink needs of the file (a RECORD's bytes are kept)."""
+        return not path.endswith(RECORD)
+
+    def take_digests(self, layer: int, found: list[tuple[str, int, bytes]]) -> None:
+        """The (path, size, sha256 digest) of files of ``layer``, in the layer's order."""
+        digests = {(layer, path): _b64(digest) for path, _, digest in found}
+        sizes = {(layer, path): size for path, size, _ in found}
+        with self._lock:
+            self.digests.update(digests)
+            self.sizes.update(sizes)
 
 
 # A RECORD row as its layer judged it (``LayerRecord.verdicts``): not judged there (the file

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from hashlib import sha256
 from typing import Protocol, TypeGuard
 
 
@@ -51,12 +52,33 @@ class MatchingSink(ContentSink, Protocol):
     def wants_matched(self, path: str, size: int, matched: bool) -> bool: ...
 
 
+class HashingSink(ContentSink, Protocol):
+    """A ``ContentSink`` that needs of most files only their sha256 (the RECORD digests):
+    a file it alone wants (or the others refused its head), whose bytes the tree does not
+    keep and for which ``hashes(path)`` is true, the reader hashes where its bytes lie in
+    the decompressed chunks (no copy, no call per file) and hands over with the others of
+    its layer at the layer's end
+    (``take_digests``: (path, size, sha256 digest) in the layer's order). Every other file
+    it wants comes through ``take`` as before, and always after the digests of the files
+    before it (so a path met twice ends as its last copy). Optional: the reader checks for
+    ``take_digests``."""
+
+    def hashes(self, path: str) -> bool: ...
+
+    def take_digests(self, layer: int, found: list[tuple[str, int, bytes]]) -> None: ...
+
+
 def sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
     return sink is not None and callable(getattr(sink, "wants_head", None))
 
 
 def streams(sink: ContentSink | None) -> TypeGuard[StreamingSink]:
     return sniffs(sink) and callable(getattr(sink, "take_stream", None))
+
+
+def hashing(sink: ContentSink | None) -> TypeGuard[HashingSink]:
+    return (sink is not None and callable(getattr(sink, "hashes", None))
+            and callable(getattr(sink, "take_digests", None)))
 
 
 def wants_of(sink: ContentSink) -> Callable[[str, int, bool], bool]:
@@ -73,9 +95,11 @@ def never(_path: str, _size: int, _matched: bool) -> bool:
 
 
 class Part:
-    """One sink as a layer reader feeds it, its questions looked up once (``parts_of``)."""
+    """One sink as a layer reader feeds it, its questions looked up once (``parts_of``).
+    A ``HashingSink``'s digests gathered in the layer so far wait in ``hashed``."""
 
-    __slots__ = ("head_size", "take", "take_stream", "wants", "wants_head")
+    __slots__ = ("_sink", "hashed", "hashes", "head_size", "take", "take_stream", "wants",
+                 "wants_head")
 
     def __init__(self, sink: ContentSink) -> None:
         self.wants = wants_of(sink)
@@ -84,6 +108,16 @@ class Part:
         self.head_size = sink.head_size if sniffs(sink) else -1
         self.wants_head = sink.wants_head if sniffs(sink) else _any_head
         self.take_stream = sink.take_stream if streams(sink) else None
+        self.hashes = sink.hashes if hashing(sink) else None
+        self.hashed: list[tuple[str, int, bytes]] = []
+        self._sink = sink
+
+    def flush(self, layer: int) -> None:
+        """Hand the digests gathered so far to the sink (before any ``take``, and at the
+        layer's end)."""
+        if self.hashed:
+            found, self.hashed = self.hashed, []
+            self._sink.take_digests(layer, found)  # type: ignore[attr-defined]
 
 
 def _any_head(_path: str, _head: bytes) -> bool:
@@ -98,28 +132,53 @@ def parts_of(sink: ContentSink | None) -> tuple[Part, ...]:
     return tuple(map(Part, sink.sinks)) if isinstance(sink, FanOut) else (Part(sink),)
 
 
+class MemberData(Protocol):
+    """The current file's bytes in the layer a reader is on (``tarstream.TarReader``)."""
+
+    def read(self, limit: int) -> bytes: ...
+
+    def peek(self, limit: int) -> bytes | None: ...
+
+    def update(self, consume: Callable[[memoryview], object], limit: int) -> int: ...
+
+
 def feed(chosen: list[Part], layer: int, path: str, size: int,  # noqa: PLR0917 (per file)
-         content: bytes | None,
-         read: Callable[[int], bytes]) -> None:
+         content: bytes | None, data: MemberData) -> None:
     """Give one file of ``size`` bytes to the sinks that wanted it (``chosen``): its
-    ``content`` when kept, else read from the layer by ``read``. A sniffing sink is asked
-    about the file's head first; a streaming one that alone wants the rest reads it itself.
-    The same calls ``FanOut`` makes, so a sink sees the same alone, fanned out or here."""
+    ``content`` when kept, else read from the layer (``data``). A sniffing sink is asked
+    about the file's head first (looked at where it lies when it can be: the file is then
+    read whole once, not as a head and the rest joined to it); a streaming one that alone
+    wants the rest reads it itself, and a hashing one that alone wants it (the others said
+    no to its head) hashes it where it lies. The same calls ``FanOut`` makes, so a sink
+    sees the same alone, fanned out or here."""
+    for p in chosen:
+        if p.hashed:  # a HashingSink's earlier digests first: the calls stay in order
+            p.flush(layer)
     sniffers = [p.head_size for p in chosen if p.head_size >= 0]
     if not sniffers:  # no head to sniff: the file once, to each
-        data = content if content is not None else read(size)
+        whole = content if content is not None else data.read(size)
         for p in chosen:
-            p.take(layer, path, data)
+            p.take(layer, path, whole)
         return
-    head = content if content is not None else read(max(sniffers))
+    peeked = None if content is not None else data.peek(max(sniffers))
+    head = content if content is not None else peeked if peeked is not None \
+        else data.read(max(sniffers))
     chosen = [p for p in chosen if p.wants_head(path, head[:p.head_size])]
     if not chosen:
         return
     if len(head) < size:
-        if len(chosen) == 1 and chosen[0].take_stream is not None:
-            chosen[0].take_stream(layer, path, size, head, read)
+        only = chosen[0] if len(chosen) == 1 else None
+        if only is not None and only.hashes is not None and only.hashes(path):
+            h = sha256(head if peeked is None else b"")
+            data.update(h.update, size - (len(head) if peeked is None else 0))
+            only.hashed.append((path, size, h.digest()))
             return
-        head += read(size - len(head))
+        if only is not None and only.take_stream is not None:
+            if peeked is not None:
+                data.read(len(head))  # the stream goes on after the head
+            only.take_stream(layer, path, size, head, data.read)
+            return
+        head = data.read(size) if peeked is not None else head + data.read(size - len(head))
     for p in chosen:
         p.take(layer, path, head)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from hashlib import sha256
 
 from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
@@ -61,7 +62,7 @@ def read_tar(
     match = wanted.match if wanted is not None else None
     parts = parts_of(sink)
     reader = TarReader(chunks, what=what)
-    read = reader.read
+    read, update = reader.read, reader.update
     count = 0
     for m in reader:
         count += 1
@@ -89,7 +90,14 @@ def read_tar(
             if parts:
                 chosen = [p for p in parts if p.wants(path, size, matched)]
                 if chosen:
-                    feed(chosen, index, path, size, content, read)
+                    only = chosen[0]
+                    if content is None and len(chosen) == 1 and only.hashes is not None \
+                            and only.hashes(path):  # hashed in place, handed over later
+                        h = sha256()
+                        update(h.update, size)
+                        only.hashed.append((path, size, h.digest()))
+                    else:
+                        feed(chosen, index, path, size, content, reader)
             add(path, code, size, m.mode, m.uid, m.gid, "", content)
         elif kind == DIRECTORY:
             add(path, DIR, 0, m.mode, m.uid, m.gid)
@@ -106,6 +114,8 @@ def read_tar(
                 add(path, HARDLINK, 0, m.mode, m.uid, m.gid, target)
         else:
             add(path, OTHER, 0, m.mode, m.uid, m.gid)
+    for p in parts:
+        p.flush(index)
     return out
 
 

@@ -120,6 +120,9 @@ class Scanner:
             else:
                 self._gate.append(None)
         self._prefilter = Prefilter(keywords, engine, gates)
+        # (keyword ids present, gated) -> the rules to run: a dict set and read whole, so
+        # threads sharing it need no lock.
+        self._memo: dict[tuple[frozenset[int], bool], list[int]] = {}
         self.engine = self._prefilter.engine
         cfg = self.config
         self._allow_path = re.compile("|".join(f"(?:{p})" for p in cfg.allow_paths)) \
@@ -152,6 +155,10 @@ class Scanner:
             return False
         return True
 
+    def wants_matched(self, path: str, size: int, _matched: bool) -> bool:
+        """``wants``, as a layer reader asks it of every file (no wrapper in between)."""
+        return self.wants(path, size)
+
     head_size = SNIFF  # a SniffingSink: a binary file's rest is not even gathered
 
     def wants_head(self, path: str, head: bytes) -> bool:
@@ -182,7 +189,12 @@ class Scanner:
         ``gated``: the rules' gates are looked for too (a file's scan: the gated prefilter
         is compiled once, ~50 ms, at the first), the same matches found."""
         present = self._prefilter.hits(data, gated=gated)
-        candidates = self._candidates(present, gated=gated)
+        if not present and not self._always:  # most files: no keyword at all
+            return []
+        key = (frozenset(present), gated)
+        candidates = self._memo.get(key)
+        if candidates is None:  # the same few keyword sets recur file after file
+            candidates = self._memo[key] = self._candidates(present, gated=gated)
         if not candidates:
             return []
         found: list[tuple[int, int, int, Hit]] = []  # (rule index, start, end, hit)
