@@ -51,6 +51,16 @@ class MatchingSink(ContentSink, Protocol):
     def wants_matched(self, path: str, size: int, matched: bool) -> bool: ...
 
 
+class LinkingSink(ContentSink, Protocol):
+    """A ``ContentSink`` told of each hard link a layer holds as it streams by: its path,
+    its target's, whether the tree's globs match the path (``matched``) and whether the
+    tree kept the target's bytes (``kept``): the binary sink reports one to an executable
+    it read. Optional: the reader checks for ``take_link``."""
+
+    def take_link(self, layer: int, path: str, target: str, matched: bool,
+                  kept: bool) -> None: ...
+
+
 def sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
     return sink is not None and callable(getattr(sink, "wants_head", None))
 
@@ -75,7 +85,7 @@ def never(_path: str, _size: int, _matched: bool) -> bool:
 class Part:
     """One sink as a layer reader feeds it, its questions looked up once (``parts_of``)."""
 
-    __slots__ = ("head_size", "take", "take_stream", "wants", "wants_head")
+    __slots__ = ("head_size", "take", "take_link", "take_stream", "wants", "wants_head")
 
     def __init__(self, sink: ContentSink) -> None:
         self.wants = wants_of(sink)
@@ -84,6 +94,9 @@ class Part:
         self.head_size = sink.head_size if sniffs(sink) else -1
         self.wants_head = sink.wants_head if sniffs(sink) else _any_head
         self.take_stream = sink.take_stream if streams(sink) else None
+        take_link = getattr(sink, "take_link", None)
+        self.take_link: Callable[[int, str, str, bool, bool], None] | None = (
+            take_link if callable(take_link) else None)
 
 
 def _any_head(_path: str, _head: bytes) -> bool:
@@ -174,6 +187,13 @@ class FanOut:
         data = head + read(size - len(head))
         for s in sinks:
             s.take(layer, path, data)
+
+    def take_link(self, layer: int, path: str, target: str, matched: bool,
+                  kept: bool) -> None:
+        for s in self.sinks:
+            take_link = getattr(s, "take_link", None)
+            if callable(take_link):
+                take_link(layer, path, target, matched, kept)
 
     def _pending(self, path: str, size: int) -> list[ContentSink]:
         if getattr(self._current, "path", None) != path:  # called without wants(): ask now
