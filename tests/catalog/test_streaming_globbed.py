@@ -14,7 +14,7 @@ import pytest
 from hullcheck import catalog, filetree, pipeline
 from hullcheck.catalog.streaming import BinarySink
 from hullcheck.image import open_image
-from hullcheck.image.writer import Entry, file, hardlink, whiteout
+from hullcheck.image.writer import Entry, file, hardlink, symlink, whiteout
 from hullcheck.model import Inventory, PackageType, Visibility
 from hullcheck.secrets.scanner import Scanner
 from tests.catalog.test_rust import auditable_elf  # noqa: F401 (a fixture)
@@ -113,3 +113,15 @@ def test_the_sink_reads_a_file_the_tree_would_have_kept_whole(
         assert {(f.globbed, f.error) for f in found} == {
             (True, f"file of {len(go_app)} bytes is over the size limit")}
         assert sink.counts.skipped == {"too-large": 1}
+
+
+def test_an_executable_a_symlinked_parent_moved_is_reported_where_it_landed(
+        go_app: bytes, make_image: Callable[..., str]) -> None:  # noqa: F811
+    """x -> /usr/local/bin, then x/tool: the file is /usr/local/bin/tool (once; it was
+    reported at both paths when the tree read it again for the globs)."""
+    ref = make_image({"x": symlink("x", "/usr/local/bin")},
+                     {"/x/tool": exe("/x/tool", go_app), "/x/svc": exe("/x/svc", go_app)})
+    inv = _both(ref)[1]
+    paths = {(p.locations[0].path, p.locations[0].layer) for p in inv.packages}
+    assert paths == {("/usr/local/bin/tool", 1), ("/usr/local/bin/svc", 1)}
+    assert all(p.files == (p.locations[0].path,) for p in inv.packages)

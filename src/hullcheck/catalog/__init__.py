@@ -101,11 +101,12 @@ def run(
         if entry is None:
             continue
         layer = entry.layer if has_layers else None
+        # Where the file landed (a symlinked parent may have moved it), not its tar path.
         if sf.error:
-            unknowns.append(Unknown(location=Location(path=sf.path, layer=layer),
+            unknowns.append(Unknown(location=Location(path=entry.path, layer=layer),
                                     cataloger=sf.cataloger, reason=sf.error))
         for pkg in sf.packages:
-            add(pkg, sf.path, layer, tree.is_visible(entry))
+            add(at_path(pkg, sf.path, entry.path), entry.path, layer, tree.is_visible(entry))
 
     for cat in catalogers:
         if cat.name in streamed.catalogers:
