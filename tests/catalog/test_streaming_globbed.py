@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from hullcheck import catalog, filetree, pipeline
-from hullcheck.catalog.streaming import BinarySink
+from hullcheck.catalog.registry import BINARY_CATALOGERS
+from hullcheck.catalog.streaming import MAX_BINARY, MAX_SPOOLED, SPOOL_BUDGET, BinarySink, BinarySpec
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, file, hardlink, symlink, whiteout
 from hullcheck.model import Inventory, PackageType, Visibility
@@ -125,3 +126,14 @@ def test_an_executable_a_symlinked_parent_moved_is_reported_where_it_landed(
     paths = {(p.locations[0].path, p.locations[0].layer) for p in inv.packages}
     assert paths == {("/usr/local/bin/tool", 1), ("/usr/local/bin/svc", 1)}
     assert all(p.files == (p.locations[0].path,) for p in inv.packages)
+
+
+def test_layers_cached_before_are_read_again() -> None:
+    """Indexes cached when the tree kept the executables, and the sink's findings cached
+    when it left them to the catalogers, are not taken: both keys changed."""
+    names = ",".join(c.name for c in BINARY_CATALOGERS)
+    before = (f"kept {filetree.DEFAULT_MAX_FILE} read {MAX_BINARY} spooled {MAX_SPOOLED} "
+              f"budget {SPOOL_BUDGET} catalogers {names}")
+    assert BinarySpec().fingerprint() != before
+    kept = filetree.Analysis(globs=catalog.globs_for())
+    assert filetree.Analysis(globs=catalog.globs_for(streamed=True)).fingerprint() != kept.fingerprint()
