@@ -11,7 +11,8 @@ Each line printed is one JSON object; medians of N runs (default 3) of fresh pro
   digest (which we must do and Trivy does not), a cold ``sbom`` and Trivy. Targets:
   <= 1.5x the floor, <= 0.6x Trivy, peak <= 300 MB (the peak is the largest sum of the
   proportional resident memory (PSS) of hullcheck and its worker processes, sampled every
-  10 ms; the largest single process's RSS beside it). Each floor's CPU seconds are printed
+  10 ms in one more run kept for that: the sampling slows what it samples, so the timed
+  runs are not sampled; the largest single process's RSS beside it). Each floor's CPU seconds are printed
   too (``floor_cpu_s``) and hullcheck's CPU ratio to it: on a loaded machine the wall
   ratio follows how many runnable threads each side has (the floor has one per core).
 * ``warm``: the big image plus one small layer, with a cache holding the big image's layers,
@@ -163,24 +164,32 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None, out: Path | None = None) -> Run:
-    """Wall time, CPU time, and peak memory of one child process and its workers."""
+def timed(cmd: list[str], env: dict[str, str] | None = None, out: Path | None = None, *,
+          sample: bool = False) -> Run:
+    """Wall time, CPU time, and peak memory of one child process and its workers.
+
+    With ``sample``, the PSS of the process tree is polled every 10 ms for ``peak_sum``. The
+    poll is not free: reading smaps_rollup walks the target's page tables under its mmap
+    lock, and the poller competes for the same two cores (~0.4 s of the big image's ~3.6 s).
+    So times come from runs without it, and the peak from one sampled run of its own."""
     start = time.perf_counter()
     sink = open(out, "wb") if out is not None else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
     peak = [0]
     done = threading.Event()
 
-    def sample() -> None:
+    def poll() -> None:
         while not done.wait(0.01):
             peak[0] = max(peak[0], _tree_rss(proc.pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=poll, daemon=True)
+    if sample:
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     if out is not None:
         sink.close()  # type: ignore[union-attr]
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -191,21 +200,25 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, out: Path | None = 
                usage.ru_maxrss * 1024)
 
 
-def median_runs(runs: list[Run]) -> dict[str, float]:
+def median_runs(runs: list[Run], memory: Run | None = None) -> dict[str, float]:
+    """Median wall and CPU of ``runs``; the peaks of ``memory``, a sampled run (else the
+    largest single process of ``runs``, from wait4, for both)."""
+    peaks = [memory] if memory is not None else runs
     return {"s": round(statistics.median(r.wall for r in runs), 3),
             "cpu_s": round(statistics.median(r.cpu for r in runs), 3),
-            "peak_mb": round(max(r.peak_sum for r in runs) / 1e6, 1),
-            "peak_one_process_mb": round(max(r.peak_one for r in runs) / 1e6, 1)}
+            "peak_mb": round(max(r.peak_sum for r in peaks) / 1e6, 1),
+            "peak_one_process_mb": round(max(r.peak_one for r in peaks) / 1e6, 1)}
 
 
 def ours(layout: Path, *args: str, cache: Path | None = None, fmt: str = "cyclonedx-json",
-         command: str = "sbom", out: Path | None = None) -> Run:
-    """One run of hullcheck with an empty layer cache (or ``cache``, used as it is)."""
+         command: str = "sbom", out: Path | None = None, sample: bool = False) -> Run:
+    """One run of hullcheck with an empty layer cache (or ``cache``, used as it is);
+    ``sample``: poll its memory (a run for the peak, not for the time)."""
     with tempfile.TemporaryDirectory() as fresh:
         where = str(cache) if cache is not None else fresh
         fmt_args = ["-o", fmt] if fmt else []
         return timed([*HULLCHECK, command, f"oci:{layout}", *fmt_args, "--quiet",
-                      "--cache-dir", where, *args], out=out)
+                      "--cache-dir", where, *args], out=out, sample=sample)
 
 
 _OS_PURLS = ("pkg:deb/", "pkg:apk/", "pkg:rpm/")
@@ -269,7 +282,7 @@ def bench_image(layout: Path, runs: int, tv: Path | None, *, verify_floor: bool)
         result["floor_verified_s"] = round(verified, 3)
         result["floor_verified_cpu_s"] = round(verified_cpu, 3)
     cold = [ours(layout) for _ in range(runs)]
-    m = median_runs(cold)
+    m = median_runs(cold, ours(layout, sample=True))
     result.update({"hullcheck_s": m["s"], "hullcheck_cpu_s": m["cpu_s"],
                    "ratio_to_floor": round(m["s"] / floor_t, 2),
                    "cpu_ratio_to_floor": round(m["cpu_s"] / floor_cpu, 2),
@@ -302,13 +315,16 @@ def bench_warm(runs: int) -> dict[str, Any]:
         primed = Path(work) / "primed"
         ours(big, cache=primed)  # the big image's layers cached
         cold, warm = [], []
-        for i in range(runs):
-            cold.append(ours(plus))
+        for i in range(runs + 1):  # the last warm run samples the memory
             copy = Path(work) / f"run{i}"
             shutil.copytree(primed, copy)
-            warm.append(ours(plus, cache=copy))
+            if i < runs:
+                cold.append(ours(plus))
+                warm.append(ours(plus, cache=copy))
+            else:
+                memory = ours(plus, cache=copy, sample=True)
         same = _same_results(plus, primed, Path(work))
-    c, w = median_runs(cold), median_runs(warm)
+    c, w = median_runs(cold), median_runs(warm, memory)
     # CPU beside wall: under load the cold run's processes each get a share, the warm run one.
     out.update({"cold_s": c["s"], "warm_s": w["s"], "cold_cpu_s": c["cpu_s"],
                 "warm_cpu_s": w["cpu_s"], "ratio_warm_to_cold": round(w["s"] / c["s"], 2),
@@ -336,7 +352,8 @@ def _same_results(layout: Path, primed: Path, work: Path) -> bool:
 def bench_secrets(runs: int) -> dict[str, Any]:
     big = layout_dir(big_archive())
     floor_t, floor_cpu = floor_runs(big, runs)
-    m = median_runs([ours(big, fmt="json", command="secrets") for _ in range(runs)])
+    m = median_runs([ours(big, fmt="json", command="secrets") for _ in range(runs)],
+                    ours(big, fmt="json", command="secrets", sample=True))
     return {"image": big.name, "command": "secrets", "floor_s": round(floor_t, 3),
             "floor_cpu_s": round(floor_cpu, 3), "hullcheck_s": m["s"],
             "hullcheck_cpu_s": m["cpu_s"], "ratio_to_floor": round(m["s"] / floor_t, 2),
@@ -354,7 +371,8 @@ def bench_node(runs: int, tv: Path | None) -> list[dict[str, Any]]:
             peer[fmt], peer_cpu[fmt] = m["s"], m["cpu_s"]
     out = []
     for fmt in FORMATS:
-        m = median_runs([ours(layout, fmt=fmt) for _ in range(runs)])
+        m = median_runs([ours(layout, fmt=fmt) for _ in range(runs)],
+                        ours(layout, fmt=fmt, sample=True))
         row: dict[str, Any] = {"image": layout.name, "format": fmt, "hullcheck_s": m["s"],
                                "hullcheck_cpu_s": m["cpu_s"], "peak_mb": m["peak_mb"],
                                "peak_one_process_mb": m["peak_one_process_mb"]}

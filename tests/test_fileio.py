@@ -84,3 +84,41 @@ def test_cli_file_output_is_0644_and_keys_0600(tmp_path: Path, umask: None,
     assert main(["key", "generate", "--output-prefix", str(tmp_path / "k")]) == 0
     assert _mode(tmp_path / "k.key") == 0o600
     assert _mode(tmp_path / "k.pub") == 0o644
+
+
+def test_cli_output_to_a_fifo_is_written_not_replaced(tmp_path: Path) -> None:
+    """``--file`` naming a FIFO (or /dev/null, /dev/stdout) writes into it: a rename over it
+    would replace the node with a regular file (as root, /dev/null for the whole machine)."""
+    import stat
+
+    ref = write(build({"etc/os-release": "ID=alpine\nVERSION_ID=3.19.0\n"}), tmp_path)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    # The read end opened first (without blocking), so the command's open never waits; the
+    # document fits in the pipe's buffer and is read once the command is done.
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert main(["sbom", ref, "-o", "json", "-q", "--file", str(fifo)]) == 0
+        got = b""
+        while chunk := os.read(rfd, 1 << 16):
+            got += chunk
+    finally:
+        os.close(rfd)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert b'"packages"' in got
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.fifo")]
+
+
+@pytest.mark.parametrize("name", ["/dev/null", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/2"])
+def test_device_and_proc_names_are_written_in_place(name: str) -> None:
+    from hullcheck.fileio import written_in_place
+
+    assert written_in_place(Path(name))
+
+
+def test_regular_files_and_new_names_are_renamed_over(tmp_path: Path) -> None:
+    from hullcheck.fileio import written_in_place
+
+    (tmp_path / "old.json").write_bytes(b"{}")
+    assert not written_in_place(tmp_path / "old.json")
+    assert not written_in_place(tmp_path / "new.json")

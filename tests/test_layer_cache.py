@@ -20,6 +20,10 @@ from tests.fixtures.images import build, write
 from tests.fixtures.rootfs import layer
 from tests.secrets import fakes
 
+# What a cold sbom keeps of each layer: its entries and the findings of its sinks (binaries,
+# RECORD digests, copyright texts).
+SECTIONS = 4
+
 OS = {"etc/os-release": "ID=debian\nVERSION_ID=12\n"}
 AWS = {"root/.aws/credentials": f"[default]\naws_access_key_id = {fakes.aws_key_id()}\n"
                                 f"aws_secret_access_key = {fakes.aws_secret()}\n"}
@@ -53,9 +57,9 @@ def test_an_image_of_cached_layers_and_one_new_reads_only_the_new(
     assert warm.packages == cold.packages and warm.layers == cold.layers
     assert warm.unknowns == cold.unknowns and warm.files_total == cold.files_total
     assert {p.name for p in cold_base.packages} <= {p.name for p in warm.packages}
-    # three layers: entries, binaries, record digests; and the licences of the six copyright
-    # files (each read as DEP-5; the two free-form ones' detections too)
-    assert cache.hits == 3 * 3 + 6 + 2
+    # three layers: entries, binaries, record digests, copyright texts; and the licences of
+    # the six copyright files (each read as DEP-5; the two free-form ones' detections too)
+    assert cache.hits == 3 * SECTIONS + 6 + 2
 
 
 def test_the_same_layer_elsewhere_in_another_image_keeps_its_own_index(
@@ -86,7 +90,7 @@ def test_a_damaged_entry_is_read_again_not_trusted(tmp_path: Path, opened: list[
     cache = LayerCache(tmp_path / "cache")
     cold = _sbom(ref, cache)
     entries = _entries(cache)
-    assert len(entries) == 9 + 6 + 2  # 3 layers' entries and sinks; 6 copyright files' licences
+    assert len(entries) == 3 * SECTIONS + 6 + 2  # 3 layers; 6 copyright files' licences
     for victim in entries:
         data = victim.read_bytes()
         if damage == "truncate":
@@ -130,8 +134,8 @@ def test_a_new_version_does_not_use_the_old_entries(tmp_path: Path, opened: list
     monkeypatch.setattr(ft, "__version__", "99.0")
     _sbom(ref, cache)
     assert len(opened) == 1
-    assert dict(cache.status().versions) == {"0.1.0": 3, "99.0": 0} or \
-        len(_entries(cache)) == 6
+    assert dict(cache.status().versions) == {"0.1.0": SECTIONS, "99.0": 0} or \
+        len(_entries(cache)) == 2 * SECTIONS
 
 
 def test_secrets_after_sbom_reads_the_layers_for_the_scanner_only_once(
@@ -163,9 +167,9 @@ def test_no_cache_keeps_nothing_and_the_cache_command(tmp_path: Path,
     capsys.readouterr()
     assert main(["cache", "status", "--cache-dir", str(d), "-o", "json"]) == 0
     status = json.loads(capsys.readouterr()[0])
-    assert status["entries"] == 3 and status["versions"] == {"0.1.0": 3}
+    assert status["entries"] == SECTIONS and status["versions"] == {"0.1.0": SECTIONS}
     assert main(["cache", "clean", "--cache-dir", str(d)]) == 0
-    assert "removed 3 entries" in capsys.readouterr()[0]
+    assert f"removed {SECTIONS} entries" in capsys.readouterr()[0]
     assert list(d.glob("*.layer")) == []
     assert main(["sbom", ref, "--no-cache", "--cache-dir", str(d)]) == 2
     assert "choose one" in capsys.readouterr()[1]
@@ -176,7 +180,7 @@ def test_the_default_cache_is_the_environments(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(tmp_path / "env-cache"))
     ref = write(build(OS), tmp_path / "img")
     assert main(["sbom", ref, "-o", "json"]) == 0
-    assert len(list((tmp_path / "env-cache").glob("*.layer"))) == 3
+    assert len(list((tmp_path / "env-cache").glob("*.layer"))) == SECTIONS
     assert os.stat(tmp_path / "env-cache").st_mode & 0o077 == 0  # private: it holds file bytes
 
 
@@ -221,7 +225,7 @@ def test_no_cache_on_the_command_line_wins_over_the_environments_directory(
     assert not env.exists()
     monkeypatch.setenv("HULLCHECK_NO_CACHE", "true")
     assert main(["sbom", ref, "-o", "json", "--cache-dir", str(tmp_path / "cli")]) == 0
-    assert len(list((tmp_path / "cli").glob("*.layer"))) == 3  # the command line's wins
+    assert len(list((tmp_path / "cli").glob("*.layer"))) == SECTIONS  # the command line's wins
     capsys.readouterr()
     assert main(["sbom", ref, "-o", "json"]) == 2  # both from the environment
     assert "choose one" in capsys.readouterr()[1]

@@ -35,6 +35,29 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def write_output(path: Path, data: bytes) -> None:
+    """A command's output written to ``path``: through ``atomic_write``, unless ``path`` is a
+    FIFO, a device or a name under /dev or /proc (``/dev/null``, ``/dev/stdout``), written
+    to as it is: a rename there would replace the node itself (as root, ``--file /dev/null``
+    made /dev/null a regular file for the whole machine)."""
+    if written_in_place(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    atomic_write(path, data)
+
+
+def written_in_place(path: Path) -> bool:
+    """Whether ``write_output`` writes ``path`` as it is rather than renaming over it."""
+    if str(path.absolute()).startswith(("/dev/", "/proc/")):
+        return True  # /dev/stdout -> /proc/self/fd/1 may lead to a regular file
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
 def _kept_mode(path: Path) -> int | None:
     """The permission bits of the regular file at ``path`` (never set-id bits), if any."""
     try:

@@ -4,10 +4,12 @@ answers as classifying here, and any failure of the helper means classifying her
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ import pytest
 
 from hullcheck import deadline
 from hullcheck.catalog import license as lic
-from hullcheck.catalog.dpkg import CopyrightsAhead
+from hullcheck.catalog.dpkg import COPYRIGHT_TEXTS, CopyrightsAhead, CopyrightTexts, texts_of
 from hullcheck.errors import DeadlineExceeded
+from hullcheck.filetree import analysis
 from hullcheck.pipeline import SbomRequest, read_image
 from tests.fixtures.images import build, write
 from tests.fixtures.rootfs import layer
@@ -244,3 +247,171 @@ def test_the_helper_starts_without_site_packages_and_still_classifies() -> None:
     found = ahead.answer(text)
     ahead.close()
     assert found and lic._detection(text, found) == lic.classify(text)
+
+
+# -- layers read in worker processes -----------------------------------------------------
+def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every layer read in a worker process, two of them, however small the image."""
+    monkeypatch.setattr(analysis, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setenv(analysis.ENV_WORKERS, "2")
+
+
+def test_texts_of_a_layer_read_in_a_worker_go_to_the_helper_as_it_ends(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """In worker mode this process sees no file stream by: the worker collects the layer's
+    free-form texts (``CopyrightTexts``) and they go to the helper as that worker ends, so
+    none is classified here, with the same answers."""
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    expected = _classified_here(ref, monkeypatch)
+    here.clear()
+    _in_workers(monkeypatch)
+    told: list[int] = []
+    real = CopyrightsAhead.layer_read
+
+    def layer_read(self: CopyrightsAhead, layer: int, results: Any) -> None:
+        told.append(layer)
+        real(self, layer, results)
+
+    monkeypatch.setattr(CopyrightsAhead, "layer_read", layer_read)
+    found, ahead = _licences(ref)
+    assert here == []  # every free-form text was answered by the helper
+    assert sorted(told) == [0, 1, 2]  # each worker's findings, once
+    assert ahead is not None and ahead._proc is not None and len(ahead._given) >= 2
+    assert found == expected
+
+
+def test_a_layers_texts_section_holds_its_free_form_texts_once() -> None:
+    spec = CopyrightTexts()
+    sink = spec.new()
+    free = (DOC / "base-files" / "copyright").read_bytes()
+    dep5 = (DOC / "bash" / "copyright").read_bytes()
+    for path, data in (("/usr/share/doc/base-files/copyright", free),
+                       ("/usr/share/doc/bash/copyright", dep5),
+                       ("/usr/share/doc/base-files2/copyright", free)):
+        assert sink.wants_matched(path, len(data), True)
+        sink.take(0, path, data)
+    assert not sink.wants_matched("/usr/share/doc/x/copyright", 10, False)
+    assert not sink.wants("/usr/share/doc/x/y/copyright", 10)
+    texts = texts_of(spec.result(sink))
+    assert texts == [free.decode()[:lic.MAX_DETECT]]  # once; the DEP-5 one left out
+    ahead = lic.Ahead()
+    given: list[str] = []
+    ahead.give = given.append  # type: ignore[method-assign,assignment]
+    CopyrightsAhead(ahead).layer_read(0, {COPYRIGHT_TEXTS: spec.result(sink), "other": b"x"})
+    assert given == texts
+    CopyrightsAhead(ahead).layer_read(1, {})  # a layer with no such section: nothing
+    assert given == texts
+
+
+@pytest.mark.parametrize("section", [b"", b"{", b'{"a": 1}', b'["ok", 3, null]', b"\xff"])
+def test_a_texts_section_that_is_not_a_list_of_texts_gives_no_text(section: bytes) -> None:
+    assert texts_of(section) == (["ok"] if section.startswith(b'["ok"') else [])
+
+
+def test_the_tail_is_prepared_once_the_first_worker_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent waits for its workers: as the first one ends, a thread builds the SPDX
+    table and imports the encoders the catalogers and encoders will need. A read in this
+    process (busy reading) prepares nothing ahead."""
+    from hullcheck.pipeline import images
+
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    calls: list[str] = []
+    done = threading.Event()
+
+    def prepare() -> None:
+        calls.append(threading.current_thread().name)
+        done.set()
+
+    monkeypatch.setattr(images, "prepare_tail", prepare)
+    read_image(SbomRequest(image=ref)).inventory("squashed")
+    assert calls == []  # read in this process
+    _in_workers(monkeypatch)
+    read_image(SbomRequest(image=ref)).inventory("squashed")
+    assert done.wait(10) and calls == ["prepare-tail"]  # once, in its own thread
+
+
+def test_preparing_builds_the_licence_table_and_imports_the_encoders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck import licenses
+    from hullcheck.pipeline import images
+
+    lic.spdx.cache_clear()
+    licenses.licensing.cache_clear()
+    licenses.spdx_ids.cache_clear()
+    imported: list[str] = []
+    monkeypatch.setattr(importlib, "import_module", imported.append)
+    images.prepare_tail()
+    assert licenses.licensing.cache_info().currsize == 1
+    assert licenses.spdx_ids.cache_info().currsize == 1
+    assert imported == ["hullcheck.sbom.cyclonedx", "hullcheck.sbom.spdx"]
+
+
+def test_an_upper_layer_replacing_a_copyright_text_gives_its_licences_in_workers(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer's worker brings its own texts: the helper is given both versions of
+    base-files' copyright, and the package gets the licences of the one a container sees."""
+    mit = (
+        "Copyright (c) 2024 Example\n\nPermission is hereby granted, free of charge, to any "
+        "person obtaining a copy of this software and associated documentation files (the "
+        "\"Software\"), to deal in the Software without restriction, including without "
+        "limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, "
+        "and/or sell copies of the Software, and to permit persons to whom the Software is "
+        "furnished to do so, subject to the following conditions:\n\nThe above copyright "
+        "notice and this permission notice shall be included in all copies or substantial "
+        "portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF "
+        "ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF "
+        "MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT "
+        "SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER "
+        "LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF "
+        "OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.\n")
+    ref = write(build(layer("dpkg/bookworm"), OS, {"usr/share/doc/base-files/copyright": mit}),
+                tmp_path / "img")
+    expected = _classified_here(ref, monkeypatch)
+    assert expected["base-files"][0] == ("MIT",)  # the upper layer's text
+    here.clear()
+    _in_workers(monkeypatch)
+    found, ahead = _licences(ref)
+    assert here == [] and found == expected
+    assert ahead is not None and mit[:lic.MAX_DETECT] in ahead._given
+    assert (DOC / "base-files" / "copyright").read_text()[:lic.MAX_DETECT] in ahead._given
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_the_helper_ends_once_every_layer_is_read_and_its_texts_answered(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch, workers: bool) -> None:
+    """No text can come once the layers are read: the helper answers those it has and ends
+    then, before the catalogers run (its memory is not held beside theirs), and its answers
+    are still the ones used."""
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    if workers:
+        _in_workers(monkeypatch)
+    read = read_image(SbomRequest(image=ref))
+    assert read.ahead is not None and read.ahead._proc is not None
+    assert read.ahead._proc.wait(timeout=30) == 0  # ended by itself, not killed
+    given = len(read.ahead._given)
+    read.ahead.give("Copyright 2024 a text that came too late\n")
+    assert len(read.ahead._given) == given  # not given: classified here if ever asked
+    inv = read.inventory("squashed")
+    assert here == []
+    assert {p.name for p in inv.packages if p.detected_licenses} >= {"base-files", "libc6"}
+
+
+def test_a_warm_run_of_worker_read_layers_classifies_nothing_and_starts_no_helper(
+        tmp_path: Path, here: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cold, in workers: the texts go to the helper and its detections are kept by the
+    texts' digests; warm, every layer comes from the cache: no worker ends, no helper starts,
+    nothing is classified, the same licences."""
+    from hullcheck.layercache import LayerCache
+    from hullcheck.pipeline.images import layer_cache
+
+    ref = write(build(layer("dpkg/bookworm"), OS, {"srv/app": "x" * 1000}), tmp_path / "img")
+    _in_workers(monkeypatch)
+    cache = LayerCache(tmp_path / "cache")
+    with layer_cache(cache):
+        cold, cold_ahead = _licences(ref)
+    assert here == [] and cold_ahead is not None and cold_ahead._proc is not None
+    with layer_cache(cache):
+        warm, warm_ahead = _licences(ref)
+    assert here == [] and warm == cold
+    assert warm_ahead is not None and warm_ahead._proc is None

@@ -20,9 +20,10 @@ path) are left out, of the file list (distroless) as of the digests, and counted
 from __future__ import annotations
 
 import functools
+import json
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from hullcheck import deadline, ecosystem
@@ -30,7 +31,7 @@ from hullcheck.catalog import license as lic
 from hullcheck.catalog.base import BadStanza, Env, unknown, with_bad_stanzas
 from hullcheck.catalog.supplier import supplier
 from hullcheck.errors import FormatError
-from hullcheck.filetree import FileEntry, Kind, View
+from hullcheck.filetree import ContentSink, FileEntry, Kind, View
 from hullcheck.licenses import license_ref
 from hullcheck.licenses import validate as validate_license
 from hullcheck.model import (
@@ -327,12 +328,27 @@ class Detector:
 MAX_AHEAD_FILE = 4 * lic.MAX_DETECT
 
 
+def _is_copyright(path: str, size: int) -> bool:
+    """A package's copyright file small enough to read for the helper."""
+    return (size <= MAX_AHEAD_FILE and path.startswith(DOC) and path.endswith("/copyright")
+            and path.count("/", len(DOC)) == 1)
+
+
+def _free_form(data: bytes) -> str | None:
+    """A copyright file's text as ``detect`` is given it (decoded as ``_licenses`` decodes
+    it, cut to ``MAX_DETECT``); None for a DEP-5 file (its licences are declared)."""
+    text = data.decode("utf-8", errors="replace")
+    return None if DEP5_FORMAT.search(text[:4096]) else text[:lic.MAX_DETECT]
+
+
 class CopyrightsAhead:
     """A content sink (``filetree.analysis.watching``) giving each free-form copyright file
     of a layer read in this process to ``lic.Ahead`` as it streams by: classified in a helper
     process while the layer is still read, its answer is ready when ``Detector`` asks. A
     DEP-5 file is left out (its licences are declared); a path whose text no package
-    reads later costs the helper's time, not this process's."""
+    reads later costs the helper's time, not this process's. A layer read in a worker
+    process comes with its texts (``CopyrightTexts``), given as that worker ends
+    (``layer_read``)."""
 
     def __init__(self, ahead: lic.Ahead) -> None:
         self.ahead = ahead
@@ -340,8 +356,7 @@ class CopyrightsAhead:
     def wants(self, path: str, size: int) -> bool:
         if path == DEBIAN_VERSION:  # a Debian system: the helper starts while /etc streams by
             self.ahead.prepare()
-        return (size <= MAX_AHEAD_FILE and path.startswith(DOC)
-                and path.endswith("/copyright") and path.count("/", len(DOC)) == 1)
+        return _is_copyright(path, size)
 
     def wants_matched(self, path: str, size: int, matched: bool) -> bool:
         """``wants``, told whether the catalogers' globs matched ``path``: both paths it
@@ -350,9 +365,68 @@ class CopyrightsAhead:
         return matched and self.wants(path, size)
 
     def take(self, layer: int, path: str, data: bytes) -> None:
-        text = data.decode("utf-8", errors="replace")  # as _licenses decodes it
-        if not DEP5_FORMAT.search(text[:4096]):
-            self.ahead.give(text[:lic.MAX_DETECT])
+        text = _free_form(data)
+        if text is not None:
+            self.ahead.give(text)
+
+    def layer_read(self, layer: int, results: Mapping[str, bytes]) -> None:
+        """A layer's worker is done: its free-form texts (``CopyrightTexts``' section) go to
+        the helper now, on the core that worker leaves idle, rather than once every layer
+        is read and the catalogers run alone (bench/README.md: the parent's tail)."""
+        for text in texts_of(results.get(COPYRIGHT_TEXTS)):
+            self.ahead.give(text)
+
+
+COPYRIGHT_TEXTS = "copyright-texts"  # the section of ``CopyrightTexts`` in a layer's index
+
+
+@dataclass(frozen=True, slots=True)
+class CopyrightTexts:
+    """A ``filetree.SinkSpec``: the free-form copyright texts of one layer, collected by the
+    process reading it, so that the parent hands them to the licence helper as soon as that
+    layer is read (``CopyrightsAhead.layer_read``). Its section is a JSON list of texts."""
+
+    name: str = COPYRIGHT_TEXTS
+
+    def fingerprint(self) -> str:
+        return f"copyright-texts 1 {lic.MAX_DETECT} {MAX_AHEAD_FILE}"
+
+    def new(self) -> _Texts:
+        return _Texts()
+
+    def result(self, sink: ContentSink) -> bytes:
+        assert isinstance(sink, _Texts)
+        return json.dumps(list(sink.texts)).encode()
+
+
+class _Texts:
+    """``CopyrightTexts``' sink of one layer: its free-form texts, once each, in the order read."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, None] = {}
+
+    def wants(self, path: str, size: int) -> bool:
+        return _is_copyright(path, size)
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        return matched and _is_copyright(path, size)  # among the globs, as for CopyrightsAhead
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        text = _free_form(data)
+        if text is not None:
+            self.texts[text] = None
+
+
+def texts_of(section: bytes | None) -> list[str]:
+    """The texts of a ``CopyrightTexts`` section; none when it is missing or not a list of
+    strings (the helper is an optimisation: ``detect`` classifies what it was not given)."""
+    try:
+        value = json.loads(section) if section else []
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [t[:lic.MAX_DETECT] for t in value if isinstance(t, str)]
 
 
 # ---------------------------------------------------------------------------------------

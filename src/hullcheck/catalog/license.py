@@ -185,6 +185,13 @@ def remembered(kind: str, text: str, compute: Callable[[str], tuple[str, ...]]) 
     return found
 
 
+def prepare() -> None:
+    """Make what reading licences needs first (the SPDX licence table, the versions in the
+    store's keys) before it is needed: a caller with an idle thread calls it."""
+    spdx("MIT")  # the table of ids, and the parser's on its first parse
+    _library_versions()
+
+
 def _strings(data: bytes | None) -> tuple[str, ...] | None:
     try:
         value = json.loads(data) if data is not None else None
@@ -336,6 +343,7 @@ class Ahead:
     def __init__(self, budget: int = MAX_AHEAD) -> None:
         self.budget = budget
         self._failed = False  # the helper could not start
+        self._finished = False  # no more texts will come (``finish``)
         self._ended = threading.Event()  # it gives no more answers (ended, or nonsense)
         self._lock = threading.Lock()
         self._given: dict[str, Future[list[Region]]] = {}
@@ -353,7 +361,8 @@ class Ahead:
         """Have ``text`` (already cut to ``MAX_DETECT``) classified ahead; thread-safe (the
         layer reader threads call it)."""
         with self._lock:
-            if text in self._given or len(text) > self.budget or self.failed:
+            if (text in self._given or len(text) > self.budget or self.failed
+                    or self._finished):
                 return
             if self._proc is None and not self._start():
                 return
@@ -367,7 +376,7 @@ class Ahead:
         """Start the helper now (it loads the classifier's templates, ~60 ms of CPU) when
         texts are about to come."""
         with self._lock:
-            if self._proc is None and not self.failed:
+            if self._proc is None and not self.failed and not self._finished:
                 self._start()
 
     def answer(self, text: str) -> list[Region] | None:
@@ -383,6 +392,14 @@ class Ahead:
             return None
         except HelperFailed:
             return None
+
+    def finish(self) -> None:
+        """No more texts will be given: the helper ends by itself once it has answered those
+        it was given (its memory freed before the catalogers' peak, rather than at ``close``)."""
+        with self._lock:
+            self._finished = True
+            if self._proc is not None:
+                self._texts.put(None)  # the feeder closes its input after the last text
 
     def close(self) -> None:
         if self._stop is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from hullcheck import deadline
 from hullcheck.errors import UsageError
-from hullcheck.fileio import atomic_write
+from hullcheck.fileio import write_output
 from hullcheck.pipeline import PullOptions, registry_of
 
 if TYPE_CHECKING:
@@ -216,12 +216,12 @@ def write_outputs(outs: Sequence[Output], render: Callable[[str, int | None], by
 
 def emit(data: bytes, dest: Path | None) -> None:
     """Write to stdout, or to ``dest`` via a temp file in the same directory and a rename, so a
-    failure never leaves a half-written file."""
+    failure never leaves a half-written file (a FIFO or device, e.g. /dev/null, as it is)."""
     if dest is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    atomic_write(dest, data)
+    write_output(dest, data)
 
 
 def add_attestation_options(p: argparse.ArgumentParser, *, note: str = "") -> None:

@@ -73,7 +73,8 @@ def watching(sink: ContentSink) -> Iterator[None]:
     """Layers read in this process in the block also show their files to ``sink``: work
     that can start while a layer streams by (licence text classified in a helper process),
     not a finding. Nothing it does changes or enters an index (none is cached), and layers
-    read in worker processes or taken from the store are not shown to it."""
+    read in worker processes or taken from the store are not shown to it; a sink with a
+    ``layer_read(layer, results)`` method is told each worker's sink findings as it ends."""
     token = _WATCHER.set(sink)
     try:
         yield
@@ -365,6 +366,7 @@ class _Jobs:
                 if on_read is not None:
                     on_read(layer)
                 self._start_next()
+                _told(layer, result[1])  # after the next job is on its way
                 yield layer, result
 
     def stop(self) -> None:
@@ -395,6 +397,14 @@ class _Jobs:
         feeder = _Feeder(self._image, layer, out, future)
         self._running[future] = (layer, feeder)
         feeder.start()
+
+
+def _told(layer: Layer, results: dict[str, bytes]) -> None:
+    """The ``watching`` sink's ``layer_read``, if it has one, told a worker's findings as it
+    ends: work on them starts while the other layers are still read."""
+    told = getattr(_WATCHER.get(), "layer_read", None)
+    if callable(told):
+        told(layer.index, results)
 
 
 def _died(layer: Layer, what: str) -> ImageError:

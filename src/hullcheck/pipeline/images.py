@@ -6,15 +6,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from hullcheck import catalog, filetree, licenses
+from hullcheck import catalog, filetree
 from hullcheck.catalog import license as catalog_license
-from hullcheck.catalog.dpkg import CopyrightsAhead
+from hullcheck.catalog.dpkg import CopyrightsAhead, CopyrightTexts
 from hullcheck.errors import UsageError
 from hullcheck.filetree.analysis import watching
 from hullcheck.image import Image, Platform, PullOptions, open_image
@@ -102,12 +103,9 @@ class ImageRead(NamedTuple):
     digests: dict[tuple[int, str], str]
     # Licence texts being classified in a helper process since they streamed by (None: none)
     ahead: catalog_license.Ahead | None = None
-    tables: threading.Thread | None = None  # building the SPDX licence table (``_tables``)
 
     def inventory(self, scope: str) -> Inventory:
         """The catalogers over the tree; the licence helper's answers taken, then it ends."""
-        if self.tables is not None:
-            self.tables.join()  # built once: a second build would only cost the time again
         try:
             with catalog_license.answers_from(self.ahead):
                 return catalog.run(self.tree, self.image.source, scope=scope,
@@ -115,6 +113,35 @@ class ImageRead(NamedTuple):
         finally:
             if self.ahead is not None:
                 self.ahead.close()
+
+
+class _WhileWorkersRead(CopyrightsAhead):
+    """The ``watching`` sink of a read that will be catalogued: the copyright texts to the
+    licence helper (``CopyrightsAhead``) and, once the first layer's worker ends, what the
+    catalogers and encoders will need made ready in a thread (``prepare_tail``). This
+    process is idle until the last worker ends, then runs alone: the SPDX licence table
+    (~18 ms) and the encoders' imports are made while a core is shared, not after."""
+
+    def __init__(self, ahead: catalog_license.Ahead) -> None:
+        super().__init__(ahead)
+        self._prepared = False
+
+    def layer_read(self, layer: int, results: Mapping[str, bytes]) -> None:
+        super().layer_read(layer, results)
+        if not self._prepared:
+            self._prepared = True
+            threading.Thread(target=prepare_tail, daemon=True, name="prepare-tail").start()
+
+
+def prepare_tail() -> None:
+    """Build the SPDX licence table, and import the CycloneDX and SPDX encoders, ahead of
+    their first use. A failure here is left to that use to meet (and report)."""
+    try:
+        catalog_license.prepare()
+        importlib.import_module("hullcheck.sbom.cyclonedx")
+        importlib.import_module("hullcheck.sbom.spdx")
+    except Exception:  # noqa: S110 -- only a head start: the real call raises it again
+        pass
 
 
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
@@ -143,9 +170,10 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     # The catalogers will run: free-form copyright texts are classified ahead, on another
     # core, as the layers read here stream by (``catalog.license.Ahead``).
     ahead = catalog_license.Ahead() if catalog_sinks else None
-    tables = _tables() if catalog_sinks else None
+    if ahead is not None:  # a layer read in a worker process brings its texts back to it
+        specs.append(CopyrightTexts())
     try:
-        with watching(CopyrightsAhead(ahead)) if ahead is not None else contextlib.nullcontext():
+        with watching(_WhileWorkersRead(ahead)) if ahead is not None else contextlib.nullcontext():
             tree = filetree.build(image, catalog.globs_for(streamed=True) if globs is None else globs,
                                   max_file=req.max_file_size, sinks=specs,
                                   sink=sink if scanner is None else None, store=_STORE.get(),
@@ -154,6 +182,8 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         if ahead is not None:
             ahead.close()
         raise
+    if ahead is not None:
+        ahead.finish()  # every layer read: the helper ends once it has answered
     if scanner is not None:
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
@@ -161,21 +191,7 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     streamed = catalog.BinarySpec.merge(tree.results("binaries"))
     digests = catalog.RecordSpec.merge(tree.results("record-digests"))
     digests.update(streamed.digests)  # files under the binary globs: a RECORD may name one
-    return ImageRead(image, tree, streamed, digests, ahead, tables)
-
-
-def _tables() -> threading.Thread:
-    """The SPDX licence table the catalogers read licences with (~30 ms to build), built on
-    another thread while the layers stream by: their reading leaves the interpreter idle
-    while it waits for inflated bytes."""
-
-    def build() -> None:
-        with contextlib.suppress(Exception):  # the catalogers' own call then says why
-            licenses.spdx_ids()
-
-    thread = threading.Thread(target=build, name="spdx-table", daemon=True)
-    thread.start()
-    return thread
+    return ImageRead(image, tree, streamed, digests, ahead)
 
 
 def _check_scope(scope: str) -> None:
