@@ -130,7 +130,7 @@ def streamed_inventory(tmp_path: Path, *layers: LayerSpec,
     """The inventory hullcheck gives (all catalogers, binary sink attached), the sink's raw
     results and the tree."""
     sink = BinarySink(kept_up_to=max_file)
-    tree = filetree.build(open_image(image_of(tmp_path, *layers)), catalog.globs_for(),
+    tree = filetree.build(open_image(image_of(tmp_path, *layers)), catalog.globs_for(streamed=True),
                           max_file=max_file, sink=sink)
     results = sink.results()
     return catalog.run(tree, SOURCE, streamed=results), results, tree
@@ -195,7 +195,9 @@ def test_binary_under_a_glob_is_reported_once(go_app: bytes, tmp_path: Path) -> 
     names = [p.name for p in inv.packages if p.type is PackageType.GO]
     assert sorted(names) == sorted(set(names))
     assert set(names) == {MAIN, "example.com/hullcheck/lib", "rsc.example/quote", "stdlib"}
-    assert results.files == ()  # the tree's catalogers had it; the sink left it alone
+    # The sink read it (the tree kept none of its bytes), as the Go cataloger's own file.
+    assert {(f.path, f.cataloger, f.globbed) for f in results.files} == {
+        ("/usr/local/bin/app", "go-module-binary", True)}
 
 
 def test_glob_binary_too_large_for_the_tree_is_read_by_the_sink(
@@ -205,13 +207,14 @@ def test_glob_binary_too_large_for_the_tree_is_read_by_the_sink(
                                          max_file=len(go_app) - 1)
     assert set(go_packages(inv, path)) == {MAIN, "example.com/hullcheck/lib",
                                            "rsc.example/quote", "stdlib"}
-    assert results.covered == {(0, path)}
+    assert {f.globbed for f in results.files} == {False}  # read by the sink, within its limits
     assert not [u for u in inv.unknowns if u.location.path == path]
     # A too-large glob file the sink did not read is still an unknown.
     big = "/usr/local/bin/big.tar.gz"
     inv, results, _ = streamed_inventory(tmp_path, {big: file(big.lstrip("/"), b"x" * 100)},
                                          max_file=10)
-    assert results.covered == set()
+    assert {(f.globbed, f.error) for f in results.files} == {
+        (True, "file of 100 bytes is over the size limit")}
     [u] = [u for u in inv.unknowns if u.location.path == big]
     assert "over the size limit" in u.reason
 
@@ -364,15 +367,17 @@ def test_size_limits_outside_and_inside_the_globs(go_app: bytes, tmp_path: Path)
                       max_spooled=len(go_app) - 1)
     assert sink.wants(SVC, len(go_app))  # any size: the head decides, then the limits
     assert sink.wants(glob_path, 1025)  # too large for the tree: read here
-    assert not sink.wants(glob_path, 1024)  # the tree keeps it: the catalogers parse it
+    assert sink.wants(glob_path, 1024)  # one the tree would have kept: read here too
     image = open_image(image_of(tmp_path, {SVC: exe(SVC, go_app),
                                            glob_path: exe(glob_path, go_app)}))
     tree = filetree.build(image, catalog.globs_for(), max_file=1024, sink=sink)
     assert sink.counts.skipped == {"too-large": 2} and sink.counts.parsed == 0
     results = sink.results()
-    # Outside the globs: one unknown per parser; inside, the runner's "over the size limit".
+    # Outside the globs: one unknown per parser; inside, the tree's "over the size limit".
     assert {(f.path, f.cataloger) for f in results.files} == {
-        (SVC, name) for name in results.catalogers}
+        (path, name) for name in results.catalogers for path in (SVC, glob_path)}
+    assert {f.error for f in results.files if f.path == glob_path} == {
+        f"file of {len(go_app)} bytes is over the size limit"}
     assert all("over the" in f.error and not f.packages for f in results.files)
     inv = catalog.run(tree, SOURCE, streamed=results)
     assert inv.packages == ()
@@ -462,7 +467,7 @@ def test_large_go_binaries_are_spooled_never_held_whole(
     assert [size for size, _, _ in spool.seen] == [len(go_big)] * 2
     assert_no_copy_left(spool)
     results = sink.results()
-    assert results.covered == {(2, server)}
+    assert {f.globbed for f in results.files if f.path == server} == {False}  # read, spooled
     inv = catalog.run(tree, SOURCE, streamed=results)
     assert inv.unknowns == ()  # no "over the size limit" for /app/server either
     for path, layer in ((RUN, 1), (server, 2)):
@@ -623,7 +628,7 @@ def test_the_spool_budget_is_charged_only_what_was_copied(
     monkeypatch.setattr(tempfile, "tempdir", str(spool.dir))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        info = tarfile.TarInfo("srv/cut")
+        info = tarfile.TarInfo("workspace/cut")
         info.size = size
         tf.addfile(info, io.BytesIO(go_app))
     with pytest.raises(UnsafeLayer, match="truncated"):
@@ -631,9 +636,9 @@ def test_the_spool_budget_is_charged_only_what_was_copied(
                           wanted=None, sink=sink)
     assert sink.counts.skipped == {"ended-early": 1, "spool-failed": 1}
     # Charged 4 KiB and half a file (the copies as far as they got): a file is left.
-    sink.take_stream(0, "/srv/last", size, go_app[:64], io.BytesIO(go_app[64:]).read)
+    sink.take_stream(0, "/workspace/last", size, go_app[:64], io.BytesIO(go_app[64:]).read)
     assert sink.counts.spooled == 1 and "budget-spent" not in sink.counts.skipped
-    assert {f.path for f in sink.results().files if f.packages} == {"/srv/last"}
+    assert {f.path for f in sink.results().files if f.packages} == {"/workspace/last"}
     assert_no_copy_left(spool)
 
 
@@ -842,34 +847,6 @@ def test_fanout_streams_to_a_lone_sink_and_reads_whole_for_two(
     assert [(p, d) for _, p, d in other.taken] == [(both, go_app)]
     assert binary.counts.parsed == 2 and binary.counts.spooled == 1  # "both" was in memory
     assert {f.path for f in binary.results().files if f.packages} == {both, alone}
-
-
-# -- the tree's glob match, passed in -------------------------------------------------------
-
-
-def test_the_sink_matches_only_paths_the_tree_matched(go_app: bytes, tmp_path: Path) -> None:
-    sink = BinarySink()
-    asked: list[str] = []
-    real = sink._globbed
-
-    def globbed(path: str) -> bool:
-        asked.append(path)
-        return real(path)
-
-    sink._globbed = globbed
-    app = "/usr/local/bin/app"
-    layer: dict[str, Entry] = {f"/workspace/tools/t{i}": exe(f"/workspace/tools/t{i}", b"\x00" * 100)
-                               for i in range(40)}
-    layer[app] = exe(app, go_app)
-    image = open_image(image_of(tmp_path, layer))
-    filetree.build(image, catalog.globs_for(), sink=FanOut(sink, RecordDigests()))
-    assert asked == [app]  # the 40 others: not matched by the tree, so not by the sink
-    assert sink.results().files == ()  # the catalogers' file, kept by the tree
-    # A tree without the binary globs keeps nothing: the sink must read the file itself.
-    asked.clear()
-    filetree.build(image, [], sink=sink)
-    assert asked == []
-    assert {f.path for f in sink.results().files if f.packages} == {app}
 
 
 # -- reading a map like bytes ----------------------------------------------------------------

@@ -1,8 +1,8 @@
 """What the layers' content sinks found, at the paths where the files land: a symlinked
 parent moves a layer's entry (``filetree.tree``), and the binary sink and the RECORD
-digests, which name files as their layer's tar does, are mapped onto the merged tree
-(``streaming.landed_binaries``, ``streaming.landed_digests``) before the catalogers read
-them."""
+digests, which name files as their layer's tar does, are placed on the merged tree (the
+runner finds each executable's entry with ``tree.written_by``; ``streaming.landed_digests``
+re-keys the digests) before the catalogers read them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from hullcheck.catalog.python import StreamedDigests
 from hullcheck.catalog.streaming import (
     BinarySpec,
     RecordSpec,
-    Streamed,
-    landed_binaries,
     landed_digests,
 )
 from hullcheck.image import open_image
@@ -78,27 +76,25 @@ def test_a_record_row_is_judged_against_the_file_where_it_lands(
     assert extras["record:checked"] == "1 files: 0 by hash, 0 by size only"
 
 
-def _tree_and_sinks(tmp_path: Path, *layers: list[Entry]) -> tuple[
-        filetree.FileTree, Streamed, StreamedDigests]:
+def _tree_and_digests(tmp_path: Path, *layers: list[Entry]) -> tuple[
+        filetree.FileTree, StreamedDigests]:
     tree = filetree.build(open_image(write(build(*layers), tmp_path)), ["/nothing"],
                           sinks=[BinarySpec(), RecordSpec()])
-    return (tree, BinarySpec.merge(tree.results("binaries")),
-            RecordSpec.merge(tree.results("record-digests")))
+    return tree, RecordSpec.merge(tree.results("record-digests"))
 
 
 def test_an_image_without_moved_files_keeps_the_sinks_findings_as_they_are(
         tmp_path: Path) -> None:
-    tree, binaries, digests = _tree_and_sinks(tmp_path, _package(),
+    tree, digests = _tree_and_digests(tmp_path, _package(),
                                               [file("usr/bin/busybox", BUSYBOX, 0o755)])
     assert tree.moved_layers() == frozenset()
-    assert landed_binaries(binaries, tree) is binaries
     assert landed_digests(digests, tree) is digests and digests.records
 
 
 def test_only_a_moving_layers_findings_are_mapped(tmp_path: Path) -> None:
     """Layer 0 moved nothing: its digests and judged RECORD stay; layer 1's file lands at
     cli.py, where the digest of layer 1's own tinypkg/cli.py member no longer applies."""
-    tree, binaries, digests = _tree_and_sinks(
+    tree, digests = _tree_and_digests(
         tmp_path, _package(),
         [file(f"{SITE}/tinypkg/cli.py", "print(3)\n"), EVIL, file("x/busybox", BUSYBOX, 0o755),
          symlink("x", "/usr/bin"), file("x/busybox", BUSYBOX, 0o755)])
@@ -110,7 +106,3 @@ def test_only_a_moving_layers_findings_are_mapped(tmp_path: Path) -> None:
     assert mapped[0, CLI] == _sha(b"print(1)\n") == digests[0, CLI]
     assert set(mapped.records) == {(0, f"/{SITE}/tinypkg-1.0.dist-info/RECORD")}
     assert len(mapped) == len(digests) - 1
-    files = landed_binaries(binaries, tree).files
-    assert [(f.layer, f.path) for f in files] == [(1, "/usr/bin/busybox")] * 2
-    assert {loc.path for f in files for p in f.packages for loc in p.locations} == {
-        "/usr/bin/busybox"}

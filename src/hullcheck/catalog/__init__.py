@@ -9,11 +9,19 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from hullcheck.catalog import distro as _distro
-from hullcheck.catalog.base import Cataloger, Env
+from hullcheck.catalog.base import BinaryCataloger, Cataloger, Env
 from hullcheck.catalog.registry import CATALOGERS
-from hullcheck.catalog.streaming import PARSE_ERRORS, BinarySink, BinarySpec, RecordSpec, Streamed
+from hullcheck.catalog.streaming import (
+    PARSE_ERRORS,
+    BinarySink,
+    BinarySpec,
+    RecordSpec,
+    Streamed,
+    StreamedFile,
+    at_path,
+)
 from hullcheck.ecosystem import is_os
-from hullcheck.filetree import FileTree, View, compile_globs
+from hullcheck.filetree import FileEntry, FileTree, Kind, View, compile_globs
 from hullcheck.model import (
     ImageSource,
     Inventory,
@@ -30,11 +38,15 @@ __all__ = ["CATALOGERS", "BinarySink", "BinarySpec", "Cataloger", "Env", "Record
            "globs_for", "run"]
 
 
-def globs_for(catalogers: Sequence[Cataloger] = CATALOGERS) -> tuple[str, ...]:
-    """Every path the catalogers want the bytes of (evidence and supporting files)."""
+def globs_for(catalogers: Sequence[Cataloger] = CATALOGERS, *,
+              streamed: bool = False) -> tuple[str, ...]:
+    """Every path the catalogers want the bytes of (evidence and supporting files).
+    ``streamed``: but for the binary catalogers' evidence, which a ``BinarySink`` reads as
+    the layers stream by (the tree then keeps no executable's bytes)."""
     out = set(_distro.GLOBS)
     for c in catalogers:
-        out.update(c.globs)
+        if not (streamed and isinstance(c, BinaryCataloger)):
+            out.update(c.globs)
         out.update(c.needs)
     return tuple(sorted(out))
 
@@ -55,8 +67,8 @@ def run(
     streamed: Streamed | None = None,
     digests: Mapping[tuple[int, str], str] | None = None,
 ) -> Inventory:
-    """``streamed``: what a ``BinarySink`` found in executables outside the catalogers'
-    globs while the layers were read; its packages count as those catalogers' evidence."""
+    """``streamed``: what a ``BinarySink`` found in executables while the layers were read;
+    its packages count as its catalogers' evidence, which are not run over the tree."""
     final_view = tree.view()
     distro = _distro.detect(final_view)
     env = Env(distro=distro, digests=digests or {})
@@ -78,20 +90,36 @@ def run(
 
     names = {cat.name for cat in catalogers}
     streamed = streamed if streamed is not None else Streamed(catalogers=frozenset())
+    own: dict[str, list[StreamedFile]] = {}  # each cataloger's files under its globs
     for sf in streamed.files:
         if sf.cataloger not in names:
+            continue
+        if sf.globbed:
+            own.setdefault(sf.cataloger, []).append(sf)
             continue
         entry = tree.written_by(sf.path, sf.layer)
         if entry is None:
             continue
         layer = entry.layer if has_layers else None
+        # Where the file landed (a symlinked parent may have moved it), not its tar path.
         if sf.error:
-            unknowns.append(Unknown(location=Location(path=sf.path, layer=layer),
+            unknowns.append(Unknown(location=Location(path=entry.path, layer=layer),
                                     cataloger=sf.cataloger, reason=sf.error))
         for pkg in sf.packages:
-            add(pkg, sf.path, layer, tree.is_visible(entry))
+            add(at_path(pkg, sf.path, entry.path), entry.path, layer, tree.is_visible(entry))
 
     for cat in catalogers:
+        if cat.name in streamed.catalogers:
+            # The sink read its files: what it found there, in this pass's order.
+            for entry, sf in _placed(tree, own.get(cat.name, ())):
+                layer = entry.layer if has_layers else None
+                if sf.error:
+                    unknowns.append(Unknown(location=Location(path=entry.path, layer=layer),
+                                            cataloger=cat.name, reason=sf.error))
+                for pkg in sf.packages:
+                    add(at_path(pkg, sf.path, entry.path), entry.path, layer,
+                        tree.is_visible(entry))
+            continue
         pattern = compile_globs(cat.globs)
         if pattern is None:
             continue
@@ -99,8 +127,6 @@ def run(
             layer = entry.layer if has_layers else None
             loc = Location(path=entry.path, layer=layer)
             if entry.too_large:
-                if cat.name in streamed.catalogers and (entry.layer, entry.path) in streamed.covered:
-                    continue  # the binary sink read it while the layers streamed
                 unknowns.append(Unknown(location=loc, cataloger=cat.name,
                                         reason=f"file of {entry.size} bytes is over the size limit"))
                 continue
@@ -138,6 +164,9 @@ def run(
     for path in tree.file_paths():
         total += 1
         owned_count += path in owned
+    for path in _linked_files(tree, streamed):
+        total += 1
+        owned_count += path in owned
     return Inventory(
         source=source,
         distro=distro,
@@ -149,6 +178,30 @@ def run(
         files_total=total,
         files_owned=owned_count,
     )
+
+
+def _linked_files(tree: FileTree, streamed: Streamed) -> set[str]:
+    """The visible hard links a tree that kept the executables' bytes held as files (the
+    binary sink says which): the file count counts them."""
+    out = set()
+    for layer, path in streamed.links:
+        entry = tree.written_by(path, layer, links=True)
+        if entry is not None and entry.kind is Kind.HARDLINK and tree.is_visible(entry):
+            out.add(entry.path)
+    return out
+
+
+def _placed(tree: FileTree, files: Sequence[StreamedFile]
+            ) -> list[tuple[FileEntry, StreamedFile]]:
+    """Each file with its entry in the tree (where a symlinked parent placed it; a hard
+    link's own), in the order of the tree's matching versions: by layer, then path."""
+    out = []
+    for sf in files:
+        entry = tree.written_by(sf.path, sf.layer, links=True)
+        if entry is not None:
+            out.append((entry, sf))
+    out.sort(key=lambda pair: (pair[0].layer, pair[0].path))
+    return out
 
 
 class _Resolver:

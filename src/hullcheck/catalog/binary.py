@@ -83,6 +83,18 @@ def names(base: str) -> bool:
     return any(rule.files.fullmatch(base) for rule in RULES)
 
 
+def selection(base: str) -> tuple[tuple[str, str], ...]:
+    """The rules (with the Python minor version the name gives) a file named ``base`` is
+    searched with: two names with the same selection find the same in the same bytes."""
+    out = []
+    for rule in RULES:
+        fm = rule.files.fullmatch(base)
+        if fm is not None:
+            minor = (fm.group("minor") or fm.group("libminor")) if rule.from_file_name else ""
+            out.append((rule.name, minor or ""))
+    return tuple(out)
+
+
 def identify(base: str, data: Data) -> tuple[Rule, str, str] | None:
     """(rule, version, matched text) of the first rule whose file name and pattern match."""
     for rule in RULES:
@@ -112,6 +124,18 @@ class BinaryVersionCataloger:
 
     def parse_binary(self, data: Data, path: str) -> list[Package]:
         return binary_packages(data, path, self.name)
+
+    # What it finds depends on the file's name too (a hard link's may differ): the binary
+    # sink asks these.
+    @staticmethod
+    def same_for(base: str, other: str) -> bool:
+        """Whether files named ``base`` and ``other`` are searched alike."""
+        return base == other or selection(base) == selection(other)
+
+    @staticmethod
+    def selects(base: str) -> bool:
+        """Whether a file named ``base`` is searched at all."""
+        return names(base)
 
 
 def binary_packages(data: Data, path: str,

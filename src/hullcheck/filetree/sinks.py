@@ -68,6 +68,16 @@ class HashingSink(ContentSink, Protocol):
     def take_digests(self, layer: int, found: list[tuple[str, int, bytes]]) -> None: ...
 
 
+class LinkingSink(ContentSink, Protocol):
+    """A ``ContentSink`` told of each hard link a layer holds as it streams by: its path,
+    its target's, whether the tree's globs match the path (``matched``) and whether the
+    tree kept the target's bytes (``kept``): the binary sink reports one to an executable
+    it read. Optional: the reader checks for ``take_link``."""
+
+    def take_link(self, layer: int, path: str, target: str, matched: bool,
+                  kept: bool) -> None: ...
+
+
 def sniffs(sink: ContentSink | None) -> TypeGuard[SniffingSink]:
     return sink is not None and callable(getattr(sink, "wants_head", None))
 
@@ -98,8 +108,8 @@ class Part:
     """One sink as a layer reader feeds it, its questions looked up once (``parts_of``).
     A ``HashingSink``'s digests gathered in the layer so far wait in ``hashed``."""
 
-    __slots__ = ("_sink", "hashed", "hashes", "head_size", "take", "take_stream", "wants",
-                 "wants_head")
+    __slots__ = ("_sink", "hashed", "hashes", "head_size", "take", "take_link", "take_stream",
+                 "wants", "wants_head")
 
     def __init__(self, sink: ContentSink) -> None:
         self.wants = wants_of(sink)
@@ -108,6 +118,9 @@ class Part:
         self.head_size = sink.head_size if sniffs(sink) else -1
         self.wants_head = sink.wants_head if sniffs(sink) else _any_head
         self.take_stream = sink.take_stream if streams(sink) else None
+        take_link = getattr(sink, "take_link", None)
+        self.take_link: Callable[[int, str, str, bool, bool], None] | None = (
+            take_link if callable(take_link) else None)
         self.hashes = sink.hashes if hashing(sink) else None
         self.hashed: list[tuple[str, int, bytes]] = []
         self._sink = sink
@@ -233,6 +246,13 @@ class FanOut:
         data = head + read(size - len(head))
         for s in sinks:
             s.take(layer, path, data)
+
+    def take_link(self, layer: int, path: str, target: str, matched: bool,
+                  kept: bool) -> None:
+        for s in self.sinks:
+            take_link = getattr(s, "take_link", None)
+            if callable(take_link):
+                take_link(layer, path, target, matched, kept)
 
     def _pending(self, path: str, size: int) -> list[ContentSink]:
         if getattr(self._current, "path", None) != path:  # called without wants(): ask now

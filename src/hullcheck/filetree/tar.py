@@ -61,6 +61,7 @@ def read_tar(
     kept: dict[str, bytes] = {}
     match = wanted.match if wanted is not None else None
     parts = parts_of(sink)
+    linked = [p.take_link for p in parts if p.take_link is not None]
     reader = TarReader(chunks, what=what)
     read, update = reader.read, reader.update
     count = 0
@@ -108,10 +109,13 @@ def read_tar(
         elif kind == HARDLINK_TYPE:
             target = normalise(m.linkname, what=f"{what} hard link {path}")
             content = kept.get(target)
-            if content is not None and match is not None and match(path):
+            matched = match is not None and match(path)
+            if content is not None and matched:
                 add(path, FILE, len(content), m.mode, m.uid, m.gid, "", content)
             else:
                 add(path, HARDLINK, 0, m.mode, m.uid, m.gid, target)
+            for take_link in linked:
+                take_link(index, path, target, matched, content is not None)
         else:
             add(path, OTHER, 0, m.mode, m.uid, m.gid)
     for p in parts:

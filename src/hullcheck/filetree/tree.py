@@ -495,16 +495,17 @@ class FileTree:
                 seen = True
         return None
 
-    def written_by(self, path: str, layer: int) -> FileEntry | None:
-        """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice):
-        the path its tar names, which a symlinked parent may have moved (the entry says
-        where it landed)."""
+    def written_by(self, path: str, layer: int, *, links: bool = False) -> FileEntry | None:
+        """The regular file ``layer`` wrote at ``path`` (the last, if it wrote it twice), or
+        with ``links`` the hard link: the path its tar names, which a symlinked parent may
+        have moved (the entry says where it landed)."""
         moved = self._placed.get((layer, path))
         if moved is not None:
             path = self._moved[moved][0]
         found = -1
+        kinds = (FILE, HARDLINK) if links else (FILE,)
         for v in self._history(self._slot(path)):
-            if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) == FILE:
+            if v >= 0 and v & _LAYER_MASK == layer and self._kind(v) in kinds:
                 found = v
         return self._entry(found) if found >= 0 else None
 

@@ -49,7 +49,7 @@ def image_distro(image: Image) -> Distro | None:
     from hullcheck.pipeline.images import layer_store
 
     store = layer_store()
-    globs = _distro.GLOBS if store is None else catalog.globs_for()
+    globs = _distro.GLOBS if store is None else catalog.globs_for(streamed=True)
     return _distro.detect(filetree.build(image, globs, store=store).view())
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hullcheck import catalog, filetree
 from hullcheck.catalog import license as catalog_license
 from hullcheck.catalog.dpkg import CopyrightsAhead, CopyrightTexts
-from hullcheck.catalog.streaming import landed_binaries, landed_digests
+from hullcheck.catalog.streaming import landed_digests
 from hullcheck.errors import UsageError
 from hullcheck.filetree.analysis import watching
 from hullcheck.image import Image, Platform, PullOptions, open_image
@@ -99,7 +99,7 @@ def _redact_config(report: ConfigReport) -> ConfigReport:
 class ImageRead(NamedTuple):
     image: Image
     tree: filetree.FileTree
-    streamed: catalog.Streamed | None  # binaries found outside the globs (None: not looked)
+    streamed: catalog.Streamed | None  # executables the binary sink read (None: not looked)
     # sha256 of Python package files that streamed by: RECORD rows checked by hash
     digests: dict[tuple[int, str], str]
     # Licence texts being classified in a helper process since they streamed by (None: none)
@@ -150,8 +150,10 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
                globs: tuple[str, ...] | None = None,
                catalog_sinks: bool | None = None) -> ImageRead:
     """Open the image and read its layers once: the catalogers' files (or ``globs``) are
-    kept in the tree, and with ``catalog_sinks`` (default: unless ``globs`` is given) a
-    ``catalog.BinarySpec`` catalogs executables anywhere by content and a
+    kept in the tree, but for executables (``catalog.globs_for(streamed=True)``, whatever
+    the command: every command's read shares the layer cache's entries), and with
+    ``catalog_sinks`` (default: unless ``globs`` is given) a ``catalog.BinarySpec``
+    catalogs executables by content, those under the binary catalogers' globs too, and a
     ``catalog.RecordSpec`` hashes Python package files, as each layer is analysed. ``sink``
     sees every file of every layer on the way: a ``secrets.Scanner`` as part of each
     layer's analysis, any other as one sink for the whole image (no cache then).
@@ -173,7 +175,7 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         specs.append(CopyrightTexts())
     try:
         with watching(_WhileWorkersRead(ahead)) if ahead is not None else contextlib.nullcontext():
-            tree = filetree.build(image, catalog.globs_for() if globs is None else globs,
+            tree = filetree.build(image, catalog.globs_for(streamed=True) if globs is None else globs,
                                   max_file=req.max_file_size, sinks=specs,
                                   sink=sink if scanner is None else None, store=_STORE.get(),
                                   on_layer=progress.on_layer if progress is not None else None)
@@ -187,9 +189,12 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
         return ImageRead(image, tree, None, {})
-    return ImageRead(  # each layer's findings at the paths where its files land
-        image, tree, landed_binaries(catalog.BinarySpec.merge(tree.results("binaries")), tree),
-        landed_digests(catalog.RecordSpec.merge(tree.results("record-digests")), tree), ahead)
+    # The binaries' files are placed where they land by the runner (tree.written_by);
+    # the RECORD digests, keyed by tar path, are mapped here.
+    streamed = catalog.BinarySpec.merge(tree.results("binaries"))
+    digests = catalog.RecordSpec.merge(tree.results("record-digests"))
+    digests.update(streamed.digests)  # files under the binary globs: a RECORD may name one
+    return ImageRead(image, tree, streamed, landed_digests(digests, tree), ahead)
 
 
 def _check_scope(scope: str) -> None:
