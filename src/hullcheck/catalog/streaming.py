@@ -484,10 +484,9 @@ class BinarySink:
         found = self._parse(path, data)
         self._counted(size, data, [StreamedFile(layer, path, name, pkgs, error)
                                    for name, (pkgs, error) in found.items() if pkgs or error])
-        kept = (size <= self.kept_up_to and isinstance(data, bytes)
-                and getattr(self._matched, "path", None) == path and self._matched.value)
-        if kept:  # the tree keeps it (another cataloger's glob): a hard link may name it
-            assert isinstance(data, bytes)
+        if (isinstance(data, bytes) and size <= self.kept_up_to
+                and getattr(self._matched, "path", None) == path and self._matched.value):
+            # the tree keeps it (another cataloger's glob): a hard link may name it
             linkable = _Linkable(path[path.rfind("/") + 1:], found, self._held.put(data))
             with self._lock:
                 self._linkable[(layer, path)] = linkable
