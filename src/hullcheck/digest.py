@@ -32,8 +32,12 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def verify_bytes(data: bytes, digest: str, *, what: str) -> bytes:
+def verify_bytes(data: bytes, digest: str, *, what: str, size: int | None = None) -> bytes:
+    """``data`` when it hashes to ``digest`` and, when ``size`` is given (its descriptor's),
+    is that long: a wrong length is said as such, before any hash is taken."""
     algo, hexpart = parse_digest(digest, what=what)
+    if size is not None and len(data) != size:
+        raise wrong_size(f"{what} {digest}", len(data), size)
     actual = hashlib.new(algo, data).hexdigest()
     if actual != hexpart:
         raise DigestMismatch(f"{what} {digest}: content hashes to {algo}:{actual}")
@@ -102,11 +106,7 @@ class VerifyingReader:
             )
 
     def _wrong_size(self, size: int) -> DigestMismatch:
-        """The count of bytes is not the declared ``size``: the one place that says which
-        way (an overrun met at the end of the stream is no truncation)."""
-        if self._count > size:
-            return DigestMismatch(f"{self._what} {self._digest}: longer than its declared size {size}")
-        return DigestMismatch(f"{self._what} {self._digest}: truncated, {self._count} of {size} bytes")
+        return wrong_size(f"{self._what} {self._digest}", self._count, size)
 
     @property
     def bytes_read(self) -> int:
@@ -114,3 +114,11 @@ class VerifyingReader:
 
     def close(self) -> None:
         self._raw.close()
+
+
+def wrong_size(what: str, count: int, size: int) -> DigestMismatch:
+    """``count`` bytes where ``size`` were declared: the one place that says which way (an
+    overrun met at the end of a stream is no truncation)."""
+    if count > size:
+        return DigestMismatch(f"{what}: longer than its declared size {size}")
+    return DigestMismatch(f"{what}: truncated, {count} of {size} bytes")

@@ -85,17 +85,59 @@ def test_executables_under_the_globs_are_read_by_the_sink_not_kept(
     assert_same(kept, _both(ref, sink=Scanner())[1])
 
 
-def test_a_hard_link_renamed_to_a_version_rule_is_an_unknown(make_image: Callable[..., str]) -> None:
-    """The one case the sink cannot answer: a hard link whose name selects a version rule
-    the target's name did not (the bytes are gone by then): an unknown, not a silent gap."""
-    ref = make_image({"/usr/bin/bb": exe("/usr/bin/bb", BUSYBOX),
-                      "/usr/local/bin/busybox": hardlink("usr/local/bin/busybox", "usr/bin/bb")})
-    kept, inv, _ = _both(ref)
-    assert [(p.name, p.locations[0].path) for p in kept.packages] == [
-        ("busybox", "/usr/local/bin/busybox")]
-    assert inv.packages == ()
-    [u] = inv.unknowns
-    assert u.location.path == "/usr/local/bin/busybox" and "hard link to /usr/bin/bb" in u.reason
+BB, BUSYBOX_LINK = "/usr/bin/bb", "/usr/local/bin/busybox"
+
+
+def _busybox_as_bb() -> dict[str, Entry]:
+    """BusyBox's bytes at a name no version rule selects, and a hard link named busybox."""
+    return {BB: exe(BB, BUSYBOX), BUSYBOX_LINK: hardlink(BUSYBOX_LINK[1:], BB[1:])}
+
+
+def _found(inv: Inventory) -> list[tuple[str, str, int | None, Visibility]]:
+    return [(p.name, p.locations[0].path, p.locations[0].layer, p.visibility)
+            for p in inv.packages]
+
+
+def test_a_hard_link_renamed_to_a_version_rule_is_read_under_its_name(
+        make_image: Callable[..., str]) -> None:
+    """busybox -> bb in one layer: the link's name selects the BusyBox rule, its target's
+    none; the tree that kept the bytes found BusyBox at the link, and so does the sink
+    (from its copy of bb: the bytes have streamed by when the link comes)."""
+    kept, inv, _ = _both(make_image(_busybox_as_bb()))
+    assert _found(kept) == [("busybox", BUSYBOX_LINK, 0, Visibility.VISIBLE)]
+    assert_same(kept, inv)
+    assert inv.unknowns == ()
+
+
+def test_a_hard_link_whose_target_a_later_layer_deleted(make_image: Callable[..., str]) -> None:
+    """bb deleted by layer 1: the link is still the file, and still BusyBox."""
+    kept, inv, _ = _both(make_image(_busybox_as_bb(), {BB: whiteout(BB)}))
+    assert _found(kept) == [("busybox", BUSYBOX_LINK, 0, Visibility.VISIBLE)]
+    assert_same(kept, inv)
+
+
+def test_a_hard_link_to_a_file_of_a_lower_layer(make_image: Callable[..., str]) -> None:
+    """A link in layer 1 to layer 0's bb: a layer is read alone, so the tree holds it as a
+    link, not a file, and no cataloger reads it there: nothing is found at it, and no
+    unknown either, as with the tree that kept the bytes."""
+    kept, inv, _ = _both(make_image({BB: exe(BB, BUSYBOX)},
+                                    {BUSYBOX_LINK: hardlink(BUSYBOX_LINK[1:], BB[1:])}))
+    assert kept.packages == () and kept.unknowns == ()
+    assert_same(kept, inv)
+
+
+def test_a_renamed_hard_link_with_no_copy_kept_is_an_unknown() -> None:
+    """Over the budget for copies (or a disk that failed): the one case the sink cannot
+    answer is an unknown saying so, not a silent gap."""
+    for budget, found in ((0, False), (len(BUSYBOX), True)):
+        sink = BinarySink(hold_budget=budget)
+        sink.take_stream(0, BB, len(BUSYBOX), BUSYBOX[:64], io.BytesIO(BUSYBOX[64:]).read)
+        sink.take_link(0, BUSYBOX_LINK, BB, matched=False, kept=False)
+        [link] = [f for f in sink.results().files if f.path == BUSYBOX_LINK]
+        assert bool(link.packages) is found and link.globbed
+        assert link.error == ("" if found else (
+            f"hard link to {BB}: not searched under this name (it was read as bb; no copy "
+            "of it was kept)"))
 
 
 @pytest.mark.parametrize("limit", [1 << 10, filetree.DEFAULT_MAX_FILE])

@@ -132,6 +132,13 @@ class Part:
             found, self.hashed = self.hashed, []
             self._sink.take_digests(layer, found)  # type: ignore[attr-defined]
 
+    def hash_in_place(self, path: str, size: int, data: MemberData, head: bytes = b"") -> None:
+        """Hash a file of ``size`` bytes where it lies in the layer (``data``), after its
+        ``head`` already read from it, for the next ``flush``: no copy of it is made."""
+        h = sha256(head)
+        data.update(h.update, size - len(head))
+        self.hashed.append((path, size, h.digest()))
+
 
 def _any_head(_path: str, _head: bytes) -> bool:
     return True
@@ -182,9 +189,7 @@ def feed(chosen: list[Part], layer: int, path: str, size: int,  # noqa: PLR0917 
     if len(head) < size:
         only = chosen[0] if len(chosen) == 1 else None
         if only is not None and only.hashes is not None and only.hashes(path):
-            h = sha256(head if peeked is None else b"")
-            data.update(h.update, size - (len(head) if peeked is None else 0))
-            only.hashed.append((path, size, h.digest()))
+            only.hash_in_place(path, size, data, head if peeked is None else b"")
             return
         if only is not None and only.take_stream is not None:
             if peeked is not None:

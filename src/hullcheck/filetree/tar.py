@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from hashlib import sha256
 
 from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
@@ -63,7 +62,7 @@ def read_tar(
     parts = parts_of(sink)
     linked = [p.take_link for p in parts if p.take_link is not None]
     reader = TarReader(chunks, what=what)
-    read, update = reader.read, reader.update
+    read = reader.read
     count = 0
     for m in reader:
         count += 1
@@ -94,9 +93,7 @@ def read_tar(
                     only = chosen[0]
                     if content is None and len(chosen) == 1 and only.hashes is not None \
                             and only.hashes(path):  # hashed in place, handed over later
-                        h = sha256()
-                        update(h.update, size)
-                        only.hashed.append((path, size, h.digest()))
+                        only.hash_in_place(path, size, reader)
                     else:
                         feed(chosen, index, path, size, content, reader)
             add(path, code, size, m.mode, m.uid, m.gid, "", content)

@@ -24,6 +24,7 @@ from hullcheck.image.oci import (
     MAX_MANIFEST,
     REF_NAME,
     Platform,
+    declared_size,
     load_json,
     resolve_descriptor,
     select_platform,
@@ -34,9 +35,13 @@ from hullcheck.model import ImageSource, Layer
 _BLOB_NAME = re.compile(r"blobs/sha256/([a-f0-9]{64})")
 
 
-def _read_limited(stream: IO[bytes], max_size: int, what: str) -> bytes:
-    data = stream.read(max_size + 1)
-    if len(data) > max_size:
+def _read_limited(stream: IO[bytes], max_size: int, what: str, size: int | None = None) -> bytes:
+    """At most ``max_size`` bytes; with the ``size`` a descriptor declares, at most one byte
+    more than it (the length is checked with the digest)."""
+    if size is not None and size > max_size:
+        raise ImageError(f"{what}: declared {size} bytes, over the {max_size}-byte limit")
+    data = stream.read((max_size if size is None else size) + 1)
+    if size is None and len(data) > max_size:
         raise ImageError(f"{what}: larger than {max_size} bytes")
     return data
 
@@ -58,9 +63,11 @@ class DirBlobs:
             raise ImageError(f"{what} {digest}: blob in {self.root} is not a regular file")
         return path, st
 
-    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
+    def read_blob(self, digest: str, *, what: str, max_size: int,
+                  size: int | None = None) -> bytes:
         with open(self._path(digest, what)[0], "rb") as f:
-            return verify_bytes(_read_limited(f, max_size, f"{what} {digest}"), digest, what=what)
+            data = _read_limited(f, max_size, f"{what} {digest}", size)
+        return verify_bytes(data, digest, what=what, size=size)
 
     def locate(self, digest: str, *, what: str, size: int | None) -> StoredBlob:
         """The blob's file, as checked now (present, a regular file, not a symlink)."""
@@ -113,19 +120,21 @@ class TarBlobs:
             raise BlobNotFound(f"{what}: {name} missing from {self.path}")
         return m
 
-    def read_file(self, name: str, *, what: str, max_size: int) -> bytes:
+    def read_file(self, name: str, *, what: str, max_size: int, size: int | None = None) -> bytes:
         m = self.member(name, what)
         f = self._tar.extractfile(m)
         assert f is not None
-        return _read_limited(f, max_size, f"{what} {name}")
+        return _read_limited(f, max_size, f"{what} {name}", size)
 
     def blob_name(self, digest: str, what: str) -> str:
         algo, hexpart = parse_digest(digest, what=f"{what} digest")
         return f"blobs/{algo}/{hexpart}"
 
-    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
-        data = self.read_file(self.blob_name(digest, what), what=f"{what} {digest}", max_size=max_size)
-        return verify_bytes(data, digest, what=what)
+    def read_blob(self, digest: str, *, what: str, max_size: int,
+                  size: int | None = None) -> bytes:
+        data = self.read_file(self.blob_name(digest, what), what=f"{what} {digest}",
+                              max_size=max_size, size=size)
+        return verify_bytes(data, digest, what=what, size=size)
 
     @contextlib.contextmanager
     def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
@@ -217,10 +226,10 @@ def _by_digest(reader: DirBlobs | TarBlobs, manifests: list[Any], digest: str,
     if listed:
         return dict(listed[0])
     try:
-        reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST)
+        data = reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST)
     except BlobNotFound:
         raise ImageError(f"{name}: no image with digest {digest} in the layout") from None
-    return {"digest": digest}
+    return {"digest": digest, "size": len(data)}  # its size is what it hashed as
 
 
 # cosign's tags for what it attaches to an image: sha256-<hex>.sig / .att / .sbom
@@ -275,7 +284,7 @@ def _is_referrer(reader: DirBlobs | TarBlobs, desc: dict[str, Any]) -> bool:
     descriptor in index.json need not repeat either. Unreadable: not known to be one."""
     try:
         data = reader.read_blob(str(desc.get("digest", "")), what="manifest",
-                                max_size=MAX_MANIFEST)
+                                max_size=MAX_MANIFEST, size=declared_size(desc, "manifest"))
         doc = load_json(data, "manifest")
     except (ImageError, OSError):
         return False
@@ -315,27 +324,41 @@ def open_oci_dir(path: Path, tag: str | None, platform: Platform | None) -> Imag
 
 def open_oci_archive(path: Path, tag: str | None, platform: Platform | None) -> Image:
     blobs = TarBlobs(path)
-    data = blobs.read_file("index.json", what="OCI layout", max_size=MAX_MANIFEST)
-    return _from_index(blobs, data, kind="oci-archive", name=str(path), tag=tag, platform=platform)
+    with _closed_on_error(blobs):
+        data = blobs.read_file("index.json", what="OCI layout", max_size=MAX_MANIFEST)
+        return _from_index(blobs, data, kind="oci-archive", name=str(path), tag=tag,
+                           platform=platform)
 
 
 def open_docker_archive(path: Path, tag: str | None, platform: Platform | None) -> Image:
     """``docker save`` output: the classic manifest.json layout, or the OCI layout that
     Docker 25+ writes beside it."""
     blobs = TarBlobs(path)
-    if "manifest.json" not in blobs.members and "index.json" in blobs.members:
-        data = blobs.read_file("index.json", what="docker archive", max_size=MAX_MANIFEST)
-        return _from_index(
-            blobs, data, kind="docker-archive", name=str(path), tag=tag, platform=platform
-        )
-    manifest_bytes = blobs.read_file("manifest.json", what="docker archive", max_size=MAX_MANIFEST)
-    from hullcheck import untrusted
+    with _closed_on_error(blobs):
+        if "manifest.json" not in blobs.members and "index.json" in blobs.members:
+            data = blobs.read_file("index.json", what="docker archive", max_size=MAX_MANIFEST)
+            return _from_index(
+                blobs, data, kind="docker-archive", name=str(path), tag=tag, platform=platform
+            )
+        manifest_bytes = blobs.read_file("manifest.json", what="docker archive",
+                                         max_size=MAX_MANIFEST)
+        entries = untrusted.json_document(manifest_bytes, what=f"{path}: manifest.json",
+                                          error=ImageError)
+        if not isinstance(entries, list) or not entries or not all(
+                isinstance(e, dict) for e in entries):
+            raise ImageError(f"{path}: manifest.json must be a non-empty list of images")
+        entry = _pick_docker_entry(entries, tag, path)
+        return _classic_docker_image(blobs, entry, manifest_bytes, path)
 
-    entries = untrusted.json_document(manifest_bytes, what=f"{path}: manifest.json", error=ImageError)
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise ImageError(f"{path}: manifest.json must be a non-empty list of images")
-    entry = _pick_docker_entry(entries, tag, path)
-    return _classic_docker_image(blobs, entry, manifest_bytes, path)
+
+@contextlib.contextmanager
+def _closed_on_error(blobs: TarBlobs) -> Iterator[None]:
+    """The archive closed when no image comes of it (an image keeps it open for its life)."""
+    try:
+        yield
+    except BaseException:
+        blobs.close()
+        raise
 
 
 def _repo_tags(entry: dict[str, Any]) -> list[str]:

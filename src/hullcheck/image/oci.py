@@ -33,8 +33,10 @@ MAX_CONFIG = 32 << 20
 
 
 class BlobReader(Protocol):
-    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
-        """The whole (small) blob, verified against its digest."""
+    def read_blob(self, digest: str, *, what: str, max_size: int,
+                  size: int | None = None) -> bytes:
+        """The whole (small) blob, verified against its digest and, when ``size`` (its
+        descriptor's) is given, its length: no more than ``size`` + 1 bytes are read."""
         ...
 
     def open_blob(
@@ -93,6 +95,16 @@ def load_json(data: bytes, what: str) -> dict[str, Any]:
     return untrusted.json_object(data, what=what, error=ImageError)
 
 
+def declared_size(desc: dict[str, Any], what: str) -> int:
+    """A descriptor's ``size``, which the OCI image spec requires: a non-negative integer
+    (JSON's ``true`` is no size)."""
+    size = desc.get("size")
+    if type(size) is not int or size < 0:
+        state = "no size" if size is None else "an invalid size"
+        raise ImageError(f"{what}: descriptor {desc.get('digest')} has {state}")
+    return size
+
+
 def _descriptors(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
     items = doc.get(key)
     if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
@@ -102,8 +114,7 @@ def _descriptors(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any
         if not isinstance(digest, str):
             raise ImageError(f"{what}: descriptor digest is not a string")
         parse_digest(digest, what=f"{what} descriptor digest")
-        if not isinstance(d.get("size", 0), int) or d.get("size", 0) < 0:
-            raise ImageError(f"{what}: descriptor {d.get('digest')} has an invalid size")
+        declared_size(d, what)
     return items
 
 
@@ -178,7 +189,8 @@ def image_from_manifest(
         raise ImageError(f"{what}: manifest has no config descriptor")
     config_digest = str(config_desc.get("digest", ""))
     parse_digest(config_digest, what=f"{what} config digest")
-    config_bytes = reader.read_blob(config_digest, what="config", max_size=MAX_CONFIG)
+    config_bytes = reader.read_blob(config_digest, what="config", max_size=MAX_CONFIG,
+                                    size=declared_size(config_desc, f"{what} config"))
     config = load_json(config_bytes, f"config {config_digest}")
     layer_descs = _descriptors(manifest, "layers", what)
     rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
@@ -198,20 +210,20 @@ def image_from_manifest(
                 digest=desc["digest"],
                 diff_id=str(diff_id),
                 media_type=media,
-                size=int(desc.get("size", 0)),
+                size=desc["size"],
                 created_by=created_by[i],
             )
         )
 
     def opener(layer: Layer) -> contextlib.AbstractContextManager[BinaryIO]:
-        return reader.open_blob(layer.digest, what=f"layer {layer.index}", size=layer.size or None)
+        return reader.open_blob(layer.digest, what=f"layer {layer.index}", size=layer.size)
 
     locator: LayerLocator | None = None
     if isinstance(reader, BlobLocator):
         locate = reader.locate
 
         def locator(layer: Layer) -> StoredBlob:
-            return locate(layer.digest, what=f"layer {layer.index}", size=layer.size or None)
+            return locate(layer.digest, what=f"layer {layer.index}", size=layer.size)
 
     src = ImageSource(
         kind=source.kind,
@@ -262,7 +274,8 @@ def resolve_descriptor(
     for _depth in range(4):  # nested indexes are legal; a loop is not
         digest = str(desc.get("digest", ""))
         parse_digest(digest, what=f"{what} digest")
-        data = reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST)
+        data = reader.read_blob(digest, what="manifest", max_size=MAX_MANIFEST,
+                                size=declared_size(desc, what))
         doc = load_json(data, f"manifest {digest}")
         mt = media_type_of(doc, str(desc.get("mediaType", "")))
         if mt in INDEX_TYPES:

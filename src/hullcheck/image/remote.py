@@ -15,6 +15,7 @@ from hullcheck.errors import ImageError
 from hullcheck.image.oci import (
     INDEX_TYPES,
     Platform,
+    declared_size,
     image_from_manifest,
     load_json,
     select_platform,
@@ -36,8 +37,9 @@ class RegistryBlobs:
         self.client = client
         self.ref = ref
 
-    def read_blob(self, digest: str, *, what: str, max_size: int) -> bytes:
-        return self.client.fetch_blob(self.ref, digest, max_size=max_size)
+    def read_blob(self, digest: str, *, what: str, max_size: int,
+                  size: int | None = None) -> bytes:
+        return self.client.fetch_blob(self.ref, digest, max_size=max_size, size=size)
 
     @contextlib.contextmanager
     def open_blob(self, digest: str, *, what: str, size: int | None) -> Iterator[BinaryIO]:
@@ -67,7 +69,8 @@ def platform_manifest(client: RegistryClient, ref: Reference,
             return manifest
         desc = select_platform(load_json(manifest.data, f"index {manifest.digest}"), platform,
                                f"{ref} index {manifest.digest}")
-        manifest = client.get_manifest(ref.with_digest(str(desc["digest"])))
+        manifest = client.get_manifest(ref.with_digest(str(desc["digest"])),
+                                       size=declared_size(desc, f"{ref} index {manifest.digest}"))
     raise ImageError(f"{ref}: image indexes nested too deeply")
 
 

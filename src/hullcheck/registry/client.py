@@ -38,6 +38,7 @@ from hullcheck.registry.http import (
     join,
     raise_for_status,
     read_capped,
+    read_sized,
 )
 from hullcheck.registry.media import MANIFEST_TYPES, Descriptor, Manifest
 from hullcheck.registry.reference import Reference, parse_reference
@@ -93,21 +94,27 @@ class RegistryClient:
 
     # -- public API ------------------------------------------------------------------------
 
-    def get_manifest(self, ref: Reference, accept: tuple[str, ...] = MANIFEST_TYPES) -> Manifest:
+    def get_manifest(self, ref: Reference, accept: tuple[str, ...] = MANIFEST_TYPES, *,
+                     size: int | None = None) -> Manifest:
         """The manifest or index ``ref`` names, digest-verified.
 
         With a digest in ``ref`` the bytes must hash to it; otherwise the digest is computed
-        and must equal the registry's ``Docker-Content-Digest`` when it sends one.
+        and must equal the registry's ``Docker-Content-Digest`` when it sends one. ``size``
+        (its descriptor's, with a digest in ``ref``): the bytes must be that many, and no
+        more than one byte over it is read.
         """
         host = ref.api_host
         what = f"manifest {ref}"
+        if size is not None and size > self._max_manifest:
+            raise ImageError(f"{what} is declared {size} bytes, over the {self._max_manifest}-byte limit")
         response = self._send_manifest_request("GET", ref, accept, what=what)
         try:
             raise_for_status(response, host=host, what=what)
-            data = read_capped(response, self._max_manifest, host=host, what=what)
+            data = (read_capped(response, self._max_manifest, host=host, what=what)
+                    if size is None else read_sized(response, size, host=host, what=what))
         finally:
             response.close()
-        digest = self._check_manifest_digest(ref, data, response, what=what)
+        digest = self._check_manifest_digest(ref, data, response, what=what, size=size)
         # Decoded here, with the depth limit, so that nobody downstream meets a manifest that
         # is not a JSON object or nests deep enough to exhaust the stack.
         doc = untrusted.json_object(data, what=f"{what} on {host}", error=ImageError)
@@ -191,8 +198,10 @@ class RegistryClient:
             raise ImageError(f"{repo.name} blob {digest} is {size} bytes, over the {max_size}-byte limit")
         parts: list[bytes] = []
         total = 0
+        # Read no further than a byte past what may be kept: the declared size, else the cap.
+        limit = max_size if size is None else size
         with self.open_blob(repo, digest, size=size) as reader:
-            while chunk := reader.read(CHUNK):
+            while chunk := reader.read(min(CHUNK, limit + 1 - total)):
                 total += len(chunk)
                 if total > max_size:
                     raise ImageError(
@@ -348,11 +357,12 @@ class RegistryClient:
         )
 
     def _check_manifest_digest(
-        self, ref: Reference, data: bytes, response: httpx.Response, *, what: str
+        self, ref: Reference, data: bytes, response: httpx.Response, *, what: str,
+        size: int | None = None,
     ) -> str:
         host = ref.api_host
         if ref.digest is not None:
-            verify_bytes(data, ref.digest, what=f"manifest {ref.name}")
+            verify_bytes(data, ref.digest, what=f"manifest {ref.name}", size=size)
             return ref.digest
         digest = sha256_digest(data)
         header = response.headers.get("docker-content-digest")

@@ -16,6 +16,7 @@ from hullcheck import deadline, untrusted
 from hullcheck.digest import parse_digest
 from hullcheck.errors import (
     AuthError,
+    DigestMismatch,
     HullcheckError,
     ImageError,
     NotFound,
@@ -155,6 +156,16 @@ def read_capped(response: httpx.Response, cap: int, *, host: str, what: str) -> 
             raise ImageError(f"{what} on {host} is over the {cap}-byte limit")
         parts.append(chunk)
     return b"".join(parts)
+
+
+def read_sized(response: httpx.Response, size: int, *, host: str, what: str) -> bytes:
+    """A body its descriptor declares ``size`` bytes long: at most one byte more is read (the
+    caller checks the length with the digest), and a Content-Length saying otherwise is
+    refused before any of it."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) != size:
+        raise DigestMismatch(f"{what}: {host} serves {int(length)} bytes, expected {size}")
+    return ResponseStream(response, host=host, what=what).read(size + 1)
 
 
 def error_detail(response: httpx.Response, *, host: str, what: str) -> str:
