@@ -117,6 +117,12 @@ class Document:
         self._write(self._item + text)
         self._item = ",\n    "
 
+    def lines(self, texts: list[str]) -> None:
+        """``line`` of each text, written as one piece."""
+        if texts:
+            self._write(self._item + ",\n    ".join(texts))
+            self._item = ",\n    "
+
     def end(self) -> None:
         self._write("\n  ]" if self._item != "\n    " else "]")
         self._sep = ",\n  "
