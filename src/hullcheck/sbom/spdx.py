@@ -203,7 +203,7 @@ def _namespace(inventory: Inventory) -> str:
 
 
 _FILE_ID = "SPDXRef-File-"  # _spdx_id("File", path) is this and 16 hex digits
-LINES = 4096  # file elements made and written at a time
+LINES = 256  # file elements made and written at a time (~40 kB)
 
 
 def _spdx_id(kind: str, ref: str) -> str:
