@@ -10,6 +10,8 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hullcheck import sbom
 from hullcheck.errors import FormatError
@@ -490,3 +492,69 @@ def test_owned_files_are_absolute_and_each_once() -> None:
     assert owned_files(dataclasses.replace(p, files=("/a", "a", "/b", "b", "/a"))) == ("/a", "/b")
     assert owned_files(dataclasses.replace(p, files=("/a", "/b", "/a"))) == ("/a", "/b")
     assert owned_files(dataclasses.replace(p, files=())) == ()
+
+
+_PATHS = st.text(alphabet=st.characters(codec=None, exclude_categories=()) | st.sampled_from(
+    ["&", "<", ">", '"', "\\", "\t", "\n", "\x00", "\x1f", "\x7f", "\ufffe", "\uffff", "é",
+     "\udcff", "\u2028", "/"]), max_size=12)
+_HASHES = st.lists(st.sampled_from([("MD5", "a" * 32), ("SHA-1", "b" * 40),
+                                    ("SHA-256", "c" * 64)]), max_size=2, unique=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PATHS, _HASHES), max_size=5))
+def test_file_components_are_written_as_json_and_elementtree_write_them(
+        files: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    """The hand-written file components against json.dumps(indent=2) and ElementTree at the
+    depth a package's files have in the document."""
+    from hullcheck.sbom import _cyclonedx_files as cdx
+
+    pairs = [(f"hullcheck:file:{i:016x}", "/" + path, tuple(hashes))  # owned_files: absolute
+             for i, (path, hashes) in enumerate(files)]
+    if not pairs:
+        return
+    as_json = [{"bom-ref": ref, **({"hashes": [{"alg": a, "content": c} for a, c in hashes]}
+                                   if hashes else {}), "name": path, "type": "file"}
+               for ref, path, hashes in pairs]
+    expected = json.dumps({"a": [{"components": as_json}]}, indent=2)
+    assert expected.split('"components": ', 1)[1].rsplit("\n    }", 1)[0] == \
+        cdx._json_files(pairs)
+
+    holder = ElementTree.Element("component")
+    for ref, path, hashes in pairs:
+        comp = ElementTree.SubElement(holder, "component", {"type": "file", "bom-ref": ref})
+        ElementTree.SubElement(comp, "name").text = cdx.XML_INVALID.sub("\ufffd", path)
+        if hashes:
+            listed = ElementTree.SubElement(comp, "hashes")
+            for alg, content in hashes:
+                ElementTree.SubElement(listed, "hash", {"alg": alg}).text = content
+    root = ElementTree.Element("bom")
+    ElementTree.SubElement(ElementTree.SubElement(root, "components"), "component").append(holder)
+    ElementTree.indent(root)
+    text = ElementTree.tostring(holder, encoding="unicode")
+    assert text.removeprefix("<component>").rsplit("</component>", 1)[0] == \
+        cdx._xml_files(pairs)
+
+
+def test_xml_file_names_are_cleaned_only_when_they_need_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.sbom import _cyclonedx_files as cdx
+
+    class Counted:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def sub(self, repl: str, text: str) -> str:
+            self.calls += 1
+            return str(pattern.sub(repl, text))
+
+    pattern, counted = cdx.XML_INVALID, Counted()
+    monkeypatch.setattr(cdx, "XML_INVALID", counted)
+    plain = many_files_inventory(200)
+    sbom.encode(plain, "cyclonedx-xml", files=False)
+    without = counted.calls
+    sbom.encode(plain, "cyclonedx-xml")
+    assert counted.calls == 2 * without  # none for the 200 printable names (one each before)
+    odd = with_files(debian_inventory(), libssl3=("/a\x01b", "/c&d", "/e"))
+    data = sbom.encode(odd, "cyclonedx-xml").decode()
+    assert "<name>/a\ufffdb</name>" in data and "<name>/c&amp;d</name>" in data
