@@ -223,8 +223,9 @@ class _Resolver:
 
     def many(self, paths: Iterable[str]) -> list[str]:
         """Each path as ``self(path)`` gives it: one comprehension, the common case (a
-        directory known to be canonical) a lookup in it (a call per file was most of the
-        time ownership took: ~48,000 files in the big bench image)."""
+        directory known to be canonical) a lookup in it, no call (ownership of the big bench
+        image's 48,000 files: 34 ms one call each, 29 so; most of the rest is resolving each
+        of their 8,300 directories once)."""
         known, call = self.dirs.get, self.__call__
         return [path if known(path.rpartition("/")[0]) == "" else call(path) for path in paths]
 

@@ -88,8 +88,8 @@ def read_hashes(pairs: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def _file_refs(owner: str, paths: tuple[str, ...], taken: set[str]) -> list[str]:
-    """``_file_ref`` of each of one package's paths, in one comprehension (a call per file
-    cost as much as its hash: ~50 ms of the big bench image's 48,000 files); when one of
+    """``_file_ref`` of each of one package's paths, in one comprehension (the big bench
+    image's 48,000 refs: 43 ms one call each, 35 ms so, of which the hashes 28); when one of
     them is taken already, or two are alike, each is made in turn as ``_file_ref`` makes it."""
     sha256, seed = hashlib.sha256, owner + "\0"
     made = [_REF + sha256((seed + path).encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -181,7 +181,7 @@ def _splice(document: str, mark: str, texts: list[str]) -> str:
 # A package component's "components" array, at the depth json.dumps(indent=2) puts it: the
 # document's "components" (2 spaces), a component (4), its members (6), its files (8).
 # Each file's text made in one comprehension, a bom-ref (``_file_ref``: ASCII letters, digits
-# and colons) written as it is: a call per file and escaping it cost as much as the rest.
+# and colons) written as it is (the big bench image's 48,000 files: 31 ms a call each, 24 so).
 def _json_files(pairs: list[tuple[str, str, Hashes]]) -> str:
     items = ",\n".join([
         f'        {{\n          "bom-ref": "{ref}",\n{_json_hashes(hashes) if hashes else ""}'
@@ -243,7 +243,8 @@ def dump_xml(root: ElementTree.Element, files: Owned) -> str:
 # <components> (2 spaces), a <component> (4), its children (6), its files (8).
 # As for JSON, each file's text is made in one comprehension: a bom-ref (``_file_ref``) needs no
 # escaping, and a path only when it is not printable (every character XML cannot carry is
-# not) or holds one of "&<>" (checked inline: a call per file cost as much as the rest).
+# not) or holds one of "&<>" (checked inline; the big bench image's 48,000 files: 75 ms with a
+# regex and seven replaces for each, 28 so).
 def _xml_files(pairs: list[tuple[str, str, Hashes]]) -> str:
     names = [path if path.isprintable() and not ("&" in path or "<" in path or ">" in path)
              else _xml_name(path) for _, path, _ in pairs]

@@ -231,8 +231,8 @@ class _FileIds:
         group_digests(found, self._digests)
 
     def add(self, paths: Iterable[str]) -> None:
-        """``id`` of each path, those new made in one comprehension (a call per file was most
-        of the files' cost); in turn, as ``id`` makes them, when one is taken already."""
+        """``id`` of each path, those new made in one comprehension (no call each, as for
+        CycloneDX's file refs); in turn, as ``id`` makes them, when one is taken already."""
         ids = self._ids
         new = [path for path in dict.fromkeys(paths) if path not in ids]
         sha256 = hashlib.sha256
