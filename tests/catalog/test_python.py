@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from email.message import Message
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hullcheck.catalog.python import (
     PythonInstalledCataloger,
@@ -164,3 +167,49 @@ def test_project_installed_in_the_image_is_listed_once(tmp_path: Path) -> None:
         f"{SITE[1:]}/acme_web-2.1.0.dist-info/METADATA": meta("Acme_Web", "2.1.0"),
     })
     assert [(p.name, p.found_by) for p in inv.packages] == [("Acme_Web", "python-installed")]
+
+
+_LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
+_META_LINES = st.sampled_from([
+    "Metadata-Version: 2.1", "Name: demo", "Version: 1.0", "Summary: a thing", "  folded on",
+    "\tfolded too", "Classifier: License :: OSI Approved :: MIT License", "License: MIT",
+    "no colon here", "From someone", "Author: é", "", " ", "Name: second", "X:", ":odd"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_META_LINES, _LINE_ENDS), max_size=14), st.booleans())
+def test_the_header_block_parses_as_the_whole_text(lines: list[tuple[str, str]],
+                                                   unterminated: bool) -> None:
+    """What the email parser makes of core metadata's headers is the same from the text up to
+    its first empty line as from the whole text (the description after it is not parsed)."""
+    from email.parser import HeaderParser
+
+    from hullcheck.catalog.python import header_block
+
+    text = "".join(line + end for line, end in lines)
+    if unterminated and text:
+        text = text[:-1]
+    block = header_block(text)
+    assert text.startswith(block)
+    whole, cut = HeaderParser().parsestr(text), HeaderParser().parsestr(block)
+    assert whole.items() == cut.items()
+
+
+def test_only_the_header_block_of_metadata_is_parsed(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    from email.parser import HeaderParser
+
+    seen: list[str] = []
+    parse = HeaderParser.parsestr
+
+    def recorded(self: HeaderParser, text: str, headersonly: bool = True) -> Message:
+        seen.append(text)
+        return parse(self, text, headersonly)
+
+    monkeypatch.setattr(HeaderParser, "parsestr", recorded)
+    description = "A long description.\n\nWith: colons\n" * 500
+    meta = f"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n{description}"
+    (pkg,) = inventory_of(tmp_path, [PythonInstalledCataloger()], {
+        "usr/lib/python3/site-packages/demo-1.0.dist-info/METADATA": meta}).packages
+    assert (pkg.name, pkg.version) == ("demo", "1.0")
+    assert seen == ["Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n"]

@@ -10,6 +10,8 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hullcheck import sbom
 from hullcheck.errors import FormatError
@@ -424,3 +426,135 @@ def test_cyclonedx_repeated_file_components_keep_one_digest_per_algorithm() -> N
     (p,) = sbom.decode(data).packages
     assert p.files == ("/a",)
     assert p.file_digests == (("/a", f"md5:{1:032x}"), ("/a", f"sha1:{1:040x}"))
+
+
+# --- ids made a package at a time (the parent's tail: bench/README.md) ------------------------
+def _counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+    one = getattr(module, name)
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return one(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_file_refs_and_ids_are_made_without_a_call_per_file(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.sbom import _common, _cyclonedx_files, spdx
+
+    inv = many_files_inventory(300)
+    before = {fmt: sbom.encode(inv, fmt) for fmt in ("cyclonedx-json", "spdx-json")}
+    refs = _counted(monkeypatch, _cyclonedx_files, "_file_ref")
+    ids = _counted(monkeypatch, spdx, "_spdx_id")
+    made_absolute = _counted(monkeypatch, _common, "absolute")
+    cdx = json.loads(sbom.encode(inv, "cyclonedx-json"))
+    doc = json.loads(sbom.encode(inv, "spdx-json"))
+    assert not refs and not made_absolute  # 300+ calls each before
+    assert not [args for args in ids if args[0] == "File"]
+    # the same documents, but for the serial number, namespace and time
+    assert nested(cdx) == nested(json.loads(before["cyclonedx-json"]))
+    old = json.loads(before["spdx-json"])
+    assert (doc["files"], doc["relationships"]) == (old["files"], old["relationships"])
+    assert len(doc["files"]) == len({f["SPDXID"] for f in doc["files"]}) >= 300
+
+
+def test_a_taken_file_ref_or_id_is_made_again_as_one_by_one() -> None:
+    from hullcheck.sbom import _cyclonedx_files as cdx
+    from hullcheck.sbom import spdx
+
+    owner, paths = "pkg:deb/debian/x@1", ("/a", "/b", "/c")
+    taken = {cdx._file_ref(owner, "/b", set())}  # as if a 64-bit hash of /b collided
+    alone = set(taken)
+    expected = [cdx._file_ref(owner, path, alone) for path in paths]
+    assert cdx._file_refs(owner, paths, taken) == expected
+    assert taken == alone and len(taken) == 4
+    assert expected[1] != cdx._file_ref(owner, "/b", set())  # made unique
+    fresh: set[str] = set()
+    assert cdx._file_refs(owner, paths, fresh) == [cdx._file_ref(owner, p, set()) for p in paths]
+    assert len(fresh) == 3
+
+    ids, one_by_one = spdx._FileIds(), spdx._FileIds()
+    ids._taken.add(spdx._spdx_id("File", "/b"))
+    one_by_one._taken.add(spdx._spdx_id("File", "/b"))
+    ids.add(["/a", "/b"])
+    ids.add(["/b", "/c", "/c"])
+    assert [ids.id(p) for p in paths] == [one_by_one.id(p) for p in paths]
+    assert len(ids) == 3 and ids.id("/b") != spdx._spdx_id("File", "/b")
+
+
+def test_owned_files_are_absolute_and_each_once() -> None:
+    from hullcheck.sbom._common import owned_files
+
+    p = debian_inventory().packages[0]
+    assert owned_files(dataclasses.replace(p, files=("/a", "a", "/b", "b", "/a"))) == ("/a", "/b")
+    assert owned_files(dataclasses.replace(p, files=("/a", "/b", "/a"))) == ("/a", "/b")
+    assert owned_files(dataclasses.replace(p, files=())) == ()
+
+
+_PATHS = st.text(alphabet=st.characters(codec=None, exclude_categories=()) | st.sampled_from(
+    ["&", "<", ">", '"', "\\", "\t", "\n", "\x00", "\x1f", "\x7f", "\ufffe", "\uffff", "é",
+     "\udcff", "\u2028", "/"]), max_size=12)
+_HASHES = st.lists(st.sampled_from([("MD5", "a" * 32), ("SHA-1", "b" * 40),
+                                    ("SHA-256", "c" * 64)]), max_size=2, unique=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PATHS, _HASHES), max_size=5))
+def test_file_components_are_written_as_json_and_elementtree_write_them(
+        files: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    """The hand-written file components against json.dumps(indent=2) and ElementTree at the
+    depth a package's files have in the document."""
+    from hullcheck.sbom import _cyclonedx_files as cdx
+
+    pairs = [(f"hullcheck:file:{i:016x}", "/" + path, tuple(hashes))  # owned_files: absolute
+             for i, (path, hashes) in enumerate(files)]
+    if not pairs:
+        return
+    as_json = [{"bom-ref": ref, **({"hashes": [{"alg": a, "content": c} for a, c in hashes]}
+                                   if hashes else {}), "name": path, "type": "file"}
+               for ref, path, hashes in pairs]
+    expected = json.dumps({"a": [{"components": as_json}]}, indent=2)
+    assert expected.split('"components": ', 1)[1].rsplit("\n    }", 1)[0] == \
+        cdx._json_files(pairs)
+
+    holder = ElementTree.Element("component")
+    for ref, path, hashes in pairs:
+        comp = ElementTree.SubElement(holder, "component", {"type": "file", "bom-ref": ref})
+        ElementTree.SubElement(comp, "name").text = cdx.XML_INVALID.sub("\ufffd", path)
+        if hashes:
+            listed = ElementTree.SubElement(comp, "hashes")
+            for alg, content in hashes:
+                ElementTree.SubElement(listed, "hash", {"alg": alg}).text = content
+    root = ElementTree.Element("bom")
+    ElementTree.SubElement(ElementTree.SubElement(root, "components"), "component").append(holder)
+    ElementTree.indent(root)
+    text = ElementTree.tostring(holder, encoding="unicode")
+    assert text.removeprefix("<component>").rsplit("</component>", 1)[0] == \
+        cdx._xml_files(pairs)
+
+
+def test_xml_file_names_are_cleaned_only_when_they_need_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullcheck.sbom import _cyclonedx_files as cdx
+
+    class Counted:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def sub(self, repl: str, text: str) -> str:
+            self.calls += 1
+            return str(pattern.sub(repl, text))
+
+    pattern, counted = cdx.XML_INVALID, Counted()
+    monkeypatch.setattr(cdx, "XML_INVALID", counted)
+    plain = many_files_inventory(200)
+    sbom.encode(plain, "cyclonedx-xml", files=False)
+    without = counted.calls
+    sbom.encode(plain, "cyclonedx-xml")
+    assert counted.calls == 2 * without  # none for the 200 printable names (one each before)
+    odd = with_files(debian_inventory(), libssl3=("/a\x01b", "/c&d", "/e"))
+    data = sbom.encode(odd, "cyclonedx-xml").decode()
+    assert "<name>/a\ufffdb</name>" in data and "<name>/c&amp;d</name>" in data

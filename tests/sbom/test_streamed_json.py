@@ -141,3 +141,49 @@ def test_an_error_in_the_middle_of_a_document_leaves_no_file(
     assert calls["n"] == 3
     assert list(out.iterdir()) == []
     assert "disk gone" in capsys.readouterr().err
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=5), max_size=4), max_size=5))
+def test_lines_write_what_a_line_each_writes(batches: list[list[str]]) -> None:
+    def written(in_batches: bool) -> bytes:
+        out = io.BytesIO()
+        text = _json.Pieces(out, errors="backslashreplace")
+        doc = _json.Document(text)
+        doc.start("a")
+        for batch in batches:
+            if in_batches:
+                doc.lines(batch)
+            else:
+                for line in batch:
+                    doc.line(line)
+        doc.end()
+        doc.close()
+        text.flush()
+        return out.getvalue()
+
+    assert written(True) == written(False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), text), max_size=30), st.integers(1, 40))
+def test_blocks_encode_as_the_whole_text_would_and_once_large(
+        pieces: list[tuple[bool, str]], block: int) -> None:
+    whole = "".join(p for _, p in pieces).encode("utf-8", "backslashreplace")
+    out = io.BytesIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_json, "BLOCK", block)
+        writer = _json.Pieces(out, errors="backslashreplace")
+        held, so_far = 0, ""  # characters of blocks written since the last encoding
+        for is_block, p in pieces:
+            so_far += p
+            if is_block:
+                writer.block(p)
+                held += len(p)
+                if held >= block:  # encoded now, with what came before
+                    assert out.getvalue() == so_far.encode("utf-8", "backslashreplace")
+                    held = 0
+            else:
+                writer.write(p)
+        writer.flush()
+    assert out.getvalue() == whole

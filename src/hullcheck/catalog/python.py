@@ -377,11 +377,23 @@ def direct_url_extras(data: bytes) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------
 
 
+# An empty line, whichever line ends it (the email parser splits lines at \r\n, \r and \n).
+_EMPTY_LINES = ("\n\n", "\r\r", "\r\n\r\n")
+
+
+def header_block(text: str) -> str:
+    """``text`` up to its first empty line, which ends the headers wherever they end: what
+    the email parser reads of core metadata, without the description after it, which it
+    reads line by line (the big bench image's 103 METADATA files: 13.6 ms, 9.8 so)."""
+    cuts = [at + len(empty) for empty in _EMPTY_LINES if (at := text.find(empty)) >= 0]
+    return text[:min(cuts)] if cuts else text
+
+
 def package_of(text: str, path: str, view: View,
                digests: Mapping[tuple[int, str], str] | None = None) -> Package:
     from email.parser import HeaderParser  # ~10 ms to import; only images with Python
 
-    meta = HeaderParser().parsestr(text)
+    meta = HeaderParser().parsestr(header_block(text))
     name = " ".join((meta.get("Name") or "").split())
     version = " ".join((meta.get("Version") or "").split())
     if not name or not version:

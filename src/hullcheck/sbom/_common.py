@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Iterator
@@ -15,6 +16,7 @@ TOOL = "hullcheck"
 TOOL_VERSION = __version__
 _SCHEMES = ("docker://", "registry:", "oci-archive:", "oci:", "docker-archive:", "dir:")
 _REF_SEGMENT = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_ABSOLUTE = operator.methodcaller("startswith", "/")
 
 
 def shown(inventory: Inventory) -> tuple[Package, ...]:
@@ -52,7 +54,10 @@ class OwnedFiles:
 def owned_files(p: Package) -> tuple[str, ...]:
     """The files a package owns as CycloneDX and SPDX list them: absolute paths (a relative one
     is taken from the root), each once, in the package's order."""
-    return tuple(dict.fromkeys(absolute(f) for f in p.files))
+    files = p.files
+    if not all(map(_ABSOLUTE, files)):  # (the common case, all absolute, checked at C speed)
+        files = tuple(map(absolute, files))
+    return tuple(dict.fromkeys(files))
 
 
 def file_digests(p: Package, owned: Container[str]) -> Iterator[tuple[str, str, str]]:

@@ -57,8 +57,10 @@ def owned(inventory: Inventory) -> Owned:
     for p, ref in zip(packages, refs(packages), strict=True):
         if paths := owned_files(p):
             hashes = _hashes(p, paths) if p.file_digests else {}
-            out[ref] = [(_file_ref(ref, path, taken), path, hashes.get(path, ()))
-                        for path in paths]
+            get = hashes.get
+            out[ref] = [(file_ref, path, get(path, ()))
+                        for file_ref, path in zip(_file_refs(ref, paths, taken), paths,
+                                                  strict=True)]
     return out
 
 
@@ -83,6 +85,23 @@ def read_hashes(pairs: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
         if ours is not None and (digest := file_digest(ours, content)):
             out.append(digest)
     return tuple(out)
+
+
+def _file_refs(owner: str, paths: tuple[str, ...], taken: set[str]) -> list[str]:
+    """``_file_ref`` of each of one package's paths, in one comprehension (the big bench
+    image's 48,000 refs: 43 ms one call each, 35 ms so, of which the hashes 28); when one of
+    them is taken already, or two are alike, each is made in turn as ``_file_ref`` makes it."""
+    sha256, seed = hashlib.sha256, owner + "\0"
+    made = [_REF + sha256((seed + path).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            for path in paths]
+    fresh = set(made)
+    if len(fresh) == len(made) and taken.isdisjoint(fresh):
+        taken |= fresh
+        return made
+    return [_file_ref(owner, path, taken) for path in paths]  # a 64-bit hash collision
+
+
+_REF = "hullcheck:file:"
 
 
 def _file_ref(owner: str, path: str, taken: set[str]) -> str:
@@ -161,21 +180,22 @@ def _splice(document: str, mark: str, texts: list[str]) -> str:
 
 # A package component's "components" array, at the depth json.dumps(indent=2) puts it: the
 # document's "components" (2 spaces), a component (4), its members (6), its files (8).
+# Each file's text made in one comprehension, a bom-ref (``_file_ref``: ASCII letters, digits
+# and colons) written as it is (the big bench image's 48,000 files: 31 ms a call each, 24 so).
 def _json_files(pairs: list[tuple[str, str, Hashes]]) -> str:
-    items = ",\n".join(_json_file(ref, path, hashes) for ref, path, hashes in pairs)
+    items = ",\n".join([
+        f'        {{\n          "bom-ref": "{ref}",\n{_json_hashes(hashes) if hashes else ""}'
+        f'          "name": {_ascii(path)},\n          "type": "file"\n        }}'
+        for ref, path, hashes in pairs])
     return f"[\n{items}\n      ]"
 
 
-def _json_file(ref: str, path: str, hashes: Hashes) -> str:
-    if hashes:
-        each = ",\n".join(f'            {{\n              "alg": {_ascii(alg)},\n'
-                          f'              "content": {_ascii(hexdigits)}\n            }}'
-                          for alg, hexdigits in hashes)
-        listed = f'          "hashes": [\n{each}\n          ],\n'
-    else:
-        listed = ""
-    return (f'        {{\n          "bom-ref": {_ascii(ref)},\n{listed}'
-            f'          "name": {_ascii(path)},\n          "type": "file"\n        }}')
+def _json_hashes(hashes: Hashes) -> str:
+    # Our algorithm names and validated hex (``_hashes``): nothing to escape.
+    each = ",\n".join([f'            {{\n              "alg": "{alg}",\n'
+                       f'              "content": "{hexdigits}"\n            }}'
+                       for alg, hexdigits in hashes])
+    return f'          "hashes": [\n{each}\n          ],\n'
 
 
 def _insert_sorted(obj: dict[str, Any], key: str, value: object) -> dict[str, Any]:
@@ -221,20 +241,29 @@ def dump_xml(root: ElementTree.Element, files: Owned) -> str:
 
 # A package component's <components>, at the depth ElementTree.indent puts it: <bom> (0),
 # <components> (2 spaces), a <component> (4), its children (6), its files (8).
+# As for JSON, each file's text is made in one comprehension: a bom-ref (``_file_ref``) needs no
+# escaping, and a path only when it is not printable (every character XML cannot carry is
+# not) or holds one of "&<>" (checked inline; the big bench image's 48,000 files: 75 ms with a
+# regex and seven replaces for each, 28 so).
 def _xml_files(pairs: list[tuple[str, str, Hashes]]) -> str:
-    items = "".join(_xml_file(ref, path, hashes) for ref, path, hashes in pairs)
+    names = [path if path.isprintable() and not ("&" in path or "<" in path or ">" in path)
+             else _xml_name(path) for _, path, _ in pairs]
+    items = "".join([
+        f'\n        <component type="file" bom-ref="{ref}">\n          <name>{name}</name>'
+        f'{_xml_hashes(hashes) if hashes else ""}\n        </component>'
+        for (ref, _, hashes), name in zip(pairs, names, strict=True)])
     return f"{items}\n      "
 
 
-def _xml_file(ref: str, path: str, hashes: Hashes) -> str:
+def _xml_name(path: str) -> str:
     # XML 1.0 cannot carry most control characters: as in the rest of the document.
-    name = _xml_text(XML_INVALID.sub("\ufffd", path))
+    return _xml_text(XML_INVALID.sub("\ufffd", path))
+
+
+def _xml_hashes(hashes: Hashes) -> str:
     listed = "".join(f'\n            <hash alg="{alg}">{hexdigits}</hash>'
                      for alg, hexdigits in hashes)  # our algorithm names, validated hex
-    if listed:
-        listed = f"\n          <hashes>{listed}\n          </hashes>"  # after <name> in the XSD
-    return (f'\n        <component type="file" bom-ref="{_xml_attribute(ref)}">'
-            f"\n          <name>{name}</name>{listed}\n        </component>")
+    return f"\n          <hashes>{listed}\n          </hashes>"  # after <name> in the XSD
 
 
 def _xml_text(text: str) -> str:
@@ -243,10 +272,3 @@ def _xml_text(text: str) -> str:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text
 
-
-def _xml_attribute(text: str) -> str:
-    """As ElementTree escapes an attribute value (a file bom-ref never needs it)."""
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
-                         ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
-        text = text.replace(char, entity)
-    return text

@@ -19,6 +19,7 @@ Write = Callable[[str], object]
 Quote = Callable[[str], str]
 Other = Callable[[object], "str | None"]  # the text of a value of the caller's own kind
 BATCH = 8192  # pieces joined and encoded at a time
+BLOCK = 1 << 18  # characters of large pieces (``Pieces.block``) encoded at a time
 
 
 def dump(o: object, nl: str, write: Write, quote: Quote = encode_basestring,
@@ -73,16 +74,26 @@ class Pieces:
     def __init__(self, out: BinaryIO, encoding: str = "utf-8", errors: str = "strict") -> None:
         self._out, self._encoding, self._errors = out, encoding, errors
         self._pieces: list[str] = []
+        self._chars = 0  # of the pieces ``block`` wrote since the last flush
 
     def write(self, piece: str) -> None:
         self._pieces.append(piece)
         if len(self._pieces) >= BATCH:
             self.flush()
 
+    def block(self, piece: str) -> None:
+        """``write`` of a piece of many lines: encoded once such pieces reach ``BLOCK``
+        characters, so that a batch of them is not held whole."""
+        self._pieces.append(piece)
+        self._chars += len(piece)
+        if self._chars >= BLOCK or len(self._pieces) >= BATCH:
+            self.flush()
+
     def flush(self) -> None:
         if self._pieces:
             text = "".join(self._pieces)
             self._pieces.clear()
+            self._chars = 0
             self._out.write(text.encode(self._encoding, self._errors))
 
 
@@ -94,7 +105,7 @@ class Document:
     relationships: most of its elements, as Syft writes them)."""
 
     def __init__(self, text: Pieces) -> None:
-        self._write = text.write
+        self._write, self._block = text.write, text.block
         self._sep = "{\n  "
         self._item = ""
 
@@ -117,6 +128,12 @@ class Document:
         self._write(self._item + text)
         self._item = ",\n    "
 
+    def lines(self, texts: list[str]) -> None:
+        """``line`` of each text, written as one piece (``Pieces.block``)."""
+        if texts:
+            self._block(self._item + ",\n    ".join(texts))
+            self._item = ",\n    "
+
     def end(self) -> None:
         self._write("\n  ]" if self._item != "\n    " else "]")
         self._sep = ",\n  "
@@ -126,4 +143,4 @@ class Document:
         self._write("{}\n" if self._sep == "{\n  " else "\n}\n")
 
 
-__all__ = ["BATCH", "Document", "Pieces", "dump", "encode_basestring", "encode_basestring_ascii"]
+__all__ = ["BATCH", "BLOCK", "Document", "Pieces", "dump", "encode_basestring", "encode_basestring_ascii"]

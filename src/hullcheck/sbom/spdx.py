@@ -141,8 +141,7 @@ def write(inventory: Inventory, out: BinaryIO, *, now: datetime | None = None,
         pkg["filesAnalyzed"] = bool(its_files)
         pkg["annotations"] = [_annotation(PKG_FACTS, _package_facts(p), annotator, created)]
         doc.element(pkg)
-        for path in its_files:
-            file_ids.id(path)
+        file_ids.add(its_files)
         if its_files and p.file_digests:
             file_ids.digests(file_digests(p, frozenset(its_files)))
         if p.source is not None:
@@ -153,15 +152,18 @@ def write(inventory: Inventory, out: BinaryIO, *, now: datetime | None = None,
     doc.end()
     if file_ids:
         doc.start("files")
-        for line in file_ids.elements():
-            doc.line(line)
+        for lines in file_ids.elements():
+            doc.lines(lines)
         doc.end()
     doc.start("relationships")
     doc.line(_rel_line("SPDXRef-DOCUMENT", "DESCRIBES", IMAGE_ID))
     for p, spdx_id, its_files in zip(packages, ids, owned, strict=True):
         doc.line(_rel_line(IMAGE_ID, "CONTAINS", spdx_id))
-        for path in its_files:
-            doc.line(_rel_line(spdx_id, "CONTAINS", file_ids.id(path)))
+        if its_files:
+            # _rel_line's text for each file, its id hex (nothing to escape)
+            contains = (f'{{"spdxElementId": {_str(spdx_id)}, "relationshipType": "CONTAINS", '
+                        '"relatedSpdxElement": "')
+            doc.lines([f'{contains}{file_ids.id(path)}"}}' for path in its_files])
         if p.source is not None:
             made_from = source_ids[p.type.value, p.source.name, p.source.version]
             doc.line(_rel_line(spdx_id, "GENERATED_FROM", made_from))
@@ -200,6 +202,10 @@ def _namespace(inventory: Inventory) -> str:
     return f"https://hullcheck.invalid/spdx/{slug[:80]}/{digest}/{uuid.uuid4()}"
 
 
+_FILE_ID = "SPDXRef-File-"  # _spdx_id("File", path) is this and 16 hex digits
+LINES = 256  # file elements made and written at a time (~40 kB)
+
+
 def _spdx_id(kind: str, ref: str) -> str:
     digest = hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"SPDXRef-{kind}-{digest}"
@@ -224,6 +230,22 @@ class _FileIds:
         (their databases should agree)."""
         group_digests(found, self._digests)
 
+    def add(self, paths: Iterable[str]) -> None:
+        """``id`` of each path, those new made in one comprehension (no call each, as for
+        CycloneDX's file refs); in turn, as ``id`` makes them, when one is taken already."""
+        ids = self._ids
+        new = [path for path in dict.fromkeys(paths) if path not in ids]
+        sha256 = hashlib.sha256
+        made = [_FILE_ID + sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+                for path in new]
+        fresh = set(made)
+        if len(fresh) == len(made) and self._taken.isdisjoint(fresh):
+            ids.update(zip(new, made, strict=True))
+            self._taken |= fresh
+            return
+        for path in new:  # a 64-bit hash collision
+            self.id(path)
+
     def id(self, path: str) -> str:
         found = self._ids.get(path)
         if found is None:
@@ -238,14 +260,16 @@ class _FileIds:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def elements(self) -> Iterator[str]:
-        """The file elements, by path, each as one line of JSON. Names are relative to the image
-        root, "./usr/bin/x" as the spec asks (Syft and Trivy write "usr/bin/x"; the reader
-        takes both)."""
-        digests = self._digests
-        for path, spdx_id in sorted(self._ids.items()):
-            yield (f'{{"SPDXID": {_str(spdx_id)}, "fileName": {_str("." + path)}, '
-                   f'"checksums": [{_checksums(digests.get(path))}]}}')
+    def elements(self) -> Iterator[list[str]]:
+        """The file elements, by path, each as one line of JSON, ``LINES`` at a time. Names are
+        relative to the image root, "./usr/bin/x" as the spec asks (Syft and Trivy write
+        "usr/bin/x"; the reader takes both). An id is hex: no escaping needed."""
+        get = self._digests.get
+        ordered = sorted(self._ids.items())
+        for start in range(0, len(ordered), LINES):
+            yield [f'{{"SPDXID": "{spdx_id}", "fileName": {_str("." + path)}, '
+                   f'"checksums": [{_checksums(get(path))}]}}'
+                   for path, spdx_id in ordered[start:start + LINES]]
 
 
 _UNKNOWN_SHA1 = _checksum("SHA1", NO_SHA1)
