@@ -85,6 +85,11 @@ _AWS_KEY_ID = (r"(?<![A-Z0-9])(?P<secret>(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA
                r"|AIPA|ANPA|ANVA)[A-Z2-7]{16})(?![A-Z0-9])")
 _AWS_SECRET = (rf"(?i)(?<![A-Za-z0-9])aws_?(?:secret)?_?(?:access)?_?key{_Q}{_ASSIGN}{_Q}"
                rf"(?P<secret>[A-Za-z0-9/+]{{40}}){_END}")
+# The gates of those two: a part of every match, cheaper to compile (2-3 ms against 12 and 6).
+_AWS_KEY_ID_GATE = (r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)"
+                    r"[A-Z2-7]{8}")
+_AWS_SECRET_GATE = (rf"(?i)aws_?(?:secret)?_?(?:access)?_?key{_Q}{_ASSIGN}{_Q}"
+                    r"[A-Za-z0-9/+]{16}")
 _GENERIC = (r"(?i)(?:password|passwd|secret|api_?key"
             r"|access_?token|auth_?token)(?:[_.-][A-Za-z0-9]+)*[\"']?"
             r"\s*(?:=>|:=|=|:)\s*[\"']?(?P<secret>(?=[A-Za-z!#%*+./=?@^_~-]*[0-9])"
@@ -98,7 +103,9 @@ RULES: tuple[Rule, ...] = (
         title="AWS access key ID",
         severity=Severity.CRITICAL,
         regex=_AWS_KEY_ID,
-        gate=_AWS_KEY_ID,  # "asia", "anva": in words of any text
+        # "asia", "anva": in words of any text. Half the key, no lookarounds: hyperscan
+        # compiles this in 2 ms, the whole expression in 12 (each worker compiles it).
+        gate=_AWS_KEY_ID_GATE,
         keywords=("akia", "asia", "abia", "acca", "a3t", "agpa", "aida", "aroa", "aipa", "anpa",
                   "anva"),
         entropy=3.0,
@@ -109,7 +116,7 @@ RULES: tuple[Rule, ...] = (
         title="AWS secret access key",
         severity=Severity.CRITICAL,
         regex=_AWS_SECRET,
-        gate=_AWS_SECRET,
+        gate=_AWS_SECRET_GATE,
         # Every match holds "aws" then "_", "s"(ecret), "a"(ccess) or "k"(ey): "aws" alone is
         # in a third of a Python tree's files ("laws", "draws"), each line of it searched.
         keywords=("aws_", "awss", "awsa", "awsk"),
