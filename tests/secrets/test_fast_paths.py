@@ -152,7 +152,8 @@ BY_ID = {r.id: r for r in RULES}
 
 @pytest.mark.parametrize(("text", "rule_id", "run"), [
     (b"Asia and ANVA: in any text\n", "aws-access-key-id", False),  # keywords, no gate
-    (b"ASIAWORDS2THATSTOP short\n", "aws-access-key-id", True),  # the gate, no match
+    (b"ASIAWORDSTWO then a space\n", "aws-access-key-id", False),  # 8 of 16: no gate
+    (b"ASIAWORDS2THATSTOP short\n", "aws-access-key-id", True),  # 14: the gate, no match
     (b"aws_secret_key = short\n", "aws-secret-access-key", False),
     (b"aws_secret_key = " + b"abcdefghABCDEFGH" * 2 + b"\n", "aws-secret-access-key", True),
 ])
