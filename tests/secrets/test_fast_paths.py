@@ -21,7 +21,7 @@ from hullcheck import secrets
 from hullcheck.filetree import analysis
 from hullcheck.filetree.tar import read_tar
 from hullcheck.image import open_image
-from hullcheck.secrets import RULES, Scanner, SecretConfig, engine
+from hullcheck.secrets import RULES, Scanner, SecretConfig, engine, parse_config
 from hullcheck.secrets.scanner import SecretSpec, _first_claims, _Found
 from tests.fixtures.images import build, write
 from tests.secrets import fakes
@@ -94,6 +94,18 @@ def test_a_database_that_does_not_load_here_is_compiled(
     assert set(engine._LOADED) == {(keywords, gates)}
     spec = SecretSpec(SecretConfig(), engine="python")  # nothing to carry: not hyperscan
     assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+def test_a_spec_of_user_rules_travels_with_its_database() -> None:
+    """A user's rule (never gated) beside the built-in ones: the spec pickles with the
+    database of its keywords and gates, and the scanner made of it finds both."""
+    cfg = parse_config({"rules": [{"id": "acme", "regex": r"acme_(?P<secret>[0-9a-f]{32})",
+                                   "keywords": ["acme_"]}], "allow": {"rules": ["jwt"]}})
+    data = pickle.dumps(SecretSpec(cfg))
+    scanner = pickle.loads(data).new()
+    text = f"k = acme_{'0123456789abcdef' * 2}\nid = {KEY_ID}\n".encode()
+    assert [h.rule.id for h in scanner.scan_bytes(text, "/x", gated=True)] == [
+        "acme", "aws-access-key-id"]
 
 
 # -- line numbers and claims -------------------------------------------------------------
