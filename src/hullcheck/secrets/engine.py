@@ -44,11 +44,49 @@ def available() -> tuple[str, ...]:
     return tuple(e for e in ENGINES if have[e])
 
 
-@functools.lru_cache(maxsize=8)
+Key = tuple[tuple[bytes, ...], tuple[str, ...]]  # a database's keywords and gates
+# Databases made elsewhere (``export``) and loaded here (``load``), by keywords and gates: a
+# layer worker is handed the parent's instead of compiling its own (~25 ms each).
+_LOADED: dict[Key, Any] = {}
+_MAX_LOADED = 8
+
+
 def _database(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> Any:
+    """``_compiled``, or the same database ``load``ed from another process."""
+    loaded = _LOADED.get((keywords, gates))
+    return loaded if loaded is not None else _compiled(keywords, gates)
+
+
+def export(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> bytes | None:
+    """The database of ``keywords`` and ``gates`` (compiled here once) as bytes ``load``
+    takes in another process on this machine; None without hyperscan, or when a gate does
+    not compile."""
+    if _hs is None:
+        return None
+    db = _database(keywords, gates)
+    return None if db is None else bytes(_hs.dumpb(db))
+
+
+def load(keywords: tuple[bytes, ...], gates: tuple[str, ...], data: bytes) -> bool:
+    """Keep the database ``export`` made of ``keywords`` and ``gates`` for this process's
+    scans; False (nothing kept: it will be compiled) when it does not load here."""
+    if _hs is None:
+        return False
+    try:
+        db = _hs.loadb(data, _hs.HS_MODE_BLOCK)
+    except _hs.error:  # another hyperscan version or platform: compile instead
+        return False
+    if len(_LOADED) >= _MAX_LOADED:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[keywords, gates] = db
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(keywords: tuple[bytes, ...], gates: tuple[str, ...]) -> Any:
     """One hyperscan block-mode database: keyword ``i`` is id ``i`` (caseless literal), gate
     ``j`` is id ``len(keywords) + j``; each reported once per scan. None when a gate does not
-    compile (then nothing is gated). Compiled at a process's first gated scan (~50 ms) and
+    compile (then nothing is gated). Compiled at a process's first gated scan (~25 ms) and
     kept: a run whose layers all come from the cache compiles none."""
     assert _hs is not None
     literal = _hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH

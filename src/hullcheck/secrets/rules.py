@@ -85,6 +85,11 @@ _AWS_KEY_ID = (r"(?<![A-Z0-9])(?P<secret>(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA
                r"|AIPA|ANPA|ANVA)[A-Z2-7]{16})(?![A-Z0-9])")
 _AWS_SECRET = (rf"(?i)(?<![A-Za-z0-9])aws_?(?:secret)?_?(?:access)?_?key{_Q}{_ASSIGN}{_Q}"
                rf"(?P<secret>[A-Za-z0-9/+]{{40}}){_END}")
+# The gates of those two: a part of every match, cheaper to compile (3 ms against 12 and 6).
+_AWS_KEY_ID_GATE = (r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)"
+                    r"[A-Z2-7]{10}")
+_AWS_SECRET_GATE = (rf"(?i)aws_?(?:secret)?_?(?:access)?_?key{_Q}{_ASSIGN}{_Q}"
+                    r"[A-Za-z0-9/+]{16}")
 _GENERIC = (r"(?i)(?:password|passwd|secret|api_?key"
             r"|access_?token|auth_?token)(?:[_.-][A-Za-z0-9]+)*[\"']?"
             r"\s*(?:=>|:=|=|:)\s*[\"']?(?P<secret>(?=[A-Za-z!#%*+./=?@^_~-]*[0-9])"
@@ -98,7 +103,10 @@ RULES: tuple[Rule, ...] = (
         title="AWS access key ID",
         severity=Severity.CRITICAL,
         regex=_AWS_KEY_ID,
-        gate=_AWS_KEY_ID,  # "asia", "anva": in words of any text
+        # "asia", "anva": in words of any text. 10 of the key's 16 characters, no
+        # lookarounds: hyperscan compiles this in 3 ms, the whole expression in 12 (as
+        # selective on the big image's layers; 8 let 5 MB of minified files through).
+        gate=_AWS_KEY_ID_GATE,
         keywords=("akia", "asia", "abia", "acca", "a3t", "agpa", "aida", "aroa", "aipa", "anpa",
                   "anva"),
         entropy=3.0,
@@ -109,7 +117,7 @@ RULES: tuple[Rule, ...] = (
         title="AWS secret access key",
         severity=Severity.CRITICAL,
         regex=_AWS_SECRET,
-        gate=_AWS_SECRET,
+        gate=_AWS_SECRET_GATE,
         # Every match holds "aws" then "_", "s"(ecret), "a"(ccess) or "k"(ey): "aws" alone is
         # in a third of a Python tree's files ("laws", "draws"), each line of it searched.
         keywords=("aws_", "awss", "awsa", "awsk"),

@@ -24,11 +24,14 @@ examples or documentation is reported with low confidence (``paths``).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import msgspec
 
@@ -37,7 +40,7 @@ from hullcheck.filetree import ContentSink, FileTree
 from hullcheck.image.model import Image
 from hullcheck.model import FILE_DIGEST_HEX, Layer
 from hullcheck.secrets.config import SecretConfig
-from hullcheck.secrets.engine import Prefilter
+from hullcheck.secrets.engine import Prefilter, export, load
 from hullcheck.secrets.model import Confidence, Origin, SecretFinding, SecretReport, Skipped
 from hullcheck.secrets.paths import example_reason
 from hullcheck.secrets.rules import RULES, Rule, is_placeholder, shannon_entropy
@@ -85,6 +88,33 @@ class _FileHit:
     layer: int
     path: str
     hit: Hit
+
+
+class _Found(NamedTuple):
+    """A match of one rule in one buffer, before the rules' claims are settled."""
+
+    rule: int  # index in the scanner's rules: an earlier one's claim wins
+    start: int  # the secret's span
+    end: int
+    at: int  # where the match starts (its line is the finding's)
+    shown: str
+
+
+def _first_claims(found: list[_Found]) -> list[_Found]:
+    """``found`` (in rule order) less each match whose secret overlaps one kept before it.
+    The kept spans never overlap, so only the last one starting before a span's end can
+    overlap it: a bisection each, not a comparison with every one kept."""
+    starts: list[int] = []  # of the kept spans, sorted; their ends in the same order
+    ends: list[int] = []
+    kept: list[_Found] = []
+    for f in found:
+        i = bisect.bisect_left(starts, f.end)
+        if i and ends[i - 1] > f.start:
+            continue
+        starts.insert(i, f.start)
+        ends.insert(i, f.end)
+        kept.append(f)
+    return kept
 
 
 class Scanner:
@@ -174,20 +204,24 @@ class Scanner:
                 self._binary += 1
             return
         hits = self.scan_bytes(data, path, gated=True)
-        digests = _digests(data) if hits else None
+        if not hits:  # most files
+            with self._lock:
+                self._files += 1
+                self._bytes += len(data)
+            return
+        digests = _digests(data)
         with self._lock:
             self._files += 1
             self._bytes += len(data)
             self._hits.extend(_FileHit(layer, path, h) for h in hits)
-            if digests is not None:
-                self._digests[layer, path] = digests
+            self._digests[layer, path] = digests
 
     # -- matching -------------------------------------------------------------------
     def scan_bytes(self, data: bytes, path: str | None = None, *,
                    gated: bool = False) -> list[Hit]:
         """Matches in one buffer. ``path`` is the file's (path-limited rules need one).
         ``gated``: the rules' gates are looked for too (a file's scan: the gated prefilter
-        is compiled once, ~50 ms, at the first), the same matches found."""
+        is compiled once, ~25 ms, at the first), the same matches found."""
         present = self._prefilter.hits(data, gated=gated)
         if not present and not self._always:  # most files: no keyword at all
             return []
@@ -197,7 +231,7 @@ class Scanner:
             candidates = self._memo[key] = self._candidates(present, gated=gated)
         if not candidates:
             return []
-        found: list[tuple[int, int, int, Hit]] = []  # (rule index, start, end, hit)
+        found: list[_Found] = []
         lowered: bytes | None = None
         for ri in candidates:
             rule, rx, path_rx = self._rules[ri]
@@ -212,15 +246,22 @@ class Scanner:
                                                    if self._keyword_index[kw] in present])
             for start, end in windows:
                 for m in rx.finditer(data, start, end):
-                    hit = self._check(rule, rx, m, data)
-                    if hit is not None:
-                        s, e = _secret_span(rx, m)
-                        found.append((ri, s, e, hit))
-        kept: list[tuple[int, int, int, Hit]] = []
-        for f in found:  # in rule order: an earlier rule's span wins over a later one's
-            if not any(f[1] < k[2] and k[1] < f[2] for k in kept):
-                kept.append(f)
-        return [f[3] for f in sorted(kept, key=lambda f: (f[1], f[0]))]
+                    shown = self._check(rule, rx, m, data)
+                    if shown is not None:
+                        found.append(_Found(ri, *_secret_span(rx, m), m.start(), shown))
+        return self._as_hits(_first_claims(found), data)
+
+    def _as_hits(self, kept: list[_Found], data: bytes) -> list[Hit]:
+        """``kept`` as hits, by position; each one's line counted from the one before (not
+        from the buffer's start: a large file's many matches cost one pass, not one each)."""
+        kept.sort(key=lambda f: (f.start, f.rule))
+        lines: dict[int, int] = {}
+        pos, line = 0, 1
+        for at in sorted({f.at for f in kept}):
+            line += data.count(b"\n", pos, at)
+            lines[at], pos = line, at
+        return [Hit(rule=self._rules[f.rule][0], line=lines[f.at], match=f.shown,
+                    start=f.start, end=f.end) for f in kept]
 
     def _candidates(self, present: set[int], *, gated: bool = False) -> list[int]:
         """The rules to run, in order, given the prefilter's ``present`` ids: those with a
@@ -235,7 +276,8 @@ class Scanner:
         return sorted(candidates)
 
     def _check(self, rule: Rule, rx: re.Pattern[bytes], m: re.Match[bytes],
-               data: bytes) -> Hit | None:
+               data: bytes) -> str | None:
+        """What a match shows, its secret redacted; None when it is not a secret."""
         s, e = _secret_span(rx, m)
         secret = data[s:e]
         if not secret:
@@ -250,9 +292,7 @@ class Scanner:
             return None
         # What leads up to the secret, then its redacted form. Nothing after it: a rule's
         # trailing context can hold more of the secret (the last line of a PEM body).
-        shown = _squash(data[m.start():s])[-60:] + redact(secret.decode("utf-8", "replace"))
-        return Hit(rule=rule, line=data.count(b"\n", 0, m.start()) + 1, match=shown,
-                   start=s, end=e)
+        return _squash(data[m.start():s])[-60:] + redact(secret.decode("utf-8", "replace"))
 
     # -- one layer's analysis -------------------------------------------------------
     def spec(self) -> SecretSpec:
@@ -410,6 +450,33 @@ class SecretSpec:
     def result(self, sink: ContentSink) -> bytes:
         assert isinstance(sink, Scanner)
         return sink.layer_result()
+
+    def __reduce__(self) -> tuple[Callable[..., SecretSpec], tuple[object, ...]]:
+        # A worker is sent the spec with the prefilter's gated database as this process
+        # compiled it (once): loading it takes microseconds, compiling ~25 ms per worker.
+        return _unpickled, (self.config, self.engine, self.name,
+                            _carried(self.config, self.engine))
+
+
+Carried = tuple[tuple[bytes, ...], tuple[str, ...], bytes]  # keywords, gates, the database
+
+
+@functools.lru_cache(maxsize=8)
+def _carried(config: SecretConfig, engine: str | None) -> Carried | None:
+    """The gated prefilter database of a scanner of ``config``, as bytes; None when the
+    engine is not hyperscan or nothing is gated."""
+    prefilter = Scanner(config, engine=engine)._prefilter
+    if prefilter.engine != "hyperscan" or not prefilter.gates:
+        return None
+    data = export(prefilter.keywords, prefilter.gates)
+    return None if data is None else (prefilter.keywords, prefilter.gates, data)
+
+
+def _unpickled(config: SecretConfig, engine: str | None, name: str,
+               carried: Carried | None) -> SecretSpec:
+    if carried is not None:
+        load(*carried)  # else (it does not load here) compiled at the first gated scan
+    return SecretSpec(config, engine, name)
 
 
 def _keyword_lines(lowered: bytes, keywords: Iterable[str]) -> list[tuple[int, int]]:
