@@ -19,7 +19,7 @@ from hullcheck.filetree import analysis
 from hullcheck.image import open_image
 from hullcheck.image.writer import ImageBuilder
 from hullcheck.model import Layer
-from hullcheck.pipeline import images
+from hullcheck.pipeline import images, redaction
 from tests.fixtures.images import write
 from tests.secrets import fakes
 
@@ -51,7 +51,7 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         return submit(pool, fn, *args, **kw)
 
     monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "submit", submitted)
-    real = images.redactor
+    real = redaction.redactor
 
     def redactor() -> Any:
         events.append(("redact", None))
