@@ -157,7 +157,8 @@ def prepare_tail() -> None:
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
                sink: filetree.ContentSink | None = None,
                globs: tuple[str, ...] | None = None,
-               catalog_sinks: bool | None = None) -> ImageRead:
+               catalog_sinks: bool | None = None,
+               meanwhile: Callable[[], None] | None = None) -> ImageRead:
     """Open the image and read its layers once: the catalogers' files (or ``globs``) are
     kept in the tree, but for executables (``catalog.globs_for(streamed=True)``, whatever
     the command: every command's read shares the layer cache's entries), and with
@@ -172,12 +173,15 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     The first layers are given to the worker processes as soon as the manifest and config
     are read: the redaction of the history and labels (compiling the secret rules, ~10 ms)
     and the progress display are done while they read (``filetree.build``'s
-    ``meanwhile``); only the layers' blobs are read from the image before."""
+    ``meanwhile``), then the caller's ``meanwhile`` (what it needs only once the layers
+    are read: the report room's imports); only the layers' blobs are read before."""
     raw = _open_raw(req.image, req.platform, req.pull)
     redacted: list[Image] = []
 
-    def meanwhile() -> Image:
+    def while_read() -> Image:
         redacted.append(_redacted(raw, progress))
+        if meanwhile is not None:
+            meanwhile()
         return redacted[0]
 
     specs: list[filetree.SinkSpec] = []
@@ -199,7 +203,7 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
                                   max_file=req.max_file_size, sinks=specs,
                                   sink=sink if scanner is None else None, store=_STORE.get(),
                                   on_layer=progress.on_layer if progress is not None else None,
-                                  meanwhile=meanwhile)
+                                  meanwhile=while_read)
     except BaseException:
         if ahead is not None:
             ahead.close()
