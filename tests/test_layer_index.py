@@ -161,28 +161,24 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
     assert "HULLCHECK_LAYER_WORKERS=1" in err.value.hint
 
 
-def test_worker_processes_have_exited_before_the_tree_is_merged(
+def test_worker_processes_have_exited_before_the_indexes_load(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker's heap (a large layer's index, built then encoded) is not held beside the
-    merged tree: the workers, told to exit once every layer is read, free their heaps while
-    the parent loads the indexes (~40 ms on the big image, bench/README.md), and have exited
-    before the merge (bench/README.md: peaks)."""
+    indexes the parent loads: the pool is shut down first (bench/README.md: peaks)."""
     import multiprocessing
-
-    from hullcheck.filetree.tree import FileTree
 
     ref = write(build({"a/x": "1" * 5000}, {"b/y": "2" * 5000}, {"c/z": "3"}), tmp_path)
     _workers(monkeypatch, {"workers": 0})
     alive: list[int] = []
-    real = FileTree.from_layers
+    real = LayerIndex.from_bytes
 
-    def merging(layers: Any, indexes: Any) -> FileTree:
+    def loading(data: bytes) -> LayerIndex:
         alive.append(len(multiprocessing.active_children()))
-        return real(layers, indexes)
+        return real(data)
 
-    monkeypatch.setattr(FileTree, "from_layers", staticmethod(merging))
+    monkeypatch.setattr(LayerIndex, "from_bytes", staticmethod(loading))
     tree = filetree.build(open_image(ref), catalog.globs_for())
-    assert alive == [0]
+    assert alive == [0, 0, 0]
     assert "/c/z" in tree.final and "/a/x" in tree.final
 
 

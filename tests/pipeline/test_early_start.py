@@ -6,7 +6,6 @@ history, and a bad layer still fails the run in one line, whichever layer it is.
 from __future__ import annotations
 
 import concurrent.futures
-import multiprocessing
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -179,33 +178,3 @@ def test_the_fingerprints_are_computed_once_per_image(tmp_path: Path,
     filetree.build(image, store=store)
     assert computed == ["entries"] and len(store.data) == len(SIZES)
 
-
-def test_the_indexes_load_while_the_workers_exit_and_none_outlives_the_read(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once every layer is read the workers are told to exit and the indexes are loaded
-    meanwhile (a worker freeing a large heap takes a while); every worker has exited by the
-    time the indexes are handed back, before the tree is merged."""
-    monkeypatch.setattr(analysis, "MIN_PARALLEL_BYTES", 0)
-    monkeypatch.setenv(analysis.ENV_WORKERS, "2")
-    events: list[str] = []
-    shutdown = concurrent.futures.ProcessPoolExecutor.shutdown
-
-    def told(pool: Any, wait: bool = True, **kw: Any) -> None:
-        events.append(f"shutdown wait={wait}")
-        shutdown(pool, wait=wait, **kw)
-
-    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "shutdown", told)
-    loaded = filetree.LayerIndex.from_bytes.__func__  # type: ignore[attr-defined]
-
-    def from_bytes(cls: type[filetree.LayerIndex], data: bytes) -> filetree.LayerIndex:
-        events.append("load")
-        return loaded(cls, data)
-
-    monkeypatch.setattr(filetree.LayerIndex, "from_bytes", classmethod(from_bytes))
-    image = open_image(_ref(tmp_path))
-    indexes = filetree.index_layers(image, filetree.Analysis())
-    assert len(indexes) == len(SIZES)
-    assert events[0] == "shutdown wait=False" and events.count("load") == len(SIZES)
-    assert events.index("shutdown wait=True") > max(i for i, e in enumerate(events)
-                                                    if e == "load")
-    assert multiprocessing.active_children() == []

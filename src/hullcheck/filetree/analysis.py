@@ -339,14 +339,9 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
         stack.callback(jobs.stop)
         stack.callback(setattr, stop, "value", 1)
         done = [(layer, *result) for layer, result in jobs.results(n, on_read, meanwhile)]
-        # Every worker is done: told to exit now, they free their heaps (a large layer's
-        # index, built then encoded) while the indexes are loaded here, and are waited for
-        # on the way out, before the tree is merged: not beside it. (The pool's own thread
-        # joins them; a shutdown without waiting forgets it, so it is kept here.)
-        joins: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
-        pool.shutdown(wait=False)
-        if joins is not None:
-            stack.callback(joins.join)
+        # Every worker is done: they exit before the indexes are loaded here, so their heaps
+        # (a large layer's index, built then encoded) are not held beside the merged tree.
+        pool.shutdown(wait=True)
         for layer, entries, results in done:
             with open(entries, "rb") as f:
                 data = f.read()
