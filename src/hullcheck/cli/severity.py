@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from hullcheck.misconfig import ConfigReport, Status
 from hullcheck.model import Severity
-from hullcheck.report import ScanReport
 from hullcheck.secrets import SecretReport
+
+if TYPE_CHECKING:  # the report rooms load after the layers' workers start (cli.secrets)
+    from hullcheck.misconfig import ConfigReport
+    from hullcheck.report import ScanReport
 
 WORDS = ", ".join(s.value for s in Severity)
 
@@ -66,6 +69,8 @@ def config_report(report: ConfigReport, chosen: frozenset[Severity] | None) -> C
     """Failed checks of other severities are left out (passed and inapplicable ones stay)."""
     if chosen is None:
         return report
+    from hullcheck.misconfig import Status
+
     return replace(report, results=tuple(r for r in report.results
                                          if r.status is not Status.FAIL or r.severity in chosen))
 

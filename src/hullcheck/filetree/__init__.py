@@ -66,6 +66,7 @@ def build(
     sink: ContentSink | None = None,
     sinks: Sequence[SinkSpec] = (),
     store: IndexStore | None = None,
+    meanwhile: Callable[[], Image] | None = None,
 ) -> FileTree:
     """Read every layer of ``image`` once and build its FileTree.
 
@@ -73,15 +74,26 @@ def build(
     ``store`` each layer's index is taken from it when it holds one, else read and kept
     there. ``sink``, one object for the whole image,
     sees the bytes of the files it wants on the way (every layer, deleted files
-    included); with it every layer is read here."""
+    included); with it every layer is read here.
+
+    ``meanwhile`` is called once the first layers are given to the worker processes (see
+    ``index_layers``), and the tree is built for the image it returns: the same layers
+    (their history redacted, say); the caller's set-up then overlaps the reads."""
     analysis = Analysis(globs=tuple(globs), max_file=max_file, sinks=tuple(sinks))
+    final: list[Image] = []
+    then = (lambda: final.append(meanwhile())) if meanwhile is not None else None
     if image.rootfs is not None:
+        if then is not None:
+            then()
         return FileTree.from_layers((), [_read_rootfs(image.rootfs, analysis, sink)])
     if not image.layers:
         raise ImageError(f"{image.source.name}: image has no layers")
     indexes = index_layers(image, analysis, store=store, version=__version__, workers=workers,
-                           on_layer=on_layer, shared=sink)
-    tree = FileTree.from_layers(image.layers, indexes)
+                           on_layer=on_layer, shared=sink, meanwhile=then)
+    layers = final[0].layers if final else image.layers
+    if [la.digest for la in layers] != [la.digest for la in image.layers]:
+        raise ValueError("meanwhile: the image returned has other layers")  # a bug
+    tree = FileTree.from_layers(layers, indexes)
     _keep_moved(image, tree, analysis)
     return tree
 

@@ -140,19 +140,28 @@ class Analysis:
             h.update(g.encode("utf-8", "surrogateescape") + b"\0")
         return h.hexdigest()
 
-    def keys(self, layer: Layer, version: str) -> list[tuple[str, str, str]]:
+    def keys(self, layer: Layer, version: str, prints: Prints | None = None,
+             ) -> list[tuple[str, str, str]]:
         """(section, store key, label) of ``layer``'s index: its entries (section "") and
         each sink's findings, stored apart, so analyses with the same globs share the
         entries and each sink's findings are computed once (``sbom`` then ``secrets`` reads
-        the layer again for the secret scanner only; ``config`` after either reads none)."""
-        base = self.fingerprint()
+        the layer again for the secret scanner only; ``config`` after either reads none).
+        ``prints``: ``fingerprints()``, computed once for every layer of an image."""
+        base, fps = prints if prints is not None else self.fingerprints()
         out = [("", f"{layer.digest} entries {base} {version}",
                 f"entries: {len(set(self.globs))} globs, files kept up to {self.max_file} bytes")]
-        for spec in self.sinks:
-            fp = spec.fingerprint()
+        for spec, fp in zip(self.sinks, fps, strict=True):
             out.append((spec.name, f"{layer.digest} {spec.name} {base} {fp} {version}",
                         f"{spec.name}: {fp}"))
         return out
+
+    def fingerprints(self) -> Prints:
+        """The entries' fingerprint and each sink's (the secret scanner's hashes its whole
+        configuration: ~1 ms, once per image rather than twice per layer)."""
+        return self.fingerprint(), tuple(spec.fingerprint() for spec in self.sinks)
+
+
+Prints = tuple[str, tuple[str, ...]]  # Analysis.fingerprints(): the entries', each sink's
 
 
 def analyse(raw: BinaryIO, analysis: Analysis, *, what: str, stored_size: int = 0,
@@ -187,16 +196,22 @@ def index_layers(
     workers: int | None = None,
     on_layer: Callable[[Layer], None] | None = None,
     shared: ContentSink | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[LayerIndex]:
     """The index of each of ``image``'s layers, in order: stored ones loaded, the others
     read (in worker processes when it pays) and stored. A ``shared`` sink (one object
-    for the whole image) keeps every read in this process, and nothing is stored."""
+    for the whole image) keeps every read in this process, and nothing is stored.
+    ``meanwhile`` is called here once, as soon as the first layers are given to the
+    workers (before reading, when none are): the caller's set-up that the reads do not
+    need then runs while they read, not before them."""
     if shared is not None:
         store = None
+    prints = analysis.fingerprints() if store is not None else None
     found: dict[int, LayerIndex] = {}
     todo: list[Layer] = []
     for layer in image.layers:
-        cached = _load(store, analysis.keys(layer, version)) if store is not None else None
+        cached = (_load(store, analysis.keys(layer, version, prints)) if store is not None
+                  else None)
         if cached is None:
             todo.append(layer)
         else:
@@ -209,8 +224,11 @@ def index_layers(
                 and sum(la.size for la in todo[1:]) >= MIN_PARALLEL_BYTES)
     # Workers report each layer as it is read (its index is loaded once all are read).
     here = _joined(shared, _WATCHER.get())
-    for layer, data in (_in_workers(image, todo, analysis, n, on_layer) if parallel
-                        else _in_threads(image, todo, analysis, n, here)):
+    if not parallel and meanwhile is not None:
+        meanwhile()  # nothing to overlap in this process: before reading
+    read = (_in_workers(image, todo, analysis, n, on_read=on_layer, meanwhile=meanwhile)
+            if parallel else _in_threads(image, todo, analysis, n, here))
+    for layer, data in read:
         if isinstance(data, LayerIndex):
             index = data
             sections: Sections | None = ((index.to_bytes(), index.results) if store is not None
@@ -220,7 +238,7 @@ def index_layers(
             index = LayerIndex.from_bytes(data[0])
             index.results = data[1]
         if store is not None and sections is not None:
-            for section, key, label in analysis.keys(layer, version):
+            for section, key, label in analysis.keys(layer, version, prints):
                 store.put(key, sections[1][section] if section else sections[0], label)
         del data, sections  # not held while the next layer arrives
         found[layer.index] = index
@@ -301,8 +319,9 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int,
+def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: int, *,
                 on_read: Callable[[Layer], None] | None = None,
+                meanwhile: Callable[[], None] | None = None,
                 ) -> Iterator[tuple[Layer, Sections]]:
     from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing's import
 
@@ -319,7 +338,7 @@ def _in_workers(image: Image, layers: Sequence[Layer], analysis: Analysis, n: in
         jobs = _Jobs(image, layers, analysis, pool, where)
         stack.callback(jobs.stop)
         stack.callback(setattr, stop, "value", 1)
-        done = [(layer, *result) for layer, result in jobs.results(n, on_read)]
+        done = [(layer, *result) for layer, result in jobs.results(n, on_read, meanwhile)]
         # Every worker is done: they exit before the indexes are loaded here, so their heaps
         # (a large layer's index, built then encoded) are not held beside the merged tree.
         pool.shutdown(wait=True)
@@ -349,10 +368,14 @@ class _Jobs:
         self._running: dict[Future[Result], tuple[Layer, _Feeder | None]] = {}
 
     def results(self, n: int, on_read: Callable[[Layer], None] | None,
+                meanwhile: Callable[[], None] | None = None,
                 ) -> Iterator[tuple[Layer, Result]]:
-        """Each layer's result, as they complete."""
+        """Each layer's result, as they complete; ``meanwhile()`` once the first jobs
+        are given (the largest layer first: the workers fork at the first)."""
         for _ in range(AHEAD * n):
             self._start_next()
+        if meanwhile is not None:
+            meanwhile()
         while self._running:
             finished, _ = wait(self._running, timeout=deadline.remaining(),
                                return_when=FIRST_COMPLETED)

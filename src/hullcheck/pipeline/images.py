@@ -81,8 +81,17 @@ class Progress:
 
 def _open(image: str, platform: str | None, pull: PullOptions,
           progress: Progress | None) -> Image:
-    img = redactor().image(
-        open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull))
+    return _redacted(_open_raw(image, platform, pull), progress)
+
+
+def _open_raw(image: str, platform: str | None, pull: PullOptions) -> Image:
+    """The image as read (manifest and config verified), its history and labels not yet
+    redacted: only its layers' blobs are read from it before ``_redacted``."""
+    return open_image(image, platform=Platform.parse(platform) if platform else None, pull=pull)
+
+
+def _redacted(image: Image, progress: Progress | None) -> Image:
+    img = redactor().image(image)
     if progress is not None and progress.on_image is not None:
         progress.on_image(img.layers)
     return img
@@ -148,7 +157,8 @@ def prepare_tail() -> None:
 def read_image(req: SbomRequest, progress: Progress | None = None, *,
                sink: filetree.ContentSink | None = None,
                globs: tuple[str, ...] | None = None,
-               catalog_sinks: bool | None = None) -> ImageRead:
+               catalog_sinks: bool | None = None,
+               meanwhile: Callable[[], None] | None = None) -> ImageRead:
     """Open the image and read its layers once: the catalogers' files (or ``globs``) are
     kept in the tree, but for executables (``catalog.globs_for(streamed=True)``, whatever
     the command: every command's read shares the layer cache's entries), and with
@@ -158,8 +168,22 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
     sees every file of every layer on the way: a ``secrets.Scanner`` as part of each
     layer's analysis, any other as one sink for the whole image (no cache then).
     Every command that reads an image's layers reads them through here, each layer's
-    index taken from the ``layer_cache`` when it holds it."""
-    image = _open(req.image, req.platform, req.pull, progress)
+    index taken from the ``layer_cache`` when it holds it.
+
+    The first layers are given to the worker processes as soon as the manifest and config
+    are read: the redaction of the history and labels (compiling the secret rules, ~10 ms)
+    and the progress display are done while they read (``filetree.build``'s
+    ``meanwhile``), then the caller's ``meanwhile`` (what it needs only once the layers
+    are read: the report room's imports); only the layers' blobs are read before."""
+    raw = _open_raw(req.image, req.platform, req.pull)
+    redacted: list[Image] = []
+
+    def while_read() -> Image:
+        redacted.append(_redacted(raw, progress))
+        if meanwhile is not None:
+            meanwhile()
+        return redacted[0]
+
     specs: list[filetree.SinkSpec] = []
     if catalog_sinks is None:
         catalog_sinks = globs is None
@@ -175,16 +199,18 @@ def read_image(req: SbomRequest, progress: Progress | None = None, *,
         specs.append(CopyrightTexts())
     try:
         with watching(_WhileWorkersRead(ahead)) if ahead is not None else contextlib.nullcontext():
-            tree = filetree.build(image, catalog.globs_for(streamed=True) if globs is None else globs,
+            tree = filetree.build(raw, catalog.globs_for(streamed=True) if globs is None else globs,
                                   max_file=req.max_file_size, sinks=specs,
                                   sink=sink if scanner is None else None, store=_STORE.get(),
-                                  on_layer=progress.on_layer if progress is not None else None)
+                                  on_layer=progress.on_layer if progress is not None else None,
+                                  meanwhile=while_read)
     except BaseException:
         if ahead is not None:
             ahead.close()
         raise
     if ahead is not None:
         ahead.finish()  # every layer read: the helper ends once it has answered
+    image = redacted[0]
     if scanner is not None:
         scanner.absorb(tree.results(scanner.spec().name))
     if not catalog_sinks:
