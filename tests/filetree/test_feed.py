@@ -15,6 +15,7 @@ from hullcheck.catalog.streaming import BinarySink, skipped_by_name
 from hullcheck.filetree import FanOut, GlobSet
 from hullcheck.filetree.sinks import ContentSink
 from hullcheck.filetree.tar import read_tar
+from hullcheck.secrets.scanner import Scanner
 from hullcheck.tarstream import TarReader
 from tests.fixtures.binaries.elfgen import make_elf
 from tests.fixtures.tars import calls, tar_of
@@ -257,3 +258,69 @@ def test_sniffed_files_reach_sinks_whole_however_the_chunks_fall(chunk: int) -> 
     read_tar(iter([FILES[i:i + chunk] for i in range(0, len(FILES), chunk)]), index=3,
              what="layer 3", wanted=GlobSet(["/k/*"]), sink=FanOut(*fed))
     assert [_seen(s) for s in fed] == [_seen(s) for s in oracle]
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 30, 64, 700, 1 << 20])
+def test_a_lone_sniffing_sink_is_fed_as_through_the_protocol_however_the_chunks_fall(
+        chunk: int) -> None:
+    """``read_tar``'s fast path for one sniffing sink (the secret scanner): files that lie
+    whole in the chunk at hand, and those across chunks, kept or not, sniffed and taken as
+    ``feed`` gives them (the oracle: the same sink behind a FanOut)."""
+    oracle = Sniffer("/")
+    _through_fanout_protocol(FanOut(oracle), FILES)
+    fed = Sniffer("/")
+    read_tar(iter([FILES[i:i + chunk] for i in range(0, len(FILES), chunk)]), index=3,
+             what="layer 3", wanted=GlobSet(["/k/*"]), sink=fed)
+    assert _seen(fed) == _seen(oracle)
+    assert [p for _, p, _ in fed.got] == ["/k/elf", "/elf", "/ELF", "/s/elf"]
+
+
+def test_a_file_in_the_chunk_at_hand_reaches_the_scanner_sliced_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret scanner alone: a text file lying in the chunk is one slice of it (one
+    ``peek`` of its size), sniffed and taken as it is: no head copied out, then the file
+    read (``read``) again."""
+    text = b"password = 'hunter2-not-a-secret'\n" * 400  # more than the 8 KiB sniffed
+    data = tar_of({"etc/app.conf": text, "etc/small": b"x = 1\n"})
+    scanner = Scanner()
+    asked = _reads(monkeypatch)
+    peeked = calls(monkeypatch, TarReader, "peek", lambda reader, limit: limit)
+    taken = calls(monkeypatch, Scanner, "take", lambda sink, layer, path, data: (path, data))
+    read_tar(iter([data]), index=3, what="layer 3", wanted=None, sink=scanner)
+    assert asked == []
+    assert peeked == [len(text), 6]
+    assert taken == [("/etc/app.conf", text), ("/etc/small", b"x = 1\n")]
+
+
+class Keeper(Sniffer):
+    """Keeps what it is given, and the type it was given as."""
+
+    def take(self, layer: int, path: str, data: bytes) -> None:
+        assert type(data) is bytes  # never a view of a chunk the reader moves past
+        super().take(layer, path, data)
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        assert type(head) is bytes
+        return True
+
+
+@pytest.mark.parametrize("chunk", [7, 700, 1 << 20])
+def test_what_a_lone_sink_keeps_does_not_change_as_the_reader_moves_on(chunk: int) -> None:
+    """The bytes a sink is given are its own (``bytes``, never a view into a chunk the
+    reader moves past): kept to the layer's end, each is still the file's, byte for byte."""
+    files = {f"d/f{i}": bytes([65 + i]) * (300 * i + 1) for i in range(12)}
+    data = tar_of(files)
+    keeper = Keeper()
+    read_tar(iter([data[i:i + chunk] for i in range(0, len(data), chunk)]), index=3,
+             what="layer 3", wanted=None, sink=keeper)
+    assert {p: d for _, p, d in keeper.got} == {f"/{k}": v for k, v in files.items()}
+
+
+def test_the_scanner_answers_a_reader_told_the_match_in_one_call() -> None:
+    """``wants_matched``, asked of every file of every layer, is ``wants`` itself (no
+    wrapper call per file), answering and counting alike."""
+    assert Scanner.wants_matched is Scanner.wants
+    scanner = Scanner()
+    asked = [("/a/lib.so", 10), ("/a/x.py", 10), ("/a/empty", 0), ("/a/x.png", 5)]
+    assert [scanner.wants_matched(p, n, True) for p, n in asked] == [False, True, False, False]
+    assert scanner._binary == 2  # the count report() gives

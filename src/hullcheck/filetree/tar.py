@@ -11,7 +11,7 @@ from hullcheck.errors import UnsafeLayer
 from hullcheck.filetree.entries import DEFAULT_MAX_FILE
 from hullcheck.filetree.globset import GlobSet
 from hullcheck.filetree.index import DIR, FILE, HARDLINK, OTHER, SYMLINK, TOO_LARGE, LayerIndex
-from hullcheck.filetree.sinks import ContentSink, feed, parts_of
+from hullcheck.filetree.sinks import ContentSink, Part, feed, parts_of
 from hullcheck.tarstream import DIRECTORY, REGULAR, TarReader
 from hullcheck.tarstream import HARDLINK as HARDLINK_TYPE
 from hullcheck.tarstream import SYMLINK as SYMLINK_TYPE
@@ -61,8 +61,10 @@ def read_tar(
     match = wanted.match if wanted is not None else None
     parts = parts_of(sink)
     linked = [p.take_link for p in parts if p.take_link is not None]
+    lone = _lone_sniffer(parts)
     reader = TarReader(chunks, what=what)
     read = reader.read
+    peek = reader.peek
     count = 0
     for m in reader:
         count += 1
@@ -87,7 +89,16 @@ def read_tar(
                     kept[path] = content
                 else:
                     code = FILE | TOO_LARGE
-            if parts:
+            if lone is not None:  # one sniffing sink (the secret scanner): asked directly
+                if lone.wants(path, size, matched):
+                    # In the chunk at hand: one slice of it, sniffed and taken as it is
+                    # (feed would copy the head out, then the file).
+                    whole = content if content is not None else peek(size)
+                    if whole is None:
+                        feed(list(parts), index, path, size, content, reader)
+                    elif lone.wants_head(path, whole[:lone.head_size]):
+                        lone.take(index, path, whole)
+            elif parts:
                 chosen = [p for p in parts if p.wants(path, size, matched)]
                 if chosen:
                     only = chosen[0]
@@ -118,6 +129,16 @@ def read_tar(
     for p in parts:
         p.flush(index)
     return out
+
+
+def _lone_sniffer(parts: tuple[Part, ...]) -> Part | None:
+    """The one sink fed, when it sniffs heads and neither hashes nor streams: ``feed``
+    then comes down to a head asked about and the file taken whole (``read_tar``'s fast path)."""
+    if len(parts) != 1:
+        return None
+    only = parts[0]
+    sniffing = only.head_size >= 0 and only.hashes is None and only.take_stream is None
+    return only if sniffing else None
 
 
 def _whiteout(out: LayerIndex, path: str, cut: int) -> None:

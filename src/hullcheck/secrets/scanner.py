@@ -168,7 +168,7 @@ class Scanner:
         self._files = self._bytes = 0
 
     # -- ContentSink ----------------------------------------------------------------
-    def wants(self, path: str, size: int) -> bool:
+    def wants(self, path: str, size: int, _matched: bool = False) -> bool:
         if size == 0:
             return False
         if self._allow_path is not None and self._allow_path.search(path):
@@ -185,9 +185,8 @@ class Scanner:
             return False
         return True
 
-    def wants_matched(self, path: str, size: int, _matched: bool) -> bool:
-        """``wants``, as a layer reader asks it of every file (no wrapper in between)."""
-        return self.wants(path, size)
+    # ``wants``, as a layer reader asks it of every file: the one call, no wrapper in between.
+    wants_matched = wants
 
     head_size = SNIFF  # a SniffingSink: a binary file's rest is not even gathered
 
