@@ -6,10 +6,8 @@ the decompressed chunks of a layer split it."""
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from hullcheck.image import open_image
 from hullcheck.secrets import RULES, Scanner, SecretConfig, engine, parse_config
 from hullcheck.secrets.scanner import SecretSpec, _first_claims, _Found
 from tests.fixtures.images import build, write
+from tests.fixtures.tars import tar_of
 from tests.secrets import fakes
 from tests.secrets.test_gates import _counting
 
@@ -192,15 +191,6 @@ def test_a_secret_the_aws_gates_must_let_through(text: str, rule_id: str) -> Non
 
 
 # -- a secret split across the layer's chunks ---------------------------------------------
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
 
 def _found(chunks: Iterator[bytes], make: Callable[[], Scanner] = Scanner,
            ) -> list[tuple[str, str, int]]:
@@ -216,7 +206,7 @@ def test_a_secret_split_across_two_chunks_is_found(filler: bytes, cut: int) -> N
     """The layer's decompressed chunks end ``cut`` bytes into the token: in its keyword
     ("ghp_"), in the rest, just before and after it; in a file shorter than the sniffed
     head and one longer."""
-    raw = _tar({"app/a.txt": b"nothing here\n", "app/.env": filler + f"{TOKEN}\n".encode()})
+    raw = tar_of({"app/a.txt": b"nothing here\n", "app/.env": filler + f"{TOKEN}\n".encode()})
     at = raw.index(TOKEN.encode()) + cut
     expected = [("/app/.env", "github-pat", filler.count(b"\n") + 1)]
     assert _found(iter([raw])) == expected

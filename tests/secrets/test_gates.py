@@ -4,9 +4,7 @@ file's first 8 KiB (the rest of a binary file is never gathered)."""
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,6 +15,7 @@ from hullcheck.filetree.tar import read_tar
 from hullcheck.secrets import RULES, Scanner, SecretConfig, parse_config
 from hullcheck.secrets.engine import Prefilter
 from hullcheck.secrets.scanner import SNIFF, Hit
+from tests.fixtures.tars import tar_of
 from tests.secrets import fakes
 from tests.secrets.test_command_line import PASSWORD
 from tests.secrets.test_rules import CASES
@@ -142,13 +141,7 @@ def test_disabled_gated_rule_keeps_the_others_gated() -> None:
 
 # -- the binary sniff, through the tar reader ------------------------------------------
 def _layer(files: dict[str, bytes]) -> Iterator[bytes]:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    raw = buf.getvalue()
+    raw = tar_of(files)
     return iter([raw[i:i + 5000] for i in range(0, len(raw), 5000)])
 
 
