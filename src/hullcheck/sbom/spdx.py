@@ -65,6 +65,7 @@ from hullcheck.sbom._common import (
     OwnedFiles,
     file_digests,
     group_digests,
+    hashed_ids,
     image_purl,
     owned_files,
     refs,
@@ -235,13 +236,9 @@ class _FileIds:
         CycloneDX's file refs); in turn, as ``id`` makes them, when one is taken already."""
         ids = self._ids
         new = [path for path in dict.fromkeys(paths) if path not in ids]
-        sha256 = hashlib.sha256
-        made = [_FILE_ID + sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-                for path in new]
-        fresh = set(made)
-        if len(fresh) == len(made) and self._taken.isdisjoint(fresh):
+        made = hashed_ids(_FILE_ID, new, self._taken)
+        if made is not None:
             ids.update(zip(new, made, strict=True))
-            self._taken |= fresh
             return
         for path in new:  # a 64-bit hash collision
             self.id(path)
