@@ -203,17 +203,13 @@ class Scanner:
                 self._binary += 1
             return
         hits = self.scan_bytes(data, path, gated=True)
-        if not hits:  # most files
-            with self._lock:
-                self._files += 1
-                self._bytes += len(data)
-            return
-        digests = _digests(data)
+        digests = _digests(data) if hits else None  # most files have none
         with self._lock:
             self._files += 1
             self._bytes += len(data)
-            self._hits.extend(_FileHit(layer, path, h) for h in hits)
-            self._digests[layer, path] = digests
+            if digests is not None:
+                self._hits.extend(_FileHit(layer, path, h) for h in hits)
+                self._digests[layer, path] = digests
 
     # -- matching -------------------------------------------------------------------
     def scan_bytes(self, data: bytes, path: str | None = None, *,
