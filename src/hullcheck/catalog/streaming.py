@@ -472,9 +472,7 @@ class BinarySink:
         files = [StreamedFile(layer, path, cat.name, *found[cat.name], globbed=True)
                  for cat, own in self._own if own(path) and any(found[cat.name])]
         self._counted(size, data, files)
-        linkable = _Linkable(path[path.rfind("/") + 1:], found, self._held.put(data))
-        with self._lock:
-            self._linkable[(layer, path)] = linkable
+        self._linkable_as(layer, path, data, found)
 
     def _catalog(self, layer: int, path: str, data: Data, size: int) -> bool:
         """An executable's packages and errors from every parser; False when ``data`` is
@@ -486,11 +484,15 @@ class BinarySink:
                                    for name, (pkgs, error) in found.items() if pkgs or error])
         if (isinstance(data, bytes) and size <= self.kept_up_to
                 and getattr(self._matched, "path", None) == path and self._matched.value):
-            # the tree keeps it (another cataloger's glob): a hard link may name it
-            linkable = _Linkable(path[path.rfind("/") + 1:], found, self._held.put(data))
-            with self._lock:
-                self._linkable[(layer, path)] = linkable
+            self._linkable_as(layer, path, data, found)  # the tree keeps it: a link may name it
         return True
+
+    def _linkable_as(self, layer: int, path: str, data: bytes, found: Found) -> None:
+        """An executable the tree keeps, which a hard link later in the layer may name: what
+        each cataloger found in it, and its copy (``_Held``) to search under another name."""
+        linkable = _Linkable(path[path.rfind("/") + 1:], found, self._held.put(data))
+        with self._lock:
+            self._linkable[(layer, path)] = linkable
 
     def _counted(self, size: int, data: Data, files: list[StreamedFile]) -> None:
         with self._lock:
