@@ -44,12 +44,35 @@ def _mmapped_for_big_block() -> int:
     return during - before
 
 
+def _leave_free_heap() -> None:
+    """Leave this process's heap with ~100 MB free below live chunks (1 MB blocks, once
+    glibc's dynamic threshold puts them on the heap, freed while later ones stay): what a
+    test that read a large file in this process leaves behind, and what a forked worker
+    would allocate the big block from."""
+    pinned = []
+    for _ in range(2):
+        blocks = [bytearray(1_000_000) for _ in range(100)]
+        pinned += [bytearray(1000) for _ in range(100)]
+        del blocks
+    _PINNED.extend(pinned)
+
+
+_PINNED: list[bytearray] = []
+
+
 def _pool(tuned: bool = False) -> ProcessPoolExecutor:
-    """One worker, started as the layer pool starts them (with its initializer or not)."""
+    """One worker with the layer pool's initializer or without it, spawned: a forked worker
+    (as the layer pool forks them) inherits this process's heap, and a free chunk there that
+    an earlier test left (tens of MB once freed) serves the big block without any mmap,
+    tuned or not; a spawned one starts from a fresh heap, so the allocation shows glibc's
+    setting and nothing else."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
     if not tuned:
-        return ProcessPoolExecutor(max_workers=1, mp_context=analysis._context())
-    stop = analysis._context().RawValue("b", 0)
-    return ProcessPoolExecutor(max_workers=1, mp_context=analysis._context(),
+        return ProcessPoolExecutor(max_workers=1, mp_context=context)
+    stop = context.RawValue("b", 0)
+    return ProcessPoolExecutor(max_workers=1, mp_context=context,
                                initializer=analysis._worker_init, initargs=(stop,))
 
 
@@ -66,6 +89,7 @@ def test_without_the_tuning_glibc_would_mmap_them() -> None:
     the test above sees the tuning, not glibc's defaults)."""
     if not _glibc():
         return
+    _leave_free_heap()  # as an earlier test may: the worker must not see it
     with _pool() as pool:
         assert pool.submit(_mmapped_for_big_block).result() >= BIG
 
