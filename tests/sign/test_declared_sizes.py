@@ -22,7 +22,7 @@ from hullcheck.cli.main import main
 from hullcheck.digest import sha256_digest
 from hullcheck.image.writer import BuiltImage
 from hullcheck.registry.media import OCI_INDEX, OCI_MANIFEST
-from hullcheck.sign import cosign, keys
+from hullcheck.sign import cosign, keys, simplesigning
 from hullcheck.sign.store import REF_NAME, attached_tag, open_target
 from tests.fixtures.images import build, write
 from tests.registry._servers import Handler, Server, reply, serve
@@ -213,6 +213,18 @@ def test_a_layout_signature_layer_of_another_size_than_declared(
     assert _verify(f"oci:{root}", signed, capsys, 1) == (
         f"hullcheck: error: no valid signature for oci:{root} ({signed.image.digest}): "
         f"tag {signed.sig_tag}: blob in {root} {layer['digest']}: {way}")
+
+
+def test_a_layout_signature_layer_declared_over_the_payload_cap(
+        signed: Signed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused from its descriptor, before the file is read."""
+    layer = signed.sig["layers"][0]
+    declared = simplesigning.MAX_PAYLOAD + 1
+    root = _layout(signed, tmp_path, sig=_with_layer_size(signed.sig, declared))
+    assert _verify(f"oci:{root}", signed, capsys, 1) == (
+        f"hullcheck: error: no valid signature for oci:{root} ({signed.image.digest}): "
+        f"tag {signed.sig_tag}: blob {layer['digest']} in {root} is declared {declared} bytes, "
+        f"over the {simplesigning.MAX_PAYLOAD}-byte limit")
 
 
 @pytest.mark.parametrize("delta", [-1, 1], ids=["longer", "shorter"])
