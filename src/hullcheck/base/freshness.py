@@ -4,17 +4,19 @@
     fresh.sentence()  # built on digest X (created D1); tag T now points to Y (created D2): N days behind
 
 Created dates come from each image's config (for an index, from the manifest of the
-requested platform), fetched and digest-verified through the registry client.
+requested platform), fetched and digest-verified through the registry client, and read
+against the size its descriptor declares (no byte past it).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from hullcheck.base.model import Freshness
-from hullcheck.errors import FormatError
-from hullcheck.image.oci import Platform, load_json
+from hullcheck.errors import FormatError, ImageError
+from hullcheck.image.oci import Platform, declared_size, load_json
 from hullcheck.image.remote import platform_manifest
 from hullcheck.registry.client import MAX_CONFIG_SIZE, RegistryClient
 from hullcheck.registry.reference import Reference, parse_reference
@@ -44,9 +46,20 @@ def created_of(client: RegistryClient, ref: Reference, platform: Platform | None
     config = doc.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
         raise FormatError(f"{ref}: manifest {manifest.digest} has no config descriptor")
-    data = client.fetch_blob(ref, config["digest"], max_size=MAX_CONFIG_SIZE)
+    size = config_size(config, f"{ref}: manifest {manifest.digest} config")
+    data = client.fetch_blob(ref, config["digest"], max_size=MAX_CONFIG_SIZE, size=size)
     created = load_json(data, f"config {config['digest']}").get("created")
     return parse_created(created) if isinstance(created, str) else None
+
+
+def config_size(config: dict[str, Any], what: str) -> int:
+    """The config descriptor's ``size``: a non-negative integer no larger than a config may be
+    (the registry client would refuse it too, without saying it is the config's)."""
+    size = declared_size(config, what)
+    if size > MAX_CONFIG_SIZE:
+        raise ImageError(f"{what}: descriptor {config.get('digest')} declares {size} bytes, "
+                         f"over the {MAX_CONFIG_SIZE}-byte limit")
+    return size
 
 
 def check(client: RegistryClient, *, name: str, tag: str, built_digest: str,

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 from hullcheck import untrusted
 from hullcheck.errors import HullcheckError, ImageError, VerificationError
+from hullcheck.image.oci import declared_size
 from hullcheck.registry.media import OCI_EMPTY, OCI_MANIFEST, Manifest
 from hullcheck.sign import bundle as sigbundle
 from hullcheck.sign import dsse, gojson, intoto, simplesigning
@@ -305,7 +306,8 @@ def bundle_layers(target: Target, reasons: list[str], *, signatures: bool) -> li
             continue
         try:
             doc = untrusted.json_object(
-                target.store.manifest(desc.digest).data, what="manifest", error=ImageError
+                target.store.manifest(desc.digest, size=desc.size).data, what="manifest",
+                error=ImageError,
             )
         except HullcheckError as exc:
             reasons.append(f"referrer {desc.digest}: unreadable ({exc})")
@@ -327,11 +329,13 @@ def _is_one_of(value: object, names: frozenset[str]) -> bool:
 
 
 def layer_blob(target: Target, layer: dict[str, Any], max_size: int) -> bytes:
-    """A candidate layer's bytes (at most ``max_size``, digest verified)."""
-    digest, size = layer.get("digest"), layer.get("size")
+    """A candidate layer's bytes (at most ``max_size``, exactly its descriptor's ``size``,
+    which the OCI image spec requires; digest verified)."""
+    digest = layer.get("digest")
     if not isinstance(digest, str):
         raise VerificationError("layer descriptor has no digest")
-    return target.store.blob(digest, max_size=max_size, size=size if isinstance(size, int) else None)
+    size = declared_size(layer, "layer")
+    return target.store.blob(digest, max_size=max_size, size=size)
 
 
 def failure(what: str, target: Target, reasons: list[str], found: int) -> VerificationError:

@@ -35,6 +35,7 @@ from hullcheck.errors import (
 from hullcheck.fileio import atomic_write
 from hullcheck.image import PullOptions, split_source
 from hullcheck.image.layout import image_name
+from hullcheck.image.oci import declared_size
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.media import MANIFEST_TYPES, Descriptor, Manifest
 from hullcheck.registry.reference import DOCKER_HUB, Reference, parse_reference
@@ -55,7 +56,7 @@ class Store(Protocol):
     where: str  # for messages: "127.0.0.1:5000/app" or "oci:/path"
 
     def manifest_by_tag(self, tag: str) -> Manifest | None: ...
-    def manifest(self, digest: str) -> Manifest: ...
+    def manifest(self, digest: str, *, size: int | None = None) -> Manifest: ...
     def blob(self, digest: str, *, max_size: int, size: int | None = None) -> bytes: ...
     def put_blob(self, data: bytes) -> str: ...
     def put_manifest(self, tag: str, data: bytes, media_type: str) -> str: ...
@@ -100,8 +101,9 @@ class RegistryStore:
         except NotFound:
             return None
 
-    def manifest(self, digest: str) -> Manifest:
-        return self.client.get_manifest(self.repo.with_digest(digest), accept=MANIFEST_TYPES)
+    def manifest(self, digest: str, *, size: int | None = None) -> Manifest:
+        return self.client.get_manifest(self.repo.with_digest(digest), accept=MANIFEST_TYPES,
+                                        size=size)
 
     def blob(self, digest: str, *, max_size: int, size: int | None = None) -> bytes:
         return self.client.fetch_blob(self.repo, digest, max_size=max_size, size=size)
@@ -152,19 +154,26 @@ class LayoutStore:
         return self.root / "blobs" / algo / hexpart
 
     def blob(self, digest: str, *, max_size: int, size: int | None = None) -> bytes:
+        """The blob, at most ``max_size`` bytes and, when ``size`` (its descriptor's) is
+        given, exactly that many: no byte past it is read."""
+        if size is not None and size > max_size:
+            raise ImageError(f"blob {digest} in {self.root} is declared {size} bytes, over the "
+                             f"{max_size}-byte limit")
         path = self._blob_path(digest)
         try:
             with path.open("rb") as f:
-                data = f.read(max_size + 1)
+                data = f.read((max_size if size is None else size) + 1)
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} missing from {self.root}") from None
-        if len(data) > max_size:
+        if size is None and len(data) > max_size:
             raise ImageError(f"blob {digest} in {self.root} is over the {max_size}-byte limit")
-        return verify_bytes(data, digest, what=f"blob in {self.root}")
+        return verify_bytes(data, digest, what=f"blob in {self.root}", size=size)
 
     def _manifest_of(self, entry: dict[str, Any]) -> Manifest:
+        """The manifest an index.json entry describes, read at the size the entry declares."""
         digest = str(entry.get("digest", ""))
-        data = self.blob(digest, max_size=MAX_MANIFEST)
+        data = self.blob(digest, max_size=MAX_MANIFEST,
+                         size=declared_size(entry, f"{self.root}/index.json"))
         media_type = str(entry.get("mediaType") or "") or _declared_media_type(data, digest)
         return Manifest(media_type=media_type, digest=digest, data=data)
 
@@ -176,11 +185,11 @@ class LayoutStore:
         attached = _cosign_saved(entries, tag)
         return self._manifest_of(attached) if attached is not None else None
 
-    def manifest(self, digest: str) -> Manifest:
+    def manifest(self, digest: str, *, size: int | None = None) -> Manifest:
         media_type = next(
             (str(e.get("mediaType", "")) for e in self._entries() if e.get("digest") == digest), ""
         )
-        data = self.blob(digest, max_size=MAX_MANIFEST)
+        data = self.blob(digest, max_size=MAX_MANIFEST, size=size)
         return Manifest(media_type=media_type or _declared_media_type(data, digest), digest=digest,
                         data=data)
 
