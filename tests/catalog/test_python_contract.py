@@ -404,6 +404,23 @@ def test_rows_judged_in_their_layer(make_image: Callable[..., str],
     assert got["y"]["record:missing"] == "1: /app/deps/y/mod.py"
 
 
+@pytest.mark.parametrize(("tail", "modified"), [
+    ("", f"1: /{DEB}/x/c.py"),
+    ("X", f"2: /{DEB}/x/b.py, /{DEB}/x/c.py"),
+])
+def test_rows_a_later_layer_rewrote_are_checked_by_its_digests(
+        make_image: Callable[..., str], capsys: pytest.CaptureFixture[str], tail: str,
+        modified: str) -> None:
+    """A later layer writing the same bytes again: the rows are checked in the merged tree,
+    by the sha256 streamed by in that layer, with the same answers."""
+    first = _streamed_package(tail)
+    again = {k: v for k, v in first.items() if k.startswith(f"{DEB}/x/")}
+    got = _sbom(make_image(first, again), capsys)
+    by_hash = 1 if tail else 2
+    assert got["x"]["record:checked"] == f"3 files: {by_hash} by hash, 0 by size only"
+    assert got["x"]["record:modified"] == modified
+
+
 def test_a_warm_run_reads_no_record_again(make_image: Callable[..., str],
                                           capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
