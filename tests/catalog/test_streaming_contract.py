@@ -240,11 +240,9 @@ def test_the_window_before_the_headers_is_read_whole_across_chunks(where: str) -
     probe = bytes(_library([(".rodata", bytes(3 << 20))]))
     lo = _section_headers_at(probe) - NAMES_BEFORE_HEADERS
     first_end = 64 + SPOOL_CHUNK  # the head and the first MiB read with it
-    offset = {"window start": lo,
-              "chunk boundary": first_end + SPOOL_CHUNK,
-              "first chunk": first_end + SPOOL_CHUNK - 100}[where]
-    if offset < lo:  # the window starts after it: keep it inside
-        offset = lo + 10
+    last_chunk = first_end + 2 * SPOOL_CHUNK  # where the last MiB read starts
+    offset = {"window start": lo, "chunk boundary": last_chunk, "first chunk": lo + 10}[where]
+    assert lo <= offset and (offset < last_chunk) is (where != "chunk boundary")
     library = _names_at(offset)
     sink = BinarySink(max_size=1 << 20)
     stream(sink, 0, "/usr/lib/libthing.so.1", library)
