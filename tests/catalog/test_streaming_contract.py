@@ -6,7 +6,9 @@ holding the version strings the catalogers look for."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import struct
 import tempfile
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from hullcheck.catalog import streaming
 from hullcheck.catalog.binary import BinaryVersionCataloger
+from hullcheck.catalog.golang import GoBinaryCataloger
 from hullcheck.catalog.registry import BINARY_CATALOGERS
 from hullcheck.catalog.streaming import (
     NAMES_BEFORE_HEADERS,
@@ -280,6 +283,24 @@ def test_a_link_to_a_file_the_tree_does_not_keep_is_nothing() -> None:
         assert [f.path for f in sink.results().files] == ["/var/lib/tools/busybox"]
 
 
+def test_a_link_to_a_spooled_file_the_tree_keeps_is_that_file() -> None:
+    """Over the sink's memory limit but within the tree's: the tree keeps the file, so a hard
+    link under the globs is it (as it was when the tree read it). Under a name searched
+    alike it is what the file gave; under a name searched for more, no copy was kept to
+    search: an unknown saying so."""
+    for target, link, expected in (
+            ("busybox", "busybox", [("binary-version", ("busybox@1.36.1",), "")]),
+            ("prog", "busybox", [("binary-version", (), "hard link to /var/lib/tools/prog: "
+                                  "not searched under this name (it was read as prog; no "
+                                  "copy of it was kept)")])):
+        sink = BinarySink(max_size=100)  # spooled, though the tree keeps up to 32 MiB
+        assert sink.wants_matched(f"/var/lib/tools/{target}", len(BUSYBOX), True)
+        stream(sink, 1, f"/var/lib/tools/{target}", BUSYBOX)
+        assert sink.counts.spooled == 1
+        sink.take_link(1, f"/bin/{link}", f"/var/lib/tools/{target}", matched=True, kept=True)
+        assert [(f[2], f[3], f[4]) for f in found(sink) if f[1] == f"/bin/{link}"] == expected
+
+
 @pytest.mark.parametrize(("matched", "kept", "counted"), [
     (True, True, False),  # the tree keeps it as a file itself
     (True, False, True),  # under the tree's globs, its target's bytes not kept: a link
@@ -324,9 +345,35 @@ def test_copies_are_kept_within_their_budget_and_read_back() -> None:
     assert held.put(b"abcdef") == (0, 6)
     assert held.put(b"ghijk") is None  # 4 bytes left
     assert held.put(b"ghij") == (6, 4)
+    assert held.put(b"") == (10, 0)
     assert held.get((0, 6)) == b"abcdef" and held.get((6, 4)) == b"ghij"
     held.close()
     assert held.get((0, 6)) is None
+
+
+def _open_into(d: Path) -> list[str]:
+    """What this process's descriptors open in ``d`` (Linux /proc)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(f"{d}/"):
+                found.append(target)
+    return found
+
+
+def test_copies_are_kept_only_when_a_cataloger_searches_by_name(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The copies for hard links cost disk writes: none unless some cataloger's findings
+    depend on the file's name (the version strings' do, Go's build info does not)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for catalogers, copies in (((GoBinaryCataloger(),), 0),
+                               ((GoBinaryCataloger(), BinaryVersionCataloger()), 1)):
+        sink = BinarySink(catalogers=catalogers)
+        stream(sink, 0, "/bin/busybox", BUSYBOX)
+        assert len(_open_into(tmp_path)) == copies
+        sink.results()
+        assert _open_into(tmp_path) == []
 
 
 def test_a_disk_that_failed_is_not_tried_again(monkeypatch: pytest.MonkeyPatch,
