@@ -256,10 +256,12 @@ def test_the_window_before_the_headers_is_read_whole_across_chunks(where: str) -
 # Hard links
 
 def test_a_link_to_a_file_the_tree_keeps_outside_the_globs_is_that_file() -> None:
-    """A file another cataloger's globs keep (told by ``wants_matched``), read here as an
-    executable: a hard link to it under the globs is it, at the link's path."""
+    """A file another cataloger's globs keep (told by ``wants_matched``; up to the tree's
+    limit, here its exact size), read here as an executable: a hard link to it under the
+    globs is it, at the link's path; under a name searched for more, searched again in the
+    copy kept of it."""
     for told in ("matched", "wants"):
-        sink = BinarySink()
+        sink = BinarySink(kept_up_to=len(BUSYBOX))
         if told == "matched":
             assert sink.wants_matched("/var/lib/tools/busybox", len(BUSYBOX), True)
         else:  # not told the tree's match: the tree keeps it
@@ -271,6 +273,11 @@ def test_a_link_to_a_file_the_tree_keeps_outside_the_globs_is_that_file() -> Non
                                                        ("/var/lib/tools/busybox", False)]
         (pkg,) = files[0].packages
         assert pkg.locations[0].path == "/bin/busybox" and pkg.files == ("/bin/busybox",)
+    sink = BinarySink()
+    sink.wants_matched("/var/lib/tools/prog", len(BUSYBOX), True)
+    stream(sink, 1, "/var/lib/tools/prog", BUSYBOX)  # no rule reads a file named prog
+    sink.take_link(1, "/bin/busybox", "/var/lib/tools/prog", matched=True, kept=True)
+    assert found(sink) == [(1, "/bin/busybox", "binary-version", ("busybox@1.36.1",), "", True)]
 
 
 def test_a_link_to_a_file_the_tree_does_not_keep_is_nothing() -> None:
