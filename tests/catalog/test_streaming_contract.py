@@ -27,8 +27,11 @@ from hullcheck.catalog.streaming import (
     StreamedFile,
     at_path,
 )
+from hullcheck.filetree import GlobSet
+from hullcheck.filetree.tar import read_tar
 from hullcheck.model import Location, Package, PackageType
 from tests.fixtures.binaries.elfgen import make_elf
+from tests.fixtures.tars import tar_of
 
 BUSYBOX = make_elf([(".rodata", b"\0BusyBox v1.36.1 (2024-01-01) multi-call binary\0")])
 POSTGRES = make_elf([(".rodata", b"\0PostgreSQL 15.4\0")])
@@ -442,3 +445,16 @@ def test_a_package_found_at_another_path_moves_only_that_path() -> None:
 
 
 _ = StreamedFile  # the type of ``sink.results().files``
+
+
+def test_a_library_whose_headers_lie_in_its_first_mib_leaves_the_layer_readable() -> None:
+    """Read up to its section headers (here inside the first MiB the sink reads anyway) and
+    no further: the reader skips the rest and the next member is read as it is."""
+    library = _library([(".rodata", bytes(1000))], tail=bytes(3 << 20))
+    assert _section_headers_at(library) < 64 + SPOOL_CHUNK < len(library)
+    data = tar_of({"usr/lib/libthing.so.1": library, "bin/busybox": BUSYBOX})
+    sink = BinarySink(max_size=1 << 20)
+    read_tar(iter([data[i:i + (64 << 10)] for i in range(0, len(data), 64 << 10)]), index=0,
+             what="layer 0", wanted=GlobSet([]), sink=sink)
+    assert sink.counts.skipped == {"library": 1}
+    assert found(sink) == [(0, "/bin/busybox", "binary-version", ("busybox@1.36.1",), "", True)]
