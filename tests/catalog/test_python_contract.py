@@ -32,10 +32,15 @@ CATS = (PythonInstalledCataloger(),)
 
 
 def real(case: str, at: str) -> dict[str, bytes | str]:
-    """Every file of ``tests/fixtures/python/<case>`` at its place under ``at``."""
+    """Every file of ``tests/fixtures/python/<case>`` at its place under ``at`` (Python
+    sources are stored as ``.py.txt``, out of the linters' and type checker's way)."""
     base = FIX / case
-    return {f"{at}/{p.relative_to(base).as_posix()}": p.read_bytes()
-            for p in sorted(base.rglob("*")) if p.is_file()}
+    out: dict[str, bytes | str] = {}
+    for p in sorted(base.rglob("*")):
+        if p.is_file():
+            name = p.relative_to(base).as_posix()
+            out[f"{at}/{name[:-4] if name.endswith('.py.txt') else name}"] = p.read_bytes()
+    return out
 
 
 def scan(tmp: Path, *layers: object, extra_globs: tuple[str, ...] = ()) -> Inventory:
