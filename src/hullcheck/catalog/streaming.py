@@ -482,15 +482,17 @@ class BinarySink:
         found = self._parse(path, data)
         self._counted(size, data, [StreamedFile(layer, path, name, pkgs, error)
                                    for name, (pkgs, error) in found.items() if pkgs or error])
-        if (isinstance(data, bytes) and size <= self.kept_up_to
-                and getattr(self._matched, "path", None) == path and self._matched.value):
+        if (size <= self.kept_up_to and getattr(self._matched, "path", None) == path
+                and self._matched.value):
             self._linkable_as(layer, path, data, found)  # the tree keeps it: a link may name it
         return True
 
-    def _linkable_as(self, layer: int, path: str, data: bytes, found: Found) -> None:
+    def _linkable_as(self, layer: int, path: str, data: Data, found: Found) -> None:
         """An executable the tree keeps, which a hard link later in the layer may name: what
-        each cataloger found in it, and its copy (``_Held``) to search under another name."""
-        linkable = _Linkable(path[path.rfind("/") + 1:], found, self._held.put(data))
+        each cataloger found in it, and its copy (``_Held``) to search under another name
+        (none of one spooled to disk: its spool file goes when it has been read)."""
+        held = self._held.put(data) if isinstance(data, bytes) else None
+        linkable = _Linkable(path[path.rfind("/") + 1:], found, held)
         with self._lock:
             self._linkable[(layer, path)] = linkable
 
@@ -658,7 +660,7 @@ class BinarySpec:
         names = ",".join(c.name for c in BINARY_CATALOGERS)
         return (f"every executable, kept {self.kept_up_to} read {MAX_BINARY} spooled "
                 f"{MAX_SPOOLED} budget {SPOOL_BUDGET} catalogers {names}, hard links under "
-                f"other names read under theirs up to {HOLD_BUDGET}")
+                f"other names read under theirs up to {HOLD_BUDGET}, to spooled files too")
 
     def new(self) -> BinarySink:
         return BinarySink(kept_up_to=self.kept_up_to)
