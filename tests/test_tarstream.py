@@ -601,3 +601,30 @@ def test_a_header_whose_mtime_is_not_eleven_octal_digits_reads_like_tarfile(mtim
     reader = TarReader(iter([data]), what="t")
     got = [(m.name, m.size, m.mode, m.uid, m.gid, reader.read(m.size)) for m in reader]
     assert got == [("f", 3, 0o640, 7, 8, b"abc")]
+
+
+@pytest.mark.parametrize("first", [1, 3])
+@pytest.mark.parametrize("chunk", [3, 512, 1 << 20])
+@pytest.mark.parametrize("how", ["read", "update", "peek"])
+def test_a_negative_limit_reads_nothing_and_moves_nothing(chunk: int, how: str,
+                                                          first: int) -> None:
+    """A caller's limit that came out negative (a head read past where it wanted to stop)
+    gives nothing and leaves the member where it was: ``read`` once moved back by it,
+    and handed the bytes before the position out again (``abc``, then ``bcdefghij``);
+    ``peek`` sliced from the chunk's end (``[1:-1]``)."""
+    data = tar_of({"m": b"abcdefghij", "n": b"next"})
+    reader = TarReader(iter(_chunks(data, chunk)), what="layer 1")
+    members = iter(reader)
+    assert next(members).name == "m"
+    assert reader.read(first) == b"abc"[:first]
+    given: list[bytes] = []
+    if how == "read":
+        assert reader.read(-2) == b""
+    elif how == "update":
+        assert reader.update(lambda view: given.append(bytes(view)), -2) == 0
+    else:
+        assert reader.peek(-2) in (b"", None)
+    assert b"".join(given) == b""
+    assert reader.read(100) == b"abcdefghij"[first:]
+    after = next(members)
+    assert (after.name, reader.read(after.size)) == ("n", b"next")

@@ -219,8 +219,11 @@ class TarReader:
         return not need
 
     def read(self, limit: int) -> bytes:
-        """The current member's data (at most ``limit`` bytes; the rest is skipped)."""
+        """The current member's data (at most ``limit`` bytes; the rest is skipped; none for
+        a negative ``limit``)."""
         n = min(self._pending, limit)
+        if n < 0:  # a caller's limit that came out negative: not a step back
+            return b""
         pos = self._pos
         if len(self._buf) - pos >= n:  # in the current chunk: one slice
             self._pos = pos + n
@@ -235,7 +238,7 @@ class TarReader:
     def peek(self, limit: int) -> bytes | None:
         """The current member's first ``limit`` bytes (all, when it is shorter), left unread;
         None when they do not lie in the chunk at hand (then ``read`` them)."""
-        n = min(self._pending, limit)
+        n = max(min(self._pending, limit), 0)
         pos = self._pos
         if len(self._buf) - pos >= n:
             return self._buf[pos : pos + n]
@@ -246,6 +249,8 @@ class TarReader:
         ``consume`` (a hash's ``update``) as views of the chunks it lies in, not copied out:
         what ``read`` would return, in one piece or more. The bytes given."""
         n = left = min(self._pending, limit)
+        if n < 0:  # as ``read``: nothing given, nothing moved
+            return 0
         buf, pos = self._buf, self._pos
         while len(buf) - pos < left:  # the rest of this chunk, then the next
             if pos < len(buf):
