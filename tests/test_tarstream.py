@@ -628,3 +628,17 @@ def test_a_negative_limit_reads_nothing_and_moves_nothing(chunk: int, how: str,
     assert reader.read(100) == b"abcdefghij"[first:]
     after = next(members)
     assert (after.name, reader.read(after.size)) == ("n", b"next")
+
+
+def test_byte_sum_is_the_sum_of_the_bytes() -> None:
+    """``_byte_sum`` (adler32's low half for an all-ASCII header) is exactly ``sum``: the
+    least and the most an ASCII header can sum to, random ones, and non-ASCII ones."""
+    import random
+
+    from hullcheck.tarstream import _byte_sum
+
+    rng = random.Random(512)
+    headers = [bytes(512), b"\x7f" * 512, b"\x7f" * 511 + b"\x00", b"\xff" * 512]
+    headers += [bytes(rng.randrange(128) for _ in range(512)) for _ in range(50)]
+    headers += [rng.randbytes(512) for _ in range(20)]
+    assert [_byte_sum(h) for h in headers] == [sum(h) for h in headers]

@@ -324,3 +324,49 @@ def test_the_scanner_answers_a_reader_told_the_match_in_one_call() -> None:
     asked = [("/a/lib.so", 10), ("/a/x.py", 10), ("/a/empty", 0), ("/a/x.png", 5)]
     assert [scanner.wants_matched(p, n, True) for p, n in asked] == [False, True, False, False]
     assert scanner._binary == 2  # the count report() gives
+
+
+class MatchingSniffer(Sniffer):
+    """A lone sniffing sink that wants what the tree's globs matched (and its prefix)."""
+
+    def __init__(self, prefix: str = "/none") -> None:
+        super().__init__(prefix)
+        self.asked: list[tuple[str, bool]] = []
+
+    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
+        self.asked.append((path, matched))
+        return matched or path.startswith(self.prefix)
+
+
+@pytest.mark.parametrize("chunk", [5, 700, 1 << 20])
+def test_a_lone_sniffing_sink_is_told_whether_the_globs_matched(chunk: int) -> None:
+    """The fast path asks a lone sniffing sink with the match, as ``feed`` does: a sink
+    that wants the globbed files gets them (and is told False for the rest)."""
+    fed = MatchingSniffer()
+    read_tar(iter([FILES[i:i + chunk] for i in range(0, len(FILES), chunk)]), index=3,
+             what="layer 3", wanted=GlobSet(["/k/*"]), sink=fed)
+    assert [p for _, p, _ in fed.got] == ["/k/elf"]  # the globbed ELF; /k/text sniffed out
+    assert [p for p, m in fed.asked if m] == ["/k/elf", "/k/text"]
+    oracle = MatchingSniffer()
+    _through_fanout_protocol(FanOut(oracle), FILES)
+    assert _seen(fed) == _seen(oracle)
+
+
+class ZeroHead(Sniffer):
+    head_size = 0  # sniffs an empty head: asked about every file, decides by path alone
+
+    def wants_head(self, path: str, head: bytes) -> bool:
+        self.heads.append((path, head))
+        return "elf" in path
+
+
+def test_a_lone_sniffer_of_no_bytes_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sink whose head is 0 bytes is still a sniffing sink: alone, a file lying in the
+    chunk at hand is one ``peek`` of it, never a ``read`` of a head and then the rest."""
+    fed = ZeroHead()
+    asked = _reads(monkeypatch)
+    peeked = calls(monkeypatch, TarReader, "peek", lambda reader, limit: limit)
+    read_tar(iter([FILES]), index=3, what="layer 3", wanted=None, sink=fed)
+    assert asked == []
+    assert len(peeked) == 8 and {h for _, h in fed.heads} == {b""}
+    assert [p for _, p, _ in fed.got] == ["/k/elf", "/elf", "/s/elf"]
