@@ -6,9 +6,7 @@ holding the version strings the catalogers look for."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import struct
 import tempfile
 from pathlib import Path
@@ -30,6 +28,7 @@ from hullcheck.catalog.streaming import (
 from hullcheck.filetree import GlobSet
 from hullcheck.filetree.tar import read_tar
 from hullcheck.model import Location, Package, PackageType
+from tests.catalog.test_streaming_binaries import _open_into
 from tests.fixtures.binaries.elfgen import make_elf
 from tests.fixtures.tars import tar_of
 
@@ -359,17 +358,6 @@ def test_copies_are_kept_within_their_budget_and_read_back() -> None:
     assert held.get((0, 6)) == b"abcdef" and held.get((6, 4)) == b"ghij"
     held.close()
     assert held.get((0, 6)) is None
-
-
-def _open_into(d: Path) -> list[str]:
-    """What this process's descriptors open in ``d`` (Linux /proc)."""
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(f"{d}/"):
-                found.append(target)
-    return found
 
 
 def test_copies_are_kept_only_when_a_cataloger_searches_by_name(
