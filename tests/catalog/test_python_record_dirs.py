@@ -202,3 +202,12 @@ def test_a_layer_applied_after_a_question_is_seen(tmp_path: Path) -> None:
     assert not tree.view().below("/a/b")
     assert not tree.view().below("/a")
     assert tree.view(upto=0).below("/a/b")
+
+
+def test_the_first_entry_of_the_first_layer_counts(tmp_path: Path) -> None:
+    """Its ref is 0 (row 0, layer 0): visible all the same, below and to ``file_layers``."""
+    tree = tree_of(tmp_path, [file("a/only", "1")], [file("b", "2")], globs=())
+    assert tree.view().file_layers()("/a/only") == 0
+    for view in (tree.view(), tree.view(upto=0)):
+        assert view.below("/a") and view.below("/")
+        assert not view.below("/a/only") and not view.below("/b")
