@@ -142,9 +142,9 @@ def _shapes() -> list[list[Entry]]:
     return [
         [file("f", "0"), file("a/b/c", "1"), directory("d"), file("d/e", "2"),
          file("a/bc/x", "3"), file("p/q/r/s", "4"), symlink("l", "a/b"), file("g/h", "5"),
-         file("t/u", "6"), hardlink("hl", "f"), file("k/m/n", "7")],
+         file("t/u", "6"), hardlink("hl", "f"), file("k/m/n", "7"), file("r", "13")],
         [whiteout("a/b"), file("a/bc/y", "8"), file("p/q/r/s", "9"), whiteout("t/u"),
-         file("f2", "10"), whiteout("k/m")],
+         file("f2", "10"), whiteout("k/m"), file("r", "14")],  # r: written twice, still there
         [opaque("g"), file("w/v", "11"), file("a/b/c2", "12"),
          directory("t/u"), whiteout("p/q")],
     ]
@@ -171,8 +171,8 @@ def test_file_layers_gives_regulars_layer_in_every_view_and_order(tmp_path: Path
     # It looked at real answers: files of each layer, and -1 for the rest.
     layer_of = tree.view().file_layers()
     assert [layer_of(p) for p in ("/f", "/a/bc/x", "/a/bc/y", "/a/b/c2", "/w/v", "/l", "/d",
-                                  "/hl", "/t/u", "/a/b/c", "/nowhere")] == \
-        [0, 0, 1, 2, 2, -1, -1, -1, -1, -1, -1]
+                                  "/hl", "/t/u", "/a/b/c", "/nowhere", "/r")] == \
+        [0, 0, 1, 2, 2, -1, -1, -1, -1, -1, -1, 1]
 
 
 def test_below_is_whether_any_path_under_it_is_there(tmp_path: Path) -> None:
