@@ -18,7 +18,7 @@ from hullcheck.catalog import python as py
 from hullcheck.catalog.python import PythonInstalledCataloger
 from hullcheck.catalog.streaming import RecordSpec
 from hullcheck.cli.main import main
-from hullcheck.filetree import FileTree
+from hullcheck.filetree import FileTree, Kind
 from hullcheck.image import open_image
 from hullcheck.image.writer import Entry, directory, file, hardlink, opaque, symlink, whiteout
 from tests.fixtures.images import build, inventory_of, tree_of, write
@@ -211,3 +211,17 @@ def test_the_first_entry_of_the_first_layer_counts(tmp_path: Path) -> None:
     for view in (tree.view(), tree.view(upto=0)):
         assert view.below("/a") and view.below("/")
         assert not view.below("/a/only") and not view.below("/b")
+
+
+def test_written_by_gives_a_hard_link_only_when_asked(tmp_path: Path) -> None:
+    """(The runner asks for the hard links a layer wrote under the binary globs; the RECORD
+    digests' mapping asks for files only.)"""
+    tree = tree_of(tmp_path, *_shapes(), globs=())
+    assert tree.written_by("/hl", 0) is None
+    link = tree.written_by("/hl", 0, links=True)
+    assert link is not None and (link.path, link.kind, link.link) == ("/hl", Kind.HARDLINK, "/f")
+    for links in (False, True):
+        found = tree.written_by("/f", 0, links=links)
+        assert found is not None and found.kind is Kind.FILE
+        assert tree.written_by("/r", 0, links=links) is not None
+        assert tree.written_by("/l", 0, links=links) is None  # a symlink is neither
