@@ -241,13 +241,13 @@ def verify_record(data: bytes, meta_dir: str, view: View,
         record_layer = -1
         rows = ((path, digest, size, UNJUDGED)
                 for path, digest, size in _record_rows(data, site))
+    layer_of = view.file_layers()  # each directory looked up once for a run of its rows
     for i, (path, listed_digest, listed_size, verdict) in enumerate(rows):
         digest, size = listed_digest, listed_size
         if verdict != UNJUDGED:  # a hashed row its layer judged
             if path in exempt:
                 continue
-            visible = view.regular(path)
-            if visible is not None and visible[0] == record_layer:  # the file it judged
+            if layer_of(path) == record_layer:  # the file it judged is the one visible
                 if verdict == SAME:
                     by_hash += 1
                 else:
@@ -271,7 +271,13 @@ def verify_record(data: bytes, meta_dir: str, view: View,
         else:
             entry = view.lookup(path)  # through links: what a container would open
             if entry is None:
-                missing.append(path)
+                # A directory only the files below it imply has no entry, but a container
+                # sees a directory there all the same: modified, as one with an entry is.
+                resolved = view.resolve(path)
+                if resolved is not None and view.below(resolved):
+                    modified.append(path)
+                else:
+                    missing.append(path)
                 continue
             if entry.kind is not Kind.FILE:
                 modified.append(path)  # now a directory, a device, a dangling hard link

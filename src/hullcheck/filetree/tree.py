@@ -34,7 +34,7 @@ a file deletes nothing and is no error, as in umoci; a layer deleting or replaci
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 
 from hullcheck.errors import ImageError
@@ -220,6 +220,8 @@ class FileTree:
         self._moved: dict[int, tuple[str, str]] = {}
         self._placed: dict[tuple[int, str], int] = {}
         self._kept: dict[int, bytes | None] = {}
+        # (view's layer, directory) -> whether anything is visible below it (``View.below``).
+        self._below: dict[tuple[int, str], bool] = {}
         self.final: Mapping[str, FileEntry] = _Final(self)
         self.versions: Mapping[str, list[Version]] = _Versions(self)
 
@@ -237,6 +239,7 @@ class FileTree:
         if i >= MAX_LAYERS:  # a ref names its layer in LAYER_BITS bits
             raise ImageError(f"image has more than {MAX_LAYERS} layers")
         self._indexes.append(index)
+        self._below.clear()  # answers of the layers before this one
         placing = _Placing(self, i)
         for marked in index.opaque:  # the tar member: marked/.wh..wh..opq
             d = placing.marked(marked, _join(marked, OPAQUE)) if self._moves(marked) else marked
@@ -641,7 +644,10 @@ class View:
 
     def _ref(self, path: str) -> int:
         """The ref present at exactly ``path`` in this view; negative when none."""
-        slot = self.tree._slot(path)
+        return self._in(self.tree._slot(path))
+
+    def _in(self, slot: Slot) -> int:
+        """The ref of ``slot`` present in this view; negative when none."""
         if self._final:
             return _live(slot)
         for v in reversed(self.tree._history(slot)):
@@ -715,7 +721,33 @@ class View:
         """(layer, size, kept bytes) of the regular file at exactly ``path``, where one is
         (what ``lookup`` gives there, without making an entry); None for anything else (a
         link on the way, another kind, nothing): ``lookup`` then says what is there."""
-        ref = self._ref(path)
+        return self._regular(self._ref(path))
+
+    def file_layers(self) -> Callable[[str], int]:
+        """A function giving the layer of the regular file at exactly a path (what
+        ``regular`` gives first), -1 where there is none: it looks a directory up once for a
+        run of paths in it and makes no call per path but the dictionaries', for the ~30k
+        rows a big image's RECORDs list (its layer judged them: is the file still its?)."""
+        tree = self.tree
+        dirs, indexes, final = tree._dirs, tree._indexes, self._final
+        parent = ""
+        slots: dict[str, Slot] = dirs["/"]
+
+        def layer_of(path: str) -> int:
+            nonlocal parent, slots
+            cut = path.rfind("/")  # where _split cuts it
+            if cut != len(parent) or not path.startswith(parent):
+                parent = path[:cut]
+                slots = dirs.get(parent or "/", {})
+            slot = slots.get(path[cut + 1:])
+            ref = (slot if type(slot) is int else _live(slot)) if final else self._in(slot)
+            if ref < 0 or indexes[ref & _LAYER_MASK].kinds[ref >> LAYER_BITS] & 0x7F != FILE:
+                return -1
+            return ref & _LAYER_MASK
+
+        return layer_of
+
+    def _regular(self, ref: int) -> tuple[int, int, bytes | None] | None:
         if ref < 0:
             return None
         layer = ref & _LAYER_MASK
@@ -724,6 +756,33 @@ class View:
         if index.kinds[row] & 0x7F != FILE:
             return None
         return layer, index.sizes[row], index.contents.get(row, self.tree._kept.get(ref))
+
+    def below(self, path: str) -> bool:
+        """Whether anything is visible below ``path`` in this view: a directory that only
+        the files below it imply (no entry of its own) is one to a container. Stops at the
+        first visible entry; a directory found empty is remembered as such (per layer), so
+        a deleted subtree is walked once however often it is asked about."""
+        tree = self.tree
+        layer = min(self.upto, tree.last_layer)
+        known = tree._below
+        if (layer, path) in known:
+            return known[layer, path]
+        stack = [(path, iter(tree._dirs.get(path, {}).items()))]
+        while stack:
+            where, children = stack[-1]
+            for name, slot in children:
+                sub = _join(where, name)
+                if self._in(slot) >= 0 or known.get((layer, sub)):
+                    for d, _ in stack:
+                        known[layer, d] = True
+                    return True
+                if sub in tree._dirs and (layer, sub) not in known:
+                    stack.append((sub, iter(tree._dirs[sub].items())))
+                    break
+            else:
+                known[layer, where] = False
+                stack.pop()
+        return False
 
     def read(self, path: str) -> bytes | None:
         """Contents of a wanted file (following links); None when absent or not kept."""
