@@ -326,16 +326,11 @@ def test_the_scanner_answers_a_reader_told_the_match_in_one_call() -> None:
     assert scanner._binary == 2  # the count report() gives
 
 
-class MatchingSniffer(Sniffer):
+class MatchingSniffer(Matching, Sniffer):
     """A lone sniffing sink that wants what the tree's globs matched (and its prefix)."""
 
     def __init__(self, prefix: str = "/none") -> None:
         super().__init__(prefix)
-        self.asked: list[tuple[str, bool]] = []
-
-    def wants_matched(self, path: str, size: int, matched: bool) -> bool:
-        self.asked.append((path, matched))
-        return matched or path.startswith(self.prefix)
 
 
 @pytest.mark.parametrize("chunk", [5, 700, 1 << 20])
