@@ -238,7 +238,9 @@ class TarReader:
     def peek(self, limit: int) -> bytes | None:
         """The current member's first ``limit`` bytes (all, when it is shorter), left unread;
         None when they do not lie in the chunk at hand (then ``read`` them)."""
-        n = max(min(self._pending, limit), 0)
+        n = min(self._pending, limit)
+        if n < 0:  # as ``read``: nothing for a negative limit
+            return b""
         pos = self._pos
         if len(self._buf) - pos >= n:
             return self._buf[pos : pos + n]
