@@ -9,8 +9,9 @@ metadata directory.
 
 Integrity (``RECORD``): every row with a hash is checked against the image — a listed
 file that is gone is *missing*; one whose size differs from the RECORD, or whose bytes
-(when the file tree kept them) hash differently, is *modified*: changed after pip
-installed it. The RECORD itself and rows without a hash (``.pyc``) are exempt. The tree
+(when the file tree kept them) hash differently, or that is no regular file any more (a
+directory, even one only the files below it imply; a device), is *modified*: changed after
+pip installed it. The RECORD itself and rows without a hash (``.pyc``) are exempt. The tree
 keeps bytes only for the files catalogers ask for, so most files are checked by size
 alone; the counts say how many were checked which way. Findings go to the
 ``record:*`` extras, and modified files also to an ``Unknown`` so that tampering shows
